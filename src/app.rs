@@ -1,0 +1,149 @@
+//! Application start-up: bind the listener first, open the store, bootstrap, start the log
+//! writer, build the HTTP server. `run_until_stopped` serves until SIGINT/SIGTERM, lets in-flight
+//! requests finish, then flushes the log writer.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+
+use crate::config::Config;
+use crate::domain::{Clock, KeyFormat, TrustedProxies};
+use crate::http::metrics::Metrics;
+use crate::http::middleware::request_context;
+use crate::http::state::{AppState, IpHasher};
+use crate::service::ServiceError;
+use crate::service::bootstrap::{AdminCreated, ensure_instance_admin};
+use crate::service::preauth::PreAuthLimiter;
+use crate::service::rate_limit::RateLimiter;
+use crate::store::request_log::{RequestLogThread, RequestLogWriter};
+use crate::store::{Store, StoreError, StoreOptions, settings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub struct Application {
+    address: SocketAddr,
+    server: Server,
+    log_thread: RequestLogThread,
+    state: web::Data<AppState>,
+    /// Set when this start created the instance administrator.
+    pub admin_created: Option<AdminCreated>,
+}
+
+pub fn open_store(config: &Config) -> Result<Store, StoreError> {
+    Store::open(
+        &config.storage.data_dir,
+        StoreOptions {
+            pool_size: config.storage.pool_size,
+            busy_timeout: Duration::from_millis(config.storage.busy_timeout_ms),
+        },
+    )
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Application, AppError> {
+        Self::build_with_clock(config, Clock::system()).await
+    }
+
+    pub async fn build_with_clock(config: Config, clock: Clock) -> Result<Application, AppError> {
+        let addr = config.server.listen;
+        let listener = TcpListener::bind(addr).map_err(|source| AppError::Bind { addr, source })?;
+        let address = listener.local_addr()?;
+
+        let store = open_store(&config)?;
+        let mut conn = store.conn()?;
+        let secret = settings::install_secret(&conn)?;
+        let admin_password = std::env::var("TIDEGATE_ADMIN_PASSWORD").ok();
+        let admin_created = ensure_instance_admin(&mut conn, &config, clock.now(), admin_password)?;
+        drop(conn);
+
+        let key_format = KeyFormat::new(&config.keys.prefix).map_err(AppError::Config)?;
+        let proxies = TrustedProxies::new(config.trusted_proxies().map_err(AppError::Config)?);
+        let (log, log_thread) = RequestLogWriter::start(&store, config.logs.max_batch)?;
+        let state = web::Data::new(AppState {
+            preauth: PreAuthLimiter::new(
+                config.auth.preauth_max_failures,
+                config.auth.preauth_block_seconds,
+            ),
+            config: Arc::new(config),
+            store,
+            clock,
+            key_format,
+            log,
+            limiter: RateLimiter::default(),
+            proxies,
+            ip_hasher: IpHasher::new(&secret),
+            metrics: Metrics::default(),
+            openapi: serde_json::to_vec(&crate::http::v1::openapi::document()).unwrap_or_default(),
+        });
+
+        let server_config = state.config.server.clone();
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(web::JsonConfig::default().limit(server_config.max_body_bytes))
+                .app_data(web::PayloadConfig::new(server_config.max_body_bytes))
+                .wrap(from_fn(request_context))
+                .configure(|cfg| crate::http::routes(cfg, server_config.metrics))
+        })
+        .shutdown_timeout(state.config.server.shutdown_timeout_seconds);
+        if state.config.server.workers > 0 {
+            server = server.workers(state.config.server.workers);
+        }
+        let server = server.listen(listener)?.run();
+        Ok(Application {
+            address,
+            server,
+            log_thread,
+            state,
+            admin_created,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.state.clock.clone()
+    }
+
+    /// A handle that stops the server gracefully (what SIGINT/SIGTERM do).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> Result<(), AppError> {
+        let result = self.server.await;
+        // Every request has been answered (each waited for its commit); flush what is left.
+        let log_thread = self.log_thread;
+        tokio::task::spawn_blocking(move || log_thread.shutdown())
+            .await
+            .map_err(|e| AppError::Store(StoreError::Task(e.to_string())))?;
+        tracing::info!("stopped");
+        Ok(result?)
+    }
+}

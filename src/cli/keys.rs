@@ -1,0 +1,265 @@
+//! `tidegate keys create|list|show|revoke|disable|enable`.
+
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+use super::{CliError, Context, print_json, print_table};
+use crate::app::open_store;
+use crate::domain::{Clock, Environment, KeyFormat, Timestamp};
+use crate::http::envelope::time_or_null;
+use crate::service::Actor;
+use crate::service::keys::{CreateKey, ScopeChoice, create_key, get_key, switch_key};
+use crate::store::keys::{ApiKey, Switch, insert_key, list_keys};
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; its secret is printed once.
+    Create {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        name: String,
+        /// full_access, generate_only, read_only, monitor_only or key_management.
+        #[arg(long, conflicts_with = "scopes", required_unless_present = "scopes")]
+        preset: Option<String>,
+        /// Comma-separated scopes, e.g. account:read,generation:*.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Option<Vec<String>>,
+        /// Comma-separated IP addresses or CIDR blocks allowed to use the key.
+        #[arg(long, value_delimiter = ',')]
+        ips: Vec<String>,
+        /// Expiry as RFC 3339 or YYYY-MM-DD.
+        #[arg(long, conflicts_with = "expires_in_days")]
+        expires_at: Option<String>,
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+        /// Comma-separated model identifiers the key may use.
+        #[arg(long, value_delimiter = ',')]
+        allowed_models: Option<Vec<String>>,
+        /// Requests per minute for this key (below the plan's limit).
+        #[arg(long, allow_negative_numbers = true)]
+        rate_limit: Option<i64>,
+        /// Make a test key (bye_test_…).
+        #[arg(long)]
+        test: bool,
+    },
+    /// List keys, newest first.
+    List {
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Show one key.
+    Show { id: String },
+    /// Revoke a key (final).
+    Revoke { id: String },
+    /// Disable a key (reversible).
+    Disable { id: String },
+    /// Enable a disabled key.
+    Enable { id: String },
+}
+
+pub fn key_json(k: &ApiKey, now: Timestamp) -> Value {
+    json!({
+        "id": k.id,
+        "account_id": k.account_id,
+        "name": k.name,
+        "key_prefix": k.key_prefix,
+        "environment": k.environment.as_str(),
+        "status": k.status(now).as_str(),
+        "scopes": k.scopes.names(),
+        "ip_allowlist": (!k.ip_allowlist.is_empty()).then(|| k.ip_allowlist.entries()),
+        "allowed_models": k.allowed_models,
+        "rate_limit_per_minute": k.rate_limit_per_minute,
+        "created_at": k.created_at.to_rfc3339(),
+        "created_by": k.created_by,
+        "last_used_at": time_or_null(k.last_used_at),
+        "expires_at": time_or_null(k.expires_at),
+        "rotated_at": time_or_null(k.rotated_at),
+        "replaced_by": k.replaced_by,
+        "replaces": k.replaces,
+        "disabled_at": time_or_null(k.disabled_at),
+        "revoked_at": time_or_null(k.revoked_at),
+    })
+}
+
+fn describe(k: &ApiKey, now: Timestamp) {
+    let show = |t: Option<Timestamp>| t.map(Timestamp::to_rfc3339).unwrap_or_else(|| "-".into());
+    println!("id           {}", k.id);
+    println!("name         {}", k.name);
+    println!("prefix       {}", k.key_prefix);
+    println!("account      {}", k.account_id);
+    println!("status       {}", k.status(now).as_str());
+    println!("environment  {}", k.environment.as_str());
+    println!("scopes       {}", k.scopes.names().join(", "));
+    let ips = k.ip_allowlist.entries();
+    println!(
+        "ip allowlist {}",
+        if ips.is_empty() {
+            "all".into()
+        } else {
+            ips.join(", ")
+        }
+    );
+    if let Some(models) = &k.allowed_models {
+        println!("models       {}", models.join(", "));
+    }
+    if let Some(limit) = k.rate_limit_per_minute {
+        println!("rate limit   {limit}/min");
+    }
+    println!("created      {}", k.created_at.to_rfc3339());
+    println!("last used    {}", show(k.last_used_at));
+    println!("expires      {}", show(k.expires_at));
+}
+
+pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
+    let store = open_store(&ctx.config)?;
+    let mut conn = store.conn()?;
+    let now = Clock::system().now();
+    let switched = |key: ApiKey, verb: &str| {
+        if ctx.json {
+            print_json(&key_json(&key, now));
+        } else {
+            println!("{verb} API key \"{}\" ({})", key.name, key.key_prefix);
+        }
+    };
+    match cmd {
+        KeysCommand::Create {
+            account,
+            name,
+            preset,
+            scopes,
+            ips,
+            expires_at,
+            expires_in_days,
+            allowed_models,
+            rate_limit,
+            test,
+        } => {
+            let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError)?;
+            let input = CreateKey {
+                account_id: account,
+                name,
+                scopes: match (preset, scopes) {
+                    (Some(p), _) => ScopeChoice::Preset(p),
+                    (None, s) => ScopeChoice::Scopes(s.unwrap_or_default()),
+                },
+                ip_allowlist: ips,
+                expires_at,
+                expires_in_days,
+                allowed_models,
+                rate_limit_per_minute: rate_limit,
+                environment: if test {
+                    Environment::Test
+                } else {
+                    Environment::Live
+                },
+            };
+            let (key, secret) = create_key(&mut conn, &format, &Actor::Cli, now, &input)?;
+            if ctx.json {
+                let mut value = key_json(&key, now);
+                value["key"] = secret.expose().into();
+                print_json(&value);
+            } else {
+                println!(
+                    "Created API key \"{}\" ({}) with id {}",
+                    key.name, key.key_prefix, key.id
+                );
+                println!(
+                    "Key (shown only this once, store it safely): {}",
+                    secret.expose()
+                );
+            }
+        }
+        KeysCommand::List { account } => {
+            let keys = list_keys(&conn, account.as_deref())?;
+            if ctx.json {
+                print_json(&Value::Array(
+                    keys.iter().map(|k| key_json(k, now)).collect(),
+                ));
+            } else {
+                let rows: Vec<Vec<String>> = keys
+                    .iter()
+                    .map(|k| {
+                        vec![
+                            k.id.clone(),
+                            k.name.clone(),
+                            k.key_prefix.clone(),
+                            k.status(now).as_str().to_owned(),
+                            k.last_used_at
+                                .map(Timestamp::to_rfc3339)
+                                .unwrap_or_else(|| "never".into()),
+                            k.created_at.to_rfc3339(),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &["ID", "NAME", "PREFIX", "STATUS", "LAST USED", "CREATED"],
+                    &rows,
+                );
+            }
+        }
+        KeysCommand::Show { id } => {
+            let key = get_key(&conn, &id)?;
+            if ctx.json {
+                print_json(&key_json(&key, now));
+            } else {
+                describe(&key, now);
+            }
+        }
+        KeysCommand::Revoke { id } => switched(
+            switch_key(&mut conn, &Actor::Cli, now, &id, Switch::Revoke)?,
+            "Revoked",
+        ),
+        KeysCommand::Disable { id } => switched(
+            switch_key(&mut conn, &Actor::Cli, now, &id, Switch::Disable)?,
+            "Disabled",
+        ),
+        KeysCommand::Enable { id } => switched(
+            switch_key(&mut conn, &Actor::Cli, now, &id, Switch::Enable)?,
+            "Enabled",
+        ),
+    }
+    Ok(())
+}
+
+/// Stores `count` Full Access keys in large transactions, for benchmarks against a big store.
+pub fn bench_seed(ctx: &Context, account: &str, count: u64) -> Result<(), CliError> {
+    const BATCH: u64 = 20_000;
+    let store = open_store(&ctx.config)?;
+    let mut conn = store.conn()?;
+    let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError)?;
+    let now = Clock::system().now();
+    let mut done = 0;
+    while done < count {
+        let tx = conn.transaction()?;
+        for _ in 0..BATCH.min(count - done) {
+            let secret = format.generate(Environment::Live)?;
+            let key = ApiKey {
+                id: uuid::Uuid::new_v4().to_string(),
+                account_id: account.to_owned(),
+                name: "load test".into(),
+                key_prefix: secret.prefix().to_owned(),
+                key_hash: secret.digest().to_hex(),
+                environment: Environment::Live,
+                scopes: crate::domain::Preset::FullAccess.scopes(),
+                ip_allowlist: Default::default(),
+                allowed_models: None,
+                rate_limit_per_minute: None,
+                created_at: now,
+                created_by: Some("bench-seed".into()),
+                last_used_at: None,
+                expires_at: None,
+                rotated_at: None,
+                replaced_by: None,
+                replaces: None,
+                disabled_at: None,
+                revoked_at: None,
+            };
+            insert_key(&tx, &key)?;
+            done += 1;
+        }
+        tx.commit()?;
+    }
+    eprintln!("stored {done} keys");
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! The command line: `serve` (the default) and the admin commands, which work on the same data
+//! directory, also while the server runs.
+
+mod accounts;
+mod keys;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "tidegate",
+    version,
+    about = "Self-hosted API-key appliance with a BabySea-compatible /v1 API"
+)]
+struct Cli {
+    /// Configuration file, merged over the embedded defaults.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Print the effective configuration, secrets redacted.
+    PrintConfig,
+    /// Manage accounts.
+    #[command(subcommand)]
+    Accounts(accounts::AccountsCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Store many keys at once for load tests (their secrets are discarded).
+    #[command(hide = true)]
+    BenchSeed {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        count: u64,
+    },
+}
+
+/// A command's failure: one clear line on stderr and a non-zero exit.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl<E: std::fmt::Display> From<E> for CliError {
+    fn from(e: E) -> CliError {
+        CliError(e.to_string())
+    }
+}
+
+pub struct Context {
+    pub config: Config,
+    pub json: bool,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(&config.telemetry);
+    let ctx = Context {
+        config,
+        json: cli.json,
+    };
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve::run(ctx),
+        Command::PrintConfig => print_config(&ctx),
+        Command::Accounts(cmd) => accounts::run(&ctx, cmd),
+        Command::Keys(cmd) => keys::run(&ctx, cmd),
+        Command::BenchSeed { account, count } => keys::bench_seed(&ctx, &account, count),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_config(ctx: &Context) -> Result<(), CliError> {
+    if ctx.json {
+        let mut value = serde_json::to_value(&ctx.config)?;
+        redact_json(&mut value);
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print!("{}", ctx.config.to_redacted_toml()?);
+    }
+    Ok(())
+}
+
+fn redact_json(value: &mut serde_json::Value) {
+    if let serde_json::Value::Object(map) = value {
+        for (key, v) in map.iter_mut() {
+            if ["secret", "password", "token"]
+                .iter()
+                .any(|w| key.contains(w))
+                && v.is_string()
+            {
+                *v = "[redacted]".into();
+            } else {
+                redact_json(v);
+            }
+        }
+    }
+}
+
+/// Prints one JSON value on stdout.
+pub fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+/// Prints rows as aligned columns.
+pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(headers.iter().map(|h| (*h).to_owned()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+}

@@ -1,0 +1,292 @@
+//! Typed configuration: embedded `config/default.toml` → `--config FILE` → `TIDEGATE_*` environment.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{KeyFormat, Region};
+
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Environment variables with the `TIDEGATE_` prefix that are not configuration keys.
+const NOT_CONFIG: &[&str] = &["admin_password"];
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub keys: KeysConfig,
+    pub accounts: AccountsConfig,
+    pub auth: AuthConfig,
+    pub logs: LogsConfig,
+    pub telemetry: TelemetryConfig,
+    pub plans: BTreeMap<String, PlanConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub default_region: Region,
+    pub regions: Vec<Region>,
+    pub trusted_proxies: Vec<String>,
+    pub workers: usize,
+    pub shutdown_timeout_seconds: u64,
+    pub metrics: bool,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    pub data_dir: PathBuf,
+    pub pool_size: u32,
+    pub busy_timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    pub prefix: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountsConfig {
+    pub default_plan: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub preauth_max_failures: u32,
+    pub preauth_block_seconds: u64,
+    pub allow_signup: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsConfig {
+    pub retention_days: u32,
+    pub max_batch: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PlanConfig {
+    pub requests_per_minute: Option<u32>,
+    pub requests_per_day: Option<u32>,
+    pub max_in_flight: Option<u32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Load(String),
+    #[error("invalid configuration: {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl Config {
+    /// Loads and validates the configuration from all three sources.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::Load(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed("TIDEGATE_").split("__").ignore(NOT_CONFIG));
+        Self::from_figment(figment)
+    }
+
+    /// The embedded defaults alone, with overrides applied on top (used by tests and tools).
+    pub fn from_figment(figment: Figment) -> Result<Config, ConfigError> {
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Load(one_line(&e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn defaults() -> Figment {
+        Figment::from(Toml::string(DEFAULT_TOML))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: String| Err(ConfigError::Invalid { key, message });
+        if self.server.regions.is_empty() {
+            return invalid(
+                "server.regions",
+                "at least one region must be served".into(),
+            );
+        }
+        if !self.server.regions.contains(&self.server.default_region) {
+            return invalid(
+                "server.default_region",
+                format!(
+                    "{} is not one of server.regions",
+                    self.server.default_region
+                ),
+            );
+        }
+        if let Err(message) = self.trusted_proxies() {
+            return invalid("server.trusted_proxies", message);
+        }
+        if self.server.max_body_bytes == 0 {
+            return invalid("server.max_body_bytes", "must be at least 1".into());
+        }
+        if self.storage.pool_size == 0 {
+            return invalid("storage.pool_size", "must be at least 1".into());
+        }
+        if let Err(message) = KeyFormat::new(&self.keys.prefix) {
+            return invalid("keys.prefix", message);
+        }
+        if !self.plans.contains_key(&self.accounts.default_plan) {
+            return invalid(
+                "accounts.default_plan",
+                format!(
+                    "no plan named {:?} under [plans]",
+                    self.accounts.default_plan
+                ),
+            );
+        }
+        for (name, plan) in &self.plans {
+            let limits = [
+                plan.requests_per_minute,
+                plan.requests_per_day,
+                plan.max_in_flight,
+            ];
+            if limits.contains(&Some(0)) {
+                return invalid("plans", format!("plan {name:?}: limits must be at least 1"));
+            }
+        }
+        if self.logs.retention_days == 0 {
+            return invalid("logs.retention_days", "must be at least 1".into());
+        }
+        if self.logs.max_batch == 0 {
+            return invalid("logs.max_batch", "must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    pub fn trusted_proxies(&self) -> Result<Vec<IpNet>, String> {
+        self.server
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                crate::domain::ip::parse_net(p)
+                    .ok_or_else(|| format!("{p:?} is not an IP address or CIDR block"))
+            })
+            .collect()
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.storage.data_dir.join("tidegate.db")
+    }
+
+    /// The effective configuration as TOML, with every secret-looking value redacted.
+    pub fn to_redacted_toml(&self) -> Result<String, String> {
+        let mut value = toml::Value::try_from(self).map_err(|e| e.to_string())?;
+        redact(&mut value);
+        toml::to_string_pretty(&value).map_err(|e| e.to_string())
+    }
+}
+
+fn redact(value: &mut toml::Value) {
+    if let toml::Value::Table(table) = value {
+        for (key, v) in table.iter_mut() {
+            let secret = ["secret", "password", "token"]
+                .iter()
+                .any(|w| key.contains(w));
+            if secret && v.is_str() {
+                *v = toml::Value::String("[redacted]".into());
+            } else {
+                redact(v);
+            }
+        }
+    }
+}
+
+fn one_line(e: &figment::Error) -> String {
+    e.to_string()
+        .lines()
+        .next()
+        .unwrap_or("unreadable configuration")
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::providers::Serialized;
+
+    #[test]
+    fn embedded_defaults_are_valid() {
+        let config = Config::from_figment(Config::defaults()).unwrap();
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.accounts.default_plan, "unlimited");
+        assert_eq!(config.plans["free"].requests_per_minute, Some(60));
+        assert_eq!(config.plans["unlimited"], PlanConfig::default());
+    }
+
+    #[test]
+    fn invalid_values_name_their_key() {
+        let cases: [(&str, &str, serde_json::Value); 5] = [
+            ("server.listen", "server.listen", "nowhere".into()),
+            (
+                "server.default_region",
+                "server.default_region",
+                "mars".into(),
+            ),
+            ("keys.prefix", "keys.prefix", "BAD".into()),
+            (
+                "accounts.default_plan",
+                "accounts.default_plan",
+                "gold".into(),
+            ),
+            (
+                "server.trusted_proxies",
+                "server.trusted_proxies",
+                serde_json::json!(["x"]),
+            ),
+        ];
+        for (key, expected, value) in cases {
+            let figment = Config::defaults().merge(Serialized::default(key, value));
+            let err = Config::from_figment(figment).unwrap_err().to_string();
+            assert!(err.contains(expected), "{key}: {err}");
+            assert_eq!(err.lines().count(), 1);
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let figment = Config::defaults().merge(Serialized::default("server.lisen", "x"));
+        let err = Config::from_figment(figment).unwrap_err().to_string();
+        assert!(err.contains("lisen"), "{err}");
+    }
+}

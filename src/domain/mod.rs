@@ -1,0 +1,18 @@
+//! Pure types of the product, each with a `parse()` constructor that is the only way in.
+
+pub mod clock;
+pub mod ip;
+pub mod key;
+pub mod money;
+pub mod name;
+pub mod random;
+pub mod region;
+pub mod scope;
+
+pub use clock::{Clock, Timestamp};
+pub use ip::{IpAllowlist, TrustedProxies};
+pub use key::{Environment, KeyDigest, KeyFormat, KeySecret, KeyStatus};
+pub use money::Money;
+pub use name::Name;
+pub use region::Region;
+pub use scope::{Preset, Scope, ScopeSet};

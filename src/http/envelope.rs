@@ -1,0 +1,47 @@
+//! The success envelope of v1-api.md §1.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::domain::Timestamp;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Page {
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+pub fn success_body(
+    request_id: &str,
+    message: &str,
+    now: Timestamp,
+    data: &Value,
+    page: Option<Page>,
+) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        status: &'static str,
+        request_id: &'a str,
+        message: &'a str,
+        timestamp: String,
+        data: &'a Value,
+        #[serde(flatten, skip_serializing_if = "Option::is_none")]
+        page: Option<Page>,
+    }
+    let body = Body {
+        status: "success",
+        request_id,
+        message,
+        timestamp: now.to_rfc3339(),
+        data,
+        page,
+    };
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+/// `null` or an RFC 3339 string.
+pub fn time_or_null(t: Option<Timestamp>) -> Value {
+    t.map(|t| Value::String(t.to_rfc3339()))
+        .unwrap_or(Value::Null)
+}

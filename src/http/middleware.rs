@@ -1,0 +1,119 @@
+//! Every response gets an `X-Request-Id`, and every error, including those actix raises itself
+//! (bad JSON, unknown path, wrong method, payload too large), leaves in the JSON envelope.
+
+use actix_web::body::BoxBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, HttpRequest};
+use rand::RngExt;
+
+use super::error::{ApiError, ErrorCode};
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// `req_` + 32 lowercase hex characters.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    pub fn generate() -> RequestId {
+        let n: u128 = rand::rng().random();
+        RequestId(format!("req_{n:032x}"))
+    }
+
+    pub fn of(req: &HttpRequest) -> String {
+        req.extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_else(|| Self::generate().0)
+    }
+}
+
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let request_id = RequestId::generate();
+    req.extensions_mut().insert(request_id.clone());
+    let mut res = next.call(req).await?;
+    if let Some(error) = envelope_for(&res) {
+        let request = res.request().clone();
+        res = ServiceResponse::new(request, error.render(&request_id.0));
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id.0) {
+        res.headers_mut().insert(
+            REQUEST_ID_HEADER
+                .parse()
+                .map_err(actix_web::error::ErrorInternalServerError)?,
+            value,
+        );
+    }
+    Ok(res)
+}
+
+/// The error to render for a response that is not already a finished body of ours.
+fn envelope_for(res: &ServiceResponse<BoxBody>) -> Option<ApiError> {
+    let status = res.status();
+    if let Some(error) = res.response().error() {
+        if let Some(api) = error.as_error::<ApiError>() {
+            return Some(api.clone());
+        }
+        if status.is_server_error() {
+            tracing::error!(error = %error, "request failed");
+        }
+        return Some(from_actix(error, status));
+    }
+    let ours = res.headers().contains_key(CONTENT_TYPE);
+    (!ours && (status.is_client_error() || status.is_server_error())).then(|| by_status(status))
+}
+
+fn from_actix(error: &Error, status: StatusCode) -> ApiError {
+    if let Some(e) = error.as_error::<JsonPayloadError>() {
+        return match e {
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                too_large()
+            }
+            JsonPayloadError::ContentType => ApiError::invalid(
+                "body",
+                "The body must be JSON (Content-Type: application/json).",
+            ),
+            JsonPayloadError::Deserialize(e) => {
+                ApiError::invalid("body", format!("The JSON body is invalid: {e}"))
+            }
+            _ => ApiError::invalid("body", "The JSON body could not be read."),
+        };
+    }
+    if let Some(e) = error.as_error::<QueryPayloadError>() {
+        return ApiError::invalid("query", format!("Invalid query string: {e}"));
+    }
+    if error.as_error::<PathError>().is_some() {
+        return ApiError::invalid("path", "Invalid path parameter.");
+    }
+    if let Some(PayloadError::Overflow) = error.as_error::<PayloadError>() {
+        return too_large();
+    }
+    by_status(status)
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(ErrorCode::PayloadTooLarge, "The request body is too large.")
+}
+
+fn by_status(status: StatusCode) -> ApiError {
+    match status.as_u16() {
+        404 => ApiError::new(ErrorCode::ResourceNotFound, "No such resource."),
+        405 => ApiError::new(
+            ErrorCode::InvalidInput,
+            "This method is not allowed on this resource.",
+        )
+        .with_status(status),
+        413 => too_large(),
+        s if s < 500 => {
+            ApiError::new(ErrorCode::InvalidInput, "The request is invalid.").with_status(status)
+        }
+        _ => ApiError::internal().with_status(status),
+    }
+}

@@ -1,0 +1,53 @@
+//! actix glue: route tables, middleware, error rendering. No business rules here.
+
+pub mod envelope;
+pub mod error;
+pub mod metrics;
+pub mod middleware;
+pub mod state;
+pub mod v1;
+
+use actix_web::{HttpResponse, web};
+
+use self::state::AppState;
+
+/// Every route of the server. The /v1 operations are matched by the route table in `v1::routes`.
+pub fn routes(cfg: &mut web::ServiceConfig, metrics_enabled: bool) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/v1/openapi.json", web::get().to(openapi));
+    if metrics_enabled {
+        cfg.route("/metrics", web::get().to(metrics::metrics));
+    }
+    cfg.service(web::resource("/v1{tail:(/.*)?}").to(v1::dispatch::dispatch));
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(r#"{"status":"ok"}"#)
+}
+
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let probe = state
+        .store
+        .run(|c| Ok(c.query_row("SELECT count(*) FROM accounts", [], |r| r.get::<_, i64>(0))?))
+        .await;
+    match probe {
+        Ok(_) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(r#"{"status":"ready"}"#),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness probe failed");
+            HttpResponse::ServiceUnavailable()
+                .content_type("application/json")
+                .body(r#"{"status":"unavailable"}"#)
+        }
+    }
+}
+
+async fn openapi(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(state.openapi.clone())
+}

@@ -1,0 +1,211 @@
+//! The /v1 handlers done so far; each receives an authenticated, scope-checked request.
+
+use actix_web::http::StatusCode;
+use actix_web::web;
+use serde_json::{Value, json};
+
+use super::routes::HandlerFuture;
+use crate::domain::{Region, Timestamp};
+use crate::http::envelope::{Page, time_or_null};
+use crate::http::error::{ApiError, ErrorCode};
+use crate::http::state::AppState;
+use crate::service::auth::Principal;
+use crate::service::usage::{MAX_DAYS, usage_report};
+use crate::store::accounts;
+
+pub struct V1Request {
+    pub state: web::Data<AppState>,
+    pub principal: Principal,
+    pub request_id: String,
+    pub now: Timestamp,
+    pub region: Region,
+    pub generation_id: Option<String>,
+    pub model_identifier: Option<String>,
+    pub query: Vec<(String, String)>,
+    pub body: web::Bytes,
+}
+
+impl V1Request {
+    fn query_value(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// An integer query parameter within `range` (the firewall has already checked its type).
+    pub fn query_int(
+        &self,
+        name: &'static str,
+        default: i64,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Result<i64, ApiError> {
+        let Some(raw) = self.query_value(name) else {
+            return Ok(default);
+        };
+        raw.parse::<i64>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    name,
+                    format!(
+                        "{name} must be between {} and {}",
+                        range.start(),
+                        range.end()
+                    ),
+                )
+            })
+    }
+}
+
+pub struct V1Reply {
+    pub message: &'static str,
+    pub data: Value,
+    pub page: Option<Page>,
+}
+
+impl V1Reply {
+    pub fn ok(message: &'static str, data: Value) -> V1Reply {
+        V1Reply {
+            message,
+            data,
+            page: None,
+        }
+    }
+}
+
+pub fn status(req: V1Request) -> HandlerFuture {
+    Box::pin(async move {
+        let key = &req.principal.key;
+        // This request is a use of the key; its log row (and `last_used_at`) commit before the
+        // response leaves.
+        Ok(V1Reply::ok(
+            "API connected successfully",
+            json!({
+                "account_id": key.account_id,
+                "apikey_id": key.id,
+                "apikey_name": key.name,
+                "apikey_prefix": key.key_prefix,
+                "apikey_created_at": key.created_at.to_rfc3339(),
+                "apikey_last_used_at": req.now.to_rfc3339(),
+                "apikey_expires_at": time_or_null(key.expires_at),
+            }),
+        ))
+    })
+}
+
+async fn load_account(req: &V1Request) -> Result<accounts::Account, ApiError> {
+    let id = req.principal.key.account_id.clone();
+    req.state
+        .store
+        .run(move |c| accounts::get_account(c, &id))
+        .await
+        .map_err(|e| ApiError::from(crate::service::ServiceError::from(e)))?
+        .filter(|a| a.deleted_at.is_none())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::AccountNotFound,
+                "The account of this API key no longer exists.",
+            )
+        })
+}
+
+pub fn account(req: V1Request) -> HandlerFuture {
+    Box::pin(async move {
+        let a = load_account(&req).await?;
+        Ok(V1Reply::ok(
+            "Account retrieved successfully",
+            json!({
+                "account_id": a.id,
+                "account_name": a.name,
+                "account_email": a.email,
+                "account_is_personal": a.is_personal,
+                "account_picture_url": a.picture_url,
+                "account_created_at": a.created_at.to_rfc3339(),
+            }),
+        ))
+    })
+}
+
+pub fn billing(req: V1Request) -> HandlerFuture {
+    Box::pin(async move {
+        let a = load_account(&req).await?;
+        Ok(V1Reply::ok(
+            "Billing retrieved successfully",
+            json!({
+                "account_id": a.id,
+                "billing_plan": a.plan,
+                "billing_credit_balance": a.credit_balance.to_json(),
+                "billing_subscription_status": a.subscription_status,
+                "billing_cancel_at_period_end": a.cancel_at_period_end,
+                "billing_currency": a.currency,
+                "billing_period_starts_at": time_or_null(a.period_starts_at),
+                "billing_period_ends_at": time_or_null(a.period_ends_at),
+                "billing_created_at": time_or_null(a.billing_created_at),
+                "billing_updated_at": time_or_null(a.billing_updated_at),
+            }),
+        ))
+    })
+}
+
+pub fn usage(req: V1Request) -> HandlerFuture {
+    Box::pin(async move {
+        let days = req.query_int("days", 30, 1..=MAX_DAYS)?;
+        let account_id = req.principal.key.account_id.clone();
+        let now = req.now;
+        let report = req
+            .state
+            .store
+            .run(move |c| Ok(usage_report(c, &account_id, days, now)))
+            .await
+            .map_err(|e| ApiError::from(crate::service::ServiceError::from(e)))?
+            .map_err(ApiError::from)?;
+        let sum = |f: fn(&crate::store::usage::RouteUsage) -> i64| {
+            report.routes.iter().map(f).sum::<i64>()
+        };
+        let endpoints: Vec<Value> = report
+            .routes
+            .iter()
+            .map(|r| {
+                json!({
+                    "endpoint": r.route,
+                    "total_requests": r.total,
+                    "success_count": r.success,
+                    "client_error_count": r.client_errors,
+                    "server_error_count": r.server_errors,
+                    "error_codes": r.error_codes,
+                })
+            })
+            .collect();
+        Ok(V1Reply::ok(
+            "Usage retrieved successfully",
+            json!({
+                "account_id": report.account_id,
+                "usage_period_days": report.days,
+                "usage_credit_balance": report.credit_balance.to_json(),
+                "usage_total_requests": sum(|r| r.total),
+                "usage_total_success": sum(|r| r.success),
+                "usage_total_client_errors": sum(|r| r.client_errors),
+                "usage_total_server_errors": sum(|r| r.server_errors),
+                "usage_total_generations": 0,
+                "usage_total_provider_submissions": 0,
+                "usage_total_estimated_cost": 0.0,
+                "usage_endpoints": endpoints,
+                "usage_providers": [],
+            }),
+        ))
+    })
+}
+
+/// Operations whose feature has not been built yet: they pass the whole pipeline, then say so.
+pub fn not_available(_req: V1Request) -> HandlerFuture {
+    Box::pin(async move {
+        Err(ApiError::new(
+            ErrorCode::InternalError,
+            "This route is not available yet on this instance.",
+        )
+        .with_status(StatusCode::NOT_IMPLEMENTED))
+    })
+}

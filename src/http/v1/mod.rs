@@ -1,0 +1,7 @@
+//! The BabySea-compatible /v1 API.
+
+pub mod dispatch;
+pub mod firewall;
+pub mod handlers;
+pub mod openapi;
+pub mod routes;

@@ -1,0 +1,76 @@
+//! Creating and listing accounts.
+
+use rusqlite::Connection;
+
+use super::{Actor, ServiceError};
+use crate::config::Config;
+use crate::domain::{Name, Region, Timestamp};
+use crate::store::accounts::{self, Account, NewAccount};
+use crate::store::activity::{self, NewActivity};
+
+pub struct CreateAccount {
+    pub name: String,
+    pub team: bool,
+    pub region: Option<String>,
+    pub plan: Option<String>,
+    pub email: Option<String>,
+}
+
+pub fn create_account(
+    conn: &mut Connection,
+    config: &Config,
+    actor: &Actor,
+    now: Timestamp,
+    input: CreateAccount,
+) -> Result<Account, ServiceError> {
+    let name = Name::parse(&input.name).map_err(|m| ServiceError::invalid("name", m))?;
+    let region = match input.region.as_deref() {
+        None => config.server.default_region,
+        Some(r) => Region::parse(r)
+            .filter(|r| config.server.regions.contains(r))
+            .ok_or_else(|| {
+                ServiceError::invalid(
+                    "region",
+                    format!("{r:?} is not a region this instance serves"),
+                )
+            })?,
+    };
+    let plan = input
+        .plan
+        .unwrap_or_else(|| config.accounts.default_plan.clone());
+    if !config.plans.contains_key(&plan) {
+        return Err(ServiceError::invalid(
+            "plan",
+            format!("no plan named {plan:?}"),
+        ));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let tx = conn.transaction()?;
+    accounts::insert_account(
+        &tx,
+        &NewAccount {
+            id: &id,
+            name: name.as_str(),
+            email: input.email.as_deref(),
+            is_personal: !input.team,
+            region,
+            plan: &plan,
+            created_at: now,
+        },
+    )?;
+    activity::append(
+        &tx,
+        &NewActivity {
+            account_id: Some(&id),
+            actor: &actor.label(),
+            category: "account",
+            action: "created",
+            target: Some(&id),
+            description: &format!("Created account \"{name}\" in region {region} on plan {plan}"),
+            ip_hash: None,
+            created_at: now,
+        },
+    )?;
+    tx.commit()?;
+    accounts::get_account(conn, &id)?.ok_or(ServiceError::NotFound("account"))
+}

@@ -1,0 +1,60 @@
+//! The key checks of the /v1 pipeline after the key is found (v1-api.md §4, steps 6–10).
+
+use std::net::IpAddr;
+
+use crate::domain::{KeyStatus, Region, Scope, Timestamp};
+use crate::store::keys::{ApiKey, AuthRecord};
+
+/// Why an identified key may not make this request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    Lifecycle(KeyStatus),
+    WrongRegion,
+    AccountMissing,
+    IpNotAllowed,
+    MissingScope(Scope),
+}
+
+/// An authenticated caller.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub key: ApiKey,
+    pub region: Region,
+    pub plan: String,
+}
+
+/// Applies steps 6–10 in order; the first failing one answers.
+pub fn authorize(
+    record: AuthRecord,
+    now: Timestamp,
+    request_region: Region,
+    client_ip: IpAddr,
+    scope: Scope,
+) -> Result<Principal, (Refused, AuthRecord)> {
+    let status = record.key.status(now);
+    if !status.authenticates() {
+        return Err((Refused::Lifecycle(status), record));
+    }
+    // A key belongs to its account's home region; a deleted account keeps its region.
+    if record
+        .account
+        .as_ref()
+        .is_some_and(|a| a.region != request_region)
+    {
+        return Err((Refused::WrongRegion, record));
+    }
+    let Some(account) = record.account.clone().filter(|a| a.live) else {
+        return Err((Refused::AccountMissing, record));
+    };
+    if !record.key.ip_allowlist.allows(client_ip) {
+        return Err((Refused::IpNotAllowed, record));
+    }
+    if !record.key.scopes.contains(scope) {
+        return Err((Refused::MissingScope(scope), record));
+    }
+    Ok(Principal {
+        key: record.key,
+        region: account.region,
+        plan: account.plan,
+    })
+}

@@ -1,0 +1,84 @@
+//! First start on an empty store: the instance administrator and a personal account.
+
+use rusqlite::Connection;
+
+use super::password::{generate_password, hash_password};
+use super::{Actor, ServiceError};
+use crate::config::Config;
+use crate::domain::Timestamp;
+use crate::store::accounts::{self, NewAccount, NewUser};
+use crate::store::activity::{self, NewActivity};
+
+pub const ADMIN_EMAIL: &str = "admin@localhost";
+
+pub struct AdminCreated {
+    pub email: &'static str,
+    /// The generated password, to be shown once; `None` when it came from the environment.
+    pub generated_password: Option<String>,
+    pub account_id: String,
+}
+
+/// Creates the instance administrator when no user exists yet; does nothing otherwise.
+pub fn ensure_instance_admin(
+    conn: &mut Connection,
+    config: &Config,
+    now: Timestamp,
+    password_from_env: Option<String>,
+) -> Result<Option<AdminCreated>, ServiceError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    if accounts::count_users(&tx)? > 0 {
+        return Ok(None);
+    }
+    let (password, generated) = match password_from_env.filter(|p| !p.is_empty()) {
+        Some(p) => (p, false),
+        None => (
+            generate_password().map_err(crate::store::StoreError::from)?,
+            true,
+        ),
+    };
+    let hash = hash_password(&password).map_err(|e| ServiceError::InvalidState(e.to_string()))?;
+    let user_id = uuid::Uuid::new_v4().to_string();
+    let account_id = uuid::Uuid::new_v4().to_string();
+    accounts::insert_user(
+        &tx,
+        &NewUser {
+            id: &user_id,
+            email: ADMIN_EMAIL,
+            password_hash: &hash,
+            is_instance_admin: true,
+            created_at: now,
+        },
+    )?;
+    accounts::insert_account(
+        &tx,
+        &NewAccount {
+            id: &account_id,
+            name: "Administrator",
+            email: Some(ADMIN_EMAIL),
+            is_personal: true,
+            region: config.server.default_region,
+            plan: &config.accounts.default_plan,
+            created_at: now,
+        },
+    )?;
+    accounts::insert_membership(&tx, &account_id, &user_id, "primary-owner", now)?;
+    activity::append(
+        &tx,
+        &NewActivity {
+            account_id: Some(&account_id),
+            actor: &Actor::System.label(),
+            category: "member",
+            action: "created",
+            target: Some(&user_id),
+            description: "Created the instance administrator admin@localhost",
+            ip_hash: None,
+            created_at: now,
+        },
+    )?;
+    tx.commit()?;
+    Ok(Some(AdminCreated {
+        email: ADMIN_EMAIL,
+        generated_password: generated.then_some(password),
+        account_id,
+    }))
+}

@@ -1,0 +1,284 @@
+//! Creating keys and switching them off and on (keys.md §2–5).
+
+use rusqlite::Connection;
+
+use super::{Actor, ServiceError};
+use crate::domain::{
+    Environment, IpAllowlist, KeyFormat, KeySecret, KeyStatus, Name, Preset, ScopeSet, Timestamp,
+};
+use crate::store::accounts;
+use crate::store::activity::{self, NewActivity};
+use crate::store::keys::{self, ApiKey, Switch};
+
+pub const MAX_EXPIRES_IN_DAYS: i64 = 3650;
+pub const MAX_ALLOWED_MODELS: usize = 100;
+
+#[derive(Clone, Debug)]
+pub enum ScopeChoice {
+    Preset(String),
+    Scopes(Vec<String>),
+}
+
+#[derive(Clone, Debug)]
+pub struct CreateKey {
+    pub account_id: String,
+    pub name: String,
+    pub scopes: ScopeChoice,
+    pub ip_allowlist: Vec<String>,
+    pub expires_at: Option<String>,
+    pub expires_in_days: Option<i64>,
+    pub allowed_models: Option<Vec<String>>,
+    pub rate_limit_per_minute: Option<i64>,
+    pub environment: Environment,
+}
+
+/// Validates every field (first failure wins) into the row to insert, minus identity.
+fn validate(input: &CreateKey, now: Timestamp) -> Result<ValidKey, ServiceError> {
+    let name = Name::parse(&input.name).map_err(|m| ServiceError::invalid("name", m))?;
+    let scopes = match &input.scopes {
+        ScopeChoice::Preset(id) => Preset::parse(id)
+            .map(Preset::scopes)
+            .ok_or_else(|| ServiceError::invalid("preset", format!("unknown preset {id:?}")))?,
+        ScopeChoice::Scopes(names) => {
+            ScopeSet::parse(names).map_err(|e| ServiceError::Invalid {
+                field: "scopes",
+                message: format!("unknown scope {:?}", e.value),
+                index: Some(e.index),
+            })?
+        }
+    };
+    if scopes.is_empty() {
+        return Err(ServiceError::invalid(
+            "scopes",
+            "at least one scope is required",
+        ));
+    }
+    let ip_allowlist =
+        IpAllowlist::parse(&input.ip_allowlist).map_err(|e| ServiceError::Invalid {
+            field: "ip_allowlist",
+            message: e.message,
+            index: e.index,
+        })?;
+    let expires_at = match (&input.expires_at, input.expires_in_days) {
+        (Some(_), Some(_)) => {
+            return Err(ServiceError::invalid(
+                "expires_at",
+                "give either expires_at or expires_in_days, not both",
+            ));
+        }
+        (Some(raw), None) => {
+            let at = Timestamp::parse(raw).ok_or_else(|| {
+                ServiceError::invalid(
+                    "expires_at",
+                    "must be an RFC 3339 time or a YYYY-MM-DD date",
+                )
+            })?;
+            if at <= now {
+                return Err(ServiceError::invalid("expires_at", "must be in the future"));
+            }
+            Some(at)
+        }
+        (None, Some(days)) => {
+            if !(1..=MAX_EXPIRES_IN_DAYS).contains(&days) {
+                return Err(ServiceError::invalid(
+                    "expires_in_days",
+                    format!("must be between 1 and {MAX_EXPIRES_IN_DAYS}"),
+                ));
+            }
+            Some(now.plus_millis(days * Timestamp::MS_PER_DAY))
+        }
+        (None, None) => None,
+    };
+    let allowed_models = match &input.allowed_models {
+        None => None,
+        Some(models) if models.is_empty() => None,
+        Some(models) => Some(validate_models(models)?),
+    };
+    let rate_limit_per_minute = match input.rate_limit_per_minute {
+        None => None,
+        Some(n) => Some(u32::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
+            ServiceError::invalid("rate_limit_per_minute", "must be a positive whole number")
+        })?),
+    };
+    Ok(ValidKey {
+        name,
+        scopes,
+        ip_allowlist,
+        expires_at,
+        allowed_models,
+        rate_limit_per_minute,
+    })
+}
+
+struct ValidKey {
+    name: Name,
+    scopes: ScopeSet,
+    ip_allowlist: IpAllowlist,
+    expires_at: Option<Timestamp>,
+    allowed_models: Option<Vec<String>>,
+    rate_limit_per_minute: Option<u32>,
+}
+
+/// A model identifier is `owner/name` of lowercase letters, digits, `.`, `_` and `-`.
+pub fn is_model_identifier(s: &str) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+    };
+    matches!(s.split_once('/'), Some((owner, name)) if part(owner) && part(name))
+}
+
+fn validate_models(models: &[String]) -> Result<Vec<String>, ServiceError> {
+    if models.len() > MAX_ALLOWED_MODELS {
+        return Err(ServiceError::invalid(
+            "allowed_models",
+            format!("at most {MAX_ALLOWED_MODELS} models are allowed"),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(models.len());
+    for (index, model) in models.iter().enumerate() {
+        let model = model.trim();
+        if !is_model_identifier(model) {
+            return Err(ServiceError::Invalid {
+                field: "allowed_models",
+                message: format!("entry {index} is not a model identifier (owner/name)"),
+                index: Some(index),
+            });
+        }
+        if !out.iter().any(|m| m == model) {
+            out.push(model.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// Creates a key; the returned secret exists only here.
+pub fn create_key(
+    conn: &mut Connection,
+    format: &KeyFormat,
+    actor: &Actor,
+    now: Timestamp,
+    input: &CreateKey,
+) -> Result<(ApiKey, KeySecret), ServiceError> {
+    let valid = validate(input, now)?;
+    let secret = format
+        .generate(input.environment)
+        .map_err(crate::store::StoreError::from)?;
+    let tx = conn.transaction()?;
+    let account = accounts::get_account(&tx, &input.account_id)?
+        .filter(|a| a.deleted_at.is_none())
+        .ok_or(ServiceError::NotFound("account"))?;
+    let key = ApiKey {
+        id: uuid::Uuid::new_v4().to_string(),
+        account_id: account.id.clone(),
+        name: valid.name.as_str().to_owned(),
+        key_prefix: secret.prefix().to_owned(),
+        key_hash: secret.digest().to_hex(),
+        environment: input.environment,
+        scopes: valid.scopes,
+        ip_allowlist: valid.ip_allowlist,
+        allowed_models: valid.allowed_models,
+        rate_limit_per_minute: valid.rate_limit_per_minute,
+        created_at: now,
+        created_by: Some(actor.label()),
+        last_used_at: None,
+        expires_at: valid.expires_at,
+        rotated_at: None,
+        replaced_by: None,
+        replaces: None,
+        disabled_at: None,
+        revoked_at: None,
+    };
+    keys::insert_key(&tx, &key)?;
+    record(&tx, actor, &key, "created", now)?;
+    tx.commit()?;
+    Ok((key, secret))
+}
+
+fn record(
+    conn: &Connection,
+    actor: &Actor,
+    key: &ApiKey,
+    action: &str,
+    now: Timestamp,
+) -> Result<(), ServiceError> {
+    let description = format!(
+        "{} API key \"{}\" ({})",
+        capitalised(action),
+        key.name,
+        key.key_prefix
+    );
+    activity::append(
+        conn,
+        &NewActivity {
+            account_id: Some(&key.account_id),
+            actor: &actor.label(),
+            category: "apikey",
+            action,
+            target: Some(&key.id),
+            description: &description,
+            ip_hash: None,
+            created_at: now,
+        },
+    )?;
+    Ok(())
+}
+
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+pub fn get_key(conn: &Connection, id: &str) -> Result<ApiKey, ServiceError> {
+    keys::get_key(conn, id)?.ok_or(ServiceError::NotFound("api key"))
+}
+
+/// Revoke (final), disable or enable; a switch that does not fit the key's state is refused.
+pub fn switch_key(
+    conn: &mut Connection,
+    actor: &Actor,
+    now: Timestamp,
+    id: &str,
+    switch: Switch,
+) -> Result<ApiKey, ServiceError> {
+    let tx = conn.transaction()?;
+    let key = get_key(&tx, id)?;
+    let status = key.status(now);
+    let refusal = match (switch, status) {
+        (_, KeyStatus::Revoked) => Some("the key is revoked"),
+        (Switch::Disable, KeyStatus::Disabled) => Some("the key is already disabled"),
+        (Switch::Enable, _) if key.disabled_at.is_none() => Some("the key is not disabled"),
+        _ => None,
+    };
+    if let Some(reason) = refusal {
+        return Err(ServiceError::InvalidState(reason.into()));
+    }
+    keys::set_switch(&tx, id, switch, now)?;
+    let action = match switch {
+        Switch::Revoke => "revoked",
+        Switch::Disable => "disabled",
+        Switch::Enable => "enabled",
+    };
+    record(&tx, actor, &key, action, now)?;
+    tx.commit()?;
+    get_key(conn, id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_identifiers_have_one_slash_and_a_small_alphabet() {
+        for ok in ["local/flux-lite", "bfl/flux.1_pro", "a/b"] {
+            assert!(is_model_identifier(ok), "{ok}");
+        }
+        for bad in ["", "a", "a/", "/b", "a/b/c", "A/b", "a b/c"] {
+            assert!(!is_model_identifier(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Use cases shared by the HTTP API, the pages, the jobs and the command line. No actix here.
+
+pub mod accounts;
+pub mod auth;
+pub mod bootstrap;
+pub mod keys;
+pub mod password;
+pub mod preauth;
+pub mod rate_limit;
+pub mod usage;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Bad input; `field` names it for `details.field`, `index` points into a list.
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+        index: Option<usize>,
+    },
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    InvalidState(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for ServiceError {
+    fn from(e: rusqlite::Error) -> Self {
+        ServiceError::Store(StoreError::Sqlite(e))
+    }
+}
+
+impl ServiceError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> ServiceError {
+        ServiceError::Invalid {
+            field,
+            message: message.into(),
+            index: None,
+        }
+    }
+}
+
+/// Who made a change, as the activity log names them.
+#[derive(Clone, Debug)]
+pub enum Actor {
+    Cli,
+    System,
+    User(String),
+    Key(String),
+}
+
+impl Actor {
+    pub fn label(&self) -> String {
+        match self {
+            Actor::Cli => "cli".into(),
+            Actor::System => "system".into(),
+            Actor::User(email) => format!("user:{email}"),
+            Actor::Key(prefix) => format!("key:{prefix}"),
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Accounts, users and memberships.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{StoreError, ts};
+use crate::domain::{Money, Region, Timestamp};
+
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub is_personal: bool,
+    pub picture_url: Option<String>,
+    pub region: Region,
+    pub plan: String,
+    pub credit_balance: Money,
+    pub subscription_status: Option<String>,
+    pub cancel_at_period_end: Option<bool>,
+    pub currency: Option<String>,
+    pub period_starts_at: Option<Timestamp>,
+    pub period_ends_at: Option<Timestamp>,
+    pub billing_created_at: Option<Timestamp>,
+    pub billing_updated_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub deleted_at: Option<Timestamp>,
+}
+
+const ACCOUNT_COLUMNS: &str = "id, name, email, is_personal, picture_url, region, plan, \
+     credit_balance, subscription_status, cancel_at_period_end, currency, period_starts_at, \
+     period_ends_at, billing_created_at, billing_updated_at, created_at, deleted_at";
+
+fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
+    let region: String = r.get(5)?;
+    Ok(Account {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        email: r.get(2)?,
+        is_personal: r.get(3)?,
+        picture_url: r.get(4)?,
+        region: Region::parse(&region).unwrap_or(Region::Us),
+        plan: r.get(6)?,
+        credit_balance: Money(r.get(7)?),
+        subscription_status: r.get(8)?,
+        cancel_at_period_end: r.get(9)?,
+        currency: r.get(10)?,
+        period_starts_at: ts(r.get(11)?),
+        period_ends_at: ts(r.get(12)?),
+        billing_created_at: ts(r.get(13)?),
+        billing_updated_at: ts(r.get(14)?),
+        created_at: Timestamp(r.get(15)?),
+        deleted_at: ts(r.get(16)?),
+    })
+}
+
+pub struct NewAccount<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub email: Option<&'a str>,
+    pub is_personal: bool,
+    pub region: Region,
+    pub plan: &'a str,
+    pub created_at: Timestamp,
+}
+
+pub fn insert_account(conn: &Connection, a: &NewAccount<'_>) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO accounts (id, name, email, is_personal, region, plan, currency, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'USD', ?7)",
+        params![
+            a.id,
+            a.name,
+            a.email,
+            a.is_personal,
+            a.region.as_str(),
+            a.plan,
+            a.created_at.0
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn get_account(conn: &Connection, id: &str) -> Result<Option<Account>, StoreError> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], account_from_row)
+        .optional()?)
+}
+
+pub fn list_accounts(conn: &Connection) -> Result<Vec<Account>, StoreError> {
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE deleted_at IS NULL ORDER BY created_at, id"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], account_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub struct NewUser<'a> {
+    pub id: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub is_instance_admin: bool,
+    pub created_at: Timestamp,
+}
+
+pub fn insert_user(conn: &Connection, u: &NewUser<'_>) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO users (id, email, password_hash, is_instance_admin, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            u.id,
+            u.email,
+            u.password_hash,
+            u.is_instance_admin,
+            u.created_at.0
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn count_users(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?)
+}
+
+pub fn insert_membership(
+    conn: &Connection,
+    account_id: &str,
+    user_id: &str,
+    role: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO memberships (account_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![account_id, user_id, role, now.0],
+    )?;
+    Ok(())
+}

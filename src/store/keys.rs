@@ -1,0 +1,198 @@
+//! API key rows. Lookups by digest use the unique index on `key_hash`.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{StoreError, ts};
+use crate::domain::{Environment, IpAllowlist, KeyStatus, Region, ScopeSet, Timestamp};
+
+#[derive(Clone, Debug)]
+pub struct ApiKey {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub key_prefix: String,
+    pub key_hash: String,
+    pub environment: Environment,
+    pub scopes: ScopeSet,
+    pub ip_allowlist: IpAllowlist,
+    pub allowed_models: Option<Vec<String>>,
+    pub rate_limit_per_minute: Option<u32>,
+    pub created_at: Timestamp,
+    pub created_by: Option<String>,
+    pub last_used_at: Option<Timestamp>,
+    pub expires_at: Option<Timestamp>,
+    pub rotated_at: Option<Timestamp>,
+    pub replaced_by: Option<String>,
+    pub replaces: Option<String>,
+    pub disabled_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl ApiKey {
+    pub fn status(&self, now: Timestamp) -> KeyStatus {
+        KeyStatus::derive(
+            now,
+            self.expires_at,
+            self.rotated_at,
+            self.disabled_at,
+            self.revoked_at,
+        )
+    }
+}
+
+const KEY_COLUMNS: &str = "k.id, k.account_id, k.name, k.key_prefix, k.key_hash, k.environment, \
+     k.scopes, k.ip_allowlist, k.allowed_models, k.rate_limit_per_minute, k.created_at, \
+     k.created_by, k.last_used_at, k.expires_at, k.rotated_at, k.replaced_by, k.replaces, \
+     k.disabled_at, k.revoked_at";
+
+fn key_from_row(r: &Row<'_>) -> rusqlite::Result<ApiKey> {
+    let environment: String = r.get(5)?;
+    let scopes: String = r.get(6)?;
+    let allowlist: Option<String> = r.get(7)?;
+    let models: Option<String> = r.get(8)?;
+    Ok(ApiKey {
+        id: r.get(0)?,
+        account_id: r.get(1)?,
+        name: r.get(2)?,
+        key_prefix: r.get(3)?,
+        key_hash: r.get(4)?,
+        environment: Environment::parse(&environment).unwrap_or(Environment::Live),
+        scopes: ScopeSet::from_stored(&scopes),
+        ip_allowlist: allowlist
+            .as_deref()
+            .map(IpAllowlist::from_stored)
+            .unwrap_or_default(),
+        allowed_models: models.map(|m| m.split(',').map(str::to_owned).collect()),
+        rate_limit_per_minute: r.get(9)?,
+        created_at: Timestamp(r.get(10)?),
+        created_by: r.get(11)?,
+        last_used_at: ts(r.get(12)?),
+        expires_at: ts(r.get(13)?),
+        rotated_at: ts(r.get(14)?),
+        replaced_by: r.get(15)?,
+        replaces: r.get(16)?,
+        disabled_at: ts(r.get(17)?),
+        revoked_at: ts(r.get(18)?),
+    })
+}
+
+pub fn insert_key(conn: &Connection, k: &ApiKey) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO api_keys (id, account_id, name, key_prefix, key_hash, environment, scopes,
+             ip_allowlist, allowed_models, rate_limit_per_minute, created_at, created_by,
+             last_used_at, expires_at, rotated_at, replaced_by, replaces, disabled_at, revoked_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+    )?
+    .execute(params![
+            k.id,
+            k.account_id,
+            k.name,
+            k.key_prefix,
+            k.key_hash,
+            k.environment.as_str(),
+            k.scopes.to_stored(),
+            k.ip_allowlist.to_stored(),
+            k.allowed_models.as_ref().map(|m| m.join(",")),
+            k.rate_limit_per_minute,
+            k.created_at.0,
+            k.created_by,
+            k.last_used_at.map(|t| t.0),
+            k.expires_at.map(|t| t.0),
+            k.rotated_at.map(|t| t.0),
+            k.replaced_by,
+            k.replaces,
+            k.disabled_at.map(|t| t.0),
+            k.revoked_at.map(|t| t.0),
+    ])?;
+    Ok(())
+}
+
+pub fn get_key(conn: &Connection, id: &str) -> Result<Option<ApiKey>, StoreError> {
+    let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.id = ?1");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], key_from_row)
+        .optional()?)
+}
+
+pub fn list_keys(conn: &Connection, account_id: Option<&str>) -> Result<Vec<ApiKey>, StoreError> {
+    let sql = format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys k WHERE (?1 IS NULL OR k.account_id = ?1)
+         ORDER BY k.created_at DESC, k.id"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([account_id], key_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// What authentication needs in one indexed read: the key and the state of its account.
+#[derive(Clone, Debug)]
+pub struct AuthRecord {
+    pub key: ApiKey,
+    /// `None` when the account row is gone.
+    pub account: Option<AuthAccount>,
+}
+
+#[derive(Clone, Debug)]
+pub struct AuthAccount {
+    pub region: Region,
+    pub plan: String,
+    /// False once the account has been deleted.
+    pub live: bool,
+}
+
+pub fn find_for_auth(conn: &Connection, key_hash: &str) -> Result<Option<AuthRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {KEY_COLUMNS}, a.region, a.plan, a.deleted_at IS NULL, a.id IS NOT NULL
+         FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id
+         WHERE k.key_hash = ?1"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let record = stmt
+        .query_row([key_hash], |r| {
+            let key = key_from_row(r)?;
+            let exists: bool = r.get(22)?;
+            let account = if exists {
+                let region: String = r.get(19)?;
+                Some(AuthAccount {
+                    region: Region::parse(&region).unwrap_or(Region::Us),
+                    plan: r.get(20)?,
+                    live: r.get(21)?,
+                })
+            } else {
+                None
+            };
+            Ok(AuthRecord { key, account })
+        })
+        .optional()?;
+    Ok(record)
+}
+
+/// Which lifecycle timestamp a switch sets or clears.
+#[derive(Clone, Copy, Debug)]
+pub enum Switch {
+    Revoke,
+    Disable,
+    Enable,
+}
+
+/// Applies a switch; returns whether a row changed.
+pub fn set_switch(
+    conn: &Connection,
+    id: &str,
+    switch: Switch,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let sql = match switch {
+        Switch::Revoke => {
+            "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL"
+        }
+        Switch::Disable => {
+            "UPDATE api_keys SET disabled_at = ?2 WHERE id = ?1 AND disabled_at IS NULL AND revoked_at IS NULL"
+        }
+        Switch::Enable => {
+            "UPDATE api_keys SET disabled_at = NULL WHERE id = ?1 AND disabled_at IS NOT NULL AND revoked_at IS NULL AND ?2 IS NOT NULL"
+        }
+    };
+    Ok(conn.execute(sql, params![id, now.0])? == 1)
+}

@@ -1,0 +1,127 @@
+//! The only module that speaks SQL: the connection pool, migrations, one file per table group,
+//! and the request-log writer.
+
+pub mod accounts;
+pub mod activity;
+pub mod keys;
+pub mod migrations;
+pub mod request_log;
+pub mod settings;
+pub mod usage;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use r2d2::PooledConnection;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+
+pub use rusqlite::Connection as Conn;
+
+pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("connection pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database schema version {found} is newer than this binary supports ({supported})")]
+    SchemaTooNew { found: usize, supported: usize },
+    #[error("random number generator: {0}")]
+    Random(#[from] crate::domain::random::RandomError),
+    #[error("background task failed: {0}")]
+    Task(String),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct StoreOptions {
+    pub pool_size: u32,
+    pub busy_timeout: Duration,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    path: PathBuf,
+    options: StoreOptions,
+}
+
+/// Pragmas every connection needs: foreign keys and the busy timeout are per connection.
+fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
+    conn.busy_timeout(busy_timeout)?;
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -16000;",
+    )
+}
+
+impl Store {
+    /// Opens (creating if needed) `tidegate.db` in `data_dir`, switches it to WAL and applies
+    /// pending migrations.
+    pub fn open(data_dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        let path = data_dir.join("tidegate.db");
+        let mut conn = Connection::open(&path)?;
+        configure(&conn, options.busy_timeout)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        migrations::migrate(&mut conn)?;
+        drop(conn);
+        let busy = options.busy_timeout;
+        let manager = SqliteConnectionManager::file(&path).with_init(move |c| configure(c, busy));
+        let pool = r2d2::Pool::builder()
+            .max_size(options.pool_size)
+            .build(manager)?;
+        Ok(Store {
+            pool,
+            path,
+            options,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A pooled connection, for blocking code (CLI, jobs, `run`).
+    pub fn conn(&self) -> Result<PooledConnection<SqliteConnectionManager>, StoreError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// A dedicated connection outside the pool (the log writer owns one).
+    pub fn dedicated_connection(&self) -> Result<Connection, StoreError> {
+        let conn = Connection::open(&self.path)?;
+        configure(&conn, self.options.busy_timeout)?;
+        Ok(conn)
+    }
+
+    /// Runs blocking store work on the blocking thread pool, off the async workers.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+/// Reads an optional millisecond timestamp column.
+pub(crate) fn ts(v: Option<i64>) -> Option<crate::domain::Timestamp> {
+    v.map(crate::domain::Timestamp)
+}

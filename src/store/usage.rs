@@ -1,0 +1,61 @@
+//! Reads of the daily roll-ups.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, params};
+
+use super::StoreError;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RouteUsage {
+    pub route: String,
+    pub total: i64,
+    pub success: i64,
+    pub client_errors: i64,
+    pub server_errors: i64,
+    pub error_codes: BTreeMap<String, i64>,
+}
+
+/// Per-route totals of an account from `since_day` (inclusive, `YYYY-MM-DD`) on.
+pub fn account_usage_by_route(
+    conn: &Connection,
+    account_id: &str,
+    since_day: &str,
+) -> Result<Vec<RouteUsage>, StoreError> {
+    let mut by_route: BTreeMap<String, RouteUsage> = BTreeMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT route, status_class, SUM(requests) FROM usage_daily
+         WHERE account_id = ?1 AND day >= ?2 GROUP BY route, status_class",
+    )?;
+    let mut rows = stmt.query(params![account_id, since_day])?;
+    while let Some(r) = rows.next()? {
+        let route: String = r.get(0)?;
+        let class: i64 = r.get(1)?;
+        let n: i64 = r.get(2)?;
+        let entry = by_route.entry(route.clone()).or_insert_with(|| RouteUsage {
+            route,
+            ..RouteUsage::default()
+        });
+        entry.total += n;
+        match class {
+            2 => entry.success += n,
+            4 => entry.client_errors += n,
+            5 => entry.server_errors += n,
+            _ => {}
+        }
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT route, error_code, SUM(requests) FROM usage_daily_errors
+         WHERE account_id = ?1 AND day >= ?2 GROUP BY route, error_code",
+    )?;
+    let mut rows = stmt.query(params![account_id, since_day])?;
+    while let Some(r) = rows.next()? {
+        let route: String = r.get(0)?;
+        if let Some(entry) = by_route.get_mut(&route) {
+            entry.error_codes.insert(r.get(1)?, r.get(2)?);
+        }
+    }
+    let mut list: Vec<RouteUsage> = by_route.into_values().collect();
+    list.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.route.cmp(&b.route)));
+    Ok(list)
+}
