@@ -105,7 +105,9 @@ impl Application {
                 .wrap(from_fn(request_context))
                 .configure(|cfg| crate::http::routes(cfg, server_config.metrics))
         })
-        .shutdown_timeout(state.config.server.shutdown_timeout_seconds);
+        .shutdown_timeout(state.config.server.shutdown_timeout_seconds)
+        // actix stops abruptly on SIGINT; `stop_on_signals` makes both signals graceful.
+        .disable_signals();
         if state.config.server.workers > 0 {
             server = server.workers(state.config.server.workers);
         }
@@ -136,6 +138,16 @@ impl Application {
         self.server.handle()
     }
 
+    /// On SIGINT or SIGTERM: stop accepting, let in-flight requests finish, then stop.
+    pub fn stop_on_signals(&self) {
+        let handle = self.server.handle();
+        actix_web::rt::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("stopping: letting in-flight requests finish");
+            handle.stop(true).await;
+        });
+    }
+
     pub async fn run_until_stopped(self) -> Result<(), AppError> {
         let result = self.server.await;
         // Every request has been answered (each waited for its commit); flush what is left.
@@ -145,5 +157,28 @@ impl Application {
             .map_err(|e| AppError::Store(StoreError::Task(e.to_string())))?;
         tracing::info!("stopped");
         Ok(result?)
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM; only SIGINT stops the server");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

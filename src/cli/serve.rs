@@ -20,6 +20,7 @@ pub fn run(ctx: Context) -> Result<(), CliError> {
         }
         println!("Tidegate listening on http://{}", app.address());
         tracing::info!(address = %app.address(), "listening");
+        app.stop_on_signals();
         app.run_until_stopped().await?;
         Ok(())
     })
