@@ -138,14 +138,17 @@ impl Application {
         self.server.handle()
     }
 
-    /// On SIGINT or SIGTERM: stop accepting, let in-flight requests finish, then stop.
-    pub fn stop_on_signals(&self) {
+    /// On SIGINT or SIGTERM: stop accepting, let in-flight requests finish, then stop. The
+    /// handlers are installed before this returns, so a signal sent right after start-up counts.
+    pub fn stop_on_signals(&self) -> Result<(), AppError> {
         let handle = self.server.handle();
+        let mut signals = Signals::install()?;
         actix_web::rt::spawn(async move {
-            wait_for_signal().await;
+            signals.wait().await;
             tracing::info!("stopping: letting in-flight requests finish");
             handle.stop(true).await;
         });
+        Ok(())
     }
 
     pub async fn run_until_stopped(self) -> Result<(), AppError> {
@@ -160,25 +163,40 @@ impl Application {
     }
 }
 
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
+#[cfg(unix)]
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch SIGTERM; only SIGINT stops the server");
-                let _ = tokio::signal::ctrl_c().await;
-            }
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
     }
-    #[cfg(not(unix))]
-    {
+}
+
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        Ok(Signals)
+    }
+
+    async fn wait(&mut self) {
         let _ = tokio::signal::ctrl_c().await;
     }
 }

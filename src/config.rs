@@ -232,12 +232,21 @@ fn redact(value: &mut toml::Value) {
     }
 }
 
+/// `server.listen: invalid socket address syntax (from TIDEGATE_ environment variable(s))`.
 fn one_line(e: &figment::Error) -> String {
-    e.to_string()
-        .lines()
-        .next()
-        .unwrap_or("unreadable configuration")
-        .to_owned()
+    let key = e.path.join(".").to_lowercase();
+    let source = e
+        .metadata
+        .as_ref()
+        .map(|m| format!(" (from {})", m.name))
+        .unwrap_or_default();
+    let kind = e.kind.to_string();
+    let kind = kind.lines().next().unwrap_or("unreadable value");
+    if key.is_empty() {
+        format!("{kind}{source}")
+    } else {
+        format!("{key}: {kind}{source}")
+    }
 }
 
 #[cfg(test)]

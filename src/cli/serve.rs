@@ -18,9 +18,9 @@ pub fn run(ctx: Context) -> Result<(), CliError> {
                 ),
             }
         }
+        app.stop_on_signals()?;
         println!("Tidegate listening on http://{}", app.address());
         tracing::info!(address = %app.address(), "listening");
-        app.stop_on_signals();
         app.run_until_stopped().await?;
         Ok(())
     })

@@ -13,11 +13,12 @@ use self::state::AppState;
 
 /// Every route of the server. The /v1 operations are matched by the route table in `v1::routes`.
 pub fn routes(cfg: &mut web::ServiceConfig, metrics_enabled: bool) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/v1/openapi.json", web::get().to(openapi));
+    // Resources (not bare routes) so that a wrong method is a 405, not a 404.
+    cfg.service(web::resource("/healthz").get(healthz))
+        .service(web::resource("/readyz").get(readyz))
+        .service(web::resource("/v1/openapi.json").get(openapi));
     if metrics_enabled {
-        cfg.route("/metrics", web::get().to(metrics::metrics));
+        cfg.service(web::resource("/metrics").get(metrics::metrics));
     }
     cfg.service(web::resource("/v1{tail:(/.*)?}").to(v1::dispatch::dispatch));
 }

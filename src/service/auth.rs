@@ -30,10 +30,10 @@ pub fn authorize(
     request_region: Region,
     client_ip: IpAddr,
     scope: Scope,
-) -> Result<Principal, (Refused, AuthRecord)> {
+) -> Result<Principal, Box<(Refused, AuthRecord)>> {
     let status = record.key.status(now);
     if !status.authenticates() {
-        return Err((Refused::Lifecycle(status), record));
+        return Err(Box::new((Refused::Lifecycle(status), record)));
     }
     // A key belongs to its account's home region; a deleted account keeps its region.
     if record
@@ -41,16 +41,16 @@ pub fn authorize(
         .as_ref()
         .is_some_and(|a| a.region != request_region)
     {
-        return Err((Refused::WrongRegion, record));
+        return Err(Box::new((Refused::WrongRegion, record)));
     }
     let Some(account) = record.account.clone().filter(|a| a.live) else {
-        return Err((Refused::AccountMissing, record));
+        return Err(Box::new((Refused::AccountMissing, record)));
     };
     if !record.key.ip_allowlist.allows(client_ip) {
-        return Err((Refused::IpNotAllowed, record));
+        return Err(Box::new((Refused::IpNotAllowed, record)));
     }
     if !record.key.scopes.contains(scope) {
-        return Err((Refused::MissingScope(scope), record));
+        return Err(Box::new((Refused::MissingScope(scope), record)));
     }
     Ok(Principal {
         key: record.key,

@@ -73,7 +73,8 @@ pub async fn dispatch(
     };
     let principal = match authorize(record, now, region, client_ip, matched.op.scope) {
         Ok(p) => p,
-        Err((refused, record)) => {
+        Err(refused) => {
+            let (refused, record) = *refused;
             let authenticated = !matches!(refused, Refused::Lifecycle(_) | Refused::WrongRegion);
             if !authenticated {
                 state.preauth.record_failure(client_ip, now);

@@ -1,0 +1,167 @@
+//! `spawn_app()` starts the real server on port 0 with a temporary data directory; the helpers
+//! speak HTTP to it and run the real binary against the same SQLite file.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use figment::providers::Serialized;
+use serde_json::Value;
+use tidegate::app::Application;
+use tidegate::config::Config;
+use tidegate::domain::Clock;
+
+pub struct TestApp {
+    pub address: String,
+    pub data_dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+    pub clock: Clock,
+    pub account_id: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts the server with extra configuration values, e.g. `("auth.preauth_max_failures", 3)`.
+pub async fn spawn_app_with(overrides: &[(&str, Value)]) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut figment = Config::defaults()
+        .merge(Serialized::default("server.listen", "127.0.0.1:0"))
+        .merge(Serialized::default("server.workers", 2))
+        .merge(Serialized::default("storage.data_dir", data_dir.path()))
+        .merge(Serialized::default("telemetry.level", "warn"));
+    for (key, value) in overrides {
+        figment = figment.merge(Serialized::default(key, value.clone()));
+    }
+    let config = Config::from_figment(figment).expect("valid test config");
+    let app = Application::build(config)
+        .await
+        .expect("application starts");
+    let port = app.port();
+    let clock = app.clock();
+    tokio::spawn(app.run_until_stopped());
+    let mut test_app = TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        data_dir,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        clock,
+        account_id: String::new(),
+    };
+    let account = test_app.cli_json(&["accounts", "create", "--name", "Acme"]);
+    test_app.account_id = account["id"].as_str().expect("account id").to_owned();
+    test_app
+}
+
+pub struct Cli {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl TestApp {
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.path().join("tidegate.db")
+    }
+
+    /// A connection to the server's own SQLite file.
+    pub fn db(&self) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(self.db_path()).expect("open db");
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .expect("busy timeout");
+        conn
+    }
+
+    /// Runs the real binary on this app's data directory.
+    pub fn cli(&self, args: &[&str]) -> Cli {
+        run_binary(self.data_dir.path(), args, &[])
+    }
+
+    /// Runs a `--json` command that must succeed and returns its parsed output.
+    pub fn cli_json(&self, args: &[&str]) -> Value {
+        let mut all: Vec<&str> = args.to_vec();
+        all.push("--json");
+        let out = self.cli(&all);
+        assert_eq!(out.status, 0, "tidegate {args:?} failed: {}", out.stderr);
+        serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("tidegate {args:?}: not JSON ({e}): {}", out.stdout))
+    }
+
+    /// Creates a key on this app's account; returns (id, secret).
+    pub fn create_key(&self, extra: &[&str]) -> (String, String) {
+        let mut args = vec![
+            "keys",
+            "create",
+            "--account",
+            &self.account_id,
+            "--name",
+            "test key",
+        ];
+        if !extra.iter().any(|a| *a == "--preset" || *a == "--scopes") {
+            args.extend(["--preset", "full_access"]);
+        }
+        args.extend(extra);
+        let key = self.cli_json(&args);
+        (
+            key["id"].as_str().expect("id").to_owned(),
+            key["key"].as_str().expect("key").to_owned(),
+        )
+    }
+
+    pub async fn get(&self, path: &str, key: Option<&str>) -> reqwest::Response {
+        let mut req = self.client.get(format!("{}{path}", self.address));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn get_json(&self, path: &str, key: &str) -> (u16, Value) {
+        let res = self.get(path, Some(key)).await;
+        let status = res.status().as_u16();
+        (status, res.json().await.expect("JSON body"))
+    }
+}
+
+pub fn run_binary(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Cli {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tidegate"));
+    cmd.args(args)
+        .env("TIDEGATE_STORAGE__DATA_DIR", data_dir)
+        .env("TIDEGATE_TELEMETRY__LEVEL", "warn")
+        .env_remove("TIDEGATE_ADMIN_PASSWORD");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run tidegate");
+    Cli {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Asserts the JSON error envelope of v1-api.md §1 and returns its `error` object.
+pub fn assert_error(body: &Value, code: &str) -> Value {
+    assert_eq!(body["status"], "error", "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    let rid = body["request_id"].as_str().expect("request_id");
+    assert!(rid.starts_with("req_") && rid.len() == 36, "{rid}");
+    assert!(body["error"]["type"].is_string() && body["error"]["message"].is_string());
+    assert!(body["error"]["retryable"].is_boolean());
+    body["error"].clone()
+}
+
+/// Polls `check` until it returns true or the deadline passes.
+pub async fn eventually<F: FnMut() -> bool>(what: &str, mut check: F) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}

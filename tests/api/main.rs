@@ -1,0 +1,9 @@
+//! Integration tests: the real server on port 0, the real binary, the real SQLite file.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+mod keys_cli;
+mod pipeline;
+mod request_log;
+mod routes;
+mod startup;
