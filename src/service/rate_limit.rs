@@ -35,12 +35,16 @@ impl Window {
 /// What the `X-RateLimit-*` headers say, and whether the request may go on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Decision {
-    pub limit: u32,
+    /// The per-minute limit in force; `None` when only a daily limit applies (then no
+    /// `X-RateLimit-*` headers describe a minute window).
+    pub limit: Option<u32>,
     pub remaining: u32,
     /// Unix seconds at which the minute window resets.
     pub reset: i64,
     /// Seconds to wait when the request is refused.
     pub retry_after: Option<u64>,
+    /// The limit that refused the request.
+    pub exceeded_limit: Option<u32>,
 }
 
 #[derive(Default)]
@@ -82,6 +86,7 @@ impl RateLimiter {
         let remaining_minute = |limit: u32, used: u32| limit.saturating_sub(used);
         let mut remaining = u32::MAX;
         let mut wait_ms: Option<i64> = None;
+        let mut exceeded_limit = None;
         if let Some(limit) = s.plan.requests_per_minute {
             remaining = remaining.min(remaining_minute(limit, account.minute_count));
         }
@@ -90,10 +95,12 @@ impl RateLimiter {
         }
         if remaining == 0 {
             wait_ms = Some(minute_reset - now.0);
+            exceeded_limit = per_minute;
         }
         if let Some(limit) = per_day {
             if account.day_count >= limit {
                 wait_ms = Some(account.day_start + Timestamp::MS_PER_DAY - now.0);
+                exceeded_limit = Some(limit);
             }
         }
         let allowed = wait_ms.is_none();
@@ -109,12 +116,12 @@ impl RateLimiter {
             }
             remaining = remaining.saturating_sub(1);
         }
-        let limit = per_minute.unwrap_or(u32::MAX);
         Some(Decision {
-            limit,
-            remaining: remaining.min(limit),
+            limit: per_minute,
+            remaining: remaining.min(per_minute.unwrap_or(u32::MAX)),
             reset: minute_reset.div_euclid(1000),
             retry_after: wait_ms.map(|ms| u64::try_from((ms + 999) / 1000).unwrap_or(1).max(1)),
+            exceeded_limit,
         })
     }
 }
@@ -174,7 +181,7 @@ mod tests {
             key_per_minute: Some(1),
         };
         let t = Timestamp(0);
-        assert_eq!(limiter.check(&s, t, true).unwrap().limit, 1);
+        assert_eq!(limiter.check(&s, t, true).unwrap().limit, Some(1));
         assert!(limiter.check(&s, t, true).unwrap().retry_after.is_some());
         let other = Subject { key_id: "k2", ..s };
         assert!(
@@ -211,6 +218,9 @@ mod tests {
         };
         let t = Timestamp(Timestamp::MS_PER_DAY - 3_600_000);
         assert!(limiter.check(&s, t, true).unwrap().retry_after.is_none());
-        assert_eq!(limiter.check(&s, t, true).unwrap().retry_after, Some(3600));
+        let refused = limiter.check(&s, t, true).unwrap();
+        assert_eq!(refused.retry_after, Some(3600));
+        assert_eq!(refused.exceeded_limit, Some(1));
+        assert_eq!(refused.limit, None, "no minute window to describe");
     }
 }

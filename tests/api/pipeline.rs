@@ -470,3 +470,43 @@ async fn request_ids_are_sent_in_the_header_and_the_envelope() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["request_id"], header);
 }
+
+#[tokio::test]
+async fn a_daily_limit_alone_refuses_without_minute_headers() {
+    let app = spawn_app_with(&[("plans.unlimited.requests_per_day", json!(2))]).await;
+    let (_, key) = app.create_key(&[]);
+    for _ in 0..2 {
+        let res = app.get("/v1/status", Some(&key)).await;
+        assert_eq!(res.status(), 200);
+        assert!(!res.headers().contains_key("x-ratelimit-limit"));
+    }
+    let res = app.get("/v1/status", Some(&key)).await;
+    assert_eq!(res.status(), 429);
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry <= 86_400);
+    let error = assert_error(&res.json().await.unwrap(), "BSE1005");
+    assert_eq!(error["details"]["limit"], 2);
+}
+
+#[tokio::test]
+async fn metrics_are_served_only_when_enabled() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/metrics", None).await.status(), 404);
+    let app = spawn_app_with(&[("server.metrics", json!(true))]).await;
+    let (_, key) = app.create_key(&[]);
+    app.get("/v1/nope", None).await;
+    app.get("/v1/status", Some(&key)).await;
+    let text = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(
+        text.contains("tidegate_firewall_refusals_total 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tidegate_v1_responses_total{class=\"2xx\"} 1"),
+        "{text}"
+    );
+}

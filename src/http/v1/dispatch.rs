@@ -97,7 +97,7 @@ pub async fn dispatch(
     let plan = plan_named(&state, Some(&principal.plan));
     let limits = rate_decision(&state, &principal.key, plan, now, true);
     if let Some(wait) = limits.and_then(|d| d.retry_after) {
-        let limit = limits.map(|d| d.limit).unwrap_or_default();
+        let limit = limits.and_then(|d| d.exceeded_limit).unwrap_or_default();
         let error = ApiError::new(
             ErrorCode::RateLimitExceeded,
             "Rate limit exceeded. Retry after the indicated time.",
@@ -320,10 +320,10 @@ impl LogContext<'_> {
                 (error.render(self.request_id), Some(error.code.code()))
             }
         };
-        if let Some(d) = limits {
+        if let Some((limit, d)) = limits.and_then(|d| d.limit.map(|l| (l, d))) {
             let headers = response.headers_mut();
             for (name, value) in [
-                ("x-ratelimit-limit", d.limit.to_string()),
+                ("x-ratelimit-limit", limit.to_string()),
                 ("x-ratelimit-remaining", d.remaining.to_string()),
                 ("x-ratelimit-reset", d.reset.to_string()),
             ] {
