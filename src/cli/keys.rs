@@ -207,15 +207,15 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             }
         }
         KeysCommand::Revoke { id } => switched(
-            switch_key(&mut conn, &Actor::Cli, now, &id, Switch::Revoke)?,
+            switch_key(&mut conn, &Actor::Cli, now, (None, &id), Switch::Revoke)?,
             "Revoked",
         ),
         KeysCommand::Disable { id } => switched(
-            switch_key(&mut conn, &Actor::Cli, now, &id, Switch::Disable)?,
+            switch_key(&mut conn, &Actor::Cli, now, (None, &id), Switch::Disable)?,
             "Disabled",
         ),
         KeysCommand::Enable { id } => switched(
-            switch_key(&mut conn, &Actor::Cli, now, &id, Switch::Enable)?,
+            switch_key(&mut conn, &Actor::Cli, now, (None, &id), Switch::Enable)?,
             "Enabled",
         ),
     }

@@ -4,6 +4,7 @@ pub mod envelope;
 pub mod error;
 pub mod metrics;
 pub mod middleware;
+pub mod pipeline;
 pub mod state;
 pub mod v1;
 

@@ -9,6 +9,10 @@ use crate::domain::{
 use crate::store::accounts;
 use crate::store::activity::{self, NewActivity};
 use crate::store::keys::{self, ApiKey, Switch};
+use crate::store::write_tx;
+
+/// Which key, seen from which account (`None`: any account, for the command line).
+pub type Scope<'a> = (Option<&'a str>, &'a str);
 
 pub const MAX_EXPIRES_IN_DAYS: i64 = 3650;
 pub const MAX_ALLOWED_MODELS: usize = 100;
@@ -53,19 +57,39 @@ fn validate(input: &CreateKey, now: Timestamp) -> Result<ValidKey, ServiceError>
             "at least one scope is required",
         ));
     }
-    let ip_allowlist =
-        IpAllowlist::parse(&input.ip_allowlist).map_err(|e| ServiceError::Invalid {
-            field: "ip_allowlist",
-            message: e.message,
-            index: e.index,
-        })?;
-    let expires_at = match (&input.expires_at, input.expires_in_days) {
-        (Some(_), Some(_)) => {
-            return Err(ServiceError::invalid(
-                "expires_at",
-                "give either expires_at or expires_in_days, not both",
-            ));
-        }
+    let ip_allowlist = parse_allowlist(&input.ip_allowlist)?;
+    let expires_at = parse_expiry(input.expires_at.as_deref(), input.expires_in_days, now)?;
+    let allowed_models = parse_models(input.allowed_models.as_deref())?;
+    let rate_limit_per_minute = parse_rate_limit(input.rate_limit_per_minute)?;
+    Ok(ValidKey {
+        name,
+        scopes,
+        ip_allowlist,
+        expires_at,
+        allowed_models,
+        rate_limit_per_minute,
+    })
+}
+
+pub fn parse_allowlist(entries: &[String]) -> Result<IpAllowlist, ServiceError> {
+    IpAllowlist::parse(entries).map_err(|e| ServiceError::Invalid {
+        field: "ip_allowlist",
+        message: e.message,
+        index: e.index,
+    })
+}
+
+/// An expiry given as a time or as a number of days from now (not both); it must be in the future.
+pub fn parse_expiry(
+    expires_at: Option<&str>,
+    expires_in_days: Option<i64>,
+    now: Timestamp,
+) -> Result<Option<Timestamp>, ServiceError> {
+    match (expires_at, expires_in_days) {
+        (Some(_), Some(_)) => Err(ServiceError::invalid(
+            "expires_at",
+            "give either expires_at or expires_in_days, not both",
+        )),
         (Some(raw), None) => {
             let at = Timestamp::parse(raw).ok_or_else(|| {
                 ServiceError::invalid(
@@ -76,7 +100,7 @@ fn validate(input: &CreateKey, now: Timestamp) -> Result<ValidKey, ServiceError>
             if at <= now {
                 return Err(ServiceError::invalid("expires_at", "must be in the future"));
             }
-            Some(at)
+            Ok(Some(at))
         }
         (None, Some(days)) => {
             if !(1..=MAX_EXPIRES_IN_DAYS).contains(&days) {
@@ -85,29 +109,28 @@ fn validate(input: &CreateKey, now: Timestamp) -> Result<ValidKey, ServiceError>
                     format!("must be between 1 and {MAX_EXPIRES_IN_DAYS}"),
                 ));
             }
-            Some(now.plus_millis(days * Timestamp::MS_PER_DAY))
+            Ok(Some(now.plus_millis(days * Timestamp::MS_PER_DAY)))
         }
-        (None, None) => None,
-    };
-    let allowed_models = match &input.allowed_models {
-        None => None,
-        Some(models) if models.is_empty() => None,
-        Some(models) => Some(validate_models(models)?),
-    };
-    let rate_limit_per_minute = match input.rate_limit_per_minute {
-        None => None,
-        Some(n) => Some(u32::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
-            ServiceError::invalid("rate_limit_per_minute", "must be a positive whole number")
-        })?),
-    };
-    Ok(ValidKey {
-        name,
-        scopes,
-        ip_allowlist,
-        expires_at,
-        allowed_models,
-        rate_limit_per_minute,
-    })
+        (None, None) => Ok(None),
+    }
+}
+
+/// No list, or an empty one, means every model.
+pub fn parse_models(models: Option<&[String]>) -> Result<Option<Vec<String>>, ServiceError> {
+    match models {
+        None | Some([]) => Ok(None),
+        Some(list) => validate_models(list).map(Some),
+    }
+}
+
+pub fn parse_rate_limit(limit: Option<i64>) -> Result<Option<u32>, ServiceError> {
+    limit
+        .map(|n| {
+            u32::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
+                ServiceError::invalid("rate_limit_per_minute", "must be a positive whole number")
+            })
+        })
+        .transpose()
 }
 
 struct ValidKey {
@@ -129,7 +152,7 @@ pub fn is_model_identifier(s: &str) -> bool {
     matches!(s.split_once('/'), Some((owner, name)) if part(owner) && part(name))
 }
 
-fn validate_models(models: &[String]) -> Result<Vec<String>, ServiceError> {
+pub(super) fn validate_models(models: &[String]) -> Result<Vec<String>, ServiceError> {
     if models.len() > MAX_ALLOWED_MODELS {
         return Err(ServiceError::invalid(
             "allowed_models",
@@ -165,7 +188,7 @@ pub fn create_key(
     let secret = format
         .generate(input.environment)
         .map_err(crate::store::StoreError::from)?;
-    let tx = conn.transaction()?;
+    let tx = write_tx(conn)?;
     let account = accounts::get_account(&tx, &input.account_id)?
         .filter(|a| a.deleted_at.is_none())
         .ok_or(ServiceError::NotFound("account"))?;
@@ -191,24 +214,30 @@ pub fn create_key(
         revoked_at: None,
     };
     keys::insert_key(&tx, &key)?;
-    record(&tx, actor, &key, "created", now)?;
+    record(&tx, actor, &key, "created", now, None)?;
     tx.commit()?;
     Ok((key, secret))
 }
 
-fn record(
+/// Writes the activity row of a key change, in the transaction that makes the change.
+pub(super) fn record(
     conn: &Connection,
     actor: &Actor,
     key: &ApiKey,
     action: &str,
     now: Timestamp,
+    detail: Option<&str>,
 ) -> Result<(), ServiceError> {
-    let description = format!(
+    let mut description = format!(
         "{} API key \"{}\" ({})",
         capitalised(action),
         key.name,
         key.key_prefix
     );
+    if let Some(detail) = detail {
+        description.push_str(": ");
+        description.push_str(detail);
+    }
     activity::append(
         conn,
         &NewActivity {
@@ -237,16 +266,31 @@ pub fn get_key(conn: &Connection, id: &str) -> Result<ApiKey, ServiceError> {
     keys::get_key(conn, id)?.ok_or(ServiceError::NotFound("api key"))
 }
 
+/// The key, if it belongs to `account` (any account when `None`, as for the command line). A key
+/// of another account is indistinguishable from a missing one.
+pub fn get_key_in(
+    conn: &Connection,
+    account: Option<&str>,
+    id: &str,
+) -> Result<ApiKey, ServiceError> {
+    let key = get_key(conn, id)?;
+    match account {
+        Some(a) if a != key.account_id => Err(ServiceError::NotFound("api key")),
+        _ => Ok(key),
+    }
+}
+
 /// Revoke (final), disable or enable; a switch that does not fit the key's state is refused.
 pub fn switch_key(
     conn: &mut Connection,
     actor: &Actor,
     now: Timestamp,
-    id: &str,
+    scope: Scope<'_>,
     switch: Switch,
 ) -> Result<ApiKey, ServiceError> {
-    let tx = conn.transaction()?;
-    let key = get_key(&tx, id)?;
+    let (account, id) = scope;
+    let tx = write_tx(conn)?;
+    let key = get_key_in(&tx, account, id)?;
     let status = key.status(now);
     let refusal = match (switch, status) {
         (_, KeyStatus::Revoked) => Some("the key is revoked"),
@@ -263,7 +307,7 @@ pub fn switch_key(
         Switch::Disable => "disabled",
         Switch::Enable => "enabled",
     };
-    record(&tx, actor, &key, action, now)?;
+    record(&tx, actor, &key, action, now, None)?;
     tx.commit()?;
     get_key(conn, id)
 }

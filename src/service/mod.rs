@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod auth;
 pub mod bootstrap;
 pub mod keys;
+pub mod lifecycle;
 pub mod password;
 pub mod preauth;
 pub mod rate_limit;

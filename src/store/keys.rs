@@ -196,3 +196,123 @@ pub fn set_switch(
     };
     Ok(conn.execute(sql, params![id, now.0])? == 1)
 }
+
+/// The editable fields, written back in one statement.
+pub fn update_editable(conn: &Connection, k: &ApiKey) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE api_keys SET name = ?2, expires_at = ?3, ip_allowlist = ?4, allowed_models = ?5,
+             rate_limit_per_minute = ?6, disabled_at = ?7, expiry_warned_at = NULL
+         WHERE id = ?1",
+        params![
+            k.id,
+            k.name,
+            k.expires_at.map(|t| t.0),
+            k.ip_allowlist.to_stored(),
+            k.allowed_models.as_ref().map(|m| m.join(",")),
+            k.rate_limit_per_minute,
+            k.disabled_at.map(|t| t.0),
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn mark_rotated(
+    conn: &Connection,
+    id: &str,
+    now: Timestamp,
+    replaced_by: &str,
+    expires_at: Timestamp,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE api_keys SET rotated_at = ?2, replaced_by = ?3, expires_at = ?4 WHERE id = ?1",
+        params![id, now.0, replaced_by, expires_at.0],
+    )?;
+    Ok(())
+}
+
+pub fn set_expires_at(conn: &Connection, id: &str, at: Timestamp) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE api_keys SET expires_at = ?2 WHERE id = ?1",
+        params![id, at.0],
+    )?;
+    Ok(())
+}
+
+/// Deletes the key and (by cascade) its request-log rows; its roll-ups stay without it.
+pub fn delete_key(conn: &Connection, id: &str) -> Result<i64, StoreError> {
+    conn.execute(
+        "UPDATE usage_daily SET key_id = NULL WHERE key_id = ?1",
+        [id],
+    )?;
+    conn.execute(
+        "UPDATE usage_daily_errors SET key_id = NULL WHERE key_id = ?1",
+        [id],
+    )?;
+    let logs: i64 = conn.query_row(
+        "SELECT count(*) FROM request_logs WHERE key_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    conn.execute("DELETE FROM api_keys WHERE id = ?1", [id])?;
+    Ok(logs)
+}
+
+/// SQL condition selecting keys of one derived status at `?now`.
+fn status_condition(status: KeyStatus) -> &'static str {
+    match status {
+        KeyStatus::Revoked => "k.revoked_at IS NOT NULL",
+        KeyStatus::Disabled => "k.revoked_at IS NULL AND k.disabled_at IS NOT NULL",
+        KeyStatus::Expired => {
+            "k.revoked_at IS NULL AND k.disabled_at IS NULL AND k.expires_at IS NOT NULL AND k.expires_at <= :now"
+        }
+        KeyStatus::Rotated => {
+            "k.revoked_at IS NULL AND k.disabled_at IS NULL AND k.rotated_at IS NOT NULL AND k.expires_at > :now"
+        }
+        KeyStatus::Active => {
+            "k.revoked_at IS NULL AND k.disabled_at IS NULL AND k.rotated_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > :now)"
+        }
+    }
+}
+
+pub struct KeyFilter<'a> {
+    pub account_id: &'a str,
+    pub status: Option<KeyStatus>,
+    pub search: Option<&'a str>,
+    pub limit: i64,
+    pub offset: i64,
+    pub now: Timestamp,
+}
+
+/// One page of an account's keys, newest first, and the number matching the filter.
+pub fn search_keys(conn: &Connection, f: &KeyFilter<'_>) -> Result<(Vec<ApiKey>, i64), StoreError> {
+    let status = f.status.map(status_condition).unwrap_or("1 = 1");
+    let filter = format!(
+        "FROM api_keys k WHERE k.account_id = :account AND ({status})
+         AND (:search IS NULL OR k.name LIKE '%' || :search || '%' ESCAPE '\\'
+              OR k.key_prefix LIKE :search || '%' ESCAPE '\\')"
+    );
+    let search = f.search.map(|s| {
+        s.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    });
+    let named =
+        rusqlite::named_params! { ":account": f.account_id, ":search": search, ":now": f.now.0 };
+    // `:now` only appears in some status conditions; bind only the parameters present.
+    let bind = |sql: &str| -> Vec<(&str, &dyn rusqlite::ToSql)> {
+        named
+            .iter()
+            .filter(|(name, _)| sql.contains(name))
+            .map(|(n, v)| (*n, *v))
+            .collect()
+    };
+    let count_sql = format!("SELECT count(*) {filter}");
+    let total: i64 = conn.query_row(&count_sql, bind(&count_sql).as_slice(), |r| r.get(0))?;
+    let page_sql = format!(
+        "SELECT {KEY_COLUMNS} {filter} ORDER BY k.created_at DESC, k.id LIMIT {} OFFSET {}",
+        f.limit, f.offset
+    );
+    let mut stmt = conn.prepare(&page_sql)?;
+    let rows = stmt.query_map(bind(&page_sql).as_slice(), key_from_row)?;
+    Ok((rows.collect::<Result<_, _>>()?, total))
+}

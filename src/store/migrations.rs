@@ -4,7 +4,10 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use super::StoreError;
 
-pub const MIGRATIONS: &[&str] = &[include_str!("sql/0001_foundation.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("sql/0001_foundation.sql"),
+    include_str!("sql/0002_lifecycle.sql"),
+];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {
     let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;

@@ -121,6 +121,12 @@ impl Store {
     }
 }
 
+/// Starts a write transaction that takes the write lock at once, so a read-then-write use case
+/// cannot fail half-way because another connection wrote in between.
+pub fn write_tx(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}
+
 /// Reads an optional millisecond timestamp column.
 pub(crate) fn ts(v: Option<i64>) -> Option<crate::domain::Timestamp> {
     v.map(crate::domain::Timestamp)

@@ -21,7 +21,7 @@ pub struct LogEntry {
     pub environment: &'static str,
     pub method: String,
     pub endpoint: String,
-    pub route: &'static str,
+    pub route: String,
     pub query: Option<String>,
     pub status_code: u16,
     pub error_code: Option<&'static str>,
@@ -147,8 +147,8 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Message>, max_batch: usi
     drop(rx);
 }
 
-type UsageKey<'a> = (&'a str, String, &'a str, &'static str, i64);
-type ErrorKey<'a> = (&'a str, String, &'a str, &'static str, &'static str);
+type UsageKey<'a> = (&'a str, String, &'a str, &'a str, i64);
+type ErrorKey<'a> = (&'a str, String, &'a str, &'a str, &'static str);
 
 fn write_batch(
     conn: &mut Connection,
@@ -194,11 +194,11 @@ fn write_batch(
             let day = crate::domain::Timestamp(e.created_at).day();
             let class = i64::from(e.status_code / 100);
             *usage
-                .entry((&e.account_id, day.clone(), &e.key_id, e.route, class))
+                .entry((&e.account_id, day.clone(), &e.key_id, &e.route, class))
                 .or_default() += 1;
             if let Some(code) = e.error_code {
                 *errors
-                    .entry((&e.account_id, day, &e.key_id, e.route, code))
+                    .entry((&e.account_id, day, &e.key_id, &e.route, code))
                     .or_default() += 1;
             }
             if e.authenticated {
