@@ -1,14 +1,13 @@
 //! `tidegate keys create|list|show|revoke|disable|enable`.
 
 use clap::Subcommand;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{CliError, Context, print_json, print_table};
 use crate::app::open_store;
 use crate::domain::{Clock, Environment, KeyFormat, Timestamp};
-use crate::http::envelope::time_or_null;
 use crate::service::Actor;
-use crate::service::keys::{CreateKey, ScopeChoice, create_key, get_key, switch_key};
+use crate::service::keys::{CreateKey, ScopeChoice, create_key, get_key, key_json, switch_key};
 use crate::store::keys::{ApiKey, Switch, insert_key, list_keys};
 
 #[derive(Subcommand)]
@@ -56,30 +55,6 @@ pub enum KeysCommand {
     Disable { id: String },
     /// Enable a disabled key.
     Enable { id: String },
-}
-
-pub fn key_json(k: &ApiKey, now: Timestamp) -> Value {
-    json!({
-        "id": k.id,
-        "account_id": k.account_id,
-        "name": k.name,
-        "key_prefix": k.key_prefix,
-        "environment": k.environment.as_str(),
-        "status": k.status(now).as_str(),
-        "scopes": k.scopes.names(),
-        "ip_allowlist": (!k.ip_allowlist.is_empty()).then(|| k.ip_allowlist.entries()),
-        "allowed_models": k.allowed_models,
-        "rate_limit_per_minute": k.rate_limit_per_minute,
-        "created_at": k.created_at.to_rfc3339(),
-        "created_by": k.created_by,
-        "last_used_at": time_or_null(k.last_used_at),
-        "expires_at": time_or_null(k.expires_at),
-        "rotated_at": time_or_null(k.rotated_at),
-        "replaced_by": k.replaced_by,
-        "replaces": k.replaces,
-        "disabled_at": time_or_null(k.disabled_at),
-        "revoked_at": time_or_null(k.revoked_at),
-    })
 }
 
 fn describe(k: &ApiKey, now: Timestamp) {

@@ -39,7 +39,7 @@ pub async fn request_context(
     let request_id = RequestId::generate();
     req.extensions_mut().insert(request_id.clone());
     let mut res = next.call(req).await?;
-    if let Some(error) = envelope_for(&res) {
+    if let Some(error) = error_of(&res) {
         let request = res.request().clone();
         res = ServiceResponse::new(request, error.render(&request_id.0));
     }
@@ -54,8 +54,8 @@ pub async fn request_context(
     Ok(res)
 }
 
-/// The error to render for a response that is not already a finished body of ours.
-fn envelope_for(res: &ServiceResponse<BoxBody>) -> Option<ApiError> {
+/// The error a response stands for, unless it is already a finished body of ours.
+pub fn error_of(res: &ServiceResponse<BoxBody>) -> Option<ApiError> {
     let status = res.status();
     if let Some(error) = res.response().error() {
         if let Some(api) = error.as_error::<ApiError>() {

@@ -1,5 +1,6 @@
 //! actix glue: route tables, middleware, error rendering. No business rules here.
 
+pub mod api;
 pub mod envelope;
 pub mod error;
 pub mod metrics;
@@ -21,6 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, metrics_enabled: bool) {
     if metrics_enabled {
         cfg.service(web::resource("/metrics").get(metrics::metrics));
     }
+    api::routes(cfg);
     cfg.service(web::resource("/v1{tail:(/.*)?}").to(v1::dispatch::dispatch));
 }
 

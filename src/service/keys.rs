@@ -1,6 +1,9 @@
 //! Creating keys and switching them off and on (keys.md §2–5).
 
 use rusqlite::Connection;
+use serde_json::{Value, json};
+
+use crate::domain::clock::time_or_null;
 
 use super::{Actor, ServiceError};
 use crate::domain::{
@@ -280,6 +283,31 @@ pub fn get_key_in(
     }
 }
 
+/// The key's rotation chain, oldest first, with the key itself in it.
+pub fn rotation_chain(conn: &Connection, key: &ApiKey) -> Result<Vec<ApiKey>, ServiceError> {
+    const MAX_LINKS: usize = 100;
+    let mut before = Vec::new();
+    let mut cursor = key.replaces.clone();
+    while let Some(id) = cursor.filter(|_| before.len() < MAX_LINKS) {
+        let Some(k) = keys::get_key(conn, &id)? else {
+            break;
+        };
+        cursor = k.replaces.clone();
+        before.push(k);
+    }
+    before.reverse();
+    before.push(key.clone());
+    let mut cursor = key.replaced_by.clone();
+    while let Some(id) = cursor.filter(|_| before.len() < 2 * MAX_LINKS) {
+        let Some(k) = keys::get_key(conn, &id)? else {
+            break;
+        };
+        cursor = k.replaced_by.clone();
+        before.push(k);
+    }
+    Ok(before)
+}
+
 /// Revoke (final), disable or enable; a switch that does not fit the key's state is refused.
 pub fn switch_key(
     conn: &mut Connection,
@@ -310,6 +338,31 @@ pub fn switch_key(
     record(&tx, actor, &key, action, now, None)?;
     tx.commit()?;
     get_key(conn, id)
+}
+
+/// How a key is shown to people and programs: never the secret, never the digest.
+pub fn key_json(k: &ApiKey, now: Timestamp) -> Value {
+    json!({
+        "id": k.id,
+        "account_id": k.account_id,
+        "name": k.name,
+        "key_prefix": k.key_prefix,
+        "environment": k.environment.as_str(),
+        "status": k.status(now).as_str(),
+        "scopes": k.scopes.names(),
+        "ip_allowlist": (!k.ip_allowlist.is_empty()).then(|| k.ip_allowlist.entries()),
+        "allowed_models": k.allowed_models,
+        "rate_limit_per_minute": k.rate_limit_per_minute,
+        "created_at": k.created_at.to_rfc3339(),
+        "created_by": k.created_by,
+        "last_used_at": time_or_null(k.last_used_at),
+        "expires_at": time_or_null(k.expires_at),
+        "rotated_at": time_or_null(k.rotated_at),
+        "replaced_by": k.replaced_by,
+        "replaces": k.replaces,
+        "disabled_at": time_or_null(k.disabled_at),
+        "revoked_at": time_or_null(k.revoked_at),
+    })
 }
 
 #[cfg(test)]

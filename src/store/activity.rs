@@ -71,3 +71,94 @@ pub fn append(conn: &Connection, a: &NewActivity<'_>) -> Result<(), StoreError> 
     )?;
     Ok(())
 }
+
+#[derive(Clone, Debug)]
+pub struct ActivityRow {
+    pub id: i64,
+    pub account_id: Option<String>,
+    pub actor: String,
+    pub category: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub description: String,
+    pub ip_hash: Option<String>,
+    pub created_at: Timestamp,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+const COLUMNS: &str = "id, account_id, actor, category, action, target, description, ip_hash, created_at, prev_hash, hash";
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ActivityRow> {
+    Ok(ActivityRow {
+        id: r.get(0)?,
+        account_id: r.get(1)?,
+        actor: r.get(2)?,
+        category: r.get(3)?,
+        action: r.get(4)?,
+        target: r.get(5)?,
+        description: r.get(6)?,
+        ip_hash: r.get(7)?,
+        created_at: Timestamp(r.get(8)?),
+        prev_hash: r.get(9)?,
+        hash: r.get(10)?,
+    })
+}
+
+/// An account's activity, newest first, before the row id `before` when given.
+pub fn list(
+    conn: &Connection,
+    account_id: &str,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ActivityRow>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM activity WHERE account_id = ?1 AND (?2 IS NULL OR id < ?2)
+         ORDER BY id DESC LIMIT ?3"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params![account_id, before, limit], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Where the chain breaks, if it does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChainBreak {
+    /// The row's fields no longer hash to its stored hash (it was edited).
+    Edited { id: i64 },
+    /// The row does not point at the row before it (one was deleted or inserted).
+    Unlinked { id: i64 },
+}
+
+/// Walks the whole chain in order; returns the rows checked and the first break.
+pub fn verify(conn: &Connection) -> Result<(i64, Option<ChainBreak>), StoreError> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM activity ORDER BY id"))?;
+    let mut rows = stmt.query([])?;
+    let mut prev = GENESIS.to_owned();
+    let mut checked = 0;
+    while let Some(r) = rows.next()? {
+        let row = from_row(r)?;
+        checked += 1;
+        if row.prev_hash != prev {
+            return Ok((checked, Some(ChainBreak::Unlinked { id: row.id })));
+        }
+        let expected = chain_hash(
+            &prev,
+            &NewActivity {
+                account_id: row.account_id.as_deref(),
+                actor: &row.actor,
+                category: &row.category,
+                action: &row.action,
+                target: row.target.as_deref(),
+                description: &row.description,
+                ip_hash: row.ip_hash.as_deref(),
+                created_at: row.created_at,
+            },
+        );
+        if expected != row.hash {
+            return Ok((checked, Some(ChainBreak::Edited { id: row.id })));
+        }
+        prev = row.hash;
+    }
+    Ok((checked, None))
+}

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod activity;
 pub mod keys;
+pub mod logs;
 pub mod migrations;
 pub mod request_log;
 pub mod settings;

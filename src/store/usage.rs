@@ -59,3 +59,60 @@ pub fn account_usage_by_route(
     list.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.route.cmp(&b.route)));
     Ok(list)
 }
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DayUsage {
+    pub day: String,
+    pub total: i64,
+    pub success: i64,
+    pub client_errors: i64,
+    pub server_errors: i64,
+}
+
+/// One key's requests per route and per day from `since_day` on.
+pub fn key_usage(
+    conn: &Connection,
+    key_id: &str,
+    since_day: &str,
+) -> Result<(Vec<RouteUsage>, Vec<DayUsage>), StoreError> {
+    let mut routes: BTreeMap<String, RouteUsage> = BTreeMap::new();
+    let mut days: BTreeMap<String, DayUsage> = BTreeMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT day, route, status_class, requests FROM usage_daily WHERE key_id = ?1 AND day >= ?2",
+    )?;
+    let mut rows = stmt.query(params![key_id, since_day])?;
+    while let Some(r) = rows.next()? {
+        let day: String = r.get(0)?;
+        let route: String = r.get(1)?;
+        let class: i64 = r.get(2)?;
+        let n: i64 = r.get(3)?;
+        let ru = routes.entry(route.clone()).or_insert_with(|| RouteUsage {
+            route,
+            ..RouteUsage::default()
+        });
+        let du = days.entry(day.clone()).or_insert_with(|| DayUsage {
+            day,
+            ..DayUsage::default()
+        });
+        ru.total += n;
+        du.total += n;
+        match class {
+            2 => {
+                ru.success += n;
+                du.success += n;
+            }
+            4 => {
+                ru.client_errors += n;
+                du.client_errors += n;
+            }
+            5 => {
+                ru.server_errors += n;
+                du.server_errors += n;
+            }
+            _ => {}
+        }
+    }
+    let mut routes: Vec<RouteUsage> = routes.into_values().collect();
+    routes.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.route.cmp(&b.route)));
+    Ok((routes, days.into_values().collect()))
+}

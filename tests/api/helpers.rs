@@ -165,3 +165,34 @@ pub async fn eventually<F: FnMut() -> bool>(what: &str, mut check: F) {
     }
     panic!("timed out waiting for {what}");
 }
+
+impl TestApp {
+    /// A management-API call; returns the status and the JSON body (Null when the body is empty).
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .request(
+                method.parse().expect("method"),
+                format!("{}/api/v1{path}", self.address),
+            )
+            .bearer_auth(key);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status().as_u16();
+        let text = res.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// A key with `keys:read` and `keys:write` on this app's account.
+    pub fn manager_key(&self) -> String {
+        self.create_key(&["--preset", "key_management"]).1
+    }
+}

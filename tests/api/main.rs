@@ -3,6 +3,7 @@
 
 mod helpers;
 mod keys_cli;
+mod management;
 mod pipeline;
 mod request_log;
 mod routes;

@@ -1,0 +1,204 @@
+//! Extractors of the management API: the authenticated key, and JSON bodies whose errors name
+//! the failing field.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::Method;
+use actix_web::{FromRequest, HttpRequest, web};
+use serde::de::DeserializeOwned;
+
+use crate::domain::Scope;
+use crate::http::error::{ApiError, ErrorCode};
+use crate::http::pipeline::{Caller, authenticate, stash_audit};
+use crate::http::state::AppState;
+use crate::service::auth::Principal;
+
+type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+/// A key allowed to manage its account's keys: `keys:read` for GET, `keys:write` otherwise.
+pub struct ApiPrincipal {
+    pub principal: Principal,
+    pub caller: Caller,
+}
+
+impl ApiPrincipal {
+    pub fn account_id(&self) -> &str {
+        &self.principal.key.account_id
+    }
+}
+
+impl FromRequest for ApiPrincipal {
+    type Error = ApiError;
+    type Future = LocalFuture<ApiPrincipal>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(ApiError::internal)?;
+            let caller = Caller::new(&req, &state);
+            let scope = if req.method() == Method::GET {
+                Scope::KeysRead
+            } else {
+                Scope::KeysWrite
+            };
+            match authenticate(&req, &state, &caller, scope).await {
+                Ok((principal, audit)) => {
+                    stash_audit(&req, audit, caller.clone());
+                    Ok(ApiPrincipal { principal, caller })
+                }
+                Err((error, audit)) => {
+                    if let Some(audit) = audit {
+                        stash_audit(&req, audit, caller);
+                    }
+                    Err(error)
+                }
+            }
+        })
+    }
+}
+
+/// A JSON body; a bad one answers 400 BSE2001 with `details.field` (and `details.index`).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = LocalFuture<ApiJson<T>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        json_body(req, payload, None)
+    }
+}
+
+/// A JSON body that may be left out entirely (then `T::default()`), but is checked when sent.
+pub struct ApiJsonOrEmpty<T>(pub T);
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for ApiJsonOrEmpty<T> {
+    type Error = ApiError;
+    type Future = LocalFuture<ApiJsonOrEmpty<T>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = json_body(req, payload, Some(T::default));
+        Box::pin(async move { body.await.map(|ApiJson(t)| ApiJsonOrEmpty(t)) })
+    }
+}
+
+fn json_body<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    when_empty: Option<fn() -> T>,
+) -> LocalFuture<ApiJson<T>> {
+    let json = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        });
+    let bytes = web::Bytes::from_request(req, payload);
+    Box::pin(async move {
+        let bytes = bytes.await.map_err(|_| {
+            ApiError::new(ErrorCode::PayloadTooLarge, "The request body is too large.")
+        })?;
+        if let (true, Some(default)) = (bytes.is_empty(), when_empty) {
+            return Ok(ApiJson(default()));
+        }
+        if !json {
+            return Err(ApiError::invalid(
+                "body",
+                "The body must be JSON (Content-Type: application/json).",
+            ));
+        }
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(&mut de)
+            .map(ApiJson)
+            .map_err(|e| body_error(&e))
+    })
+}
+
+fn body_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    use serde_path_to_error::Segment;
+    let inner = e.inner().to_string();
+    let mut field: Option<String> = None;
+    let mut index: Option<usize> = None;
+    for segment in e.path().iter() {
+        match segment {
+            Segment::Map { key } if field.is_none() => field = Some(key.clone()),
+            Segment::Seq { index: i } if index.is_none() => index = Some(*i),
+            _ => {}
+        }
+    }
+    // serde names a missing or unknown field only in its message.
+    let named = |marker: &str| {
+        inner
+            .split(marker)
+            .nth(1)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned)
+    };
+    let field = field
+        .or_else(|| named("missing field `"))
+        .or_else(|| named("unknown field `"))
+        .unwrap_or_else(|| "body".to_owned());
+    let error = ApiError::invalid(&field, format!("Invalid request body: {inner}"));
+    match index {
+        Some(i) => error.detail("index", i),
+        None => error,
+    }
+}
+
+/// Query parameters checked against the names an endpoint accepts.
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub fn parse(req: &HttpRequest, accepted: &[&str]) -> Result<Params, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+            .map_err(|_| ApiError::invalid("query", "The query string is malformed."))?;
+        if let Some((name, _)) = pairs.iter().find(|(n, _)| !accepted.contains(&n.as_str())) {
+            return Err(ApiError::invalid(
+                name,
+                format!("Unknown query parameter {name:?}."),
+            ));
+        }
+        Ok(Params(pairs))
+    }
+
+    /// The last non-empty value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(n, v)| n == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn int(
+        &self,
+        name: &str,
+        default: i64,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Result<i64, ApiError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(default);
+        };
+        raw.parse::<i64>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    name,
+                    format!(
+                        "{name} must be a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                )
+            })
+    }
+}

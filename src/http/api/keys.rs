@@ -1,0 +1,311 @@
+//! /api/v1/api-keys: list, create, show, edit, rotate, revoke, expire, delete, usage.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::extract::{ApiJsonOrEmpty, Params};
+use super::{ApiJson, ApiPrincipal, blocking, reply};
+use crate::domain::{Environment, KeyStatus, Timestamp};
+use crate::http::envelope::Page;
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
+use crate::service::keys::{self, CreateKey, ScopeChoice, key_json};
+use crate::service::lifecycle::{self, KeyPatch};
+use crate::service::{Actor, ServiceError};
+use crate::store::keys::{KeyFilter, Switch, search_keys};
+
+fn actor(p: &ApiPrincipal) -> Actor {
+    Actor::Key(p.principal.key.key_prefix.clone())
+}
+
+pub async fn list(
+    req: HttpRequest,
+    p: ApiPrincipal,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let params = Params::parse(&req, &["status", "search", "limit", "offset"])?;
+    let status = match params.get("status") {
+        None | Some("all") => None,
+        Some(s) => Some(KeyStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid(
+                "status",
+                "status must be active, rotated, expired, disabled, revoked or all",
+            )
+        })?),
+    };
+    let limit = params.int("limit", 50, 1..=500)?;
+    let offset = params.int("offset", 0, 0..=i64::MAX)?;
+    let search = params.get("search").map(str::to_owned);
+    let account = p.account_id().to_owned();
+    let now = p.caller.now;
+    let (keys, total) = blocking(&state, move |c| {
+        let filter = KeyFilter {
+            account_id: &account,
+            status,
+            search: search.as_deref(),
+            limit,
+            offset,
+            now,
+        };
+        Ok(search_keys(c, &filter)?)
+    })
+    .await?;
+    let data = json!({ "api_keys": keys.iter().map(|k| key_json(k, now)).collect::<Vec<_>>() });
+    Ok(reply(
+        &p.caller,
+        "API keys retrieved successfully",
+        data,
+        Some(Page {
+            total,
+            limit,
+            offset,
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    name: String,
+    preset: Option<String>,
+    scopes: Option<Vec<String>>,
+    ip_allowlist: Option<Vec<String>>,
+    expires_at: Option<String>,
+    expires_in_days: Option<i64>,
+    allowed_models: Option<Vec<String>>,
+    rate_limit_per_minute: Option<i64>,
+    environment: Option<String>,
+}
+
+pub async fn create(
+    p: ApiPrincipal,
+    body: ApiJson<CreateBody>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let scopes = match (body.preset, body.scopes) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "scopes",
+                "Give either preset or scopes, not both.",
+            ));
+        }
+        (Some(preset), None) => ScopeChoice::Preset(preset),
+        (None, Some(scopes)) => ScopeChoice::Scopes(scopes),
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "preset",
+                "A preset or a list of scopes is required.",
+            ));
+        }
+    };
+    let environment = match body.environment.as_deref() {
+        None => Environment::Live,
+        Some(e) => Environment::parse(e)
+            .ok_or_else(|| ApiError::invalid("environment", "environment must be live or test"))?,
+    };
+    let input = CreateKey {
+        account_id: p.account_id().to_owned(),
+        name: body.name,
+        scopes,
+        ip_allowlist: body.ip_allowlist.unwrap_or_default(),
+        expires_at: body.expires_at,
+        expires_in_days: body.expires_in_days,
+        allowed_models: body.allowed_models,
+        rate_limit_per_minute: body.rate_limit_per_minute,
+        environment,
+    };
+    let (actor, now, format) = (actor(&p), p.caller.now, state.key_format.clone());
+    let (key, secret) = blocking(&state, move |c| {
+        keys::create_key(c, &format, &actor, now, &input)
+    })
+    .await?;
+    let mut data = key_json(&key, now);
+    data["key"] = secret.expose().into();
+    Ok(reply(&p.caller, "API key created successfully", data, None))
+}
+
+pub async fn show(
+    p: ApiPrincipal,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (account, now) = (p.account_id().to_owned(), p.caller.now);
+    let (key, chain) = blocking(&state, move |c| {
+        let key = keys::get_key_in(c, Some(&account), &id)?;
+        let chain = keys::rotation_chain(c, &key)?;
+        Ok((key, chain))
+    })
+    .await?;
+    let mut data = key_json(&key, now);
+    data["rotation_chain"] = chain
+        .iter()
+        .map(|k| {
+            json!({ "id": k.id, "key_prefix": k.key_prefix, "status": k.status(now).as_str(),
+                    "created_at": k.created_at.to_rfc3339(), "is_current": k.id == key.id })
+        })
+        .collect::<Vec<_>>()
+        .into();
+    Ok(reply(
+        &p.caller,
+        "API key retrieved successfully",
+        data,
+        None,
+    ))
+}
+
+pub async fn update(
+    p: ApiPrincipal,
+    id: web::Path<String>,
+    body: ApiJson<KeyPatch>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (account, actor, now) = (p.account_id().to_owned(), actor(&p), p.caller.now);
+    let key = blocking(&state, move |c| {
+        lifecycle::update_key(c, &actor, now, (Some(&account), &id), &body.0)
+    })
+    .await?;
+    Ok(reply(
+        &p.caller,
+        "API key updated successfully",
+        key_json(&key, now),
+        None,
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RotateBody {
+    grace_hours: Option<i64>,
+}
+
+pub async fn rotate(
+    p: ApiPrincipal,
+    id: web::Path<String>,
+    body: ApiJsonOrEmpty<RotateBody>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let grace = body.0.grace_hours;
+    let (account, actor, now, format) = (
+        p.account_id().to_owned(),
+        actor(&p),
+        p.caller.now,
+        state.key_format.clone(),
+    );
+    let (old, new, secret) = blocking(&state, move |c| {
+        lifecycle::rotate_key(c, &format, &actor, now, (Some(&account), &id), grace)
+    })
+    .await?;
+    let mut data = key_json(&new, now);
+    data["key"] = secret.expose().into();
+    data["previous_key"] = json!({
+        "id": old.id,
+        "key_prefix": old.key_prefix,
+        "status": old.status(now).as_str(),
+        "grace_ends_at": old.expires_at.map(Timestamp::to_rfc3339),
+    });
+    Ok(reply(&p.caller, "API key rotated successfully", data, None))
+}
+
+pub async fn revoke(
+    p: ApiPrincipal,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (account, actor, now) = (p.account_id().to_owned(), actor(&p), p.caller.now);
+    let key = blocking(&state, move |c| {
+        keys::switch_key(c, &actor, now, (Some(&account), &id), Switch::Revoke)
+    })
+    .await?;
+    Ok(reply(
+        &p.caller,
+        "API key revoked successfully",
+        key_json(&key, now),
+        None,
+    ))
+}
+
+pub async fn expire(
+    p: ApiPrincipal,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (account, actor, now) = (p.account_id().to_owned(), actor(&p), p.caller.now);
+    let key = blocking(&state, move |c| {
+        lifecycle::expire_now(c, &actor, now, (Some(&account), &id))
+    })
+    .await?;
+    Ok(reply(
+        &p.caller,
+        "API key expired successfully",
+        key_json(&key, now),
+        None,
+    ))
+}
+
+pub async fn delete(
+    p: ApiPrincipal,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (account, actor, now) = (p.account_id().to_owned(), actor(&p), p.caller.now);
+    let (key, logs) = blocking(&state, move |c| {
+        lifecycle::delete_key(c, &actor, now, (Some(&account), &id))
+    })
+    .await?;
+    let data = json!({ "id": key.id, "deleted": true, "request_logs_deleted": logs });
+    Ok(reply(&p.caller, "API key deleted successfully", data, None))
+}
+
+pub async fn usage(
+    req: HttpRequest,
+    p: ApiPrincipal,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let params = Params::parse(&req, &["days"])?;
+    let days = params.int("days", 30, 1..=90)?;
+    let (account, now) = (p.account_id().to_owned(), p.caller.now);
+    let (key_id, routes, by_day) = blocking(&state, move |c| {
+        let key = keys::get_key_in(c, Some(&account), &id)?;
+        let since = now.plus_millis(-(days - 1) * Timestamp::MS_PER_DAY);
+        let (routes, by_day) = crate::store::usage::key_usage(c, &key.id, &since.day())?;
+        Ok::<_, ServiceError>((key.id, routes, by_day))
+    })
+    .await?;
+    let failed = |client: i64, server: i64| client + server;
+    let days_list: Vec<Value> = (0..days)
+        .rev()
+        .map(|back| {
+            let day = now.plus_millis(-back * Timestamp::MS_PER_DAY).day();
+            let found = by_day.iter().find(|d| d.day == day);
+            json!({
+                "date": day,
+                "total_requests": found.map_or(0, |d| d.total),
+                "successful": found.map_or(0, |d| d.success),
+                "failed": found.map_or(0, |d| failed(d.client_errors, d.server_errors)),
+            })
+        })
+        .collect();
+    let data = json!({
+        "key_id": key_id,
+        "days": days,
+        "total_requests": routes.iter().map(|r| r.total).sum::<i64>(),
+        "successful": routes.iter().map(|r| r.success).sum::<i64>(),
+        "failed": routes.iter().map(|r| failed(r.client_errors, r.server_errors)).sum::<i64>(),
+        "by_endpoint": routes.iter().map(|r| json!({
+            "endpoint": r.route,
+            "total_requests": r.total,
+            "successful": r.success,
+            "failed": failed(r.client_errors, r.server_errors),
+        })).collect::<Vec<_>>(),
+        "by_day": days_list,
+    });
+    Ok(reply(
+        &p.caller,
+        "API key usage retrieved successfully",
+        data,
+        None,
+    ))
+}
