@@ -8,6 +8,7 @@ use crate::app::open_store;
 use crate::domain::{Clock, Environment, KeyFormat, Timestamp};
 use crate::service::Actor;
 use crate::service::keys::{CreateKey, ScopeChoice, create_key, get_key, key_json, switch_key};
+use crate::service::lifecycle::{delete_key, expire_now, rotate_key};
 use crate::store::keys::{ApiKey, Switch, insert_key, list_keys};
 
 #[derive(Subcommand)]
@@ -49,8 +50,19 @@ pub enum KeysCommand {
     },
     /// Show one key.
     Show { id: String },
+    /// Rotate a key: prints the new key once; the old one works until the grace period ends.
+    Rotate {
+        id: String,
+        /// Hours the old key keeps working (1-168).
+        #[arg(long, default_value_t = 24)]
+        grace_hours: i64,
+    },
+    /// End a rotated key's grace period now.
+    ExpireNow { id: String },
     /// Revoke a key (final).
     Revoke { id: String },
+    /// Delete a key and all its request-log rows (usage roll-ups stay).
+    Delete { id: String },
     /// Disable a key (reversible).
     Disable { id: String },
     /// Enable a disabled key.
@@ -179,6 +191,54 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
                 print_json(&key_json(&key, now));
             } else {
                 describe(&key, now);
+            }
+        }
+        KeysCommand::Rotate { id, grace_hours } => {
+            let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError)?;
+            let (old, new, secret) = rotate_key(
+                &mut conn,
+                &format,
+                &Actor::Cli,
+                now,
+                (None, &id),
+                Some(grace_hours),
+            )?;
+            if ctx.json {
+                let mut value = key_json(&new, now);
+                value["key"] = secret.expose().into();
+                value["previous_key"] = key_json(&old, now);
+                print_json(&value);
+            } else {
+                let grace = old
+                    .expires_at
+                    .map(Timestamp::to_rfc3339)
+                    .unwrap_or_default();
+                println!(
+                    "Rotated \"{}\": new key {} with id {}",
+                    new.name, new.key_prefix, new.id
+                );
+                println!(
+                    "Key (shown only this once, store it safely): {}",
+                    secret.expose()
+                );
+                println!("The old key {} keeps working until {grace}", old.key_prefix);
+            }
+        }
+        KeysCommand::ExpireNow { id } => switched(
+            expire_now(&mut conn, &Actor::Cli, now, (None, &id))?,
+            "Expired",
+        ),
+        KeysCommand::Delete { id } => {
+            let (key, logs) = delete_key(&mut conn, &Actor::Cli, now, (None, &id))?;
+            if ctx.json {
+                print_json(
+                    &serde_json::json!({ "id": key.id, "deleted": true, "request_logs_deleted": logs }),
+                );
+            } else {
+                println!(
+                    "Deleted API key \"{}\" ({}) and {logs} request-log rows",
+                    key.name, key.key_prefix
+                );
             }
         }
         KeysCommand::Revoke { id } => switched(

@@ -2,6 +2,7 @@
 //! directory, also while the server runs.
 
 mod accounts;
+mod admin;
 mod keys;
 mod serve;
 
@@ -41,6 +42,19 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Manage dashboard users.
+    #[command(subcommand)]
+    Users(admin::UsersCommand),
+    /// Manage credits.
+    #[command(subcommand)]
+    Credits(admin::CreditsCommand),
+    /// Write a consistent copy of the live store to FILE.
+    Backup { file: PathBuf },
+    /// Check a store (the configured one, or FILE): integrity, schema, ledger, activity chain.
+    Check { file: Option<PathBuf> },
+    /// The activity audit trail.
+    #[command(subcommand)]
+    Audit(admin::AuditCommand),
     /// Store many keys at once for load tests (their secrets are discarded).
     #[command(hide = true)]
     BenchSeed {
@@ -85,6 +99,11 @@ pub fn main() -> ExitCode {
         Command::PrintConfig => print_config(&ctx),
         Command::Accounts(cmd) => accounts::run(&ctx, cmd),
         Command::Keys(cmd) => keys::run(&ctx, cmd),
+        Command::Users(cmd) => admin::users(&ctx, cmd),
+        Command::Credits(cmd) => admin::credits(&ctx, cmd),
+        Command::Backup { file } => admin::backup(&ctx, file),
+        Command::Check { file } => admin::check(&ctx, file),
+        Command::Audit(cmd) => admin::audit(&ctx, cmd),
         Command::BenchSeed { account, count } => keys::bench_seed(&ctx, &account, count),
     };
     match result {

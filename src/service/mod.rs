@@ -3,12 +3,15 @@
 pub mod accounts;
 pub mod auth;
 pub mod bootstrap;
+pub mod check;
+pub mod credits;
 pub mod keys;
 pub mod lifecycle;
 pub mod password;
 pub mod preauth;
 pub mod rate_limit;
 pub mod usage;
+pub mod users;
 
 use crate::store::StoreError;
 

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod checkpoint;
 pub mod keys;
 pub mod logs;
 pub mod migrations;
@@ -120,6 +121,27 @@ impl Store {
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
+}
+
+/// Opens a database file for reading only, without migrating it (checks, backups).
+pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+    if !path.is_file() {
+        return Err(StoreError::Sqlite(rusqlite::Error::InvalidPath(
+            path.to_owned(),
+        )));
+    }
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+/// Writes a consistent copy of the live database to `target` (which must not exist yet).
+pub fn backup_to(conn: &Connection, target: &Path) -> Result<(), StoreError> {
+    let target = target
+        .to_str()
+        .ok_or_else(|| StoreError::Sqlite(rusqlite::Error::InvalidPath(target.to_owned())))?;
+    conn.execute("VACUUM INTO ?1", [target])?;
+    Ok(())
 }
 
 /// Starts a write transaction that takes the write lock at once, so a read-then-write use case

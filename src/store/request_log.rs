@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
+use super::checkpoint::Checkpointer;
 use super::{Store, StoreError};
 
 /// One row of `request_logs` (keys.md §7).
@@ -63,6 +64,7 @@ pub struct RequestLogWriter {
 pub struct RequestLogThread {
     tx: mpsc::Sender<Message>,
     handle: JoinHandle<()>,
+    checkpointer: Checkpointer,
 }
 
 impl RequestLogWriter {
@@ -71,6 +73,9 @@ impl RequestLogWriter {
         max_batch: usize,
     ) -> Result<(RequestLogWriter, RequestLogThread), StoreError> {
         let conn = store.dedicated_connection()?;
+        // Checkpoints run on their own thread, not inside this connection's commits.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpointer = Checkpointer::start(store)?;
         let (tx, rx) = mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("request-log".into())
@@ -78,7 +83,11 @@ impl RequestLogWriter {
             .map_err(|e| StoreError::Task(e.to_string()))?;
         Ok((
             RequestLogWriter { tx: tx.clone() },
-            RequestLogThread { tx, handle },
+            RequestLogThread {
+                tx,
+                handle,
+                checkpointer,
+            },
         ))
     }
 
@@ -106,6 +115,7 @@ impl RequestLogThread {
         if self.handle.join().is_err() {
             tracing::error!("request-log writer thread panicked");
         }
+        self.checkpointer.stop();
     }
 }
 

@@ -1,0 +1,219 @@
+//! `tidegate users …`, `credits add`, `backup`, `check`, `audit verify`.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::{CliError, Context, print_json, print_table};
+use crate::app::open_store;
+use crate::domain::{Clock, Money};
+use crate::service::Actor;
+use crate::service::check::{describe_break, run_checks};
+use crate::service::credits::add_credits;
+use crate::service::users::{create_user, list_users, set_password};
+use crate::store::{activity, backup_to, open_read_only};
+
+#[derive(Subcommand)]
+pub enum UsersCommand {
+    /// Create a dashboard user; prints a one-time password.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Add the user to this account…
+        #[arg(long, requires = "role")]
+        account: Option<String>,
+        /// …with this role: owner or member.
+        #[arg(long, requires = "account")]
+        role: Option<String>,
+    },
+    /// List users and their memberships.
+    List,
+    /// Give a user a new one-time password (or the one read from standard input).
+    SetPassword {
+        #[arg(long)]
+        email: String,
+        /// Read the new password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CreditsCommand {
+    /// Add credits to an account (idempotent per --reference).
+    Add {
+        #[arg(long)]
+        account: String,
+        /// Amount with at most three decimals, e.g. 25 or 12.5.
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        reference: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash-chained activity log and report the first broken link.
+    Verify,
+}
+
+pub fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
+    let store = open_store(&ctx.config)?;
+    let mut conn = store.conn()?;
+    let now = Clock::system().now();
+    match cmd {
+        UsersCommand::Create {
+            email,
+            account,
+            role,
+        } => {
+            let membership = account.as_deref().zip(role.as_deref());
+            let (id, password) = create_user(&mut conn, &Actor::Cli, now, &email, membership)?;
+            if ctx.json {
+                print_json(
+                    &json!({ "id": id, "email": email.trim().to_lowercase(), "password": password }),
+                );
+            } else {
+                println!("Created user {} with id {id}", email.trim().to_lowercase());
+                println!("One-time password (shown only this once): {password}");
+            }
+        }
+        UsersCommand::List => {
+            let users = list_users(&conn)?;
+            if ctx.json {
+                print_json(&serde_json::to_value(&users)?);
+            } else {
+                let rows: Vec<Vec<String>> = users
+                    .iter()
+                    .map(|u| {
+                        let roles: Vec<String> = u
+                            .memberships
+                            .iter()
+                            .map(|(a, r)| format!("{r}@{a}"))
+                            .collect();
+                        vec![
+                            u.id.clone(),
+                            u.email.clone(),
+                            if u.is_instance_admin { "yes" } else { "" }.into(),
+                            roles.join(" "),
+                        ]
+                    })
+                    .collect();
+                print_table(&["ID", "EMAIL", "ADMIN", "MEMBERSHIPS"], &rows);
+            }
+        }
+        UsersCommand::SetPassword {
+            email,
+            password_stdin,
+        } => {
+            let given = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                Some(line.trim_end_matches(['\r', '\n']).to_owned())
+            } else {
+                None
+            };
+            let generated = given.is_none();
+            let password = set_password(&mut conn, &Actor::Cli, now, &email, given)?;
+            match (ctx.json, generated) {
+                (true, true) => print_json(&json!({ "email": email, "password": password })),
+                (true, false) => print_json(&json!({ "email": email })),
+                (false, true) => {
+                    println!("New one-time password for {email} (shown only this once): {password}")
+                }
+                (false, false) => println!("Password of {email} set."),
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn credits(ctx: &Context, cmd: CreditsCommand) -> Result<(), CliError> {
+    let CreditsCommand::Add {
+        account,
+        amount,
+        reference,
+    } = cmd;
+    let amount = Money::parse(&amount).ok_or_else(|| {
+        CliError(format!(
+            "amount: {amount:?} is not an amount with at most 3 decimals"
+        ))
+    })?;
+    let store = open_store(&ctx.config)?;
+    let mut conn = store.conn()?;
+    let now = Clock::system().now();
+    let (balance, applied) = add_credits(
+        &mut conn,
+        &Actor::Cli,
+        now,
+        &account,
+        amount,
+        reference.as_deref(),
+    )?;
+    if ctx.json {
+        print_json(
+            &json!({ "account_id": account, "added": applied, "credit_balance": balance.to_json() }),
+        );
+    } else if applied {
+        println!("Added {amount} credits; balance {balance}");
+    } else {
+        println!("Reference already applied; nothing added. Balance {balance}");
+    }
+    Ok(())
+}
+
+pub fn backup(ctx: &Context, file: PathBuf) -> Result<(), CliError> {
+    if file.exists() {
+        return Err(CliError(format!("{} already exists", file.display())));
+    }
+    let store = open_store(&ctx.config)?;
+    let conn = store.conn()?;
+    backup_to(&conn, &file)?;
+    if ctx.json {
+        print_json(&json!({ "backup": file }));
+    } else {
+        println!("Wrote a consistent copy of the store to {}", file.display());
+    }
+    Ok(())
+}
+
+pub fn check(ctx: &Context, file: Option<PathBuf>) -> Result<(), CliError> {
+    let path = file.unwrap_or_else(|| ctx.config.database_path());
+    let conn = open_read_only(&path)
+        .map_err(|e| CliError(format!("cannot open {}: {e}", path.display())))?;
+    let report = run_checks(&conn)?;
+    if ctx.json {
+        print_json(&serde_json::to_value(&report)?);
+    } else {
+        for line in report.lines() {
+            println!("{line}");
+        }
+    }
+    if report.ok() {
+        Ok(())
+    } else {
+        Err(CliError(format!("{} failed its checks", path.display())))
+    }
+}
+
+pub fn audit(ctx: &Context, cmd: AuditCommand) -> Result<(), CliError> {
+    let AuditCommand::Verify = cmd;
+    let conn = open_read_only(&ctx.config.database_path())?;
+    let (rows, broken) = activity::verify(&conn)?;
+    if ctx.json {
+        print_json(
+            &json!({ "rows": rows, "intact": broken.is_none(), "break": broken.as_ref().map(describe_break) }),
+        );
+    } else if broken.is_none() {
+        println!("Activity chain intact: {rows} rows");
+    }
+    match broken {
+        None => Ok(()),
+        Some(b) => Err(CliError(format!(
+            "activity chain broken: {}",
+            describe_break(&b)
+        ))),
+    }
+}

@@ -1,0 +1,194 @@
+//! Dashboard users and their memberships.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::password::{generate_password, hash_password};
+use super::{Actor, ServiceError};
+use crate::domain::Timestamp;
+use crate::store::accounts::{self, NewUser};
+use crate::store::activity::{self, NewActivity};
+use crate::store::write_tx;
+
+pub const ROLES: [&str; 3] = ["primary-owner", "owner", "member"];
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct UserSummary {
+    pub id: String,
+    pub email: String,
+    pub is_instance_admin: bool,
+    pub created_at: String,
+    pub memberships: Vec<(String, String)>,
+}
+
+/// A plausible address: one `@`, no spaces or control characters, at most 254 characters.
+pub fn parse_email(raw: &str) -> Result<String, ServiceError> {
+    let email = raw.trim().to_lowercase();
+    let ok = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!(email.split_once('@'), Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
+    if ok {
+        Ok(email)
+    } else {
+        Err(ServiceError::invalid("email", "must be an e-mail address"))
+    }
+}
+
+/// Creates a user with a one-time password, optionally as a member of an account.
+pub fn create_user(
+    conn: &mut Connection,
+    actor: &Actor,
+    now: Timestamp,
+    email: &str,
+    membership: Option<(&str, &str)>,
+) -> Result<(String, String), ServiceError> {
+    let email = parse_email(email)?;
+    if let Some((_, role)) = membership {
+        if !["owner", "member"].contains(&role) {
+            return Err(ServiceError::invalid(
+                "role",
+                "role must be owner or member",
+            ));
+        }
+    }
+    let password = generate_password().map_err(crate::store::StoreError::from)?;
+    let hash = hash_password(&password).map_err(|e| ServiceError::InvalidState(e.to_string()))?;
+    let tx = write_tx(conn)?;
+    let exists: Option<String> = tx
+        .query_row("SELECT id FROM users WHERE email = ?1", [&email], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if exists.is_some() {
+        return Err(ServiceError::InvalidState(format!(
+            "a user with the e-mail {email} already exists"
+        )));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    accounts::insert_user(
+        &tx,
+        &NewUser {
+            id: &id,
+            email: &email,
+            password_hash: &hash,
+            is_instance_admin: false,
+            created_at: now,
+        },
+    )?;
+    let account_id = match membership {
+        Some((account_id, role)) => {
+            accounts::get_account(&tx, account_id)?
+                .filter(|a| a.deleted_at.is_none())
+                .ok_or(ServiceError::NotFound("account"))?;
+            accounts::insert_membership(&tx, account_id, &id, role, now)?;
+            Some(account_id)
+        }
+        None => None,
+    };
+    let description = match membership {
+        Some((_, role)) => format!("Created user {email} as {role}"),
+        None => format!("Created user {email}"),
+    };
+    activity::append(
+        &tx,
+        &NewActivity {
+            account_id,
+            actor: &actor.label(),
+            category: "member",
+            action: "created",
+            target: Some(&id),
+            description: &description,
+            ip_hash: None,
+            created_at: now,
+        },
+    )?;
+    tx.commit()?;
+    Ok((id, password))
+}
+
+/// Sets a user's password (a new one-time password when none is given); returns it.
+pub fn set_password(
+    conn: &mut Connection,
+    actor: &Actor,
+    now: Timestamp,
+    email: &str,
+    password: Option<String>,
+) -> Result<String, ServiceError> {
+    let email = parse_email(email)?;
+    let password = match password {
+        Some(p) if p.chars().count() < 12 => {
+            return Err(ServiceError::invalid(
+                "password",
+                "must be at least 12 characters",
+            ));
+        }
+        Some(p) => p,
+        None => generate_password().map_err(crate::store::StoreError::from)?,
+    };
+    let hash = hash_password(&password).map_err(|e| ServiceError::InvalidState(e.to_string()))?;
+    let tx = write_tx(conn)?;
+    let id: String = tx
+        .query_row("SELECT id FROM users WHERE email = ?1", [&email], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .ok_or(ServiceError::NotFound("user"))?;
+    tx.execute(
+        "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+        params![id, hash],
+    )?;
+    activity::append(
+        &tx,
+        &NewActivity {
+            account_id: None,
+            actor: &actor.label(),
+            category: "member",
+            action: "password_set",
+            target: Some(&id),
+            description: &format!("Set the password of {email}"),
+            ip_hash: None,
+            created_at: now,
+        },
+    )?;
+    tx.commit()?;
+    Ok(password)
+}
+
+pub fn list_users(conn: &Connection) -> Result<Vec<UserSummary>, ServiceError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, email, is_instance_admin, created_at FROM users ORDER BY created_at, email",
+    )?;
+    let users: Vec<(String, String, bool, i64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut roles = conn.prepare(
+        "SELECT account_id, role FROM memberships WHERE user_id = ?1 ORDER BY created_at",
+    )?;
+    users
+        .into_iter()
+        .map(|(id, email, admin, created)| {
+            let memberships = roles
+                .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            Ok(UserSummary {
+                id,
+                email,
+                is_instance_admin: admin,
+                created_at: Timestamp(created).to_rfc3339(),
+                memberships,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(parse_email(" Ada@Example.COM ").unwrap(), "ada@example.com");
+        for bad in ["", "ada", "@x", "ada@", "a b@x", "a@b@c"] {
+            assert!(parse_email(bad).is_err(), "{bad}");
+        }
+    }
+}
