@@ -1,6 +1,7 @@
 //! Application start-up: bind the listener first, open the store, bootstrap, start the log
-//! writer, build the HTTP server. `run_until_stopped` serves until SIGINT/SIGTERM, lets in-flight
-//! requests finish, then flushes the log writer.
+//! writer and the job scheduler, build the HTTP server. `run_until_stopped` serves until
+//! SIGINT/SIGTERM, lets in-flight requests finish, stops the scheduler, then flushes the log
+//! writer.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -15,10 +16,12 @@ use crate::domain::{Clock, KeyFormat, TrustedProxies};
 use crate::http::metrics::Metrics;
 use crate::http::middleware::request_context;
 use crate::http::state::{AppState, IpHasher};
+use crate::jobs::{JobContext, JobError, Scheduler};
 use crate::service::ServiceError;
 use crate::service::bootstrap::{AdminCreated, ensure_instance_admin};
 use crate::service::preauth::PreAuthLimiter;
 use crate::service::rate_limit::RateLimiter;
+use crate::store::key_reader::KeyReader;
 use crate::store::request_log::{RequestLogThread, RequestLogWriter};
 use crate::store::{Store, StoreError, StoreOptions, settings};
 
@@ -37,15 +40,26 @@ pub enum AppError {
     Config(String),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Jobs(#[from] JobError),
 }
 
 pub struct Application {
     address: SocketAddr,
     server: Server,
     log_thread: RequestLogThread,
+    scheduler: Scheduler,
     state: web::Data<AppState>,
     /// Set when this start created the instance administrator.
     pub admin_created: Option<AdminCreated>,
+}
+
+fn job_context(state: &AppState) -> JobContext {
+    JobContext {
+        store: state.store.clone(),
+        config: state.config.clone(),
+        clock: state.clock.clone(),
+    }
 }
 
 pub fn open_store(config: &Config) -> Result<Store, StoreError> {
@@ -84,6 +98,7 @@ impl Application {
                 config.auth.preauth_block_seconds,
             ),
             config: Arc::new(config),
+            key_reader: KeyReader::start(&store)?,
             store,
             clock,
             key_format,
@@ -94,6 +109,7 @@ impl Application {
             metrics: Metrics::default(),
             openapi: serde_json::to_vec(&crate::http::v1::openapi::document()).unwrap_or_default(),
         });
+        let scheduler = Scheduler::start(job_context(&state)).await?;
 
         let server_config = state.config.server.clone();
         let app_state = state.clone();
@@ -116,9 +132,15 @@ impl Application {
             address,
             server,
             log_thread,
+            scheduler,
             state,
             admin_created,
         })
+    }
+
+    /// What the scheduled jobs run with, for running one on demand (tests, tools).
+    pub fn job_context(&self) -> JobContext {
+        job_context(&self.state)
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -153,6 +175,7 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> Result<(), AppError> {
         let result = self.server.await;
+        self.scheduler.shutdown().await;
         // Every request has been answered (each waited for its commit); flush what is left.
         let log_thread = self.log_thread;
         tokio::task::spawn_blocking(move || log_thread.shutdown())

@@ -25,6 +25,7 @@ pub struct Config {
     pub accounts: AccountsConfig,
     pub auth: AuthConfig,
     pub logs: LogsConfig,
+    pub jobs: JobsConfig,
     pub telemetry: TelemetryConfig,
     pub plans: BTreeMap<String, PlanConfig>,
 }
@@ -75,6 +76,17 @@ pub struct AuthConfig {
 pub struct LogsConfig {
     pub retention_days: u32,
     pub max_batch: usize,
+}
+
+/// Cron strings of the scheduled jobs (empty disables one) and the expiry warning lead time.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    pub expire_rotated_keys: String,
+    pub warn_expiring_keys: String,
+    pub purge_request_logs: String,
+    pub purge_idempotency_keys: String,
+    pub expiry_warning_days: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -191,6 +203,14 @@ impl Config {
         if self.logs.max_batch == 0 {
             return invalid("logs.max_batch", "must be at least 1".into());
         }
+        if !(1..=3650).contains(&self.jobs.expiry_warning_days) {
+            return invalid(
+                "jobs.expiry_warning_days",
+                "must be between 1 and 3650".into(),
+            );
+        }
+        // The message already names the key of the bad cron string.
+        crate::jobs::validate_schedules(&self.jobs).map_err(ConfigError::Load)?;
         Ok(())
     }
 
@@ -297,5 +317,24 @@ mod tests {
         let figment = Config::defaults().merge(Serialized::default("server.lisen", "x"));
         let err = Config::from_figment(figment).unwrap_err().to_string();
         assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn an_invalid_cron_string_stops_start_up_naming_its_key() {
+        let figment =
+            Config::defaults().merge(Serialized::default("jobs.purge_request_logs", "15 3 * *"));
+        let err = Config::from_figment(figment).unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "invalid configuration: jobs.purge_request_logs: invalid cron expression \"15 3 * *\""
+            ),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1);
+        let disabled = Config::defaults().merge(Serialized::default("jobs.warn_expiring_keys", ""));
+        assert!(
+            Config::from_figment(disabled).is_ok(),
+            "an empty string disables a job"
+        );
     }
 }

@@ -6,7 +6,8 @@ use crate::config::{LogFormat, TelemetryConfig};
 
 pub fn init(config: &TelemetryConfig) {
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.level))
+        // The scheduler library announces every job it creates at info level.
+        .or_else(|_| EnvFilter::try_new(format!("{},tokio_cron_scheduler=warn", config.level)))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -8,6 +8,7 @@ use serde_json::json;
 use super::{CliError, Context, print_json, print_table};
 use crate::app::open_store;
 use crate::domain::{Clock, Money};
+use crate::jobs::{JobContext, run_job as run_job_now};
 use crate::service::Actor;
 use crate::service::check::{describe_break, run_checks};
 use crate::service::credits::add_credits;
@@ -216,4 +217,20 @@ pub fn audit(ctx: &Context, cmd: AuditCommand) -> Result<(), CliError> {
             describe_break(&b)
         ))),
     }
+}
+
+pub fn run_job(ctx: &Context, name: &str) -> Result<(), CliError> {
+    let store = open_store(&ctx.config)?;
+    let jobs = JobContext {
+        store,
+        config: std::sync::Arc::new(ctx.config.clone()),
+        clock: Clock::system(),
+    };
+    let outcome = actix_web::rt::System::new().block_on(run_job_now(name, &jobs))?;
+    if ctx.json {
+        print_json(&serde_json::to_value(&outcome)?);
+    } else {
+        println!("{}", outcome.summary());
+    }
+    Ok(())
 }

@@ -55,6 +55,9 @@ enum Command {
     /// The activity audit trail.
     #[command(subcommand)]
     Audit(admin::AuditCommand),
+    /// Run one maintenance job now: expire-rotated-keys, warn-expiring-keys,
+    /// purge-request-logs or purge-idempotency-keys.
+    RunJob { name: String },
     /// Store many keys at once for load tests (their secrets are discarded).
     #[command(hide = true)]
     BenchSeed {
@@ -104,6 +107,7 @@ pub fn main() -> ExitCode {
         Command::Backup { file } => admin::backup(&ctx, file),
         Command::Check { file } => admin::check(&ctx, file),
         Command::Audit(cmd) => admin::audit(&ctx, cmd),
+        Command::RunJob { name } => admin::run_job(&ctx, &name),
         Command::BenchSeed { account, count } => keys::bench_seed(&ctx, &account, count),
     };
     match result {

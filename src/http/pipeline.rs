@@ -15,7 +15,7 @@ use crate::config::PlanConfig;
 use crate::domain::{KeyStatus, Region, Scope, Timestamp};
 use crate::service::auth::{Principal, Refused, authorize};
 use crate::service::rate_limit::{Decision, Subject};
-use crate::store::keys::{self, ApiKey, AuthRecord};
+use crate::store::keys::{ApiKey, AuthRecord};
 use crate::store::request_log::{LogEntry, Refusal};
 
 const MAX_QUERY_LOG: usize = 512;
@@ -151,8 +151,8 @@ async fn identify(
         .ok_or_else(|| failed(invalid_key()))?;
     let hash = parsed.digest.to_hex();
     let record = state
-        .store
-        .run(move |c| keys::find_for_auth(c, &hash))
+        .key_reader
+        .find(hash)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "key lookup failed");

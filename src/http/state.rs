@@ -13,11 +13,13 @@ use crate::domain::{Clock, KeyFormat, TrustedProxies};
 use crate::service::preauth::PreAuthLimiter;
 use crate::service::rate_limit::RateLimiter;
 use crate::store::Store;
+use crate::store::key_reader::KeyReader;
 use crate::store::request_log::RequestLogWriter;
 
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
+    pub key_reader: KeyReader,
     pub clock: Clock,
     pub key_format: KeyFormat,
     pub log: RequestLogWriter,

@@ -94,7 +94,7 @@ pub fn expire_now(
             "only a rotated key in its grace period can be expired now".into(),
         ));
     }
-    keys::set_expires_at(&tx, &key.id, now)?;
+    keys::expire_at(&tx, &key.id, now)?;
     record(
         &tx,
         actor,

@@ -7,6 +7,7 @@ pub mod check;
 pub mod credits;
 pub mod keys;
 pub mod lifecycle;
+pub mod maintenance;
 pub mod password;
 pub mod preauth;
 pub mod rate_limit;

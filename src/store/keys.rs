@@ -230,9 +230,10 @@ pub fn mark_rotated(
     Ok(())
 }
 
-pub fn set_expires_at(conn: &Connection, id: &str, at: Timestamp) -> Result<(), StoreError> {
+/// Ends the key now; the expiry is recorded here, so the scheduler does not record it again.
+pub fn expire_at(conn: &Connection, id: &str, at: Timestamp) -> Result<(), StoreError> {
     conn.execute(
-        "UPDATE api_keys SET expires_at = ?2 WHERE id = ?1",
+        "UPDATE api_keys SET expires_at = ?2, expiry_recorded_at = ?2 WHERE id = ?1",
         params![id, at.0],
     )?;
     Ok(())

@@ -4,8 +4,10 @@
 pub mod accounts;
 pub mod activity;
 pub mod checkpoint;
+pub mod key_reader;
 pub mod keys;
 pub mod logs;
+pub mod maintenance;
 pub mod migrations;
 pub mod request_log;
 pub mod settings;

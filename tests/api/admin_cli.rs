@@ -264,3 +264,25 @@ async fn editing_or_deleting_an_activity_row_breaks_the_chain_and_is_reported() 
         "{report}"
     );
 }
+
+#[tokio::test]
+async fn run_job_runs_one_maintenance_job_now() {
+    let app = spawn_app().await;
+    let (id, _) = app.create_key(&["--expires-in-days", "1"]);
+    app.db()
+        .execute("UPDATE api_keys SET expires_at = 1000 WHERE id = ?1", [&id])
+        .unwrap();
+    let outcome = app.cli_json(&["run-job", "expire-rotated-keys"]);
+    assert_eq!(outcome["job"], "expire-rotated-keys");
+    assert_eq!(outcome["keys_expired"], 1);
+    let human = app.cli(&["run-job", "expire-rotated-keys"]);
+    assert_eq!(human.status, 0);
+    assert!(human.stdout.contains("0 keys"), "{}", human.stdout);
+    let unknown = app.cli(&["run-job", "tidy-up"]);
+    assert_ne!(unknown.status, 0);
+    assert!(
+        unknown.stderr.contains("purge-request-logs"),
+        "{}",
+        unknown.stderr
+    );
+}

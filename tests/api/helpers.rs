@@ -16,6 +16,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: Clock,
     pub account_id: String,
+    /// The server's own job context, to run a scheduled job now.
+    pub jobs: tidegate::jobs::JobContext,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -29,7 +31,12 @@ pub async fn spawn_app_with(overrides: &[(&str, Value)]) -> TestApp {
         .merge(Serialized::default("server.listen", "127.0.0.1:0"))
         .merge(Serialized::default("server.workers", 2))
         .merge(Serialized::default("storage.data_dir", data_dir.path()))
-        .merge(Serialized::default("telemetry.level", "warn"));
+        .merge(Serialized::default("telemetry.level", "warn"))
+        // Tests run jobs directly, so no scheduled run can add rows a test is counting.
+        .merge(Serialized::default("jobs.expire_rotated_keys", ""))
+        .merge(Serialized::default("jobs.warn_expiring_keys", ""))
+        .merge(Serialized::default("jobs.purge_request_logs", ""))
+        .merge(Serialized::default("jobs.purge_idempotency_keys", ""));
     for (key, value) in overrides {
         figment = figment.merge(Serialized::default(key, value.clone()));
     }
@@ -39,6 +46,7 @@ pub async fn spawn_app_with(overrides: &[(&str, Value)]) -> TestApp {
         .expect("application starts");
     let port = app.port();
     let clock = app.clock();
+    let jobs = app.job_context();
     tokio::spawn(app.run_until_stopped());
     let mut test_app = TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -49,6 +57,7 @@ pub async fn spawn_app_with(overrides: &[(&str, Value)]) -> TestApp {
             .expect("client"),
         clock,
         account_id: String::new(),
+        jobs,
     };
     let account = test_app.cli_json(&["accounts", "create", "--name", "Acme"]);
     test_app.account_id = account["id"].as_str().expect("account id").to_owned();

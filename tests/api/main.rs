@@ -3,6 +3,7 @@
 
 mod admin_cli;
 mod helpers;
+mod jobs;
 mod keys_cli;
 mod management;
 mod pipeline;

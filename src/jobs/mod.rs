@@ -1,0 +1,260 @@
+//! Scheduled maintenance (keys.md §5): four jobs, each running one blocking use case of
+//! `service::maintenance` off the async threads. The scheduler, the tests and the command line
+//! all run them through [`run_job`] or [`Job::run`].
+
+mod scheduler;
+
+pub use scheduler::{Scheduler, validate_schedules};
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::config::{Config, JobsConfig};
+use crate::domain::Clock;
+use crate::service::{ServiceError, maintenance};
+use crate::store::Store;
+
+/// Everything a job needs: the store, the configuration and the clock (replaceable in tests).
+#[derive(Clone)]
+pub struct JobContext {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub clock: Clock,
+}
+
+pub const JOB_NAMES: [&str; 4] = [
+    "expire-rotated-keys",
+    "warn-expiring-keys",
+    "purge-request-logs",
+    "purge-idempotency-keys",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Job {
+    ExpireRotatedKeys,
+    WarnExpiringKeys,
+    PurgeRequestLogs,
+    PurgeIdempotencyKeys,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("unknown job {0:?}; the jobs are {names}", names = JOB_NAMES.join(", "))]
+    UnknownJob(String),
+    #[error("{job} failed: {source}")]
+    Failed {
+        job: &'static str,
+        source: ServiceError,
+    },
+    #[error("invalid configuration: {0}")]
+    Schedule(String),
+    #[error("scheduler: {0}")]
+    Scheduler(#[from] tokio_cron_scheduler::JobSchedulerError),
+}
+
+/// What one run did, small enough to print or log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "job", rename_all = "kebab-case")]
+pub enum JobOutcome {
+    ExpireRotatedKeys {
+        keys_expired: u64,
+    },
+    WarnExpiringKeys {
+        keys_warned: u64,
+    },
+    PurgeRequestLogs {
+        request_logs_deleted: u64,
+        refusal_rows_deleted: u64,
+    },
+    PurgeIdempotencyKeys {
+        idempotency_keys_deleted: u64,
+    },
+}
+
+impl Job {
+    pub const ALL: [Job; 4] = [
+        Job::ExpireRotatedKeys,
+        Job::WarnExpiringKeys,
+        Job::PurgeRequestLogs,
+        Job::PurgeIdempotencyKeys,
+    ];
+
+    pub fn name(self) -> &'static str {
+        JOB_NAMES[self as usize]
+    }
+
+    pub fn parse(name: &str) -> Result<Job, JobError> {
+        Job::ALL
+            .into_iter()
+            .find(|job| job.name() == name)
+            .ok_or_else(|| JobError::UnknownJob(name.to_owned()))
+    }
+
+    /// The configuration key holding this job's cron string.
+    pub fn config_key(self) -> &'static str {
+        match self {
+            Job::ExpireRotatedKeys => "jobs.expire_rotated_keys",
+            Job::WarnExpiringKeys => "jobs.warn_expiring_keys",
+            Job::PurgeRequestLogs => "jobs.purge_request_logs",
+            Job::PurgeIdempotencyKeys => "jobs.purge_idempotency_keys",
+        }
+    }
+
+    /// The job's cron string; empty when the job is disabled.
+    pub fn schedule(self, config: &JobsConfig) -> &str {
+        let cron = match self {
+            Job::ExpireRotatedKeys => &config.expire_rotated_keys,
+            Job::WarnExpiringKeys => &config.warn_expiring_keys,
+            Job::PurgeRequestLogs => &config.purge_request_logs,
+            Job::PurgeIdempotencyKeys => &config.purge_idempotency_keys,
+        };
+        cron.trim()
+    }
+
+    /// Runs the job once, now (by `ctx.clock`), on the blocking thread pool.
+    pub async fn run(self, ctx: &JobContext) -> Result<JobOutcome, JobError> {
+        let now = ctx.clock.now();
+        let config = ctx.config.clone();
+        let result = ctx
+            .store
+            .run(move |conn| {
+                Ok(match self {
+                    Job::ExpireRotatedKeys => maintenance::record_expired_keys(conn, now)
+                        .map(|keys_expired| JobOutcome::ExpireRotatedKeys { keys_expired }),
+                    Job::WarnExpiringKeys => {
+                        maintenance::warn_expiring_keys(conn, now, config.jobs.expiry_warning_days)
+                            .map(|keys_warned| JobOutcome::WarnExpiringKeys { keys_warned })
+                    }
+                    Job::PurgeRequestLogs => {
+                        maintenance::purge_request_logs(conn, now, config.logs.retention_days).map(
+                            |purged| JobOutcome::PurgeRequestLogs {
+                                request_logs_deleted: purged.request_logs,
+                                refusal_rows_deleted: purged.refusal_rows,
+                            },
+                        )
+                    }
+                    Job::PurgeIdempotencyKeys => maintenance::purge_idempotency_keys(conn, now)
+                        .map(
+                            |idempotency_keys_deleted| JobOutcome::PurgeIdempotencyKeys {
+                                idempotency_keys_deleted,
+                            },
+                        ),
+                })
+            })
+            .await
+            .map_err(ServiceError::from)
+            .and_then(|inner| inner);
+        result.map_err(|source| JobError::Failed {
+            job: self.name(),
+            source,
+        })
+    }
+}
+
+/// Runs the job called `name` (one of [`JOB_NAMES`]) once.
+pub async fn run_job(name: &str, ctx: &JobContext) -> Result<JobOutcome, JobError> {
+    Job::parse(name)?.run(ctx).await
+}
+
+impl JobOutcome {
+    pub fn job(&self) -> Job {
+        match self {
+            JobOutcome::ExpireRotatedKeys { .. } => Job::ExpireRotatedKeys,
+            JobOutcome::WarnExpiringKeys { .. } => Job::WarnExpiringKeys,
+            JobOutcome::PurgeRequestLogs { .. } => Job::PurgeRequestLogs,
+            JobOutcome::PurgeIdempotencyKeys { .. } => Job::PurgeIdempotencyKeys,
+        }
+    }
+
+    /// Whether the run changed anything (quiet runs are logged at debug level only).
+    pub fn changed_anything(&self) -> bool {
+        match *self {
+            JobOutcome::ExpireRotatedKeys { keys_expired } => keys_expired > 0,
+            JobOutcome::WarnExpiringKeys { keys_warned } => keys_warned > 0,
+            JobOutcome::PurgeRequestLogs {
+                request_logs_deleted,
+                refusal_rows_deleted,
+            } => request_logs_deleted + refusal_rows_deleted > 0,
+            JobOutcome::PurgeIdempotencyKeys {
+                idempotency_keys_deleted,
+            } => idempotency_keys_deleted > 0,
+        }
+    }
+
+    /// One line for people, e.g. `purge-idempotency-keys: deleted 3 idempotency records`.
+    pub fn summary(&self) -> String {
+        let what = match *self {
+            JobOutcome::ExpireRotatedKeys { keys_expired } => {
+                format!("recorded the expiry of {}", count(keys_expired, "key"))
+            }
+            JobOutcome::WarnExpiringKeys { keys_warned } => {
+                format!("warned about {} expiring soon", count(keys_warned, "key"))
+            }
+            JobOutcome::PurgeRequestLogs {
+                request_logs_deleted,
+                refusal_rows_deleted,
+            } => format!(
+                "deleted {} and {}",
+                count(request_logs_deleted, "request-log row"),
+                count(refusal_rows_deleted, "daily refusal count")
+            ),
+            JobOutcome::PurgeIdempotencyKeys {
+                idempotency_keys_deleted,
+            } => format!(
+                "deleted {}",
+                count(idempotency_keys_deleted, "idempotency record")
+            ),
+        };
+        format!("{}: {what}", self.job().name())
+    }
+}
+
+fn count(n: u64, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_job_is_found_by_its_name_and_unknown_names_list_the_valid_ones() {
+        for job in Job::ALL {
+            assert_eq!(Job::parse(job.name()).ok(), Some(job));
+        }
+        let err = Job::parse("purge-everything").err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                "unknown job \"purge-everything\"; the jobs are expire-rotated-keys, \
+                 warn-expiring-keys, purge-request-logs, purge-idempotency-keys"
+            )
+        );
+    }
+
+    #[test]
+    fn outcomes_read_as_sentences_and_serialise_with_the_job_name() {
+        let outcome = JobOutcome::PurgeRequestLogs {
+            request_logs_deleted: 1,
+            refusal_rows_deleted: 2,
+        };
+        assert_eq!(
+            outcome.summary(),
+            "purge-request-logs: deleted 1 request-log row and 2 daily refusal counts"
+        );
+        let json = serde_json::to_value(&outcome).ok();
+        assert_eq!(
+            json,
+            Some(serde_json::json!({
+                "job": "purge-request-logs",
+                "request_logs_deleted": 1,
+                "refusal_rows_deleted": 2
+            }))
+        );
+    }
+}

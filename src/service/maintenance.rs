@@ -1,0 +1,149 @@
+//! The scheduler's use cases (keys.md §5, §7). Authentication never depends on them: a key's
+//! status is derived from its timestamps at request time; these only record events about
+//! transitions that already happened and delete rows past their retention.
+
+use rusqlite::Connection;
+
+use super::{Actor, ServiceError};
+use crate::domain::Timestamp;
+use crate::store::activity::{self, NewActivity};
+use crate::store::maintenance::{self as queries, ExpiryCandidate};
+use crate::store::{StoreError, write_tx};
+
+/// Rows deleted per transaction, so the request-log writer never waits long for the lock.
+pub const PURGE_CHUNK: i64 = 5_000;
+/// Keys handled per transaction by the expiry jobs.
+const KEY_CHUNK: usize = 500;
+/// How long an idempotency record is kept.
+pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3_600_000;
+
+/// Records the expiry of every key that expired (rotated or not) and is not revoked: sets
+/// `expiry_recorded_at` and appends one activity row per key. Returns the keys recorded.
+pub fn record_expired_keys(conn: &mut Connection, now: Timestamp) -> Result<u64, ServiceError> {
+    let pending = |conn: &Connection| queries::unrecorded_expiries(conn, now, KEY_CHUNK);
+    for_each_chunk(conn, pending, |tx, key| {
+        queries::set_expiry_recorded(tx, &key.id, now)?;
+        let description = format!("API key \"{}\" ({}) expired", key.name, key.key_prefix);
+        // The apikey.expired webhook event will be queued here, with the webhook outbox.
+        append_system(tx, key, "expired", &description, now)
+    })
+}
+
+/// Warns once about every key that still authenticates and expires within `warning_days`.
+/// Editing a key's expiry clears its warning, so a new expiry is warned about again.
+pub fn warn_expiring_keys(
+    conn: &mut Connection,
+    now: Timestamp,
+    warning_days: u32,
+) -> Result<u64, ServiceError> {
+    let until = now.plus_millis(i64::from(warning_days) * Timestamp::MS_PER_DAY);
+    let pending = |conn: &Connection| queries::unwarned_expiring(conn, now, until, KEY_CHUNK);
+    for_each_chunk(conn, pending, |tx, key| {
+        queries::set_expiry_warned(tx, &key.id, now)?;
+        let description = format!(
+            "API key \"{}\" ({}) expires at {}",
+            key.name,
+            key.key_prefix,
+            key.expires_at.to_rfc3339()
+        );
+        // The apikey.expiring webhook event will be queued here, with the webhook outbox.
+        append_system(tx, key, "expiring", &description, now)
+    })
+}
+
+/// Handles the keys `pending` selects (at most `KEY_CHUNK` at a time), one transaction per
+/// chunk. Handling a key must take it out of the selection, or this would not end.
+fn for_each_chunk(
+    conn: &mut Connection,
+    pending: impl Fn(&Connection) -> Result<Vec<ExpiryCandidate>, StoreError>,
+    handle: impl Fn(&Connection, &ExpiryCandidate) -> Result<(), ServiceError>,
+) -> Result<u64, ServiceError> {
+    let mut done = 0;
+    loop {
+        let tx = write_tx(conn)?;
+        let keys = pending(&tx)?;
+        for key in &keys {
+            handle(&tx, key)?;
+        }
+        tx.commit()?;
+        done += keys.len() as u64;
+        if keys.len() < KEY_CHUNK {
+            return Ok(done);
+        }
+    }
+}
+
+fn append_system(
+    conn: &Connection,
+    key: &ExpiryCandidate,
+    action: &str,
+    description: &str,
+    now: Timestamp,
+) -> Result<(), ServiceError> {
+    activity::append(
+        conn,
+        &NewActivity {
+            account_id: Some(&key.account_id),
+            actor: &Actor::System.label(),
+            category: "apikey",
+            action,
+            target: Some(&key.id),
+            description,
+            ip_hash: None,
+            created_at: now,
+        },
+    )?;
+    Ok(())
+}
+
+/// What the request-log purge removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PurgedLogs {
+    pub request_logs: u64,
+    pub refusal_rows: u64,
+}
+
+/// Deletes request-log rows and per-day refusal counts older than `retention_days`. The daily
+/// usage roll-ups stay.
+pub fn purge_request_logs(
+    conn: &mut Connection,
+    now: Timestamp,
+    retention_days: u32,
+) -> Result<PurgedLogs, ServiceError> {
+    let cutoff = now.plus_millis(-i64::from(retention_days) * Timestamp::MS_PER_DAY);
+    let request_logs = delete_in_chunks(conn, |c| {
+        queries::delete_request_logs_before(c, cutoff, PURGE_CHUNK)
+    })?;
+    let tx = write_tx(conn)?;
+    let refusal_rows = queries::delete_refusals_before(&tx, &cutoff.day())?;
+    tx.commit()?;
+    Ok(PurgedLogs {
+        request_logs,
+        refusal_rows,
+    })
+}
+
+/// Deletes idempotency records older than 24 hours; returns how many went.
+pub fn purge_idempotency_keys(conn: &mut Connection, now: Timestamp) -> Result<u64, ServiceError> {
+    let cutoff = now.plus_millis(-IDEMPOTENCY_TTL_MS);
+    delete_in_chunks(conn, |c| {
+        queries::delete_idempotency_keys_before(c, cutoff, PURGE_CHUNK)
+    })
+}
+
+/// Runs `delete` (at most `PURGE_CHUNK` rows) in its own transaction until it deletes less.
+fn delete_in_chunks(
+    conn: &mut Connection,
+    delete: impl Fn(&Connection) -> Result<u64, StoreError>,
+) -> Result<u64, ServiceError> {
+    let mut total = 0;
+    loop {
+        let tx = write_tx(conn)?;
+        let n = delete(&tx)?;
+        tx.commit()?;
+        total += n;
+        if n < PURGE_CHUNK as u64 {
+            return Ok(total);
+        }
+    }
+}

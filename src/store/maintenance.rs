@@ -1,0 +1,122 @@
+//! Queries of the scheduled maintenance jobs: key expiry bookkeeping and retention deletes.
+
+use rusqlite::{Connection, params};
+
+use super::StoreError;
+use crate::domain::Timestamp;
+
+/// What the expiry jobs need of a key to record an event about it.
+#[derive(Clone, Debug)]
+pub struct ExpiryCandidate {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub key_prefix: String,
+    pub expires_at: Timestamp,
+}
+
+fn candidates(
+    conn: &Connection,
+    condition: &str,
+    args: impl rusqlite::Params,
+    limit: usize,
+) -> Result<Vec<ExpiryCandidate>, StoreError> {
+    let sql = format!(
+        "SELECT id, account_id, name, key_prefix, expires_at FROM api_keys
+         WHERE expires_at IS NOT NULL AND revoked_at IS NULL AND {condition}
+         ORDER BY expires_at, id LIMIT {limit}"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(args, |r| {
+        Ok(ExpiryCandidate {
+            id: r.get(0)?,
+            account_id: r.get(1)?,
+            name: r.get(2)?,
+            key_prefix: r.get(3)?,
+            expires_at: Timestamp(r.get(4)?),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Up to `limit` keys past their expiry whose expiry has not been recorded yet. A key whose
+/// expiry was moved past the time it was recorded (an edit that extended it) counts again when
+/// it next expires.
+pub fn unrecorded_expiries(
+    conn: &Connection,
+    now: Timestamp,
+    limit: usize,
+) -> Result<Vec<ExpiryCandidate>, StoreError> {
+    candidates(
+        conn,
+        "expires_at <= ?1 AND (expiry_recorded_at IS NULL OR expiry_recorded_at < expires_at)",
+        [now.0],
+        limit,
+    )
+}
+
+/// Up to `limit` keys that still authenticate and expire by `until`, not warned about yet.
+pub fn unwarned_expiring(
+    conn: &Connection,
+    now: Timestamp,
+    until: Timestamp,
+    limit: usize,
+) -> Result<Vec<ExpiryCandidate>, StoreError> {
+    candidates(
+        conn,
+        // A rotated key's expiry is its grace period, announced when it was rotated.
+        "disabled_at IS NULL AND rotated_at IS NULL AND expires_at > ?1 AND expires_at <= ?2 \
+         AND expiry_warned_at IS NULL",
+        [now.0, until.0],
+        limit,
+    )
+}
+
+pub fn set_expiry_recorded(conn: &Connection, id: &str, now: Timestamp) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE api_keys SET expiry_recorded_at = ?2 WHERE id = ?1",
+        params![id, now.0],
+    )?;
+    Ok(())
+}
+
+pub fn set_expiry_warned(conn: &Connection, id: &str, now: Timestamp) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE api_keys SET expiry_warned_at = ?2 WHERE id = ?1",
+        params![id, now.0],
+    )?;
+    Ok(())
+}
+
+/// Deletes at most `limit` request-log rows created before `cutoff`; returns how many went.
+pub fn delete_request_logs_before(
+    conn: &Connection,
+    cutoff: Timestamp,
+    limit: i64,
+) -> Result<u64, StoreError> {
+    let n = conn.execute(
+        "DELETE FROM request_logs WHERE id IN
+             (SELECT id FROM request_logs WHERE created_at < ?1 LIMIT ?2)",
+        params![cutoff.0, limit],
+    )?;
+    Ok(n as u64)
+}
+
+/// Deletes the per-day refusal counts of days before `day` (`YYYY-MM-DD`).
+pub fn delete_refusals_before(conn: &Connection, day: &str) -> Result<u64, StoreError> {
+    Ok(conn.execute("DELETE FROM refusals_daily WHERE day < ?1", [day])? as u64)
+}
+
+/// Deletes at most `limit` idempotency records created before `cutoff`.
+pub fn delete_idempotency_keys_before(
+    conn: &Connection,
+    cutoff: Timestamp,
+    limit: i64,
+) -> Result<u64, StoreError> {
+    let n = conn.execute(
+        "DELETE FROM idempotency_keys WHERE rowid IN
+             (SELECT rowid FROM idempotency_keys WHERE created_at < ?1 LIMIT ?2)",
+        params![cutoff.0, limit],
+    )?;
+    Ok(n as u64)
+}
