@@ -90,7 +90,9 @@ impl KeyFormat {
             Some(body) => (Environment::Test, body),
             None => (Environment::Live, rest),
         };
-        if body.len() != RANDOM_LEN + CHECKSUM_LEN || !body.bytes().all(|b| BASE62.contains(&b)) {
+        if body.len() != RANDOM_LEN + CHECKSUM_LEN
+            || !body.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
             return None;
         }
         let (random, sum) = body.split_at(RANDOM_LEN);

@@ -67,7 +67,27 @@ impl Metrics {
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let mut text = state.metrics.render();
+    let log = state.log.stats();
+    for (name, help, counter) in [
+        (
+            "tidegate_request_log_commits_total",
+            "Transactions committed by the request-log writer.",
+            &log.commits,
+        ),
+        (
+            "tidegate_request_log_rows_total",
+            "Request-log rows committed.",
+            &log.rows,
+        ),
+    ] {
+        let n = counter.load(Ordering::Relaxed);
+        let _ = writeln!(
+            text,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {n}"
+        );
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(text)
 }

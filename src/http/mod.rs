@@ -23,7 +23,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, metrics_enabled: bool) {
         cfg.service(web::resource("/metrics").get(metrics::metrics));
     }
     api::routes(cfg);
-    cfg.service(web::resource("/v1{tail:(/.*)?}").to(v1::dispatch::dispatch));
+    // Everything else under /v1 goes to the firewall and the route table (no regex routing).
+    cfg.service(web::resource("/v1").to(v1::dispatch::dispatch))
+        .service(web::scope("/v1").default_service(web::to(v1::dispatch::dispatch)));
 }
 
 async fn healthz() -> HttpResponse {

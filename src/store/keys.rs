@@ -239,7 +239,7 @@ pub fn expire_at(conn: &Connection, id: &str, at: Timestamp) -> Result<(), Store
     Ok(())
 }
 
-/// Deletes the key and (by cascade) its request-log rows; its roll-ups stay without it.
+/// Deletes the key and its request-log rows; its roll-ups stay without it.
 pub fn delete_key(conn: &Connection, id: &str) -> Result<i64, StoreError> {
     conn.execute(
         "UPDATE usage_daily SET key_id = NULL WHERE key_id = ?1",
@@ -254,6 +254,7 @@ pub fn delete_key(conn: &Connection, id: &str) -> Result<i64, StoreError> {
         [id],
         |r| r.get(0),
     )?;
+    conn.execute("DELETE FROM request_logs WHERE key_id = ?1", [id])?;
     conn.execute("DELETE FROM api_keys WHERE id = ?1", [id])?;
     Ok(logs)
 }

@@ -95,8 +95,11 @@ pub fn delete_request_logs_before(
     limit: i64,
 ) -> Result<u64, StoreError> {
     let n = conn.execute(
+        // Rows are appended in time order, so the oldest are the lowest ids: each chunk looks
+        // only at the head of the table (no index on created_at to maintain on every insert).
         "DELETE FROM request_logs WHERE id IN
-             (SELECT id FROM request_logs WHERE created_at < ?1 LIMIT ?2)",
+             (SELECT id FROM (SELECT id, created_at FROM request_logs ORDER BY id LIMIT ?2)
+              WHERE created_at < ?1)",
         params![cutoff.0, limit],
     )?;
     Ok(n as u64)

@@ -189,13 +189,14 @@ async fn request_logs_past_retention_are_purged_in_chunks_and_usage_totals_stay(
         [kept],
     )
     .unwrap();
-    // More old rows than one purge transaction takes, copied from a real one.
+    // More old rows than one purge transaction takes, copied from a real one. Rows are appended
+    // in time order, so older rows have lower ids.
     db.execute(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 12000)
-         INSERT INTO request_logs (request_id, key_id, account_id, key_prefix, environment, method,
+         INSERT INTO request_logs (id, request_id, key_id, account_id, key_prefix, environment, method,
              endpoint, route, query, status_code, error_code, idempotency_replayed, ip_hash,
              user_agent, region, latency_us, created_at)
-         SELECT 'req_old_' || i, key_id, account_id, key_prefix, environment, method, endpoint,
+         SELECT -i, 'req_old_' || i, key_id, account_id, key_prefix, environment, method, endpoint,
              route, query, status_code, error_code, idempotency_replayed, ip_hash, user_agent,
              region, latency_us, ?1
          FROM n, (SELECT * FROM request_logs ORDER BY id LIMIT 1)",
