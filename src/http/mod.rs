@@ -6,6 +6,7 @@ pub mod error;
 pub mod metrics;
 pub mod middleware;
 pub mod pipeline;
+pub mod query;
 pub mod state;
 pub mod v1;
 

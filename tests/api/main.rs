@@ -2,10 +2,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin_cli;
+mod bad_input;
 mod helpers;
 mod jobs;
 mod keys_cli;
+mod limits;
 mod management;
+mod management_access;
 mod pipeline;
 mod request_log;
 mod routes;

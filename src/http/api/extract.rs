@@ -184,21 +184,6 @@ impl Params {
         default: i64,
         range: std::ops::RangeInclusive<i64>,
     ) -> Result<i64, ApiError> {
-        let Some(raw) = self.get(name) else {
-            return Ok(default);
-        };
-        raw.parse::<i64>()
-            .ok()
-            .filter(|n| range.contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    name,
-                    format!(
-                        "{name} must be a whole number from {} to {}",
-                        range.start(),
-                        range.end()
-                    ),
-                )
-            })
+        crate::http::query::bounded_int(name, self.get(name), default, range)
     }
 }

@@ -13,7 +13,7 @@ use crate::http::state::AppState;
 use crate::service::keys::{self, CreateKey, ScopeChoice, key_json};
 use crate::service::lifecycle::{self, KeyPatch};
 use crate::service::{Actor, ServiceError};
-use crate::store::keys::{KeyFilter, Switch, search_keys};
+use crate::store::keys::{ApiKey, KeyFilter, Switch, search_keys};
 
 fn actor(p: &ApiPrincipal) -> Actor {
     Actor::Key(p.principal.key.key_prefix.clone())
@@ -213,17 +213,17 @@ pub async fn revoke(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account, actor, now) = (p.account_id().to_owned(), actor(&p), p.caller.now);
-    let key = blocking(&state, move |c| {
-        keys::switch_key(c, &actor, now, (Some(&account), &id), Switch::Revoke)
-    })
-    .await?;
-    Ok(reply(
-        &p.caller,
+    let change = |c: &mut rusqlite::Connection, actor: &Actor, now, scope: keys::Scope<'_>| {
+        keys::switch_key(c, actor, now, scope, Switch::Revoke)
+    };
+    key_change(
+        p,
+        id.into_inner(),
+        state,
         "API key revoked successfully",
-        key_json(&key, now),
-        None,
-    ))
+        change,
+    )
+    .await
 }
 
 pub async fn expire(
@@ -231,17 +231,40 @@ pub async fn expire(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    key_change(
+        p,
+        id.into_inner(),
+        state,
+        "API key expired successfully",
+        lifecycle::expire_now,
+    )
+    .await
+}
+
+/// Applies one lifecycle change to a key of the caller's account and answers with the key.
+async fn key_change<F>(
+    p: ApiPrincipal,
+    id: String,
+    state: web::Data<AppState>,
+    message: &str,
+    change: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(
+            &mut rusqlite::Connection,
+            &Actor,
+            Timestamp,
+            keys::Scope<'_>,
+        ) -> Result<ApiKey, ServiceError>
+        + Send
+        + 'static,
+{
     let (account, actor, now) = (p.account_id().to_owned(), actor(&p), p.caller.now);
     let key = blocking(&state, move |c| {
-        lifecycle::expire_now(c, &actor, now, (Some(&account), &id))
+        change(c, &actor, now, (Some(&account), &id))
     })
     .await?;
-    Ok(reply(
-        &p.caller,
-        "API key expired successfully",
-        key_json(&key, now),
-        None,
-    ))
+    Ok(reply(&p.caller, message, key_json(&key, now), None))
 }
 
 pub async fn delete(

@@ -41,22 +41,7 @@ impl V1Request {
         default: i64,
         range: std::ops::RangeInclusive<i64>,
     ) -> Result<i64, ApiError> {
-        let Some(raw) = self.query_value(name) else {
-            return Ok(default);
-        };
-        raw.parse::<i64>()
-            .ok()
-            .filter(|n| range.contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    name,
-                    format!(
-                        "{name} must be between {} and {}",
-                        range.start(),
-                        range.end()
-                    ),
-                )
-            })
+        crate::http::query::bounded_int(name, self.query_value(name), default, range)
     }
 }
 

@@ -1,0 +1,185 @@
+//! Who the management API answers, and what it reads: account scoping, scopes, logs, usage and
+//! the activity feed (keys.md §8).
+
+use serde_json::json;
+
+use crate::helpers::{assert_error, spawn_app};
+
+#[tokio::test]
+async fn a_key_manages_only_its_own_account_and_needs_the_right_scope() {
+    let app = spawn_app().await;
+    let manager = app.manager_key();
+    let other = app.cli_json(&["accounts", "create", "--name", "Other"]);
+    let other_key = app.cli_json(&[
+        "keys",
+        "create",
+        "--account",
+        other["id"].as_str().unwrap(),
+        "--name",
+        "theirs",
+        "--preset",
+        "full_access",
+    ]);
+    let their_id = other_key["id"].as_str().unwrap();
+    for (method, path) in [
+        ("GET", format!("/api-keys/{their_id}")),
+        ("POST", format!("/api-keys/{their_id}/revoke")),
+        ("DELETE", format!("/api-keys/{their_id}")),
+        ("GET", format!("/api-keys/{their_id}/usage")),
+    ] {
+        let (status, body) = app.api(method, &path, &manager, None).await;
+        assert_eq!(status, 404, "{method} {path}");
+        assert_error(&body, "BSE2017");
+    }
+    let (_, listed) = app.api("GET", "/api-keys", &manager, None).await;
+    assert!(!listed.to_string().contains(their_id));
+    let status: Option<String> = app
+        .db()
+        .query_row(
+            "SELECT revoked_at FROM api_keys WHERE id = ?1",
+            [their_id],
+            |r| r.get::<_, Option<i64>>(0).map(|v| v.map(|x| x.to_string())),
+        )
+        .unwrap();
+    assert!(status.is_none(), "nothing changed on the other account");
+
+    let (_, reader) = app.create_key(&["--scopes", "keys:read"]);
+    assert_eq!(app.api("GET", "/api-keys", &reader, None).await.0, 200);
+    let (status, body) = app
+        .api(
+            "POST",
+            "/api-keys",
+            &reader,
+            Some(json!({ "name": "x", "preset": "read_only" })),
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert_error(&body, "BSE1003");
+    let (_, full) = app.create_key(&[]);
+    let (status, body) = app.api("GET", "/api-keys", &full, None).await;
+    assert_eq!(status, 403, "full_access has no management scope");
+    assert_error(&body, "BSE1003");
+    let (status, body) = app.api("GET", "/api-keys", "bye_nope", None).await;
+    assert_eq!(status, 401);
+    assert_error(&body, "BSE1002");
+}
+
+#[tokio::test]
+async fn management_requests_are_logged_and_logs_export_as_json_and_csv() {
+    let app = spawn_app().await;
+    let manager = app.manager_key();
+    let (id, key) = app.create_key(&[]);
+    for _ in 0..3 {
+        app.get("/v1/status", Some(&key)).await;
+    }
+    app.get("/v1/usage?days=0", Some(&key)).await;
+
+    let (status, body) = app
+        .api("GET", &format!("/logs?key_id={id}"), &manager, None)
+        .await;
+    assert_eq!(status, 200);
+    let logs = body["data"]["logs"].as_array().unwrap();
+    assert_eq!(logs.len(), 4);
+    assert_eq!(logs[0]["endpoint"], "/v1/usage", "newest first");
+    assert_eq!(logs[0]["error_code"], "BSE2001");
+
+    let (_, failed) = app
+        .api(
+            "GET",
+            &format!("/logs?key_id={id}&status=4xx"),
+            &manager,
+            None,
+        )
+        .await;
+    assert_eq!(failed["data"]["logs"].as_array().unwrap().len(), 1);
+    let (_, page) = app
+        .api("GET", &format!("/logs?key_id={id}&limit=2"), &manager, None)
+        .await;
+    let cursor = page["data"]["next_cursor"].as_i64().unwrap();
+    let (_, rest) = app
+        .api(
+            "GET",
+            &format!("/logs?key_id={id}&limit=2&cursor={cursor}"),
+            &manager,
+            None,
+        )
+        .await;
+    assert_eq!(rest["data"]["logs"].as_array().unwrap().len(), 2);
+
+    let res = app
+        .client
+        .get(format!(
+            "{}/api/v1/logs?key_id={id}&format=csv",
+            app.address
+        ))
+        .bearer_auth(&manager)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = res.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 5, "{csv}");
+    assert!(lines[0].starts_with("created_at,request_id,key_id"));
+    assert!(lines[1].contains("/v1/usage") && lines[1].contains("BSE2001"));
+
+    let mgmt_rows: i64 = app
+        .db()
+        .query_row(
+            "SELECT count(*) FROM request_logs WHERE route LIKE '/api/v1/%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(mgmt_rows >= 4, "management requests are logged too");
+    let route: String = app
+        .db()
+        .query_row(
+            "SELECT route FROM request_logs WHERE endpoint LIKE '/api/v1/logs%' LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(route, "/api/v1/logs");
+}
+
+#[tokio::test]
+async fn key_usage_and_the_activity_feed_are_served() {
+    let app = spawn_app().await;
+    let manager = app.manager_key();
+    let (id, key) = app.create_key(&[]);
+    app.get("/v1/status", Some(&key)).await;
+    app.get("/v1/status", Some(&key)).await;
+    app.get("/v1/health/cache", Some(&key)).await;
+    let (status, body) = app
+        .api(
+            "GET",
+            &format!("/api-keys/{id}/usage?days=7"),
+            &manager,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let data = &body["data"];
+    assert_eq!(data["total_requests"], 3);
+    assert_eq!(data["successful"], 2);
+    assert_eq!(data["failed"], 1);
+    assert_eq!(data["by_day"].as_array().unwrap().len(), 7);
+    assert_eq!(data["by_day"][6]["total_requests"], 3);
+    assert_eq!(data["by_endpoint"][0]["endpoint"], "/v1/status");
+
+    let (status, feed) = app.api("GET", "/activity?limit=10", &manager, None).await;
+    assert_eq!(status, 200);
+    let items = feed["data"]["activity"].as_array().unwrap();
+    assert!(
+        items
+            .iter()
+            .any(|a| a["action"] == "created" && a["target"] == id.as_str())
+    );
+}
