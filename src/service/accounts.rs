@@ -67,7 +67,7 @@ pub fn create_account(
             action: "created",
             target: Some(&id),
             description: &format!("Created account \"{name}\" in region {region} on plan {plan}"),
-            ip_hash: None,
+            ip_hash: actor.ip_hash(),
             created_at: now,
         },
     )?;

@@ -74,7 +74,7 @@ pub fn add_credits(
             action: "added",
             target: Some(account_id),
             description: &description,
-            ip_hash: None,
+            ip_hash: actor.ip_hash(),
             created_at: now,
         },
     )?;

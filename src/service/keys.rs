@@ -250,7 +250,7 @@ pub(super) fn record(
             action,
             target: Some(&key.id),
             description: &description,
-            ip_hash: None,
+            ip_hash: actor.ip_hash(),
             created_at: now,
         },
     )?;

@@ -54,8 +54,16 @@ impl ServiceError {
 pub enum Actor {
     Cli,
     System,
-    User(String),
-    Key(String),
+    /// A signed-in person, and the keyed hash of their address.
+    User {
+        email: String,
+        ip_hash: Option<String>,
+    },
+    /// A management key (by its prefix), and the keyed hash of the caller's address.
+    Key {
+        prefix: String,
+        ip_hash: Option<String>,
+    },
 }
 
 impl Actor {
@@ -63,8 +71,16 @@ impl Actor {
         match self {
             Actor::Cli => "cli".into(),
             Actor::System => "system".into(),
-            Actor::User(email) => format!("user:{email}"),
-            Actor::Key(prefix) => format!("key:{prefix}"),
+            Actor::User { email, .. } => format!("user:{email}"),
+            Actor::Key { prefix, .. } => format!("key:{prefix}"),
+        }
+    }
+
+    /// The address the change came from, for the activity row; none for local tools.
+    pub fn ip_hash(&self) -> Option<&str> {
+        match self {
+            Actor::User { ip_hash, .. } | Actor::Key { ip_hash, .. } => ip_hash.as_deref(),
+            Actor::Cli | Actor::System => None,
         }
     }
 }

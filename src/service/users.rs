@@ -97,7 +97,7 @@ pub fn create_user(
             action: "created",
             target: Some(&id),
             description: &description,
-            ip_hash: None,
+            ip_hash: actor.ip_hash(),
             created_at: now,
         },
     )?;
@@ -145,7 +145,7 @@ pub fn set_password(
             action: "password_set",
             target: Some(&id),
             description: &format!("Set the password of {email}"),
-            ip_hash: None,
+            ip_hash: actor.ip_hash(),
             created_at: now,
         },
     )?;

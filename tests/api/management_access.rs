@@ -183,3 +183,38 @@ async fn key_usage_and_the_activity_feed_are_served() {
             .any(|a| a["action"] == "created" && a["target"] == id.as_str())
     );
 }
+
+#[tokio::test]
+async fn changes_made_with_a_management_key_name_the_key_and_the_callers_address() {
+    let app = spawn_app().await;
+    let manager = app.manager_key();
+    let (status, created) = app
+        .api(
+            "POST",
+            "/api-keys",
+            &manager,
+            Some(json!({ "name": "from api", "preset": "read_only" })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let id = created["data"]["id"].as_str().unwrap();
+    let (actor, ip_hash): (String, Option<String>) = app
+        .db()
+        .query_row(
+            "SELECT actor, ip_hash FROM activity WHERE target = ?1 AND action = 'created'",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(actor, format!("key:{}", &manager[..9]));
+    assert_eq!(ip_hash.map(|h| h.len()), Some(64));
+    let cli_hash: Option<String> = app
+        .db()
+        .query_row(
+            "SELECT ip_hash FROM activity WHERE actor = 'cli' LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(cli_hash.is_none(), "command-line changes have no address");
+}

@@ -21,6 +21,8 @@ type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 pub struct ApiPrincipal {
     pub principal: Principal,
     pub caller: Caller,
+    /// Keyed hash of the caller's address, for activity rows.
+    pub ip_hash: String,
 }
 
 impl ApiPrincipal {
@@ -49,7 +51,12 @@ impl FromRequest for ApiPrincipal {
             match authenticate(&req, &state, &caller, scope).await {
                 Ok((principal, audit)) => {
                     stash_audit(&req, audit, caller.clone());
-                    Ok(ApiPrincipal { principal, caller })
+                    let ip_hash = state.ip_hasher.hash(caller.client_ip);
+                    Ok(ApiPrincipal {
+                        principal,
+                        caller,
+                        ip_hash,
+                    })
                 }
                 Err((error, audit)) => {
                     if let Some(audit) = audit {

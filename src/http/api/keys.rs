@@ -16,7 +16,10 @@ use crate::service::{Actor, ServiceError};
 use crate::store::keys::{ApiKey, KeyFilter, Switch, search_keys};
 
 fn actor(p: &ApiPrincipal) -> Actor {
-    Actor::Key(p.principal.key.key_prefix.clone())
+    Actor::Key {
+        prefix: p.principal.key.key_prefix.clone(),
+        ip_hash: Some(p.ip_hash.clone()),
+    }
 }
 
 pub async fn list(
