@@ -19,7 +19,7 @@ use crate::http::state::{AppState, IpHasher};
 use crate::jobs::{JobContext, JobError, Scheduler};
 use crate::service::ServiceError;
 use crate::service::bootstrap::{AdminCreated, ensure_instance_admin};
-use crate::service::preauth::PreAuthLimiter;
+use crate::service::preauth::{FailureLimiter, PreAuthLimiter};
 use crate::service::rate_limit::RateLimiter;
 use crate::store::key_reader::KeyReader;
 use crate::store::request_log::{RequestLogThread, RequestLogWriter};
@@ -62,6 +62,11 @@ fn job_context(state: &AppState) -> JobContext {
     }
 }
 
+fn signin_limiter<K: std::hash::Hash + Eq>(config: &Config) -> FailureLimiter<K> {
+    let window = u64::from(config.auth.signin_window_minutes) * 60;
+    FailureLimiter::with_window(config.auth.signin_max_failures, window, window)
+}
+
 pub fn open_store(config: &Config) -> Result<Store, StoreError> {
     Store::open(
         &config.storage.data_dir,
@@ -97,6 +102,8 @@ impl Application {
                 config.auth.preauth_max_failures,
                 config.auth.preauth_block_seconds,
             ),
+            signin_ip: signin_limiter(&config),
+            signin_email: signin_limiter(&config),
             config: Arc::new(config),
             key_reader: KeyReader::start(&store)?,
             store,

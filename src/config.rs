@@ -69,6 +69,9 @@ pub struct AuthConfig {
     pub preauth_max_failures: u32,
     pub preauth_block_seconds: u64,
     pub allow_signup: bool,
+    pub session_hours: u32,
+    pub signin_max_failures: u32,
+    pub signin_window_minutes: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -196,6 +199,15 @@ impl Config {
             if limits.contains(&Some(0)) {
                 return invalid("plans", format!("plan {name:?}: limits must be at least 1"));
             }
+        }
+        if self.auth.session_hours == 0 {
+            return invalid("auth.session_hours", "must be at least 1".into());
+        }
+        if self.auth.signin_max_failures == 0 || self.auth.signin_window_minutes == 0 {
+            return invalid(
+                "auth.signin_max_failures",
+                "limits must be at least 1".into(),
+            );
         }
         if self.logs.retention_days == 0 {
             return invalid("logs.retention_days", "must be at least 1".into());

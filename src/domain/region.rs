@@ -31,12 +31,11 @@ impl Region {
     pub fn from_host(host: &str, served: &[Region], default: Region) -> Region {
         let host = host.split(':').next().unwrap_or("").to_ascii_lowercase();
         let mut labels = host.split('.');
-        if labels.next() == Some("api") {
-            if let (Some(label), Some(_)) = (labels.next(), labels.next()) {
-                if let Some(region) = Region::parse(label).filter(|r| served.contains(r)) {
-                    return region;
-                }
-            }
+        if labels.next() == Some("api")
+            && let (Some(label), Some(_)) = (labels.next(), labels.next())
+            && let Some(region) = Region::parse(label).filter(|r| served.contains(r))
+        {
+            return region;
         }
         default
     }

@@ -1,5 +1,6 @@
 //! actix glue: route tables, middleware, error rendering. No business rules here.
 
+pub mod admin;
 pub mod api;
 pub mod envelope;
 pub mod error;
@@ -24,6 +25,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, metrics_enabled: bool) {
         cfg.service(web::resource("/metrics").get(metrics::metrics));
     }
     api::routes(cfg);
+    admin::routes(cfg);
     // Everything else under /v1 goes to the firewall and the route table (no regex routing).
     cfg.service(web::resource("/v1").to(v1::dispatch::dispatch))
         .service(web::scope("/v1").default_service(web::to(v1::dispatch::dispatch)));

@@ -127,7 +127,7 @@ async fn identify(
     caller: &Caller,
 ) -> Result<AuthRecord, ApiError> {
     let (ip, now) = (caller.client_ip, caller.now);
-    if let Some(wait) = state.preauth.blocked_for(ip, now) {
+    if let Some(wait) = state.preauth.blocked_for(&ip, now) {
         return Err(ApiError::new(
             ErrorCode::AuthRateLimited,
             "Too many failed authentication attempts from this address.",

@@ -94,10 +94,10 @@ impl Scheduler {
     /// Stops scheduling and waits for runs in progress, so a purge is not cut off by the exit.
     pub async fn shutdown(self) {
         self.stopping.store(true, Ordering::SeqCst);
-        if let Some(mut inner) = self.inner {
-            if let Err(e) = inner.shutdown().await {
-                tracing::warn!(error = %e, "stopping the job scheduler failed");
-            }
+        if let Some(mut inner) = self.inner
+            && let Err(e) = inner.shutdown().await
+        {
+            tracing::warn!(error = %e, "stopping the job scheduler failed");
         }
         for lock in &self.running {
             drop(lock.lock().await);

@@ -11,6 +11,7 @@ pub mod maintenance;
 pub mod password;
 pub mod preauth;
 pub mod rate_limit;
+pub mod sessions;
 pub mod usage;
 pub mod users;
 

@@ -97,11 +97,11 @@ impl RateLimiter {
             wait_ms = Some(minute_reset - now.0);
             exceeded_limit = per_minute;
         }
-        if let Some(limit) = per_day {
-            if account.day_count >= limit {
-                wait_ms = Some(account.day_start + Timestamp::MS_PER_DAY - now.0);
-                exceeded_limit = Some(limit);
-            }
+        if let Some(limit) = per_day
+            && account.day_count >= limit
+        {
+            wait_ms = Some(account.day_start + Timestamp::MS_PER_DAY - now.0);
+            exceeded_limit = Some(limit);
         }
         let allowed = wait_ms.is_none();
         if allowed && consume {
@@ -109,10 +109,10 @@ impl RateLimiter {
                 w.minute_count += 1;
                 w.day_count += 1;
             }
-            if key.is_some() {
-                if let Some((_, w)) = windows.get_mut(s.key_id) {
-                    w.minute_count += 1;
-                }
+            if key.is_some()
+                && let Some((_, w)) = windows.get_mut(s.key_id)
+            {
+                w.minute_count += 1;
             }
             remaining = remaining.saturating_sub(1);
         }

@@ -42,13 +42,13 @@ pub fn create_user(
     membership: Option<(&str, &str)>,
 ) -> Result<(String, String), ServiceError> {
     let email = parse_email(email)?;
-    if let Some((_, role)) = membership {
-        if !["owner", "member"].contains(&role) {
-            return Err(ServiceError::invalid(
-                "role",
-                "role must be owner or member",
-            ));
-        }
+    if let Some((_, role)) = membership
+        && !["owner", "member"].contains(&role)
+    {
+        return Err(ServiceError::invalid(
+            "role",
+            "role must be owner or member",
+        ));
     }
     let password = generate_password().map_err(crate::store::StoreError::from)?;
     let hash = hash_password(&password).map_err(|e| ServiceError::InvalidState(e.to_string()))?;

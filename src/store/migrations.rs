@@ -7,6 +7,7 @@ use super::StoreError;
 pub const MIGRATIONS: &[&str] = &[
     include_str!("sql/0001_foundation.sql"),
     include_str!("sql/0002_lifecycle.sql"),
+    include_str!("sql/0003_sessions.sql"),
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {

@@ -1,0 +1,167 @@
+//! Sign in and sign out. Failed attempts are limited per client IP and per e-mail address, and
+//! every failure gets the same generic message.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::assets::{ASSETS, Assets};
+use super::session::{AdminError, AdminSession, SESSION_COOKIE};
+use crate::domain::random::base62_string;
+use crate::http::pipeline::Caller;
+use crate::http::state::AppState;
+use crate::service::sessions::{self, SignInError};
+
+const LOGIN_CSRF_COOKIE: &str = "tidegate_login";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    assets: &'a Assets,
+    csrf: &'a str,
+    email: &'a str,
+    error: Option<&'a str>,
+}
+
+fn cookie<'c>(req: &HttpRequest, name: &'c str, value: String, max_age_hours: i64) -> Cookie<'c> {
+    Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(req.connection_info().scheme() == "https")
+        .max_age(actix_web::cookie::time::Duration::hours(max_age_hours))
+        .finish()
+}
+
+fn login_page(
+    req: &HttpRequest,
+    email: &str,
+    error: Option<&str>,
+    status: actix_web::http::StatusCode,
+) -> Result<HttpResponse, AdminError> {
+    // Sign-in has no session yet; a cookie-bound token keeps other sites from posting this form.
+    let csrf = base62_string(32).map_err(|_| AdminError::Internal)?;
+    let body = LoginPage {
+        assets: &ASSETS,
+        csrf: &csrf,
+        email,
+        error,
+    }
+    .render()
+    .map_err(|_| AdminError::Internal)?;
+    Ok(HttpResponse::build(status)
+        .cookie(cookie(req, LOGIN_CSRF_COOKIE, csrf, 1))
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+pub async fn show(req: HttpRequest) -> Result<HttpResponse, AdminError> {
+    login_page(&req, "", None, actix_web::http::StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    csrf: String,
+}
+
+pub async fn submit(
+    req: HttpRequest,
+    form: web::Form<LoginForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    use actix_web::http::StatusCode;
+    let form = form.into_inner();
+    let expected = req
+        .cookie(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(form.csrf.as_bytes())) {
+        return login_page(
+            &req,
+            &form.email,
+            Some("The form expired. Please try again."),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let caller = Caller::new(&req, &state);
+    let email_key = form.email.trim().to_lowercase();
+    let now = caller.now;
+    if state
+        .signin_ip
+        .blocked_for(&caller.client_ip, now)
+        .is_some()
+        || state.signin_email.blocked_for(&email_key, now).is_some()
+    {
+        return login_page(
+            &req,
+            &form.email,
+            Some("Too many failed attempts. Try again later."),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+    }
+    let ip_hash = state.ip_hasher.hash(caller.client_ip);
+    let hours = state.config.auth.session_hours;
+    let (email, password) = (form.email.clone(), form.password);
+    let result = state
+        .store
+        .run(move |c| {
+            Ok(sessions::sign_in(
+                c, &email, &password, now, hours, &ip_hash,
+            ))
+        })
+        .await
+        .map_err(|_| AdminError::Internal)?;
+    match result {
+        Ok(token) => Ok(HttpResponse::SeeOther()
+            .cookie(cookie(&req, SESSION_COOKIE, token, i64::from(hours)))
+            .insert_header((LOCATION, "/keys"))
+            .finish()),
+        Err(SignInError::BadCredentials) => {
+            state.signin_ip.record_failure(caller.client_ip, now);
+            state.signin_email.record_failure(email_key, now);
+            login_page(
+                &req,
+                &form.email,
+                Some("The e-mail address or password is incorrect."),
+                StatusCode::UNAUTHORIZED,
+            )
+        }
+        Err(SignInError::Service(e)) => {
+            tracing::error!(error = %e, "sign-in failed");
+            Err(AdminError::Internal)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn logout(
+    req: HttpRequest,
+    session: AdminSession,
+    form: web::Form<CsrfForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    session.check_csrf(&form.csrf)?;
+    let id = session.0.id_hash.clone();
+    state
+        .store
+        .run(move |c| {
+            sessions::sign_out(c, &id).map_err(|e| crate::store::StoreError::Task(e.to_string()))
+        })
+        .await
+        .map_err(|_| AdminError::Internal)?;
+    let mut gone = cookie(&req, SESSION_COOKIE, String::new(), 0);
+    gone.make_removal();
+    Ok(HttpResponse::SeeOther()
+        .cookie(gone)
+        .insert_header((LOCATION, "/login"))
+        .finish())
+}

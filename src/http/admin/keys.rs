@@ -1,0 +1,136 @@
+//! The API keys page (admin.md "API keys"): search, status filter and the table.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::assets::{ASSETS, Assets};
+use super::session::{AdminError, AdminSession};
+use crate::domain::{KeyStatus, Timestamp};
+use crate::http::state::AppState;
+use crate::service::sessions::Session;
+use crate::store::keys::{ApiKey, KeyFilter, search_keys};
+
+const PAGE_SIZE: i64 = 100;
+
+pub struct KeyRow {
+    pub name: String,
+    pub prefix: String,
+    pub status: &'static str,
+    pub status_label: String,
+    pub last_used: Option<String>,
+    pub created: String,
+    pub allowlist_first: Option<String>,
+    pub allowlist_more: usize,
+}
+
+impl KeyRow {
+    fn of(key: &ApiKey, now: Timestamp) -> KeyRow {
+        let status = key.status(now);
+        let status_label = match (status, key.expires_at) {
+            (KeyStatus::Rotated, Some(end)) => {
+                let minutes = (end.millis() - now.millis()).max(0) / 60_000;
+                format!("Rotated · {}h {:02}m left", minutes / 60, minutes % 60)
+            }
+            _ => capitalised(status.as_str()),
+        };
+        let entries = key.ip_allowlist.entries();
+        KeyRow {
+            name: key.name.clone(),
+            prefix: key.key_prefix.clone(),
+            status: status.as_str(),
+            status_label,
+            last_used: key.last_used_at.map(Timestamp::to_rfc3339),
+            created: key.created_at.to_rfc3339(),
+            allowlist_first: entries.first().cloned(),
+            allowlist_more: entries.len().saturating_sub(1),
+        }
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+#[derive(Template)]
+#[template(path = "keys.html")]
+struct KeysPage<'a> {
+    assets: &'a Assets,
+    session: &'a Session,
+    rows: Vec<KeyRow>,
+    total: i64,
+    search: &'a str,
+    status: &'a str,
+    can_manage: bool,
+}
+
+#[derive(Deserialize)]
+pub struct KeysQuery {
+    #[serde(default)]
+    search: String,
+    #[serde(default)]
+    status: String,
+}
+
+pub async fn list(
+    session: AdminSession,
+    query: web::Query<KeysQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let session = session.0;
+    let Some(account) = session.account_id.clone() else {
+        return render(&session, Vec::new(), 0, &query, false);
+    };
+    let status = KeyStatus::parse(&query.status);
+    let search = Some(query.search.trim().to_owned()).filter(|s| !s.is_empty());
+    let now = state.clock.now();
+    let (keys, total) = state
+        .store
+        .run(move |c| {
+            let filter = KeyFilter {
+                account_id: &account,
+                status,
+                search: search.as_deref(),
+                limit: PAGE_SIZE,
+                offset: 0,
+                now,
+            };
+            search_keys(c, &filter)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "keys page failed");
+            AdminError::Internal
+        })?;
+    let can_manage = matches!(session.role.as_deref(), Some("primary-owner" | "owner"));
+    let rows = keys.iter().map(|k| KeyRow::of(k, now)).collect();
+    render(&session, rows, total, &query, can_manage)
+}
+
+fn render(
+    session: &Session,
+    rows: Vec<KeyRow>,
+    total: i64,
+    query: &KeysQuery,
+    can_manage: bool,
+) -> Result<HttpResponse, AdminError> {
+    let page = KeysPage {
+        assets: &ASSETS,
+        session,
+        rows,
+        total,
+        search: &query.search,
+        status: &query.status,
+        can_manage,
+    };
+    let body = page.render().map_err(|e| {
+        tracing::error!(error = %e, "template failed");
+        AdminError::Internal
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}

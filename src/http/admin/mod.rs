@@ -1,0 +1,73 @@
+//! The admin pages (admin.md): server-rendered with askama, one template per page, security
+//! headers on every response.
+
+mod assets;
+mod auth;
+mod keys;
+mod session;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue, LOCATION};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{Error, HttpRequest, HttpResponse, web};
+
+pub use session::{AdminError, AdminSession};
+
+const SECURITY_HEADERS: [(&str, &str); 5] = [
+    (
+        "content-security-policy",
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "same-origin"),
+    ("x-frame-options", "DENY"),
+    ("cache-control", "no-store"),
+];
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    // Each page is its own resource (an empty-prefix scope would swallow every other path).
+    cfg.service(web::resource("/static/{name}").get(assets::serve))
+        .service(web::resource("/").wrap(from_fn(security_headers)).get(home))
+        .service(
+            web::resource("/login")
+                .wrap(from_fn(security_headers))
+                .get(auth::show)
+                .post(auth::submit),
+        )
+        .service(
+            web::resource("/logout")
+                .wrap(from_fn(security_headers))
+                .post(auth::logout),
+        )
+        .service(
+            web::resource("/keys")
+                .wrap(from_fn(security_headers))
+                .get(keys::list),
+        );
+}
+
+async fn home(req: HttpRequest) -> HttpResponse {
+    let to = if req.cookie(session::SESSION_COOKIE).is_some() {
+        "/keys"
+    } else {
+        "/login"
+    };
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, to))
+        .finish()
+}
+
+async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let mut res = next.call(req).await?;
+    for (name, value) in SECURITY_HEADERS {
+        res.headers_mut().insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    Ok(res)
+}

@@ -1,0 +1,89 @@
+//! The signed-in person behind a request: `AdminSession` in a handler's signature means the page
+//! needs a session; without one the browser is sent to the sign-in page.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use subtle::ConstantTimeEq;
+
+use crate::http::state::AppState;
+use crate::service::sessions::{self, Session};
+
+pub const SESSION_COOKIE: &str = "tidegate_session";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("sign-in required")]
+    SignIn,
+    #[error("the form has expired; reload the page and try again")]
+    Csrf,
+    #[error("the page could not be shown")]
+    Internal,
+}
+
+impl ResponseError for AdminError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AdminError::SignIn => StatusCode::SEE_OTHER,
+            AdminError::Csrf => StatusCode::FORBIDDEN,
+            AdminError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            AdminError::SignIn => HttpResponse::SeeOther()
+                .insert_header((LOCATION, "/login"))
+                .finish(),
+            other => HttpResponse::build(other.status_code())
+                .content_type("text/plain; charset=utf-8")
+                .body(format!("{other}\n")),
+        }
+    }
+}
+
+pub struct AdminSession(pub Session);
+
+impl AdminSession {
+    /// Every form post carries the session's CSRF token; compared in constant time.
+    pub fn check_csrf(&self, sent: &str) -> Result<(), AdminError> {
+        let expected = self.0.csrf_token.as_bytes();
+        if expected.len() == sent.len() && bool::from(expected.ct_eq(sent.as_bytes())) {
+            Ok(())
+        } else {
+            Err(AdminError::Csrf)
+        }
+    }
+}
+
+impl FromRequest for AdminSession {
+    type Error = AdminError;
+    type Future = Pin<Box<dyn Future<Output = Result<AdminSession, AdminError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let (Some(token), Some(state)) = (token, state) else {
+                return Err(AdminError::SignIn);
+            };
+            let now = state.clock.now();
+            let session = state
+                .store
+                .run(move |c| {
+                    sessions::load(c, &token, now)
+                        .map_err(|e| crate::store::StoreError::Task(e.to_string()))
+                })
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "session lookup failed");
+                    AdminError::Internal
+                })?;
+            session.map(AdminSession).ok_or(AdminError::SignIn)
+        })
+    }
+}

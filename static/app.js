@@ -1,0 +1,29 @@
+// Progressive enhancement only: every page works without this script.
+"use strict";
+(function () {
+  // Times: shown in the browser's locale, UTC on hover; "relative" ones as "3 minutes ago".
+  var units = [["year", 31536e6], ["month", 2592e6], ["day", 864e5], ["hour", 36e5], ["minute", 6e4]];
+  var rtf = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
+  document.querySelectorAll("time[datetime]").forEach(function (el) {
+    var when = new Date(el.getAttribute("datetime"));
+    if (isNaN(when)) return;
+    el.title = el.getAttribute("datetime");
+    if (el.dataset.relative !== undefined && rtf) {
+      var diff = when - Date.now();
+      for (var i = 0; i < units.length; i++) {
+        if (Math.abs(diff) >= units[i][1] || i === units.length - 1) {
+          el.textContent = rtf.format(Math.round(diff / units[i][1]), units[i][0]);
+          break;
+        }
+      }
+    } else {
+      el.textContent = when.toLocaleString();
+    }
+  });
+  // Confirmations for destructive forms.
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  });
+})();

@@ -1,0 +1,354 @@
+//! Sign-in, sessions, CSRF, security headers and the API keys page (admin.md), over HTTP.
+
+use crate::helpers::{TestApp, spawn_app};
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn csrf_in(html: &str) -> String {
+    let at =
+        html.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+/// A user of the app's account with the given role; returns (email, password).
+fn user(app: &TestApp, email: &str, role: &str) -> (String, String) {
+    let created = app.cli_json(&[
+        "users",
+        "create",
+        "--email",
+        email,
+        "--account",
+        &app.account_id,
+        "--role",
+        role,
+    ]);
+    (
+        email.to_owned(),
+        created["password"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn sign_in(
+    app: &TestApp,
+    client: &reqwest::Client,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    let page = client
+        .get(format!("{}/login", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_in(&page);
+    client
+        .post(format!("{}/login", app.address))
+        .form(&[("email", email), ("password", password), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_sign_in_opens_one() {
+    let app = spawn_app().await;
+    let client = browser();
+    for path in ["/", "/keys"] {
+        let res = client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "{path}");
+        assert_eq!(res.headers()["location"], "/login");
+    }
+    let (email, password) = user(&app, "owner@example.com", "owner");
+
+    let res = sign_in(&app, &client, &email, "wrong password").await;
+    assert_eq!(res.status(), 401);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("The e-mail address or password is incorrect."));
+    let res = sign_in(&app, &client, "nobody@example.com", "whatever").await;
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("The e-mail address or password is incorrect."),
+        "same message for unknown users"
+    );
+
+    let res = sign_in(&app, &client, &email, &password).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/keys");
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("tidegate_session="));
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let token = cookie
+        .trim_start_matches("tidegate_session=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let stored: String = app
+        .db()
+        .query_row("SELECT id_hash FROM sessions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        stored,
+        tidegate::service::sessions::token_hash(&token),
+        "only the digest is stored"
+    );
+
+    let keys = client
+        .get(format!("{}/keys", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keys.status(), 200);
+    let actions: i64 = app
+        .db()
+        .query_row(
+            "SELECT count(*) FROM activity WHERE category = 'auth'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(actions, 3, "two failed sign-ins and one sign-in");
+}
+
+#[tokio::test]
+async fn sign_out_needs_the_csrf_token_and_ends_the_session_for_good() {
+    let app = spawn_app().await;
+    let (email, password) = user(&app, "owner@example.com", "owner");
+    let client = browser();
+    let res = sign_in(&app, &client, &email, &password).await;
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = client
+        .get(format!("{}/keys", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_in(&page);
+
+    let forged = client
+        .post(format!("{}/logout", app.address))
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert_eq!(
+        client
+            .get(format!("{}/keys", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let out = client
+        .post(format!("{}/logout", app.address))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    // The old cookie, replayed by hand, opens nothing.
+    let replay = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = replay
+        .get(format!("{}/keys", app.address))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let sessions: i64 = app
+        .db()
+        .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sessions, 0);
+}
+
+#[tokio::test]
+async fn a_sign_in_form_from_elsewhere_is_refused() {
+    let app = spawn_app().await;
+    let (email, password) = user(&app, "owner@example.com", "owner");
+    let client = browser();
+    let res = client
+        .post(format!("{}/login", app.address))
+        .form(&[
+            ("email", email.as_str()),
+            ("password", password.as_str()),
+            ("csrf", "guess"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(
+        !res.headers().contains_key("set-cookie")
+            || !res.headers()["set-cookie"]
+                .to_str()
+                .unwrap()
+                .starts_with("tidegate_session=")
+    );
+}
+
+#[tokio::test]
+async fn repeated_failed_sign_ins_are_refused_for_a_while() {
+    let app = spawn_app_limited().await;
+    let (email, password) = user(&app, "owner@example.com", "owner");
+    let client = browser();
+    for _ in 0..3 {
+        assert_eq!(sign_in(&app, &client, &email, "nope").await.status(), 401);
+    }
+    let res = sign_in(&app, &client, &email, &password).await;
+    assert_eq!(res.status(), 429, "even the right password waits");
+    app.clock.advance(16 * 60_000);
+    assert_eq!(
+        sign_in(&app, &client, &email, &password).await.status(),
+        303
+    );
+}
+
+async fn spawn_app_limited() -> TestApp {
+    crate::helpers::spawn_app_with(&[("auth.signin_max_failures", serde_json::json!(3))]).await
+}
+
+#[tokio::test]
+async fn the_keys_page_lists_the_workspace_keys_with_user_text_escaped() {
+    let app = spawn_app().await;
+    let (email, password) = user(&app, "member@example.com", "member");
+    app.cli_json(&[
+        "keys",
+        "create",
+        "--account",
+        &app.account_id,
+        "--name",
+        "<script>alert(1)</script>",
+        "--preset",
+        "read_only",
+        "--ips",
+        "10.0.0.0/8,192.0.2.1",
+    ]);
+    let (_, other) = app.create_key(&[]);
+    assert_eq!(app.get("/v1/status", Some(&other)).await.status(), 200);
+    let client = browser();
+    sign_in(&app, &client, &email, &password).await;
+    let res = client
+        .get(format!("{}/keys", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let headers = res.headers().clone();
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(headers.contains_key("referrer-policy"));
+    let html = res.text().await.unwrap();
+    assert!(
+        !html.contains("<script>alert(1)</script>"),
+        "user text is escaped"
+    );
+    assert!(
+        html.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+            || html.contains("&lt;script&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("10.0.0.0/8") && html.contains("+1"));
+    assert!(html.contains("2 keys"));
+    assert!(html.contains("owners manage them"), "a member only views");
+    assert!(html.contains(&other[..9]));
+
+    let filtered = client
+        .get(format!("{}/keys?status=revoked", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(filtered.contains("No data available"));
+    let searched = client
+        .get(format!("{}/keys?search={}", app.address, &other[..9]))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        searched.contains("1 key<") || searched.contains("1 key\n") || searched.contains(">1 key"),
+        "{searched}"
+    );
+}
+
+#[tokio::test]
+async fn assets_are_served_under_their_content_hash() {
+    let app = spawn_app().await;
+    let page = reqwest::get(format!("{}/login", app.address))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let css = page
+        .split("href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(css.starts_with("/static/app.") && css.ends_with(".css"));
+    let res = reqwest::get(format!("{}{css}", app.address)).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert_eq!(
+        reqwest::get(format!("{}/static/app.0000.css", app.address))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
