@@ -115,6 +115,7 @@ impl Application {
             ip_hasher: IpHasher::new(&secret),
             metrics: Metrics::default(),
             openapi: serde_json::to_vec(&crate::http::v1::openapi::document()).unwrap_or_default(),
+            reveals: crate::http::admin::Reveals::default(),
         });
         let scheduler = Scheduler::start(job_context(&state)).await?;
 

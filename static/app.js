@@ -27,3 +27,28 @@
     });
   });
 })();
+
+// The show-once key: hidden by default once scripts run, with Show/Hide and Copy.
+(function () {
+  document.querySelectorAll("[data-toggle-secret]").forEach(function (button) {
+    var input = document.getElementById(button.dataset.toggleSecret);
+    if (!input) return;
+    input.type = "password";
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var hidden = input.type === "password";
+      input.type = hidden ? "text" : "password";
+      button.textContent = hidden ? "Hide" : "Show";
+    });
+  });
+  document.querySelectorAll("[data-copy]").forEach(function (button) {
+    var input = document.getElementById(button.dataset.copy);
+    if (!input || !navigator.clipboard) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(input.value).then(function () {
+        button.textContent = "Copied";
+      });
+    });
+  });
+})();

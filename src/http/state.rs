@@ -32,6 +32,8 @@ pub struct AppState {
     pub ip_hasher: IpHasher,
     pub metrics: Metrics,
     pub openapi: Vec<u8>,
+    /// New keys waiting for their one view in the admin pages.
+    pub reveals: super::admin::Reveals,
 }
 
 /// Keyed HMAC-SHA256 of client IPs: a plain hash of an IPv4 address is reversible by brute force.

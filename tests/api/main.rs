@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin_cli;
+mod admin_keys;
 mod admin_pages;
 mod bad_input;
 mod helpers;

@@ -3,7 +3,9 @@
 
 mod assets;
 mod auth;
+mod create;
 mod keys;
+mod reveal;
 mod session;
 
 use actix_web::body::MessageBody;
@@ -12,6 +14,7 @@ use actix_web::http::header::{HeaderName, HeaderValue, LOCATION};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{Error, HttpRequest, HttpResponse, web};
 
+pub use reveal::Reveals;
 pub use session::{AdminError, AdminSession};
 
 const SECURITY_HEADERS: [(&str, &str); 5] = [
@@ -28,23 +31,27 @@ const SECURITY_HEADERS: [(&str, &str); 5] = [
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // Each page is its own resource (an empty-prefix scope would swallow every other path).
     cfg.service(web::resource("/static/{name}").get(assets::serve))
-        .service(web::resource("/").wrap(from_fn(security_headers)).get(home))
-        .service(
-            web::resource("/login")
-                .wrap(from_fn(security_headers))
-                .get(auth::show)
-                .post(auth::submit),
-        )
-        .service(
-            web::resource("/logout")
-                .wrap(from_fn(security_headers))
-                .post(auth::logout),
-        )
-        .service(
-            web::resource("/keys")
-                .wrap(from_fn(security_headers))
-                .get(keys::list),
-        );
+        .service(page("/").get(home))
+        .service(page("/login").get(auth::show).post(auth::submit))
+        .service(page("/logout").post(auth::logout))
+        .service(page("/keys").get(keys::list))
+        .service(page("/keys/new").get(create::show).post(create::submit))
+        .service(page("/keys/created/{token}").get(create::created));
+}
+
+/// A page resource with the security headers.
+fn page(
+    path: &str,
+) -> actix_web::Resource<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    web::resource(path).wrap(from_fn(security_headers))
 }
 
 async fn home(req: HttpRequest) -> HttpResponse {

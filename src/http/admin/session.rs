@@ -21,6 +21,10 @@ pub enum AdminError {
     SignIn,
     #[error("the form has expired; reload the page and try again")]
     Csrf,
+    #[error("only owners of this workspace can do this")]
+    Forbidden,
+    #[error("this key has already been shown; it is never shown again")]
+    Gone,
     #[error("the page could not be shown")]
     Internal,
 }
@@ -29,7 +33,8 @@ impl ResponseError for AdminError {
     fn status_code(&self) -> StatusCode {
         match self {
             AdminError::SignIn => StatusCode::SEE_OTHER,
-            AdminError::Csrf => StatusCode::FORBIDDEN,
+            AdminError::Csrf | AdminError::Forbidden => StatusCode::FORBIDDEN,
+            AdminError::Gone => StatusCode::GONE,
             AdminError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -1,0 +1,270 @@
+//! Create an API key (admin.md "Create API key" and "View API key"): presets or the custom scope
+//! grid, expiry, IP allowlist and the advanced options; errors shown next to their field with
+//! what was typed kept; the new key shown exactly once.
+
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use super::assets::{ASSETS, Assets};
+use super::session::{AdminError, AdminSession};
+use crate::domain::{Environment, Preset, Scope};
+use crate::http::state::AppState;
+use crate::service::keys::{CreateKey, ScopeChoice, create_key};
+use crate::service::sessions::Session;
+use crate::service::{Actor, ServiceError};
+
+/// The custom grid: resources against read / write / delete; `None` where no such scope exists.
+pub const GRID: [(&str, [Option<Scope>; 3]); 5] = [
+    (
+        "Generation",
+        [
+            Some(Scope::GenerationRead),
+            Some(Scope::GenerationWrite),
+            Some(Scope::GenerationDelete),
+        ],
+    ),
+    ("Account", [Some(Scope::AccountRead), None, None]),
+    ("Health", [Some(Scope::HealthRead), None, None]),
+    ("Library", [Some(Scope::LibraryRead), None, None]),
+    (
+        "Keys",
+        [Some(Scope::KeysRead), Some(Scope::KeysWrite), None],
+    ),
+];
+
+pub struct PresetChoice {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub scopes: String,
+}
+
+/// What was typed, kept when the form comes back with an error.
+#[derive(Default)]
+pub struct Typed {
+    pub name: String,
+    pub mode: String,
+    pub scopes: Vec<String>,
+    pub expires_at: String,
+    pub ips: String,
+    pub models: String,
+    pub rate_limit: String,
+    pub test: bool,
+}
+
+impl Typed {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "key_new.html")]
+struct NewKeyPage<'a> {
+    assets: &'a Assets,
+    session: &'a Session,
+    presets: Vec<PresetChoice>,
+    grid: &'a [(&'static str, [Option<Scope>; 3]); 5],
+    typed: &'a Typed,
+    error_field: &'a str,
+    error: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "key_created.html")]
+struct CreatedPage<'a> {
+    assets: &'a Assets,
+    session: &'a Session,
+    name: &'a str,
+    key: &'a str,
+}
+
+fn presets() -> Vec<PresetChoice> {
+    Preset::ALL
+        .iter()
+        .map(|p| PresetChoice {
+            id: p.id(),
+            title: p.title(),
+            scopes: p.scopes().names().join(", "),
+        })
+        .collect()
+}
+
+fn require_owner(session: &AdminSession) -> Result<String, AdminError> {
+    match (session.0.account_id.clone(), session.0.role.as_deref()) {
+        (Some(account), Some("primary-owner" | "owner")) => Ok(account),
+        _ => Err(AdminError::Forbidden),
+    }
+}
+
+fn form_page(
+    session: &Session,
+    typed: &Typed,
+    error_field: &str,
+    error: &str,
+    status: actix_web::http::StatusCode,
+) -> Result<HttpResponse, AdminError> {
+    let page = NewKeyPage {
+        assets: &ASSETS,
+        session,
+        presets: presets(),
+        grid: &GRID,
+        typed,
+        error_field,
+        error,
+    };
+    let body = page.render().map_err(|_| AdminError::Internal)?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+pub async fn show(session: AdminSession) -> Result<HttpResponse, AdminError> {
+    require_owner(&session)?;
+    let typed = Typed {
+        mode: "full_access".into(),
+        ..Typed::default()
+    };
+    form_page(&session.0, &typed, "", "", actix_web::http::StatusCode::OK)
+}
+
+fn list(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+pub async fn submit(
+    session: AdminSession,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let account = require_owner(&session)?;
+    // Checkbox groups repeat their name, so the form is read as pairs.
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(&body).map_err(|_| AdminError::Csrf)?;
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    session.check_csrf(&field("csrf"))?;
+    let typed = Typed {
+        name: field("name"),
+        mode: field("mode"),
+        scopes: pairs
+            .iter()
+            .filter(|(n, _)| n == "scopes")
+            .map(|(_, v)| v.clone())
+            .collect(),
+        expires_at: field("expires_at"),
+        ips: field("ips"),
+        models: field("models"),
+        rate_limit: field("rate_limit"),
+        test: field("test") == "on",
+    };
+    let rate_limit = match typed.rate_limit.trim() {
+        "" => None,
+        raw => match raw.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                return invalid(
+                    &session.0,
+                    &typed,
+                    "rate_limit_per_minute",
+                    "must be a positive whole number",
+                );
+            }
+        },
+    };
+    let input = CreateKey {
+        account_id: account,
+        name: typed.name.clone(),
+        scopes: if typed.mode == "custom" {
+            ScopeChoice::Scopes(typed.scopes.clone())
+        } else {
+            ScopeChoice::Preset(typed.mode.clone())
+        },
+        ip_allowlist: list(&typed.ips),
+        expires_at: Some(typed.expires_at.trim().to_owned()).filter(|s| !s.is_empty()),
+        expires_in_days: None,
+        allowed_models: Some(list(&typed.models)),
+        rate_limit_per_minute: rate_limit,
+        environment: if typed.test {
+            Environment::Test
+        } else {
+            Environment::Live
+        },
+    };
+    let actor = Actor::User {
+        email: session.0.email.clone(),
+        ip_hash: None,
+    };
+    let (now, format) = (state.clock.now(), state.key_format.clone());
+    let created = state
+        .store
+        .run(move |c| Ok(create_key(c, &format, &actor, now, &input)))
+        .await
+        .map_err(|_| AdminError::Internal)?;
+    match created {
+        Ok((key, secret)) => {
+            let token = state
+                .reveals
+                .put(secret, key.name.clone(), session.0.id_hash.clone(), now)
+                .ok_or(AdminError::Internal)?;
+            Ok(HttpResponse::SeeOther()
+                .insert_header((LOCATION, format!("/keys/created/{token}")))
+                .finish())
+        }
+        Err(ServiceError::Invalid { field, message, .. }) => {
+            invalid(&session.0, &typed, field, &message)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "creating a key from the dashboard failed");
+            Err(AdminError::Internal)
+        }
+    }
+}
+
+fn invalid(
+    session: &Session,
+    typed: &Typed,
+    field: &str,
+    message: &str,
+) -> Result<HttpResponse, AdminError> {
+    // The scope grid and the preset list share one place for their error.
+    let field = if field == "preset" { "scopes" } else { field };
+    form_page(
+        session,
+        typed,
+        field,
+        message,
+        actix_web::http::StatusCode::BAD_REQUEST,
+    )
+}
+
+pub async fn created(
+    session: AdminSession,
+    token: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let now = state.clock.now();
+    let Some(pending) = state.reveals.take(&token, &session.0.id_hash, now) else {
+        return Err(AdminError::Gone);
+    };
+    let page = CreatedPage {
+        assets: &ASSETS,
+        session: &session.0,
+        name: &pending.name,
+        key: pending.secret.expose(),
+    };
+    let body = page.render().map_err(|_| AdminError::Internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}

@@ -1,0 +1,292 @@
+//! Creating keys from the admin pages: presets and the scope grid, errors next to their field,
+//! the key shown exactly once, and members refused on the server.
+
+use crate::helpers::{TestApp, spawn_app};
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn field_value(html: &str, marker: &str) -> String {
+    let at = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} not in page"))
+        + marker.len();
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+/// Signs in a new user of the app's account with `role`; returns the browser and its CSRF token.
+async fn signed_in(app: &TestApp, role: &str) -> (reqwest::Client, String) {
+    let email = format!("{role}@example.com");
+    let user = app.cli_json(&[
+        "users",
+        "create",
+        "--email",
+        &email,
+        "--account",
+        &app.account_id,
+        "--role",
+        role,
+    ]);
+    let client = browser();
+    let login = client
+        .get(format!("{}/login", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = field_value(&login, "name=\"csrf\" value=\"");
+    let res = client
+        .post(format!("{}/login", app.address))
+        .form(&[
+            ("email", email.as_str()),
+            ("password", user["password"].as_str().unwrap()),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let page = client
+        .get(format!("{}/keys", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    (client, field_value(&page, "name=\"csrf\" value=\""))
+}
+
+fn count_keys(app: &TestApp) -> i64 {
+    app.db()
+        .query_row("SELECT count(*) FROM api_keys", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_owner_creates_a_generate_only_key_and_sees_it_exactly_once() {
+    let app = spawn_app().await;
+    let (client, csrf) = signed_in(&app, "owner").await;
+    let form = client
+        .get(format!("{}/keys/new", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for preset in [
+        "Full Access",
+        "Generate Only",
+        "Read Only",
+        "Monitor Only",
+        "Key Management",
+        "Custom",
+    ] {
+        assert!(form.contains(preset), "{preset}");
+    }
+    assert!(
+        form.contains("value=\"generation:delete\""),
+        "the custom grid"
+    );
+
+    let res = client
+        .post(format!("{}/keys/new", app.address))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "ci <robot>"),
+            ("mode", "generate_only"),
+            ("ips", "127.0.0.1, 10.0.0.0/8"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let view = res.headers()["location"].to_str().unwrap().to_owned();
+    let page = client
+        .get(format!("{}{view}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("You can only see this key once. Store it safely."));
+    assert!(
+        html.contains("ci &#60;robot&#62;") || html.contains("ci &lt;robot&gt;"),
+        "the name is escaped"
+    );
+    let key = field_value(
+        &html,
+        "id=\"secret\" class=\"secret\" type=\"text\" readonly value=\"",
+    );
+    assert!(key.starts_with("bye_") && key.len() == 42);
+
+    let again = client
+        .get(format!("{}{view}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 410, "reloading never shows the key again");
+    assert!(!again.text().await.unwrap().contains(&key));
+
+    assert_eq!(
+        app.get("/v1/library/models", Some(&key)).await.status(),
+        501,
+        "an allowed route passes"
+    );
+    let (status, body) = app.get_json("/v1/status", &key).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["error"]["code"], "BSE1003");
+    let actor: String = app
+        .db()
+        .query_row(
+            "SELECT actor FROM activity WHERE action = 'created' AND category = 'apikey'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(actor, "user:owner@example.com");
+}
+
+#[tokio::test]
+async fn custom_scopes_come_from_the_grid() {
+    let app = spawn_app().await;
+    let (client, csrf) = signed_in(&app, "owner").await;
+    let res = client
+        .post(format!("{}/keys/new", app.address))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "reader"),
+            ("mode", "custom"),
+            ("scopes", "account:read"),
+            ("scopes", "health:read"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let scopes: String = app
+        .db()
+        .query_row(
+            "SELECT scopes FROM api_keys WHERE name = 'reader'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(scopes, "account:read,health:read");
+}
+
+#[tokio::test]
+async fn errors_are_shown_next_to_their_field_with_what_was_typed_kept() {
+    let app = spawn_app().await;
+    let (client, csrf) = signed_in(&app, "owner").await;
+    let cases = [
+        (
+            vec![("name", ""), ("mode", "read_only")],
+            "Name must not be empty",
+        ),
+        (
+            vec![
+                ("name", "k"),
+                ("mode", "read_only"),
+                ("ips", "10.0.0.0/33, 1.2.3.4"),
+            ],
+            "IP allowlist: entry 0",
+        ),
+        (
+            vec![("name", "k"), ("mode", "custom")],
+            "Permissions: at least one scope is required",
+        ),
+        (
+            vec![
+                ("name", "k"),
+                ("mode", "read_only"),
+                ("expires_at", "2001-01-01"),
+            ],
+            "Expiration must be in the future",
+        ),
+        (
+            vec![("name", "k"), ("mode", "read_only"), ("rate_limit", "fast")],
+            "Rate limit must be a positive whole number",
+        ),
+    ];
+    for (fields, message) in cases {
+        let mut form = fields.clone();
+        form.push(("csrf", csrf.as_str()));
+        let res = client
+            .post(format!("{}/keys/new", app.address))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{fields:?}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains(message), "{message}: {html}");
+        for (name, value) in &fields {
+            if *name == "ips" || *name == "rate_limit" {
+                assert!(html.contains(&format!("value=\"{value}\"")), "{name} kept");
+            }
+        }
+    }
+    assert_eq!(count_keys(&app), 0);
+}
+
+#[tokio::test]
+async fn members_and_forged_forms_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let (member, member_csrf) = signed_in(&app, "member").await;
+    assert_eq!(
+        member
+            .get(format!("{}/keys/new", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let res = member
+        .post(format!("{}/keys/new", app.address))
+        .form(&[
+            ("csrf", member_csrf.as_str()),
+            ("name", "sneaky"),
+            ("mode", "full_access"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let keys_page = member
+        .get(format!("{}/keys", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !keys_page.contains("href=\"/keys/new\""),
+        "no create button for members"
+    );
+
+    let (owner, _) = signed_in(&app, "owner").await;
+    let res = owner
+        .post(format!("{}/keys/new", app.address))
+        .form(&[
+            ("csrf", "forged"),
+            ("name", "forged"),
+            ("mode", "full_access"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(count_keys(&app), 0);
+}
