@@ -290,3 +290,259 @@ async fn members_and_forged_forms_are_refused_and_change_nothing() {
     assert_eq!(res.status(), 403);
     assert_eq!(count_keys(&app), 0);
 }
+
+async fn post(
+    client: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    client
+        .post(format!("{}{path}", app.address))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn rotate_with_a_grace_period_then_revoke_disable_enable_and_delete_from_the_pages() {
+    let app = spawn_app().await;
+    let (client, csrf) = signed_in(&app, "owner").await;
+    let (id, old) = app.create_key(&[]);
+
+    let confirm = client
+        .get(format!("{}/keys/{id}/rotate", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for hours in [
+        "1 hour",
+        "6 hours",
+        "12 hours",
+        "24 hours",
+        "48 hours",
+        "72 hours",
+        "168 hours",
+    ] {
+        assert!(confirm.contains(hours), "{hours}");
+    }
+    assert!(confirm.contains("value=\"24\" selected"));
+    let res = post(
+        &client,
+        &app,
+        &format!("/keys/{id}/rotate"),
+        &[("csrf", &csrf), ("grace_hours", "1")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let view = res.headers()["location"].to_str().unwrap().to_owned();
+    let html = client
+        .get(format!("{}{view}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let new = field_value(
+        &html,
+        "id=\"secret\" class=\"secret\" type=\"text\" readonly value=\"",
+    );
+    assert_eq!(
+        app.get("/v1/status", Some(&old)).await.status(),
+        200,
+        "the old key works during the grace"
+    );
+    assert_eq!(app.get("/v1/status", Some(&new)).await.status(), 200);
+    let listing = client
+        .get(format!("{}/keys", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        listing.contains("Rotated · 0h 59m left") || listing.contains("Rotated · 1h 00m left"),
+        "{listing}"
+    );
+
+    let revoke = client
+        .get(format!("{}/keys/{id}/revoke", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(revoke.contains(&old[..9]) && revoke.contains("cannot be undone"));
+    assert_eq!(
+        post(
+            &client,
+            &app,
+            &format!("/keys/{id}/revoke"),
+            &[("csrf", &csrf)]
+        )
+        .await
+        .status(),
+        303
+    );
+    assert_eq!(app.get("/v1/status", Some(&old)).await.status(), 401);
+
+    let new_id: String = app
+        .db()
+        .query_row("SELECT id FROM api_keys WHERE replaces = ?1", [&id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(
+        post(
+            &client,
+            &app,
+            &format!("/keys/{new_id}/disable"),
+            &[("csrf", &csrf)]
+        )
+        .await
+        .status(),
+        303
+    );
+    assert_eq!(app.get("/v1/status", Some(&new)).await.status(), 401);
+    assert_eq!(
+        post(
+            &client,
+            &app,
+            &format!("/keys/{new_id}/enable"),
+            &[("csrf", &csrf)]
+        )
+        .await
+        .status(),
+        303
+    );
+    assert_eq!(app.get("/v1/status", Some(&new)).await.status(), 200);
+    let again = post(
+        &client,
+        &app,
+        &format!("/keys/{id}/revoke"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(again.status(), 409, "revoked is final");
+
+    let delete = client
+        .get(format!("{}/keys/{new_id}/delete", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(delete.contains("request-log rows are removed"), "{delete}");
+    assert_eq!(
+        post(
+            &client,
+            &app,
+            &format!("/keys/{new_id}/delete"),
+            &[("csrf", &csrf)]
+        )
+        .await
+        .status(),
+        303
+    );
+    assert_eq!(app.get("/v1/status", Some(&new)).await.status(), 401);
+    let logs: i64 = app
+        .db()
+        .query_row(
+            "SELECT count(*) FROM request_logs WHERE key_id = ?1",
+            [&new_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(logs, 0);
+}
+
+#[tokio::test]
+async fn members_cannot_change_keys_and_other_workspaces_keys_are_not_found() {
+    let app = spawn_app().await;
+    let (id, key) = app.create_key(&[]);
+    let (member, csrf) = signed_in(&app, "member").await;
+    let page = member
+        .get(format!("{}/keys", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("disabled>Revoke"),
+        "actions are shown disabled"
+    );
+    for action in ["revoke", "disable", "delete", "rotate", "expire"] {
+        let res = post(
+            &member,
+            &app,
+            &format!("/keys/{id}/{action}"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(res.status(), 403, "{action}");
+    }
+    assert_eq!(
+        member
+            .get(format!("{}/keys/{id}/revoke", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.get("/v1/status", Some(&key)).await.status(),
+        200,
+        "nothing changed"
+    );
+    let activity: i64 = app
+        .db()
+        .query_row(
+            "SELECT count(*) FROM activity WHERE category = 'apikey'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(activity, 1, "only the creation");
+
+    let other = app.cli_json(&["accounts", "create", "--name", "Other"]);
+    let theirs = app.cli_json(&[
+        "keys",
+        "create",
+        "--account",
+        other["id"].as_str().unwrap(),
+        "--name",
+        "x",
+        "--preset",
+        "read_only",
+    ]);
+    let (owner, owner_csrf) = signed_in(&app, "owner").await;
+    let their_id = theirs["id"].as_str().unwrap();
+    let res = post(
+        &owner,
+        &app,
+        &format!("/keys/{their_id}/revoke"),
+        &[("csrf", &owner_csrf)],
+    )
+    .await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        owner
+            .get(format!("{}/keys/{their_id}/delete", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}

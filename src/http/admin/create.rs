@@ -90,7 +90,8 @@ fn presets() -> Vec<PresetChoice> {
         .collect()
 }
 
-fn require_owner(session: &AdminSession) -> Result<String, AdminError> {
+/// The current workspace, when the signed-in person may manage its keys (keys.md §6).
+pub fn require_owner(session: &AdminSession) -> Result<String, AdminError> {
     match (session.0.account_id.clone(), session.0.role.as_deref()) {
         (Some(account), Some("primary-owner" | "owner")) => Ok(account),
         _ => Err(AdminError::Forbidden),

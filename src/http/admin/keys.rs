@@ -14,6 +14,7 @@ use crate::store::keys::{ApiKey, KeyFilter, search_keys};
 const PAGE_SIZE: i64 = 100;
 
 pub struct KeyRow {
+    pub id: String,
     pub name: String,
     pub prefix: String,
     pub status: &'static str,
@@ -36,6 +37,7 @@ impl KeyRow {
         };
         let entries = key.ip_allowlist.entries();
         KeyRow {
+            id: key.id.clone(),
             name: key.name.clone(),
             prefix: key.key_prefix.clone(),
             status: status.as_str(),
@@ -44,6 +46,31 @@ impl KeyRow {
             created: key.created_at.to_rfc3339(),
             allowlist_first: entries.first().cloned(),
             allowlist_more: entries.len().saturating_sub(1),
+        }
+    }
+}
+
+impl KeyRow {
+    /// Actions that open a confirmation page, by state (keys.md §5).
+    pub fn confirmations(&self) -> Vec<(&'static str, &'static str)> {
+        let mut out = Vec::new();
+        if matches!(self.status, "active" | "disabled") {
+            out.push(("rotate", "Rotate"));
+        }
+        if self.status != "revoked" {
+            out.push(("revoke", "Revoke"));
+        }
+        out.push(("delete", "Delete"));
+        out
+    }
+
+    /// Reversible actions posted straight from the row.
+    pub fn switches(&self) -> Vec<(&'static str, &'static str)> {
+        match self.status {
+            "active" => vec![("disable", "Disable")],
+            "rotated" => vec![("expire", "Expire now"), ("disable", "Disable")],
+            "disabled" => vec![("enable", "Enable")],
+            _ => Vec::new(),
         }
     }
 }

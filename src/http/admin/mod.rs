@@ -1,6 +1,7 @@
 //! The admin pages (admin.md): server-rendered with askama, one template per page, security
 //! headers on every response.
 
+mod actions;
 mod assets;
 mod auth;
 mod create;
@@ -36,7 +37,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/logout").post(auth::logout))
         .service(page("/keys").get(keys::list))
         .service(page("/keys/new").get(create::show).post(create::submit))
-        .service(page("/keys/created/{token}").get(create::created));
+        .service(page("/keys/created/{token}").get(create::created))
+        .service(
+            page("/keys/{id}/{action}")
+                .get(actions::confirm)
+                .post(actions::perform),
+        );
 }
 
 /// A page resource with the security headers.

@@ -25,6 +25,10 @@ pub enum AdminError {
     Forbidden,
     #[error("this key has already been shown; it is never shown again")]
     Gone,
+    #[error("no such key in this workspace")]
+    NotFound,
+    #[error("{0}")]
+    Refused(String),
     #[error("the page could not be shown")]
     Internal,
 }
@@ -35,6 +39,8 @@ impl ResponseError for AdminError {
             AdminError::SignIn => StatusCode::SEE_OTHER,
             AdminError::Csrf | AdminError::Forbidden => StatusCode::FORBIDDEN,
             AdminError::Gone => StatusCode::GONE,
+            AdminError::NotFound => StatusCode::NOT_FOUND,
+            AdminError::Refused(_) => StatusCode::CONFLICT,
             AdminError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -1,0 +1,212 @@
+//! Row actions of the API keys page: rotate (then the new key once), revoke and delete behind a
+//! confirmation that names the key and says what happens, disable / enable and "Expire now".
+
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::assets::{ASSETS, Assets};
+use super::create::require_owner;
+use super::session::{AdminError, AdminSession};
+use crate::http::state::AppState;
+use crate::service::keys::{get_key_in, switch_key};
+use crate::service::lifecycle::{DEFAULT_GRACE_HOURS, delete_key, expire_now, rotate_key};
+use crate::service::sessions::Session;
+use crate::service::{Actor, ServiceError};
+use crate::store::keys::Switch;
+
+pub const GRACE_CHOICES: [i64; 7] = [1, 6, 12, 24, 48, 72, 168];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    Rotate,
+    Revoke,
+    Delete,
+}
+
+#[derive(Template)]
+#[template(path = "key_confirm.html")]
+struct ConfirmPage<'a> {
+    assets: &'a Assets,
+    session: &'a Session,
+    title: &'a str,
+    message: String,
+    action: String,
+    button: &'a str,
+    grace: Option<(&'a [i64], i64)>,
+}
+
+fn actor(session: &AdminSession, state: &AppState, req: &actix_web::HttpRequest) -> Actor {
+    let caller = crate::http::pipeline::Caller::new(req, state);
+    Actor::User {
+        email: session.0.email.clone(),
+        ip_hash: Some(state.ip_hasher.hash(caller.client_ip)),
+    }
+}
+
+fn refused(e: ServiceError) -> AdminError {
+    match e {
+        ServiceError::NotFound(_) => AdminError::NotFound,
+        ServiceError::InvalidState(message) => AdminError::Refused(message),
+        other => {
+            tracing::error!(error = %other, "key action failed");
+            AdminError::Internal
+        }
+    }
+}
+
+pub async fn confirm(
+    session: AdminSession,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let account = require_owner(&session)?;
+    let (id, action) = path.into_inner();
+    let kind = match action.as_str() {
+        "rotate" => Confirm::Rotate,
+        "revoke" => Confirm::Revoke,
+        "delete" => Confirm::Delete,
+        _ => return Err(AdminError::NotFound),
+    };
+    let lookup_id = id.clone();
+    let (key, logs) = state
+        .store
+        .run(move |c| {
+            let key = get_key_in(c, Some(&account), &lookup_id)
+                .map_err(|e| crate::store::StoreError::Task(e.to_string()));
+            let logs: i64 = c.query_row(
+                "SELECT count(*) FROM request_logs WHERE key_id = ?1",
+                [&lookup_id],
+                |r| r.get(0),
+            )?;
+            Ok((key, logs))
+        })
+        .await
+        .map_err(|_| AdminError::Internal)?;
+    let key = key.map_err(|_| AdminError::NotFound)?;
+    let label = format!("“{}” ({})", key.name, key.key_prefix);
+    let (title, message, button) = match kind {
+        Confirm::Rotate => (
+            "Rotate API key",
+            format!(
+                "A new key replaces {label}. The old key keeps working until the grace period ends, then stops."
+            ),
+            "Rotate",
+        ),
+        Confirm::Revoke => (
+            "Revoke API key",
+            format!(
+                "{label} stops working immediately. This cannot be undone; the key and its logs stay for audit."
+            ),
+            "Revoke",
+        ),
+        Confirm::Delete => (
+            "Delete API key",
+            format!(
+                "{label} and its {logs} request-log rows are removed at once. Usage totals stay. This cannot be undone."
+            ),
+            "Delete",
+        ),
+    };
+    let grace = (kind == Confirm::Rotate).then_some((&GRACE_CHOICES[..], DEFAULT_GRACE_HOURS));
+    let page = ConfirmPage {
+        assets: &ASSETS,
+        session: &session.0,
+        title,
+        message,
+        action: format!("/keys/{id}/{action}"),
+        button,
+        grace,
+    };
+    let body = page.render().map_err(|_| AdminError::Internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    csrf: String,
+    grace_hours: Option<i64>,
+}
+
+pub async fn perform(
+    req: actix_web::HttpRequest,
+    session: AdminSession,
+    path: web::Path<(String, String)>,
+    form: web::Form<ActionForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let account = require_owner(&session)?;
+    session.check_csrf(&form.csrf)?;
+    let (id, action) = path.into_inner();
+    let actor = actor(&session, &state, &req);
+    let now = state.clock.now();
+    let back = || {
+        Ok(HttpResponse::SeeOther()
+            .insert_header((LOCATION, "/keys"))
+            .finish())
+    };
+    match action.as_str() {
+        "rotate" => {
+            let (format, grace, session_id) = (
+                state.key_format.clone(),
+                form.grace_hours,
+                session.0.id_hash.clone(),
+            );
+            let (_, new, secret) = change(&state, move |c| {
+                rotate_key(c, &format, &actor, now, (Some(&account), &id), grace)
+            })
+            .await?;
+            let token = state
+                .reveals
+                .put(secret, new.name.clone(), session_id, now)
+                .ok_or(AdminError::Internal)?;
+            Ok(HttpResponse::SeeOther()
+                .insert_header((LOCATION, format!("/keys/created/{token}")))
+                .finish())
+        }
+        "revoke" | "disable" | "enable" => {
+            let switch = match action.as_str() {
+                "revoke" => Switch::Revoke,
+                "disable" => Switch::Disable,
+                _ => Switch::Enable,
+            };
+            change(&state, move |c| {
+                switch_key(c, &actor, now, (Some(&account), &id), switch)
+            })
+            .await?;
+            back()
+        }
+        "expire" => {
+            change(&state, move |c| {
+                expire_now(c, &actor, now, (Some(&account), &id))
+            })
+            .await?;
+            back()
+        }
+        "delete" => {
+            change(&state, move |c| {
+                delete_key(c, &actor, now, (Some(&account), &id))
+            })
+            .await?;
+            back()
+        }
+        _ => Err(AdminError::NotFound),
+    }
+}
+
+/// Runs one key change off the async workers; refusals become pages, not crashes.
+async fn change<T, F>(state: &AppState, f: F) -> Result<T, AdminError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut rusqlite::Connection) -> Result<T, ServiceError> + Send + 'static,
+{
+    state
+        .store
+        .run(move |c| Ok(f(c)))
+        .await
+        .map_err(|_| AdminError::Internal)?
+        .map_err(refused)
+}
