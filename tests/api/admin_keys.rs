@@ -546,3 +546,70 @@ async fn members_cannot_change_keys_and_other_workspaces_keys_are_not_found() {
         404
     );
 }
+
+#[tokio::test]
+async fn the_management_api_accepts_a_session_with_the_csrf_header_under_the_role_rules() {
+    let app = spawn_app().await;
+    let (owner, _) = signed_in(&app, "owner").await;
+    let page = owner
+        .get(format!("{}/keys", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = field_value(&page, "name=\"csrf-token\" content=\"");
+    let url = format!("{}/api/v1/api-keys", app.address);
+    let body = serde_json::json!({ "name": "via session", "preset": "read_only" });
+
+    assert_eq!(owner.get(&url).send().await.unwrap().status(), 200);
+    let res = owner.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 403, "a change needs the CSRF header");
+    let error: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "BSE1003");
+    let res = owner
+        .post(&url)
+        .header("x-csrf-token", &token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let created: serde_json::Value = res.json().await.unwrap();
+    assert!(created["data"]["key"].as_str().unwrap().starts_with("bye_"));
+    let actor: String = app
+        .db()
+        .query_row(
+            "SELECT actor FROM activity WHERE description LIKE '%via session%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(actor, "user:owner@example.com");
+
+    let (member, _) = signed_in(&app, "member").await;
+    let member_page = member
+        .get(format!("{}/keys", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let member_token = field_value(&member_page, "name=\"csrf-token\" content=\"");
+    assert_eq!(
+        member.get(&url).send().await.unwrap().status(),
+        200,
+        "members read"
+    );
+    let res = member
+        .post(&url)
+        .header("x-csrf-token", &member_token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "members do not change keys");
+    assert_eq!(count_keys(&app), 1);
+}

@@ -16,7 +16,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{Error, HttpRequest, HttpResponse, web};
 
 pub use reveal::Reveals;
-pub use session::{AdminError, AdminSession};
+pub use session::{AdminError, AdminSession, SESSION_COOKIE};
 
 const SECURITY_HEADERS: [(&str, &str); 5] = [
     (

@@ -13,23 +13,29 @@ use crate::domain::Scope;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::pipeline::{Caller, authenticate, stash_audit};
 use crate::http::state::AppState;
-use crate::service::auth::Principal;
+use subtle::ConstantTimeEq;
+
+use crate::http::admin::SESSION_COOKIE;
+use crate::service::{Actor, sessions};
 
 type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
-/// A key allowed to manage its account's keys: `keys:read` for GET, `keys:write` otherwise.
+/// Who may use the management API: a key with `keys:read` (GET) or `keys:write` (otherwise), or
+/// a dashboard session (keys.md §8) whose role allows the change and which sends its CSRF token
+/// in `X-CSRF-Token` on every request that changes something.
 pub struct ApiPrincipal {
-    pub principal: Principal,
+    pub account_id: String,
+    pub actor: Actor,
     pub caller: Caller,
-    /// Keyed hash of the caller's address, for activity rows.
-    pub ip_hash: String,
 }
 
 impl ApiPrincipal {
     pub fn account_id(&self) -> &str {
-        &self.principal.key.account_id
+        &self.account_id
     }
 }
+
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 impl FromRequest for ApiPrincipal {
     type Error = ApiError;
@@ -43,30 +49,98 @@ impl FromRequest for ApiPrincipal {
                 .cloned()
                 .ok_or_else(ApiError::internal)?;
             let caller = Caller::new(&req, &state);
-            let scope = if req.method() == Method::GET {
-                Scope::KeysRead
-            } else {
-                Scope::KeysWrite
-            };
-            match authenticate(&req, &state, &caller, scope).await {
-                Ok((principal, audit)) => {
-                    stash_audit(&req, audit, caller.clone());
-                    let ip_hash = state.ip_hasher.hash(caller.client_ip);
-                    Ok(ApiPrincipal {
-                        principal,
-                        caller,
-                        ip_hash,
-                    })
-                }
-                Err((error, audit)) => {
-                    if let Some(audit) = audit {
-                        stash_audit(&req, audit, caller);
-                    }
-                    Err(error)
-                }
+            let has_key = req
+                .headers()
+                .contains_key(actix_web::http::header::AUTHORIZATION);
+            match req.cookie(SESSION_COOKIE).filter(|_| !has_key) {
+                Some(cookie) => by_session(&req, &state, caller, cookie.value().to_owned()).await,
+                None => by_key(&req, &state, caller).await,
             }
         })
     }
+}
+
+async fn by_key(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: Caller,
+) -> Result<ApiPrincipal, ApiError> {
+    let scope = if req.method() == Method::GET {
+        Scope::KeysRead
+    } else {
+        Scope::KeysWrite
+    };
+    match authenticate(req, state, &caller, scope).await {
+        Ok((principal, audit)) => {
+            stash_audit(req, audit, caller.clone());
+            let actor = Actor::Key {
+                prefix: principal.key.key_prefix.clone(),
+                ip_hash: Some(state.ip_hasher.hash(caller.client_ip)),
+            };
+            Ok(ApiPrincipal {
+                account_id: principal.key.account_id,
+                actor,
+                caller,
+            })
+        }
+        Err((error, audit)) => {
+            if let Some(audit) = audit {
+                stash_audit(req, audit, caller);
+            }
+            Err(error)
+        }
+    }
+}
+
+async fn by_session(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: Caller,
+    token: String,
+) -> Result<ApiPrincipal, ApiError> {
+    let now = caller.now;
+    let session = state
+        .store
+        .run(move |c| {
+            sessions::load(c, &token, now)
+                .map_err(|e| crate::store::StoreError::Task(e.to_string()))
+        })
+        .await
+        .map_err(|_| ApiError::storage_unavailable())?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::AuthenticationFailed,
+                "The session has expired; sign in again.",
+            )
+        })?;
+    let denied = |message: &'static str| ApiError::new(ErrorCode::InsufficientPermissions, message);
+    let account_id = session
+        .account_id
+        .clone()
+        .ok_or_else(|| denied("No workspace is selected."))?;
+    if req.method() != Method::GET {
+        let sent = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let expected = session.csrf_token.as_bytes();
+        if sent.len() != expected.len() || !bool::from(sent.as_bytes().ct_eq(expected)) {
+            return Err(denied("The X-CSRF-Token header is missing or wrong."));
+        }
+        if !matches!(session.role.as_deref(), Some("primary-owner" | "owner")) {
+            return Err(denied("Only owners of this workspace can change its keys."));
+        }
+    }
+    let actor = Actor::User {
+        email: session.email,
+        ip_hash: Some(state.ip_hasher.hash(caller.client_ip)),
+    };
+    Ok(ApiPrincipal {
+        account_id,
+        actor,
+        caller,
+    })
 }
 
 /// A JSON body; a bad one answers 400 BSE2001 with `details.field` (and `details.index`).

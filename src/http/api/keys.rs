@@ -16,10 +16,7 @@ use crate::service::{Actor, ServiceError};
 use crate::store::keys::{ApiKey, KeyFilter, Switch, search_keys};
 
 fn actor(p: &ApiPrincipal) -> Actor {
-    Actor::Key {
-        prefix: p.principal.key.key_prefix.clone(),
-        ip_hash: Some(p.ip_hash.clone()),
-    }
+    p.actor.clone()
 }
 
 pub async fn list(
