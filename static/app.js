@@ -52,3 +52,8 @@
     });
   });
 })();
+
+// The workspace switcher submits itself when a workspace is picked.
+document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+  select.addEventListener("change", function () { select.form.submit(); });
+});

@@ -198,6 +198,26 @@ pub fn load(
     }))
 }
 
+/// Switches the session to another workspace the user belongs to; `false` when they do not.
+pub fn switch_workspace(
+    conn: &Connection,
+    session: &Session,
+    account_id: &str,
+) -> Result<bool, ServiceError> {
+    if !session
+        .workspaces
+        .iter()
+        .any(|w| w.account_id == account_id)
+    {
+        return Ok(false);
+    }
+    conn.execute(
+        "UPDATE sessions SET account_id = ?2 WHERE id_hash = ?1",
+        params![session.id_hash, account_id],
+    )?;
+    Ok(true)
+}
+
 /// Ends a session: the cookie opens nothing afterwards.
 pub fn sign_out(conn: &Connection, id_hash: &str) -> Result<(), ServiceError> {
     conn.execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?;

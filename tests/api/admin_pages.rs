@@ -352,3 +352,74 @@ async fn assets_are_served_under_their_content_hash() {
         404
     );
 }
+
+#[tokio::test]
+async fn the_workspace_switcher_moves_between_the_users_workspaces_only() {
+    let app = spawn_app().await;
+    let (email, password) = user(&app, "owner@example.com", "owner");
+    let team = app.cli_json(&["accounts", "create", "--name", "Team B", "--team"]);
+    let team_id = team["id"].as_str().unwrap();
+    let db = app.db();
+    let user_id: String = db
+        .query_row("SELECT id FROM users WHERE email = ?1", [&email], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    db.execute("INSERT INTO memberships (account_id, user_id, role, created_at) VALUES (?1, ?2, 'member', 4102444800000)", [team_id, &user_id]).unwrap();
+    app.cli_json(&[
+        "keys",
+        "create",
+        "--account",
+        team_id,
+        "--name",
+        "team-b-key",
+        "--preset",
+        "read_only",
+    ]);
+    let stranger = app.cli_json(&["accounts", "create", "--name", "Stranger"]);
+
+    let client = browser();
+    sign_in(&app, &client, &email, &password).await;
+    let page = client
+        .get(format!("{}/keys", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Team B · member") && page.contains("Acme · owner"));
+    assert!(!page.contains("team-b-key"));
+    let csrf = csrf_in(&page);
+    let res = client
+        .post(format!("{}/workspace", app.address))
+        .form(&[("csrf", csrf.as_str()), ("account_id", team_id)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let page = client
+        .get(format!("{}/keys", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("team-b-key"));
+    assert!(
+        page.contains("owners manage them"),
+        "the role follows the workspace"
+    );
+
+    let res = client
+        .post(format!("{}/workspace", app.address))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("account_id", stranger["id"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "not a member there");
+}

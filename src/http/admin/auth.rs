@@ -165,3 +165,33 @@ pub async fn logout(
         .insert_header((LOCATION, "/login"))
         .finish())
 }
+
+#[derive(Deserialize)]
+pub struct WorkspaceForm {
+    csrf: String,
+    account_id: String,
+}
+
+/// The workspace switcher in the header.
+pub async fn switch_workspace(
+    session: AdminSession,
+    form: web::Form<WorkspaceForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    session.check_csrf(&form.csrf)?;
+    let form = form.into_inner();
+    let switched = state
+        .store
+        .run(move |c| {
+            sessions::switch_workspace(c, &session.0, &form.account_id)
+                .map_err(|e| crate::store::StoreError::Task(e.to_string()))
+        })
+        .await
+        .map_err(|_| AdminError::Internal)?;
+    if !switched {
+        return Err(AdminError::Forbidden);
+    }
+    Ok(HttpResponse::SeeOther()
+        .insert_header((LOCATION, "/keys"))
+        .finish())
+}

@@ -35,6 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/").get(home))
         .service(page("/login").get(auth::show).post(auth::submit))
         .service(page("/logout").post(auth::logout))
+        .service(page("/workspace").post(auth::switch_workspace))
         .service(page("/keys").get(keys::list))
         .service(page("/keys/new").get(create::show).post(create::submit))
         .service(page("/keys/created/{token}").get(create::created))
