@@ -293,11 +293,7 @@ pub fn search_keys(conn: &Connection, f: &KeyFilter<'_>) -> Result<(Vec<ApiKey>,
          AND (:search IS NULL OR k.name LIKE '%' || :search || '%' ESCAPE '\\'
               OR k.key_prefix LIKE :search || '%' ESCAPE '\\')"
     );
-    let search = f.search.map(|s| {
-        s.replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    });
+    let search = f.search.map(super::logs::like_escape);
     let named =
         rusqlite::named_params! { ":account": f.account_id, ":search": search, ":now": f.now.0 };
     // `:now` only appears in some status conditions; bind only the parameters present.

@@ -81,6 +81,11 @@ pub struct LogFilter<'a> {
     pub since: Option<Timestamp>,
     pub until: Option<Timestamp>,
     pub before_id: Option<i64>,
+    /// Rows whose endpoint starts with this.
+    pub endpoint: Option<&'a str>,
+    /// Free text: a request id, an endpoint fragment, a key prefix, an error code or an IP-hash
+    /// prefix.
+    pub text: Option<&'a str>,
     pub limit: i64,
 }
 
@@ -116,6 +121,29 @@ pub fn search_logs(conn: &Connection, f: &LogFilter<'_>) -> Result<Vec<LogRow>, 
     if let Some(until) = f.until {
         add(" AND created_at < ?", Box::new(until.0));
     }
+    if let Some(endpoint) = f.endpoint {
+        add(
+            " AND endpoint LIKE ? ESCAPE '\\'",
+            Box::new(format!("{}%", like_escape(endpoint))),
+        );
+    }
+    if let Some(text) = f.text {
+        let fragment = like_escape(text);
+        add(" AND (request_id = ?", Box::new(text.to_owned()));
+        add(
+            " OR endpoint LIKE ? ESCAPE '\\'",
+            Box::new(format!("%{fragment}%")),
+        );
+        add(
+            " OR key_prefix LIKE ? ESCAPE '\\'",
+            Box::new(format!("{fragment}%")),
+        );
+        add(" OR error_code = ?", Box::new(text.to_owned()));
+        add(
+            " OR ip_hash LIKE ? ESCAPE '\\')",
+            Box::new(format!("{fragment}%")),
+        );
+    }
     if let Some(before) = f.before_id {
         add(" AND id < ?", Box::new(before));
     }
@@ -125,6 +153,13 @@ pub fn search_logs(conn: &Connection, f: &LogFilter<'_>) -> Result<Vec<LogRow>, 
     let params: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
     let rows = stmt.query_map(params.as_slice(), from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Escapes `\\`, `%` and `_` for a `LIKE … ESCAPE '\\'` pattern.
+pub(crate) fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 #[cfg(test)]

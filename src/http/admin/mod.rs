@@ -6,6 +6,7 @@ mod assets;
 mod auth;
 mod create;
 mod keys;
+mod logs;
 mod reveal;
 mod session;
 
@@ -38,6 +39,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/workspace").post(auth::switch_workspace))
         .service(page("/keys").get(keys::list))
         .service(page("/keys/new").get(create::show).post(create::submit))
+        .service(page("/logs").get(logs::page))
+        .service(page("/logs/export/{format}").get(logs::export))
         .service(page("/keys/created/{token}").get(create::created))
         .service(
             page("/keys/{id}/{action}")

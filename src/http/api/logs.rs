@@ -75,6 +75,8 @@ pub async fn logs(
             since,
             until,
             before_id: cursor,
+            endpoint: None,
+            text: None,
             limit,
         };
         Ok(search_logs(c, &filter)?)
@@ -103,7 +105,7 @@ pub async fn logs(
     ))
 }
 
-fn log_json(r: &LogRow) -> Value {
+pub fn log_json(r: &LogRow) -> Value {
     json!({
         "id": r.id,
         "request_id": r.request_id,

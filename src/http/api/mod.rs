@@ -4,7 +4,7 @@
 
 mod extract;
 mod keys;
-mod logs;
+pub mod logs;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};

@@ -115,8 +115,10 @@ CREATE TABLE request_logs (
     latency_us           INTEGER NOT NULL,
     created_at           INTEGER NOT NULL
 ) STRICT;
-CREATE INDEX request_logs_by_key ON request_logs (key_id, created_at);
-CREATE INDEX request_logs_by_account ON request_logs (account_id, created_at);
+-- Index entries end with the rowid, so these serve "an account's (or key's) newest rows first"
+-- straight from the index; rows are appended in time order.
+CREATE INDEX request_logs_by_key ON request_logs (key_id);
+CREATE INDEX request_logs_by_account ON request_logs (account_id);
 
 -- Daily roll-ups survive log retention and key deletion (key_id becomes NULL).
 CREATE TABLE usage_daily (

@@ -1,0 +1,232 @@
+//! The logs page (admin.md "Logs"): the request log with filters, 500 rows a page, and the
+//! filtered rows exported as CSV or JSON.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::assets::{ASSETS, Assets};
+use super::session::{AdminError, AdminSession};
+use crate::domain::Timestamp;
+use crate::http::api::logs::to_csv;
+use crate::http::state::AppState;
+use crate::service::sessions::Session;
+use crate::store::keys::list_keys;
+use crate::store::logs::{LogFilter, LogRow, StatusFilter, search_logs};
+
+const PAGE_ROWS: i64 = 500;
+const EXPORT_ROWS: i64 = 100_000;
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct LogsQuery {
+    key: String,
+    status: String,
+    error_code: String,
+    endpoint: String,
+    since: String,
+    until: String,
+    q: String,
+    cursor: Option<i64>,
+}
+
+impl LogsQuery {
+    /// The filters as a query string, for the export links and the next page.
+    fn encoded(&self) -> String {
+        let pairs = [
+            ("key", &self.key),
+            ("status", &self.status),
+            ("error_code", &self.error_code),
+            ("endpoint", &self.endpoint),
+            ("since", &self.since),
+            ("until", &self.until),
+            ("q", &self.q),
+        ];
+        let kept: Vec<(&str, &str)> = pairs
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect();
+        serde_urlencoded::to_string(kept).unwrap_or_default()
+    }
+}
+
+pub struct Row {
+    pub key_name: String,
+    pub log: LogRow,
+    pub class: i64,
+    pub time: String,
+}
+
+#[derive(Template)]
+#[template(path = "logs.html")]
+struct LogsPage<'a> {
+    assets: &'a Assets,
+    session: &'a Session,
+    query: &'a LogsQuery,
+    keys: Vec<(String, String)>,
+    rows: Vec<Row>,
+    filters: String,
+    next_cursor: Option<i64>,
+    error: Option<&'static str>,
+}
+
+fn nonempty(s: &str) -> Option<String> {
+    Some(s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+/// Rows for the current workspace matching the query, newest first, and the workspace's keys.
+async fn fetch(
+    session: &Session,
+    query: &LogsQuery,
+    limit: i64,
+    state: &AppState,
+) -> Result<Result<(Vec<LogRow>, Vec<(String, String)>), &'static str>, AdminError> {
+    let Some(account) = session.account_id.clone() else {
+        return Ok(Ok((Vec::new(), Vec::new())));
+    };
+    let status = match nonempty(&query.status) {
+        None => None,
+        Some(s) => match StatusFilter::parse(&s) {
+            Some(f) => Some(f),
+            None => {
+                return Ok(Err(
+                    "Status must be a class such as 4xx or a code such as 404.",
+                ));
+            }
+        },
+    };
+    let day = |raw: &str, end: bool| -> Result<Option<Timestamp>, &'static str> {
+        let Some(raw) = nonempty(raw) else {
+            return Ok(None);
+        };
+        let t = Timestamp::parse(&raw).ok_or("Dates must be YYYY-MM-DD.")?;
+        // "Until" a day includes the whole of that day.
+        Ok(Some(if end && raw.len() == 10 {
+            t.plus_millis(Timestamp::MS_PER_DAY)
+        } else {
+            t
+        }))
+    };
+    let (since, until) = match (day(&query.since, false), day(&query.until, true)) {
+        (Ok(s), Ok(u)) => (s, u),
+        (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+    };
+    let (key, error_code, endpoint, text, cursor) = (
+        nonempty(&query.key),
+        nonempty(&query.error_code),
+        nonempty(&query.endpoint),
+        nonempty(&query.q),
+        query.cursor,
+    );
+    let found = state
+        .store
+        .run(move |c| {
+            let filter = LogFilter {
+                account_id: &account,
+                key_id: key.as_deref(),
+                status,
+                error_code: error_code.as_deref(),
+                since,
+                until,
+                before_id: cursor,
+                endpoint: endpoint.as_deref(),
+                text: text.as_deref(),
+                limit,
+            };
+            let rows = search_logs(c, &filter)?;
+            let keys = list_keys(c, Some(&account))?
+                .into_iter()
+                .map(|k| (k.id, format!("{} ({})", k.name, k.key_prefix)))
+                .collect();
+            Ok((rows, keys))
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "logs page failed");
+            AdminError::Internal
+        })?;
+    Ok(Ok(found))
+}
+
+pub async fn page(
+    session: AdminSession,
+    query: web::Query<LogsQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let query = query.into_inner();
+    let (rows, keys, error) = match fetch(&session.0, &query, PAGE_ROWS, &state).await? {
+        Ok((rows, keys)) => (rows, keys, None),
+        Err(message) => (Vec::new(), Vec::new(), Some(message)),
+    };
+    let names: HashMap<&str, &str> = keys
+        .iter()
+        .map(|(id, name)| (id.as_str(), name.as_str()))
+        .collect();
+    let next_cursor = (rows.len() as i64 == PAGE_ROWS)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .map(|log| Row {
+            key_name: names
+                .get(log.key_id.as_str())
+                .map_or_else(|| log.key_prefix.clone(), |n| (*n).to_owned()),
+            class: log.status_code / 100,
+            time: log.created_at.to_rfc3339(),
+            log,
+        })
+        .collect();
+    let filters = query.encoded();
+    let page = LogsPage {
+        assets: &ASSETS,
+        session: &session.0,
+        query: &query,
+        keys,
+        rows,
+        filters,
+        next_cursor,
+        error,
+    };
+    let body = page.render().map_err(|e| {
+        tracing::error!(error = %e, "template failed");
+        AdminError::Internal
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+pub async fn export(
+    session: AdminSession,
+    format: web::Path<String>,
+    query: web::Query<LogsQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let rows = match fetch(&session.0, &query, EXPORT_ROWS, &state).await? {
+        Ok((rows, _)) => rows,
+        Err(message) => return Err(AdminError::Refused(message.to_owned())),
+    };
+    let (content_type, name, body) = match format.as_str() {
+        "csv" => ("text/csv; charset=utf-8", "request-logs.csv", to_csv(&rows)),
+        "json" => {
+            let items: Vec<serde_json::Value> =
+                rows.iter().map(crate::http::api::logs::log_json).collect();
+            (
+                "application/json",
+                "request-logs.json",
+                serde_json::to_string(&items).map_err(|_| AdminError::Internal)?,
+            )
+        }
+        _ => return Err(AdminError::NotFound),
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .body(body))
+}

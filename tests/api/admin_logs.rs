@@ -1,0 +1,186 @@
+//! The logs page: filters, paging and the export of the filtered rows.
+
+use crate::helpers::{TestApp, spawn_app};
+
+async fn signed_in_member(app: &TestApp) -> reqwest::Client {
+    let user = app.cli_json(&[
+        "users",
+        "create",
+        "--email",
+        "viewer@example.com",
+        "--account",
+        &app.account_id,
+        "--role",
+        "member",
+    ]);
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = client
+        .get(format!("{}/login", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let at = login.find(marker).unwrap() + marker.len();
+    let csrf = login[at..].split('"').next().unwrap().to_owned();
+    let res = client
+        .post(format!("{}/login", app.address))
+        .form(&[
+            ("email", "viewer@example.com"),
+            ("password", user["password"].as_str().unwrap()),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    client
+}
+
+#[tokio::test]
+async fn the_logs_page_shows_filters_and_exports_the_workspaces_requests() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_key(&["--preset", "monitor_only"]);
+    let (_, other) = app.create_key(&[]);
+    for _ in 0..3 {
+        app.get("/v1/usage?days=7", Some(&other)).await;
+    }
+    let denied = app.get("/v1/status", Some(&key)).await;
+    let denied_id = denied.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let client = signed_in_member(&app).await;
+
+    let html = client
+        .get(format!("{}/logs", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("/v1/usage") && html.contains("days=7"));
+    assert!(html.contains("BSE1003"));
+    assert!(html.contains("test key (bye_"), "rows name their key");
+
+    let html = client
+        .get(format!("{}/logs?status=4xx", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("BSE1003") && !html.contains("days=7"));
+    let html = client
+        .get(format!("{}/logs?q={denied_id}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(html.matches("<tr>").count(), 2, "header and the one row");
+    let html = client
+        .get(format!("{}/logs?endpoint=/v1/usage", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(html.matches("days=7").count(), 3);
+    let html = client
+        .get(format!("{}/logs?since=nonsense", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Dates must be YYYY-MM-DD."));
+
+    let csv = client
+        .get(format!("{}/logs/export/csv?status=2xx", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("request-logs.csv")
+    );
+    let csv = csv.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 4, "header and three rows: {csv}");
+    assert!(!csv.contains("BSE1003"));
+    let json: serde_json::Value = client
+        .get(format!(
+            "{}/logs/export/json?error_code=BSE1003",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 1);
+    assert_eq!(json[0]["request_id"], denied_id.as_str());
+}
+
+#[tokio::test]
+async fn the_logs_page_pages_by_500_rows() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_key(&[]);
+    app.get("/v1/status", Some(&key)).await;
+    // 600 more rows of the same key, as if made earlier.
+    app.db()
+        .execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600)
+             INSERT INTO request_logs (id, request_id, key_id, account_id, key_prefix, environment, method,
+                 endpoint, route, query, status_code, error_code, idempotency_replayed, ip_hash,
+                 user_agent, region, latency_us, created_at)
+             SELECT -i, 'req_bulk_' || i, key_id, account_id, key_prefix, environment, method, endpoint,
+                 route, query, status_code, error_code, idempotency_replayed, ip_hash, user_agent,
+                 region, latency_us, created_at - i
+             FROM n, (SELECT * FROM request_logs LIMIT 1)",
+            [],
+        )
+        .unwrap();
+    let client = signed_in_member(&app).await;
+    let html = client
+        .get(format!("{}/logs", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(html.matches("<tr>").count(), 501);
+    let older = html
+        .split("href=\"/logs?")
+        .nth(1)
+        .expect("an older-rows link")
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let html = client
+        .get(format!("{}/logs?{older}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(html.matches("<tr>").count(), 102, "the remaining 101 rows");
+}
