@@ -116,3 +116,26 @@ pub fn key_usage(
     routes.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.route.cmp(&b.route)));
     Ok((routes, days.into_values().collect()))
 }
+
+/// One key's error codes and their counts from `since_day` on, most frequent first.
+pub fn key_error_codes(
+    conn: &Connection,
+    key_id: &str,
+    since_day: &str,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT error_code, SUM(requests) AS n FROM usage_daily_errors
+         WHERE key_id = ?1 AND day >= ?2 GROUP BY error_code ORDER BY n DESC, error_code LIMIT 10",
+    )?;
+    let rows = stmt.query_map(params![key_id, since_day], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Requests a key made at or after `since` (for a rotated key's grace period).
+pub fn key_requests_since(conn: &Connection, key_id: &str, since: i64) -> Result<i64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM request_logs WHERE key_id = ?1 AND created_at >= ?2",
+        params![key_id, since],
+        |r| r.get(0),
+    )?)
+}

@@ -184,3 +184,65 @@ async fn the_logs_page_pages_by_500_rows() {
         .unwrap();
     assert_eq!(html.matches("<tr>").count(), 102, "the remaining 101 rows");
 }
+
+#[tokio::test]
+async fn the_key_detail_page_shows_the_chain_the_chart_and_the_grace_telemetry() {
+    let app = spawn_app().await;
+    let (id, old) = app.create_key(&[]);
+    app.get("/v1/status", Some(&old)).await;
+    app.get("/v1/health/cache", Some(&old)).await;
+    let rotated = app.cli_json(&["keys", "rotate", &id, "--grace-hours", "6"]);
+    app.get("/v1/status", Some(&old)).await;
+    app.get("/v1/status", Some(&old)).await;
+    let client = signed_in_member(&app).await;
+
+    let html = client
+        .get(format!("{}/keys/{id}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Requests since rotation: <strong>2</strong>"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("Expire now</button>"),
+        "members cannot expire"
+    );
+    assert!(
+        html.contains("Rotation chain")
+            && html.contains(&rotated["key_prefix"].as_str().unwrap().to_string())
+    );
+    assert_eq!(html.matches("<g><title>").count(), 30, "one bar a day");
+    assert!(html.contains("4 requests</title>"), "today's bar");
+    assert!(
+        html.contains("<rect class=\"s2\"") && html.contains("<rect class=\"s5\""),
+        "the 501 counts as 5xx"
+    );
+    assert!(html.contains("/v1/health/cache") && html.contains("BSE5001"));
+
+    let other = app.cli_json(&["accounts", "create", "--name", "Other"]);
+    let theirs = app.cli_json(&[
+        "keys",
+        "create",
+        "--account",
+        other["id"].as_str().unwrap(),
+        "--name",
+        "x",
+        "--preset",
+        "read_only",
+    ]);
+    let res = client
+        .get(format!(
+            "{}/keys/{}",
+            app.address,
+            theirs["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}

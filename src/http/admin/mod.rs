@@ -4,7 +4,9 @@
 mod actions;
 mod assets;
 mod auth;
+mod chart;
 mod create;
+mod detail;
 mod keys;
 mod logs;
 mod reveal;
@@ -42,6 +44,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/logs").get(logs::page))
         .service(page("/logs/export/{format}").get(logs::export))
         .service(page("/keys/created/{token}").get(create::created))
+        .service(page("/keys/{id}").get(detail::show))
         .service(
             page("/keys/{id}/{action}")
                 .get(actions::confirm)

@@ -1,0 +1,131 @@
+//! The key detail page (admin.md "Key detail").
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use super::assets::{ASSETS, Assets};
+use super::chart::{self, Chart};
+use super::session::{AdminError, AdminSession};
+use crate::domain::Timestamp;
+use crate::http::state::AppState;
+use crate::service::keys::{get_key_in, rotation_chain};
+use crate::service::sessions::Session;
+use crate::store::keys::ApiKey;
+use crate::store::logs::{LogFilter, LogRow, search_logs};
+use crate::store::usage::{RouteUsage, key_error_codes, key_requests_since, key_usage};
+
+const DAYS: i64 = 30;
+
+#[derive(Template)]
+#[template(path = "key_detail.html")]
+struct DetailPage<'a> {
+    assets: &'a Assets,
+    session: &'a Session,
+    key: &'a ApiKey,
+    status: &'static str,
+    chain: Vec<(ApiKey, &'static str)>,
+    chart: Chart,
+    width: i64,
+    height: i64,
+    routes: Vec<RouteUsage>,
+    errors: Vec<(String, i64)>,
+    recent: Vec<LogRow>,
+    grace: Option<(i64, String)>,
+    can_manage: bool,
+}
+
+fn time(t: Option<Timestamp>) -> String {
+    t.map(Timestamp::to_rfc3339).unwrap_or_default()
+}
+
+struct Loaded {
+    key: ApiKey,
+    chain: Vec<ApiKey>,
+    days: Vec<crate::store::usage::DayUsage>,
+    routes: Vec<RouteUsage>,
+    errors: Vec<(String, i64)>,
+    recent: Vec<LogRow>,
+    since_rotation: Option<i64>,
+}
+
+pub async fn show(
+    session: AdminSession,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let account = session.0.account_id.clone().ok_or(AdminError::NotFound)?;
+    let now = state.clock.now();
+    let since = now.plus_millis(-(DAYS - 1) * Timestamp::MS_PER_DAY).day();
+    let loaded = state
+        .store
+        .run(move |c| {
+            let task =
+                |e: crate::service::ServiceError| crate::store::StoreError::Task(e.to_string());
+            let Ok(key) = get_key_in(c, Some(&account), &id) else {
+                return Ok(None);
+            };
+            let chain = rotation_chain(c, &key).map_err(task)?;
+            let (routes, days) = key_usage(c, &key.id, &since)?;
+            let errors = key_error_codes(c, &key.id, &since)?;
+            let filter = LogFilter {
+                account_id: &account,
+                key_id: Some(&key.id),
+                limit: 20,
+                ..LogFilter::default()
+            };
+            let recent = search_logs(c, &filter)?;
+            let since_rotation = key
+                .rotated_at
+                .map(|r| key_requests_since(c, &key.id, r.millis()))
+                .transpose()?;
+            Ok(Some(Loaded {
+                key,
+                chain,
+                days,
+                routes,
+                errors,
+                recent,
+                since_rotation,
+            }))
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "key detail failed");
+            AdminError::Internal
+        })?
+        .ok_or(AdminError::NotFound)?;
+    let status = loaded.key.status(now);
+    let grace = loaded
+        .since_rotation
+        .filter(|_| status.as_str() == "rotated")
+        .map(|n| (n, time(loaded.key.expires_at)));
+    let page = DetailPage {
+        assets: &ASSETS,
+        session: &session.0,
+        status: status.as_str(),
+        chain: loaded
+            .chain
+            .into_iter()
+            .map(|k| {
+                let s = k.status(now).as_str();
+                (k, s)
+            })
+            .collect(),
+        chart: chart::requests_per_day(&loaded.days, now, DAYS),
+        width: chart::WIDTH,
+        height: chart::HEIGHT,
+        routes: loaded.routes.into_iter().take(10).collect(),
+        errors: loaded.errors,
+        recent: loaded.recent,
+        grace,
+        can_manage: matches!(session.0.role.as_deref(), Some("primary-owner" | "owner")),
+        key: &loaded.key,
+    };
+    let body = page.render().map_err(|e| {
+        tracing::error!(error = %e, "template failed");
+        AdminError::Internal
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
