@@ -112,12 +112,23 @@ pub fn list(
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<ActivityRow>, StoreError> {
+    list_in_category(conn, account_id, None, before, limit)
+}
+
+/// Like `list`, limited to one category (`apikey`, `member`, `credits`, `auth`, …) when given.
+pub fn list_in_category(
+    conn: &Connection,
+    account_id: &str,
+    category: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ActivityRow>, StoreError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM activity WHERE account_id = ?1 AND (?2 IS NULL OR id < ?2)
-         ORDER BY id DESC LIMIT ?3"
+         AND (?4 IS NULL OR category = ?4) ORDER BY id DESC LIMIT ?3"
     );
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(params![account_id, before, limit], from_row)?;
+    let rows = stmt.query_map(params![account_id, before, limit, category], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

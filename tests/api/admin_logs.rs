@@ -246,3 +246,61 @@ async fn the_key_detail_page_shows_the_chain_the_chart_and_the_grace_telemetry()
         .unwrap();
     assert_eq!(res.status(), 404);
 }
+
+#[tokio::test]
+async fn the_activity_page_lists_changes_and_reports_a_broken_chain() {
+    let app = spawn_app().await;
+    app.cli_json(&[
+        "keys",
+        "create",
+        "--account",
+        &app.account_id,
+        "--name",
+        "audited <b>",
+        "--preset",
+        "read_only",
+    ]);
+    let client = signed_in_member(&app).await;
+    let html = client
+        .get(format!("{}/activity", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Audit chain intact"));
+    assert!(
+        html.contains("Created API key") && !html.contains("audited <b>"),
+        "escaped"
+    );
+    let keys_only = client
+        .get(format!("{}/activity?category=apikey", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !keys_only.contains("Created user"),
+        "the category filter applies"
+    );
+
+    app.db()
+        .execute(
+            "UPDATE activity SET description = 'nothing' WHERE id = 1",
+            [],
+        )
+        .unwrap();
+    let html = client
+        .get(format!("{}/activity", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("The audit chain is broken"), "{html}");
+    assert!(html.contains("row 1 was changed"));
+}

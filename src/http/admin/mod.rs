@@ -2,6 +2,7 @@
 //! headers on every response.
 
 mod actions;
+mod activity;
 mod assets;
 mod auth;
 mod chart;
@@ -42,6 +43,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/keys").get(keys::list))
         .service(page("/keys/new").get(create::show).post(create::submit))
         .service(page("/logs").get(logs::page))
+        .service(page("/activity").get(activity::page))
         .service(page("/logs/export/{format}").get(logs::export))
         .service(page("/keys/created/{token}").get(create::created))
         .service(page("/keys/{id}").get(detail::show))

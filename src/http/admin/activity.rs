@@ -1,0 +1,69 @@
+//! The activity page (admin.md "Activity"): the workspace's audit feed, a category filter and the
+//! result of the hash-chain check.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::assets::{ASSETS, Assets};
+use super::session::{AdminError, AdminSession};
+use crate::http::state::AppState;
+use crate::service::check::describe_break;
+use crate::service::sessions::Session;
+use crate::store::activity::{ActivityRow, list_in_category, verify};
+
+pub const CATEGORIES: [&str; 5] = ["apikey", "member", "credits", "auth", "account"];
+const PAGE_ROWS: i64 = 200;
+
+#[derive(Template)]
+#[template(path = "activity.html")]
+struct ActivityPage<'a> {
+    assets: &'a Assets,
+    session: &'a Session,
+    rows: Vec<ActivityRow>,
+    category: &'a str,
+    categories: &'a [&'static str],
+    chain_rows: i64,
+    chain_break: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ActivityQuery {
+    #[serde(default)]
+    category: String,
+}
+
+pub async fn page(
+    session: AdminSession,
+    query: web::Query<ActivityQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let account = session.0.account_id.clone().unwrap_or_default();
+    let category = Some(query.category.clone()).filter(|c| CATEGORIES.contains(&c.as_str()));
+    let (rows, (chain_rows, broken)) = state
+        .store
+        .run(move |c| {
+            Ok((
+                list_in_category(c, &account, category.as_deref(), None, PAGE_ROWS)?,
+                verify(c)?,
+            ))
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "activity page failed");
+            AdminError::Internal
+        })?;
+    let page = ActivityPage {
+        assets: &ASSETS,
+        session: &session.0,
+        rows,
+        category: &query.category,
+        categories: &CATEGORIES,
+        chain_rows,
+        chain_break: broken.as_ref().map(describe_break),
+    };
+    let body = page.render().map_err(|_| AdminError::Internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
