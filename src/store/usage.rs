@@ -139,3 +139,49 @@ pub fn key_requests_since(conn: &Connection, key_id: &str, since: i64) -> Result
         |r| r.get(0),
     )?)
 }
+
+/// An account's requests per day by status class from `since_day` on.
+pub fn account_usage_by_day(
+    conn: &Connection,
+    account_id: &str,
+    since_day: &str,
+) -> Result<Vec<DayUsage>, StoreError> {
+    let mut days: BTreeMap<String, DayUsage> = BTreeMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT day, status_class, SUM(requests) FROM usage_daily
+         WHERE account_id = ?1 AND day >= ?2 GROUP BY day, status_class",
+    )?;
+    let mut rows = stmt.query(params![account_id, since_day])?;
+    while let Some(r) = rows.next()? {
+        let day: String = r.get(0)?;
+        let (class, n): (i64, i64) = (r.get(1)?, r.get(2)?);
+        let d = days.entry(day.clone()).or_insert_with(|| DayUsage {
+            day,
+            ..DayUsage::default()
+        });
+        d.total += n;
+        match class {
+            2 => d.success += n,
+            4 => d.client_errors += n,
+            5 => d.server_errors += n,
+            _ => {}
+        }
+    }
+    Ok(days.into_values().collect())
+}
+
+/// An account's requests per key from `since_day` on, busiest first; deleted keys are `None`.
+pub fn account_usage_by_key(
+    conn: &Connection,
+    account_id: &str,
+    since_day: &str,
+) -> Result<Vec<(Option<String>, i64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT key_id, SUM(requests) AS n FROM usage_daily
+         WHERE account_id = ?1 AND day >= ?2 GROUP BY key_id ORDER BY n DESC",
+    )?;
+    let rows = stmt.query_map(params![account_id, since_day], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

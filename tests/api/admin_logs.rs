@@ -304,3 +304,35 @@ async fn the_activity_page_lists_changes_and_reports_a_broken_chain() {
     assert!(html.contains("The audit chain is broken"), "{html}");
     assert!(html.contains("row 1 was changed"));
 }
+
+#[tokio::test]
+async fn the_usage_page_counts_requests_by_day_endpoint_and_key() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_key(&[]);
+    for _ in 0..3 {
+        app.get("/v1/status", Some(&key)).await;
+    }
+    app.get("/v1/usage?days=0", Some(&key)).await;
+    app.cli_json(&[
+        "credits",
+        "add",
+        "--account",
+        &app.account_id,
+        "--amount",
+        "7.5",
+    ]);
+    let client = signed_in_member(&app).await;
+    let html = client
+        .get(format!("{}/usage", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<p class=\"big\">4</p>"), "{html}");
+    assert!(html.contains("3 succeeded · 1 client errors"));
+    assert!(html.contains("7.500"));
+    assert!(html.contains("/v1/status") && html.contains("test key (bye_"));
+    assert!(html.contains("4 requests</title>"));
+}

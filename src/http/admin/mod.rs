@@ -12,6 +12,7 @@ mod keys;
 mod logs;
 mod reveal;
 mod session;
+mod usage;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -44,6 +45,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/keys/new").get(create::show).post(create::submit))
         .service(page("/logs").get(logs::page))
         .service(page("/activity").get(activity::page))
+        .service(page("/usage").get(usage::page))
         .service(page("/logs/export/{format}").get(logs::export))
         .service(page("/keys/created/{token}").get(create::created))
         .service(page("/keys/{id}").get(detail::show))
