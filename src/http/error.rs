@@ -222,6 +222,9 @@ impl From<ServiceError> for ApiError {
                 format!("The {what} was not found."),
             ),
             ServiceError::InvalidState(message) => ApiError::new(ErrorCode::InvalidState, message),
+            ServiceError::Forbidden(message) => {
+                ApiError::new(ErrorCode::InsufficientPermissions, message)
+            }
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 ApiError::storage_unavailable()

@@ -8,6 +8,7 @@ pub mod credits;
 pub mod keys;
 pub mod lifecycle;
 pub mod maintenance;
+pub mod members;
 pub mod password;
 pub mod preauth;
 pub mod rate_limit;
@@ -30,6 +31,9 @@ pub enum ServiceError {
     NotFound(&'static str),
     #[error("{0}")]
     InvalidState(String),
+    /// The actor's role does not allow the change (keys.md §6).
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -4,6 +4,7 @@
 mod admin_cli;
 mod admin_keys;
 mod admin_logs;
+mod admin_members;
 mod admin_pages;
 mod bad_input;
 mod helpers;

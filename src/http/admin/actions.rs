@@ -45,10 +45,14 @@ fn actor(session: &AdminSession, state: &AppState, req: &actix_web::HttpRequest)
     }
 }
 
-fn refused(e: ServiceError) -> AdminError {
+pub fn refused(e: ServiceError) -> AdminError {
     match e {
         ServiceError::NotFound(_) => AdminError::NotFound,
         ServiceError::InvalidState(message) => AdminError::Refused(message),
+        ServiceError::Forbidden(_) => AdminError::Forbidden,
+        ServiceError::Invalid { field, message, .. } => {
+            AdminError::Refused(format!("{field}: {message}"))
+        }
         other => {
             tracing::error!(error = %other, "key action failed");
             AdminError::Internal

@@ -10,6 +10,7 @@ mod create;
 mod detail;
 mod keys;
 mod logs;
+mod members;
 mod reveal;
 mod session;
 mod usage;
@@ -46,6 +47,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/logs").get(logs::page))
         .service(page("/activity").get(activity::page))
         .service(page("/usage").get(usage::page))
+        .service(page("/members").get(members::page))
+        .service(page("/members/{user_id}/{action}").post(members::act))
         .service(page("/logs/export/{format}").get(logs::export))
         .service(page("/keys/created/{token}").get(create::created))
         .service(page("/keys/{id}").get(detail::show))

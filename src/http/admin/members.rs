@@ -1,0 +1,141 @@
+//! The members page (admin.md "Members"): members and roles, invite, change role, remove and
+//! transfer primary ownership, under the rules of keys.md §6 (checked in the service).
+
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::actions::refused;
+use super::assets::{ASSETS, Assets};
+use super::session::{AdminError, AdminSession};
+use crate::http::pipeline::Caller;
+use crate::http::state::AppState;
+use crate::service::members::{self, Acting, Member};
+use crate::service::sessions::Session;
+use crate::service::{Actor, ServiceError};
+
+#[derive(Template)]
+#[template(path = "members.html")]
+struct MembersPage<'a> {
+    assets: &'a Assets,
+    session: &'a Session,
+    members: Vec<Member>,
+    role: &'a str,
+    invited: Option<(&'a str, &'a str)>,
+}
+
+impl MembersPage<'_> {
+    fn manages(&self, target_role: &str) -> bool {
+        match self.role {
+            "primary-owner" => target_role != "primary-owner",
+            "owner" => target_role == "member",
+            _ => false,
+        }
+    }
+}
+
+fn render(
+    session: &Session,
+    members: Vec<Member>,
+    invited: Option<(&str, &str)>,
+) -> Result<HttpResponse, AdminError> {
+    let role = session.role.as_deref().unwrap_or("");
+    let page = MembersPage {
+        assets: &ASSETS,
+        session,
+        members,
+        role,
+        invited,
+    };
+    let body = page.render().map_err(|_| AdminError::Internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+async fn load(state: &AppState, account: String) -> Result<Vec<Member>, AdminError> {
+    state
+        .store
+        .run(move |c| Ok(members::list_members(c, &account)))
+        .await
+        .map_err(|_| AdminError::Internal)?
+        .map_err(refused)
+}
+
+pub async fn page(
+    session: AdminSession,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let account = session.0.account_id.clone().ok_or(AdminError::NotFound)?;
+    let members = load(&state, account).await?;
+    render(&session.0, members, None)
+}
+
+#[derive(Deserialize)]
+pub struct MemberForm {
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+}
+
+pub async fn act(
+    req: HttpRequest,
+    session: AdminSession,
+    path: web::Path<(String, String)>,
+    form: web::Form<MemberForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    session.check_csrf(&form.csrf)?;
+    let account = session.0.account_id.clone().ok_or(AdminError::NotFound)?;
+    let (target, action) = path.into_inner();
+    let caller = Caller::new(&req, &state);
+    let actor = Actor::User {
+        email: session.0.email.clone(),
+        ip_hash: Some(state.ip_hasher.hash(caller.client_ip)),
+    };
+    let (user_id, role, now) = (
+        session.0.user_id.clone(),
+        session.0.role.clone().unwrap_or_default(),
+        caller.now,
+    );
+    let MemberForm {
+        email,
+        role: new_role,
+        ..
+    } = form.into_inner();
+    let invited_email = email.clone();
+    let result = state
+        .store
+        .run(move |c| {
+            let acting = Acting {
+                actor: &actor,
+                user_id: &user_id,
+                role: &role,
+            };
+            Ok(match action.as_str() {
+                "invite" => members::invite(c, &acting, &account, &email, &new_role, now),
+                "role" => members::change_role(c, &acting, &account, &target, &new_role, now)
+                    .map(|()| None),
+                "remove" => members::remove(c, &acting, &account, &target, now).map(|()| None),
+                "transfer" => members::transfer(c, &acting, &account, &target, now).map(|()| None),
+                _ => Err(ServiceError::NotFound("action")),
+            })
+        })
+        .await
+        .map_err(|_| AdminError::Internal)?
+        .map_err(refused)?;
+    match result {
+        // A new user's one-time password is shown once, on this response only.
+        Some(password) => {
+            let account = session.0.account_id.clone().unwrap_or_default();
+            let members = load(&state, account).await?;
+            render(&session.0, members, Some((&invited_email, &password)))
+        }
+        None => Ok(HttpResponse::SeeOther()
+            .insert_header((LOCATION, "/members"))
+            .finish()),
+    }
+}

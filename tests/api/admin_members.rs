@@ -1,0 +1,232 @@
+//! Members and roles (keys.md §6) through the pages: every rule checked on the server.
+
+use crate::helpers::{TestApp, spawn_app};
+
+struct Person {
+    client: reqwest::Client,
+    csrf: String,
+    user_id: String,
+}
+
+fn value_after(html: &str, marker: &str) -> String {
+    let at = html.find(marker).unwrap_or_else(|| panic!("{marker}")) + marker.len();
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+async fn person(app: &TestApp, email: &str, role: &str) -> Person {
+    let user = app.cli_json(&[
+        "users",
+        "create",
+        "--email",
+        email,
+        "--account",
+        &app.account_id,
+        "--role",
+        if role == "primary-owner" {
+            "owner"
+        } else {
+            role
+        },
+    ]);
+    let user_id = user["id"].as_str().unwrap().to_owned();
+    if role == "primary-owner" {
+        app.db()
+            .execute(
+                "UPDATE memberships SET role = 'primary-owner' WHERE user_id = ?1",
+                [&user_id],
+            )
+            .unwrap();
+    }
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = client
+        .get(format!("{}/login", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = value_after(&login, "name=\"csrf\" value=\"");
+    let res = client
+        .post(format!("{}/login", app.address))
+        .form(&[
+            ("email", email),
+            ("password", user["password"].as_str().unwrap()),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let page = client
+        .get(format!("{}/members", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    Person {
+        client,
+        csrf: value_after(&page, "name=\"csrf\" value=\""),
+        user_id,
+    }
+}
+
+async fn post(app: &TestApp, who: &Person, path: &str, extra: &[(&str, &str)]) -> u16 {
+    let mut form = vec![("csrf", who.csrf.as_str())];
+    form.extend_from_slice(extra);
+    who.client
+        .post(format!("{}{path}", app.address))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn roles(app: &TestApp) -> Vec<(String, String)> {
+    let db = app.db();
+    let mut stmt = db
+        .prepare("SELECT u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = ?1 ORDER BY u.email")
+        .unwrap();
+    stmt.query_map([&app.account_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[tokio::test]
+async fn owners_manage_members_only_and_members_manage_nobody() {
+    let app = spawn_app().await;
+    let owner = person(&app, "owner@example.com", "owner").await;
+    let other_owner = person(&app, "owner2@example.com", "owner").await;
+    let member = person(&app, "member@example.com", "member").await;
+
+    let res = owner
+        .client
+        .post(format!("{}/members/new/invite", app.address))
+        .form(&[
+            ("csrf", owner.csrf.as_str()),
+            ("email", "new@example.com"),
+            ("role", "member"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("one-time password is shown only now"));
+    assert_eq!(
+        post(
+            &app,
+            &owner,
+            "/members/new/invite",
+            &[("email", "boss@example.com"), ("role", "owner")]
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        post(
+            &app,
+            &owner,
+            &format!("/members/{}/remove", other_owner.user_id),
+            &[]
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        post(
+            &app,
+            &owner,
+            &format!("/members/{}/role", member.user_id),
+            &[("role", "owner")]
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        post(
+            &app,
+            &owner,
+            &format!("/members/{}/transfer", member.user_id),
+            &[]
+        )
+        .await,
+        403
+    );
+
+    let before = roles(&app);
+    for (path, extra) in [
+        (
+            "/members/new/invite".to_owned(),
+            vec![("email", "x@example.com"), ("role", "member")],
+        ),
+        (format!("/members/{}/remove", owner.user_id), vec![]),
+        (
+            format!("/members/{}/role", owner.user_id),
+            vec![("role", "member")],
+        ),
+        (format!("/members/{}/transfer", owner.user_id), vec![]),
+    ] {
+        assert_eq!(post(&app, &member, &path, &extra).await, 403, "{path}");
+    }
+    assert_eq!(roles(&app), before, "nothing changed");
+
+    let new_id: String = app
+        .db()
+        .query_row(
+            "SELECT id FROM users WHERE email = 'new@example.com'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        post(&app, &owner, &format!("/members/{new_id}/remove"), &[]).await,
+        303
+    );
+    assert!(!roles(&app).iter().any(|(e, _)| e == "new@example.com"));
+}
+
+#[tokio::test]
+async fn the_primary_owner_changes_roles_and_transfers_the_workspace() {
+    let app = spawn_app().await;
+    let primary = person(&app, "primary@example.com", "primary-owner").await;
+    let member = person(&app, "member@example.com", "member").await;
+    assert_eq!(
+        post(
+            &app,
+            &primary,
+            &format!("/members/{}/role", member.user_id),
+            &[("role", "owner")]
+        )
+        .await,
+        303
+    );
+    assert_eq!(
+        post(
+            &app,
+            &primary,
+            &format!("/members/{}/transfer", member.user_id),
+            &[]
+        )
+        .await,
+        303
+    );
+    assert_eq!(
+        roles(&app),
+        vec![
+            ("member@example.com".to_owned(), "primary-owner".to_owned()),
+            ("primary@example.com".to_owned(), "owner".to_owned())
+        ]
+    );
+    let actions: i64 = app.db().query_row("SELECT count(*) FROM activity WHERE category = 'member' AND action IN ('role_changed', 'transferred')", [], |r| r.get(0)).unwrap();
+    assert_eq!(actions, 2);
+}
