@@ -13,6 +13,7 @@ pub mod password;
 pub mod preauth;
 pub mod rate_limit;
 pub mod sessions;
+pub mod settings;
 pub mod usage;
 pub mod users;
 

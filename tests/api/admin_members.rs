@@ -230,3 +230,119 @@ async fn the_primary_owner_changes_roles_and_transfers_the_workspace() {
     let actions: i64 = app.db().query_row("SELECT count(*) FROM activity WHERE category = 'member' AND action IN ('role_changed', 'transferred')", [], |r| r.get(0)).unwrap();
     assert_eq!(actions, 2);
 }
+
+#[tokio::test]
+async fn only_the_primary_owner_changes_settings_credits_and_thresholds() {
+    let app = spawn_app().await;
+    let primary = person(&app, "primary@example.com", "primary-owner").await;
+    let owner = person(&app, "owner@example.com", "owner").await;
+    let settings = primary
+        .client
+        .get(format!("{}/settings", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        settings.contains("0.500"),
+        "the default low-balance threshold"
+    );
+
+    for (path, value) in [
+        ("/settings/credits", "10"),
+        ("/settings/plan", "free"),
+        ("/settings/name", "Renamed"),
+        ("/settings/threshold-add", "2"),
+    ] {
+        assert_eq!(
+            post(&app, &owner, path, &[("value", value)]).await,
+            403,
+            "{path}"
+        );
+    }
+    let balance = |app: &TestApp| -> i64 {
+        app.db()
+            .query_row(
+                "SELECT credit_balance FROM accounts WHERE id = ?1",
+                [&app.account_id],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(balance(&app), 0);
+
+    assert_eq!(
+        post(
+            &app,
+            &primary,
+            "/settings/credits",
+            &[("value", "12.5"), ("reference", "inv-7")]
+        )
+        .await,
+        303
+    );
+    assert_eq!(
+        post(
+            &app,
+            &primary,
+            "/settings/credits",
+            &[("value", "12.5"), ("reference", "inv-7")]
+        )
+        .await,
+        303
+    );
+    assert_eq!(balance(&app), 12_500, "once per reference");
+    assert_eq!(
+        post(&app, &primary, "/settings/credits", &[("value", "-1")]).await,
+        409
+    );
+    assert_eq!(
+        post(&app, &primary, "/settings/plan", &[("value", "pro")]).await,
+        303
+    );
+    assert_eq!(
+        post(&app, &primary, "/settings/plan", &[("value", "gold")]).await,
+        409
+    );
+    assert_eq!(
+        post(&app, &primary, "/settings/threshold-add", &[("value", "2")]).await,
+        303
+    );
+    assert_eq!(
+        post(
+            &app,
+            &primary,
+            "/settings/threshold-remove",
+            &[("value", "0.5")]
+        )
+        .await,
+        303
+    );
+    let html = primary
+        .client
+        .get(format!("{}/settings", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("12.500")
+            && html.contains("inv-7")
+            && html.contains("2.000")
+            && !html.contains("<li>0.500")
+    );
+    let plan: String = app
+        .db()
+        .query_row(
+            "SELECT plan FROM accounts WHERE id = ?1",
+            [&app.account_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(plan, "pro");
+    assert_eq!(app.cli(&["check"]).status, 0, "the ledger still balances");
+}

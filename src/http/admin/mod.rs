@@ -13,6 +13,7 @@ mod logs;
 mod members;
 mod reveal;
 mod session;
+mod settings;
 mod usage;
 
 use actix_web::body::MessageBody;
@@ -48,6 +49,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/activity").get(activity::page))
         .service(page("/usage").get(usage::page))
         .service(page("/members").get(members::page))
+        .service(page("/settings").get(settings::page))
+        .service(page("/settings/{action}").post(settings::change))
         .service(page("/members/{user_id}/{action}").post(members::act))
         .service(page("/logs/export/{format}").get(logs::export))
         .service(page("/keys/created/{token}").get(create::created))

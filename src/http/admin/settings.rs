@@ -1,0 +1,128 @@
+//! The settings page: workspace name, plan, credit balance and ledger, add credits, low-balance
+//! thresholds. Everyone in the workspace sees it; only the primary owner changes it.
+
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::actions::refused;
+use super::assets::{ASSETS, Assets};
+use super::session::{AdminError, AdminSession};
+use crate::domain::Money;
+use crate::http::pipeline::Caller;
+use crate::http::state::AppState;
+use crate::service::credits::add_credits;
+use crate::service::sessions::Session;
+use crate::service::settings::{self, LedgerRow};
+use crate::service::{Actor, ServiceError};
+use crate::store::accounts::{Account, get_account};
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage<'a> {
+    assets: &'a Assets,
+    session: &'a Session,
+    account: Account,
+    plans: Vec<&'a str>,
+    ledger: Vec<LedgerRow>,
+    thresholds: Vec<Money>,
+    is_primary: bool,
+}
+
+pub async fn page(
+    session: AdminSession,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let account_id = session.0.account_id.clone().ok_or(AdminError::NotFound)?;
+    let (account, ledger, thresholds) = state
+        .store
+        .run(move |c| {
+            let task = |e: ServiceError| crate::store::StoreError::Task(e.to_string());
+            let account = get_account(c, &account_id)?;
+            Ok((
+                account,
+                settings::ledger(c, &account_id, 50).map_err(task)?,
+                settings::thresholds(c, &account_id).map_err(task)?,
+            ))
+        })
+        .await
+        .map_err(|_| AdminError::Internal)?;
+    let account = account.ok_or(AdminError::NotFound)?;
+    let page = SettingsPage {
+        assets: &ASSETS,
+        session: &session.0,
+        account,
+        plans: state.config.plans.keys().map(String::as_str).collect(),
+        ledger,
+        thresholds,
+        is_primary: session.0.role.as_deref() == Some("primary-owner"),
+    };
+    let body = page.render().map_err(|_| AdminError::Internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+#[derive(Deserialize)]
+pub struct SettingsForm {
+    csrf: String,
+    #[serde(default)]
+    value: String,
+    #[serde(default)]
+    reference: String,
+}
+
+pub async fn change(
+    req: HttpRequest,
+    session: AdminSession,
+    action: web::Path<String>,
+    form: web::Form<SettingsForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    session.check_csrf(&form.csrf)?;
+    if session.0.role.as_deref() != Some("primary-owner") {
+        return Err(AdminError::Forbidden);
+    }
+    let account = session.0.account_id.clone().ok_or(AdminError::NotFound)?;
+    let caller = Caller::new(&req, &state);
+    let actor = Actor::User {
+        email: session.0.email.clone(),
+        ip_hash: Some(state.ip_hasher.hash(caller.client_ip)),
+    };
+    let now = caller.now;
+    let SettingsForm {
+        value, reference, ..
+    } = form.into_inner();
+    let money = |raw: &str| {
+        Money::parse(raw).ok_or_else(|| {
+            ServiceError::invalid("amount", "must be an amount with at most 3 decimals")
+        })
+    };
+    let config = state.config.clone();
+    let action = action.into_inner();
+    state
+        .store
+        .run(move |c| {
+            Ok(match action.as_str() {
+                "name" => settings::rename(c, &actor, &account, &value, now),
+                "plan" => settings::set_plan(c, &config, &actor, &account, &value, now),
+                "credits" => money(&value).and_then(|amount| {
+                    let reference = Some(reference.trim()).filter(|r| !r.is_empty());
+                    add_credits(c, &actor, now, &account, amount, reference).map(drop)
+                }),
+                "threshold-add" => {
+                    money(&value).and_then(|t| settings::add_threshold(c, &actor, &account, t, now))
+                }
+                "threshold-remove" => money(&value)
+                    .and_then(|t| settings::remove_threshold(c, &actor, &account, t, now)),
+                _ => Err(ServiceError::NotFound("setting")),
+            })
+        })
+        .await
+        .map_err(|_| AdminError::Internal)?
+        .map_err(refused)?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((LOCATION, "/settings"))
+        .finish())
+}
