@@ -346,3 +346,110 @@ async fn only_the_primary_owner_changes_settings_credits_and_thresholds() {
     assert_eq!(plan, "pro");
     assert_eq!(app.cli(&["check"]).status, 0, "the ledger still balances");
 }
+
+#[tokio::test]
+async fn the_instance_page_is_for_the_instance_administrator_only() {
+    let app = spawn_app().await;
+    let reset = app.cli_json(&["users", "set-password", "--email", "admin@localhost"]);
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = client
+        .get(format!("{}/login", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = value_after(&login, "name=\"csrf\" value=\"");
+    let res = client
+        .post(format!("{}/login", app.address))
+        .form(&[
+            ("email", "admin@localhost"),
+            ("password", reset["password"].as_str().unwrap()),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let page = client
+        .get(format!("{}/instance", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Acme") && page.contains("admin@localhost"));
+    let csrf = value_after(&page, "name=\"csrf\" value=\"");
+    let res = client
+        .post(format!("{}/instance/accounts", app.address))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Gamma <i>"),
+            ("team", "on"),
+            ("region", "eu"),
+            ("plan", "free"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(!html.contains("Gamma <i>"), "escaped");
+    let res = client
+        .post(format!("{}/instance/users", app.address))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "fresh@example.com"),
+            ("account", app.account_id.as_str()),
+            ("role", "member"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("One-time password, shown only now")
+    );
+    let region: String = app
+        .db()
+        .query_row(
+            "SELECT region FROM accounts WHERE name = 'Gamma <i>'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(region, "eu");
+
+    let owner = person(&app, "owner@example.com", "owner").await;
+    assert_eq!(
+        owner
+            .client
+            .get(format!("{}/instance", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        post(&app, &owner, "/instance/accounts", &[("name", "Sneaky")]).await,
+        403
+    );
+    let sneaky: i64 = app
+        .db()
+        .query_row(
+            "SELECT count(*) FROM accounts WHERE name = 'Sneaky'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(sneaky, 0);
+}

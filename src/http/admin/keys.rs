@@ -11,7 +11,7 @@ use crate::http::state::AppState;
 use crate::service::sessions::Session;
 use crate::store::keys::{ApiKey, KeyFilter, search_keys};
 
-const PAGE_SIZE: i64 = 100;
+const PAGE_SIZE: i64 = 500;
 
 pub struct KeyRow {
     pub id: String,
@@ -92,6 +92,8 @@ struct KeysPage<'a> {
     search: &'a str,
     status: &'a str,
     can_manage: bool,
+    /// Query string of the next page, when there is one.
+    next: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -100,6 +102,8 @@ pub struct KeysQuery {
     search: String,
     #[serde(default)]
     status: String,
+    #[serde(default)]
+    offset: i64,
 }
 
 pub async fn list(
@@ -114,6 +118,7 @@ pub async fn list(
     let status = KeyStatus::parse(&query.status);
     let search = Some(query.search.trim().to_owned()).filter(|s| !s.is_empty());
     let now = state.clock.now();
+    let offset = query.offset.max(0);
     let (keys, total) = state
         .store
         .run(move |c| {
@@ -122,7 +127,7 @@ pub async fn list(
                 status,
                 search: search.as_deref(),
                 limit: PAGE_SIZE,
-                offset: 0,
+                offset,
                 now,
             };
             search_keys(c, &filter)
@@ -144,6 +149,15 @@ fn render(
     query: &KeysQuery,
     can_manage: bool,
 ) -> Result<HttpResponse, AdminError> {
+    let shown = query.offset.max(0) + PAGE_SIZE;
+    let next = (total > shown).then(|| {
+        serde_urlencoded::to_string([
+            ("search", query.search.as_str()),
+            ("status", query.status.as_str()),
+            ("offset", &shown.to_string()),
+        ])
+        .unwrap_or_default()
+    });
     let page = KeysPage {
         assets: &ASSETS,
         session,
@@ -152,6 +166,7 @@ fn render(
         search: &query.search,
         status: &query.status,
         can_manage,
+        next,
     };
     let body = page.render().map_err(|e| {
         tracing::error!(error = %e, "template failed");

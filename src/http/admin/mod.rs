@@ -8,6 +8,7 @@ mod auth;
 mod chart;
 mod create;
 mod detail;
+mod instance;
 mod keys;
 mod logs;
 mod members;
@@ -50,6 +51,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/usage").get(usage::page))
         .service(page("/members").get(members::page))
         .service(page("/settings").get(settings::page))
+        .service(page("/instance").get(instance::page))
+        .service(page("/instance/{what}").post(instance::create))
         .service(page("/settings/{action}").post(settings::change))
         .service(page("/members/{user_id}/{action}").post(members::act))
         .service(page("/logs/export/{format}").get(logs::export))
