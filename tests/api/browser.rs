@@ -1,0 +1,217 @@
+//! The admin pages in a real browser (headless Chromium through chromedriver): the whole key
+//! workflow a person goes through, with a screenshot of every page under
+//! target/browser-screenshots/.
+
+use crate::helpers::{TestApp, spawn_app};
+use crate::webdriver::{self, Browser};
+
+/// In CI a missing browser is a failure; on a developer's machine the test says how to get one.
+fn browser_missing() -> bool {
+    if webdriver::available() {
+        return false;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must install chromium and chromium-driver (see .ci/run)"
+    );
+    eprintln!(
+        "skipped: install chromium and chromium-driver (apt-get install -y chromium chromium-driver)"
+    );
+    true
+}
+
+async fn sign_in_as_admin(app: &TestApp, browser: &mut Browser) {
+    let reset = app.cli_json(&["users", "set-password", "--email", "admin@localhost"]);
+    browser.goto(&format!("{}/login", app.address)).await;
+    browser.screenshot("sign-in").await;
+    browser.type_into("#email", "admin@localhost").await;
+    browser
+        .type_into("#password", reset["password"].as_str().unwrap())
+        .await;
+    browser.click("form button[type=submit]").await;
+    assert!(browser.current_url().await.ends_with("/keys"));
+}
+
+/// Creates a key through the form and returns the secret from the show-once view.
+async fn create_key(
+    app: &TestApp,
+    browser: &mut Browser,
+    name: &str,
+    preset: &str,
+    ips: &str,
+    shot: &str,
+) -> String {
+    browser.goto(&format!("{}/keys", app.address)).await;
+    browser.click("a[href='/keys/new']").await;
+    browser.type_into("#name", name).await;
+    browser
+        .click(&format!("input[name=mode][value={preset}]"))
+        .await;
+    if !ips.is_empty() {
+        browser.type_into("#ips", ips).await;
+    }
+    browser.screenshot(&format!("{shot}-form")).await;
+    browser.click("form.form button[type=submit]").await;
+    read_shown_key(browser, shot).await
+}
+
+async fn read_shown_key(browser: &mut Browser, shot: &str) -> String {
+    assert!(
+        browser
+            .source()
+            .await
+            .contains("You can only see this key once. Store it safely.")
+    );
+    assert_eq!(
+        browser.property("#secret", "type").await,
+        "password",
+        "hidden until Show"
+    );
+    browser.click("[data-toggle-secret]").await;
+    assert_eq!(browser.property("#secret", "type").await, "text");
+    browser.screenshot(&format!("{shot}-shown-once")).await;
+    browser
+        .property("#secret", "value")
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn key_id(app: &TestApp, name: &str) -> String {
+    app.db()
+        .query_row(
+            "SELECT id FROM api_keys WHERE name = ?1 AND replaces IS NULL",
+            [name],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
+    if browser_missing() {
+        return;
+    }
+    let app = spawn_app().await;
+    let mut browser = Browser::start("key-workflow").await;
+    sign_in_as_admin(&app, &mut browser).await;
+    browser.screenshot("keys-empty").await;
+
+    // A Generate Only key limited to this machine.
+    let generate = create_key(
+        &app,
+        &mut browser,
+        "generator",
+        "generate_only",
+        "127.0.0.1, 10.0.0.0/8",
+        "generate-only",
+    )
+    .await;
+    assert!(generate.starts_with("bye_"));
+    let allowed = app
+        .get("/v1/library/models", Some(&generate))
+        .await
+        .status();
+    assert_ne!(
+        allowed.as_u16(),
+        403,
+        "a Generate Only key passes authentication and scope on library routes"
+    );
+    let (status, body) = app.get_json("/v1/status", &generate).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("BSE1003"))
+    );
+
+    // A Full Access key, rotated with a one-hour grace: both keys work, then the old one is revoked.
+    let old = create_key(&app, &mut browser, "ci", "full_access", "", "full-access").await;
+    assert_eq!(app.get("/v1/status", Some(&old)).await.status(), 200);
+    let id = key_id(&app, "ci");
+    browser
+        .goto(&format!("{}/keys/{id}/rotate", app.address))
+        .await;
+    browser.click("#grace_hours option[value='1']").await;
+    browser.screenshot("rotate").await;
+    browser.click("form.form button[type=submit]").await;
+    let new = read_shown_key(&mut browser, "rotated").await;
+    assert_eq!(
+        app.get("/v1/status", Some(&old)).await.status(),
+        200,
+        "the old key works during the grace"
+    );
+    assert_eq!(app.get("/v1/status", Some(&new)).await.status(), 200);
+
+    browser.goto(&format!("{}/keys/{id}", app.address)).await;
+    assert!(browser.source().await.contains("Requests since rotation"));
+    browser.screenshot("key-detail").await;
+    browser
+        .goto(&format!("{}/keys/{id}/revoke", app.address))
+        .await;
+    browser.screenshot("revoke").await;
+    browser.click("form.form button[type=submit]").await;
+    assert_eq!(app.get("/v1/status", Some(&old)).await.status(), 401);
+    browser.screenshot("keys").await;
+
+    // The requests are on the logs page and in its CSV export.
+    browser.goto(&format!("{}/logs", app.address)).await;
+    let logs = browser.source().await;
+    assert!(logs.contains("/v1/status") && logs.contains("BSE1003"));
+    browser.screenshot("logs").await;
+    let csv = browser
+        .script("return fetch('/logs/export/csv').then(r => r.text());")
+        .await;
+    let csv = csv.as_str().unwrap();
+    assert!(csv.starts_with("created_at,request_id"));
+    assert!(
+        csv.lines().filter(|l| l.contains("/v1/status")).count() >= 5,
+        "{csv}"
+    );
+
+    for page in ["usage", "activity", "members", "settings", "instance"] {
+        browser.goto(&format!("{}/{page}", app.address)).await;
+        browser.screenshot(page).await;
+    }
+}
+
+#[tokio::test]
+async fn user_supplied_names_are_shown_as_text() {
+    if browser_missing() {
+        return;
+    }
+    let app = spawn_app().await;
+    let admin_account: String = app
+        .db()
+        .query_row(
+            "SELECT account_id FROM memberships WHERE role = 'primary-owner'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let name =
+        "<script>document.title='owned'</script><img src=x onerror=\"document.title='owned'\">";
+    app.cli_json(&[
+        "keys",
+        "create",
+        "--account",
+        &admin_account,
+        "--name",
+        name,
+        "--preset",
+        "read_only",
+    ]);
+    let mut browser = Browser::start("escaping").await;
+    sign_in_as_admin(&app, &mut browser).await;
+    browser.goto(&format!("{}/keys", app.address)).await;
+    browser.screenshot("keys-with-markup-in-a-name").await;
+    let shown = browser
+        .script("return document.querySelector('td.name a').textContent;")
+        .await;
+    assert_eq!(shown, name, "the name is text, not markup");
+    let title = browser.script("return document.title;").await;
+    assert_eq!(title, "API keys · Tidegate", "no script ran");
+    let images = browser
+        .script("return document.querySelectorAll('td.name img').length;")
+        .await;
+    assert_eq!(images, 0);
+}
