@@ -29,6 +29,7 @@ async fn sign_in_as_admin(app: &TestApp, browser: &mut Browser) {
         .type_into("#password", reset["password"].as_str().unwrap())
         .await;
     browser.click("form button[type=submit]").await;
+    browser.wait_for("<h1>API keys</h1>").await;
     assert!(browser.current_url().await.ends_with("/keys"));
 }
 
@@ -43,6 +44,7 @@ async fn create_key(
 ) -> String {
     browser.goto(&format!("{}/keys", app.address)).await;
     browser.click("a[href='/keys/new']").await;
+    browser.wait_for("<h1>Create API key</h1>").await;
     browser.type_into("#name", name).await;
     browser
         .click(&format!("input[name=mode][value={preset}]"))
@@ -56,12 +58,9 @@ async fn create_key(
 }
 
 async fn read_shown_key(browser: &mut Browser, shot: &str) -> String {
-    assert!(
-        browser
-            .source()
-            .await
-            .contains("You can only see this key once. Store it safely.")
-    );
+    browser
+        .wait_for("You can only see this key once. Store it safely.")
+        .await;
     assert_eq!(
         browser.property("#secret", "type").await,
         "password",
@@ -150,6 +149,7 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
         .await;
     browser.screenshot("revoke").await;
     browser.click("form.form button[type=submit]").await;
+    browser.wait_for("<h1>API keys</h1>").await;
     assert_eq!(app.get("/v1/status", Some(&old)).await.status(), 401);
     browser.screenshot("keys").await;
 

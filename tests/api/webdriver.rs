@@ -177,6 +177,23 @@ impl Browser {
         .await
     }
 
+    /// Waits (polling, with a deadline) until the page's source contains `text`: after a click
+    /// that submits a form, the next page may still be loading.
+    pub async fn wait_for(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let url = format!("{}/session/{}/source", self.base, self.session);
+            if let Ok(res) = self.http.get(url).send().await
+                && let Ok(body) = res.json::<Value>().await
+                && body["value"].as_str().is_some_and(|s| s.contains(text))
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the page never showed {text:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn current_url(&self) -> String {
         self.call(reqwest::Method::GET, "/url", None)
             .await
