@@ -453,3 +453,98 @@ async fn the_instance_page_is_for_the_instance_administrator_only() {
         .unwrap();
     assert_eq!(sneaky, 0);
 }
+
+/// Counts of everything a mutating request could change.
+fn snapshot(app: &TestApp) -> Vec<i64> {
+    let db = app.db();
+    [
+        "SELECT count(*) FROM api_keys",
+        "SELECT count(*) FROM api_keys WHERE revoked_at IS NOT NULL OR disabled_at IS NOT NULL OR rotated_at IS NOT NULL",
+        "SELECT count(*) FROM memberships",
+        "SELECT count(*) FROM users",
+        "SELECT count(*) FROM accounts",
+        "SELECT count(*) FROM credit_ledger",
+        "SELECT count(*) FROM low_balance_thresholds",
+        "SELECT count(*) FROM activity WHERE category != 'auth'",
+    ]
+    .iter()
+    .map(|sql| db.query_row(sql, [], |r| r.get(0)).unwrap())
+    .collect()
+}
+
+#[tokio::test]
+async fn a_member_is_refused_every_change_on_every_path_and_nothing_changes() {
+    let app = spawn_app().await;
+    let (key_id, _) = app.create_key(&[]);
+    let owner = person(&app, "owner@example.com", "owner").await;
+    let member = person(&app, "member@example.com", "member").await;
+    let before = snapshot(&app);
+
+    let mut pages = vec![
+        (
+            "/keys/new".to_owned(),
+            vec![("name", "x"), ("mode", "full_access")],
+        ),
+        (
+            "/members/new/invite".to_owned(),
+            vec![("email", "x@example.com"), ("role", "member")],
+        ),
+        (format!("/members/{}/remove", owner.user_id), vec![]),
+        (
+            format!("/members/{}/role", owner.user_id),
+            vec![("role", "member")],
+        ),
+        (format!("/members/{}/transfer", owner.user_id), vec![]),
+        ("/instance/accounts".to_owned(), vec![("name", "x")]),
+        (
+            "/instance/users".to_owned(),
+            vec![("email", "y@example.com")],
+        ),
+    ];
+    for action in ["rotate", "revoke", "disable", "enable", "expire", "delete"] {
+        pages.push((format!("/keys/{key_id}/{action}"), vec![]));
+    }
+    for setting in [
+        "name",
+        "plan",
+        "credits",
+        "threshold-add",
+        "threshold-remove",
+    ] {
+        pages.push((format!("/settings/{setting}"), vec![("value", "1")]));
+    }
+    for (path, extra) in &pages {
+        assert_eq!(post(&app, &member, path, extra).await, 403, "{path}");
+    }
+
+    let page = member
+        .client
+        .get(format!("{}/keys", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = value_after(&page, "name=\"csrf-token\" content=\"");
+    let api = format!("{}/api/v1/api-keys", app.address);
+    let calls = [
+        member
+            .client
+            .post(&api)
+            .json(&serde_json::json!({ "name": "x", "preset": "read_only" })),
+        member
+            .client
+            .patch(format!("{api}/{key_id}"))
+            .json(&serde_json::json!({ "name": "renamed" })),
+        member.client.post(format!("{api}/{key_id}/rotate")),
+        member.client.post(format!("{api}/{key_id}/revoke")),
+        member.client.post(format!("{api}/{key_id}/expire")),
+        member.client.delete(format!("{api}/{key_id}")),
+    ];
+    for call in calls {
+        let res = call.header("x-csrf-token", &token).send().await.unwrap();
+        assert_eq!(res.status(), 403, "{}", res.url());
+    }
+    assert_eq!(snapshot(&app), before, "nothing changed");
+}
