@@ -2,66 +2,12 @@
 //! the key shown exactly once, and members refused on the server.
 
 use crate::helpers::{TestApp, spawn_app};
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn field_value(html: &str, marker: &str) -> String {
-    let at = html
-        .find(marker)
-        .unwrap_or_else(|| panic!("{marker} not in page"))
-        + marker.len();
-    html[at..].split('"').next().unwrap().to_owned()
-}
+use crate::people::{person, value_after as field_value};
 
 /// Signs in a new user of the app's account with `role`; returns the browser and its CSRF token.
 async fn signed_in(app: &TestApp, role: &str) -> (reqwest::Client, String) {
-    let email = format!("{role}@example.com");
-    let user = app.cli_json(&[
-        "users",
-        "create",
-        "--email",
-        &email,
-        "--account",
-        &app.account_id,
-        "--role",
-        role,
-    ]);
-    let client = browser();
-    let login = client
-        .get(format!("{}/login", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = field_value(&login, "name=\"csrf\" value=\"");
-    let res = client
-        .post(format!("{}/login", app.address))
-        .form(&[
-            ("email", email.as_str()),
-            ("password", user["password"].as_str().unwrap()),
-            ("csrf", &csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    let page = client
-        .get(format!("{}/keys", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    (client, field_value(&page, "name=\"csrf\" value=\""))
+    let who = person(app, &format!("{role}@example.com"), role).await;
+    (who.client, who.csrf)
 }
 
 fn count_keys(app: &TestApp) -> i64 {

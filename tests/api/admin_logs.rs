@@ -1,46 +1,10 @@
 //! The logs page: filters, paging and the export of the filtered rows.
 
 use crate::helpers::{TestApp, spawn_app};
+use crate::people::person;
 
 async fn signed_in_member(app: &TestApp) -> reqwest::Client {
-    let user = app.cli_json(&[
-        "users",
-        "create",
-        "--email",
-        "viewer@example.com",
-        "--account",
-        &app.account_id,
-        "--role",
-        "member",
-    ]);
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let login = client
-        .get(format!("{}/login", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let marker = "name=\"csrf\" value=\"";
-    let at = login.find(marker).unwrap() + marker.len();
-    let csrf = login[at..].split('"').next().unwrap().to_owned();
-    let res = client
-        .post(format!("{}/login", app.address))
-        .form(&[
-            ("email", "viewer@example.com"),
-            ("password", user["password"].as_str().unwrap()),
-            ("csrf", &csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    client
+    person(app, "viewer@example.com", "member").await.client
 }
 
 #[tokio::test]

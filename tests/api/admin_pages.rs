@@ -1,20 +1,7 @@
 //! Sign-in, sessions, CSRF, security headers and the API keys page (admin.md), over HTTP.
 
 use crate::helpers::{TestApp, spawn_app};
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn csrf_in(html: &str) -> String {
-    let at =
-        html.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
-    html[at..].split('"').next().unwrap().to_owned()
-}
+use crate::people::{browser, csrf_in, sign_in};
 
 /// A user of the app's account with the given role; returns (email, password).
 fn user(app: &TestApp, email: &str, role: &str) -> (String, String) {
@@ -32,29 +19,6 @@ fn user(app: &TestApp, email: &str, role: &str) -> (String, String) {
         email.to_owned(),
         created["password"].as_str().unwrap().to_owned(),
     )
-}
-
-async fn sign_in(
-    app: &TestApp,
-    client: &reqwest::Client,
-    email: &str,
-    password: &str,
-) -> reqwest::Response {
-    let page = client
-        .get(format!("{}/login", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_in(&page);
-    client
-        .post(format!("{}/login", app.address))
-        .form(&[("email", email), ("password", password), ("csrf", &csrf)])
-        .send()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ mod keys_cli;
 mod limits;
 mod management;
 mod management_access;
+mod people;
 mod pipeline;
 mod request_log;
 mod routes;

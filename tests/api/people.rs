@@ -1,0 +1,114 @@
+//! People using the admin pages: a cookie-keeping client, sign-in, and reading values out of pages.
+
+use crate::helpers::TestApp;
+
+/// A client that keeps cookies and does not follow redirects, like a browser seen from the server.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The quoted value that follows `marker` in a page.
+pub fn value_after(html: &str, marker: &str) -> String {
+    let at = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} not in page"))
+        + marker.len();
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+pub fn csrf_in(html: &str) -> String {
+    value_after(html, "name=\"csrf\" value=\"")
+}
+
+/// Posts the sign-in form the way a browser does (fetching the form and its token first).
+pub async fn sign_in(
+    app: &TestApp,
+    client: &reqwest::Client,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    let page = client
+        .get(format!("{}/login", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_in(&page);
+    client
+        .post(format!("{}/login", app.address))
+        .form(&[("email", email), ("password", password), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A signed-in person with their session's CSRF token.
+pub struct Person {
+    pub client: reqwest::Client,
+    pub csrf: String,
+    pub user_id: String,
+}
+
+/// Creates a user of the app's account with `role` (including `primary-owner`) and signs them in.
+pub async fn person(app: &TestApp, email: &str, role: &str) -> Person {
+    let as_role = if role == "primary-owner" {
+        "owner"
+    } else {
+        role
+    };
+    let user = app.cli_json(&[
+        "users",
+        "create",
+        "--email",
+        email,
+        "--account",
+        &app.account_id,
+        "--role",
+        as_role,
+    ]);
+    let user_id = user["id"].as_str().unwrap().to_owned();
+    if role == "primary-owner" {
+        app.db()
+            .execute(
+                "UPDATE memberships SET role = 'primary-owner' WHERE user_id = ?1",
+                [&user_id],
+            )
+            .unwrap();
+    }
+    let client = browser();
+    let res = sign_in(app, &client, email, user["password"].as_str().unwrap()).await;
+    assert_eq!(res.status(), 303, "{email} signs in");
+    let page = client
+        .get(format!("{}/keys", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    Person {
+        client,
+        csrf: csrf_in(&page),
+        user_id,
+    }
+}
+
+/// Posts a form with the person's CSRF token; returns the status.
+pub async fn post(app: &TestApp, who: &Person, path: &str, extra: &[(&str, &str)]) -> u16 {
+    let mut form = vec![("csrf", who.csrf.as_str())];
+    form.extend_from_slice(extra);
+    who.client
+        .post(format!("{}{path}", app.address))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
