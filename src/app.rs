@@ -163,11 +163,6 @@ impl Application {
         self.state.clock.clone()
     }
 
-    /// A handle that stops the server gracefully (what SIGINT/SIGTERM do).
-    pub fn handle(&self) -> actix_web::dev::ServerHandle {
-        self.server.handle()
-    }
-
     /// On SIGINT or SIGTERM: stop accepting, let in-flight requests finish, then stop. The
     /// handlers are installed before this returns, so a signal sent right after start-up counts.
     pub fn stop_on_signals(&self) -> Result<(), AppError> {

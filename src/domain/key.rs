@@ -64,10 +64,6 @@ impl KeyFormat {
         })
     }
 
-    pub fn brand(&self) -> &str {
-        &self.brand
-    }
-
     pub fn generate(&self, environment: Environment) -> Result<KeySecret, RandomError> {
         let random = base62_string(RANDOM_LEN)?;
         let marker = match environment {
@@ -223,6 +219,17 @@ impl KeyStatus {
             KeyStatus::Expired => "expired",
             KeyStatus::Disabled => "disabled",
             KeyStatus::Revoked => "revoked",
+        }
+    }
+
+    /// The badge text, e.g. "Active".
+    pub fn label(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "Active",
+            KeyStatus::Rotated => "Rotated",
+            KeyStatus::Expired => "Expired",
+            KeyStatus::Disabled => "Disabled",
+            KeyStatus::Revoked => "Revoked",
         }
     }
 

@@ -6,10 +6,6 @@ use std::fmt;
 pub struct Money(pub i64);
 
 impl Money {
-    pub fn from_thousandths(n: i64) -> Money {
-        Money(n)
-    }
-
     pub fn thousandths(self) -> i64 {
         self.0
     }

@@ -176,25 +176,27 @@ pub enum Switch {
     Enable,
 }
 
-/// Applies a switch; returns whether a row changed.
+/// Sets or clears the lifecycle timestamp of a switch; the service checks the key's state first,
+/// in the same write transaction.
 pub fn set_switch(
     conn: &Connection,
     id: &str,
     switch: Switch,
     now: Timestamp,
-) -> Result<bool, StoreError> {
-    let sql = match switch {
-        Switch::Revoke => {
-            "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL"
-        }
-        Switch::Disable => {
-            "UPDATE api_keys SET disabled_at = ?2 WHERE id = ?1 AND disabled_at IS NULL AND revoked_at IS NULL"
-        }
-        Switch::Enable => {
-            "UPDATE api_keys SET disabled_at = NULL WHERE id = ?1 AND disabled_at IS NOT NULL AND revoked_at IS NULL AND ?2 IS NOT NULL"
-        }
+) -> Result<(), StoreError> {
+    let (sql, at) = match switch {
+        Switch::Revoke => (
+            "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1",
+            Some(now.0),
+        ),
+        Switch::Disable => (
+            "UPDATE api_keys SET disabled_at = ?2 WHERE id = ?1",
+            Some(now.0),
+        ),
+        Switch::Enable => ("UPDATE api_keys SET disabled_at = ?2 WHERE id = ?1", None),
     };
-    Ok(conn.execute(sql, params![id, now.0])? == 1)
+    conn.execute(sql, params![id, at])?;
+    Ok(())
 }
 
 /// The editable fields, written back in one statement.

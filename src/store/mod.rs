@@ -20,8 +20,6 @@ use r2d2::PooledConnection;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
-pub use rusqlite::Connection as Conn;
-
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
 #[derive(Debug, thiserror::Error)]

@@ -33,7 +33,7 @@ impl KeyRow {
                 let minutes = (end.millis() - now.millis()).max(0) / 60_000;
                 format!("Rotated · {}h {:02}m left", minutes / 60, minutes % 60)
             }
-            _ => capitalised(status.as_str()),
+            _ => status.label().to_owned(),
         };
         let entries = key.ip_allowlist.entries();
         KeyRow {
@@ -73,13 +73,6 @@ impl KeyRow {
             _ => Vec::new(),
         }
     }
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }
 
 #[derive(Template)]

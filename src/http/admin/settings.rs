@@ -27,6 +27,7 @@ struct SettingsPage<'a> {
     plans: Vec<&'a str>,
     ledger: Vec<LedgerRow>,
     thresholds: Vec<Money>,
+    max_thresholds: usize,
     is_primary: bool,
 }
 
@@ -56,6 +57,7 @@ pub async fn page(
         plans: state.config.plans.keys().map(String::as_str).collect(),
         ledger,
         thresholds,
+        max_thresholds: settings::MAX_THRESHOLDS,
         is_primary: session.0.role.as_deref() == Some("primary-owner"),
     };
     let body = page.render().map_err(|_| AdminError::Internal)?;
