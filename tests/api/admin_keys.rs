@@ -91,15 +91,20 @@ async fn an_owner_creates_a_generate_only_key_and_sees_it_exactly_once() {
     let (status, body) = app.get_json("/v1/status", &key).await;
     assert_eq!(status, 403);
     assert_eq!(body["error"]["code"], "BSE1003");
-    let actor: String = app
+    let (actor, ip_hash): (String, Option<String>) = app
         .db()
         .query_row(
-            "SELECT actor FROM activity WHERE action = 'created' AND category = 'apikey'",
+            "SELECT actor, ip_hash FROM activity WHERE action = 'created' AND category = 'apikey'",
             [],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
     assert_eq!(actor, "user:owner@example.com");
+    assert_eq!(
+        ip_hash.map(|h| h.len()),
+        Some(64),
+        "the creator's address, hashed"
+    );
 }
 
 #[tokio::test]

@@ -10,10 +10,10 @@ use super::assets::{ASSETS, Assets};
 use super::create::require_owner;
 use super::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
+use crate::service::ServiceError;
 use crate::service::keys::{get_key_in, switch_key};
 use crate::service::lifecycle::{DEFAULT_GRACE_HOURS, delete_key, expire_now, rotate_key};
 use crate::service::sessions::Session;
-use crate::service::{Actor, ServiceError};
 use crate::store::keys::Switch;
 
 pub const GRACE_CHOICES: [i64; 7] = [1, 6, 12, 24, 48, 72, 168];
@@ -35,14 +35,6 @@ struct ConfirmPage<'a> {
     action: String,
     button: &'a str,
     grace: Option<(&'a [i64], i64)>,
-}
-
-fn actor(session: &AdminSession, state: &AppState, req: &actix_web::HttpRequest) -> Actor {
-    let caller = crate::http::pipeline::Caller::new(req, state);
-    Actor::User {
-        email: session.0.email.clone(),
-        ip_hash: Some(state.ip_hasher.hash(caller.client_ip)),
-    }
 }
 
 pub fn refused(e: ServiceError) -> AdminError {
@@ -145,7 +137,7 @@ pub async fn perform(
     let account = require_owner(&session)?;
     session.check_csrf(&form.csrf)?;
     let (id, action) = path.into_inner();
-    let actor = actor(&session, &state, &req);
+    let actor = session.actor(&req, &state);
     let now = state.clock.now();
     let back = || {
         Ok(HttpResponse::SeeOther()

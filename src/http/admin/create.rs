@@ -10,9 +10,9 @@ use super::assets::{ASSETS, Assets};
 use super::session::{AdminError, AdminSession};
 use crate::domain::{Environment, Preset, Scope};
 use crate::http::state::AppState;
+use crate::service::ServiceError;
 use crate::service::keys::{CreateKey, ScopeChoice, create_key};
 use crate::service::sessions::Session;
-use crate::service::{Actor, ServiceError};
 
 /// The custom grid: resources against read / write / delete; `None` where no such scope exists.
 pub const GRID: [(&str, [Option<Scope>; 3]); 5] = [
@@ -138,6 +138,7 @@ fn list(raw: &str) -> Vec<String> {
 }
 
 pub async fn submit(
+    req: actix_web::HttpRequest,
     session: AdminSession,
     body: web::Bytes,
     state: web::Data<AppState>,
@@ -202,10 +203,7 @@ pub async fn submit(
             Environment::Live
         },
     };
-    let actor = Actor::User {
-        email: session.0.email.clone(),
-        ip_hash: None,
-    };
+    let actor = session.actor(&req, &state);
     let (now, format) = (state.clock.now(), state.key_format.clone());
     let created = state
         .store

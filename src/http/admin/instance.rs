@@ -8,12 +8,11 @@ use serde::Deserialize;
 use super::actions::refused;
 use super::assets::{ASSETS, Assets};
 use super::session::{AdminError, AdminSession};
-use crate::http::pipeline::Caller;
 use crate::http::state::AppState;
+use crate::service::ServiceError;
 use crate::service::accounts::{CreateAccount, create_account};
 use crate::service::sessions::Session;
 use crate::service::users::{UserSummary, create_user, list_users};
-use crate::service::{Actor, ServiceError};
 use crate::store::accounts::{Account, list_accounts};
 
 #[derive(Template)]
@@ -96,13 +95,9 @@ pub async fn create(
 ) -> Result<HttpResponse, AdminError> {
     require_admin(&session)?;
     session.check_csrf(&form.csrf)?;
-    let caller = Caller::new(&req, &state);
-    let actor = Actor::User {
-        email: session.0.email.clone(),
-        ip_hash: Some(state.ip_hasher.hash(caller.client_ip)),
-    };
+    let actor = session.actor(&req, &state);
     let (now, config, form, what) = (
-        caller.now,
+        state.clock.now(),
         state.config.clone(),
         form.into_inner(),
         what.into_inner(),

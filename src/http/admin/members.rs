@@ -9,11 +9,10 @@ use serde::Deserialize;
 use super::actions::refused;
 use super::assets::{ASSETS, Assets};
 use super::session::{AdminError, AdminSession};
-use crate::http::pipeline::Caller;
 use crate::http::state::AppState;
+use crate::service::ServiceError;
 use crate::service::members::{self, Acting, Member};
 use crate::service::sessions::Session;
-use crate::service::{Actor, ServiceError};
 
 #[derive(Template)]
 #[template(path = "members.html")]
@@ -91,15 +90,11 @@ pub async fn act(
     session.check_csrf(&form.csrf)?;
     let account = session.0.account_id.clone().ok_or(AdminError::NotFound)?;
     let (target, action) = path.into_inner();
-    let caller = Caller::new(&req, &state);
-    let actor = Actor::User {
-        email: session.0.email.clone(),
-        ip_hash: Some(state.ip_hasher.hash(caller.client_ip)),
-    };
+    let actor = session.actor(&req, &state);
     let (user_id, role, now) = (
         session.0.user_id.clone(),
         session.0.role.clone().unwrap_or_default(),
-        caller.now,
+        state.clock.now(),
     );
     let MemberForm {
         email,

@@ -11,6 +11,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use subtle::ConstantTimeEq;
 
 use crate::http::state::AppState;
+use crate::service::Actor;
 use crate::service::sessions::{self, Session};
 
 pub const SESSION_COOKIE: &str = "tidegate_session";
@@ -60,6 +61,15 @@ impl ResponseError for AdminError {
 pub struct AdminSession(pub Session);
 
 impl AdminSession {
+    /// The signed-in person as the activity log names them, with the keyed hash of their address.
+    pub fn actor(&self, req: &HttpRequest, state: &AppState) -> Actor {
+        let ip = crate::http::pipeline::Caller::new(req, state).client_ip;
+        Actor::User {
+            email: self.0.email.clone(),
+            ip_hash: Some(state.ip_hasher.hash(ip)),
+        }
+    }
+
     /// Every form post carries the session's CSRF token; compared in constant time.
     pub fn check_csrf(&self, sent: &str) -> Result<(), AdminError> {
         let expected = self.0.csrf_token.as_bytes();

@@ -10,12 +10,11 @@ use super::actions::refused;
 use super::assets::{ASSETS, Assets};
 use super::session::{AdminError, AdminSession};
 use crate::domain::Money;
-use crate::http::pipeline::Caller;
 use crate::http::state::AppState;
+use crate::service::ServiceError;
 use crate::service::credits::add_credits;
 use crate::service::sessions::Session;
 use crate::service::settings::{self, LedgerRow};
-use crate::service::{Actor, ServiceError};
 use crate::store::accounts::{Account, get_account};
 
 #[derive(Template)]
@@ -87,12 +86,8 @@ pub async fn change(
         return Err(AdminError::Forbidden);
     }
     let account = session.0.account_id.clone().ok_or(AdminError::NotFound)?;
-    let caller = Caller::new(&req, &state);
-    let actor = Actor::User {
-        email: session.0.email.clone(),
-        ip_hash: Some(state.ip_hasher.hash(caller.client_ip)),
-    };
-    let now = caller.now;
+    let actor = session.actor(&req, &state);
+    let now = state.clock.now();
     let SettingsForm {
         value, reference, ..
     } = form.into_inner();
