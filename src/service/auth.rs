@@ -1,6 +1,7 @@
 //! The key checks of the /v1 pipeline after the key is found (v1-api.md §4, steps 6–10).
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::domain::{KeyStatus, Region, Scope, Timestamp};
 use crate::store::keys::{ApiKey, AuthRecord};
@@ -18,7 +19,7 @@ pub enum Refused {
 /// An authenticated caller.
 #[derive(Clone, Debug)]
 pub struct Principal {
-    pub key: ApiKey,
+    pub key: Arc<ApiKey>,
     pub region: Region,
     pub plan: String,
 }

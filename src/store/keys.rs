@@ -1,5 +1,7 @@
 //! API key rows. Lookups by digest use the unique index on `key_hash`.
 
+use std::sync::Arc;
+
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{StoreError, ts};
@@ -128,7 +130,8 @@ pub fn list_keys(conn: &Connection, account_id: Option<&str>) -> Result<Vec<ApiK
 /// What authentication needs in one indexed read: the key and the state of its account.
 #[derive(Clone, Debug)]
 pub struct AuthRecord {
-    pub key: ApiKey,
+    /// Shared: the key reader's cache and every request that found it hold the same row.
+    pub key: Arc<ApiKey>,
     /// `None` when the account row is gone.
     pub account: Option<AuthAccount>,
 }
@@ -162,7 +165,10 @@ pub fn find_for_auth(conn: &Connection, key_hash: &str) -> Result<Option<AuthRec
             } else {
                 None
             };
-            Ok(AuthRecord { key, account })
+            Ok(AuthRecord {
+                key: Arc::new(key),
+                account,
+            })
         })
         .optional()?;
     Ok(record)

@@ -78,7 +78,7 @@ async fn by_key(
                 ip_hash: Some(state.ip_hasher.hash(caller.client_ip)),
             };
             Ok(ApiPrincipal {
-                account_id: principal.key.account_id,
+                account_id: principal.key.account_id.clone(),
                 actor,
                 caller,
             })
