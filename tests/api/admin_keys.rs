@@ -2,7 +2,7 @@
 //! the key shown exactly once, and members refused on the server.
 
 use crate::helpers::{TestApp, spawn_app};
-use crate::people::{person, value_after as field_value};
+use crate::people::{page, person, value_after as field_value};
 
 /// Signs in a new user of the app's account with `role`; returns the browser and its CSRF token.
 async fn signed_in(app: &TestApp, role: &str) -> (reqwest::Client, String) {
@@ -20,14 +20,7 @@ fn count_keys(app: &TestApp) -> i64 {
 async fn an_owner_creates_a_generate_only_key_and_sees_it_exactly_once() {
     let app = spawn_app().await;
     let (client, csrf) = signed_in(&app, "owner").await;
-    let form = client
-        .get(format!("{}/keys/new", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let form = page(&client, &app, "/keys/new").await;
     for preset in [
         "Full Access",
         "Generate Only",
@@ -214,14 +207,7 @@ async fn members_and_forged_forms_are_refused_and_change_nothing() {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
-    let keys_page = member
-        .get(format!("{}/keys", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let keys_page = page(&member, &app, "/keys").await;
     assert!(
         !keys_page.contains("href=\"/keys/new\""),
         "no create button for members"
@@ -262,14 +248,7 @@ async fn rotate_with_a_grace_period_then_revoke_disable_enable_and_delete_from_t
     let (client, csrf) = signed_in(&app, "owner").await;
     let (id, old) = app.create_key(&[]);
 
-    let confirm = client
-        .get(format!("{}/keys/{id}/rotate", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let confirm = page(&client, &app, &format!("/keys/{id}/rotate")).await;
     for hours in [
         "1 hour",
         "6 hours",
@@ -291,14 +270,7 @@ async fn rotate_with_a_grace_period_then_revoke_disable_enable_and_delete_from_t
     .await;
     assert_eq!(res.status(), 303);
     let view = res.headers()["location"].to_str().unwrap().to_owned();
-    let html = client
-        .get(format!("{}{view}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page(&client, &app, &view.to_string()).await;
     let new = field_value(
         &html,
         "id=\"secret\" class=\"secret\" type=\"text\" readonly value=\"",
@@ -309,27 +281,13 @@ async fn rotate_with_a_grace_period_then_revoke_disable_enable_and_delete_from_t
         "the old key works during the grace"
     );
     assert_eq!(app.get("/v1/status", Some(&new)).await.status(), 200);
-    let listing = client
-        .get(format!("{}/keys", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let listing = page(&client, &app, "/keys").await;
     assert!(
         listing.contains("Rotated · 0h 59m left") || listing.contains("Rotated · 1h 00m left"),
         "{listing}"
     );
 
-    let revoke = client
-        .get(format!("{}/keys/{id}/revoke", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let revoke = page(&client, &app, &format!("/keys/{id}/revoke")).await;
     assert!(revoke.contains(&old[..9]) && revoke.contains("cannot be undone"));
     assert_eq!(
         post(
@@ -383,14 +341,7 @@ async fn rotate_with_a_grace_period_then_revoke_disable_enable_and_delete_from_t
     .await;
     assert_eq!(again.status(), 409, "revoked is final");
 
-    let delete = client
-        .get(format!("{}/keys/{new_id}/delete", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let delete = page(&client, &app, &format!("/keys/{new_id}/delete")).await;
     assert!(delete.contains("request-log rows are removed"), "{delete}");
     assert_eq!(
         post(
@@ -420,16 +371,9 @@ async fn members_cannot_change_keys_and_other_workspaces_keys_are_not_found() {
     let app = spawn_app().await;
     let (id, key) = app.create_key(&[]);
     let (member, csrf) = signed_in(&app, "member").await;
-    let page = member
-        .get(format!("{}/keys", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let shown = page(&member, &app, "/keys").await;
     assert!(
-        page.contains("disabled>Revoke"),
+        shown.contains("disabled>Revoke"),
         "actions are shown disabled"
     );
     for action in ["revoke", "disable", "delete", "rotate", "expire"] {
@@ -502,15 +446,8 @@ async fn members_cannot_change_keys_and_other_workspaces_keys_are_not_found() {
 async fn the_management_api_accepts_a_session_with_the_csrf_header_under_the_role_rules() {
     let app = spawn_app().await;
     let (owner, _) = signed_in(&app, "owner").await;
-    let page = owner
-        .get(format!("{}/keys", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = field_value(&page, "name=\"csrf-token\" content=\"");
+    let owner_page = page(&owner, &app, "/keys").await;
+    let token = field_value(&owner_page, "name=\"csrf-token\" content=\"");
     let url = format!("{}/api/v1/api-keys", app.address);
     let body = serde_json::json!({ "name": "via session", "preset": "read_only" });
 
@@ -540,14 +477,7 @@ async fn the_management_api_accepts_a_session_with_the_csrf_header_under_the_rol
     assert_eq!(actor, "user:owner@example.com");
 
     let (member, _) = signed_in(&app, "member").await;
-    let member_page = member
-        .get(format!("{}/keys", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let member_page = page(&member, &app, "/keys").await;
     let member_token = field_value(&member_page, "name=\"csrf-token\" content=\"");
     assert_eq!(
         member.get(&url).send().await.unwrap().status(),

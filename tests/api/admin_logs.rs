@@ -1,7 +1,7 @@
 //! The logs page: filters, paging and the export of the filtered rows.
 
 use crate::helpers::{TestApp, spawn_app};
-use crate::people::person;
+use crate::people::{page, person};
 
 async fn signed_in_member(app: &TestApp) -> reqwest::Client {
     person(app, "viewer@example.com", "member").await.client
@@ -22,53 +22,18 @@ async fn the_logs_page_shows_filters_and_exports_the_workspaces_requests() {
         .to_owned();
     let client = signed_in_member(&app).await;
 
-    let html = client
-        .get(format!("{}/logs", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page(&client, &app, "/logs").await;
     assert!(html.contains("/v1/usage") && html.contains("days=7"));
     assert!(html.contains("BSE1003"));
     assert!(html.contains("test key (bye_"), "rows name their key");
 
-    let html = client
-        .get(format!("{}/logs?status=4xx", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page(&client, &app, "/logs?status=4xx").await;
     assert!(html.contains("BSE1003") && !html.contains("days=7"));
-    let html = client
-        .get(format!("{}/logs?q={denied_id}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page(&client, &app, &format!("/logs?q={denied_id}")).await;
     assert_eq!(html.matches("<tr>").count(), 2, "header and the one row");
-    let html = client
-        .get(format!("{}/logs?endpoint=/v1/usage", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page(&client, &app, "/logs?endpoint=/v1/usage").await;
     assert_eq!(html.matches("days=7").count(), 3);
-    let html = client
-        .get(format!("{}/logs?since=nonsense", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page(&client, &app, "/logs?since=nonsense").await;
     assert!(html.contains("Dates must be YYYY-MM-DD."));
 
     let csv = client
@@ -121,14 +86,7 @@ async fn the_logs_page_pages_by_500_rows() {
         )
         .unwrap();
     let client = signed_in_member(&app).await;
-    let html = client
-        .get(format!("{}/logs", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page(&client, &app, "/logs").await;
     assert_eq!(html.matches("<tr>").count(), 501);
     let older = html
         .split("href=\"/logs?")
@@ -138,14 +96,7 @@ async fn the_logs_page_pages_by_500_rows() {
         .next()
         .unwrap()
         .replace("&amp;", "&");
-    let html = client
-        .get(format!("{}/logs?{older}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page(&client, &app, &format!("/logs?{older}")).await;
     assert_eq!(html.matches("<tr>").count(), 102, "the remaining 101 rows");
 }
 
@@ -160,14 +111,7 @@ async fn the_key_detail_page_shows_the_chain_the_chart_and_the_grace_telemetry()
     app.get("/v1/status", Some(&old)).await;
     let client = signed_in_member(&app).await;
 
-    let html = client
-        .get(format!("{}/keys/{id}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page(&client, &app, &format!("/keys/{id}")).await;
     assert!(
         html.contains("Requests since rotation: <strong>2</strong>"),
         "{html}"
@@ -225,27 +169,13 @@ async fn the_activity_page_lists_changes_and_reports_a_broken_chain() {
         "read_only",
     ]);
     let client = signed_in_member(&app).await;
-    let html = client
-        .get(format!("{}/activity", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page(&client, &app, "/activity").await;
     assert!(html.contains("Audit chain intact"));
     assert!(
         html.contains("Created API key") && !html.contains("audited <b>"),
         "escaped"
     );
-    let keys_only = client
-        .get(format!("{}/activity?category=apikey", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let keys_only = page(&client, &app, "/activity?category=apikey").await;
     assert!(
         !keys_only.contains("Created user"),
         "the category filter applies"
@@ -257,14 +187,7 @@ async fn the_activity_page_lists_changes_and_reports_a_broken_chain() {
             [],
         )
         .unwrap();
-    let html = client
-        .get(format!("{}/activity", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page(&client, &app, "/activity").await;
     assert!(html.contains("The audit chain is broken"), "{html}");
     assert!(html.contains("row 1 was changed"));
 }
@@ -286,14 +209,7 @@ async fn the_usage_page_counts_requests_by_day_endpoint_and_key() {
         "7.5",
     ]);
     let client = signed_in_member(&app).await;
-    let html = client
-        .get(format!("{}/usage", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page(&client, &app, "/usage").await;
     assert!(html.contains("<p class=\"big\">4</p>"), "{html}");
     assert!(html.contains("3 succeeded · 1 client errors"));
     assert!(html.contains("7.500"));

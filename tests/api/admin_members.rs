@@ -1,7 +1,7 @@
 //! Members and roles (keys.md §6) through the pages: every rule checked on the server.
 
 use crate::helpers::{TestApp, spawn_app};
-use crate::people::{person, post, value_after};
+use crate::people::{page, person, post, value_after};
 
 fn roles(app: &TestApp) -> Vec<(String, String)> {
     let db = app.db();
@@ -149,15 +149,7 @@ async fn only_the_primary_owner_changes_settings_credits_and_thresholds() {
     let app = spawn_app().await;
     let primary = person(&app, "primary@example.com", "primary-owner").await;
     let owner = person(&app, "owner@example.com", "owner").await;
-    let settings = primary
-        .client
-        .get(format!("{}/settings", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let settings = page(&primary.client, &app, "/settings").await;
     assert!(
         settings.contains("0.500"),
         "the default low-balance threshold"
@@ -233,15 +225,7 @@ async fn only_the_primary_owner_changes_settings_credits_and_thresholds() {
         .await,
         303
     );
-    let html = primary
-        .client
-        .get(format!("{}/settings", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page(&primary.client, &app, "/settings").await;
     assert!(
         html.contains("12.500")
             && html.contains("inv-7")
@@ -269,14 +253,7 @@ async fn the_instance_page_is_for_the_instance_administrator_only() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let login = client
-        .get(format!("{}/login", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let login = page(&client, &app, "/login").await;
     let csrf = value_after(&login, "name=\"csrf\" value=\"");
     let res = client
         .post(format!("{}/login", app.address))
@@ -289,16 +266,9 @@ async fn the_instance_page_is_for_the_instance_administrator_only() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    let page = client
-        .get(format!("{}/instance", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(page.contains("Acme") && page.contains("admin@localhost"));
-    let csrf = value_after(&page, "name=\"csrf\" value=\"");
+    let shown = page(&client, &app, "/instance").await;
+    assert!(shown.contains("Acme") && shown.contains("admin@localhost"));
+    let csrf = value_after(&shown, "name=\"csrf\" value=\"");
     let res = client
         .post(format!("{}/instance/accounts", app.address))
         .form(&[
@@ -430,16 +400,8 @@ async fn a_member_is_refused_every_change_on_every_path_and_nothing_changes() {
         assert_eq!(post(&app, &member, path, extra).await, 403, "{path}");
     }
 
-    let page = member
-        .client
-        .get(format!("{}/keys", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = value_after(&page, "name=\"csrf-token\" content=\"");
+    let shown = page(&member.client, &app, "/keys").await;
+    let token = value_after(&shown, "name=\"csrf-token\" content=\"");
     let api = format!("{}/api/v1/api-keys", app.address);
     let calls = [
         member

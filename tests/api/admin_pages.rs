@@ -1,7 +1,7 @@
 //! Sign-in, sessions, CSRF, security headers and the API keys page (admin.md), over HTTP.
 
 use crate::helpers::{TestApp, spawn_app};
-use crate::people::{browser, csrf_in, sign_in};
+use crate::people::{browser, csrf_in, page, sign_in};
 
 /// A user of the app's account with the given role; returns (email, password).
 fn user(app: &TestApp, email: &str, role: &str) -> (String, String) {
@@ -104,15 +104,8 @@ async fn sign_out_needs_the_csrf_token_and_ends_the_session_for_good() {
         .next()
         .unwrap()
         .to_owned();
-    let page = client
-        .get(format!("{}/keys", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_in(&page);
+    let shown = page(&client, &app, "/keys").await;
+    let csrf = csrf_in(&shown);
 
     let forged = client
         .post(format!("{}/logout", app.address))
@@ -259,14 +252,7 @@ async fn the_keys_page_lists_the_workspace_keys_with_user_text_escaped() {
     assert!(html.contains("owners manage them"), "a member only views");
     assert!(html.contains(&other[..9]));
 
-    let filtered = client
-        .get(format!("{}/keys?status=revoked", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let filtered = page(&client, &app, "/keys?status=revoked").await;
     assert!(filtered.contains("No data available"));
     let searched = client
         .get(format!("{}/keys?search={}", app.address, &other[..9]))
@@ -344,17 +330,10 @@ async fn the_workspace_switcher_moves_between_the_users_workspaces_only() {
 
     let client = browser();
     sign_in(&app, &client, &email, &password).await;
-    let page = client
-        .get(format!("{}/keys", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(page.contains("Team B · member") && page.contains("Acme · owner"));
-    assert!(!page.contains("team-b-key"));
-    let csrf = csrf_in(&page);
+    let shown = page(&client, &app, "/keys").await;
+    assert!(shown.contains("Team B · member") && shown.contains("Acme · owner"));
+    assert!(!shown.contains("team-b-key"));
+    let csrf = csrf_in(&shown);
     let res = client
         .post(format!("{}/workspace", app.address))
         .form(&[("csrf", csrf.as_str()), ("account_id", team_id)])
@@ -362,17 +341,10 @@ async fn the_workspace_switcher_moves_between_the_users_workspaces_only() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    let page = client
-        .get(format!("{}/keys", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(page.contains("team-b-key"));
+    let shown = page(&client, &app, "/keys").await;
+    assert!(shown.contains("team-b-key"));
     assert!(
-        page.contains("owners manage them"),
+        shown.contains("owners manage them"),
         "the role follows the workspace"
     );
 

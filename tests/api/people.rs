@@ -11,6 +11,18 @@ pub fn browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// The body of a page fetched by `client` (with its cookies).
+pub async fn page(client: &reqwest::Client, app: &TestApp, path: &str) -> String {
+    client
+        .get(format!("{}{path}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// The quoted value that follows `marker` in a page.
 pub fn value_after(html: &str, marker: &str) -> String {
     let at = html
@@ -31,15 +43,8 @@ pub async fn sign_in(
     email: &str,
     password: &str,
 ) -> reqwest::Response {
-    let page = client
-        .get(format!("{}/login", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_in(&page);
+    let shown = page(client, app, "/login").await;
+    let csrf = csrf_in(&shown);
     client
         .post(format!("{}/login", app.address))
         .form(&[("email", email), ("password", password), ("csrf", &csrf)])
@@ -84,17 +89,10 @@ pub async fn person(app: &TestApp, email: &str, role: &str) -> Person {
     let client = browser();
     let res = sign_in(app, &client, email, user["password"].as_str().unwrap()).await;
     assert_eq!(res.status(), 303, "{email} signs in");
-    let page = client
-        .get(format!("{}/keys", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let shown = page(&client, app, "/keys").await;
     Person {
         client,
-        csrf: csrf_in(&page),
+        csrf: csrf_in(&shown),
         user_id,
     }
 }
