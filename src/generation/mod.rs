@@ -1,7 +1,11 @@
 //! Generation: the model catalog, providers, and the jobs that run generations.
 
+pub mod breaker;
 pub mod catalog;
+pub mod http_async;
+pub mod openai_images;
 pub mod provider;
+pub mod upstream;
 
 pub use catalog::{Catalog, Model, ModelType, ProviderKind, ProviderSpec};
 pub use provider::{OutputFile, PredictionSlot, ProviderError, ProviderJob, ProviderOutput};

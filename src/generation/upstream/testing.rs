@@ -1,0 +1,91 @@
+//! Test support for the adapters: a fake upstream on a free local port, a provider spec pointing
+//! at it, a job, and a real PNG to answer with.
+
+use std::io::Cursor;
+use std::net::TcpListener;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpServer, web};
+use serde_json::Map;
+
+use crate::generation::catalog::{BreakerConfig, ModelType, ProviderKind, ProviderSpec};
+use crate::generation::provider::ProviderJob;
+
+/// A fake upstream serving the routes a test gives it; stopped when dropped.
+pub(crate) struct FakeUpstream {
+    pub(crate) base_url: String,
+    handle: ServerHandle,
+}
+
+impl FakeUpstream {
+    pub(crate) fn start<F>(routes: F) -> FakeUpstream
+    where
+        F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = HttpServer::new(move || App::new().configure(routes.clone()))
+            .workers(1)
+            .disable_signals()
+            .listen(listener)
+            .unwrap()
+            .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        FakeUpstream {
+            base_url: format!("http://127.0.0.1:{port}"),
+            handle,
+        }
+    }
+}
+
+impl Drop for FakeUpstream {
+    fn drop(&mut self) {
+        // The stop command is sent at once; there is nothing to wait for.
+        drop(self.handle.stop(false));
+    }
+}
+
+pub(crate) fn spec(kind: ProviderKind, base_url: &str) -> ProviderSpec {
+    ProviderSpec {
+        id: "upstream".to_owned(),
+        name: "Upstream".to_owned(),
+        kind,
+        description: String::new(),
+        website: String::new(),
+        docs: String::new(),
+        base_url: Some(base_url.to_owned()),
+        secret: Some("sk-test-secret".to_owned()),
+        secret_file: None,
+        timeout_seconds: 30.0,
+        poll_interval_ms: 10,
+        breaker: BreakerConfig::default(),
+    }
+}
+
+pub(crate) fn job(output_number: u32) -> ProviderJob {
+    ProviderJob {
+        generation_id: "gen-1".to_owned(),
+        model_identifier: "acme/painter".to_owned(),
+        model_type: ModelType::Image,
+        raw_model_id: "painter-v2".to_owned(),
+        prompt: "a lighthouse at dusk".to_owned(),
+        ratio: "16:9".to_owned(),
+        output_format: "png".to_owned(),
+        output_number,
+        input_files: Vec::new(),
+        duration: None,
+        resolution: None,
+        generate_audio: false,
+        specific: Map::new(),
+    }
+}
+
+/// A valid 2×2 PNG.
+pub(crate) fn tiny_png() -> Vec<u8> {
+    let mut bytes = Cursor::new(Vec::new());
+    image::RgbImage::new(2, 2)
+        .write_to(&mut bytes, image::ImageFormat::Png)
+        .unwrap();
+    bytes.into_inner()
+}
