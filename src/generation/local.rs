@@ -1,0 +1,374 @@
+//! The built-in offline `local` provider: procedural images (PNG, JPEG, WebP) and short looping
+//! videos (H.264 MP4, animated GIF). Colours come from the prompt's hash, the layout from the
+//! whole request, so the same job and output index always give the same bytes.
+
+mod encode;
+mod h264;
+mod mp4;
+mod paint;
+mod palette;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::catalog::{ModelType, parse_ratio};
+use super::provider::{OutputFile, ProviderError, ProviderJob};
+use encode::StillFormat;
+use paint::{Canvas, Dice, Gradient, Pattern};
+use palette::{Palette, Scheme};
+
+/// Long side of every image, in pixels.
+const IMAGE_LONG_SIDE: u32 = 768;
+/// Frames per second of every video.
+const FPS: u32 = 8;
+const DEFAULT_SHORT_SIDE: u32 = 240;
+/// I_PCM frames are uncompressed: the short side and duration are capped to keep files sane.
+const MAX_SHORT_SIDE: u32 = 720;
+const MAX_SECONDS: u32 = 60;
+/// Colour table sizes: fine steps for stills; 256 for video so GIF frames keep exact colours.
+const STILL_RAMP: usize = 1024;
+const VIDEO_RAMP: usize = 256;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Pattern,
+    Gradient,
+    Motion,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Container {
+    Still(StillFormat),
+    Mp4,
+    Gif,
+}
+
+impl Container {
+    fn extension(self) -> &'static str {
+        match self {
+            Container::Still(StillFormat::Png) => "png",
+            Container::Still(StillFormat::Jpeg) => "jpg",
+            Container::Still(StillFormat::WebP) => "webp",
+            Container::Mp4 => "mp4",
+            Container::Gif => "gif",
+        }
+    }
+}
+
+/// Renders output number `index` (0-based) of `job`. CPU-bound: the caller runs it on a blocking
+/// thread.
+pub fn render(job: &ProviderJob, index: u32) -> Result<OutputFile, ProviderError> {
+    let (kind, container) = plan(job)?;
+    let size = checked_dimensions(job)?;
+    let palette = Palette::new(scheme(job)?, &Sha256::digest(job.prompt.as_bytes()).into());
+    let mut dice = Dice::new(layout_seed(job, index));
+    let bytes = match (kind, container) {
+        (Kind::Gradient, Container::Still(format)) => {
+            let gradient = Gradient::new(&mut dice, &palette);
+            let rgb = Canvas::new(size, size).paint(|x, y| gradient.colour(x, y));
+            encode::still(format, size, &rgb)?
+        }
+        (_, Container::Still(format)) => {
+            let pattern = Pattern::new(&mut dice, &palette, STILL_RAMP);
+            encode::still(
+                format,
+                size,
+                &Canvas::new(size, size).paint(pattern.at(0.0)),
+            )?
+        }
+        (_, video) => {
+            let pattern = Pattern::new(&mut dice, &palette, VIDEO_RAMP);
+            animate(&pattern, video, size, seconds(job)?)?
+        }
+    };
+    Ok(OutputFile {
+        bytes,
+        extension: container.extension().to_owned(),
+    })
+}
+
+/// Width and height for a ratio `W:H`: images use a long side of 768 px; video uses the
+/// resolution's short side (240p → 240, 360p → 360). Both are even and keep the ratio as closely
+/// as possible; video frames are padded to whole macroblocks and cropped back by the stream.
+pub fn dimensions(job: &ProviderJob) -> (u32, u32) {
+    let (w, h) = parse_ratio(&job.ratio).unwrap_or((1, 1));
+    match job.model_type {
+        ModelType::Image if w >= h => (IMAGE_LONG_SIDE, even(IMAGE_LONG_SIDE * h, w)),
+        ModelType::Image => (even(IMAGE_LONG_SIDE * w, h), IMAGE_LONG_SIDE),
+        ModelType::Video => {
+            let short = short_side(job).unwrap_or(DEFAULT_SHORT_SIDE) / 2 * 2;
+            if w >= h {
+                (even(short * w, h), short)
+            } else {
+                (short, even(short * h, w))
+            }
+        }
+    }
+}
+
+fn failed(message: String) -> ProviderError {
+    ProviderError::Failed(message)
+}
+
+fn plan(job: &ProviderJob) -> Result<(Kind, Container), ProviderError> {
+    let (kind, model_type) = match job.raw_model_id.as_str() {
+        "pattern" => (Kind::Pattern, ModelType::Image),
+        "gradient" => (Kind::Gradient, ModelType::Image),
+        "motion" => (Kind::Motion, ModelType::Video),
+        other => return Err(failed(format!("the local provider has no model `{other}`"))),
+    };
+    if model_type != job.model_type {
+        return Err(failed(format!(
+            "the local model `{}` makes {}s, not {}s",
+            job.raw_model_id,
+            model_type.as_str(),
+            job.model_type.as_str()
+        )));
+    }
+    let container = match (model_type, job.output_format.as_str()) {
+        (ModelType::Image, "png") => Container::Still(StillFormat::Png),
+        (ModelType::Image, "jpg" | "jpeg") => Container::Still(StillFormat::Jpeg),
+        (ModelType::Image, "webp") => Container::Still(StillFormat::WebP),
+        (ModelType::Video, "mp4") => Container::Mp4,
+        (ModelType::Video, "gif") => Container::Gif,
+        (_, other) => {
+            return Err(failed(format!(
+                "the local model `{}` cannot write `{other}` files",
+                job.raw_model_id
+            )));
+        }
+    };
+    Ok((kind, container))
+}
+
+fn checked_dimensions(job: &ProviderJob) -> Result<(u32, u32), ProviderError> {
+    if parse_ratio(&job.ratio).is_none() {
+        return Err(failed(format!("`{}` is not a W:H ratio", job.ratio)));
+    }
+    if job.model_type == ModelType::Video && job.resolution.is_some() && short_side(job).is_none() {
+        return Err(failed(format!(
+            "the local provider renders resolutions from 16p to {MAX_SHORT_SIDE}p, not `{}`",
+            job.resolution.as_deref().unwrap_or_default()
+        )));
+    }
+    Ok(dimensions(job))
+}
+
+/// The short side a resolution such as `360p` names.
+fn short_side(job: &ProviderJob) -> Option<u32> {
+    let pixels: u32 = job.resolution.as_deref()?.strip_suffix('p')?.parse().ok()?;
+    (16..=MAX_SHORT_SIDE).contains(&pixels).then_some(pixels)
+}
+
+/// The even number nearest to `numerator / denominator`, at least 2.
+fn even(numerator: u32, denominator: u32) -> u32 {
+    let (n, d) = (u64::from(numerator), u64::from(denominator));
+    (((n + d) / (2 * d)) * 2).max(2) as u32
+}
+
+fn seconds(job: &ProviderJob) -> Result<u32, ProviderError> {
+    job.duration
+        .filter(|s| (1..=MAX_SECONDS).contains(s))
+        .ok_or_else(|| failed(format!("a video lasts 1 to {MAX_SECONDS} seconds")))
+}
+
+fn scheme(job: &ProviderJob) -> Result<Scheme, ProviderError> {
+    match job.specific.get("palette") {
+        None | Some(Value::Null) => Ok(Scheme::Prompt),
+        Some(value) => value
+            .as_str()
+            .and_then(Scheme::parse)
+            .ok_or_else(|| failed(format!("unknown palette {value}"))),
+    }
+}
+
+/// Everything that varies the layout: model, prompt, `seed` and the output's index.
+fn layout_seed(job: &ProviderJob, index: u32) -> u64 {
+    let seed = job
+        .specific
+        .get("seed")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let digest = Sha256::new()
+        .chain_update(job.raw_model_id.as_bytes())
+        .chain_update([0])
+        .chain_update(job.prompt.as_bytes())
+        .chain_update([0])
+        .chain_update(seed.to_le_bytes())
+        .chain_update(index.to_le_bytes())
+        .finalize();
+    digest
+        .iter()
+        .take(8)
+        .fold(0, |acc, &b| (acc << 8) | u64::from(b))
+}
+
+/// One loop of the pattern over `seconds`, at [`FPS`].
+fn animate(
+    pattern: &Pattern,
+    container: Container,
+    size: (u32, u32),
+    seconds: u32,
+) -> Result<Vec<u8>, ProviderError> {
+    let count = seconds * FPS;
+    let frames = |buffer: (u32, u32)| {
+        let canvas = Canvas::new(size, buffer);
+        (0..count).map(move |n| canvas.paint(pattern.at(n as f32 / count as f32)))
+    };
+    if container == Container::Gif {
+        return encode::gif(size, FPS, frames(size));
+    }
+    let padded = (h264::padded(size.0), h264::padded(size.1));
+    let stream = h264::encode(size, frames(padded))?;
+    mp4::write(&mp4::Track {
+        width: size.0,
+        height: size.1,
+        fps: FPS,
+        stream: &stream,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(model: &str, format: &str, ratio: &str, prompt: &str) -> ProviderJob {
+        let video = model == "motion";
+        ProviderJob {
+            generation_id: "gen_test".to_owned(),
+            model_identifier: format!("tidegate/{model}-1"),
+            model_type: if video {
+                ModelType::Video
+            } else {
+                ModelType::Image
+            },
+            raw_model_id: model.to_owned(),
+            prompt: prompt.to_owned(),
+            ratio: ratio.to_owned(),
+            output_format: format.to_owned(),
+            output_number: 1,
+            input_files: Vec::new(),
+            duration: video.then_some(2),
+            resolution: video.then(|| "240p".to_owned()),
+            generate_audio: false,
+            specific: serde_json::Map::new(),
+        }
+    }
+
+    /// Top-level boxes as (type, payload).
+    fn boxes(mut bytes: &[u8]) -> Vec<([u8; 4], &[u8])> {
+        let mut found = Vec::new();
+        while bytes.len() >= 8 {
+            let size = u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
+            assert!(size >= 8 && size <= bytes.len(), "box size {size}");
+            found.push((bytes[4..8].try_into().unwrap(), &bytes[8..size]));
+            bytes = &bytes[size..];
+        }
+        assert!(bytes.is_empty(), "trailing bytes after the last box");
+        found
+    }
+
+    fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+        haystack.windows(needle.len()).position(|w| w == needle)
+    }
+
+    #[test]
+    fn every_image_format_decodes_at_the_requested_ratio() {
+        let cases = [
+            ("pattern", "png", "16:9", (768, 432)),
+            ("pattern", "jpg", "3:4", (576, 768)),
+            ("pattern", "webp", "1:1", (768, 768)),
+            ("gradient", "png", "4:3", (768, 576)),
+            ("gradient", "jpg", "9:16", (432, 768)),
+            ("gradient", "webp", "3:2", (768, 512)),
+        ];
+        for (model, format, ratio, size) in cases {
+            let file = render(&job(model, format, ratio, "a lighthouse at dusk"), 0).unwrap();
+            assert_eq!(file.extension, format);
+            let image = image::load_from_memory(&file.bytes).unwrap();
+            assert_eq!((image.width(), image.height()), size, "{model} {format}");
+        }
+    }
+
+    #[test]
+    fn the_same_job_renders_the_same_bytes_and_other_inputs_change_them() {
+        let base = job("pattern", "png", "1:1", "a lighthouse at dusk");
+        let first = render(&base, 0).unwrap().bytes;
+        assert_eq!(first, render(&base, 0).unwrap().bytes);
+
+        let other_prompt = job("pattern", "png", "1:1", "a forest in spring");
+        assert_ne!(first, render(&other_prompt, 0).unwrap().bytes);
+        assert_ne!(first, render(&base, 1).unwrap().bytes);
+        let mut seeded = base.clone();
+        seeded.specific.insert("seed".to_owned(), 42.into());
+        assert_ne!(first, render(&seeded, 0).unwrap().bytes);
+    }
+
+    #[test]
+    fn the_mono_palette_renders_only_greys() {
+        let mut mono = job("pattern", "png", "16:9", "a lighthouse at dusk");
+        mono.specific.insert("palette".to_owned(), "mono".into());
+        let image = image::load_from_memory(&render(&mono, 0).unwrap().bytes).unwrap();
+        assert!(
+            image
+                .to_rgb8()
+                .pixels()
+                .all(|p| p[0] == p[1] && p[1] == p[2])
+        );
+    }
+
+    #[test]
+    fn a_gif_video_has_eight_frames_per_second() {
+        use image::AnimationDecoder;
+        let file = render(&job("motion", "gif", "16:9", "waves"), 0).unwrap();
+        let decoder =
+            image::codecs::gif::GifDecoder::new(std::io::Cursor::new(file.bytes)).unwrap();
+        let frames = decoder.into_frames().collect_frames().unwrap();
+        assert_eq!(frames.len(), 16);
+        assert_eq!(frames[0].buffer().dimensions(), (426, 240));
+        assert_ne!(frames[0].buffer(), frames[4].buffer());
+    }
+
+    #[test]
+    fn an_mp4_video_has_an_h264_track_with_a_sample_per_frame() {
+        let file = render(&job("motion", "mp4", "9:16", "waves"), 0).unwrap();
+        assert_eq!(file.extension, "mp4");
+        let top = boxes(&file.bytes);
+        let kinds: Vec<&[u8; 4]> = top.iter().map(|(kind, _)| kind).collect();
+        assert_eq!(kinds, [b"ftyp", b"moov", b"mdat"]);
+
+        let moov = top[1].1;
+        assert!(find(moov, b"avc1").is_some() && find(moov, b"avcC").is_some());
+        let stsz = find(moov, b"stsz").unwrap() + 4;
+        let count = u32::from_be_bytes(moov[stsz + 8..stsz + 12].try_into().unwrap());
+        assert_eq!(count, 2 * FPS);
+        let stco = find(moov, b"stco").unwrap() + 4;
+        let offset = u32::from_be_bytes(moov[stco + 8..stco + 12].try_into().unwrap()) as usize;
+        let mdat_payload = file.bytes.len() - top[2].1.len();
+        assert_eq!(offset, mdat_payload);
+    }
+
+    #[test]
+    fn video_sizes_follow_the_resolution_and_images_the_long_side() {
+        let mut tall = job("motion", "mp4", "9:16", "x");
+        tall.resolution = Some("360p".to_owned());
+        assert_eq!(dimensions(&tall), (360, 640));
+        assert_eq!(dimensions(&job("motion", "mp4", "16:9", "x")), (426, 240));
+        assert_eq!(dimensions(&job("motion", "gif", "1:1", "x")), (240, 240));
+        assert_eq!(dimensions(&job("pattern", "png", "2:3", "x")), (512, 768));
+    }
+
+    #[test]
+    fn unknown_models_and_formats_fail() {
+        let cases = [
+            job("sketch", "png", "1:1", "x"),
+            job("pattern", "bmp", "1:1", "x"),
+            job("pattern", "mp4", "1:1", "x"),
+            job("motion", "png", "1:1", "x"),
+        ];
+        for case in cases {
+            let err = render(&case, 0).unwrap_err();
+            assert!(matches!(err, ProviderError::Failed(_)), "{err:?}");
+        }
+    }
+}
