@@ -13,6 +13,8 @@ use actix_web::{App, HttpServer, web};
 
 use crate::config::Config;
 use crate::domain::{Clock, KeyFormat, TrustedProxies};
+use crate::generation::media::MediaStore;
+use crate::generation::{Catalog, Generator};
 use crate::http::metrics::Metrics;
 use crate::http::middleware::request_context;
 use crate::http::state::{AppState, IpHasher};
@@ -97,6 +99,22 @@ impl Application {
         let key_format = KeyFormat::new(&config.keys.prefix).map_err(AppError::Config)?;
         let proxies = TrustedProxies::new(config.trusted_proxies().map_err(AppError::Config)?);
         let (log, log_thread) = RequestLogWriter::start(&store, config.logs.max_batch)?;
+        let catalog = Catalog::load(config.generation.catalog_file()).map_err(AppError::Config)?;
+        let generator = Generator::new(
+            catalog,
+            store.clone(),
+            clock.clone(),
+            MediaStore::new(&config.storage.data_dir),
+        )
+        .map_err(AppError::Config)?;
+        let (resumed, failed) = generator.start(config.generation.workers).await?;
+        if resumed + failed > 0 {
+            tracing::warn!(
+                resumed,
+                failed,
+                "generations left in flight by the last run"
+            );
+        }
         let state = web::Data::new(AppState {
             preauth: PreAuthLimiter::new(
                 config.auth.preauth_max_failures,
@@ -116,6 +134,7 @@ impl Application {
             metrics: Metrics::default(),
             openapi: serde_json::to_vec(&crate::http::v1::openapi::document()).unwrap_or_default(),
             reveals: crate::http::admin::Reveals::default(),
+            generator,
         });
         let scheduler = Scheduler::start(job_context(&state)).await?;
 

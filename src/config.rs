@@ -26,6 +26,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub logs: LogsConfig,
     pub jobs: JobsConfig,
+    pub generation: GenerationConfig,
     pub telemetry: TelemetryConfig,
     pub plans: BTreeMap<String, PlanConfig>,
 }
@@ -90,6 +91,27 @@ pub struct JobsConfig {
     pub purge_request_logs: String,
     pub purge_idempotency_keys: String,
     pub expiry_warning_days: u32,
+}
+
+/// Where the catalog comes from, how many generations run at once, and the media URL origin.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationConfig {
+    pub catalog: String,
+    pub workers: usize,
+    pub public_url: String,
+}
+
+impl GenerationConfig {
+    pub fn catalog_file(&self) -> Option<&Path> {
+        (!self.catalog.trim().is_empty()).then(|| Path::new(self.catalog.trim()))
+    }
+
+    /// The configured origin without a trailing slash, if any.
+    pub fn public_origin(&self) -> Option<&str> {
+        let url = self.public_url.trim().trim_end_matches('/');
+        (!url.is_empty()).then_some(url)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -174,6 +196,17 @@ impl Config {
         }
         if self.server.max_body_bytes == 0 {
             return invalid("server.max_body_bytes", "must be at least 1".into());
+        }
+        if !(1..=256).contains(&self.generation.workers) {
+            return invalid("generation.workers", "must be 1-256".into());
+        }
+        if let Some(url) = self.generation.public_origin()
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return invalid(
+                "generation.public_url",
+                "must start with http:// or https://".into(),
+            );
         }
         if self.storage.pool_size == 0 {
             return invalid("storage.pool_size", "must be at least 1".into());

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Money;
+use crate::service::keys::is_model_identifier;
 
 pub const DEFAULT_CATALOG: &str = include_str!("../../config/models.toml");
 
@@ -332,7 +333,7 @@ impl Catalog {
             if !models.insert(id.as_str()) {
                 return Err(format!("models: `{id}` is listed twice"));
             }
-            if !valid_model_identifier(id) {
+            if !is_model_identifier(id) {
                 return Err(format!(
                     "models.identifier: `{id}` must be owner/name in lowercase letters, digits, `.`, `_`, `-`"
                 ));
@@ -363,12 +364,12 @@ impl Catalog {
                         "models.{id}: a video model needs durations and resolutions"
                     ));
                 }
-                if let Some(d) = &m.default_resolution {
-                    if !m.resolutions.contains(d) {
-                        return Err(format!(
-                            "models.{id}.default_resolution: not one of resolutions"
-                        ));
-                    }
+                if let Some(d) = &m.default_resolution
+                    && !m.resolutions.contains(d)
+                {
+                    return Err(format!(
+                        "models.{id}.default_resolution: not one of resolutions"
+                    ));
                 }
                 for res in &m.resolutions {
                     for audio in [false, true] {
@@ -409,20 +410,6 @@ impl Catalog {
             .iter()
             .filter(move |m| m.providers.iter().any(|p| p.provider == provider))
     }
-}
-
-/// `owner/name`: lowercase letters, digits, `.`, `_`, `-`, exactly one `/`.
-pub fn valid_model_identifier(id: &str) -> bool {
-    let Some((owner, name)) = id.split_once('/') else {
-        return false;
-    };
-    let part = |s: &str| {
-        !s.is_empty()
-            && s.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-            })
-    };
-    part(owner) && part(name)
 }
 
 /// `W:H` with positive integers.

@@ -20,7 +20,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, metrics_enabled: bool) {
     // Resources (not bare routes) so that a wrong method is a 405, not a 404.
     cfg.service(web::resource("/healthz").get(healthz))
         .service(web::resource("/readyz").get(readyz))
-        .service(web::resource("/v1/openapi.json").get(openapi));
+        .service(web::resource("/v1/openapi.json").get(openapi))
+        .service(web::resource("/media/{generation_id}/{file}").get(media));
     if metrics_enabled {
         cfg.service(web::resource("/metrics").get(metrics::metrics));
     }
@@ -52,6 +53,32 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                 .content_type("application/json")
                 .body(r#"{"status":"unavailable"}"#)
         }
+    }
+}
+
+/// A generated file. The generation id is a random UUID, so the URL itself is the capability.
+async fn media(
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, error::ApiError> {
+    let (id, file) = path.into_inner();
+    let media = state.generator.media.clone();
+    let read = web::block(move || {
+        let path = media.file(&id, &file)?;
+        let ext = file.rsplit('.').next().unwrap_or_default().to_owned();
+        std::fs::read(path).ok().map(|bytes| (bytes, ext))
+    })
+    .await;
+    match read {
+        Ok(Some((bytes, ext))) => Ok(HttpResponse::Ok()
+            .content_type(crate::generation::provider::content_type(&ext))
+            .insert_header(("Cache-Control", "private, max-age=86400"))
+            .insert_header(("X-Content-Type-Options", "nosniff"))
+            .body(bytes)),
+        _ => Err(error::ApiError::new(
+            error::ErrorCode::ResourceNotFound,
+            "No such media file.",
+        )),
     }
 }
 

@@ -199,7 +199,7 @@ fn refusal_error(refused: Refused) -> ApiError {
 }
 
 /// An account whose plan is no longer configured gets the default plan.
-fn plan_named<'a>(state: &'a AppState, name: Option<&str>) -> &'a PlanConfig {
+pub fn plan_named<'a>(state: &'a AppState, name: Option<&str>) -> &'a PlanConfig {
     let plans = &state.config.plans;
     name.and_then(|n| plans.get(n))
         .or_else(|| plans.get(&state.config.accounts.default_plan))
@@ -264,6 +264,7 @@ pub struct Outcome<'a> {
     pub query: Option<String>,
     pub status: u16,
     pub error_code: Option<&'static str>,
+    pub idempotency_replayed: bool,
 }
 
 /// Commits the request's log row; a failure becomes 503 BSE5002 and the response is withheld.
@@ -287,7 +288,7 @@ pub async fn commit_log(
         query: outcome.query,
         status_code: outcome.status,
         error_code: outcome.error_code,
-        idempotency_replayed: false,
+        idempotency_replayed: outcome.idempotency_replayed,
         ip_hash: state.ip_hasher.hash(caller.client_ip),
         user_agent: header(req, USER_AGENT.as_str())
             .map(|ua| truncate(ua, MAX_USER_AGENT).to_owned()),

@@ -34,6 +34,8 @@ pub struct AppState {
     pub openapi: Vec<u8>,
     /// New keys waiting for their one view in the admin pages.
     pub reveals: super::admin::Reveals,
+    /// The catalog, the providers and the worker pool.
+    pub generator: Arc<crate::generation::Generator>,
 }
 
 /// Keyed HMAC-SHA256 of client IPs: a plain hash of an IPv4 address is reversible by brute force.

@@ -57,10 +57,8 @@ pub fn add_credits(
             now.0
         ],
     )?;
-    tx.execute(
-        "UPDATE accounts SET credit_balance = credit_balance + ?2 WHERE id = ?1",
-        params![account_id, amount.thousandths()],
-    )?;
+    let balance = move_balance(&tx, account_id, amount)?;
+    check_thresholds(&tx, account_id, balance, now)?;
     let description = match reference {
         Some(r) => format!("Added {amount} credits (reference {r})"),
         None => format!("Added {amount} credits"),
@@ -94,4 +92,140 @@ pub fn ledger_mismatches(conn: &Connection) -> Result<Vec<(String, Money, Money)
     )?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, Money(r.get(1)?), Money(r.get(2)?))))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Adds `delta` to the cached balance and returns the new balance.
+fn move_balance(conn: &Connection, account_id: &str, delta: Money) -> Result<Money, ServiceError> {
+    let balance: i64 = conn.query_row(
+        "UPDATE accounts SET credit_balance = credit_balance + ?2 WHERE id = ?1
+         RETURNING credit_balance",
+        params![account_id, delta.thousandths()],
+        |r| r.get(0),
+    )?;
+    Ok(Money(balance))
+}
+
+/// Reserves `amount` for `reservation_id` inside the caller's transaction. Returns the new
+/// balance, or `None` (and changes nothing) when the balance cannot cover it.
+pub fn reserve(
+    conn: &Connection,
+    account_id: &str,
+    reservation_id: &str,
+    amount: Money,
+    actor: &str,
+    now: Timestamp,
+) -> Result<Option<Money>, ServiceError> {
+    let balance: i64 = conn.query_row(
+        "SELECT credit_balance FROM accounts WHERE id = ?1",
+        [account_id],
+        |r| r.get(0),
+    )?;
+    if balance < amount.thousandths() {
+        return Ok(None);
+    }
+    conn.execute(
+        "INSERT INTO credit_ledger (account_id, kind, amount, reservation_id, actor, created_at)
+         VALUES (?1, 'reserve', ?2, ?3, ?4, ?5)",
+        params![
+            account_id,
+            -amount.thousandths(),
+            reservation_id,
+            actor,
+            now.0
+        ],
+    )?;
+    let balance = move_balance(conn, account_id, Money(-amount.thousandths()))?;
+    check_thresholds(conn, account_id, balance, now)?;
+    Ok(Some(balance))
+}
+
+/// How a reservation was settled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settlement {
+    Charge,
+    Refund,
+}
+
+/// Settles a reservation once: a charge makes it final, a refund returns it. The schema allows
+/// one settlement per reservation, so a second call changes nothing and returns `None`;
+/// otherwise returns the amount returned to the balance (zero for a charge).
+pub fn settle(
+    conn: &Connection,
+    reservation_id: &str,
+    how: Settlement,
+    actor: &str,
+    now: Timestamp,
+) -> Result<Option<Money>, ServiceError> {
+    let reserved: Option<(String, i64)> = conn
+        .query_row(
+            "SELECT account_id, -amount FROM credit_ledger
+             WHERE reservation_id = ?1 AND kind = 'reserve'",
+            [reservation_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((account_id, amount)) = reserved else {
+        return Ok(None);
+    };
+    let (kind, returned) = match how {
+        Settlement::Charge => ("charge", 0),
+        Settlement::Refund => ("refund", amount),
+    };
+    let inserted = conn.execute(
+        "INSERT OR IGNORE INTO credit_ledger
+             (account_id, kind, amount, reservation_id, actor, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![account_id, kind, returned, reservation_id, actor, now.0],
+    )?;
+    if inserted == 0 {
+        return Ok(None);
+    }
+    if returned != 0 {
+        let balance = move_balance(conn, &account_id, Money(returned))?;
+        check_thresholds(conn, &account_id, balance, now)?;
+    }
+    Ok(Some(Money(returned)))
+}
+
+/// Fires each armed low-balance threshold the balance has fallen below (once: it is disarmed and
+/// an activity row records it) and re-arms those the balance has risen to again.
+fn check_thresholds(
+    conn: &Connection,
+    account_id: &str,
+    balance: Money,
+    now: Timestamp,
+) -> Result<(), ServiceError> {
+    conn.execute(
+        "UPDATE low_balance_thresholds SET armed = 1
+         WHERE account_id = ?1 AND armed = 0 AND threshold <= ?2",
+        params![account_id, balance.thousandths()],
+    )?;
+    let crossed: Vec<i64> = conn
+        .prepare(
+            "UPDATE low_balance_thresholds SET armed = 0
+             WHERE account_id = ?1 AND armed = 1 AND threshold > ?2 RETURNING threshold",
+        )?
+        .query_map(params![account_id, balance.thousandths()], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if crossed.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = crossed.iter().map(|t| Money(*t).to_string()).collect();
+    activity::append(
+        conn,
+        &NewActivity {
+            account_id: Some(account_id),
+            actor: "system",
+            category: "credits",
+            action: "low_balance",
+            target: Some(account_id),
+            description: &format!(
+                "The balance fell to {balance}, below the low-balance alert at {}",
+                list.join(", ")
+            ),
+            ip_hash: None,
+            created_at: now,
+        },
+    )?;
+    Ok(())
 }

@@ -5,6 +5,8 @@ pub mod auth;
 pub mod bootstrap;
 pub mod check;
 pub mod credits;
+pub mod generations;
+pub mod idempotency;
 pub mod keys;
 pub mod lifecycle;
 pub mod maintenance;

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod activity;
 pub mod checkpoint;
+pub mod generations;
 pub mod key_reader;
 pub mod keys;
 pub mod logs;

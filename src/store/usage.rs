@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, params};
 
 use super::StoreError;
+use crate::domain::Money;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RouteUsage {
@@ -184,4 +185,59 @@ pub fn account_usage_by_key(
         Ok((r.get(0)?, r.get(1)?))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One provider's attempts over a period (v1-api.md `usage_providers`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProviderUsage {
+    pub provider: String,
+    pub submissions: i64,
+    pub used: i64,
+    pub cancelled: i64,
+    pub discarded: i64,
+    pub failed: i64,
+    pub estimated_cost: Money,
+    pub wasted_cost: Money,
+}
+
+pub fn account_provider_usage(
+    conn: &Connection,
+    account_id: &str,
+    since_day: &str,
+) -> Result<Vec<ProviderUsage>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT provider, SUM(submissions), SUM(used), SUM(cancelled), SUM(discarded), SUM(failed),
+                SUM(estimated_cost), SUM(wasted_cost)
+         FROM usage_providers_daily WHERE account_id = ?1 AND day >= ?2
+         GROUP BY provider ORDER BY provider",
+    )?;
+    let rows = stmt
+        .query_map(rusqlite::params![account_id, since_day], |r| {
+            Ok(ProviderUsage {
+                provider: r.get(0)?,
+                submissions: r.get(1)?,
+                used: r.get(2)?,
+                cancelled: r.get(3)?,
+                discarded: r.get(4)?,
+                failed: r.get(5)?,
+                estimated_cost: Money(r.get(6)?),
+                wasted_cost: Money(r.get(7)?),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Generations created and credits charged over a period.
+pub fn account_generation_totals(
+    conn: &Connection,
+    account_id: &str,
+    since_day: &str,
+) -> Result<(i64, Money), StoreError> {
+    Ok(conn.query_row(
+        "SELECT COALESCE(SUM(generations), 0), COALESCE(SUM(estimated_cost), 0)
+         FROM usage_generations_daily WHERE account_id = ?1 AND day >= ?2",
+        rusqlite::params![account_id, since_day],
+        |r| Ok((r.get(0)?, Money(r.get(1)?))),
+    )?)
 }

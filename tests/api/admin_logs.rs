@@ -105,7 +105,7 @@ async fn the_key_detail_page_shows_the_chain_the_chart_and_the_grace_telemetry()
     let app = spawn_app().await;
     let (id, old) = app.create_key(&[]);
     app.get("/v1/status", Some(&old)).await;
-    app.get("/v1/health/cache", Some(&old)).await;
+    app.get("/v1/usage?days=0", Some(&old)).await;
     let rotated = app.cli_json(&["keys", "rotate", &id, "--grace-hours", "6"]);
     app.get("/v1/status", Some(&old)).await;
     app.get("/v1/status", Some(&old)).await;
@@ -127,10 +127,10 @@ async fn the_key_detail_page_shows_the_chain_the_chart_and_the_grace_telemetry()
     assert_eq!(html.matches("<g><title>").count(), 30, "one bar a day");
     assert!(html.contains("4 requests</title>"), "today's bar");
     assert!(
-        html.contains("<rect class=\"s2\"") && html.contains("<rect class=\"s5\""),
-        "the 501 counts as 5xx"
+        html.contains("<rect class=\"s2\"") && html.contains("<rect class=\"s4\""),
+        "the 400 counts as 4xx"
     );
-    assert!(html.contains("/v1/health/cache") && html.contains("BSE5001"));
+    assert!(html.contains("/v1/usage") && html.contains("BSE2001"));
 
     let other = app.cli_json(&["accounts", "create", "--name", "Other"]);
     let theirs = app.cli_json(&[

@@ -27,6 +27,14 @@ pub async fn spawn_app() -> TestApp {
 /// Starts the server with extra configuration values, e.g. `("auth.preauth_max_failures", 3)`.
 pub async fn spawn_app_with(overrides: &[(&str, Value)]) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut test_app = spawn_app_in(data_dir, overrides).await;
+    let account = test_app.cli_json(&["accounts", "create", "--name", "Acme"]);
+    test_app.account_id = account["id"].as_str().expect("account id").to_owned();
+    test_app
+}
+
+/// Starts a server on an existing data directory (a restart); `account_id` is left empty.
+pub async fn spawn_app_in(data_dir: tempfile::TempDir, overrides: &[(&str, Value)]) -> TestApp {
     let mut figment = Config::defaults()
         .merge(Serialized::default("server.listen", "127.0.0.1:0"))
         .merge(Serialized::default("server.workers", 2))
@@ -48,7 +56,7 @@ pub async fn spawn_app_with(overrides: &[(&str, Value)]) -> TestApp {
     let clock = app.clock();
     let jobs = app.job_context();
     tokio::spawn(app.run_until_stopped());
-    let mut test_app = TestApp {
+    TestApp {
         address: format!("http://127.0.0.1:{port}"),
         data_dir,
         client: reqwest::Client::builder()
@@ -58,10 +66,7 @@ pub async fn spawn_app_with(overrides: &[(&str, Value)]) -> TestApp {
         clock,
         account_id: String::new(),
         jobs,
-    };
-    let account = test_app.cli_json(&["accounts", "create", "--name", "Acme"]);
-    test_app.account_id = account["id"].as_str().expect("account id").to_owned();
-    test_app
+    }
 }
 
 pub struct Cli {

@@ -156,7 +156,7 @@ async fn key_usage_and_the_activity_feed_are_served() {
     let (id, key) = app.create_key(&[]);
     app.get("/v1/status", Some(&key)).await;
     app.get("/v1/status", Some(&key)).await;
-    app.get("/v1/health/cache", Some(&key)).await;
+    app.get("/v1/usage?days=0", Some(&key)).await;
     let (status, body) = app
         .api(
             "GET",

@@ -12,12 +12,16 @@
 #   BENCH_WARMUP          wrk duration of each warm-up run (default 2s; "0" skips warm-up)
 #   BENCH_START_TIMEOUT   seconds to wait for the server to answer /healthz (default 120)
 #   BENCH_NO_BUILD=1      skip `cargo build --release` and use the existing target/release/tidegate
+#   BENCH_GEN_CLIENTS     concurrent clients of the generation benchmark (default 32)
+#   BENCH_GEN_SECONDS     how long the concurrent generation run lasts (default 10)
 #
 # What it does: installs wrk (and curl/python3) with apt-get if missing, runs
 # `cargo build --release`, creates an account and a Full Access key with the CLI in a fresh
 # temporary data directory, starts `tidegate serve` on a free loopback port, runs
 # `wrk -t2 -c64 -d$BENCH_DURATION --latency` against both endpoints and prints req/s, p50, p99,
-# the targets and the server's peak resident memory (VmHWM). The data directory is removed and
+# the targets and the server's peak resident memory (VmHWM). On the small store it then runs
+# tests/bench/generations.py: submit -> succeeded latency of local image generations (p50 target
+# <= 200 ms) and generations per second with 32 concurrent clients. The data directory is removed and
 # the server stopped on exit.
 #
 # Exit status: 0 when the measurement completed, even if a target was missed (marked MISSED);
@@ -35,6 +39,8 @@ START_TIMEOUT="${BENCH_START_TIMEOUT:-120}"
 THREADS=2
 CONNECTIONS=64
 COMPARE_KEYS=1000000
+GEN_CLIENTS="${BENCH_GEN_CLIENTS:-32}"
+GEN_SECONDS="${BENCH_GEN_SECONDS:-10}"
 
 usage() {
     sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -276,6 +282,8 @@ bench_run() {
     key="$("$bin" keys create --account "$account" --name bench --preset full_access --json | json_field key)" \
         || die "could not create the bench key"
     [[ -n "$account" && -n "$key" ]] || die "account id or key came back empty"
+    "$bin" credits add --account "$account" --amount 1000000 --json >/dev/null \
+        || die "could not add credits to the bench account"
 
     if ((extra > 0)); then
         log "seeding $extra extra keys with tidegate bench-seed ..."
@@ -315,6 +323,13 @@ bench_run() {
     parse_wrk "$out"
     local s_rps="$r_rps" s_p50="$r_p50" s_p99="$r_p99" s_non2xx="$r_non2xx" s_sock="$r_sockerr"
 
+    local generations=""
+    if ((extra == 0)); then
+        log "measuring generations on the local provider (${GEN_SECONDS}s with $GEN_CLIENTS clients)"
+        generations="$(python3 "$script_dir/generations.py" --base "$base_url" --key "$key" \
+            --clients "$GEN_CLIENTS" --seconds "$GEN_SECONDS")" || die "the generation benchmark failed"
+    fi
+
     hwm="$(awk '/^VmHWM:/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$server_pid/status" 2>/dev/null || true)"
     stop_server
 
@@ -340,6 +355,7 @@ bench_run() {
     printf 'p99 /v1/status: %s ms%*s(target ≤ 5 ms) %s\n' "$s_p99" $((11 - ${#s_p99})) "" "$(mark "$s_p99 <= 5")"
     echo "server peak RSS (VmHWM): ${hwm:-unavailable}"
     echo "CPU busy in the idle second before measuring: $busy   (other work on the machine skews the figures)"
+    [[ -n "$generations" ]] && printf '%s\n' "$generations"
     [[ -n "$h_sock" ]] && echo "/healthz   $h_sock"
     [[ -n "$s_sock" ]] && echo "/v1/status $s_sock"
     [[ -n "$h_non2xx" ]] && echo "/healthz   Non-2xx or 3xx responses: $h_non2xx   FAILED"

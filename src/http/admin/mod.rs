@@ -8,6 +8,7 @@ mod auth;
 mod chart;
 mod create;
 mod detail;
+mod generations;
 mod instance;
 mod keys;
 mod logs;
@@ -47,6 +48,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/keys").get(keys::list))
         .service(page("/keys/new").get(create::show).post(create::submit))
         .service(page("/logs").get(logs::page))
+        .service(page("/generations").get(generations::list))
+        .service(page("/generations/{id}").get(generations::show))
         .service(page("/activity").get(activity::page))
         .service(page("/usage").get(usage::page))
         .service(page("/members").get(members::page))

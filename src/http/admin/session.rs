@@ -26,7 +26,7 @@ pub enum AdminError {
     Forbidden,
     #[error("this key has already been shown; it is never shown again")]
     Gone,
-    #[error("no such key in this workspace")]
+    #[error("not found in this workspace")]
     NotFound,
     #[error("{0}")]
     Refused(String),

@@ -79,6 +79,7 @@ async fn audit_layer(
         query: sanitised_query(&pairs, |n| LOGGED_PARAMS.contains(&n)),
         status: error.as_ref().map_or(res.status(), |e| e.status).as_u16(),
         error_code: error.as_ref().map(|e| e.code.code()),
+        idempotency_replayed: false,
     };
     if let Err(failed) = commit_log(&state, &http, &caller, &audit, outcome).await {
         return Ok(ServiceResponse::new(http, HttpResponse::from_error(failed)));

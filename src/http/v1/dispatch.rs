@@ -66,6 +66,12 @@ pub async fn dispatch(
         model_identifier: matched.model_identifier.clone(),
         query: matched.query.clone(),
         body,
+        path: req.path().to_owned(),
+        origin: origin_of(&req, &state),
+        idempotency_key: req
+            .headers()
+            .get("idempotency-key")
+            .map(|v| v.to_str().unwrap_or_default().to_owned()),
     };
     let outcome = (matched.op.handler)(v1).await;
     finish(&req, &state, &caller, &matched, &audit, outcome).await
@@ -80,7 +86,20 @@ async fn finish(
     audit: &Audit,
     outcome: Result<V1Reply, ApiError>,
 ) -> HttpResponse {
+    let mut replayed = false;
     let (mut response, error_code) = match outcome {
+        Ok(V1Reply {
+            replay: Some(body), ..
+        }) => {
+            replayed = true;
+            (
+                HttpResponse::Ok()
+                    .content_type("application/json")
+                    .insert_header(("Idempotency-Replayed", "true"))
+                    .body(body),
+                None,
+            )
+        }
         Ok(reply) => {
             let body = success_body(
                 &caller.request_id,
@@ -112,6 +131,7 @@ async fn finish(
         }),
         status: response.status().as_u16(),
         error_code,
+        idempotency_replayed: replayed,
     };
     if let Err(error) = commit_log(state, req, caller, audit, logged).await {
         state.metrics.count_response(error.status.as_u16());
@@ -119,4 +139,14 @@ async fn finish(
     }
     state.metrics.count_response(response.status().as_u16());
     response
+}
+
+/// `scheme://host` for absolute media URLs: the configured public URL, else what the client
+/// called.
+fn origin_of(req: &HttpRequest, state: &AppState) -> String {
+    if let Some(url) = state.config.generation.public_origin() {
+        return url.to_owned();
+    }
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
 }

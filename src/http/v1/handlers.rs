@@ -1,6 +1,5 @@
 //! The /v1 handlers done so far; each receives an authenticated, scope-checked request.
 
-use actix_web::http::StatusCode;
 use actix_web::web;
 use serde_json::{Value, json};
 
@@ -23,10 +22,16 @@ pub struct V1Request {
     pub model_identifier: Option<String>,
     pub query: Vec<(String, String)>,
     pub body: web::Bytes,
+    /// The request path, e.g. `/v1/generate/image/tidegate/pattern-1`.
+    pub path: String,
+    /// `scheme://host` the client called, for absolute media URLs.
+    pub origin: String,
+    /// The `Idempotency-Key` header; `Some("")` when it is not valid UTF-8.
+    pub idempotency_key: Option<String>,
 }
 
 impl V1Request {
-    fn query_value(&self, name: &str) -> Option<&str> {
+    pub fn query_value(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
             .rev()
@@ -49,6 +54,8 @@ pub struct V1Reply {
     pub message: &'static str,
     pub data: Value,
     pub page: Option<Page>,
+    /// A stored response sent again as it was (an idempotent replay).
+    pub replay: Option<Vec<u8>>,
 }
 
 impl V1Reply {
@@ -57,6 +64,21 @@ impl V1Reply {
             message,
             data,
             page: None,
+            replay: None,
+        }
+    }
+
+    pub fn page(message: &'static str, data: Value, page: Page) -> V1Reply {
+        V1Reply {
+            page: Some(page),
+            ..V1Reply::ok(message, data)
+        }
+    }
+
+    pub fn replayed(body: Vec<u8>) -> V1Reply {
+        V1Reply {
+            replay: Some(body),
+            ..V1Reply::ok("", Value::Null)
         }
     }
 }
@@ -164,6 +186,22 @@ pub fn usage(req: V1Request) -> HandlerFuture {
                 })
             })
             .collect();
+        let providers: Vec<Value> = report
+            .providers
+            .iter()
+            .map(|p| {
+                json!({
+                    "provider": p.provider,
+                    "total_submissions": p.submissions,
+                    "used_count": p.used,
+                    "cancelled_count": p.cancelled,
+                    "discarded_count": p.discarded,
+                    "failed_count": p.failed,
+                    "total_estimated_cost": p.estimated_cost.to_json(),
+                    "wasted_estimated_cost": p.wasted_cost.to_json(),
+                })
+            })
+            .collect();
         Ok(V1Reply::ok(
             "Usage retrieved successfully",
             json!({
@@ -174,23 +212,13 @@ pub fn usage(req: V1Request) -> HandlerFuture {
                 "usage_total_success": sum(|r| r.success),
                 "usage_total_client_errors": sum(|r| r.client_errors),
                 "usage_total_server_errors": sum(|r| r.server_errors),
-                "usage_total_generations": 0,
-                "usage_total_provider_submissions": 0,
-                "usage_total_estimated_cost": 0.0,
+                "usage_total_generations": report.generations,
+                "usage_total_provider_submissions":
+                    report.providers.iter().map(|p| p.submissions).sum::<i64>(),
+                "usage_total_estimated_cost": report.estimated_cost.to_json(),
                 "usage_endpoints": endpoints,
-                "usage_providers": [],
+                "usage_providers": providers,
             }),
         ))
-    })
-}
-
-/// Operations whose feature has not been built yet: they pass the whole pipeline, then say so.
-pub fn not_available(_req: V1Request) -> HandlerFuture {
-    Box::pin(async move {
-        Err(ApiError::new(
-            ErrorCode::InternalError,
-            "This route is not available yet on this instance.",
-        )
-        .with_status(StatusCode::NOT_IMPLEMENTED))
     })
 }

@@ -2,6 +2,7 @@
 
 pub mod dispatch;
 pub mod firewall;
+pub mod generation;
 pub mod handlers;
 pub mod openapi;
 pub mod routes;

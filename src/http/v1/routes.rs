@@ -6,6 +6,7 @@ use std::pin::Pin;
 
 use actix_web::http::Method;
 
+use super::generation;
 use super::handlers::{self, V1Reply, V1Request};
 use crate::domain::Scope;
 use crate::http::error::ApiError;
@@ -112,7 +113,7 @@ pub static OPERATIONS: [Operation; 17] = [
         ],
         body: false,
         summary: "Estimate the cost of a generation",
-        handler: handlers::not_available,
+        handler: generation::estimate,
     },
     Operation {
         id: "generateImage",
@@ -122,7 +123,7 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: true,
         summary: "Start an image generation",
-        handler: handlers::not_available,
+        handler: generation::generate_image,
     },
     Operation {
         id: "generateVideo",
@@ -132,7 +133,7 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: true,
         summary: "Start a video generation",
-        handler: handlers::not_available,
+        handler: generation::generate_video,
     },
     Operation {
         id: "listContent",
@@ -145,7 +146,7 @@ pub static OPERATIONS: [Operation; 17] = [
         ],
         body: false,
         summary: "List generations, newest first",
-        handler: handlers::not_available,
+        handler: generation::list_content,
     },
     Operation {
         id: "getContent",
@@ -155,7 +156,7 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "One generation record",
-        handler: handlers::not_available,
+        handler: generation::get_content,
     },
     Operation {
         id: "deleteContent",
@@ -165,7 +166,7 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "Delete a generation and its files",
-        handler: handlers::not_available,
+        handler: generation::delete_content,
     },
     Operation {
         id: "cancelGeneration",
@@ -175,7 +176,7 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "Cancel a pending or processing generation",
-        handler: handlers::not_available,
+        handler: generation::cancel,
     },
     Operation {
         id: "listModels",
@@ -185,7 +186,7 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "The model catalog",
-        handler: handlers::not_available,
+        handler: generation::library_models,
     },
     Operation {
         id: "listProviders",
@@ -195,7 +196,7 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "The inference providers",
-        handler: handlers::not_available,
+        handler: generation::library_providers,
     },
     Operation {
         id: "getProvidersHealth",
@@ -205,7 +206,7 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "Circuit-breaker state of each provider",
-        handler: handlers::not_available,
+        handler: generation::providers_health,
     },
     Operation {
         id: "getModelsHealth",
@@ -215,7 +216,7 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "Availability of each model per provider",
-        handler: handlers::not_available,
+        handler: generation::models_health,
     },
     Operation {
         id: "getStorageHealth",
@@ -225,7 +226,7 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "Probe the media store",
-        handler: handlers::not_available,
+        handler: generation::storage_health,
     },
     Operation {
         id: "getCacheHealth",
@@ -235,7 +236,7 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "Probe the SQLite store",
-        handler: handlers::not_available,
+        handler: generation::cache_health,
     },
 ];
 

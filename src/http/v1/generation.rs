@@ -1,0 +1,700 @@
+//! The generation routes of /v1: library, estimate, generate, content and health.
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use super::handlers::{V1Reply, V1Request};
+use super::routes::HandlerFuture;
+use crate::domain::Environment;
+use crate::generation::catalog::{Model, ModelType, ProviderKind};
+use crate::generation::record::record_json;
+use crate::generation::request::{self, Invalid};
+use crate::http::envelope::{Page, success_body};
+use crate::http::error::{ApiError, ErrorCode};
+use crate::http::pipeline::plan_named;
+use crate::service::ServiceError;
+use crate::service::generations::{self as service, Accept, CancelError, CreateError};
+use crate::service::idempotency::{self, Claim, Scope};
+use crate::store::StoreError;
+use crate::store::generations::{self as records, Generation, GenerationStatus};
+
+const INITIALIZED: &str = "Generation initialized";
+
+fn store_error(e: StoreError) -> ApiError {
+    ApiError::from(ServiceError::from(e))
+}
+
+fn invalid(e: Invalid) -> ApiError {
+    ApiError::invalid(&e.field, e.message)
+}
+
+fn model(req: &V1Request) -> Result<&Model, ApiError> {
+    let id = req.model_identifier.as_deref().unwrap_or_default();
+    req.state.generator.catalog().model(id).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::ModelNotFound,
+            format!("The model {id} is not in the catalog."),
+        )
+        .detail("model_identifier", id)
+    })
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::GenerationNotFound,
+        format!("No generation {id} was found."),
+    )
+}
+
+pub fn estimate(req: V1Request) -> HandlerFuture {
+    Box::pin(async move {
+        let model = model(&req)?;
+        let count = req
+            .query_value("count")
+            .and_then(|c| c.parse::<i64>().ok())
+            .unwrap_or(1)
+            .clamp(1, 100) as u32;
+        let duration = match req.query_value("duration") {
+            None => None,
+            Some(raw) => Some(parse_duration(model, raw)?),
+        };
+        let audio = req.query_value("audio") == Some("true");
+        if audio && model.is_video() && !model.audio {
+            return Err(ApiError::invalid(
+                "audio",
+                format!("{} cannot generate audio.", model.identifier),
+            ));
+        }
+        let est = request::estimate(model, count, duration, req.query_value("resolution"), audio)
+            .map_err(invalid)?;
+        let account_id = req.principal.key.account_id.clone();
+        let balance = req
+            .state
+            .store
+            .run(move |c| crate::store::accounts::get_account(c, &account_id))
+            .await
+            .map_err(store_error)?
+            .map(|a| a.credit_balance)
+            .unwrap_or_default();
+        let max_affordable = if est.per_generation.thousandths() > 0 {
+            (balance.thousandths().max(0) / est.per_generation.thousandths())
+                .min(i64::from(u32::MAX))
+        } else {
+            100
+        };
+        let mut data = json!({
+            "model_identifier": model.identifier,
+            "model_type": model.model_type.as_str(),
+            "assets_count": est.count,
+            "cost_per_generation": est.per_generation.to_json(),
+            "cost_total_consumed": est.total.to_json(),
+            "credit_balance": balance.to_json(),
+            "credit_balance_can_afford": balance >= est.total,
+            "credit_balance_max_affordable": max_affordable,
+        });
+        if let Some(obj) = data.as_object_mut() {
+            if let Some(per_second) = est.cost_per_second {
+                obj.insert("cost_per_second".into(), per_second.to_json());
+            }
+            if let Some(d) = est.duration {
+                obj.insert("duration_seconds".into(), d.into());
+            }
+            if let Some(r) = est.resolution {
+                obj.insert("resolution".into(), r.into());
+            }
+        }
+        Ok(V1Reply::ok("Estimate calculated successfully", data))
+    })
+}
+
+fn parse_duration(model: &Model, raw: &str) -> Result<u32, ApiError> {
+    let allowed: Vec<String> = model.durations.iter().map(u32::to_string).collect();
+    raw.parse::<f64>()
+        .ok()
+        .filter(|d| d.fract() == 0.0 && model.durations.iter().any(|a| f64::from(*a) == *d))
+        .map(|d| d as u32)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "duration",
+                format!("duration must be one of {}.", allowed.join(", ")),
+            )
+        })
+}
+
+pub fn generate_image(req: V1Request) -> HandlerFuture {
+    Box::pin(generate(req, ModelType::Image))
+}
+
+pub fn generate_video(req: V1Request) -> HandlerFuture {
+    Box::pin(generate(req, ModelType::Video))
+}
+
+async fn generate(req: V1Request, route_type: ModelType) -> Result<V1Reply, ApiError> {
+    let key = match req.idempotency_key.as_deref() {
+        None => None,
+        Some(k) if idempotency::valid_key(k) => Some(k.to_owned()),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "Idempotency-Key",
+                "Idempotency-Key must be 1-255 characters of A-Z, a-z, 0-9, _, -, : and .",
+            ));
+        }
+    };
+    let Some(key) = key else {
+        return accept(&req, route_type, None).await;
+    };
+    let account_id = req.principal.key.account_id.clone();
+    let (route, fingerprint) = (req.path.clone(), idempotency::fingerprint(&req.body));
+    let (request_id, now) = (req.request_id.clone(), req.now);
+    let claimed = {
+        let (account_id, route, key) = (account_id.clone(), route.clone(), key.clone());
+        req.state
+            .store
+            .run(move |c| {
+                let scope = Scope {
+                    account_id: &account_id,
+                    route: &route,
+                    key: &key,
+                };
+                Ok(idempotency::claim(
+                    c,
+                    &scope,
+                    &fingerprint,
+                    &request_id,
+                    now,
+                ))
+            })
+            .await
+            .map_err(store_error)?
+            .map_err(ApiError::from)?
+    };
+    match claimed {
+        Claim::Replay { body, .. } => replay(&req, body).await,
+        Claim::Reused => Err(ApiError::new(
+            ErrorCode::IdempotencyKeyReused,
+            "This Idempotency-Key was already used with a different request body.",
+        )),
+        Claim::InProgress => Err(ApiError::new(
+            ErrorCode::IdempotencyRequestInProgress,
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+        )
+        .retry_after(1)),
+        Claim::Fresh => {
+            let scope = (account_id, route, key);
+            let result = accept(&req, route_type, Some(&scope)).await;
+            if result.is_err() {
+                let (account_id, route, key) = scope;
+                let released = req
+                    .state
+                    .store
+                    .run(move |c| {
+                        let scope = Scope {
+                            account_id: &account_id,
+                            route: &route,
+                            key: &key,
+                        };
+                        Ok(idempotency::release(c, &scope))
+                    })
+                    .await;
+                if !matches!(released, Ok(Ok(()))) {
+                    tracing::error!(request_id = %req.request_id, "cannot release an idempotency claim");
+                }
+            }
+            result
+        }
+    }
+}
+
+/// The stored response again, unless its generation has been canceled since.
+async fn replay(req: &V1Request, body: Vec<u8>) -> Result<V1Reply, ApiError> {
+    let stored: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let generation_id = stored["data"]["generation_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let account_id = req.principal.key.account_id.clone();
+    let id = generation_id.clone();
+    let current = req
+        .state
+        .store
+        .run(move |c| records::get_in(c, &account_id, &id))
+        .await
+        .map_err(store_error)?;
+    if current.is_some_and(|g| g.status == GenerationStatus::Canceled) {
+        let request_id = stored["request_id"].as_str().unwrap_or(&req.request_id);
+        let data = json!({ "generation_id": generation_id, "generation_status": "canceled" });
+        return Ok(V1Reply::replayed(success_body(
+            request_id,
+            INITIALIZED,
+            req.now,
+            &data,
+            None,
+        )));
+    }
+    Ok(V1Reply::replayed(body))
+}
+
+async fn accept(
+    req: &V1Request,
+    route_type: ModelType,
+    idempotency: Option<&(String, String, String)>,
+) -> Result<V1Reply, ApiError> {
+    let model = model(req)?;
+    let key = &req.principal.key;
+    if let Some(allowed) = &key.allowed_models
+        && !allowed.iter().any(|m| m == &model.identifier)
+    {
+        return Err(ApiError::new(
+            ErrorCode::InsufficientPermissions,
+            format!("This API key may not use the model {}.", model.identifier),
+        )
+        .detail("model_identifier", model.identifier.as_str()));
+    }
+    let max_in_flight = plan_named(&req.state, Some(&req.principal.plan)).max_in_flight;
+    if let Some(cap) = max_in_flight {
+        let account_id = key.account_id.clone();
+        let in_flight = req
+            .state
+            .store
+            .run(move |c| records::count_in_flight(c, &account_id))
+            .await
+            .map_err(store_error)?;
+        if in_flight >= i64::from(cap) {
+            return Err(in_flight_refusal(cap));
+        }
+    }
+    let body = request::parse(&req.body, model, route_type).map_err(invalid)?;
+    let generator = &req.state.generator;
+    let order = generator.order(&body.provider_order, model);
+    let cost = match key.environment {
+        Environment::Test => Default::default(),
+        Environment::Live => request::cost_of(model, &body),
+    };
+    let g = Generation {
+        id: uuid::Uuid::new_v4().to_string(),
+        account_id: key.account_id.clone(),
+        key_id: Some(key.id.clone()),
+        environment: key.environment.as_str().to_owned(),
+        model_identifier: model.identifier.clone(),
+        model_type: model.model_type.as_str().to_owned(),
+        provider_order: order,
+        provider_used: None,
+        prediction_id: None,
+        status: GenerationStatus::Pending,
+        prompt: body.prompt,
+        ratio: body.ratio,
+        output_format: body.output_format,
+        output_number: body.output_number,
+        input_files: body.input_files,
+        output_files: None,
+        duration: body.duration,
+        resolution: body.resolution,
+        generate_audio: body.generate_audio,
+        specific: body.specific,
+        cost,
+        error: None,
+        error_code: None,
+        files_removed: false,
+        created_at: req.now,
+        started_at: None,
+        completed_at: None,
+        predict_ms: None,
+    };
+    let data = json!({
+        "model_identifier": g.model_identifier,
+        "generation_provider_order": g.provider_order,
+        "generation_prediction_id": Value::Null,
+        "generation_id": g.id,
+        "generation_initialized": true,
+    });
+    let response = success_body(&req.request_id, INITIALIZED, req.now, &data, None);
+    let actor = format!("key:{}", key.key_prefix);
+    let id = g.id.clone();
+    let scope = idempotency.cloned();
+    let accepted = req
+        .state
+        .store
+        .run(move |c| {
+            let idem = scope.as_ref().map(|(account_id, route, key)| {
+                (
+                    Scope {
+                        account_id,
+                        route,
+                        key,
+                    },
+                    response.as_slice(),
+                )
+            });
+            Ok(service::accept(
+                c,
+                &Accept {
+                    generation: &g,
+                    max_in_flight,
+                    actor: &actor,
+                    idempotency: idem,
+                },
+            ))
+        })
+        .await
+        .map_err(store_error)?;
+    match accepted {
+        Ok(()) => {}
+        Err(CreateError::InFlightCap(cap)) => return Err(in_flight_refusal(cap)),
+        Err(CreateError::InsufficientCredits { balance, needed }) => {
+            return Err(ApiError::new(
+                ErrorCode::InsufficientCredits,
+                format!("This generation costs {needed} credits; the balance is {balance}."),
+            )
+            .detail("credit_balance", balance.to_json())
+            .detail("credits_required", needed.to_json()));
+        }
+        Err(CreateError::Service(e)) => return Err(e.into()),
+    }
+    generator.enqueue(id);
+    Ok(V1Reply::ok(INITIALIZED, data))
+}
+
+fn in_flight_refusal(cap: u32) -> ApiError {
+    ApiError::new(
+        ErrorCode::ConcurrencyLimitExceeded,
+        format!("The plan allows {cap} generation(s) in flight at once; wait for one to finish."),
+    )
+    .detail("limit", cap)
+    .retry_after(1)
+}
+
+pub fn get_content(req: V1Request) -> HandlerFuture {
+    Box::pin(async move {
+        let id = req.generation_id.clone().unwrap_or_default();
+        let account_id = req.principal.key.account_id.clone();
+        let lookup = id.clone();
+        let g = req
+            .state
+            .store
+            .run(move |c| records::get_in(c, &account_id, &lookup))
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| not_found(&id))?;
+        Ok(V1Reply::ok(
+            "Generation retrieved successfully",
+            record_json(&g, &req.origin),
+        ))
+    })
+}
+
+pub fn list_content(req: V1Request) -> HandlerFuture {
+    Box::pin(async move {
+        let limit = req.query_int("limit", 50, 1..=100)?;
+        let offset = req.query_int("offset", 0, 0..=i64::MAX)?;
+        let account_id = req.principal.key.account_id.clone();
+        let (rows, total) = req
+            .state
+            .store
+            .run(move |c| records::list(c, &account_id, limit, offset))
+            .await
+            .map_err(store_error)?;
+        let generations: Vec<Value> = rows.iter().map(|g| record_json(g, &req.origin)).collect();
+        Ok(V1Reply::page(
+            "Generations retrieved successfully",
+            json!({ "generations": generations }),
+            Page {
+                total,
+                limit,
+                offset,
+            },
+        ))
+    })
+}
+
+fn actor(req: &V1Request) -> String {
+    format!("key:{}", req.principal.key.key_prefix)
+}
+
+pub fn cancel(req: V1Request) -> HandlerFuture {
+    Box::pin(async move {
+        let id = req.generation_id.clone().unwrap_or_default();
+        let (account_id, actor, now) = (req.principal.key.account_id.clone(), actor(&req), req.now);
+        let target = id.clone();
+        let canceled = req
+            .state
+            .store
+            .run(move |c| Ok(service::cancel(c, &account_id, &target, &actor, now)))
+            .await
+            .map_err(store_error)?;
+        let canceled = match canceled {
+            Ok(c) => c,
+            Err(CancelError::NotFound) => return Err(not_found(&id)),
+            Err(CancelError::NotCancelable(status)) => {
+                return Err(ApiError::new(
+                    ErrorCode::GenerationNotCancelable,
+                    format!(
+                        "The generation is {}; only pending or processing generations can be canceled.",
+                        status.as_str()
+                    ),
+                )
+                .detail("generation_status", status.as_str()));
+            }
+            Err(CancelError::Service(e)) => return Err(e.into()),
+        };
+        let sent = req.state.generator.stop(&id).await;
+        Ok(V1Reply::ok(
+            "Generation canceled",
+            json!({
+                "generation_id": id,
+                "generation_status": "canceled",
+                "provider_cancel_sent": sent.provider_cancel_sent,
+                "credits_refunded": canceled.refunded.to_json(),
+            }),
+        ))
+    })
+}
+
+pub fn delete_content(req: V1Request) -> HandlerFuture {
+    Box::pin(async move {
+        let id = req.generation_id.clone().unwrap_or_default();
+        let (account_id, actor, now) = (req.principal.key.account_id.clone(), actor(&req), req.now);
+        let target = id.clone();
+        let deleted = req
+            .state
+            .store
+            .run(move |c| Ok(service::delete(c, &account_id, &target, &actor, now)))
+            .await
+            .map_err(store_error)?
+            .map_err(ApiError::from)?
+            .ok_or_else(|| not_found(&id))?;
+        if deleted.generation.status.in_flight() {
+            req.state.generator.stop(&id).await;
+        }
+        let media = req.state.generator.media.clone();
+        let target = id.clone();
+        let files_deleted = tokio::task::spawn_blocking(move || media.remove(&target))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or(0);
+        Ok(V1Reply::ok(
+            "Generation deleted",
+            json!({ "generation_id": id, "files_deleted": files_deleted }),
+        ))
+    })
+}
+
+pub fn library_models(req: V1Request) -> HandlerFuture {
+    Box::pin(async move {
+        let catalog = req.state.generator.catalog();
+        let models: Vec<Value> = catalog.models.iter().map(model_json).collect();
+        Ok(V1Reply::ok(
+            "Models retrieved successfully",
+            json!({ "models_total": models.len(), "models": models }),
+        ))
+    })
+}
+
+fn model_json(m: &Model) -> Value {
+    let mut schema = json!({
+        "generation_prompt": true,
+        "generation_ratio": m.ratios,
+        "generation_output_format": m.formats,
+        "generation_output_number": m.max_outputs,
+        "generation_input_file": m.input_file,
+    });
+    if m.is_video()
+        && let Some(obj) = schema.as_object_mut()
+    {
+        obj.insert("generation_duration".into(), json!(m.durations));
+        obj.insert("generation_resolution".into(), json!(m.resolutions));
+        obj.insert("generation_generate_audio".into(), json!(m.audio));
+    }
+    json!({
+        "model_type": m.model_type.as_str(),
+        "model_identifier": m.identifier,
+        "model_pricing": m.pricing_json(),
+        "model_supported_provider": m.providers.iter().map(|p| p.provider.as_str()).collect::<Vec<_>>(),
+        "schema": schema,
+        "specific_schema": m.specific,
+    })
+}
+
+pub fn library_providers(req: V1Request) -> HandlerFuture {
+    Box::pin(async move {
+        let generator = &req.state.generator;
+        let now = generator.now_ms();
+        let providers: Vec<Value> = generator
+            .providers()
+            .iter()
+            .map(|p| {
+                let spec = &p.spec;
+                let models: Vec<&Model> = generator.catalog().models_of(&spec.id).collect();
+                let mut media: Vec<&str> = models.iter().map(|m| m.model_type.as_str()).collect();
+                media.sort_unstable();
+                media.dedup();
+                let (delivery, cancel) = match spec.kind {
+                    ProviderKind::Local => ("direct", "worker_abort"),
+                    ProviderKind::OpenaiImages => ("sync_response", "not_supported"),
+                    ProviderKind::HttpAsync => ("polling", "api_cancel"),
+                };
+                json!({
+                    "provider_id": spec.id,
+                    "provider_name": spec.name,
+                    "provider_description": spec.description,
+                    "provider_website": spec.website,
+                    "provider_docs": spec.docs,
+                    "provider_status": p.breaker.snapshot(now).status.as_str(),
+                    "babysea_implementation": {
+                        "delivery_method": delivery,
+                        "cancel_method": cancel,
+                        "webhook_verification": "not_applicable",
+                        "error_mapping": "bse_error_codes",
+                        "cost_tracking": "per_generation_usd",
+                        "schema_conversion": "unified_to_native",
+                        "failover_strategy": "sequential_provider_chain",
+                        "health_monitoring": "circuit_breaker",
+                        "supported_media_types": media,
+                        "supported_models_total": models.len(),
+                    },
+                })
+            })
+            .collect();
+        Ok(V1Reply::ok(
+            "Providers retrieved successfully",
+            json!({ "providers_total": providers.len(), "providers": providers }),
+        ))
+    })
+}
+
+pub fn providers_health(req: V1Request) -> HandlerFuture {
+    Box::pin(async move {
+        let generator = &req.state.generator;
+        let now = generator.now_ms();
+        let snapshots: Vec<_> = generator
+            .providers()
+            .iter()
+            .map(|p| (p.spec.id.as_str(), p.breaker.snapshot(now)))
+            .collect();
+        let healthy = snapshots
+            .iter()
+            .all(|(_, s)| s.status.as_str() != "degraded");
+        let providers: Vec<Value> = snapshots
+            .iter()
+            .map(|(id, s)| {
+                json!({
+                    "provider": id,
+                    "status": s.status.as_str(),
+                    "failure_rate": s.failure_rate,
+                    "window": {
+                        "total_attempts": s.total_attempts,
+                        "failures": s.failures,
+                        "successes": s.successes,
+                        "duration_seconds": s.window_seconds,
+                    },
+                })
+            })
+            .collect();
+        Ok(V1Reply::ok(
+            "Provider health retrieved successfully",
+            json!({
+                "service": "providers",
+                "healthy": healthy,
+                "providers_total": providers.len(),
+                "providers": providers,
+            }),
+        ))
+    })
+}
+
+pub fn models_health(req: V1Request) -> HandlerFuture {
+    Box::pin(async move {
+        let generator = &req.state.generator;
+        let now = generator.now_ms();
+        let mut healthy = true;
+        let models: Vec<Value> = generator
+            .catalog()
+            .models
+            .iter()
+            .map(|m| {
+                let providers: serde_json::Map<String, Value> = m
+                    .providers
+                    .iter()
+                    .map(|mp| {
+                        let available = generator
+                            .provider(&mp.provider)
+                            .is_some_and(|p| p.breaker.snapshot(now).status.as_str() != "degraded");
+                        (
+                            mp.provider.clone(),
+                            json!({ "available": available, "raw_model_id": mp.model }),
+                        )
+                    })
+                    .collect();
+                healthy &= providers.values().any(|p| p["available"] == true);
+                json!({
+                    "model_identifier": m.identifier,
+                    "model_type": m.model_type.as_str(),
+                    "model_pricing": m.pricing_json(),
+                    "providers": providers,
+                })
+            })
+            .collect();
+        Ok(V1Reply::ok(
+            "Model health retrieved successfully",
+            json!({
+                "service": "models",
+                "healthy": healthy,
+                "models_total": models.len(),
+                "models": models,
+            }),
+        ))
+    })
+}
+
+fn latency_ms(d: std::time::Duration) -> Value {
+    json!((d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0)
+}
+
+pub fn storage_health(req: V1Request) -> HandlerFuture {
+    Box::pin(async move {
+        let media = req.state.generator.media.clone();
+        let started = Instant::now();
+        let probe = tokio::task::spawn_blocking(move || media.probe())
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+        let mut data = json!({
+            "service": "storage",
+            "healthy": probe.is_ok(),
+            "latency_ms": latency_ms(probe.as_ref().copied().unwrap_or_else(|_| started.elapsed())),
+            "bucket": "media",
+        });
+        if let (Err(e), Some(obj)) = (probe, data.as_object_mut()) {
+            obj.insert(
+                "error".into(),
+                format!("The media store probe failed: {e}").into(),
+            );
+        }
+        Ok(V1Reply::ok("Storage health retrieved successfully", data))
+    })
+}
+
+pub fn cache_health(req: V1Request) -> HandlerFuture {
+    Box::pin(async move {
+        let started = Instant::now();
+        let probe = req
+            .state
+            .store
+            .run(|c| {
+                let n: i64 = c.query_row("SELECT COUNT(*) FROM settings", [], |r| r.get(0))?;
+                Ok(n)
+            })
+            .await;
+        let mut data = json!({
+            "service": "cache",
+            "healthy": probe.is_ok(),
+            "latency_ms": latency_ms(started.elapsed()),
+            "engine": "sqlite",
+        });
+        if let (Err(e), Some(obj)) = (probe, data.as_object_mut()) {
+            tracing::error!(error = %e, "cache probe failed");
+            obj.insert("error".into(), "The SQLite store did not answer.".into());
+        }
+        Ok(V1Reply::ok("Cache health retrieved successfully", data))
+    })
+}

@@ -1,0 +1,427 @@
+//! Generation records, their provider attempts, and the generation and provider roll-ups.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::{Map, Value};
+
+use super::{StoreError, ts};
+use crate::domain::{Money, Timestamp};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GenerationStatus {
+    Pending,
+    Processing,
+    Succeeded,
+    Failed,
+    Canceled,
+}
+
+impl GenerationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GenerationStatus::Pending => "pending",
+            GenerationStatus::Processing => "processing",
+            GenerationStatus::Succeeded => "succeeded",
+            GenerationStatus::Failed => "failed",
+            GenerationStatus::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<GenerationStatus> {
+        Some(match s {
+            "pending" => GenerationStatus::Pending,
+            "processing" => GenerationStatus::Processing,
+            "succeeded" => GenerationStatus::Succeeded,
+            "failed" => GenerationStatus::Failed,
+            "canceled" => GenerationStatus::Canceled,
+            _ => return None,
+        })
+    }
+
+    pub fn in_flight(self) -> bool {
+        matches!(
+            self,
+            GenerationStatus::Pending | GenerationStatus::Processing
+        )
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Generation {
+    pub id: String,
+    pub account_id: String,
+    pub key_id: Option<String>,
+    pub environment: String,
+    pub model_identifier: String,
+    pub model_type: String,
+    pub provider_order: Vec<String>,
+    pub provider_used: Option<String>,
+    pub prediction_id: Option<String>,
+    pub status: GenerationStatus,
+    pub prompt: String,
+    pub ratio: String,
+    pub output_format: String,
+    pub output_number: u32,
+    pub input_files: Option<Vec<String>>,
+    /// File names under `media/<id>/`.
+    pub output_files: Option<Vec<String>>,
+    pub duration: Option<u32>,
+    pub resolution: Option<String>,
+    pub generate_audio: Option<bool>,
+    pub specific: Map<String, Value>,
+    pub cost: Money,
+    pub error: Option<String>,
+    pub error_code: Option<String>,
+    pub files_removed: bool,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub completed_at: Option<Timestamp>,
+    pub predict_ms: Option<i64>,
+}
+
+const COLUMNS: &str = "id, account_id, key_id, environment, model_identifier, model_type,
+    provider_order, provider_used, prediction_id, status, prompt, ratio, output_format,
+    output_number, input_files, output_files, duration, resolution, generate_audio, specific,
+    cost, error, error_code, files_removed, created_at, started_at, completed_at, predict_ms";
+
+fn json_list(text: Option<String>) -> Option<Vec<String>> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+}
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Generation> {
+    let status: String = r.get(9)?;
+    let specific: String = r.get(19)?;
+    Ok(Generation {
+        id: r.get(0)?,
+        account_id: r.get(1)?,
+        key_id: r.get(2)?,
+        environment: r.get(3)?,
+        model_identifier: r.get(4)?,
+        model_type: r.get(5)?,
+        provider_order: json_list(r.get(6)?).unwrap_or_default(),
+        provider_used: r.get(7)?,
+        prediction_id: r.get(8)?,
+        status: GenerationStatus::parse(&status).unwrap_or(GenerationStatus::Failed),
+        prompt: r.get(10)?,
+        ratio: r.get(11)?,
+        output_format: r.get(12)?,
+        output_number: r.get(13)?,
+        input_files: json_list(r.get(14)?),
+        output_files: json_list(r.get(15)?),
+        duration: r.get(16)?,
+        resolution: r.get(17)?,
+        generate_audio: r.get::<_, Option<i64>>(18)?.map(|v| v != 0),
+        specific: serde_json::from_str(&specific).unwrap_or_default(),
+        cost: Money(r.get(20)?),
+        error: r.get(21)?,
+        error_code: r.get(22)?,
+        files_removed: r.get::<_, i64>(23)? != 0,
+        created_at: Timestamp(r.get(24)?),
+        started_at: ts(r.get(25)?),
+        completed_at: ts(r.get(26)?),
+        predict_ms: r.get(27)?,
+    })
+}
+
+fn to_json_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+pub fn insert(conn: &Connection, g: &Generation) -> Result<(), StoreError> {
+    conn.execute(
+        &format!(
+            "INSERT INTO generations ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+             ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27,
+             ?28)"
+        ),
+        params![
+            g.id,
+            g.account_id,
+            g.key_id,
+            g.environment,
+            g.model_identifier,
+            g.model_type,
+            to_json_text(&g.provider_order),
+            g.provider_used,
+            g.prediction_id,
+            g.status.as_str(),
+            g.prompt,
+            g.ratio,
+            g.output_format,
+            g.output_number,
+            g.input_files.as_ref().map(to_json_text),
+            g.output_files.as_ref().map(to_json_text),
+            g.duration,
+            g.resolution,
+            g.generate_audio.map(i64::from),
+            to_json_text(&g.specific),
+            g.cost.thousandths(),
+            g.error,
+            g.error_code,
+            i64::from(g.files_removed),
+            g.created_at.millis(),
+            g.started_at.map(Timestamp::millis),
+            g.completed_at.map(Timestamp::millis),
+            g.predict_ms,
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn get(conn: &Connection, id: &str) -> Result<Option<Generation>, StoreError> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM generations WHERE id = ?1"),
+            [id],
+            from_row,
+        )
+        .optional()?)
+}
+
+/// The account's generation, or none (another account's is indistinguishable from a missing one).
+pub fn get_in(
+    conn: &Connection,
+    account_id: &str,
+    id: &str,
+) -> Result<Option<Generation>, StoreError> {
+    Ok(get(conn, id)?.filter(|g| g.account_id == account_id))
+}
+
+/// A page of the account's generations, newest first, and the total.
+pub fn list(
+    conn: &Connection,
+    account_id: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Generation>, i64), StoreError> {
+    let total: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM generations WHERE account_id = ?1",
+        [account_id],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM generations WHERE account_id = ?1
+         ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
+    ))?;
+    let rows = stmt
+        .query_map(params![account_id, limit, offset], from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((rows, total))
+}
+
+pub fn count_in_flight(conn: &Connection, account_id: &str) -> Result<i64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM generations
+         WHERE account_id = ?1 AND status IN ('pending', 'processing')",
+        [account_id],
+        |r| r.get(0),
+    )?)
+}
+
+/// Every generation left pending or processing, oldest first: (id, status).
+pub fn in_flight(conn: &Connection) -> Result<Vec<(String, GenerationStatus)>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, status FROM generations WHERE status IN ('pending', 'processing')
+         ORDER BY created_at, rowid",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            let status: String = r.get(1)?;
+            Ok((
+                r.get(0)?,
+                GenerationStatus::parse(&status).unwrap_or(GenerationStatus::Pending),
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// `pending` → `processing`; false when the generation is no longer pending.
+pub fn start(conn: &Connection, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+    Ok(conn.execute(
+        "UPDATE generations SET status = 'processing', started_at = ?2
+         WHERE id = ?1 AND status = 'pending'",
+        params![id, now.millis()],
+    )? == 1)
+}
+
+pub fn set_prediction(
+    conn: &Connection,
+    id: &str,
+    provider: &str,
+    prediction_id: &str,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE generations SET provider_used = ?2, prediction_id = ?3
+         WHERE id = ?1 AND status = 'processing'",
+        params![id, provider, prediction_id],
+    )?;
+    Ok(())
+}
+
+pub struct Success<'a> {
+    pub provider: &'a str,
+    pub prediction_id: Option<&'a str>,
+    pub files: &'a [String],
+    pub predict_ms: Option<i64>,
+}
+
+/// `processing` → `succeeded`; false when it was canceled or deleted meanwhile.
+pub fn succeed(
+    conn: &Connection,
+    id: &str,
+    s: &Success<'_>,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    Ok(conn.execute(
+        "UPDATE generations SET status = 'succeeded', provider_used = ?2,
+             prediction_id = COALESCE(?3, prediction_id), output_files = ?4, predict_ms = ?5,
+             completed_at = ?6
+         WHERE id = ?1 AND status = 'processing'",
+        params![
+            id,
+            s.provider,
+            s.prediction_id,
+            to_json_text(&s.files),
+            s.predict_ms,
+            now.millis()
+        ],
+    )? == 1)
+}
+
+/// An in-flight generation → `failed`; false when it had already finished.
+pub fn fail(
+    conn: &Connection,
+    id: &str,
+    error: &str,
+    code: &str,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    Ok(conn.execute(
+        "UPDATE generations SET status = 'failed', error = ?2, error_code = ?3, completed_at = ?4
+         WHERE id = ?1 AND status IN ('pending', 'processing')",
+        params![id, error, code, now.millis()],
+    )? == 1)
+}
+
+/// An in-flight generation → `canceled`; false when it had already finished.
+pub fn cancel(conn: &Connection, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+    Ok(conn.execute(
+        "UPDATE generations SET status = 'canceled', completed_at = ?2
+         WHERE id = ?1 AND status IN ('pending', 'processing')",
+        params![id, now.millis()],
+    )? == 1)
+}
+
+pub fn delete(conn: &Connection, id: &str) -> Result<bool, StoreError> {
+    Ok(conn.execute("DELETE FROM generations WHERE id = ?1", [id])? == 1)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Used,
+    Failed,
+    Cancelled,
+    Discarded,
+}
+
+impl AttemptOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Used => "used",
+            AttemptOutcome::Failed => "failed",
+            AttemptOutcome::Cancelled => "cancelled",
+            AttemptOutcome::Discarded => "discarded",
+        }
+    }
+}
+
+pub struct Attempt<'a> {
+    pub generation_id: &'a str,
+    pub account_id: &'a str,
+    pub provider: &'a str,
+    pub outcome: AttemptOutcome,
+    pub error_code: Option<&'a str>,
+    pub error: Option<&'a str>,
+    pub latency_ms: i64,
+    /// What the generation costs; counted as estimated (used) or wasted (cancelled, discarded).
+    pub cost: Money,
+}
+
+/// Records an attempt and adds it to the account's daily provider roll-up.
+pub fn record_attempt(
+    conn: &Connection,
+    a: &Attempt<'_>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO generation_attempts
+             (generation_id, provider, outcome, error_code, error, latency_ms, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            a.generation_id,
+            a.provider,
+            a.outcome.as_str(),
+            a.error_code,
+            a.error,
+            a.latency_ms,
+            now.millis()
+        ],
+    )?;
+    let one = |o: AttemptOutcome| i64::from(a.outcome == o);
+    let cost = a.cost.thousandths();
+    let (estimated, wasted) = match a.outcome {
+        AttemptOutcome::Used => (cost, 0),
+        AttemptOutcome::Cancelled | AttemptOutcome::Discarded => (0, cost),
+        AttemptOutcome::Failed => (0, 0),
+    };
+    conn.execute(
+        "INSERT INTO usage_providers_daily (day, account_id, provider, submissions, used,
+             cancelled, discarded, failed, estimated_cost, wasted_cost)
+         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (account_id, day, provider) DO UPDATE SET
+             submissions = submissions + 1, used = used + ?4, cancelled = cancelled + ?5,
+             discarded = discarded + ?6, failed = failed + ?7,
+             estimated_cost = estimated_cost + ?8, wasted_cost = wasted_cost + ?9",
+        params![
+            now.day(),
+            a.account_id,
+            a.provider,
+            one(AttemptOutcome::Used),
+            one(AttemptOutcome::Cancelled),
+            one(AttemptOutcome::Discarded),
+            one(AttemptOutcome::Failed),
+            estimated,
+            wasted
+        ],
+    )?;
+    Ok(())
+}
+
+/// Counts a new generation in the account's daily roll-up.
+pub fn count_generation(
+    conn: &Connection,
+    account_id: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO usage_generations_daily (day, account_id, generations) VALUES (?1, ?2, 1)
+         ON CONFLICT (account_id, day) DO UPDATE SET generations = generations + 1",
+        params![now.day(), account_id],
+    )?;
+    Ok(())
+}
+
+/// Adds a charged cost to the account's daily roll-up.
+pub fn add_charged_cost(
+    conn: &Connection,
+    account_id: &str,
+    cost: Money,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO usage_generations_daily (day, account_id, estimated_cost) VALUES (?1, ?2, ?3)
+         ON CONFLICT (account_id, day) DO UPDATE SET estimated_cost = estimated_cost + ?3",
+        params![now.day(), account_id, cost.thousandths()],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! Fake provider upstreams on loopback: an OpenAI-compatible image server and a submit-then-poll
+//! server in one, whose behaviour a test switches at any time.
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Answers at once with valid PNG output.
+    Ok,
+    /// HTTP 500 with an error body.
+    Fail,
+    /// HTTP 200 with a body that is not JSON.
+    Garbage,
+    /// Takes 30 s (image route) or stays `processing` (predictions).
+    Hold,
+}
+
+#[derive(Clone)]
+struct Shared {
+    mode: Arc<Mutex<Mode>>,
+    requests: Arc<AtomicUsize>,
+    cancels: Arc<AtomicUsize>,
+}
+
+pub struct Upstream {
+    pub url: String,
+    shared: Shared,
+}
+
+impl Upstream {
+    pub fn set(&self, mode: Mode) {
+        *self.shared.mode.lock().unwrap() = mode;
+    }
+
+    /// Generation requests received (image calls and prediction submits).
+    pub fn requests(&self) -> usize {
+        self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    pub fn cancels(&self) -> usize {
+        self.shared.cancels.load(Ordering::SeqCst)
+    }
+}
+
+pub fn png() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(16, 16, |x, y| image::Rgb([x as u8 * 16, y as u8 * 16, 99]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn mode(shared: &Shared) -> Mode {
+    *shared.mode.lock().unwrap()
+}
+
+async fn images(shared: web::Data<Shared>, body: web::Json<Value>) -> HttpResponse {
+    shared.requests.fetch_add(1, Ordering::SeqCst);
+    match mode(&shared) {
+        Mode::Ok => {
+            let n = body["n"].as_u64().unwrap_or(1);
+            let data: Vec<Value> = (0..n).map(|_| json!({ "b64_json": b64(&png()) })).collect();
+            HttpResponse::Ok().json(json!({ "created": 1, "data": data }))
+        }
+        Mode::Fail => HttpResponse::InternalServerError()
+            .json(json!({ "error": { "message": "the GPU caught fire", "type": "server_error" } })),
+        Mode::Garbage => HttpResponse::Ok()
+            .content_type("application/json")
+            .body("<html>oops"),
+        Mode::Hold => {
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            HttpResponse::Ok().json(json!({ "data": [] }))
+        }
+    }
+}
+
+async fn submit(shared: web::Data<Shared>) -> HttpResponse {
+    let n = shared.requests.fetch_add(1, Ordering::SeqCst);
+    match mode(&shared) {
+        Mode::Fail => HttpResponse::InternalServerError().json(json!({ "error": "down" })),
+        _ => {
+            HttpResponse::Created().json(json!({ "id": format!("pred_{n}"), "status": "starting" }))
+        }
+    }
+}
+
+async fn poll(shared: web::Data<Shared>, id: web::Path<String>) -> HttpResponse {
+    match mode(&shared) {
+        Mode::Ok => HttpResponse::Ok().json(json!({
+            "id": id.as_str(),
+            "status": "succeeded",
+            "output": [format!("data:image/png;base64,{}", b64(&png()))],
+            "metrics": { "predict_time": 0.25 },
+        })),
+        Mode::Fail => HttpResponse::Ok()
+            .json(json!({ "id": id.as_str(), "status": "failed", "error": "out of memory" })),
+        Mode::Garbage => HttpResponse::Ok().body("garbage"),
+        Mode::Hold => HttpResponse::Ok().json(json!({ "id": id.as_str(), "status": "processing" })),
+    }
+}
+
+async fn cancel(shared: web::Data<Shared>, id: web::Path<String>) -> HttpResponse {
+    shared.cancels.fetch_add(1, Ordering::SeqCst);
+    HttpResponse::Ok().json(json!({ "id": id.as_str(), "status": "canceled" }))
+}
+
+pub fn start(initial: Mode) -> Upstream {
+    let shared = Shared {
+        mode: Arc::new(Mutex::new(initial)),
+        requests: Arc::new(AtomicUsize::new(0)),
+        cancels: Arc::new(AtomicUsize::new(0)),
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let data = web::Data::new(shared.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .route("/v1/images/generations", web::post().to(images))
+            .route("/predictions", web::post().to(submit))
+            .route("/predictions/{id}", web::get().to(poll))
+            .route("/predictions/{id}/cancel", web::post().to(cancel))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    Upstream { url, shared }
+}
+
+/// The embedded catalog plus HTTP providers: `alpha` and `beta` (openai_images) serving
+/// `remote/painter` in that order, and `queue` (http_async) serving `remote/slow`.
+pub fn catalog(alpha: &str, beta: &str, queue: &str) -> String {
+    format!(
+        r#"{base}
+[[providers]]
+id = "alpha"
+name = "Alpha"
+kind = "openai_images"
+base_url = "{alpha}"
+secret = "sk-alpha-secret"
+timeout_seconds = 1.5
+breaker = {{ window_seconds = 600, min_attempts = 3, failure_rate = 0.5, cooldown_seconds = 3600 }}
+
+[[providers]]
+id = "beta"
+name = "Beta"
+kind = "openai_images"
+base_url = "{beta}"
+timeout_seconds = 5
+
+[[providers]]
+id = "queue"
+name = "Queue"
+kind = "http_async"
+base_url = "{queue}"
+timeout_seconds = 60
+poll_interval_ms = 20
+
+[[models]]
+identifier = "remote/painter"
+type = "image"
+pricing = 0.050
+ratios = ["1:1", "16:9"]
+formats = ["png", "webp"]
+max_outputs = 2
+input_file = true
+providers = [{{ provider = "alpha", model = "paint-v1" }}, {{ provider = "beta", model = "paint-v2" }}]
+
+[[models]]
+identifier = "remote/slow"
+type = "image"
+pricing = 0.020
+ratios = ["1:1"]
+formats = ["png"]
+max_outputs = 1
+providers = [{{ provider = "queue", model = "slow-v1" }}]
+"#,
+        base = include_str!("../../config/models.toml")
+    )
+}
