@@ -43,7 +43,7 @@ impl CheckReport {
         ];
         if self.ledger_mismatches.is_empty() {
             out.push(format!(
-                "{} credit balances equal their ledgers",
+                "{} credit balances equal their ledgers and every finished reservation is settled",
                 mark(true)
             ));
         }
@@ -71,18 +71,45 @@ pub fn describe_break(b: &ChainBreak) -> String {
     }
 }
 
+/// The schema version that added generations (and so reservations).
+const GENERATIONS_SCHEMA: usize = 5;
+
+/// Reservations with no charge or refund whose generation is not pending or processing.
+fn unsettled_reservations(conn: &Connection) -> Result<Vec<String>, ServiceError> {
+    let mut stmt = conn.prepare(
+        "SELECT r.reservation_id FROM credit_ledger r
+         WHERE r.kind = 'reserve'
+           AND NOT EXISTS (SELECT 1 FROM credit_ledger s WHERE s.reservation_id = r.reservation_id
+                           AND s.kind IN ('charge', 'refund'))
+           AND NOT EXISTS (SELECT 1 FROM generations g WHERE g.id = r.reservation_id
+                           AND g.status IN ('pending', 'processing'))
+         ORDER BY r.id",
+    )?;
+    let ids = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(ids)
+}
+
 pub fn run_checks(conn: &Connection) -> Result<CheckReport, ServiceError> {
     let mut stmt = conn.prepare("PRAGMA integrity_check")?;
     let integrity = stmt
         .query_map([], |r| r.get::<_, String>(0))?
         .collect::<Result<Vec<_>, _>>()?;
     let version = schema_version(conn)?;
-    let ledger = ledger_mismatches(conn)?
+    let mut ledger: Vec<String> = ledger_mismatches(conn)?
         .into_iter()
         .map(|(id, balance, sum)| {
             format!("account {id}: balance {balance} but ledger sums to {sum}")
         })
         .collect();
+    if version >= GENERATIONS_SCHEMA {
+        ledger.extend(
+            unsettled_reservations(conn)?
+                .into_iter()
+                .map(|id| format!("reservation {id} is neither settled nor in flight")),
+        );
+    }
     let (rows, chain) = verify(conn)?;
     Ok(CheckReport {
         integrity,

@@ -2,6 +2,8 @@
 //! workflow a person goes through, with a screenshot of every page under
 //! target/browser-screenshots/.
 
+use serde_json::json;
+
 use crate::helpers::{TestApp, spawn_app};
 use crate::webdriver::{self, Browser};
 
@@ -164,11 +166,77 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
         "{csv}"
     );
 
+    // Generations: thumbnails load, the image and the H.264 video are shown on their pages.
+    let workspace: String = app
+        .db()
+        .query_row(
+            "SELECT m.account_id FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE u.email = 'admin@localhost'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    app.cli_json(&["credits", "add", "--account", &workspace, "--amount", "1"]);
+    let full = app.cli_json(&[
+        "keys",
+        "create",
+        "--account",
+        &workspace,
+        "--name",
+        "pictures",
+        "--preset",
+        "full_access",
+    ]);
+    let full = full["key"].as_str().unwrap().to_owned();
+    let image = app
+        .generate(
+            "image",
+            "tidegate/pattern-1",
+            &full,
+            json!({"generation_prompt": "harbour lights"}),
+        )
+        .await;
+    app.wait_for(&full, &image, &["succeeded"]).await;
+    let video = app
+        .generate(
+            "video",
+            "tidegate/motion-1",
+            &full,
+            json!({"generation_prompt": "swell", "generation_duration": 1}),
+        )
+        .await;
+    app.wait_for(&full, &video, &["succeeded"]).await;
+    browser.goto(&format!("{}/generations", app.address)).await;
+    let loaded = browser.script(LOADED_IMAGES).await;
+    assert_eq!(loaded, json!(1), "the thumbnail decodes");
+    browser.screenshot("generations").await;
+    browser
+        .goto(&format!("{}/generations/{image}", app.address))
+        .await;
+    assert_eq!(
+        browser.script(LOADED_IMAGES).await,
+        json!(1),
+        "the output decodes"
+    );
+    browser.screenshot("generation-image").await;
+    browser
+        .goto(&format!("{}/generations/{video}", app.address))
+        .await;
+    let width = browser.script(VIDEO_WIDTH).await;
+    assert_eq!(width, json!(426), "the browser decodes the MP4");
+    browser.screenshot("generation-video").await;
+
     for page in ["usage", "activity", "members", "settings", "instance"] {
         browser.goto(&format!("{}/{page}", app.address)).await;
         browser.screenshot(page).await;
     }
 }
+
+/// How many images on the page have decoded (waits for them to finish loading).
+const LOADED_IMAGES: &str = "return Promise.all([...document.images].map(i => i.decode().then(() => i.naturalWidth > 0, () => false))).then(r => r.filter(Boolean).length);";
+
+/// The decoded width of the page's video, or why there is none.
+const VIDEO_WIDTH: &str = "const v = document.querySelector('video'); return new Promise(done => { if (v.readyState >= 1) return done(v.videoWidth); v.addEventListener('loadedmetadata', () => done(v.videoWidth)); v.addEventListener('error', () => done('error ' + (v.error && v.error.code))); setTimeout(() => done('no metadata after 10 s'), 10000); });";
 
 #[tokio::test]
 async fn user_supplied_names_are_shown_as_text() {

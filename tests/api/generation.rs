@@ -34,7 +34,7 @@ async fn app_with_fakes(extra: &[(&str, Value)]) -> (TestApp, Fakes) {
 }
 
 impl TestApp {
-    async fn post_json(
+    pub(crate) async fn post_json(
         &self,
         path: &str,
         key: &str,
@@ -55,7 +55,7 @@ impl TestApp {
         (status, headers, res.json().await.unwrap())
     }
 
-    async fn send_json(&self, method: &str, path: &str, key: &str) -> (u16, Value) {
+    pub(crate) async fn send_json(&self, method: &str, path: &str, key: &str) -> (u16, Value) {
         let res = self
             .client
             .request(method.parse().unwrap(), format!("{}{path}", self.address))
@@ -66,7 +66,7 @@ impl TestApp {
         (res.status().as_u16(), res.json().await.unwrap())
     }
 
-    fn add_credits(&self, amount: &str) {
+    pub(crate) fn add_credits(&self, amount: &str) {
         self.cli_json(&[
             "credits",
             "add",
@@ -77,7 +77,7 @@ impl TestApp {
         ]);
     }
 
-    fn balance(&self) -> i64 {
+    pub(crate) fn balance(&self) -> i64 {
         self.db()
             .query_row(
                 "SELECT credit_balance FROM accounts WHERE id = ?1",
@@ -87,13 +87,13 @@ impl TestApp {
             .unwrap()
     }
 
-    fn generations(&self) -> i64 {
+    pub(crate) fn generations(&self) -> i64 {
         self.db()
             .query_row("SELECT count(*) FROM generations", [], |r| r.get(0))
             .unwrap()
     }
 
-    fn status_of(&self, id: &str) -> String {
+    pub(crate) fn status_of(&self, id: &str) -> String {
         self.db()
             .query_row("SELECT status FROM generations WHERE id = ?1", [id], |r| {
                 r.get(0)
@@ -102,7 +102,7 @@ impl TestApp {
     }
 
     /// Polls the record until its status is one of `wanted`, as a client would.
-    async fn wait_for(&self, key: &str, id: &str, wanted: &[&str]) -> Value {
+    pub(crate) async fn wait_for(&self, key: &str, id: &str, wanted: &[&str]) -> Value {
         let mut last = String::new();
         eventually(&format!("generation {id} to reach {wanted:?}"), || {
             last = self.status_of(id);
@@ -114,7 +114,7 @@ impl TestApp {
         body["data"].clone()
     }
 
-    async fn generate(&self, kind: &str, model: &str, key: &str, body: Value) -> String {
+    pub(crate) async fn generate(&self, kind: &str, model: &str, key: &str, body: Value) -> String {
         let (status, _, res) = self
             .post_json(&format!("/v1/generate/{kind}/{model}"), key, &body, None)
             .await;
@@ -122,7 +122,7 @@ impl TestApp {
         res["data"]["generation_id"].as_str().unwrap().to_owned()
     }
 
-    async fn fetch(&self, url: &str) -> (u16, String, Vec<u8>) {
+    pub(crate) async fn fetch(&self, url: &str) -> (u16, String, Vec<u8>) {
         let res = self.client.get(url).send().await.unwrap();
         let status = res.status().as_u16();
         let ct = res
@@ -242,7 +242,36 @@ async fn a_client_runs_the_whole_flow_with_only_the_base_url_changed() {
     let (_, body) = app.get_json("/v1/library/providers", &key).await;
     let local = &body["data"]["providers"][0];
     assert_eq!(local["provider_id"], "local");
+    assert_eq!(
+        body["data"]["providers_total"],
+        body["data"]["providers"].as_array().unwrap().len()
+    );
+    for field in [
+        "provider_id",
+        "provider_name",
+        "provider_description",
+        "provider_website",
+        "provider_docs",
+        "provider_status",
+    ] {
+        assert!(local[field].is_string(), "{field}: {local}");
+    }
     let imp = &local["babysea_implementation"];
+    for field in [
+        "delivery_method",
+        "cancel_method",
+        "webhook_verification",
+        "error_mapping",
+        "cost_tracking",
+        "schema_conversion",
+        "health_monitoring",
+    ] {
+        assert!(imp[field].is_string(), "{field}: {imp}");
+    }
+    assert_eq!(
+        (imp["error_mapping"].as_str(), imp["cost_tracking"].as_str()),
+        (Some("bse_error_codes"), Some("per_generation_usd"))
+    );
     assert_eq!(imp["failover_strategy"], "sequential_provider_chain");
     assert!(imp["supported_media_types"].is_array() && imp["supported_models_total"].is_u64());
 
@@ -844,6 +873,23 @@ async fn credits_are_reserved_with_the_record_and_settled_once() {
     app.wait_for(&test_key, &free, &["failed"]).await;
     assert_eq!(app.balance(), 55);
     assert_eq!(app.cli(&["check"]).status, 0);
+
+    // A settlement lost outside Tidegate is reported by `tidegate check`.
+    app.db()
+        .execute(
+            "DELETE FROM credit_ledger WHERE reservation_id = ?1 AND kind = 'charge'",
+            [&id],
+        )
+        .unwrap();
+    let check = app.cli(&["check"]);
+    assert_ne!(check.status, 0);
+    assert!(
+        check.stdout.contains(&format!(
+            "reservation {id} is neither settled nor in flight"
+        )),
+        "{}",
+        check.stdout
+    );
 }
 
 #[tokio::test]

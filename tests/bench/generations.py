@@ -64,7 +64,7 @@ def main():
     args = ap.parse_args()
 
     client = Client(args.base, args.key)
-    client.generate_and_wait(args.model, -1)  # warm-up
+    client.generate_and_wait(args.model, 999_999_999)  # warm-up
     latencies = [client.generate_and_wait(args.model, i) * 1000 for i in range(args.samples)]
     p50 = statistics.median(latencies)
 

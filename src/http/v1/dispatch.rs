@@ -66,12 +66,7 @@ pub async fn dispatch(
         model_identifier: matched.model_identifier.clone(),
         query: matched.query.clone(),
         body,
-        path: req.path().to_owned(),
-        origin: origin_of(&req, &state),
-        idempotency_key: req
-            .headers()
-            .get("idempotency-key")
-            .map(|v| v.to_str().unwrap_or_default().to_owned()),
+        http: req.clone(),
     };
     let outcome = (matched.op.handler)(v1).await;
     finish(&req, &state, &caller, &matched, &audit, outcome).await
@@ -139,14 +134,4 @@ async fn finish(
     }
     state.metrics.count_response(response.status().as_u16());
     response
-}
-
-/// `scheme://host` for absolute media URLs: the configured public URL, else what the client
-/// called.
-fn origin_of(req: &HttpRequest, state: &AppState) -> String {
-    if let Some(url) = state.config.generation.public_origin() {
-        return url.to_owned();
-    }
-    let info = req.connection_info();
-    format!("{}://{}", info.scheme(), info.host())
 }

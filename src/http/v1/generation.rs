@@ -131,7 +131,7 @@ pub fn generate_video(req: V1Request) -> HandlerFuture {
 }
 
 async fn generate(req: V1Request, route_type: ModelType) -> Result<V1Reply, ApiError> {
-    let key = match req.idempotency_key.as_deref() {
+    let key = match req.idempotency_key() {
         None => None,
         Some(k) if idempotency::valid_key(k) => Some(k.to_owned()),
         Some(_) => {
@@ -145,7 +145,10 @@ async fn generate(req: V1Request, route_type: ModelType) -> Result<V1Reply, ApiE
         return accept(&req, route_type, None).await;
     };
     let account_id = req.principal.key.account_id.clone();
-    let (route, fingerprint) = (req.path.clone(), idempotency::fingerprint(&req.body));
+    let (route, fingerprint) = (
+        req.http.path().to_owned(),
+        idempotency::fingerprint(&req.body),
+    );
     let (request_id, now) = (req.request_id.clone(), req.now);
     let claimed = {
         let (account_id, route, key) = (account_id.clone(), route.clone(), key.clone());
@@ -378,7 +381,7 @@ pub fn get_content(req: V1Request) -> HandlerFuture {
             .ok_or_else(|| not_found(&id))?;
         Ok(V1Reply::ok(
             "Generation retrieved successfully",
-            record_json(&g, &req.origin),
+            record_json(&g, &req.origin()),
         ))
     })
 }
@@ -394,7 +397,8 @@ pub fn list_content(req: V1Request) -> HandlerFuture {
             .run(move |c| records::list(c, &account_id, limit, offset))
             .await
             .map_err(store_error)?;
-        let generations: Vec<Value> = rows.iter().map(|g| record_json(g, &req.origin)).collect();
+        let origin = req.origin();
+        let generations: Vec<Value> = rows.iter().map(|g| record_json(g, &origin)).collect();
         Ok(V1Reply::page(
             "Generations retrieved successfully",
             json!({ "generations": generations }),

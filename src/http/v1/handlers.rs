@@ -22,15 +22,29 @@ pub struct V1Request {
     pub model_identifier: Option<String>,
     pub query: Vec<(String, String)>,
     pub body: web::Bytes,
-    /// The request path, e.g. `/v1/generate/image/tidegate/pattern-1`.
-    pub path: String,
-    /// `scheme://host` the client called, for absolute media URLs.
-    pub origin: String,
-    /// The `Idempotency-Key` header; `Some("")` when it is not valid UTF-8.
-    pub idempotency_key: Option<String>,
+    /// The request itself, for what only some routes read (headers, origin).
+    pub http: actix_web::HttpRequest,
 }
 
 impl V1Request {
+    /// The `Idempotency-Key` header; `Some("")` when it is not valid UTF-8.
+    pub fn idempotency_key(&self) -> Option<&str> {
+        self.http
+            .headers()
+            .get("idempotency-key")
+            .map(|v| v.to_str().unwrap_or_default())
+    }
+
+    /// `scheme://host` for absolute media URLs: the configured public URL, else what the client
+    /// called.
+    pub fn origin(&self) -> String {
+        if let Some(url) = self.state.config.generation.public_origin() {
+            return url.to_owned();
+        }
+        let info = self.http.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    }
+
     pub fn query_value(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
