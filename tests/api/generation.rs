@@ -2,6 +2,7 @@
 //! upstreams, media, and recovery after a crash.
 
 use serde_json::{Value, json};
+use sha2::Digest;
 
 use crate::helpers::{TestApp, assert_error, eventually, spawn_app_in, spawn_app_with};
 use crate::upstream::{self, Mode, Upstream};
@@ -759,7 +760,34 @@ async fn every_bad_field_is_named_and_nothing_is_created() {
     }
     assert_eq!(app.generations(), 0);
     assert_eq!(app.balance(), 1000, "no credits moved");
-    // A refused request stores no idempotency record: the key can be used again.
+    // The same key while its first request is still being accepted: 409 BSE2016, retryable.
+    let raw = br#"{"generation_prompt":"twice at once"}"#;
+    let fingerprint: String = sha2::Sha256::digest(raw)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    app.db()
+        .execute(
+            "INSERT INTO idempotency_keys (account_id, route, idempotency_key, fingerprint, state,
+                 request_id, created_at)
+             VALUES (?1, ?2, 'busy', ?3, 'in_progress', 'req_first', ?4)",
+            rusqlite::params![app.account_id, image, fingerprint, app.clock.now().millis()],
+        )
+        .unwrap();
+    let res = app
+        .client
+        .post(format!("{}{image}", app.address))
+        .bearer_auth(&key)
+        .header("Content-Type", "application/json")
+        .header("Idempotency-Key", "busy")
+        .body(raw.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    let error = assert_error(&res.json().await.unwrap(), "BSE2016");
+    assert_eq!(error["retryable"], true);
+
     let (status, _, _) = app
         .post_json(
             image,
@@ -984,7 +1012,29 @@ async fn providers_fail_over_time_out_and_open_their_circuit() {
     let record = app.wait_for(&key, &id, &["succeeded"]).await;
     assert_eq!(record["generation_provider_order"], json!(["beta"]));
 
-    // The provider usage shows the failures.
+    // The submit-then-poll upstream: its prediction id and reported time reach the record.
+    fakes.queue.set(Mode::Ok);
+    let id = app
+        .generate(
+            "image",
+            "remote/slow",
+            &key,
+            json!({"generation_prompt": "queued"}),
+        )
+        .await;
+    let record = app.wait_for(&key, &id, &["succeeded"]).await;
+    assert_eq!(record["generation_provider_used"], "queue");
+    assert!(
+        record["generation_prediction_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("pred_")
+    );
+    assert_eq!(
+        record["generation_metrics_predict_time"].as_f64(),
+        Some(0.25)
+    );
+
     let (_, body) = app.get_json("/v1/usage", &key).await;
     let alpha = body["data"]["usage_providers"]
         .as_array()
