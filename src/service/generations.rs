@@ -5,7 +5,7 @@ use rusqlite::Connection;
 
 use super::ServiceError;
 use super::credits::{self, Settlement};
-use super::idempotency::{self, Scope};
+use super::idempotency::{self, IdempotencyScope};
 use crate::domain::{Money, Timestamp};
 use crate::store::generations::{self as store, Attempt, Generation, GenerationStatus, Success};
 use crate::store::write_tx;
@@ -28,7 +28,7 @@ pub struct Accept<'a> {
     /// Who the ledger names, e.g. `key:bye_AbCd1`.
     pub actor: &'a str,
     /// The claimed idempotency key and the response to store with it.
-    pub idempotency: Option<(Scope<'a>, &'a [u8])>,
+    pub idempotency: Option<(&'a IdempotencyScope, &'a [u8])>,
 }
 
 /// In one transaction: checks the cap, reserves the cost (the generation id is the reservation

@@ -49,15 +49,17 @@ struct Stored {
     created_at: i64,
 }
 
-pub struct Scope<'a> {
-    pub account_id: &'a str,
-    pub route: &'a str,
-    pub key: &'a str,
+/// Where an idempotency key applies: one account's requests to one path.
+#[derive(Clone, Debug)]
+pub struct IdempotencyScope {
+    pub account_id: String,
+    pub route: String,
+    pub key: String,
 }
 
 pub fn claim(
     conn: &mut Connection,
-    scope: &Scope<'_>,
+    scope: &IdempotencyScope,
     fingerprint: &str,
     request_id: &str,
     now: Timestamp,
@@ -118,7 +120,7 @@ pub fn claim(
 /// Stores the accepted response, inside the transaction that accepted the request.
 pub fn complete(
     conn: &Connection,
-    scope: &Scope<'_>,
+    scope: &IdempotencyScope,
     status: u16,
     body: &[u8],
 ) -> Result<(), ServiceError> {
@@ -131,7 +133,7 @@ pub fn complete(
 }
 
 /// Forgets a claim whose request was refused, so the same key may be retried.
-pub fn release(conn: &Connection, scope: &Scope<'_>) -> Result<(), ServiceError> {
+pub fn release(conn: &Connection, scope: &IdempotencyScope) -> Result<(), ServiceError> {
     conn.execute(
         "DELETE FROM idempotency_keys
          WHERE account_id = ?1 AND route = ?2 AND idempotency_key = ?3 AND state = 'in_progress'",

@@ -15,14 +15,23 @@ use crate::http::error::{ApiError, ErrorCode};
 use crate::http::pipeline::plan_named;
 use crate::service::ServiceError;
 use crate::service::generations::{self as service, Accept, CancelError, CreateError};
-use crate::service::idempotency::{self, Claim, Scope};
+use crate::service::idempotency::{self, Claim, IdempotencyScope};
 use crate::store::StoreError;
 use crate::store::generations::{self as records, Generation, GenerationStatus};
 
 const INITIALIZED: &str = "Generation initialized";
 
-fn store_error(e: StoreError) -> ApiError {
-    ApiError::from(ServiceError::from(e))
+/// Runs store work off the async threads; a store failure becomes 503 BSE5002.
+async fn run<T, F>(req: &V1Request, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+{
+    req.state
+        .store
+        .run(f)
+        .await
+        .map_err(|e| ApiError::from(ServiceError::from(e)))
 }
 
 fn invalid(e: Invalid) -> ApiError {
@@ -69,14 +78,12 @@ pub fn estimate(req: V1Request) -> HandlerFuture {
         let est = request::estimate(model, count, duration, req.query_value("resolution"), audio)
             .map_err(invalid)?;
         let account_id = req.principal.key.account_id.clone();
-        let balance = req
-            .state
-            .store
-            .run(move |c| crate::store::accounts::get_account(c, &account_id))
-            .await
-            .map_err(store_error)?
-            .map(|a| a.credit_balance)
-            .unwrap_or_default();
+        let balance = run(&req, move |c| {
+            crate::store::accounts::get_account(c, &account_id)
+        })
+        .await?
+        .map(|a| a.credit_balance)
+        .unwrap_or_default();
         let max_affordable = if est.per_generation.thousandths() > 0 {
             (balance.thousandths().max(0) / est.per_generation.thousandths())
                 .min(i64::from(u32::MAX))
@@ -144,34 +151,24 @@ async fn generate(req: V1Request, route_type: ModelType) -> Result<V1Reply, ApiE
     let Some(key) = key else {
         return accept(&req, route_type, None).await;
     };
-    let account_id = req.principal.key.account_id.clone();
-    let (route, fingerprint) = (
-        req.http.path().to_owned(),
-        idempotency::fingerprint(&req.body),
-    );
-    let (request_id, now) = (req.request_id.clone(), req.now);
-    let claimed = {
-        let (account_id, route, key) = (account_id.clone(), route.clone(), key.clone());
-        req.state
-            .store
-            .run(move |c| {
-                let scope = Scope {
-                    account_id: &account_id,
-                    route: &route,
-                    key: &key,
-                };
-                Ok(idempotency::claim(
-                    c,
-                    &scope,
-                    &fingerprint,
-                    &request_id,
-                    now,
-                ))
-            })
-            .await
-            .map_err(store_error)?
-            .map_err(ApiError::from)?
+    let scope = IdempotencyScope {
+        account_id: req.principal.key.account_id.clone(),
+        route: req.http.path().to_owned(),
+        key,
     };
+    let fingerprint = idempotency::fingerprint(&req.body);
+    let (request_id, now, claiming) = (req.request_id.clone(), req.now, scope.clone());
+    let claimed = run(&req, move |c| {
+        Ok(idempotency::claim(
+            c,
+            &claiming,
+            &fingerprint,
+            &request_id,
+            now,
+        ))
+    })
+    .await?
+    .map_err(ApiError::from)?;
     match claimed {
         Claim::Replay { body, .. } => replay(&req, body).await,
         Claim::Reused => Err(ApiError::new(
@@ -184,22 +181,9 @@ async fn generate(req: V1Request, route_type: ModelType) -> Result<V1Reply, ApiE
         )
         .retry_after(1)),
         Claim::Fresh => {
-            let scope = (account_id, route, key);
             let result = accept(&req, route_type, Some(&scope)).await;
             if result.is_err() {
-                let (account_id, route, key) = scope;
-                let released = req
-                    .state
-                    .store
-                    .run(move |c| {
-                        let scope = Scope {
-                            account_id: &account_id,
-                            route: &route,
-                            key: &key,
-                        };
-                        Ok(idempotency::release(c, &scope))
-                    })
-                    .await;
+                let released = run(&req, move |c| Ok(idempotency::release(c, &scope))).await;
                 if !matches!(released, Ok(Ok(()))) {
                     tracing::error!(request_id = %req.request_id, "cannot release an idempotency claim");
                 }
@@ -218,12 +202,7 @@ async fn replay(req: &V1Request, body: Vec<u8>) -> Result<V1Reply, ApiError> {
         .to_owned();
     let account_id = req.principal.key.account_id.clone();
     let id = generation_id.clone();
-    let current = req
-        .state
-        .store
-        .run(move |c| records::get_in(c, &account_id, &id))
-        .await
-        .map_err(store_error)?;
+    let current = run(req, move |c| records::get_in(c, &account_id, &id)).await?;
     if current.is_some_and(|g| g.status == GenerationStatus::Canceled) {
         let request_id = stored["request_id"].as_str().unwrap_or(&req.request_id);
         let data = json!({ "generation_id": generation_id, "generation_status": "canceled" });
@@ -241,7 +220,7 @@ async fn replay(req: &V1Request, body: Vec<u8>) -> Result<V1Reply, ApiError> {
 async fn accept(
     req: &V1Request,
     route_type: ModelType,
-    idempotency: Option<&(String, String, String)>,
+    idempotency: Option<&IdempotencyScope>,
 ) -> Result<V1Reply, ApiError> {
     let model = model(req)?;
     let key = &req.principal.key;
@@ -257,12 +236,7 @@ async fn accept(
     let max_in_flight = plan_named(&req.state, Some(&req.principal.plan)).max_in_flight;
     if let Some(cap) = max_in_flight {
         let account_id = key.account_id.clone();
-        let in_flight = req
-            .state
-            .store
-            .run(move |c| records::count_in_flight(c, &account_id))
-            .await
-            .map_err(store_error)?;
+        let in_flight = run(req, move |c| records::count_in_flight(c, &account_id)).await?;
         if in_flight >= i64::from(cap) {
             return Err(in_flight_refusal(cap));
         }
@@ -315,32 +289,19 @@ async fn accept(
     let actor = format!("key:{}", key.key_prefix);
     let id = g.id.clone();
     let scope = idempotency.cloned();
-    let accepted = req
-        .state
-        .store
-        .run(move |c| {
-            let idem = scope.as_ref().map(|(account_id, route, key)| {
-                (
-                    Scope {
-                        account_id,
-                        route,
-                        key,
-                    },
-                    response.as_slice(),
-                )
-            });
-            Ok(service::accept(
-                c,
-                &Accept {
-                    generation: &g,
-                    max_in_flight,
-                    actor: &actor,
-                    idempotency: idem,
-                },
-            ))
-        })
-        .await
-        .map_err(store_error)?;
+    let accepted = run(req, move |c| {
+        let idem = scope.as_ref().map(|scope| (scope, response.as_slice()));
+        Ok(service::accept(
+            c,
+            &Accept {
+                generation: &g,
+                max_in_flight,
+                actor: &actor,
+                idempotency: idem,
+            },
+        ))
+    })
+    .await?;
     match accepted {
         Ok(()) => {}
         Err(CreateError::InFlightCap(cap)) => return Err(in_flight_refusal(cap)),
@@ -372,12 +333,8 @@ pub fn get_content(req: V1Request) -> HandlerFuture {
         let id = req.generation_id.clone().unwrap_or_default();
         let account_id = req.principal.key.account_id.clone();
         let lookup = id.clone();
-        let g = req
-            .state
-            .store
-            .run(move |c| records::get_in(c, &account_id, &lookup))
-            .await
-            .map_err(store_error)?
+        let g = run(&req, move |c| records::get_in(c, &account_id, &lookup))
+            .await?
             .ok_or_else(|| not_found(&id))?;
         Ok(V1Reply::ok(
             "Generation retrieved successfully",
@@ -391,12 +348,8 @@ pub fn list_content(req: V1Request) -> HandlerFuture {
         let limit = req.query_int("limit", 50, 1..=100)?;
         let offset = req.query_int("offset", 0, 0..=i64::MAX)?;
         let account_id = req.principal.key.account_id.clone();
-        let (rows, total) = req
-            .state
-            .store
-            .run(move |c| records::list(c, &account_id, limit, offset))
-            .await
-            .map_err(store_error)?;
+        let (rows, total) =
+            run(&req, move |c| records::list(c, &account_id, limit, offset)).await?;
         let origin = req.origin();
         let generations: Vec<Value> = rows.iter().map(|g| record_json(g, &origin)).collect();
         Ok(V1Reply::page(
@@ -420,12 +373,10 @@ pub fn cancel(req: V1Request) -> HandlerFuture {
         let id = req.generation_id.clone().unwrap_or_default();
         let (account_id, actor, now) = (req.principal.key.account_id.clone(), actor(&req), req.now);
         let target = id.clone();
-        let canceled = req
-            .state
-            .store
-            .run(move |c| Ok(service::cancel(c, &account_id, &target, &actor, now)))
-            .await
-            .map_err(store_error)?;
+        let canceled = run(&req, move |c| {
+            Ok(service::cancel(c, &account_id, &target, &actor, now))
+        })
+        .await?;
         let canceled = match canceled {
             Ok(c) => c,
             Err(CancelError::NotFound) => return Err(not_found(&id)),
@@ -459,14 +410,12 @@ pub fn delete_content(req: V1Request) -> HandlerFuture {
         let id = req.generation_id.clone().unwrap_or_default();
         let (account_id, actor, now) = (req.principal.key.account_id.clone(), actor(&req), req.now);
         let target = id.clone();
-        let deleted = req
-            .state
-            .store
-            .run(move |c| Ok(service::delete(c, &account_id, &target, &actor, now)))
-            .await
-            .map_err(store_error)?
-            .map_err(ApiError::from)?
-            .ok_or_else(|| not_found(&id))?;
+        let deleted = run(&req, move |c| {
+            Ok(service::delete(c, &account_id, &target, &actor, now))
+        })
+        .await?
+        .map_err(ApiError::from)?
+        .ok_or_else(|| not_found(&id))?;
         if deleted.generation.status.in_flight() {
             req.state.generator.stop(&id).await;
         }
