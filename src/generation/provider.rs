@@ -128,16 +128,3 @@ pub fn sniff_extension(bytes: &[u8]) -> Option<&'static str> {
         None
     }
 }
-
-/// The Content-Type of a media file extension.
-pub fn content_type(extension: &str) -> &'static str {
-    match extension {
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "webp" => "image/webp",
-        "gif" => "image/gif",
-        "mp4" => "video/mp4",
-        "webm" => "video/webm",
-        _ => "application/octet-stream",
-    }
-}

@@ -11,7 +11,7 @@ pub mod query;
 pub mod state;
 pub mod v1;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use self::state::AppState;
 
@@ -57,29 +57,36 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// A generated file. The generation id is a random UUID, so the URL itself is the capability.
+/// Byte ranges are served, so players can seek.
 async fn media(
+    req: HttpRequest,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, error::ApiError> {
     let (id, file) = path.into_inner();
-    let media = state.generator.media.clone();
-    let read = web::block(move || {
-        let path = media.file(&id, &file)?;
-        let ext = file.rsplit('.').next().unwrap_or_default().to_owned();
-        std::fs::read(path).ok().map(|bytes| (bytes, ext))
-    })
-    .await;
-    match read {
-        Ok(Some((bytes, ext))) => Ok(HttpResponse::Ok()
-            .content_type(crate::generation::provider::content_type(&ext))
-            .insert_header(("Cache-Control", "private, max-age=86400"))
-            .insert_header(("X-Content-Type-Options", "nosniff"))
-            .body(bytes)),
-        _ => Err(error::ApiError::new(
-            error::ErrorCode::ResourceNotFound,
-            "No such media file.",
-        )),
-    }
+    let not_found =
+        || error::ApiError::new(error::ErrorCode::ResourceNotFound, "No such media file.");
+    let found = state
+        .generator
+        .media
+        .file(&id, &file)
+        .ok_or_else(not_found)?;
+    // The content type comes from the extension, which the store itself chose.
+    let named = web::block(move || actix_files::NamedFile::open(found))
+        .await
+        .map_err(|_| not_found())?
+        .map_err(|_| not_found())?
+        .use_last_modified(true);
+    let mut res = named.into_response(&req);
+    res.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("private, max-age=86400"),
+    );
+    res.headers_mut().insert(
+        actix_web::http::header::X_CONTENT_TYPE_OPTIONS,
+        actix_web::http::header::HeaderValue::from_static("nosniff"),
+    );
+    Ok(res)
 }
 
 async fn openapi(state: web::Data<AppState>) -> HttpResponse {

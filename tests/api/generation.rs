@@ -441,6 +441,19 @@ async fn a_client_runs_the_whole_flow_with_only_the_base_url_changed() {
         .await;
     assert_eq!((status, ct.as_str()), (200, "video/mp4"));
     assert_eq!(&bytes[4..8], b"ftyp");
+    let ranged = app
+        .client
+        .get(record["generation_output_file"][0].as_str().unwrap())
+        .header("Range", "bytes=0-99")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ranged.status(), 206, "players can seek");
+    assert_eq!(
+        ranged.headers()["content-range"],
+        format!("bytes 0-99/{}", bytes.len()).as_str()
+    );
+    assert_eq!(ranged.bytes().await.unwrap().len(), 100);
 
     // List: newest first, paginated envelope.
     let (status, body) = app
