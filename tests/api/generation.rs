@@ -1309,3 +1309,66 @@ fn unescaped(html: &str) -> String {
     .iter()
     .fold(html.to_owned(), |s, (from, to)| s.replace(from, to))
 }
+
+#[tokio::test]
+async fn the_local_provider_renders_every_declared_format_deterministically() {
+    let app = spawn_app_with(&[]).await;
+    app.add_credits("1");
+    let (_, key) = app.create_key(&[]);
+    let mut outputs = Vec::new();
+    for (kind, model, format, mime, extra) in [
+        (
+            "image",
+            "tidegate/pattern-1",
+            "jpg",
+            "image/jpeg",
+            json!({"generation_ratio": "3:4"}),
+        ),
+        (
+            "image",
+            "tidegate/gradient-1",
+            "webp",
+            "image/webp",
+            json!({"generation_ratio": "9:16"}),
+        ),
+        (
+            "image",
+            "tidegate/gradient-1",
+            "webp",
+            "image/webp",
+            json!({"generation_ratio": "9:16"}),
+        ),
+        (
+            "video",
+            "tidegate/motion-1",
+            "gif",
+            "image/gif",
+            json!({"generation_duration": 1, "generation_ratio": "1:1"}),
+        ),
+    ] {
+        let mut body = json!({"generation_prompt": "same prompt", "generation_output_format": format, "seed": 3});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let id = app.generate(kind, model, &key, body).await;
+        let record = app.wait_for(&key, &id, &["succeeded"]).await;
+        let (status, ct, bytes) = app
+            .fetch(record["generation_output_file"][0].as_str().unwrap())
+            .await;
+        assert_eq!((status, ct.as_str()), (200, mime), "{model} {format}");
+        outputs.push(bytes);
+    }
+    let jpeg = image::load_from_memory(&outputs[0]).unwrap();
+    assert_eq!(jpeg.width() * 4, jpeg.height() * 3, "3:4");
+    let webp = image::load_from_memory(&outputs[1]).unwrap();
+    assert_eq!(webp.width() * 16, webp.height() * 9, "9:16");
+    assert_eq!(
+        outputs[1], outputs[2],
+        "the same prompt and parameters give the same file"
+    );
+    let gif = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(&outputs[3])).unwrap();
+    let frames = image::AnimationDecoder::into_frames(gif)
+        .collect_frames()
+        .unwrap();
+    assert_eq!(frames.len(), 8, "one second at 8 frames per second");
+}
