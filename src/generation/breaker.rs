@@ -120,6 +120,15 @@ impl CircuitBreaker {
         }
     }
 
+    /// Gives back an admitted attempt that was abandoned (a cancel) without an outcome: a
+    /// half-open circuit may send its next probe at once instead of waiting out the window.
+    pub fn release(&self, now_ms: u64) {
+        let mut state = self.lock();
+        if let Circuit::HalfOpen { .. } = state.circuit {
+            state.circuit = Circuit::Open { until_ms: now_ms };
+        }
+    }
+
     /// Records the outcome of an attempt that `admit` let through. Every admitted attempt should
     /// be recorded, timeouts and cancellations included, or a half-open circuit waits for its
     /// probe until the window has passed.

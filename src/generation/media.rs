@@ -38,10 +38,6 @@ impl MediaStore {
         }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// Writes the files of a generation (each to a temporary name, then renamed) and returns their
     /// names.
     pub fn write(&self, generation_id: &str, files: &[OutputFile]) -> io::Result<Vec<String>> {
@@ -53,6 +49,13 @@ impl MediaStore {
         }
         let dir = self.root.join(generation_id);
         std::fs::create_dir_all(&dir)?;
+        Self::write_all(&dir, files).inspect_err(|_| {
+            // Nothing half-written stays behind.
+            let _ = std::fs::remove_dir_all(&dir);
+        })
+    }
+
+    fn write_all(dir: &Path, files: &[OutputFile]) -> io::Result<Vec<String>> {
         let mut names = Vec::with_capacity(files.len());
         for (i, file) in files.iter().enumerate() {
             let name = format!("{i}.{}", file.extension);

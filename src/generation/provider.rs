@@ -45,8 +45,8 @@ pub struct ProviderOutput {
     pub predict_time: Option<f64>,
 }
 
-/// The prediction id an asynchronous upstream assigns on submit; the worker records it and uses it
-/// to cancel.
+/// The prediction id an asynchronous upstream assigns on submit; a cancel uses it, and the record
+/// keeps it when the attempt succeeds.
 #[derive(Clone, Debug, Default)]
 pub struct PredictionSlot(Arc<Mutex<Option<String>>>);
 
@@ -94,19 +94,6 @@ impl ProviderError {
             | ProviderError::Transport(_)
             | ProviderError::Failed(_) => "BSE4001",
         }
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ProviderError::Timeout => "provider_timeout",
-            ProviderError::CreditsExhausted => "provider_credits_exhausted",
-            ProviderError::Unavailable => "provider_unavailable",
-            _ => "provider_error",
-        }
-    }
-
-    pub fn retryable(&self) -> bool {
-        !matches!(self, ProviderError::CreditsExhausted)
     }
 }
 

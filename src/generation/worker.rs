@@ -74,11 +74,11 @@ async fn run_local(job: ProviderJob) -> Result<ProviderOutput, ProviderError> {
     })
 }
 
-/// A generation a worker is running: how to stop it and what the upstream calls it.
+/// A generation a worker is running: how to stop it, and the provider of the current attempt
+/// with the slot its upstream fills (one lock, so both always belong to the same attempt).
 struct Running {
     cancel: watch::Sender<bool>,
-    provider: Mutex<Option<String>>,
-    slot: Mutex<PredictionSlot>,
+    attempt: Mutex<Option<(String, PredictionSlot)>>,
 }
 
 pub struct Generator {
@@ -92,12 +92,6 @@ pub struct Generator {
     running: Mutex<HashMap<String, Arc<Running>>>,
     /// Breakers count time in milliseconds since this instant.
     epoch: Instant,
-}
-
-/// What a cancel reached: the worker and, for asynchronous upstreams, the provider.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CancelSent {
-    pub provider_cancel_sent: bool,
 }
 
 impl Generator {
@@ -191,27 +185,22 @@ impl Generator {
     }
 
     /// Stops the worker running `id` (if any) and, for an asynchronous upstream that has
-    /// assigned a prediction id, asks it to cancel.
-    pub async fn stop(&self, id: &str) -> CancelSent {
+    /// assigned a prediction id, asks it to cancel. True when the running attempt was reached:
+    /// the local renderer's result is dropped, or the upstream acknowledged the cancel.
+    pub async fn stop(&self, id: &str) -> bool {
         let running = self.running.lock().ok().and_then(|r| r.get(id).cloned());
         let Some(running) = running else {
-            return CancelSent {
-                provider_cancel_sent: false,
-            };
+            return false;
         };
         let _ = running.cancel.send(true);
-        let provider = running.provider.lock().ok().and_then(|p| p.clone());
-        let prediction = running.slot.lock().ok().and_then(|s| s.get());
-        let sent = match (
-            provider.as_deref().and_then(|p| self.provider(p)),
-            prediction,
-        ) {
+        let attempt = running.attempt.lock().ok().and_then(|a| a.clone());
+        let Some((provider, slot)) = attempt else {
+            return false;
+        };
+        match (self.provider(&provider), slot.get()) {
             (Some(p), Some(prediction)) => p.cancel(&prediction).await,
             (Some(p), None) => p.spec.kind == ProviderKind::Local,
-            _ => false,
-        };
-        CancelSent {
-            provider_cancel_sent: sent,
+            (None, _) => false,
         }
     }
 
@@ -237,8 +226,7 @@ impl Generator {
         let (cancel, mut canceled) = watch::channel(false);
         let running = Arc::new(Running {
             cancel,
-            provider: Mutex::new(None),
-            slot: Mutex::new(PredictionSlot::default()),
+            attempt: Mutex::new(None),
         });
         if let Ok(mut map) = self.running.lock() {
             map.insert(id.to_owned(), Arc::clone(&running));
@@ -247,7 +235,21 @@ impl Generator {
         if let Ok(mut map) = self.running.lock() {
             map.remove(id);
         }
+        if let Err(e) = &result {
+            // Whatever went wrong, the generation must not hold its credits and in-flight slot
+            // until the next restart.
+            tracing::error!(generation_id = %id, error = %e, "generation failed in the worker");
+            let _ = self
+                .fail(id, "The generation could not be completed.", "BSE5002")
+                .await;
+            self.remove_files(id).await;
+        }
         result
+    }
+
+    async fn remove_files(&self, id: &str) {
+        let (media, id) = (self.media.clone(), id.to_owned());
+        let _ = tokio::task::spawn_blocking(move || media.remove(&id)).await;
     }
 
     async fn run_registered(
@@ -287,24 +289,23 @@ impl Generator {
                 continue;
             }
             let slot = PredictionSlot::default();
-            if let Ok(mut p) = running.provider.lock() {
-                *p = Some(provider_id.clone());
-            }
-            if let Ok(mut s) = running.slot.lock() {
-                *s = slot.clone();
+            if let Ok(mut attempt) = running.attempt.lock() {
+                *attempt = Some((provider_id.clone(), slot.clone()));
             }
             let job = job_for(&g, model, provider_id);
             let attempt_started = Instant::now();
             let outcome = tokio::select! {
+                biased;
+                _ = canceled.wait_for(|c| *c) => None,
                 r = tokio::time::timeout(provider.timeout(), provider.generate(&job, &slot)) => {
                     Some(r.unwrap_or(Err(ProviderError::Timeout)))
                 }
-                _ = canceled.wait_for(|c| *c) => None,
             };
             let latency = attempt_started.elapsed();
             let latency_ms = i64::try_from(latency.as_millis()).unwrap_or(i64::MAX);
             match outcome {
                 None => {
+                    provider.breaker.release(self.now_ms());
                     self.record(&g, provider_id, AttemptOutcome::Cancelled, None, latency_ms)
                         .await?;
                     return Ok(());
@@ -317,9 +318,8 @@ impl Generator {
                 }
                 Some(Err(error)) => {
                     provider.breaker.record(self.now_ms(), false, latency);
-                    if error == ProviderError::Timeout
-                        && let Some(prediction) = slot.get()
-                    {
+                    // The next provider takes over; a prediction left upstream would still run.
+                    if let Some(prediction) = slot.get() {
                         provider.cancel(&prediction).await;
                     }
                     self.record(
@@ -425,9 +425,7 @@ impl Generator {
             })
             .await?;
         if !kept {
-            let media = self.media.clone();
-            let gid = g.id.clone();
-            let _ = tokio::task::spawn_blocking(move || media.remove(&gid)).await;
+            self.remove_files(&g.id).await;
         }
         Ok(())
     }

@@ -68,16 +68,14 @@ async fn media(
     let (id, file) = path.into_inner();
     let not_found =
         || error::ApiError::new(error::ErrorCode::ResourceNotFound, "No such media file.");
-    let found = state
-        .generator
-        .media
-        .file(&id, &file)
-        .ok_or_else(not_found)?;
+    let media = state.generator.media.clone();
     // The content type comes from the extension, which the store itself chose.
-    let named = web::block(move || actix_files::NamedFile::open(found))
+    let named = web::block(move || media.file(&id, &file).map(actix_files::NamedFile::open))
         .await
-        .map_err(|_| not_found())?
-        .map_err(|_| not_found())?
+        .ok()
+        .flatten()
+        .and_then(Result::ok)
+        .ok_or_else(not_found)?
         .use_last_modified(true);
     let mut res = named.into_response(&req);
     res.headers_mut().insert(

@@ -244,20 +244,6 @@ pub fn start(conn: &Connection, id: &str, now: Timestamp) -> Result<bool, StoreE
     )? == 1)
 }
 
-pub fn set_prediction(
-    conn: &Connection,
-    id: &str,
-    provider: &str,
-    prediction_id: &str,
-) -> Result<(), StoreError> {
-    conn.execute(
-        "UPDATE generations SET provider_used = ?2, prediction_id = ?3
-         WHERE id = ?1 AND status = 'processing'",
-        params![id, provider, prediction_id],
-    )?;
-    Ok(())
-}
-
 pub struct Success<'a> {
     pub provider: &'a str,
     pub prediction_id: Option<&'a str>,

@@ -398,7 +398,7 @@ pub fn cancel(req: V1Request) -> HandlerFuture {
             json!({
                 "generation_id": id,
                 "generation_status": "canceled",
-                "provider_cancel_sent": sent.provider_cancel_sent,
+                "provider_cancel_sent": sent,
                 "credits_refunded": canceled.refunded.to_json(),
             }),
         ))
