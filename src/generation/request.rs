@@ -293,31 +293,54 @@ fn provider_order(fields: &Map<String, Value>, model: &Model) -> Result<Provider
 
 fn duration(fields: &Map<String, Value>, model: &Model) -> Result<u32, Invalid> {
     let name = "generation_duration";
-    let allowed: Vec<String> = model.durations.iter().map(u32::to_string).collect();
-    let message = || {
-        format!(
-            "{name} is required for video and must be one of {}.",
-            allowed.join(", ")
-        )
-    };
-    match integer(fields, name) {
-        Ok(Some(d)) if model.durations.iter().any(|a| i64::from(*a) == d) => Ok(d as u32),
-        _ => Err(invalid(name, message())),
-    }
+    integer(fields, name)
+        .ok()
+        .flatten()
+        .and_then(|d| allowed_duration(model, d as f64))
+        .ok_or_else(|| {
+            invalid(
+                name,
+                format!(
+                    "{name} is required for video and must be one of {}.",
+                    durations_text(model)
+                ),
+            )
+        })
+}
+
+/// `seconds` when it is one of the model's durations.
+pub fn allowed_duration(model: &Model, seconds: f64) -> Option<u32> {
+    model
+        .durations
+        .iter()
+        .copied()
+        .find(|d| f64::from(*d) == seconds)
+}
+
+/// The model's durations, for messages.
+pub fn durations_text(model: &Model) -> String {
+    let all: Vec<String> = model.durations.iter().map(u32::to_string).collect();
+    all.join(", ")
 }
 
 fn audio(fields: &Map<String, Value>, model: &Model) -> Result<bool, Invalid> {
     let name = "generation_generate_audio";
     match fields.get(name) {
         None => Ok(false),
-        Some(Value::Bool(false)) => Ok(false),
-        Some(Value::Bool(true)) if model.audio => Ok(true),
-        Some(Value::Bool(true)) => Err(invalid(
-            name,
-            format!("{} cannot generate audio.", model.identifier),
-        )),
+        Some(Value::Bool(wanted)) => allowed_audio(model, name, *wanted),
         Some(_) => Err(invalid(name, format!("{name} must be a boolean."))),
     }
+}
+
+/// `wanted` unless it asks for audio from a model without it (refused, naming `field`).
+pub fn allowed_audio(model: &Model, field: &str, wanted: bool) -> Result<bool, Invalid> {
+    if wanted && !model.audio {
+        return Err(invalid(
+            field,
+            format!("{} cannot generate audio.", model.identifier),
+        ));
+    }
+    Ok(wanted)
 }
 
 fn specific(
@@ -456,7 +479,7 @@ pub fn estimate(
 }
 
 /// What a valid request costs: its outputs priced by the estimate maths.
-pub fn cost_of(model: &Model, request: &GenerateRequest) -> Money {
+pub fn cost_of(model: &Model, request: &GenerateRequest) -> Result<Money, Invalid> {
     estimate(
         model,
         request.output_number,
@@ -465,7 +488,6 @@ pub fn cost_of(model: &Model, request: &GenerateRequest) -> Money {
         request.generate_audio.unwrap_or(false),
     )
     .map(|e| e.total)
-    .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -528,7 +550,7 @@ mod tests {
             ModelType::Video,
         )
         .unwrap();
-        assert_eq!(cost_of(m, &r), Money(80));
+        assert_eq!(cost_of(m, &r), Ok(Money(80)));
         let est = estimate(m, 3, Some(2), None, false).unwrap();
         assert_eq!((est.per_generation, est.total), (Money(20), Money(60)));
     }

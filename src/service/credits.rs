@@ -106,7 +106,7 @@ fn move_balance(conn: &Connection, account_id: &str, delta: Money) -> Result<Mon
 }
 
 /// Reserves `amount` for `reservation_id` inside the caller's transaction. Returns the new
-/// balance, or `None` (and changes nothing) when the balance cannot cover it.
+/// balance, or (changing nothing) `Err` with the balance that cannot cover it.
 pub fn reserve(
     conn: &Connection,
     account_id: &str,
@@ -114,14 +114,14 @@ pub fn reserve(
     amount: Money,
     actor: &str,
     now: Timestamp,
-) -> Result<Option<Money>, ServiceError> {
+) -> Result<Result<Money, Money>, ServiceError> {
     let balance: i64 = conn.query_row(
         "SELECT credit_balance FROM accounts WHERE id = ?1",
         [account_id],
         |r| r.get(0),
     )?;
     if balance < amount.thousandths() {
-        return Ok(None);
+        return Ok(Err(Money(balance)));
     }
     conn.execute(
         "INSERT INTO credit_ledger (account_id, kind, amount, reservation_id, actor, created_at)
@@ -136,7 +136,7 @@ pub fn reserve(
     )?;
     let balance = move_balance(conn, account_id, Money(-amount.thousandths()))?;
     check_thresholds(conn, account_id, balance, now)?;
-    Ok(Some(balance))
+    Ok(Ok(balance))
 }
 
 /// How a reservation was settled.

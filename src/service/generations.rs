@@ -16,6 +16,9 @@ pub enum CreateError {
     InFlightCap(u32),
     #[error("balance {balance} cannot cover {needed}")]
     InsufficientCredits { balance: Money, needed: Money },
+    /// The idempotency claim stalled and another request with the same key took it over.
+    #[error("the idempotency claim was taken over")]
+    ClaimLost,
     #[error(transparent)]
     Service(#[from] ServiceError),
 }
@@ -43,22 +46,19 @@ pub fn accept(conn: &mut Connection, a: &Accept<'_>) -> Result<(), CreateError> 
         return Err(CreateError::InFlightCap(cap));
     }
     if g.cost.thousandths() > 0 {
-        let reserved = credits::reserve(&tx, &g.account_id, &g.id, g.cost, a.actor, g.created_at)?;
-        if reserved.is_none() {
-            let balance = crate::store::accounts::get_account(&tx, &g.account_id)
-                .map_err(ServiceError::from)?
-                .map(|acc| acc.credit_balance)
-                .unwrap_or_default();
-            return Err(CreateError::InsufficientCredits {
+        credits::reserve(&tx, &g.account_id, &g.id, g.cost, a.actor, g.created_at)?.map_err(
+            |balance| CreateError::InsufficientCredits {
                 balance,
                 needed: g.cost,
-            });
-        }
+            },
+        )?;
     }
     store::insert(&tx, g).map_err(ServiceError::from)?;
     store::count_generation(&tx, &g.account_id, g.created_at).map_err(ServiceError::from)?;
-    if let Some((scope, body)) = &a.idempotency {
-        idempotency::complete(&tx, scope, 200, body)?;
+    if let Some((scope, body)) = &a.idempotency
+        && !idempotency::complete(&tx, scope, 200, body)?
+    {
+        return Err(CreateError::ClaimLost);
     }
     tx.commit().map_err(ServiceError::from)?;
     Ok(())

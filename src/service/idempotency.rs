@@ -55,13 +55,14 @@ pub struct IdempotencyScope {
     pub account_id: String,
     pub route: String,
     pub key: String,
+    /// The request that claims the key; only it may complete or release the claim.
+    pub request_id: String,
 }
 
 pub fn claim(
     conn: &mut Connection,
     scope: &IdempotencyScope,
     fingerprint: &str,
-    request_id: &str,
     now: Timestamp,
 ) -> Result<Claim, ServiceError> {
     let tx = write_tx(conn)?;
@@ -109,7 +110,7 @@ pub fn claim(
             scope.route,
             scope.key,
             fingerprint,
-            request_id,
+            scope.request_id,
             now.millis()
         ],
     )?;
@@ -117,27 +118,37 @@ pub fn claim(
     Ok(Claim::Fresh)
 }
 
-/// Stores the accepted response, inside the transaction that accepted the request.
+/// Stores the accepted response, inside the transaction that accepted the request. False when
+/// the claim is no longer this request's (it stalled and another request took it over): the
+/// caller must then roll back.
 pub fn complete(
     conn: &Connection,
     scope: &IdempotencyScope,
     status: u16,
     body: &[u8],
-) -> Result<(), ServiceError> {
-    conn.execute(
-        "UPDATE idempotency_keys SET state = 'done', status_code = ?4, response_body = ?5
-         WHERE account_id = ?1 AND route = ?2 AND idempotency_key = ?3",
-        params![scope.account_id, scope.route, scope.key, status, body],
-    )?;
-    Ok(())
+) -> Result<bool, ServiceError> {
+    Ok(conn.execute(
+        "UPDATE idempotency_keys SET state = 'done', status_code = ?5, response_body = ?6
+         WHERE account_id = ?1 AND route = ?2 AND idempotency_key = ?3 AND request_id = ?4
+           AND state = 'in_progress'",
+        params![
+            scope.account_id,
+            scope.route,
+            scope.key,
+            scope.request_id,
+            status,
+            body
+        ],
+    )? == 1)
 }
 
 /// Forgets a claim whose request was refused, so the same key may be retried.
 pub fn release(conn: &Connection, scope: &IdempotencyScope) -> Result<(), ServiceError> {
     conn.execute(
         "DELETE FROM idempotency_keys
-         WHERE account_id = ?1 AND route = ?2 AND idempotency_key = ?3 AND state = 'in_progress'",
-        params![scope.account_id, scope.route, scope.key],
+         WHERE account_id = ?1 AND route = ?2 AND idempotency_key = ?3 AND request_id = ?4
+           AND state = 'in_progress'",
+        params![scope.account_id, scope.route, scope.key, scope.request_id],
     )?;
     Ok(())
 }

@@ -326,6 +326,17 @@ async fn a_client_runs_the_whole_flow_with_only_the_base_url_changed() {
         (Some(0.08), Some(100))
     );
     assert_eq!(e["resolution"], "360p");
+    let (status, body) = app
+        .get_json(
+            "/v1/estimate/tidegate/pattern-1?duration=4&audio=true",
+            &key,
+        )
+        .await;
+    assert_eq!(
+        status, 200,
+        "image models ignore the video parameters: {body}"
+    );
+    assert!(body["data"].get("duration_seconds").is_none());
     let (status, body) = app.get_json("/v1/estimate/acme/nothing", &key).await;
     assert_eq!(status, 404);
     assert_error(&body, "BSE2011");

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::handlers::{V1Reply, V1Request};
+use super::handlers::{V1Reply, V1Request, load_account};
 use super::routes::HandlerFuture;
 use crate::domain::Environment;
 use crate::generation::catalog::{Model, ModelType, ProviderKind};
@@ -64,26 +64,23 @@ pub fn estimate(req: V1Request) -> HandlerFuture {
             .and_then(|c| c.parse::<i64>().ok())
             .unwrap_or(1)
             .clamp(1, 100) as u32;
-        let duration = match req.query_value("duration") {
-            None => None,
-            Some(raw) => Some(parse_duration(model, raw)?),
+        // Image models ignore the video parameters.
+        let (duration, audio) = if model.is_video() {
+            let duration = match req.query_value("duration") {
+                None => None,
+                Some(raw) => Some(parse_duration(model, raw)?),
+            };
+            let audio = req.query_value("audio") == Some("true");
+            (
+                duration,
+                request::allowed_audio(model, "audio", audio).map_err(invalid)?,
+            )
+        } else {
+            (None, false)
         };
-        let audio = req.query_value("audio") == Some("true");
-        if audio && model.is_video() && !model.audio {
-            return Err(ApiError::invalid(
-                "audio",
-                format!("{} cannot generate audio.", model.identifier),
-            ));
-        }
         let est = request::estimate(model, count, duration, req.query_value("resolution"), audio)
             .map_err(invalid)?;
-        let account_id = req.principal.key.account_id.clone();
-        let balance = run(&req, move |c| {
-            crate::store::accounts::get_account(c, &account_id)
-        })
-        .await?
-        .map(|a| a.credit_balance)
-        .unwrap_or_default();
+        let balance = load_account(&req).await?.credit_balance;
         let max_affordable = if est.per_generation.thousandths() > 0 {
             (balance.thousandths().max(0) / est.per_generation.thousandths())
                 .min(i64::from(u32::MAX))
@@ -116,15 +113,16 @@ pub fn estimate(req: V1Request) -> HandlerFuture {
 }
 
 fn parse_duration(model: &Model, raw: &str) -> Result<u32, ApiError> {
-    let allowed: Vec<String> = model.durations.iter().map(u32::to_string).collect();
     raw.parse::<f64>()
         .ok()
-        .filter(|d| d.fract() == 0.0 && model.durations.iter().any(|a| f64::from(*a) == *d))
-        .map(|d| d as u32)
+        .and_then(|d| request::allowed_duration(model, d))
         .ok_or_else(|| {
             ApiError::invalid(
                 "duration",
-                format!("duration must be one of {}.", allowed.join(", ")),
+                format!(
+                    "duration must be one of {}.",
+                    request::durations_text(model)
+                ),
             )
         })
 }
@@ -155,17 +153,12 @@ async fn generate(req: V1Request, route_type: ModelType) -> Result<V1Reply, ApiE
         account_id: req.principal.key.account_id.clone(),
         route: req.http.path().to_owned(),
         key,
+        request_id: req.request_id.clone(),
     };
     let fingerprint = idempotency::fingerprint(&req.body);
-    let (request_id, now, claiming) = (req.request_id.clone(), req.now, scope.clone());
+    let (now, claiming) = (req.now, scope.clone());
     let claimed = run(&req, move |c| {
-        Ok(idempotency::claim(
-            c,
-            &claiming,
-            &fingerprint,
-            &request_id,
-            now,
-        ))
+        Ok(idempotency::claim(c, &claiming, &fingerprint, now))
     })
     .await?
     .map_err(ApiError::from)?;
@@ -175,11 +168,7 @@ async fn generate(req: V1Request, route_type: ModelType) -> Result<V1Reply, ApiE
             ErrorCode::IdempotencyKeyReused,
             "This Idempotency-Key was already used with a different request body.",
         )),
-        Claim::InProgress => Err(ApiError::new(
-            ErrorCode::IdempotencyRequestInProgress,
-            "A request with this Idempotency-Key is still being processed; retry shortly.",
-        )
-        .retry_after(1)),
+        Claim::InProgress => Err(in_progress()),
         Claim::Fresh => {
             let result = accept(&req, route_type, Some(&scope)).await;
             if result.is_err() {
@@ -246,7 +235,7 @@ async fn accept(
     let order = generator.order(&body.provider_order, model);
     let cost = match key.environment {
         Environment::Test => Default::default(),
-        Environment::Live => request::cost_of(model, &body),
+        Environment::Live => request::cost_of(model, &body).map_err(invalid)?,
     };
     let g = Generation {
         id: uuid::Uuid::new_v4().to_string(),
@@ -313,10 +302,19 @@ async fn accept(
             .detail("credit_balance", balance.to_json())
             .detail("credits_required", needed.to_json()));
         }
+        Err(CreateError::ClaimLost) => return Err(in_progress()),
         Err(CreateError::Service(e)) => return Err(e.into()),
     }
     generator.enqueue(id);
     Ok(V1Reply::ok(INITIALIZED, data))
+}
+
+fn in_progress() -> ApiError {
+    ApiError::new(
+        ErrorCode::IdempotencyRequestInProgress,
+        "A request with this Idempotency-Key is still being processed; retry shortly.",
+    )
+    .retry_after(1)
 }
 
 fn in_flight_refusal(cap: u32) -> ApiError {

@@ -117,7 +117,7 @@ pub fn status(req: V1Request) -> HandlerFuture {
     })
 }
 
-async fn load_account(req: &V1Request) -> Result<accounts::Account, ApiError> {
+pub(super) async fn load_account(req: &V1Request) -> Result<accounts::Account, ApiError> {
     let id = req.principal.key.account_id.clone();
     req.state
         .store
