@@ -83,22 +83,20 @@ pub fn succeed(
     } else {
         store::AttemptOutcome::Discarded
     };
-    if store::get(&tx, &g.id)?.is_some() {
-        store::record_attempt(
-            &tx,
-            &Attempt {
-                generation_id: &g.id,
-                account_id: &g.account_id,
-                provider: success.provider,
-                outcome,
-                error_code: None,
-                error: None,
-                latency_ms,
-                cost: g.cost,
-            },
-            now,
-        )?;
-    }
+    store::record_attempt(
+        &tx,
+        &Attempt {
+            generation_id: &g.id,
+            account_id: &g.account_id,
+            provider: success.provider,
+            outcome,
+            error_code: None,
+            error: None,
+            latency_ms,
+            cost: g.cost,
+        },
+        now,
+    )?;
     tx.commit()?;
     Ok(done)
 }
@@ -110,9 +108,7 @@ pub fn record_attempt(
     now: Timestamp,
 ) -> Result<(), ServiceError> {
     let tx = write_tx(conn)?;
-    if store::get(&tx, attempt.generation_id)?.is_some() {
-        store::record_attempt(&tx, attempt, now)?;
-    }
+    store::record_attempt(&tx, attempt, now)?;
     tx.commit()?;
     Ok(())
 }

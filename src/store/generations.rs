@@ -333,16 +333,20 @@ pub struct Attempt<'a> {
     pub cost: Money,
 }
 
-/// Records an attempt and adds it to the account's daily provider roll-up.
+/// Records an attempt (if its generation still exists) and adds it to the account's daily
+/// provider roll-up.
 pub fn record_attempt(
     conn: &Connection,
     a: &Attempt<'_>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    // A generation deleted meanwhile keeps no attempt rows, but its attempt still counts in the
+    // provider roll-up.
     conn.execute(
         "INSERT INTO generation_attempts
              (generation_id, provider, outcome, error_code, error, latency_ms, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+         WHERE EXISTS (SELECT 1 FROM generations WHERE id = ?1)",
         params![
             a.generation_id,
             a.provider,
