@@ -5,7 +5,7 @@
 //!
 //! 1. Submit: `POST {base_url}/predictions` with
 //!    `{ "model": "<provider's model id>", "input": { "prompt", "ratio", "output_format",
-//!    "output_number", "duration"?, "resolution"?, "generate_audio"? (video), "input_files"?,
+//!    "output_number", "duration"?, "resolution"?, "generate_audio"? (video), "input_files"?, "input_file_last_content"? (video),
 //!    ...model-specific fields } }`. Any 2xx answer is a prediction:
 //!    `{ "id": "...", "status": "starting" }` (ids are 1-128 of `A-Z a-z 0-9 . _ : -`).
 //! 2. Poll: `GET {base_url}/predictions/{id}` answers
@@ -216,6 +216,9 @@ fn request_body(job: &ProviderJob) -> Value {
     }
     if job.model_type == ModelType::Video {
         input.insert("generate_audio".to_owned(), json!(job.generate_audio));
+    }
+    if let Some(frame) = &job.last_frame {
+        input.insert("input_file_last_content".to_owned(), json!(frame));
     }
     if !job.input_files.is_empty() {
         input.insert("input_files".to_owned(), json!(job.input_files));

@@ -248,6 +248,7 @@ mod tests {
             output_format: format.to_owned(),
             output_number: 1,
             input_files: Vec::new(),
+            last_frame: None,
             duration: video.then_some(2),
             resolution: video.then(|| "240p".to_owned()),
             generate_audio: false,

@@ -21,6 +21,8 @@ pub struct ProviderJob {
     pub output_format: String,
     pub output_number: u32,
     pub input_files: Vec<String>,
+    /// Video only: the end frame's URL.
+    pub last_frame: Option<String>,
     /// Video only: seconds.
     pub duration: Option<u32>,
     /// Video only: e.g. `360p`.

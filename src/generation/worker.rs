@@ -442,6 +442,7 @@ fn job_for(g: &Generation, model: &Model, provider: &str) -> ProviderJob {
         output_format: g.output_format.clone(),
         output_number: g.output_number,
         input_files: g.input_files.clone().unwrap_or_default(),
+        last_frame: g.last_frame.clone(),
         duration: g.duration.filter(|_| model.model_type == ModelType::Video),
         resolution: g.resolution.clone(),
         generate_audio: g.generate_audio.unwrap_or(false),

@@ -62,6 +62,8 @@ pub struct Generation {
     pub output_format: String,
     pub output_number: u32,
     pub input_files: Option<Vec<String>>,
+    /// Video: the end frame's URL (`generation_input_file_last_content`).
+    pub last_frame: Option<String>,
     /// File names under `media/<id>/`.
     pub output_files: Option<Vec<String>>,
     pub duration: Option<u32>,
@@ -81,7 +83,8 @@ pub struct Generation {
 const COLUMNS: &str = "id, account_id, key_id, environment, model_identifier, model_type,
     provider_order, provider_used, prediction_id, status, prompt, ratio, output_format,
     output_number, input_files, output_files, duration, resolution, generate_audio, specific,
-    cost, error, error_code, files_removed, created_at, started_at, completed_at, predict_ms";
+    cost, error, error_code, files_removed, created_at, started_at, completed_at, predict_ms,
+    last_frame";
 
 fn json_list(text: Option<String>) -> Option<Vec<String>> {
     text.and_then(|t| serde_json::from_str(&t).ok())
@@ -119,6 +122,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Generation> {
         started_at: ts(r.get(25)?),
         completed_at: ts(r.get(26)?),
         predict_ms: r.get(27)?,
+        last_frame: r.get(28)?,
     })
 }
 
@@ -131,7 +135,7 @@ pub fn insert(conn: &Connection, g: &Generation) -> Result<(), StoreError> {
         &format!(
             "INSERT INTO generations ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
              ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27,
-             ?28)"
+             ?28, ?29)"
         ),
         params![
             g.id,
@@ -162,6 +166,7 @@ pub fn insert(conn: &Connection, g: &Generation) -> Result<(), StoreError> {
             g.started_at.map(Timestamp::millis),
             g.completed_at.map(Timestamp::millis),
             g.predict_ms,
+            g.last_frame,
         ],
     )?;
     Ok(())

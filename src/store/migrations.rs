@@ -10,6 +10,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("sql/0003_sessions.sql"),
     include_str!("sql/0004_thresholds.sql"),
     include_str!("sql/0005_generations.sql"),
+    include_str!("sql/0006_generation_inputs.sql"),
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {

@@ -1059,6 +1059,23 @@ async fn providers_fail_over_time_out_and_open_their_circuit() {
         Some(0.25)
     );
 
+    // A video's end frame reaches the upstream.
+    let id = app
+        .generate(
+            "video",
+            "remote/clip",
+            &key,
+            json!({"generation_prompt": "ending", "generation_duration": 2,
+                   "generation_input_file_last_content": "https://frames.example/last.png"}),
+        )
+        .await;
+    app.wait_for(&key, &id, &["succeeded"]).await;
+    assert_eq!(
+        fakes.queue.last_submit()["input"]["input_file_last_content"],
+        "https://frames.example/last.png"
+    );
+
+    // The provider usage shows the failures.
     let (_, body) = app.get_json("/v1/usage", &key).await;
     let alpha = body["data"]["usage_providers"]
         .as_array()

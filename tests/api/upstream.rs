@@ -26,6 +26,7 @@ struct Shared {
     mode: Arc<Mutex<Mode>>,
     requests: Arc<AtomicUsize>,
     cancels: Arc<AtomicUsize>,
+    last_submit: Arc<Mutex<Value>>,
 }
 
 pub struct Upstream {
@@ -45,6 +46,11 @@ impl Upstream {
 
     pub fn cancels(&self) -> usize {
         self.shared.cancels.load(Ordering::SeqCst)
+    }
+
+    /// The body of the last prediction submitted.
+    pub fn last_submit(&self) -> Value {
+        self.shared.last_submit.lock().unwrap().clone()
     }
 }
 
@@ -83,8 +89,9 @@ async fn images(shared: web::Data<Shared>, body: web::Json<Value>) -> HttpRespon
     }
 }
 
-async fn submit(shared: web::Data<Shared>) -> HttpResponse {
+async fn submit(shared: web::Data<Shared>, body: web::Json<Value>) -> HttpResponse {
     let n = shared.requests.fetch_add(1, Ordering::SeqCst);
+    *shared.last_submit.lock().unwrap() = body.into_inner();
     match mode(&shared) {
         Mode::Fail => HttpResponse::InternalServerError().json(json!({ "error": "down" })),
         _ => {
@@ -118,6 +125,7 @@ pub fn start(initial: Mode) -> Upstream {
         mode: Arc::new(Mutex::new(initial)),
         requests: Arc::new(AtomicUsize::new(0)),
         cancels: Arc::new(AtomicUsize::new(0)),
+        last_submit: Arc::new(Mutex::new(Value::Null)),
     };
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -140,7 +148,8 @@ pub fn start(initial: Mode) -> Upstream {
 }
 
 /// The embedded catalog plus HTTP providers: `alpha` and `beta` (openai_images) serving
-/// `remote/painter` in that order, and `queue` (http_async) serving `remote/slow`.
+/// `remote/painter` in that order, and `queue` (http_async) serving `remote/slow` and the video
+/// model `remote/clip`.
 pub fn catalog(alpha: &str, beta: &str, queue: &str) -> String {
     format!(
         r#"{base}
@@ -186,6 +195,18 @@ ratios = ["1:1"]
 formats = ["png"]
 max_outputs = 1
 providers = [{{ provider = "queue", model = "slow-v1" }}]
+
+[[models]]
+identifier = "remote/clip"
+type = "video"
+pricing = 0.010
+ratios = ["16:9"]
+formats = ["mp4"]
+max_outputs = 1
+input_file = true
+durations = [2]
+resolutions = ["720p"]
+providers = [{{ provider = "queue", model = "clip-v1" }}]
 "#,
         base = include_str!("../../config/models.toml")
     )

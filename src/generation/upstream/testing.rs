@@ -65,6 +65,7 @@ pub(crate) fn spec(kind: ProviderKind, base_url: &str) -> ProviderSpec {
 
 pub(crate) fn job(output_number: u32) -> ProviderJob {
     ProviderJob {
+        last_frame: None,
         generation_id: "gen-1".to_owned(),
         model_identifier: "acme/painter".to_owned(),
         model_type: ModelType::Image,

@@ -253,6 +253,7 @@ async fn accept(
         output_format: body.output_format,
         output_number: body.output_number,
         input_files: body.input_files,
+        last_frame: body.last_frame,
         output_files: None,
         duration: body.duration,
         resolution: body.resolution,
