@@ -69,12 +69,18 @@ fn signin_limiter<K: std::hash::Hash + Eq>(config: &Config) -> FailureLimiter<K>
     FailureLimiter::with_window(config.auth.signin_max_failures, window, window)
 }
 
+/// The store as a command opens it: connections checkpoint the WAL themselves.
 pub fn open_store(config: &Config) -> Result<Store, StoreError> {
+    open_store_with(config, false)
+}
+
+fn open_store_with(config: &Config, background_checkpoints: bool) -> Result<Store, StoreError> {
     Store::open(
         &config.storage.data_dir,
         StoreOptions {
             pool_size: config.storage.pool_size,
             busy_timeout: Duration::from_millis(config.storage.busy_timeout_ms),
+            background_checkpoints,
         },
     )
 }
@@ -89,7 +95,8 @@ impl Application {
         let listener = TcpListener::bind(addr).map_err(|source| AppError::Bind { addr, source })?;
         let address = listener.local_addr()?;
 
-        let store = open_store(&config)?;
+        // The log writer starts the checkpointer thread below.
+        let store = open_store_with(&config, true)?;
         let mut conn = store.conn()?;
         let secret = settings::install_secret(&conn)?;
         let admin_password = std::env::var("TIDEGATE_ADMIN_PASSWORD").ok();

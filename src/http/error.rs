@@ -134,6 +134,14 @@ impl ApiError {
         ApiError::new(ErrorCode::InvalidInput, message).detail("field", field)
     }
 
+    /// 413 BSE2010, the one wording for a body over `server.max_body_bytes`.
+    pub fn payload_too_large() -> ApiError {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "The request body is larger than this server accepts (server.max_body_bytes).",
+        )
+    }
+
     pub fn internal() -> ApiError {
         ApiError::new(
             ErrorCode::InternalError,

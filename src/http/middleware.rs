@@ -5,7 +5,7 @@ use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest};
 use rand::RngExt;
@@ -41,15 +41,18 @@ pub async fn request_context(
     let mut res = next.call(req).await?;
     if let Some(error) = error_of(&res) {
         let request = res.request().clone();
-        res = ServiceResponse::new(request, error.render(&request_id.0));
+        let mut rendered = error.render(&request_id.0);
+        // Headers the handler set (rate limits, Retry-After) stay; the body's own do not.
+        for (name, value) in res.headers() {
+            if name != CONTENT_TYPE && name != CONTENT_LENGTH {
+                rendered.headers_mut().append(name.clone(), value.clone());
+            }
+        }
+        res = ServiceResponse::new(request, rendered);
     }
     if let Ok(value) = HeaderValue::from_str(&request_id.0) {
-        res.headers_mut().insert(
-            REQUEST_ID_HEADER
-                .parse()
-                .map_err(actix_web::error::ErrorInternalServerError)?,
-            value,
-        );
+        res.headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
     Ok(res)
 }
@@ -78,7 +81,7 @@ fn from_actix(error: &Error, status: StatusCode) -> ApiError {
     if let Some(e) = error.as_error::<JsonPayloadError>() {
         return match e {
             JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-                too_large()
+                ApiError::payload_too_large()
             }
             JsonPayloadError::ContentType => ApiError::invalid(
                 "body",
@@ -97,13 +100,9 @@ fn from_actix(error: &Error, status: StatusCode) -> ApiError {
         return ApiError::invalid("path", "Invalid path parameter.");
     }
     if let Some(PayloadError::Overflow) = error.as_error::<PayloadError>() {
-        return too_large();
+        return ApiError::payload_too_large();
     }
     by_status(status)
-}
-
-fn too_large() -> ApiError {
-    ApiError::new(ErrorCode::PayloadTooLarge, "The request body is too large.")
 }
 
 fn by_status(status: StatusCode) -> ApiError {
@@ -114,7 +113,7 @@ fn by_status(status: StatusCode) -> ApiError {
             "This method is not allowed on this resource.",
         )
         .with_status(status),
-        413 => too_large(),
+        413 => ApiError::payload_too_large(),
         s if s < 500 => {
             ApiError::new(ErrorCode::InvalidInput, "The request is invalid.").with_status(status)
         }

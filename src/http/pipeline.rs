@@ -77,7 +77,10 @@ pub async fn authenticate(
     scope: Scope,
 ) -> Result<(Principal, Audit), (ApiError, Option<Audit>)> {
     let record = identify(req, state, caller).await.map_err(|error| {
-        count_refusal(state, caller, error.code.code());
+        // Refusals are about the caller; a store that cannot answer is not one.
+        if error.code != ErrorCode::StorageUnavailable {
+            count_refusal(state, caller, error.code.code());
+        }
         (error, None)
     })?;
     let principal = match authorize(record, caller.now, caller.region, caller.client_ip, scope) {

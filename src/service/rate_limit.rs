@@ -8,6 +8,27 @@ use crate::config::PlanConfig;
 use crate::domain::Timestamp;
 
 const MINUTE_MS: i64 = 60_000;
+/// Above this many tracked accounts and keys, those not seen today are forgotten.
+const PRUNE_ABOVE: usize = 10_000;
+
+type Windows = HashMap<String, (Window, Window)>;
+
+/// The rolled window `pick` chooses for `id`; a new id allocates its entry, a known one does not.
+fn rolled(
+    windows: &mut Windows,
+    id: &str,
+    now: Timestamp,
+    pick: fn(&mut (Window, Window)) -> &mut Window,
+) -> Window {
+    if let Some(pair) = windows.get_mut(id) {
+        let w = pick(pair);
+        w.roll(now);
+        return *w;
+    }
+    let w = pick(windows.entry(id.to_owned()).or_default());
+    w.roll(now);
+    *w
+}
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Window {
@@ -49,7 +70,7 @@ pub struct Decision {
 
 #[derive(Default)]
 pub struct RateLimiter {
-    windows: Mutex<HashMap<String, (Window, Window)>>,
+    windows: Mutex<Windows>,
 }
 
 pub struct Subject<'a> {
@@ -69,19 +90,15 @@ impl RateLimiter {
             return None;
         }
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        let account = {
-            let (w, _) = windows.entry(s.account_id.to_owned()).or_default();
-            w.roll(now);
-            *w
-        };
-        let key = match s.key_per_minute {
-            Some(_) => {
-                let (_, w) = windows.entry(s.key_id.to_owned()).or_default();
-                w.roll(now);
-                Some(*w)
-            }
-            None => None,
-        };
+        if windows.len() > PRUNE_ABOVE {
+            let today = now.start_of_day().0;
+            windows
+                .retain(|_, (account, key)| account.day_start == today || key.day_start == today);
+        }
+        let account = rolled(&mut windows, s.account_id, now, |(account, _)| account);
+        let key = s
+            .key_per_minute
+            .map(|_| rolled(&mut windows, s.key_id, now, |(_, key)| key));
         let minute_reset = account.minute_start + MINUTE_MS;
         let remaining_minute = |limit: u32, used: u32| limit.saturating_sub(used);
         let mut remaining = u32::MAX;
@@ -143,6 +160,30 @@ mod tests {
             requests_per_day: per_day,
             max_in_flight: None,
         }
+    }
+
+    #[test]
+    fn accounts_not_seen_today_are_forgotten_once_there_are_many() {
+        let limiter = RateLimiter::default();
+        let p = plan(Some(5), None);
+        let ids: Vec<String> = (0..=PRUNE_ABOVE).map(|i| format!("a{i}")).collect();
+        for id in &ids {
+            let s = Subject {
+                account_id: id,
+                plan: &p,
+                key_id: "k",
+                key_per_minute: None,
+            };
+            limiter.check(&s, Timestamp(0), true);
+        }
+        let s = Subject {
+            account_id: "tomorrow",
+            plan: &p,
+            key_id: "k",
+            key_per_minute: None,
+        };
+        limiter.check(&s, Timestamp(Timestamp::MS_PER_DAY), true);
+        assert_eq!(limiter.windows.lock().unwrap().len(), 1);
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub enum StoreError {
 pub struct StoreOptions {
     pub pool_size: u32,
     pub busy_timeout: Duration,
+    /// The server checkpoints the WAL on its own thread; no connection then does it inside a
+    /// commit.
+    pub background_checkpoints: bool,
 }
 
 #[derive(Clone)]
@@ -56,8 +59,11 @@ pub struct Store {
 }
 
 /// Pragmas every connection needs: foreign keys and the busy timeout are per connection.
-fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
-    conn.busy_timeout(busy_timeout)?;
+fn configure(conn: &Connection, options: StoreOptions) -> rusqlite::Result<()> {
+    conn.busy_timeout(options.busy_timeout)?;
+    if options.background_checkpoints {
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    }
     conn.execute_batch(
         "PRAGMA foreign_keys = ON;
          PRAGMA synchronous = NORMAL;
@@ -76,12 +82,12 @@ impl Store {
         })?;
         let path = data_dir.join("tidegate.db");
         let mut conn = Connection::open(&path)?;
-        configure(&conn, options.busy_timeout)?;
+        configure(&conn, options)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         migrations::migrate(&mut conn)?;
         drop(conn);
-        let busy = options.busy_timeout;
-        let manager = SqliteConnectionManager::file(&path).with_init(move |c| configure(c, busy));
+        let manager =
+            SqliteConnectionManager::file(&path).with_init(move |c| configure(c, options));
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size)
             .build(manager)?;
@@ -104,7 +110,7 @@ impl Store {
     /// A dedicated connection outside the pool (the log writer owns one).
     pub fn dedicated_connection(&self) -> Result<Connection, StoreError> {
         let conn = Connection::open(&self.path)?;
-        configure(&conn, self.options.busy_timeout)?;
+        configure(&conn, self.options)?;
         Ok(conn)
     }
 

@@ -81,9 +81,8 @@ impl RequestLogWriter {
         store: &Store,
         max_batch: usize,
     ) -> Result<(RequestLogWriter, RequestLogThread), StoreError> {
+        // Checkpoints run on their own thread (the server's store turns them off in commits).
         let conn = store.dedicated_connection()?;
-        // Checkpoints run on their own thread, not inside this connection's commits.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let checkpointer = Checkpointer::start(store)?;
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(WriterStats::default());

@@ -184,9 +184,7 @@ fn json_body<T: DeserializeOwned + 'static>(
         });
     let bytes = web::Bytes::from_request(req, payload);
     Box::pin(async move {
-        let bytes = bytes.await.map_err(|_| {
-            ApiError::new(ErrorCode::PayloadTooLarge, "The request body is too large.")
-        })?;
+        let bytes = bytes.await.map_err(|_| ApiError::payload_too_large())?;
         if let (true, Some(default)) = (bytes.is_empty(), when_empty) {
             return Ok(ApiJson(default()));
         }

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::firewall;
 use super::handlers::{V1Reply, V1Request};
 use crate::http::envelope::success_body;
-use crate::http::error::{ApiError, ErrorCode};
+use crate::http::error::ApiError;
 use crate::http::metrics::Metrics;
 use crate::http::pipeline::{
     Audit, Caller, Outcome, apply_rate_headers, authenticate, commit_log, count_refusal,
@@ -46,10 +46,7 @@ pub async fn dispatch(
                 return finish(&req, &state, &caller, &matched, &audit, Err(error)).await;
             }
             Err(_) => {
-                let error = ApiError::new(
-                    ErrorCode::PayloadTooLarge,
-                    "The request body is larger than 100 KB.",
-                );
+                let error = ApiError::payload_too_large();
                 return finish(&req, &state, &caller, &matched, &audit, Err(error)).await;
             }
         }
