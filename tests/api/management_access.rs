@@ -218,3 +218,47 @@ async fn changes_made_with_a_management_key_name_the_key_and_the_callers_address
         .unwrap();
     assert!(cli_hash.is_none(), "command-line changes have no address");
 }
+
+#[tokio::test]
+async fn the_key_is_judged_before_the_body() {
+    let app = spawn_app().await;
+    let manager = app.manager_key();
+    let (_, reader) = app.create_key(&["--preset", "read_only"]);
+    let send = |key: String| {
+        app.client
+            .post(format!("{}/api/v1/api-keys", app.address))
+            .bearer_auth(key)
+            .header("Content-Type", "application/json")
+            .body("{ not json")
+            .send()
+    };
+    let res = send("bye_not_a_real_key".into()).await.unwrap();
+    assert_eq!(
+        res.status(),
+        401,
+        "a bad key is refused before the bad body is read"
+    );
+    assert_error(&res.json().await.unwrap(), "BSE1002");
+    let res = send(reader).await.unwrap();
+    assert_eq!(
+        res.status(),
+        403,
+        "a key without keys:write is refused before the body"
+    );
+    assert_error(&res.json().await.unwrap(), "BSE1003");
+    let res = send(manager).await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert_error(&res.json().await.unwrap(), "BSE2001");
+    let logged: i64 = app
+        .db()
+        .query_row(
+            "SELECT count(*) FROM request_logs WHERE route = '/api/v1/api-keys' AND status_code = 400",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        logged, 1,
+        "the refused body is an audited request of the key"
+    );
+}

@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::Method;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use serde::de::DeserializeOwned;
 
 use crate::domain::Scope;
@@ -37,26 +37,39 @@ impl ApiPrincipal {
 
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
+/// The outcome of authentication, worked out by the scope's middleware before the handler's
+/// extractors run (so a bad body can never answer before a bad key does).
+struct Resolved(Result<ApiPrincipal, ApiError>);
+
+impl ApiPrincipal {
+    /// Authenticates the request (key or session) and keeps the outcome for the extractor.
+    pub async fn resolve(req: &HttpRequest) {
+        let outcome = match req.app_data::<web::Data<AppState>>().cloned() {
+            None => Err(ApiError::internal()),
+            Some(state) => {
+                let caller = Caller::new(req, &state);
+                let has_key = req
+                    .headers()
+                    .contains_key(actix_web::http::header::AUTHORIZATION);
+                match req.cookie(SESSION_COOKIE).filter(|_| !has_key) {
+                    Some(cookie) => {
+                        by_session(req, &state, caller, cookie.value().to_owned()).await
+                    }
+                    None => by_key(req, &state, caller).await,
+                }
+            }
+        };
+        req.extensions_mut().insert(Resolved(outcome));
+    }
+}
+
 impl FromRequest for ApiPrincipal {
     type Error = ApiError;
-    type Future = LocalFuture<ApiPrincipal>;
+    type Future = std::future::Ready<Result<ApiPrincipal, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .cloned()
-                .ok_or_else(ApiError::internal)?;
-            let caller = Caller::new(&req, &state);
-            let has_key = req
-                .headers()
-                .contains_key(actix_web::http::header::AUTHORIZATION);
-            match req.cookie(SESSION_COOKIE).filter(|_| !has_key) {
-                Some(cookie) => by_session(&req, &state, caller, cookie.value().to_owned()).await,
-                None => by_key(&req, &state, caller).await,
-            }
-        })
+        let resolved = req.extensions_mut().remove::<Resolved>();
+        std::future::ready(resolved.map_or_else(|| Err(ApiError::internal()), |r| r.0))
     }
 }
 

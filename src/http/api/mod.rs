@@ -61,7 +61,9 @@ async fn audit_layer(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    // Routing inside the scope needs the only reference to the request: no clone before the call.
+    // Authentication first, whatever the handler extracts; routing inside the scope then needs
+    // the only reference to the request, so nothing is cloned before the call.
+    ApiPrincipal::resolve(req.request()).await;
     let mut res = next.call(req).await?.map_into_boxed_body();
     let http = res.request().clone();
     let state = http.app_data::<web::Data<AppState>>().cloned();
