@@ -24,11 +24,14 @@ async fn the_logs_page_shows_filters_and_exports_the_workspaces_requests() {
 
     let html = page(&client, &app, "/logs").await;
     assert!(html.contains("/v1/usage") && html.contains("days=7"));
-    assert!(html.contains("BSE1003"));
-    assert!(html.contains("test key (bye_"), "rows name their key");
+    assert!(html.contains("<code>BSE1003</code>"));
+    assert!(
+        html.contains("</span>test key (bye_"),
+        "rows name their key"
+    );
 
     let html = page(&client, &app, "/logs?status=4xx").await;
-    assert!(html.contains("BSE1003") && !html.contains("days=7"));
+    assert!(html.contains("<code>BSE1003</code>") && !html.contains("days=7"));
     let html = page(&client, &app, &format!("/logs?q={denied_id}")).await;
     assert_eq!(html.matches("<tr>").count(), 2, "header and the one row");
     let html = page(&client, &app, "/logs?endpoint=/v1/usage").await;
@@ -172,7 +175,9 @@ async fn the_activity_page_lists_changes_and_reports_a_broken_chain() {
     let html = page(&client, &app, "/activity").await;
     assert!(html.contains("Audit chain intact"));
     assert!(
-        html.contains("Created API key") && !html.contains("audited <b>"),
+        html.contains("Created API key")
+            && !html.contains("audited <b>")
+            && (html.contains("audited &#60;b&#62;") || html.contains("audited &lt;b&gt;")),
         "escaped"
     );
     let keys_only = page(&client, &app, "/activity?category=apikey").await;

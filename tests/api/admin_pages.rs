@@ -167,12 +167,17 @@ async fn a_sign_in_form_from_elsewhere_is_refused() {
         .unwrap();
     assert_eq!(res.status(), 403);
     assert!(
-        !res.headers().contains_key("set-cookie")
-            || !res.headers()["set-cookie"]
-                .to_str()
-                .unwrap()
-                .starts_with("tidegate_session=")
+        res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|v| !v.to_str().unwrap().starts_with("tidegate_session=")),
+        "no session cookie"
     );
+    let sessions: i64 = app
+        .db()
+        .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sessions, 0, "no session was created");
 }
 
 #[tokio::test]

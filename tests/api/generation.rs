@@ -155,7 +155,8 @@ fn check_record(r: &Value, video: bool) {
         ),
         (
             "generation_prediction_id",
-            r["generation_prediction_id"].is_string() || r["generation_prediction_id"].is_null(),
+            r["generation_prediction_id"].is_string()
+                || r.get("generation_prediction_id") == Some(&Value::Null),
         ),
         ("generation_status", r["generation_status"] == "succeeded"),
         ("generation_prompt", r["generation_prompt"].is_string()),
@@ -170,7 +171,8 @@ fn check_record(r: &Value, video: bool) {
         ),
         (
             "generation_input_file",
-            r["generation_input_file"].is_null() || r["generation_input_file"].is_array(),
+            r.get("generation_input_file") == Some(&Value::Null)
+                || r["generation_input_file"].is_array(),
         ),
         (
             "generation_output_file",

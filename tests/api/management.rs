@@ -47,7 +47,7 @@ async fn keys_are_created_with_every_preset_and_custom_scopes_and_shown_once() {
     assert!(custom["key"].as_str().unwrap().starts_with("bye_test_"));
     assert_eq!(custom["allowed_models"], json!(["local/flux-lite"]));
 
-    let (_, shown) = app
+    let (status, shown) = app
         .api(
             "GET",
             &format!("/api-keys/{}", custom["id"].as_str().unwrap()),
@@ -55,6 +55,7 @@ async fn keys_are_created_with_every_preset_and_custom_scopes_and_shown_once() {
             None,
         )
         .await;
+    assert_eq!(status, 200, "{shown}");
     assert!(
         shown["data"].get("key").is_none(),
         "the secret is never shown again"
@@ -333,12 +334,19 @@ async fn edits_change_name_expiry_allowlist_models_and_rate_limit() {
     );
 
     let clear = json!({ "expires_at": null, "ip_allowlist": null, "allowed_models": [], "rate_limit_per_minute": null });
-    let (_, cleared) = app
+    let (status, cleared) = app
         .api("PATCH", &format!("/api-keys/{id}"), &manager, Some(clear))
         .await;
+    assert_eq!(status, 200, "{cleared}");
     let data = &cleared["data"];
-    assert!(data["expires_at"].is_null() && data["ip_allowlist"].is_null());
-    assert!(data["allowed_models"].is_null() && data["rate_limit_per_minute"].is_null());
+    assert!(
+        data.get("expires_at") == Some(&Value::Null)
+            && data.get("ip_allowlist") == Some(&Value::Null)
+    );
+    assert!(
+        data.get("allowed_models") == Some(&Value::Null)
+            && data.get("rate_limit_per_minute") == Some(&Value::Null)
+    );
     assert_eq!(app.get("/v1/status", Some(&secret)).await.status(), 200);
     let edits: i64 = app
         .db()

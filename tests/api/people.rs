@@ -11,16 +11,16 @@ pub fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-/// The body of a page fetched by `client` (with its cookies).
+/// The body of a page fetched by `client` (with its cookies); the page must answer 200, so a
+/// check that something is absent never passes on an error page.
 pub async fn page(client: &reqwest::Client, app: &TestApp, path: &str) -> String {
-    client
+    let res = client
         .get(format!("{}{path}", app.address))
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+        .unwrap();
+    assert_eq!(res.status(), 200, "GET {path}");
+    res.text().await.unwrap()
 }
 
 /// The quoted value that follows `marker` in a page.
