@@ -1,6 +1,7 @@
 //! Row actions of the API keys page: rotate (then the new key once), revoke and delete behind a
 //! confirmation that names the key and says what happens, disable / enable and "Expire now".
 
+use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -115,10 +116,7 @@ pub async fn confirm(
         button,
         grace,
     };
-    let body = page.render().map_err(|_| AdminError::Internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    super::render_page(StatusCode::OK, &page)
 }
 
 #[derive(Deserialize)]

@@ -1,6 +1,7 @@
 //! The activity page (admin.md "Activity"): the workspace's audit feed, a category filter and the
 //! result of the hash-chain check.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -62,8 +63,5 @@ pub async fn page(
         chain_rows,
         chain_break: broken.as_ref().map(describe_break),
     };
-    let body = page.render().map_err(|_| AdminError::Internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    super::render_page(StatusCode::OK, &page)
 }

@@ -2,6 +2,7 @@
 //! grid, expiry, IP allowlist and the advanced options; errors shown next to their field with
 //! what was typed kept; the new key shown exactly once.
 
+use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -114,10 +115,7 @@ fn form_page(
         error_field,
         error,
     };
-    let body = page.render().map_err(|_| AdminError::Internal)?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    super::render_page(status, &page)
 }
 
 pub async fn show(session: AdminSession) -> Result<HttpResponse, AdminError> {
@@ -262,8 +260,5 @@ pub async fn created(
         name: &pending.name,
         key: pending.secret.expose(),
     };
-    let body = page.render().map_err(|_| AdminError::Internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    super::render_page(StatusCode::OK, &page)
 }

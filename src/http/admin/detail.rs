@@ -1,5 +1,6 @@
 //! The key detail page (admin.md "Key detail").
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
@@ -121,11 +122,5 @@ pub async fn show(
         can_manage: matches!(session.0.role.as_deref(), Some("primary-owner" | "owner")),
         key: &loaded.key,
     };
-    let body = page.render().map_err(|e| {
-        tracing::error!(error = %e, "template failed");
-        AdminError::Internal
-    })?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    super::render_page(StatusCode::OK, &page)
 }

@@ -1,6 +1,7 @@
 //! The Generations pages (admin.md "Generations"): newest first with thumbnails, status, model
 //! and cost; one generation with its outputs shown and its record as JSON.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -60,12 +61,6 @@ fn internal(e: impl std::fmt::Display) -> AdminError {
     AdminError::Internal
 }
 
-fn html(body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body)
-}
-
 pub async fn list(
     session: AdminSession,
     query: web::Query<ListQuery>,
@@ -86,7 +81,7 @@ pub async fn list(
         next: (offset + PAGE_ROWS < total).then_some(offset + PAGE_ROWS),
         previous: (offset > 0).then(|| (offset - PAGE_ROWS).max(0)),
     };
-    Ok(html(page.render().map_err(internal)?))
+    super::render_page(StatusCode::OK, &page)
 }
 
 pub async fn show(
@@ -109,5 +104,5 @@ pub async fn show(
         row: Row::new(g),
         json,
     };
-    Ok(html(page.render().map_err(internal)?))
+    super::render_page(StatusCode::OK, &page)
 }

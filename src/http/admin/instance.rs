@@ -1,6 +1,7 @@
 //! The instance administrator's page (admin.md "Instance"): every user and account, and forms to
 //! create both. Nobody else may see or post it.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -53,10 +54,7 @@ async fn render(
         plans: state.config.plans.keys().map(String::as_str).collect(),
         created,
     };
-    let body = page.render().map_err(|_| AdminError::Internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    super::render_page(StatusCode::OK, &page)
 }
 
 pub async fn page(

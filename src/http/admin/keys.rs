@@ -1,5 +1,6 @@
 //! The API keys page (admin.md "API keys"): search, status filter and the table.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -161,11 +162,5 @@ fn render(
         can_manage,
         next,
     };
-    let body = page.render().map_err(|e| {
-        tracing::error!(error = %e, "template failed");
-        AdminError::Internal
-    })?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    super::render_page(StatusCode::OK, &page)
 }

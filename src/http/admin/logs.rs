@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -190,13 +191,7 @@ pub async fn page(
         next_cursor,
         error,
     };
-    let body = page.render().map_err(|e| {
-        tracing::error!(error = %e, "template failed");
-        AdminError::Internal
-    })?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    super::render_page(StatusCode::OK, &page)
 }
 
 pub async fn export(

@@ -1,6 +1,7 @@
 //! The members page (admin.md "Members"): members and roles, invite, change role, remove and
 //! transfer primary ownership, under the rules of keys.md §6 (checked in the service).
 
+use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -47,10 +48,7 @@ fn render(
         role,
         invited,
     };
-    let body = page.render().map_err(|_| AdminError::Internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    super::render_page(StatusCode::OK, &page)
 }
 
 async fn load(state: &AppState, account: String) -> Result<Vec<Member>, AdminError> {

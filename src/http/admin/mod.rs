@@ -20,9 +20,11 @@ mod usage;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue, LOCATION};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{Error, HttpRequest, HttpResponse, web};
+use askama::Template;
 
 pub use reveal::Reveals;
 pub use session::{AdminError, AdminSession, SESSION_COOKIE};
@@ -66,6 +68,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .get(actions::confirm)
                 .post(actions::perform),
         );
+}
+
+/// A rendered page with `status`; a template failure is logged and answers 500.
+fn render_page(status: StatusCode, page: &impl Template) -> Result<HttpResponse, AdminError> {
+    let body = page.render().map_err(|e| {
+        tracing::error!(error = %e, "template failed");
+        AdminError::Internal
+    })?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body))
 }
 
 /// A page resource with the security headers.

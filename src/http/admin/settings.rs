@@ -1,6 +1,7 @@
 //! The settings page: workspace name, plan, credit balance and ledger, add credits, low-balance
 //! thresholds. Everyone in the workspace sees it; only the primary owner changes it.
 
+use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -59,10 +60,7 @@ pub async fn page(
         max_thresholds: settings::MAX_THRESHOLDS,
         is_primary: session.0.role.as_deref() == Some("primary-owner"),
     };
-    let body = page.render().map_err(|_| AdminError::Internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    super::render_page(StatusCode::OK, &page)
 }
 
 #[derive(Deserialize)]
