@@ -3,11 +3,10 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::password::{generate_password, hash_password};
-use super::users::parse_email;
+use super::users::{insert_new_user, one_time_password, parse_email};
 use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
-use crate::store::accounts::{self, NewUser};
+use crate::store::accounts;
 use crate::store::activity::{self, NewActivity};
 use crate::store::write_tx;
 
@@ -111,31 +110,12 @@ pub fn invite(
         return Err(denied(&format!("invite an {role}")));
     }
     let email = parse_email(email)?;
+    // Made before the transaction (hashing is slow); unused when the user already exists.
+    let (password, hash) = one_time_password()?;
     let tx = write_tx(conn)?;
-    let existing: Option<String> = tx
-        .query_row("SELECT id FROM users WHERE email = ?1", [&email], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    let (user_id, password) = match existing {
+    let (user_id, password) = match accounts::user_id_by_email(&tx, &email)? {
         Some(id) => (id, None),
-        None => {
-            let password = generate_password().map_err(crate::store::StoreError::from)?;
-            let hash =
-                hash_password(&password).map_err(|e| ServiceError::InvalidState(e.to_string()))?;
-            let id = uuid::Uuid::new_v4().to_string();
-            accounts::insert_user(
-                &tx,
-                &NewUser {
-                    id: &id,
-                    email: &email,
-                    password_hash: &hash,
-                    is_instance_admin: false,
-                    created_at: now,
-                },
-            )?;
-            (id, Some(password))
-        }
+        None => (insert_new_user(&tx, &email, &hash, now)?, Some(password)),
     };
     let already: Option<String> = tx
         .query_row(

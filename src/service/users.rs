@@ -1,6 +1,6 @@
 //! Dashboard users and their memberships.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use super::password::{generate_password, hash_password};
 use super::{Actor, ServiceError};
@@ -50,30 +50,14 @@ pub fn create_user(
             "role must be owner or member",
         ));
     }
-    let password = generate_password().map_err(crate::store::StoreError::from)?;
-    let hash = hash_password(&password).map_err(|e| ServiceError::InvalidState(e.to_string()))?;
+    let (password, hash) = one_time_password()?;
     let tx = write_tx(conn)?;
-    let exists: Option<String> = tx
-        .query_row("SELECT id FROM users WHERE email = ?1", [&email], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    if exists.is_some() {
+    if accounts::user_id_by_email(&tx, &email)?.is_some() {
         return Err(ServiceError::InvalidState(format!(
             "a user with the e-mail {email} already exists"
         )));
     }
-    let id = uuid::Uuid::new_v4().to_string();
-    accounts::insert_user(
-        &tx,
-        &NewUser {
-            id: &id,
-            email: &email,
-            password_hash: &hash,
-            is_instance_admin: false,
-            created_at: now,
-        },
-    )?;
+    let id = insert_new_user(&tx, &email, &hash, now)?;
     let account_id = match membership {
         Some((account_id, role)) => {
             accounts::get_account(&tx, account_id)?
@@ -126,12 +110,7 @@ pub fn set_password(
     };
     let hash = hash_password(&password).map_err(|e| ServiceError::InvalidState(e.to_string()))?;
     let tx = write_tx(conn)?;
-    let id: String = tx
-        .query_row("SELECT id FROM users WHERE email = ?1", [&email], |r| {
-            r.get(0)
-        })
-        .optional()?
-        .ok_or(ServiceError::NotFound("user"))?;
+    let id = accounts::user_id_by_email(&tx, &email)?.ok_or(ServiceError::NotFound("user"))?;
     tx.execute(
         "UPDATE users SET password_hash = ?2 WHERE id = ?1",
         params![id, hash],
@@ -178,6 +157,36 @@ pub fn list_users(conn: &Connection) -> Result<Vec<UserSummary>, ServiceError> {
             })
         })
         .collect()
+}
+
+/// A one-time password and its hash. Hashing is slow on purpose, so it happens before any write
+/// transaction (which would otherwise hold the store's write lock, and every request's log row,
+/// for that long).
+pub(super) fn one_time_password() -> Result<(String, String), ServiceError> {
+    let password = generate_password().map_err(crate::store::StoreError::from)?;
+    let hash = hash_password(&password).map_err(|e| ServiceError::InvalidState(e.to_string()))?;
+    Ok((password, hash))
+}
+
+/// Inserts an ordinary user with this password hash; returns the new id.
+pub(super) fn insert_new_user(
+    tx: &Connection,
+    email: &str,
+    hash: &str,
+    now: Timestamp,
+) -> Result<String, ServiceError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    accounts::insert_user(
+        tx,
+        &NewUser {
+            id: &id,
+            email,
+            password_hash: hash,
+            is_instance_admin: false,
+            created_at: now,
+        },
+    )?;
+    Ok(id)
 }
 
 #[cfg(test)]

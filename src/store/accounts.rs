@@ -105,6 +105,15 @@ pub struct NewUser<'a> {
     pub created_at: Timestamp,
 }
 
+/// The id of the user with this e-mail (compared without case), if any.
+pub fn user_id_by_email(conn: &Connection, email: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
 pub fn insert_user(conn: &Connection, u: &NewUser<'_>) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO users (id, email, password_hash, is_instance_admin, created_at)
