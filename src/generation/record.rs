@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::http::envelope::time_or_null;
+use crate::domain::clock::time_or_null;
 use crate::store::generations::{Generation, GenerationStatus};
 
 /// Absolute URLs of a generation's files under `origin`.

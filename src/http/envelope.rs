@@ -39,9 +39,3 @@ pub fn success_body(
     };
     serde_json::to_vec(&body).unwrap_or_default()
 }
-
-/// `null` or an RFC 3339 string.
-pub fn time_or_null(t: Option<Timestamp>) -> Value {
-    t.map(|t| Value::String(t.to_rfc3339()))
-        .unwrap_or(Value::Null)
-}

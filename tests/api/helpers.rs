@@ -210,3 +210,105 @@ impl TestApp {
         self.create_key(&["--preset", "key_management"]).1
     }
 }
+
+/// Generations as a client makes and follows them.
+impl TestApp {
+    pub async fn post_json(
+        &self,
+        path: &str,
+        key: &str,
+        body: &Value,
+        idempotency: Option<&str>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(key)
+            .json(body);
+        if let Some(k) = idempotency {
+            req = req.header("Idempotency-Key", k);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        (status, headers, res.json().await.unwrap())
+    }
+
+    pub async fn send_json(&self, method: &str, path: &str, key: &str) -> (u16, Value) {
+        let res = self
+            .client
+            .request(method.parse().unwrap(), format!("{}{path}", self.address))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+
+    pub fn add_credits(&self, amount: &str) {
+        self.cli_json(&[
+            "credits",
+            "add",
+            "--account",
+            &self.account_id,
+            "--amount",
+            amount,
+        ]);
+    }
+
+    pub fn balance(&self) -> i64 {
+        self.db()
+            .query_row(
+                "SELECT credit_balance FROM accounts WHERE id = ?1",
+                [&self.account_id],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
+    pub fn generations(&self) -> i64 {
+        self.db()
+            .query_row("SELECT count(*) FROM generations", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    pub fn status_of(&self, id: &str) -> String {
+        self.db()
+            .query_row("SELECT status FROM generations WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap_or_default()
+    }
+
+    /// Polls the record until its status is one of `wanted`, as a client would.
+    pub async fn wait_for(&self, key: &str, id: &str, wanted: &[&str]) -> Value {
+        let mut last = String::new();
+        eventually(&format!("generation {id} to reach {wanted:?}"), || {
+            last = self.status_of(id);
+            wanted.contains(&last.as_str())
+        })
+        .await;
+        let (status, body) = self.get_json(&format!("/v1/content/{id}"), key).await;
+        assert_eq!(status, 200, "{body}");
+        body["data"].clone()
+    }
+
+    pub async fn generate(&self, kind: &str, model: &str, key: &str, body: Value) -> String {
+        let (status, _, res) = self
+            .post_json(&format!("/v1/generate/{kind}/{model}"), key, &body, None)
+            .await;
+        assert_eq!(status, 200, "{res}");
+        res["data"]["generation_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn fetch(&self, url: &str) -> (u16, String, Vec<u8>) {
+        let res = self.client.get(url).send().await.unwrap();
+        let status = res.status().as_u16();
+        let ct = res
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, ct, res.bytes().await.unwrap().to_vec())
+    }
+}

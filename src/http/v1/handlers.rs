@@ -4,8 +4,9 @@ use actix_web::web;
 use serde_json::{Value, json};
 
 use super::routes::HandlerFuture;
+use crate::domain::clock::time_or_null;
 use crate::domain::{Region, Timestamp};
-use crate::http::envelope::{Page, time_or_null};
+use crate::http::envelope::Page;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::state::AppState;
 use crate::service::auth::Principal;
