@@ -70,7 +70,9 @@ impl KeyFormat {
             Environment::Live => "",
             Environment::Test => TEST_MARKER,
         };
-        let secret = format!("{}{marker}{random}{}", self.brand, checksum(&random));
+        let sum = checksum(&random);
+        let sum = std::str::from_utf8(&sum).unwrap_or_default();
+        let secret = format!("{}{marker}{random}{sum}", self.brand);
         let prefix = format!("{}{marker}{}", self.brand, &random[..PREFIX_RANDOM_CHARS]);
         Ok(KeySecret {
             secret,
@@ -92,7 +94,7 @@ impl KeyFormat {
             return None;
         }
         let (random, sum) = body.split_at(RANDOM_LEN);
-        if checksum(random) != sum {
+        if checksum(random) != sum.as_bytes() {
             return None;
         }
         Some(ParsedKey {
@@ -102,14 +104,15 @@ impl KeyFormat {
     }
 }
 
-fn checksum(random: &str) -> String {
+/// The base62 CRC32 of the random part, as the key's last characters (ASCII).
+fn checksum(random: &str) -> [u8; CHECKSUM_LEN] {
     let mut n = crc32fast::hash(random.as_bytes());
     let mut out = [b'0'; CHECKSUM_LEN];
     for slot in out.iter_mut().rev() {
         *slot = BASE62[(n % 62) as usize];
         n /= 62;
     }
-    out.iter().map(|&b| b as char).collect()
+    out
 }
 
 #[derive(Debug)]
@@ -163,10 +166,27 @@ impl KeyDigest {
         hex(&self.0)
     }
 
-    /// Constant-time comparison with a stored hex digest.
+    /// Constant-time comparison with a stored hex digest (decoded in place, no allocation).
     pub fn matches_hex(&self, stored: &str) -> bool {
-        let mine = self.to_hex();
-        mine.len() == stored.len() && bool::from(mine.as_bytes().ct_eq(stored.as_bytes()))
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        let mut theirs = [0u8; 32];
+        let decoded = stored.len() == 64
+            && stored
+                .as_bytes()
+                .chunks_exact(2)
+                .zip(theirs.iter_mut())
+                .all(|(pair, out)| match (nibble(pair[0]), nibble(pair[1])) {
+                    (Some(high), Some(low)) => {
+                        *out = high << 4 | low;
+                        true
+                    }
+                    _ => false,
+                });
+        decoded && bool::from(self.0.ct_eq(&theirs))
     }
 }
 
@@ -278,6 +298,11 @@ mod tests {
         let parsed = format().parse(key.expose()).unwrap();
         assert!(parsed.digest.matches_hex(&key.digest().to_hex()));
         assert_eq!(key.digest().to_hex().len(), 64);
+        let other = format().generate(Environment::Live).unwrap();
+        assert!(!parsed.digest.matches_hex(&other.digest().to_hex()));
+        let stored = key.digest().to_hex();
+        assert!(!parsed.digest.matches_hex(&stored[..62]));
+        assert!(!parsed.digest.matches_hex(&stored.to_uppercase()));
     }
 
     #[test]

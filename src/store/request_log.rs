@@ -225,8 +225,14 @@ impl LastUsed {
     }
 }
 
-type UsageKey<'a> = (&'a str, String, &'a str, &'a str, i64);
-type ErrorKey<'a> = (&'a str, String, &'a str, &'a str, &'static str);
+/// Roll-up keys count days as whole days since the epoch; the date text is made once per
+/// roll-up row rather than once per log row.
+type UsageKey<'a> = (&'a str, i64, &'a str, &'a str, i64);
+type ErrorKey<'a> = (&'a str, i64, &'a str, &'a str, &'static str);
+
+fn day_text(day: i64) -> String {
+    crate::domain::Timestamp(day * crate::domain::Timestamp::MS_PER_DAY).day()
+}
 
 fn write_batch(
     conn: &mut Connection,
@@ -281,10 +287,12 @@ fn write_batch(
                 e.latency_us,
                 e.created_at,
             ])?;
-            let day = crate::domain::Timestamp(e.created_at).day();
+            let day = e
+                .created_at
+                .div_euclid(crate::domain::Timestamp::MS_PER_DAY);
             let class = i64::from(e.status_code / 100);
             *usage
-                .entry((&e.account_id, day.clone(), &e.key_id, &e.route, class))
+                .entry((&e.account_id, day, &e.key_id, &e.route, class))
                 .or_default() += 1;
             if let Some(code) = e.error_code {
                 *errors
@@ -303,7 +311,7 @@ fn write_batch(
              DO UPDATE SET requests = requests + excluded.requests",
         )?;
         for ((account, day, key, route, class), n) in &usage {
-            upsert.execute(params![account, day, key, route, class, n])?;
+            upsert.execute(params![account, day_text(*day), key, route, class, n])?;
         }
         let mut upsert = tx.prepare_cached(
             "INSERT INTO usage_daily_errors (account_id, day, key_id, route, error_code, requests)
@@ -312,7 +320,7 @@ fn write_batch(
              DO UPDATE SET requests = requests + excluded.requests",
         )?;
         for ((account, day, key, route, code), n) in &errors {
-            upsert.execute(params![account, day, key, route, code, n])?;
+            upsert.execute(params![account, day_text(*day), key, route, code, n])?;
         }
         let mut touch = tx.prepare_cached(
             "UPDATE api_keys SET last_used_at = ?2
