@@ -154,7 +154,7 @@ impl fmt::Debug for KeySecret {
 }
 
 /// SHA-256 of a whole key string.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyDigest([u8; 32]);
 
 impl KeyDigest {

@@ -17,7 +17,7 @@ use crate::domain::{KeyStatus, Region, Scope, Timestamp};
 use crate::service::auth::{Principal, Refused, authorize};
 use crate::service::rate_limit::{Decision, Subject};
 use crate::store::keys::{ApiKey, AuthRecord};
-use crate::store::request_log::{LogEntry, Refusal};
+use crate::store::request_log::{LogEntry, Refusal, Written};
 
 const MAX_QUERY_LOG: usize = 512;
 const MAX_USER_AGENT: usize = 256;
@@ -67,6 +67,18 @@ pub struct Audit {
     /// Passed the lifecycle and region checks: the request counts as a use of the key.
     pub authenticated: bool,
     pub limits: Option<Decision>,
+    /// Decided from the key cache at this key generation; the commit confirms it.
+    pub decided_at: Option<i64>,
+}
+
+/// Where the key of a request is looked up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// The key cache, confirmed when the log row commits: for operations that change nothing,
+    /// which can simply be decided again if a key changed meanwhile.
+    Cached,
+    /// The store as it is now, before anything runs.
+    Fresh,
 }
 
 /// Steps 2–11. On failure, the error and — when the key was identified — what to log.
@@ -75,14 +87,17 @@ pub async fn authenticate(
     state: &AppState,
     caller: &Caller,
     scope: Scope,
+    lookup: Lookup,
 ) -> Result<(Principal, Audit), (ApiError, Option<Audit>)> {
-    let record = identify(req, state, caller).await.map_err(|error| {
-        // Refusals are about the caller; a store that cannot answer is not one.
-        if error.code != ErrorCode::StorageUnavailable {
-            count_refusal(state, caller, error.code.code());
-        }
-        (error, None)
-    })?;
+    let (record, decided_at) = identify(req, state, caller, lookup)
+        .await
+        .map_err(|error| {
+            // Refusals are about the caller; a store that cannot answer is not one.
+            if error.code != ErrorCode::StorageUnavailable {
+                count_refusal(state, caller, error.code.code());
+            }
+            (error, None)
+        })?;
     let principal = match authorize(record, caller.now, caller.region, caller.client_ip, scope) {
         Ok(p) => p,
         Err(refused) => {
@@ -100,6 +115,7 @@ pub async fn authenticate(
                 key: record.key,
                 authenticated,
                 limits,
+                decided_at,
             };
             return Err((refusal_error(refused), Some(audit)));
         }
@@ -110,6 +126,7 @@ pub async fn authenticate(
         key: Arc::clone(&principal.key),
         authenticated: true,
         limits,
+        decided_at,
     };
     if let Some(wait) = limits.and_then(|d| d.retry_after) {
         let limit = limits.and_then(|d| d.exceeded_limit).unwrap_or_default();
@@ -125,11 +142,13 @@ pub async fn authenticate(
 }
 
 /// Steps 2–5: everything up to finding the key by its digest. Failures here are not key rows.
+/// A key from the cache comes with the key generation its decision must be confirmed at.
 async fn identify(
     req: &HttpRequest,
     state: &AppState,
     caller: &Caller,
-) -> Result<AuthRecord, ApiError> {
+    lookup: Lookup,
+) -> Result<(AuthRecord, Option<i64>), ApiError> {
     let (ip, now) = (caller.client_ip, caller.now);
     if let Some(wait) = state.preauth.blocked_for(&ip, now) {
         return Err(ApiError::new(
@@ -153,21 +172,25 @@ async fn identify(
         .key_format
         .parse(token)
         .ok_or_else(|| failed(invalid_key()))?;
-    let hash = parsed.digest.to_hex();
-    let record = state
-        .key_reader
-        .find(hash)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "key lookup failed");
-            ApiError::storage_unavailable()
-        })?
-        .ok_or_else(|| failed(invalid_key()))?;
-    // The index found the row; compare the digests again in constant time.
+    let cached = match lookup {
+        Lookup::Cached => state.key_reader.cached(&parsed.digest),
+        Lookup::Fresh => None,
+    };
+    let (record, decided_at) = match cached {
+        Some(hit) => (hit.record, Some(hit.generation)),
+        None => {
+            let found = state.key_reader.find(parsed.digest).await.map_err(|e| {
+                tracing::error!(error = %e, "key lookup failed");
+                ApiError::storage_unavailable()
+            })?;
+            (found.ok_or_else(|| failed(invalid_key()))?, None)
+        }
+    };
+    // The index (or the cache) found the row; compare the digests again in constant time.
     if !parsed.digest.matches_hex(&record.key.key_hash) {
         return Err(failed(invalid_key()));
     }
-    Ok(record)
+    Ok((record, decided_at))
 }
 
 fn invalid_key() -> ApiError {
@@ -271,13 +294,15 @@ pub struct Outcome<'a> {
 }
 
 /// Commits the request's log row; a failure becomes 503 BSE5002 and the response is withheld.
+/// `Written::Stale` (only for a decision from the key cache): nothing was written, a key changed
+/// since the decision, and the request must be decided again with `Lookup::Fresh`.
 pub async fn commit_log(
     state: &AppState,
     req: &HttpRequest,
     caller: &Caller,
     audit: &Audit,
     outcome: Outcome<'_>,
-) -> Result<(), ApiError> {
+) -> Result<Written, ApiError> {
     let key = &audit.key;
     let entry = LogEntry {
         request_id: caller.request_id.clone(),
@@ -299,6 +324,7 @@ pub async fn commit_log(
         latency_us: i64::try_from(caller.started.elapsed().as_micros()).unwrap_or(i64::MAX),
         created_at: caller.now.millis(),
         authenticated: audit.authenticated,
+        decided_at: audit.decided_at,
     };
     state.log.commit(entry).await.map_err(|_| {
         Metrics::bump(&state.metrics.log_failures);

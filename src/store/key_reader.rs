@@ -1,21 +1,28 @@
-//! Key lookups for authentication on one dedicated thread. Under load many lookups wait at once;
-//! the thread answers all of them per wake-up inside one read transaction, instead of one
-//! blocking-pool hand-off (and its context switches) per request.
+//! Key lookups for authentication: a cache shared by every worker, in front of one dedicated
+//! reader thread.
 //!
-//! Found keys are cached. Each batch first reads `key_generation`, which triggers bump on every
-//! change that can alter an authentication decision, whichever process makes it; a changed
-//! generation empties the cache, so a revoke from the command line still counts on the very next
-//! request. Status is derived from the cached timestamps at request time, so expiry needs no
-//! invalidation.
+//! The reader thread answers cache misses: under load many wait at once, and it answers all of
+//! them per wake-up inside one read transaction. Each batch first reads `key_generation`, which
+//! triggers bump on every change that can alter an authentication decision, whichever process
+//! makes it; a changed generation empties the cache.
+//!
+//! A hit costs no I/O, so it carries the generation it was read at. Read-only operations answer
+//! from a hit and the request-log writer checks that generation inside the very transaction that
+//! commits the request's row: if a key changed meanwhile (a revoke from the command line, say),
+//! the row is not written and the request is decided again from the store. Nothing is served on
+//! a decision older than its own commit, so a revoke counts on the very next request. Operations
+//! that change something are decided from the store before they run. Status is derived from the
+//! cached timestamps at request time, so expiry needs no invalidation.
 
 use std::collections::HashMap;
-use std::sync::mpsc;
+use std::sync::{Arc, RwLock, mpsc};
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::keys::{AuthRecord, find_for_auth};
 use super::{Store, StoreError};
+use crate::domain::KeyDigest;
 
 const MAX_BATCH: usize = 512;
 const MAX_CACHED: usize = 100_000;
@@ -24,7 +31,14 @@ type Reply = oneshot::Sender<Result<Option<AuthRecord>, StoreError>>;
 
 #[derive(Clone)]
 pub struct KeyReader {
-    tx: mpsc::Sender<(String, Reply)>,
+    tx: mpsc::Sender<(KeyDigest, Reply)>,
+    cache: Arc<RwLock<Cache>>,
+}
+
+/// A key from the cache, and the `key_generation` its entry was read at.
+pub struct Cached {
+    pub record: AuthRecord,
+    pub generation: i64,
 }
 
 impl KeyReader {
@@ -32,18 +46,31 @@ impl KeyReader {
     pub fn start(store: &Store) -> Result<KeyReader, StoreError> {
         let conn = store.dedicated_connection()?;
         let (tx, rx) = mpsc::channel();
+        let cache = Arc::new(RwLock::new(Cache::default()));
+        let shared = cache.clone();
         std::thread::Builder::new()
             .name("key-reader".into())
-            .spawn(move || reader_loop(conn, rx))
+            .spawn(move || reader_loop(conn, rx, &shared))
             .map_err(|e| StoreError::Task(e.to_string()))?;
-        Ok(KeyReader { tx })
+        Ok(KeyReader { tx, cache })
     }
 
-    /// The key with this SHA-256 hex digest, with its account's state.
-    pub async fn find(&self, key_hash: String) -> Result<Option<AuthRecord>, StoreError> {
+    /// The cached key with this digest, without touching the store. The caller must have the
+    /// decision confirmed at commit (see the module comment).
+    pub fn cached(&self, digest: &KeyDigest) -> Option<Cached> {
+        let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+        let generation = cache.generation?;
+        cache.keys.get(digest).map(|record| Cached {
+            record: record.clone(),
+            generation,
+        })
+    }
+
+    /// The key with this digest, with its account's state, as the store has it now.
+    pub async fn find(&self, digest: KeyDigest) -> Result<Option<AuthRecord>, StoreError> {
         let (reply, wait) = oneshot::channel();
         self.tx
-            .send((key_hash, reply))
+            .send((digest, reply))
             .map_err(|_| StoreError::Task("key reader stopped".into()))?;
         wait.await
             .map_err(|_| StoreError::Task("key reader stopped".into()))?
@@ -53,12 +80,15 @@ impl KeyReader {
 #[derive(Default)]
 struct Cache {
     generation: Option<i64>,
-    keys: HashMap<String, AuthRecord>,
+    keys: HashMap<KeyDigest, AuthRecord>,
 }
 
-fn reader_loop(mut conn: Connection, rx: mpsc::Receiver<(String, Reply)>) {
+fn reader_loop(
+    mut conn: Connection,
+    rx: mpsc::Receiver<(KeyDigest, Reply)>,
+    cache: &RwLock<Cache>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut cache = Cache::default();
     while let Ok(first) = rx.recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -70,7 +100,7 @@ fn reader_loop(mut conn: Connection, rx: mpsc::Receiver<(String, Reply)>) {
         // One snapshot for the batch: every lookup sees all commits made before it was asked.
         match conn.transaction() {
             Ok(tx) => {
-                answer(&tx, &mut cache, &mut batch);
+                answer(&tx, cache, &mut batch);
                 let _ = tx.finish();
             }
             Err(e) => {
@@ -82,33 +112,28 @@ fn reader_loop(mut conn: Connection, rx: mpsc::Receiver<(String, Reply)>) {
     }
 }
 
-fn answer(conn: &Connection, cache: &mut Cache, batch: &mut Vec<(String, Reply)>) {
-    let generation = conn
-        .prepare_cached("SELECT value FROM key_generation WHERE id = 1")
-        .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)));
-    match generation {
-        Ok(g) if cache.generation == Some(g) => {}
-        Ok(g) => {
-            cache.keys.clear();
-            cache.generation = Some(g);
-        }
-        Err(_) => {
-            cache.keys.clear();
-            cache.generation = None;
-        }
-    }
-    for (hash, reply) in batch.drain(..) {
-        if let Some(found) = cache.keys.get(&hash) {
-            let _ = reply.send(Ok(Some(found.clone())));
-            continue;
-        }
-        let result = find_for_auth(conn, &hash);
-        if let (Ok(Some(found)), Some(_)) = (&result, cache.generation) {
-            if cache.keys.len() >= MAX_CACHED {
-                cache.keys.clear();
-            }
-            cache.keys.insert(hash, found.clone());
+fn answer(conn: &Connection, cache: &RwLock<Cache>, batch: &mut Vec<(KeyDigest, Reply)>) {
+    let generation = current_generation(conn).ok();
+    let mut found = Vec::with_capacity(batch.len());
+    for (digest, reply) in batch.drain(..) {
+        let result = find_for_auth(conn, &digest.to_hex());
+        if let Ok(Some(record)) = &result {
+            found.push((digest, record.clone()));
         }
         let _ = reply.send(result);
     }
+    let mut cache = cache.write().unwrap_or_else(|p| p.into_inner());
+    if cache.generation != generation || cache.keys.len() + found.len() > MAX_CACHED {
+        cache.keys.clear();
+        cache.generation = generation;
+    }
+    if generation.is_some() {
+        cache.keys.extend(found);
+    }
+}
+
+/// The counter every authentication-relevant change bumps (see the module comment).
+pub fn current_generation(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT value FROM key_generation WHERE id = 1")?
+        .query_row([], |r| r.get(0))
 }

@@ -35,6 +35,17 @@ pub struct LogEntry {
     pub created_at: i64,
     /// Whether the key passed authentication; only then does the request count as a use.
     pub authenticated: bool,
+    /// For a decision taken from the key cache, the `key_generation` it was read at: the row is
+    /// written only if no key changed since (see `key_reader`).
+    pub decided_at: Option<i64>,
+}
+
+/// What became of a row sent to the writer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    Committed,
+    /// Not written: a key changed after the request was decided from the cache.
+    Stale,
 }
 
 /// A request refused before any key was identified, counted per IP hash and day.
@@ -46,7 +57,7 @@ pub struct Refusal {
 }
 
 enum Message {
-    Row(Box<LogEntry>, oneshot::Sender<bool>),
+    Row(Box<LogEntry>, oneshot::Sender<Option<Written>>),
     Refusal(Refusal),
     Shutdown,
 }
@@ -104,16 +115,13 @@ impl RequestLogWriter {
         ))
     }
 
-    /// Queues the row and resolves once its transaction has committed.
-    pub async fn commit(&self, entry: LogEntry) -> Result<(), LogUnavailable> {
+    /// Queues the row and resolves once its transaction has committed (or found it stale).
+    pub async fn commit(&self, entry: LogEntry) -> Result<Written, LogUnavailable> {
         let (done, wait) = oneshot::channel();
         self.tx
             .send(Message::Row(Box::new(entry), done))
             .map_err(|_| LogUnavailable)?;
-        match wait.await {
-            Ok(true) => Ok(()),
-            _ => Err(LogUnavailable),
-        }
+        wait.await.ok().flatten().ok_or(LogUnavailable)
     }
 
     pub fn stats(&self) -> &WriterStats {
@@ -148,7 +156,8 @@ fn writer_loop(
     max_batch: usize,
     stats: &WriterStats,
 ) {
-    let mut rows: Vec<(Box<LogEntry>, oneshot::Sender<bool>)> = Vec::with_capacity(max_batch);
+    let mut rows: Vec<(Box<LogEntry>, oneshot::Sender<Option<Written>>)> =
+        Vec::with_capacity(max_batch);
     let mut refusals: Vec<Refusal> = Vec::new();
     let mut touched = LastUsed::default();
     let mut stopping = false;
@@ -176,11 +185,11 @@ fn writer_loop(
             std::thread::yield_now();
             next = rx.try_recv().ok();
         }
-        let ok = match write_batch(&mut conn, &rows, &refusals, &mut touched) {
-            Ok(()) => {
+        let generation = match write_batch(&mut conn, &rows, &refusals, &mut touched) {
+            Ok(generation) => {
                 stats.commits.fetch_add(1, Ordering::Relaxed);
                 stats.rows.fetch_add(rows.len() as u64, Ordering::Relaxed);
-                true
+                Some(generation)
             }
             Err(e) => {
                 let first = rows
@@ -189,11 +198,11 @@ fn writer_loop(
                     .unwrap_or("-");
                 tracing::error!(error = %e, rows = rows.len(), first_request_id = first,
                     "request log commit failed");
-                false
+                None
             }
         };
-        for (_, done) in rows.drain(..) {
-            let _ = done.send(ok);
+        for (entry, done) in rows.drain(..) {
+            let _ = done.send(generation.map(|g| outcome(&entry, g)));
         }
         refusals.clear();
     }
@@ -234,16 +243,32 @@ fn day_text(day: i64) -> String {
     crate::domain::Timestamp(day * crate::domain::Timestamp::MS_PER_DAY).day()
 }
 
+/// Whether a row was written, given the key generation its batch committed at.
+fn outcome(entry: &LogEntry, generation: Option<i64>) -> Written {
+    match entry.decided_at {
+        Some(decided) if Some(decided) != generation => Written::Stale,
+        _ => Written::Committed,
+    }
+}
+
+/// Writes and commits the group; returns the key generation it was checked against, if any row
+/// asked for the check.
 fn write_batch(
     conn: &mut Connection,
-    rows: &[(Box<LogEntry>, oneshot::Sender<bool>)],
+    rows: &[(Box<LogEntry>, oneshot::Sender<Option<Written>>)],
     refusals: &[Refusal],
     touched: &mut LastUsed,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<Option<i64>> {
     if rows.is_empty() && refusals.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // Read under the write lock: no other writer can bump it before this commit.
+    let generation = if rows.iter().any(|(e, _)| e.decided_at.is_some()) {
+        Some(super::key_reader::current_generation(&tx)?)
+    } else {
+        None
+    };
     let mut usage: BTreeMap<UsageKey<'_>, i64> = BTreeMap::new();
     let mut errors: BTreeMap<ErrorKey<'_>, i64> = BTreeMap::new();
     let mut last_used: BTreeMap<&str, i64> = BTreeMap::new();
@@ -264,10 +289,10 @@ fn write_batch(
                  ip_hash, user_agent, region, latency_us, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?;
-        for (e, _) in rows
-            .iter()
-            .filter(|(e, _)| live.get(e.key_id.as_str()) == Some(&true))
-        {
+        for (e, _) in rows.iter().filter(|(e, _)| {
+            live.get(e.key_id.as_str()) == Some(&true)
+                && outcome(e, generation) == Written::Committed
+        }) {
             insert.execute(params![
                 e.request_id,
                 e.key_id,
@@ -344,5 +369,5 @@ fn write_batch(
     }
     tx.commit()?;
     touched.record(written);
-    Ok(())
+    Ok(generation)
 }

@@ -1,5 +1,9 @@
 //! Keys from the command line: format, storage at rest, lifecycle switches.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
 use crate::helpers::spawn_app;
 
 #[tokio::test]
@@ -103,6 +107,18 @@ async fn revoke_disable_and_enable_take_effect_on_the_very_next_request() {
             .unwrap()
             .contains("revoked")
     );
+    // The refused request is logged once, as refused.
+    let rows: Vec<(i64, Option<String>)> = app
+        .db()
+        .prepare("SELECT status_code, error_code FROM request_logs WHERE request_id = ?1")
+        .unwrap()
+        .query_map([body["request_id"].as_str().unwrap()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows, vec![(401, Some("BSE1002".to_owned()))]);
 
     // Revoked is final.
     for cmd in ["enable", "disable", "revoke"] {
@@ -225,4 +241,91 @@ async fn keys_list_and_show_describe_the_keys() {
     assert!(shown.get("key").is_none() && shown.get("key_hash").is_none());
     let human = app.cli(&["keys", "list"]);
     assert!(human.stdout.contains("test key") && human.stdout.contains("active"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoke_under_load_refuses_every_request_sent_after_it_and_logs_each_once() {
+    let app = spawn_app().await;
+    let (id, key) = app.create_key(&[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let (client, url, key, stop, answered) = (
+            app.client.clone(),
+            format!("{}/v1/status", app.address),
+            key.clone(),
+            stop.clone(),
+            answered.clone(),
+        );
+        clients.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let sent = Instant::now();
+                let res = client.get(&url).bearer_auth(&key).send().await.unwrap();
+                seen.push((sent, res.status().as_u16()));
+                answered.fetch_add(1, Ordering::Relaxed);
+            }
+            seen
+        }));
+    }
+    let cli = |args: Vec<String>| {
+        let dir = app.data_dir.path().to_owned();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            crate::helpers::run_binary(&dir, &args, &[])
+        })
+    };
+    // Let the clients warm the key cache, then revoke from another process.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let answers_reach = |n: usize| {
+        let answered = answered.clone();
+        async move {
+            while answered.load(Ordering::Relaxed) < n {
+                assert!(Instant::now() < deadline, "the clients made no progress");
+                tokio::task::yield_now().await;
+            }
+        }
+    };
+    answers_reach(200).await;
+    let out = cli(vec!["keys".into(), "revoke".into(), id.clone()])
+        .await
+        .unwrap();
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let revoked = Instant::now();
+    answers_reach(answered.load(Ordering::Relaxed) + 200).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut seen = Vec::new();
+    for client in clients {
+        seen.extend(client.await.unwrap());
+    }
+
+    assert!(seen.iter().any(|&(_, status)| status == 200));
+    let late: Vec<u16> = seen
+        .iter()
+        .filter(|&&(sent, _)| sent > revoked)
+        .map(|&(_, status)| status)
+        .collect();
+    assert!(
+        late.len() >= 100,
+        "{} requests after the revoke",
+        late.len()
+    );
+    // Refused as revoked, or, after many refusals, by the address limiter (BSE1006).
+    assert!(
+        late.iter().all(|&s| s == 401 || s == 429),
+        "served after the revoke: {late:?}"
+    );
+    // A request decided from the cache and decided again is still one row; requests the
+    // address limiter refused never reached the key.
+    let rows: i64 = app
+        .db()
+        .query_row(
+            "SELECT count(*) FROM request_logs WHERE key_id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let keyed = seen.iter().filter(|&&(_, status)| status != 429).count();
+    assert_eq!(rows, i64::try_from(keyed).unwrap());
 }

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::domain::Scope;
 use crate::http::error::{ApiError, ErrorCode};
-use crate::http::pipeline::{Caller, authenticate, stash_audit};
+use crate::http::pipeline::{Caller, Lookup, authenticate, stash_audit};
 use crate::http::state::AppState;
 use subtle::ConstantTimeEq;
 
@@ -83,7 +83,7 @@ async fn by_key(
     } else {
         Scope::KeysWrite
     };
-    match authenticate(req, state, &caller, scope).await {
+    match authenticate(req, state, &caller, scope, Lookup::Fresh).await {
         Ok((principal, audit)) => {
             stash_audit(req, audit, caller.clone());
             let actor = Actor::Key {

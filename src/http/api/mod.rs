@@ -83,6 +83,7 @@ async fn audit_layer(
         error_code: error.as_ref().map(|e| e.code.code()),
         idempotency_replayed: false,
     };
+    // Decided with `Lookup::Fresh`, so the row is never stale.
     if let Err(failed) = commit_log(&state, &http, &caller, &audit, outcome).await {
         return Ok(ServiceResponse::new(http, HttpResponse::from_error(failed)));
     }

@@ -1,6 +1,11 @@
 //! The /v1 entry point: the schema firewall, then the shared key pipeline, then the operation's
 //! handler. A request with an identified key is answered only after its log row has committed.
+//!
+//! A GET changes nothing, so it is decided from the key cache and the commit of its row confirms
+//! that no key changed since; if one did, the request is decided again from the store and run
+//! again. Every other method is decided from the store before its handler runs.
 
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::firewall;
@@ -9,10 +14,11 @@ use crate::http::envelope::success_body;
 use crate::http::error::ApiError;
 use crate::http::metrics::Metrics;
 use crate::http::pipeline::{
-    Audit, Caller, Outcome, apply_rate_headers, authenticate, commit_log, count_refusal,
+    Audit, Caller, Lookup, Outcome, apply_rate_headers, authenticate, commit_log, count_refusal,
     sanitised_query,
 };
 use crate::http::state::AppState;
+use crate::store::request_log::Written;
 
 pub async fn dispatch(
     req: HttpRequest,
@@ -25,51 +31,86 @@ pub async fn dispatch(
         count_refusal(&state, &caller, "firewall");
         return firewall::refusal();
     };
-    let (principal, audit) = match authenticate(&req, &state, &caller, matched.op.scope).await {
-        Ok(ok) => ok,
-        Err((error, None)) => {
-            state.metrics.count_response(error.status.as_u16());
-            return error.render(&caller.request_id);
-        }
-        Err((error, Some(audit))) => {
-            return finish(&req, &state, &caller, &matched, &audit, Err(error)).await;
-        }
-    };
-    let body = if matched.op.body {
-        match payload
-            .to_bytes_limited(state.config.server.max_body_bytes)
-            .await
-        {
-            Ok(Ok(bytes)) => bytes,
-            Ok(Err(_)) => {
-                let error = ApiError::invalid("body", "The request body could not be read.");
-                return finish(&req, &state, &caller, &matched, &audit, Err(error)).await;
-            }
-            Err(_) => {
-                let error = ApiError::payload_too_large();
-                return finish(&req, &state, &caller, &matched, &audit, Err(error)).await;
-            }
-        }
+    // Read once the key is known (never for a refused caller), and kept for a second decision.
+    let mut payload = Some(payload);
+    let mut body = None;
+    let mut lookup = if matched.op.method == Method::GET {
+        Lookup::Cached
     } else {
-        web::Bytes::new()
+        Lookup::Fresh
     };
-    let v1 = V1Request {
-        state: state.clone(),
-        principal,
-        request_id: caller.request_id.clone(),
-        now: caller.now,
-        region: caller.region,
-        generation_id: matched.generation_id.clone(),
-        model_identifier: matched.model_identifier.clone(),
-        query: matched.query.clone(),
-        body,
-        http: req.clone(),
-    };
-    let outcome = (matched.op.handler)(v1).await;
-    finish(&req, &state, &caller, &matched, &audit, outcome).await
+    loop {
+        let (principal, audit) =
+            match authenticate(&req, &state, &caller, matched.op.scope, lookup).await {
+                Ok(ok) => ok,
+                Err((error, None)) => {
+                    state.metrics.count_response(error.status.as_u16());
+                    return error.render(&caller.request_id);
+                }
+                Err((error, Some(audit))) => {
+                    match finish(&req, &state, &caller, &matched, &audit, Err(error)).await {
+                        Some(response) => return response,
+                        None => {
+                            lookup = Lookup::Fresh;
+                            continue;
+                        }
+                    }
+                }
+            };
+        if body.is_none()
+            && let Some(payload) = payload.take()
+        {
+            body = Some(read_body(&matched, payload, &state).await);
+        }
+        let outcome = match body.clone().unwrap_or_else(|| Err(ApiError::internal())) {
+            Ok(body) => {
+                let v1 = V1Request {
+                    state: state.clone(),
+                    principal,
+                    request_id: caller.request_id.clone(),
+                    now: caller.now,
+                    region: caller.region,
+                    generation_id: matched.generation_id.clone(),
+                    model_identifier: matched.model_identifier.clone(),
+                    query: matched.query.clone(),
+                    body,
+                    http: req.clone(),
+                };
+                (matched.op.handler)(v1).await
+            }
+            Err(error) => Err(error),
+        };
+        match finish(&req, &state, &caller, &matched, &audit, outcome).await {
+            Some(response) => return response,
+            // A key changed after the cached decision: decide again from the store.
+            None => lookup = Lookup::Fresh,
+        }
+    }
 }
 
-/// Renders the outcome, commits its log row, and only then lets the response go.
+async fn read_body(
+    matched: &firewall::Matched,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<web::Bytes, ApiError> {
+    if !matched.op.body {
+        return Ok(web::Bytes::new());
+    }
+    match payload
+        .to_bytes_limited(state.config.server.max_body_bytes)
+        .await
+    {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(ApiError::invalid(
+            "body",
+            "The request body could not be read.",
+        )),
+        Err(_) => Err(ApiError::payload_too_large()),
+    }
+}
+
+/// Renders the outcome, commits its log row, and only then lets the response go. `None` when
+/// the row was not written because the decision from the key cache is out of date.
 async fn finish(
     req: &HttpRequest,
     state: &AppState,
@@ -77,7 +118,7 @@ async fn finish(
     matched: &firewall::Matched,
     audit: &Audit,
     outcome: Result<V1Reply, ApiError>,
-) -> HttpResponse {
+) -> Option<HttpResponse> {
     let mut replayed = false;
     let (mut response, error_code) = match outcome {
         Ok(V1Reply {
@@ -125,10 +166,15 @@ async fn finish(
         error_code,
         idempotency_replayed: replayed,
     };
-    if let Err(error) = commit_log(state, req, caller, audit, logged).await {
-        state.metrics.count_response(error.status.as_u16());
-        return error.render(&caller.request_id);
+    match commit_log(state, req, caller, audit, logged).await {
+        Ok(Written::Committed) => {
+            state.metrics.count_response(response.status().as_u16());
+            Some(response)
+        }
+        Ok(Written::Stale) => None,
+        Err(error) => {
+            state.metrics.count_response(error.status.as_u16());
+            Some(error.render(&caller.request_id))
+        }
     }
-    state.metrics.count_response(response.status().as_u16());
-    response
 }
