@@ -17,7 +17,7 @@ use crate::domain::{KeyStatus, Region, Scope, Timestamp};
 use crate::service::auth::{Principal, Refused, authorize};
 use crate::service::rate_limit::{Decision, Subject};
 use crate::store::keys::{ApiKey, AuthRecord};
-use crate::store::request_log::{LogEntry, Refusal, Written};
+use crate::store::request_log::{LogEntry, Refusal, Relay, Written};
 
 const MAX_QUERY_LOG: usize = 512;
 const MAX_USER_AGENT: usize = 256;
@@ -326,12 +326,25 @@ pub async fn commit_log(
         authenticated: audit.authenticated,
         decided_at: audit.decided_at,
     };
-    state.log.commit(entry).await.map_err(|_| {
+    state.log.commit(entry, relay()).await.map_err(|_| {
         Metrics::bump(&state.metrics.log_failures);
         ApiError::new(
             ErrorCode::StorageUnavailable,
             "The request could not be recorded in the audit log, so it was not served. Try again shortly.",
         )
+    })
+}
+
+/// This worker thread's relay of log outcomes (see `Relay`), started on first use. Handlers run
+/// on actix worker threads, each with a local task set; anywhere else outcomes come directly.
+fn relay() -> Option<Relay> {
+    thread_local! {
+        static RELAY: std::cell::OnceCell<Option<Relay>> = const { std::cell::OnceCell::new() };
+    }
+    RELAY.with(|relay| {
+        relay
+            .get_or_init(|| actix_web::rt::System::try_current().map(|_| Relay::spawn_local()))
+            .clone()
     })
 }
 

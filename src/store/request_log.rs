@@ -56,8 +56,37 @@ pub struct Refusal {
     pub reason: &'static str,
 }
 
+/// The outcome of one row, on its way back to the request waiting for it.
+type Done = (oneshot::Sender<Option<Written>>, Option<Written>);
+
+/// A task on a worker thread that hands outcomes to that thread's requests. Waking a task from
+/// another thread costs the worker a system call and a wake-up; through a relay, a group costs
+/// one per worker thread instead of one per row, and the relay wakes each request locally.
+#[derive(Clone)]
+pub struct Relay(tokio::sync::mpsc::UnboundedSender<Vec<Done>>);
+
+impl Relay {
+    /// Starts a relay on the current thread's local task set (an actix worker's).
+    pub fn spawn_local() -> Relay {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<Done>>();
+        tokio::task::spawn_local(async move {
+            while let Some(group) = rx.recv().await {
+                for (done, written) in group {
+                    let _ = done.send(written);
+                }
+            }
+        });
+        Relay(tx)
+    }
+}
+
+struct Reply {
+    done: oneshot::Sender<Option<Written>>,
+    relay: Option<Relay>,
+}
+
 enum Message {
-    Row(Box<LogEntry>, oneshot::Sender<Option<Written>>),
+    Row(Box<LogEntry>, Reply),
     Refusal(Refusal),
     Shutdown,
 }
@@ -115,11 +144,16 @@ impl RequestLogWriter {
         ))
     }
 
-    /// Queues the row and resolves once its transaction has committed (or found it stale).
-    pub async fn commit(&self, entry: LogEntry) -> Result<Written, LogUnavailable> {
+    /// Queues the row and resolves once its transaction has committed (or found it stale). The
+    /// outcome comes through `relay` when there is one.
+    pub async fn commit(
+        &self,
+        entry: LogEntry,
+        relay: Option<Relay>,
+    ) -> Result<Written, LogUnavailable> {
         let (done, wait) = oneshot::channel();
         self.tx
-            .send(Message::Row(Box::new(entry), done))
+            .send(Message::Row(Box::new(entry), Reply { done, relay }))
             .map_err(|_| LogUnavailable)?;
         wait.await.ok().flatten().ok_or(LogUnavailable)
     }
@@ -156,8 +190,7 @@ fn writer_loop(
     max_batch: usize,
     stats: &WriterStats,
 ) {
-    let mut rows: Vec<(Box<LogEntry>, oneshot::Sender<Option<Written>>)> =
-        Vec::with_capacity(max_batch);
+    let mut rows: Vec<(Box<LogEntry>, Reply)> = Vec::with_capacity(max_batch);
     let mut refusals: Vec<Refusal> = Vec::new();
     let mut touched = LastUsed::default();
     let mut stopping = false;
@@ -201,8 +234,25 @@ fn writer_loop(
                 None
             }
         };
-        for (entry, done) in rows.drain(..) {
-            let _ = done.send(generation.map(|g| outcome(&entry, g)));
+        let mut relayed: Vec<(Relay, Vec<Done>)> = Vec::new();
+        for (entry, reply) in rows.drain(..) {
+            let written = generation.map(|g| outcome(&entry, g));
+            let Some(relay) = reply.relay else {
+                let _ = reply.done.send(written);
+                continue;
+            };
+            match relayed.iter_mut().find(|(r, _)| r.0.same_channel(&relay.0)) {
+                Some((_, group)) => group.push((reply.done, written)),
+                None => relayed.push((relay, vec![(reply.done, written)])),
+            }
+        }
+        for (relay, group) in relayed {
+            // A relay whose thread has stopped: answer directly.
+            if let Err(unsent) = relay.0.send(group) {
+                for (done, written) in unsent.0 {
+                    let _ = done.send(written);
+                }
+            }
         }
         refusals.clear();
     }
@@ -255,7 +305,7 @@ fn outcome(entry: &LogEntry, generation: Option<i64>) -> Written {
 /// asked for the check.
 fn write_batch(
     conn: &mut Connection,
-    rows: &[(Box<LogEntry>, oneshot::Sender<Option<Written>>)],
+    rows: &[(Box<LogEntry>, Reply)],
     refusals: &[Refusal],
     touched: &mut LastUsed,
 ) -> rusqlite::Result<Option<i64>> {
