@@ -6,6 +6,24 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
+/// Year, month and day of a day number counted from 1970-01-01 (proleptic Gregorian calendar).
+fn civil_date(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        year,
+        u32::try_from(month).unwrap_or(1),
+        u32::try_from(day).unwrap_or(1),
+    )
+}
+
 /// Milliseconds since the Unix epoch, UTC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);
@@ -26,8 +44,29 @@ impl Timestamp {
             .unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
-    /// RFC 3339 UTC with milliseconds and `Z`, e.g. `2026-11-22T10:00:00.000Z`.
+    /// RFC 3339 UTC with milliseconds and `Z`, e.g. `2026-11-22T10:00:00.000Z`. Written by hand:
+    /// every response carries at least one, so it skips the formatting machinery.
     pub fn to_rfc3339(self) -> String {
+        let (year, month, day) = civil_date(self.0.div_euclid(Self::MS_PER_DAY));
+        if let Ok(year @ 0..=9999) = u32::try_from(year) {
+            let ms = self.0.rem_euclid(Self::MS_PER_DAY);
+            let mut out = String::with_capacity(24);
+            let mut push = |n: i64, width: u32, after: char| {
+                for i in (0..width).rev() {
+                    let digit = (n / 10_i64.pow(i)) % 10;
+                    out.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+                }
+                out.push(after);
+            };
+            push(i64::from(year), 4, '-');
+            push(i64::from(month), 2, '-');
+            push(i64::from(day), 2, 'T');
+            push(ms / 3_600_000, 2, ':');
+            push(ms / 60_000 % 60, 2, ':');
+            push(ms / 1000 % 60, 2, '.');
+            push(ms % 1000, 3, 'Z');
+            return out;
+        }
         let d = self.datetime();
         format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
@@ -101,6 +140,40 @@ impl Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_handwritten_rfc3339_matches_the_calendar() {
+        let formatted = |t: Timestamp| {
+            let d = t.datetime();
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                d.year(),
+                u8::from(d.month()),
+                d.day(),
+                d.hour(),
+                d.minute(),
+                d.second(),
+                d.millisecond()
+            )
+        };
+        let mut samples = vec![
+            0,
+            -1,
+            951_782_400_000,     // 2000-02-29
+            4_107_542_400_000,   // 2100-03-01
+            253_402_300_799_999, // 9999-12-31T23:59:59.999
+            -62_167_219_200_000, // 0000-01-01
+            1_795_000_000_123,
+        ];
+        let mut t: i64 = -62_000_000_000_000;
+        while t < 253_000_000_000_000 {
+            samples.push(t);
+            t += 77_777_777_777;
+        }
+        for ms in samples {
+            assert_eq!(Timestamp(ms).to_rfc3339(), formatted(Timestamp(ms)), "{ms}");
+        }
+    }
 
     #[test]
     fn timestamps_render_with_milliseconds_and_z() {

@@ -1,7 +1,6 @@
 //! The success envelope of v1-api.md §1.
 
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::domain::Timestamp;
 
@@ -16,16 +15,16 @@ pub fn success_body(
     request_id: &str,
     message: &str,
     now: Timestamp,
-    data: &Value,
+    data: &(impl Serialize + ?Sized),
     page: Option<Page>,
 ) -> Vec<u8> {
     #[derive(Serialize)]
-    struct Body<'a> {
+    struct Body<'a, D: Serialize + ?Sized> {
         status: &'static str,
         request_id: &'a str,
         message: &'a str,
         timestamp: String,
-        data: &'a Value,
+        data: &'a D,
         #[serde(flatten, skip_serializing_if = "Option::is_none")]
         page: Option<Page>,
     }

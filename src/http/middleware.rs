@@ -20,8 +20,11 @@ pub struct RequestId(pub String);
 
 impl RequestId {
     pub fn generate() -> RequestId {
-        let n: u128 = rand::rng().random();
-        RequestId(format!("req_{n:032x}"))
+        let bytes: [u8; 16] = rand::rng().random();
+        let mut id = String::with_capacity(36);
+        id.push_str("req_");
+        crate::domain::random::push_hex(&mut id, &bytes);
+        RequestId(id)
     }
 
     pub fn of(req: &HttpRequest) -> String {

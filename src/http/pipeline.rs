@@ -1,10 +1,12 @@
 //! The key pipeline shared by /v1 and the management API (v1-api.md §4 steps 2–11) and the
 //! commit of the request-log row that every request of an identified key waits for.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
+use actix_web::http::Method;
 use actix_web::http::header::{AUTHORIZATION, HOST, HeaderMap, USER_AGENT};
 use actix_web::{HttpMessage, HttpRequest};
 
@@ -306,11 +308,8 @@ pub async fn commit_log(
     let key = &audit.key;
     let entry = LogEntry {
         request_id: caller.request_id.clone(),
-        key_id: key.id.clone(),
-        account_id: key.account_id.clone(),
-        key_prefix: key.key_prefix.clone(),
-        environment: key.environment.as_str(),
-        method: req.method().to_string(),
+        key: Arc::clone(key),
+        method: method_name(req.method()),
         endpoint: req.path().to_owned(),
         route: outcome.route.to_owned(),
         query: outcome.query,
@@ -333,6 +332,21 @@ pub async fn commit_log(
             "The request could not be recorded in the audit log, so it was not served. Try again shortly.",
         )
     })
+}
+
+/// The method's name, without an allocation for the common ones.
+fn method_name(method: &Method) -> Cow<'static, str> {
+    const COMMON: [(Method, &str); 5] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PATCH, "PATCH"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+    ];
+    COMMON.iter().find(|(m, _)| m == method).map_or_else(
+        || Cow::Owned(method.to_string()),
+        |&(_, name)| Cow::Borrowed(name),
+    )
 }
 
 /// This worker thread's relay of log outcomes (see `Relay`), started on first use. Handlers run

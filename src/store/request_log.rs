@@ -7,21 +7,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
+use std::borrow::Cow;
+
 use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
 use super::checkpoint::Checkpointer;
+use super::keys::ApiKey;
 use super::{Store, StoreError};
 
 /// One row of `request_logs` (keys.md §7).
 #[derive(Clone, Debug)]
 pub struct LogEntry {
     pub request_id: String,
-    pub key_id: String,
-    pub account_id: String,
-    pub key_prefix: String,
-    pub environment: &'static str,
-    pub method: String,
+    /// The key the row belongs to: its id, account, prefix and environment are logged.
+    pub key: Arc<ApiKey>,
+    pub method: Cow<'static, str>,
     pub endpoint: String,
     pub route: String,
     pub query: Option<String>,
@@ -329,8 +330,8 @@ fn write_batch(
         let mut exists = tx.prepare_cached("SELECT 1 FROM api_keys WHERE id = ?1")?;
         let mut live: HashMap<&str, bool> = HashMap::new();
         for (e, _) in rows {
-            if !live.contains_key(e.key_id.as_str()) {
-                live.insert(&e.key_id, exists.exists([&e.key_id])?);
+            if !live.contains_key(e.key.id.as_str()) {
+                live.insert(&e.key.id, exists.exists([&e.key.id])?);
             }
         }
         let mut insert = tx.prepare_cached(
@@ -340,15 +341,15 @@ fn write_batch(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?;
         for (e, _) in rows.iter().filter(|(e, _)| {
-            live.get(e.key_id.as_str()) == Some(&true)
+            live.get(e.key.id.as_str()) == Some(&true)
                 && outcome(e, generation) == Written::Committed
         }) {
             insert.execute(params![
                 e.request_id,
-                e.key_id,
-                e.account_id,
-                e.key_prefix,
-                e.environment,
+                e.key.id,
+                e.key.account_id,
+                e.key.key_prefix,
+                e.key.environment.as_str(),
                 e.method,
                 e.endpoint,
                 e.route,
@@ -367,15 +368,15 @@ fn write_batch(
                 .div_euclid(crate::domain::Timestamp::MS_PER_DAY);
             let class = i64::from(e.status_code / 100);
             *usage
-                .entry((&e.account_id, day, &e.key_id, &e.route, class))
+                .entry((&e.key.account_id, day, &e.key.id, &e.route, class))
                 .or_default() += 1;
             if let Some(code) = e.error_code {
                 *errors
-                    .entry((&e.account_id, day, &e.key_id, &e.route, code))
+                    .entry((&e.key.account_id, day, &e.key.id, &e.route, code))
                     .or_default() += 1;
             }
             if e.authenticated {
-                let at = last_used.entry(&e.key_id).or_default();
+                let at = last_used.entry(&e.key.id).or_default();
                 *at = (*at).max(e.created_at);
             }
         }
