@@ -123,7 +123,7 @@ impl RequestLogWriter {
         max_batch: usize,
     ) -> Result<(RequestLogWriter, RequestLogThread), StoreError> {
         // Checkpoints run on their own thread (the server's store turns them off in commits).
-        let conn = store.dedicated_connection()?;
+        let conn = store.eager_connection()?;
         let checkpointer = Checkpointer::start(store)?;
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(WriterStats::default());
