@@ -355,14 +355,7 @@ async fn rotate_with_a_grace_period_then_revoke_disable_enable_and_delete_from_t
         303
     );
     assert_eq!(app.get("/v1/status", Some(&new)).await.status(), 401);
-    let logs: i64 = app
-        .db()
-        .query_row(
-            "SELECT count(*) FROM request_logs WHERE key_id = ?1",
-            [&new_id],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let logs = app.log_rows(&new_id);
     assert_eq!(logs, 0);
 }
 

@@ -88,6 +88,17 @@ impl TestApp {
         conn
     }
 
+    /// How many request-log rows the key has.
+    pub fn log_rows(&self, key_id: &str) -> i64 {
+        self.db()
+            .query_row(
+                "SELECT count(*) FROM request_logs WHERE key_id = ?1",
+                [key_id],
+                |r| r.get(0),
+            )
+            .expect("count log rows")
+    }
+
     /// Runs the real binary on this app's data directory.
     pub fn cli(&self, args: &[&str]) -> Cli {
         run_binary(self.data_dir.path(), args, &[])

@@ -318,14 +318,7 @@ async fn a_revoke_under_load_refuses_every_request_sent_after_it_and_logs_each_o
     );
     // A request decided from the cache and decided again is still one row; requests the
     // address limiter refused never reached the key.
-    let rows: i64 = app
-        .db()
-        .query_row(
-            "SELECT count(*) FROM request_logs WHERE key_id = ?1",
-            [&id],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let rows = app.log_rows(&id);
     let keyed = seen.iter().filter(|&&(_, status)| status != 429).count();
     assert_eq!(rows, i64::try_from(keyed).unwrap());
 }

@@ -254,14 +254,7 @@ async fn expire_now_revoke_disable_enable_and_delete_follow_the_lifecycle() {
         assert_error(&body, "BSE2018");
     }
 
-    let logs_before: i64 = app
-        .db()
-        .query_row(
-            "SELECT count(*) FROM request_logs WHERE key_id = ?1",
-            [&new_id],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let logs_before = app.log_rows(&new_id);
     assert!(logs_before >= 3);
     let (status, deleted) = app
         .api("DELETE", &format!("/api-keys/{new_id}"), &manager, None)
@@ -269,13 +262,7 @@ async fn expire_now_revoke_disable_enable_and_delete_follow_the_lifecycle() {
     assert_eq!(status, 200);
     assert_eq!(deleted["data"]["request_logs_deleted"], logs_before);
     let db = app.db();
-    let left: i64 = db
-        .query_row(
-            "SELECT count(*) FROM request_logs WHERE key_id = ?1",
-            [&new_id],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let left = app.log_rows(&new_id);
     assert_eq!(left, 0);
     let rolled: i64 = db
         .query_row(

@@ -188,14 +188,7 @@ async fn concurrent_requests_each_get_their_own_row() {
     for t in tasks {
         assert_eq!(t.await.unwrap(), 200);
     }
-    let rows: i64 = app
-        .db()
-        .query_row(
-            "SELECT count(*) FROM request_logs WHERE key_id = ?1",
-            [&id],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let rows = app.log_rows(&id);
     assert_eq!(rows, 50);
     let rolled: i64 = app
         .db()
