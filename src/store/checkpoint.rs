@@ -36,10 +36,10 @@ pub struct Checkpointer {
 
 impl Checkpointer {
     pub fn start(store: &Store) -> Result<Checkpointer, StoreError> {
-        let conn = store.eager_connection()?;
+        let conn = store.dedicated_connection()?;
         // A RESTART holds new writers off while it waits for older readers: it must give up
         // soon (and try again next round) rather than stall every request behind a long read.
-        conn.busy_handler(Some(give_up_soon))?;
+        conn.busy_handler(Some(super::retry_briefly))?;
         let (stop, stopped) = mpsc::channel::<()>();
         let handle = std::thread::Builder::new()
             .name("wal-checkpoint".into())
@@ -70,15 +70,6 @@ impl Checkpointer {
     }
 }
 
-/// Waits for a lock for about 10 ms at most.
-fn give_up_soon(tries: i32) -> bool {
-    if tries >= 100 {
-        return false;
-    }
-    std::thread::sleep(Duration::from_micros(100));
-    true
-}
-
 /// Runs a checkpoint; returns whether it gave up on a lock, and how many frames the WAL held.
 fn checkpoint(conn: &Connection, mode: &str) -> Option<(bool, i64)> {
     let sql = format!("PRAGMA wal_checkpoint({mode})");
@@ -98,8 +89,8 @@ mod tests {
     use super::*;
     use crate::store::StoreOptions;
 
-    #[test]
-    fn a_writer_that_never_pauses_still_gets_its_wal_started_over() {
+    /// A store as the server opens it, and the writer's kind of connection with a scratch table.
+    fn scratch_store() -> (tempfile::TempDir, Store, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let options = StoreOptions {
             pool_size: 1,
@@ -107,10 +98,16 @@ mod tests {
             background_checkpoints: true,
         };
         let store = Store::open(dir.path(), options).unwrap();
-        let checkpointer = Checkpointer::start(&store).unwrap();
         let conn = store.eager_connection().unwrap();
         conn.execute_batch("CREATE TABLE scratch (v BLOB NOT NULL)")
             .unwrap();
+        (dir, store, conn)
+    }
+
+    #[test]
+    fn a_writer_that_never_pauses_still_gets_its_wal_started_over() {
+        let (dir, store, conn) = scratch_store();
+        let checkpointer = Checkpointer::start(&store).unwrap();
         let wal = dir.path().join("tidegate.db-wal");
         let mut largest = 0;
         // Each commit adds at least one 4 KiB frame: about 160 MiB without a restart.
@@ -126,16 +123,7 @@ mod tests {
 
     #[test]
     fn a_long_read_does_not_hold_the_writers_up() {
-        let dir = tempfile::tempdir().unwrap();
-        let options = StoreOptions {
-            pool_size: 1,
-            busy_timeout: Duration::from_secs(5),
-            background_checkpoints: true,
-        };
-        let store = Store::open(dir.path(), options).unwrap();
-        let conn = store.eager_connection().unwrap();
-        conn.execute_batch("CREATE TABLE scratch (v BLOB NOT NULL)")
-            .unwrap();
+        let (_dir, store, conn) = scratch_store();
         // A reader keeps its snapshot open for the whole test, so no checkpoint can finish.
         let mut reader = store.dedicated_connection().unwrap();
         let snapshot = reader.transaction().unwrap();

@@ -15,6 +15,7 @@ pub mod settings;
 pub mod usage;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use r2d2::PooledConnection;
@@ -58,12 +59,23 @@ pub struct Store {
     options: StoreOptions,
 }
 
-const RETRY_EVERY: std::time::Duration = std::time::Duration::from_micros(100);
-/// Tries before giving up: the default busy timeout (5 s) at `RETRY_EVERY`.
-const RETRY_TRIES: i32 = 50_000;
+const RETRY_EVERY: Duration = Duration::from_micros(100);
+/// The configured busy timeout in `RETRY_EVERY` steps. SQLite's busy handler is a plain function,
+/// so the store that opens sets it for the process (there is one store per process).
+static BUSY_TRIES: AtomicI32 = AtomicI32::new(50_000);
 
+/// A busy handler: retry every 100 µs for as long as the configured busy timeout.
 fn retry_soon(tries: i32) -> bool {
-    if tries >= RETRY_TRIES {
+    retry_within(tries, BUSY_TRIES.load(Ordering::Relaxed))
+}
+
+/// A busy handler: retry every 100 µs for 10 ms at most.
+pub(super) fn retry_briefly(tries: i32) -> bool {
+    retry_within(tries, 100)
+}
+
+fn retry_within(tries: i32, limit: i32) -> bool {
+    if tries >= limit {
         return false;
     }
     std::thread::sleep(RETRY_EVERY);
@@ -94,6 +106,8 @@ impl Store {
             source,
         })?;
         let path = data_dir.join("tidegate.db");
+        let tries = options.busy_timeout.as_micros() / RETRY_EVERY.as_micros();
+        BUSY_TRIES.store(i32::try_from(tries).unwrap_or(i32::MAX), Ordering::Relaxed);
         let mut conn = Connection::open(&path)?;
         configure(&conn, options)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -129,7 +143,7 @@ impl Store {
 
     /// A dedicated connection that retries a locked database every 100 µs for as long as the
     /// busy timeout, instead of SQLite's backoff, which sleeps up to 100 ms between tries: for
-    /// the threads that take turns at the write lock on every request's behalf.
+    /// the thread that takes the write lock on every request's behalf.
     pub fn eager_connection(&self) -> Result<Connection, StoreError> {
         let conn = self.dedicated_connection()?;
         conn.busy_handler(Some(retry_soon))?;

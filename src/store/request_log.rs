@@ -2,12 +2,11 @@
 //! waits for the commit that holds its row, so nothing is served unaudited, and many waiting
 //! requests share one transaction. Daily roll-ups and `last_used_at` move in the same commit.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
-
-use std::borrow::Cow;
 
 use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
