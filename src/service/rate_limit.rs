@@ -70,7 +70,15 @@ pub struct Decision {
 
 #[derive(Default)]
 pub struct RateLimiter {
-    windows: Mutex<Windows>,
+    tracked: Mutex<Tracked>,
+}
+
+/// The windows, and the day they were last pruned: a prune forgets only ids not seen today, so a
+/// second one the same day could forget nothing and would only rescan the map on every request.
+#[derive(Default)]
+struct Tracked {
+    windows: Windows,
+    pruned_on: i64,
 }
 
 pub struct Subject<'a> {
@@ -89,16 +97,19 @@ impl RateLimiter {
         if per_minute.is_none() && per_day.is_none() {
             return None;
         }
-        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if windows.len() > PRUNE_ABOVE {
-            let today = now.start_of_day().0;
-            windows
+        let mut tracked = self.tracked.lock().unwrap_or_else(|p| p.into_inner());
+        let today = now.start_of_day().0;
+        if tracked.windows.len() > PRUNE_ABOVE && tracked.pruned_on != today {
+            tracked.pruned_on = today;
+            tracked
+                .windows
                 .retain(|_, (account, key)| account.day_start == today || key.day_start == today);
         }
-        let account = rolled(&mut windows, s.account_id, now, |(account, _)| account);
+        let windows = &mut tracked.windows;
+        let account = rolled(windows, s.account_id, now, |(account, _)| account);
         let key = s
             .key_per_minute
-            .map(|_| rolled(&mut windows, s.key_id, now, |(_, key)| key));
+            .map(|_| rolled(windows, s.key_id, now, |(_, key)| key));
         let minute_reset = account.minute_start + MINUTE_MS;
         let remaining_minute = |limit: u32, used: u32| limit.saturating_sub(used);
         let mut remaining = u32::MAX;
@@ -183,7 +194,9 @@ mod tests {
             key_per_minute: None,
         };
         limiter.check(&s, Timestamp(Timestamp::MS_PER_DAY), true);
-        assert_eq!(limiter.windows.lock().unwrap().len(), 1);
+        let tracked = limiter.tracked.lock().unwrap();
+        assert_eq!(tracked.windows.len(), 1);
+        assert_eq!(tracked.pruned_on, Timestamp::MS_PER_DAY);
     }
 
     #[test]
