@@ -258,4 +258,15 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), 17);
     }
+
+    #[test]
+    fn no_get_takes_a_body() {
+        // A GET may be decided twice (see `dispatch`); its body is read only the first time.
+        assert!(
+            OPERATIONS
+                .iter()
+                .filter(|o| o.method == Method::GET)
+                .all(|o| !o.body)
+        );
+    }
 }
