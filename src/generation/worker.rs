@@ -208,9 +208,7 @@ impl Generator {
         loop {
             let next = self.receiver.lock().await.recv().await;
             let Some(id) = next else { return };
-            if let Err(e) = self.run(&id).await {
-                tracing::error!(generation_id = %id, error = %e, "generation worker failed");
-            }
+            self.run(&id).await;
         }
     }
 
@@ -222,7 +220,8 @@ impl Generator {
         self.store.run(move |c| Ok(f(c))).await?
     }
 
-    async fn run(self: &Arc<Self>, id: &str) -> Result<(), ServiceError> {
+    /// Runs one generation; whatever goes wrong is logged here and fails it.
+    async fn run(self: &Arc<Self>, id: &str) {
         let (cancel, mut canceled) = watch::channel(false);
         let running = Arc::new(Running {
             cancel,
@@ -235,7 +234,7 @@ impl Generator {
         if let Ok(mut map) = self.running.lock() {
             map.remove(id);
         }
-        if let Err(e) = &result {
+        if let Err(e) = result {
             // Whatever went wrong, the generation must not hold its credits and in-flight slot
             // until the next restart.
             tracing::error!(generation_id = %id, error = %e, "generation failed in the worker");
@@ -244,7 +243,6 @@ impl Generator {
                 .await;
             self.remove_files(id).await;
         }
-        result
     }
 
     async fn remove_files(&self, id: &str) {
