@@ -1,7 +1,6 @@
 //! Row actions of the API keys page: rotate (then the new key once), revoke and delete behind a
 //! confirmation that names the key and says what happens, disable / enable and "Expire now".
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -116,7 +115,7 @@ pub async fn confirm(
         button,
         grace,
     };
-    super::render_page(StatusCode::OK, &page)
+    super::render_page(&page)
 }
 
 #[derive(Deserialize)]

@@ -1,7 +1,6 @@
 //! The activity page (admin.md "Activity"): the workspace's audit feed, a category filter and the
 //! result of the hash-chain check.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -63,5 +62,5 @@ pub async fn page(
         chain_rows,
         chain_break: broken.as_ref().map(describe_break),
     };
-    super::render_page(StatusCode::OK, &page)
+    super::render_page(&page)
 }

@@ -2,7 +2,6 @@
 //! grid, expiry, IP allowlist and the advanced options; errors shown next to their field with
 //! what was typed kept; the new key shown exactly once.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -115,7 +114,7 @@ fn form_page(
         error_field,
         error,
     };
-    super::render_page(status, &page)
+    super::render_page_with(status, &page)
 }
 
 pub async fn show(session: AdminSession) -> Result<HttpResponse, AdminError> {
@@ -260,5 +259,5 @@ pub async fn created(
         name: &pending.name,
         key: pending.secret.expose(),
     };
-    super::render_page(StatusCode::OK, &page)
+    super::render_page(&page)
 }

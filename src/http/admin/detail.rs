@@ -1,6 +1,5 @@
 //! The key detail page (admin.md "Key detail").
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
@@ -122,5 +121,5 @@ pub async fn show(
         can_manage: matches!(session.0.role.as_deref(), Some("primary-owner" | "owner")),
         key: &loaded.key,
     };
-    super::render_page(StatusCode::OK, &page)
+    super::render_page(&page)
 }

@@ -1,7 +1,6 @@
 //! The Generations pages (admin.md "Generations"): newest first with thumbnails, status, model
 //! and cost; one generation with its outputs shown and its record as JSON.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -81,7 +80,7 @@ pub async fn list(
         next: (offset + PAGE_ROWS < total).then_some(offset + PAGE_ROWS),
         previous: (offset > 0).then(|| (offset - PAGE_ROWS).max(0)),
     };
-    super::render_page(StatusCode::OK, &page)
+    super::render_page(&page)
 }
 
 pub async fn show(
@@ -104,5 +103,5 @@ pub async fn show(
         row: Row::new(g),
         json,
     };
-    super::render_page(StatusCode::OK, &page)
+    super::render_page(&page)
 }

@@ -1,7 +1,6 @@
 //! The instance administrator's page (admin.md "Instance"): every user and account, and forms to
 //! create both. Nobody else may see or post it.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -54,7 +53,7 @@ async fn render(
         plans: state.config.plans.keys().map(String::as_str).collect(),
         created,
     };
-    super::render_page(StatusCode::OK, &page)
+    super::render_page(&page)
 }
 
 pub async fn page(

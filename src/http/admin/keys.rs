@@ -1,6 +1,5 @@
 //! The API keys page (admin.md "API keys"): search, status filter and the table.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -162,5 +161,5 @@ fn render(
         can_manage,
         next,
     };
-    super::render_page(StatusCode::OK, &page)
+    super::render_page(&page)
 }

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -191,7 +190,7 @@ pub async fn page(
         next_cursor,
         error,
     };
-    super::render_page(StatusCode::OK, &page)
+    super::render_page(&page)
 }
 
 pub async fn export(

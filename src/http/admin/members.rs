@@ -1,7 +1,6 @@
 //! The members page (admin.md "Members"): members and roles, invite, change role, remove and
 //! transfer primary ownership, under the rules of keys.md §6 (checked in the service).
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -48,7 +47,7 @@ fn render(
         role,
         invited,
     };
-    super::render_page(StatusCode::OK, &page)
+    super::render_page(&page)
 }
 
 async fn load(state: &AppState, account: String) -> Result<Vec<Member>, AdminError> {

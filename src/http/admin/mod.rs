@@ -70,8 +70,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// A rendered page with `status`; a template failure is logged and answers 500.
-fn render_page(status: StatusCode, page: &impl Template) -> Result<HttpResponse, AdminError> {
+/// A rendered page; a template failure is logged and answers 500.
+fn render_page(page: &impl Template) -> Result<HttpResponse, AdminError> {
+    render_page_with(StatusCode::OK, page)
+}
+
+/// A rendered page with another status than 200 (a form sent back with its errors).
+fn render_page_with(status: StatusCode, page: &impl Template) -> Result<HttpResponse, AdminError> {
     let body = page.render().map_err(|e| {
         tracing::error!(error = %e, "template failed");
         AdminError::Internal

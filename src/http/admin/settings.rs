@@ -1,7 +1,6 @@
 //! The settings page: workspace name, plan, credit balance and ledger, add credits, low-balance
 //! thresholds. Everyone in the workspace sees it; only the primary owner changes it.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -60,7 +59,7 @@ pub async fn page(
         max_thresholds: settings::MAX_THRESHOLDS,
         is_primary: session.0.role.as_deref() == Some("primary-owner"),
     };
-    super::render_page(StatusCode::OK, &page)
+    super::render_page(&page)
 }
 
 #[derive(Deserialize)]

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
@@ -88,5 +87,5 @@ pub async fn page(
         balance: Money(balance).to_string(),
         spend: Money(spend).to_string(),
     };
-    super::render_page(StatusCode::OK, &page)
+    super::render_page(&page)
 }
