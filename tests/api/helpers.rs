@@ -99,6 +99,17 @@ impl TestApp {
             .expect("count log rows")
     }
 
+    /// Status and error code of every log row of a request.
+    pub fn log_outcomes(&self, request_id: &str) -> Vec<(i64, Option<String>)> {
+        self.db()
+            .prepare("SELECT status_code, error_code FROM request_logs WHERE request_id = ?1")
+            .expect("prepare")
+            .query_map([request_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("log rows")
+    }
+
     /// Runs the real binary on this app's data directory.
     pub fn cli(&self, args: &[&str]) -> Cli {
         run_binary(self.data_dir.path(), args, &[])

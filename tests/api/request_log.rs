@@ -76,15 +76,10 @@ async fn failed_requests_of_a_known_key_are_rows_with_their_error_code() {
     let res = app.get("/v1/status", Some(&key)).await;
     let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_eq!(res.status(), 403);
-    let (status, code): (i64, String) = app
-        .db()
-        .query_row(
-            "SELECT status_code, error_code FROM request_logs WHERE request_id = ?1",
-            [&request_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!((status, code.as_str()), (403, "BSE1003"));
+    assert_eq!(
+        app.log_outcomes(&request_id),
+        vec![(403, Some("BSE1003".to_owned()))]
+    );
 
     app.cli_json(&["keys", "revoke", &id]);
     let before: Option<i64> = app
