@@ -67,10 +67,20 @@ enum Circuit {
     Open {
         until_ms: u64,
     },
-    /// One probe is out since `probe_ms`; its result decides.
+    /// Probe number `probe` is out since `probe_ms`; its result decides.
     HalfOpen {
         probe_ms: u64,
+        probe: u64,
     },
+}
+
+/// What `admit` hands an attempt it lets through. Only the half-open probe's outcome decides
+/// the circuit: an attempt admitted before the circuit opened may end while a probe is out, and
+/// its late result must neither close the circuit nor end that probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use = "the admission is given back to `record` or `release`"]
+pub struct Admission {
+    probe: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -78,6 +88,8 @@ struct State {
     circuit: Circuit,
     attempts: VecDeque<Attempt>,
     ever_opened: bool,
+    /// Probes handed out so far, to tell each from the next.
+    probes: u64,
 }
 
 /// One provider's breaker; shared between workers.
@@ -96,6 +108,7 @@ impl CircuitBreaker {
                 circuit: Circuit::Closed,
                 attempts: VecDeque::new(),
                 ever_opened: false,
+                probes: 0,
             }),
         }
     }
@@ -103,36 +116,41 @@ impl CircuitBreaker {
     /// Whether an attempt may start now. Once the cooldown is over this lets one probe through
     /// and refuses the rest until that probe is recorded. A probe never recorded is given up
     /// after `window_seconds`, so a lost probe cannot keep the circuit half-open for ever.
-    pub fn admit(&self, now_ms: u64) -> bool {
+    pub fn admit(&self, now_ms: u64) -> Option<Admission> {
         let mut state = self.lock();
         match state.circuit {
-            Circuit::Closed => true,
-            Circuit::Open { until_ms } if now_ms < until_ms => false,
-            Circuit::HalfOpen { probe_ms }
+            Circuit::Closed => Some(Admission { probe: None }),
+            Circuit::Open { until_ms } if now_ms < until_ms => None,
+            Circuit::HalfOpen { probe_ms, .. }
                 if now_ms.saturating_sub(probe_ms) < self.window_ms() =>
             {
-                false
+                None
             }
             Circuit::Open { .. } | Circuit::HalfOpen { .. } => {
-                state.circuit = Circuit::HalfOpen { probe_ms: now_ms };
-                true
+                state.probes += 1;
+                let probe = state.probes;
+                state.circuit = Circuit::HalfOpen {
+                    probe_ms: now_ms,
+                    probe,
+                };
+                Some(Admission { probe: Some(probe) })
             }
         }
     }
 
-    /// Gives back an admitted attempt that was abandoned (a cancel) without an outcome: a
-    /// half-open circuit may send its next probe at once instead of waiting out the window.
-    pub fn release(&self, now_ms: u64) {
+    /// Gives back an admitted attempt that was abandoned (a cancel) without an outcome: if it
+    /// was the probe, the next probe may go at once instead of waiting out the window.
+    pub fn release(&self, admission: Admission, now_ms: u64) {
         let mut state = self.lock();
-        if let Circuit::HalfOpen { .. } = state.circuit {
+        if is_current_probe(&state, admission) {
             state.circuit = Circuit::Open { until_ms: now_ms };
         }
     }
 
     /// Records the outcome of an attempt that `admit` let through. Every admitted attempt should
-    /// be recorded, timeouts and cancellations included, or a half-open circuit waits for its
-    /// probe until the window has passed.
-    pub fn record(&self, now_ms: u64, success: bool, latency: Duration) {
+    /// be recorded or released, or a half-open circuit waits for its probe until the window has
+    /// passed.
+    pub fn record(&self, admission: Admission, now_ms: u64, success: bool, latency: Duration) {
         let mut state = self.lock();
         self.forget_old(&mut state, now_ms);
         if state.attempts.len() >= MAX_REMEMBERED {
@@ -144,15 +162,19 @@ impl CircuitBreaker {
             latency_ms: latency.as_secs_f64() * 1000.0,
         });
         match state.circuit {
-            Circuit::HalfOpen { .. } if success => {
-                // A recovered provider starts afresh: the failures that opened it no longer count.
-                state.attempts.retain(|a| a.success);
-                state.circuit = Circuit::Closed;
+            Circuit::HalfOpen { .. } if is_current_probe(&state, admission) => {
+                if success {
+                    // A recovered provider starts afresh: the failures that opened it no longer
+                    // count.
+                    state.attempts.retain(|a| a.success);
+                    state.circuit = Circuit::Closed;
+                } else {
+                    self.open(&mut state, now_ms);
+                }
             }
-            Circuit::HalfOpen { .. } => self.open(&mut state, now_ms),
             Circuit::Closed if self.should_open(&state) => self.open(&mut state, now_ms),
             // Attempts admitted before the circuit opened only add to the window.
-            Circuit::Closed | Circuit::Open { .. } => {}
+            Circuit::Closed | Circuit::Open { .. } | Circuit::HalfOpen { .. } => {}
         }
     }
 
@@ -215,6 +237,13 @@ impl CircuitBreaker {
     }
 }
 
+fn is_current_probe(state: &State, admission: Admission) -> bool {
+    matches!(
+        (state.circuit, admission.probe),
+        (Circuit::HalfOpen { probe, .. }, Some(mine)) if probe == mine
+    )
+}
+
 /// `(attempts, failures)`.
 fn counts(attempts: &VecDeque<Attempt>) -> (u32, u32) {
     let total = u32::try_from(attempts.len()).unwrap_or(u32::MAX);
@@ -257,10 +286,16 @@ mod tests {
         })
     }
 
+    /// Admits and records one attempt at `at_ms`; it must be let through.
+    fn attempt(b: &CircuitBreaker, at_ms: u64, success: bool) {
+        let admission = b.admit(at_ms).expect("admitted");
+        b.record(admission, at_ms, success, LATENCY);
+    }
+
     /// Records `outcomes` one millisecond apart from `start_ms`.
     fn record_all(b: &CircuitBreaker, start_ms: u64, outcomes: &[bool]) {
         for (i, success) in outcomes.iter().enumerate() {
-            b.record(start_ms + i as u64, *success, LATENCY);
+            attempt(b, start_ms + i as u64, *success);
         }
     }
 
@@ -274,7 +309,7 @@ mod tests {
     #[test]
     fn a_new_breaker_admits_and_is_unknown() {
         let b = breaker();
-        assert!(b.admit(0));
+        assert_eq!(b.admit(0), Some(Admission { probe: None }));
         let s = b.snapshot(0);
         assert_eq!(s.status, BreakerStatus::Unknown);
         assert_eq!((s.total_attempts, s.failure_rate), (0, 0.0));
@@ -295,7 +330,7 @@ mod tests {
     fn failures_below_the_minimum_number_of_attempts_do_not_open_it() {
         let b = breaker();
         record_all(&b, 0, &[false, false, false]);
-        assert!(b.admit(10));
+        assert!(b.admit(10).is_some());
         assert_eq!(b.snapshot(10).status, BreakerStatus::Healthy);
     }
 
@@ -303,7 +338,7 @@ mod tests {
     fn a_failure_rate_below_the_threshold_keeps_it_closed() {
         let b = breaker();
         record_all(&b, 0, &[true, true, true, false, true, false]);
-        assert!(b.admit(10));
+        assert!(b.admit(10).is_some());
         assert_eq!(b.snapshot(10).status, BreakerStatus::Healthy);
     }
 
@@ -311,7 +346,7 @@ mod tests {
     fn reaching_the_failure_rate_opens_it_and_refuses_attempts() {
         let b = breaker();
         record_all(&b, 0, &[true, false, true, false]);
-        assert!(!b.admit(10));
+        assert_eq!(b.admit(10), None);
         let s = b.snapshot(10);
         assert_eq!(s.status, BreakerStatus::Degraded);
         assert_eq!(s.failure_rate, 0.5);
@@ -322,8 +357,8 @@ mod tests {
         let b = breaker();
         record_all(&b, 0, &[false, false, false]);
         // A minute later the three failures are gone: one more failure is 1 of 1, not 4 of 4.
-        b.record(60_002, false, LATENCY);
-        assert!(b.admit(60_003));
+        attempt(&b, 60_002, false);
+        assert!(b.admit(60_003).is_some());
         let s = b.snapshot(60_003);
         assert_eq!((s.total_attempts, s.failures), (1, 1));
     }
@@ -338,61 +373,90 @@ mod tests {
     #[test]
     fn after_the_cooldown_exactly_one_probe_is_let_through() {
         let b = opened();
-        assert!(!b.admit(10_000));
+        assert_eq!(b.admit(10_000), None);
         assert_eq!(b.snapshot(12_000).status, BreakerStatus::Recovering);
-        assert!(b.admit(12_000));
-        assert!(!b.admit(12_001));
-        assert!(!b.admit(20_000));
+        assert_eq!(b.admit(12_000), Some(Admission { probe: Some(1) }));
+        assert_eq!(b.admit(12_001), None);
+        assert_eq!(b.admit(20_000), None);
         assert_eq!(b.snapshot(20_000).status, BreakerStatus::Recovering);
     }
 
     #[test]
     fn a_successful_probe_closes_it_without_the_old_failures() {
         let b = opened();
-        assert!(b.admit(12_000));
-        b.record(12_500, true, LATENCY);
-        assert!(b.admit(12_501));
+        let probe = b.admit(12_000).expect("probe");
+        b.record(probe, 12_500, true, LATENCY);
+        assert!(b.admit(12_501).is_some());
         let s = b.snapshot(12_501);
         assert_eq!(s.status, BreakerStatus::Healthy);
         assert_eq!((s.total_attempts, s.failures, s.successes), (1, 0, 1));
         // One more failure is 1 of 2: not enough to reopen.
-        b.record(12_600, false, LATENCY);
-        assert!(b.admit(12_601));
+        attempt(&b, 12_600, false);
+        assert!(b.admit(12_601).is_some());
     }
 
     #[test]
     fn a_failed_probe_reopens_it_with_a_fresh_cooldown() {
         let b = opened();
-        assert!(b.admit(12_000));
-        b.record(12_500, false, LATENCY);
-        assert!(!b.admit(12_501));
+        let probe = b.admit(12_000).expect("probe");
+        b.record(probe, 12_500, false, LATENCY);
+        assert_eq!(b.admit(12_501), None);
         assert_eq!(b.snapshot(20_000).status, BreakerStatus::Degraded);
-        assert!(!b.admit(22_499));
-        assert!(b.admit(22_500));
+        assert_eq!(b.admit(22_499), None);
+        assert!(b.admit(22_500).is_some());
     }
 
     #[test]
     fn a_probe_never_recorded_is_given_up_after_the_window() {
         let b = opened();
-        assert!(b.admit(12_000));
-        assert!(!b.admit(71_999));
-        assert!(b.admit(72_000));
-        assert!(!b.admit(72_001));
+        assert!(b.admit(12_000).is_some());
+        assert_eq!(b.admit(71_999), None);
+        assert_eq!(b.admit(72_000), Some(Admission { probe: Some(2) }));
+        assert_eq!(b.admit(72_001), None);
+    }
+
+    #[test]
+    fn a_released_probe_lets_the_next_one_through_at_once() {
+        let b = opened();
+        let probe = b.admit(12_000).expect("probe");
+        b.release(probe, 12_100);
+        assert_eq!(b.admit(12_101), Some(Admission { probe: Some(2) }));
+        assert_eq!(b.admit(12_102), None);
     }
 
     #[test]
     fn late_results_while_open_do_not_close_it() {
-        let b = opened();
-        b.record(2_000, true, LATENCY);
-        assert!(!b.admit(2_001));
+        let b = breaker();
+        let early = b.admit(500).expect("closed");
+        record_all(&b, 1_000, &[false, false, false, false]);
+        b.record(early, 2_000, true, LATENCY);
+        assert_eq!(b.admit(2_001), None);
         assert_eq!(b.snapshot(2_001).status, BreakerStatus::Degraded);
+    }
+
+    #[test]
+    fn an_attempt_admitted_before_the_circuit_opened_does_not_decide_the_probe() {
+        let b = breaker();
+        let early = b.admit(500).expect("closed");
+        let cancelled = b.admit(600).expect("closed");
+        record_all(&b, 1_000, &[false, false, false, false]);
+        let probe = b.admit(12_000).expect("probe");
+        // Neither a late success nor a cancelled early attempt ends the probe.
+        b.record(early, 12_100, true, LATENCY);
+        b.release(cancelled, 12_200);
+        assert_eq!(b.admit(12_300), None);
+        assert_eq!(b.snapshot(12_300).status, BreakerStatus::Recovering);
+        // The probe's own result does.
+        b.record(probe, 12_400, true, LATENCY);
+        assert_eq!(b.snapshot(12_500).status, BreakerStatus::Healthy);
+        assert!(b.admit(12_500).is_some());
     }
 
     #[test]
     fn once_opened_an_empty_window_reads_healthy_not_unknown() {
         let b = opened();
-        assert!(b.admit(12_000));
-        b.record(12_000, true, LATENCY);
+        let probe = b.admit(12_000).expect("probe");
+        b.record(probe, 12_000, true, LATENCY);
         assert_eq!(b.snapshot(200_000).status, BreakerStatus::Healthy);
     }
 
@@ -404,10 +468,15 @@ mod tests {
     #[test]
     fn the_score_is_the_success_rate_and_the_mean_latency() {
         let b = breaker();
-        b.record(0, true, Duration::from_millis(100));
-        b.record(1, true, Duration::from_millis(300));
-        b.record(2, false, Duration::from_millis(800));
-        b.record(3, true, Duration::from_millis(400));
+        for (at_ms, success, latency_ms) in [
+            (0, true, 100),
+            (1, true, 300),
+            (2, false, 800),
+            (3, true, 400),
+        ] {
+            let admission = b.admit(at_ms).expect("closed");
+            b.record(admission, at_ms, success, Duration::from_millis(latency_ms));
+        }
         let (success_rate, latency_ms) = b.score(10);
         assert_eq!(success_rate, 0.75);
         assert!((latency_ms - 400.0).abs() < 1e-9);

@@ -282,10 +282,10 @@ impl Generator {
                 errors.push((provider_id.clone(), ProviderError::Unavailable));
                 continue;
             };
-            if !provider.breaker.admit(self.now_ms()) {
+            let Some(admission) = provider.breaker.admit(self.now_ms()) else {
                 errors.push((provider_id.clone(), ProviderError::Unavailable));
                 continue;
-            }
+            };
             let slot = PredictionSlot::default();
             if let Ok(mut attempt) = running.attempt.lock() {
                 *attempt = Some((provider_id.clone(), slot.clone()));
@@ -303,19 +303,23 @@ impl Generator {
             let latency_ms = i64::try_from(latency.as_millis()).unwrap_or(i64::MAX);
             match outcome {
                 None => {
-                    provider.breaker.release(self.now_ms());
+                    provider.breaker.release(admission, self.now_ms());
                     self.record(&g, provider_id, AttemptOutcome::Cancelled, None, latency_ms)
                         .await?;
                     return Ok(());
                 }
                 Some(Ok(output)) => {
-                    provider.breaker.record(self.now_ms(), true, latency);
+                    provider
+                        .breaker
+                        .record(admission, self.now_ms(), true, latency);
                     return self
                         .store_success(&g, provider_id, slot.get(), output, latency_ms)
                         .await;
                 }
                 Some(Err(error)) => {
-                    provider.breaker.record(self.now_ms(), false, latency);
+                    provider
+                        .breaker
+                        .record(admission, self.now_ms(), false, latency);
                     // The next provider takes over; a prediction left upstream would still run.
                     if let Some(prediction) = slot.get() {
                         provider.cancel(&prediction).await;
