@@ -320,8 +320,11 @@ impl Generator {
                     provider
                         .breaker
                         .record(admission, self.now_ms(), false, latency);
-                    // The next provider takes over; a prediction left upstream would still run.
-                    if let Some(prediction) = slot.get() {
+                    // The next provider takes over; a prediction left upstream would still run,
+                    // unless the upstream itself reported it over.
+                    if !matches!(error, ProviderError::Failed(_))
+                        && let Some(prediction) = slot.get()
+                    {
                         provider.cancel(&prediction).await;
                     }
                     self.record(

@@ -976,6 +976,28 @@ async fn providers_fail_over_time_out_and_open_their_circuit() {
         "https://frames.example/last.png"
     );
 
+    // A prediction the upstream reports failed is over there: nothing is sent to cancel it.
+    fakes.queue.set(Mode::FailLater);
+    let cancels = fakes.queue.cancels();
+    let id = app
+        .generate(
+            "image",
+            "remote/slow",
+            &key,
+            json!({"generation_prompt": "doomed"}),
+        )
+        .await;
+    let record = app.wait_for(&key, &id, &["failed"]).await;
+    assert_eq!(record["generation_error_code"], "BSE4001");
+    assert!(
+        record["generation_error"]
+            .as_str()
+            .unwrap()
+            .contains("out of memory"),
+        "{record}"
+    );
+    assert_eq!(fakes.queue.cancels(), cancels);
+
     // The provider usage shows the failures.
     let (_, body) = app.get_json("/v1/usage", &key).await;
     let alpha = body["data"]["usage_providers"]

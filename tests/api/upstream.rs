@@ -19,6 +19,8 @@ pub enum Mode {
     Garbage,
     /// Takes 30 s (image route) or stays `processing` (predictions).
     Hold,
+    /// Predictions are accepted, then reported `failed` (the image route answers as `Fail`).
+    FailLater,
 }
 
 #[derive(Clone)]
@@ -77,7 +79,7 @@ async fn images(shared: web::Data<Shared>, body: web::Json<Value>) -> HttpRespon
             let data: Vec<Value> = (0..n).map(|_| json!({ "b64_json": b64(&png()) })).collect();
             HttpResponse::Ok().json(json!({ "created": 1, "data": data }))
         }
-        Mode::Fail => HttpResponse::InternalServerError()
+        Mode::Fail | Mode::FailLater => HttpResponse::InternalServerError()
             .json(json!({ "error": { "message": "the GPU caught fire", "type": "server_error" } })),
         Mode::Garbage => HttpResponse::Ok()
             .content_type("application/json")
@@ -108,7 +110,7 @@ async fn poll(shared: web::Data<Shared>, id: web::Path<String>) -> HttpResponse 
             "output": [format!("data:image/png;base64,{}", b64(&png()))],
             "metrics": { "predict_time": 0.25 },
         })),
-        Mode::Fail => HttpResponse::Ok()
+        Mode::Fail | Mode::FailLater => HttpResponse::Ok()
             .json(json!({ "id": id.as_str(), "status": "failed", "error": "out of memory" })),
         Mode::Garbage => HttpResponse::Ok().body("garbage"),
         Mode::Hold => HttpResponse::Ok().json(json!({ "id": id.as_str(), "status": "processing" })),
