@@ -191,6 +191,7 @@ fn writer_loop(
     stats: &WriterStats,
 ) {
     let mut rows: Vec<(Box<LogEntry>, Reply)> = Vec::with_capacity(max_batch);
+    let mut spent: Vec<Box<LogEntry>> = Vec::with_capacity(max_batch);
     let mut refusals: Vec<Refusal> = Vec::new();
     let mut touched = LastUsed::default();
     let mut stopping = false;
@@ -235,8 +236,11 @@ fn writer_loop(
             }
         };
         let mut relayed: Vec<(Relay, Vec<Done>)> = Vec::new();
+        // The rows are freed only after every request has its answer: freeing memory that
+        // other threads allocated is slow, and the answers are what the requests wait for.
         for (entry, reply) in rows.drain(..) {
             let written = generation.map(|g| outcome(&entry, g));
+            spent.push(entry);
             let Some(relay) = reply.relay else {
                 let _ = reply.done.send(written);
                 continue;
@@ -254,6 +258,7 @@ fn writer_loop(
                 }
             }
         }
+        spent.clear();
         refusals.clear();
     }
     // Anything sent after the shutdown message is refused rather than silently dropped.
