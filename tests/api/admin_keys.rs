@@ -11,9 +11,7 @@ async fn signed_in(app: &TestApp, role: &str) -> (reqwest::Client, String) {
 }
 
 fn count_keys(app: &TestApp) -> i64 {
-    app.db()
-        .query_row("SELECT count(*) FROM api_keys", [], |r| r.get(0))
-        .unwrap()
+    app.count("SELECT count(*) FROM api_keys", [])
 }
 
 #[tokio::test]
@@ -393,14 +391,10 @@ async fn members_cannot_change_keys_and_other_workspaces_keys_are_not_found() {
         200,
         "nothing changed"
     );
-    let activity: i64 = app
-        .db()
-        .query_row(
-            "SELECT count(*) FROM activity WHERE category = 'apikey'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let activity: i64 = app.count(
+        "SELECT count(*) FROM activity WHERE category = 'apikey'",
+        [],
+    );
     assert_eq!(activity, 1, "only the creation");
 
     let other = app.cli_json(&["accounts", "create", "--name", "Other"]);

@@ -140,7 +140,7 @@ async fn the_primary_owner_changes_roles_and_transfers_the_workspace() {
             ("primary@example.com".to_owned(), "owner".to_owned())
         ]
     );
-    let actions: i64 = app.db().query_row("SELECT count(*) FROM activity WHERE category = 'member' AND action IN ('role_changed', 'transferred')", [], |r| r.get(0)).unwrap();
+    let actions: i64 = app.count("SELECT count(*) FROM activity WHERE category = 'member' AND action IN ('role_changed', 'transferred')", []);
     assert_eq!(actions, 2);
 }
 
@@ -330,20 +330,12 @@ async fn the_instance_page_is_for_the_instance_administrator_only() {
         post(&app, &owner, "/instance/accounts", &[("name", "Sneaky")]).await,
         403
     );
-    let sneaky: i64 = app
-        .db()
-        .query_row(
-            "SELECT count(*) FROM accounts WHERE name = 'Sneaky'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let sneaky: i64 = app.count("SELECT count(*) FROM accounts WHERE name = 'Sneaky'", []);
     assert_eq!(sneaky, 0);
 }
 
 /// Counts of everything a mutating request could change.
 fn snapshot(app: &TestApp) -> Vec<i64> {
-    let db = app.db();
     [
         "SELECT count(*) FROM api_keys",
         "SELECT count(*) FROM api_keys WHERE revoked_at IS NOT NULL OR disabled_at IS NOT NULL OR rotated_at IS NOT NULL",
@@ -355,7 +347,7 @@ fn snapshot(app: &TestApp) -> Vec<i64> {
         "SELECT count(*) FROM activity WHERE category != 'auth'",
     ]
     .iter()
-    .map(|sql| db.query_row(sql, [], |r| r.get(0)).unwrap())
+    .map(|sql| app.count(sql, []))
     .collect()
 }
 

@@ -88,15 +88,19 @@ impl TestApp {
         conn
     }
 
+    /// The single integer a query such as `SELECT count(*) …` answers, from the server's file.
+    pub fn count(&self, sql: &str, params: impl rusqlite::Params) -> i64 {
+        self.db()
+            .query_row(sql, params, |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
     /// How many request-log rows the key has.
     pub fn log_rows(&self, key_id: &str) -> i64 {
-        self.db()
-            .query_row(
-                "SELECT count(*) FROM request_logs WHERE key_id = ?1",
-                [key_id],
-                |r| r.get(0),
-            )
-            .expect("count log rows")
+        self.count(
+            "SELECT count(*) FROM request_logs WHERE key_id = ?1",
+            [key_id],
+        )
     }
 
     /// Status and error code of every log row of a request.
@@ -289,9 +293,7 @@ impl TestApp {
     }
 
     pub fn generations(&self) -> i64 {
-        self.db()
-            .query_row("SELECT count(*) FROM generations", [], |r| r.get(0))
-            .unwrap()
+        self.count("SELECT count(*) FROM generations", [])
     }
 
     pub fn status_of(&self, id: &str) -> String {

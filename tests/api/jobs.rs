@@ -39,10 +39,6 @@ fn activity(app: &TestApp, action: &str, id: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn count(app: &TestApp, sql: &str) -> i64 {
-    app.db().query_row(sql, [], |r| r.get(0)).unwrap()
-}
-
 #[tokio::test]
 async fn a_rotated_key_is_refused_when_its_grace_ends_and_its_expiry_is_recorded_exactly_once() {
     let app = spawn_app_without_schedules().await;
@@ -208,7 +204,7 @@ async fn request_logs_past_retention_are_purged_in_chunks_and_usage_totals_stay(
         params![Timestamp(old).day(), now.day()],
     )
     .unwrap();
-    let rows_before = count(&app, "SELECT count(*) FROM request_logs");
+    let rows_before = app.count("SELECT count(*) FROM request_logs", []);
     let usage_before = usage_total(&app, &key).await;
 
     assert_eq!(
@@ -219,18 +215,18 @@ async fn request_logs_past_retention_are_purged_in_chunks_and_usage_totals_stay(
         }
     );
     assert_eq!(
-        count(&app, "SELECT count(*) FROM request_logs"),
+        app.count("SELECT count(*) FROM request_logs", []),
         rows_before - 12_002 + 1,
         "newer rows stay (plus the usage request's own row)"
     );
     assert_eq!(
-        count(
-            &app,
-            &format!("SELECT count(*) FROM request_logs WHERE created_at = {kept}")
+        app.count(
+            "SELECT count(*) FROM request_logs WHERE created_at = ?1",
+            [kept]
         ),
         1
     );
-    assert_eq!(count(&app, "SELECT count(*) FROM refusals_daily"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM refusals_daily", []), 1);
     assert_eq!(
         usage_total(&app, &key).await,
         usage_before + 1,
@@ -346,12 +342,12 @@ async fn the_scheduler_runs_each_job_on_its_schedule_and_a_failing_one_does_not_
             .execute("UPDATE request_logs SET created_at = ?1", [old])
             .unwrap();
         eventually("the scheduler purges the old request-log rows", || {
-            count(&app, "SELECT count(*) FROM request_logs") == 0
+            app.count("SELECT count(*) FROM request_logs", []) == 0
         })
         .await;
     }
     assert_eq!(
-        count(&app, "SELECT count(*) FROM idempotency_keys"),
+        app.count("SELECT count(*) FROM idempotency_keys", []),
         1,
         "the failing job changed nothing"
     );

@@ -335,13 +335,9 @@ async fn edits_change_name_expiry_allowlist_models_and_rate_limit() {
             && data.get("rate_limit_per_minute") == Some(&Value::Null)
     );
     assert_eq!(app.get("/v1/status", Some(&secret)).await.status(), 200);
-    let edits: i64 = app
-        .db()
-        .query_row(
-            "SELECT count(*) FROM activity WHERE action = 'edited' AND target = ?1",
-            [&id],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let edits: i64 = app.count(
+        "SELECT count(*) FROM activity WHERE action = 'edited' AND target = ?1",
+        [&id],
+    );
     assert_eq!(edits, 2);
 }

@@ -129,14 +129,10 @@ async fn management_requests_are_logged_and_logs_export_as_json_and_csv() {
     assert!(lines[0].starts_with("created_at,request_id,key_id"));
     assert!(lines[1].contains("/v1/usage") && lines[1].contains("BSE2001"));
 
-    let mgmt_rows: i64 = app
-        .db()
-        .query_row(
-            "SELECT count(*) FROM request_logs WHERE route LIKE '/api/v1/%'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let mgmt_rows: i64 = app.count(
+        "SELECT count(*) FROM request_logs WHERE route LIKE '/api/v1/%'",
+        [],
+    );
     assert!(mgmt_rows >= 4, "management requests are logged too");
     let route: String = app
         .db()
