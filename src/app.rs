@@ -1,7 +1,7 @@
 //! Application start-up: bind the listener first, open the store, bootstrap, start the log
 //! writer and the job scheduler, build the HTTP server. `run_until_stopped` serves until
-//! SIGINT/SIGTERM, lets in-flight requests finish, stops the scheduler, then flushes the log
-//! writer.
+//! SIGINT/SIGTERM, lets in-flight requests and running generations finish, stops the scheduler,
+//! then flushes the log writer.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -189,14 +189,17 @@ impl Application {
         self.state.clock.clone()
     }
 
-    /// On SIGINT or SIGTERM: stop accepting, let in-flight requests finish, then stop. The
-    /// handlers are installed before this returns, so a signal sent right after start-up counts.
+    /// On SIGINT or SIGTERM: stop accepting requests and starting generations, let in-flight
+    /// requests and running generations finish, then stop. The handlers are installed before this
+    /// returns, so a signal sent right after start-up counts.
     pub fn stop_on_signals(&self) -> Result<(), AppError> {
         let handle = self.server.handle();
+        let generator = Arc::clone(&self.state.generator);
         let mut signals = Signals::install()?;
         actix_web::rt::spawn(async move {
             signals.wait().await;
-            tracing::info!("stopping: letting in-flight requests finish");
+            tracing::info!("stopping: letting in-flight requests and running generations finish");
+            generator.stop_taking();
             handle.stop(true).await;
         });
         Ok(())
@@ -204,6 +207,15 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> Result<(), AppError> {
         let result = self.server.await;
+        // Running generations share the requests' grace, counted from the signal.
+        let grace = Duration::from_secs(self.state.config.server.shutdown_timeout_seconds);
+        let left = self.state.generator.drain(grace).await;
+        if left > 0 {
+            tracing::warn!(
+                running = left,
+                "stopping with generations still running: the next start fails and refunds them"
+            );
+        }
         self.scheduler.shutdown().await;
         // Every request has been answered (each waited for its commit); flush what is left.
         let log_thread = self.log_thread;

@@ -2,10 +2,11 @@
 //! chain (per-provider timeout, circuit breaker, failover), storing files and settling credits.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 use super::breaker::CircuitBreaker;
 use super::catalog::{Catalog, Model, ModelType, ProviderKind, ProviderSpec};
@@ -90,6 +91,14 @@ pub struct Generator {
     queue: mpsc::UnboundedSender<String>,
     receiver: tokio::sync::Mutex<mpsc::UnboundedReceiver<String>>,
     running: Mutex<HashMap<String, Arc<Running>>>,
+    /// Generations taken from the queue and not yet finished.
+    busy: AtomicUsize,
+    /// Signalled whenever a worker finishes a generation.
+    finished: Notify,
+    /// Set when the server stops: workers take nothing more from the queue.
+    stopping: watch::Sender<bool>,
+    /// When the stop began; the grace of `drain` counts from here.
+    stop_began: std::sync::OnceLock<Instant>,
     /// Breakers count time in milliseconds since this instant.
     epoch: Instant,
 }
@@ -132,6 +141,10 @@ impl Generator {
             queue,
             receiver: tokio::sync::Mutex::new(receiver),
             running: Mutex::new(HashMap::new()),
+            busy: AtomicUsize::new(0),
+            finished: Notify::new(),
+            stopping: watch::channel(false).0,
+            stop_began: std::sync::OnceLock::new(),
             epoch: Instant::now(),
         }))
     }
@@ -204,11 +217,53 @@ impl Generator {
         }
     }
 
-    async fn work(self: Arc<Self>) {
+    /// Starts no more generations: queued ones stay `pending` and are queued again at the next
+    /// start. The first call marks the start of the stop.
+    pub fn stop_taking(&self) {
+        self.stop_began.get_or_init(Instant::now);
+        self.stopping.send_replace(true);
+    }
+
+    /// Stops taking generations and lets the running ones finish until `grace` after the stop
+    /// began. Returns how many were still running then (the next start fails and refunds them).
+    pub async fn drain(&self, grace: Duration) -> usize {
+        self.stop_taking();
+        // A worker takes a generation and counts it busy under this lock; holding it, no worker
+        // takes another and every one taken is counted.
+        let _queue = self.receiver.lock().await;
+        let began = self.stop_began.get().copied().unwrap_or_else(Instant::now);
+        let deadline = tokio::time::Instant::from_std(began + grace);
         loop {
-            let next = self.receiver.lock().await.recv().await;
+            let finished = self.finished.notified();
+            let busy = self.busy.load(Ordering::SeqCst);
+            if busy == 0 {
+                return 0;
+            }
+            if tokio::time::timeout_at(deadline, finished).await.is_err() {
+                return self.busy.load(Ordering::SeqCst);
+            }
+        }
+    }
+
+    async fn work(self: Arc<Self>) {
+        let mut stopping = self.stopping.subscribe();
+        loop {
+            let next = {
+                let mut queue = self.receiver.lock().await;
+                let next = tokio::select! {
+                    biased;
+                    _ = stopping.wait_for(|s| *s) => None,
+                    id = queue.recv() => id,
+                };
+                if next.is_some() {
+                    self.busy.fetch_add(1, Ordering::SeqCst);
+                }
+                next
+            };
             let Some(id) = next else { return };
             self.run(&id).await;
+            self.busy.fetch_sub(1, Ordering::SeqCst);
+            self.finished.notify_waiters();
         }
     }
 

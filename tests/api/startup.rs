@@ -4,7 +4,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::run_binary;
+use serde_json::{Value, json};
+
+use crate::helpers::{eventually, run_binary};
+use crate::upstream::{self, Mode};
 
 struct Running {
     child: Child,
@@ -52,13 +55,17 @@ fn start_binary(dir: &std::path::Path, env: &[(&str, &str)]) -> (Running, String
     }
 }
 
-fn stop_with(running: &mut Running, signal: &str) -> i32 {
+fn signal(running: &Running, signal: &str) {
     let pid = running.child.id().to_string();
     let status = Command::new("kill")
         .args([signal, &pid])
         .status()
         .expect("kill");
     assert!(status.success());
+}
+
+fn stop_with(running: &mut Running, name: &str) -> i32 {
+    signal(running, name);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(status) = running.child.try_wait().expect("wait") {
@@ -66,7 +73,7 @@ fn stop_with(running: &mut Running, signal: &str) -> i32 {
         }
         assert!(
             Instant::now() < deadline,
-            "server did not stop after {signal}"
+            "server did not stop after {name}"
         );
         std::thread::yield_now();
         std::thread::sleep(Duration::from_millis(20));
@@ -264,4 +271,99 @@ fn the_schema_is_migrated_once_with_wal_and_foreign_keys() {
             .unwrap();
         assert_eq!(n, 1, "{table}");
     }
+}
+
+#[tokio::test]
+async fn a_stop_lets_the_running_generation_finish_and_leaves_queued_ones_pending() {
+    let queue = upstream::start(Mode::Hold);
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("models.toml");
+    let nowhere = "http://127.0.0.1:9";
+    std::fs::write(&catalog, upstream::catalog(nowhere, nowhere, &queue.url)).unwrap();
+    let catalog = catalog.to_str().unwrap().to_owned();
+    let env = [
+        ("TIDEGATE_GENERATION__CATALOG", catalog.as_str()),
+        ("TIDEGATE_GENERATION__WORKERS", "1"),
+    ];
+    let (mut running, address) = start_binary(dir.path(), &env);
+    let data = dir.path().join("data");
+    let cli = |args: &[&str]| -> Value {
+        let out = run_binary(&data, args, &env);
+        assert_eq!(out.status, 0, "{args:?}: {}", out.stderr);
+        serde_json::from_str(&out.stdout).unwrap()
+    };
+    let account = cli(&["accounts", "create", "--name", "Acme", "--json"]);
+    let account = account["id"].as_str().unwrap();
+    cli(&[
+        "credits",
+        "add",
+        "--account",
+        account,
+        "--amount",
+        "1",
+        "--json",
+    ]);
+    let key = cli(&[
+        "keys",
+        "create",
+        "--account",
+        account,
+        "--name",
+        "k",
+        "--preset",
+        "full_access",
+        "--json",
+    ]);
+    let key = key["key"].as_str().unwrap();
+
+    // One worker: the first generation runs (upstream, held), the second waits in the queue.
+    let client = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for prompt in ["running", "queued"] {
+        let res = client
+            .post(format!("{address}/v1/generate/image/remote/slow"))
+            .bearer_auth(key)
+            .json(&json!({ "generation_prompt": prompt }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        ids.push(body["data"]["generation_id"].as_str().unwrap().to_owned());
+    }
+    let db = rusqlite::Connection::open(data.join("tidegate.db")).unwrap();
+    let status = |id: &str| -> String {
+        db.query_row("SELECT status FROM generations WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    eventually("the first generation to run upstream", || {
+        queue.requests() == 1 && status(&ids[0]) == "processing"
+    })
+    .await;
+
+    // SIGTERM: the listener closes, but the server waits for the generation it is running.
+    signal(&running, "-TERM");
+    let listener = address.trim_start_matches("http://").to_owned();
+    eventually("the listener to close", || {
+        std::net::TcpStream::connect(&listener).is_err()
+    })
+    .await;
+    assert!(running.child.try_wait().unwrap().is_none());
+    queue.set(Mode::Ok);
+    let mut code = None;
+    eventually("the server to stop", || {
+        code = running.child.try_wait().unwrap().map(|s| s.code());
+        code.is_some()
+    })
+    .await;
+    assert_eq!(code, Some(Some(0)));
+    assert_eq!(status(&ids[0]), "succeeded");
+    assert_eq!(
+        status(&ids[1]),
+        "pending",
+        "the queued one waits for the next start"
+    );
+    assert_eq!(queue.requests(), 1, "the queued one was never submitted");
 }
