@@ -2,11 +2,10 @@
 //! chain (per-provider timeout, circuit breaker, failover), storing files and settling credits.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 use super::breaker::CircuitBreaker;
 use super::catalog::{Catalog, Model, ModelType, ProviderKind, ProviderSpec};
@@ -92,13 +91,9 @@ pub struct Generator {
     receiver: tokio::sync::Mutex<mpsc::UnboundedReceiver<String>>,
     running: Mutex<HashMap<String, Arc<Running>>>,
     /// Generations taken from the queue and not yet finished.
-    busy: AtomicUsize,
-    /// Signalled whenever a worker finishes a generation.
-    finished: Notify,
-    /// Set when the server stops: workers take nothing more from the queue.
-    stopping: watch::Sender<bool>,
-    /// When the stop began; the grace of `drain` counts from here.
-    stop_began: std::sync::OnceLock<Instant>,
+    busy: watch::Sender<usize>,
+    /// When the server began to stop: from then on workers take nothing more from the queue.
+    stopping: watch::Sender<Option<Instant>>,
     /// Breakers count time in milliseconds since this instant.
     epoch: Instant,
 }
@@ -141,10 +136,8 @@ impl Generator {
             queue,
             receiver: tokio::sync::Mutex::new(receiver),
             running: Mutex::new(HashMap::new()),
-            busy: AtomicUsize::new(0),
-            finished: Notify::new(),
-            stopping: watch::channel(false).0,
-            stop_began: std::sync::OnceLock::new(),
+            busy: watch::channel(0).0,
+            stopping: watch::channel(None).0,
             epoch: Instant::now(),
         }))
     }
@@ -220,8 +213,11 @@ impl Generator {
     /// Starts no more generations: queued ones stay `pending` and are queued again at the next
     /// start. The first call marks the start of the stop.
     pub fn stop_taking(&self) {
-        self.stop_began.get_or_init(Instant::now);
-        self.stopping.send_replace(true);
+        self.stopping.send_if_modified(|began| {
+            let first = began.is_none();
+            began.get_or_insert_with(Instant::now);
+            first
+        });
     }
 
     /// Stops taking generations and lets the running ones finish until `grace` after the stop
@@ -231,18 +227,12 @@ impl Generator {
         // A worker takes a generation and counts it busy under this lock; holding it, no worker
         // takes another and every one taken is counted.
         let _queue = self.receiver.lock().await;
-        let began = self.stop_began.get().copied().unwrap_or_else(Instant::now);
+        let began = (*self.stopping.borrow()).unwrap_or_else(Instant::now);
         let deadline = tokio::time::Instant::from_std(began + grace);
-        loop {
-            let finished = self.finished.notified();
-            let busy = self.busy.load(Ordering::SeqCst);
-            if busy == 0 {
-                return 0;
-            }
-            if tokio::time::timeout_at(deadline, finished).await.is_err() {
-                return self.busy.load(Ordering::SeqCst);
-            }
-        }
+        let mut busy = self.busy.subscribe();
+        // The sender lives in `self`, so waiting can only end by the count reaching 0.
+        let _ = tokio::time::timeout_at(deadline, busy.wait_for(|n| *n == 0)).await;
+        *self.busy.borrow()
     }
 
     async fn work(self: Arc<Self>) {
@@ -252,18 +242,17 @@ impl Generator {
                 let mut queue = self.receiver.lock().await;
                 let next = tokio::select! {
                     biased;
-                    _ = stopping.wait_for(|s| *s) => None,
+                    _ = stopping.wait_for(Option::is_some) => None,
                     id = queue.recv() => id,
                 };
                 if next.is_some() {
-                    self.busy.fetch_add(1, Ordering::SeqCst);
+                    self.busy.send_modify(|n| *n += 1);
                 }
                 next
             };
             let Some(id) = next else { return };
             self.run(&id).await;
-            self.busy.fetch_sub(1, Ordering::SeqCst);
-            self.finished.notify_waiters();
+            self.busy.send_modify(|n| *n -= 1);
         }
     }
 
