@@ -78,7 +78,8 @@ pub struct V1Reply {
 
 impl V1Reply {
     pub fn ok(message: &'static str, data: impl Serialize) -> V1Reply {
-        // Values and plain structs always serialize; a failure would be a bug, answered as 500.
+        // A `Value` or a plain struct cannot fail to serialize; should one ever, the error is
+        // logged and `data` is null.
         let data = serde_json::value::to_raw_value(&data).unwrap_or_else(|e| {
             tracing::error!(error = %e, "response data could not be serialized");
             RawValue::NULL.to_owned()
