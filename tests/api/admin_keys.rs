@@ -391,7 +391,7 @@ async fn members_cannot_change_keys_and_other_workspaces_keys_are_not_found() {
         200,
         "nothing changed"
     );
-    let activity: i64 = app.count(
+    let activity = app.count(
         "SELECT count(*) FROM activity WHERE category = 'apikey'",
         [],
     );

@@ -140,7 +140,7 @@ async fn the_primary_owner_changes_roles_and_transfers_the_workspace() {
             ("primary@example.com".to_owned(), "owner".to_owned())
         ]
     );
-    let actions: i64 = app.count("SELECT count(*) FROM activity WHERE category = 'member' AND action IN ('role_changed', 'transferred')", []);
+    let actions = app.count("SELECT count(*) FROM activity WHERE category = 'member' AND action IN ('role_changed', 'transferred')", []);
     assert_eq!(actions, 2);
 }
 
@@ -330,7 +330,7 @@ async fn the_instance_page_is_for_the_instance_administrator_only() {
         post(&app, &owner, "/instance/accounts", &[("name", "Sneaky")]).await,
         403
     );
-    let sneaky: i64 = app.count("SELECT count(*) FROM accounts WHERE name = 'Sneaky'", []);
+    let sneaky = app.count("SELECT count(*) FROM accounts WHERE name = 'Sneaky'", []);
     assert_eq!(sneaky, 0);
 }
 

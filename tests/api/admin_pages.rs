@@ -80,7 +80,7 @@ async fn pages_need_a_session_and_sign_in_opens_one() {
         .await
         .unwrap();
     assert_eq!(keys.status(), 200);
-    let actions: i64 = app.count("SELECT count(*) FROM activity WHERE category = 'auth'", []);
+    let actions = app.count("SELECT count(*) FROM activity WHERE category = 'auth'", []);
     assert_eq!(actions, 3, "two failed sign-ins and one sign-in");
 }
 
@@ -136,7 +136,7 @@ async fn sign_out_needs_the_csrf_token_and_ends_the_session_for_good() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    let sessions: i64 = app.count("SELECT count(*) FROM sessions", []);
+    let sessions = app.count("SELECT count(*) FROM sessions", []);
     assert_eq!(sessions, 0);
 }
 
@@ -163,7 +163,7 @@ async fn a_sign_in_form_from_elsewhere_is_refused() {
             .all(|v| !v.to_str().unwrap().starts_with("tidegate_session=")),
         "no session cookie"
     );
-    let sessions: i64 = app.count("SELECT count(*) FROM sessions", []);
+    let sessions = app.count("SELECT count(*) FROM sessions", []);
     assert_eq!(sessions, 0, "no session was created");
 }
 

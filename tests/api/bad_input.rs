@@ -270,14 +270,14 @@ async fn bad_input_is_refused_with_the_field_and_changes_nothing() {
     assert_error(&res.json().await.unwrap(), "BSE2001");
 
     // Nothing changed: one key created above plus the manager, no extra activity.
-    let keys: i64 = app.count("SELECT count(*) FROM api_keys", []);
+    let keys = app.count("SELECT count(*) FROM api_keys", []);
     assert_eq!(keys, 2);
     let (_, shown) = app
         .api("GET", &format!("/api-keys/{id}"), &manager, None)
         .await;
     assert_eq!(shown["data"]["name"], "existing");
     assert_eq!(shown["data"]["status"], "active");
-    let activity: i64 = app.count(
+    let activity = app.count(
         "SELECT count(*) FROM activity WHERE category = 'apikey'",
         [],
     );

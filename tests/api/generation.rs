@@ -308,7 +308,7 @@ async fn a_client_runs_the_whole_flow_with_only_the_base_url_changed() {
     assert_eq!(headers["idempotency-replayed"], "true");
     assert_eq!(replayed["data"]["generation_id"], image_id.as_str());
     assert_eq!(replayed["request_id"], created["request_id"]);
-    let replay_rows: i64 = app.count(
+    let replay_rows = app.count(
         "SELECT count(*) FROM request_logs WHERE idempotency_replayed = 1",
         [],
     );

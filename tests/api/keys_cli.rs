@@ -119,7 +119,7 @@ async fn revoke_disable_and_enable_take_effect_on_the_very_next_request() {
         assert_ne!(out.status, 0, "{cmd} on a revoked key");
         assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
     }
-    let activity: i64 = app.count(
+    let activity = app.count(
         "SELECT count(*) FROM activity WHERE category = 'apikey' AND target = ?1",
         [&id],
     );
@@ -200,7 +200,7 @@ async fn bad_key_input_from_the_command_line_is_refused_and_creates_nothing() {
         "full_access",
     ]);
     assert_ne!(unknown.status, 0);
-    let keys: i64 = app.count("SELECT count(*) FROM api_keys", []);
+    let keys = app.count("SELECT count(*) FROM api_keys", []);
     assert_eq!(keys, 0);
 }
 

@@ -335,7 +335,7 @@ async fn edits_change_name_expiry_allowlist_models_and_rate_limit() {
             && data.get("rate_limit_per_minute") == Some(&Value::Null)
     );
     assert_eq!(app.get("/v1/status", Some(&secret)).await.status(), 200);
-    let edits: i64 = app.count(
+    let edits = app.count(
         "SELECT count(*) FROM activity WHERE action = 'edited' AND target = ?1",
         [&id],
     );

@@ -129,7 +129,7 @@ async fn management_requests_are_logged_and_logs_export_as_json_and_csv() {
     assert!(lines[0].starts_with("created_at,request_id,key_id"));
     assert!(lines[1].contains("/v1/usage") && lines[1].contains("BSE2001"));
 
-    let mgmt_rows: i64 = app.count(
+    let mgmt_rows = app.count(
         "SELECT count(*) FROM request_logs WHERE route LIKE '/api/v1/%'",
         [],
     );

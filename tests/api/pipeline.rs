@@ -60,7 +60,7 @@ async fn requests_outside_the_route_table_get_a_bare_403_before_authentication()
             assert!(res.headers().contains_key("x-request-id"));
         }
     }
-    let logged: i64 = app.count("SELECT count(*) FROM request_logs", []);
+    let logged = app.count("SELECT count(*) FROM request_logs", []);
     assert_eq!(logged, 0, "firewall refusals are not request-log rows");
     crate::helpers::eventually("firewall refusals counted", || {
         app.db()

@@ -91,7 +91,7 @@ async fn failed_requests_of_a_known_key_are_rows_with_their_error_code() {
         )
         .unwrap();
     assert_eq!(app.get("/v1/status", Some(&key)).await.status(), 401);
-    let rows: i64 = app.count(
+    let rows = app.count(
         "SELECT count(*) FROM request_logs WHERE key_id = ?1 AND error_code = 'BSE1002'",
         [&id],
     );
@@ -115,7 +115,7 @@ async fn requests_without_an_identified_key_are_counted_per_ip_hash_not_logged()
     let app = spawn_app().await;
     app.get("/v1/status", None).await;
     app.get("/v1/status", Some("bye_nope")).await;
-    let rows: i64 = app.count("SELECT count(*) FROM request_logs", []);
+    let rows = app.count("SELECT count(*) FROM request_logs", []);
     assert_eq!(rows, 0);
     crate::helpers::eventually("refusals counted", || {
         let counted: i64 = app
