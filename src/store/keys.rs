@@ -257,12 +257,7 @@ pub fn delete_key(conn: &Connection, id: &str) -> Result<i64, StoreError> {
         "UPDATE usage_daily_errors SET key_id = NULL WHERE key_id = ?1",
         [id],
     )?;
-    let logs: i64 = conn.query_row(
-        "SELECT count(*) FROM request_logs WHERE key_id = ?1",
-        [id],
-        |r| r.get(0),
-    )?;
-    conn.execute("DELETE FROM request_logs WHERE key_id = ?1", [id])?;
+    let logs = super::logs::delete_key_rows(conn, id)?;
     conn.execute("DELETE FROM api_keys WHERE id = ?1", [id])?;
     Ok(logs)
 }

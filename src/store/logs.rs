@@ -1,4 +1,9 @@
 //! Reads of the request log, newest first, with a cursor on the row id.
+//!
+//! The log's indexes hold only the last 8 characters of the key and account ids (migration
+//! 0007): a query names its index and matches the id twice, by tag through the index and in full
+//! on the row. `INDEXED BY` makes a query that cannot use its index fail rather than scan every
+//! row.
 
 use rusqlite::{Connection, Row, ToSql};
 
@@ -89,21 +94,57 @@ pub struct LogFilter<'a> {
     pub limit: i64,
 }
 
+/// The rows of key `?1`.
+pub const BY_KEY: &str = "request_logs INDEXED BY request_logs_by_key
+     WHERE substr(key_id, -8) = substr(?1, -8) AND key_id = ?1";
+
+/// The rows of account `?1`.
+pub const BY_ACCOUNT: &str = "request_logs INDEXED BY request_logs_by_account
+     WHERE substr(account_id, -8) = substr(?1, -8) AND account_id = ?1";
+
+/// Request-log rows of key `key_id`.
+pub fn count_key_rows(conn: &Connection, key_id: &str) -> Result<i64, StoreError> {
+    let sql = format!("SELECT count(*) FROM {BY_KEY}");
+    Ok(conn.query_row(&sql, [key_id], |r| r.get(0))?)
+}
+
+/// Deletes the request-log rows of key `key_id`; returns how many went.
+pub fn delete_key_rows(conn: &Connection, key_id: &str) -> Result<i64, StoreError> {
+    let sql = format!("DELETE FROM {BY_KEY}");
+    let n = conn.execute(&sql, [key_id])?;
+    Ok(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
 pub fn search_logs(conn: &Connection, f: &LogFilter<'_>) -> Result<Vec<LogRow>, StoreError> {
+    let (sql, args) = search_query(f);
+    let mut stmt = conn.prepare(&sql)?;
+    let params: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
+    let rows = stmt.query_map(params.as_slice(), from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn search_query(f: &LogFilter<'_>) -> (String, Vec<Box<dyn ToSql>>) {
     let mut sql = String::from(
         "SELECT id, request_id, key_id, key_prefix, environment, method, endpoint, route, query,
                 status_code, error_code, idempotency_replayed, ip_hash, user_agent, region,
                 latency_us, created_at
-         FROM request_logs WHERE account_id = ?",
+         FROM ",
     );
-    let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(f.account_id.to_owned())];
+    let mut args: Vec<Box<dyn ToSql>> = Vec::new();
+    // A key's rows are fewer than its account's: that index, when there is a key.
+    match f.key_id {
+        Some(key) => {
+            sql.push_str(BY_KEY);
+            sql.push_str(" AND account_id = ?2");
+            args.push(Box::new(key.to_owned()));
+        }
+        None => sql.push_str(BY_ACCOUNT),
+    }
+    args.push(Box::new(f.account_id.to_owned()));
     let mut add = |clause: &str, value: Box<dyn ToSql>| {
         sql.push_str(clause);
         args.push(value);
     };
-    if let Some(key) = f.key_id {
-        add(" AND key_id = ?", Box::new(key.to_owned()));
-    }
     match f.status {
         Some(StatusFilter::Class(c)) => {
             add(" AND status_code >= ?", Box::new(c * 100));
@@ -149,10 +190,7 @@ pub fn search_logs(conn: &Connection, f: &LogFilter<'_>) -> Result<Vec<LogRow>, 
     }
     sql.push_str(" ORDER BY id DESC LIMIT ?");
     args.push(Box::new(f.limit));
-    let mut stmt = conn.prepare(&sql)?;
-    let params: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
-    let rows = stmt.query_map(params.as_slice(), from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    (sql, args)
 }
 
 /// Escapes `\\`, `%` and `_` for a `LIKE … ESCAPE '\\'` pattern.
@@ -165,6 +203,111 @@ pub(crate) fn like_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::time::Duration;
+
+    use crate::store::{Store, StoreOptions};
+
+    fn log_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let options = StoreOptions {
+            pool_size: 1,
+            busy_timeout: Duration::from_secs(5),
+            background_checkpoints: false,
+        };
+        let store = Store::open(dir.path(), options).unwrap();
+        (dir, store)
+    }
+
+    fn add_row(conn: &Connection, key_id: &str, account_id: &str, status: i64) {
+        conn.execute(
+            "INSERT INTO request_logs (request_id, key_id, account_id, key_prefix, environment,
+                 method, endpoint, route, status_code, ip_hash, region, latency_us, created_at)
+             VALUES ('req_1', ?1, ?2, 'bs_live_x', 'live', 'GET', '/v1/status', '/v1/status',
+                 ?3, 'ab', 'us', 1, 1)",
+            rusqlite::params![key_id, account_id, status],
+        )
+        .unwrap();
+    }
+
+    // Two ids with the same last 8 characters share index entries.
+    const KEY_A: &str = "00000000-0000-4000-8000-0000aaaaaaaa";
+    const KEY_B: &str = "11111111-1111-4111-8111-1111aaaaaaaa";
+    const ACCOUNT_A: &str = "22222222-2222-4222-8222-2222bbbbbbbb";
+    const ACCOUNT_B: &str = "33333333-3333-4333-8333-3333bbbbbbbb";
+
+    #[test]
+    fn ids_that_share_a_tag_keep_their_own_rows() {
+        let (_dir, store) = log_store();
+        let conn = store.conn().unwrap();
+        add_row(&conn, KEY_A, ACCOUNT_A, 200);
+        add_row(&conn, KEY_B, ACCOUNT_B, 200);
+        add_row(&conn, KEY_B, ACCOUNT_B, 404);
+        assert_eq!(count_key_rows(&conn, KEY_A).unwrap(), 1);
+        assert_eq!(count_key_rows(&conn, KEY_B).unwrap(), 2);
+        let filter = |account_id, key_id| LogFilter {
+            account_id,
+            key_id,
+            limit: 10,
+            ..LogFilter::default()
+        };
+        let found = |f: &LogFilter<'_>| search_logs(&conn, f).unwrap().len();
+        assert_eq!(found(&filter(ACCOUNT_A, None)), 1);
+        assert_eq!(found(&filter(ACCOUNT_B, None)), 2);
+        assert_eq!(found(&filter(ACCOUNT_B, Some(KEY_B))), 2);
+        assert_eq!(found(&filter(ACCOUNT_A, Some(KEY_B))), 0);
+        assert_eq!(delete_key_rows(&conn, KEY_B).unwrap(), 2);
+        assert_eq!(count_key_rows(&conn, KEY_A).unwrap(), 1);
+    }
+
+    #[test]
+    fn every_log_query_reads_its_index_newest_first() {
+        let (_dir, store) = log_store();
+        let conn = store.conn().unwrap();
+        let plan = |sql: &str, args: &[&dyn ToSql]| -> String {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let rows = stmt.query_map(args, |r| r.get::<_, String>(3)).unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        };
+        let every_filter = |key_id| LogFilter {
+            account_id: ACCOUNT_A,
+            key_id,
+            status: Some(StatusFilter::Class(4)),
+            error_code: Some("BSE1003"),
+            since: Some(Timestamp(1)),
+            until: Some(Timestamp(2)),
+            before_id: Some(10),
+            endpoint: Some("/v1/"),
+            text: Some("x"),
+            limit: 10,
+        };
+        for (key_id, index) in [
+            (None, "request_logs_by_account"),
+            (Some(KEY_A), "request_logs_by_key"),
+        ] {
+            for filter in [
+                LogFilter {
+                    account_id: ACCOUNT_A,
+                    key_id,
+                    limit: 10,
+                    ..LogFilter::default()
+                },
+                every_filter(key_id),
+            ] {
+                let (sql, args) = search_query(&filter);
+                let args: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
+                let plan = plan(&sql, &args);
+                assert!(plan.contains(index), "{plan}");
+                assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+            }
+        }
+        for sql in [
+            format!("SELECT count(*) FROM {BY_KEY}"),
+            format!("DELETE FROM {BY_KEY}"),
+        ] {
+            assert!(plan(&sql, &[&KEY_A]).contains("request_logs_by_key"));
+        }
+    }
 
     #[test]
     fn status_filters_accept_classes_and_codes() {

@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("sql/0004_thresholds.sql"),
     include_str!("sql/0005_generations.sql"),
     include_str!("sql/0006_generation_inputs.sql"),
+    include_str!("sql/0007_log_index_tags.sql"),
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {

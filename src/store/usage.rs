@@ -134,11 +134,11 @@ pub fn key_error_codes(
 
 /// Requests a key made at or after `since` (for a rotated key's grace period).
 pub fn key_requests_since(conn: &Connection, key_id: &str, since: i64) -> Result<i64, StoreError> {
-    Ok(conn.query_row(
-        "SELECT count(*) FROM request_logs WHERE key_id = ?1 AND created_at >= ?2",
-        params![key_id, since],
-        |r| r.get(0),
-    )?)
+    let sql = format!(
+        "SELECT count(*) FROM {} AND created_at >= ?2",
+        super::logs::BY_KEY
+    );
+    Ok(conn.query_row(&sql, params![key_id, since], |r| r.get(0))?)
 }
 
 /// An account's requests per day by status class from `since_day` on.

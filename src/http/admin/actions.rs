@@ -71,11 +71,7 @@ pub async fn confirm(
         .run(move |c| {
             let key = get_key_in(c, Some(&account), &lookup_id)
                 .map_err(|e| crate::store::StoreError::Task(e.to_string()));
-            let logs: i64 = c.query_row(
-                "SELECT count(*) FROM request_logs WHERE key_id = ?1",
-                [&lookup_id],
-                |r| r.get(0),
-            )?;
+            let logs = crate::store::logs::count_key_rows(c, &lookup_id)?;
             Ok((key, logs))
         })
         .await
