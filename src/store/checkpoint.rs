@@ -87,17 +87,10 @@ fn checkpoint(conn: &Connection, mode: &str) -> Option<(bool, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StoreOptions;
 
     /// A store as the server opens it, and the writer's kind of connection with a scratch table.
     fn scratch_store() -> (tempfile::TempDir, Store, Connection) {
-        let dir = tempfile::tempdir().unwrap();
-        let options = StoreOptions {
-            pool_size: 1,
-            busy_timeout: Duration::from_secs(5),
-            background_checkpoints: true,
-        };
-        let store = Store::open(dir.path(), options).unwrap();
+        let (dir, store) = Store::temporary();
         let conn = store.eager_connection().unwrap();
         conn.execute_batch("CREATE TABLE scratch (v BLOB NOT NULL)")
             .unwrap();

@@ -204,20 +204,7 @@ pub(crate) fn like_escape(s: &str) -> String {
 mod tests {
     use super::*;
 
-    use std::time::Duration;
-
-    use crate::store::{Store, StoreOptions};
-
-    fn log_store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let options = StoreOptions {
-            pool_size: 1,
-            busy_timeout: Duration::from_secs(5),
-            background_checkpoints: false,
-        };
-        let store = Store::open(dir.path(), options).unwrap();
-        (dir, store)
-    }
+    use crate::store::Store;
 
     fn add_row(conn: &Connection, key_id: &str, account_id: &str, status: i64) {
         conn.execute(
@@ -238,7 +225,7 @@ mod tests {
 
     #[test]
     fn ids_that_share_a_tag_keep_their_own_rows() {
-        let (_dir, store) = log_store();
+        let (_dir, store) = Store::temporary();
         let conn = store.conn().unwrap();
         add_row(&conn, KEY_A, ACCOUNT_A, 200);
         add_row(&conn, KEY_B, ACCOUNT_B, 200);
@@ -262,7 +249,7 @@ mod tests {
 
     #[test]
     fn every_log_query_reads_its_index_newest_first() {
-        let (_dir, store) = log_store();
+        let (_dir, store) = Store::temporary();
         let conn = store.conn().unwrap();
         let plan = |sql: &str, args: &[&dyn ToSql]| -> String {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();

@@ -166,6 +166,21 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+impl Store {
+    /// A store in a new temporary directory, opened as the server opens it.
+    pub(crate) fn temporary() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let options = StoreOptions {
+            pool_size: 1,
+            busy_timeout: Duration::from_secs(5),
+            background_checkpoints: true,
+        };
+        let store = Store::open(dir.path(), options).unwrap();
+        (dir, store)
+    }
+}
+
 /// Opens a database file for reading only, without migrating it (checks, backups).
 pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
     if !path.is_file() {
