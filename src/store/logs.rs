@@ -95,17 +95,23 @@ pub struct LogFilter<'a> {
 }
 
 /// The rows of key `?1`.
-pub const BY_KEY: &str = "request_logs INDEXED BY request_logs_by_key
+const BY_KEY: &str = "request_logs INDEXED BY request_logs_by_key
      WHERE substr(key_id, -8) = substr(?1, -8) AND key_id = ?1";
 
 /// The rows of account `?1`.
-pub const BY_ACCOUNT: &str = "request_logs INDEXED BY request_logs_by_account
+const BY_ACCOUNT: &str = "request_logs INDEXED BY request_logs_by_account
      WHERE substr(account_id, -8) = substr(?1, -8) AND account_id = ?1";
 
 /// Request-log rows of key `key_id`.
 pub fn count_key_rows(conn: &Connection, key_id: &str) -> Result<i64, StoreError> {
     let sql = format!("SELECT count(*) FROM {BY_KEY}");
     Ok(conn.query_row(&sql, [key_id], |r| r.get(0))?)
+}
+
+/// Requests a key made at or after `since` (for a rotated key's grace period).
+pub fn key_requests_since(conn: &Connection, key_id: &str, since: i64) -> Result<i64, StoreError> {
+    let sql = format!("SELECT count(*) FROM {BY_KEY} AND created_at >= ?2");
+    Ok(conn.query_row(&sql, rusqlite::params![key_id, since], |r| r.get(0))?)
 }
 
 /// Deletes the request-log rows of key `key_id`; returns how many went.
@@ -232,6 +238,8 @@ mod tests {
         add_row(&conn, KEY_B, ACCOUNT_B, 404);
         assert_eq!(count_key_rows(&conn, KEY_A).unwrap(), 1);
         assert_eq!(count_key_rows(&conn, KEY_B).unwrap(), 2);
+        assert_eq!(key_requests_since(&conn, KEY_A, 1).unwrap(), 1);
+        assert_eq!(key_requests_since(&conn, KEY_B, 2).unwrap(), 0);
         let filter = |account_id, key_id| LogFilter {
             account_id,
             key_id,

@@ -132,15 +132,6 @@ pub fn key_error_codes(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Requests a key made at or after `since` (for a rotated key's grace period).
-pub fn key_requests_since(conn: &Connection, key_id: &str, since: i64) -> Result<i64, StoreError> {
-    let sql = format!(
-        "SELECT count(*) FROM {} AND created_at >= ?2",
-        super::logs::BY_KEY
-    );
-    Ok(conn.query_row(&sql, params![key_id, since], |r| r.get(0))?)
-}
-
 /// An account's requests per day by status class from `since_day` on.
 pub fn account_usage_by_day(
     conn: &Connection,

@@ -11,8 +11,8 @@ use crate::http::state::AppState;
 use crate::service::keys::{get_key_in, rotation_chain};
 use crate::service::sessions::Session;
 use crate::store::keys::ApiKey;
-use crate::store::logs::{LogFilter, LogRow, search_logs};
-use crate::store::usage::{RouteUsage, key_error_codes, key_requests_since, key_usage};
+use crate::store::logs::{LogFilter, LogRow, key_requests_since, search_logs};
+use crate::store::usage::{RouteUsage, key_error_codes, key_usage};
 
 const DAYS: i64 = 30;
 

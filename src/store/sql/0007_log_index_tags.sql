@@ -2,7 +2,7 @@
 -- UUID) instead of all 36. Every request adds an entry to both, and the entries are appended at
 -- the end of one id's range, where SQLite rebalances the last leaves on each overflow: with
 -- whole ids, the two indexes were half of the pages every log commit wrote. Queries match the
--- tag through the index and the full id on the row (`store::logs::BY_KEY`, `BY_ACCOUNT`), so two
+-- tag through the index and the full id on the row (`store::logs`), so two
 -- ids sharing a tag only cost a few extra row reads.
 DROP INDEX request_logs_by_key;
 DROP INDEX request_logs_by_account;
