@@ -61,7 +61,8 @@ pub struct Store {
 
 const RETRY_EVERY: Duration = Duration::from_micros(100);
 /// The configured busy timeout in `RETRY_EVERY` steps. SQLite's busy handler is a plain function,
-/// so the store that opens sets it for the process (there is one store per process).
+/// so it is one value per process, set by the store that opened last: the server and each
+/// command open one store; tests that open several all use the default timeout.
 static BUSY_TRIES: AtomicI32 = AtomicI32::new(50_000);
 
 /// A busy handler: retry every 100 µs for as long as the configured busy timeout.
