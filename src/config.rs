@@ -211,6 +211,12 @@ impl Config {
         if self.storage.pool_size == 0 {
             return invalid("storage.pool_size", "must be at least 1".into());
         }
+        if !(1..=3_600_000).contains(&self.storage.busy_timeout_ms) {
+            return invalid(
+                "storage.busy_timeout_ms",
+                "must be between 1 and 3600000 (one hour)".into(),
+            );
+        }
         if let Err(message) = KeyFormat::new(&self.keys.prefix) {
             return invalid("keys.prefix", message);
         }

@@ -41,7 +41,9 @@ pub async fn request_context(
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let request_id = RequestId::generate();
     req.extensions_mut().insert(request_id.clone());
-    let mut res = next.call(req).await?;
+    // Whatever the request waits for in the store counts against one deadline from here.
+    let arrived = std::time::Instant::now();
+    let mut res = crate::store::busy::request_scope(arrived, next.call(req)).await?;
     if let Some(error) = error_of(&res) {
         let request = res.request().clone();
         let mut rendered = error.render(&request_id.0);

@@ -324,6 +324,7 @@ pub async fn commit_log(
         created_at: caller.now.millis(),
         authenticated: audit.authenticated,
         decided_at: audit.decided_at,
+        arrived: caller.started,
     };
     state.log.commit(entry, relay()).await.map_err(|_| {
         Metrics::bump(&state.metrics.log_failures);

@@ -39,11 +39,13 @@ impl Checkpointer {
         let conn = store.dedicated_connection()?;
         // A RESTART holds new writers off while it waits for older readers: it must give up
         // soon (and try again next round) rather than stall every request behind a long read.
-        conn.busy_handler(Some(super::retry_briefly))?;
+        conn.busy_handler(Some(super::busy::wait_briefly))?;
         let (stop, stopped) = mpsc::channel::<()>();
+        let timeout = store.busy_timeout();
         let handle = std::thread::Builder::new()
             .name("wal-checkpoint".into())
             .spawn(move || {
+                super::busy::set_thread_timeout(timeout);
                 // Rounds to skip the RESTART after one gave up on a reader.
                 let mut patience = 0;
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(INTERVAL) {

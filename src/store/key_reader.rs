@@ -48,9 +48,13 @@ impl KeyReader {
         let (tx, rx) = mpsc::channel();
         let cache = Arc::new(RwLock::new(Cache::default()));
         let shared = cache.clone();
+        let timeout = store.busy_timeout();
         std::thread::Builder::new()
             .name("key-reader".into())
-            .spawn(move || reader_loop(conn, rx, &shared))
+            .spawn(move || {
+                super::busy::set_thread_timeout(timeout);
+                reader_loop(conn, rx, &shared)
+            })
             .map_err(|e| StoreError::Task(e.to_string()))?;
         Ok(KeyReader { tx, cache })
     }

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod busy;
 pub mod checkpoint;
 pub mod generations;
 pub mod key_reader;
@@ -15,7 +16,6 @@ pub mod settings;
 pub mod usage;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use r2d2::PooledConnection;
@@ -59,33 +59,9 @@ pub struct Store {
     options: StoreOptions,
 }
 
-const RETRY_EVERY: Duration = Duration::from_micros(100);
-/// The configured busy timeout in `RETRY_EVERY` steps. SQLite's busy handler is a plain function,
-/// so it is one value per process, set by the store that opened last: the server and each
-/// command open one store; tests that open several all use the default timeout.
-static BUSY_TRIES: AtomicI32 = AtomicI32::new(50_000);
-
-/// A busy handler: retry every 100 µs for as long as the configured busy timeout.
-fn retry_soon(tries: i32) -> bool {
-    retry_within(tries, BUSY_TRIES.load(Ordering::Relaxed))
-}
-
-/// A busy handler: retry every 100 µs for 10 ms at most.
-pub(super) fn retry_briefly(tries: i32) -> bool {
-    retry_within(tries, 100)
-}
-
-fn retry_within(tries: i32, limit: i32) -> bool {
-    if tries >= limit {
-        return false;
-    }
-    std::thread::sleep(RETRY_EVERY);
-    true
-}
-
-/// Pragmas every connection needs: foreign keys and the busy timeout are per connection.
+/// Pragmas every connection needs: foreign keys and the busy handler are per connection.
 fn configure(conn: &Connection, options: StoreOptions) -> rusqlite::Result<()> {
-    conn.busy_timeout(options.busy_timeout)?;
+    conn.busy_handler(Some(busy::wait_patiently))?;
     if options.background_checkpoints {
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     }
@@ -107,8 +83,7 @@ impl Store {
             source,
         })?;
         let path = data_dir.join("tidegate.db");
-        let tries = options.busy_timeout.as_micros() / RETRY_EVERY.as_micros();
-        BUSY_TRIES.store(i32::try_from(tries).unwrap_or(i32::MAX), Ordering::Relaxed);
+        busy::set_default_timeout(options.busy_timeout);
         let mut conn = Connection::open(&path)?;
         configure(&conn, options)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -116,8 +91,10 @@ impl Store {
         drop(conn);
         let manager =
             SqliteConnectionManager::file(&path).with_init(move |c| configure(c, options));
+        // Waiting for a free connection is waiting for a lock like any other.
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size)
+            .connection_timeout(options.busy_timeout.max(Duration::from_millis(1)))
             .build(manager)?;
         Ok(Store {
             pool,
@@ -128,6 +105,10 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub fn busy_timeout(&self) -> Duration {
+        self.options.busy_timeout
     }
 
     /// A pooled connection, for blocking code (CLI, jobs, `run`).
@@ -143,24 +124,36 @@ impl Store {
     }
 
     /// A dedicated connection that retries a locked database every 100 µs for as long as the
-    /// busy timeout, instead of SQLite's backoff, which sleeps up to 100 ms between tries: for
-    /// the thread that takes the write lock on every request's behalf.
+    /// busy timeout: for the thread that takes the write lock on every request's behalf.
     pub fn eager_connection(&self) -> Result<Connection, StoreError> {
         let conn = self.dedicated_connection()?;
-        conn.busy_handler(Some(retry_soon))?;
+        conn.busy_handler(Some(busy::wait_eagerly))?;
         Ok(conn)
     }
 
-    /// Runs blocking store work on the blocking thread pool, off the async workers.
+    /// Runs blocking store work on the blocking thread pool, off the async workers. Inside a
+    /// request its waits for locks (and for a pooled connection) end at the request's deadline.
     pub async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let timeout = self.options.busy_timeout;
+        let deadline = busy::request_arrival().map(|arrived| busy::deadline(arrived, timeout));
+        let limits = busy::Limits {
+            timeout: Some(timeout),
+            deadline,
+        };
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
-            f(&mut conn)
+            let mut conn = match deadline {
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    pool.get_timeout(left.max(Duration::from_millis(1)))?
+                }
+                None => pool.get()?,
+            };
+            busy::with_limits(limits, || f(&mut conn))
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?

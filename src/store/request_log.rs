@@ -38,6 +38,8 @@ pub struct LogEntry {
     /// For a decision taken from the key cache, the `key_generation` it was read at: the row is
     /// written only if no key changed since (see `key_reader`).
     pub decided_at: Option<i64>,
+    /// When the request arrived: the writer waits for a lock no longer than its deadline.
+    pub arrived: std::time::Instant,
 }
 
 /// What became of a row sent to the writer.
@@ -127,9 +129,13 @@ impl RequestLogWriter {
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(WriterStats::default());
         let thread_stats = stats.clone();
+        let timeout = store.busy_timeout();
         let handle = std::thread::Builder::new()
             .name("request-log".into())
-            .spawn(move || writer_loop(conn, rx, max_batch, &thread_stats))
+            .spawn(move || {
+                super::busy::set_thread_timeout(timeout);
+                writer_loop(conn, rx, max_batch, &thread_stats)
+            })
             .map_err(|e| StoreError::Task(e.to_string()))?;
         Ok((
             RequestLogWriter {
@@ -219,7 +225,16 @@ fn writer_loop(
             std::thread::yield_now();
             next = rx.try_recv().ok();
         }
-        let generation = match write_batch(&mut conn, &rows, &refusals, &mut touched) {
+        // However many failing groups a row queued behind, it waits no longer than its own
+        // request's deadline.
+        let deadline = rows
+            .iter()
+            .map(|(e, _)| super::busy::deadline_for(e.arrived))
+            .min();
+        let written = super::busy::with_deadline(deadline, || {
+            write_batch(&mut conn, &rows, &refusals, &mut touched)
+        });
+        let generation = match written {
             Ok(generation) => {
                 stats.commits.fetch_add(1, Ordering::Relaxed);
                 stats.rows.fetch_add(rows.len() as u64, Ordering::Relaxed);

@@ -8,6 +8,7 @@ mod admin_members;
 mod admin_pages;
 mod bad_input;
 mod browser;
+mod faults;
 mod generation;
 mod helpers;
 mod jobs;
