@@ -61,6 +61,7 @@ fn job_context(state: &AppState) -> JobContext {
         store: state.store.clone(),
         config: state.config.clone(),
         clock: state.clock.clone(),
+        catalog: state.generator.catalog_handle(),
     }
 }
 
@@ -108,7 +109,7 @@ impl Application {
         let (log, log_thread) = RequestLogWriter::start(&store, config.logs.max_batch)?;
         let catalog = Catalog::load(config.generation.catalog_file()).map_err(AppError::Config)?;
         let generator = Generator::new(
-            catalog,
+            Arc::new(catalog),
             store.clone(),
             clock.clone(),
             MediaStore::new(&config.storage.data_dir),

@@ -90,6 +90,7 @@ pub struct JobsConfig {
     pub warn_expiring_keys: String,
     pub purge_request_logs: String,
     pub purge_idempotency_keys: String,
+    pub fail_stuck_generations: String,
     pub expiry_warning_days: u32,
 }
 

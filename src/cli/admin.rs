@@ -221,10 +221,13 @@ pub fn audit(ctx: &Context, cmd: AuditCommand) -> Result<(), CliError> {
 
 pub fn run_job(ctx: &Context, name: &str) -> Result<(), CliError> {
     let store = open_store(&ctx.config)?;
+    let catalog =
+        crate::generation::Catalog::load(ctx.config.generation.catalog_file()).map_err(CliError)?;
     let jobs = JobContext {
         store,
         config: std::sync::Arc::new(ctx.config.clone()),
         clock: Clock::system(),
+        catalog: std::sync::Arc::new(catalog),
     };
     let outcome = actix_web::rt::System::new().block_on(run_job_now(name, &jobs))?;
     if ctx.json {

@@ -56,7 +56,7 @@ enum Command {
     #[command(subcommand)]
     Audit(admin::AuditCommand),
     /// Run one maintenance job now: expire-rotated-keys, warn-expiring-keys,
-    /// purge-request-logs or purge-idempotency-keys.
+    /// purge-request-logs, purge-idempotency-keys or fail-stuck-generations.
     RunJob { name: String },
     /// Store many keys at once for load tests (their secrets are discarded).
     #[command(hide = true)]

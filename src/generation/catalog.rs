@@ -404,6 +404,16 @@ impl Catalog {
         self.providers.iter().find(|p| p.id == id)
     }
 
+    /// The longest a generation trying these providers in turn can take in their calls: the sum
+    /// of their timeouts (providers no longer in the catalog are never called).
+    pub fn chain_timeout(&self, providers: &[String]) -> std::time::Duration {
+        providers
+            .iter()
+            .filter_map(|id| self.provider(id))
+            .map(|p| std::time::Duration::from_secs_f64(p.timeout_seconds))
+            .sum()
+    }
+
     /// Models a provider serves.
     pub fn models_of<'a>(&'a self, provider: &'a str) -> impl Iterator<Item = &'a Model> + 'a {
         self.models

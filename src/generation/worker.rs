@@ -2,6 +2,7 @@
 //! chain (per-provider timeout, circuit breaker, failover), storing files and settling credits.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,10 @@ use crate::service::ServiceError;
 use crate::service::generations as service;
 use crate::store::Store;
 use crate::store::generations::{self as records, Attempt, AttemptOutcome, Generation, Success};
+
+/// Retries of a failed write of generation state start after this and double up to the last.
+const PERSIST_FIRST_RETRY: Duration = Duration::from_millis(50);
+const PERSIST_LAST_RETRY: Duration = Duration::from_secs(1);
 
 enum Adapter {
     Local,
@@ -82,7 +87,7 @@ struct Running {
 }
 
 pub struct Generator {
-    catalog: Catalog,
+    catalog: Arc<Catalog>,
     providers: Vec<Provider>,
     store: Store,
     clock: Clock,
@@ -96,11 +101,12 @@ pub struct Generator {
     stopping: watch::Sender<Option<Instant>>,
     /// Breakers count time in milliseconds since this instant.
     epoch: Instant,
+    store_retries: AtomicU64,
 }
 
 impl Generator {
     pub fn new(
-        catalog: Catalog,
+        catalog: Arc<Catalog>,
         store: Store,
         clock: Clock,
         media: MediaStore,
@@ -139,6 +145,7 @@ impl Generator {
             busy: watch::channel(0).0,
             stopping: watch::channel(None).0,
             epoch: Instant::now(),
+            store_retries: AtomicU64::new(0),
         }))
     }
 
@@ -165,6 +172,10 @@ impl Generator {
 
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    pub fn catalog_handle(&self) -> Arc<Catalog> {
+        Arc::clone(&self.catalog)
     }
 
     pub fn providers(&self) -> &[Provider] {
@@ -264,6 +275,48 @@ impl Generator {
         self.store.run(move |c| Ok(f(c))).await?
     }
 
+    /// Store work a generation's state depends on (starting it, recording an attempt, its
+    /// outcome), retried until it succeeds: a lock held elsewhere or a full disk ends, and a
+    /// write given up would leave the generation `processing` with its credits and in-flight
+    /// slot held until a restart.
+    async fn persist<T, F>(&self, generation_id: &str, f: F) -> T
+    where
+        T: Send + 'static,
+        F: Fn(&mut rusqlite::Connection) -> Result<T, ServiceError> + Clone + Send + 'static,
+    {
+        let mut delay = PERSIST_FIRST_RETRY;
+        let mut failures = 0_u64;
+        loop {
+            match self.db(f.clone()).await {
+                Ok(value) => {
+                    if failures > 0 {
+                        tracing::info!(
+                            generation_id,
+                            failures,
+                            "generation state recorded after retrying"
+                        );
+                    }
+                    return value;
+                }
+                Err(e) => {
+                    failures += 1;
+                    self.store_retries.fetch_add(1, Ordering::Relaxed);
+                    if failures == 1 || failures.is_multiple_of(30) {
+                        tracing::warn!(generation_id, failures, error = %e,
+                            "cannot record the generation's state; retrying");
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(PERSIST_LAST_RETRY);
+                }
+            }
+        }
+    }
+
+    /// Store writes of generation state that failed and were tried again, for `/metrics`.
+    pub fn store_retries_counter(&self) -> &AtomicU64 {
+        &self.store_retries
+    }
+
     /// Runs one generation; whatever goes wrong is logged here and fails it.
     async fn run(self: &Arc<Self>, id: &str) {
         let (cancel, mut canceled) = watch::channel(false);
@@ -282,8 +335,7 @@ impl Generator {
             // Whatever went wrong, the generation must not hold its credits and in-flight slot
             // until the next restart.
             tracing::error!(generation_id = %id, error = %e, "generation failed in the worker");
-            let _ = self
-                .fail(id, "The generation could not be completed.", "BSE5002")
+            self.fail(id, "The generation could not be completed.", "BSE5002")
                 .await;
             self.remove_files(id).await;
         }
@@ -303,7 +355,7 @@ impl Generator {
         let now = self.clock.now();
         let owned = id.to_owned();
         let started = self
-            .db(move |c| {
+            .persist(id, move |c| {
                 let started = records::start(c, &owned, now)?;
                 Ok(if started {
                     records::get(c, &owned)?
@@ -311,14 +363,15 @@ impl Generator {
                     None
                 })
             })
-            .await?;
+            .await;
         let Some(g) = started else { return Ok(()) };
         let Some(model) = self.catalog.model(&g.model_identifier) else {
             let message = format!(
                 "The model {} is no longer in the catalog.",
                 g.model_identifier
             );
-            return self.fail(&g.id, &message, "BSE4005").await;
+            self.fail(&g.id, &message, "BSE4005").await;
+            return Ok(());
         };
         let mut errors: Vec<(String, ProviderError)> = Vec::new();
         for provider_id in &g.provider_order {
@@ -349,7 +402,7 @@ impl Generator {
                 None => {
                     provider.breaker.release(admission, self.now_ms());
                     self.record(&g, provider_id, AttemptOutcome::Cancelled, None, latency_ms)
-                        .await?;
+                        .await;
                     return Ok(());
                 }
                 Some(Ok(output)) => {
@@ -378,13 +431,14 @@ impl Generator {
                         Some(&error),
                         latency_ms,
                     )
-                    .await?;
+                    .await;
                     errors.push((provider_id.clone(), error));
                 }
             }
         }
         let (message, code) = summarise(&errors);
-        self.fail(&g.id, &message, code).await
+        self.fail(&g.id, &message, code).await;
+        Ok(())
     }
 
     async fn record(
@@ -394,7 +448,7 @@ impl Generator {
         outcome: AttemptOutcome,
         error: Option<&ProviderError>,
         latency_ms: i64,
-    ) -> Result<(), ServiceError> {
+    ) {
         let now = self.clock.now();
         let (gid, account, provider, cost) = (
             g.id.clone(),
@@ -403,7 +457,7 @@ impl Generator {
             g.cost,
         );
         let error = error.map(|e| (e.code(), e.to_string()));
-        self.db(move |c| {
+        self.persist(&g.id, move |c| {
             service::record_attempt(
                 c,
                 &Attempt {
@@ -422,11 +476,14 @@ impl Generator {
         .await
     }
 
-    async fn fail(&self, id: &str, message: &str, code: &'static str) -> Result<(), ServiceError> {
+    /// Fails the generation and refunds it, unless it already finished (a cancel won the race).
+    async fn fail(&self, id: &str, message: &str, code: &'static str) {
         let now = self.clock.now();
-        let (id, message) = (id.to_owned(), message.to_owned());
-        self.db(move |c| service::fail(c, &id, &message, code, now).map(|_| ()))
-            .await
+        let (owned, message) = (id.to_owned(), message.to_owned());
+        self.persist(id, move |c| {
+            service::fail(c, &owned, &message, code, now).map(|_| ())
+        })
+        .await
     }
 
     async fn store_success(
@@ -448,17 +505,17 @@ impl Generator {
             Err(e) => {
                 tracing::error!(generation_id = %g.id, error = %e, "cannot store generated files");
                 self.record(g, provider, AttemptOutcome::Discarded, None, latency_ms)
-                    .await?;
-                return self
-                    .fail(&g.id, "The generated files could not be stored.", "BSE5002")
                     .await;
+                self.fail(&g.id, "The generated files could not be stored.", "BSE5002")
+                    .await;
+                return Ok(());
             }
         };
         let now = self.clock.now();
         let predict_ms = output.predict_time.map(|s| (s * 1000.0).round() as i64);
         let (record, provider_owned) = (g.clone(), provider.to_owned());
         let kept = self
-            .db(move |c| {
+            .persist(&g.id, move |c| {
                 service::succeed(
                     c,
                     &record,
@@ -472,7 +529,7 @@ impl Generator {
                     now,
                 )
             })
-            .await?;
+            .await;
         if !kept {
             self.remove_files(&g.id).await;
         }

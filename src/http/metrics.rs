@@ -80,6 +80,11 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             "Request-log rows committed.",
             &log.rows,
         ),
+        (
+            "tidegate_generation_store_retries_total",
+            "Writes of a generation's state that failed and were tried again.",
+            state.generator.store_retries_counter(),
+        ),
     ] {
         let n = counter.load(Ordering::Relaxed);
         let _ = writeln!(

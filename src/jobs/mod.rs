@@ -1,5 +1,5 @@
-//! Scheduled maintenance (keys.md §5): four jobs, each running one blocking use case of
-//! `service::maintenance` off the async threads. The scheduler, the tests and the command line
+//! Scheduled maintenance (keys.md §5): five jobs, each running one blocking use case of
+//! `service::maintenance` or `service::generations` off the async threads. The scheduler, the tests and the command line
 //! all run them through [`run_job`] or [`Job::run`].
 
 mod scheduler;
@@ -7,28 +7,37 @@ mod scheduler;
 pub use scheduler::{Scheduler, validate_schedules};
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::config::{Config, JobsConfig};
 use crate::domain::Clock;
-use crate::service::{ServiceError, maintenance};
+use crate::generation::Catalog;
+use crate::service::{ServiceError, generations, maintenance};
 use crate::store::Store;
 
-/// Everything a job needs: the store, the configuration and the clock (replaceable in tests).
+/// Everything a job needs: the store, the configuration, the clock (replaceable in tests) and
+/// the model catalog (for the providers' time limits).
 #[derive(Clone)]
 pub struct JobContext {
     pub store: Store,
     pub config: Arc<Config>,
     pub clock: Clock,
+    pub catalog: Arc<Catalog>,
 }
 
-pub const JOB_NAMES: [&str; 4] = [
+pub const JOB_NAMES: [&str; 5] = [
     "expire-rotated-keys",
     "warn-expiring-keys",
     "purge-request-logs",
     "purge-idempotency-keys",
+    "fail-stuck-generations",
 ];
+
+/// How much longer than its providers' timeouts a generation may run before it is failed: room
+/// for storing its files and for retrying the write of its outcome.
+pub const STUCK_GENERATION_GRACE: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Job {
@@ -36,6 +45,7 @@ pub enum Job {
     WarnExpiringKeys,
     PurgeRequestLogs,
     PurgeIdempotencyKeys,
+    FailStuckGenerations,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,14 +80,18 @@ pub enum JobOutcome {
     PurgeIdempotencyKeys {
         idempotency_keys_deleted: u64,
     },
+    FailStuckGenerations {
+        generations_failed: u64,
+    },
 }
 
 impl Job {
-    pub const ALL: [Job; 4] = [
+    pub const ALL: [Job; 5] = [
         Job::ExpireRotatedKeys,
         Job::WarnExpiringKeys,
         Job::PurgeRequestLogs,
         Job::PurgeIdempotencyKeys,
+        Job::FailStuckGenerations,
     ];
 
     pub fn name(self) -> &'static str {
@@ -98,6 +112,7 @@ impl Job {
             Job::WarnExpiringKeys => "jobs.warn_expiring_keys",
             Job::PurgeRequestLogs => "jobs.purge_request_logs",
             Job::PurgeIdempotencyKeys => "jobs.purge_idempotency_keys",
+            Job::FailStuckGenerations => "jobs.fail_stuck_generations",
         }
     }
 
@@ -108,6 +123,7 @@ impl Job {
             Job::WarnExpiringKeys => &config.warn_expiring_keys,
             Job::PurgeRequestLogs => &config.purge_request_logs,
             Job::PurgeIdempotencyKeys => &config.purge_idempotency_keys,
+            Job::FailStuckGenerations => &config.fail_stuck_generations,
         };
         cron.trim()
     }
@@ -116,6 +132,7 @@ impl Job {
     pub async fn run(self, ctx: &JobContext) -> Result<JobOutcome, JobError> {
         let now = ctx.clock.now();
         let config = ctx.config.clone();
+        let catalog = ctx.catalog.clone();
         let result = ctx
             .store
             .run(move |conn| {
@@ -140,6 +157,15 @@ impl Job {
                                 idempotency_keys_deleted,
                             },
                         ),
+                    Job::FailStuckGenerations => {
+                        let allowed = |providers: &[String]| {
+                            let limit = catalog.chain_timeout(providers) + STUCK_GENERATION_GRACE;
+                            i64::try_from(limit.as_millis()).unwrap_or(i64::MAX)
+                        };
+                        generations::fail_overdue(conn, now, allowed).map(|generations_failed| {
+                            JobOutcome::FailStuckGenerations { generations_failed }
+                        })
+                    }
                 })
             })
             .await
@@ -164,6 +190,7 @@ impl JobOutcome {
             JobOutcome::WarnExpiringKeys { .. } => Job::WarnExpiringKeys,
             JobOutcome::PurgeRequestLogs { .. } => Job::PurgeRequestLogs,
             JobOutcome::PurgeIdempotencyKeys { .. } => Job::PurgeIdempotencyKeys,
+            JobOutcome::FailStuckGenerations { .. } => Job::FailStuckGenerations,
         }
     }
 
@@ -179,6 +206,7 @@ impl JobOutcome {
             JobOutcome::PurgeIdempotencyKeys {
                 idempotency_keys_deleted,
             } => idempotency_keys_deleted > 0,
+            JobOutcome::FailStuckGenerations { generations_failed } => generations_failed > 0,
         }
     }
 
@@ -204,6 +232,10 @@ impl JobOutcome {
             } => format!(
                 "deleted {}",
                 count(idempotency_keys_deleted, "idempotency record")
+            ),
+            JobOutcome::FailStuckGenerations { generations_failed } => format!(
+                "failed and refunded {}",
+                count(generations_failed, "stuck generation")
             ),
         };
         format!("{}: {what}", self.job().name())
@@ -232,7 +264,8 @@ mod tests {
             err.as_deref(),
             Some(
                 "unknown job \"purge-everything\"; the jobs are expire-rotated-keys, \
-                 warn-expiring-keys, purge-request-logs, purge-idempotency-keys"
+                 warn-expiring-keys, purge-request-logs, purge-idempotency-keys, \
+                 fail-stuck-generations"
             )
         );
     }

@@ -133,6 +133,7 @@ mod tests {
             warn_expiring_keys: String::new(),
             purge_request_logs: purge_request_logs.into(),
             purge_idempotency_keys: "@hourly".into(),
+            fail_stuck_generations: "*/10 * * * * *".into(),
             expiry_warning_days: 7,
         }
     }

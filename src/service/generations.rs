@@ -229,3 +229,25 @@ pub fn recover(
     }
     Ok((pending, failed))
 }
+
+/// Fails and refunds every `processing` generation that started longer ago than `allowed` says
+/// its provider chain may take: its worker died, or could not record the outcome. Returns how
+/// many were failed.
+pub fn fail_overdue(
+    conn: &mut Connection,
+    now: Timestamp,
+    allowed: impl Fn(&[String]) -> i64,
+) -> Result<u64, ServiceError> {
+    let mut failed = 0;
+    for (id, started, providers) in store::processing(conn)? {
+        if now.millis() - started.millis() <= allowed(&providers) {
+            continue;
+        }
+        let message = "The generation ran longer than its providers' time limits allow and was \
+                       stopped; its credits were refunded.";
+        if fail(conn, &id, message, "BSE4002", now)? {
+            failed += 1;
+        }
+    }
+    Ok(failed)
+}

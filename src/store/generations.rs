@@ -240,6 +240,24 @@ pub fn in_flight(conn: &Connection) -> Result<Vec<(String, GenerationStatus)>, S
     Ok(rows)
 }
 
+/// Every `processing` generation: (id, when it started, its providers in order).
+pub fn processing(conn: &Connection) -> Result<Vec<(String, Timestamp, Vec<String>)>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, COALESCE(started_at, created_at), provider_order FROM generations
+         WHERE status = 'processing'",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                Timestamp(r.get(1)?),
+                json_list(r.get(2)?).unwrap_or_default(),
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 /// `pending` → `processing`; false when the generation is no longer pending.
 pub fn start(conn: &Connection, id: &str, now: Timestamp) -> Result<bool, StoreError> {
     Ok(conn.execute(

@@ -72,3 +72,278 @@ async fn requests_behind_a_held_lock_give_up_after_the_busy_timeout_by_the_clock
         "nothing was written while the lock was held"
     );
 }
+
+/// A live key on a new free-plan account (one generation in flight at a time) with 5 credits.
+fn free_plan_key(app: &TestApp) -> (String, String) {
+    let account = app.cli_json(&["accounts", "create", "--name", "Free", "--plan", "free"]);
+    let account = account["id"].as_str().unwrap().to_owned();
+    app.cli_json(&["credits", "add", "--account", &account, "--amount", "5"]);
+    let key = app.cli_json(&[
+        "keys",
+        "create",
+        "--account",
+        &account,
+        "--name",
+        "free",
+        "--preset",
+        "full_access",
+    ]);
+    (account, key["key"].as_str().unwrap().to_owned())
+}
+
+fn balance_of(app: &TestApp, account: &str) -> i64 {
+    app.count(
+        "SELECT credit_balance FROM accounts WHERE id = ?1",
+        [account],
+    )
+}
+
+/// Polls `/metrics` until the workers have had to retry a write of generation state.
+async fn wait_for_a_store_retry(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = app.get("/metrics", None).await.text().await.unwrap();
+        let retries = text
+            .lines()
+            .find_map(|l| l.strip_prefix("tidegate_generation_store_retries_total "))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        if retries > 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no retry seen:\n{text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn submit_slow(app: &TestApp, key: &str) -> (u16, serde_json::Value) {
+    let (status, _, body) = app
+        .post_json(
+            "/v1/generate/image/remote/slow",
+            key,
+            &json!({ "generation_prompt": "a lighthouse" }),
+            None,
+        )
+        .await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_generation_whose_failure_cannot_be_recorded_is_refunded_once_the_lock_is_released() {
+    let (app, fakes) = crate::upstream::app_with_fakes(&[
+        ("storage.busy_timeout_ms", json!(300)),
+        ("server.metrics", json!(true)),
+    ])
+    .await;
+    let (account, key) = free_plan_key(&app);
+    let before = balance_of(&app, &account);
+    let (status, body) = submit_slow(&app, &key).await;
+    assert_eq!(status, 200, "{body}");
+    let id = body["data"]["generation_id"].as_str().unwrap().to_owned();
+    crate::helpers::eventually("the generation to start", || {
+        app.status_of(&id) == "processing"
+    })
+    .await;
+
+    // The upstream now reports the prediction failed, while another process holds the store:
+    // recording the attempt and the failure both fail, and are retried.
+    let lock = hold_write_lock(&app);
+    fakes.queue.set(crate::upstream::Mode::FailLater);
+    wait_for_a_store_retry(&app).await;
+    lock.execute_batch("ROLLBACK").unwrap();
+    let released = Instant::now();
+
+    let record = app.wait_for(&key, &id, &["failed"]).await;
+    assert!(
+        released.elapsed() < Duration::from_secs(5),
+        "failed {:?} after the store recovered",
+        released.elapsed()
+    );
+    assert_eq!(record["generation_error_code"], "BSE4001", "{record}");
+    assert_eq!(
+        balance_of(&app, &account),
+        before,
+        "the reservation was refunded"
+    );
+    let check = app.cli(&["check"]);
+    assert_eq!(check.status, 0, "{}{}", check.stdout, check.stderr);
+
+    // The in-flight slot is free again.
+    fakes.queue.set(crate::upstream::Mode::Ok);
+    let (status, body) = submit_slow(&app, &key).await;
+    assert_eq!(status, 200, "{body}");
+    let next = body["data"]["generation_id"].as_str().unwrap().to_owned();
+    app.wait_for(&key, &next, &["succeeded"]).await;
+}
+
+#[tokio::test]
+async fn a_generation_whose_success_cannot_be_recorded_succeeds_once_the_lock_is_released() {
+    let (app, fakes) = crate::upstream::app_with_fakes(&[
+        ("storage.busy_timeout_ms", json!(300)),
+        ("server.metrics", json!(true)),
+    ])
+    .await;
+    let (account, key) = free_plan_key(&app);
+    let before = balance_of(&app, &account);
+    let (_, body) = submit_slow(&app, &key).await;
+    let id = body["data"]["generation_id"].as_str().unwrap().to_owned();
+    crate::helpers::eventually("the generation to start", || {
+        app.status_of(&id) == "processing"
+    })
+    .await;
+
+    let lock = hold_write_lock(&app);
+    fakes.queue.set(crate::upstream::Mode::Ok);
+    wait_for_a_store_retry(&app).await;
+    lock.execute_batch("ROLLBACK").unwrap();
+
+    let record = app.wait_for(&key, &id, &["succeeded"]).await;
+    assert_eq!(
+        record["generation_output_file"].as_array().unwrap().len(),
+        1
+    );
+    // remote/slow costs 0.020 credits, charged once.
+    assert_eq!(balance_of(&app, &account), before - 20);
+    let check = app.cli(&["check"]);
+    assert_eq!(check.status, 0, "{}{}", check.stdout, check.stderr);
+    let (status, body) = submit_slow(&app, &key).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn the_sweeper_fails_and_refunds_a_generation_running_past_its_providers_timeouts() {
+    let (app, _fakes) = crate::upstream::app_with_fakes(&[]).await;
+    let (account, key) = free_plan_key(&app);
+    let before = balance_of(&app, &account);
+    // The upstream holds the prediction (its provider's timeout is 60 s).
+    let (_, body) = submit_slow(&app, &key).await;
+    let id = body["data"]["generation_id"].as_str().unwrap().to_owned();
+    crate::helpers::eventually("the generation to start", || {
+        app.status_of(&id) == "processing"
+    })
+    .await;
+    let (status, body) = submit_slow(&app, &key).await;
+    assert_eq!(status, 429, "{body}");
+    assert_error(&body, "BSE1009");
+
+    let sweep = || tidegate::jobs::run_job("fail-stuck-generations", &app.jobs);
+    let outcome = sweep().await.unwrap();
+    assert!(
+        !outcome.changed_anything(),
+        "within its time limit: {outcome:?}"
+    );
+    // Past the provider's 60 s and the minute of grace.
+    app.clock.advance(121_000);
+    let outcome = sweep().await.unwrap();
+    assert_eq!(
+        outcome.summary(),
+        "fail-stuck-generations: failed and refunded 1 stuck generation"
+    );
+
+    let (_, body) = app.get_json(&format!("/v1/content/{id}"), &key).await;
+    assert_eq!(body["data"]["generation_status"], "failed", "{body}");
+    assert_eq!(body["data"]["generation_error_code"], "BSE4002", "{body}");
+    assert_eq!(balance_of(&app, &account), before);
+    let (status, body) = submit_slow(&app, &key).await;
+    assert_eq!(status, 200, "the in-flight slot is free: {body}");
+}
+
+/// A tmpfs of a few megabytes, mounted for one test (it needs the privilege to mount).
+struct SmallDisk {
+    mountpoint: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount() -> Option<SmallDisk> {
+        let mountpoint = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=8m", "tidegate-test"])
+            .arg(mountpoint.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if mounted {
+            return Some(SmallDisk { mountpoint });
+        }
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root and must be able to mount a tmpfs"
+        );
+        eprintln!("skipped: mounting a small filesystem needs root");
+        None
+    }
+
+    /// Writes zeros until the filesystem is full.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.mountpoint.path().join("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let chunk = vec![0_u8; 64 * 1024];
+        while file
+            .write_all(&chunk)
+            .and_then(|()| file.sync_all())
+            .is_ok()
+        {}
+        let mut byte = 1;
+        while byte > 0 && file.write_all(&vec![0; byte]).is_ok() {
+            byte /= 2;
+        }
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        // Lazily: the server of the test may still have the database open.
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.mountpoint.path())
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn after_a_full_disk_every_generation_ends_and_the_ledger_balances() {
+    let Some(disk) = SmallDisk::mount() else {
+        return;
+    };
+    let data_dir = tempfile::tempdir_in(disk.mountpoint.path()).unwrap();
+    let (app, fakes) =
+        crate::upstream::app_with_fakes_in(data_dir, &[("server.metrics", json!(true))]).await;
+    let (account, key) = free_plan_key(&app);
+    let before = balance_of(&app, &account);
+    let (_, body) = submit_slow(&app, &key).await;
+    let id = body["data"]["generation_id"].as_str().unwrap().to_owned();
+    crate::helpers::eventually("the generation to start", || {
+        app.status_of(&id) == "processing"
+    })
+    .await;
+
+    // A reader of an old snapshot keeps the WAL from starting over, so every commit must grow it.
+    let reader = app.db();
+    reader
+        .execute_batch("BEGIN; SELECT count(*) FROM accounts;")
+        .unwrap();
+    let filler = disk.fill();
+    fakes.queue.set(crate::upstream::Mode::Ok);
+    wait_for_a_store_retry(&app).await;
+    std::fs::remove_file(filler).unwrap();
+    reader.execute_batch("COMMIT").unwrap();
+    let recovered = Instant::now();
+
+    crate::helpers::eventually("the generation to end", || {
+        ["succeeded", "failed"].contains(&app.status_of(&id).as_str())
+    })
+    .await;
+    assert!(recovered.elapsed() < Duration::from_secs(5));
+    let (_, body) = app.get_json(&format!("/v1/content/{id}"), &key).await;
+    let record = &body["data"];
+    // Its files could not be written: failed and refunded.
+    assert_eq!(record["generation_status"], "failed", "{body}");
+    assert_eq!(record["generation_error_code"], "BSE5002", "{body}");
+    assert_eq!(balance_of(&app, &account), before);
+    let check = app.cli(&["check"]);
+    assert_eq!(check.status, 0, "{}{}", check.stdout, check.stderr);
+    let (status, body) = submit_slow(&app, &key).await;
+    assert_eq!(status, 200, "{body}");
+}

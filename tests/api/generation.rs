@@ -5,34 +5,7 @@ use serde_json::{Value, json};
 use sha2::Digest;
 
 use crate::helpers::{TestApp, assert_error, eventually, spawn_app_in, spawn_app_with};
-use crate::upstream::{self, Mode, Upstream};
-
-struct Fakes {
-    alpha: Upstream,
-    beta: Upstream,
-    queue: Upstream,
-}
-
-/// A server whose catalog adds the fake upstreams, and the upstreams.
-async fn app_with_fakes(extra: &[(&str, Value)]) -> (TestApp, Fakes) {
-    let fakes = Fakes {
-        alpha: upstream::start(Mode::Ok),
-        beta: upstream::start(Mode::Ok),
-        queue: upstream::start(Mode::Hold),
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("models.toml");
-    std::fs::write(
-        &path,
-        upstream::catalog(&fakes.alpha.url, &fakes.beta.url, &fakes.queue.url),
-    )
-    .unwrap();
-    let mut overrides = vec![("generation.catalog", json!(path))];
-    overrides.extend(extra.iter().cloned());
-    // The catalog is read once, at start-up; the file may go afterwards.
-    let app = spawn_app_with(&overrides).await;
-    (app, fakes)
-}
+use crate::upstream::{Mode, app_with_fakes};
 
 fn is_time(v: &Value) -> bool {
     v.as_str()

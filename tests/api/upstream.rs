@@ -9,6 +9,8 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use crate::helpers::{TestApp, spawn_app_in};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     /// Answers at once with valid PNG output.
@@ -212,4 +214,42 @@ providers = [{{ provider = "queue", model = "clip-v1" }}]
 "#,
         base = include_str!("../../config/models.toml")
     )
+}
+
+pub struct Fakes {
+    pub alpha: Upstream,
+    pub beta: Upstream,
+    pub queue: Upstream,
+}
+
+/// A server whose catalog adds the fake upstreams, and the upstreams.
+pub async fn app_with_fakes(extra: &[(&str, Value)]) -> (TestApp, Fakes) {
+    let (mut app, fakes) = app_with_fakes_in(tempfile::tempdir().unwrap(), extra).await;
+    let account = app.cli_json(&["accounts", "create", "--name", "Acme"]);
+    app.account_id = account["id"].as_str().unwrap().to_owned();
+    (app, fakes)
+}
+
+/// The same on a given data directory; `account_id` is left empty.
+pub async fn app_with_fakes_in(
+    data_dir: tempfile::TempDir,
+    extra: &[(&str, Value)],
+) -> (TestApp, Fakes) {
+    let fakes = Fakes {
+        alpha: start(Mode::Ok),
+        beta: start(Mode::Ok),
+        queue: start(Mode::Hold),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("models.toml");
+    std::fs::write(
+        &path,
+        catalog(&fakes.alpha.url, &fakes.beta.url, &fakes.queue.url),
+    )
+    .unwrap();
+    let mut overrides = vec![("generation.catalog", json!(path))];
+    overrides.extend(extra.iter().cloned());
+    // The catalog is read once, at start-up; the file may go afterwards.
+    let app = spawn_app_in(data_dir, &overrides).await;
+    (app, fakes)
 }
