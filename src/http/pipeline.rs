@@ -91,7 +91,8 @@ pub async fn authenticate(
     scope: Scope,
     lookup: Lookup,
 ) -> Result<(Principal, Audit), (ApiError, Option<Audit>)> {
-    let (record, decided_at) = identify(req, state, caller, lookup)
+    let blocked = state.preauth.blocked_for(&caller.client_ip, caller.now);
+    let (record, decided_at) = identify(req, state, caller, lookup, blocked)
         .await
         .map_err(|error| {
             // Refusals are about the caller; a store that cannot answer is not one.
@@ -104,22 +105,24 @@ pub async fn authenticate(
         Ok(p) => p,
         Err(refused) => {
             let (refused, record) = *refused;
-            let authenticated = !matches!(refused, Refused::Lifecycle(_) | Refused::WrongRegion);
+            // A key that is not usable here (revoked, disabled, expired, another region's) is a
+            // failed authentication like an unknown one; past that, the key is the caller's.
+            let usable = !matches!(refused, Refused::Lifecycle(_) | Refused::WrongRegion);
             let mut limits = None;
-            if authenticated {
+            let error = if usable {
                 let plan = plan_named(state, record.account.as_ref().map(|a| a.plan.as_str()));
                 limits = rate_decision(state, &record.key, plan, caller.now, false);
+                refusal_error(refused)
             } else {
-                state.preauth.record_failure(caller.client_ip, caller.now);
-                Metrics::bump(&state.metrics.auth_failures);
-            }
+                failed_authentication(state, caller, blocked, refusal_error(refused))
+            };
             let audit = Audit {
                 key: record.key,
-                authenticated,
+                authenticated: usable,
                 limits,
                 decided_at,
             };
-            return Err((refusal_error(refused), Some(audit)));
+            return Err((error, Some(audit)));
         }
     };
     let plan = plan_named(state, Some(&principal.plan));
@@ -145,25 +148,18 @@ pub async fn authenticate(
 
 /// Steps 2–5: everything up to finding the key by its digest. Failures here are not key rows.
 /// A key from the cache comes with the key generation its decision must be confirmed at.
+///
+/// `blocked` is what is left of the pre-auth block of the caller's address. It refuses only
+/// attempts that cannot be tied to a usable key, so a valid key is served from an address that
+/// another client (behind the same NAT, say) got blocked; see `failed_authentication`.
 async fn identify(
     req: &HttpRequest,
     state: &AppState,
     caller: &Caller,
     lookup: Lookup,
+    blocked: Option<u64>,
 ) -> Result<(AuthRecord, Option<i64>), ApiError> {
-    let (ip, now) = (caller.client_ip, caller.now);
-    if let Some(wait) = state.preauth.blocked_for(&ip, now) {
-        return Err(ApiError::new(
-            ErrorCode::AuthRateLimited,
-            "Too many failed authentication attempts from this address.",
-        )
-        .retry_after(wait));
-    }
-    let failed = |error: ApiError| {
-        state.preauth.record_failure(ip, now);
-        Metrics::bump(&state.metrics.auth_failures);
-        error
-    };
+    let failed = |error: ApiError| failed_authentication(state, caller, blocked, error);
     let token = bearer(req).ok_or_else(|| {
         failed(ApiError::new(
             ErrorCode::AuthenticationRequired,
@@ -193,6 +189,26 @@ async fn identify(
         return Err(failed(invalid_key()));
     }
     Ok((record, decided_at))
+}
+
+/// An attempt that cannot be tied to a usable key: it counts towards the pre-auth limit of the
+/// caller's address, and while that address is blocked it is refused with BSE1006 instead.
+fn failed_authentication(
+    state: &AppState,
+    caller: &Caller,
+    blocked: Option<u64>,
+    error: ApiError,
+) -> ApiError {
+    state.preauth.record_failure(caller.client_ip, caller.now);
+    Metrics::bump(&state.metrics.auth_failures);
+    match blocked {
+        Some(wait) => ApiError::new(
+            ErrorCode::AuthRateLimited,
+            "Too many failed authentication attempts from this address.",
+        )
+        .retry_after(wait),
+        None => error,
+    }
 }
 
 fn invalid_key() -> ApiError {

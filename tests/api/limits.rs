@@ -60,19 +60,44 @@ async fn unlimited_plans_send_no_rate_limit_headers() {
 }
 
 #[tokio::test]
-async fn an_address_with_too_many_failed_authentications_is_refused_before_its_key_is_read() {
+async fn a_blocked_address_is_refused_only_what_no_usable_key_stands_behind() {
     let app = spawn_app_with(&[("auth.preauth_max_failures", json!(3))]).await;
     let (_, key) = app.create_key(&[]);
+    let (revoked_id, revoked) = app.create_key(&[]);
+    app.cli_json(&["keys", "revoke", &revoked_id]);
+    // A client behind the same address still calls with the key revoked at a rotation.
     for _ in 0..3 {
-        assert_eq!(app.get("/v1/status", Some("bye_wrong")).await.status(), 401);
+        let (status, body) = app.get_json("/v1/status", &revoked).await;
+        assert_eq!(status, 401);
+        assert_eq!(body["error"]["message"], "This API key has been revoked.");
     }
-    let res = app.get("/v1/status", Some(&key)).await;
-    assert_eq!(res.status(), 429, "even a good key waits");
-    assert!(res.headers().contains_key("retry-after"));
-    let error = assert_error(&res.json().await.unwrap(), "BSE1006");
-    assert_eq!(error["retryable"], true);
+
+    for (what, token) in [
+        ("an unknown key", Some("bye_wrong")),
+        ("no key", None),
+        ("the revoked key", Some(revoked.as_str())),
+    ] {
+        let res = app.get("/v1/status", token).await;
+        assert_eq!(res.status(), 429, "{what}");
+        assert!(res.headers().contains_key("retry-after"), "{what}");
+        let error = assert_error(&res.json().await.unwrap(), "BSE1006");
+        assert_eq!(error["retryable"], true);
+    }
+    // A valid key is never refused by the limiter, however long the block lasts.
+    for _ in 0..5 {
+        assert_eq!(app.get("/v1/status", Some(&key)).await.status(), 200);
+    }
+    // The refused attempts with the revoked key are still audit rows of that key.
+    let refused = app.count(
+        "SELECT count(*) FROM request_logs WHERE key_id = ?1 AND error_code = 'BSE1006'",
+        [&revoked_id],
+    );
+    assert_eq!(refused, 1);
+
     app.clock.advance(61_000);
-    assert_eq!(app.get("/v1/status", Some(&key)).await.status(), 200);
+    let (status, body) = app.get_json("/v1/status", "bye_wrong").await;
+    assert_eq!(status, 401);
+    assert_error(&body, "BSE1002");
 }
 
 #[tokio::test]
