@@ -21,7 +21,7 @@ use crate::http::state::{AppState, IpHasher};
 use crate::jobs::{JobContext, JobError, Scheduler};
 use crate::service::ServiceError;
 use crate::service::bootstrap::{AdminCreated, ensure_instance_admin};
-use crate::service::preauth::{FailureLimiter, PreAuthLimiter};
+use crate::service::preauth::{FailureLimiter, PreAuthLimiter, SignInBackoff};
 use crate::service::rate_limit::RateLimiter;
 use crate::store::key_reader::KeyReader;
 use crate::store::request_log::{RequestLogThread, RequestLogWriter};
@@ -129,7 +129,7 @@ impl Application {
                 config.auth.preauth_block_seconds,
             ),
             signin_ip: signin_limiter(&config),
-            signin_email: signin_limiter(&config),
+            signin_email: SignInBackoff::new(u64::from(config.auth.signin_window_minutes) * 60),
             config: Arc::new(config),
             key_reader: KeyReader::start(&store)?,
             store,

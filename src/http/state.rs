@@ -10,7 +10,7 @@ use super::metrics::Metrics;
 use crate::config::Config;
 use crate::domain::random::hex;
 use crate::domain::{Clock, KeyFormat, TrustedProxies};
-use crate::service::preauth::{FailureLimiter, PreAuthLimiter};
+use crate::service::preauth::{FailureLimiter, PreAuthLimiter, SignInBackoff};
 use crate::service::rate_limit::RateLimiter;
 use crate::store::Store;
 use crate::store::key_reader::KeyReader;
@@ -27,7 +27,7 @@ pub struct AppState {
     pub preauth: PreAuthLimiter,
     /// Failed dashboard sign-ins per client IP and per e-mail address.
     pub signin_ip: FailureLimiter<IpAddr>,
-    pub signin_email: FailureLimiter<String>,
+    pub signin_email: SignInBackoff,
     pub proxies: TrustedProxies,
     pub ip_hasher: IpHasher,
     pub metrics: Metrics,

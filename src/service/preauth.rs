@@ -1,6 +1,6 @@
 //! Failure limiters: an IP with too many failed authentications in a minute is refused for a
-//! while before its key is even read (BSE1006); the same mechanism limits dashboard sign-ins per
-//! IP and per e-mail address.
+//! while (BSE1006); the same mechanism limits dashboard sign-ins per IP. Sign-ins per e-mail
+//! address get a growing delay instead of a block, so a stranger cannot lock a person out.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -86,6 +86,73 @@ impl<K: Hash + Eq> FailureLimiter<K> {
     }
 }
 
+/// Failed sign-ins per e-mail address. The first `FREE_FAILURES` cost nothing; after that each
+/// attempt must come a delay after the last failure, one second doubling up to `MAX_DELAY_MS`.
+/// A guesser spreading attempts over any number of addresses gets one verified guess per
+/// `MAX_DELAY_MS` at most, and the person whose address it is signs in at the next slot.
+pub struct SignInBackoff {
+    forget_after_ms: i64,
+    entries: Mutex<HashMap<String, Backoff>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Backoff {
+    failures: u32,
+    last_failure: i64,
+}
+
+impl SignInBackoff {
+    pub const FREE_FAILURES: u32 = 3;
+    pub const MAX_DELAY_MS: i64 = 30_000;
+
+    /// Failures are forgotten `forget_after_seconds` after the last one.
+    pub fn new(forget_after_seconds: u64) -> SignInBackoff {
+        SignInBackoff {
+            forget_after_ms: i64::try_from(forget_after_seconds.saturating_mul(1000))
+                .unwrap_or(i64::MAX),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn delay_ms(failures: u32) -> i64 {
+        let doublings = failures.saturating_sub(Self::FREE_FAILURES + 1).min(20);
+        (1000_i64 << doublings).min(Self::MAX_DELAY_MS)
+    }
+
+    /// Seconds to wait before the next attempt for this address, if it must wait.
+    pub fn wait_for(&self, email: &str, now: Timestamp) -> Option<u64> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = entries.get(email)?;
+        if entry.failures <= Self::FREE_FAILURES {
+            return None;
+        }
+        let left = entry.last_failure + Self::delay_ms(entry.failures) - now.0;
+        (left > 0).then(|| u64::try_from((left + 999) / 1000).unwrap_or(1))
+    }
+
+    pub fn record_failure(&self, email: String, now: Timestamp) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let forget = self.forget_after_ms;
+        if entries.len() > PRUNE_ABOVE {
+            entries.retain(|_, e| now.0 - e.last_failure < forget);
+        }
+        let entry = entries.entry(email).or_insert(Backoff {
+            failures: 0,
+            last_failure: now.0,
+        });
+        if now.0 - entry.last_failure >= forget {
+            entry.failures = 0;
+        }
+        entry.failures = entry.failures.saturating_add(1);
+        entry.last_failure = now.0;
+    }
+
+    pub fn record_success(&self, email: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.remove(email);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +178,39 @@ mod tests {
         limiter.record_failure(ip, Timestamp(0));
         limiter.record_failure(ip, Timestamp(61_000));
         assert_eq!(limiter.blocked_for(&ip, Timestamp(61_000)), None);
+    }
+
+    #[test]
+    fn sign_in_delays_grow_from_one_second_to_the_cap_and_a_success_clears_them() {
+        let backoff = SignInBackoff::new(900);
+        let email = "admin@localhost";
+        let mut t = Timestamp(1_000_000);
+        for _ in 0..SignInBackoff::FREE_FAILURES {
+            assert_eq!(backoff.wait_for(email, t), None);
+            backoff.record_failure(email.to_owned(), t);
+        }
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            let wait = backoff.wait_for(email, t).unwrap_or(0);
+            waits.push(wait);
+            t = t.plus_millis(i64::try_from(wait).unwrap() * 1000);
+            assert_eq!(backoff.wait_for(email, t), None);
+            backoff.record_failure(email.to_owned(), t);
+        }
+        assert_eq!(waits, [0, 1, 2, 4, 8, 16, 30, 30]);
+        assert_eq!(backoff.wait_for("other@example.com", t), None);
+        backoff.record_success(email);
+        assert_eq!(backoff.wait_for(email, t), None);
+    }
+
+    #[test]
+    fn sign_in_failures_are_forgotten_after_a_quiet_window() {
+        let backoff = SignInBackoff::new(60);
+        for _ in 0..10 {
+            backoff.record_failure("a@b.c".to_owned(), Timestamp(0));
+        }
+        assert!(backoff.wait_for("a@b.c", Timestamp(1)).is_some());
+        backoff.record_failure("a@b.c".to_owned(), Timestamp(60_000));
+        assert_eq!(backoff.wait_for("a@b.c", Timestamp(60_000)), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Integration tests: the real server on port 0, the real binary, the real SQLite file.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod abuse;
 mod admin_cli;
 mod admin_keys;
 mod admin_logs;

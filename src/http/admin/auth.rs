@@ -1,5 +1,5 @@
-//! Sign in and sign out. Failed attempts are limited per client IP and per e-mail address, and
-//! every failure gets the same generic message.
+//! Sign in and sign out. Failed attempts are limited per client IP (a block) and per e-mail
+//! address (a growing delay), and every failure gets the same generic message.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header::LOCATION;
@@ -91,18 +91,28 @@ pub async fn submit(
     let caller = Caller::new(&req, &state);
     let email_key = form.email.trim().to_lowercase();
     let now = caller.now;
-    if state
-        .signin_ip
-        .blocked_for(&caller.client_ip, now)
-        .is_some()
-        || state.signin_email.blocked_for(&email_key, now).is_some()
-    {
-        return login_page(
+    // A hard limit per address; per e-mail address a delay that grows with the failures, so
+    // that nobody can keep its owner out (see `SignInBackoff`).
+    let wait = match state.signin_ip.blocked_for(&caller.client_ip, now) {
+        Some(wait) => Some((wait, "Too many failed attempts from this address.")),
+        None => state
+            .signin_email
+            .wait_for(&email_key, now)
+            .map(|wait| (wait, "Too many failed attempts for this e-mail address.")),
+    };
+    if let Some((wait, reason)) = wait {
+        let message = format!("{reason} Try again in {}.", in_words(wait));
+        let mut page = login_page(
             &req,
             &form.email,
-            Some("Too many failed attempts. Try again later."),
+            Some(&message),
             StatusCode::TOO_MANY_REQUESTS,
-        );
+        )?;
+        if let Ok(value) = wait.to_string().parse() {
+            page.headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, value);
+        }
+        return Ok(page);
     }
     let ip_hash = state.ip_hasher.hash(caller.client_ip);
     let hours = state.config.auth.session_hours;
@@ -117,10 +127,13 @@ pub async fn submit(
         .await
         .map_err(|_| AdminError::Internal)?;
     match result {
-        Ok(token) => Ok(HttpResponse::SeeOther()
-            .cookie(cookie(&req, SESSION_COOKIE, token, i64::from(hours)))
-            .insert_header((LOCATION, "/keys"))
-            .finish()),
+        Ok(token) => {
+            state.signin_email.record_success(&email_key);
+            Ok(HttpResponse::SeeOther()
+                .cookie(cookie(&req, SESSION_COOKIE, token, i64::from(hours)))
+                .insert_header((LOCATION, "/keys"))
+                .finish())
+        }
         Err(SignInError::BadCredentials) => {
             state.signin_ip.record_failure(caller.client_ip, now);
             state.signin_email.record_failure(email_key, now);
@@ -135,6 +148,15 @@ pub async fn submit(
             tracing::error!(error = %e, "sign-in failed");
             Err(AdminError::Internal)
         }
+    }
+}
+
+/// "12 seconds", "1 minute", "15 minutes".
+fn in_words(seconds: u64) -> String {
+    match seconds {
+        1 => "1 second".to_owned(),
+        s if s < 90 => format!("{s} seconds"),
+        s => format!("{} minutes", s.div_ceil(60)),
     }
 }
 
