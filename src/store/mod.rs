@@ -35,6 +35,17 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("data directory {path} cannot be used: {what}: {source}")]
+    Unusable {
+        path: PathBuf,
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("database schema version {found} is newer than this binary supports ({supported})")]
     SchemaTooNew { found: usize, supported: usize },
     #[error("random number generator: {0}")]
@@ -83,11 +94,20 @@ impl Store {
             source,
         })?;
         let path = data_dir.join("tidegate.db");
+        check_writable(data_dir, &path)?;
         busy::set_default_timeout(options.busy_timeout);
-        let mut conn = Connection::open(&path)?;
-        configure(&conn, options)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        migrations::migrate(&mut conn)?;
+        let open = |source| StoreError::Open {
+            path: path.clone(),
+            source,
+        };
+        let mut conn = Connection::open(&path).map_err(open)?;
+        configure(&conn, options).map_err(open)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open)?;
+        match migrations::migrate(&mut conn) {
+            Err(StoreError::Sqlite(source)) => return Err(open(source)),
+            other => other?,
+        }
         drop(conn);
         let manager =
             SqliteConnectionManager::file(&path).with_init(move |c| configure(c, options));
@@ -173,6 +193,32 @@ impl Store {
         let store = Store::open(dir.path(), options).unwrap();
         (dir, store)
     }
+}
+
+/// Whether the database and the files SQLite keeps beside it (its WAL and shared memory) can be
+/// written, checked with the file system's own answer (read-only, permission denied, no space)
+/// rather than SQLite's "unable to open database file".
+fn check_writable(data_dir: &Path, database: &Path) -> Result<(), StoreError> {
+    use std::io::Write;
+    let unusable = |what| {
+        let path = data_dir.to_owned();
+        move |source| StoreError::Unusable { path, what, source }
+    };
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(database)
+        .map_err(unusable("tidegate.db cannot be opened for writing"))?;
+    // Room for a few pages of the WAL.
+    let probe = data_dir.join(".tidegate-write-check");
+    let written = std::fs::File::create(&probe).and_then(|mut f| {
+        f.write_all(&[0; 64 * 1024])?;
+        f.sync_all()
+    });
+    let _ = std::fs::remove_file(&probe);
+    written.map_err(unusable("a test write failed"))
 }
 
 /// Opens a database file for reading only, without migrating it (checks, backups).

@@ -255,9 +255,13 @@ struct SmallDisk {
 
 impl SmallDisk {
     fn mount() -> Option<SmallDisk> {
+        SmallDisk::mount_with("size=8m")
+    }
+
+    fn mount_with(options: &str) -> Option<SmallDisk> {
         let mountpoint = tempfile::tempdir().unwrap();
         let mounted = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=8m", "tidegate-test"])
+            .args(["-t", "tmpfs", "-o", options, "tidegate-test"])
             .arg(mountpoint.path())
             .stderr(std::process::Stdio::null())
             .status()
@@ -346,4 +350,73 @@ async fn after_a_full_disk_every_generation_ends_and_the_ledger_balances() {
     assert_eq!(check.status, 0, "{}{}", check.stdout, check.stderr);
     let (status, body) = submit_slow(&app, &key).await;
     assert_eq!(status, 200, "{body}");
+}
+
+/// What `tidegate serve` prints on stderr when it stops at start-up, run through `wrapper` (a
+/// command that runs the rest, e.g. to drop privileges) on `data_dir`.
+fn start_up_error(data_dir: &std::path::Path, wrapper: &[&str]) -> String {
+    let binary = env!("CARGO_BIN_EXE_tidegate");
+    let (program, args): (&str, Vec<&str>) = match wrapper {
+        [] => (binary, vec!["serve"]),
+        [first, rest @ ..] => (first, [rest, &[binary, "serve"]].concat()),
+    };
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .env("TIDEGATE_STORAGE__DATA_DIR", data_dir)
+        .env("TIDEGATE_SERVER__LISTEN", "127.0.0.1:0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the server started on {}", data_dir.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    lines[0].to_owned()
+}
+
+#[test]
+fn start_up_on_an_unusable_data_directory_names_the_path_and_the_reason() {
+    let Some(read_only) = SmallDisk::mount_with("ro,size=1m") else {
+        return;
+    };
+    let line = start_up_error(read_only.mountpoint.path(), &[]);
+    assert!(
+        line.contains(&read_only.mountpoint.path().display().to_string()),
+        "{line}"
+    );
+    assert!(line.contains("Read-only file system"), "{line}");
+
+    let full = SmallDisk::mount_with("size=1m").unwrap();
+    full.fill();
+    let line = start_up_error(full.mountpoint.path(), &[]);
+    assert!(
+        line.contains(&full.mountpoint.path().display().to_string()),
+        "{line}"
+    );
+    assert!(line.contains("No space left on device"), "{line}");
+
+    // A directory the service user may not write (tempdir makes it 0700, owned by root).
+    let dir = tempfile::tempdir().unwrap();
+    let nobody = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
+    let line = start_up_error(dir.path(), &nobody);
+    assert!(line.contains(&dir.path().display().to_string()), "{line}");
+    assert!(line.contains("Permission denied"), "{line}");
 }
