@@ -3,18 +3,18 @@
 //! SIGINT/SIGTERM, lets in-flight requests and running generations finish, stops the scheduler,
 //! then flushes the log writer.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 
 use crate::config::Config;
 use crate::domain::{Clock, KeyFormat, TrustedProxies};
 use crate::generation::media::MediaStore;
 use crate::generation::{Catalog, Generator};
+use crate::http::listener::{self, Listener};
 use crate::http::metrics::Metrics;
 use crate::http::middleware::request_context;
 use crate::http::state::{AppState, IpHasher};
@@ -48,7 +48,7 @@ pub enum AppError {
 
 pub struct Application {
     address: SocketAddr,
-    server: Server,
+    server: Listener,
     log_thread: RequestLogThread,
     scheduler: Scheduler,
     state: web::Data<AppState>,
@@ -93,7 +93,7 @@ impl Application {
 
     pub async fn build_with_clock(config: Config, clock: Clock) -> Result<Application, AppError> {
         let addr = config.server.listen;
-        let listener = TcpListener::bind(addr).map_err(|source| AppError::Bind { addr, source })?;
+        let listener = listener::bind(addr).map_err(|source| AppError::Bind { addr, source })?;
         let address = listener.local_addr()?;
 
         // The log writer starts the checkpointer thread below.
@@ -148,21 +148,24 @@ impl Application {
 
         let server_config = state.config.server.clone();
         let app_state = state.clone();
-        let mut server = HttpServer::new(move || {
+        let settings = listener::Settings {
+            workers: match server_config.workers {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            },
+            max_connections_per_ip: server_config.max_connections_per_ip,
+            exempt: state.proxies.clone(),
+            shutdown_timeout: Duration::from_secs(server_config.shutdown_timeout_seconds),
+            refused: Arc::clone(&state.metrics.connections_refused),
+        };
+        let server = listener::serve(listener, settings, move || {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(web::JsonConfig::default().limit(server_config.max_body_bytes))
                 .app_data(web::PayloadConfig::new(server_config.max_body_bytes))
                 .wrap(from_fn(request_context))
                 .configure(|cfg| crate::http::routes(cfg, server_config.metrics))
-        })
-        .shutdown_timeout(state.config.server.shutdown_timeout_seconds)
-        // actix stops abruptly on SIGINT; `stop_on_signals` makes both signals graceful.
-        .disable_signals();
-        if state.config.server.workers > 0 {
-            server = server.workers(state.config.server.workers);
-        }
-        let server = server.listen(listener)?.run();
+        })?;
         Ok(Application {
             address,
             server,
@@ -201,13 +204,13 @@ impl Application {
             signals.wait().await;
             tracing::info!("stopping: letting in-flight requests and running generations finish");
             generator.stop_taking();
-            handle.stop(true).await;
+            handle.stop();
         });
         Ok(())
     }
 
     pub async fn run_until_stopped(self) -> Result<(), AppError> {
-        let result = self.server.await;
+        self.server.stopped().await;
         // Running generations share the requests' grace, counted from the signal.
         let grace = Duration::from_secs(self.state.config.server.shutdown_timeout_seconds);
         let left = self.state.generator.drain(grace).await;
@@ -224,7 +227,7 @@ impl Application {
             .await
             .map_err(|e| AppError::Store(StoreError::Task(e.to_string())))?;
         tracing::info!("stopped");
-        Ok(result?)
+        Ok(())
     }
 }
 

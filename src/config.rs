@@ -42,6 +42,8 @@ pub struct ServerConfig {
     pub shutdown_timeout_seconds: u64,
     pub metrics: bool,
     pub max_body_bytes: usize,
+    pub body_timeout_seconds: u64,
+    pub max_connections_per_ip: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -197,6 +199,15 @@ impl Config {
         }
         if self.server.max_body_bytes == 0 {
             return invalid("server.max_body_bytes", "must be at least 1".into());
+        }
+        if !(1..=3600).contains(&self.server.body_timeout_seconds) {
+            return invalid(
+                "server.body_timeout_seconds",
+                "must be between 1 and 3600".into(),
+            );
+        }
+        if self.server.max_connections_per_ip == 0 {
+            return invalid("server.max_connections_per_ip", "must be at least 1".into());
         }
         if !(1..=256).contains(&self.generation.workers) {
             return invalid("generation.workers", "must be 1-256".into());

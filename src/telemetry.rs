@@ -4,11 +4,19 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, TelemetryConfig};
 
+/// actix-http logs every malformed request at error level, so any client could fill the log;
+/// the listener logs them at debug level instead.
+const QUIET: &str = "actix_http::h1::dispatcher=off";
+
 pub fn init(config: &TelemetryConfig) {
     let filter = EnvFilter::try_from_default_env()
         // The scheduler library announces every job it creates at info level.
         .or_else(|_| EnvFilter::try_new(format!("{},tokio_cron_scheduler=warn", config.level)))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = match QUIET.parse() {
+        Ok(quiet) if !filter.to_string().contains("actix_http") => filter.add_directive(quiet),
+        _ => filter,
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -98,7 +98,8 @@ impl TrustedProxies {
         TrustedProxies(nets)
     }
 
-    fn trusts(&self, ip: IpAddr) -> bool {
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
         self.0.iter().any(|n| n.contains(&ip))
     }
 

@@ -113,6 +113,12 @@ impl ApiError {
         }
     }
 
+    /// 408: the body did not arrive within `server.body_timeout_seconds`.
+    pub fn body_too_slow() -> ApiError {
+        ApiError::invalid("body", "The request body did not arrive in time.")
+            .with_status(StatusCode::REQUEST_TIMEOUT)
+    }
+
     pub fn detail(mut self, key: &str, value: impl Into<Value>) -> ApiError {
         self.details.insert(key.to_owned(), value.into());
         self

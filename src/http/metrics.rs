@@ -13,6 +13,8 @@ pub struct Metrics {
     pub firewall_refusals: AtomicU64,
     pub auth_failures: AtomicU64,
     pub log_failures: AtomicU64,
+    /// Shared with the listener, which refuses connections over an address's limit.
+    pub connections_refused: std::sync::Arc<AtomicU64>,
 }
 
 impl Metrics {
@@ -54,6 +56,11 @@ impl Metrics {
                 "tidegate_request_log_failures_total",
                 "Requests refused because the log could not be written.",
                 &self.log_failures,
+            ),
+            (
+                "tidegate_connections_refused_total",
+                "Connections closed at once because their address held too many.",
+                &self.connections_refused,
             ),
         ] {
             let _ = writeln!(

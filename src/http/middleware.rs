@@ -3,14 +3,25 @@
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
+use actix_web::error::{
+    JsonPayloadError, PathError, PayloadError, QueryPayloadError, UrlencodedError,
+};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest};
 use rand::RngExt;
 
+use std::rc::Rc;
+use std::time::Duration;
+
+use actix_web::http::ConnectionType;
+use actix_web::web;
+
+use super::body_deadline;
 use super::error::{ApiError, ErrorCode};
+use super::listener::{self, Connection};
+use super::state::AppState;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -36,14 +47,28 @@ impl RequestId {
 }
 
 pub async fn request_context(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let request_id = RequestId::generate();
     req.extensions_mut().insert(request_id.clone());
+    // A stopping server closes each connection after the response it is giving.
+    let closing = req
+        .conn_data::<Rc<Connection>>()
+        .is_some_and(|conn| listener::request_started(conn));
+    let body_timeout = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| Duration::from_secs(state.config.server.body_timeout_seconds));
+    let missed = body_timeout.and_then(|timeout| body_deadline::limit(&mut req, timeout));
     // Whatever the request waits for in the store counts against one deadline from here.
     let arrived = std::time::Instant::now();
     let mut res = crate::store::busy::request_scope(arrived, next.call(req)).await?;
+    // The rest of a body that came too late would be read as the next request.
+    if closing || missed.is_some_and(|m| m.get()) {
+        res.response_mut()
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
+    }
     if let Some(error) = error_of(&res) {
         let request = res.request().clone();
         let mut rendered = error.render(&request_id.0);
@@ -83,6 +108,16 @@ pub fn error_of(res: &ServiceResponse<BoxBody>) -> Option<ApiError> {
 }
 
 fn from_actix(error: &Error, status: StatusCode) -> ApiError {
+    let body_error = match (
+        error.as_error::<JsonPayloadError>(),
+        error.as_error::<UrlencodedError>(),
+    ) {
+        (Some(JsonPayloadError::Payload(e)), _) | (_, Some(UrlencodedError::Payload(e))) => Some(e),
+        _ => None,
+    };
+    if body_error.is_some_and(body_deadline::is_too_slow) {
+        return ApiError::body_too_slow();
+    }
     if let Some(e) = error.as_error::<JsonPayloadError>() {
         return match e {
             JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
@@ -104,8 +139,10 @@ fn from_actix(error: &Error, status: StatusCode) -> ApiError {
     if error.as_error::<PathError>().is_some() {
         return ApiError::invalid("path", "Invalid path parameter.");
     }
-    if let Some(PayloadError::Overflow) = error.as_error::<PayloadError>() {
-        return ApiError::payload_too_large();
+    match error.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => return ApiError::payload_too_large(),
+        Some(e) if body_deadline::is_too_slow(e) => return ApiError::body_too_slow(),
+        _ => {}
     }
     by_status(status)
 }

@@ -2,8 +2,10 @@
 
 pub mod admin;
 pub mod api;
+pub mod body_deadline;
 pub mod envelope;
 pub mod error;
+pub mod listener;
 pub mod metrics;
 pub mod middleware;
 pub mod pipeline;

@@ -136,3 +136,145 @@ async fn one_address_is_blocked_after_its_failures_whatever_the_e_mail() {
         303
     );
 }
+
+/// A connection from `from` that has sent a request head with `headers` announcing a body of
+/// 1000 bytes, and only `start` of it.
+fn slow_body(
+    app: &TestApp,
+    from: &str,
+    path: &str,
+    headers: &str,
+    start: &str,
+) -> std::net::TcpStream {
+    use std::io::Write;
+    let server: std::net::SocketAddr = app.address.trim_start_matches("http://").parse().unwrap();
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let local: std::net::SocketAddr = format!("{from}:0").parse().unwrap();
+    socket.bind(&local.into()).unwrap();
+    socket.connect(&server.into()).unwrap();
+    let mut stream: std::net::TcpStream = socket.into();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: tidegate\r\n{headers}Content-Length: 1000\r\n\r\n{start}"
+    );
+    // A refused connection may already be closed: the write may fail.
+    let _ = stream.write_all(head.as_bytes());
+    stream
+}
+
+/// A sign-in form that never finishes arriving.
+fn slow_sign_in(app: &TestApp, from: &str) -> std::net::TcpStream {
+    let form = "Content-Type: application/x-www-form-urlencoded\r\n";
+    slow_body(app, from, "/login", form, "email=a%40")
+}
+
+/// Reads until the server closes the connection; what it answered.
+fn read_to_close(stream: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = Vec::new();
+    match stream.read_to_end(&mut answer) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("still open: {e}"),
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// A client speaking from another loopback address.
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn refused_connections(app: &TestApp, client: &reqwest::Client) -> u64 {
+    let text = client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("tidegate_connections_refused_total "))
+        .and_then(|n| n.parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_thousand_slow_clients_from_one_address_keep_nobody_else_out() {
+    let app = spawn_app_with(&[
+        ("server.metrics", json!(true)),
+        ("server.body_timeout_seconds", json!(60)),
+    ])
+    .await;
+    let held: Vec<_> = (0..1000).map(|_| slow_sign_in(&app, "127.0.0.1")).collect();
+    let other = client_from("127.0.0.2");
+    // Beyond the default of 256 connections an address holds, each is closed when accepted.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while refused_connections(&app, &other).await < 744 {
+        assert!(std::time::Instant::now() < deadline, "not refused");
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(refused_connections(&app, &other).await, 744);
+    let res = other
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "another address is served");
+    let mut refused = slow_sign_in(&app, "127.0.0.1");
+    assert_eq!(read_to_close(&mut refused), "", "closed without an answer");
+
+    // Once its connections close, the address is served again.
+    drop(held);
+    let same = client_from("127.0.0.1");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Ok(res) = same.get(format!("{}/healthz", app.address)).send().await {
+            assert_eq!(res.status(), 200);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still refused");
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_arrives_too_slowly_is_refused_and_its_connection_closed() {
+    let app = spawn_app_with(&[("server.body_timeout_seconds", json!(1))]).await;
+    let (key_id, key) = app.create_key(&[]);
+    // /v1 reads a body only once the key is known.
+    let v1 = format!("Authorization: Bearer {key}\r\nContent-Type: application/json\r\n");
+    let generate = "/v1/generate/image/tidegate/pattern-1";
+    for (path, mut conn) in [
+        ("/login", slow_sign_in(&app, "127.0.0.1")),
+        (
+            generate,
+            slow_body(&app, "127.0.0.1", generate, &v1, "{\"generation_"),
+        ),
+    ] {
+        let began = std::time::Instant::now();
+        let answer = read_to_close(&mut conn);
+        assert!(
+            began.elapsed() < std::time::Duration::from_secs(5),
+            "{path}"
+        );
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+        assert!(answer.contains("connection: close"), "{path}: {answer}");
+        let body: serde_json::Value =
+            serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        let error = crate::helpers::assert_error(&body, "BSE2001");
+        assert_eq!(error["details"]["field"], "body");
+    }
+    assert_eq!(app.generations(), 0);
+    let logged = app.count(
+        "SELECT count(*) FROM request_logs WHERE key_id = ?1 AND status_code = 408",
+        [&key_id],
+    );
+    assert_eq!(logged, 1, "the refused request is in the audit log");
+}

@@ -323,10 +323,18 @@ async fn after_a_full_disk_every_generation_ends_and_the_ledger_balances() {
     })
     .await;
 
-    // A reader of an old snapshot keeps the WAL from starting over, so every commit must grow it.
+    // A reader of an old snapshot keeps the WAL from starting over, and a write as large as the
+    // WAL file moves its end past the room it had: from here every commit must grow the file.
     let reader = app.db();
     reader
         .execute_batch("BEGIN; SELECT count(*) FROM accounts;")
+        .unwrap();
+    let wal = std::fs::metadata(app.db_path().with_extension("db-wal")).unwrap();
+    let padding = i64::try_from(wal.len()).unwrap() + (256 << 10);
+    app.db()
+        .execute_batch(&format!(
+            "CREATE TABLE padding (b BLOB); INSERT INTO padding VALUES (zeroblob({padding}));"
+        ))
         .unwrap();
     let filler = disk.fill();
     fakes.queue.set(crate::upstream::Mode::Ok);

@@ -17,14 +17,24 @@ struct Running {
 
 /// Starts `tidegate` with no arguments in `dir` and waits for its listening line.
 fn start_binary(dir: &std::path::Path, env: &[(&str, &str)]) -> (Running, String) {
+    start_binary_logging(dir, env, Stdio::null())
+}
+
+/// The same, with the server's log going to `log`.
+fn start_binary_logging(
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+    log: Stdio,
+) -> (Running, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tidegate"));
     cmd.current_dir(dir)
         .env("TIDEGATE_SERVER__LISTEN", "127.0.0.1:0")
         .env("TIDEGATE_TELEMETRY__LEVEL", "warn")
         .env_remove("TIDEGATE_ADMIN_PASSWORD")
         .env_remove("TIDEGATE_STORAGE__DATA_DIR")
+        .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(log);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -366,4 +376,65 @@ async fn a_stop_lets_the_running_generation_finish_and_leaves_queued_ones_pendin
         "the queued one waits for the next start"
     );
     assert_eq!(queue.requests(), 1, "the queued one was never submitted");
+}
+
+#[tokio::test]
+async fn every_connection_made_before_a_sigterm_is_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut running, address) = start_binary(dir.path(), &[]);
+    let listener = address.trim_start_matches("http://").to_owned();
+    // Connected, some still in the listen backlog, none with its request sent yet.
+    let mut connections: Vec<std::net::TcpStream> = (0..64)
+        .map(|_| std::net::TcpStream::connect(&listener).unwrap())
+        .collect();
+    signal(&running, "-TERM");
+    for conn in &mut connections {
+        use std::io::{Read, Write};
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: tidegate\r\n\r\n")
+            .unwrap();
+        // The stopping server closes each connection after its answer.
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer)
+            .expect("an answer, then the connection closed");
+        assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer:?}");
+        assert!(answer.ends_with(r#"{"status":"ok"}"#), "{answer:?}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let code = loop {
+        if let Some(status) = running.child.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(Instant::now() < deadline, "the server did not stop");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test]
+async fn a_malformed_request_is_refused_and_logged_at_debug_level_only() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let (mut running, address) = start_binary_logging(
+        dir.path(),
+        &[("TIDEGATE_TELEMETRY__LEVEL", "debug")],
+        Stdio::from(log),
+    );
+    let mut conn = std::net::TcpStream::connect(address.trim_start_matches("http://")).unwrap();
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: tidegate\r\nX-Bad: a\x00b\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert_eq!(stop_with(&mut running, "-TERM"), 0);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("protocol error"))
+        .unwrap_or_else(|| panic!("not logged:\n{log}"));
+    assert!(line.contains("DEBUG"), "{line}");
+    assert!(!log.contains("ERROR"), "{log}");
 }

@@ -100,6 +100,12 @@ async fn read_body(
         .await
     {
         Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e))
+            if e.as_error()
+                .is_some_and(crate::http::body_deadline::is_too_slow) =>
+        {
+            Err(ApiError::body_too_slow())
+        }
         Ok(Err(_)) => Err(ApiError::invalid(
             "body",
             "The request body could not be read.",
