@@ -35,16 +35,17 @@ pub fn is_too_slow(error: &PayloadError) -> bool {
     matches!(error, PayloadError::Io(e) if e.get_ref().is_some_and(|inner| inner.is::<TooSlow>()))
 }
 
-/// Gives the request's body `timeout` from now to arrive, when it has one.
-pub fn limit(req: &mut ServiceRequest, timeout: Duration) -> Option<Missed> {
+/// Whether the request says a body follows its head.
+pub fn announced(req: &ServiceRequest) -> bool {
     let headers = req.headers();
-    let announced = headers
+    headers
         .get(CONTENT_LENGTH)
         .is_some_and(|len| len.as_bytes() != b"0")
-        || headers.contains_key(TRANSFER_ENCODING);
-    if !announced {
-        return None;
-    }
+        || headers.contains_key(TRANSFER_ENCODING)
+}
+
+/// Gives the request's body `timeout` from now to arrive.
+pub fn limit(req: &mut ServiceRequest, timeout: Duration) -> Missed {
     let missed = Missed::default();
     let body = Deadline {
         inner: req.take_payload(),
@@ -54,7 +55,7 @@ pub fn limit(req: &mut ServiceRequest, timeout: Duration) -> Option<Missed> {
     req.set_payload(Payload::Stream {
         payload: Box::pin(body),
     });
-    Some(missed)
+    missed
 }
 
 struct Deadline {

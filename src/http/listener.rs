@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -66,19 +66,23 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 /// The running listener: `stop` begins a graceful stop, `stopped` resolves when every worker is
 /// done.
 pub struct Listener {
-    stop: Arc<watch::Sender<Option<Instant>>>,
+    stop: StopHandle,
     done: Vec<oneshot::Receiver<()>>,
 }
 
 /// Stops a [`Listener`] from anywhere.
 #[derive(Clone)]
-pub struct StopHandle(Arc<watch::Sender<Option<Instant>>>);
+pub struct StopHandle {
+    stop: Arc<watch::Sender<Option<Instant>>>,
+    stopping: Arc<AtomicBool>,
+}
 
 impl StopHandle {
     /// Stops accepting, serves what is already waiting, lets open connections finish. The first
     /// call marks the start of the stop.
     pub fn stop(&self) {
-        self.0.send_if_modified(|began| {
+        self.stopping.store(true, Ordering::Relaxed);
+        self.stop.send_if_modified(|began| {
             let first = began.is_none();
             began.get_or_insert_with(Instant::now);
             first
@@ -88,7 +92,7 @@ impl StopHandle {
 
 impl Listener {
     pub fn handle(&self) -> StopHandle {
-        StopHandle(Arc::clone(&self.stop))
+        self.stop.clone()
     }
 
     pub async fn stopped(self) {
@@ -115,19 +119,21 @@ where
 {
     let addr = listener.local_addr()?;
     let stop = watch::Sender::new(None::<Instant>);
+    let stopping = Arc::new(AtomicBool::new(false));
     let mut senders = Vec::new();
     let mut done = Vec::new();
     for n in 0..settings.workers.max(1) {
         let (tx, rx) = mpsc::unbounded_channel();
         let (finished, finished_rx) = oneshot::channel();
-        let (factory, stop, timeout) =
-            (factory.clone(), stop.subscribe(), settings.shutdown_timeout);
+        let (factory, timeout) = (factory.clone(), settings.shutdown_timeout);
+        let (stop, stopping) = (stop.subscribe(), Arc::clone(&stopping));
         std::thread::Builder::new()
             .name(format!("http-worker-{n}"))
             .spawn(move || {
                 let worker = Worker {
                     connections: rx,
                     stop,
+                    stopping,
                     shutdown_timeout: timeout,
                     addr,
                 };
@@ -145,7 +151,7 @@ where
         permits: Permits::new(settings.max_connections_per_ip, settings.exempt),
         refused: settings.refused,
     };
-    let stopping = stop.subscribe();
+    let told = stop.subscribe();
     std::thread::Builder::new()
         .name("http-accept".into())
         .spawn(move || {
@@ -155,7 +161,7 @@ where
                 .build();
             match runtime {
                 Ok(rt) => {
-                    if let Err(e) = rt.block_on(accept.run(listener, stopping)) {
+                    if let Err(e) = rt.block_on(accept.run(listener, told)) {
                         tracing::error!(error = %e, "the listener stopped accepting");
                     }
                 }
@@ -163,7 +169,10 @@ where
             }
         })?;
     Ok(Listener {
-        stop: Arc::new(stop),
+        stop: StopHandle {
+            stop: Arc::new(stop),
+            stopping,
+        },
         done,
     })
 }
@@ -207,9 +216,10 @@ impl Accept {
                 },
             }
         }
-        // Clients already waiting in the backlog connected before the stop: serve them too.
+        // Clients already waiting in the backlog connected before the stop: serve them too. The
+        // backlog holds at most BACKLOG, so a flood cannot keep the stop from ending.
         let listener = listener.into_std()?;
-        loop {
+        for _ in 0..BACKLOG {
             match listener.accept() {
                 Ok((stream, peer)) => self.dispatch(stream, peer),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -318,6 +328,8 @@ impl Drop for Permit {
 /// What the app knows of the connection a request came on (see [`request_started`]).
 pub struct Connection {
     stop: watch::Receiver<Option<Instant>>,
+    /// The same as `stop`, read on every request without the watch's lock.
+    stopping: Arc<AtomicBool>,
     served: Notify,
 }
 
@@ -336,12 +348,13 @@ fn handing_over() -> Option<Rc<Connection>> {
 /// close the connection.
 pub fn request_started(conn: &Connection) -> bool {
     conn.served.notify_one();
-    conn.stop.borrow().is_some()
+    conn.stopping.load(Ordering::Relaxed)
 }
 
 struct Worker {
     connections: mpsc::UnboundedReceiver<Accepted>,
     stop: watch::Receiver<Option<Instant>>,
+    stopping: Arc<AtomicBool>,
     shutdown_timeout: Duration,
     addr: SocketAddr,
 }
@@ -407,6 +420,7 @@ impl Worker {
             };
             let conn = Rc::new(Connection {
                 stop: self.stop.clone(),
+                stopping: Arc::clone(&self.stopping),
                 served: Notify::new(),
             });
             HANDING_OVER.with(|c| *c.borrow_mut() = Some(conn));

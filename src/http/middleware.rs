@@ -56,10 +56,11 @@ pub async fn request_context(
     let closing = req
         .conn_data::<Rc<Connection>>()
         .is_some_and(|conn| listener::request_started(conn));
-    let body_timeout = req
-        .app_data::<web::Data<AppState>>()
+    let body_timeout = body_deadline::announced(&req)
+        .then(|| req.app_data::<web::Data<AppState>>())
+        .flatten()
         .map(|state| Duration::from_secs(state.config.server.body_timeout_seconds));
-    let missed = body_timeout.and_then(|timeout| body_deadline::limit(&mut req, timeout));
+    let missed = body_timeout.map(|timeout| body_deadline::limit(&mut req, timeout));
     // Whatever the request waits for in the store counts against one deadline from here.
     let arrived = std::time::Instant::now();
     let mut res = crate::store::busy::request_scope(arrived, next.call(req)).await?;
