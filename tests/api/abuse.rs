@@ -191,18 +191,8 @@ fn client_from(ip: &str) -> reqwest::Client {
 }
 
 async fn refused_connections(app: &TestApp, client: &reqwest::Client) -> u64 {
-    let text = client
-        .get(format!("{}/metrics", app.address))
-        .send()
+    app.metric(client, "tidegate_connections_refused_total")
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("tidegate_connections_refused_total "))
-        .and_then(|n| n.parse().ok())
-        .unwrap()
 }
 
 #[tokio::test]

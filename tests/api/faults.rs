@@ -73,6 +73,9 @@ async fn requests_behind_a_held_lock_give_up_after_the_busy_timeout_by_the_clock
     );
 }
 
+/// The balance `free_plan_key` gives, in thousandths of a credit.
+const FIVE_CREDITS: i64 = 5_000;
+
 /// A live key on a new free-plan account (one generation in flight at a time) with 5 credits.
 fn free_plan_key(app: &TestApp) -> (String, String) {
     let account = app.cli_json(&["accounts", "create", "--name", "Free", "--plan", "free"]);
@@ -101,19 +104,25 @@ fn balance_of(app: &TestApp, account: &str) -> i64 {
 /// Polls `/metrics` until the workers have had to retry a write of generation state.
 async fn wait_for_a_store_retry(app: &TestApp) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = app.get("/metrics", None).await.text().await.unwrap();
-        let retries = text
-            .lines()
-            .find_map(|l| l.strip_prefix("tidegate_generation_store_retries_total "))
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or(0);
-        if retries > 0 {
-            return;
-        }
-        assert!(Instant::now() < deadline, "no retry seen:\n{text}");
+    let retries = "tidegate_generation_store_retries_total";
+    while app.metric(&app.client, retries).await == 0 {
+        assert!(Instant::now() < deadline, "no retry seen");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A free-plan key and its generation of `remote/slow` (0.020 credits reserved), running on the
+/// upstream, which holds it until told otherwise: (account, key, generation id).
+async fn slow_generation_running(app: &TestApp) -> (String, String, String) {
+    let (account, key) = free_plan_key(app);
+    let (status, body) = submit_slow(app, &key).await;
+    assert_eq!(status, 200, "{body}");
+    let id = body["data"]["generation_id"].as_str().unwrap().to_owned();
+    crate::helpers::eventually("the generation to start", || {
+        app.status_of(&id) == "processing"
+    })
+    .await;
+    (account, key, id)
 }
 
 async fn submit_slow(app: &TestApp, key: &str) -> (u16, serde_json::Value) {
@@ -135,15 +144,7 @@ async fn a_generation_whose_failure_cannot_be_recorded_is_refunded_once_the_lock
         ("server.metrics", json!(true)),
     ])
     .await;
-    let (account, key) = free_plan_key(&app);
-    let before = balance_of(&app, &account);
-    let (status, body) = submit_slow(&app, &key).await;
-    assert_eq!(status, 200, "{body}");
-    let id = body["data"]["generation_id"].as_str().unwrap().to_owned();
-    crate::helpers::eventually("the generation to start", || {
-        app.status_of(&id) == "processing"
-    })
-    .await;
+    let (account, key, id) = slow_generation_running(&app).await;
 
     // The upstream now reports the prediction failed, while another process holds the store:
     // recording the attempt and the failure both fail, and are retried.
@@ -162,7 +163,7 @@ async fn a_generation_whose_failure_cannot_be_recorded_is_refunded_once_the_lock
     assert_eq!(record["generation_error_code"], "BSE4001", "{record}");
     assert_eq!(
         balance_of(&app, &account),
-        before,
+        FIVE_CREDITS,
         "the reservation was refunded"
     );
     let check = app.cli(&["check"]);
@@ -183,14 +184,7 @@ async fn a_generation_whose_success_cannot_be_recorded_succeeds_once_the_lock_is
         ("server.metrics", json!(true)),
     ])
     .await;
-    let (account, key) = free_plan_key(&app);
-    let before = balance_of(&app, &account);
-    let (_, body) = submit_slow(&app, &key).await;
-    let id = body["data"]["generation_id"].as_str().unwrap().to_owned();
-    crate::helpers::eventually("the generation to start", || {
-        app.status_of(&id) == "processing"
-    })
-    .await;
+    let (account, key, id) = slow_generation_running(&app).await;
 
     let lock = hold_write_lock(&app);
     fakes.queue.set(crate::upstream::Mode::Ok);
@@ -203,7 +197,7 @@ async fn a_generation_whose_success_cannot_be_recorded_succeeds_once_the_lock_is
         1
     );
     // remote/slow costs 0.020 credits, charged once.
-    assert_eq!(balance_of(&app, &account), before - 20);
+    assert_eq!(balance_of(&app, &account), FIVE_CREDITS - 20);
     let check = app.cli(&["check"]);
     assert_eq!(check.status, 0, "{}{}", check.stdout, check.stderr);
     let (status, body) = submit_slow(&app, &key).await;
@@ -214,7 +208,6 @@ async fn a_generation_whose_success_cannot_be_recorded_succeeds_once_the_lock_is
 async fn the_sweeper_fails_and_refunds_a_generation_running_past_its_providers_timeouts() {
     let (app, _fakes) = crate::upstream::app_with_fakes(&[]).await;
     let (account, key) = free_plan_key(&app);
-    let before = balance_of(&app, &account);
     // The upstream holds the prediction (its provider's timeout is 60 s).
     let (_, body) = submit_slow(&app, &key).await;
     let id = body["data"]["generation_id"].as_str().unwrap().to_owned();
@@ -243,7 +236,7 @@ async fn the_sweeper_fails_and_refunds_a_generation_running_past_its_providers_t
     let (_, body) = app.get_json(&format!("/v1/content/{id}"), &key).await;
     assert_eq!(body["data"]["generation_status"], "failed", "{body}");
     assert_eq!(body["data"]["generation_error_code"], "BSE4002", "{body}");
-    assert_eq!(balance_of(&app, &account), before);
+    assert_eq!(balance_of(&app, &account), FIVE_CREDITS);
     let (status, body) = submit_slow(&app, &key).await;
     assert_eq!(status, 200, "the in-flight slot is free: {body}");
 }
@@ -314,14 +307,7 @@ async fn after_a_full_disk_every_generation_ends_and_the_ledger_balances() {
     let data_dir = tempfile::tempdir_in(disk.mountpoint.path()).unwrap();
     let (app, fakes) =
         crate::upstream::app_with_fakes_in(data_dir, &[("server.metrics", json!(true))]).await;
-    let (account, key) = free_plan_key(&app);
-    let before = balance_of(&app, &account);
-    let (_, body) = submit_slow(&app, &key).await;
-    let id = body["data"]["generation_id"].as_str().unwrap().to_owned();
-    crate::helpers::eventually("the generation to start", || {
-        app.status_of(&id) == "processing"
-    })
-    .await;
+    let (account, key, id) = slow_generation_running(&app).await;
 
     // A reader of an old snapshot keeps the WAL from starting over, and a write as large as the
     // WAL file moves its end past the room it had: from here every commit must grow the file.
@@ -353,7 +339,7 @@ async fn after_a_full_disk_every_generation_ends_and_the_ledger_balances() {
     // Its files could not be written: failed and refunded.
     assert_eq!(record["generation_status"], "failed", "{body}");
     assert_eq!(record["generation_error_code"], "BSE5002", "{body}");
-    assert_eq!(balance_of(&app, &account), before);
+    assert_eq!(balance_of(&app, &account), FIVE_CREDITS);
     let check = app.cli(&["check"]);
     assert_eq!(check.status, 0, "{}{}", check.stdout, check.stderr);
     let (status, body) = submit_slow(&app, &key).await;

@@ -232,6 +232,23 @@ impl TestApp {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// A counter of `GET /metrics` (the server needs `server.metrics = true`), asked by `client`.
+    pub async fn metric(&self, client: &reqwest::Client, name: &str) -> u64 {
+        let text = client
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        let prefix = format!("{name} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    }
+
     /// A key with `keys:read` and `keys:write` on this app's account.
     pub fn manager_key(&self) -> String {
         self.create_key(&["--preset", "key_management"]).1
