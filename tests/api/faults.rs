@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::helpers::{TestApp, assert_error, spawn_app_with};
+use crate::upstream::{Fakes, Mode};
 
 const BUSY_MS: u64 = 500;
 
@@ -137,40 +138,49 @@ async fn submit_slow(app: &TestApp, key: &str) -> (u16, serde_json::Value) {
     (status, body)
 }
 
-#[tokio::test]
-async fn a_generation_whose_failure_cannot_be_recorded_is_refunded_once_the_lock_is_released() {
+/// Runs a generation to the point where the upstream reports `mode`, while another process
+/// holds the store's write lock; releases the lock once the workers have had to retry a write.
+/// Returns the app, the upstreams, the account, the key and the record once it is `ended`, which
+/// must be within seconds of the release.
+async fn finish_behind_a_held_lock(
+    mode: Mode,
+    ended: &str,
+) -> (TestApp, Fakes, String, String, serde_json::Value) {
     let (app, fakes) = crate::upstream::app_with_fakes(&[
         ("storage.busy_timeout_ms", json!(300)),
         ("server.metrics", json!(true)),
     ])
     .await;
     let (account, key, id) = slow_generation_running(&app).await;
-
-    // The upstream now reports the prediction failed, while another process holds the store:
-    // recording the attempt and the failure both fail, and are retried.
     let lock = hold_write_lock(&app);
-    fakes.queue.set(crate::upstream::Mode::FailLater);
+    fakes.queue.set(mode);
     wait_for_a_store_retry(&app).await;
     lock.execute_batch("ROLLBACK").unwrap();
     let released = Instant::now();
-
-    let record = app.wait_for(&key, &id, &["failed"]).await;
+    let record = app.wait_for(&key, &id, &[ended]).await;
     assert!(
         released.elapsed() < Duration::from_secs(5),
-        "failed {:?} after the store recovered",
+        "{ended} {:?} after the store recovered",
         released.elapsed()
     );
+    let check = app.cli(&["check"]);
+    assert_eq!(check.status, 0, "{}{}", check.stdout, check.stderr);
+    (app, fakes, account, key, record)
+}
+
+#[tokio::test]
+async fn a_generation_whose_failure_cannot_be_recorded_is_refunded_once_the_lock_is_released() {
+    // Recording the failed attempt and the failure both fail, and are retried.
+    let (app, fakes, account, key, record) =
+        finish_behind_a_held_lock(Mode::FailLater, "failed").await;
     assert_eq!(record["generation_error_code"], "BSE4001", "{record}");
     assert_eq!(
         balance_of(&app, &account),
         FIVE_CREDITS,
         "the reservation was refunded"
     );
-    let check = app.cli(&["check"]);
-    assert_eq!(check.status, 0, "{}{}", check.stdout, check.stderr);
-
     // The in-flight slot is free again.
-    fakes.queue.set(crate::upstream::Mode::Ok);
+    fakes.queue.set(Mode::Ok);
     let (status, body) = submit_slow(&app, &key).await;
     assert_eq!(status, 200, "{body}");
     let next = body["data"]["generation_id"].as_str().unwrap().to_owned();
@@ -179,27 +189,14 @@ async fn a_generation_whose_failure_cannot_be_recorded_is_refunded_once_the_lock
 
 #[tokio::test]
 async fn a_generation_whose_success_cannot_be_recorded_succeeds_once_the_lock_is_released() {
-    let (app, fakes) = crate::upstream::app_with_fakes(&[
-        ("storage.busy_timeout_ms", json!(300)),
-        ("server.metrics", json!(true)),
-    ])
-    .await;
-    let (account, key, id) = slow_generation_running(&app).await;
-
-    let lock = hold_write_lock(&app);
-    fakes.queue.set(crate::upstream::Mode::Ok);
-    wait_for_a_store_retry(&app).await;
-    lock.execute_batch("ROLLBACK").unwrap();
-
-    let record = app.wait_for(&key, &id, &["succeeded"]).await;
+    let (app, _fakes, account, key, record) =
+        finish_behind_a_held_lock(Mode::Ok, "succeeded").await;
     assert_eq!(
         record["generation_output_file"].as_array().unwrap().len(),
         1
     );
     // remote/slow costs 0.020 credits, charged once.
     assert_eq!(balance_of(&app, &account), FIVE_CREDITS - 20);
-    let check = app.cli(&["check"]);
-    assert_eq!(check.status, 0, "{}{}", check.stdout, check.stderr);
     let (status, body) = submit_slow(&app, &key).await;
     assert_eq!(status, 200, "{body}");
 }
@@ -323,7 +320,7 @@ async fn after_a_full_disk_every_generation_ends_and_the_ledger_balances() {
         ))
         .unwrap();
     let filler = disk.fill();
-    fakes.queue.set(crate::upstream::Mode::Ok);
+    fakes.queue.set(Mode::Ok);
     wait_for_a_store_retry(&app).await;
     std::fs::remove_file(filler).unwrap();
     reader.execute_batch("COMMIT").unwrap();
