@@ -106,7 +106,12 @@ async fn a_client_runs_the_whole_flow_with_only_the_base_url_changed() {
     assert!(pattern["schema"]["generation_ratio"].is_array());
     assert!(pattern["schema"]["generation_output_format"].is_array());
     assert!(pattern["schema"]["generation_output_number"].is_u64());
-    assert!(pattern["specific_schema"].is_array());
+    // The SDK declares the names only; the parameters themselves are beside them.
+    let names = pattern["specific_schema"].as_array().unwrap();
+    assert!(names.iter().all(Value::is_string), "{pattern}");
+    let parameters = pattern["specific_parameters"].as_array().unwrap();
+    assert_eq!(names.len(), parameters.len());
+    assert!(names.contains(&json!("seed")), "{pattern}");
     let motion = models
         .iter()
         .find(|m| m["model_identifier"] == "tidegate/motion-1")
@@ -133,9 +138,6 @@ async fn a_client_runs_the_whole_flow_with_only_the_base_url_changed() {
     }
     let imp = &local["babysea_implementation"];
     for field in [
-        "delivery_method",
-        "cancel_method",
-        "webhook_verification",
         "error_mapping",
         "cost_tracking",
         "schema_conversion",
@@ -143,6 +145,11 @@ async fn a_client_runs_the_whole_flow_with_only_the_base_url_changed() {
     ] {
         assert!(imp[field].is_string(), "{field}: {imp}");
     }
+    // Only values the SDK knows.
+    assert_eq!(imp["delivery_method"], "synchronous");
+    assert_eq!(imp["cancel_method"], Value::Null);
+    assert_eq!(imp["webhook_verification"], Value::Null);
+    assert_eq!(imp["tidegate_cancel_method"], "worker_abort");
     assert_eq!(
         (imp["error_mapping"].as_str(), imp["cost_tracking"].as_str()),
         (Some("bse_error_codes"), Some("per_generation_usd"))
@@ -242,8 +249,9 @@ async fn a_client_runs_the_whole_flow_with_only_the_base_url_changed() {
         (Some(true), Some("tidegate/pattern-1"))
     );
     assert_eq!(d["generation_provider_order"], json!(["local"]));
-    assert!(d.get("generation_prediction_id").is_some());
     let image_id = d["generation_id"].as_str().unwrap().to_owned();
+    // A string, as the SDK declares: the generation id until a provider assigns its own.
+    assert_eq!(d["generation_prediction_id"], image_id.as_str());
     let record = app
         .wait_for(&key, &image_id, &["succeeded", "failed"])
         .await;
@@ -393,9 +401,10 @@ async fn a_client_runs_the_whole_flow_with_only_the_base_url_changed() {
     assert_eq!(
         (
             c["generation_status"].as_str(),
-            c["credits_refunded"].as_f64()
+            c["credits_refunded"].as_bool(),
+            c["credits_refunded_amount"].as_f64()
         ),
-        (Some("canceled"), Some(0.02))
+        (Some("canceled"), Some(true), Some(0.02))
     );
     assert_eq!(c["provider_cancel_sent"], true);
     assert_eq!(fakes.queue.cancels(), 1);
@@ -885,6 +894,20 @@ async fn providers_fail_over_time_out_and_open_their_circuit() {
         json!({"available": false, "raw_model_id": "paint-v1"})
     );
     assert_eq!(painter_health["providers"]["beta"]["available"], true);
+    assert_eq!(painter_health["model_pricing"], 0.05);
+    // A model priced per resolution: no number to give, so no `model_pricing`.
+    let motion_health = body["data"]["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model_identifier"] == "tidegate/motion-1")
+        .unwrap()
+        .clone();
+    assert!(
+        motion_health.get("model_pricing").is_none(),
+        "{motion_health}"
+    );
+    assert_eq!(motion_health["model_pricing_by_resolution"]["360p"], 0.02);
     let calls = fakes.alpha.requests();
     fakes.alpha.set(Mode::Ok);
     let id = app

@@ -268,10 +268,12 @@ async fn accept(
         completed_at: None,
         predict_ms: None,
     };
+    // No provider has been called yet: the prediction id the SDK expects here is the generation
+    // id; the record carries the upstream's own id once a provider assigns one.
     let data = json!({
         "model_identifier": g.model_identifier,
         "generation_provider_order": g.provider_order,
-        "generation_prediction_id": Value::Null,
+        "generation_prediction_id": g.id,
         "generation_id": g.id,
         "generation_initialized": true,
     });
@@ -398,7 +400,8 @@ pub fn cancel(req: V1Request) -> HandlerFuture {
                 "generation_id": id,
                 "generation_status": "canceled",
                 "provider_cancel_sent": sent,
-                "credits_refunded": canceled.refunded.to_json(),
+                "credits_refunded": canceled.refunded.thousandths() > 0,
+                "credits_refunded_amount": canceled.refunded.to_json(),
             }),
         ))
     })
@@ -464,7 +467,8 @@ fn model_json(m: &Model) -> Value {
         "model_pricing": m.pricing_json(),
         "model_supported_provider": m.providers.iter().map(|p| p.provider.as_str()).collect::<Vec<_>>(),
         "schema": schema,
-        "specific_schema": m.specific,
+        "specific_schema": m.specific.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+        "specific_parameters": m.specific,
     })
 }
 
@@ -481,10 +485,18 @@ pub fn library_providers(req: V1Request) -> HandlerFuture {
                 let mut media: Vec<&str> = models.iter().map(|m| m.model_type.as_str()).collect();
                 media.sort_unstable();
                 media.dedup();
-                let (delivery, cancel) = match spec.kind {
-                    ProviderKind::Local => ("direct", "worker_abort"),
-                    ProviderKind::OpenaiImages => ("sync_response", "not_supported"),
-                    ProviderKind::HttpAsync => ("polling", "api_cancel"),
+                // The SDK's vocabulary, and Tidegate's more precise one beside it.
+                let (delivery, cancel, own_delivery, own_cancel) = match spec.kind {
+                    ProviderKind::Local => ("synchronous", Value::Null, "direct", "worker_abort"),
+                    ProviderKind::OpenaiImages => {
+                        ("synchronous", Value::Null, "sync_response", "not_supported")
+                    }
+                    ProviderKind::HttpAsync => (
+                        "polling",
+                        json!("prediction_cancel_api"),
+                        "polling",
+                        "api_cancel",
+                    ),
                 };
                 json!({
                     "provider_id": spec.id,
@@ -496,7 +508,9 @@ pub fn library_providers(req: V1Request) -> HandlerFuture {
                     "babysea_implementation": {
                         "delivery_method": delivery,
                         "cancel_method": cancel,
-                        "webhook_verification": "not_applicable",
+                        "webhook_verification": Value::Null,
+                        "tidegate_delivery_method": own_delivery,
+                        "tidegate_cancel_method": own_cancel,
                         "error_mapping": "bse_error_codes",
                         "cost_tracking": "per_generation_usd",
                         "schema_conversion": "unified_to_native",
@@ -579,12 +593,21 @@ pub fn models_health(req: V1Request) -> HandlerFuture {
                     })
                     .collect();
                 healthy &= providers.values().any(|p| p["available"] == true);
-                json!({
+                // A number, or absent for a model priced per resolution (whose prices are
+                // under `model_pricing_by_resolution`).
+                let mut model = json!({
                     "model_identifier": m.identifier,
                     "model_type": m.model_type.as_str(),
-                    "model_pricing": m.pricing_json(),
                     "providers": providers,
-                })
+                });
+                let pricing = m.pricing_json();
+                let key = if pricing.is_number() {
+                    "model_pricing"
+                } else {
+                    "model_pricing_by_resolution"
+                };
+                model[key] = pricing;
+                model
             })
             .collect();
         Ok(V1Reply::ok(
