@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::catalog::ProviderSpec;
 use super::provider::{OutputFile, ProviderError, sniff_extension};
+use crate::outbound::AddressPolicy;
 
 /// Largest single produced file.
 pub const MAX_FILE_BYTES: usize = 50 * 1024 * 1024;
@@ -33,14 +34,16 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// The HTTP client every adapter shares: no redirects, a 5 s connect timeout, our user agent.
-/// Fails only if TLS cannot be set up (no usable root certificates); build it once at start-up.
+/// Where providers may be called: their servers usually run on the same network (a local
+/// inference server), never on link-local or metadata addresses.
+pub const PROVIDER_POLICY: AddressPolicy = AddressPolicy {
+    allow_private: true,
+};
+
+/// The HTTP client every adapter shares (see `outbound`). Fails only if TLS cannot be set up (no
+/// usable root certificates); build it once at start-up.
 pub fn client() -> Result<Client, reqwest::Error> {
-    Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(5))
-        .user_agent(concat!("tidegate/", env!("CARGO_PKG_VERSION")))
-        .build()
+    crate::outbound::client(PROVIDER_POLICY)
 }
 
 /// One provider's base URL, secret and per-request timeout.
@@ -74,6 +77,9 @@ impl Upstream {
             .and_then(|raw| Url::parse(raw).ok())
             .filter(|url| is_web(url) && !url.cannot_be_a_base())
             .ok_or_else(|| format!("providers.{}.base_url: must be an http(s) URL", spec.id))?;
+        PROVIDER_POLICY
+            .check_url(&base)
+            .map_err(|refused| format!("providers.{}.base_url: {refused}", spec.id))?;
         base.set_query(None);
         base.set_fragment(None);
         let timeout = Duration::try_from_secs_f64(spec.timeout_seconds)
@@ -195,6 +201,9 @@ impl Upstream {
             if !is_web(&url) {
                 return Err(garbage("an output URL is not http or https"));
             }
+            PROVIDER_POLICY
+                .check_url(&url)
+                .map_err(|refused| garbage(&format!("an output URL is refused: {refused}")))?;
             let response = self.file_request(&url).send().await.map_err(transport)?;
             if !response.status().is_redirection() {
                 return read_capped(self.accept(response).await?, cap).await;
