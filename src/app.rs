@@ -18,6 +18,7 @@ use crate::http::listener::{self, Listener};
 use crate::http::metrics::Metrics;
 use crate::http::middleware::request_context;
 use crate::http::state::{AppState, IpHasher};
+use crate::jobs::deliverer::Deliverer;
 use crate::jobs::{JobContext, JobError, Scheduler};
 use crate::service::ServiceError;
 use crate::service::bootstrap::{AdminCreated, ensure_instance_admin};
@@ -46,11 +47,15 @@ pub enum AppError {
     Jobs(#[from] JobError),
 }
 
+/// How long webhook deliveries in flight at a stop may take to finish.
+const DELIVERY_GRACE: Duration = Duration::from_secs(5);
+
 pub struct Application {
     address: SocketAddr,
     server: Listener,
     log_thread: RequestLogThread,
     scheduler: Scheduler,
+    deliverer: Deliverer,
     state: web::Data<AppState>,
     /// Set when this start created the instance administrator.
     pub admin_created: Option<AdminCreated>,
@@ -145,6 +150,12 @@ impl Application {
             generator,
         });
         let scheduler = Scheduler::start(job_context(&state)).await?;
+        let deliverer = Deliverer::start(
+            state.store.clone(),
+            state.clock.clone(),
+            state.config.webhooks.clone(),
+        )
+        .map_err(AppError::Config)?;
 
         let server_config = state.config.server.clone();
         let app_state = state.clone();
@@ -171,6 +182,7 @@ impl Application {
             server,
             log_thread,
             scheduler,
+            deliverer,
             state,
             admin_created,
         })
@@ -220,6 +232,8 @@ impl Application {
                 "stopping with generations still running: the next start fails and refunds them"
             );
         }
+        // Deliveries in flight may finish; what is left is sent again at the next start.
+        self.deliverer.stop(DELIVERY_GRACE.min(grace)).await;
         self.scheduler.shutdown().await;
         // Every request has been answered (each waited for its commit); flush what is left.
         let log_thread = self.log_thread;

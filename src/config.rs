@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
@@ -27,6 +28,7 @@ pub struct Config {
     pub logs: LogsConfig,
     pub jobs: JobsConfig,
     pub generation: GenerationConfig,
+    pub webhooks: WebhooksConfig,
     pub telemetry: TelemetryConfig,
     pub plans: BTreeMap<String, PlanConfig>,
 }
@@ -114,6 +116,33 @@ impl GenerationConfig {
     pub fn public_origin(&self) -> Option<&str> {
         let url = self.public_url.trim().trim_end_matches('/');
         (!url.is_empty()).then_some(url)
+    }
+}
+
+/// How webhook deliveries are made (generation.md §6).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    pub allow_private_networks: bool,
+    pub retry_schedule_seconds: Vec<f64>,
+    pub timeout_seconds: f64,
+    pub disable_after_failures: u32,
+    pub queue_hours: u32,
+    pub max_concurrent: usize,
+    pub max_concurrent_per_endpoint: usize,
+    pub max_endpoints_per_account: u32,
+}
+
+impl WebhooksConfig {
+    pub fn retry_schedule(&self) -> Vec<Duration> {
+        self.retry_schedule_seconds
+            .iter()
+            .map(|s| Duration::from_secs_f64(*s))
+            .collect()
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeout_seconds)
     }
 }
 
@@ -219,6 +248,35 @@ impl Config {
                 "generation.public_url",
                 "must start with http:// or https://".into(),
             );
+        }
+        let w = &self.webhooks;
+        if w.retry_schedule_seconds.len() > 20
+            || w.retry_schedule_seconds
+                .iter()
+                .any(|s| !(0.0..=86_400.0).contains(s))
+        {
+            return invalid(
+                "webhooks.retry_schedule_seconds",
+                "at most 20 delays, each 0-86400 seconds".into(),
+            );
+        }
+        if !(w.timeout_seconds > 0.0 && w.timeout_seconds <= 300.0) {
+            return invalid("webhooks.timeout_seconds", "must be in (0, 300]".into());
+        }
+        for (key, value) in [
+            ("webhooks.disable_after_failures", w.disable_after_failures),
+            ("webhooks.queue_hours", w.queue_hours),
+            (
+                "webhooks.max_endpoints_per_account",
+                w.max_endpoints_per_account,
+            ),
+        ] {
+            if value == 0 {
+                return invalid(key, "must be at least 1".into());
+            }
+        }
+        if w.max_concurrent == 0 || w.max_concurrent_per_endpoint == 0 {
+            return invalid("webhooks.max_concurrent", "must be at least 1".into());
         }
         if self.storage.pool_size == 0 {
             return invalid("storage.pool_size", "must be at least 1".into());

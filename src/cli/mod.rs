@@ -5,6 +5,7 @@ mod accounts;
 mod admin;
 mod keys;
 mod serve;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +43,9 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Manage webhook endpoints and their deliveries.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
     /// Manage dashboard users.
     #[command(subcommand)]
     Users(admin::UsersCommand),
@@ -102,6 +106,7 @@ pub fn main() -> ExitCode {
         Command::PrintConfig => print_config(&ctx),
         Command::Accounts(cmd) => accounts::run(&ctx, cmd),
         Command::Keys(cmd) => keys::run(&ctx, cmd),
+        Command::Webhooks(cmd) => webhooks::run(&ctx, cmd),
         Command::Users(cmd) => admin::users(&ctx, cmd),
         Command::Credits(cmd) => admin::credits(&ctx, cmd),
         Command::Backup { file } => admin::backup(&ctx, file),

@@ -8,6 +8,7 @@ pub mod name;
 pub mod random;
 pub mod region;
 pub mod scope;
+pub mod webhook;
 
 pub use clock::{Clock, Timestamp};
 pub use ip::{IpAllowlist, TrustedProxies};

@@ -12,10 +12,12 @@ pub enum Scope {
     LibraryRead,
     KeysRead,
     KeysWrite,
+    WebhooksRead,
+    WebhooksWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 10] = [
         Scope::GenerationWrite,
         Scope::GenerationRead,
         Scope::GenerationDelete,
@@ -24,6 +26,8 @@ impl Scope {
         Scope::LibraryRead,
         Scope::KeysRead,
         Scope::KeysWrite,
+        Scope::WebhooksRead,
+        Scope::WebhooksWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +40,8 @@ impl Scope {
             Scope::LibraryRead => "library:read",
             Scope::KeysRead => "keys:read",
             Scope::KeysWrite => "keys:write",
+            Scope::WebhooksRead => "webhooks:read",
+            Scope::WebhooksWrite => "webhooks:write",
         }
     }
 
@@ -184,7 +190,9 @@ impl Preset {
                 ScopeSet::of(&[GenerationRead, AccountRead, HealthRead, LibraryRead])
             }
             Preset::MonitorOnly => ScopeSet::of(&[HealthRead, LibraryRead]),
-            Preset::KeyManagement => ScopeSet::of(&[KeysRead, KeysWrite]),
+            Preset::KeyManagement => {
+                ScopeSet::of(&[KeysRead, KeysWrite, WebhooksRead, WebhooksWrite])
+            }
         }
     }
 }

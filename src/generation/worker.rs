@@ -19,7 +19,7 @@ use crate::domain::Clock;
 use crate::service::ServiceError;
 use crate::service::generations as service;
 use crate::store::Store;
-use crate::store::generations::{self as records, Attempt, AttemptOutcome, Generation, Success};
+use crate::store::generations::{Attempt, AttemptOutcome, Generation, Success};
 
 /// Retries of a failed write of generation state start after this and double up to the last.
 const PERSIST_FIRST_RETRY: Duration = Duration::from_millis(50);
@@ -355,14 +355,7 @@ impl Generator {
         let now = self.clock.now();
         let owned = id.to_owned();
         let started = self
-            .persist(id, move |c| {
-                let started = records::start(c, &owned, now)?;
-                Ok(if started {
-                    records::get(c, &owned)?
-                } else {
-                    None
-                })
-            })
+            .persist(id, move |c| service::start(c, &owned, now))
             .await;
         let Some(g) = started else { return Ok(()) };
         let Some(model) = self.catalog.model(&g.model_identifier) else {

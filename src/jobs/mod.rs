@@ -2,6 +2,7 @@
 //! `service::maintenance` or `service::generations` off the async threads. The scheduler, the tests and the command line
 //! all run them through [`run_job`] or [`Job::run`].
 
+pub mod deliverer;
 mod scheduler;
 
 pub use scheduler::{Scheduler, validate_schedules};

@@ -210,6 +210,7 @@ fn check_thresholds(
     if crossed.is_empty() {
         return Ok(());
     }
+    super::events::low_balance(conn, account_id, balance, &crossed, now)?;
     let list: Vec<String> = crossed.iter().map(|t| Money(*t).to_string()).collect();
     activity::append(
         conn,

@@ -5,6 +5,7 @@ use rusqlite::Connection;
 
 use super::ServiceError;
 use super::credits::{self, Settlement};
+use super::events::{self, GenerationChange};
 use super::idempotency::{self, IdempotencyScope};
 use crate::domain::{Money, Timestamp};
 use crate::store::generations::{self as store, Attempt, Generation, GenerationStatus, Success};
@@ -79,6 +80,9 @@ pub fn succeed(
     let outcome = if done {
         credits::settle(&tx, &g.id, Settlement::Charge, "system", now)?;
         store::add_charged_cost(&tx, &g.account_id, g.cost, now)?;
+        if let Some(succeeded) = store::get(&tx, &g.id)? {
+            events::generation(&tx, &succeeded, GenerationChange::Completed, now)?;
+        }
         store::AttemptOutcome::Used
     } else {
         store::AttemptOutcome::Discarded
@@ -125,10 +129,33 @@ pub fn fail(
     let tx = write_tx(conn)?;
     let failed = store::fail(&tx, id, error, code, now)?;
     if failed {
-        credits::settle(&tx, id, Settlement::Refund, "system", now)?;
+        let refunded = credits::settle(&tx, id, Settlement::Refund, "system", now)?;
+        if let Some(g) = store::get(&tx, id)? {
+            let refunded = refunded.unwrap_or_default();
+            events::generation(&tx, &g, GenerationChange::Failed { refunded }, now)?;
+        }
     }
     tx.commit()?;
     Ok(failed)
+}
+
+/// `pending` → `processing` (with its `generation.started` event); the generation as it now
+/// is, or `None` when it is no longer pending (canceled or deleted meanwhile).
+pub fn start(
+    conn: &mut Connection,
+    id: &str,
+    now: Timestamp,
+) -> Result<Option<Generation>, ServiceError> {
+    let tx = write_tx(conn)?;
+    if !store::start(&tx, id, now)? {
+        return Ok(None);
+    }
+    let started = store::get(&tx, id)?;
+    if let Some(g) = &started {
+        events::generation(&tx, g, GenerationChange::Started, now)?;
+    }
+    tx.commit()?;
+    Ok(started)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -155,7 +182,9 @@ fn cancel_in(
     now: Timestamp,
 ) -> Result<Money, ServiceError> {
     store::cancel(tx, &g.id, now)?;
-    Ok(credits::settle(tx, &g.id, Settlement::Refund, actor, now)?.unwrap_or_default())
+    let refunded = credits::settle(tx, &g.id, Settlement::Refund, actor, now)?.unwrap_or_default();
+    events::generation(tx, g, GenerationChange::Canceled { refunded }, now)?;
+    Ok(refunded)
 }
 
 /// Cancels the account's pending or processing generation and refunds its reservation.

@@ -5,7 +5,8 @@ use serde_json::{Value, json};
 
 use crate::domain::clock::time_or_null;
 
-use super::{Actor, ServiceError};
+use super::{Actor, ServiceError, events};
+use crate::domain::webhook::WebhookEvent;
 use crate::domain::{
     Environment, IpAllowlist, KeyFormat, KeySecret, KeyStatus, Name, Preset, ScopeSet, Timestamp,
 };
@@ -254,6 +255,22 @@ pub(super) fn record(
             created_at: now,
         },
     )?;
+    // Rotation has its own fields and emits its event itself.
+    let event = match action {
+        "created" => Some(WebhookEvent::ApiKeyCreated),
+        "revoked" => Some(WebhookEvent::ApiKeyRevoked),
+        "deleted" => Some(WebhookEvent::ApiKeyDeleted),
+        "expired" => Some(WebhookEvent::ApiKeyExpired),
+        _ => None,
+    };
+    if let Some(event) = event {
+        let expires_at = match action {
+            "expired" => Some(now),
+            _ => key.expires_at,
+        };
+        let extra = [("expires_at", crate::domain::clock::time_or_null(expires_at))];
+        events::key(conn, key, event, &extra, now)?;
+    }
     Ok(())
 }
 

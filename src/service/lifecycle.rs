@@ -7,6 +7,7 @@ use super::keys::{
     Scope, get_key_in, parse_allowlist, parse_expiry, parse_models, parse_rate_limit, record,
 };
 use super::{Actor, ServiceError};
+use crate::domain::webhook::WebhookEvent;
 use crate::domain::{KeyFormat, KeySecret, KeyStatus, Name, Timestamp};
 use crate::store::keys::{self, ApiKey};
 use crate::store::write_tx;
@@ -71,6 +72,11 @@ pub fn rotate_key(
         old_expiry.to_rfc3339()
     );
     record(&tx, actor, &old, "rotated", now, Some(&detail))?;
+    let extra = [
+        ("replaced_by", serde_json::json!(new.id)),
+        ("grace_ends_at", serde_json::json!(old_expiry.to_rfc3339())),
+    ];
+    super::events::key(&tx, &old, WebhookEvent::ApiKeyRotated, &extra, now)?;
     tx.commit()?;
     let old = get_key_in(conn, None, &old.id)?;
     Ok((old, new, secret))

@@ -4,8 +4,11 @@
 
 use rusqlite::Connection;
 
-use super::{Actor, ServiceError};
+use serde_json::json;
+
+use super::{Actor, ServiceError, events};
 use crate::domain::Timestamp;
+use crate::domain::webhook::WebhookEvent;
 use crate::store::activity::{self, NewActivity};
 use crate::store::maintenance::{self as queries, ExpiryCandidate};
 use crate::store::{StoreError, write_tx};
@@ -24,8 +27,15 @@ pub fn record_expired_keys(conn: &mut Connection, now: Timestamp) -> Result<u64,
     for_each_chunk(conn, pending, |tx, key| {
         queries::set_expiry_recorded(tx, &key.id, now)?;
         let description = format!("API key \"{}\" ({}) expired", key.name, key.key_prefix);
-        // The apikey.expired webhook event will be queued here, with the webhook outbox.
-        append_system(tx, key, "expired", &description, now)
+        append_system(tx, key, "expired", &description, now)?;
+        let expires_at = [("expires_at", json!(key.expires_at.to_rfc3339()))];
+        events::key_fields(
+            tx,
+            &fields(key),
+            WebhookEvent::ApiKeyExpired,
+            &expires_at,
+            now,
+        )
     })
 }
 
@@ -46,8 +56,15 @@ pub fn warn_expiring_keys(
             key.key_prefix,
             key.expires_at.to_rfc3339()
         );
-        // The apikey.expiring webhook event will be queued here, with the webhook outbox.
-        append_system(tx, key, "expiring", &description, now)
+        append_system(tx, key, "expiring", &description, now)?;
+        let expires_at = [("expires_at", json!(key.expires_at.to_rfc3339()))];
+        events::key_fields(
+            tx,
+            &fields(key),
+            WebhookEvent::ApiKeyExpiring,
+            &expires_at,
+            now,
+        )
     })
 }
 
@@ -70,6 +87,15 @@ fn for_each_chunk(
         if keys.len() < KEY_CHUNK {
             return Ok(done);
         }
+    }
+}
+
+fn fields(key: &ExpiryCandidate) -> events::KeyFields<'_> {
+    events::KeyFields {
+        account_id: &key.account_id,
+        id: &key.id,
+        name: &key.name,
+        prefix: &key.key_prefix,
     }
 }
 

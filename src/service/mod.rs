@@ -5,6 +5,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod check;
 pub mod credits;
+pub mod events;
 pub mod generations;
 pub mod idempotency;
 pub mod keys;
@@ -18,6 +19,7 @@ pub mod sessions;
 pub mod settings;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 
 use crate::store::StoreError;
 

@@ -78,13 +78,15 @@ pub struct Generation {
     pub started_at: Option<Timestamp>,
     pub completed_at: Option<Timestamp>,
     pub predict_ms: Option<i64>,
+    /// The origin the client called to create it (webhook media URLs are absolute under it).
+    pub origin: Option<String>,
 }
 
 const COLUMNS: &str = "id, account_id, key_id, environment, model_identifier, model_type,
     provider_order, provider_used, prediction_id, status, prompt, ratio, output_format,
     output_number, input_files, output_files, duration, resolution, generate_audio, specific,
     cost, error, error_code, files_removed, created_at, started_at, completed_at, predict_ms,
-    last_frame";
+    last_frame, origin";
 
 fn json_list(text: Option<String>) -> Option<Vec<String>> {
     text.and_then(|t| serde_json::from_str(&t).ok())
@@ -123,6 +125,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Generation> {
         completed_at: ts(r.get(26)?),
         predict_ms: r.get(27)?,
         last_frame: r.get(28)?,
+        origin: r.get(29)?,
     })
 }
 
@@ -135,7 +138,7 @@ pub fn insert(conn: &Connection, g: &Generation) -> Result<(), StoreError> {
         &format!(
             "INSERT INTO generations ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
              ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27,
-             ?28, ?29)"
+             ?28, ?29, ?30)"
         ),
         params![
             g.id,
@@ -167,6 +170,7 @@ pub fn insert(conn: &Connection, g: &Generation) -> Result<(), StoreError> {
             g.completed_at.map(Timestamp::millis),
             g.predict_ms,
             g.last_frame,
+            g.origin,
         ],
     )?;
     Ok(())

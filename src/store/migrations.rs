@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("sql/0005_generations.sql"),
     include_str!("sql/0006_generation_inputs.sql"),
     include_str!("sql/0007_log_index_tags.sql"),
+    include_str!("sql/0008_webhooks.sql"),
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {

@@ -14,6 +14,7 @@ pub mod migrations;
 pub mod request_log;
 pub mod settings;
 pub mod usage;
+pub mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -68,6 +69,8 @@ pub struct Store {
     pool: Pool,
     path: PathBuf,
     options: StoreOptions,
+    /// Woken when work through `run` has written a webhook delivery that is due now.
+    outbox: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Pragmas every connection needs: foreign keys and the busy handler are per connection.
@@ -120,6 +123,7 @@ impl Store {
             pool,
             path,
             options,
+            outbox: std::sync::Arc::default(),
         })
     }
 
@@ -129,6 +133,11 @@ impl Store {
 
     pub fn busy_timeout(&self) -> Duration {
         self.options.busy_timeout
+    }
+
+    /// Notified when work through `run` has written a webhook delivery that is due now.
+    pub fn outbox_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        std::sync::Arc::clone(&self.outbox)
     }
 
     /// A pooled connection, for blocking code (CLI, jobs, `run`).
@@ -159,6 +168,7 @@ impl Store {
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let outbox = std::sync::Arc::clone(&self.outbox);
         let timeout = self.options.busy_timeout;
         let deadline = busy::request_arrival().map(|arrived| busy::deadline(arrived, timeout));
         let limits = busy::Limits {
@@ -173,7 +183,13 @@ impl Store {
                 }
                 None => pool.get()?,
             };
-            busy::with_limits(limits, || f(&mut conn))
+            let result = busy::with_limits(limits, || f(&mut conn));
+            // The work has returned, so what it wrote is committed (or rolled back, and a
+            // wake-up finds nothing).
+            if webhooks::take_due_written() {
+                outbox.notify_one();
+            }
+            result
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?

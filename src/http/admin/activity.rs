@@ -12,7 +12,7 @@ use crate::service::check::describe_break;
 use crate::service::sessions::Session;
 use crate::store::activity::{ActivityRow, list_in_category, verify};
 
-pub const CATEGORIES: [&str; 5] = ["apikey", "member", "credits", "auth", "account"];
+pub const CATEGORIES: [&str; 6] = ["apikey", "member", "credits", "auth", "account", "webhook"];
 const PAGE_ROWS: i64 = 200;
 
 #[derive(Template)]

@@ -15,7 +15,7 @@ use crate::service::keys::{CreateKey, ScopeChoice, create_key};
 use crate::service::sessions::Session;
 
 /// The custom grid: resources against read / write / delete; `None` where no such scope exists.
-pub const GRID: [(&str, [Option<Scope>; 3]); 5] = [
+pub const GRID: [(&str, [Option<Scope>; 3]); 6] = [
     (
         "Generation",
         [
@@ -30,6 +30,10 @@ pub const GRID: [(&str, [Option<Scope>; 3]); 5] = [
     (
         "Keys",
         [Some(Scope::KeysRead), Some(Scope::KeysWrite), None],
+    ),
+    (
+        "Webhooks",
+        [Some(Scope::WebhooksRead), Some(Scope::WebhooksWrite), None],
     ),
 ];
 
@@ -64,7 +68,7 @@ struct NewKeyPage<'a> {
     assets: &'a Assets,
     session: &'a Session,
     presets: Vec<PresetChoice>,
-    grid: &'a [(&'static str, [Option<Scope>; 3]); 5],
+    grid: &'a [(&'static str, [Option<Scope>; 3]); 6],
     typed: &'a Typed,
     error_field: &'a str,
     error: &'a str,

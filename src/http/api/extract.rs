@@ -20,7 +20,7 @@ use crate::service::{Actor, sessions};
 
 type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
-/// Who may use the management API: a key with `keys:read` (GET) or `keys:write` (otherwise), or
+/// Who may use the management API: a key with the scope the request needs (`required_scope`), or
 /// a dashboard session (keys.md §8) whose role allows the change and which sends its CSRF token
 /// in `X-CSRF-Token` on every request that changes something.
 pub struct ApiPrincipal {
@@ -73,16 +73,23 @@ impl FromRequest for ApiPrincipal {
     }
 }
 
+/// What the request needs: reading or changing keys (and logs), or webhooks.
+fn required_scope(req: &HttpRequest) -> Scope {
+    let webhooks = req.path().starts_with("/api/v1/webhooks");
+    match (webhooks, req.method() == Method::GET) {
+        (false, true) => Scope::KeysRead,
+        (false, false) => Scope::KeysWrite,
+        (true, true) => Scope::WebhooksRead,
+        (true, false) => Scope::WebhooksWrite,
+    }
+}
+
 async fn by_key(
     req: &HttpRequest,
     state: &AppState,
     caller: Caller,
 ) -> Result<ApiPrincipal, ApiError> {
-    let scope = if req.method() == Method::GET {
-        Scope::KeysRead
-    } else {
-        Scope::KeysWrite
-    };
+    let scope = required_scope(req);
     match authenticate(req, state, &caller, scope, Lookup::Fresh).await {
         Ok((principal, audit)) => {
             stash_audit(req, audit, caller.clone());
@@ -142,7 +149,9 @@ async fn by_session(
             return Err(denied("The X-CSRF-Token header is missing or wrong."));
         }
         if !matches!(session.role.as_deref(), Some("primary-owner" | "owner")) {
-            return Err(denied("Only owners of this workspace can change its keys."));
+            return Err(denied(
+                "Only owners of this workspace can change its keys and webhooks.",
+            ));
         }
     }
     let actor = Actor::User {

@@ -1,10 +1,12 @@
 //! The management API under /api/v1 (keys.md §8): the whole API as one flat list. Every request
-//! is authenticated by a key with `keys:read` (GET) or `keys:write` (everything else), limited to
-//! that key's account, and logged like a /v1 request.
+//! is authenticated by a key with `keys:read` (GET) or `keys:write` (everything else), or for
+//! `/api/v1/webhooks` `webhooks:read` / `webhooks:write`, limited to that key's account, and
+//! logged like a /v1 request.
 
 mod extract;
 mod keys;
 pub mod logs;
+mod webhooks;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -50,6 +52,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/api-keys/{id}/revoke", web::post().to(keys::revoke))
             .route("/api-keys/{id}/expire", web::post().to(keys::expire))
             .route("/api-keys/{id}/usage", web::get().to(keys::usage))
+            .route("/webhooks", web::get().to(webhooks::list))
+            .route("/webhooks", web::post().to(webhooks::create))
+            .route("/webhooks/{id}", web::get().to(webhooks::show))
+            .route("/webhooks/{id}", web::patch().to(webhooks::update))
+            .route("/webhooks/{id}", web::delete().to(webhooks::delete))
+            .route(
+                "/webhooks/{id}/rotate-secret",
+                web::post().to(webhooks::rotate_secret),
+            )
+            .route("/webhooks/{id}/test", web::post().to(webhooks::test))
+            .route(
+                "/webhooks/{id}/deliveries",
+                web::get().to(webhooks::deliveries),
+            )
+            .route(
+                "/webhooks/{id}/deliveries/{delivery_id}/replay",
+                web::post().to(webhooks::replay),
+            )
+            .route(
+                "/webhooks/{id}/deliver-queued",
+                web::post().to(webhooks::deliver_queued),
+            )
             .route("/logs", web::get().to(logs::logs))
             .route("/activity", web::get().to(logs::activity)),
     );

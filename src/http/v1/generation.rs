@@ -267,6 +267,7 @@ async fn accept(
         started_at: None,
         completed_at: None,
         predict_ms: None,
+        origin: Some(req.origin()),
     };
     // No provider has been called yet: the prediction id the SDK expects here is the generation
     // id; the record carries the upstream's own id once a provider assigns one.

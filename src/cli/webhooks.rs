@@ -1,0 +1,291 @@
+//! `tidegate webhooks add|list|show|enable|disable|rotate-secret|test|deliveries|replay|
+//! deliver-queued|delete`. Deliveries are made by the running server, which finds what these
+//! commands queue within a second.
+
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+use super::{CliError, Context, print_json, print_table};
+use crate::app::open_store;
+use crate::domain::Clock;
+use crate::domain::webhook::redact_url;
+use crate::service::Actor;
+use crate::service::webhooks::{self as service, EndpointInput};
+use crate::store::accounts::list_accounts;
+use crate::store::webhooks::{Endpoint, get_endpoint_any};
+
+#[derive(Subcommand)]
+pub enum WebhooksCommand {
+    /// Add an endpoint; its signing secret is printed once.
+    Add {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        url: String,
+        /// Comma-separated events (default: the four generation events).
+        #[arg(long, value_delimiter = ',')]
+        events: Option<Vec<String>>,
+        #[arg(long)]
+        description: Option<String>,
+        /// Add it disabled.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// List endpoints (of one account, or all).
+    List {
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Show one endpoint.
+    Show {
+        id: String,
+    },
+    Enable {
+        id: String,
+    },
+    Disable {
+        id: String,
+    },
+    /// Give an endpoint a new signing secret (printed once).
+    RotateSecret {
+        id: String,
+    },
+    /// Send a webhook.test event.
+    Test {
+        id: String,
+    },
+    /// An endpoint's delivery log, newest first.
+    Deliveries {
+        id: String,
+        /// pending, succeeded, failed, queued or expired.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Send the event of a past delivery again, as a new delivery.
+    Replay {
+        id: String,
+        delivery: String,
+    },
+    /// Send the events queued while the endpoint was disabled.
+    DeliverQueued {
+        id: String,
+    },
+    /// Delete an endpoint and its delivery log.
+    Delete {
+        id: String,
+    },
+}
+
+fn endpoint_of(conn: &rusqlite::Connection, id: &str) -> Result<Endpoint, CliError> {
+    get_endpoint_any(conn, id)?.ok_or_else(|| CliError(format!("no webhook endpoint {id}")))
+}
+
+fn with_secret(endpoint: &Endpoint, secret: &str) -> Value {
+    let mut value = service::endpoint_json(endpoint);
+    value["secret"] = json!(secret);
+    value
+}
+
+pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
+    let store = open_store(&ctx.config)?;
+    let mut conn = store.conn()?;
+    let now = Clock::system().now();
+    let config = &ctx.config.webhooks;
+    let say = |value: Value, line: String| {
+        if ctx.json {
+            print_json(&value);
+        } else {
+            println!("{line}");
+        }
+    };
+    match cmd {
+        WebhooksCommand::Add {
+            account,
+            url,
+            events,
+            description,
+            disabled,
+        } => {
+            let input = EndpointInput {
+                url: Some(url),
+                events,
+                description,
+                enabled: Some(!disabled),
+            };
+            let (endpoint, secret) =
+                service::create_endpoint(&mut conn, config, &Actor::Cli, &account, &input, now)?;
+            say(
+                with_secret(&endpoint, secret.expose()),
+                format!(
+                    "Added webhook endpoint {} ({})\nSigning secret (shown only this once): {}",
+                    endpoint.id,
+                    redact_url(&endpoint.url),
+                    secret.expose()
+                ),
+            );
+        }
+        WebhooksCommand::List { account } => {
+            let accounts = match account {
+                Some(id) => vec![id],
+                None => list_accounts(&conn)?.into_iter().map(|a| a.id).collect(),
+            };
+            let mut all = Vec::new();
+            for account in accounts {
+                all.extend(service::list(&conn, &account)?);
+            }
+            if ctx.json {
+                print_json(&Value::Array(
+                    all.iter().map(service::summary_json).collect(),
+                ));
+            } else {
+                let rows: Vec<Vec<String>> = all
+                    .iter()
+                    .map(|s| {
+                        let e = &s.endpoint;
+                        vec![
+                            e.id.clone(),
+                            redact_url(&e.url),
+                            if e.enabled { "enabled" } else { "disabled" }.to_owned(),
+                            e.events.join(","),
+                            s.last_delivery_status.clone().unwrap_or_else(|| "-".into()),
+                            s.queued.to_string(),
+                        ]
+                    })
+                    .collect();
+                print_table(&["ID", "URL", "STATUS", "EVENTS", "LAST", "QUEUED"], &rows);
+            }
+        }
+        WebhooksCommand::Show { id } => {
+            let e = endpoint_of(&conn, &id)?;
+            say(
+                service::endpoint_json(&e),
+                format!(
+                    "id       {}\nurl      {}\naccount  {}\nstatus   {}\nevents   {}\ncreated  {}",
+                    e.id,
+                    redact_url(&e.url),
+                    e.account_id,
+                    if e.enabled { "enabled" } else { "disabled" },
+                    e.events.join(", "),
+                    e.created_at.to_rfc3339()
+                ),
+            );
+        }
+        WebhooksCommand::Enable { id } => {
+            let account = endpoint_of(&conn, &id)?.account_id;
+            let input = EndpointInput {
+                enabled: Some(true),
+                ..EndpointInput::default()
+            };
+            let e = service::update_endpoint(
+                &mut conn,
+                config,
+                &Actor::Cli,
+                &account,
+                &id,
+                &input,
+                now,
+            )?;
+            say(
+                service::endpoint_json(&e),
+                format!("Enabled webhook endpoint {id}"),
+            );
+        }
+        WebhooksCommand::Disable { id } => {
+            let account = endpoint_of(&conn, &id)?.account_id;
+            let input = EndpointInput {
+                enabled: Some(false),
+                ..EndpointInput::default()
+            };
+            let e = service::update_endpoint(
+                &mut conn,
+                config,
+                &Actor::Cli,
+                &account,
+                &id,
+                &input,
+                now,
+            )?;
+            say(
+                service::endpoint_json(&e),
+                format!("Disabled webhook endpoint {id}"),
+            );
+        }
+        WebhooksCommand::RotateSecret { id } => {
+            let account = endpoint_of(&conn, &id)?.account_id;
+            let (e, secret) = service::rotate_secret(&mut conn, &Actor::Cli, &account, &id, now)?;
+            say(
+                with_secret(&e, secret.expose()),
+                format!(
+                    "New signing secret (shown only this once): {}",
+                    secret.expose()
+                ),
+            );
+        }
+        WebhooksCommand::Test { id } => {
+            let account = endpoint_of(&conn, &id)?.account_id;
+            let delivery = service::send_test(&mut conn, &account, &id, now)?;
+            say(
+                json!({ "delivery_id": delivery }),
+                format!("Queued test delivery {delivery}; the server sends it."),
+            );
+        }
+        WebhooksCommand::Deliveries { id, status, limit } => {
+            let account = endpoint_of(&conn, &id)?.account_id;
+            let rows = service::deliveries(&conn, &account, &id, status.as_deref(), None, limit)?;
+            if ctx.json {
+                print_json(&Value::Array(
+                    rows.iter().map(service::delivery_json).collect(),
+                ));
+            } else {
+                let table: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|d| {
+                        vec![
+                            d.id.clone(),
+                            d.event.clone(),
+                            d.status.clone(),
+                            d.last_status_code
+                                .map_or_else(|| "-".into(), |c| c.to_string()),
+                            d.attempts.to_string(),
+                            d.created_at.to_rfc3339(),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &["ID", "EVENT", "STATUS", "CODE", "ATTEMPTS", "CREATED"],
+                    &table,
+                );
+            }
+        }
+        WebhooksCommand::Replay { id, delivery } => {
+            let account = endpoint_of(&conn, &id)?.account_id;
+            let d = service::replay(&mut conn, &account, &id, &delivery, now)?;
+            say(
+                service::delivery_json(&d),
+                format!("Queued delivery {} (a replay of {delivery})", d.id),
+            );
+        }
+        WebhooksCommand::DeliverQueued { id } => {
+            let account = endpoint_of(&conn, &id)?.account_id;
+            let released = service::deliver_queued(&mut conn, config, &account, &id, now)?;
+            say(
+                json!({ "delivering": released.delivering, "expired": released.expired }),
+                format!(
+                    "Delivering {} queued events ({} older ones expired)",
+                    released.delivering, released.expired
+                ),
+            );
+        }
+        WebhooksCommand::Delete { id } => {
+            let account = endpoint_of(&conn, &id)?.account_id;
+            let e = service::delete_endpoint(&mut conn, &Actor::Cli, &account, &id, now)?;
+            say(
+                json!({ "id": e.id, "deleted": true }),
+                format!("Deleted webhook endpoint {}", e.id),
+            );
+        }
+    }
+    Ok(())
+}

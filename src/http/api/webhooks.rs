@@ -1,0 +1,221 @@
+//! /api/v1/webhooks: endpoints, their secrets, test events and delivery logs.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::extract::{ApiJsonOrEmpty, Params};
+use super::{ApiJson, ApiPrincipal, blocking, reply};
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
+use crate::service::webhooks::{self as service, EndpointInput};
+
+pub async fn list(p: ApiPrincipal, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let account = p.account_id().to_owned();
+    let endpoints = blocking(&state, move |c| service::list(c, &account)).await?;
+    let data = json!({
+        "webhooks": endpoints.iter().map(service::summary_json).collect::<Vec<_>>(),
+    });
+    Ok(reply(
+        &p.caller,
+        "Webhook endpoints retrieved successfully",
+        data,
+        None,
+    ))
+}
+
+fn with_secret(endpoint: Value, secret: &str) -> Value {
+    let mut data = endpoint;
+    data["secret"] = secret.into();
+    data
+}
+
+pub async fn create(
+    p: ApiPrincipal,
+    body: ApiJson<EndpointInput>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.0;
+    let (actor, account, now) = (p.actor.clone(), p.account_id().to_owned(), p.caller.now);
+    let config = state.config.clone();
+    let (endpoint, secret) = blocking(&state, move |c| {
+        service::create_endpoint(c, &config.webhooks, &actor, &account, &input, now)
+    })
+    .await?;
+    let data = with_secret(service::endpoint_json(&endpoint), secret.expose());
+    Ok(reply(
+        &p.caller,
+        "Webhook endpoint created successfully",
+        data,
+        None,
+    ))
+}
+
+pub async fn show(
+    p: ApiPrincipal,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let account = p.account_id().to_owned();
+    let endpoint = blocking(&state, move |c| service::get(c, &account, &id)).await?;
+    let data = service::endpoint_json(&endpoint);
+    Ok(reply(
+        &p.caller,
+        "Webhook endpoint retrieved successfully",
+        data,
+        None,
+    ))
+}
+
+pub async fn update(
+    p: ApiPrincipal,
+    id: web::Path<String>,
+    body: ApiJson<EndpointInput>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.0;
+    let (actor, account, now) = (p.actor.clone(), p.account_id().to_owned(), p.caller.now);
+    let config = state.config.clone();
+    let endpoint = blocking(&state, move |c| {
+        service::update_endpoint(c, &config.webhooks, &actor, &account, &id, &input, now)
+    })
+    .await?;
+    let data = service::endpoint_json(&endpoint);
+    Ok(reply(
+        &p.caller,
+        "Webhook endpoint updated successfully",
+        data,
+        None,
+    ))
+}
+
+pub async fn delete(
+    p: ApiPrincipal,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, account, now) = (p.actor.clone(), p.account_id().to_owned(), p.caller.now);
+    let endpoint = blocking(&state, move |c| {
+        service::delete_endpoint(c, &actor, &account, &id, now)
+    })
+    .await?;
+    let data = json!({ "id": endpoint.id, "deleted": true });
+    Ok(reply(
+        &p.caller,
+        "Webhook endpoint deleted successfully",
+        data,
+        None,
+    ))
+}
+
+pub async fn rotate_secret(
+    p: ApiPrincipal,
+    id: web::Path<String>,
+    _body: ApiJsonOrEmpty<Empty>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (actor, account, now) = (p.actor.clone(), p.account_id().to_owned(), p.caller.now);
+    let (endpoint, secret) = blocking(&state, move |c| {
+        service::rotate_secret(c, &actor, &account, &id, now)
+    })
+    .await?;
+    let data = with_secret(service::endpoint_json(&endpoint), secret.expose());
+    Ok(reply(
+        &p.caller,
+        "Webhook secret rotated successfully",
+        data,
+        None,
+    ))
+}
+
+/// Bodies of the actions that take none; one sent must be an empty object.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+pub async fn test(
+    p: ApiPrincipal,
+    id: web::Path<String>,
+    _body: ApiJsonOrEmpty<Empty>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (account, now) = (p.account_id().to_owned(), p.caller.now);
+    let delivery = blocking(&state, move |c| service::send_test(c, &account, &id, now)).await?;
+    let data = json!({ "delivery_id": delivery, "event": "webhook.test" });
+    Ok(reply(
+        &p.caller,
+        "Test event queued for delivery",
+        data,
+        None,
+    ))
+}
+
+pub async fn deliveries(
+    req: HttpRequest,
+    p: ApiPrincipal,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let params = Params::parse(&req, &["status", "limit", "cursor"])?;
+    let limit = params.int("limit", 50, 1..=500)?;
+    let cursor = match params.get("cursor") {
+        None => None,
+        Some(_) => Some(params.int("cursor", 0, 1..=i64::MAX)?),
+    };
+    let status = params.get("status").map(str::to_owned);
+    let account = p.account_id().to_owned();
+    let size = usize::try_from(limit).unwrap_or(50);
+    let rows = blocking(&state, move |c| {
+        service::deliveries(c, &account, &id, status.as_deref(), cursor, size)
+    })
+    .await?;
+    let next = (rows.len() == size)
+        .then(|| rows.last().map(|d| d.seq))
+        .flatten();
+    let data = json!({
+        "deliveries": rows.iter().map(service::delivery_json).collect::<Vec<_>>(),
+        "next_cursor": next.map(|n| n.to_string()),
+    });
+    Ok(reply(
+        &p.caller,
+        "Deliveries retrieved successfully",
+        data,
+        None,
+    ))
+}
+
+pub async fn replay(
+    p: ApiPrincipal,
+    path: web::Path<(String, String)>,
+    _body: ApiJsonOrEmpty<Empty>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, delivery) = path.into_inner();
+    let (account, now) = (p.account_id().to_owned(), p.caller.now);
+    let replayed = blocking(&state, move |c| {
+        service::replay(c, &account, &id, &delivery, now)
+    })
+    .await?;
+    let data = service::delivery_json(&replayed);
+    Ok(reply(&p.caller, "Delivery queued again", data, None))
+}
+
+pub async fn deliver_queued(
+    p: ApiPrincipal,
+    id: web::Path<String>,
+    _body: ApiJsonOrEmpty<Empty>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (account, now) = (p.account_id().to_owned(), p.caller.now);
+    let config = state.config.clone();
+    let released = blocking(&state, move |c| {
+        service::deliver_queued(c, &config.webhooks, &account, &id, now)
+    })
+    .await?;
+    let data = json!({ "delivering": released.delivering, "expired": released.expired });
+    Ok(reply(
+        &p.caller,
+        "Queued events are being delivered",
+        data,
+        None,
+    ))
+}

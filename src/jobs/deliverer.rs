@@ -1,0 +1,447 @@
+//! The webhook deliverer: sends what the outbox holds, at least once.
+//!
+//! It takes due deliveries from the store under a lease (a stopped process's leases are freed
+//! at the next start, so nothing pending is lost), signs each with both schemes, and posts it
+//! with the outbound guard: no redirects followed, a timeout, the answer read only up to a cap.
+//! At most `max_concurrent` are in flight, and `max_concurrent_per_endpoint` for one endpoint,
+//! so a slow or dead endpoint never holds up the others. Outcomes are written in groups; a
+//! failure is tried again on the retry schedule (a `Retry-After` on 429 or 503 is honoured up to
+//! the schedule's longest delay), then the delivery has failed.
+//!
+//! Work through `Store::run` that writes a due delivery wakes it; deliveries written by another
+//! process (the command line) are found within a second.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
+use reqwest::{Client, StatusCode, Url};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+use crate::config::WebhooksConfig;
+use crate::domain::webhook::WebhookSecret;
+use crate::domain::{Clock, Timestamp};
+use crate::outbound::{self, AddressPolicy};
+use crate::service::webhooks as service;
+use crate::store::webhooks::{self as store, Attempted, Due};
+use crate::store::{Store, StoreError};
+
+/// How long a sender holds a delivery it took: longer than any attempt can last.
+const LEASE: Duration = Duration::from_secs(60);
+/// How often the outbox is looked at without being woken.
+const POLL: Duration = Duration::from_secs(1);
+/// Most of an answer read (the rest is dropped); its start goes into the delivery log.
+const MAX_ANSWER_BYTES: usize = 4096;
+const EXCERPT_CHARS: usize = 200;
+
+/// The running deliverer; `stop` lets the deliveries in flight finish.
+pub struct Deliverer {
+    stop: watch::Sender<Option<Instant>>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl Deliverer {
+    /// Starts delivering on the current runtime.
+    pub fn start(store: Store, clock: Clock, config: WebhooksConfig) -> Result<Deliverer, String> {
+        let policy = AddressPolicy {
+            allow_private: config.allow_private_networks,
+        };
+        let client = outbound::client(policy)
+            .map_err(|e| format!("cannot build the HTTP client for webhooks: {e}"))?;
+        let (stop, stopping) = watch::channel(None);
+        let sender = Sender {
+            wake: store.outbox_signal(),
+            store,
+            clock,
+            client,
+            policy,
+            config,
+        };
+        let done = tokio::spawn(sender.run(stopping));
+        Ok(Deliverer { stop, done })
+    }
+
+    /// Takes nothing more and waits up to `grace` for the deliveries in flight; what is left is
+    /// sent again by the next start.
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.stop.send(Some(Instant::now() + grace));
+        let _ = self.done.await;
+    }
+}
+
+struct Sender {
+    store: Store,
+    clock: Clock,
+    client: Client,
+    policy: AddressPolicy,
+    config: WebhooksConfig,
+    wake: Arc<Notify>,
+}
+
+/// What one attempt came to, owned, until its group is written.
+struct Outcome {
+    endpoint_id: String,
+    delivery_id: String,
+    status_code: Option<u16>,
+    error: Option<String>,
+    duration_ms: i64,
+    retry_at: Option<Timestamp>,
+    succeeded: bool,
+    gone: bool,
+}
+
+impl Sender {
+    async fn run(self, mut stopping: watch::Receiver<Option<Instant>>) {
+        if let Err(e) = self.store.run(|c| store::release_leases(c)).await {
+            tracing::warn!(error = %e, "cannot take back the deliveries of the last run");
+        }
+        let mut sending: JoinSet<Outcome> = JoinSet::new();
+        let mut per_endpoint: HashMap<String, usize> = HashMap::new();
+        let mut finished: Vec<Outcome> = Vec::new();
+        loop {
+            if !finished.is_empty() {
+                self.write(&mut finished).await;
+            }
+            if stopping.borrow().is_some() {
+                break;
+            }
+            let free = self.config.max_concurrent.saturating_sub(sending.len());
+            if free > 0 {
+                for due in self.claim(free, &per_endpoint).await {
+                    *per_endpoint.entry(due.endpoint_id.clone()).or_default() += 1;
+                    sending.spawn(self.attempt(due));
+                }
+            }
+            let pause = self.pause().await;
+            tokio::select! {
+                biased;
+                _ = stopping.changed() => {}
+                Some(done) = sending.join_next(), if !sending.is_empty() => {
+                    let mut done = Some(done);
+                    while let Some(result) = done.take().or_else(|| sending.try_join_next()) {
+                        if let Ok(outcome) = result {
+                            release(&mut per_endpoint, &outcome.endpoint_id);
+                            finished.push(outcome);
+                        }
+                    }
+                }
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+        // Stopping: what is in flight may finish within the grace.
+        let deadline = (*stopping.borrow()).unwrap_or_else(Instant::now);
+        while !sending.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, sending.join_next()).await {
+                Ok(Some(Ok(outcome))) => finished.push(outcome),
+                Ok(Some(Err(_))) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if !finished.is_empty() {
+            self.write(&mut finished).await;
+        }
+    }
+
+    async fn claim(&self, free: usize, per_endpoint: &HashMap<String, usize>) -> Vec<Due> {
+        let now = self.clock.now();
+        let sending = serde_json::to_string(per_endpoint).unwrap_or_else(|_| "{}".into());
+        let per = self.config.max_concurrent_per_endpoint;
+        let lease = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+        let claimed = self
+            .store
+            .run(move |c| store::claim_due(c, now, free, per, &sending, lease))
+            .await;
+        claimed.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the webhook outbox");
+            Vec::new()
+        })
+    }
+
+    /// Until the next delivery is due, at most `POLL`.
+    async fn pause(&self) -> Duration {
+        let next = self.store.run(|c| store::next_due_at(c)).await;
+        let now = self.clock.now();
+        match next {
+            Ok(Some(at)) => {
+                let ms = u64::try_from(at.millis() - now.millis()).unwrap_or(0);
+                Duration::from_millis(ms).min(POLL)
+            }
+            Ok(None) | Err(_) => POLL,
+        }
+    }
+
+    async fn write(&self, finished: &mut Vec<Outcome>) {
+        let group: Vec<Outcome> = std::mem::take(finished);
+        let now = self.clock.now();
+        let disable_after = self.config.disable_after_failures;
+        let written = self
+            .store
+            .run(move |c| {
+                let attempts: Vec<(String, Attempted<'_>, bool)> = group
+                    .iter()
+                    .map(|o| {
+                        let attempt = Attempted {
+                            id: &o.delivery_id,
+                            status_code: o.status_code,
+                            error: o.error.as_deref(),
+                            duration_ms: o.duration_ms,
+                            retry_at: o.retry_at,
+                            succeeded: o.succeeded,
+                        };
+                        (o.endpoint_id.clone(), attempt, o.gone)
+                    })
+                    .collect();
+                service::record_attempts(c, &attempts, disable_after, now)
+                    .map_err(|e| StoreError::Task(e.to_string()))
+            })
+            .await;
+        // Not written: the leases run out and the deliveries are made again.
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "cannot record webhook deliveries");
+        }
+    }
+
+    /// Makes one attempt at `due`.
+    fn attempt(&self, due: Due) -> impl Future<Output = Outcome> + Send + 'static {
+        let client = self.client.clone();
+        let policy = self.policy;
+        let clock = self.clock.clone();
+        let timeout = self.config.timeout();
+        let schedule = self.config.retry_schedule();
+        async move {
+            let started = Instant::now();
+            let answer = send(&client, policy, &clock, timeout, &due).await;
+            let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+            let now = clock.now();
+            let tries_made = usize::try_from(due.attempts + 1).unwrap_or(usize::MAX);
+            let mut outcome = Outcome {
+                endpoint_id: due.endpoint_id,
+                delivery_id: due.id,
+                status_code: answer.status,
+                error: answer.error,
+                duration_ms,
+                retry_at: None,
+                succeeded: answer.succeeded,
+                gone: answer.status == Some(410),
+            };
+            if !outcome.succeeded
+                && !outcome.gone
+                && let Some(delay) = retry_delay(&schedule, tries_made, answer.retry_after)
+            {
+                let ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+                outcome.retry_at = Some(now.plus_millis(ms));
+            }
+            outcome
+        }
+    }
+}
+
+/// The wait before the next try after `tries_made` failed ones, if there is a next: the
+/// schedule's, or what the receiver asked for (`Retry-After`) up to the schedule's longest wait.
+pub fn retry_delay(
+    schedule: &[Duration],
+    tries_made: usize,
+    asked: Option<Duration>,
+) -> Option<Duration> {
+    let planned = *schedule.get(tries_made.saturating_sub(1))?;
+    let longest = schedule.iter().max().copied().unwrap_or(planned);
+    Some(asked.map_or(planned, |asked| asked.clamp(planned, longest)))
+}
+
+fn release(per_endpoint: &mut HashMap<String, usize>, endpoint: &str) {
+    if let Some(n) = per_endpoint.get_mut(endpoint) {
+        *n -= 1;
+        if *n == 0 {
+            per_endpoint.remove(endpoint);
+        }
+    }
+}
+
+/// What the receiver answered.
+struct Answer {
+    succeeded: bool,
+    status: Option<u16>,
+    error: Option<String>,
+    retry_after: Option<Duration>,
+}
+
+impl Answer {
+    fn failed(error: String) -> Answer {
+        Answer {
+            succeeded: false,
+            status: None,
+            error: Some(error),
+            retry_after: None,
+        }
+    }
+}
+
+/// The body every delivery of an event carries: the same for each attempt, fresh for a replay.
+pub fn body(due: &Due) -> String {
+    let text = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+    format!(
+        r#"{{"webhook_event":{},"webhook_timestamp":{},"webhook_delivery_id":{},"webhook_data":{}}}"#,
+        text(&due.event),
+        text(&due.created_at.to_rfc3339()),
+        text(&due.id),
+        due.data
+    )
+}
+
+/// The headers of both signature schemes, signed at `now`.
+pub fn signed_headers(due: &Due, body: &str, now: Timestamp) -> HeaderMap {
+    let secret = WebhookSecret::from_stored(due.secret.clone());
+    let t = now.millis().div_euclid(1000);
+    let mut headers = HeaderMap::new();
+    let pairs = [
+        (
+            "x-babysea-signature",
+            secret.babysea_signature(t, body.as_bytes()),
+        ),
+        ("x-babysea-event", due.event.clone()),
+        ("x-babysea-timestamp", now.to_rfc3339()),
+        ("x-babysea-delivery-id", due.id.clone()),
+        ("webhook-id", due.id.clone()),
+        ("webhook-timestamp", t.to_string()),
+        (
+            "webhook-signature",
+            secret.standard_signature(&due.id, t, body.as_bytes()),
+        ),
+    ];
+    for (name, value) in pairs {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers
+}
+
+async fn send(
+    client: &Client,
+    policy: AddressPolicy,
+    clock: &Clock,
+    timeout: Duration,
+    due: &Due,
+) -> Answer {
+    let url = match Url::parse(&due.url) {
+        Ok(url) => url,
+        Err(_) => return Answer::failed("the endpoint URL is not a URL".into()),
+    };
+    if let Err(refused) = policy.check_url(&url) {
+        return Answer::failed(format!("refused: {refused}"));
+    }
+    let body = body(due);
+    let headers = signed_headers(due, &body, clock.now());
+    let sent = client
+        .post(url)
+        .timeout(timeout)
+        .headers(headers)
+        .body(body)
+        .send()
+        .await;
+    let mut response = match sent {
+        Ok(response) => response,
+        Err(e) => return Answer::failed(transport_error(e, timeout)),
+    };
+    let status = response.status();
+    let retry_after = match status {
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+            .map(Duration::from_secs),
+        _ => None,
+    };
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(crate::domain::webhook::redact_url);
+    let mut answer = Vec::new();
+    while answer.len() < MAX_ANSWER_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => answer.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    if status.is_success() {
+        return Answer {
+            succeeded: true,
+            status: Some(status.as_u16()),
+            error: None,
+            retry_after: None,
+        };
+    }
+    let error = if status.is_redirection() {
+        format!(
+            "HTTP {}: redirects are not followed (to {})",
+            status.as_u16(),
+            location.unwrap_or_else(|| "nowhere".into())
+        )
+    } else {
+        let excerpt: String = String::from_utf8_lossy(&answer)
+            .chars()
+            .take(EXCERPT_CHARS)
+            .collect();
+        format!("HTTP {}: {}", status.as_u16(), excerpt.trim())
+    };
+    Answer {
+        succeeded: false,
+        status: Some(status.as_u16()),
+        error: Some(error.trim_end_matches(": ").to_owned()),
+        retry_after,
+    }
+}
+
+/// Why no answer came, without the URL (it may hold credentials).
+fn transport_error(e: reqwest::Error, timeout: Duration) -> String {
+    if let Some(refused) = outbound::was_refused(&e) {
+        return format!("refused: {refused}");
+    }
+    if e.is_timeout() {
+        return format!("no answer within {} s", timeout.as_secs_f64());
+    }
+    let e = e.without_url();
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message.chars().take(EXCERPT_CHARS).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_follow_the_schedule_and_honour_retry_after_up_to_its_longest_wait() {
+        let s = |ms: &[u64]| {
+            ms.iter()
+                .map(|m| Duration::from_millis(*m))
+                .collect::<Vec<_>>()
+        };
+        let schedule = s(&[500, 1500, 3000, 5000]);
+        let waits: Vec<_> = (1..=5).map(|n| retry_delay(&schedule, n, None)).collect();
+        assert_eq!(
+            waits,
+            [500, 1500, 3000, 5000]
+                .iter()
+                .map(|m| Some(Duration::from_millis(*m)))
+                .chain([None])
+                .collect::<Vec<_>>()
+        );
+        let asked = |secs| Some(Duration::from_secs(secs));
+        assert_eq!(retry_delay(&schedule, 1, asked(2)), asked(2));
+        assert_eq!(retry_delay(&schedule, 1, asked(60)), asked(5));
+        assert_eq!(retry_delay(&schedule, 3, asked(0)), asked(3));
+        assert_eq!(retry_delay(&[], 1, asked(2)), None);
+    }
+}

@@ -1,0 +1,449 @@
+//! Webhook endpoints (generation.md §6): what the pages, the management API and the command line
+//! do with them, and how the deliverer records what became of a delivery. Only owners manage
+//! endpoints; the callers check the role, as for keys.
+
+use rusqlite::Connection;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::events::{self, TEST_GENERATION_ID};
+use super::{Actor, ServiceError};
+use crate::config::WebhooksConfig;
+use crate::domain::Timestamp;
+use crate::domain::clock::time_or_null;
+use crate::domain::webhook::{EndpointUrl, EventSet, WebhookEvent, WebhookSecret, redact_url};
+use crate::outbound::AddressPolicy;
+use crate::store::activity::{self, NewActivity};
+use crate::store::webhooks::{self as store, Attempted, Delivery, Endpoint, EndpointSummary};
+use crate::store::{StoreError, write_tx};
+
+const MAX_DESCRIPTION: usize = 500;
+
+/// A new endpoint or changes to one; absent fields keep their value (or take the default).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointInput {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+/// A URL that names an address deliveries may never reach is refused when it is saved; one that
+/// names a host is checked again at every delivery, on the address it then resolves to.
+fn valid_url(raw: Option<&str>, config: &WebhooksConfig) -> Result<EndpointUrl, ServiceError> {
+    let url = EndpointUrl::parse(raw.unwrap_or("")).map_err(|m| ServiceError::invalid("url", m))?;
+    let policy = AddressPolicy {
+        allow_private: config.allow_private_networks,
+    };
+    policy
+        .check_url(url.url())
+        .map_err(|refused| ServiceError::invalid("url", refused.to_string()))?;
+    Ok(url)
+}
+
+fn valid_events(names: Option<&[String]>) -> Result<EventSet, ServiceError> {
+    EventSet::parse(names).map_err(|(index, message)| ServiceError::Invalid {
+        field: "events",
+        message,
+        index,
+    })
+}
+
+fn valid_description(raw: Option<&str>) -> Result<String, ServiceError> {
+    let text = raw.unwrap_or("").trim();
+    if text.chars().count() > MAX_DESCRIPTION {
+        return Err(ServiceError::invalid(
+            "description",
+            format!("at most {MAX_DESCRIPTION} characters"),
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(ServiceError::invalid(
+            "description",
+            "must not contain control characters",
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+fn record(
+    conn: &Connection,
+    actor: &Actor,
+    endpoint: &Endpoint,
+    action: &str,
+    now: Timestamp,
+) -> Result<(), ServiceError> {
+    let description = format!(
+        "{} webhook endpoint {}",
+        capitalised(action),
+        redact_url(&endpoint.url)
+    );
+    activity::append(
+        conn,
+        &NewActivity {
+            account_id: Some(&endpoint.account_id),
+            actor: &actor.label(),
+            category: "webhook",
+            action,
+            target: Some(&endpoint.id),
+            description: &description,
+            ip_hash: actor.ip_hash(),
+            created_at: now,
+        },
+    )?;
+    Ok(())
+}
+
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+fn endpoint_in(conn: &Connection, account_id: &str, id: &str) -> Result<Endpoint, ServiceError> {
+    store::get_endpoint(conn, account_id, id)?.ok_or(ServiceError::NotFound("webhook endpoint"))
+}
+
+/// Creates an endpoint; its secret is returned here and never again.
+pub fn create_endpoint(
+    conn: &mut Connection,
+    config: &WebhooksConfig,
+    actor: &Actor,
+    account_id: &str,
+    input: &EndpointInput,
+    now: Timestamp,
+) -> Result<(Endpoint, WebhookSecret), ServiceError> {
+    let url = valid_url(input.url.as_deref(), config)?;
+    let events = valid_events(input.events.as_deref())?;
+    let description = valid_description(input.description.as_deref())?;
+    let secret = WebhookSecret::generate().map_err(StoreError::from)?;
+    let tx = write_tx(conn)?;
+    if store::count_endpoints(&tx, account_id)? >= i64::from(config.max_endpoints_per_account) {
+        return Err(ServiceError::InvalidState(format!(
+            "an account has at most {} webhook endpoints",
+            config.max_endpoints_per_account
+        )));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    store::insert_endpoint(
+        &tx,
+        &store::NewEndpoint {
+            id: &id,
+            account_id,
+            url: url.as_str(),
+            description: &description,
+            events: &events.names(),
+            secret: secret.expose(),
+            enabled: input.enabled.unwrap_or(true),
+            now,
+        },
+    )?;
+    let endpoint = endpoint_in(&tx, account_id, &id)?;
+    record(&tx, actor, &endpoint, "created", now)?;
+    tx.commit()?;
+    Ok((endpoint, secret))
+}
+
+/// Changes the URL, events, description or enabled flag of an endpoint.
+pub fn update_endpoint(
+    conn: &mut Connection,
+    config: &WebhooksConfig,
+    actor: &Actor,
+    account_id: &str,
+    id: &str,
+    input: &EndpointInput,
+    now: Timestamp,
+) -> Result<Endpoint, ServiceError> {
+    let tx = write_tx(conn)?;
+    let old = endpoint_in(&tx, account_id, id)?;
+    let url = match &input.url {
+        Some(raw) => valid_url(Some(raw), config)?.as_str().to_owned(),
+        None => old.url.clone(),
+    };
+    let events = match &input.events {
+        Some(names) => valid_events(Some(names))?.names(),
+        None => EventSet::from_stored(&old.events).names(),
+    };
+    let description = match &input.description {
+        Some(text) => valid_description(Some(text))?,
+        None => old.description.clone(),
+    };
+    if url != old.url || events != old.events || description != old.description {
+        store::update_endpoint(&tx, id, &url, &description, &events, now)?;
+        record(&tx, actor, &old, "edited", now)?;
+    }
+    match input.enabled {
+        Some(true) if !old.enabled => {
+            store::set_enabled(&tx, id, None, now)?;
+            record(&tx, actor, &old, "enabled", now)?;
+        }
+        Some(false) if old.enabled => {
+            store::set_enabled(&tx, id, Some("manual"), now)?;
+            record(&tx, actor, &old, "disabled", now)?;
+        }
+        _ => {}
+    }
+    let endpoint = endpoint_in(&tx, account_id, id)?;
+    tx.commit()?;
+    Ok(endpoint)
+}
+
+/// A new signing secret, returned here and never again; the old one stops signing at once.
+pub fn rotate_secret(
+    conn: &mut Connection,
+    actor: &Actor,
+    account_id: &str,
+    id: &str,
+    now: Timestamp,
+) -> Result<(Endpoint, WebhookSecret), ServiceError> {
+    let secret = WebhookSecret::generate().map_err(StoreError::from)?;
+    let tx = write_tx(conn)?;
+    let endpoint = endpoint_in(&tx, account_id, id)?;
+    store::set_secret(&tx, id, secret.expose(), now)?;
+    record(&tx, actor, &endpoint, "rotated the secret of", now)?;
+    let endpoint = endpoint_in(&tx, account_id, id)?;
+    tx.commit()?;
+    Ok((endpoint, secret))
+}
+
+pub fn delete_endpoint(
+    conn: &mut Connection,
+    actor: &Actor,
+    account_id: &str,
+    id: &str,
+    now: Timestamp,
+) -> Result<Endpoint, ServiceError> {
+    let tx = write_tx(conn)?;
+    let endpoint = endpoint_in(&tx, account_id, id)?;
+    store::delete_endpoint(&tx, id)?;
+    record(&tx, actor, &endpoint, "deleted", now)?;
+    tx.commit()?;
+    Ok(endpoint)
+}
+
+fn require_enabled(endpoint: &Endpoint) -> Result<(), ServiceError> {
+    if endpoint.enabled {
+        return Ok(());
+    }
+    Err(ServiceError::InvalidState(
+        "the endpoint is disabled; enable it first".into(),
+    ))
+}
+
+/// Sends `webhook.test` to the endpoint; returns the delivery id.
+pub fn send_test(
+    conn: &mut Connection,
+    account_id: &str,
+    id: &str,
+    now: Timestamp,
+) -> Result<String, ServiceError> {
+    let tx = write_tx(conn)?;
+    let endpoint = endpoint_in(&tx, account_id, id)?;
+    require_enabled(&endpoint)?;
+    let data = events::test_data(account_id);
+    let deliveries = events::emit(
+        &tx,
+        account_id,
+        WebhookEvent::Test,
+        Some(TEST_GENERATION_ID),
+        &data,
+        Some(id),
+        now,
+    )?;
+    tx.commit()?;
+    deliveries
+        .into_iter()
+        .next()
+        .ok_or(ServiceError::NotFound("webhook endpoint"))
+}
+
+/// Sends the event of a past delivery again, as a new delivery (fresh id, timestamp and
+/// signature); returns it.
+pub fn replay(
+    conn: &mut Connection,
+    account_id: &str,
+    endpoint_id: &str,
+    delivery_id: &str,
+    now: Timestamp,
+) -> Result<Delivery, ServiceError> {
+    let tx = write_tx(conn)?;
+    let endpoint = endpoint_in(&tx, account_id, endpoint_id)?;
+    require_enabled(&endpoint)?;
+    let past = store::get_delivery(&tx, endpoint_id, delivery_id)?
+        .ok_or(ServiceError::NotFound("delivery"))?;
+    let id = uuid::Uuid::new_v4().to_string();
+    store::insert_delivery(
+        &tx,
+        &id,
+        endpoint_id,
+        past.event_id,
+        true,
+        Some(&past.id),
+        now,
+    )?;
+    let delivery =
+        store::get_delivery(&tx, endpoint_id, &id)?.ok_or(ServiceError::NotFound("delivery"))?;
+    tx.commit()?;
+    Ok(delivery)
+}
+
+/// What "Deliver queued events" did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Released {
+    pub delivering: usize,
+    pub expired: usize,
+}
+
+/// Sends the events queued while the endpoint was disabled, if they are recent enough.
+pub fn deliver_queued(
+    conn: &mut Connection,
+    config: &WebhooksConfig,
+    account_id: &str,
+    id: &str,
+    now: Timestamp,
+) -> Result<Released, ServiceError> {
+    let tx = write_tx(conn)?;
+    let endpoint = endpoint_in(&tx, account_id, id)?;
+    require_enabled(&endpoint)?;
+    let since = now.plus_millis(-i64::from(config.queue_hours) * 3_600_000);
+    let (delivering, expired) = store::release_queued(&tx, id, since, now)?;
+    tx.commit()?;
+    Ok(Released {
+        delivering,
+        expired,
+    })
+}
+
+pub fn list(conn: &Connection, account_id: &str) -> Result<Vec<EndpointSummary>, ServiceError> {
+    Ok(store::list_endpoints(conn, account_id)?)
+}
+
+pub fn get(conn: &Connection, account_id: &str, id: &str) -> Result<Endpoint, ServiceError> {
+    endpoint_in(conn, account_id, id)
+}
+
+/// The endpoint's delivery log, newest first.
+pub fn deliveries(
+    conn: &Connection,
+    account_id: &str,
+    id: &str,
+    status: Option<&str>,
+    before: Option<i64>,
+    limit: usize,
+) -> Result<Vec<Delivery>, ServiceError> {
+    endpoint_in(conn, account_id, id)?;
+    if let Some(status) = status
+        && !["pending", "succeeded", "failed", "queued", "expired"].contains(&status)
+    {
+        return Err(ServiceError::invalid(
+            "status",
+            "one of pending, succeeded, failed, queued, expired",
+        ));
+    }
+    Ok(store::deliveries(conn, id, status, before, limit)?)
+}
+
+/// Records what became of the attempts the deliverer made, in one transaction; an endpoint whose
+/// deliveries failed `disable_after` times in a row, or that answered 410 Gone, is disabled.
+pub fn record_attempts(
+    conn: &mut Connection,
+    attempts: &[(String, Attempted<'_>, bool)],
+    disable_after: u32,
+    now: Timestamp,
+) -> Result<(), ServiceError> {
+    let tx = write_tx(conn)?;
+    for (endpoint_id, attempt, gone) in attempts {
+        let failures = store::record_attempt(&tx, endpoint_id, attempt, now)?;
+        let reason = if *gone {
+            Some("gone")
+        } else if failures >= i64::from(disable_after) {
+            Some("failures")
+        } else {
+            None
+        };
+        let Some(reason) = reason else { continue };
+        let Some(endpoint) = store::get_endpoint_any(&tx, endpoint_id)? else {
+            continue;
+        };
+        if !endpoint.enabled {
+            continue;
+        }
+        store::set_enabled(&tx, endpoint_id, Some(reason), now)?;
+        let why = if *gone {
+            "it answered 410 Gone".to_owned()
+        } else {
+            format!("{failures} deliveries in a row failed")
+        };
+        activity::append(
+            &tx,
+            &NewActivity {
+                account_id: Some(&endpoint.account_id),
+                actor: &Actor::System.label(),
+                category: "webhook",
+                action: "disabled",
+                target: Some(&endpoint.id),
+                description: &format!(
+                    "Disabled webhook endpoint {}: {why}",
+                    redact_url(&endpoint.url)
+                ),
+                ip_hash: None,
+                created_at: now,
+            },
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// How pages and programs see an endpoint: never its secret, its URL's credentials redacted.
+pub fn endpoint_json(e: &Endpoint) -> Value {
+    json!({
+        "id": e.id,
+        "account_id": e.account_id,
+        "url": redact_url(&e.url),
+        "description": e.description,
+        "events": e.events,
+        "enabled": e.enabled,
+        "disabled_reason": e.disabled_reason,
+        "consecutive_failures": e.consecutive_failures,
+        "created_at": e.created_at.to_rfc3339(),
+        "updated_at": e.updated_at.to_rfc3339(),
+        "secret_rotated_at": time_or_null(e.secret_rotated_at),
+    })
+}
+
+pub fn summary_json(s: &EndpointSummary) -> Value {
+    let mut value = endpoint_json(&s.endpoint);
+    value["last_delivery"] = match &s.last_delivery_status {
+        Some(status) => json!({
+            "status": status,
+            "status_code": s.last_delivery_code,
+            "at": time_or_null(s.last_delivery_at),
+        }),
+        None => Value::Null,
+    };
+    value["queued_events"] = json!(s.queued);
+    value
+}
+
+pub fn delivery_json(d: &Delivery) -> Value {
+    json!({
+        "id": d.id,
+        "endpoint_id": d.endpoint_id,
+        "event": d.event,
+        "generation_id": d.generation_id,
+        "payload": serde_json::from_str::<Value>(&d.data).unwrap_or(Value::Null),
+        "status": d.status,
+        "attempts": d.attempts,
+        "next_attempt_at": time_or_null(d.next_attempt_at),
+        "status_code": d.last_status_code,
+        "error": d.last_error,
+        "duration_ms": d.duration_ms,
+        "replay_of": d.replay_of,
+        "created_at": d.created_at.to_rfc3339(),
+        "completed_at": time_or_null(d.completed_at),
+    })
+}
