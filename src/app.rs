@@ -147,6 +147,7 @@ impl Application {
             metrics: Metrics::default(),
             openapi: serde_json::to_vec(&crate::http::v1::openapi::document()).unwrap_or_default(),
             reveals: crate::http::admin::Reveals::default(),
+            webhook_reveals: crate::http::admin::Reveals::default(),
             generator,
         });
         let scheduler = Scheduler::start(job_context(&state)).await?;

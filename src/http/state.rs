@@ -34,6 +34,7 @@ pub struct AppState {
     pub openapi: Vec<u8>,
     /// New keys waiting for their one view in the admin pages.
     pub reveals: super::admin::Reveals,
+    pub webhook_reveals: super::admin::Reveals<crate::domain::webhook::WebhookSecret>,
     /// The catalog, the providers and the worker pool.
     pub generator: Arc<crate::generation::Generator>,
 }

@@ -8,7 +8,7 @@ use crate::helpers::{TestApp, spawn_app};
 use crate::webdriver::{self, Browser};
 
 /// In CI a missing browser is a failure; on a developer's machine the test says how to get one.
-fn browser_missing() -> bool {
+pub fn browser_missing() -> bool {
     if webdriver::available() {
         return false;
     }
@@ -22,7 +22,7 @@ fn browser_missing() -> bool {
     true
 }
 
-async fn sign_in_as_admin(app: &TestApp, browser: &mut Browser) {
+pub async fn sign_in_as_admin(app: &TestApp, browser: &mut Browser) {
     let reset = app.cli_json(&["users", "set-password", "--email", "admin@localhost"]);
     browser.goto(&format!("{}/login", app.address)).await;
     browser.screenshot("sign-in").await;

@@ -25,4 +25,5 @@ mod routes;
 mod startup;
 mod upstream;
 mod webdriver;
+mod webhook_pages;
 mod webhooks;

@@ -17,6 +17,7 @@ mod reveal;
 mod session;
 mod settings;
 mod usage;
+mod webhooks;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -56,6 +57,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/usage").get(usage::page))
         .service(page("/members").get(members::page))
         .service(page("/settings").get(settings::page))
+        .service(page("/webhooks").get(webhooks::list).post(webhooks::add))
+        .service(page("/webhooks/secret/{token}").get(webhooks::secret))
+        .service(page("/webhooks/{id}").get(webhooks::show))
+        .service(page("/webhooks/{id}/{action}").post(webhooks::act))
         .service(page("/instance").get(instance::page))
         .service(page("/instance/{what}").post(instance::create))
         .service(page("/settings/{action}").post(settings::change))

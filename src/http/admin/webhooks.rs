@@ -1,0 +1,355 @@
+//! The webhook pages (admin.md): endpoints with their status, add (then the secret once),
+//! enable/disable, rotate the secret, send a test event, the delivery log with replay, queued
+//! events and "Deliver queued events", delete. Members see; owners manage.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::actions::refused;
+use super::assets::{ASSETS, Assets};
+use super::create::require_owner;
+use super::session::{AdminError, AdminSession};
+use crate::domain::webhook::{WebhookEvent, redact_url};
+use crate::http::state::AppState;
+use crate::service::ServiceError;
+use crate::service::sessions::Session;
+use crate::service::webhooks::{self as service, EndpointInput};
+use crate::store::StoreError;
+use crate::store::webhooks::{Delivery, Endpoint, EndpointSummary};
+
+const LOG_ROWS: usize = 50;
+
+/// An event the add form offers, and whether it is ticked.
+pub struct EventChoice {
+    pub name: &'static str,
+    pub checked: bool,
+}
+
+fn choices(checked: &[String]) -> Vec<EventChoice> {
+    WebhookEvent::SUBSCRIBABLE
+        .iter()
+        .map(|e| EventChoice {
+            name: e.as_str(),
+            checked: checked.iter().any(|c| c == e.as_str()),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "webhooks.html")]
+struct ListPage<'a> {
+    assets: &'a Assets,
+    session: &'a Session,
+    endpoints: Vec<EndpointSummary>,
+    can_manage: bool,
+    events: Vec<EventChoice>,
+    url: &'a str,
+    description: &'a str,
+    error: Option<String>,
+}
+
+impl ListPage<'_> {
+    fn shown_url(&self, e: &Endpoint) -> String {
+        redact_url(&e.url)
+    }
+}
+
+fn run_err(e: StoreError) -> AdminError {
+    tracing::error!(error = %e, "a webhook page could not read the store");
+    AdminError::Internal
+}
+
+async fn list_page(
+    session: &AdminSession,
+    state: &AppState,
+    typed: (&str, &str, &[String]),
+    error: Option<String>,
+) -> Result<HttpResponse, AdminError> {
+    let account = session.0.account_id.clone().ok_or(AdminError::NotFound)?;
+    let endpoints = state
+        .store
+        .run(move |c| service::list(c, &account).map_err(|e| StoreError::Task(e.to_string())))
+        .await
+        .map_err(run_err)?;
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let (url, description, events) = typed;
+    let page = ListPage {
+        assets: &ASSETS,
+        session: &session.0,
+        endpoints,
+        can_manage: require_owner(session).is_ok(),
+        events: choices(events),
+        url,
+        description,
+        error,
+    };
+    super::render_page_with(status, &page)
+}
+
+pub async fn list(
+    session: AdminSession,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let defaults: Vec<String> = WebhookEvent::DEFAULT
+        .iter()
+        .map(|e| e.as_str().to_owned())
+        .collect();
+    list_page(&session, &state, ("", "", &defaults), None).await
+}
+
+#[derive(Deserialize)]
+pub struct AddForm {
+    csrf: String,
+    url: String,
+    #[serde(default)]
+    description: String,
+    // The `events` boxes repeat one name, which a struct cannot take: see `ticked`.
+}
+
+/// The ticked event boxes of a form body (`events=a&events=b`).
+fn ticked(body: &str) -> Vec<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(body)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(name, _)| name == "events")
+        .map(|(_, value)| value)
+        .collect()
+}
+
+pub async fn add(
+    req: HttpRequest,
+    session: AdminSession,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let text = std::str::from_utf8(&body).map_err(|_| AdminError::Refused("bad form".into()))?;
+    let form: AddForm =
+        serde_urlencoded::from_str(text).map_err(|_| AdminError::Refused("bad form".into()))?;
+    session.check_csrf(&form.csrf)?;
+    let account = require_owner(&session)?;
+    let events = ticked(text);
+    let input = EndpointInput {
+        url: Some(form.url.clone()),
+        events: Some(events.clone()),
+        description: Some(form.description.clone()),
+        enabled: Some(true),
+    };
+    let (actor, now, config) = (
+        session.actor(&req, &state),
+        state.clock.now(),
+        state.config.clone(),
+    );
+    let created = state
+        .store
+        .run(move |c| {
+            Ok(service::create_endpoint(
+                c,
+                &config.webhooks,
+                &actor,
+                &account,
+                &input,
+                now,
+            ))
+        })
+        .await
+        .map_err(run_err)?;
+    match created {
+        Ok((endpoint, secret)) => reveal(&session, &state, &endpoint, secret),
+        Err(ServiceError::Invalid { field, message, .. }) => {
+            let error = Some(format!("{}: {message}", field_label(field)));
+            list_page(
+                &session,
+                &state,
+                (&form.url, &form.description, &events),
+                error,
+            )
+            .await
+        }
+        Err(ServiceError::InvalidState(message)) => {
+            list_page(
+                &session,
+                &state,
+                (&form.url, &form.description, &events),
+                Some(message),
+            )
+            .await
+        }
+        Err(e) => Err(refused(e)),
+    }
+}
+
+fn field_label(field: &str) -> &str {
+    match field {
+        "url" => "URL",
+        "events" => "Events",
+        "description" => "Description",
+        other => other,
+    }
+}
+
+/// Keeps the new secret for one view by this session and sends the browser there.
+fn reveal(
+    session: &AdminSession,
+    state: &AppState,
+    endpoint: &Endpoint,
+    secret: crate::domain::webhook::WebhookSecret,
+) -> Result<HttpResponse, AdminError> {
+    let now = state.clock.now();
+    let token = state
+        .webhook_reveals
+        .put(secret, endpoint.id.clone(), session.0.id_hash.clone(), now)
+        .ok_or(AdminError::Internal)?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((LOCATION, format!("/webhooks/secret/{token}")))
+        .finish())
+}
+
+#[derive(Template)]
+#[template(path = "webhook_secret.html")]
+struct SecretPage<'a> {
+    assets: &'a Assets,
+    session: &'a Session,
+    endpoint_id: &'a str,
+    secret: &'a str,
+}
+
+pub async fn secret(
+    session: AdminSession,
+    token: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let now = state.clock.now();
+    let pending = state
+        .webhook_reveals
+        .take(&token, &session.0.id_hash, now)
+        .ok_or(AdminError::Gone)?;
+    let page = SecretPage {
+        assets: &ASSETS,
+        session: &session.0,
+        endpoint_id: &pending.name,
+        secret: pending.secret.expose(),
+    };
+    super::render_page(&page)
+}
+
+#[derive(Template)]
+#[template(path = "webhook_detail.html")]
+struct DetailPage<'a> {
+    assets: &'a Assets,
+    session: &'a Session,
+    endpoint: Endpoint,
+    url: String,
+    deliveries: Vec<Delivery>,
+    queued: usize,
+    can_manage: bool,
+}
+
+pub async fn show(
+    session: AdminSession,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let account = session.0.account_id.clone().ok_or(AdminError::NotFound)?;
+    let id = id.into_inner();
+    let found = state
+        .store
+        .run(move |c| {
+            let read = || {
+                let endpoint = service::get(c, &account, &id)?;
+                let deliveries = service::deliveries(c, &account, &id, None, None, LOG_ROWS)?;
+                let queued = service::deliveries(c, &account, &id, Some("queued"), None, 1000)?;
+                Ok((endpoint, deliveries, queued.len()))
+            };
+            Ok(read())
+        })
+        .await
+        .map_err(run_err)?;
+    let (endpoint, deliveries, queued) = found.map_err(refused)?;
+    let page = DetailPage {
+        assets: &ASSETS,
+        session: &session.0,
+        url: redact_url(&endpoint.url),
+        endpoint,
+        deliveries,
+        queued,
+        can_manage: require_owner(&session).is_ok(),
+    };
+    super::render_page(&page)
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    csrf: String,
+    #[serde(default)]
+    delivery: String,
+}
+
+pub async fn act(
+    req: HttpRequest,
+    session: AdminSession,
+    path: web::Path<(String, String)>,
+    form: web::Form<ActionForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    session.check_csrf(&form.csrf)?;
+    let account = require_owner(&session)?;
+    let (id, action) = path.into_inner();
+    let (actor, now, config) = (
+        session.actor(&req, &state),
+        state.clock.now(),
+        state.config.clone(),
+    );
+    let delivery = form.into_inner().delivery;
+    let target = id.clone();
+    let done = state
+        .store
+        .run(move |c| {
+            let enabled = |on: bool| EndpointInput {
+                enabled: Some(on),
+                ..EndpointInput::default()
+            };
+            let w = &config.webhooks;
+            Ok(match action.as_str() {
+                "enable" => {
+                    service::update_endpoint(c, w, &actor, &account, &target, &enabled(true), now)
+                        .map(|_| None)
+                }
+                "disable" => {
+                    service::update_endpoint(c, w, &actor, &account, &target, &enabled(false), now)
+                        .map(|_| None)
+                }
+                "rotate-secret" => service::rotate_secret(c, &actor, &account, &target, now)
+                    .map(|(e, secret)| Some((e, secret))),
+                "test" => service::send_test(c, &account, &target, now).map(|_| None),
+                "deliver-queued" => {
+                    service::deliver_queued(c, w, &account, &target, now).map(|_| None)
+                }
+                "replay" => service::replay(c, &account, &target, &delivery, now).map(|_| None),
+                "delete" => {
+                    service::delete_endpoint(c, &actor, &account, &target, now).map(|_| None)
+                }
+                _ => Err(ServiceError::NotFound("action")),
+            })
+        })
+        .await
+        .map_err(run_err)?
+        .map_err(refused)?;
+    if let Some((endpoint, secret)) = done {
+        return reveal(&session, &state, &endpoint, secret);
+    }
+    let to = if req.path().ends_with("/delete") {
+        "/webhooks".to_owned()
+    } else {
+        format!("/webhooks/{id}")
+    };
+    Ok(HttpResponse::SeeOther()
+        .insert_header((LOCATION, to))
+        .finish())
+}
