@@ -77,6 +77,7 @@ pub enum JobOutcome {
     PurgeRequestLogs {
         request_logs_deleted: u64,
         refusal_rows_deleted: u64,
+        webhook_deliveries_deleted: u64,
     },
     PurgeIdempotencyKeys {
         idempotency_keys_deleted: u64,
@@ -145,12 +146,15 @@ impl Job {
                             .map(|keys_warned| JobOutcome::WarnExpiringKeys { keys_warned })
                     }
                     Job::PurgeRequestLogs => {
-                        maintenance::purge_request_logs(conn, now, config.logs.retention_days).map(
-                            |purged| JobOutcome::PurgeRequestLogs {
+                        let (days, hours) =
+                            (config.logs.retention_days, config.webhooks.queue_hours);
+                        maintenance::purge_request_logs(conn, now, days, hours).map(|purged| {
+                            JobOutcome::PurgeRequestLogs {
                                 request_logs_deleted: purged.request_logs,
                                 refusal_rows_deleted: purged.refusal_rows,
-                            },
-                        )
+                                webhook_deliveries_deleted: purged.webhook_deliveries,
+                            }
+                        })
                     }
                     Job::PurgeIdempotencyKeys => maintenance::purge_idempotency_keys(conn, now)
                         .map(
@@ -203,7 +207,8 @@ impl JobOutcome {
             JobOutcome::PurgeRequestLogs {
                 request_logs_deleted,
                 refusal_rows_deleted,
-            } => request_logs_deleted + refusal_rows_deleted > 0,
+                webhook_deliveries_deleted,
+            } => request_logs_deleted + refusal_rows_deleted + webhook_deliveries_deleted > 0,
             JobOutcome::PurgeIdempotencyKeys {
                 idempotency_keys_deleted,
             } => idempotency_keys_deleted > 0,
@@ -223,10 +228,12 @@ impl JobOutcome {
             JobOutcome::PurgeRequestLogs {
                 request_logs_deleted,
                 refusal_rows_deleted,
+                webhook_deliveries_deleted,
             } => format!(
-                "deleted {} and {}",
+                "deleted {}, {} and {}",
                 count(request_logs_deleted, "request-log row"),
-                count(refusal_rows_deleted, "daily refusal count")
+                count(refusal_rows_deleted, "daily refusal count"),
+                count(webhook_deliveries_deleted, "webhook delivery")
             ),
             JobOutcome::PurgeIdempotencyKeys {
                 idempotency_keys_deleted,
@@ -244,10 +251,14 @@ impl JobOutcome {
 }
 
 fn count(n: u64, thing: &str) -> String {
-    if n == 1 {
-        format!("1 {thing}")
-    } else {
-        format!("{n} {thing}s")
+    // "delivery" → "deliveries", "key" → "keys".
+    let stem = thing
+        .strip_suffix('y')
+        .filter(|stem| !stem.ends_with(['a', 'e', 'i', 'o', 'u']));
+    match (n, stem) {
+        (1, _) => format!("1 {thing}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        (_, None) => format!("{n} {thing}s"),
     }
 }
 
@@ -276,10 +287,12 @@ mod tests {
         let outcome = JobOutcome::PurgeRequestLogs {
             request_logs_deleted: 1,
             refusal_rows_deleted: 2,
+            webhook_deliveries_deleted: 0,
         };
         assert_eq!(
             outcome.summary(),
-            "purge-request-logs: deleted 1 request-log row and 2 daily refusal counts"
+            "purge-request-logs: deleted 1 request-log row, 2 daily refusal counts and 0 webhook \
+             deliveries"
         );
         let json = serde_json::to_value(&outcome).ok();
         assert_eq!(
@@ -287,7 +300,8 @@ mod tests {
             Some(serde_json::json!({
                 "job": "purge-request-logs",
                 "request_logs_deleted": 1,
-                "refusal_rows_deleted": 2
+                "refusal_rows_deleted": 2,
+                "webhook_deliveries_deleted": 0
             }))
         );
     }

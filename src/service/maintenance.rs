@@ -11,7 +11,7 @@ use crate::domain::Timestamp;
 use crate::domain::webhook::WebhookEvent;
 use crate::store::activity::{self, NewActivity};
 use crate::store::maintenance::{self as queries, ExpiryCandidate};
-use crate::store::{StoreError, write_tx};
+use crate::store::{StoreError, webhooks, write_tx};
 
 /// Rows deleted per transaction, so the request-log writer never waits long for the lock.
 pub const PURGE_CHUNK: i64 = 5_000;
@@ -127,14 +127,18 @@ fn append_system(
 pub struct PurgedLogs {
     pub request_logs: u64,
     pub refusal_rows: u64,
+    pub webhook_deliveries: u64,
 }
 
 /// Deletes request-log rows and per-day refusal counts older than `retention_days`. The daily
 /// usage roll-ups stay.
+/// Webhook deliveries finished before the same cutoff go too, and events queued for a disabled
+/// endpoint longer than `queue_hours` expire.
 pub fn purge_request_logs(
     conn: &mut Connection,
     now: Timestamp,
     retention_days: u32,
+    queue_hours: u32,
 ) -> Result<PurgedLogs, ServiceError> {
     let cutoff = now.plus_millis(-i64::from(retention_days) * Timestamp::MS_PER_DAY);
     let request_logs = delete_in_chunks(conn, |c| {
@@ -142,10 +146,15 @@ pub fn purge_request_logs(
     })?;
     let tx = write_tx(conn)?;
     let refusal_rows = queries::delete_refusals_before(&tx, &cutoff.day())?;
+    let queued_before = now.plus_millis(-i64::from(queue_hours) * 3_600_000);
+    webhooks::expire_queued(&tx, queued_before, now)?;
     tx.commit()?;
+    let webhook_deliveries =
+        delete_in_chunks(conn, |c| webhooks::purge_deliveries(c, cutoff, PURGE_CHUNK))?;
     Ok(PurgedLogs {
         request_logs,
         refusal_rows,
+        webhook_deliveries,
     })
 }
 

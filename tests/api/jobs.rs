@@ -204,6 +204,25 @@ async fn request_logs_past_retention_are_purged_in_chunks_and_usage_totals_stay(
         params![Timestamp(old).day(), now.day()],
     )
     .unwrap();
+    // A webhook delivery as old as the old rows, another queued for a disabled endpoint.
+    let endpoint = app.cli_json(&[
+        "webhooks",
+        "add",
+        "--account",
+        &app.account_id,
+        "--url",
+        "http://127.0.0.1:9/h",
+        "--disabled",
+    ]);
+    let endpoint = endpoint["id"].as_str().unwrap();
+    db.execute_batch(&format!(
+        "INSERT INTO webhook_events (id, account_id, event, data, created_at)
+             VALUES (1, 'a', 'webhook.test', '{{}}', {old});
+         INSERT INTO webhook_deliveries (id, endpoint_id, event_id, status, created_at)
+             VALUES ('d-old', '{endpoint}', 1, 'succeeded', {old}),
+                    ('d-queued', '{endpoint}', 1, 'queued', {old});"
+    ))
+    .unwrap();
     let rows_before = app.count("SELECT count(*) FROM request_logs", []);
     let usage_before = usage_total(&app, &key).await;
 
@@ -211,8 +230,14 @@ async fn request_logs_past_retention_are_purged_in_chunks_and_usage_totals_stay(
         run(&app, Job::PurgeRequestLogs).await,
         JobOutcome::PurgeRequestLogs {
             request_logs_deleted: 12_002,
-            refusal_rows_deleted: 1
+            refusal_rows_deleted: 1,
+            webhook_deliveries_deleted: 2,
         }
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM webhook_events", []),
+        0,
+        "and the event no delivery refers to"
     );
     assert_eq!(
         app.count("SELECT count(*) FROM request_logs", []),

@@ -9,14 +9,14 @@ use serde_json::{Value, json};
 use crate::helpers::{eventually, run_binary};
 use crate::upstream::{self, Mode};
 
-struct Running {
-    child: Child,
+pub struct Running {
+    pub child: Child,
     lines: std::sync::mpsc::Receiver<String>,
     printed: Vec<String>,
 }
 
 /// Starts `tidegate` with no arguments in `dir` and waits for its listening line.
-fn start_binary(dir: &std::path::Path, env: &[(&str, &str)]) -> (Running, String) {
+pub fn start_binary(dir: &std::path::Path, env: &[(&str, &str)]) -> (Running, String) {
     start_binary_logging(dir, env, Stdio::null())
 }
 
@@ -65,7 +65,7 @@ fn start_binary_logging(
     }
 }
 
-fn signal(running: &Running, signal: &str) {
+pub fn signal(running: &Running, signal: &str) {
     let pid = running.child.id().to_string();
     let status = Command::new("kill")
         .args([signal, &pid])

@@ -491,3 +491,88 @@ async fn bad_endpoint_input_is_refused_naming_the_field_and_stores_nothing() {
     assert!(out.stderr.contains("url"), "{}", out.stderr);
     assert_eq!(app.count("SELECT count(*) FROM webhook_endpoints", []), 0);
 }
+
+#[tokio::test]
+async fn deliveries_in_flight_or_pending_when_the_server_is_killed_are_made_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cli = |args: &[&str]| {
+        let out = crate::helpers::run_binary(&data, &[args, &["--json"]].concat(), &[]);
+        assert_eq!(out.status, 0, "{args:?}: {}", out.stderr);
+        serde_json::from_str::<Value>(&out.stdout).unwrap()
+    };
+    let (mut running, _) = crate::startup::start_binary(dir.path(), &[]);
+    let receiver = receiver::start();
+    receiver.answer(Answer::Hang);
+    let account = cli(&["accounts", "create", "--name", "Acme"]);
+    let account = account["id"].as_str().unwrap();
+    let endpoint = cli(&[
+        "webhooks",
+        "add",
+        "--account",
+        account,
+        "--url",
+        &receiver.url,
+    ]);
+    receiver.expect_secret(endpoint["secret"].as_str().unwrap());
+    let endpoint = endpoint["id"].as_str().unwrap();
+    let mut sent: Vec<String> = (0..3)
+        .map(|_| {
+            cli(&["webhooks", "test", endpoint])["delivery_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    // All three are being sent (the receiver holds them) when the server dies.
+    eventually("three deliveries in flight", || receiver.count() == 3).await;
+    running.child.kill().unwrap();
+    running.child.wait().unwrap();
+    // One more is written while no server runs.
+    sent.push(
+        cli(&["webhooks", "test", endpoint])["delivery_id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+
+    receiver.answer(Answer::Ok);
+    let (mut restarted, _) = crate::startup::start_binary(dir.path(), &[]);
+    eventually("every delivery made again", || {
+        let mut ids: Vec<String> = receiver
+            .received()
+            .into_iter()
+            .skip(3)
+            .map(|r| r.delivery_id)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids.len() == 4
+    })
+    .await;
+    let delivered: Vec<String> = receiver
+        .received()
+        .into_iter()
+        .skip(3)
+        .map(|r| r.delivery_id)
+        .collect();
+    for id in &sent {
+        assert!(delivered.contains(id), "{id} was made after the restart");
+    }
+    assert!(
+        receiver
+            .received()
+            .iter()
+            .all(|r| r.babysea_ok && r.standard_ok)
+    );
+    eventually("the log to say so", || {
+        let out =
+            crate::helpers::run_binary(&data, &["webhooks", "deliveries", endpoint, "--json"], &[]);
+        let rows: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+        rows.as_array()
+            .is_some_and(|rows| rows.len() == 4 && rows.iter().all(|d| d["status"] == "succeeded"))
+    })
+    .await;
+    restarted.child.kill().unwrap();
+    let _ = restarted.child.wait();
+}
