@@ -576,3 +576,73 @@ async fn deliveries_in_flight_or_pending_when_the_server_is_killed_are_made_afte
     restarted.child.kill().unwrap();
     let _ = restarted.child.wait();
 }
+
+#[tokio::test]
+async fn a_hanging_endpoint_does_not_hold_up_the_others() {
+    let app = spawn_app_with(&[("webhooks.timeout_seconds", json!(30))]).await;
+    let (slow, fast) = (receiver::start(), receiver::start());
+    slow.answer(Answer::Hang);
+    let slow_id = add_endpoint(&app, &slow, "generation.completed");
+    let fast_id = add_endpoint(&app, &fast, "generation.completed");
+    let key = app.manager_key();
+    // More than the endpoint may have in flight at once.
+    for _ in 0..12 {
+        send_test(&app, &key, &slow_id).await;
+    }
+    eventually("the slow endpoint to be busy", || slow.count() == 8).await;
+    let began = std::time::Instant::now();
+    send_test(&app, &key, &fast_id).await;
+    wait_for_event(&fast, "webhook.test", 1).await;
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        began.elapsed()
+    );
+    assert_eq!(
+        slow.count(),
+        8,
+        "the rest wait for the slow endpoint's own slots"
+    );
+}
+
+#[tokio::test]
+async fn the_command_line_manages_endpoints_and_their_deliveries() {
+    let app = spawn_app_with(&[]).await;
+    let receiver = receiver::start();
+    let id = add_endpoint(&app, &receiver, "apikey.created");
+    let listed = app.cli_json(&["webhooks", "list"]);
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert!(listed[0].get("secret").is_none(), "never shown again");
+    let shown = app.cli_json(&["webhooks", "show", &id]);
+    assert_eq!(shown["events"], json!(["apikey.created"]));
+
+    app.cli_json(&["webhooks", "disable", &id]);
+    app.create_key(&[]);
+    let queued = app.cli_json(&["webhooks", "deliveries", &id, "--status", "queued"]);
+    assert_eq!(queued.as_array().unwrap().len(), 1);
+    let out = app.cli(&["webhooks", "test", &id]);
+    assert_ne!(out.status, 0, "a disabled endpoint gets no test");
+    app.cli_json(&["webhooks", "enable", &id]);
+    let released = app.cli_json(&["webhooks", "deliver-queued", &id]);
+    assert_eq!(released["delivering"], 1);
+    wait_for_event(&receiver, "apikey.created", 1).await;
+
+    let rotated = app.cli_json(&["webhooks", "rotate-secret", &id]);
+    let secret = rotated["secret"].as_str().unwrap();
+    receiver.expect_secret(secret);
+    let first = receiver.of("apikey.created")[0].delivery_id.clone();
+    let replayed = app.cli_json(&["webhooks", "replay", &id, &first]);
+    assert_eq!(replayed["replay_of"], first.as_str());
+    wait_for_event(&receiver, "apikey.created", 2).await;
+    let again = &receiver.of("apikey.created")[1];
+    assert!(
+        again.babysea_ok && again.standard_ok,
+        "signed with the new secret"
+    );
+
+    app.cli_json(&["webhooks", "delete", &id]);
+    assert_eq!(app.count("SELECT count(*) FROM webhook_endpoints", []), 0);
+    assert_eq!(app.count("SELECT count(*) FROM webhook_deliveries", []), 0);
+    let out = app.cli(&["webhooks", "show", &id]);
+    assert_ne!(out.status, 0);
+}

@@ -21,7 +21,9 @@
 # `wrk -t2 -c64 -d$BENCH_DURATION --latency` against both endpoints and prints req/s, p50, p99,
 # the targets and the server's peak resident memory (VmHWM). On the small store it then runs
 # tests/bench/generations.py: submit -> succeeded latency of local image generations (p50 target
-# <= 200 ms) and generations per second with 32 concurrent clients. The data directory is removed and
+# <= 200 ms) and generations per second with 32 concurrent clients; and tests/bench/webhooks.py:
+# webhook deliveries per second to a fast local receiver (target >= 1,000) and the latency from
+# the commit of a generation's success to its generation.completed arriving (p50 target <= 50 ms). The data directory is removed and
 # the server stopped on exit.
 #
 # Exit status: 0 when the measurement completed, even if a target was missed (marked MISSED);
@@ -272,7 +274,7 @@ mark() { # mark OK_CONDITION (awk expression) -> "" or "MISSED"
 
 # bench_run LABEL EXTRA_KEYS; sets last_status_rps.
 bench_run() {
-    local label="$1" extra="$2" data account key t0 code out hwm
+    local label="$1" extra="$2" data account key manager t0 code out hwm
     data="$work/$label"
     mkdir -p "$data"
     export TIDEGATE_STORAGE__DATA_DIR="$data"
@@ -282,6 +284,8 @@ bench_run() {
     key="$("$bin" keys create --account "$account" --name bench --preset full_access --json | json_field key)" \
         || die "could not create the bench key"
     [[ -n "$account" && -n "$key" ]] || die "account id or key came back empty"
+    manager="$("$bin" keys create --account "$account" --name bench-manager --preset key_management --json | json_field key)" \
+        || die "could not create the bench management key"
     "$bin" credits add --account "$account" --amount 1000000 --json >/dev/null \
         || die "could not add credits to the bench account"
 
@@ -323,11 +327,14 @@ bench_run() {
     parse_wrk "$out"
     local s_rps="$r_rps" s_p50="$r_p50" s_p99="$r_p99" s_non2xx="$r_non2xx" s_sock="$r_sockerr"
 
-    local generations=""
+    local generations="" webhooks=""
     if ((extra == 0)); then
         log "measuring generations on the local provider (${GEN_SECONDS}s with $GEN_CLIENTS clients)"
         generations="$(python3 "$script_dir/generations.py" --base "$base_url" --key "$key" \
             --clients "$GEN_CLIENTS" --seconds "$GEN_SECONDS")" || die "the generation benchmark failed"
+        log "measuring webhook deliveries"
+        webhooks="$(python3 "$script_dir/webhooks.py" --base "$base_url" --key "$key" \
+            --manager "$manager")" || die "the webhook benchmark failed"
     fi
 
     hwm="$(awk '/^VmHWM:/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$server_pid/status" 2>/dev/null || true)"
@@ -356,6 +363,7 @@ bench_run() {
     echo "server peak RSS (VmHWM): ${hwm:-unavailable}"
     echo "CPU busy in the idle second before measuring: $busy   (other work on the machine skews the figures)"
     [[ -n "$generations" ]] && printf '%s\n' "$generations"
+    [[ -n "$webhooks" ]] && printf '%s\n' "$webhooks"
     [[ -n "$h_sock" ]] && echo "/healthz   $h_sock"
     [[ -n "$s_sock" ]] && echo "/v1/status $s_sock"
     [[ -n "$h_non2xx" ]] && echo "/healthz   Non-2xx or 3xx responses: $h_non2xx   FAILED"
