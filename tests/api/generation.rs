@@ -4,7 +4,9 @@
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use crate::helpers::{TestApp, assert_error, eventually, spawn_app_in, spawn_app_with};
+use crate::helpers::{
+    SendChecked, TestApp, assert_error, eventually, spawn_app_in, spawn_app_with,
+};
 use crate::upstream::{Mode, app_with_fakes};
 
 fn is_time(v: &Value) -> bool {
@@ -684,9 +686,8 @@ async fn every_bad_field_is_named_and_nothing_is_created() {
         .header("Content-Type", "application/json")
         .header("Idempotency-Key", "busy")
         .body(raw.to_vec())
-        .send()
-        .await
-        .unwrap();
+        .send_checked()
+        .await;
     assert_eq!(res.status(), 409);
     let error = assert_error(&res.json().await.unwrap(), "BSE2016");
     assert_eq!(error["retryable"], true);
