@@ -386,10 +386,11 @@ async fn a_client_runs_the_whole_flow_with_only_the_base_url_changed() {
         .unwrap()
         .to_owned();
     app.wait_for(&key, &slow_id, &["processing"]).await;
-    eventually("the upstream to receive the prediction", || {
-        fakes.queue.requests() == 1
+    eventually("the upstream to be polled for the prediction", || {
+        fakes.queue.polls() >= 1
     })
     .await;
+    assert_eq!(fakes.queue.requests(), 1);
     let before = app.balance();
     let (status, body) = app
         .send_json(
@@ -1049,6 +1050,10 @@ async fn the_in_flight_cap_and_allowed_models_are_enforced() {
         )
         .await;
     app.wait_for(&key, &first, &["processing"]).await;
+    eventually("the upstream to be polled for the first", || {
+        fakes.queue.polls() >= 1
+    })
+    .await;
     let (status, headers, body) = app
         .post_json(
             "/v1/generate/image/tidegate/pattern-1",
