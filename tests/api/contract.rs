@@ -31,7 +31,16 @@ enum Segment {
 struct Answer {
     /// By media type.
     content: Vec<(String, Arc<Validator>)>,
-    required_headers: Vec<String>,
+    headers: Vec<Header>,
+}
+
+struct Header {
+    /// Lowercase, as `HeaderMap` looks names up.
+    name: String,
+    required: bool,
+    /// An integer header's value is checked as the number it spells.
+    numeric: bool,
+    schema: Arc<Validator>,
 }
 
 /// How many /v1 answers were checked so far in this test run.
@@ -124,21 +133,19 @@ impl Contract {
                         .flatten()
                         .map(|(media, c)| (media.clone(), compile(&c["schema"])))
                         .collect();
-                    let required_headers = response["headers"]
+                    let headers = response["headers"]
                         .as_object()
                         .into_iter()
                         .flatten()
-                        .filter(|(_, h)| h["required"] == true)
-                        .map(|(name, _)| name.to_ascii_lowercase())
+                        .map(|(name, h)| Header {
+                            name: name.to_ascii_lowercase(),
+                            required: h["required"] == true,
+                            numeric: h["schema"]["type"] == "integer",
+                            schema: compile(&h["schema"]),
+                        })
                         .collect();
                     let status: u16 = status.parse().expect("a numeric status");
-                    responses.insert(
-                        status,
-                        Answer {
-                            content,
-                            required_headers,
-                        },
-                    );
+                    responses.insert(status, Answer { content, headers });
                 }
                 operations.push(Described {
                     id: op["operationId"].as_str().unwrap_or_default().to_owned(),
@@ -192,9 +199,24 @@ impl Contract {
             .responses
             .get(&status)
             .ok_or_else(|| format!("{what}, a status the document does not list"))?;
-        for name in &answer.required_headers {
-            if !headers.contains_key(name.as_str()) {
-                return Err(format!("{what} without the header {name}"));
+        for header in &answer.headers {
+            let Some(value) = headers.get(header.name.as_str()) else {
+                if header.required {
+                    return Err(format!("{what} without the header {}", header.name));
+                }
+                continue;
+            };
+            let text = value.to_str().unwrap_or_default();
+            let value = if header.numeric {
+                text.parse::<i64>().map_or(Value::Null, Value::from)
+            } else {
+                Value::String(text.to_owned())
+            };
+            if !header.schema.is_valid(&value) {
+                return Err(format!(
+                    "{what} with {}: {text:?}, not as documented",
+                    header.name
+                ));
             }
         }
         let (_, validator) = answer

@@ -113,6 +113,12 @@ fn answers_the_document_does_not_describe_fail_the_check() {
     assert!(check("/v1/status", 429, &json, &error_body("BSE1005")).is_err());
     assert!(check("/v1/status", 429, &retry, &error_body("BSE1005")).is_ok());
 
+    let limited = headers("application/json", &[("x-ratelimit-limit", "many")]);
+    assert!(check("/v1/status", 200, &limited, &status_body(status_data())).is_err());
+    let mut unnamed = json.clone();
+    unnamed.insert("x-request-id", HeaderValue::from_static("42"));
+    assert!(check("/v1/status", 200, &unnamed, &status_body(status_data())).is_err());
+
     let text = headers("text/plain; charset=utf-8", &[]);
     assert!(check("/v1/status", 403, &text, b"Forbidden\n").is_ok());
     assert!(check("/v1/nope", 403, &text, b"Forbidden\n").is_ok());
