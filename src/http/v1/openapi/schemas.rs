@@ -65,7 +65,12 @@ pub(super) fn object(fields: Vec<(&str, Value, bool)>) -> Value {
         .into_iter()
         .map(|(name, schema, _)| (name.to_owned(), schema))
         .collect();
-    json!({ "type": "object", "required": required, "properties": properties })
+    let mut schema = json!({ "type": "object", "properties": properties });
+    // OpenAPI 3.0 wants at least one name in a `required` list.
+    if !required.is_empty() {
+        schema["required"] = required.into();
+    }
+    schema
 }
 
 /// Every field always sent.

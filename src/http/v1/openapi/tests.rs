@@ -151,3 +151,18 @@ fn nullable_fields_are_marked_and_their_enums_list_null() {
     assert_eq!(cancel["nullable"], true);
     assert!(cancel["enum"].as_array().unwrap().contains(&Value::Null));
 }
+
+#[test]
+fn no_schema_has_an_empty_required_list_which_openapi_3_0_forbids() {
+    fn walk(value: &Value) {
+        match value {
+            Value::Object(map) => {
+                assert_ne!(map.get("required"), Some(&json!([])), "{value}");
+                map.values().for_each(walk);
+            }
+            Value::Array(items) => items.iter().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&document());
+}
