@@ -40,6 +40,37 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    pub const ALL: [ErrorCode; 25] = {
+        use ErrorCode::*;
+        [
+            AuthenticationRequired,
+            AuthenticationFailed,
+            InsufficientPermissions,
+            InsufficientCredits,
+            RateLimitExceeded,
+            AuthRateLimited,
+            IpNotAllowed,
+            AccountNotFound,
+            ConcurrencyLimitExceeded,
+            InvalidInput,
+            PayloadTooLarge,
+            ModelNotFound,
+            GenerationNotFound,
+            GenerationNotCancelable,
+            IdempotencyKeyReused,
+            IdempotencyRequestInProgress,
+            ResourceNotFound,
+            InvalidState,
+            ProviderError,
+            ProviderTimeout,
+            AllProvidersFailed,
+            ProviderCreditsExhausted,
+            ProviderUnavailable,
+            InternalError,
+            StorageUnavailable,
+        ]
+    };
+
     /// (code, type, HTTP status, retryable)
     fn spec(self) -> (&'static str, &'static str, u16, bool) {
         use ErrorCode::*;

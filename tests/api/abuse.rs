@@ -256,8 +256,17 @@ async fn a_body_that_arrives_too_slowly_is_refused_and_its_connection_closed() {
         );
         assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
         assert!(answer.contains("connection: close"), "{path}: {answer}");
-        let body: serde_json::Value =
-            serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        if path == generate {
+            let headers: reqwest::header::HeaderMap = head
+                .lines()
+                .skip(1)
+                .filter_map(|l| l.split_once(": "))
+                .map(|(n, v)| (n.parse().unwrap(), v.parse().unwrap()))
+                .collect();
+            crate::contract::assert_documented("POST", path, 408, &headers, body.as_bytes());
+        }
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
         let error = crate::helpers::assert_error(&body, "BSE2001");
         assert_eq!(error["details"]["field"], "body");
     }

@@ -1,7 +1,7 @@
 //! Users, credits, rotation, backup, check and the audit chain from the command line, on the
 //! data directory of a running server.
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{SendChecked, assert_error, spawn_app};
 
 #[tokio::test]
 async fn users_are_created_with_a_one_time_password_and_a_role() {
@@ -176,16 +176,17 @@ async fn a_backup_taken_while_serving_is_consistent_and_passes_check() {
             client
                 .get(url)
                 .bearer_auth(key)
-                .send()
+                .send_checked()
                 .await
-                .map(|r| r.status().as_u16())
+                .status()
+                .as_u16()
         }));
     }
     let target = app.data_dir.path().join("backup.db");
     let out = app.cli(&["backup", target.to_str().unwrap()]);
     assert_eq!(out.status, 0, "{}", out.stderr);
     for task in load {
-        assert_eq!(task.await.unwrap().unwrap(), 200);
+        assert_eq!(task.await.unwrap(), 200);
     }
     let check = app.cli(&["check", target.to_str().unwrap()]);
     assert_eq!(check.status, 0, "{}{}", check.stdout, check.stderr);

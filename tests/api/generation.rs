@@ -4,7 +4,9 @@
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use crate::helpers::{TestApp, assert_error, eventually, spawn_app_in, spawn_app_with};
+use crate::helpers::{
+    SendChecked, TestApp, assert_error, eventually, spawn_app_in, spawn_app_with,
+};
 use crate::upstream::{Mode, app_with_fakes};
 
 fn is_time(v: &Value) -> bool {
@@ -384,10 +386,11 @@ async fn a_client_runs_the_whole_flow_with_only_the_base_url_changed() {
         .unwrap()
         .to_owned();
     app.wait_for(&key, &slow_id, &["processing"]).await;
-    eventually("the upstream to receive the prediction", || {
-        fakes.queue.requests() == 1
+    eventually("the upstream to be polled for the prediction", || {
+        fakes.queue.polls() >= 1
     })
     .await;
+    assert_eq!(fakes.queue.requests(), 1);
     let before = app.balance();
     let (status, body) = app
         .send_json(
@@ -684,9 +687,8 @@ async fn every_bad_field_is_named_and_nothing_is_created() {
         .header("Content-Type", "application/json")
         .header("Idempotency-Key", "busy")
         .body(raw.to_vec())
-        .send()
-        .await
-        .unwrap();
+        .send_checked()
+        .await;
     assert_eq!(res.status(), 409);
     let error = assert_error(&res.json().await.unwrap(), "BSE2016");
     assert_eq!(error["retryable"], true);
@@ -1048,6 +1050,10 @@ async fn the_in_flight_cap_and_allowed_models_are_enforced() {
         )
         .await;
     app.wait_for(&key, &first, &["processing"]).await;
+    eventually("the upstream to be polled for the first", || {
+        fakes.queue.polls() >= 1
+    })
+    .await;
     let (status, headers, body) = app
         .post_json(
             "/v1/generate/image/tidegate/pattern-1",

@@ -10,6 +10,8 @@ use tidegate::app::Application;
 use tidegate::config::Config;
 use tidegate::domain::Clock;
 
+pub use crate::contract::SendChecked;
+
 pub struct TestApp {
     pub address: String,
     pub data_dir: tempfile::TempDir,
@@ -151,12 +153,13 @@ impl TestApp {
         )
     }
 
+    /// A GET; a /v1 answer is checked against the OpenAPI document, as in every helper here.
     pub async fn get(&self, path: &str, key: Option<&str>) -> reqwest::Response {
         let mut req = self.client.get(format!("{}{path}", self.address));
         if let Some(key) = key {
             req = req.bearer_auth(key);
         }
-        req.send().await.expect("request sent")
+        req.send_checked().await
     }
 
     pub async fn get_json(&self, path: &str, key: &str) -> (u16, Value) {
@@ -272,7 +275,7 @@ impl TestApp {
         if let Some(k) = idempotency {
             req = req.header("Idempotency-Key", k);
         }
-        let res = req.send().await.unwrap();
+        let res = req.send_checked().await;
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         (status, headers, res.json().await.unwrap())
@@ -283,9 +286,8 @@ impl TestApp {
             .client
             .request(method.parse().unwrap(), format!("{}{path}", self.address))
             .bearer_auth(key)
-            .send()
-            .await
-            .unwrap();
+            .send_checked()
+            .await;
         (res.status().as_u16(), res.json().await.unwrap())
     }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use crate::helpers::{eventually, spawn_app};
+use crate::helpers::{SendChecked, eventually, spawn_app};
 
 #[tokio::test]
 async fn a_created_key_has_the_documented_format_and_only_its_digest_is_stored() {
@@ -248,7 +248,7 @@ async fn a_revoke_under_load_refuses_every_request_sent_after_it_and_logs_each_o
             let mut seen = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 let sent = Instant::now();
-                let res = client.get(&url).bearer_auth(&key).send().await.unwrap();
+                let res = client.get(&url).bearer_auth(&key).send_checked().await;
                 seen.push((sent, res.status().as_u16()));
                 answered.fetch_add(1, Ordering::Relaxed);
             }

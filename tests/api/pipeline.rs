@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with};
+use crate::helpers::{SendChecked, assert_error, spawn_app, spawn_app_with};
 
 const GID: &str = "0b8f1d3e-2c4a-4e5f-9a7b-1c2d3e4f5a6b";
 
@@ -48,7 +48,7 @@ async fn requests_outside_the_route_table_get_a_bare_403_before_authentication()
             if let Some(ct) = content_type {
                 req = req.header("content-type", ct).body("x");
             }
-            let res = req.send().await.unwrap();
+            let res = req.send_checked().await;
             assert_eq!(res.status(), 403, "{method} {path}");
             assert!(
                 res.headers()["content-type"]
@@ -104,9 +104,8 @@ async fn every_operation_in_the_table_passes_the_firewall() {
         let res = app
             .client
             .request(method.parse().unwrap(), format!("{}{path}", app.address))
-            .send()
-            .await
-            .unwrap();
+            .send_checked()
+            .await;
         assert_eq!(res.status(), 401, "{method} {path} reaches authentication");
         assert_error(&res.json().await.unwrap(), "BSE1001");
     }
@@ -126,9 +125,8 @@ async fn generation_routes_pass_auth_scope_and_rate_limit_before_answering() {
         .post(format!("{}/v1/generate/image/local/flux", app.address))
         .bearer_auth(&monitor)
         .json(&json!({"generation_prompt": "a cat"}))
-        .send()
-        .await
-        .unwrap();
+        .send_checked()
+        .await;
     assert_eq!(
         res.status(),
         403,
@@ -156,9 +154,8 @@ async fn authentication_failures_answer_in_the_documented_order() {
         .client
         .get(format!("{}/v1/status", app.address))
         .header("authorization", "Bearer ")
-        .send()
-        .await
-        .unwrap();
+        .send_checked()
+        .await;
     assert_error(&res.json().await.unwrap(), "BSE1001");
     for bad in [
         "not-a-key",
@@ -213,15 +210,15 @@ async fn a_key_fails_on_another_regions_host_like_an_unknown_key() {
             .get(format!("{}/v1/status", app.address))
             .header("host", host)
             .bearer_auth(&key)
-            .send()
+            .send_checked()
     };
-    assert_eq!(on_host("api.us.example.com").await.unwrap().status(), 200);
+    assert_eq!(on_host("api.us.example.com").await.status(), 200);
     assert_eq!(
-        on_host("localhost").await.unwrap().status(),
+        on_host("localhost").await.status(),
         200,
         "other hosts get the default region"
     );
-    let res = on_host("api.eu.example.com").await.unwrap();
+    let res = on_host("api.eu.example.com").await;
     assert_eq!(res.status(), 401);
     assert_eq!(
         assert_error(&res.json().await.unwrap(), "BSE1002")["message"],
@@ -247,9 +244,8 @@ async fn a_key_fails_on_another_regions_host_like_an_unknown_key() {
         .get(format!("{}/v1/status", app.address))
         .header("host", "api.eu.example.com")
         .bearer_auth(eu_key)
-        .send()
-        .await
-        .unwrap();
+        .send_checked()
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(
         app.get("/v1/status", Some(eu_key)).await.status(),
@@ -278,9 +274,8 @@ async fn ip_allowlists_match_addresses_and_cidr_blocks() {
         .get(format!("{}/v1/status", app.address))
         .bearer_auth(&outside)
         .header("x-forwarded-for", "203.0.113.7")
-        .send()
-        .await
-        .unwrap();
+        .send_checked()
+        .await;
     assert_eq!(res.status(), 403);
 }
 
@@ -293,20 +288,17 @@ async fn behind_a_trusted_proxy_the_forwarded_client_address_is_checked() {
             .get(format!("{}/v1/status", app.address))
             .bearer_auth(&key)
             .header("x-forwarded-for", xff)
-            .send()
+            .send_checked()
     };
-    assert_eq!(with_xff("203.0.113.9").await.unwrap().status(), 200);
+    assert_eq!(with_xff("203.0.113.9").await.status(), 200);
     assert_eq!(
-        with_xff("203.0.113.9, 127.0.0.5").await.unwrap().status(),
+        with_xff("203.0.113.9, 127.0.0.5").await.status(),
         200,
         "trusted hops are skipped"
     );
-    assert_eq!(with_xff("198.51.100.1").await.unwrap().status(), 403);
+    assert_eq!(with_xff("198.51.100.1").await.status(), 403);
     assert_eq!(
-        with_xff("203.0.113.9, 198.51.100.1")
-            .await
-            .unwrap()
-            .status(),
+        with_xff("203.0.113.9, 198.51.100.1").await.status(),
         403,
         "the right-most untrusted hop counts"
     );
@@ -340,18 +332,16 @@ async fn errors_raised_by_the_framework_use_the_json_envelope() {
     let res = app
         .client
         .post(format!("{}/healthz", app.address))
-        .send()
-        .await
-        .unwrap();
+        .send_checked()
+        .await;
     assert_eq!(res.status(), 405);
     assert!(res.headers().contains_key("x-request-id"));
     assert_error(&res.json().await.unwrap(), "BSE2001");
     let res = app
         .client
         .get(format!("{}/no/such/page", app.address))
-        .send()
-        .await
-        .unwrap();
+        .send_checked()
+        .await;
     assert_eq!(res.status(), 404);
     assert_error(&res.json().await.unwrap(), "BSE2017");
 
@@ -361,9 +351,8 @@ async fn errors_raised_by_the_framework_use_the_json_envelope() {
         .post(format!("{}/v1/generate/image/local/flux", app.address))
         .bearer_auth(&key)
         .json(&big)
-        .send()
-        .await
-        .unwrap();
+        .send_checked()
+        .await;
     assert_eq!(res.status(), 413);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_error(&body, "BSE2010");

@@ -2,7 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{SendChecked, assert_error, spawn_app};
 
 #[tokio::test]
 async fn every_authenticated_request_has_a_committed_row_before_its_response() {
@@ -13,9 +13,8 @@ async fn every_authenticated_request_has_a_committed_row_before_its_response() {
         .get(format!("{}/v1/usage?days=7", app.address))
         .bearer_auth(&key)
         .header("user-agent", format!("babysea-sdk/1.0 {}", "x".repeat(400)))
-        .send()
-        .await
-        .unwrap();
+        .send_checked()
+        .await;
     assert_eq!(res.status(), 200);
     let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
 
@@ -166,9 +165,8 @@ async fn concurrent_requests_each_get_their_own_row() {
             client
                 .get(url)
                 .bearer_auth(key)
-                .send()
+                .send_checked()
                 .await
-                .unwrap()
                 .status()
                 .as_u16()
         }));

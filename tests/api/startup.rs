@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{eventually, run_binary};
+use crate::helpers::{SendChecked, eventually, run_binary};
 use crate::upstream::{self, Mode};
 
 pub struct Running {
@@ -334,9 +334,8 @@ async fn a_stop_lets_the_running_generation_finish_and_leaves_queued_ones_pendin
             .post(format!("{address}/v1/generate/image/remote/slow"))
             .bearer_auth(key)
             .json(&json!({ "generation_prompt": prompt }))
-            .send()
-            .await
-            .unwrap();
+            .send_checked()
+            .await;
         assert_eq!(res.status(), 200);
         let body: Value = res.json().await.unwrap();
         ids.push(body["data"]["generation_id"].as_str().unwrap().to_owned());

@@ -29,6 +29,7 @@ pub enum Mode {
 struct Shared {
     mode: Arc<Mutex<Mode>>,
     requests: Arc<AtomicUsize>,
+    polls: Arc<AtomicUsize>,
     cancels: Arc<AtomicUsize>,
     last_submit: Arc<Mutex<Value>>,
 }
@@ -46,6 +47,12 @@ impl Upstream {
     /// Generation requests received (image calls and prediction submits).
     pub fn requests(&self) -> usize {
         self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// Polls of predictions received. The worker knows a prediction's id before its first poll,
+    /// so from then on a cancel reaches the upstream.
+    pub fn polls(&self) -> usize {
+        self.shared.polls.load(Ordering::SeqCst)
     }
 
     pub fn cancels(&self) -> usize {
@@ -105,6 +112,7 @@ async fn submit(shared: web::Data<Shared>, body: web::Json<Value>) -> HttpRespon
 }
 
 async fn poll(shared: web::Data<Shared>, id: web::Path<String>) -> HttpResponse {
+    shared.polls.fetch_add(1, Ordering::SeqCst);
     match mode(&shared) {
         Mode::Ok => HttpResponse::Ok().json(json!({
             "id": id.as_str(),
@@ -128,6 +136,7 @@ pub fn start(initial: Mode) -> Upstream {
     let shared = Shared {
         mode: Arc::new(Mutex::new(initial)),
         requests: Arc::new(AtomicUsize::new(0)),
+        polls: Arc::new(AtomicUsize::new(0)),
         cancels: Arc::new(AtomicUsize::new(0)),
         last_submit: Arc::new(Mutex::new(Value::Null)),
     };

@@ -5,7 +5,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::handlers::{V1Reply, V1Request, load_account};
-use super::routes::HandlerFuture;
+use super::routes::{COUNT, HandlerFuture, LIMIT, OFFSET};
 use crate::domain::Environment;
 use crate::generation::catalog::{Model, ModelType, ProviderKind};
 use crate::generation::record::record_json;
@@ -59,11 +59,7 @@ fn not_found(id: &str) -> ApiError {
 pub fn estimate(req: V1Request) -> HandlerFuture {
     Box::pin(async move {
         let model = model(&req)?;
-        let count = req
-            .query_value("count")
-            .and_then(|c| c.parse::<i64>().ok())
-            .unwrap_or(1)
-            .clamp(1, 100) as u32;
+        let count = req.query_clamped(&COUNT) as u32;
         // Image models ignore the video parameters.
         let (duration, audio) = if model.is_video() {
             let duration = match req.query_value("duration") {
@@ -347,8 +343,8 @@ pub fn get_content(req: V1Request) -> HandlerFuture {
 
 pub fn list_content(req: V1Request) -> HandlerFuture {
     Box::pin(async move {
-        let limit = req.query_int("limit", 50, 1..=100)?;
-        let offset = req.query_int("offset", 0, 0..=i64::MAX)?;
+        let limit = req.query_int(&LIMIT)?;
+        let offset = req.query_int(&OFFSET)?;
         let account_id = req.principal.key.account_id.clone();
         let (rows, total) =
             run(&req, move |c| records::list(c, &account_id, limit, offset)).await?;

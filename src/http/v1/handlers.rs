@@ -5,14 +5,14 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::routes::HandlerFuture;
+use super::routes::{Bounds, DAYS, HandlerFuture, QueryParam};
 use crate::domain::clock::time_or_null;
 use crate::domain::{Region, Timestamp};
 use crate::http::envelope::Page;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::state::AppState;
 use crate::service::auth::Principal;
-use crate::service::usage::{MAX_DAYS, usage_report};
+use crate::service::usage::usage_report;
 use crate::store::accounts;
 
 pub struct V1Request {
@@ -56,14 +56,24 @@ impl V1Request {
             .map(|(_, v)| v.as_str())
     }
 
-    /// An integer query parameter within `range` (the firewall has already checked its type).
-    pub fn query_int(
-        &self,
-        name: &'static str,
-        default: i64,
-        range: std::ops::RangeInclusive<i64>,
-    ) -> Result<i64, ApiError> {
-        crate::http::query::bounded_int(name, self.query_value(name), default, range)
+    /// An integer query parameter within its bounds (the firewall has already checked its type).
+    pub fn query_int(&self, param: &QueryParam) -> Result<i64, ApiError> {
+        let bounds = param.bounds.unwrap_or(Bounds::ANY);
+        crate::http::query::bounded_int(
+            param.name,
+            self.query_value(param.name),
+            bounds.default,
+            bounds.range(),
+        )
+    }
+
+    /// An integer query parameter, clamped into its bounds instead of refused.
+    pub fn query_clamped(&self, param: &QueryParam) -> i64 {
+        let bounds = param.bounds.unwrap_or(Bounds::ANY);
+        self.query_value(param.name)
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(bounds.default)
+            .clamp(bounds.min, bounds.max)
     }
 }
 
@@ -194,7 +204,7 @@ pub fn billing(req: V1Request) -> HandlerFuture {
 
 pub fn usage(req: V1Request) -> HandlerFuture {
     Box::pin(async move {
-        let days = req.query_int("days", 30, 1..=MAX_DAYS)?;
+        let days = req.query_int(&DAYS)?;
         let account_id = req.principal.key.account_id.clone();
         let now = req.now;
         let report = req

@@ -10,6 +10,7 @@ use super::generation;
 use super::handlers::{self, V1Reply, V1Request};
 use crate::domain::Scope;
 use crate::http::error::ApiError;
+use crate::service::usage::MAX_DAYS;
 
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<V1Reply, ApiError>>>>;
 pub type Handler = fn(V1Request) -> HandlerFuture;
@@ -27,6 +28,35 @@ pub struct QueryParam {
     pub name: &'static str,
     pub ty: QueryType,
     pub description: &'static str,
+    /// A whole number's default and range; what the handler does outside it is in `description`.
+    pub bounds: Option<Bounds>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bounds {
+    pub default: i64,
+    pub min: i64,
+    pub max: i64,
+}
+
+impl Bounds {
+    pub const ANY: Bounds = Bounds {
+        default: 0,
+        min: i64::MIN,
+        max: i64::MAX,
+    };
+
+    pub fn range(self) -> std::ops::RangeInclusive<i64> {
+        self.min..=self.max
+    }
+}
+
+/// The `data` of a success, named by its schema in the OpenAPI document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reply {
+    Data(&'static str),
+    /// In the paginated envelope (`total`, `limit`, `offset` beside `data`).
+    Page(&'static str),
 }
 
 pub struct Operation {
@@ -39,6 +69,10 @@ pub struct Operation {
     /// Whether the operation takes a JSON body.
     pub body: bool,
     pub summary: &'static str,
+    pub reply: Reply,
+    /// Statuses the handler itself may answer; those of the pipeline every operation shares
+    /// are added by the OpenAPI document.
+    pub errors: &'static [u16],
     pub handler: Handler,
 }
 
@@ -47,10 +81,33 @@ const fn q(name: &'static str, ty: QueryType, description: &'static str) -> Quer
         name,
         ty,
         description,
+        bounds: None,
     }
 }
 
-use QueryType::{Boolean, Integer, Number, String as Str};
+const fn int(
+    name: &'static str,
+    (default, min, max): (i64, i64, i64),
+    description: &'static str,
+) -> QueryParam {
+    QueryParam {
+        name,
+        ty: QueryType::Integer,
+        description,
+        bounds: Some(Bounds { default, min, max }),
+    }
+}
+
+pub const DAYS: QueryParam = int("days", (30, 1, MAX_DAYS), "Days to cover");
+pub const COUNT: QueryParam = int(
+    "count",
+    (1, 1, 100),
+    "Number of assets; a value outside 1-100 is clamped",
+);
+pub const LIMIT: QueryParam = int("limit", (50, 1, 100), "Page size");
+pub const OFFSET: QueryParam = int("offset", (0, 0, i64::MAX), "Generations to skip");
+
+use QueryType::{Boolean, Number, String as Str};
 use Scope::*;
 
 const NONE: &[QueryParam] = &[];
@@ -64,6 +121,8 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "Check the connection and describe the calling key",
+        reply: Reply::Data("StatusData"),
+        errors: &[],
         handler: handlers::status,
     },
     Operation {
@@ -71,9 +130,11 @@ pub static OPERATIONS: [Operation; 17] = [
         method: Method::GET,
         template: "/v1/usage",
         scope: AccountRead,
-        query: &[q("days", Integer, "Days to cover, 1-90 (default 30)")],
+        query: &[DAYS],
         body: false,
         summary: "Usage statistics of the account",
+        reply: Reply::Data("UsageData"),
+        errors: &[400],
         handler: handlers::usage,
     },
     Operation {
@@ -84,6 +145,8 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "The account of the calling key",
+        reply: Reply::Data("AccountData"),
+        errors: &[],
         handler: handlers::account,
     },
     Operation {
@@ -94,6 +157,8 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "Plan and credit balance of the account",
+        reply: Reply::Data("BillingData"),
+        errors: &[],
         handler: handlers::billing,
     },
     Operation {
@@ -102,17 +167,15 @@ pub static OPERATIONS: [Operation; 17] = [
         template: "/v1/estimate/{model_identifier}",
         scope: LibraryRead,
         query: &[
-            q(
-                "count",
-                Integer,
-                "Number of generations, clamped to 1-100 (default 1)",
-            ),
+            COUNT,
             q("duration", Number, "Video duration in seconds"),
             q("resolution", Str, "Video resolution"),
             q("audio", Boolean, "Whether the video has audio"),
         ],
         body: false,
         summary: "Estimate the cost of a generation",
+        reply: Reply::Data("EstimateData"),
+        errors: &[400, 404],
         handler: generation::estimate,
     },
     Operation {
@@ -123,6 +186,8 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: true,
         summary: "Start an image generation",
+        reply: Reply::Data("GenerationStarted"),
+        errors: &[400, 402, 404, 409],
         handler: generation::generate_image,
     },
     Operation {
@@ -133,6 +198,8 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: true,
         summary: "Start a video generation",
+        reply: Reply::Data("GenerationStarted"),
+        errors: &[400, 402, 404, 409],
         handler: generation::generate_video,
     },
     Operation {
@@ -140,12 +207,11 @@ pub static OPERATIONS: [Operation; 17] = [
         method: Method::GET,
         template: "/v1/content/list",
         scope: GenerationRead,
-        query: &[
-            q("limit", Integer, "Page size, 1-100 (default 50)"),
-            q("offset", Integer, "Rows to skip (default 0)"),
-        ],
+        query: &[LIMIT, OFFSET],
         body: false,
         summary: "List generations, newest first",
+        reply: Reply::Page("GenerationList"),
+        errors: &[400],
         handler: generation::list_content,
     },
     Operation {
@@ -156,6 +222,8 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "One generation record",
+        reply: Reply::Data("GenerationRecord"),
+        errors: &[404],
         handler: generation::get_content,
     },
     Operation {
@@ -166,6 +234,8 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "Delete a generation and its files",
+        reply: Reply::Data("GenerationDeleted"),
+        errors: &[404],
         handler: generation::delete_content,
     },
     Operation {
@@ -176,6 +246,8 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "Cancel a pending or processing generation",
+        reply: Reply::Data("GenerationCanceled"),
+        errors: &[404, 409],
         handler: generation::cancel,
     },
     Operation {
@@ -186,6 +258,8 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "The model catalog",
+        reply: Reply::Data("ModelList"),
+        errors: &[],
         handler: generation::library_models,
     },
     Operation {
@@ -196,6 +270,8 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "The inference providers",
+        reply: Reply::Data("ProviderList"),
+        errors: &[],
         handler: generation::library_providers,
     },
     Operation {
@@ -206,6 +282,8 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "Circuit-breaker state of each provider",
+        reply: Reply::Data("ProvidersHealth"),
+        errors: &[],
         handler: generation::providers_health,
     },
     Operation {
@@ -216,6 +294,8 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "Availability of each model per provider",
+        reply: Reply::Data("ModelsHealth"),
+        errors: &[],
         handler: generation::models_health,
     },
     Operation {
@@ -226,6 +306,8 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "Probe the media store",
+        reply: Reply::Data("StorageHealth"),
+        errors: &[],
         handler: generation::storage_health,
     },
     Operation {
@@ -236,6 +318,8 @@ pub static OPERATIONS: [Operation; 17] = [
         query: NONE,
         body: false,
         summary: "Probe the SQLite store",
+        reply: Reply::Data("CacheHealth"),
+        errors: &[],
         handler: generation::cache_health,
     },
 ];

@@ -1,0 +1,361 @@
+//! The OpenAPI 3.0.3 document of the /v1 API, generated from the route table: per operation its
+//! parameters, body, the `data` of its success and every error status it can answer.
+
+mod generations;
+mod schemas;
+
+use serde_json::{Map, Value, json};
+
+use super::routes::{LIMIT, OPERATIONS, Operation, QueryParam, QueryType, Reply};
+use crate::http::error::ErrorCode;
+use schemas::reference;
+
+/// What every operation can answer from the key pipeline (v1-api.md §4) and the store.
+const PIPELINE: [u16; 5] = [401, 403, 404, 429, 503];
+/// What reading a JSON body adds.
+const BODY: [u16; 3] = [400, 408, 413];
+
+/// Each error status: its name under `components/responses` and when it is sent.
+const ERRORS: [(u16, &str, &str); 10] = [
+    (
+        400,
+        "BadRequest",
+        "Invalid input; `error.details.field` names the query parameter, header or body field.",
+    ),
+    (
+        401,
+        "Unauthorized",
+        "No key (BSE1001), or one that is unknown, malformed, revoked, disabled, expired, rotated \
+         past its grace period or of another region (BSE1002).",
+    ),
+    (
+        402,
+        "PaymentRequired",
+        "The credit balance cannot cover the generation; nothing was created.",
+    ),
+    (
+        403,
+        "Forbidden",
+        "The key lacks the operation's scope or may not use the model (BSE1003), or the client \
+         address is not in its allowlist (BSE1007). As `text/plain`, before any authentication: \
+         the schema firewall's refusal of a request that is not an operation of this document \
+         (a path parameter of the wrong shape, an unknown query parameter, a value of the wrong \
+         type, a POST body that is not JSON).",
+    ),
+    (
+        404,
+        "NotFound",
+        "The key's account is gone (BSE1008), or no such model (BSE2011) or generation (BSE2012).",
+    ),
+    (
+        408,
+        "RequestTimeout",
+        "The body did not arrive in time (`details.field` is `body`); the connection is closed.",
+    ),
+    (
+        409,
+        "Conflict",
+        "The generation is not pending or processing (BSE2013); the Idempotency-Key was used with \
+         another body (BSE2015) or its first request is still running (BSE2016, retryable).",
+    ),
+    (
+        413,
+        "PayloadTooLarge",
+        "The body is larger than the server accepts (`server.max_body_bytes`).",
+    ),
+    (
+        429,
+        "TooManyRequests",
+        "Rate limit (BSE1005), too many failed authentications from this address (BSE1006) or \
+         too many generations in flight (BSE1009); retry after `Retry-After` seconds.",
+    ),
+    (
+        503,
+        "ServiceUnavailable",
+        "The store is unavailable or the request could not be written to the audit log; it was \
+         not carried out.",
+    ),
+];
+
+/// The firewall's refusal, the one answer that is not JSON.
+pub const FIREWALL_BODY: &str = "Forbidden\n";
+
+/// A segment of an owner or a name: `[a-z0-9._-]+`, except `.` and `..`, which clients resolve
+/// away as relative path segments before sending.
+const SEGMENT: &str = r"^(?:[a-z0-9_-][a-z0-9._-]*|\.[a-z0-9_-][a-z0-9._-]*|\.\.[a-z0-9._-]+)$";
+const UUID: &str = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+/// The document's path for a route-table template. `{model_identifier}` becomes two parameters,
+/// so that a generated client sends its slash as a slash: percent-encoded, it is no operation.
+pub fn path_of(template: &str) -> String {
+    template.replace("{model_identifier}", "{owner}/{name}")
+}
+
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for op in OPERATIONS.iter() {
+        let entry = paths
+            .entry(path_of(op.template))
+            .or_insert_with(|| json!({}));
+        entry[op.method.as_str().to_ascii_lowercase()] = operation(op);
+    }
+    let responses: Map<String, Value> = ERRORS
+        .iter()
+        .map(|&(status, name, description)| (name.to_owned(), error_response(status, description)))
+        .collect();
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Tidegate /v1 API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "BabySea-compatible generative-media API. A request that is not one of \
+                            the operations below is refused with a bare `403` (text/plain) before \
+                            authentication.",
+        },
+        "servers": [{ "url": "/" }],
+        "security": [{ "bearerAuth": [] }],
+        "paths": paths,
+        "components": {
+            "securitySchemes": { "bearerAuth": { "type": "http", "scheme": "bearer" } },
+            "schemas": schemas::all(),
+            "responses": responses,
+        },
+    })
+}
+
+/// The statuses `op` can answer besides 200.
+pub fn error_statuses(op: &Operation) -> Vec<u16> {
+    let mut all: Vec<u16> = PIPELINE.to_vec();
+    if op.body {
+        all.extend(BODY);
+    }
+    all.extend(op.errors);
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+fn is_generate(op: &Operation) -> bool {
+    op.template.starts_with("/v1/generate/")
+}
+
+fn operation(op: &Operation) -> Value {
+    let mut responses = Map::new();
+    responses.insert("200".into(), success(op));
+    for status in error_statuses(op) {
+        if let Some((_, name, _)) = ERRORS.iter().find(|e| e.0 == status) {
+            let target = format!("#/components/responses/{name}");
+            responses.insert(status.to_string(), json!({ "$ref": target }));
+        }
+    }
+    let mut value = json!({
+        "operationId": op.id,
+        "summary": op.summary,
+        "description": format!("Requires the scope `{}`.", op.scope),
+        "x-scope": op.scope.as_str(),
+        "parameters": parameters(op),
+        "responses": responses,
+    });
+    if op.body {
+        let body = if op.template.contains("/video/") {
+            "GenerateVideoRequest"
+        } else {
+            "GenerateImageRequest"
+        };
+        value["requestBody"] = json!({
+            "required": true,
+            "content": { "application/json": { "schema": reference(body) } },
+        });
+    }
+    value
+}
+
+fn parameters(op: &Operation) -> Vec<Value> {
+    let mut parameters: Vec<Value> = Vec::new();
+    let path = path_of(op.template);
+    for name in path
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+    {
+        let (schema, description) = match name {
+            "generation_id" => (
+                json!({ "type": "string", "format": "uuid", "pattern": UUID }),
+                "The generation's id",
+            ),
+            "owner" => (
+                json!({ "type": "string", "pattern": SEGMENT, "example": "tidegate" }),
+                "The model identifier's part before its slash",
+            ),
+            _ => {
+                let example = if op.template.contains("/video/") {
+                    "motion-1"
+                } else {
+                    "pattern-1"
+                };
+                (
+                    json!({ "type": "string", "pattern": SEGMENT, "example": example }),
+                    "The model identifier's part after its slash",
+                )
+            }
+        };
+        parameters.push(json!({
+            "name": name, "in": "path", "required": true, "description": description,
+            "schema": schema,
+        }));
+    }
+    parameters.extend(op.query.iter().map(query_parameter));
+    if is_generate(op) {
+        parameters.push(json!({
+            "name": "Idempotency-Key", "in": "header", "required": false,
+            "description": "Makes a retry safe: the same key and body replay the first response \
+                            for 24 hours (`Idempotency-Replayed: true`).",
+            "schema": { "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[A-Za-z0-9_:.-]+$" },
+        }));
+    }
+    parameters
+}
+
+fn query_parameter(p: &QueryParam) -> Value {
+    let mut schema = match p.ty {
+        QueryType::Integer => json!({ "type": "integer", "format": "int64" }),
+        QueryType::Number => json!({ "type": "number" }),
+        QueryType::String => json!({ "type": "string" }),
+        QueryType::Boolean => json!({ "type": "boolean" }),
+    };
+    if let Some(b) = p.bounds {
+        schema["minimum"] = b.min.into();
+        schema["maximum"] = b.max.into();
+        schema["default"] = b.default.into();
+    }
+    json!({
+        "name": p.name, "in": "query", "required": false, "description": p.description,
+        "schema": schema,
+    })
+}
+
+fn header(description: &str, required: bool, schema: Value) -> Value {
+    json!({ "description": description, "required": required, "schema": schema })
+}
+
+/// `X-Request-Id` on every answer, and the rate-limit headers of an identified key.
+fn common_headers() -> Map<String, Value> {
+    let whole = || json!({ "type": "integer", "minimum": 0 });
+    let mut headers = Map::new();
+    let mut add = |name: &str, value: Value| headers.insert(name.to_owned(), value);
+    add(
+        "X-Request-Id",
+        header("The `request_id` of the body", true, reference("RequestId")),
+    );
+    add(
+        "X-RateLimit-Limit",
+        header(
+            "Requests allowed per minute, when the account or the key has such a limit",
+            false,
+            whole(),
+        ),
+    );
+    add(
+        "X-RateLimit-Remaining",
+        header("Requests left in the current minute", false, whole()),
+    );
+    add(
+        "X-RateLimit-Reset",
+        header(
+            "When the current minute window ends (Unix seconds)",
+            false,
+            whole(),
+        ),
+    );
+    headers
+}
+
+fn success(op: &Operation) -> Value {
+    let (data, paginated) = match op.reply {
+        Reply::Data(name) => (name, false),
+        Reply::Page(name) => (name, true),
+    };
+    let mut envelope = schemas::envelope(reference(data));
+    if paginated {
+        let limit = LIMIT.bounds.map_or(
+            json!({ "type": "integer" }),
+            |b| json!({ "type": "integer", "minimum": b.min, "maximum": b.max }),
+        );
+        for (name, schema) in [
+            ("total", json!({ "type": "integer", "minimum": 0 })),
+            ("limit", limit),
+            ("offset", json!({ "type": "integer", "minimum": 0 })),
+        ] {
+            envelope["properties"][name] = schema;
+            if let Some(required) = envelope["required"].as_array_mut() {
+                required.push(name.into());
+            }
+        }
+    }
+    let mut headers = common_headers();
+    let mut response = json!({ "description": "Success" });
+    if is_generate(op) {
+        headers.insert(
+            "Idempotency-Replayed".into(),
+            header(
+                "`true` when this is the stored response of an earlier request with the same \
+                 Idempotency-Key and body",
+                false,
+                json!({ "type": "string", "enum": ["true"] }),
+            ),
+        );
+        let id = json!({ "generation_id": "$response.body#/data/generation_id" });
+        response["links"] = json!({
+            "GetGeneration": { "operationId": "getContent", "parameters": id },
+            "CancelGeneration": { "operationId": "cancelGeneration", "parameters": id },
+            "DeleteGeneration": { "operationId": "deleteContent", "parameters": id },
+        });
+    }
+    response["headers"] = Value::Object(headers);
+    response["content"] = json!({ "application/json": { "schema": envelope } });
+    response
+}
+
+/// The codes an error with `status` carries.
+pub fn codes_of(status: u16) -> Vec<&'static str> {
+    // A body that arrives too late is invalid input, answered with 408.
+    if status == 408 {
+        return vec![ErrorCode::InvalidInput.code()];
+    }
+    ErrorCode::ALL
+        .iter()
+        .filter(|c| c.status().as_u16() == status)
+        .map(|c| c.code())
+        .collect()
+}
+
+fn error_response(status: u16, description: &str) -> Value {
+    let schema = json!({
+        "allOf": [
+            reference("Error"),
+            { "type": "object", "properties": { "error": { "type": "object", "properties": {
+                "code": { "type": "string", "enum": codes_of(status) },
+            } } } },
+        ],
+    });
+    let mut headers = common_headers();
+    let wait = json!({ "type": "integer", "minimum": 0 });
+    match status {
+        429 => headers.insert(
+            "Retry-After".into(),
+            header("Seconds to wait before retrying", true, wait),
+        ),
+        409 => headers.insert(
+            "Retry-After".into(),
+            header("With BSE2016: seconds to wait before retrying", false, wait),
+        ),
+        _ => None,
+    };
+    let mut content = json!({ "application/json": { "schema": schema } });
+    if status == 403 {
+        content["text/plain"] = json!({ "schema": { "type": "string", "enum": [FIREWALL_BODY] } });
+    }
+    json!({ "description": description, "headers": headers, "content": content })
+}
+
+#[cfg(test)]
+mod tests;
