@@ -103,11 +103,11 @@ impl Application {
 
         // The log writer starts the checkpointer thread below.
         let store = open_store_with(&config, true)?;
-        let mut conn = store.conn()?;
-        let secret = settings::install_secret(&conn)?;
+        let mut db = store.db()?;
+        let secret = settings::install_secret(&db.read())?;
         let admin_password = std::env::var("TIDEGATE_ADMIN_PASSWORD").ok();
-        let admin_created = ensure_instance_admin(&mut conn, &config, clock.now(), admin_password)?;
-        drop(conn);
+        let admin_created = ensure_instance_admin(&mut db, &config, clock.now(), admin_password)?;
+        drop(db);
 
         let key_format = KeyFormat::new(&config.keys.prefix).map_err(AppError::Config)?;
         let proxies = TrustedProxies::new(config.trusted_proxies().map_err(AppError::Config)?);

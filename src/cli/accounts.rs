@@ -44,7 +44,7 @@ pub fn account_json(a: &Account) -> serde_json::Value {
 
 pub fn run(ctx: &Context, cmd: AccountsCommand) -> Result<(), CliError> {
     let store = open_store(&ctx.config)?;
-    let mut conn = store.conn()?;
+    let mut db = store.db()?;
     match cmd {
         AccountsCommand::Create {
             name,
@@ -61,7 +61,7 @@ pub fn run(ctx: &Context, cmd: AccountsCommand) -> Result<(), CliError> {
                 email,
             };
             let account = create_account(
-                &mut conn,
+                &mut db,
                 &ctx.config,
                 &Actor::Cli,
                 Clock::system().now(),
@@ -77,7 +77,7 @@ pub fn run(ctx: &Context, cmd: AccountsCommand) -> Result<(), CliError> {
             }
         }
         AccountsCommand::List => {
-            let accounts = list_accounts(&conn)?;
+            let accounts = list_accounts(&db.read())?;
             if ctx.json {
                 print_json(&serde_json::Value::Array(
                     accounts.iter().map(account_json).collect(),

@@ -62,7 +62,7 @@ pub enum AuditCommand {
 
 pub fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
     let store = open_store(&ctx.config)?;
-    let mut conn = store.conn()?;
+    let mut db = store.db()?;
     let now = Clock::system().now();
     match cmd {
         UsersCommand::Create {
@@ -71,7 +71,7 @@ pub fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
             role,
         } => {
             let membership = account.as_deref().zip(role.as_deref());
-            let (id, password) = create_user(&mut conn, &Actor::Cli, now, &email, membership)?;
+            let (id, password) = create_user(&mut db, &Actor::Cli, now, &email, membership)?;
             if ctx.json {
                 print_json(
                     &json!({ "id": id, "email": email.trim().to_lowercase(), "password": password }),
@@ -82,7 +82,7 @@ pub fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
             }
         }
         UsersCommand::List => {
-            let users = list_users(&conn)?;
+            let users = list_users(&db)?;
             if ctx.json {
                 print_json(&serde_json::to_value(&users)?);
             } else {
@@ -117,7 +117,7 @@ pub fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
                 None
             };
             let generated = given.is_none();
-            let password = set_password(&mut conn, &Actor::Cli, now, &email, given)?;
+            let password = set_password(&mut db, &Actor::Cli, now, &email, given)?;
             match (ctx.json, generated) {
                 (true, true) => print_json(&json!({ "email": email, "password": password })),
                 (true, false) => print_json(&json!({ "email": email })),
@@ -143,10 +143,10 @@ pub fn credits(ctx: &Context, cmd: CreditsCommand) -> Result<(), CliError> {
         ))
     })?;
     let store = open_store(&ctx.config)?;
-    let mut conn = store.conn()?;
+    let mut db = store.db()?;
     let now = Clock::system().now();
     let (balance, applied) = add_credits(
-        &mut conn,
+        &mut db,
         &Actor::Cli,
         now,
         &account,
@@ -170,8 +170,8 @@ pub fn backup(ctx: &Context, file: PathBuf) -> Result<(), CliError> {
         return Err(CliError(format!("{} already exists", file.display())));
     }
     let store = open_store(&ctx.config)?;
-    let conn = store.conn()?;
-    backup_to(&conn, &file)?;
+    let db = store.db()?;
+    backup_to(&db.read(), &file)?;
     if ctx.json {
         print_json(&json!({ "backup": file }));
     } else {
@@ -182,9 +182,9 @@ pub fn backup(ctx: &Context, file: PathBuf) -> Result<(), CliError> {
 
 pub fn check(ctx: &Context, file: Option<PathBuf>) -> Result<(), CliError> {
     let path = file.unwrap_or_else(|| ctx.config.database_path());
-    let conn = open_read_only(&path)
+    let db = open_read_only(&path)
         .map_err(|e| CliError(format!("cannot open {}: {e}", path.display())))?;
-    let report = run_checks(&conn)?;
+    let report = run_checks(&db)?;
     if ctx.json {
         print_json(&serde_json::to_value(&report)?);
     } else {
@@ -201,8 +201,8 @@ pub fn check(ctx: &Context, file: Option<PathBuf>) -> Result<(), CliError> {
 
 pub fn audit(ctx: &Context, cmd: AuditCommand) -> Result<(), CliError> {
     let AuditCommand::Verify = cmd;
-    let conn = open_read_only(&ctx.config.database_path())?;
-    let (rows, broken) = activity::verify(&conn)?;
+    let db = open_read_only(&ctx.config.database_path())?;
+    let (rows, broken) = activity::verify(&db.read())?;
     if ctx.json {
         print_json(
             &json!({ "rows": rows, "intact": broken.is_none(), "break": broken.as_ref().map(describe_break) }),

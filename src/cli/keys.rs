@@ -100,7 +100,7 @@ fn describe(k: &ApiKey, now: Timestamp) {
 
 pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
     let store = open_store(&ctx.config)?;
-    let mut conn = store.conn()?;
+    let mut db = store.db()?;
     let now = Clock::system().now();
     let switched = |key: ApiKey, verb: &str| {
         if ctx.json {
@@ -141,7 +141,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
                     Environment::Live
                 },
             };
-            let (key, secret) = create_key(&mut conn, &format, &Actor::Cli, now, &input)?;
+            let (key, secret) = create_key(&mut db, &format, &Actor::Cli, now, &input)?;
             if ctx.json {
                 let mut value = key_json(&key, now);
                 value["key"] = secret.expose().into();
@@ -158,7 +158,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             }
         }
         KeysCommand::List { account } => {
-            let keys = list_keys(&conn, account.as_deref())?;
+            let keys = list_keys(&db.read(), account.as_deref())?;
             if ctx.json {
                 print_json(&Value::Array(
                     keys.iter().map(|k| key_json(k, now)).collect(),
@@ -186,7 +186,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             }
         }
         KeysCommand::Show { id } => {
-            let key = get_key(&conn, &id)?;
+            let key = get_key(&db.read(), &id)?;
             if ctx.json {
                 print_json(&key_json(&key, now));
             } else {
@@ -196,7 +196,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
         KeysCommand::Rotate { id, grace_hours } => {
             let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError)?;
             let (old, new, secret) = rotate_key(
-                &mut conn,
+                &mut db,
                 &format,
                 &Actor::Cli,
                 now,
@@ -225,11 +225,11 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             }
         }
         KeysCommand::ExpireNow { id } => switched(
-            expire_now(&mut conn, &Actor::Cli, now, (None, &id))?,
+            expire_now(&mut db, &Actor::Cli, now, (None, &id))?,
             "Expired",
         ),
         KeysCommand::Delete { id } => {
-            let (key, logs) = delete_key(&mut conn, &Actor::Cli, now, (None, &id))?;
+            let (key, logs) = delete_key(&mut db, &Actor::Cli, now, (None, &id))?;
             if ctx.json {
                 print_json(
                     &serde_json::json!({ "id": key.id, "deleted": true, "request_logs_deleted": logs }),
@@ -242,15 +242,15 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             }
         }
         KeysCommand::Revoke { id } => switched(
-            switch_key(&mut conn, &Actor::Cli, now, (None, &id), Switch::Revoke)?,
+            switch_key(&mut db, &Actor::Cli, now, (None, &id), Switch::Revoke)?,
             "Revoked",
         ),
         KeysCommand::Disable { id } => switched(
-            switch_key(&mut conn, &Actor::Cli, now, (None, &id), Switch::Disable)?,
+            switch_key(&mut db, &Actor::Cli, now, (None, &id), Switch::Disable)?,
             "Disabled",
         ),
         KeysCommand::Enable { id } => switched(
-            switch_key(&mut conn, &Actor::Cli, now, (None, &id), Switch::Enable)?,
+            switch_key(&mut db, &Actor::Cli, now, (None, &id), Switch::Enable)?,
             "Enabled",
         ),
     }
@@ -261,12 +261,12 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
 pub fn bench_seed(ctx: &Context, account: &str, count: u64) -> Result<(), CliError> {
     const BATCH: u64 = 20_000;
     let store = open_store(&ctx.config)?;
-    let mut conn = store.conn()?;
+    let mut db = store.db()?;
     let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError)?;
     let now = Clock::system().now();
     let mut done = 0;
     while done < count {
-        let tx = conn.transaction()?;
+        let tx = db.write()?;
         for _ in 0..BATCH.min(count - done) {
             let secret = format.generate(Environment::Live)?;
             let key = ApiKey {

@@ -11,6 +11,7 @@ use crate::domain::Clock;
 use crate::domain::webhook::redact_url;
 use crate::service::Actor;
 use crate::service::webhooks::{self as service, EndpointInput};
+use crate::store::Db;
 use crate::store::accounts::list_accounts;
 use crate::store::webhooks::{Endpoint, get_endpoint_any};
 
@@ -78,8 +79,8 @@ pub enum WebhooksCommand {
     },
 }
 
-fn endpoint_of(conn: &rusqlite::Connection, id: &str) -> Result<Endpoint, CliError> {
-    get_endpoint_any(conn, id)?.ok_or_else(|| CliError(format!("no webhook endpoint {id}")))
+fn endpoint_of(db: &Db, id: &str) -> Result<Endpoint, CliError> {
+    get_endpoint_any(&db.read(), id)?.ok_or_else(|| CliError(format!("no webhook endpoint {id}")))
 }
 
 fn with_secret(endpoint: &Endpoint, secret: &str) -> Value {
@@ -90,7 +91,7 @@ fn with_secret(endpoint: &Endpoint, secret: &str) -> Value {
 
 pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
     let store = open_store(&ctx.config)?;
-    let mut conn = store.conn()?;
+    let mut db = store.db()?;
     let now = Clock::system().now();
     let config = &ctx.config.webhooks;
     let say = |value: Value, line: String| {
@@ -115,7 +116,7 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
                 enabled: Some(!disabled),
             };
             let (endpoint, secret) =
-                service::create_endpoint(&mut conn, config, &Actor::Cli, &account, &input, now)?;
+                service::create_endpoint(&mut db, config, &Actor::Cli, &account, &input, now)?;
             say(
                 with_secret(&endpoint, secret.expose()),
                 format!(
@@ -129,11 +130,14 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
         WebhooksCommand::List { account } => {
             let accounts = match account {
                 Some(id) => vec![id],
-                None => list_accounts(&conn)?.into_iter().map(|a| a.id).collect(),
+                None => list_accounts(&db.read())?
+                    .into_iter()
+                    .map(|a| a.id)
+                    .collect(),
             };
             let mut all = Vec::new();
             for account in accounts {
-                all.extend(service::list(&conn, &account)?);
+                all.extend(service::list(&db.read(), &account)?);
             }
             if ctx.json {
                 print_json(&Value::Array(
@@ -158,7 +162,7 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             }
         }
         WebhooksCommand::Show { id } => {
-            let e = endpoint_of(&conn, &id)?;
+            let e = endpoint_of(&db, &id)?;
             say(
                 service::endpoint_json(&e),
                 format!(
@@ -173,48 +177,34 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             );
         }
         WebhooksCommand::Enable { id } => {
-            let account = endpoint_of(&conn, &id)?.account_id;
+            let account = endpoint_of(&db, &id)?.account_id;
             let input = EndpointInput {
                 enabled: Some(true),
                 ..EndpointInput::default()
             };
-            let e = service::update_endpoint(
-                &mut conn,
-                config,
-                &Actor::Cli,
-                &account,
-                &id,
-                &input,
-                now,
-            )?;
+            let e =
+                service::update_endpoint(&mut db, config, &Actor::Cli, &account, &id, &input, now)?;
             say(
                 service::endpoint_json(&e),
                 format!("Enabled webhook endpoint {id}"),
             );
         }
         WebhooksCommand::Disable { id } => {
-            let account = endpoint_of(&conn, &id)?.account_id;
+            let account = endpoint_of(&db, &id)?.account_id;
             let input = EndpointInput {
                 enabled: Some(false),
                 ..EndpointInput::default()
             };
-            let e = service::update_endpoint(
-                &mut conn,
-                config,
-                &Actor::Cli,
-                &account,
-                &id,
-                &input,
-                now,
-            )?;
+            let e =
+                service::update_endpoint(&mut db, config, &Actor::Cli, &account, &id, &input, now)?;
             say(
                 service::endpoint_json(&e),
                 format!("Disabled webhook endpoint {id}"),
             );
         }
         WebhooksCommand::RotateSecret { id } => {
-            let account = endpoint_of(&conn, &id)?.account_id;
-            let (e, secret) = service::rotate_secret(&mut conn, &Actor::Cli, &account, &id, now)?;
+            let account = endpoint_of(&db, &id)?.account_id;
+            let (e, secret) = service::rotate_secret(&mut db, &Actor::Cli, &account, &id, now)?;
             say(
                 with_secret(&e, secret.expose()),
                 format!(
@@ -224,16 +214,17 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             );
         }
         WebhooksCommand::Test { id } => {
-            let account = endpoint_of(&conn, &id)?.account_id;
-            let delivery = service::send_test(&mut conn, &account, &id, now)?;
+            let account = endpoint_of(&db, &id)?.account_id;
+            let delivery = service::send_test(&mut db, &account, &id, now)?;
             say(
                 json!({ "delivery_id": delivery }),
                 format!("Queued test delivery {delivery}; the server sends it."),
             );
         }
         WebhooksCommand::Deliveries { id, status, limit } => {
-            let account = endpoint_of(&conn, &id)?.account_id;
-            let rows = service::deliveries(&conn, &account, &id, status.as_deref(), None, limit)?;
+            let account = endpoint_of(&db, &id)?.account_id;
+            let rows =
+                service::deliveries(&db.read(), &account, &id, status.as_deref(), None, limit)?;
             if ctx.json {
                 print_json(&Value::Array(
                     rows.iter().map(service::delivery_json).collect(),
@@ -260,16 +251,16 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             }
         }
         WebhooksCommand::Replay { id, delivery } => {
-            let account = endpoint_of(&conn, &id)?.account_id;
-            let d = service::replay(&mut conn, &account, &id, &delivery, now)?;
+            let account = endpoint_of(&db, &id)?.account_id;
+            let d = service::replay(&mut db, &account, &id, &delivery, now)?;
             say(
                 service::delivery_json(&d),
                 format!("Queued delivery {} (a replay of {delivery})", d.id),
             );
         }
         WebhooksCommand::DeliverQueued { id } => {
-            let account = endpoint_of(&conn, &id)?.account_id;
-            let released = service::deliver_queued(&mut conn, config, &account, &id, now)?;
+            let account = endpoint_of(&db, &id)?.account_id;
+            let released = service::deliver_queued(&mut db, config, &account, &id, now)?;
             say(
                 json!({ "delivering": released.delivering, "expired": released.expired }),
                 format!(
@@ -279,8 +270,8 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             );
         }
         WebhooksCommand::Delete { id } => {
-            let account = endpoint_of(&conn, &id)?.account_id;
-            let e = service::delete_endpoint(&mut conn, &Actor::Cli, &account, &id, now)?;
+            let account = endpoint_of(&db, &id)?.account_id;
+            let e = service::delete_endpoint(&mut db, &Actor::Cli, &account, &id, now)?;
             say(
                 json!({ "id": e.id, "deleted": true }),
                 format!("Deleted webhook endpoint {}", e.id),

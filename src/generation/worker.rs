@@ -18,8 +18,8 @@ use super::request::{ProviderOrder, resolve_order};
 use crate::domain::Clock;
 use crate::service::ServiceError;
 use crate::service::generations as service;
-use crate::store::Store;
 use crate::store::generations::{Attempt, AttemptOutcome, Generation, Success};
+use crate::store::{Db, Store};
 
 /// Retries of a failed write of generation state start after this and double up to the last.
 const PERSIST_FIRST_RETRY: Duration = Duration::from_millis(50);
@@ -270,9 +270,9 @@ impl Generator {
     async fn db<T, F>(&self, f: F) -> Result<T, ServiceError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut rusqlite::Connection) -> Result<T, ServiceError> + Send + 'static,
+        F: FnOnce(&mut Db) -> Result<T, ServiceError> + Send + 'static,
     {
-        self.store.run(move |c| Ok(f(c))).await?
+        self.store.run(f).await
     }
 
     /// Store work a generation's state depends on (starting it, recording an attempt, its
@@ -282,7 +282,7 @@ impl Generator {
     async fn persist<T, F>(&self, generation_id: &str, f: F) -> T
     where
         T: Send + 'static,
-        F: Fn(&mut rusqlite::Connection) -> Result<T, ServiceError> + Clone + Send + 'static,
+        F: Fn(&mut Db) -> Result<T, ServiceError> + Clone + Send + 'static,
     {
         let mut delay = PERSIST_FIRST_RETRY;
         let mut failures = 0_u64;

@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::service::ServiceError;
+use crate::service::{ServiceError, cause_chain};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorCode {
@@ -250,6 +250,10 @@ impl ResponseError for ApiError {
 
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> ApiError {
+        if e.is_unexpected() {
+            tracing::error!(error = %cause_chain(&e), "store failure");
+            return ApiError::storage_unavailable();
+        }
         match e {
             ServiceError::Invalid {
                 field,
@@ -270,10 +274,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden(message) => {
                 ApiError::new(ErrorCode::InsufficientPermissions, message)
             }
-            ServiceError::Store(e) => {
-                tracing::error!(error = %e, "store failure");
-                ApiError::storage_unavailable()
-            }
+            ServiceError::Store(_) => ApiError::storage_unavailable(),
         }
     }
 }

@@ -43,16 +43,13 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let probe = state
-        .store
-        .run(|c| Ok(c.query_row("SELECT count(*) FROM accounts", [], |r| r.get::<_, i64>(0))?))
-        .await;
+    let probe = state.store.run(|db| crate::service::check::ready(db)).await;
     match probe {
         Ok(_) => HttpResponse::Ok()
             .content_type("application/json")
             .body(r#"{"status":"ready"}"#),
         Err(e) => {
-            tracing::warn!(error = %e, "readiness probe failed");
+            tracing::warn!(error = %crate::service::cause_chain(&e), "readiness probe failed");
             HttpResponse::ServiceUnavailable()
                 .content_type("application/json")
                 .body(r#"{"status":"unavailable"}"#)

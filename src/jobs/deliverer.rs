@@ -25,8 +25,8 @@ use crate::domain::webhook::WebhookSecret;
 use crate::domain::{Clock, Timestamp};
 use crate::outbound::{self, AddressPolicy};
 use crate::service::webhooks as service;
+use crate::store::Store;
 use crate::store::webhooks::{self as store, Attempted, Due};
-use crate::store::{Store, StoreError};
 
 /// How long a sender holds a delivery it took: longer than any attempt can last.
 const LEASE: Duration = Duration::from_secs(60);
@@ -94,7 +94,7 @@ struct Outcome {
 
 impl Sender {
     async fn run(self, mut stopping: watch::Receiver<Option<Instant>>) {
-        if let Err(e) = self.store.run(|c| store::release_leases(c)).await {
+        if let Err(e) = self.store.run(|db| store::release_leases(&db.read())).await {
             tracing::warn!(error = %e, "cannot take back the deliveries of the last run");
         }
         let mut sending: JoinSet<Outcome> = JoinSet::new();
@@ -163,7 +163,7 @@ impl Sender {
 
     /// Until the next delivery is due, at most `POLL`.
     async fn pause(&self) -> Duration {
-        let next = self.store.run(|c| store::next_due_at(c)).await;
+        let next = self.store.run(|db| store::next_due_at(&db.read())).await;
         let now = self.clock.now();
         match next {
             Ok(Some(at)) => {
@@ -196,7 +196,6 @@ impl Sender {
                     })
                     .collect();
                 service::record_attempts(c, &attempts, disable_after, now)
-                    .map_err(|e| StoreError::Task(e.to_string()))
             })
             .await;
         // Not written: the leases run out and the deliveries are made again.

@@ -135,20 +135,19 @@ impl Job {
         let now = ctx.clock.now();
         let config = ctx.config.clone();
         let catalog = ctx.catalog.clone();
-        let result = ctx
-            .store
-            .run(move |conn| {
-                Ok(match self {
-                    Job::ExpireRotatedKeys => maintenance::record_expired_keys(conn, now)
+        let result =
+            ctx.store
+                .run(move |db| match self {
+                    Job::ExpireRotatedKeys => maintenance::record_expired_keys(db, now)
                         .map(|keys_expired| JobOutcome::ExpireRotatedKeys { keys_expired }),
                     Job::WarnExpiringKeys => {
-                        maintenance::warn_expiring_keys(conn, now, config.jobs.expiry_warning_days)
+                        maintenance::warn_expiring_keys(db, now, config.jobs.expiry_warning_days)
                             .map(|keys_warned| JobOutcome::WarnExpiringKeys { keys_warned })
                     }
                     Job::PurgeRequestLogs => {
                         let (days, hours) =
                             (config.logs.retention_days, config.webhooks.queue_hours);
-                        maintenance::purge_request_logs(conn, now, days, hours).map(|purged| {
+                        maintenance::purge_request_logs(db, now, days, hours).map(|purged| {
                             JobOutcome::PurgeRequestLogs {
                                 request_logs_deleted: purged.request_logs,
                                 refusal_rows_deleted: purged.refusal_rows,
@@ -156,26 +155,22 @@ impl Job {
                             }
                         })
                     }
-                    Job::PurgeIdempotencyKeys => maintenance::purge_idempotency_keys(conn, now)
-                        .map(
-                            |idempotency_keys_deleted| JobOutcome::PurgeIdempotencyKeys {
-                                idempotency_keys_deleted,
-                            },
-                        ),
+                    Job::PurgeIdempotencyKeys => maintenance::purge_idempotency_keys(db, now).map(
+                        |idempotency_keys_deleted| JobOutcome::PurgeIdempotencyKeys {
+                            idempotency_keys_deleted,
+                        },
+                    ),
                     Job::FailStuckGenerations => {
                         let allowed = |providers: &[String]| {
                             let limit = catalog.chain_timeout(providers) + STUCK_GENERATION_GRACE;
                             i64::try_from(limit.as_millis()).unwrap_or(i64::MAX)
                         };
-                        generations::fail_overdue(conn, now, allowed).map(|generations_failed| {
+                        generations::fail_overdue(db, now, allowed).map(|generations_failed| {
                             JobOutcome::FailStuckGenerations { generations_failed }
                         })
                     }
                 })
-            })
-            .await
-            .map_err(ServiceError::from)
-            .and_then(|inner| inner);
+                .await;
         result.map_err(|source| JobError::Failed {
             job: self.name(),
             source,

@@ -1,11 +1,26 @@
 //! Creating and listing accounts.
 
-use rusqlite::Connection;
-
 use super::{Actor, ServiceError};
 use crate::config::Config;
 use crate::domain::{Name, Region, Timestamp};
-use crate::store::accounts::{self, Account, NewAccount};
+use crate::store::accounts::{self, NewAccount};
+use crate::store::{Db, Tx};
+
+pub use crate::store::accounts::Account;
+
+pub fn get(tx: &Tx<'_>, id: &str) -> Result<Account, ServiceError> {
+    accounts::get_account(tx, id)?.ok_or(ServiceError::NotFound("account"))
+}
+
+/// The account, if it exists.
+pub fn find(tx: &Tx<'_>, id: &str) -> Result<Option<Account>, ServiceError> {
+    Ok(accounts::get_account(tx, id)?)
+}
+
+/// Every account, for the instance administrator.
+pub fn list(tx: &Tx<'_>) -> Result<Vec<Account>, ServiceError> {
+    Ok(accounts::list_accounts(tx)?)
+}
 use crate::store::activity::{self, NewActivity};
 
 pub struct CreateAccount {
@@ -17,7 +32,7 @@ pub struct CreateAccount {
 }
 
 pub fn create_account(
-    conn: &mut Connection,
+    db: &mut Db,
     config: &Config,
     actor: &Actor,
     now: Timestamp,
@@ -45,7 +60,7 @@ pub fn create_account(
         ));
     }
     let id = uuid::Uuid::new_v4().to_string();
-    let tx = conn.transaction()?;
+    let tx = db.write()?;
     accounts::insert_account(
         &tx,
         &NewAccount {
@@ -72,5 +87,5 @@ pub fn create_account(
         },
     )?;
     tx.commit()?;
-    accounts::get_account(conn, &id)?.ok_or(ServiceError::NotFound("account"))
+    accounts::get_account(&db.read(), &id)?.ok_or(ServiceError::NotFound("account"))
 }

@@ -1,11 +1,10 @@
 //! First start on an empty store: the instance administrator and a personal account.
 
-use rusqlite::Connection;
-
 use super::password::{generate_password, hash_password};
 use super::{Actor, ServiceError};
 use crate::config::Config;
 use crate::domain::Timestamp;
+use crate::store::Db;
 use crate::store::accounts::{self, NewAccount, NewUser};
 use crate::store::activity::{self, NewActivity};
 
@@ -20,12 +19,12 @@ pub struct AdminCreated {
 
 /// Creates the instance administrator when no user exists yet; does nothing otherwise.
 pub fn ensure_instance_admin(
-    conn: &mut Connection,
+    db: &mut Db,
     config: &Config,
     now: Timestamp,
     password_from_env: Option<String>,
 ) -> Result<Option<AdminCreated>, ServiceError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let tx = db.write()?;
     if accounts::count_users(&tx)? > 0 {
         return Ok(None);
     }

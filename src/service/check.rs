@@ -1,12 +1,17 @@
 //! `tidegate check`: integrity, schema version, credit ledger and activity chain of a store.
 
-use rusqlite::Connection;
 use serde::Serialize;
 
 use super::ServiceError;
 use super::credits::ledger_mismatches;
+use crate::store::Db;
 use crate::store::activity::{ChainBreak, verify};
-use crate::store::migrations::{MIGRATIONS, schema_version};
+use crate::store::check as store;
+
+/// Whether the store answers, for the readiness probe.
+pub fn ready(db: &Db) -> Result<(), ServiceError> {
+    Ok(store::probe(&db.read())?)
+}
 
 #[derive(Debug, Serialize)]
 pub struct CheckReport {
@@ -74,30 +79,11 @@ pub fn describe_break(b: &ChainBreak) -> String {
 /// The schema version that added generations (and so reservations).
 const GENERATIONS_SCHEMA: usize = 5;
 
-/// Reservations with no charge or refund whose generation is not pending or processing.
-fn unsettled_reservations(conn: &Connection) -> Result<Vec<String>, ServiceError> {
-    let mut stmt = conn.prepare(
-        "SELECT r.reservation_id FROM credit_ledger r
-         WHERE r.kind = 'reserve'
-           AND NOT EXISTS (SELECT 1 FROM credit_ledger s WHERE s.reservation_id = r.reservation_id
-                           AND s.kind IN ('charge', 'refund'))
-           AND NOT EXISTS (SELECT 1 FROM generations g WHERE g.id = r.reservation_id
-                           AND g.status IN ('pending', 'processing'))
-         ORDER BY r.id",
-    )?;
-    let ids = stmt
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<Vec<String>, _>>()?;
-    Ok(ids)
-}
-
-pub fn run_checks(conn: &Connection) -> Result<CheckReport, ServiceError> {
-    let mut stmt = conn.prepare("PRAGMA integrity_check")?;
-    let integrity = stmt
-        .query_map([], |r| r.get::<_, String>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
-    let version = schema_version(conn)?;
-    let mut ledger: Vec<String> = ledger_mismatches(conn)?
+pub fn run_checks(db: &Db) -> Result<CheckReport, ServiceError> {
+    let tx = db.read();
+    let integrity = store::integrity(&tx)?;
+    let version = store::schema_version(&tx)?;
+    let mut ledger: Vec<String> = ledger_mismatches(&tx)?
         .into_iter()
         .map(|(id, balance, sum)| {
             format!("account {id}: balance {balance} but ledger sums to {sum}")
@@ -105,16 +91,16 @@ pub fn run_checks(conn: &Connection) -> Result<CheckReport, ServiceError> {
         .collect();
     if version >= GENERATIONS_SCHEMA {
         ledger.extend(
-            unsettled_reservations(conn)?
+            store::unsettled_reservations(&tx)?
                 .into_iter()
                 .map(|id| format!("reservation {id} is neither settled nor in flight")),
         );
     }
-    let (rows, chain) = verify(conn)?;
+    let (rows, chain) = verify(&tx)?;
     Ok(CheckReport {
         integrity,
         schema_version: version,
-        expected_schema_version: MIGRATIONS.len(),
+        expected_schema_version: store::current_schema_version(),
         ledger_mismatches: ledger,
         activity_rows: rows,
         activity_break: chain.as_ref().map(describe_break),

@@ -1,17 +1,15 @@
 //! The credit ledger: the balance is always the sum of the ledger (generation.md §5).
 
-use rusqlite::{Connection, OptionalExtension, params};
-
 use super::{Actor, ServiceError};
 use crate::domain::{Money, Timestamp};
-use crate::store::accounts;
 use crate::store::activity::{self, NewActivity};
-use crate::store::write_tx;
+use crate::store::credits::{self as ledger, Entry};
+use crate::store::{Db, Tx, accounts};
 
 /// Adds credits; with a reference, the same addition made twice is applied once. Returns the new
 /// balance and whether this call applied it.
 pub fn add_credits(
-    conn: &mut Connection,
+    db: &mut Db,
     actor: &Actor,
     now: Timestamp,
     account_id: &str,
@@ -30,34 +28,29 @@ pub fn add_credits(
             "must be 1-200 characters",
         ));
     }
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let account = accounts::get_account(&tx, account_id)?
         .filter(|a| a.deleted_at.is_none())
         .ok_or(ServiceError::NotFound("account"))?;
-    if let Some(reference) = reference {
-        let seen: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM credit_ledger WHERE account_id = ?1 AND kind = 'add' AND reference = ?2",
-                params![account_id, reference],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if seen.is_some() {
-            return Ok((account.credit_balance, false));
-        }
+    if let Some(reference) = reference
+        && ledger::reference_used(&tx, account_id, reference)?
+    {
+        return Ok((account.credit_balance, false));
     }
-    tx.execute(
-        "INSERT INTO credit_ledger (account_id, kind, amount, reference, actor, created_at)
-         VALUES (?1, 'add', ?2, ?3, ?4, ?5)",
-        params![
+    let label = actor.label();
+    ledger::insert(
+        &tx,
+        &Entry {
             account_id,
-            amount.thousandths(),
+            kind: "add",
+            amount,
             reference,
-            actor.label(),
-            now.0
-        ],
+            reservation_id: None,
+            actor: &label,
+            created_at: now,
+        },
     )?;
-    let balance = move_balance(&tx, account_id, amount)?;
+    let balance = ledger::move_balance(&tx, account_id, amount)?;
     check_thresholds(&tx, account_id, balance, now)?;
     let description = match reference {
         Some(r) => format!("Added {amount} credits (reference {r})"),
@@ -67,7 +60,7 @@ pub fn add_credits(
         &tx,
         &NewActivity {
             account_id: Some(account_id),
-            actor: &actor.label(),
+            actor: &label,
             category: "credits",
             action: "added",
             target: Some(account_id),
@@ -77,65 +70,42 @@ pub fn add_credits(
         },
     )?;
     tx.commit()?;
-    Ok((
-        Money(account.credit_balance.thousandths() + amount.thousandths()),
-        true,
-    ))
+    Ok((balance, true))
 }
 
 /// Accounts whose cached balance differs from their ledger: (id, balance, ledger sum).
-pub fn ledger_mismatches(conn: &Connection) -> Result<Vec<(String, Money, Money)>, ServiceError> {
-    let mut stmt = conn.prepare(
-        "SELECT a.id, a.credit_balance, COALESCE(SUM(l.amount), 0) AS ledger
-         FROM accounts a LEFT JOIN credit_ledger l ON l.account_id = a.id
-         GROUP BY a.id HAVING a.credit_balance != ledger",
-    )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, Money(r.get(1)?), Money(r.get(2)?))))?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Adds `delta` to the cached balance and returns the new balance.
-fn move_balance(conn: &Connection, account_id: &str, delta: Money) -> Result<Money, ServiceError> {
-    let balance: i64 = conn.query_row(
-        "UPDATE accounts SET credit_balance = credit_balance + ?2 WHERE id = ?1
-         RETURNING credit_balance",
-        params![account_id, delta.thousandths()],
-        |r| r.get(0),
-    )?;
-    Ok(Money(balance))
+pub fn ledger_mismatches(tx: &Tx<'_>) -> Result<Vec<(String, Money, Money)>, ServiceError> {
+    Ok(ledger::mismatches(tx)?)
 }
 
 /// Reserves `amount` for `reservation_id` inside the caller's transaction. Returns the new
 /// balance, or (changing nothing) `Err` with the balance that cannot cover it.
 pub fn reserve(
-    conn: &Connection,
+    tx: &Tx<'_>,
     account_id: &str,
     reservation_id: &str,
     amount: Money,
     actor: &str,
     now: Timestamp,
 ) -> Result<Result<Money, Money>, ServiceError> {
-    let balance: i64 = conn.query_row(
-        "SELECT credit_balance FROM accounts WHERE id = ?1",
-        [account_id],
-        |r| r.get(0),
-    )?;
-    if balance < amount.thousandths() {
-        return Ok(Err(Money(balance)));
+    let balance = ledger::balance(tx, account_id)?;
+    if balance.thousandths() < amount.thousandths() {
+        return Ok(Err(balance));
     }
-    conn.execute(
-        "INSERT INTO credit_ledger (account_id, kind, amount, reservation_id, actor, created_at)
-         VALUES (?1, 'reserve', ?2, ?3, ?4, ?5)",
-        params![
+    ledger::insert(
+        tx,
+        &Entry {
             account_id,
-            -amount.thousandths(),
-            reservation_id,
+            kind: "reserve",
+            amount: Money(-amount.thousandths()),
+            reference: None,
+            reservation_id: Some(reservation_id),
             actor,
-            now.0
-        ],
+            created_at: now,
+        },
     )?;
-    let balance = move_balance(conn, account_id, Money(-amount.thousandths()))?;
-    check_thresholds(conn, account_id, balance, now)?;
+    let balance = ledger::move_balance(tx, account_id, Money(-amount.thousandths()))?;
+    check_thresholds(tx, account_id, balance, now)?;
     Ok(Ok(balance))
 }
 
@@ -150,70 +120,58 @@ pub enum Settlement {
 /// one settlement per reservation, so a second call changes nothing and returns `None`;
 /// otherwise returns the amount returned to the balance (zero for a charge).
 pub fn settle(
-    conn: &Connection,
+    tx: &Tx<'_>,
     reservation_id: &str,
     how: Settlement,
     actor: &str,
     now: Timestamp,
 ) -> Result<Option<Money>, ServiceError> {
-    let reserved: Option<(String, i64)> = conn
-        .query_row(
-            "SELECT account_id, -amount FROM credit_ledger
-             WHERE reservation_id = ?1 AND kind = 'reserve'",
-            [reservation_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let Some((account_id, amount)) = reserved else {
+    let Some((account_id, reserved)) = ledger::reservation(tx, reservation_id)? else {
         return Ok(None);
     };
     let (kind, returned) = match how {
-        Settlement::Charge => ("charge", 0),
-        Settlement::Refund => ("refund", amount),
+        Settlement::Charge => ("charge", Money::default()),
+        Settlement::Refund => ("refund", reserved),
     };
-    let inserted = conn.execute(
-        "INSERT OR IGNORE INTO credit_ledger
-             (account_id, kind, amount, reservation_id, actor, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![account_id, kind, returned, reservation_id, actor, now.0],
+    let settled = ledger::insert_settlement(
+        tx,
+        &Entry {
+            account_id: &account_id,
+            kind,
+            amount: returned,
+            reference: None,
+            reservation_id: Some(reservation_id),
+            actor,
+            created_at: now,
+        },
     )?;
-    if inserted == 0 {
+    if !settled {
         return Ok(None);
     }
-    if returned != 0 {
-        let balance = move_balance(conn, &account_id, Money(returned))?;
-        check_thresholds(conn, &account_id, balance, now)?;
+    if returned.thousandths() != 0 {
+        let balance = ledger::move_balance(tx, &account_id, returned)?;
+        check_thresholds(tx, &account_id, balance, now)?;
     }
-    Ok(Some(Money(returned)))
+    Ok(Some(returned))
 }
 
-/// Fires each armed low-balance threshold the balance has fallen below (once: it is disarmed and
-/// an activity row records it) and re-arms those the balance has risen to again.
+/// Fires each armed low-balance threshold the balance has fallen below (once: it is disarmed,
+/// an activity row records it and `credits.low_balance` is emitted) and re-arms those the
+/// balance has risen to again.
 fn check_thresholds(
-    conn: &Connection,
+    tx: &Tx<'_>,
     account_id: &str,
     balance: Money,
     now: Timestamp,
 ) -> Result<(), ServiceError> {
-    conn.execute(
-        "UPDATE low_balance_thresholds SET armed = 1
-         WHERE account_id = ?1 AND armed = 0 AND threshold <= ?2",
-        params![account_id, balance.thousandths()],
-    )?;
-    let crossed: Vec<i64> = conn
-        .prepare(
-            "UPDATE low_balance_thresholds SET armed = 0
-             WHERE account_id = ?1 AND armed = 1 AND threshold > ?2 RETURNING threshold",
-        )?
-        .query_map(params![account_id, balance.thousandths()], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
+    let crossed = ledger::cross_thresholds(tx, account_id, balance)?;
     if crossed.is_empty() {
         return Ok(());
     }
-    super::events::low_balance(conn, account_id, balance, &crossed, now)?;
+    super::events::low_balance(tx, account_id, balance, &crossed, now)?;
     let list: Vec<String> = crossed.iter().map(|t| Money(*t).to_string()).collect();
     activity::append(
-        conn,
+        tx,
         &NewActivity {
             account_id: Some(account_id),
             actor: "system",

@@ -3,12 +3,12 @@
 //! delivery per endpoint that listens to it. A change that commits has its events; one that
 //! rolls back has none.
 
-use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 
 use super::ServiceError;
 use crate::domain::webhook::WebhookEvent;
 use crate::domain::{Money, Timestamp};
+use crate::store::Tx;
 use crate::store::generations::Generation;
 use crate::store::keys::ApiKey;
 use crate::store::webhooks as store;
@@ -19,7 +19,7 @@ pub const TEST_GENERATION_ID: &str = "00000000-0000-0000-0000-000000000000";
 /// Writes `event` with `data` (its `webhook_data`) for every endpoint of the account that
 /// listens to it, or only for `only` (a test event). Returns the deliveries written.
 pub fn emit(
-    conn: &Connection,
+    tx: &Tx<'_>,
     account_id: &str,
     event: WebhookEvent,
     generation_id: Option<&str>,
@@ -29,13 +29,13 @@ pub fn emit(
 ) -> Result<Vec<String>, ServiceError> {
     let listeners = match only {
         Some(endpoint) => vec![(endpoint.to_owned(), true)],
-        None => store::listeners(conn, account_id, event.as_str())?,
+        None => store::listeners(tx, account_id, event.as_str())?,
     };
     if listeners.is_empty() {
         return Ok(Vec::new());
     }
     let event_id = store::insert_event(
-        conn,
+        tx,
         account_id,
         event.as_str(),
         generation_id,
@@ -45,7 +45,7 @@ pub fn emit(
     let mut deliveries = Vec::with_capacity(listeners.len());
     for (endpoint, enabled) in listeners {
         let id = uuid::Uuid::new_v4().to_string();
-        store::insert_delivery(conn, &id, &endpoint, event_id, enabled, None, now)?;
+        store::insert_delivery(tx, &id, &endpoint, event_id, enabled, None, now)?;
         deliveries.push(id);
     }
     Ok(deliveries)
@@ -67,7 +67,7 @@ pub enum GenerationChange {
 
 /// `generation.started|completed|failed|canceled` for `g` as it now is.
 pub fn generation(
-    conn: &Connection,
+    tx: &Tx<'_>,
     g: &Generation,
     change: GenerationChange,
     now: Timestamp,
@@ -115,7 +115,7 @@ pub fn generation(
         }
     }
     emit(
-        conn,
+        tx,
         &g.account_id,
         event,
         Some(&g.id),
@@ -128,7 +128,7 @@ pub fn generation(
 
 /// `credits.low_balance`: the balance fell below the thresholds `crossed`.
 pub fn low_balance(
-    conn: &Connection,
+    tx: &Tx<'_>,
     account_id: &str,
     balance: Money,
     crossed: &[i64],
@@ -144,7 +144,7 @@ pub fn low_balance(
         "thresholds_crossed": thresholds,
     });
     emit(
-        conn,
+        tx,
         account_id,
         WebhookEvent::CreditsLowBalance,
         None,
@@ -157,14 +157,14 @@ pub fn low_balance(
 
 /// An `apikey.*` event for `key`, with the event's own fields in `extra`.
 pub fn key(
-    conn: &Connection,
+    tx: &Tx<'_>,
     key: &ApiKey,
     event: WebhookEvent,
     extra: &[(&str, Value)],
     now: Timestamp,
 ) -> Result<(), ServiceError> {
     key_fields(
-        conn,
+        tx,
         &KeyFields {
             account_id: &key.account_id,
             id: &key.id,
@@ -186,7 +186,7 @@ pub struct KeyFields<'a> {
 }
 
 pub fn key_fields(
-    conn: &Connection,
+    tx: &Tx<'_>,
     key: &KeyFields<'_>,
     event: WebhookEvent,
     extra: &[(&str, Value)],
@@ -201,7 +201,7 @@ pub fn key_fields(
         data.insert((*name).to_owned(), value.clone());
     }
     emit(
-        conn,
+        tx,
         key.account_id,
         event,
         None,

@@ -1,15 +1,44 @@
 //! Generation use cases: accept (in-flight cap, credits reserved with the record, idempotency
 //! stored), finish (charge or refund, once), cancel, delete, and recovery after a crash.
 
-use rusqlite::Connection;
-
 use super::ServiceError;
 use super::credits::{self, Settlement};
 use super::events::{self, GenerationChange};
 use super::idempotency::{self, IdempotencyScope};
 use crate::domain::{Money, Timestamp};
-use crate::store::generations::{self as store, Attempt, Generation, GenerationStatus, Success};
-use crate::store::write_tx;
+use crate::store::generations::{self as store, Attempt, Success};
+use crate::store::{Db, Tx};
+
+pub use crate::store::generations::{Generation, GenerationStatus};
+
+/// The account's generation; another account's is indistinguishable from a missing one.
+pub fn get_in(tx: &Tx<'_>, account_id: &str, id: &str) -> Result<Generation, ServiceError> {
+    store::get_in(tx, account_id, id)?.ok_or(ServiceError::NotFound("generation"))
+}
+
+/// The account's generation, if there is one.
+pub fn find_in(
+    tx: &Tx<'_>,
+    account_id: &str,
+    id: &str,
+) -> Result<Option<Generation>, ServiceError> {
+    Ok(store::get_in(tx, account_id, id)?)
+}
+
+/// The account's generations still pending or processing.
+pub fn count_in_flight(tx: &Tx<'_>, account_id: &str) -> Result<i64, ServiceError> {
+    Ok(store::count_in_flight(tx, account_id)?)
+}
+
+/// A page of the account's generations, newest first, and how many there are.
+pub fn list(
+    tx: &Tx<'_>,
+    account_id: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Generation>, i64), ServiceError> {
+    Ok(store::list(tx, account_id, limit, offset)?)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
@@ -38,9 +67,9 @@ pub struct Accept<'a> {
 /// In one transaction: checks the cap, reserves the cost (the generation id is the reservation
 /// id), records the generation and stores the idempotent response. Nothing is written when the
 /// cap or the balance refuses it.
-pub fn accept(conn: &mut Connection, a: &Accept<'_>) -> Result<(), CreateError> {
+pub fn accept(db: &mut Db, a: &Accept<'_>) -> Result<(), CreateError> {
     let g = a.generation;
-    let tx = write_tx(conn).map_err(ServiceError::from)?;
+    let tx = db.write().map_err(ServiceError::from)?;
     if let Some(cap) = a.max_in_flight
         && store::count_in_flight(&tx, &g.account_id).map_err(ServiceError::from)? >= i64::from(cap)
     {
@@ -69,13 +98,13 @@ pub fn accept(conn: &mut Connection, a: &Accept<'_>) -> Result<(), CreateError> 
 /// generation was canceled or deleted meanwhile, the attempt is recorded as `discarded` and false
 /// is returned (the caller removes the files).
 pub fn succeed(
-    conn: &mut Connection,
+    db: &mut Db,
     g: &Generation,
     success: &Success<'_>,
     latency_ms: i64,
     now: Timestamp,
 ) -> Result<bool, ServiceError> {
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let done = store::succeed(&tx, &g.id, success, now)?;
     let outcome = if done {
         credits::settle(&tx, &g.id, Settlement::Charge, "system", now)?;
@@ -107,11 +136,11 @@ pub fn succeed(
 
 /// Records an attempt that did not produce the result (failed or cancelled).
 pub fn record_attempt(
-    conn: &mut Connection,
+    db: &mut Db,
     attempt: &Attempt<'_>,
     now: Timestamp,
 ) -> Result<(), ServiceError> {
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     store::record_attempt(&tx, attempt, now)?;
     tx.commit()?;
     Ok(())
@@ -120,13 +149,13 @@ pub fn record_attempt(
 /// An in-flight generation → `failed` with its reservation refunded. False when it had already
 /// finished (a cancel won the race).
 pub fn fail(
-    conn: &mut Connection,
+    db: &mut Db,
     id: &str,
     error: &str,
     code: &str,
     now: Timestamp,
 ) -> Result<bool, ServiceError> {
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let failed = store::fail(&tx, id, error, code, now)?;
     if failed {
         let refunded = credits::settle(&tx, id, Settlement::Refund, "system", now)?;
@@ -141,12 +170,8 @@ pub fn fail(
 
 /// `pending` → `processing` (with its `generation.started` event); the generation as it now
 /// is, or `None` when it is no longer pending (canceled or deleted meanwhile).
-pub fn start(
-    conn: &mut Connection,
-    id: &str,
-    now: Timestamp,
-) -> Result<Option<Generation>, ServiceError> {
-    let tx = write_tx(conn)?;
+pub fn start(db: &mut Db, id: &str, now: Timestamp) -> Result<Option<Generation>, ServiceError> {
+    let tx = db.write()?;
     if !store::start(&tx, id, now)? {
         return Ok(None);
     }
@@ -176,7 +201,7 @@ pub struct Canceled {
 }
 
 fn cancel_in(
-    tx: &Connection,
+    tx: &Tx<'_>,
     g: &Generation,
     actor: &str,
     now: Timestamp,
@@ -189,13 +214,13 @@ fn cancel_in(
 
 /// Cancels the account's pending or processing generation and refunds its reservation.
 pub fn cancel(
-    conn: &mut Connection,
+    db: &mut Db,
     account_id: &str,
     id: &str,
     actor: &str,
     now: Timestamp,
 ) -> Result<Canceled, CancelError> {
-    let tx = write_tx(conn).map_err(ServiceError::from)?;
+    let tx = db.write().map_err(ServiceError::from)?;
     let g = store::get_in(&tx, account_id, id)
         .map_err(ServiceError::from)?
         .ok_or(CancelError::NotFound)?;
@@ -213,13 +238,13 @@ pub fn cancel(
 /// Deletes the account's generation record; an in-flight one is canceled and refunded first.
 /// Returns the record as it was and whether it was in flight. The caller removes the files.
 pub fn delete(
-    conn: &mut Connection,
+    db: &mut Db,
     account_id: &str,
     id: &str,
     actor: &str,
     now: Timestamp,
 ) -> Result<Option<Canceled>, ServiceError> {
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let Some(g) = store::get_in(&tx, account_id, id)? else {
         return Ok(None);
     };
@@ -238,18 +263,16 @@ pub fn delete(
 
 /// After a crash: generations left `processing` are failed and refunded (their provider attempt
 /// is lost); `pending` ones are returned to be run again.
-pub fn recover(
-    conn: &mut Connection,
-    now: Timestamp,
-) -> Result<(Vec<String>, usize), ServiceError> {
+pub fn recover(db: &mut Db, now: Timestamp) -> Result<(Vec<String>, usize), ServiceError> {
     let mut pending = Vec::new();
     let mut failed = 0;
-    for (id, status) in store::in_flight(conn)? {
+    let in_flight = store::in_flight(&db.read())?;
+    for (id, status) in in_flight {
         match status {
             GenerationStatus::Processing => {
                 let message =
                     "The generation was interrupted by a restart; its credits were refunded.";
-                if fail(conn, &id, message, "BSE4001", now)? {
+                if fail(db, &id, message, "BSE4001", now)? {
                     failed += 1;
                 }
             }
@@ -263,18 +286,19 @@ pub fn recover(
 /// its provider chain may take: its worker died, or could not record the outcome. Returns how
 /// many were failed.
 pub fn fail_overdue(
-    conn: &mut Connection,
+    db: &mut Db,
     now: Timestamp,
     allowed: impl Fn(&[String]) -> i64,
 ) -> Result<u64, ServiceError> {
     let mut failed = 0;
-    for (id, started, providers) in store::processing(conn)? {
+    let processing = store::processing(&db.read())?;
+    for (id, started, providers) in processing {
         if now.millis() - started.millis() <= allowed(&providers) {
             continue;
         }
         let message = "The generation ran longer than its providers' time limits allow and was \
                        stopped; its credits were refunded.";
-        if fail(conn, &id, message, "BSE4002", now)? {
+        if fail(db, &id, message, "BSE4002", now)? {
             failed += 1;
         }
     }

@@ -1,14 +1,14 @@
 //! `Idempotency-Key` on the generate routes (v1-api.md §7): scope (account, route), fingerprint
 //! SHA-256 of the raw body, kept 24 hours; only accepted requests store their response.
 
-use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::ServiceError;
 use super::maintenance::IDEMPOTENCY_TTL_MS;
 use crate::domain::Timestamp;
 use crate::domain::random::hex;
-use crate::store::write_tx;
+use crate::store::idempotency as store;
+use crate::store::{Db, Tx};
 
 /// A claim still `in_progress` after this long belongs to a request that died; it is taken over.
 const STALE_CLAIM_MS: i64 = 60_000;
@@ -40,15 +40,6 @@ pub enum Claim {
     InProgress,
 }
 
-/// A stored claim as read back.
-struct Stored {
-    fingerprint: String,
-    done: bool,
-    status: Option<i64>,
-    body: Option<Vec<u8>>,
-    created_at: i64,
-}
-
 /// Where an idempotency key applies: one account's requests to one path.
 #[derive(Clone, Debug)]
 pub struct IdempotencyScope {
@@ -59,32 +50,27 @@ pub struct IdempotencyScope {
     pub request_id: String,
 }
 
+impl IdempotencyScope {
+    fn key(&self) -> store::Key<'_> {
+        store::Key {
+            account_id: &self.account_id,
+            route: &self.route,
+            key: &self.key,
+            request_id: &self.request_id,
+        }
+    }
+}
+
 pub fn claim(
-    conn: &mut Connection,
+    db: &mut Db,
     scope: &IdempotencyScope,
     fingerprint: &str,
     now: Timestamp,
 ) -> Result<Claim, ServiceError> {
-    let tx = write_tx(conn)?;
-    let existing: Option<Stored> = tx
-        .query_row(
-            "SELECT fingerprint, state, status_code, response_body, created_at
-             FROM idempotency_keys
-             WHERE account_id = ?1 AND route = ?2 AND idempotency_key = ?3",
-            params![scope.account_id, scope.route, scope.key],
-            |r| {
-                Ok(Stored {
-                    fingerprint: r.get(0)?,
-                    done: r.get::<_, String>(1)? == "done",
-                    status: r.get(2)?,
-                    body: r.get(3)?,
-                    created_at: r.get(4)?,
-                })
-            },
-        )
-        .optional()?;
+    let tx = db.write()?;
+    let existing = store::get(&tx, &scope.key())?;
     let outcome = existing.and_then(|s| {
-        let age = now.millis() - s.created_at;
+        let age = now.millis() - s.created_at.millis();
         if age >= IDEMPOTENCY_TTL_MS || (!s.done && age >= STALE_CLAIM_MS) {
             None
         } else if s.fingerprint != fingerprint {
@@ -101,19 +87,7 @@ pub fn claim(
     if let Some(claim) = outcome {
         return Ok(claim);
     }
-    tx.execute(
-        "INSERT OR REPLACE INTO idempotency_keys
-             (account_id, route, idempotency_key, fingerprint, state, request_id, created_at)
-         VALUES (?1, ?2, ?3, ?4, 'in_progress', ?5, ?6)",
-        params![
-            scope.account_id,
-            scope.route,
-            scope.key,
-            fingerprint,
-            scope.request_id,
-            now.millis()
-        ],
-    )?;
+    store::claim(&tx, &scope.key(), fingerprint, now)?;
     tx.commit()?;
     Ok(Claim::Fresh)
 }
@@ -122,35 +96,17 @@ pub fn claim(
 /// the claim is no longer this request's (it stalled and another request took it over): the
 /// caller must then roll back.
 pub fn complete(
-    conn: &Connection,
+    tx: &Tx<'_>,
     scope: &IdempotencyScope,
     status: u16,
     body: &[u8],
 ) -> Result<bool, ServiceError> {
-    Ok(conn.execute(
-        "UPDATE idempotency_keys SET state = 'done', status_code = ?5, response_body = ?6
-         WHERE account_id = ?1 AND route = ?2 AND idempotency_key = ?3 AND request_id = ?4
-           AND state = 'in_progress'",
-        params![
-            scope.account_id,
-            scope.route,
-            scope.key,
-            scope.request_id,
-            status,
-            body
-        ],
-    )? == 1)
+    Ok(store::complete(tx, &scope.key(), status, body)?)
 }
 
 /// Forgets a claim whose request was refused, so the same key may be retried.
-pub fn release(conn: &Connection, scope: &IdempotencyScope) -> Result<(), ServiceError> {
-    conn.execute(
-        "DELETE FROM idempotency_keys
-         WHERE account_id = ?1 AND route = ?2 AND idempotency_key = ?3 AND request_id = ?4
-           AND state = 'in_progress'",
-        params![scope.account_id, scope.route, scope.key, scope.request_id],
-    )?;
-    Ok(())
+pub fn release(tx: &Tx<'_>, scope: &IdempotencyScope) -> Result<(), ServiceError> {
+    Ok(store::release(tx, &scope.key())?)
 }
 
 #[cfg(test)]

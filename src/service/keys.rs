@@ -1,6 +1,5 @@
 //! Creating keys and switching them off and on (keys.md §2–5).
 
-use rusqlite::Connection;
 use serde_json::{Value, json};
 
 use crate::domain::clock::time_or_null;
@@ -12,8 +11,10 @@ use crate::domain::{
 };
 use crate::store::accounts;
 use crate::store::activity::{self, NewActivity};
-use crate::store::keys::{self, ApiKey, Switch};
-use crate::store::write_tx;
+pub use crate::store::keys::{ApiKey, KeyFilter, Switch};
+
+use crate::store::keys;
+use crate::store::{Db, Tx};
 
 /// Which key, seen from which account (`None`: any account, for the command line).
 pub type Scope<'a> = (Option<&'a str>, &'a str);
@@ -182,7 +183,7 @@ pub(super) fn validate_models(models: &[String]) -> Result<Vec<String>, ServiceE
 
 /// Creates a key; the returned secret exists only here.
 pub fn create_key(
-    conn: &mut Connection,
+    db: &mut Db,
     format: &KeyFormat,
     actor: &Actor,
     now: Timestamp,
@@ -192,7 +193,7 @@ pub fn create_key(
     let secret = format
         .generate(input.environment)
         .map_err(crate::store::StoreError::from)?;
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let account = accounts::get_account(&tx, &input.account_id)?
         .filter(|a| a.deleted_at.is_none())
         .ok_or(ServiceError::NotFound("account"))?;
@@ -225,7 +226,7 @@ pub fn create_key(
 
 /// Writes the activity row of a key change, in the transaction that makes the change.
 pub(super) fn record(
-    conn: &Connection,
+    tx: &Tx<'_>,
     actor: &Actor,
     key: &ApiKey,
     action: &str,
@@ -243,7 +244,7 @@ pub(super) fn record(
         description.push_str(detail);
     }
     activity::append(
-        conn,
+        tx,
         &NewActivity {
             account_id: Some(&key.account_id),
             actor: &actor.label(),
@@ -269,7 +270,7 @@ pub(super) fn record(
             _ => key.expires_at,
         };
         let extra = [("expires_at", crate::domain::clock::time_or_null(expires_at))];
-        events::key(conn, key, event, &extra, now)?;
+        events::key(tx, key, event, &extra, now)?;
     }
     Ok(())
 }
@@ -282,18 +283,24 @@ fn capitalised(s: &str) -> String {
         .unwrap_or_default()
 }
 
-pub fn get_key(conn: &Connection, id: &str) -> Result<ApiKey, ServiceError> {
-    keys::get_key(conn, id)?.ok_or(ServiceError::NotFound("api key"))
+/// One page of an account's keys matching `filter`, and how many match in all.
+pub fn search(tx: &Tx<'_>, filter: &KeyFilter<'_>) -> Result<(Vec<ApiKey>, i64), ServiceError> {
+    Ok(keys::search_keys(tx, filter)?)
+}
+
+/// Every key of `account` (of every account when `None`), newest first.
+pub fn list(tx: &Tx<'_>, account: Option<&str>) -> Result<Vec<ApiKey>, ServiceError> {
+    Ok(keys::list_keys(tx, account)?)
+}
+
+pub fn get_key(tx: &Tx<'_>, id: &str) -> Result<ApiKey, ServiceError> {
+    keys::get_key(tx, id)?.ok_or(ServiceError::NotFound("api key"))
 }
 
 /// The key, if it belongs to `account` (any account when `None`, as for the command line). A key
 /// of another account is indistinguishable from a missing one.
-pub fn get_key_in(
-    conn: &Connection,
-    account: Option<&str>,
-    id: &str,
-) -> Result<ApiKey, ServiceError> {
-    let key = get_key(conn, id)?;
+pub fn get_key_in(tx: &Tx<'_>, account: Option<&str>, id: &str) -> Result<ApiKey, ServiceError> {
+    let key = get_key(tx, id)?;
     match account {
         Some(a) if a != key.account_id => Err(ServiceError::NotFound("api key")),
         _ => Ok(key),
@@ -301,12 +308,12 @@ pub fn get_key_in(
 }
 
 /// The key's rotation chain, oldest first, with the key itself in it.
-pub fn rotation_chain(conn: &Connection, key: &ApiKey) -> Result<Vec<ApiKey>, ServiceError> {
+pub fn rotation_chain(tx: &Tx<'_>, key: &ApiKey) -> Result<Vec<ApiKey>, ServiceError> {
     const MAX_LINKS: usize = 100;
     let mut before = Vec::new();
     let mut cursor = key.replaces.clone();
     while let Some(id) = cursor.filter(|_| before.len() < MAX_LINKS) {
-        let Some(k) = keys::get_key(conn, &id)? else {
+        let Some(k) = keys::get_key(tx, &id)? else {
             break;
         };
         cursor = k.replaces.clone();
@@ -316,7 +323,7 @@ pub fn rotation_chain(conn: &Connection, key: &ApiKey) -> Result<Vec<ApiKey>, Se
     before.push(key.clone());
     let mut cursor = key.replaced_by.clone();
     while let Some(id) = cursor.filter(|_| before.len() < 2 * MAX_LINKS) {
-        let Some(k) = keys::get_key(conn, &id)? else {
+        let Some(k) = keys::get_key(tx, &id)? else {
             break;
         };
         cursor = k.replaced_by.clone();
@@ -327,14 +334,14 @@ pub fn rotation_chain(conn: &Connection, key: &ApiKey) -> Result<Vec<ApiKey>, Se
 
 /// Revoke (final), disable or enable; a switch that does not fit the key's state is refused.
 pub fn switch_key(
-    conn: &mut Connection,
+    db: &mut Db,
     actor: &Actor,
     now: Timestamp,
     scope: Scope<'_>,
     switch: Switch,
 ) -> Result<ApiKey, ServiceError> {
     let (account, id) = scope;
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let key = get_key_in(&tx, account, id)?;
     let status = key.status(now);
     let refusal = match (switch, status) {
@@ -354,7 +361,7 @@ pub fn switch_key(
     };
     record(&tx, actor, &key, action, now, None)?;
     tx.commit()?;
-    get_key(conn, id)
+    get_key(&db.read(), id)
 }
 
 /// How a key is shown to people and programs: never the secret, never the digest.

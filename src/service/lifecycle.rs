@@ -1,6 +1,5 @@
 //! Rotation, expiry, edits and deletion of keys (keys.md §5).
 
-use rusqlite::Connection;
 use serde::Deserialize;
 
 use super::keys::{
@@ -9,8 +8,8 @@ use super::keys::{
 use super::{Actor, ServiceError};
 use crate::domain::webhook::WebhookEvent;
 use crate::domain::{KeyFormat, KeySecret, KeyStatus, Name, Timestamp};
+use crate::store::Db;
 use crate::store::keys::{self, ApiKey};
-use crate::store::write_tx;
 
 pub const DEFAULT_GRACE_HOURS: i64 = 24;
 pub const MAX_GRACE_HOURS: i64 = 168;
@@ -19,7 +18,7 @@ const MS_PER_HOUR: i64 = 3_600_000;
 /// Rotates an Active (or Disabled) key: a new key inherits everything, the old one keeps working
 /// until `min(its expiry, now + grace)`.
 pub fn rotate_key(
-    conn: &mut Connection,
+    db: &mut Db,
     format: &KeyFormat,
     actor: &Actor,
     now: Timestamp,
@@ -33,7 +32,7 @@ pub fn rotate_key(
             format!("must be between 1 and {MAX_GRACE_HOURS}"),
         ));
     }
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let old = get_key_in(&tx, scope.0, scope.1)?;
     match old.status(now) {
         KeyStatus::Active | KeyStatus::Disabled
@@ -78,7 +77,7 @@ pub fn rotate_key(
     ];
     super::events::key(&tx, &old, WebhookEvent::ApiKeyRotated, &extra, now)?;
     tx.commit()?;
-    let old = get_key_in(conn, None, &old.id)?;
+    let old = get_key_in(&db.read(), None, &old.id)?;
     Ok((old, new, secret))
 }
 
@@ -88,12 +87,12 @@ fn expired(key: &ApiKey, now: Timestamp) -> bool {
 
 /// Ends a rotated key's grace period now.
 pub fn expire_now(
-    conn: &mut Connection,
+    db: &mut Db,
     actor: &Actor,
     now: Timestamp,
     scope: Scope<'_>,
 ) -> Result<ApiKey, ServiceError> {
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let key = get_key_in(&tx, scope.0, scope.1)?;
     if key.status(now) != KeyStatus::Rotated {
         return Err(ServiceError::InvalidState(
@@ -110,17 +109,17 @@ pub fn expire_now(
         Some("grace period ended early"),
     )?;
     tx.commit()?;
-    get_key_in(conn, None, &key.id)
+    get_key_in(&db.read(), None, &key.id)
 }
 
 /// Deletes a key and all its request-log rows; returns the key as it was and the rows removed.
 pub fn delete_key(
-    conn: &mut Connection,
+    db: &mut Db,
     actor: &Actor,
     now: Timestamp,
     scope: Scope<'_>,
 ) -> Result<(ApiKey, i64), ServiceError> {
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let key = get_key_in(&tx, scope.0, scope.1)?;
     let logs = keys::delete_key(&tx, &key.id)?;
     let detail = format!("{logs} request-log rows removed");
@@ -156,13 +155,13 @@ where
 }
 
 pub fn update_key(
-    conn: &mut Connection,
+    db: &mut Db,
     actor: &Actor,
     now: Timestamp,
     scope: Scope<'_>,
     patch: &KeyPatch,
 ) -> Result<ApiKey, ServiceError> {
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let old = get_key_in(&tx, scope.0, scope.1)?;
     let status = old.status(now);
     if status == KeyStatus::Revoked {
@@ -224,5 +223,5 @@ pub fn update_key(
         record(&tx, actor, &key, "edited", now, Some(&detail))?;
     }
     tx.commit()?;
-    get_key_in(conn, None, &key.id)
+    get_key_in(&db.read(), None, &key.id)
 }

@@ -2,8 +2,6 @@
 //! status is derived from its timestamps at request time; these only record events about
 //! transitions that already happened and delete rows past their retention.
 
-use rusqlite::Connection;
-
 use serde_json::json;
 
 use super::{Actor, ServiceError, events};
@@ -11,7 +9,7 @@ use crate::domain::Timestamp;
 use crate::domain::webhook::WebhookEvent;
 use crate::store::activity::{self, NewActivity};
 use crate::store::maintenance::{self as queries, ExpiryCandidate};
-use crate::store::{StoreError, webhooks, write_tx};
+use crate::store::{Db, StoreError, Tx, webhooks};
 
 /// Rows deleted per transaction, so the request-log writer never waits long for the lock.
 pub const PURGE_CHUNK: i64 = 5_000;
@@ -22,9 +20,9 @@ pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3_600_000;
 
 /// Records the expiry of every key that expired (rotated or not) and is not revoked: sets
 /// `expiry_recorded_at` and appends one activity row per key. Returns the keys recorded.
-pub fn record_expired_keys(conn: &mut Connection, now: Timestamp) -> Result<u64, ServiceError> {
-    let pending = |conn: &Connection| queries::unrecorded_expiries(conn, now, KEY_CHUNK);
-    for_each_chunk(conn, pending, |tx, key| {
+pub fn record_expired_keys(db: &mut Db, now: Timestamp) -> Result<u64, ServiceError> {
+    let pending = |tx: &Tx<'_>| queries::unrecorded_expiries(tx, now, KEY_CHUNK);
+    for_each_chunk(db, pending, |tx, key| {
         queries::set_expiry_recorded(tx, &key.id, now)?;
         let description = format!("API key \"{}\" ({}) expired", key.name, key.key_prefix);
         append_system(tx, key, "expired", &description, now)?;
@@ -42,13 +40,13 @@ pub fn record_expired_keys(conn: &mut Connection, now: Timestamp) -> Result<u64,
 /// Warns once about every key that still authenticates and expires within `warning_days`.
 /// Editing a key's expiry clears its warning, so a new expiry is warned about again.
 pub fn warn_expiring_keys(
-    conn: &mut Connection,
+    db: &mut Db,
     now: Timestamp,
     warning_days: u32,
 ) -> Result<u64, ServiceError> {
     let until = now.plus_millis(i64::from(warning_days) * Timestamp::MS_PER_DAY);
-    let pending = |conn: &Connection| queries::unwarned_expiring(conn, now, until, KEY_CHUNK);
-    for_each_chunk(conn, pending, |tx, key| {
+    let pending = |tx: &Tx<'_>| queries::unwarned_expiring(tx, now, until, KEY_CHUNK);
+    for_each_chunk(db, pending, |tx, key| {
         queries::set_expiry_warned(tx, &key.id, now)?;
         let description = format!(
             "API key \"{}\" ({}) expires at {}",
@@ -71,13 +69,13 @@ pub fn warn_expiring_keys(
 /// Handles the keys `pending` selects (at most `KEY_CHUNK` at a time), one transaction per
 /// chunk. Handling a key must take it out of the selection, or this would not end.
 fn for_each_chunk(
-    conn: &mut Connection,
-    pending: impl Fn(&Connection) -> Result<Vec<ExpiryCandidate>, StoreError>,
-    handle: impl Fn(&Connection, &ExpiryCandidate) -> Result<(), ServiceError>,
+    db: &mut Db,
+    pending: impl Fn(&Tx<'_>) -> Result<Vec<ExpiryCandidate>, StoreError>,
+    handle: impl Fn(&Tx<'_>, &ExpiryCandidate) -> Result<(), ServiceError>,
 ) -> Result<u64, ServiceError> {
     let mut done = 0;
     loop {
-        let tx = write_tx(conn)?;
+        let tx = db.write()?;
         let keys = pending(&tx)?;
         for key in &keys {
             handle(&tx, key)?;
@@ -100,14 +98,14 @@ fn fields(key: &ExpiryCandidate) -> events::KeyFields<'_> {
 }
 
 fn append_system(
-    conn: &Connection,
+    tx: &Tx<'_>,
     key: &ExpiryCandidate,
     action: &str,
     description: &str,
     now: Timestamp,
 ) -> Result<(), ServiceError> {
     activity::append(
-        conn,
+        tx,
         &NewActivity {
             account_id: Some(&key.account_id),
             actor: &Actor::System.label(),
@@ -135,22 +133,22 @@ pub struct PurgedLogs {
 /// Webhook deliveries finished before the same cutoff go too, and events queued for a disabled
 /// endpoint longer than `queue_hours` expire.
 pub fn purge_request_logs(
-    conn: &mut Connection,
+    db: &mut Db,
     now: Timestamp,
     retention_days: u32,
     queue_hours: u32,
 ) -> Result<PurgedLogs, ServiceError> {
     let cutoff = now.plus_millis(-i64::from(retention_days) * Timestamp::MS_PER_DAY);
-    let request_logs = delete_in_chunks(conn, |c| {
+    let request_logs = delete_in_chunks(db, |c| {
         queries::delete_request_logs_before(c, cutoff, PURGE_CHUNK)
     })?;
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let refusal_rows = queries::delete_refusals_before(&tx, &cutoff.day())?;
     let queued_before = now.plus_millis(-i64::from(queue_hours) * 3_600_000);
     webhooks::expire_queued(&tx, queued_before, now)?;
     tx.commit()?;
     let webhook_deliveries =
-        delete_in_chunks(conn, |c| webhooks::purge_deliveries(c, cutoff, PURGE_CHUNK))?;
+        delete_in_chunks(db, |c| webhooks::purge_deliveries(c, cutoff, PURGE_CHUNK))?;
     Ok(PurgedLogs {
         request_logs,
         refusal_rows,
@@ -159,21 +157,21 @@ pub fn purge_request_logs(
 }
 
 /// Deletes idempotency records older than 24 hours; returns how many went.
-pub fn purge_idempotency_keys(conn: &mut Connection, now: Timestamp) -> Result<u64, ServiceError> {
+pub fn purge_idempotency_keys(db: &mut Db, now: Timestamp) -> Result<u64, ServiceError> {
     let cutoff = now.plus_millis(-IDEMPOTENCY_TTL_MS);
-    delete_in_chunks(conn, |c| {
+    delete_in_chunks(db, |c| {
         queries::delete_idempotency_keys_before(c, cutoff, PURGE_CHUNK)
     })
 }
 
 /// Runs `delete` (at most `PURGE_CHUNK` rows) in its own transaction until it deletes less.
 fn delete_in_chunks(
-    conn: &mut Connection,
-    delete: impl Fn(&Connection) -> Result<u64, StoreError>,
+    db: &mut Db,
+    delete: impl Fn(&Tx<'_>) -> Result<u64, StoreError>,
 ) -> Result<u64, ServiceError> {
     let mut total = 0;
     loop {
-        let tx = write_tx(conn)?;
+        let tx = db.write()?;
         let n = delete(&tx)?;
         tx.commit()?;
         total += n;

@@ -1,38 +1,17 @@
 //! Workspace members and roles (keys.md §6). The rules live here so that every path — page,
 //! form post, API — is checked the same way.
 
-use rusqlite::{Connection, OptionalExtension, params};
-
 use super::users::{insert_new_user, one_time_password, parse_email};
 use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
-use crate::store::accounts;
 use crate::store::activity::{self, NewActivity};
-use crate::store::write_tx;
+use crate::store::{Db, Tx};
+use crate::store::{accounts, members};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Member {
-    pub user_id: String,
-    pub email: String,
-    pub role: String,
-    pub joined_at: Timestamp,
-}
+pub use crate::store::members::Member;
 
-pub fn list_members(conn: &Connection, account_id: &str) -> Result<Vec<Member>, ServiceError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT u.id, u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
-         WHERE m.account_id = ?1
-         ORDER BY CASE m.role WHEN 'primary-owner' THEN 0 WHEN 'owner' THEN 1 ELSE 2 END, u.email",
-    )?;
-    let rows = stmt.query_map([account_id], |r| {
-        Ok(Member {
-            user_id: r.get(0)?,
-            email: r.get(1)?,
-            role: r.get(2)?,
-            joined_at: Timestamp(r.get(3)?),
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn list_members(db: &Db, account_id: &str) -> Result<Vec<Member>, ServiceError> {
+    Ok(members::list(&db.read(), account_id)?)
 }
 
 /// The acting person's role, checked against what they want to do.
@@ -56,18 +35,16 @@ fn may_manage(acting: &Acting<'_>, target_role: &str) -> bool {
     }
 }
 
-fn role_of(conn: &Connection, account_id: &str, user_id: &str) -> Result<String, ServiceError> {
-    conn.query_row(
-        "SELECT role FROM memberships WHERE account_id = ?1 AND user_id = ?2",
-        params![account_id, user_id],
-        |r| r.get(0),
-    )
-    .optional()?
-    .ok_or(ServiceError::NotFound("member"))
+fn role_of(tx: &Tx<'_>, account_id: &str, user_id: &str) -> Result<String, ServiceError> {
+    members::role_of(tx, account_id, user_id)?.ok_or(ServiceError::NotFound("member"))
+}
+
+fn email_of(tx: &Tx<'_>, user_id: &str) -> Result<String, ServiceError> {
+    members::email_of(tx, user_id)?.ok_or(ServiceError::NotFound("user"))
 }
 
 fn record(
-    conn: &Connection,
+    tx: &Tx<'_>,
     acting: &Acting<'_>,
     account_id: &str,
     action: &str,
@@ -76,7 +53,7 @@ fn record(
     now: Timestamp,
 ) -> Result<(), ServiceError> {
     activity::append(
-        conn,
+        tx,
         &NewActivity {
             account_id: Some(account_id),
             actor: &acting.actor.label(),
@@ -93,7 +70,7 @@ fn record(
 
 /// Invites by e-mail: a new user gets a one-time password (returned), an existing one is added.
 pub fn invite(
-    conn: &mut Connection,
+    db: &mut Db,
     acting: &Acting<'_>,
     account_id: &str,
     email: &str,
@@ -112,19 +89,12 @@ pub fn invite(
     let email = parse_email(email)?;
     // Made before the transaction (hashing is slow); unused when the user already exists.
     let (password, hash) = one_time_password()?;
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let (user_id, password) = match accounts::user_id_by_email(&tx, &email)? {
         Some(id) => (id, None),
         None => (insert_new_user(&tx, &email, &hash, now)?, Some(password)),
     };
-    let already: Option<String> = tx
-        .query_row(
-            "SELECT role FROM memberships WHERE account_id = ?1 AND user_id = ?2",
-            params![account_id, user_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if already.is_some() {
+    if members::role_of(&tx, account_id, &user_id)?.is_some() {
         return Err(ServiceError::InvalidState(format!(
             "{email} is already a member of this workspace"
         )));
@@ -144,7 +114,7 @@ pub fn invite(
 }
 
 pub fn change_role(
-    conn: &mut Connection,
+    db: &mut Db,
     acting: &Acting<'_>,
     account_id: &str,
     user_id: &str,
@@ -157,18 +127,13 @@ pub fn change_role(
             "role must be owner or member; use transfer for the primary owner",
         ));
     }
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let current = role_of(&tx, account_id, user_id)?;
     if !may_manage(acting, &current) || !may_manage(acting, role) {
         return Err(denied("change this member's role"));
     }
-    tx.execute(
-        "UPDATE memberships SET role = ?3 WHERE account_id = ?1 AND user_id = ?2",
-        params![account_id, user_id, role],
-    )?;
-    let email: String = tx.query_row("SELECT email FROM users WHERE id = ?1", [user_id], |r| {
-        r.get(0)
-    })?;
+    members::set_role(&tx, account_id, user_id, role)?;
+    let email = email_of(&tx, user_id)?;
     record(
         &tx,
         acting,
@@ -183,28 +148,19 @@ pub fn change_role(
 }
 
 pub fn remove(
-    conn: &mut Connection,
+    db: &mut Db,
     acting: &Acting<'_>,
     account_id: &str,
     user_id: &str,
     now: Timestamp,
 ) -> Result<(), ServiceError> {
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let current = role_of(&tx, account_id, user_id)?;
     if !may_manage(acting, &current) {
         return Err(denied("remove this member"));
     }
-    let email: String = tx.query_row("SELECT email FROM users WHERE id = ?1", [user_id], |r| {
-        r.get(0)
-    })?;
-    tx.execute(
-        "DELETE FROM memberships WHERE account_id = ?1 AND user_id = ?2",
-        params![account_id, user_id],
-    )?;
-    tx.execute(
-        "UPDATE sessions SET account_id = NULL WHERE user_id = ?1 AND account_id = ?2",
-        params![user_id, account_id],
-    )?;
+    let email = email_of(&tx, user_id)?;
+    members::remove(&tx, account_id, user_id)?;
     record(
         &tx,
         acting,
@@ -220,7 +176,7 @@ pub fn remove(
 
 /// Hands the primary ownership to another member; the previous primary owner becomes an owner.
 pub fn transfer(
-    conn: &mut Connection,
+    db: &mut Db,
     acting: &Acting<'_>,
     account_id: &str,
     user_id: &str,
@@ -234,19 +190,11 @@ pub fn transfer(
             "you are already the primary owner".into(),
         ));
     }
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     role_of(&tx, account_id, user_id)?;
-    tx.execute(
-        "UPDATE memberships SET role = 'owner' WHERE account_id = ?1 AND user_id = ?2",
-        params![account_id, acting.user_id],
-    )?;
-    tx.execute(
-        "UPDATE memberships SET role = 'primary-owner' WHERE account_id = ?1 AND user_id = ?2",
-        params![account_id, user_id],
-    )?;
-    let email: String = tx.query_row("SELECT email FROM users WHERE id = ?1", [user_id], |r| {
-        r.get(0)
-    })?;
+    members::set_role(&tx, account_id, acting.user_id, "owner")?;
+    members::set_role(&tx, account_id, user_id, "primary-owner")?;
+    let email = email_of(&tx, user_id)?;
     record(
         &tx,
         acting,

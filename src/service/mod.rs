@@ -1,6 +1,7 @@
 //! Use cases shared by the HTTP API, the pages, the jobs and the command line. No actix here.
 
 pub mod accounts;
+pub mod activity;
 pub mod auth;
 pub mod bootstrap;
 pub mod check;
@@ -10,6 +11,7 @@ pub mod generations;
 pub mod idempotency;
 pub mod keys;
 pub mod lifecycle;
+pub mod logs;
 pub mod maintenance;
 pub mod members;
 pub mod password;
@@ -17,6 +19,7 @@ pub mod preauth;
 pub mod rate_limit;
 pub mod sessions;
 pub mod settings;
+pub mod submit;
 pub mod usage;
 pub mod users;
 pub mod webhooks;
@@ -50,6 +53,11 @@ impl From<rusqlite::Error> for ServiceError {
 }
 
 impl ServiceError {
+    /// Whether the failure is the system's, not the caller's: it is logged, with its causes.
+    pub fn is_unexpected(&self) -> bool {
+        matches!(self, ServiceError::Store(_))
+    }
+
     pub fn invalid(field: &'static str, message: impl Into<String>) -> ServiceError {
         ServiceError::Invalid {
             field,
@@ -92,5 +100,42 @@ impl Actor {
             Actor::User { ip_hash, .. } | Actor::Key { ip_hash, .. } => ip_hash.as_deref(),
             Actor::Cli | Actor::System => None,
         }
+    }
+}
+
+/// The error and every cause under it, joined with ": ", each said once: for the one log line
+/// an unexpected failure gets.
+pub fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cause_chain_names_each_cause_once() {
+        let io = std::io::Error::other("disk full");
+        let store = StoreError::Unusable {
+            path: "/data".into(),
+            what: "the database",
+            source: io,
+        };
+        let chain = cause_chain(&ServiceError::Store(store));
+        assert_eq!(chain.matches("disk full").count(), 1, "{chain}");
+        assert!(
+            chain.starts_with("data directory /data cannot be used"),
+            "{chain}"
+        );
     }
 }

@@ -1,7 +1,6 @@
 //! Dashboard sign-in and sessions (admin.md "Sign in / sign out"). The cookie carries a random
 //! token; the store keeps only its SHA-256, so a copy of the database opens no session.
 
-use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::password::verify_password;
@@ -10,7 +9,9 @@ use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
 use crate::domain::random::{base62_string, hex};
 use crate::store::activity::{self, NewActivity};
-use crate::store::write_tx;
+use crate::store::members;
+use crate::store::sessions::{self, NewSession};
+use crate::store::{Db, Tx};
 
 /// A hash of a password nobody has, verified when the e-mail is unknown so that both failures
 /// take as long.
@@ -50,7 +51,7 @@ pub enum SignInError {
 
 /// Checks the password and opens a session; returns the cookie token (shown only to the browser).
 pub fn sign_in(
-    conn: &mut Connection,
+    db: &mut Db,
     email: &str,
     password: &str,
     now: Timestamp,
@@ -58,21 +59,14 @@ pub fn sign_in(
     ip_hash: &str,
 ) -> Result<String, SignInError> {
     let email = parse_email(email).map_err(|_| SignInError::BadCredentials)?;
-    let user: Option<(String, String)> = conn
-        .query_row(
-            "SELECT id, password_hash FROM users WHERE email = ?1",
-            [&email],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .map_err(ServiceError::from)?;
+    let user = members::credentials(&db.read(), &email).map_err(ServiceError::from)?;
     let stored = user.as_ref().map_or(DUMMY_HASH, |(_, h)| h.as_str());
     let matches = verify_password(password, stored);
     let actor = Actor::User {
         email: email.clone(),
         ip_hash: Some(ip_hash.to_owned()),
     };
-    let tx = write_tx(conn).map_err(ServiceError::from)?;
+    let tx = db.write().map_err(ServiceError::from)?;
     let Some((user_id, _)) = user.filter(|_| matches) else {
         record(
             &tx,
@@ -85,26 +79,22 @@ pub fn sign_in(
         tx.commit().map_err(ServiceError::from)?;
         return Err(SignInError::BadCredentials);
     };
-    let token = base62_string(40)
-        .map_err(crate::store::StoreError::from)
-        .map_err(ServiceError::from)?;
-    let csrf = base62_string(32)
-        .map_err(crate::store::StoreError::from)
-        .map_err(ServiceError::from)?;
-    let account: Option<String> = tx
-        .query_row(
-            "SELECT m.account_id FROM memberships m JOIN accounts a ON a.id = m.account_id
-             WHERE m.user_id = ?1 AND a.deleted_at IS NULL ORDER BY m.created_at LIMIT 1",
-            [&user_id],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(ServiceError::from)?;
+    let random = |len| base62_string(len).map_err(|e| ServiceError::Store(e.into()));
+    let (token, csrf) = (random(40)?, random(32)?);
+    let account = members::first_workspace(&tx, &user_id).map_err(ServiceError::from)?;
     let expires = now.plus_millis(i64::from(ttl_hours) * 3_600_000);
-    tx.execute(
-        "INSERT INTO sessions (id_hash, user_id, account_id, csrf_token, ip_hash, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![token_hash(&token), user_id, account, csrf, ip_hash, now.0, expires.0],
+    let id_hash = token_hash(&token);
+    sessions::insert(
+        &tx,
+        &NewSession {
+            id_hash: &id_hash,
+            user_id: &user_id,
+            account_id: account.as_deref(),
+            csrf_token: &csrf,
+            ip_hash,
+            created_at: now,
+            expires_at: expires,
+        },
     )
     .map_err(ServiceError::from)?;
     record(
@@ -120,7 +110,7 @@ pub fn sign_in(
 }
 
 fn record(
-    conn: &Connection,
+    tx: &Tx<'_>,
     actor: &Actor,
     account_id: Option<&str>,
     action: &str,
@@ -128,7 +118,7 @@ fn record(
     now: Timestamp,
 ) -> Result<(), ServiceError> {
     activity::append(
-        conn,
+        tx,
         &NewActivity {
             account_id,
             actor: &actor.label(),
@@ -144,55 +134,31 @@ fn record(
 }
 
 /// The live session behind a cookie token, if any.
-pub fn load(
-    conn: &Connection,
-    token: &str,
-    now: Timestamp,
-) -> Result<Option<Session>, ServiceError> {
-    let row: Option<(String, String, String, bool, String, Option<String>)> = conn
-        .prepare_cached(
-            "SELECT s.id_hash, u.id, u.email, u.is_instance_admin, s.csrf_token, s.account_id
-             FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id_hash = ?1 AND s.expires_at > ?2",
-        )?
-        .query_row(params![token_hash(token), now.0], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
-        })
-        .optional()?;
-    let Some((id_hash, user_id, email, is_instance_admin, csrf_token, account_id)) = row else {
+pub fn load(db: &Db, token: &str, now: Timestamp) -> Result<Option<Session>, ServiceError> {
+    let tx = db.read();
+    let Some(row) = sessions::live(&tx, &token_hash(token), now)? else {
         return Ok(None);
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT a.id, a.name, m.role FROM memberships m JOIN accounts a ON a.id = m.account_id
-         WHERE m.user_id = ?1 AND a.deleted_at IS NULL ORDER BY a.name, a.id",
-    )?;
-    let workspaces: Vec<Workspace> = stmt
-        .query_map([&user_id], |r| {
-            Ok(Workspace {
-                account_id: r.get(0)?,
-                name: r.get(1)?,
-                role: r.get(2)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    let role = account_id
+    let workspaces: Vec<Workspace> = members::workspaces(&tx, &row.user_id)?
+        .into_iter()
+        .map(|(account_id, name, role)| Workspace {
+            account_id,
+            name,
+            role,
+        })
+        .collect();
+    let role = row
+        .account_id
         .as_ref()
         .and_then(|a| workspaces.iter().find(|w| &w.account_id == a))
         .map(|w| w.role.clone());
     Ok(Some(Session {
-        id_hash,
-        user_id,
-        email,
-        is_instance_admin,
-        csrf_token,
-        account_id,
+        id_hash: row.id_hash,
+        user_id: row.user_id,
+        email: row.email,
+        is_instance_admin: row.is_instance_admin,
+        csrf_token: row.csrf_token,
+        account_id: row.account_id,
         role,
         workspaces,
     }))
@@ -200,7 +166,7 @@ pub fn load(
 
 /// Switches the session to another workspace the user belongs to; `false` when they do not.
 pub fn switch_workspace(
-    conn: &Connection,
+    db: &Db,
     session: &Session,
     account_id: &str,
 ) -> Result<bool, ServiceError> {
@@ -211,17 +177,13 @@ pub fn switch_workspace(
     {
         return Ok(false);
     }
-    conn.execute(
-        "UPDATE sessions SET account_id = ?2 WHERE id_hash = ?1",
-        params![session.id_hash, account_id],
-    )?;
+    sessions::set_workspace(&db.read(), &session.id_hash, account_id)?;
     Ok(true)
 }
 
 /// Ends a session: the cookie opens nothing afterwards.
-pub fn sign_out(conn: &Connection, id_hash: &str) -> Result<(), ServiceError> {
-    conn.execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?;
-    Ok(())
+pub fn sign_out(db: &Db, id_hash: &str) -> Result<(), ServiceError> {
+    Ok(sessions::delete(&db.read(), id_hash)?)
 }
 
 #[cfg(test)]

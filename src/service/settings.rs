@@ -1,55 +1,28 @@
 //! Workspace settings (admin.md "Settings"): name, plan, credits and low-balance thresholds. Only
 //! the primary owner changes them (keys.md §6: credits, plan, low-balance alerts).
 
-use rusqlite::{Connection, params};
-
 use super::{Actor, ServiceError};
 use crate::config::Config;
 use crate::domain::{Money, Name, Timestamp};
 use crate::store::activity::{self, NewActivity};
-use crate::store::write_tx;
+use crate::store::settings as store;
+use crate::store::{Db, Tx};
 
 pub const MAX_THRESHOLDS: usize = 10;
 
-pub struct LedgerRow {
-    pub kind: String,
-    pub amount: Money,
-    pub reference: Option<String>,
-    pub actor: String,
-    pub created_at: Timestamp,
+pub use crate::store::settings::LedgerRow;
+
+/// The account's last `limit` ledger rows, newest first.
+pub fn ledger(db: &Db, account_id: &str, limit: i64) -> Result<Vec<LedgerRow>, ServiceError> {
+    Ok(store::ledger(&db.read(), account_id, limit)?)
 }
 
-pub fn ledger(
-    conn: &Connection,
-    account_id: &str,
-    limit: i64,
-) -> Result<Vec<LedgerRow>, ServiceError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT kind, amount, reference, actor, created_at FROM credit_ledger
-         WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![account_id, limit], |r| {
-        Ok(LedgerRow {
-            kind: r.get(0)?,
-            amount: Money(r.get(1)?),
-            reference: r.get(2)?,
-            actor: r.get(3)?,
-            created_at: Timestamp(r.get(4)?),
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-pub fn thresholds(conn: &Connection, account_id: &str) -> Result<Vec<Money>, ServiceError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT threshold FROM low_balance_thresholds WHERE account_id = ?1 ORDER BY threshold",
-    )?;
-    let rows = stmt.query_map([account_id], |r| Ok(Money(r.get(0)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn thresholds(db: &Db, account_id: &str) -> Result<Vec<Money>, ServiceError> {
+    Ok(store::thresholds(&db.read(), account_id)?)
 }
 
 fn record(
-    conn: &Connection,
+    tx: &Tx<'_>,
     actor: &Actor,
     account_id: &str,
     category: &str,
@@ -58,7 +31,7 @@ fn record(
     now: Timestamp,
 ) -> Result<(), ServiceError> {
     activity::append(
-        conn,
+        tx,
         &NewActivity {
             account_id: Some(account_id),
             actor: &actor.label(),
@@ -74,18 +47,15 @@ fn record(
 }
 
 pub fn rename(
-    conn: &mut Connection,
+    db: &mut Db,
     actor: &Actor,
     account_id: &str,
     name: &str,
     now: Timestamp,
 ) -> Result<(), ServiceError> {
     let name = Name::parse(name).map_err(|m| ServiceError::invalid("name", m))?;
-    let tx = write_tx(conn)?;
-    tx.execute(
-        "UPDATE accounts SET name = ?2 WHERE id = ?1",
-        params![account_id, name.as_str()],
-    )?;
+    let tx = db.write()?;
+    store::rename_account(&tx, account_id, name.as_str())?;
     record(
         &tx,
         actor,
@@ -100,7 +70,7 @@ pub fn rename(
 }
 
 pub fn set_plan(
-    conn: &mut Connection,
+    db: &mut Db,
     config: &Config,
     actor: &Actor,
     account_id: &str,
@@ -113,11 +83,8 @@ pub fn set_plan(
             format!("no plan named {plan:?}"),
         ));
     }
-    let tx = write_tx(conn)?;
-    tx.execute(
-        "UPDATE accounts SET plan = ?2, billing_updated_at = ?3 WHERE id = ?1",
-        params![account_id, plan, now.0],
-    )?;
+    let tx = db.write()?;
+    store::set_plan(&tx, account_id, plan, now)?;
     record(
         &tx,
         actor,
@@ -132,7 +99,7 @@ pub fn set_plan(
 }
 
 pub fn add_threshold(
-    conn: &mut Connection,
+    db: &mut Db,
     actor: &Actor,
     account_id: &str,
     threshold: Money,
@@ -141,18 +108,14 @@ pub fn add_threshold(
     if threshold.thousandths() < 0 {
         return Err(ServiceError::invalid("threshold", "must not be negative"));
     }
-    let tx = write_tx(conn)?;
-    if thresholds(&tx, account_id)?.len() >= MAX_THRESHOLDS {
+    let tx = db.write()?;
+    if store::thresholds(&tx, account_id)?.len() >= MAX_THRESHOLDS {
         return Err(ServiceError::invalid(
             "threshold",
             format!("at most {MAX_THRESHOLDS} thresholds"),
         ));
     }
-    let added = tx.execute(
-        "INSERT OR IGNORE INTO low_balance_thresholds (account_id, threshold) VALUES (?1, ?2)",
-        params![account_id, threshold.thousandths()],
-    )?;
-    if added == 1 {
+    if store::add_threshold(&tx, account_id, threshold)? {
         record(
             &tx,
             actor,
@@ -168,18 +131,14 @@ pub fn add_threshold(
 }
 
 pub fn remove_threshold(
-    conn: &mut Connection,
+    db: &mut Db,
     actor: &Actor,
     account_id: &str,
     threshold: Money,
     now: Timestamp,
 ) -> Result<(), ServiceError> {
-    let tx = write_tx(conn)?;
-    let removed = tx.execute(
-        "DELETE FROM low_balance_thresholds WHERE account_id = ?1 AND threshold = ?2",
-        params![account_id, threshold.thousandths()],
-    )?;
-    if removed == 1 {
+    let tx = db.write()?;
+    if store::remove_threshold(&tx, account_id, threshold)? {
         record(
             &tx,
             actor,

@@ -1,14 +1,16 @@
 //! The usage report of `GET /v1/usage`, built from the daily roll-ups.
 
-use rusqlite::Connection;
-
 use super::ServiceError;
 use crate::domain::{Money, Timestamp};
+use crate::store::Db;
 use crate::store::accounts;
 use crate::store::usage::{
-    ProviderUsage, RouteUsage, account_generation_totals, account_provider_usage,
-    account_usage_by_route,
+    ProviderUsage, account_generation_totals, account_provider_usage, account_usage_by_day,
+    account_usage_by_key, account_usage_by_route,
 };
+use crate::store::{Tx, credits, keys};
+
+pub use crate::store::usage::{DayUsage, RouteUsage};
 
 pub const MAX_DAYS: i64 = 90;
 
@@ -23,17 +25,18 @@ pub struct UsageReport {
 }
 
 pub fn usage_report(
-    conn: &Connection,
+    db: &Db,
     account_id: &str,
     days: i64,
     now: Timestamp,
 ) -> Result<UsageReport, ServiceError> {
+    let tx = &db.read();
     let account =
-        accounts::get_account(conn, account_id)?.ok_or(ServiceError::NotFound("account"))?;
+        accounts::get_account(tx, account_id)?.ok_or(ServiceError::NotFound("account"))?;
     let since = now.plus_millis(-(days - 1) * Timestamp::MS_PER_DAY).day();
-    let routes = account_usage_by_route(conn, account_id, &since)?;
-    let providers = account_provider_usage(conn, account_id, &since)?;
-    let (generations, estimated_cost) = account_generation_totals(conn, account_id, &since)?;
+    let routes = account_usage_by_route(tx, account_id, &since)?;
+    let providers = account_provider_usage(tx, account_id, &since)?;
+    let (generations, estimated_cost) = account_generation_totals(tx, account_id, &since)?;
     Ok(UsageReport {
         account_id: account.id,
         days,
@@ -42,5 +45,60 @@ pub fn usage_report(
         providers,
         generations,
         estimated_cost,
+    })
+}
+
+/// One key's requests per route and per day from `since_day` on.
+pub fn key_usage(
+    tx: &Tx<'_>,
+    key_id: &str,
+    since_day: &str,
+) -> Result<(Vec<RouteUsage>, Vec<DayUsage>), ServiceError> {
+    Ok(crate::store::usage::key_usage(tx, key_id, since_day)?)
+}
+
+/// One key's error codes and their counts from `since_day` on, most frequent first.
+pub fn key_error_codes(
+    tx: &Tx<'_>,
+    key_id: &str,
+    since_day: &str,
+) -> Result<Vec<(String, i64)>, ServiceError> {
+    Ok(crate::store::usage::key_error_codes(tx, key_id, since_day)?)
+}
+
+/// What the usage page shows of a workspace from `since_day` on.
+pub struct WorkspaceUsage {
+    pub days: Vec<DayUsage>,
+    pub routes: Vec<RouteUsage>,
+    /// Requests per key, busiest first, named "name (prefix)"; deleted keys together.
+    pub keys: Vec<(String, i64)>,
+    pub balance: Money,
+    pub spend: Money,
+}
+
+pub fn workspace_usage(
+    db: &Db,
+    account_id: &str,
+    since_day: &str,
+) -> Result<WorkspaceUsage, ServiceError> {
+    let tx = &db.read();
+    let names: std::collections::HashMap<String, String> = keys::list_keys(tx, Some(account_id))?
+        .into_iter()
+        .map(|k| (k.id, format!("{} ({})", k.name, k.key_prefix)))
+        .collect();
+    let keys = account_usage_by_key(tx, account_id, since_day)?
+        .into_iter()
+        .map(|(id, n)| {
+            let name = id.and_then(|id| names.get(&id).cloned());
+            (name.unwrap_or_else(|| "Deleted keys".into()), n)
+        })
+        .collect();
+    let balance = accounts::get_account(tx, account_id)?.map_or(Money(0), |a| a.credit_balance);
+    Ok(WorkspaceUsage {
+        days: account_usage_by_day(tx, account_id, since_day)?,
+        routes: account_usage_by_route(tx, account_id, since_day)?,
+        keys,
+        balance,
+        spend: credits::spent(tx, account_id)?,
     })
 }

@@ -1,13 +1,12 @@
 //! Dashboard users and their memberships.
 
-use rusqlite::{Connection, params};
-
 use super::password::{generate_password, hash_password};
 use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
 use crate::store::accounts::{self, NewUser};
 use crate::store::activity::{self, NewActivity};
-use crate::store::write_tx;
+use crate::store::members;
+use crate::store::{Db, Tx};
 
 pub const ROLES: [&str; 3] = ["primary-owner", "owner", "member"];
 
@@ -35,7 +34,7 @@ pub fn parse_email(raw: &str) -> Result<String, ServiceError> {
 
 /// Creates a user with a one-time password, optionally as a member of an account.
 pub fn create_user(
-    conn: &mut Connection,
+    db: &mut Db,
     actor: &Actor,
     now: Timestamp,
     email: &str,
@@ -51,7 +50,7 @@ pub fn create_user(
         ));
     }
     let (password, hash) = one_time_password()?;
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     if accounts::user_id_by_email(&tx, &email)?.is_some() {
         return Err(ServiceError::InvalidState(format!(
             "a user with the e-mail {email} already exists"
@@ -91,7 +90,7 @@ pub fn create_user(
 
 /// Sets a user's password (a new one-time password when none is given); returns it.
 pub fn set_password(
-    conn: &mut Connection,
+    db: &mut Db,
     actor: &Actor,
     now: Timestamp,
     email: &str,
@@ -109,12 +108,9 @@ pub fn set_password(
         None => generate_password().map_err(crate::store::StoreError::from)?,
     };
     let hash = hash_password(&password).map_err(|e| ServiceError::InvalidState(e.to_string()))?;
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let id = accounts::user_id_by_email(&tx, &email)?.ok_or(ServiceError::NotFound("user"))?;
-    tx.execute(
-        "UPDATE users SET password_hash = ?2 WHERE id = ?1",
-        params![id, hash],
-    )?;
+    members::set_password_hash(&tx, &id, &hash)?;
     activity::append(
         &tx,
         &NewActivity {
@@ -132,31 +128,18 @@ pub fn set_password(
     Ok(password)
 }
 
-pub fn list_users(conn: &Connection) -> Result<Vec<UserSummary>, ServiceError> {
-    let mut stmt = conn.prepare(
-        "SELECT id, email, is_instance_admin, created_at FROM users ORDER BY created_at, email",
-    )?;
-    let users: Vec<(String, String, bool, i64)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<Result<_, _>>()?;
-    let mut roles = conn.prepare(
-        "SELECT account_id, role FROM memberships WHERE user_id = ?1 ORDER BY created_at",
-    )?;
-    users
+pub fn list_users(db: &Db) -> Result<Vec<UserSummary>, ServiceError> {
+    let users = members::list_users(&db.read())?;
+    Ok(users
         .into_iter()
-        .map(|(id, email, admin, created)| {
-            let memberships = roles
-                .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            Ok(UserSummary {
-                id,
-                email,
-                is_instance_admin: admin,
-                created_at: Timestamp(created).to_rfc3339(),
-                memberships,
-            })
+        .map(|u| UserSummary {
+            id: u.id,
+            email: u.email,
+            is_instance_admin: u.is_instance_admin,
+            created_at: u.created_at.to_rfc3339(),
+            memberships: u.memberships,
         })
-        .collect()
+        .collect())
 }
 
 /// A one-time password and its hash. Hashing is slow on purpose, so it happens before any write
@@ -170,7 +153,7 @@ pub(super) fn one_time_password() -> Result<(String, String), ServiceError> {
 
 /// Inserts an ordinary user with this password hash; returns the new id.
 pub(super) fn insert_new_user(
-    tx: &Connection,
+    tx: &Tx<'_>,
     email: &str,
     hash: &str,
     now: Timestamp,

@@ -2,7 +2,6 @@
 //! do with them, and how the deliverer records what became of a delivery. Only owners manage
 //! endpoints; the callers check the role, as for keys.
 
-use rusqlite::Connection;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -14,8 +13,10 @@ use crate::domain::clock::time_or_null;
 use crate::domain::webhook::{EndpointUrl, EventSet, WebhookEvent, WebhookSecret, redact_url};
 use crate::outbound::AddressPolicy;
 use crate::store::activity::{self, NewActivity};
-use crate::store::webhooks::{self as store, Attempted, Delivery, Endpoint, EndpointSummary};
-use crate::store::{StoreError, write_tx};
+use crate::store::webhooks::{self as store, Attempted};
+
+pub use crate::store::webhooks::{Delivery, Endpoint, EndpointSummary};
+use crate::store::{Db, StoreError, Tx};
 
 const MAX_DESCRIPTION: usize = 500;
 
@@ -68,7 +69,7 @@ fn valid_description(raw: Option<&str>) -> Result<String, ServiceError> {
 }
 
 fn record(
-    conn: &Connection,
+    tx: &Tx<'_>,
     actor: &Actor,
     endpoint: &Endpoint,
     action: &str,
@@ -80,7 +81,7 @@ fn record(
         redact_url(&endpoint.url)
     );
     activity::append(
-        conn,
+        tx,
         &NewActivity {
             account_id: Some(&endpoint.account_id),
             actor: &actor.label(),
@@ -103,13 +104,13 @@ fn capitalised(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn endpoint_in(conn: &Connection, account_id: &str, id: &str) -> Result<Endpoint, ServiceError> {
-    store::get_endpoint(conn, account_id, id)?.ok_or(ServiceError::NotFound("webhook endpoint"))
+fn endpoint_in(tx: &Tx<'_>, account_id: &str, id: &str) -> Result<Endpoint, ServiceError> {
+    store::get_endpoint(tx, account_id, id)?.ok_or(ServiceError::NotFound("webhook endpoint"))
 }
 
 /// Creates an endpoint; its secret is returned here and never again.
 pub fn create_endpoint(
-    conn: &mut Connection,
+    db: &mut Db,
     config: &WebhooksConfig,
     actor: &Actor,
     account_id: &str,
@@ -120,7 +121,7 @@ pub fn create_endpoint(
     let events = valid_events(input.events.as_deref())?;
     let description = valid_description(input.description.as_deref())?;
     let secret = WebhookSecret::generate().map_err(StoreError::from)?;
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     if store::count_endpoints(&tx, account_id)? >= i64::from(config.max_endpoints_per_account) {
         return Err(ServiceError::InvalidState(format!(
             "an account has at most {} webhook endpoints",
@@ -149,7 +150,7 @@ pub fn create_endpoint(
 
 /// Changes the URL, events, description or enabled flag of an endpoint.
 pub fn update_endpoint(
-    conn: &mut Connection,
+    db: &mut Db,
     config: &WebhooksConfig,
     actor: &Actor,
     account_id: &str,
@@ -157,7 +158,7 @@ pub fn update_endpoint(
     input: &EndpointInput,
     now: Timestamp,
 ) -> Result<Endpoint, ServiceError> {
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let old = endpoint_in(&tx, account_id, id)?;
     let url = match &input.url {
         Some(raw) => valid_url(Some(raw), config)?.as_str().to_owned(),
@@ -193,14 +194,14 @@ pub fn update_endpoint(
 
 /// A new signing secret, returned here and never again; the old one stops signing at once.
 pub fn rotate_secret(
-    conn: &mut Connection,
+    db: &mut Db,
     actor: &Actor,
     account_id: &str,
     id: &str,
     now: Timestamp,
 ) -> Result<(Endpoint, WebhookSecret), ServiceError> {
     let secret = WebhookSecret::generate().map_err(StoreError::from)?;
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let endpoint = endpoint_in(&tx, account_id, id)?;
     store::set_secret(&tx, id, secret.expose(), now)?;
     record(&tx, actor, &endpoint, "rotated the secret of", now)?;
@@ -210,13 +211,13 @@ pub fn rotate_secret(
 }
 
 pub fn delete_endpoint(
-    conn: &mut Connection,
+    db: &mut Db,
     actor: &Actor,
     account_id: &str,
     id: &str,
     now: Timestamp,
 ) -> Result<Endpoint, ServiceError> {
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let endpoint = endpoint_in(&tx, account_id, id)?;
     store::delete_endpoint(&tx, id)?;
     record(&tx, actor, &endpoint, "deleted", now)?;
@@ -235,12 +236,12 @@ fn require_enabled(endpoint: &Endpoint) -> Result<(), ServiceError> {
 
 /// Sends `webhook.test` to the endpoint; returns the delivery id.
 pub fn send_test(
-    conn: &mut Connection,
+    db: &mut Db,
     account_id: &str,
     id: &str,
     now: Timestamp,
 ) -> Result<String, ServiceError> {
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let endpoint = endpoint_in(&tx, account_id, id)?;
     require_enabled(&endpoint)?;
     let data = events::test_data(account_id);
@@ -263,13 +264,13 @@ pub fn send_test(
 /// Sends the event of a past delivery again, as a new delivery (fresh id, timestamp and
 /// signature); returns it.
 pub fn replay(
-    conn: &mut Connection,
+    db: &mut Db,
     account_id: &str,
     endpoint_id: &str,
     delivery_id: &str,
     now: Timestamp,
 ) -> Result<Delivery, ServiceError> {
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let endpoint = endpoint_in(&tx, account_id, endpoint_id)?;
     require_enabled(&endpoint)?;
     let past = store::get_delivery(&tx, endpoint_id, delivery_id)?
@@ -299,13 +300,13 @@ pub struct Released {
 
 /// Sends the events queued while the endpoint was disabled, if they are recent enough.
 pub fn deliver_queued(
-    conn: &mut Connection,
+    db: &mut Db,
     config: &WebhooksConfig,
     account_id: &str,
     id: &str,
     now: Timestamp,
 ) -> Result<Released, ServiceError> {
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     let endpoint = endpoint_in(&tx, account_id, id)?;
     require_enabled(&endpoint)?;
     let since = now.plus_millis(-i64::from(config.queue_hours) * 3_600_000);
@@ -317,24 +318,24 @@ pub fn deliver_queued(
     })
 }
 
-pub fn list(conn: &Connection, account_id: &str) -> Result<Vec<EndpointSummary>, ServiceError> {
-    Ok(store::list_endpoints(conn, account_id)?)
+pub fn list(tx: &Tx<'_>, account_id: &str) -> Result<Vec<EndpointSummary>, ServiceError> {
+    Ok(store::list_endpoints(tx, account_id)?)
 }
 
-pub fn get(conn: &Connection, account_id: &str, id: &str) -> Result<Endpoint, ServiceError> {
-    endpoint_in(conn, account_id, id)
+pub fn get(tx: &Tx<'_>, account_id: &str, id: &str) -> Result<Endpoint, ServiceError> {
+    endpoint_in(tx, account_id, id)
 }
 
 /// The endpoint's delivery log, newest first.
 pub fn deliveries(
-    conn: &Connection,
+    tx: &Tx<'_>,
     account_id: &str,
     id: &str,
     status: Option<&str>,
     before: Option<i64>,
     limit: usize,
 ) -> Result<Vec<Delivery>, ServiceError> {
-    endpoint_in(conn, account_id, id)?;
+    endpoint_in(tx, account_id, id)?;
     if let Some(status) = status
         && !["pending", "succeeded", "failed", "queued", "expired"].contains(&status)
     {
@@ -343,18 +344,18 @@ pub fn deliveries(
             "one of pending, succeeded, failed, queued, expired",
         ));
     }
-    Ok(store::deliveries(conn, id, status, before, limit)?)
+    Ok(store::deliveries(tx, id, status, before, limit)?)
 }
 
 /// Records what became of the attempts the deliverer made, in one transaction; an endpoint whose
 /// deliveries failed `disable_after` times in a row, or that answered 410 Gone, is disabled.
 pub fn record_attempts(
-    conn: &mut Connection,
+    db: &mut Db,
     attempts: &[(String, Attempted<'_>, bool)],
     disable_after: u32,
     now: Timestamp,
 ) -> Result<(), ServiceError> {
-    let tx = write_tx(conn)?;
+    let tx = db.write()?;
     for (endpoint_id, attempt, gone) in attempts {
         let failures = store::record_attempt(&tx, endpoint_id, attempt, now)?;
         let reason = if *gone {

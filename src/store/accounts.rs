@@ -1,7 +1,8 @@
 //! Accounts, users and memberships.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
+use super::Tx;
 use super::{StoreError, ts};
 use crate::domain::{Money, Region, Timestamp};
 
@@ -63,7 +64,8 @@ pub struct NewAccount<'a> {
     pub created_at: Timestamp,
 }
 
-pub fn insert_account(conn: &Connection, a: &NewAccount<'_>) -> Result<(), StoreError> {
+pub fn insert_account(tx: &Tx<'_>, a: &NewAccount<'_>) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "INSERT INTO accounts (id, name, email, is_personal, region, plan, currency, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'USD', ?7)",
@@ -80,7 +82,8 @@ pub fn insert_account(conn: &Connection, a: &NewAccount<'_>) -> Result<(), Store
     Ok(())
 }
 
-pub fn get_account(conn: &Connection, id: &str) -> Result<Option<Account>, StoreError> {
+pub fn get_account(tx: &Tx<'_>, id: &str) -> Result<Option<Account>, StoreError> {
+    let conn = tx.sql();
     let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1");
     Ok(conn
         .prepare_cached(&sql)?
@@ -88,7 +91,8 @@ pub fn get_account(conn: &Connection, id: &str) -> Result<Option<Account>, Store
         .optional()?)
 }
 
-pub fn list_accounts(conn: &Connection) -> Result<Vec<Account>, StoreError> {
+pub fn list_accounts(tx: &Tx<'_>) -> Result<Vec<Account>, StoreError> {
+    let conn = tx.sql();
     let sql = format!(
         "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE deleted_at IS NULL ORDER BY created_at, id"
     );
@@ -106,7 +110,8 @@ pub struct NewUser<'a> {
 }
 
 /// The id of the user with this e-mail (compared without case), if any.
-pub fn user_id_by_email(conn: &Connection, email: &str) -> Result<Option<String>, StoreError> {
+pub fn user_id_by_email(tx: &Tx<'_>, email: &str) -> Result<Option<String>, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
             r.get(0)
@@ -114,7 +119,8 @@ pub fn user_id_by_email(conn: &Connection, email: &str) -> Result<Option<String>
         .optional()?)
 }
 
-pub fn insert_user(conn: &Connection, u: &NewUser<'_>) -> Result<(), StoreError> {
+pub fn insert_user(tx: &Tx<'_>, u: &NewUser<'_>) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "INSERT INTO users (id, email, password_hash, is_instance_admin, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -129,17 +135,19 @@ pub fn insert_user(conn: &Connection, u: &NewUser<'_>) -> Result<(), StoreError>
     Ok(())
 }
 
-pub fn count_users(conn: &Connection) -> Result<i64, StoreError> {
+pub fn count_users(tx: &Tx<'_>) -> Result<i64, StoreError> {
+    let conn = tx.sql();
     Ok(conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?)
 }
 
 pub fn insert_membership(
-    conn: &Connection,
+    tx: &Tx<'_>,
     account_id: &str,
     user_id: &str,
     role: &str,
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "INSERT INTO memberships (account_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![account_id, user_id, role, now.0],

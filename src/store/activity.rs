@@ -1,10 +1,11 @@
 //! The hash-chained activity table: each row's hash covers its fields and the previous hash, so a
 //! deleted or edited row breaks the chain.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::StoreError;
+use super::Tx;
 use crate::domain::Timestamp;
 use crate::domain::random::hex;
 
@@ -42,7 +43,8 @@ pub fn chain_hash(prev: &str, a: &NewActivity<'_>) -> String {
 
 /// Appends one row. Call inside the transaction that makes the change it records, so the change
 /// and its audit row commit together.
-pub fn append(conn: &Connection, a: &NewActivity<'_>) -> Result<(), StoreError> {
+pub fn append(tx: &Tx<'_>, a: &NewActivity<'_>) -> Result<(), StoreError> {
+    let conn = tx.sql();
     let prev: String = conn
         .query_row(
             "SELECT hash FROM activity ORDER BY id DESC LIMIT 1",
@@ -107,22 +109,23 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ActivityRow> {
 
 /// An account's activity, newest first, before the row id `before` when given.
 pub fn list(
-    conn: &Connection,
+    tx: &Tx<'_>,
     account_id: &str,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<ActivityRow>, StoreError> {
-    list_in_category(conn, account_id, None, before, limit)
+    list_in_category(tx, account_id, None, before, limit)
 }
 
 /// Like `list`, limited to one category (`apikey`, `member`, `credits`, `auth`, …) when given.
 pub fn list_in_category(
-    conn: &Connection,
+    tx: &Tx<'_>,
     account_id: &str,
     category: Option<&str>,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<ActivityRow>, StoreError> {
+    let conn = tx.sql();
     let sql = format!(
         "SELECT {COLUMNS} FROM activity WHERE account_id = ?1 AND (?2 IS NULL OR id < ?2)
          AND (?4 IS NULL OR category = ?4) ORDER BY id DESC LIMIT ?3"
@@ -142,7 +145,8 @@ pub enum ChainBreak {
 }
 
 /// Walks the whole chain in order; returns the rows checked and the first break.
-pub fn verify(conn: &Connection) -> Result<(i64, Option<ChainBreak>), StoreError> {
+pub fn verify(tx: &Tx<'_>) -> Result<(i64, Option<ChainBreak>), StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM activity ORDER BY id"))?;
     let mut rows = stmt.query([])?;
     let mut prev = GENESIS.to_owned();

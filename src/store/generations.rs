@@ -1,8 +1,9 @@
 //! Generation records, their provider attempts, and the generation and provider roll-ups.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 use serde_json::{Map, Value};
 
+use super::Tx;
 use super::{StoreError, ts};
 use crate::domain::{Money, Timestamp};
 
@@ -133,7 +134,8 @@ fn to_json_text<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
 }
 
-pub fn insert(conn: &Connection, g: &Generation) -> Result<(), StoreError> {
+pub fn insert(tx: &Tx<'_>, g: &Generation) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         &format!(
             "INSERT INTO generations ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
@@ -176,7 +178,8 @@ pub fn insert(conn: &Connection, g: &Generation) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub fn get(conn: &Connection, id: &str) -> Result<Option<Generation>, StoreError> {
+pub fn get(tx: &Tx<'_>, id: &str) -> Result<Option<Generation>, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .query_row(
             &format!("SELECT {COLUMNS} FROM generations WHERE id = ?1"),
@@ -187,21 +190,18 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<Generation>, StoreError
 }
 
 /// The account's generation, or none (another account's is indistinguishable from a missing one).
-pub fn get_in(
-    conn: &Connection,
-    account_id: &str,
-    id: &str,
-) -> Result<Option<Generation>, StoreError> {
-    Ok(get(conn, id)?.filter(|g| g.account_id == account_id))
+pub fn get_in(tx: &Tx<'_>, account_id: &str, id: &str) -> Result<Option<Generation>, StoreError> {
+    Ok(get(tx, id)?.filter(|g| g.account_id == account_id))
 }
 
 /// A page of the account's generations, newest first, and the total.
 pub fn list(
-    conn: &Connection,
+    tx: &Tx<'_>,
     account_id: &str,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Generation>, i64), StoreError> {
+    let conn = tx.sql();
     let total: i64 = conn.query_row(
         "SELECT COUNT(*) FROM generations WHERE account_id = ?1",
         [account_id],
@@ -217,7 +217,8 @@ pub fn list(
     Ok((rows, total))
 }
 
-pub fn count_in_flight(conn: &Connection, account_id: &str) -> Result<i64, StoreError> {
+pub fn count_in_flight(tx: &Tx<'_>, account_id: &str) -> Result<i64, StoreError> {
+    let conn = tx.sql();
     Ok(conn.query_row(
         "SELECT COUNT(*) FROM generations
          WHERE account_id = ?1 AND status IN ('pending', 'processing')",
@@ -227,7 +228,8 @@ pub fn count_in_flight(conn: &Connection, account_id: &str) -> Result<i64, Store
 }
 
 /// Every generation left pending or processing, oldest first: (id, status).
-pub fn in_flight(conn: &Connection) -> Result<Vec<(String, GenerationStatus)>, StoreError> {
+pub fn in_flight(tx: &Tx<'_>) -> Result<Vec<(String, GenerationStatus)>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare(
         "SELECT id, status FROM generations WHERE status IN ('pending', 'processing')
          ORDER BY created_at, rowid",
@@ -245,7 +247,8 @@ pub fn in_flight(conn: &Connection) -> Result<Vec<(String, GenerationStatus)>, S
 }
 
 /// Every `processing` generation: (id, when it started, its providers in order).
-pub fn processing(conn: &Connection) -> Result<Vec<(String, Timestamp, Vec<String>)>, StoreError> {
+pub fn processing(tx: &Tx<'_>) -> Result<Vec<(String, Timestamp, Vec<String>)>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare(
         "SELECT id, COALESCE(started_at, created_at), provider_order FROM generations
          WHERE status = 'processing'",
@@ -263,7 +266,8 @@ pub fn processing(conn: &Connection) -> Result<Vec<(String, Timestamp, Vec<Strin
 }
 
 /// `pending` → `processing`; false when the generation is no longer pending.
-pub fn start(conn: &Connection, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+pub fn start(tx: &Tx<'_>, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     Ok(conn.execute(
         "UPDATE generations SET status = 'processing', started_at = ?2
          WHERE id = ?1 AND status = 'pending'",
@@ -279,12 +283,8 @@ pub struct Success<'a> {
 }
 
 /// `processing` → `succeeded`; false when it was canceled or deleted meanwhile.
-pub fn succeed(
-    conn: &Connection,
-    id: &str,
-    s: &Success<'_>,
-    now: Timestamp,
-) -> Result<bool, StoreError> {
+pub fn succeed(tx: &Tx<'_>, id: &str, s: &Success<'_>, now: Timestamp) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     Ok(conn.execute(
         "UPDATE generations SET status = 'succeeded', provider_used = ?2,
              prediction_id = COALESCE(?3, prediction_id), output_files = ?4, predict_ms = ?5,
@@ -303,12 +303,13 @@ pub fn succeed(
 
 /// An in-flight generation → `failed`; false when it had already finished.
 pub fn fail(
-    conn: &Connection,
+    tx: &Tx<'_>,
     id: &str,
     error: &str,
     code: &str,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     Ok(conn.execute(
         "UPDATE generations SET status = 'failed', error = ?2, error_code = ?3, completed_at = ?4
          WHERE id = ?1 AND status IN ('pending', 'processing')",
@@ -317,7 +318,8 @@ pub fn fail(
 }
 
 /// An in-flight generation → `canceled`; false when it had already finished.
-pub fn cancel(conn: &Connection, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+pub fn cancel(tx: &Tx<'_>, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     Ok(conn.execute(
         "UPDATE generations SET status = 'canceled', completed_at = ?2
          WHERE id = ?1 AND status IN ('pending', 'processing')",
@@ -325,7 +327,8 @@ pub fn cancel(conn: &Connection, id: &str, now: Timestamp) -> Result<bool, Store
     )? == 1)
 }
 
-pub fn delete(conn: &Connection, id: &str) -> Result<bool, StoreError> {
+pub fn delete(tx: &Tx<'_>, id: &str) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     Ok(conn.execute("DELETE FROM generations WHERE id = ?1", [id])? == 1)
 }
 
@@ -362,11 +365,8 @@ pub struct Attempt<'a> {
 
 /// Records an attempt (if its generation still exists) and adds it to the account's daily
 /// provider roll-up.
-pub fn record_attempt(
-    conn: &Connection,
-    a: &Attempt<'_>,
-    now: Timestamp,
-) -> Result<(), StoreError> {
+pub fn record_attempt(tx: &Tx<'_>, a: &Attempt<'_>, now: Timestamp) -> Result<(), StoreError> {
+    let conn = tx.sql();
     // A generation deleted meanwhile keeps no attempt rows, but its attempt still counts in the
     // provider roll-up.
     conn.execute(
@@ -415,11 +415,8 @@ pub fn record_attempt(
 }
 
 /// Counts a new generation in the account's daily roll-up.
-pub fn count_generation(
-    conn: &Connection,
-    account_id: &str,
-    now: Timestamp,
-) -> Result<(), StoreError> {
+pub fn count_generation(tx: &Tx<'_>, account_id: &str, now: Timestamp) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "INSERT INTO usage_generations_daily (day, account_id, generations) VALUES (?1, ?2, 1)
          ON CONFLICT (account_id, day) DO UPDATE SET generations = generations + 1",
@@ -430,11 +427,12 @@ pub fn count_generation(
 
 /// Adds a charged cost to the account's daily roll-up.
 pub fn add_charged_cost(
-    conn: &Connection,
+    tx: &Tx<'_>,
     account_id: &str,
     cost: Money,
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "INSERT INTO usage_generations_daily (day, account_id, estimated_cost) VALUES (?1, ?2, ?3)
          ON CONFLICT (account_id, day) DO UPDATE SET estimated_cost = estimated_cost + ?3",

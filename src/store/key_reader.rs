@@ -120,7 +120,7 @@ fn answer(conn: &Connection, cache: &RwLock<Cache>, batch: &mut Vec<(KeyDigest, 
     let generation = current_generation(conn).ok();
     let mut found = Vec::with_capacity(batch.len());
     for (digest, reply) in batch.drain(..) {
-        let result = find_for_auth(conn, &digest.to_hex());
+        let result = find_for_auth(&super::Tx::over(conn), &digest.to_hex());
         if let Ok(Some(record)) = &result {
             found.push((digest, record.clone()));
         }

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
+use super::Tx;
 use super::{StoreError, ts};
 use crate::domain::{Environment, IpAllowlist, KeyStatus, Region, ScopeSet, Timestamp};
 
@@ -78,7 +79,8 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<ApiKey> {
     })
 }
 
-pub fn insert_key(conn: &Connection, k: &ApiKey) -> Result<(), StoreError> {
+pub fn insert_key(tx: &Tx<'_>, k: &ApiKey) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.prepare_cached(
         "INSERT INTO api_keys (id, account_id, name, key_prefix, key_hash, environment, scopes,
              ip_allowlist, allowed_models, rate_limit_per_minute, created_at, created_by,
@@ -109,7 +111,8 @@ pub fn insert_key(conn: &Connection, k: &ApiKey) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub fn get_key(conn: &Connection, id: &str) -> Result<Option<ApiKey>, StoreError> {
+pub fn get_key(tx: &Tx<'_>, id: &str) -> Result<Option<ApiKey>, StoreError> {
+    let conn = tx.sql();
     let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.id = ?1");
     Ok(conn
         .prepare_cached(&sql)?
@@ -117,7 +120,8 @@ pub fn get_key(conn: &Connection, id: &str) -> Result<Option<ApiKey>, StoreError
         .optional()?)
 }
 
-pub fn list_keys(conn: &Connection, account_id: Option<&str>) -> Result<Vec<ApiKey>, StoreError> {
+pub fn list_keys(tx: &Tx<'_>, account_id: Option<&str>) -> Result<Vec<ApiKey>, StoreError> {
+    let conn = tx.sql();
     let sql = format!(
         "SELECT {KEY_COLUMNS} FROM api_keys k WHERE (?1 IS NULL OR k.account_id = ?1)
          ORDER BY k.created_at DESC, k.id"
@@ -144,7 +148,8 @@ pub struct AuthAccount {
     pub live: bool,
 }
 
-pub fn find_for_auth(conn: &Connection, key_hash: &str) -> Result<Option<AuthRecord>, StoreError> {
+pub fn find_for_auth(tx: &Tx<'_>, key_hash: &str) -> Result<Option<AuthRecord>, StoreError> {
+    let conn = tx.sql();
     let sql = format!(
         "SELECT {KEY_COLUMNS}, a.region, a.plan, a.deleted_at IS NULL, a.id IS NOT NULL
          FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id
@@ -184,12 +189,8 @@ pub enum Switch {
 
 /// Sets or clears the lifecycle timestamp of a switch; the service checks the key's state first,
 /// in the same write transaction.
-pub fn set_switch(
-    conn: &Connection,
-    id: &str,
-    switch: Switch,
-    now: Timestamp,
-) -> Result<(), StoreError> {
+pub fn set_switch(tx: &Tx<'_>, id: &str, switch: Switch, now: Timestamp) -> Result<(), StoreError> {
+    let conn = tx.sql();
     let (sql, at) = match switch {
         Switch::Revoke => (
             "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1",
@@ -206,7 +207,8 @@ pub fn set_switch(
 }
 
 /// The editable fields, written back in one statement.
-pub fn update_editable(conn: &Connection, k: &ApiKey) -> Result<(), StoreError> {
+pub fn update_editable(tx: &Tx<'_>, k: &ApiKey) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "UPDATE api_keys SET name = ?2, expires_at = ?3, ip_allowlist = ?4, allowed_models = ?5,
              rate_limit_per_minute = ?6, disabled_at = ?7, expiry_warned_at = NULL
@@ -225,12 +227,13 @@ pub fn update_editable(conn: &Connection, k: &ApiKey) -> Result<(), StoreError> 
 }
 
 pub fn mark_rotated(
-    conn: &Connection,
+    tx: &Tx<'_>,
     id: &str,
     now: Timestamp,
     replaced_by: &str,
     expires_at: Timestamp,
 ) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "UPDATE api_keys SET rotated_at = ?2, replaced_by = ?3, expires_at = ?4 WHERE id = ?1",
         params![id, now.0, replaced_by, expires_at.0],
@@ -239,7 +242,8 @@ pub fn mark_rotated(
 }
 
 /// Ends the key now; the expiry is recorded here, so the scheduler does not record it again.
-pub fn expire_at(conn: &Connection, id: &str, at: Timestamp) -> Result<(), StoreError> {
+pub fn expire_at(tx: &Tx<'_>, id: &str, at: Timestamp) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "UPDATE api_keys SET expires_at = ?2, expiry_recorded_at = ?2 WHERE id = ?1",
         params![id, at.0],
@@ -248,7 +252,8 @@ pub fn expire_at(conn: &Connection, id: &str, at: Timestamp) -> Result<(), Store
 }
 
 /// Deletes the key and its request-log rows; its roll-ups stay without it.
-pub fn delete_key(conn: &Connection, id: &str) -> Result<i64, StoreError> {
+pub fn delete_key(tx: &Tx<'_>, id: &str) -> Result<i64, StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "UPDATE usage_daily SET key_id = NULL WHERE key_id = ?1",
         [id],
@@ -257,7 +262,7 @@ pub fn delete_key(conn: &Connection, id: &str) -> Result<i64, StoreError> {
         "UPDATE usage_daily_errors SET key_id = NULL WHERE key_id = ?1",
         [id],
     )?;
-    let logs = super::logs::delete_key_rows(conn, id)?;
+    let logs = super::logs::delete_key_rows(tx, id)?;
     conn.execute("DELETE FROM api_keys WHERE id = ?1", [id])?;
     Ok(logs)
 }
@@ -289,7 +294,8 @@ pub struct KeyFilter<'a> {
 }
 
 /// One page of an account's keys, newest first, and the number matching the filter.
-pub fn search_keys(conn: &Connection, f: &KeyFilter<'_>) -> Result<(Vec<ApiKey>, i64), StoreError> {
+pub fn search_keys(tx: &Tx<'_>, f: &KeyFilter<'_>) -> Result<(Vec<ApiKey>, i64), StoreError> {
+    let conn = tx.sql();
     let status = f.status.map(status_condition).unwrap_or("1 = 1");
     let filter = format!(
         "FROM api_keys k WHERE k.account_id = :account AND ({status})

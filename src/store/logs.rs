@@ -5,9 +5,10 @@
 //! on the row. `INDEXED BY` makes a query that cannot use its index fail rather than scan every
 //! row.
 
-use rusqlite::{Connection, Row, ToSql};
+use rusqlite::{Row, ToSql};
 
 use super::StoreError;
+use super::Tx;
 use crate::domain::Timestamp;
 
 #[derive(Clone, Debug)]
@@ -103,25 +104,29 @@ const BY_ACCOUNT: &str = "request_logs INDEXED BY request_logs_by_account
      WHERE substr(account_id, -8) = substr(?1, -8) AND account_id = ?1";
 
 /// Request-log rows of key `key_id`.
-pub fn count_key_rows(conn: &Connection, key_id: &str) -> Result<i64, StoreError> {
+pub fn count_key_rows(tx: &Tx<'_>, key_id: &str) -> Result<i64, StoreError> {
+    let conn = tx.sql();
     let sql = format!("SELECT count(*) FROM {BY_KEY}");
     Ok(conn.query_row(&sql, [key_id], |r| r.get(0))?)
 }
 
 /// Requests a key made at or after `since` (for a rotated key's grace period).
-pub fn key_requests_since(conn: &Connection, key_id: &str, since: i64) -> Result<i64, StoreError> {
+pub fn key_requests_since(tx: &Tx<'_>, key_id: &str, since: i64) -> Result<i64, StoreError> {
+    let conn = tx.sql();
     let sql = format!("SELECT count(*) FROM {BY_KEY} AND created_at >= ?2");
     Ok(conn.query_row(&sql, rusqlite::params![key_id, since], |r| r.get(0))?)
 }
 
 /// Deletes the request-log rows of key `key_id`; returns how many went.
-pub fn delete_key_rows(conn: &Connection, key_id: &str) -> Result<i64, StoreError> {
+pub fn delete_key_rows(tx: &Tx<'_>, key_id: &str) -> Result<i64, StoreError> {
+    let conn = tx.sql();
     let sql = format!("DELETE FROM {BY_KEY}");
     let n = conn.execute(&sql, [key_id])?;
     Ok(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-pub fn search_logs(conn: &Connection, f: &LogFilter<'_>) -> Result<Vec<LogRow>, StoreError> {
+pub fn search_logs(tx: &Tx<'_>, f: &LogFilter<'_>) -> Result<Vec<LogRow>, StoreError> {
+    let conn = tx.sql();
     let (sql, args) = search_query(f);
     let mut stmt = conn.prepare(&sql)?;
     let params: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
@@ -212,15 +217,16 @@ mod tests {
 
     use crate::store::Store;
 
-    fn add_row(conn: &Connection, key_id: &str, account_id: &str, status: i64) {
-        conn.execute(
-            "INSERT INTO request_logs (request_id, key_id, account_id, key_prefix, environment,
+    fn add_row(tx: &Tx<'_>, key_id: &str, account_id: &str, status: i64) {
+        tx.sql()
+            .execute(
+                "INSERT INTO request_logs (request_id, key_id, account_id, key_prefix, environment,
                  method, endpoint, route, status_code, ip_hash, region, latency_us, created_at)
              VALUES ('req_1', ?1, ?2, 'bs_live_x', 'live', 'GET', '/v1/status', '/v1/status',
                  ?3, 'ab', 'us', 1, 1)",
-            rusqlite::params![key_id, account_id, status],
-        )
-        .unwrap();
+                rusqlite::params![key_id, account_id, status],
+            )
+            .unwrap();
     }
 
     // Two ids with the same last 8 characters share index entries.
@@ -232,7 +238,8 @@ mod tests {
     #[test]
     fn ids_that_share_a_tag_keep_their_own_rows() {
         let (_dir, store) = Store::temporary();
-        let conn = store.conn().unwrap();
+        let db = store.db().unwrap();
+        let conn = db.read();
         add_row(&conn, KEY_A, ACCOUNT_A, 200);
         add_row(&conn, KEY_B, ACCOUNT_B, 200);
         add_row(&conn, KEY_B, ACCOUNT_B, 404);
@@ -258,7 +265,9 @@ mod tests {
     #[test]
     fn every_log_query_reads_its_index_newest_first() {
         let (_dir, store) = Store::temporary();
-        let conn = store.conn().unwrap();
+        let db = store.db().unwrap();
+        let conn = db.read();
+        let conn = conn.sql();
         let plan = |sql: &str, args: &[&dyn ToSql]| -> String {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
             let rows = stmt.query_map(args, |r| r.get::<_, String>(3)).unwrap();

@@ -3,6 +3,7 @@
 use rusqlite::{Connection, params};
 
 use super::StoreError;
+use super::Tx;
 use crate::domain::Timestamp;
 
 /// What the expiry jobs need of a key to record an event about it.
@@ -43,10 +44,11 @@ fn candidates(
 /// expiry was moved past the time it was recorded (an edit that extended it) counts again when
 /// it next expires.
 pub fn unrecorded_expiries(
-    conn: &Connection,
+    tx: &Tx<'_>,
     now: Timestamp,
     limit: usize,
 ) -> Result<Vec<ExpiryCandidate>, StoreError> {
+    let conn = tx.sql();
     candidates(
         conn,
         "expires_at <= ?1 AND (expiry_recorded_at IS NULL OR expiry_recorded_at < expires_at)",
@@ -57,11 +59,12 @@ pub fn unrecorded_expiries(
 
 /// Up to `limit` keys that still authenticate and expire by `until`, not warned about yet.
 pub fn unwarned_expiring(
-    conn: &Connection,
+    tx: &Tx<'_>,
     now: Timestamp,
     until: Timestamp,
     limit: usize,
 ) -> Result<Vec<ExpiryCandidate>, StoreError> {
+    let conn = tx.sql();
     candidates(
         conn,
         // A rotated key's expiry is its grace period, announced when it was rotated.
@@ -72,7 +75,8 @@ pub fn unwarned_expiring(
     )
 }
 
-pub fn set_expiry_recorded(conn: &Connection, id: &str, now: Timestamp) -> Result<(), StoreError> {
+pub fn set_expiry_recorded(tx: &Tx<'_>, id: &str, now: Timestamp) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "UPDATE api_keys SET expiry_recorded_at = ?2 WHERE id = ?1",
         params![id, now.0],
@@ -80,7 +84,8 @@ pub fn set_expiry_recorded(conn: &Connection, id: &str, now: Timestamp) -> Resul
     Ok(())
 }
 
-pub fn set_expiry_warned(conn: &Connection, id: &str, now: Timestamp) -> Result<(), StoreError> {
+pub fn set_expiry_warned(tx: &Tx<'_>, id: &str, now: Timestamp) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "UPDATE api_keys SET expiry_warned_at = ?2 WHERE id = ?1",
         params![id, now.0],
@@ -90,10 +95,11 @@ pub fn set_expiry_warned(conn: &Connection, id: &str, now: Timestamp) -> Result<
 
 /// Deletes at most `limit` request-log rows created before `cutoff`; returns how many went.
 pub fn delete_request_logs_before(
-    conn: &Connection,
+    tx: &Tx<'_>,
     cutoff: Timestamp,
     limit: i64,
 ) -> Result<u64, StoreError> {
+    let conn = tx.sql();
     let n = conn.execute(
         // Rows are appended in time order, so the oldest are the lowest ids: each chunk looks
         // only at the head of the table (no index on created_at to maintain on every insert).
@@ -106,16 +112,18 @@ pub fn delete_request_logs_before(
 }
 
 /// Deletes the per-day refusal counts of days before `day` (`YYYY-MM-DD`).
-pub fn delete_refusals_before(conn: &Connection, day: &str) -> Result<u64, StoreError> {
+pub fn delete_refusals_before(tx: &Tx<'_>, day: &str) -> Result<u64, StoreError> {
+    let conn = tx.sql();
     Ok(conn.execute("DELETE FROM refusals_daily WHERE day < ?1", [day])? as u64)
 }
 
 /// Deletes at most `limit` idempotency records created before `cutoff`.
 pub fn delete_idempotency_keys_before(
-    conn: &Connection,
+    tx: &Tx<'_>,
     cutoff: Timestamp,
     limit: i64,
 ) -> Result<u64, StoreError> {
+    let conn = tx.sql();
     let n = conn.execute(
         "DELETE FROM idempotency_keys WHERE rowid IN
              (SELECT rowid FROM idempotency_keys WHERE created_at < ?1 LIMIT ?2)",

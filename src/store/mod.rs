@@ -4,14 +4,20 @@
 pub mod accounts;
 pub mod activity;
 pub mod busy;
+pub mod check;
 pub mod checkpoint;
+pub mod credits;
+mod db;
 pub mod generations;
+pub mod idempotency;
 pub mod key_reader;
 pub mod keys;
 pub mod logs;
 pub mod maintenance;
+pub mod members;
 pub mod migrations;
 pub mod request_log;
+pub mod sessions;
 pub mod settings;
 pub mod usage;
 pub mod webhooks;
@@ -19,9 +25,10 @@ pub mod webhooks;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use r2d2::PooledConnection;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
+
+pub use db::{Db, Tx};
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
@@ -140,13 +147,13 @@ impl Store {
         std::sync::Arc::clone(&self.outbox)
     }
 
-    /// A pooled connection, for blocking code (CLI, jobs, `run`).
-    pub fn conn(&self) -> Result<PooledConnection<SqliteConnectionManager>, StoreError> {
-        Ok(self.pool.get()?)
+    /// A pooled connection, for blocking code (the command line, start-up).
+    pub fn db(&self) -> Result<Db, StoreError> {
+        Ok(Db::pooled(self.pool.get()?))
     }
 
     /// A dedicated connection outside the pool (the log writer owns one).
-    pub fn dedicated_connection(&self) -> Result<Connection, StoreError> {
+    pub(in crate::store) fn dedicated_connection(&self) -> Result<Connection, StoreError> {
         let conn = Connection::open(&self.path)?;
         configure(&conn, self.options)?;
         Ok(conn)
@@ -154,18 +161,21 @@ impl Store {
 
     /// A dedicated connection that retries a locked database every 100 µs for as long as the
     /// busy timeout: for the thread that takes the write lock on every request's behalf.
-    pub fn eager_connection(&self) -> Result<Connection, StoreError> {
+    pub(in crate::store) fn eager_connection(&self) -> Result<Connection, StoreError> {
         let conn = self.dedicated_connection()?;
         conn.busy_handler(Some(busy::wait_eagerly))?;
         Ok(conn)
     }
 
-    /// Runs blocking store work on the blocking thread pool, off the async workers. Inside a
-    /// request its waits for locks (and for a pooled connection) end at the request's deadline.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// The one bridge from async code to blocking store work: runs `f` on the blocking thread
+    /// pool, off the async workers, and hands back its own result, so an error keeps its kind
+    /// (not found, invalid, storage) on its way to the caller. Inside a request its waits for
+    /// locks (and for a pooled connection) end at the request's deadline.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut Db) -> Result<T, E> + Send + 'static,
     {
         let pool = self.pool.clone();
         let outbox = std::sync::Arc::clone(&self.outbox);
@@ -176,14 +186,15 @@ impl Store {
             deadline,
         };
         tokio::task::spawn_blocking(move || {
-            let mut conn = match deadline {
+            let conn = match deadline {
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(std::time::Instant::now());
-                    pool.get_timeout(left.max(Duration::from_millis(1)))?
+                    pool.get_timeout(left.max(Duration::from_millis(1)))
                 }
-                None => pool.get()?,
+                None => pool.get(),
             };
-            let result = busy::with_limits(limits, || f(&mut conn));
+            let mut db = Db::pooled(conn.map_err(StoreError::from)?);
+            let result = busy::with_limits(limits, || f(&mut db));
             // The work has returned, so what it wrote is committed (or rolled back, and a
             // wake-up finds nothing).
             if webhooks::take_due_written() {
@@ -192,7 +203,7 @@ impl Store {
             result
         })
         .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        .map_err(|e| E::from(StoreError::Task(e.to_string())))?
     }
 }
 
@@ -238,7 +249,7 @@ fn check_writable(data_dir: &Path, database: &Path) -> Result<(), StoreError> {
 }
 
 /// Opens a database file for reading only, without migrating it (checks, backups).
-pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+pub fn open_read_only(path: &Path) -> Result<Db, StoreError> {
     if !path.is_file() {
         return Err(StoreError::Sqlite(rusqlite::Error::InvalidPath(
             path.to_owned(),
@@ -246,22 +257,16 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
     }
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     conn.busy_timeout(Duration::from_secs(5))?;
-    Ok(conn)
+    Ok(Db::owned(conn))
 }
 
 /// Writes a consistent copy of the live database to `target` (which must not exist yet).
-pub fn backup_to(conn: &Connection, target: &Path) -> Result<(), StoreError> {
+pub fn backup_to(tx: &Tx<'_>, target: &Path) -> Result<(), StoreError> {
     let target = target
         .to_str()
         .ok_or_else(|| StoreError::Sqlite(rusqlite::Error::InvalidPath(target.to_owned())))?;
-    conn.execute("VACUUM INTO ?1", [target])?;
+    tx.sql().execute("VACUUM INTO ?1", [target])?;
     Ok(())
-}
-
-/// Starts a write transaction that takes the write lock at once, so a read-then-write use case
-/// cannot fail half-way because another connection wrote in between.
-pub fn write_tx(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
-    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
 }
 
 /// Reads an optional millisecond timestamp column.

@@ -1,14 +1,16 @@
 //! Instance settings, among them the per-install secret that keys IP hashes.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use super::StoreError;
+use super::{StoreError, Tx};
 use crate::domain::random::os_random_bytes;
+use crate::domain::{Money, Timestamp};
 
 const INSTALL_SECRET: &str = "install_secret";
 
 /// Returns the per-install secret, creating it on first use (safe against a concurrent creator).
-pub fn install_secret(conn: &Connection) -> Result<Vec<u8>, StoreError> {
+pub fn install_secret(tx: &Tx<'_>) -> Result<Vec<u8>, StoreError> {
+    let conn = tx.sql();
     let existing: Option<Vec<u8>> = conn
         .query_row(
             "SELECT value FROM settings WHERE name = ?1",
@@ -30,4 +32,81 @@ pub fn install_secret(conn: &Connection) -> Result<Vec<u8>, StoreError> {
         [INSTALL_SECRET],
         |r| r.get(0),
     )?)
+}
+
+/// One row of an account's credit ledger, as the settings page lists it.
+pub struct LedgerRow {
+    pub kind: String,
+    pub amount: Money,
+    pub reference: Option<String>,
+    pub actor: String,
+    pub created_at: Timestamp,
+}
+
+/// The account's last `limit` ledger rows, newest first.
+pub fn ledger(tx: &Tx<'_>, account_id: &str, limit: i64) -> Result<Vec<LedgerRow>, StoreError> {
+    let mut stmt = tx.sql().prepare_cached(
+        "SELECT kind, amount, reference, actor, created_at FROM credit_ledger
+         WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![account_id, limit], |r| {
+        Ok(LedgerRow {
+            kind: r.get(0)?,
+            amount: Money(r.get(1)?),
+            reference: r.get(2)?,
+            actor: r.get(3)?,
+            created_at: Timestamp(r.get(4)?),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The account's low-balance thresholds, lowest first.
+pub fn thresholds(tx: &Tx<'_>, account_id: &str) -> Result<Vec<Money>, StoreError> {
+    let mut stmt = tx.sql().prepare_cached(
+        "SELECT threshold FROM low_balance_thresholds WHERE account_id = ?1 ORDER BY threshold",
+    )?;
+    let rows = stmt.query_map([account_id], |r| Ok(Money(r.get(0)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// False when the account has that threshold already.
+pub fn add_threshold(tx: &Tx<'_>, account_id: &str, threshold: Money) -> Result<bool, StoreError> {
+    Ok(tx.sql().execute(
+        "INSERT OR IGNORE INTO low_balance_thresholds (account_id, threshold) VALUES (?1, ?2)",
+        params![account_id, threshold.thousandths()],
+    )? == 1)
+}
+
+/// False when the account has no such threshold.
+pub fn remove_threshold(
+    tx: &Tx<'_>,
+    account_id: &str,
+    threshold: Money,
+) -> Result<bool, StoreError> {
+    Ok(tx.sql().execute(
+        "DELETE FROM low_balance_thresholds WHERE account_id = ?1 AND threshold = ?2",
+        params![account_id, threshold.thousandths()],
+    )? == 1)
+}
+
+pub fn rename_account(tx: &Tx<'_>, account_id: &str, name: &str) -> Result<(), StoreError> {
+    tx.sql().execute(
+        "UPDATE accounts SET name = ?2 WHERE id = ?1",
+        params![account_id, name],
+    )?;
+    Ok(())
+}
+
+pub fn set_plan(
+    tx: &Tx<'_>,
+    account_id: &str,
+    plan: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    tx.sql().execute(
+        "UPDATE accounts SET plan = ?2, billing_updated_at = ?3 WHERE id = ?1",
+        params![account_id, plan, now.0],
+    )?;
+    Ok(())
 }

@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
 use super::StoreError;
+use super::Tx;
 use crate::domain::Money;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -19,10 +20,11 @@ pub struct RouteUsage {
 
 /// Per-route totals of an account from `since_day` (inclusive, `YYYY-MM-DD`) on.
 pub fn account_usage_by_route(
-    conn: &Connection,
+    tx: &Tx<'_>,
     account_id: &str,
     since_day: &str,
 ) -> Result<Vec<RouteUsage>, StoreError> {
+    let conn = tx.sql();
     let mut by_route: BTreeMap<String, RouteUsage> = BTreeMap::new();
     let mut stmt = conn.prepare_cached(
         "SELECT route, status_class, SUM(requests) FROM usage_daily
@@ -72,10 +74,11 @@ pub struct DayUsage {
 
 /// One key's requests per route and per day from `since_day` on.
 pub fn key_usage(
-    conn: &Connection,
+    tx: &Tx<'_>,
     key_id: &str,
     since_day: &str,
 ) -> Result<(Vec<RouteUsage>, Vec<DayUsage>), StoreError> {
+    let conn = tx.sql();
     let mut routes: BTreeMap<String, RouteUsage> = BTreeMap::new();
     let mut days: BTreeMap<String, DayUsage> = BTreeMap::new();
     let mut stmt = conn.prepare_cached(
@@ -120,10 +123,11 @@ pub fn key_usage(
 
 /// One key's error codes and their counts from `since_day` on, most frequent first.
 pub fn key_error_codes(
-    conn: &Connection,
+    tx: &Tx<'_>,
     key_id: &str,
     since_day: &str,
 ) -> Result<Vec<(String, i64)>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(
         "SELECT error_code, SUM(requests) AS n FROM usage_daily_errors
          WHERE key_id = ?1 AND day >= ?2 GROUP BY error_code ORDER BY n DESC, error_code LIMIT 10",
@@ -134,10 +138,11 @@ pub fn key_error_codes(
 
 /// An account's requests per day by status class from `since_day` on.
 pub fn account_usage_by_day(
-    conn: &Connection,
+    tx: &Tx<'_>,
     account_id: &str,
     since_day: &str,
 ) -> Result<Vec<DayUsage>, StoreError> {
+    let conn = tx.sql();
     let mut days: BTreeMap<String, DayUsage> = BTreeMap::new();
     let mut stmt = conn.prepare_cached(
         "SELECT day, status_class, SUM(requests) FROM usage_daily
@@ -164,10 +169,11 @@ pub fn account_usage_by_day(
 
 /// An account's requests per key from `since_day` on, busiest first; deleted keys are `None`.
 pub fn account_usage_by_key(
-    conn: &Connection,
+    tx: &Tx<'_>,
     account_id: &str,
     since_day: &str,
 ) -> Result<Vec<(Option<String>, i64)>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(
         "SELECT key_id, SUM(requests) AS n FROM usage_daily
          WHERE account_id = ?1 AND day >= ?2 GROUP BY key_id ORDER BY n DESC",
@@ -192,10 +198,11 @@ pub struct ProviderUsage {
 }
 
 pub fn account_provider_usage(
-    conn: &Connection,
+    tx: &Tx<'_>,
     account_id: &str,
     since_day: &str,
 ) -> Result<Vec<ProviderUsage>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare(
         "SELECT provider, SUM(submissions), SUM(used), SUM(cancelled), SUM(discarded), SUM(failed),
                 SUM(estimated_cost), SUM(wasted_cost)
@@ -221,10 +228,11 @@ pub fn account_provider_usage(
 
 /// Generations created and credits charged over a period.
 pub fn account_generation_totals(
-    conn: &Connection,
+    tx: &Tx<'_>,
     account_id: &str,
     since_day: &str,
 ) -> Result<(i64, Money), StoreError> {
+    let conn = tx.sql();
     Ok(conn.query_row(
         "SELECT COALESCE(SUM(generations), 0), COALESCE(SUM(estimated_cost), 0)
          FROM usage_generations_daily WHERE account_id = ?1 AND day >= ?2",

@@ -3,8 +3,9 @@
 
 use std::cell::Cell;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
+use super::Tx;
 use super::{StoreError, ts};
 use crate::domain::Timestamp;
 
@@ -68,7 +69,8 @@ pub struct NewEndpoint<'a> {
     pub now: Timestamp,
 }
 
-pub fn insert_endpoint(conn: &Connection, e: &NewEndpoint<'_>) -> Result<(), StoreError> {
+pub fn insert_endpoint(tx: &Tx<'_>, e: &NewEndpoint<'_>) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "INSERT INTO webhook_endpoints (id, account_id, url, description, events, secret, enabled,
              disabled_reason, created_at, updated_at)
@@ -88,7 +90,8 @@ pub fn insert_endpoint(conn: &Connection, e: &NewEndpoint<'_>) -> Result<(), Sto
     Ok(())
 }
 
-pub fn count_endpoints(conn: &Connection, account_id: &str) -> Result<i64, StoreError> {
+pub fn count_endpoints(tx: &Tx<'_>, account_id: &str) -> Result<i64, StoreError> {
+    let conn = tx.sql();
     Ok(conn.query_row(
         "SELECT count(*) FROM webhook_endpoints WHERE account_id = ?1",
         [account_id],
@@ -98,10 +101,11 @@ pub fn count_endpoints(conn: &Connection, account_id: &str) -> Result<i64, Store
 
 /// The account's endpoint `id`.
 pub fn get_endpoint(
-    conn: &Connection,
+    tx: &Tx<'_>,
     account_id: &str,
     id: &str,
 ) -> Result<Option<Endpoint>, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .query_row(
             &format!(
@@ -115,7 +119,8 @@ pub fn get_endpoint(
 }
 
 /// Endpoint `id`, whichever account it is of.
-pub fn get_endpoint_any(conn: &Connection, id: &str) -> Result<Option<Endpoint>, StoreError> {
+pub fn get_endpoint_any(tx: &Tx<'_>, id: &str) -> Result<Option<Endpoint>, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .query_row(
             &format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints e WHERE e.id = ?1"),
@@ -126,7 +131,8 @@ pub fn get_endpoint_any(conn: &Connection, id: &str) -> Result<Option<Endpoint>,
 }
 
 /// The signing secret of endpoint `id`.
-pub fn endpoint_secret(conn: &Connection, id: &str) -> Result<Option<String>, StoreError> {
+pub fn endpoint_secret(tx: &Tx<'_>, id: &str) -> Result<Option<String>, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .query_row(
             "SELECT secret FROM webhook_endpoints WHERE id = ?1",
@@ -136,10 +142,8 @@ pub fn endpoint_secret(conn: &Connection, id: &str) -> Result<Option<String>, St
         .optional()?)
 }
 
-pub fn list_endpoints(
-    conn: &Connection,
-    account_id: &str,
-) -> Result<Vec<EndpointSummary>, StoreError> {
+pub fn list_endpoints(tx: &Tx<'_>, account_id: &str) -> Result<Vec<EndpointSummary>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare(&format!(
         "SELECT {ENDPOINT_COLUMNS}, last.status, last.last_status_code,
                 COALESCE(last.completed_at, last.created_at),
@@ -168,13 +172,14 @@ pub fn list_endpoints(
 }
 
 pub fn update_endpoint(
-    conn: &Connection,
+    tx: &Tx<'_>,
     id: &str,
     url: &str,
     description: &str,
     events: &[&str],
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "UPDATE webhook_endpoints SET url = ?2, description = ?3, events = ?4, updated_at = ?5
          WHERE id = ?1",
@@ -186,11 +191,12 @@ pub fn update_endpoint(
 /// Enables the endpoint (its failure count starts over), or disables it for `reason`: what was
 /// waiting to be sent to it is queued instead.
 pub fn set_enabled(
-    conn: &Connection,
+    tx: &Tx<'_>,
     id: &str,
     enabled: Option<&str>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    let conn = tx.sql();
     match enabled {
         None => {
             conn.execute(
@@ -216,12 +222,8 @@ pub fn set_enabled(
     Ok(())
 }
 
-pub fn set_secret(
-    conn: &Connection,
-    id: &str,
-    secret: &str,
-    now: Timestamp,
-) -> Result<(), StoreError> {
+pub fn set_secret(tx: &Tx<'_>, id: &str, secret: &str, now: Timestamp) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "UPDATE webhook_endpoints SET secret = ?2, secret_rotated_at = ?3, updated_at = ?3
          WHERE id = ?1",
@@ -231,7 +233,8 @@ pub fn set_secret(
 }
 
 /// Deletes the endpoint and its deliveries.
-pub fn delete_endpoint(conn: &Connection, id: &str) -> Result<(), StoreError> {
+pub fn delete_endpoint(tx: &Tx<'_>, id: &str) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute("DELETE FROM webhook_endpoints WHERE id = ?1", [id])?;
     Ok(())
 }
@@ -250,10 +253,11 @@ pub(super) fn take_due_written() -> bool {
 
 /// The endpoints of the account that listen to `event`: (id, enabled).
 pub fn listeners(
-    conn: &Connection,
+    tx: &Tx<'_>,
     account_id: &str,
     event: &str,
 ) -> Result<Vec<(String, bool)>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(
         "SELECT e.id, e.enabled FROM webhook_endpoints e
          WHERE e.account_id = ?1 AND EXISTS (SELECT 1 FROM json_each(e.events) WHERE value = ?2)
@@ -268,13 +272,14 @@ pub fn listeners(
 }
 
 pub fn insert_event(
-    conn: &Connection,
+    tx: &Tx<'_>,
     account_id: &str,
     event: &str,
     generation_id: Option<&str>,
     data: &str,
     now: Timestamp,
 ) -> Result<i64, StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "INSERT INTO webhook_events (account_id, event, generation_id, data, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -285,7 +290,7 @@ pub fn insert_event(
 
 /// A delivery of event `event_id` to `endpoint_id`: due now, or queued for a disabled endpoint.
 pub fn insert_delivery(
-    conn: &Connection,
+    tx: &Tx<'_>,
     id: &str,
     endpoint_id: &str,
     event_id: i64,
@@ -293,6 +298,7 @@ pub fn insert_delivery(
     replay_of: Option<&str>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, status, next_attempt_at,
              replay_of, created_at)
@@ -330,14 +336,15 @@ pub struct Due {
 /// already being sent (`sending`: endpoint id → count, as a JSON object), and leases them until
 /// `now + lease_ms` so no other sender takes them meanwhile.
 pub fn claim_due(
-    conn: &mut Connection,
+    db: &mut super::Db,
     now: Timestamp,
     limit: usize,
     per_endpoint: usize,
     sending: &str,
     lease_ms: i64,
 ) -> Result<Vec<Due>, StoreError> {
-    let tx = super::write_tx(conn)?;
+    let write = db.write()?;
+    let tx = write.sql();
     let due = {
         let mut stmt = tx.prepare_cached(
             "SELECT d.id, d.endpoint_id, e.url, e.secret, v.event, v.data, d.attempts, d.created_at
@@ -375,12 +382,13 @@ pub fn claim_due(
             lease.execute(params![d.id, now.0 + lease_ms])?;
         }
     }
-    tx.commit()?;
+    write.commit()?;
     Ok(due)
 }
 
 /// When the next pending delivery is due, if any is.
-pub fn next_due_at(conn: &Connection) -> Result<Option<Timestamp>, StoreError> {
+pub fn next_due_at(tx: &Tx<'_>) -> Result<Option<Timestamp>, StoreError> {
+    let conn = tx.sql();
     Ok(ts(conn.query_row(
         "SELECT min(max(next_attempt_at, COALESCE(lease_until, 0))) FROM webhook_deliveries
          WHERE status = 'pending'",
@@ -390,7 +398,8 @@ pub fn next_due_at(conn: &Connection) -> Result<Option<Timestamp>, StoreError> {
 }
 
 /// Frees the leases a stopped sender held, so what it was sending is sent again.
-pub fn release_leases(conn: &Connection) -> Result<usize, StoreError> {
+pub fn release_leases(tx: &Tx<'_>) -> Result<usize, StoreError> {
+    let conn = tx.sql();
     Ok(conn.execute(
         "UPDATE webhook_deliveries SET lease_until = NULL
          WHERE status = 'pending' AND lease_until IS NOT NULL",
@@ -412,11 +421,12 @@ pub struct Attempted<'a> {
 
 /// Records an attempt; returns the endpoint's consecutive failed deliveries after it.
 pub fn record_attempt(
-    conn: &Connection,
+    tx: &Tx<'_>,
     endpoint_id: &str,
     a: &Attempted<'_>,
     now: Timestamp,
 ) -> Result<i64, StoreError> {
+    let conn = tx.sql();
     let status = match (a.succeeded, a.retry_at) {
         (true, _) => "succeeded",
         (false, Some(_)) => "pending",
@@ -503,12 +513,13 @@ fn delivery_from(r: &Row<'_>) -> rusqlite::Result<Delivery> {
 
 /// The endpoint's deliveries, newest first, before position `before`, of one status if given.
 pub fn deliveries(
-    conn: &Connection,
+    tx: &Tx<'_>,
     endpoint_id: &str,
     status: Option<&str>,
     before: Option<i64>,
     limit: usize,
 ) -> Result<Vec<Delivery>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare(&format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d
          JOIN webhook_events v ON v.id = d.event_id
@@ -524,10 +535,11 @@ pub fn deliveries(
 }
 
 pub fn get_delivery(
-    conn: &Connection,
+    tx: &Tx<'_>,
     endpoint_id: &str,
     id: &str,
 ) -> Result<Option<Delivery>, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .query_row(
             &format!(
@@ -544,11 +556,12 @@ pub fn get_delivery(
 /// Queued events of the endpoint created since `since` become due now; older ones expire.
 /// Returns (due now, expired).
 pub fn release_queued(
-    conn: &Connection,
+    tx: &Tx<'_>,
     endpoint_id: &str,
     since: Timestamp,
     now: Timestamp,
 ) -> Result<(usize, usize), StoreError> {
+    let conn = tx.sql();
     let expired = conn.execute(
         "UPDATE webhook_deliveries SET status = 'expired', completed_at = ?3
          WHERE endpoint_id = ?1 AND status = 'queued' AND created_at < ?2",
@@ -566,11 +579,8 @@ pub fn release_queued(
 }
 
 /// Queued events older than `before` (of every endpoint) expire.
-pub fn expire_queued(
-    conn: &Connection,
-    before: Timestamp,
-    now: Timestamp,
-) -> Result<usize, StoreError> {
+pub fn expire_queued(tx: &Tx<'_>, before: Timestamp, now: Timestamp) -> Result<usize, StoreError> {
+    let conn = tx.sql();
     Ok(conn.execute(
         "UPDATE webhook_deliveries SET status = 'expired', completed_at = ?2
          WHERE status = 'queued' AND created_at < ?1",
@@ -580,11 +590,8 @@ pub fn expire_queued(
 
 /// Deletes up to `chunk` finished deliveries created before `before`, then the events no delivery
 /// refers to any more. Returns the deliveries deleted.
-pub fn purge_deliveries(
-    conn: &Connection,
-    before: Timestamp,
-    chunk: i64,
-) -> Result<u64, StoreError> {
+pub fn purge_deliveries(tx: &Tx<'_>, before: Timestamp, chunk: i64) -> Result<u64, StoreError> {
+    let conn = tx.sql();
     let deleted = conn.execute(
         "DELETE FROM webhook_deliveries WHERE rowid IN (
              SELECT rowid FROM webhook_deliveries

@@ -11,10 +11,10 @@ use super::create::require_owner;
 use super::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
-use crate::service::keys::{get_key_in, switch_key};
+use crate::service::keys::{Switch, get_key_in, switch_key};
 use crate::service::lifecycle::{DEFAULT_GRACE_HOURS, delete_key, expire_now, rotate_key};
+use crate::service::logs;
 use crate::service::sessions::Session;
-use crate::store::keys::Switch;
 
 pub const GRACE_CHOICES: [i64; 7] = [1, 6, 12, 24, 48, 72, 168];
 
@@ -37,21 +37,6 @@ struct ConfirmPage<'a> {
     grace: Option<(&'a [i64], i64)>,
 }
 
-pub fn refused(e: ServiceError) -> AdminError {
-    match e {
-        ServiceError::NotFound(_) => AdminError::NotFound,
-        ServiceError::InvalidState(message) => AdminError::Refused(message),
-        ServiceError::Forbidden(_) => AdminError::Forbidden,
-        ServiceError::Invalid { field, message, .. } => {
-            AdminError::Refused(format!("{field}: {message}"))
-        }
-        other => {
-            tracing::error!(error = %other, "key action failed");
-            AdminError::Internal
-        }
-    }
-}
-
 pub async fn confirm(
     session: AdminSession,
     path: web::Path<(String, String)>,
@@ -68,15 +53,12 @@ pub async fn confirm(
     let lookup_id = id.clone();
     let (key, logs) = state
         .store
-        .run(move |c| {
-            let key = get_key_in(c, Some(&account), &lookup_id)
-                .map_err(|e| crate::store::StoreError::Task(e.to_string()));
-            let logs = crate::store::logs::count_key_rows(c, &lookup_id)?;
-            Ok((key, logs))
+        .run(move |db| -> Result<_, ServiceError> {
+            let tx = db.read();
+            let key = get_key_in(&tx, Some(&account), &lookup_id)?;
+            Ok((key, logs::count_for_key(&tx, &lookup_id)?))
         })
-        .await
-        .map_err(|_| AdminError::Internal)?;
-    let key = key.map_err(|_| AdminError::NotFound)?;
+        .await?;
     let label = format!("“{}” ({})", key.name, key.key_prefix);
     let (title, message, button) = match kind {
         Confirm::Rotate => (
@@ -144,10 +126,10 @@ pub async fn perform(
                 form.grace_hours,
                 session.0.id_hash.clone(),
             );
-            let (_, new, secret) = change(&state, move |c| {
-                rotate_key(c, &format, &actor, now, (Some(&account), &id), grace)
-            })
-            .await?;
+            let (_, new, secret) = state
+                .store
+                .run(move |c| rotate_key(c, &format, &actor, now, (Some(&account), &id), grace))
+                .await?;
             let token = state
                 .reveals
                 .put(secret, new.name.clone(), session_id, now)
@@ -162,40 +144,26 @@ pub async fn perform(
                 "disable" => Switch::Disable,
                 _ => Switch::Enable,
             };
-            change(&state, move |c| {
-                switch_key(c, &actor, now, (Some(&account), &id), switch)
-            })
-            .await?;
+            state
+                .store
+                .run(move |c| switch_key(c, &actor, now, (Some(&account), &id), switch))
+                .await?;
             back()
         }
         "expire" => {
-            change(&state, move |c| {
-                expire_now(c, &actor, now, (Some(&account), &id))
-            })
-            .await?;
+            state
+                .store
+                .run(move |c| expire_now(c, &actor, now, (Some(&account), &id)))
+                .await?;
             back()
         }
         "delete" => {
-            change(&state, move |c| {
-                delete_key(c, &actor, now, (Some(&account), &id))
-            })
-            .await?;
+            state
+                .store
+                .run(move |c| delete_key(c, &actor, now, (Some(&account), &id)))
+                .await?;
             back()
         }
         _ => Err(AdminError::NotFound),
     }
-}
-
-/// Runs one key change off the async workers; refusals become pages, not crashes.
-async fn change<T, F>(state: &AppState, f: F) -> Result<T, AdminError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut rusqlite::Connection) -> Result<T, ServiceError> + Send + 'static,
-{
-    state
-        .store
-        .run(move |c| Ok(f(c)))
-        .await
-        .map_err(|_| AdminError::Internal)?
-        .map_err(refused)
 }

@@ -8,9 +8,10 @@ use serde::Deserialize;
 use super::assets::{ASSETS, Assets};
 use super::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
+use crate::service::ServiceError;
+use crate::service::activity::{self, ActivityRow};
 use crate::service::check::describe_break;
 use crate::service::sessions::Session;
-use crate::store::activity::{ActivityRow, list_in_category, verify};
 
 pub const CATEGORIES: [&str; 6] = ["apikey", "member", "credits", "auth", "account", "webhook"];
 const PAGE_ROWS: i64 = 200;
@@ -42,17 +43,14 @@ pub async fn page(
     let category = Some(query.category.clone()).filter(|c| CATEGORIES.contains(&c.as_str()));
     let (rows, (chain_rows, broken)) = state
         .store
-        .run(move |c| {
+        .run(move |db| -> Result<_, ServiceError> {
+            let tx = db.read();
             Ok((
-                list_in_category(c, &account, category.as_deref(), None, PAGE_ROWS)?,
-                verify(c)?,
+                activity::list(&tx, &account, category.as_deref(), None, PAGE_ROWS)?,
+                activity::verify_chain(&tx)?,
             ))
         })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "activity page failed");
-            AdminError::Internal
-        })?;
+        .await?;
     let page = ActivityPage {
         assets: &ASSETS,
         session: &session.0,

@@ -13,6 +13,7 @@ use super::session::{AdminError, AdminSession, SESSION_COOKIE};
 use crate::domain::random::base62_string;
 use crate::http::pipeline::Caller;
 use crate::http::state::AppState;
+use crate::service::ServiceError;
 use crate::service::sessions::{self, SignInError};
 
 const LOGIN_CSRF_COOKIE: &str = "tidegate_login";
@@ -120,12 +121,11 @@ pub async fn submit(
     let result = state
         .store
         .run(move |c| {
-            Ok(sessions::sign_in(
+            Ok::<_, ServiceError>(sessions::sign_in(
                 c, &email, &password, now, hours, &ip_hash,
             ))
         })
-        .await
-        .map_err(|_| AdminError::Internal)?;
+        .await?;
     match result {
         Ok(token) => {
             state.signin_email.record_success(&email_key);
@@ -175,11 +175,8 @@ pub async fn logout(
     let id = session.0.id_hash.clone();
     state
         .store
-        .run(move |c| {
-            sessions::sign_out(c, &id).map_err(|e| crate::store::StoreError::Task(e.to_string()))
-        })
-        .await
-        .map_err(|_| AdminError::Internal)?;
+        .run(move |db| sessions::sign_out(db, &id))
+        .await?;
     let mut gone = cookie(&req, SESSION_COOKIE, String::new(), 0);
     gone.make_removal();
     Ok(HttpResponse::SeeOther()
@@ -204,12 +201,8 @@ pub async fn switch_workspace(
     let form = form.into_inner();
     let switched = state
         .store
-        .run(move |c| {
-            sessions::switch_workspace(c, &session.0, &form.account_id)
-                .map_err(|e| crate::store::StoreError::Task(e.to_string()))
-        })
-        .await
-        .map_err(|_| AdminError::Internal)?;
+        .run(move |db| sessions::switch_workspace(db, &session.0, &form.account_id))
+        .await?;
     if !switched {
         return Err(AdminError::Forbidden);
     }

@@ -2,7 +2,7 @@
 //! stacked bar a day, split by status class.
 
 use crate::domain::Timestamp;
-use crate::store::usage::DayUsage;
+use crate::service::usage::DayUsage;
 
 pub const WIDTH: i64 = 600;
 pub const HEIGHT: i64 = 160;

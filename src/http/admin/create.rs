@@ -208,9 +208,8 @@ pub async fn submit(
     let (now, format) = (state.clock.now(), state.key_format.clone());
     let created = state
         .store
-        .run(move |c| Ok(create_key(c, &format, &actor, now, &input)))
-        .await
-        .map_err(|_| AdminError::Internal)?;
+        .run(move |c| Ok::<_, ServiceError>(create_key(c, &format, &actor, now, &input)))
+        .await?;
     match created {
         Ok((key, secret)) => {
             let token = state
@@ -224,10 +223,7 @@ pub async fn submit(
         Err(ServiceError::Invalid { field, message, .. }) => {
             invalid(&session.0, &typed, field, &message)
         }
-        Err(e) => {
-            tracing::error!(error = %e, "creating a key from the dashboard failed");
-            Err(AdminError::Internal)
-        }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -8,11 +8,11 @@ use super::chart::{self, Chart};
 use super::session::{AdminError, AdminSession};
 use crate::domain::Timestamp;
 use crate::http::state::AppState;
-use crate::service::keys::{get_key_in, rotation_chain};
+use crate::service::ServiceError;
+use crate::service::keys::{self, ApiKey};
+use crate::service::logs::{self, LogFilter, LogRow};
 use crate::service::sessions::Session;
-use crate::store::keys::ApiKey;
-use crate::store::logs::{LogFilter, LogRow, key_requests_since, search_logs};
-use crate::store::usage::{RouteUsage, key_error_codes, key_usage};
+use crate::service::usage::{self, DayUsage, RouteUsage};
 
 const DAYS: i64 = 30;
 
@@ -41,7 +41,7 @@ fn time(t: Option<Timestamp>) -> String {
 struct Loaded {
     key: ApiKey,
     chain: Vec<ApiKey>,
-    days: Vec<crate::store::usage::DayUsage>,
+    days: Vec<DayUsage>,
     routes: Vec<RouteUsage>,
     errors: Vec<(String, i64)>,
     recent: Vec<LogRow>,
@@ -58,27 +58,24 @@ pub async fn show(
     let since = now.plus_millis(-(DAYS - 1) * Timestamp::MS_PER_DAY).day();
     let loaded = state
         .store
-        .run(move |c| {
-            let task =
-                |e: crate::service::ServiceError| crate::store::StoreError::Task(e.to_string());
-            let Ok(key) = get_key_in(c, Some(&account), &id) else {
-                return Ok(None);
-            };
-            let chain = rotation_chain(c, &key).map_err(task)?;
-            let (routes, days) = key_usage(c, &key.id, &since)?;
-            let errors = key_error_codes(c, &key.id, &since)?;
+        .run(move |db| -> Result<_, ServiceError> {
+            let tx = db.read();
+            let key = keys::get_key_in(&tx, Some(&account), &id)?;
+            let chain = keys::rotation_chain(&tx, &key)?;
+            let (routes, days) = usage::key_usage(&tx, &key.id, &since)?;
+            let errors = usage::key_error_codes(&tx, &key.id, &since)?;
             let filter = LogFilter {
                 account_id: &account,
                 key_id: Some(&key.id),
                 limit: 20,
                 ..LogFilter::default()
             };
-            let recent = search_logs(c, &filter)?;
+            let recent = logs::search(&tx, &filter)?;
             let since_rotation = key
                 .rotated_at
-                .map(|r| key_requests_since(c, &key.id, r.millis()))
+                .map(|r| logs::requests_since(&tx, &key.id, r.millis()))
                 .transpose()?;
-            Ok(Some(Loaded {
+            Ok(Loaded {
                 key,
                 chain,
                 days,
@@ -86,14 +83,9 @@ pub async fn show(
                 errors,
                 recent,
                 since_rotation,
-            }))
+            })
         })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "key detail failed");
-            AdminError::Internal
-        })?
-        .ok_or(AdminError::NotFound)?;
+        .await?;
     let status = loaded.key.status(now);
     let grace = loaded
         .since_rotation

@@ -9,8 +9,8 @@ use super::assets::{ASSETS, Assets};
 use super::session::{AdminError, AdminSession};
 use crate::generation::record::{output_urls, record_json};
 use crate::http::state::AppState;
+use crate::service::generations::{self, Generation};
 use crate::service::sessions::Session;
-use crate::store::generations::{self as records, Generation};
 
 const PAGE_ROWS: i64 = 50;
 
@@ -55,8 +55,8 @@ pub struct ListQuery {
     offset: i64,
 }
 
-fn internal(e: impl std::fmt::Display) -> AdminError {
-    tracing::error!(error = %e, "generations page failed");
+fn internal(e: serde_json::Error) -> AdminError {
+    tracing::error!(error = %e, "generation record could not be shown");
     AdminError::Internal
 }
 
@@ -69,9 +69,8 @@ pub async fn list(
     let offset = query.offset.max(0);
     let (rows, total) = state
         .store
-        .run(move |c| records::list(c, &account, PAGE_ROWS, offset))
-        .await
-        .map_err(internal)?;
+        .run(move |db| generations::list(&db.read(), &account, PAGE_ROWS, offset))
+        .await?;
     let page = ListPage {
         assets: &ASSETS,
         session: &session.0,
@@ -92,10 +91,8 @@ pub async fn show(
     let id = path.into_inner();
     let g = state
         .store
-        .run(move |c| records::get_in(c, &account, &id))
-        .await
-        .map_err(internal)?
-        .ok_or(AdminError::NotFound)?;
+        .run(move |db| generations::get_in(&db.read(), &account, &id))
+        .await?;
     let json = serde_json::to_string_pretty(&record_json(&g, "")).map_err(internal)?;
     let page = DetailPage {
         assets: &ASSETS,

@@ -5,15 +5,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::actions::refused;
 use super::assets::{ASSETS, Assets};
 use super::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
-use crate::service::accounts::{CreateAccount, create_account};
+use crate::service::accounts::{self, Account, CreateAccount, create_account};
 use crate::service::sessions::Session;
 use crate::service::users::{UserSummary, create_user, list_users};
-use crate::store::accounts::{Account, list_accounts};
 
 #[derive(Template)]
 #[template(path = "instance.html")]
@@ -41,10 +39,8 @@ async fn render(
 ) -> Result<HttpResponse, AdminError> {
     let (users, accounts) = state
         .store
-        .run(|c| Ok((list_users(c), list_accounts(c)?)))
-        .await
-        .map_err(|_| AdminError::Internal)?;
-    let users = users.map_err(refused)?;
+        .run(|db| -> Result<_, ServiceError> { Ok((list_users(db)?, accounts::list(&db.read())?)) })
+        .await?;
     let page = InstancePage {
         assets: &ASSETS,
         session,
@@ -101,30 +97,26 @@ pub async fn create(
     );
     let created = state
         .store
-        .run(move |c| {
-            Ok(match what.as_str() {
-                "users" => {
-                    let membership = Some(form.account.as_str())
-                        .filter(|a| !a.is_empty())
-                        .map(|a| (a, form.role.as_str()));
-                    create_user(c, &actor, now, &form.email, membership)
-                        .map(|(_, password)| Some((form.email.trim().to_lowercase(), password)))
-                }
-                "accounts" => {
-                    let input = CreateAccount {
-                        name: form.name,
-                        team: form.team.is_some(),
-                        region: Some(form.region).filter(|r| !r.is_empty()),
-                        plan: Some(form.plan).filter(|p| !p.is_empty()),
-                        email: None,
-                    };
-                    create_account(c, &config, &actor, now, input).map(|_| None)
-                }
-                _ => Err(ServiceError::NotFound("page")),
-            })
+        .run(move |c| match what.as_str() {
+            "users" => {
+                let membership = Some(form.account.as_str())
+                    .filter(|a| !a.is_empty())
+                    .map(|a| (a, form.role.as_str()));
+                create_user(c, &actor, now, &form.email, membership)
+                    .map(|(_, password)| Some((form.email.trim().to_lowercase(), password)))
+            }
+            "accounts" => {
+                let input = CreateAccount {
+                    name: form.name,
+                    team: form.team.is_some(),
+                    region: Some(form.region).filter(|r| !r.is_empty()),
+                    plan: Some(form.plan).filter(|p| !p.is_empty()),
+                    email: None,
+                };
+                create_account(c, &config, &actor, now, input).map(|_| None)
+            }
+            _ => Err(ServiceError::NotFound("page")),
         })
-        .await
-        .map_err(|_| AdminError::Internal)?
-        .map_err(refused)?;
+        .await?;
     render(&session.0, &state, created).await
 }

@@ -8,8 +8,8 @@ use super::assets::{ASSETS, Assets};
 use super::session::{AdminError, AdminSession};
 use crate::domain::{KeyStatus, Timestamp};
 use crate::http::state::AppState;
+use crate::service::keys::{self, ApiKey, KeyFilter};
 use crate::service::sessions::Session;
-use crate::store::keys::{ApiKey, KeyFilter, search_keys};
 
 const PAGE_SIZE: i64 = 500;
 
@@ -123,13 +123,9 @@ pub async fn list(
                 offset,
                 now,
             };
-            search_keys(c, &filter)
+            keys::search(&c.read(), &filter)
         })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "keys page failed");
-            AdminError::Internal
-        })?;
+        .await?;
     let can_manage = matches!(session.role.as_deref(), Some("primary-owner" | "owner"));
     let rows = keys.iter().map(|k| KeyRow::of(k, now)).collect();
     render(&session, rows, total, &query, can_manage)

@@ -12,9 +12,10 @@ use super::session::{AdminError, AdminSession};
 use crate::domain::Timestamp;
 use crate::http::api::logs::to_csv;
 use crate::http::state::AppState;
+use crate::service::ServiceError;
+use crate::service::keys;
+use crate::service::logs::{self, LogFilter, LogRow, StatusFilter};
 use crate::service::sessions::Session;
-use crate::store::keys::list_keys;
-use crate::store::logs::{LogFilter, LogRow, StatusFilter, search_logs};
 
 const PAGE_ROWS: i64 = 500;
 const EXPORT_ROWS: i64 = 100_000;
@@ -123,7 +124,8 @@ async fn fetch(
     );
     let found = state
         .store
-        .run(move |c| {
+        .run(move |c| -> Result<_, ServiceError> {
+            let tx = c.read();
             let filter = LogFilter {
                 account_id: &account,
                 key_id: key.as_deref(),
@@ -136,18 +138,14 @@ async fn fetch(
                 text: text.as_deref(),
                 limit,
             };
-            let rows = search_logs(c, &filter)?;
-            let keys = list_keys(c, Some(&account))?
+            let rows = logs::search(&tx, &filter)?;
+            let keys = keys::list(&tx, Some(&account))?
                 .into_iter()
                 .map(|k| (k.id, format!("{} ({})", k.name, k.key_prefix)))
                 .collect();
             Ok((rows, keys))
         })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "logs page failed");
-            AdminError::Internal
-        })?;
+        .await?;
     Ok(Ok(found))
 }
 

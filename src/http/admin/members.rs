@@ -6,7 +6,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::actions::refused;
 use super::assets::{ASSETS, Assets};
 use super::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
@@ -53,10 +52,9 @@ fn render(
 async fn load(state: &AppState, account: String) -> Result<Vec<Member>, AdminError> {
     state
         .store
-        .run(move |c| Ok(members::list_members(c, &account)))
+        .run(move |c| members::list_members(c, &account))
         .await
-        .map_err(|_| AdminError::Internal)?
-        .map_err(refused)
+        .map_err(AdminError::from)
 }
 
 pub async fn page(
@@ -107,18 +105,16 @@ pub async fn act(
                 user_id: &user_id,
                 role: &role,
             };
-            Ok(match action.as_str() {
+            match action.as_str() {
                 "invite" => members::invite(c, &acting, &account, &email, &new_role, now),
                 "role" => members::change_role(c, &acting, &account, &target, &new_role, now)
                     .map(|()| None),
                 "remove" => members::remove(c, &acting, &account, &target, now).map(|()| None),
                 "transfer" => members::transfer(c, &acting, &account, &target, now).map(|()| None),
                 _ => Err(ServiceError::NotFound("action")),
-            })
+            }
         })
-        .await
-        .map_err(|_| AdminError::Internal)?
-        .map_err(refused)?;
+        .await?;
     match result {
         // A new user's one-time password is shown once, on this response only.
         Some(password) => {

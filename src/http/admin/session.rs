@@ -11,8 +11,8 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use subtle::ConstantTimeEq;
 
 use crate::http::state::AppState;
-use crate::service::Actor;
 use crate::service::sessions::{self, Session};
+use crate::service::{Actor, ServiceError, cause_chain};
 
 pub const SESSION_COOKIE: &str = "tidegate_session";
 
@@ -58,6 +58,25 @@ impl ResponseError for AdminError {
     }
 }
 
+/// A use case's refusal becomes a page saying why; the system's own failure is logged once,
+/// with its causes, and the page says only that it could not be shown.
+impl From<ServiceError> for AdminError {
+    fn from(e: ServiceError) -> AdminError {
+        match e {
+            ServiceError::NotFound(_) => AdminError::NotFound,
+            ServiceError::InvalidState(message) => AdminError::Refused(message),
+            ServiceError::Forbidden(_) => AdminError::Forbidden,
+            ServiceError::Invalid { field, message, .. } => {
+                AdminError::Refused(format!("{field}: {message}"))
+            }
+            ServiceError::Store(_) => {
+                tracing::error!(error = %cause_chain(&e), "page failed");
+                AdminError::Internal
+            }
+        }
+    }
+}
+
 pub struct AdminSession(pub Session);
 
 impl AdminSession {
@@ -95,15 +114,8 @@ impl FromRequest for AdminSession {
             let now = state.clock.now();
             let session = state
                 .store
-                .run(move |c| {
-                    sessions::load(c, &token, now)
-                        .map_err(|e| crate::store::StoreError::Task(e.to_string()))
-                })
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "session lookup failed");
-                    AdminError::Internal
-                })?;
+                .run(move |db| sessions::load(db, &token, now))
+                .await?;
             session.map(AdminSession).ok_or(AdminError::SignIn)
         })
     }

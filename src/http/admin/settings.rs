@@ -6,16 +6,15 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::actions::refused;
 use super::assets::{ASSETS, Assets};
 use super::session::{AdminError, AdminSession};
 use crate::domain::Money;
 use crate::http::state::AppState;
 use crate::service::ServiceError;
+use crate::service::accounts::{self, Account};
 use crate::service::credits::add_credits;
 use crate::service::sessions::Session;
 use crate::service::settings::{self, LedgerRow};
-use crate::store::accounts::{Account, get_account};
 
 #[derive(Template)]
 #[template(path = "settings.html")]
@@ -37,18 +36,14 @@ pub async fn page(
     let account_id = session.0.account_id.clone().ok_or(AdminError::NotFound)?;
     let (account, ledger, thresholds) = state
         .store
-        .run(move |c| {
-            let task = |e: ServiceError| crate::store::StoreError::Task(e.to_string());
-            let account = get_account(c, &account_id)?;
+        .run(move |db| -> Result<_, ServiceError> {
             Ok((
-                account,
-                settings::ledger(c, &account_id, 50).map_err(task)?,
-                settings::thresholds(c, &account_id).map_err(task)?,
+                accounts::get(&db.read(), &account_id)?,
+                settings::ledger(db, &account_id, 50)?,
+                settings::thresholds(db, &account_id)?,
             ))
         })
-        .await
-        .map_err(|_| AdminError::Internal)?;
-    let account = account.ok_or(AdminError::NotFound)?;
+        .await?;
     let page = SettingsPage {
         assets: &ASSETS,
         session: &session.0,
@@ -97,25 +92,22 @@ pub async fn change(
     let action = action.into_inner();
     state
         .store
-        .run(move |c| {
-            Ok(match action.as_str() {
-                "name" => settings::rename(c, &actor, &account, &value, now),
-                "plan" => settings::set_plan(c, &config, &actor, &account, &value, now),
-                "credits" => money(&value).and_then(|amount| {
-                    let reference = Some(reference.trim()).filter(|r| !r.is_empty());
-                    add_credits(c, &actor, now, &account, amount, reference).map(drop)
-                }),
-                "threshold-add" => {
-                    money(&value).and_then(|t| settings::add_threshold(c, &actor, &account, t, now))
-                }
-                "threshold-remove" => money(&value)
-                    .and_then(|t| settings::remove_threshold(c, &actor, &account, t, now)),
-                _ => Err(ServiceError::NotFound("setting")),
-            })
+        .run(move |c| match action.as_str() {
+            "name" => settings::rename(c, &actor, &account, &value, now),
+            "plan" => settings::set_plan(c, &config, &actor, &account, &value, now),
+            "credits" => money(&value).and_then(|amount| {
+                let reference = Some(reference.trim()).filter(|r| !r.is_empty());
+                add_credits(c, &actor, now, &account, amount, reference).map(drop)
+            }),
+            "threshold-add" => {
+                money(&value).and_then(|t| settings::add_threshold(c, &actor, &account, t, now))
+            }
+            "threshold-remove" => {
+                money(&value).and_then(|t| settings::remove_threshold(c, &actor, &account, t, now))
+            }
+            _ => Err(ServiceError::NotFound("setting")),
         })
-        .await
-        .map_err(|_| AdminError::Internal)?
-        .map_err(refused)?;
+        .await?;
     Ok(HttpResponse::SeeOther()
         .insert_header((LOCATION, "/settings"))
         .finish())

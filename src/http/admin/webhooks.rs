@@ -8,7 +8,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::actions::refused;
 use super::assets::{ASSETS, Assets};
 use super::create::require_owner;
 use super::session::{AdminError, AdminSession};
@@ -16,9 +15,9 @@ use crate::domain::webhook::{WebhookEvent, redact_url};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
 use crate::service::sessions::Session;
-use crate::service::webhooks::{self as service, EndpointInput};
-use crate::store::StoreError;
-use crate::store::webhooks::{Delivery, Endpoint, EndpointSummary};
+use crate::service::webhooks::{
+    self as service, Delivery, Endpoint, EndpointInput, EndpointSummary,
+};
 
 const LOG_ROWS: usize = 50;
 
@@ -57,11 +56,6 @@ impl ListPage<'_> {
     }
 }
 
-fn run_err(e: StoreError) -> AdminError {
-    tracing::error!(error = %e, "a webhook page could not read the store");
-    AdminError::Internal
-}
-
 async fn list_page(
     session: &AdminSession,
     state: &AppState,
@@ -71,9 +65,8 @@ async fn list_page(
     let account = session.0.account_id.clone().ok_or(AdminError::NotFound)?;
     let endpoints = state
         .store
-        .run(move |c| service::list(c, &account).map_err(|e| StoreError::Task(e.to_string())))
-        .await
-        .map_err(run_err)?;
+        .run(move |db| service::list(&db.read(), &account))
+        .await?;
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -149,7 +142,7 @@ pub async fn add(
     let created = state
         .store
         .run(move |c| {
-            Ok(service::create_endpoint(
+            Ok::<_, ServiceError>(service::create_endpoint(
                 c,
                 &config.webhooks,
                 &actor,
@@ -158,8 +151,7 @@ pub async fn add(
                 now,
             ))
         })
-        .await
-        .map_err(run_err)?;
+        .await?;
     match created {
         Ok((endpoint, secret)) => reveal(&session, &state, &endpoint, secret),
         Err(ServiceError::Invalid { field, message, .. }) => {
@@ -181,7 +173,7 @@ pub async fn add(
             )
             .await
         }
-        Err(e) => Err(refused(e)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -260,18 +252,15 @@ pub async fn show(
     let id = id.into_inner();
     let found = state
         .store
-        .run(move |c| {
-            let read = || {
-                let endpoint = service::get(c, &account, &id)?;
-                let deliveries = service::deliveries(c, &account, &id, None, None, LOG_ROWS)?;
-                let queued = service::deliveries(c, &account, &id, Some("queued"), None, 1000)?;
-                Ok((endpoint, deliveries, queued.len()))
-            };
-            Ok(read())
+        .run(move |db| -> Result<_, ServiceError> {
+            let tx = db.read();
+            let endpoint = service::get(&tx, &account, &id)?;
+            let deliveries = service::deliveries(&tx, &account, &id, None, None, LOG_ROWS)?;
+            let queued = service::deliveries(&tx, &account, &id, Some("queued"), None, 1000)?;
+            Ok((endpoint, deliveries, queued.len()))
         })
-        .await
-        .map_err(run_err)?;
-    let (endpoint, deliveries, queued) = found.map_err(refused)?;
+        .await?;
+    let (endpoint, deliveries, queued) = found;
     let page = DetailPage {
         assets: &ASSETS,
         session: &session.0,
@@ -316,7 +305,7 @@ pub async fn act(
                 ..EndpointInput::default()
             };
             let w = &config.webhooks;
-            Ok(match action.as_str() {
+            match action.as_str() {
                 "enable" => {
                     service::update_endpoint(c, w, &actor, &account, &target, &enabled(true), now)
                         .map(|_| None)
@@ -336,11 +325,9 @@ pub async fn act(
                     service::delete_endpoint(c, &actor, &account, &target, now).map(|_| None)
                 }
                 _ => Err(ServiceError::NotFound("action")),
-            })
+            }
         })
-        .await
-        .map_err(run_err)?
-        .map_err(refused)?;
+        .await?;
     if let Some((endpoint, secret)) = done {
         return reveal(&session, &state, &endpoint, secret);
     }

@@ -121,12 +121,8 @@ async fn by_session(
     let now = caller.now;
     let session = state
         .store
-        .run(move |c| {
-            sessions::load(c, &token, now)
-                .map_err(|e| crate::store::StoreError::Task(e.to_string()))
-        })
-        .await
-        .map_err(|_| ApiError::storage_unavailable())?
+        .run(move |db| sessions::load(db, &token, now))
+        .await?
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::AuthenticationFailed,

@@ -5,15 +5,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::extract::{ApiJsonOrEmpty, Params};
-use super::{ApiJson, ApiPrincipal, blocking, reply};
+use super::{ApiJson, ApiPrincipal, reply};
 use crate::domain::{Environment, KeyStatus, Timestamp};
 use crate::http::envelope::Page;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
-use crate::service::keys::{self, CreateKey, ScopeChoice, key_json};
+use crate::service::keys::{self, ApiKey, CreateKey, KeyFilter, ScopeChoice, Switch, key_json};
 use crate::service::lifecycle::{self, KeyPatch};
+use crate::service::usage;
 use crate::service::{Actor, ServiceError};
-use crate::store::keys::{ApiKey, KeyFilter, Switch, search_keys};
+use crate::store::Db;
 
 fn actor(p: &ApiPrincipal) -> Actor {
     p.actor.clone()
@@ -39,18 +40,20 @@ pub async fn list(
     let search = params.get("search").map(str::to_owned);
     let account = p.account_id().to_owned();
     let now = p.caller.now;
-    let (keys, total) = blocking(&state, move |c| {
-        let filter = KeyFilter {
-            account_id: &account,
-            status,
-            search: search.as_deref(),
-            limit,
-            offset,
-            now,
-        };
-        Ok(search_keys(c, &filter)?)
-    })
-    .await?;
+    let (keys, total) = state
+        .store
+        .run(move |c| -> Result<_, ServiceError> {
+            let filter = KeyFilter {
+                account_id: &account,
+                status,
+                search: search.as_deref(),
+                limit,
+                offset,
+                now,
+            };
+            keys::search(&c.read(), &filter)
+        })
+        .await?;
     let data = json!({ "api_keys": keys.iter().map(|k| key_json(k, now)).collect::<Vec<_>>() });
     Ok(reply(
         &p.caller,
@@ -117,10 +120,12 @@ pub async fn create(
         environment,
     };
     let (actor, now, format) = (actor(&p), p.caller.now, state.key_format.clone());
-    let (key, secret) = blocking(&state, move |c| {
-        keys::create_key(c, &format, &actor, now, &input)
-    })
-    .await?;
+    let (key, secret) = state
+        .store
+        .run(move |c| -> Result<_, ServiceError> {
+            keys::create_key(c, &format, &actor, now, &input)
+        })
+        .await?;
     let mut data = key_json(&key, now);
     data["key"] = secret.expose().into();
     Ok(reply(&p.caller, "API key created successfully", data, None))
@@ -132,12 +137,15 @@ pub async fn show(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, now) = (p.account_id().to_owned(), p.caller.now);
-    let (key, chain) = blocking(&state, move |c| {
-        let key = keys::get_key_in(c, Some(&account), &id)?;
-        let chain = keys::rotation_chain(c, &key)?;
-        Ok((key, chain))
-    })
-    .await?;
+    let (key, chain) = state
+        .store
+        .run(move |c| -> Result<_, ServiceError> {
+            let tx = c.read();
+            let key = keys::get_key_in(&tx, Some(&account), &id)?;
+            let chain = keys::rotation_chain(&tx, &key)?;
+            Ok((key, chain))
+        })
+        .await?;
     let mut data = key_json(&key, now);
     data["rotation_chain"] = chain
         .iter()
@@ -162,10 +170,12 @@ pub async fn update(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, actor, now) = (p.account_id().to_owned(), actor(&p), p.caller.now);
-    let key = blocking(&state, move |c| {
-        lifecycle::update_key(c, &actor, now, (Some(&account), &id), &body.0)
-    })
-    .await?;
+    let key = state
+        .store
+        .run(move |c| -> Result<_, ServiceError> {
+            lifecycle::update_key(c, &actor, now, (Some(&account), &id), &body.0)
+        })
+        .await?;
     Ok(reply(
         &p.caller,
         "API key updated successfully",
@@ -193,10 +203,12 @@ pub async fn rotate(
         p.caller.now,
         state.key_format.clone(),
     );
-    let (old, new, secret) = blocking(&state, move |c| {
-        lifecycle::rotate_key(c, &format, &actor, now, (Some(&account), &id), grace)
-    })
-    .await?;
+    let (old, new, secret) = state
+        .store
+        .run(move |c| -> Result<_, ServiceError> {
+            lifecycle::rotate_key(c, &format, &actor, now, (Some(&account), &id), grace)
+        })
+        .await?;
     let mut data = key_json(&new, now);
     data["key"] = secret.expose().into();
     data["previous_key"] = json!({
@@ -213,7 +225,7 @@ pub async fn revoke(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let change = |c: &mut rusqlite::Connection, actor: &Actor, now, scope: keys::Scope<'_>| {
+    let change = |c: &mut Db, actor: &Actor, now, scope: keys::Scope<'_>| {
         keys::switch_key(c, actor, now, scope, Switch::Revoke)
     };
     key_change(
@@ -250,20 +262,15 @@ async fn key_change<F>(
     change: F,
 ) -> Result<HttpResponse, ApiError>
 where
-    F: FnOnce(
-            &mut rusqlite::Connection,
-            &Actor,
-            Timestamp,
-            keys::Scope<'_>,
-        ) -> Result<ApiKey, ServiceError>
+    F: FnOnce(&mut Db, &Actor, Timestamp, keys::Scope<'_>) -> Result<ApiKey, ServiceError>
         + Send
         + 'static,
 {
     let (account, actor, now) = (p.account_id().to_owned(), actor(&p), p.caller.now);
-    let key = blocking(&state, move |c| {
-        change(c, &actor, now, (Some(&account), &id))
-    })
-    .await?;
+    let key = state
+        .store
+        .run(move |c| -> Result<_, ServiceError> { change(c, &actor, now, (Some(&account), &id)) })
+        .await?;
     Ok(reply(&p.caller, message, key_json(&key, now), None))
 }
 
@@ -273,10 +280,12 @@ pub async fn delete(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, actor, now) = (p.account_id().to_owned(), actor(&p), p.caller.now);
-    let (key, logs) = blocking(&state, move |c| {
-        lifecycle::delete_key(c, &actor, now, (Some(&account), &id))
-    })
-    .await?;
+    let (key, logs) = state
+        .store
+        .run(move |c| -> Result<_, ServiceError> {
+            lifecycle::delete_key(c, &actor, now, (Some(&account), &id))
+        })
+        .await?;
     let data = json!({ "id": key.id, "deleted": true, "request_logs_deleted": logs });
     Ok(reply(&p.caller, "API key deleted successfully", data, None))
 }
@@ -290,13 +299,16 @@ pub async fn usage(
     let params = Params::parse(&req, &["days"])?;
     let days = params.int("days", 30, 1..=90)?;
     let (account, now) = (p.account_id().to_owned(), p.caller.now);
-    let (key_id, routes, by_day) = blocking(&state, move |c| {
-        let key = keys::get_key_in(c, Some(&account), &id)?;
-        let since = now.plus_millis(-(days - 1) * Timestamp::MS_PER_DAY);
-        let (routes, by_day) = crate::store::usage::key_usage(c, &key.id, &since.day())?;
-        Ok::<_, ServiceError>((key.id, routes, by_day))
-    })
-    .await?;
+    let (key_id, routes, by_day) = state
+        .store
+        .run(move |c| -> Result<_, ServiceError> {
+            let tx = c.read();
+            let key = keys::get_key_in(&tx, Some(&account), &id)?;
+            let since = now.plus_millis(-(days - 1) * Timestamp::MS_PER_DAY);
+            let (routes, by_day) = usage::key_usage(&tx, &key.id, &since.day())?;
+            Ok((key.id, routes, by_day))
+        })
+        .await?;
     let failed = |client: i64, server: i64| client + server;
     let days_list: Vec<Value> = (0..days)
         .rev()

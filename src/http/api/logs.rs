@@ -4,12 +4,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::extract::Params;
-use super::{ApiPrincipal, blocking, reply};
+use super::{ApiPrincipal, reply};
 use crate::domain::Timestamp;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
-use crate::store::activity;
-use crate::store::logs::{LogFilter, LogRow, StatusFilter, search_logs};
+use crate::service::activity;
+use crate::service::logs::{self, LogFilter, LogRow, StatusFilter};
 
 const LOG_PARAMS: &[&str] = &[
     "key_id",
@@ -66,22 +66,24 @@ pub async fn logs(
     let account = p.account_id().to_owned();
     let key_id = params.get("key_id").map(str::to_owned);
     let error_code = params.get("error_code").map(str::to_owned);
-    let rows = blocking(&state, move |c| {
-        let filter = LogFilter {
-            account_id: &account,
-            key_id: key_id.as_deref(),
-            status,
-            error_code: error_code.as_deref(),
-            since,
-            until,
-            before_id: cursor,
-            endpoint: None,
-            text: None,
-            limit,
-        };
-        Ok(search_logs(c, &filter)?)
-    })
-    .await?;
+    let rows = state
+        .store
+        .run(move |db| {
+            let filter = LogFilter {
+                account_id: &account,
+                key_id: key_id.as_deref(),
+                status,
+                error_code: error_code.as_deref(),
+                since,
+                until,
+                before_id: cursor,
+                endpoint: None,
+                text: None,
+                limit,
+            };
+            logs::search(&db.read(), &filter)
+        })
+        .await?;
     let next_cursor = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| r.id))
         .flatten();
@@ -185,10 +187,10 @@ pub async fn activity(
         .map(|_| params.int("cursor", 0, 1..=i64::MAX))
         .transpose()?;
     let account = p.account_id().to_owned();
-    let rows = blocking(&state, move |c| {
-        Ok(activity::list(c, &account, cursor, limit)?)
-    })
-    .await?;
+    let rows = state
+        .store
+        .run(move |db| activity::list(&db.read(), &account, None, cursor, limit))
+        .await?;
     let next_cursor = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| r.id))
         .flatten();

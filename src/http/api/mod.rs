@@ -14,13 +14,11 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{Error, HttpResponse, web};
 
 use super::envelope::{Page, success_body};
-use super::error::ApiError;
 use super::middleware::error_of;
 use super::pipeline::{
     Caller, Outcome, apply_rate_headers, commit_log, sanitised_query, take_audit,
 };
 use super::state::AppState;
-use crate::service::ServiceError;
 
 pub use extract::{ApiJson, ApiPrincipal};
 
@@ -126,18 +124,4 @@ fn reply(
     HttpResponse::Ok()
         .content_type("application/json")
         .body(body)
-}
-
-/// Runs a blocking use case off the async workers.
-async fn blocking<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut rusqlite::Connection) -> Result<T, ServiceError> + Send + 'static,
-{
-    state
-        .store
-        .run(move |c| Ok(f(c)))
-        .await
-        .map_err(|e| ApiError::from(ServiceError::from(e)))?
-        .map_err(ApiError::from)
 }

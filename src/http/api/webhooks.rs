@@ -4,14 +4,18 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::extract::{ApiJsonOrEmpty, Params};
-use super::{ApiJson, ApiPrincipal, blocking, reply};
+use super::{ApiJson, ApiPrincipal, reply};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
+use crate::service::ServiceError;
 use crate::service::webhooks::{self as service, EndpointInput};
 
 pub async fn list(p: ApiPrincipal, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let account = p.account_id().to_owned();
-    let endpoints = blocking(&state, move |c| service::list(c, &account)).await?;
+    let endpoints = state
+        .store
+        .run(move |c| service::list(&c.read(), &account))
+        .await?;
     let data = json!({
         "webhooks": endpoints.iter().map(service::summary_json).collect::<Vec<_>>(),
     });
@@ -37,10 +41,12 @@ pub async fn create(
     let input = body.0;
     let (actor, account, now) = (p.actor.clone(), p.account_id().to_owned(), p.caller.now);
     let config = state.config.clone();
-    let (endpoint, secret) = blocking(&state, move |c| {
-        service::create_endpoint(c, &config.webhooks, &actor, &account, &input, now)
-    })
-    .await?;
+    let (endpoint, secret) = state
+        .store
+        .run(move |c| -> Result<_, ServiceError> {
+            service::create_endpoint(c, &config.webhooks, &actor, &account, &input, now)
+        })
+        .await?;
     let data = with_secret(service::endpoint_json(&endpoint), secret.expose());
     Ok(reply(
         &p.caller,
@@ -56,7 +62,10 @@ pub async fn show(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let account = p.account_id().to_owned();
-    let endpoint = blocking(&state, move |c| service::get(c, &account, &id)).await?;
+    let endpoint = state
+        .store
+        .run(move |c| service::get(&c.read(), &account, &id))
+        .await?;
     let data = service::endpoint_json(&endpoint);
     Ok(reply(
         &p.caller,
@@ -75,10 +84,12 @@ pub async fn update(
     let input = body.0;
     let (actor, account, now) = (p.actor.clone(), p.account_id().to_owned(), p.caller.now);
     let config = state.config.clone();
-    let endpoint = blocking(&state, move |c| {
-        service::update_endpoint(c, &config.webhooks, &actor, &account, &id, &input, now)
-    })
-    .await?;
+    let endpoint = state
+        .store
+        .run(move |c| -> Result<_, ServiceError> {
+            service::update_endpoint(c, &config.webhooks, &actor, &account, &id, &input, now)
+        })
+        .await?;
     let data = service::endpoint_json(&endpoint);
     Ok(reply(
         &p.caller,
@@ -94,10 +105,12 @@ pub async fn delete(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (actor, account, now) = (p.actor.clone(), p.account_id().to_owned(), p.caller.now);
-    let endpoint = blocking(&state, move |c| {
-        service::delete_endpoint(c, &actor, &account, &id, now)
-    })
-    .await?;
+    let endpoint = state
+        .store
+        .run(move |c| -> Result<_, ServiceError> {
+            service::delete_endpoint(c, &actor, &account, &id, now)
+        })
+        .await?;
     let data = json!({ "id": endpoint.id, "deleted": true });
     Ok(reply(
         &p.caller,
@@ -114,10 +127,12 @@ pub async fn rotate_secret(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (actor, account, now) = (p.actor.clone(), p.account_id().to_owned(), p.caller.now);
-    let (endpoint, secret) = blocking(&state, move |c| {
-        service::rotate_secret(c, &actor, &account, &id, now)
-    })
-    .await?;
+    let (endpoint, secret) = state
+        .store
+        .run(move |c| -> Result<_, ServiceError> {
+            service::rotate_secret(c, &actor, &account, &id, now)
+        })
+        .await?;
     let data = with_secret(service::endpoint_json(&endpoint), secret.expose());
     Ok(reply(
         &p.caller,
@@ -139,7 +154,10 @@ pub async fn test(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, now) = (p.account_id().to_owned(), p.caller.now);
-    let delivery = blocking(&state, move |c| service::send_test(c, &account, &id, now)).await?;
+    let delivery = state
+        .store
+        .run(move |c| service::send_test(c, &account, &id, now))
+        .await?;
     let data = json!({ "delivery_id": delivery, "event": "webhook.test" });
     Ok(reply(
         &p.caller,
@@ -164,10 +182,12 @@ pub async fn deliveries(
     let status = params.get("status").map(str::to_owned);
     let account = p.account_id().to_owned();
     let size = usize::try_from(limit).unwrap_or(50);
-    let rows = blocking(&state, move |c| {
-        service::deliveries(c, &account, &id, status.as_deref(), cursor, size)
-    })
-    .await?;
+    let rows = state
+        .store
+        .run(move |c| -> Result<_, ServiceError> {
+            service::deliveries(&c.read(), &account, &id, status.as_deref(), cursor, size)
+        })
+        .await?;
     let next = (rows.len() == size)
         .then(|| rows.last().map(|d| d.seq))
         .flatten();
@@ -191,10 +211,12 @@ pub async fn replay(
 ) -> Result<HttpResponse, ApiError> {
     let (id, delivery) = path.into_inner();
     let (account, now) = (p.account_id().to_owned(), p.caller.now);
-    let replayed = blocking(&state, move |c| {
-        service::replay(c, &account, &id, &delivery, now)
-    })
-    .await?;
+    let replayed = state
+        .store
+        .run(move |c| -> Result<_, ServiceError> {
+            service::replay(c, &account, &id, &delivery, now)
+        })
+        .await?;
     let data = service::delivery_json(&replayed);
     Ok(reply(&p.caller, "Delivery queued again", data, None))
 }
@@ -207,10 +229,12 @@ pub async fn deliver_queued(
 ) -> Result<HttpResponse, ApiError> {
     let (account, now) = (p.account_id().to_owned(), p.caller.now);
     let config = state.config.clone();
-    let released = blocking(&state, move |c| {
-        service::deliver_queued(c, &config.webhooks, &account, &id, now)
-    })
-    .await?;
+    let released = state
+        .store
+        .run(move |c| -> Result<_, ServiceError> {
+            service::deliver_queued(c, &config.webhooks, &account, &id, now)
+        })
+        .await?;
     let data = json!({ "delivering": released.delivering, "expired": released.expired });
     Ok(reply(
         &p.caller,

@@ -6,33 +6,18 @@ use serde_json::{Value, json};
 
 use super::handlers::{V1Reply, V1Request, load_account};
 use super::routes::{COUNT, HandlerFuture, LIMIT, OFFSET};
-use crate::domain::Environment;
 use crate::generation::catalog::{Model, ModelType, ProviderKind};
 use crate::generation::record::record_json;
 use crate::generation::request::{self, Invalid};
 use crate::http::envelope::{Page, success_body};
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::pipeline::plan_named;
-use crate::service::ServiceError;
-use crate::service::generations::{self as service, Accept, CancelError, CreateError};
-use crate::service::idempotency::{self, Claim, IdempotencyScope};
-use crate::store::StoreError;
-use crate::store::generations::{self as records, Generation, GenerationStatus};
+use crate::service::generations::{self, CancelError};
+use crate::service::idempotency::{self, IdempotencyScope};
+use crate::service::submit::{Submission, SubmitError, Submitted, submit};
+use crate::service::{ServiceError, cause_chain};
 
 const INITIALIZED: &str = "Generation initialized";
-
-/// Runs store work off the async threads; a store failure becomes 503 BSE5002.
-async fn run<T, F>(req: &V1Request, f: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
-{
-    req.state
-        .store
-        .run(f)
-        .await
-        .map_err(|e| ApiError::from(ServiceError::from(e)))
-}
 
 fn invalid(e: Invalid) -> ApiError {
     ApiError::invalid(&e.field, e.message)
@@ -40,13 +25,19 @@ fn invalid(e: Invalid) -> ApiError {
 
 fn model(req: &V1Request) -> Result<&Model, ApiError> {
     let id = req.model_identifier.as_deref().unwrap_or_default();
-    req.state.generator.catalog().model(id).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::ModelNotFound,
-            format!("The model {id} is not in the catalog."),
-        )
-        .detail("model_identifier", id)
-    })
+    req.state
+        .generator
+        .catalog()
+        .model(id)
+        .ok_or_else(|| unknown_model(id))
+}
+
+fn unknown_model(id: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::ModelNotFound,
+        format!("The model {id} is not in the catalog."),
+    )
+    .detail("model_identifier", id)
 }
 
 fn not_found(id: &str) -> ApiError {
@@ -132,9 +123,14 @@ pub fn generate_video(req: V1Request) -> HandlerFuture {
 }
 
 async fn generate(req: V1Request, route_type: ModelType) -> Result<V1Reply, ApiError> {
-    let key = match req.idempotency_key() {
+    let idempotency = match req.idempotency_key() {
         None => None,
-        Some(k) if idempotency::valid_key(k) => Some(k.to_owned()),
+        Some(key) if idempotency::valid_key(key) => Some(IdempotencyScope {
+            account_id: req.principal.key.account_id.clone(),
+            route: req.http.path().to_owned(),
+            key: key.to_owned(),
+            request_id: req.request_id.clone(),
+        }),
         Some(_) => {
             return Err(ApiError::invalid(
                 "Idempotency-Key",
@@ -142,171 +138,56 @@ async fn generate(req: V1Request, route_type: ModelType) -> Result<V1Reply, ApiE
             ));
         }
     };
-    let Some(key) = key else {
-        return accept(&req, route_type, None).await;
+    let submission = Submission {
+        principal: &req.principal,
+        max_in_flight: plan_named(&req.state, Some(&req.principal.plan)).max_in_flight,
+        model_identifier: req.model_identifier.as_deref().unwrap_or_default(),
+        route_type,
+        body: &req.body,
+        idempotency,
+        origin: req.origin(),
+        now: req.now,
     };
-    let scope = IdempotencyScope {
-        account_id: req.principal.key.account_id.clone(),
-        route: req.http.path().to_owned(),
-        key,
-        request_id: req.request_id.clone(),
-    };
-    let fingerprint = idempotency::fingerprint(&req.body);
-    let (now, claiming) = (req.now, scope.clone());
-    let claimed = run(&req, move |c| {
-        Ok(idempotency::claim(c, &claiming, &fingerprint, now))
-    })
-    .await?
-    .map_err(ApiError::from)?;
-    match claimed {
-        Claim::Replay { body, .. } => replay(&req, body).await,
-        Claim::Reused => Err(ApiError::new(
+    let respond = |data: &Value| success_body(&req.request_id, INITIALIZED, req.now, data, None);
+    let submitted = submit(&req.state.store, &req.state.generator, submission, respond).await;
+    match submitted.map_err(submit_error)? {
+        Submitted::Accepted { data } => Ok(V1Reply::ok(INITIALIZED, data)),
+        Submitted::Replayed { body } => Ok(V1Reply::replayed(body)),
+        Submitted::ReplayedCanceled {
+            request_id,
+            generation_id,
+        } => {
+            let request_id = request_id.as_deref().unwrap_or(&req.request_id);
+            let data = json!({ "generation_id": generation_id, "generation_status": "canceled" });
+            let body = success_body(request_id, INITIALIZED, req.now, &data, None);
+            Ok(V1Reply::replayed(body))
+        }
+    }
+}
+
+fn submit_error(e: SubmitError) -> ApiError {
+    match e {
+        SubmitError::UnknownModel(id) => unknown_model(&id),
+        SubmitError::ModelNotAllowed(id) => ApiError::new(
+            ErrorCode::InsufficientPermissions,
+            format!("This API key may not use the model {id}."),
+        )
+        .detail("model_identifier", id),
+        SubmitError::Invalid(e) => invalid(e),
+        SubmitError::InFlightCap(cap) => in_flight_refusal(cap),
+        SubmitError::InsufficientCredits { balance, needed } => ApiError::new(
+            ErrorCode::InsufficientCredits,
+            format!("This generation costs {needed} credits; the balance is {balance}."),
+        )
+        .detail("credit_balance", balance.to_json())
+        .detail("credits_required", needed.to_json()),
+        SubmitError::KeyReused => ApiError::new(
             ErrorCode::IdempotencyKeyReused,
             "This Idempotency-Key was already used with a different request body.",
-        )),
-        Claim::InProgress => Err(in_progress()),
-        Claim::Fresh => {
-            let result = accept(&req, route_type, Some(&scope)).await;
-            if result.is_err() {
-                let released = run(&req, move |c| Ok(idempotency::release(c, &scope))).await;
-                if !matches!(released, Ok(Ok(()))) {
-                    tracing::error!(request_id = %req.request_id, "cannot release an idempotency claim");
-                }
-            }
-            result
-        }
+        ),
+        SubmitError::InProgress => in_progress(),
+        SubmitError::Service(e) => e.into(),
     }
-}
-
-/// The stored response again, unless its generation has been canceled since.
-async fn replay(req: &V1Request, body: Vec<u8>) -> Result<V1Reply, ApiError> {
-    let stored: Value = serde_json::from_slice(&body).unwrap_or_default();
-    let generation_id = stored["data"]["generation_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let account_id = req.principal.key.account_id.clone();
-    let id = generation_id.clone();
-    let current = run(req, move |c| records::get_in(c, &account_id, &id)).await?;
-    if current.is_some_and(|g| g.status == GenerationStatus::Canceled) {
-        let request_id = stored["request_id"].as_str().unwrap_or(&req.request_id);
-        let data = json!({ "generation_id": generation_id, "generation_status": "canceled" });
-        return Ok(V1Reply::replayed(success_body(
-            request_id,
-            INITIALIZED,
-            req.now,
-            &data,
-            None,
-        )));
-    }
-    Ok(V1Reply::replayed(body))
-}
-
-async fn accept(
-    req: &V1Request,
-    route_type: ModelType,
-    idempotency: Option<&IdempotencyScope>,
-) -> Result<V1Reply, ApiError> {
-    let model = model(req)?;
-    let key = &req.principal.key;
-    if let Some(allowed) = &key.allowed_models
-        && !allowed.iter().any(|m| m == &model.identifier)
-    {
-        return Err(ApiError::new(
-            ErrorCode::InsufficientPermissions,
-            format!("This API key may not use the model {}.", model.identifier),
-        )
-        .detail("model_identifier", model.identifier.as_str()));
-    }
-    let max_in_flight = plan_named(&req.state, Some(&req.principal.plan)).max_in_flight;
-    if let Some(cap) = max_in_flight {
-        let account_id = key.account_id.clone();
-        let in_flight = run(req, move |c| records::count_in_flight(c, &account_id)).await?;
-        if in_flight >= i64::from(cap) {
-            return Err(in_flight_refusal(cap));
-        }
-    }
-    let body = request::parse(&req.body, model, route_type).map_err(invalid)?;
-    let generator = &req.state.generator;
-    let order = generator.order(&body.provider_order, model);
-    let cost = match key.environment {
-        Environment::Test => Default::default(),
-        Environment::Live => request::cost_of(model, &body).map_err(invalid)?,
-    };
-    let g = Generation {
-        id: uuid::Uuid::new_v4().to_string(),
-        account_id: key.account_id.clone(),
-        key_id: Some(key.id.clone()),
-        environment: key.environment.as_str().to_owned(),
-        model_identifier: model.identifier.clone(),
-        model_type: model.model_type.as_str().to_owned(),
-        provider_order: order,
-        provider_used: None,
-        prediction_id: None,
-        status: GenerationStatus::Pending,
-        prompt: body.prompt,
-        ratio: body.ratio,
-        output_format: body.output_format,
-        output_number: body.output_number,
-        input_files: body.input_files,
-        last_frame: body.last_frame,
-        output_files: None,
-        duration: body.duration,
-        resolution: body.resolution,
-        generate_audio: body.generate_audio,
-        specific: body.specific,
-        cost,
-        error: None,
-        error_code: None,
-        files_removed: false,
-        created_at: req.now,
-        started_at: None,
-        completed_at: None,
-        predict_ms: None,
-        origin: Some(req.origin()),
-    };
-    // No provider has been called yet: the prediction id the SDK expects here is the generation
-    // id; the record carries the upstream's own id once a provider assigns one.
-    let data = json!({
-        "model_identifier": g.model_identifier,
-        "generation_provider_order": g.provider_order,
-        "generation_prediction_id": g.id,
-        "generation_id": g.id,
-        "generation_initialized": true,
-    });
-    let response = success_body(&req.request_id, INITIALIZED, req.now, &data, None);
-    let actor = format!("key:{}", key.key_prefix);
-    let id = g.id.clone();
-    let scope = idempotency.cloned();
-    let accepted = run(req, move |c| {
-        let idem = scope.as_ref().map(|scope| (scope, response.as_slice()));
-        Ok(service::accept(
-            c,
-            &Accept {
-                generation: &g,
-                max_in_flight,
-                actor: &actor,
-                idempotency: idem,
-            },
-        ))
-    })
-    .await?;
-    match accepted {
-        Ok(()) => {}
-        Err(CreateError::InFlightCap(cap)) => return Err(in_flight_refusal(cap)),
-        Err(CreateError::InsufficientCredits { balance, needed }) => {
-            return Err(ApiError::new(
-                ErrorCode::InsufficientCredits,
-                format!("This generation costs {needed} credits; the balance is {balance}."),
-            )
-            .detail("credit_balance", balance.to_json())
-            .detail("credits_required", needed.to_json()));
-        }
-        Err(CreateError::ClaimLost) => return Err(in_progress()),
-        Err(CreateError::Service(e)) => return Err(e.into()),
-    }
-    generator.enqueue(id);
-    Ok(V1Reply::ok(INITIALIZED, data))
 }
 
 fn in_progress() -> ApiError {
@@ -331,7 +212,10 @@ pub fn get_content(req: V1Request) -> HandlerFuture {
         let id = req.generation_id.clone().unwrap_or_default();
         let account_id = req.principal.key.account_id.clone();
         let lookup = id.clone();
-        let g = run(&req, move |c| records::get_in(c, &account_id, &lookup))
+        let g = req
+            .state
+            .store
+            .run(move |db| generations::find_in(&db.read(), &account_id, &lookup))
             .await?
             .ok_or_else(|| not_found(&id))?;
         Ok(V1Reply::ok(
@@ -346,8 +230,11 @@ pub fn list_content(req: V1Request) -> HandlerFuture {
         let limit = req.query_int(&LIMIT)?;
         let offset = req.query_int(&OFFSET)?;
         let account_id = req.principal.key.account_id.clone();
-        let (rows, total) =
-            run(&req, move |c| records::list(c, &account_id, limit, offset)).await?;
+        let (rows, total) = req
+            .state
+            .store
+            .run(move |db| generations::list(&db.read(), &account_id, limit, offset))
+            .await?;
         let origin = req.origin();
         let generations: Vec<Value> = rows.iter().map(|g| record_json(g, &origin)).collect();
         Ok(V1Reply::page(
@@ -371,10 +258,13 @@ pub fn cancel(req: V1Request) -> HandlerFuture {
         let id = req.generation_id.clone().unwrap_or_default();
         let (account_id, actor, now) = (req.principal.key.account_id.clone(), actor(&req), req.now);
         let target = id.clone();
-        let canceled = run(&req, move |c| {
-            Ok(service::cancel(c, &account_id, &target, &actor, now))
-        })
-        .await?;
+        let canceled = req
+            .state
+            .store
+            .run(move |db| {
+                Ok::<_, ServiceError>(generations::cancel(db, &account_id, &target, &actor, now))
+            })
+            .await?;
         let canceled = match canceled {
             Ok(c) => c,
             Err(CancelError::NotFound) => return Err(not_found(&id)),
@@ -409,12 +299,12 @@ pub fn delete_content(req: V1Request) -> HandlerFuture {
         let id = req.generation_id.clone().unwrap_or_default();
         let (account_id, actor, now) = (req.principal.key.account_id.clone(), actor(&req), req.now);
         let target = id.clone();
-        let deleted = run(&req, move |c| {
-            Ok(service::delete(c, &account_id, &target, &actor, now))
-        })
-        .await?
-        .map_err(ApiError::from)?
-        .ok_or_else(|| not_found(&id))?;
+        let deleted = req
+            .state
+            .store
+            .run(move |db| generations::delete(db, &account_id, &target, &actor, now))
+            .await?
+            .ok_or_else(|| not_found(&id))?;
         if deleted.generation.status.in_flight() {
             req.state.generator.stop(&id).await;
         }
@@ -652,10 +542,7 @@ pub fn cache_health(req: V1Request) -> HandlerFuture {
         let probe = req
             .state
             .store
-            .run(|c| {
-                let n: i64 = c.query_row("SELECT COUNT(*) FROM settings", [], |r| r.get(0))?;
-                Ok(n)
-            })
+            .run(|db| crate::service::check::ready(db))
             .await;
         let mut data = json!({
             "service": "cache",
@@ -664,7 +551,7 @@ pub fn cache_health(req: V1Request) -> HandlerFuture {
             "engine": "sqlite",
         });
         if let (Err(e), Some(obj)) = (probe, data.as_object_mut()) {
-            tracing::error!(error = %e, "cache probe failed");
+            tracing::error!(error = %cause_chain(&e), "cache probe failed");
             obj.insert("error".into(), "The SQLite store did not answer.".into());
         }
         Ok(V1Reply::ok("Cache health retrieved successfully", data))

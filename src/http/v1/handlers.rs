@@ -11,9 +11,9 @@ use crate::domain::{Region, Timestamp};
 use crate::http::envelope::Page;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::state::AppState;
+use crate::service::accounts;
 use crate::service::auth::Principal;
-use crate::service::usage::usage_report;
-use crate::store::accounts;
+use crate::service::usage::{RouteUsage, usage_report};
 
 pub struct V1Request {
     pub state: web::Data<AppState>,
@@ -152,9 +152,8 @@ pub(super) async fn load_account(req: &V1Request) -> Result<accounts::Account, A
     let id = req.principal.key.account_id.clone();
     req.state
         .store
-        .run(move |c| accounts::get_account(c, &id))
-        .await
-        .map_err(|e| ApiError::from(crate::service::ServiceError::from(e)))?
+        .run(move |db| accounts::find(&db.read(), &id))
+        .await?
         .filter(|a| a.deleted_at.is_none())
         .ok_or_else(|| {
             ApiError::new(
@@ -210,13 +209,9 @@ pub fn usage(req: V1Request) -> HandlerFuture {
         let report = req
             .state
             .store
-            .run(move |c| Ok(usage_report(c, &account_id, days, now)))
-            .await
-            .map_err(|e| ApiError::from(crate::service::ServiceError::from(e)))?
-            .map_err(ApiError::from)?;
-        let sum = |f: fn(&crate::store::usage::RouteUsage) -> i64| {
-            report.routes.iter().map(f).sum::<i64>()
-        };
+            .run(move |db| usage_report(db, &account_id, days, now))
+            .await?;
+        let sum = |f: fn(&RouteUsage) -> i64| report.routes.iter().map(f).sum::<i64>();
         let endpoints: Vec<Value> = report
             .routes
             .iter()

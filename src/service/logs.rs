@@ -1,0 +1,22 @@
+//! Reading the request log: the searches behind the logs pages, the management API's log
+//! listing and its export. Rows are written by the request-log writer, never here.
+
+pub use crate::store::logs::{LogFilter, LogRow, StatusFilter};
+
+use super::ServiceError;
+use crate::store::{Tx, logs};
+
+/// One page of rows matching `filter`, newest first.
+pub fn search(tx: &Tx<'_>, filter: &LogFilter<'_>) -> Result<Vec<LogRow>, ServiceError> {
+    Ok(logs::search_logs(tx, filter)?)
+}
+
+/// How many request-log rows a key has (deleting the key removes them).
+pub fn count_for_key(tx: &Tx<'_>, key_id: &str) -> Result<i64, ServiceError> {
+    Ok(logs::count_key_rows(tx, key_id)?)
+}
+
+/// How many requests a key made at or after `since` (a unix time).
+pub fn requests_since(tx: &Tx<'_>, key_id: &str, since: i64) -> Result<i64, ServiceError> {
+    Ok(logs::key_requests_since(tx, key_id, since)?)
+}
