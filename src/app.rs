@@ -11,21 +11,20 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 
 use crate::config::Config;
-use crate::domain::{Clock, KeyFormat, TrustedProxies};
+use crate::domain::{Clock, IpHasher, KeyFormat, TrustedProxies};
 use crate::generation::media::MediaStore;
 use crate::generation::{Catalog, Generator};
 use crate::http::listener::{self, Listener};
 use crate::http::metrics::Metrics;
 use crate::http::middleware::request_context;
-use crate::http::state::{AppState, IpHasher};
+use crate::http::state::AppState;
 use crate::jobs::deliverer::Deliverer;
 use crate::jobs::{JobContext, JobError, Scheduler};
 use crate::service::ServiceError;
 use crate::service::bootstrap::{AdminCreated, ensure_instance_admin};
-use crate::service::preauth::{FailureLimiter, PreAuthLimiter, SignInBackoff};
-use crate::service::rate_limit::RateLimiter;
-use crate::store::key_reader::KeyReader;
-use crate::store::request_log::{RequestLogThread, RequestLogWriter};
+use crate::service::gate::Gate;
+use crate::service::preauth::{FailureLimiter, SignInBackoff};
+use crate::store::request_log::RequestLogThread;
 use crate::store::{Store, StoreError, StoreOptions, settings};
 
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +110,13 @@ impl Application {
 
         let key_format = KeyFormat::new(&config.keys.prefix).map_err(AppError::Config)?;
         let proxies = TrustedProxies::new(config.trusted_proxies().map_err(AppError::Config)?);
-        let (log, log_thread) = RequestLogWriter::start(&store, config.logs.max_batch)?;
+        let config = Arc::new(config);
+        let (gate, log_thread) = Gate::start(
+            &store,
+            Arc::clone(&config),
+            key_format,
+            IpHasher::new(&secret),
+        )?;
         let catalog = Catalog::load(config.generation.catalog_file()).map_err(AppError::Config)?;
         let generator = Generator::new(
             Arc::new(catalog),
@@ -129,21 +134,13 @@ impl Application {
             );
         }
         let state = web::Data::new(AppState {
-            preauth: PreAuthLimiter::new(
-                config.auth.preauth_max_failures,
-                config.auth.preauth_block_seconds,
-            ),
             signin_ip: signin_limiter(&config),
             signin_email: SignInBackoff::new(u64::from(config.auth.signin_window_minutes) * 60),
-            config: Arc::new(config),
-            key_reader: KeyReader::start(&store)?,
+            config,
             store,
+            gate,
             clock,
-            key_format,
-            log,
-            limiter: RateLimiter::default(),
             proxies,
-            ip_hasher: IpHasher::new(&secret),
             metrics: Metrics::default(),
             openapi: serde_json::to_vec(&crate::http::v1::openapi::document()).unwrap_or_default(),
             reveals: crate::http::admin::Reveals::default(),

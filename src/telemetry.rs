@@ -26,3 +26,19 @@ pub fn init(config: &TelemetryConfig) {
         LogFormat::Json => builder.json().try_init(),
     };
 }
+
+/// The error and every cause under it, joined with ": ", each said once: for the one log line
+/// an unexpected failure gets.
+pub fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}

@@ -2,7 +2,11 @@
 
 use std::net::IpAddr;
 
+use hmac::{KeyInit, Mac};
 use ipnet::IpNet;
+use sha2::Sha256;
+
+use super::random::hex;
 
 pub const MAX_ENTRIES: usize = 50;
 pub const MAX_ENTRY_LEN: usize = 45;
@@ -125,6 +129,27 @@ impl TrustedProxies {
             }
         }
         client
+    }
+}
+
+/// Keyed HMAC-SHA256 of client IPs: a plain hash of an IPv4 address is reversible by brute force.
+pub struct IpHasher {
+    mac: Hmac,
+}
+
+type Hmac = hmac::Hmac<Sha256>;
+
+impl IpHasher {
+    pub fn new(secret: &[u8]) -> IpHasher {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mac = <Hmac as KeyInit>::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
+        IpHasher { mac }
+    }
+
+    pub fn hash(&self, ip: IpAddr) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(ip.to_canonical().to_string().as_bytes());
+        hex(&mac.finalize().into_bytes())
     }
 }
 

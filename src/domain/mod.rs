@@ -11,7 +11,7 @@ pub mod scope;
 pub mod webhook;
 
 pub use clock::{Clock, Timestamp};
-pub use ip::{IpAllowlist, TrustedProxies};
+pub use ip::{IpAllowlist, IpHasher, TrustedProxies};
 pub use key::{Environment, KeyDigest, KeyFormat, KeySecret, KeyStatus};
 pub use money::Money;
 pub use name::Name;

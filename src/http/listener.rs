@@ -138,7 +138,7 @@ where
                     addr,
                 };
                 if let Err(e) = actix_web::rt::System::new().block_on(worker.run(factory)) {
-                    tracing::error!(error = %e, "HTTP worker stopped");
+                    tracing::error!(error = %crate::telemetry::cause_chain(&e), "HTTP worker stopped");
                 }
                 let _ = finished.send(());
             })?;
@@ -162,10 +162,10 @@ where
             match runtime {
                 Ok(rt) => {
                     if let Err(e) = rt.block_on(accept.run(listener, told)) {
-                        tracing::error!(error = %e, "the listener stopped accepting");
+                        tracing::error!(error = %crate::telemetry::cause_chain(&e), "the listener stopped accepting");
                     }
                 }
-                Err(e) => tracing::error!(error = %e, "cannot start the accept thread"),
+                Err(e) => tracing::error!(error = %crate::telemetry::cause_chain(&e), "cannot start the accept thread"),
             }
         })?;
     Ok(Listener {
@@ -206,11 +206,11 @@ impl Accept {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => match stream.into_std() {
                         Ok(stream) => self.dispatch(stream, peer),
-                        Err(e) => tracing::debug!(error = %e, "cannot take over a connection"),
+                        Err(e) => tracing::debug!(error = %crate::telemetry::cause_chain(&e), "cannot take over a connection"),
                     },
                     Err(e) if client_side(&e) => {}
                     Err(e) => {
-                        tracing::warn!(error = %e, "cannot accept connections");
+                        tracing::warn!(error = %crate::telemetry::cause_chain(&e), "cannot accept connections");
                         tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
                     }
                 },
@@ -225,7 +225,7 @@ impl Accept {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if client_side(&e) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, "cannot accept the connections left at the stop");
+                    tracing::warn!(error = %crate::telemetry::cause_chain(&e), "cannot accept the connections left at the stop");
                     break;
                 }
             }
@@ -238,7 +238,7 @@ impl Accept {
         // A socket from the listener's own accept is blocking; the workers' runtimes take only
         // non-blocking ones.
         if let Err(e) = stream.set_nonblocking(true) {
-            tracing::debug!(%peer, error = %e, "cannot take over a connection");
+            tracing::debug!(%peer, error = %crate::telemetry::cause_chain(&e), "cannot take over a connection");
             return;
         }
         let Some(permit) = self.permits.take(peer.ip().to_canonical()) else {
@@ -414,7 +414,7 @@ impl Worker {
             let io = match TcpStream::from_std(stream) {
                 Ok(io) => io,
                 Err(e) => {
-                    tracing::debug!(%peer, error = %e, "cannot take over a connection");
+                    tracing::debug!(%peer, error = %crate::telemetry::cause_chain(&e), "cannot take over a connection");
                     continue;
                 }
             };
@@ -430,7 +430,7 @@ impl Worker {
             let open = Rc::clone(&open);
             actix_web::rt::spawn(async move {
                 if let Err(e) = served.await {
-                    tracing::debug!(%peer, error = %e, "connection ended on a protocol error");
+                    tracing::debug!(%peer, error = %crate::telemetry::cause_chain(&e), "connection ended on a protocol error");
                 }
                 drop(permit);
                 open.send_modify(|n| *n -= 1);

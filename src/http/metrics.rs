@@ -75,7 +75,7 @@ impl Metrics {
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let mut text = state.metrics.render();
-    let log = state.log.stats();
+    let log = state.gate.log_stats();
     for (name, help, counter) in [
         (
             "tidegate_request_log_commits_total",

@@ -11,6 +11,7 @@ use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderVa
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest};
 use rand::RngExt;
+use tracing::Instrument;
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -63,7 +64,30 @@ pub async fn request_context(
     let missed = body_timeout.map(|timeout| body_deadline::limit(&mut req, timeout));
     // Whatever the request waits for in the store counts against one deadline from here.
     let arrived = std::time::Instant::now();
-    let mut res = crate::store::busy::request_scope(arrived, next.call(req)).await?;
+    // Every log line of the request carries its id, method and route; the key pipeline adds the
+    // key's prefix once it knows it.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id.0,
+        method = %req.method(),
+        route = tracing::field::Empty,
+        key = tracing::field::Empty,
+    );
+    if let Some(pattern) = req.match_pattern() {
+        span.record("route", pattern);
+    }
+    let served = async move {
+        let res = crate::service::request_scope(arrived, next.call(req)).await;
+        if let Ok(res) = &res {
+            tracing::debug!(
+                status = res.status().as_u16(),
+                elapsed_us = arrived.elapsed().as_micros() as u64,
+                "request finished"
+            );
+        }
+        res
+    };
+    let mut res = served.instrument(span).await?;
     // The rest of a body that came too late would be read as the next request.
     if closing || missed.is_some_and(|m| m.get()) {
         res.response_mut()
@@ -100,7 +124,7 @@ pub fn error_of(res: &ServiceResponse<BoxBody>) -> Option<ApiError> {
             return Some(api.clone());
         }
         if status.is_server_error() {
-            tracing::error!(error = %error, "request failed");
+            tracing::error!(request_id = %RequestId::of(res.request()), error = %error, "request failed");
         }
         return Some(from_actix(error, status));
     }

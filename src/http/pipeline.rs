@@ -1,9 +1,9 @@
-//! The key pipeline shared by /v1 and the management API (v1-api.md §4 steps 2–11) and the
-//! commit of the request-log row that every request of an identified key waits for.
+//! The HTTP side of the key gate (`service::gate`) shared by /v1 and the management API: the
+//! bearer token and the caller out of the request, a denial into its error envelope, and the
+//! request line into the log row that every request of an identified key waits for.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::http::Method;
@@ -14,21 +14,12 @@ use super::error::{ApiError, ErrorCode};
 use super::metrics::Metrics;
 use super::middleware::RequestId;
 use super::state::AppState;
-use crate::config::PlanConfig;
 use crate::domain::{KeyStatus, Region, Scope, Timestamp};
-use crate::service::auth::{Principal, Refused, authorize};
-use crate::service::rate_limit::{Decision, Subject};
-use crate::store::keys::{ApiKey, AuthRecord};
-use crate::store::request_log::{LogEntry, Refusal, Relay, Written};
+use crate::service::auth::{Principal, Refused};
+use crate::service::gate::{Attempt, Denial, Denied, Record, Relay, Written};
+use crate::service::rate_limit::Decision;
 
-const MAX_QUERY_LOG: usize = 512;
-const MAX_USER_AGENT: usize = 256;
-const MAX_LOGGED_VALUE: usize = 100;
-const UNLIMITED: PlanConfig = PlanConfig {
-    requests_per_minute: None,
-    requests_per_day: None,
-    max_in_flight: None,
-};
+pub use crate::service::gate::{Audit, Lookup, sanitised_query, truncate};
 
 /// Who is calling, from where, when.
 #[derive(Clone, Debug)]
@@ -62,27 +53,6 @@ impl Caller {
     }
 }
 
-/// An identified key whose request must be logged, whatever the outcome.
-#[derive(Clone, Debug)]
-pub struct Audit {
-    pub key: Arc<ApiKey>,
-    /// Passed the lifecycle and region checks: the request counts as a use of the key.
-    pub authenticated: bool,
-    pub limits: Option<Decision>,
-    /// Decided from the key cache at this key generation; the commit confirms it.
-    pub decided_at: Option<i64>,
-}
-
-/// Where the key of a request is looked up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lookup {
-    /// The key cache, confirmed when the log row commits: for operations that change nothing,
-    /// which can simply be decided again if a key changed meanwhile.
-    Cached,
-    /// The store as it is now, before anything runs.
-    Fresh,
-}
-
 /// Steps 2–11. On failure, the error and — when the key was identified — what to log.
 pub async fn authenticate(
     req: &HttpRequest,
@@ -91,123 +61,62 @@ pub async fn authenticate(
     scope: Scope,
     lookup: Lookup,
 ) -> Result<(Principal, Audit), (ApiError, Option<Audit>)> {
-    let blocked = state.preauth.blocked_for(&caller.client_ip, caller.now);
-    let (record, decided_at) = identify(req, state, caller, lookup, blocked)
-        .await
-        .map_err(|error| {
-            // Refusals are about the caller; a store that cannot answer is not one.
-            if error.code != ErrorCode::StorageUnavailable {
-                count_refusal(state, caller, error.code.code());
-            }
-            (error, None)
-        })?;
-    let principal = match authorize(record, caller.now, caller.region, caller.client_ip, scope) {
-        Ok(p) => p,
-        Err(refused) => {
-            let (refused, record) = *refused;
-            // A key that is not usable here (revoked, disabled, expired, another region's) is a
-            // failed authentication like an unknown one; past that, the key is the caller's.
-            let usable = !matches!(refused, Refused::Lifecycle(_) | Refused::WrongRegion);
-            let mut limits = None;
-            let error = if usable {
-                let plan = plan_named(state, record.account.as_ref().map(|a| a.plan.as_str()));
-                limits = rate_decision(state, &record.key, plan, caller.now, false);
-                refusal_error(refused)
-            } else {
-                failed_authentication(state, caller, blocked, refusal_error(refused))
-            };
-            let audit = Audit {
-                key: record.key,
-                authenticated: usable,
-                limits,
-                decided_at,
-            };
-            return Err((error, Some(audit)));
-        }
+    let attempt = Attempt {
+        token: bearer(req),
+        client_ip: caller.client_ip,
+        now: caller.now,
+        region: caller.region,
+        scope,
+        lookup,
     };
-    let plan = plan_named(state, Some(&principal.plan));
-    let limits = rate_decision(state, &principal.key, plan, caller.now, true);
-    let audit = Audit {
-        key: Arc::clone(&principal.key),
-        authenticated: true,
-        limits,
-        decided_at,
-    };
-    if let Some(wait) = limits.and_then(|d| d.retry_after) {
-        let limit = limits.and_then(|d| d.exceeded_limit).unwrap_or_default();
-        let error = ApiError::new(
-            ErrorCode::RateLimitExceeded,
-            "Rate limit exceeded. Retry after the indicated time.",
-        )
-        .retry_after(wait)
-        .detail("limit", limit);
-        return Err((error, Some(audit)));
+    let admitted = state.gate.admit(attempt).await;
+    if let Some(audit) = match &admitted {
+        Ok((_, audit)) => Some(audit),
+        Err(denied) => denied.audit.as_ref(),
+    } {
+        tracing::Span::current().record("key", audit.key.key_prefix.as_str());
     }
-    Ok((principal, audit))
+    admitted.map_err(|denied| {
+        let Denied {
+            denial,
+            audit,
+            failed_authentication,
+        } = denied;
+        if failed_authentication {
+            Metrics::bump(&state.metrics.auth_failures);
+        }
+        let error = denial_error(denial, &caller.request_id);
+        // Refusals are about the caller; a store that cannot answer is not one.
+        if audit.is_none() && error.code != ErrorCode::StorageUnavailable {
+            count_refusal(state, caller, error.code.code());
+        }
+        (error, audit)
+    })
 }
 
-/// Steps 2–5: everything up to finding the key by its digest. Failures here are not key rows.
-/// A key from the cache comes with the key generation its decision must be confirmed at.
-///
-/// `blocked` is what is left of the pre-auth block of the caller's address. It refuses only
-/// attempts that cannot be tied to a usable key, so a valid key is served from an address that
-/// another client (behind the same NAT, say) got blocked; see `failed_authentication`.
-async fn identify(
-    req: &HttpRequest,
-    state: &AppState,
-    caller: &Caller,
-    lookup: Lookup,
-    blocked: Option<u64>,
-) -> Result<(AuthRecord, Option<i64>), ApiError> {
-    let failed = |error: ApiError| failed_authentication(state, caller, blocked, error);
-    let token = bearer(req).ok_or_else(|| {
-        failed(ApiError::new(
+fn denial_error(denial: Denial, request_id: &str) -> ApiError {
+    match denial {
+        Denial::Missing => ApiError::new(
             ErrorCode::AuthenticationRequired,
             "An API key is required: send it as 'Authorization: Bearer <key>'.",
-        ))
-    })?;
-    let parsed = state
-        .key_format
-        .parse(token)
-        .ok_or_else(|| failed(invalid_key()))?;
-    let cached = match lookup {
-        Lookup::Cached => state.key_reader.cached(&parsed.digest),
-        Lookup::Fresh => None,
-    };
-    let (record, decided_at) = match cached {
-        Some(hit) => (hit.record, Some(hit.generation)),
-        None => {
-            let found = state.key_reader.find(parsed.digest).await.map_err(|e| {
-                tracing::error!(error = %e, "key lookup failed");
-                ApiError::storage_unavailable()
-            })?;
-            (found.ok_or_else(|| failed(invalid_key()))?, None)
-        }
-    };
-    // The index (or the cache) found the row; compare the digests again in constant time.
-    if !parsed.digest.matches_hex(&record.key.key_hash) {
-        return Err(failed(invalid_key()));
-    }
-    Ok((record, decided_at))
-}
-
-/// An attempt that cannot be tied to a usable key: it counts towards the pre-auth limit of the
-/// caller's address, and while that address is blocked it is refused with BSE1006 instead.
-fn failed_authentication(
-    state: &AppState,
-    caller: &Caller,
-    blocked: Option<u64>,
-    error: ApiError,
-) -> ApiError {
-    state.preauth.record_failure(caller.client_ip, caller.now);
-    Metrics::bump(&state.metrics.auth_failures);
-    match blocked {
-        Some(wait) => ApiError::new(
+        ),
+        Denial::Invalid => invalid_key(),
+        Denial::Refused(refused) => refusal_error(refused),
+        Denial::Blocked(wait) => ApiError::new(
             ErrorCode::AuthRateLimited,
             "Too many failed authentication attempts from this address.",
         )
         .retry_after(wait),
-        None => error,
+        Denial::RateLimited { retry_after, limit } => ApiError::new(
+            ErrorCode::RateLimitExceeded,
+            "Rate limit exceeded. Retry after the indicated time.",
+        )
+        .retry_after(retry_after)
+        .detail("limit", limit),
+        Denial::Unavailable(e) => {
+            tracing::error!(request_id, error = %crate::service::cause_chain(&e), "key lookup failed");
+            ApiError::storage_unavailable()
+        }
     }
 }
 
@@ -242,30 +151,6 @@ fn refusal_error(refused: Refused) -> ApiError {
     }
 }
 
-/// An account whose plan is no longer configured gets the default plan.
-pub fn plan_named<'a>(state: &'a AppState, name: Option<&str>) -> &'a PlanConfig {
-    let plans = &state.config.plans;
-    name.and_then(|n| plans.get(n))
-        .or_else(|| plans.get(&state.config.accounts.default_plan))
-        .unwrap_or(&UNLIMITED)
-}
-
-fn rate_decision(
-    state: &AppState,
-    key: &ApiKey,
-    plan: &PlanConfig,
-    now: Timestamp,
-    consume: bool,
-) -> Option<Decision> {
-    let subject = Subject {
-        account_id: &key.account_id,
-        plan,
-        key_id: &key.id,
-        key_per_minute: key.rate_limit_per_minute,
-    };
-    state.limiter.check(&subject, now, consume)
-}
-
 fn bearer(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -278,12 +163,9 @@ pub fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
 }
 
 pub fn count_refusal(state: &AppState, caller: &Caller, reason: &'static str) {
-    let ip_hash = state.ip_hasher.hash(caller.client_ip);
-    state.log.count_refusal(Refusal {
-        day: caller.now.day(),
-        ip_hash,
-        reason,
-    });
+    state
+        .gate
+        .count_refusal(caller.client_ip, caller.now, reason);
 }
 
 /// `X-RateLimit-*` describing the minute window, when there is one.
@@ -321,28 +203,22 @@ pub async fn commit_log(
     audit: &Audit,
     outcome: Outcome<'_>,
 ) -> Result<Written, ApiError> {
-    let key = &audit.key;
-    let entry = LogEntry {
+    let record = Record {
         request_id: caller.request_id.clone(),
-        key: Arc::clone(key),
         method: method_name(req.method()),
-        endpoint: req.path().to_owned(),
-        route: outcome.route.to_owned(),
+        endpoint: req.path(),
+        route: outcome.route,
         query: outcome.query,
-        status_code: outcome.status,
+        status: outcome.status,
         error_code: outcome.error_code,
         idempotency_replayed: outcome.idempotency_replayed,
-        ip_hash: state.ip_hasher.hash(caller.client_ip),
-        user_agent: header(req, USER_AGENT.as_str())
-            .map(|ua| truncate(ua, MAX_USER_AGENT).to_owned()),
-        region: caller.region.as_str(),
-        latency_us: i64::try_from(caller.started.elapsed().as_micros()).unwrap_or(i64::MAX),
-        created_at: caller.now.millis(),
-        authenticated: audit.authenticated,
-        decided_at: audit.decided_at,
+        user_agent: header(req, USER_AGENT.as_str()),
+        client_ip: caller.client_ip,
+        region: caller.region,
+        now: caller.now,
         arrived: caller.started,
     };
-    state.log.commit(entry, relay()).await.map_err(|_| {
+    state.gate.commit(audit, record, relay()).await.map_err(|_| {
         Metrics::bump(&state.metrics.log_failures);
         ApiError::new(
             ErrorCode::StorageUnavailable,
@@ -379,43 +255,6 @@ fn relay() -> Option<Relay> {
     })
 }
 
-/// Known parameters keep their (shortened) values; anything else is masked.
-pub fn sanitised_query(
-    pairs: &[(String, String)],
-    is_known: impl Fn(&str) -> bool,
-) -> Option<String> {
-    if pairs.is_empty() {
-        return None;
-    }
-    let shown: Vec<(&str, &str)> = pairs
-        .iter()
-        .map(|(name, value)| {
-            let keep = is_known(name);
-            (
-                name.as_str(),
-                if keep {
-                    truncate(value, MAX_LOGGED_VALUE)
-                } else {
-                    "[masked]"
-                },
-            )
-        })
-        .collect();
-    let encoded = serde_urlencoded::to_string(shown).ok()?;
-    Some(truncate(&encoded, MAX_QUERY_LOG).to_owned())
-}
-
-pub fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
 /// The audit of the current request, left by the management API's extractor for its log layer.
 pub fn stash_audit(req: &HttpRequest, audit: Audit, caller: Caller) {
     req.extensions_mut().insert((audit, caller));
@@ -428,25 +267,6 @@ pub fn take_audit(req: &HttpRequest) -> Option<(Audit, Caller)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn truncation_respects_character_boundaries() {
-        assert_eq!(truncate("héllo", 2), "h");
-        assert_eq!(truncate("abc", 5), "abc");
-    }
-
-    #[test]
-    fn unknown_query_parameters_are_masked() {
-        let pairs = vec![
-            ("days".to_owned(), "7".to_owned()),
-            ("token".to_owned(), "s3cret".to_owned()),
-        ];
-        assert_eq!(
-            sanitised_query(&pairs, |n| n == "days").as_deref(),
-            Some("days=7&token=%5Bmasked%5D")
-        );
-        assert_eq!(sanitised_query(&[], |n| n == "days"), None);
-    }
 
     #[test]
     fn a_bearer_token_needs_the_scheme_and_a_value() {

@@ -95,7 +95,7 @@ struct Outcome {
 impl Sender {
     async fn run(self, mut stopping: watch::Receiver<Option<Instant>>) {
         if let Err(e) = self.store.run(|db| store::release_leases(&db.read())).await {
-            tracing::warn!(error = %e, "cannot take back the deliveries of the last run");
+            tracing::warn!(error = %crate::telemetry::cause_chain(&e), "cannot take back the deliveries of the last run");
         }
         let mut sending: JoinSet<Outcome> = JoinSet::new();
         let mut per_endpoint: HashMap<String, usize> = HashMap::new();
@@ -156,7 +156,7 @@ impl Sender {
             .run(move |c| store::claim_due(c, now, free, per, &sending, lease))
             .await;
         claimed.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "cannot read the webhook outbox");
+            tracing::warn!(error = %crate::telemetry::cause_chain(&e), "cannot read the webhook outbox");
             Vec::new()
         })
     }
@@ -200,7 +200,7 @@ impl Sender {
             .await;
         // Not written: the leases run out and the deliveries are made again.
         if let Err(e) = written {
-            tracing::warn!(error = %e, "cannot record webhook deliveries");
+            tracing::warn!(error = %crate::telemetry::cause_chain(&e), "cannot record webhook deliveries");
         }
     }
 

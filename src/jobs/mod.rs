@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use tracing::Instrument;
 
 use crate::config::{Config, JobsConfig};
 use crate::domain::Clock;
@@ -132,6 +133,12 @@ impl Job {
 
     /// Runs the job once, now (by `ctx.clock`), on the blocking thread pool.
     pub async fn run(self, ctx: &JobContext) -> Result<JobOutcome, JobError> {
+        // Every log line of the run, the store's included, carries the job's name.
+        let span = tracing::info_span!("job", job = self.name());
+        self.run_now(ctx).instrument(span).await
+    }
+
+    async fn run_now(self, ctx: &JobContext) -> Result<JobOutcome, JobError> {
         let now = ctx.clock.now();
         let config = ctx.config.clone();
         let catalog = ctx.catalog.clone();

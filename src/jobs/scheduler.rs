@@ -97,7 +97,7 @@ impl Scheduler {
         if let Some(mut inner) = self.inner
             && let Err(e) = inner.shutdown().await
         {
-            tracing::warn!(error = %e, "stopping the job scheduler failed");
+            tracing::warn!(error = %crate::telemetry::cause_chain(&e), "stopping the job scheduler failed");
         }
         for lock in &self.running {
             drop(lock.lock().await);
@@ -119,7 +119,11 @@ async fn run_scheduled(job: Job, ctx: &JobContext, lock: &Mutex<()>, stopping: &
             tracing::info!(job = job.name(), "{}", outcome.summary())
         }
         Ok(outcome) => tracing::debug!(job = job.name(), "{}", outcome.summary()),
-        Err(e) => tracing::error!(job = job.name(), error = %e, "scheduled job failed"),
+        Err(e) => tracing::error!(
+            job = job.name(),
+            error = %crate::service::cause_chain(&e),
+            "scheduled job failed"
+        ),
     }
 }
 

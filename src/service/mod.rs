@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod check;
 pub mod credits;
 pub mod events;
+pub mod gate;
 pub mod generations;
 pub mod idempotency;
 pub mod keys;
@@ -26,6 +27,12 @@ pub mod webhooks;
 
 use crate::store::StoreError;
 
+/// Lock waits inside the future end at the deadline of a request that arrived at the instant.
+pub use crate::store::busy::request_scope;
+/// The store and its unit of work, as the callers of the services hold them: they pass the `Db`
+/// of `Store::run` to a service and never see what is inside.
+pub use crate::store::{Db, Store};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     /// Bad input; `field` names it for `details.field`, `index` points into a list.
@@ -44,12 +51,6 @@ pub enum ServiceError {
     Forbidden(String),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<rusqlite::Error> for ServiceError {
-    fn from(e: rusqlite::Error) -> Self {
-        ServiceError::Store(StoreError::Sqlite(e))
-    }
 }
 
 impl ServiceError {
@@ -103,21 +104,7 @@ impl Actor {
     }
 }
 
-/// The error and every cause under it, joined with ": ", each said once: for the one log line
-/// an unexpected failure gets.
-pub fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    out
-}
+pub use crate::telemetry::cause_chain;
 
 #[cfg(test)]
 mod tests {

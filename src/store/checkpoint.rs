@@ -80,7 +80,7 @@ fn checkpoint(conn: &Connection, mode: &str) -> Option<(bool, i64)> {
     }) {
         Ok(result) => Some(result),
         Err(e) => {
-            tracing::warn!(error = %e, mode, "WAL checkpoint failed");
+            tracing::warn!(error = %crate::telemetry::cause_chain(&e), mode, "WAL checkpoint failed");
             None
         }
     }

@@ -185,7 +185,10 @@ impl Store {
             timeout: Some(timeout),
             deadline,
         };
+        // What the work logs carries the span of the request or job it does it for.
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             let conn = match deadline {
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(std::time::Instant::now());

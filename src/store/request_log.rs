@@ -245,7 +245,7 @@ fn writer_loop(
                     .first()
                     .map(|(e, _)| e.request_id.as_str())
                     .unwrap_or("-");
-                tracing::error!(error = %e, rows = rows.len(), first_request_id = first,
+                tracing::error!(error = %crate::telemetry::cause_chain(&e), rows = rows.len(), first_request_id = first,
                     "request log commit failed");
                 None
             }

@@ -25,6 +25,7 @@ mod receiver;
 mod request_log;
 mod routes;
 mod startup;
+mod telemetry;
 mod upstream;
 mod webdriver;
 mod webhook_pages;

@@ -21,7 +21,7 @@ pub fn start_binary(dir: &std::path::Path, env: &[(&str, &str)]) -> (Running, St
 }
 
 /// The same, with the server's log going to `log`.
-fn start_binary_logging(
+pub fn start_binary_logging(
     dir: &std::path::Path,
     env: &[(&str, &str)],
     log: Stdio,
@@ -74,7 +74,7 @@ pub fn signal(running: &Running, signal: &str) {
     assert!(status.success());
 }
 
-fn stop_with(running: &mut Running, name: &str) -> i32 {
+pub fn stop_with(running: &mut Running, name: &str) -> i32 {
     signal(running, name);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

@@ -122,7 +122,7 @@ pub async fn perform(
     match action.as_str() {
         "rotate" => {
             let (format, grace, session_id) = (
-                state.key_format.clone(),
+                state.gate.key_format.clone(),
                 form.grace_hours,
                 session.0.id_hash.clone(),
             );

@@ -115,7 +115,7 @@ pub async fn submit(
         }
         return Ok(page);
     }
-    let ip_hash = state.ip_hasher.hash(caller.client_ip);
+    let ip_hash = state.gate.ip_hasher.hash(caller.client_ip);
     let hours = state.config.auth.session_hours;
     let (email, password) = (form.email.clone(), form.password);
     let result = state
@@ -145,7 +145,7 @@ pub async fn submit(
             )
         }
         Err(SignInError::Service(e)) => {
-            tracing::error!(error = %e, "sign-in failed");
+            tracing::error!(error = %crate::telemetry::cause_chain(&e), "sign-in failed");
             Err(AdminError::Internal)
         }
     }

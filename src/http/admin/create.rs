@@ -205,7 +205,7 @@ pub async fn submit(
         },
     };
     let actor = session.actor(&req, &state);
-    let (now, format) = (state.clock.now(), state.key_format.clone());
+    let (now, format) = (state.clock.now(), state.gate.key_format.clone());
     let created = state
         .store
         .run(move |c| Ok::<_, ServiceError>(create_key(c, &format, &actor, now, &input)))

@@ -56,7 +56,7 @@ pub struct ListQuery {
 }
 
 fn internal(e: serde_json::Error) -> AdminError {
-    tracing::error!(error = %e, "generation record could not be shown");
+    tracing::error!(error = %crate::telemetry::cause_chain(&e), "generation record could not be shown");
     AdminError::Internal
 }
 

@@ -83,7 +83,7 @@ fn render_page(page: &impl Template) -> Result<HttpResponse, AdminError> {
 /// A rendered page with another status than 200 (a form sent back with its errors).
 fn render_page_with(status: StatusCode, page: &impl Template) -> Result<HttpResponse, AdminError> {
     let body = page.render().map_err(|e| {
-        tracing::error!(error = %e, "template failed");
+        tracing::error!(error = %crate::telemetry::cause_chain(&e), "template failed");
         AdminError::Internal
     })?;
     Ok(HttpResponse::build(status)

@@ -85,7 +85,7 @@ impl AdminSession {
         let ip = crate::http::pipeline::Caller::new(req, state).client_ip;
         Actor::User {
             email: self.0.email.clone(),
-            ip_hash: Some(state.ip_hasher.hash(ip)),
+            ip_hash: Some(state.gate.ip_hasher.hash(ip)),
         }
     }
 

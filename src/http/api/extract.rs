@@ -95,7 +95,7 @@ async fn by_key(
             stash_audit(req, audit, caller.clone());
             let actor = Actor::Key {
                 prefix: principal.key.key_prefix.clone(),
-                ip_hash: Some(state.ip_hasher.hash(caller.client_ip)),
+                ip_hash: Some(state.gate.ip_hasher.hash(caller.client_ip)),
             };
             Ok(ApiPrincipal {
                 account_id: principal.key.account_id.clone(),
@@ -152,7 +152,7 @@ async fn by_session(
     }
     let actor = Actor::User {
         email: session.email,
-        ip_hash: Some(state.ip_hasher.hash(caller.client_ip)),
+        ip_hash: Some(state.gate.ip_hasher.hash(caller.client_ip)),
     };
     Ok(ApiPrincipal {
         account_id,

@@ -10,11 +10,11 @@ use crate::domain::{Environment, KeyStatus, Timestamp};
 use crate::http::envelope::Page;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
+use crate::service::Db;
 use crate::service::keys::{self, ApiKey, CreateKey, KeyFilter, ScopeChoice, Switch, key_json};
 use crate::service::lifecycle::{self, KeyPatch};
 use crate::service::usage;
 use crate::service::{Actor, ServiceError};
-use crate::store::Db;
 
 fn actor(p: &ApiPrincipal) -> Actor {
     p.actor.clone()
@@ -119,7 +119,7 @@ pub async fn create(
         rate_limit_per_minute: body.rate_limit_per_minute,
         environment,
     };
-    let (actor, now, format) = (actor(&p), p.caller.now, state.key_format.clone());
+    let (actor, now, format) = (actor(&p), p.caller.now, state.gate.key_format.clone());
     let (key, secret) = state
         .store
         .run(move |c| -> Result<_, ServiceError> {
@@ -201,7 +201,7 @@ pub async fn rotate(
         p.account_id().to_owned(),
         actor(&p),
         p.caller.now,
-        state.key_format.clone(),
+        state.gate.key_format.clone(),
     );
     let (old, new, secret) = state
         .store

@@ -18,7 +18,7 @@ use crate::http::pipeline::{
     sanitised_query,
 };
 use crate::http::state::AppState;
-use crate::store::request_log::Written;
+use crate::service::gate::Written;
 
 pub async fn dispatch(
     req: HttpRequest,
@@ -31,6 +31,7 @@ pub async fn dispatch(
         count_refusal(&state, &caller, "firewall");
         return firewall::refusal();
     };
+    tracing::Span::current().record("route", matched.op.template);
     // Read once the key is known, never for a refused caller.
     let mut payload = Some(payload);
     let mut lookup = if matched.op.method == Method::GET {

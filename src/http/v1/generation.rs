@@ -11,7 +11,6 @@ use crate::generation::record::record_json;
 use crate::generation::request::{self, Invalid};
 use crate::http::envelope::{Page, success_body};
 use crate::http::error::{ApiError, ErrorCode};
-use crate::http::pipeline::plan_named;
 use crate::service::generations::{self, CancelError};
 use crate::service::idempotency::{self, IdempotencyScope};
 use crate::service::submit::{Submission, SubmitError, Submitted, submit};
@@ -140,7 +139,7 @@ async fn generate(req: V1Request, route_type: ModelType) -> Result<V1Reply, ApiE
     };
     let submission = Submission {
         principal: &req.principal,
-        max_in_flight: plan_named(&req.state, Some(&req.principal.plan)).max_in_flight,
+        max_in_flight: req.state.gate.plan(Some(&req.principal.plan)).max_in_flight,
         model_identifier: req.model_identifier.as_deref().unwrap_or_default(),
         route_type,
         body: &req.body,

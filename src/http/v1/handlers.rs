@@ -91,7 +91,7 @@ impl V1Reply {
         // A `Value` or a plain struct cannot fail to serialize; should one ever, the error is
         // logged and `data` is null.
         let data = serde_json::value::to_raw_value(&data).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "response data could not be serialized");
+            tracing::error!(error = %crate::telemetry::cause_chain(&e), "response data could not be serialized");
             RawValue::NULL.to_owned()
         });
         V1Reply {

@@ -1,0 +1,398 @@
+//! The key gate shared by /v1 and the management API (v1-api.md §4 steps 2–11): who a bearer
+//! token belongs to, whether it may make this request here and now, and the audit row that every
+//! request of an identified key commits before its response leaves.
+//!
+//! The decision is the service's; how a request carries its token and how a denial reads on the
+//! wire stay with the caller.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::auth::{Principal, Refused, authorize};
+use super::preauth::PreAuthLimiter;
+use super::rate_limit::{Decision, RateLimiter, Subject};
+use crate::config::{Config, PlanConfig};
+use crate::domain::{IpHasher, KeyFormat, Region, Scope, Timestamp};
+use crate::store::keys::{ApiKey, AuthRecord};
+use crate::store::request_log::{LogEntry, Refusal, RequestLogWriter};
+use crate::store::{Store, StoreError};
+
+pub use crate::store::key_reader::KeyReader;
+pub use crate::store::request_log::{Relay, WriterStats, Written};
+
+const MAX_QUERY_LOG: usize = 512;
+const MAX_USER_AGENT: usize = 256;
+const MAX_LOGGED_VALUE: usize = 100;
+const UNLIMITED: PlanConfig = PlanConfig {
+    requests_per_minute: None,
+    requests_per_day: None,
+    max_in_flight: None,
+};
+
+/// What the gate holds between requests: the key cache, the log writer and the limiters.
+pub struct Gate {
+    pub key_format: KeyFormat,
+    pub keys: KeyReader,
+    pub log: RequestLogWriter,
+    pub limiter: RateLimiter,
+    pub preauth: PreAuthLimiter,
+    pub ip_hasher: IpHasher,
+    config: Arc<Config>,
+}
+
+/// Where the key of a request is looked up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// The key cache, confirmed when the log row commits: for operations that change nothing,
+    /// which can simply be decided again if a key changed meanwhile.
+    Cached,
+    /// The store as it is now, before anything runs.
+    Fresh,
+}
+
+/// One request at the gate.
+#[derive(Clone, Copy, Debug)]
+pub struct Attempt<'a> {
+    /// The bearer token, when the request carries one.
+    pub token: Option<&'a str>,
+    pub client_ip: IpAddr,
+    pub now: Timestamp,
+    pub region: Region,
+    pub scope: Scope,
+    pub lookup: Lookup,
+}
+
+/// An identified key whose request must be logged, whatever the outcome.
+#[derive(Clone, Debug)]
+pub struct Audit {
+    pub key: Arc<ApiKey>,
+    /// Passed the lifecycle and region checks: the request counts as a use of the key.
+    pub authenticated: bool,
+    pub limits: Option<Decision>,
+    /// Decided from the key cache at this key generation; the commit confirms it.
+    pub decided_at: Option<i64>,
+}
+
+/// Why the gate stopped a request.
+#[derive(Debug)]
+pub enum Denial {
+    /// No bearer token.
+    Missing,
+    /// Not a key of this install: malformed, unknown, or another region's.
+    Invalid,
+    /// A key that no longer authenticates (revoked, disabled, expired), or one that may not make
+    /// this request (account gone, address not allowed, scope missing).
+    Refused(Refused),
+    /// Too many failed attempts from this address: seconds left of its block.
+    Blocked(u64),
+    /// Over a rate limit: seconds to wait, and the limit that was exceeded.
+    RateLimited { retry_after: u64, limit: u32 },
+    /// The key could not be looked up.
+    Unavailable(StoreError),
+}
+
+/// A denial, and what to log when the key was identified.
+#[derive(Debug)]
+pub struct Denied {
+    pub denial: Denial,
+    pub audit: Option<Audit>,
+    /// Counted as a failed authentication of the caller's address.
+    pub failed_authentication: bool,
+}
+
+impl Denied {
+    fn anonymous(denial: Denial, failed_authentication: bool) -> Denied {
+        Denied {
+            denial,
+            audit: None,
+            failed_authentication,
+        }
+    }
+}
+
+/// The request line and outcome that a log row records.
+pub struct Record<'a> {
+    pub request_id: String,
+    pub method: Cow<'static, str>,
+    pub endpoint: &'a str,
+    pub route: &'a str,
+    pub query: Option<String>,
+    pub status: u16,
+    pub error_code: Option<&'static str>,
+    pub idempotency_replayed: bool,
+    pub user_agent: Option<&'a str>,
+    pub client_ip: IpAddr,
+    pub region: Region,
+    pub now: Timestamp,
+    pub arrived: Instant,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the request could not be recorded in the audit log")]
+pub struct NotLogged;
+
+impl Gate {
+    pub fn start(
+        store: &Store,
+        config: Arc<Config>,
+        key_format: KeyFormat,
+        ip_hasher: IpHasher,
+    ) -> Result<(Gate, crate::store::request_log::RequestLogThread), StoreError> {
+        let (log, log_thread) = RequestLogWriter::start(store, config.logs.max_batch)?;
+        let gate = Gate {
+            key_format,
+            keys: KeyReader::start(store)?,
+            log,
+            limiter: RateLimiter::default(),
+            preauth: PreAuthLimiter::new(
+                config.auth.preauth_max_failures,
+                config.auth.preauth_block_seconds,
+            ),
+            ip_hasher,
+            config,
+        };
+        Ok((gate, log_thread))
+    }
+
+    /// Steps 2–11: the principal and its audit, or why not.
+    pub async fn admit(&self, attempt: Attempt<'_>) -> Result<(Principal, Audit), Denied> {
+        let blocked = self.preauth.blocked_for(&attempt.client_ip, attempt.now);
+        let (record, decided_at) = self.identify(&attempt, blocked).await?;
+        let principal = match authorize(
+            record,
+            attempt.now,
+            attempt.region,
+            attempt.client_ip,
+            attempt.scope,
+        ) {
+            Ok(p) => p,
+            Err(refused) => {
+                let (refused, record) = *refused;
+                // A key that is not usable here (revoked, disabled, expired, another region's) is
+                // a failed authentication like an unknown one; past that, the key is the caller's.
+                let usable = !matches!(refused, Refused::Lifecycle(_) | Refused::WrongRegion);
+                let denial = match refused {
+                    Refused::WrongRegion => Denial::Invalid,
+                    refused => Denial::Refused(refused),
+                };
+                let (denial, limits) = if usable {
+                    let plan = self.plan(record.account.as_ref().map(|a| a.plan.as_str()));
+                    let limits = self.rate_decision(&record.key, plan, attempt.now, false);
+                    (denial, limits)
+                } else {
+                    (self.failed(&attempt, blocked, denial), None)
+                };
+                return Err(Denied {
+                    denial,
+                    audit: Some(Audit {
+                        key: record.key,
+                        authenticated: usable,
+                        limits,
+                        decided_at,
+                    }),
+                    failed_authentication: !usable,
+                });
+            }
+        };
+        let plan = self.plan(Some(&principal.plan));
+        let limits = self.rate_decision(&principal.key, plan, attempt.now, true);
+        let audit = Audit {
+            key: Arc::clone(&principal.key),
+            authenticated: true,
+            limits,
+            decided_at,
+        };
+        if let Some(retry_after) = limits.and_then(|d| d.retry_after) {
+            let limit = limits.and_then(|d| d.exceeded_limit).unwrap_or_default();
+            return Err(Denied {
+                denial: Denial::RateLimited { retry_after, limit },
+                audit: Some(audit),
+                failed_authentication: false,
+            });
+        }
+        Ok((principal, audit))
+    }
+
+    /// Steps 2–5: everything up to finding the key by its digest. Failures here are not key rows.
+    /// A key from the cache comes with the key generation its decision must be confirmed at.
+    ///
+    /// `blocked` is what is left of the pre-auth block of the caller's address. It refuses only
+    /// attempts that cannot be tied to a usable key, so a valid key is served from an address
+    /// that another client (behind the same NAT, say) got blocked; see `failed`.
+    async fn identify(
+        &self,
+        attempt: &Attempt<'_>,
+        blocked: Option<u64>,
+    ) -> Result<(AuthRecord, Option<i64>), Denied> {
+        let failed = |denial| Denied::anonymous(self.failed(attempt, blocked, denial), true);
+        let token = attempt.token.ok_or_else(|| failed(Denial::Missing))?;
+        let parsed = self
+            .key_format
+            .parse(token)
+            .ok_or_else(|| failed(Denial::Invalid))?;
+        let cached = match attempt.lookup {
+            Lookup::Cached => self.keys.cached(&parsed.digest),
+            Lookup::Fresh => None,
+        };
+        let (record, decided_at) = match cached {
+            Some(hit) => (hit.record, Some(hit.generation)),
+            None => {
+                let found = self
+                    .keys
+                    .find(parsed.digest)
+                    .await
+                    .map_err(|e| Denied::anonymous(Denial::Unavailable(e), false))?;
+                (found.ok_or_else(|| failed(Denial::Invalid))?, None)
+            }
+        };
+        // The index (or the cache) found the row; compare the digests again in constant time.
+        if !parsed.digest.matches_hex(&record.key.key_hash) {
+            return Err(failed(Denial::Invalid));
+        }
+        Ok((record, decided_at))
+    }
+
+    /// An attempt that cannot be tied to a usable key: it counts towards the pre-auth limit of
+    /// the caller's address, and while that address is blocked it is refused as blocked instead.
+    fn failed(&self, attempt: &Attempt<'_>, blocked: Option<u64>, denial: Denial) -> Denial {
+        self.preauth.record_failure(attempt.client_ip, attempt.now);
+        match blocked {
+            Some(wait) => Denial::Blocked(wait),
+            None => denial,
+        }
+    }
+
+    /// The plan of an account; one whose plan is no longer configured gets the default plan.
+    pub fn plan(&self, name: Option<&str>) -> &PlanConfig {
+        let plans = &self.config.plans;
+        name.and_then(|n| plans.get(n))
+            .or_else(|| plans.get(&self.config.accounts.default_plan))
+            .unwrap_or(&UNLIMITED)
+    }
+
+    fn rate_decision(
+        &self,
+        key: &ApiKey,
+        plan: &PlanConfig,
+        now: Timestamp,
+        consume: bool,
+    ) -> Option<Decision> {
+        let subject = Subject {
+            account_id: &key.account_id,
+            plan,
+            key_id: &key.id,
+            key_per_minute: key.rate_limit_per_minute,
+        };
+        self.limiter.check(&subject, now, consume)
+    }
+
+    /// Counts a request refused before any key was identified, per address and day.
+    pub fn count_refusal(&self, client_ip: IpAddr, now: Timestamp, reason: &'static str) {
+        self.log.count_refusal(Refusal {
+            day: now.day(),
+            ip_hash: self.ip_hasher.hash(client_ip),
+            reason,
+        });
+    }
+
+    /// Commits the request's log row; the response may leave only once this returns `Ok`.
+    /// `Written::Stale` (only for a decision from the key cache): nothing was written, a key
+    /// changed since the decision, and the request must be decided again with `Lookup::Fresh`.
+    pub async fn commit(
+        &self,
+        audit: &Audit,
+        record: Record<'_>,
+        relay: Option<Relay>,
+    ) -> Result<Written, NotLogged> {
+        let entry = LogEntry {
+            request_id: record.request_id,
+            key: Arc::clone(&audit.key),
+            method: record.method,
+            endpoint: record.endpoint.to_owned(),
+            route: record.route.to_owned(),
+            query: record.query,
+            status_code: record.status,
+            error_code: record.error_code,
+            idempotency_replayed: record.idempotency_replayed,
+            ip_hash: self.ip_hasher.hash(record.client_ip),
+            user_agent: record
+                .user_agent
+                .map(|ua| truncate(ua, MAX_USER_AGENT).to_owned()),
+            region: record.region.as_str(),
+            latency_us: i64::try_from(record.arrived.elapsed().as_micros()).unwrap_or(i64::MAX),
+            created_at: record.now.millis(),
+            authenticated: audit.authenticated,
+            decided_at: audit.decided_at,
+            arrived: record.arrived,
+        };
+        self.log.commit(entry, relay).await.map_err(|_| NotLogged)
+    }
+
+    /// Commits and rows written so far.
+    pub fn log_stats(&self) -> &WriterStats {
+        self.log.stats()
+    }
+}
+
+/// Known query parameters keep their (shortened) values in the log; anything else is masked.
+pub fn sanitised_query(
+    pairs: &[(String, String)],
+    is_known: impl Fn(&str) -> bool,
+) -> Option<String> {
+    if pairs.is_empty() {
+        return None;
+    }
+    let shown: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(name, value)| {
+            let keep = is_known(name);
+            (
+                name.as_str(),
+                if keep {
+                    truncate(value, MAX_LOGGED_VALUE)
+                } else {
+                    "[masked]"
+                },
+            )
+        })
+        .collect();
+    let encoded = serde_urlencoded::to_string(shown).ok()?;
+    Some(truncate(&encoded, MAX_QUERY_LOG).to_owned())
+}
+
+pub fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_respects_character_boundaries() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("abc", 5), "abc");
+    }
+
+    #[test]
+    fn unknown_query_parameters_are_masked() {
+        let pairs = vec![
+            ("days".to_owned(), "7".to_owned()),
+            ("token".to_owned(), "s3cret".to_owned()),
+        ];
+        assert_eq!(
+            sanitised_query(&pairs, |n| n == "days").as_deref(),
+            Some("days=7&token=%5Bmasked%5D")
+        );
+        assert_eq!(sanitised_query(&[], |n| n == "days"), None);
+    }
+}
