@@ -253,3 +253,43 @@ async fn the_key_is_judged_before_the_body() {
     );
     assert_eq!(app.log_rows(&manager_id), 1);
 }
+
+#[tokio::test]
+async fn a_csv_export_quotes_its_cells_and_defuses_formulas() {
+    let app = spawn_app().await;
+    let manager = app.manager_key();
+    let (id, secret) = app.create_key(&["--preset", "full_access"]);
+    let agent = "=HYPERLINK(\"http://evil.example\",\"x\")";
+    let res = app
+        .client
+        .get(format!("{}/v1/status", app.address))
+        .bearer_auth(&secret)
+        .header("user-agent", agent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let csv = app
+        .client
+        .get(format!(
+            "{}/api/v1/logs?key_id={id}&format=csv",
+            app.address
+        ))
+        .bearer_auth(&manager)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let row = csv
+        .lines()
+        .nth(1)
+        .unwrap_or_else(|| panic!("no row: {csv}"));
+    assert!(
+        row.contains(",\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\","),
+        "the user agent is one quoted, defused cell: {row}"
+    );
+    assert!(csv.ends_with("\r\n"), "rows end in CRLF");
+}

@@ -129,12 +129,32 @@ pub fn log_json(r: &LogRow) -> Value {
     })
 }
 
-const CSV_HEADER: &str = "created_at,request_id,key_id,key_prefix,environment,method,endpoint,route,query,status_code,error_code,idempotency_replayed,ip_hash,user_agent,region,latency_us";
+const CSV_HEADER: [&str; 16] = [
+    "created_at",
+    "request_id",
+    "key_id",
+    "key_prefix",
+    "environment",
+    "method",
+    "endpoint",
+    "route",
+    "query",
+    "status_code",
+    "error_code",
+    "idempotency_replayed",
+    "ip_hash",
+    "user_agent",
+    "region",
+    "latency_us",
+];
 
+/// The rows as CSV (RFC 4180, CRLF line ends), every cell defused.
 pub fn to_csv(rows: &[LogRow]) -> String {
-    let mut out = String::with_capacity(64 + rows.len() * 200);
-    out.push_str(CSV_HEADER);
-    out.push_str("\r\n");
+    let mut out = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::with_capacity(64 + rows.len() * 200));
+    // Writing into memory fails only on a cell that is not valid, which no cell is.
+    let _ = out.write_record(CSV_HEADER);
     for r in rows {
         let cells = [
             r.created_at.to_rfc3339(),
@@ -154,24 +174,21 @@ pub fn to_csv(rows: &[LogRow]) -> String {
             r.region.clone(),
             r.latency_us.to_string(),
         ];
-        let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
+        for cell in &cells {
+            let _ = out.write_field(defused(cell).as_bytes());
+        }
+        let _ = out.write_record(None::<&[u8]>);
     }
-    out
+    let bytes = out.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
-/// Quotes when needed, and defuses cells a spreadsheet would run as a formula.
-fn csv_cell(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
+/// A cell a spreadsheet would run as a formula gets a leading quote, so it reads as text.
+fn defused(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}").into()
     } else {
-        value.to_owned()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
+        value.into()
     }
 }
 
@@ -221,11 +238,20 @@ pub async fn activity(
 mod tests {
     use super::*;
 
+    fn cell(value: &str) -> String {
+        let mut out = csv::WriterBuilder::new().from_writer(Vec::new());
+        out.write_record([defused(value).as_bytes()]).unwrap();
+        let line = String::from_utf8(out.into_inner().unwrap()).unwrap();
+        line.trim_end_matches('\n').to_owned()
+    }
+
     #[test]
     fn csv_cells_are_quoted_and_formulas_defused() {
-        assert_eq!(csv_cell("plain"), "plain");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_cell("=cmd()"), "'=cmd()");
+        assert_eq!(cell("plain"), "plain");
+        assert_eq!(cell("a,b"), "\"a,b\"");
+        assert_eq!(cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(cell("=cmd()"), "'=cmd()");
+        assert_eq!(cell("-1+1"), "'-1+1");
+        assert_eq!(cell("@SUM(A1),x"), "\"'@SUM(A1),x\"");
     }
 }
