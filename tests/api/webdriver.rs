@@ -1,17 +1,16 @@
-//! A minimal W3C WebDriver client over reqwest, enough to drive headless Chromium through
-//! Debian's chromedriver: open pages, fill and click elements, read values, run a script, take
-//! screenshots.
+//! Headless Chromium through Debian's chromedriver, driven by fantoccini: open pages, fill and
+//! click elements, read values, run a script, take screenshots.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// Whether the browser is installed; `.ci/run` installs it, a developer may not have it.
 pub fn available() -> bool {
@@ -20,7 +19,7 @@ pub fn available() -> bool {
 
 pub struct Browser {
     driver: Child,
-    http: reqwest::Client,
+    client: Client,
     base: String,
     session: String,
     _profile: tempfile::TempDir,
@@ -41,18 +40,7 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
-        let http = reqwest::Client::new();
         let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(res) = http.get(format!("{base}/status")).send().await
-                && res.status().is_success()
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
         let profile = tempfile::tempdir().unwrap();
         let args = [
             "--headless=new".to_owned(),
@@ -66,30 +54,39 @@ impl Browser {
             "--window-size=1280,1000".to_owned(),
             format!("--user-data-dir={}", profile.path().display()),
         ];
-        let caps = json!({ "capabilities": { "alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": { "binary": CHROMIUM, "args": args }
-        } } });
-        let res: Value = http
-            .post(format!("{base}/session"))
-            .json(&caps)
-            .send()
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({ "binary": CHROMIUM, "args": args }),
+        );
+        // chromedriver takes a moment to listen: connect until it answers, with a deadline.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            let connected = ClientBuilder::new(HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&base)
+                .await;
+            match connected {
+                Ok(client) => break client,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "chromedriver did not start: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        let session = client
+            .session_id()
             .await
             .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let session = res["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no session: {res}"))
-            .to_owned();
+            .expect("a WebDriver session");
         let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("target/browser-screenshots")
             .join(shots);
         std::fs::create_dir_all(&shots).unwrap();
         Browser {
             driver,
-            http,
+            client,
             base,
             session,
             _profile: profile,
@@ -98,83 +95,35 @@ impl Browser {
         }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let url = format!("{}/session/{}{path}", self.base, self.session);
-        let mut req = self.http.request(method, url);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let res: Value = req.send().await.unwrap().json().await.unwrap();
-        assert!(
-            res["value"].get("error").is_none(),
-            "webdriver {path}: {res}"
-        );
-        res["value"].clone()
-    }
-
     pub async fn goto(&self, url: &str) {
-        self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
-            .await;
+        self.client.goto(url).await.unwrap();
     }
 
-    pub async fn find(&self, css: &str) -> String {
-        let found = self
-            .call(
-                reqwest::Method::POST,
-                "/element",
-                Some(json!({ "using": "css selector", "value": css })),
-            )
-            .await;
-        found[ELEMENT]
-            .as_str()
-            .unwrap_or_else(|| panic!("no element {css}"))
-            .to_owned()
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
         let el = self.find(css).await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{el}/clear"),
-            Some(json!({})),
-        )
-        .await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{el}/value"),
-            Some(json!({ "text": text })),
-        )
-        .await;
+        el.clear().await.unwrap();
+        el.send_keys(text).await.unwrap();
     }
 
     pub async fn click(&self, css: &str) {
-        let el = self.find(css).await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{el}/click"),
-            Some(json!({})),
-        )
-        .await;
+        self.find(css).await.click().await.unwrap();
     }
 
     pub async fn property(&self, css: &str, name: &str) -> Value {
-        let el = self.find(css).await;
-        self.call(
-            reqwest::Method::GET,
-            &format!("/element/{el}/property/{name}"),
-            None,
-        )
-        .await
+        let value = self.find(css).await.prop(name).await.unwrap();
+        value.map_or(Value::Null, Value::String)
     }
 
     /// Runs `script` (which may `return` a value, or a promise) in the page.
     pub async fn script(&self, script: &str) -> Value {
-        self.call(
-            reqwest::Method::POST,
-            "/execute/sync",
-            Some(json!({ "script": script, "args": [] })),
-        )
-        .await
+        self.client.execute(script, vec![]).await.unwrap()
     }
 
     /// Waits (polling, with a deadline) until the page's source contains `text`: after a click
@@ -182,10 +131,8 @@ impl Browser {
     pub async fn wait_for(&self, text: &str) {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let url = format!("{}/session/{}/source", self.base, self.session);
-            if let Ok(res) = self.http.get(url).send().await
-                && let Ok(body) = res.json::<Value>().await
-                && body["value"].as_str().is_some_and(|s| s.contains(text))
+            if let Ok(source) = self.client.source().await
+                && source.contains(text)
             {
                 return;
             }
@@ -195,27 +142,16 @@ impl Browser {
     }
 
     pub async fn current_url(&self) -> String {
-        self.call(reqwest::Method::GET, "/url", None)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        self.client.current_url().await.unwrap().to_string()
     }
 
     pub async fn source(&self) -> String {
-        self.call(reqwest::Method::GET, "/source", None)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        self.client.source().await.unwrap()
     }
 
     /// Saves a PNG of the page under target/browser-screenshots/.
     pub async fn screenshot(&mut self, name: &str) {
-        let data = self.call(reqwest::Method::GET, "/screenshot", None).await;
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(data.as_str().unwrap())
-            .unwrap();
+        let png = self.client.screenshot().await.unwrap();
         self.shot_count += 1;
         std::fs::write(
             self.shots
