@@ -99,6 +99,35 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {n}"
         );
     }
+    for (name, help, histogram) in [
+        (
+            "tidegate_request_log_row_wait_seconds",
+            "From a row's arrival at the log writer to its outcome.",
+            &log.row_wait,
+        ),
+        (
+            "tidegate_request_log_commit_seconds",
+            "One request-log transaction, from its start to its commit.",
+            &log.commit,
+        ),
+        (
+            "tidegate_request_log_relay_wake_seconds",
+            "From a group's outcomes being sent to an HTTP worker to their arrival.",
+            &log.relay_wake,
+        ),
+        (
+            "tidegate_wal_checkpoint_passive_seconds",
+            "Passive WAL checkpoint rounds.",
+            &log.checkpoint_passive,
+        ),
+        (
+            "tidegate_wal_checkpoint_restart_seconds",
+            "RESTART WAL checkpoints, which hold writers off while they run.",
+            &log.checkpoint_restart,
+        ),
+    ] {
+        histogram.render(name, help, &mut text);
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(text)

@@ -218,7 +218,7 @@ pub async fn commit_log(
         now: caller.now,
         arrived: caller.started,
     };
-    state.gate.commit(audit, record, relay()).await.map_err(|_| {
+    state.gate.commit(audit, record, relay(state)).await.map_err(|_| {
         Metrics::bump(&state.metrics.log_failures);
         ApiError::new(
             ErrorCode::StorageUnavailable,
@@ -244,13 +244,16 @@ fn method_name(method: &Method) -> Cow<'static, str> {
 
 /// This worker thread's relay of log outcomes (see `Relay`), started on first use. Handlers run
 /// on actix worker threads, each with a local task set; anywhere else outcomes come directly.
-fn relay() -> Option<Relay> {
+fn relay(state: &AppState) -> Option<Relay> {
     thread_local! {
         static RELAY: std::cell::OnceCell<Option<Relay>> = const { std::cell::OnceCell::new() };
     }
     RELAY.with(|relay| {
         relay
-            .get_or_init(|| actix_web::rt::System::try_current().map(|_| Relay::spawn_local()))
+            .get_or_init(|| {
+                actix_web::rt::System::try_current()
+                    .map(|_| Relay::spawn_local(state.gate.log_stats_shared()))
+            })
             .clone()
     })
 }

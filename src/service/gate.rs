@@ -330,9 +330,13 @@ impl Gate {
         self.log.commit(entry, relay).await.map_err(|_| NotLogged)
     }
 
-    /// Commits and rows written so far.
+    /// Commits and rows written so far, and how long they took.
     pub fn log_stats(&self) -> &WriterStats {
         self.log.stats()
+    }
+
+    pub fn log_stats_shared(&self) -> Arc<WriterStats> {
+        self.log.shared_stats()
     }
 }
 

@@ -35,7 +35,10 @@ pub struct Checkpointer {
 }
 
 impl Checkpointer {
-    pub fn start(store: &Store) -> Result<Checkpointer, StoreError> {
+    pub fn start(
+        store: &Store,
+        stats: std::sync::Arc<super::request_log::WriterStats>,
+    ) -> Result<Checkpointer, StoreError> {
         let conn = store.dedicated_connection()?;
         // A RESTART holds new writers off while it waits for older readers: it must give up
         // soon (and try again next round) rather than stall every request behind a long read.
@@ -49,13 +52,18 @@ impl Checkpointer {
                 // Rounds to skip the RESTART after one gave up on a reader.
                 let mut patience = 0;
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(INTERVAL) {
+                    let started = std::time::Instant::now();
                     let passive = checkpoint(&conn, "PASSIVE");
+                    stats.checkpoint_passive.record(started.elapsed());
                     if patience > 0 {
                         patience -= 1;
-                    } else if passive.is_some_and(|(_, frames)| frames > RESTART_FRAMES)
-                        && checkpoint(&conn, "RESTART").is_none_or(|(busy, _)| busy)
-                    {
-                        patience = RESTART_BACKOFF_ROUNDS;
+                    } else if passive.is_some_and(|(_, frames)| frames > RESTART_FRAMES) {
+                        let started = std::time::Instant::now();
+                        let restart = checkpoint(&conn, "RESTART");
+                        stats.checkpoint_restart.record(started.elapsed());
+                        if restart.is_none_or(|(busy, _)| busy) {
+                            patience = RESTART_BACKOFF_ROUNDS;
+                        }
                     }
                 }
                 checkpoint(&conn, "TRUNCATE");
@@ -102,7 +110,7 @@ mod tests {
     #[test]
     fn a_writer_that_never_pauses_still_gets_its_wal_started_over() {
         let (dir, store, conn) = scratch_store();
-        let checkpointer = Checkpointer::start(&store).unwrap();
+        let checkpointer = Checkpointer::start(&store, Default::default()).unwrap();
         let wal = dir.path().join("tidegate.db-wal");
         let (mut largest, mut last, mut cut_back) = (0, 0, false);
         // Each commit adds at least one 4 KiB frame: about 160 MiB without a restart.
@@ -134,7 +142,7 @@ mod tests {
         snapshot
             .query_row("SELECT count(*) FROM scratch", [], |r| r.get::<_, i64>(0))
             .unwrap();
-        let checkpointer = Checkpointer::start(&store).unwrap();
+        let checkpointer = Checkpointer::start(&store, Default::default()).unwrap();
         let mut slowest = Duration::ZERO;
         for _ in 0..20_000 {
             let started = std::time::Instant::now();

@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use super::checkpoint::Checkpointer;
 use super::keys::ApiKey;
 use super::{Store, StoreError};
+use crate::telemetry::Histogram;
 
 /// One row of `request_logs` (keys.md §7).
 #[derive(Clone, Debug)]
@@ -65,14 +66,16 @@ type Done = (oneshot::Sender<Option<Written>>, Option<Written>);
 /// another thread costs the worker a system call and a wake-up; through a relay, a group costs
 /// one per worker thread instead of one per row, and the relay wakes each request locally.
 #[derive(Clone)]
-pub struct Relay(tokio::sync::mpsc::UnboundedSender<Vec<Done>>);
+pub struct Relay(tokio::sync::mpsc::UnboundedSender<(std::time::Instant, Vec<Done>)>);
 
 impl Relay {
     /// Starts a relay on the current thread's local task set (an actix worker's).
-    pub fn spawn_local() -> Relay {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<Done>>();
+    pub fn spawn_local(stats: Arc<WriterStats>) -> Relay {
+        let (tx, mut rx) =
+            tokio::sync::mpsc::unbounded_channel::<(std::time::Instant, Vec<Done>)>();
         tokio::task::spawn_local(async move {
-            while let Some(group) = rx.recv().await {
+            while let Some((sent, group)) = rx.recv().await {
+                stats.relay_wake.record(sent.elapsed());
                 for (done, written) in group {
                     let _ = done.send(written);
                 }
@@ -85,6 +88,7 @@ impl Relay {
 struct Reply {
     done: oneshot::Sender<Option<Written>>,
     relay: Option<Relay>,
+    queued: std::time::Instant,
 }
 
 enum Message {
@@ -109,6 +113,15 @@ pub struct RequestLogWriter {
 pub struct WriterStats {
     pub commits: AtomicU64,
     pub rows: AtomicU64,
+    /// From a row's arrival at the writer to its outcome being handed back.
+    pub row_wait: Histogram,
+    /// One group's transaction, from its start to its commit.
+    pub commit: Histogram,
+    /// From a group's outcomes being sent to a relay to the relay receiving them.
+    pub relay_wake: Histogram,
+    /// The checkpointer's passive rounds, and the RESTARTs that hold writers off.
+    pub checkpoint_passive: Histogram,
+    pub checkpoint_restart: Histogram,
 }
 
 /// The writer thread; `shutdown` flushes what is queued and waits for it.
@@ -125,9 +138,9 @@ impl RequestLogWriter {
     ) -> Result<(RequestLogWriter, RequestLogThread), StoreError> {
         // Checkpoints run on their own thread (the server's store turns them off in commits).
         let conn = store.eager_connection()?;
-        let checkpointer = Checkpointer::start(store)?;
-        let (tx, rx) = mpsc::channel();
         let stats = Arc::new(WriterStats::default());
+        let checkpointer = Checkpointer::start(store, Arc::clone(&stats))?;
+        let (tx, rx) = mpsc::channel();
         let thread_stats = stats.clone();
         let timeout = store.busy_timeout();
         let handle = std::thread::Builder::new()
@@ -159,13 +172,25 @@ impl RequestLogWriter {
     ) -> Result<Written, LogUnavailable> {
         let (done, wait) = oneshot::channel();
         self.tx
-            .send(Message::Row(Box::new(entry), Reply { done, relay }))
+            .send(Message::Row(
+                Box::new(entry),
+                Reply {
+                    done,
+                    relay,
+                    queued: std::time::Instant::now(),
+                },
+            ))
             .map_err(|_| LogUnavailable)?;
         wait.await.ok().flatten().ok_or(LogUnavailable)
     }
 
     pub fn stats(&self) -> &WriterStats {
         &self.stats
+    }
+
+    /// The statistics, for a relay to record its wake-ups in.
+    pub fn shared_stats(&self) -> Arc<WriterStats> {
+        Arc::clone(&self.stats)
     }
 
     pub fn count_refusal(&self, refusal: Refusal) {
@@ -231,9 +256,11 @@ fn writer_loop(
             .iter()
             .map(|(e, _)| super::busy::deadline_for(e.arrived))
             .min();
+        let started = std::time::Instant::now();
         let written = super::busy::with_deadline(deadline, || {
             write_batch(&mut conn, &rows, &refusals, &mut touched)
         });
+        stats.commit.record(started.elapsed());
         let generation = match written {
             Ok(generation) => {
                 stats.commits.fetch_add(1, Ordering::Relaxed);
@@ -255,6 +282,7 @@ fn writer_loop(
         // other threads allocated is slow, and the answers are what the requests wait for.
         for (entry, reply) in rows.drain(..) {
             let written = generation.map(|g| outcome(&entry, g));
+            stats.row_wait.record(reply.queued.elapsed());
             spent.push(entry);
             let Some(relay) = reply.relay else {
                 let _ = reply.done.send(written);
@@ -265,10 +293,11 @@ fn writer_loop(
                 None => relayed.push((relay, vec![(reply.done, written)])),
             }
         }
+        let sent = std::time::Instant::now();
         for (relay, group) in relayed {
             // A relay whose thread has stopped: answer directly.
-            if let Err(unsent) = relay.0.send(group) {
-                for (done, written) in unsent.0 {
+            if let Err(unsent) = relay.0.send((sent, group)) {
+                for (done, written) in unsent.0.1 {
                     let _ = done.send(written);
                 }
             }

@@ -396,4 +396,18 @@ async fn metrics_are_served_only_when_enabled() {
         text.contains("tidegate_v1_responses_total{class=\"2xx\"} 1"),
         "{text}"
     );
+    // The request path's distributions: the row of /v1/status waited for its commit (the
+    // firewall's refusal was tallied in a commit of its own).
+    let wait = "tidegate_request_log_row_wait_seconds";
+    assert!(text.contains(&format!("# TYPE {wait} histogram")), "{text}");
+    assert!(
+        text.contains(&format!("{wait}_bucket{{le=\"+Inf\"}} 1\n")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("{wait}_count 1\n")), "{text}");
+    assert!(
+        !text.contains("tidegate_request_log_commit_seconds_count 0\n"),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE tidegate_wal_checkpoint_restart_seconds histogram"));
 }

@@ -14,6 +14,8 @@
 #   BENCH_NO_BUILD=1      skip `cargo build --release` and use the existing target/release/tidegate
 #   BENCH_GEN_CLIENTS     concurrent clients of the generation benchmark (default 32)
 #   BENCH_GEN_SECONDS     how long the concurrent generation run lasts (default 10)
+#   BENCH_FIXED_RATE      requests per second of the fixed-rate runs (default 4000)
+#   BENCH_FIXED_DURATION  duration of each fixed-rate run (default 8s)
 #
 # What it does: installs wrk (and curl/python3) with apt-get if missing, runs
 # `cargo build --release`, creates an account and a Full Access key with the CLI in a fresh
@@ -23,8 +25,11 @@
 # tests/bench/generations.py: submit -> succeeded latency of local image generations (p50 target
 # <= 200 ms) and generations per second with 32 concurrent clients; and tests/bench/webhooks.py:
 # webhook deliveries per second to a fast local receiver (target >= 1,000) and the latency from
-# the commit of a generation's success to its generation.completed arriving (p50 target <= 50 ms). The data directory is removed and
-# the server stopped on exit.
+# the commit of a generation's success to its generation.completed arriving (p50 target <= 50 ms).
+# Beside the saturated wrk figures it prints the server's CPU time per request (utime + stime of
+# the server process over the same wrk runs, divided by their requests) and, with hey, p50 and p99
+# of both endpoints at a fixed $BENCH_FIXED_RATE req/s over 16 connections: what the key check and
+# the log add at moderate load. The data directory is removed and the server stopped on exit.
 #
 # Exit status: 0 when the measurement completed, even if a target was missed (marked MISSED);
 # non-zero when the benchmark itself failed (build error, server not starting, /v1/status not
@@ -43,6 +48,9 @@ CONNECTIONS=64
 COMPARE_KEYS=1000000
 GEN_CLIENTS="${BENCH_GEN_CLIENTS:-32}"
 GEN_SECONDS="${BENCH_GEN_SECONDS:-10}"
+FIXED_RATE="${BENCH_FIXED_RATE:-4000}"      # requests per second of the fixed-rate run (hey)
+FIXED_CONNECTIONS=16
+FIXED_DURATION="${BENCH_FIXED_DURATION:-8s}"
 
 usage() {
     sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -101,6 +109,7 @@ repo_root="$(cd "$script_dir/../.." && pwd)"
 
 missing=()
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v hey >/dev/null 2>&1 || missing+=(hey)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 if ((${#missing[@]})); then
@@ -160,6 +169,8 @@ export TIDEGATE_TELEMETRY__LEVEL=warn
 export TIDEGATE_ADMIN_PASSWORD=bench-password
 # Port 0: the server picks a free port and prints it ("Tidegate listening on http://ADDR").
 export TIDEGATE_SERVER__LISTEN=127.0.0.1:0
+# The per-component distributions come from /metrics.
+export TIDEGATE_SERVER__METRICS=true
 
 # --- helpers -------------------------------------------------------------------------------------
 
@@ -201,6 +212,33 @@ parse_wrk() {
     }
     r_p50="$(to_ms "$p50")" || die "unknown latency unit in '$p50'"
     r_p99="$(to_ms "$p99")" || die "unknown latency unit in '$p99'"
+}
+
+# CPU time (user + system, in clock ticks) the server process has used so far.
+cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$server_pid/stat"
+}
+
+# Microseconds of server CPU per request: cpu_per_request TICKS_BEFORE TICKS_AFTER REQUESTS
+cpu_per_request() {
+    awk -v a="$1" -v b="$2" -v n="$3" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%.1f", (n > 0 ? (b - a) * 1000000 / hz / n : 0) }'
+}
+
+# Runs hey at a fixed rate; sets f_p50 f_p99 (ms) and f_non200. Args: url [extra hey args...]
+run_fixed() {
+    local url="$1" out per_worker
+    shift
+    per_worker=$((FIXED_RATE / FIXED_CONNECTIONS))
+    out="$(hey -z "$FIXED_DURATION" -c "$FIXED_CONNECTIONS" -q "$per_worker" "$@" "$url")" \
+        || die "hey against $url failed"
+    f_p50="$(awk '$1 == "50%%" { printf "%.2f", $3 * 1000 }' <<<"$out")"
+    f_p99="$(awk '$1 == "99%%" { printf "%.2f", $3 * 1000 }' <<<"$out")"
+    f_non200="$(awk '/^Status code distribution:/ { on = 1; next } on && /\[[0-9]+\]/ && $1 != "[200]" { n += $2 } END { print n + 0 }' <<<"$out")"
+    [[ -n "$f_p50" && -n "$f_p99" ]] || {
+        printf '%s\n' "$out" >&2
+        die "could not parse hey output (above)"
+    }
 }
 
 # Starts `tidegate serve` on $data, waits until /healthz answers; sets server_pid and base_url.
@@ -318,14 +356,38 @@ bench_run() {
     local busy
     busy="$(cpu_busy)"
     log "measuring GET /healthz for $DURATION"
+    local t_before t_after
+    t_before="$(cpu_ticks)"
     out="$(run_wrk "$base_url/healthz" "$DURATION")" || die "wrk against /healthz failed"
+    t_after="$(cpu_ticks)"
     parse_wrk "$out"
     local h_rps="$r_rps" h_p50="$r_p50" h_p99="$r_p99" h_non2xx="$r_non2xx" h_sock="$r_sockerr"
+    local h_cpu
+    h_cpu="$(cpu_per_request "$t_before" "$t_after" "$(awk '/requests in/ { print $1 }' <<<"$out")")"
 
     log "measuring GET /v1/status for $DURATION"
+    t_before="$(cpu_ticks)"
     out="$(run_wrk "$base_url/v1/status" "$DURATION" "${auth[@]}")" || die "wrk against /v1/status failed"
+    t_after="$(cpu_ticks)"
     parse_wrk "$out"
     local s_rps="$r_rps" s_p50="$r_p50" s_p99="$r_p99" s_non2xx="$r_non2xx" s_sock="$r_sockerr"
+    local s_cpu
+    s_cpu="$(cpu_per_request "$t_before" "$t_after" "$(awk '/requests in/ { print $1 }' <<<"$out")")"
+
+    log "measuring both at a fixed $FIXED_RATE req/s for $FIXED_DURATION each (hey)"
+    run_fixed "$base_url/healthz"
+    local hf_p50="$f_p50" hf_p99="$f_p99" hf_bad="$f_non200"
+    curl -fsS -o "$data/metrics.before" "$base_url/metrics" || die "GET /metrics failed"
+    t0="$(now)"
+    run_fixed "$base_url/v1/status" -H "Authorization: Bearer $key"
+    local fixed_secs
+    fixed_secs="$(elapsed "$t0")"
+    curl -fsS -o "$data/metrics.after" "$base_url/metrics" || die "GET /metrics failed"
+    local sf_p50="$f_p50" sf_p99="$f_p99" sf_bad="$f_non200"
+    local components
+    components="$(python3 "$script_dir/histograms.py" "$data/metrics.before" "$data/metrics.after" "$fixed_secs")" \
+        || die "could not read the distributions from /metrics"
+    ((hf_bad + sf_bad == 0)) || die "hey saw non-200 answers (/healthz $hf_bad, /v1/status $sf_bad)"
 
     local generations="" webhooks=""
     if ((extra == 0)); then
@@ -360,6 +422,20 @@ bench_run() {
     printf '%-14s %10.1f %8s %8s\n' /v1/status "$s_rps" "$s_p50" "$s_p99"
     printf 'ratio /v1/status ÷ /healthz: %-6s (target ≥ 0.70) %s\n' "$ratio" "$(mark "$ratio >= 0.70")"
     printf 'p99 /v1/status: %s ms%*s(target ≤ 5 ms) %s\n' "$s_p99" $((11 - ${#s_p99})) "" "$(mark "$s_p99 <= 5")"
+    local cpu_ratio add50 add99
+    cpu_ratio="$(awk -v a="$s_cpu" -v b="$h_cpu" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
+    add50="$(awk -v a="$sf_p50" -v b="$hf_p50" 'BEGIN { printf "%.2f", a - b }')"
+    add99="$(awk -v a="$sf_p99" -v b="$hf_p99" 'BEGIN { printf "%.2f", a - b }')"
+    printf 'server CPU per request: /healthz %s µs, /v1/status %s µs, ×%s (target ≤ 2.0) %s\n' \
+        "$h_cpu" "$s_cpu" "$cpu_ratio" "$(mark "$cpu_ratio <= 2.0")"
+    echo "fixed $FIXED_RATE req/s, $FIXED_CONNECTIONS connections (hey -z $FIXED_DURATION):"
+    printf '%-14s %8s %8s\n' endpoint "p50 ms" "p99 ms"
+    printf '%-14s %8s %8s\n' /healthz "$hf_p50" "$hf_p99"
+    printf '%-14s %8s %8s\n' /v1/status "$sf_p50" "$sf_p99"
+    printf 'added by the key check and the log: p50 %s ms (target ≤ 0.3) %s, p99 %s ms (target ≤ 1) %s\n' \
+        "$add50" "$(mark "$add50 <= 0.3")" "$add99" "$(mark "$add99 <= 1")"
+    echo "inside the server during the fixed-rate /v1/status run:"
+    printf '%s\n' "$components"
     echo "server peak RSS (VmHWM): ${hwm:-unavailable}"
     echo "CPU busy in the idle second before measuring: $busy   (other work on the machine skews the figures)"
     [[ -n "$generations" ]] && printf '%s\n' "$generations"
