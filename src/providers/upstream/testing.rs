@@ -8,8 +8,8 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
 use serde_json::Map;
 
-use crate::generation::catalog::{BreakerConfig, ModelType, ProviderKind, ProviderSpec};
-use crate::generation::provider::ProviderJob;
+use crate::domain::generation::ModelType;
+use crate::providers::{BreakerConfig, ProviderJob, ProviderKind, ProviderSpec};
 
 /// A fake upstream serving the routes a test gives it; stopped when dropped.
 pub(crate) struct FakeUpstream {

@@ -11,9 +11,9 @@ use reqwest::{Client, RequestBuilder, Response, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::catalog::ProviderSpec;
-use super::provider::{OutputFile, ProviderError, sniff_extension};
-use crate::outbound::AddressPolicy;
+use super::job::{OutputFile, ProviderError, sniff_extension};
+use super::outbound::AddressPolicy;
+use super::spec::ProviderSpec;
 
 /// Largest single produced file.
 pub const MAX_FILE_BYTES: usize = 50 * 1024 * 1024;
@@ -43,7 +43,7 @@ pub const PROVIDER_POLICY: AddressPolicy = AddressPolicy {
 /// The HTTP client every adapter shares (see `outbound`). Fails only if TLS cannot be set up (no
 /// usable root certificates); build it once at start-up.
 pub fn client() -> Result<Client, reqwest::Error> {
-    crate::outbound::client(PROVIDER_POLICY)
+    super::outbound::client(PROVIDER_POLICY)
 }
 
 /// One provider's base URL, secret and per-request timeout.
@@ -366,7 +366,7 @@ pub(crate) mod testing;
 mod tests {
     use super::testing::{spec, tiny_png};
     use super::*;
-    use crate::generation::catalog::ProviderKind;
+    use crate::providers::ProviderKind;
 
     fn upstream(base: &str, secret: Option<&str>) -> Upstream {
         let mut spec = spec(ProviderKind::HttpAsync, base);

@@ -8,9 +8,10 @@ use reqwest::Client;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::catalog::{ProviderSpec, parse_ratio};
-use super::provider::{OutputFile, ProviderError, ProviderJob, ProviderOutput};
+use super::job::{OutputFile, ProviderError, ProviderJob, ProviderOutput};
+use super::spec::ProviderSpec;
 use super::upstream::{Budget, Upstream, check_count, garbage, merge_specific, read_json};
+use crate::domain::generation::parse_ratio;
 
 /// The one request is the whole generation, so it may take the provider's whole timeout.
 const LONGEST_REQUEST: Duration = Duration::from_secs(3600);
@@ -125,9 +126,9 @@ mod tests {
     use base64::engine::general_purpose::STANDARD;
 
     use super::*;
-    use crate::generation::catalog::ProviderKind;
-    use crate::generation::upstream::client;
-    use crate::generation::upstream::testing::{FakeUpstream, job, spec, tiny_png};
+    use crate::providers::ProviderKind;
+    use crate::providers::upstream::client;
+    use crate::providers::upstream::testing::{FakeUpstream, job, spec, tiny_png};
 
     const ROUTE: &str = "/v1/images/generations";
 

@@ -11,8 +11,8 @@ mod palette;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::catalog::{ModelType, parse_ratio};
-use super::provider::{OutputFile, ProviderError, ProviderJob};
+use super::job::{OutputFile, ProviderError, ProviderJob};
+use crate::domain::generation::{ModelType, parse_ratio};
 use encode::StillFormat;
 use paint::{Canvas, Dice, Gradient, Pattern};
 use palette::{Palette, Scheme};

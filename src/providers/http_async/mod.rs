@@ -26,9 +26,10 @@ use reqwest::Client;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::catalog::{ModelType, ProviderSpec};
-use super::provider::{OutputFile, PredictionSlot, ProviderError, ProviderJob, ProviderOutput};
+use super::job::{OutputFile, PredictionSlot, ProviderError, ProviderJob, ProviderOutput};
+use super::spec::ProviderSpec;
 use super::upstream::{Budget, Upstream, check_count, garbage, merge_specific, read_json};
+use crate::domain::generation::ModelType;
 
 /// Submits, polls and cancels are short; the whole attempt is bounded by the worker.
 const LONGEST_REQUEST: Duration = Duration::from_secs(30);
@@ -245,9 +246,9 @@ mod tests {
     use base64::engine::general_purpose::STANDARD;
 
     use super::*;
-    use crate::generation::catalog::ProviderKind;
-    use crate::generation::upstream::client;
-    use crate::generation::upstream::testing::{FakeUpstream, job, spec, tiny_png};
+    use crate::providers::ProviderKind;
+    use crate::providers::upstream::client;
+    use crate::providers::upstream::testing::{FakeUpstream, job, spec, tiny_png};
 
     /// What the fake upstream saw.
     #[derive(Default)]
