@@ -1,38 +1,28 @@
 //! What the HTTP provider adapters share: the client, URLs under a provider's base URL, upstream
 //! refusals mapped to `ProviderError`, and capped downloads of the files a provider produced.
 
-use std::error::Error as _;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use reqwest::header::LOCATION;
 use reqwest::{Client, RequestBuilder, Response, StatusCode, Url};
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::job::{OutputFile, ProviderError, sniff_extension};
+use super::job::{OutputFile, ProviderError};
 use super::outbound::AddressPolicy;
+pub(crate) use answer::{Budget, check_count, garbage, merge_specific, read_json};
+use answer::{
+    EXCERPT_CHARS, decode_base64, error_message, file_from_bytes, is_web, read_capped,
+    says_out_of_credit, transport,
+};
+pub use answer::{MAX_FILE_BYTES, MAX_TOTAL_BYTES};
+
+mod answer;
 use super::spec::ProviderSpec;
 
-/// Largest single produced file.
-pub const MAX_FILE_BYTES: usize = 50 * 1024 * 1024;
-/// Largest total of one generation's files, and largest JSON answer.
-pub const MAX_TOTAL_BYTES: usize = 256 * 1024 * 1024;
 /// Most of an error answer read to find its message.
 const MAX_ERROR_BYTES: usize = 64 * 1024;
-/// Longest excerpt of an upstream message kept in an error.
-const EXCERPT_CHARS: usize = 200;
 /// Redirects followed when downloading a produced file (API calls follow none).
 const MAX_FILE_REDIRECTS: usize = 3;
-/// Error codes with which OpenAI-style upstreams say the account has no credit left.
-const OUT_OF_CREDIT_CODES: [&str; 2] = ["insufficient_quota", "billing_hard_limit_reached"];
-
-/// Upstreams may pad base64 or not.
-const BASE64: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
 
 /// Where providers may be called: their servers usually run on the same network (a local
 /// inference server), never on link-local or metadata addresses.
@@ -228,215 +218,8 @@ impl Upstream {
     }
 }
 
-/// What is left of one generation's byte allowance.
-#[derive(Debug)]
-pub(crate) struct Budget(usize);
-
-impl Budget {
-    pub(crate) fn new() -> Self {
-        Budget(MAX_TOTAL_BYTES)
-    }
-
-    /// Largest next file.
-    fn cap(&self) -> usize {
-        self.0.min(MAX_FILE_BYTES)
-    }
-
-    fn take(&mut self, bytes: usize) -> Result<(), ProviderError> {
-        if bytes > self.cap() {
-            return Err(too_large());
-        }
-        self.0 -= bytes;
-        Ok(())
-    }
-}
-
-/// A 2xx answer's JSON body as `T`; anything else is garbage.
-pub(crate) async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T, ProviderError> {
-    let body = read_capped(response, MAX_TOTAL_BYTES).await?;
-    serde_json::from_slice(&body).map_err(|e| {
-        // serde's message can quote the body: keep it short.
-        let reason: String = e.to_string().chars().take(EXCERPT_CHARS).collect();
-        garbage(&format!("not the expected JSON ({reason})"))
-    })
-}
-
-/// Fewer files than asked is a failed attempt; extra ones are dropped.
-pub(crate) fn check_count(produced: usize, asked: u32) -> Result<usize, ProviderError> {
-    let asked = usize::try_from(asked).unwrap_or(usize::MAX);
-    if produced < asked {
-        return Err(garbage(&format!("asked for {asked} files, got {produced}")));
-    }
-    Ok(asked)
-}
-
-/// Adds the model-specific fields to a request body; they never replace a field the adapter set.
-pub(crate) fn merge_specific(body: &mut Map<String, Value>, specific: &Map<String, Value>) {
-    for (name, value) in specific {
-        body.entry(name.clone()).or_insert_with(|| value.clone());
-    }
-}
-
-pub(crate) fn garbage(reason: &str) -> ProviderError {
-    ProviderError::Garbage(reason.to_owned())
-}
-
-fn too_large() -> ProviderError {
-    garbage("the answer is larger than allowed")
-}
-
-fn is_web(url: &Url) -> bool {
-    matches!(url.scheme(), "http" | "https")
-}
-
-async fn read_capped(mut response: Response, cap: usize) -> Result<Vec<u8>, ProviderError> {
-    if response
-        .content_length()
-        .is_some_and(|length| length > cap as u64)
-    {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport)? {
-        if body.len() + chunk.len() > cap {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// A request that got no answer: timed out, or could not connect or finish. The URL is left out
-/// of the message (it may carry a signed query).
-fn transport(error: reqwest::Error) -> ProviderError {
-    if error.is_timeout() {
-        return ProviderError::Timeout;
-    }
-    let error = error.without_url();
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    ProviderError::Transport(message.chars().take(EXCERPT_CHARS).collect())
-}
-
-/// `error.message` (OpenAI), or a bare `error`, `message` or `detail` string.
-fn error_message(body: &Value) -> Option<&str> {
-    ["/error/message", "/error", "/message", "/detail"]
-        .iter()
-        .find_map(|pointer| body.pointer(pointer).and_then(Value::as_str))
-}
-
-fn says_out_of_credit(body: &Value) -> bool {
-    ["/error/code", "/error/type", "/code"]
-        .iter()
-        .any(|pointer| {
-            body.pointer(pointer)
-                .and_then(Value::as_str)
-                .is_some_and(|code| OUT_OF_CREDIT_CODES.contains(&code))
-        })
-}
-
-fn decode_base64(data: &str) -> Result<Vec<u8>, ProviderError> {
-    let result = if data.bytes().any(|b| b.is_ascii_whitespace()) {
-        let compact: String = data.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        BASE64.decode(compact)
-    } else {
-        BASE64.decode(data)
-    };
-    result.map_err(|_| garbage("an output file is not valid base64"))
-}
-
-fn file_from_bytes(bytes: Vec<u8>) -> Result<OutputFile, ProviderError> {
-    let extension = sniff_extension(&bytes)
-        .ok_or_else(|| garbage("an output file is not a known image or video format"))?;
-    Ok(OutputFile {
-        bytes,
-        extension: extension.to_owned(),
-    })
-}
-
 #[cfg(test)]
 pub(crate) mod testing;
 
 #[cfg(test)]
-mod tests {
-    use super::testing::{spec, tiny_png};
-    use super::*;
-    use crate::providers::ProviderKind;
-
-    fn upstream(base: &str, secret: Option<&str>) -> Upstream {
-        let mut spec = spec(ProviderKind::HttpAsync, base);
-        spec.secret = secret.map(str::to_owned);
-        Upstream::new(&spec, client().unwrap(), Duration::from_secs(30)).unwrap()
-    }
-
-    #[test]
-    fn urls_stay_under_the_base_path_whatever_the_id() {
-        let u = upstream("http://127.0.0.1:9/api/", None);
-        assert_eq!(
-            u.url(&["predictions", "../../admin", "cancel"]).as_str(),
-            "http://127.0.0.1:9/api/predictions/..%2F..%2Fadmin/cancel"
-        );
-    }
-
-    #[test]
-    fn a_base_url_that_is_not_http_is_refused() {
-        for base in ["file:///tmp", "not a url", "mailto:a@b.c"] {
-            let err = Upstream::new(
-                &spec(ProviderKind::OpenaiImages, base),
-                client().unwrap(),
-                Duration::from_secs(1),
-            )
-            .unwrap_err();
-            assert!(err.contains("base_url"), "{base}: {err}");
-        }
-    }
-
-    #[test]
-    fn excerpts_are_short_single_line_and_never_carry_the_secret() {
-        let u = upstream("http://127.0.0.1:9", Some("sk-live-123"));
-        assert_eq!(
-            u.excerpt("bad key sk-live-123\nretry"),
-            "bad key [redacted] retry"
-        );
-        let long = u.excerpt(&"é".repeat(500));
-        assert_eq!(long.chars().count(), 200);
-        assert!(long.ends_with('…'));
-    }
-
-    #[test]
-    fn base64_and_data_url_files_are_sniffed() {
-        let u = upstream("http://127.0.0.1:9", None);
-        let encoded = BASE64.encode(tiny_png());
-        let file = u.file_from_base64(&encoded, &mut Budget::new()).unwrap();
-        assert_eq!(file.extension, "png");
-        let unknown = BASE64.encode(b"hello, not an image");
-        assert!(matches!(
-            u.file_from_base64(&unknown, &mut Budget::new()),
-            Err(ProviderError::Garbage(_))
-        ));
-    }
-
-    #[test]
-    fn a_budget_refuses_files_past_the_caps() {
-        let mut budget = Budget::new();
-        assert!(budget.take(MAX_FILE_BYTES + 1).is_err());
-        for _ in 0..5 {
-            budget.take(MAX_FILE_BYTES).unwrap();
-        }
-        assert!(budget.take(MAX_FILE_BYTES).is_err());
-    }
-
-    #[test]
-    fn out_of_credit_codes_are_recognised_where_openai_puts_them() {
-        let quota = serde_json::json!({ "error": { "type": "insufficient_quota" } });
-        let billing = serde_json::json!({ "error": { "code": "billing_hard_limit_reached" } });
-        let other = serde_json::json!({ "error": { "code": "rate_limit_exceeded" } });
-        assert!(says_out_of_credit(&quota) && says_out_of_credit(&billing));
-        assert!(!says_out_of_credit(&other));
-    }
-}
+mod tests;
