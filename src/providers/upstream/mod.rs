@@ -30,7 +30,7 @@ pub const PROVIDER_POLICY: AddressPolicy = AddressPolicy {
     allow_private: true,
 };
 
-/// The HTTP client every adapter shares (see `outbound`). Fails only if TLS cannot be set up (no
+/// The HTTP client every adapter shares (see `providers::outbound`). Fails only if TLS cannot be set up (no
 /// usable root certificates); build it once at start-up.
 pub fn client() -> Result<Client, reqwest::Error> {
     super::outbound::client(PROVIDER_POLICY)
