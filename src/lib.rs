@@ -8,7 +8,7 @@ pub mod domain;
 pub mod generation;
 pub mod http;
 pub mod jobs;
-pub mod outbound;
+pub mod providers;
 pub mod service;
 pub mod store;
 pub mod telemetry;

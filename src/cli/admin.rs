@@ -229,7 +229,11 @@ pub fn run_job(ctx: &Context, name: &str) -> Result<(), CliError> {
         clock: Clock::system(),
         catalog: std::sync::Arc::new(catalog),
     };
-    let outcome = actix_web::rt::System::new().block_on(run_job_now(name, &jobs))?;
+    // The job's store work runs on the runtime's blocking pool; one thread drives it.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let outcome = tokio::task::LocalSet::new().block_on(&runtime, run_job_now(name, &jobs))?;
     if ctx.json {
         print_json(&serde_json::to_value(&outcome)?);
     } else {

@@ -1,6 +1,7 @@
 //! Pure types of the product, each with a `parse()` constructor that is the only way in.
 
 pub mod clock;
+pub mod generation;
 pub mod ip;
 pub mod key;
 pub mod money;

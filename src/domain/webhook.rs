@@ -146,7 +146,7 @@ impl EventSet {
 pub const MAX_URL_LEN: usize = 2048;
 
 /// An endpoint's URL: absolute http(s), with a host, at most 2,048 characters. Where it may
-/// point is checked when a delivery connects (see `outbound`).
+/// point is checked when a delivery connects (see `providers::outbound`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct EndpointUrl(reqwest::Url);
 

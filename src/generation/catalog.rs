@@ -1,187 +1,15 @@
 //! The model catalog and provider list: `config/models.toml`, embedded as the default and
 //! replaceable with `generation.catalog = "FILE"`.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Money;
+use crate::domain::generation::{Model, Pricing, parse_ratio};
+use crate::providers::{ProviderKind, ProviderSpec};
 use crate::service::keys::is_model_identifier;
 
 pub const DEFAULT_CATALOG: &str = include_str!("../../config/models.toml");
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelType {
-    Image,
-    Video,
-}
-
-impl ModelType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ModelType::Image => "image",
-            ModelType::Video => "video",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderKind {
-    /// Built in, offline, procedural.
-    Local,
-    /// An OpenAI-compatible `POST /v1/images/generations` upstream.
-    OpenaiImages,
-    /// Submit, then poll: `POST /predictions`, `GET /predictions/{id}`,
-    /// `POST /predictions/{id}/cancel`.
-    HttpAsync,
-}
-
-impl ProviderKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::Local => "local",
-            ProviderKind::OpenaiImages => "openai_images",
-            ProviderKind::HttpAsync => "http_async",
-        }
-    }
-}
-
-/// When a provider's circuit opens and how it recovers.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BreakerConfig {
-    /// Attempts older than this no longer count.
-    pub window_seconds: u64,
-    /// Attempts needed in the window before the failure rate is judged.
-    pub min_attempts: u32,
-    /// Failure rate (0-1) at or above which the circuit opens (`degraded`).
-    pub failure_rate: f64,
-    /// How long an open circuit refuses attempts before letting a probe through (`recovering`).
-    pub cooldown_seconds: f64,
-}
-
-impl Default for BreakerConfig {
-    fn default() -> Self {
-        BreakerConfig {
-            window_seconds: 300,
-            min_attempts: 5,
-            failure_rate: 0.5,
-            cooldown_seconds: 30.0,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderSpec {
-    pub id: String,
-    pub name: String,
-    pub kind: ProviderKind,
-    #[serde(default)]
-    pub description: String,
-    #[serde(default)]
-    pub website: String,
-    #[serde(default)]
-    pub docs: String,
-    /// Upstream base URL (HTTP adapters), e.g. `http://127.0.0.1:8000`.
-    #[serde(default)]
-    pub base_url: Option<String>,
-    /// Bearer secret sent upstream; or read from `secret_file`.
-    #[serde(default, skip_serializing)]
-    pub secret: Option<String>,
-    #[serde(default)]
-    pub secret_file: Option<PathBuf>,
-    /// Longest one attempt may take, in seconds.
-    #[serde(default = "default_timeout")]
-    pub timeout_seconds: f64,
-    /// `http_async`: pause between polls, in milliseconds.
-    #[serde(default = "default_poll")]
-    pub poll_interval_ms: u64,
-    #[serde(default)]
-    pub breaker: BreakerConfig,
-}
-
-fn default_timeout() -> f64 {
-    60.0
-}
-
-fn default_poll() -> u64 {
-    500
-}
-
-/// A price: flat, or per resolution (video, with optional `_audio` / `_noaudio` variants).
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(untagged)]
-pub enum Pricing {
-    Flat(f64),
-    Map(BTreeMap<String, f64>),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FieldType {
-    String,
-    Integer,
-    Number,
-    Boolean,
-}
-
-/// A model-specific body field.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct SpecificField {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub ty: FieldType,
-    #[serde(default)]
-    pub description: String,
-    /// Allowed values (strings).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub values: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<f64>,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelProvider {
-    pub provider: String,
-    /// The provider's own id for this model.
-    pub model: String,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Model {
-    pub identifier: String,
-    #[serde(rename = "type")]
-    pub model_type: ModelType,
-    /// Image: per generated asset. Video: per second.
-    pub pricing: Pricing,
-    pub ratios: Vec<String>,
-    pub formats: Vec<String>,
-    /// Most outputs one generation may ask for.
-    pub max_outputs: u32,
-    #[serde(default)]
-    pub input_file: bool,
-    #[serde(default)]
-    pub durations: Vec<u32>,
-    #[serde(default)]
-    pub resolutions: Vec<String>,
-    #[serde(default)]
-    pub default_resolution: Option<String>,
-    /// Whether the model can generate audio (video).
-    #[serde(default)]
-    pub audio: bool,
-    #[serde(default)]
-    pub specific: Vec<SpecificField>,
-    pub providers: Vec<ModelProvider>,
-}
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -196,58 +24,6 @@ struct CatalogFile {
 pub struct Catalog {
     pub providers: Vec<ProviderSpec>,
     pub models: Vec<Model>,
-}
-
-fn money(amount: f64) -> Money {
-    Money((amount * 1000.0).round() as i64)
-}
-
-impl Model {
-    pub fn is_video(&self) -> bool {
-        self.model_type == ModelType::Video
-    }
-
-    /// The resolution a video request gets when it names none.
-    pub fn resolution_or_default(&self, asked: Option<&str>) -> Option<String> {
-        asked
-            .map(str::to_owned)
-            .or_else(|| self.default_resolution.clone())
-            .or_else(|| self.resolutions.first().cloned())
-    }
-
-    /// Image: the price of one asset. Video: the price of one second at `resolution` with or
-    /// without audio. `None` when the pricing map has no entry for it.
-    pub fn unit_price(&self, resolution: Option<&str>, audio: bool) -> Option<Money> {
-        match &self.pricing {
-            Pricing::Flat(p) => Some(money(*p)),
-            Pricing::Map(map) => {
-                let res = resolution?;
-                let variant = format!("{res}_{}", if audio { "audio" } else { "noaudio" });
-                map.get(&variant)
-                    .or_else(|| map.get(res))
-                    .map(|p| money(*p))
-            }
-        }
-    }
-
-    /// The pricing as the API shows it: a number or a map of numbers.
-    pub fn pricing_json(&self) -> serde_json::Value {
-        match &self.pricing {
-            Pricing::Flat(p) => money(*p).to_json(),
-            Pricing::Map(map) => serde_json::Value::Object(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), money(*v).to_json()))
-                    .collect(),
-            ),
-        }
-    }
-
-    pub fn raw_model_id(&self, provider: &str) -> Option<&str> {
-        self.providers
-            .iter()
-            .find(|p| p.provider == provider)
-            .map(|p| p.model.as_str())
-    }
 }
 
 impl Catalog {
@@ -422,17 +198,11 @@ impl Catalog {
     }
 }
 
-/// `W:H` with positive integers.
-pub fn parse_ratio(ratio: &str) -> Option<(u32, u32)> {
-    let (w, h) = ratio.split_once(':')?;
-    let w: u32 = w.parse().ok()?;
-    let h: u32 = h.parse().ok()?;
-    (w > 0 && h > 0 && w <= 100 && h <= 100).then_some((w, h))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Money;
+    use crate::domain::generation::ModelType;
 
     #[test]
     fn the_embedded_catalog_is_valid_and_has_local_models() {

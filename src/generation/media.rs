@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::provider::OutputFile;
+use crate::providers::OutputFile;
 
 #[derive(Clone, Debug)]
 pub struct MediaStore {

@@ -1,17 +1,11 @@
-//! Generation: the model catalog, providers, and the jobs that run generations.
+//! Generation's façade: the model catalog, the generated files on disk, the record as clients
+//! see it, and the [`Generator`] the API and the workers share. Checking and pricing a request
+//! live in `domain::generation`, the providers in `providers`, the workers in `jobs::generation`.
 
-pub mod breaker;
 pub mod catalog;
-pub mod http_async;
-pub mod local;
+mod generator;
 pub mod media;
-pub mod openai_images;
-pub mod provider;
 pub mod record;
-pub mod request;
-pub mod upstream;
-pub mod worker;
 
-pub use catalog::{Catalog, Model, ModelType, ProviderKind, ProviderSpec};
-pub use provider::{OutputFile, PredictionSlot, ProviderError, ProviderJob, ProviderOutput};
-pub use worker::Generator;
+pub use catalog::Catalog;
+pub use generator::{Generator, Registration, Running, Taken};

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::domain::clock::time_or_null;
-use crate::store::generations::{Generation, GenerationStatus};
+use crate::service::generations::{Generation, GenerationStatus};
 
 /// Absolute URLs of a generation's files under `origin`.
 pub fn output_urls(g: &Generation, origin: &str) -> Option<Vec<String>> {

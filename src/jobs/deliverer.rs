@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 use crate::config::WebhooksConfig;
 use crate::domain::webhook::WebhookSecret;
 use crate::domain::{Clock, Timestamp};
-use crate::outbound::{self, AddressPolicy};
+use crate::providers::outbound::{self, AddressPolicy};
 use crate::service::webhooks as service;
 use crate::store::Store;
 use crate::store::webhooks::{self as store, Attempted, Due};

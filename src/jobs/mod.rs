@@ -3,6 +3,7 @@
 //! all run them through [`run_job`] or [`Job::run`].
 
 pub mod deliverer;
+pub mod generation;
 mod scheduler;
 
 pub use scheduler::{Scheduler, validate_schedules};

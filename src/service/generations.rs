@@ -1,15 +1,18 @@
 //! Generation use cases: accept (in-flight cap, credits reserved with the record, idempotency
-//! stored), finish (charge or refund, once), cancel, delete, and recovery after a crash.
+//! stored), cancel and delete; what the workers record is in [`runs`].
+
+pub mod runs;
 
 use super::ServiceError;
 use super::credits::{self, Settlement};
 use super::events::{self, GenerationChange};
 use super::idempotency::{self, IdempotencyScope};
 use crate::domain::{Money, Timestamp};
-use crate::store::generations::{self as store, Attempt, Success};
+use crate::store::generations as store;
 use crate::store::{Db, Tx};
 
-pub use crate::store::generations::{Generation, GenerationStatus};
+pub use crate::store::generations::{AttemptOutcome, Generation, GenerationStatus};
+pub use runs::fail_overdue;
 
 /// The account's generation; another account's is indistinguishable from a missing one.
 pub fn get_in(tx: &Tx<'_>, account_id: &str, id: &str) -> Result<Generation, ServiceError> {
@@ -94,95 +97,6 @@ pub fn accept(db: &mut Db, a: &Accept<'_>) -> Result<(), CreateError> {
     Ok(())
 }
 
-/// Marks a successful attempt: `succeeded`, the reservation charged, the attempt `used`. When the
-/// generation was canceled or deleted meanwhile, the attempt is recorded as `discarded` and false
-/// is returned (the caller removes the files).
-pub fn succeed(
-    db: &mut Db,
-    g: &Generation,
-    success: &Success<'_>,
-    latency_ms: i64,
-    now: Timestamp,
-) -> Result<bool, ServiceError> {
-    let tx = db.write()?;
-    let done = store::succeed(&tx, &g.id, success, now)?;
-    let outcome = if done {
-        credits::settle(&tx, &g.id, Settlement::Charge, "system", now)?;
-        store::add_charged_cost(&tx, &g.account_id, g.cost, now)?;
-        if let Some(succeeded) = store::get(&tx, &g.id)? {
-            events::generation(&tx, &succeeded, GenerationChange::Completed, now)?;
-        }
-        store::AttemptOutcome::Used
-    } else {
-        store::AttemptOutcome::Discarded
-    };
-    store::record_attempt(
-        &tx,
-        &Attempt {
-            generation_id: &g.id,
-            account_id: &g.account_id,
-            provider: success.provider,
-            outcome,
-            error_code: None,
-            error: None,
-            latency_ms,
-            cost: g.cost,
-        },
-        now,
-    )?;
-    tx.commit()?;
-    Ok(done)
-}
-
-/// Records an attempt that did not produce the result (failed or cancelled).
-pub fn record_attempt(
-    db: &mut Db,
-    attempt: &Attempt<'_>,
-    now: Timestamp,
-) -> Result<(), ServiceError> {
-    let tx = db.write()?;
-    store::record_attempt(&tx, attempt, now)?;
-    tx.commit()?;
-    Ok(())
-}
-
-/// An in-flight generation → `failed` with its reservation refunded. False when it had already
-/// finished (a cancel won the race).
-pub fn fail(
-    db: &mut Db,
-    id: &str,
-    error: &str,
-    code: &str,
-    now: Timestamp,
-) -> Result<bool, ServiceError> {
-    let tx = db.write()?;
-    let failed = store::fail(&tx, id, error, code, now)?;
-    if failed {
-        let refunded = credits::settle(&tx, id, Settlement::Refund, "system", now)?;
-        if let Some(g) = store::get(&tx, id)? {
-            let refunded = refunded.unwrap_or_default();
-            events::generation(&tx, &g, GenerationChange::Failed { refunded }, now)?;
-        }
-    }
-    tx.commit()?;
-    Ok(failed)
-}
-
-/// `pending` → `processing` (with its `generation.started` event); the generation as it now
-/// is, or `None` when it is no longer pending (canceled or deleted meanwhile).
-pub fn start(db: &mut Db, id: &str, now: Timestamp) -> Result<Option<Generation>, ServiceError> {
-    let tx = db.write()?;
-    if !store::start(&tx, id, now)? {
-        return Ok(None);
-    }
-    let started = store::get(&tx, id)?;
-    if let Some(g) = &started {
-        events::generation(&tx, g, GenerationChange::Started, now)?;
-    }
-    tx.commit()?;
-    Ok(started)
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum CancelError {
     #[error("generation not found")]
@@ -259,48 +173,4 @@ pub fn delete(
         generation: g,
         refunded,
     }))
-}
-
-/// After a crash: generations left `processing` are failed and refunded (their provider attempt
-/// is lost); `pending` ones are returned to be run again.
-pub fn recover(db: &mut Db, now: Timestamp) -> Result<(Vec<String>, usize), ServiceError> {
-    let mut pending = Vec::new();
-    let mut failed = 0;
-    let in_flight = store::in_flight(&db.read())?;
-    for (id, status) in in_flight {
-        match status {
-            GenerationStatus::Processing => {
-                let message =
-                    "The generation was interrupted by a restart; its credits were refunded.";
-                if fail(db, &id, message, "BSE4001", now)? {
-                    failed += 1;
-                }
-            }
-            _ => pending.push(id),
-        }
-    }
-    Ok((pending, failed))
-}
-
-/// Fails and refunds every `processing` generation that started longer ago than `allowed` says
-/// its provider chain may take: its worker died, or could not record the outcome. Returns how
-/// many were failed.
-pub fn fail_overdue(
-    db: &mut Db,
-    now: Timestamp,
-    allowed: impl Fn(&[String]) -> i64,
-) -> Result<u64, ServiceError> {
-    let mut failed = 0;
-    let processing = store::processing(&db.read())?;
-    for (id, started, providers) in processing {
-        if now.millis() - started.millis() <= allowed(&providers) {
-            continue;
-        }
-        let message = "The generation ran longer than its providers' time limits allow and was \
-                       stopped; its credits were refunded.";
-        if fail(db, &id, message, "BSE4002", now)? {
-            failed += 1;
-        }
-    }
-    Ok(failed)
 }

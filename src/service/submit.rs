@@ -10,10 +10,10 @@ use super::ServiceError;
 use super::auth::Principal;
 use super::generations::{self, Accept, CreateError, Generation, GenerationStatus};
 use super::idempotency::{self, Claim, IdempotencyScope};
+use crate::domain::generation::request::{self, Invalid};
+use crate::domain::generation::{ModelType, pricing};
 use crate::domain::{Environment, Money, Timestamp};
 use crate::generation::Generator;
-use crate::generation::catalog::ModelType;
-use crate::generation::request::{self, Invalid};
 use crate::store::Store;
 
 /// One submission, as the caller received it.
@@ -170,7 +170,7 @@ async fn accept(
     let body = request::parse(s.body, model, s.route_type).map_err(SubmitError::Invalid)?;
     let cost = match key.environment {
         Environment::Test => Money::default(),
-        Environment::Live => request::cost_of(model, &body).map_err(SubmitError::Invalid)?,
+        Environment::Live => pricing::cost_of(model, &body).map_err(SubmitError::Invalid)?,
     };
     let g = Generation {
         id: uuid::Uuid::new_v4().to_string(),

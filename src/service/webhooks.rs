@@ -11,7 +11,7 @@ use crate::config::WebhooksConfig;
 use crate::domain::Timestamp;
 use crate::domain::clock::time_or_null;
 use crate::domain::webhook::{EndpointUrl, EventSet, WebhookEvent, WebhookSecret, redact_url};
-use crate::outbound::AddressPolicy;
+use crate::providers::outbound::AddressPolicy;
 use crate::store::activity::{self, NewActivity};
 use crate::store::webhooks::{self as store, Attempted};
 

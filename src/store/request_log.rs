@@ -69,7 +69,7 @@ type Done = (oneshot::Sender<Option<Written>>, Option<Written>);
 pub struct Relay(tokio::sync::mpsc::UnboundedSender<(std::time::Instant, Vec<Done>)>);
 
 impl Relay {
-    /// Starts a relay on the current thread's local task set (an actix worker's).
+    /// Starts a relay on the current thread's local task set (the HTTP worker's).
     pub fn spawn_local(stats: Arc<WriterStats>) -> Relay {
         let (tx, mut rx) =
             tokio::sync::mpsc::unbounded_channel::<(std::time::Instant, Vec<Done>)>();

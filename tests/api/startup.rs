@@ -285,7 +285,7 @@ fn the_schema_is_migrated_once_with_wal_and_foreign_keys() {
 
 #[tokio::test]
 async fn a_stop_lets_the_running_generation_finish_and_leaves_queued_ones_pending() {
-    let queue = upstream::start(Mode::Hold);
+    let queue = upstream::start(Mode::Hold).await;
     let dir = tempfile::tempdir().unwrap();
     let catalog = dir.path().join("models.toml");
     let nowhere = "http://127.0.0.1:9";

@@ -1,13 +1,14 @@
 //! Fake provider upstreams on loopback: an OpenAI-compatible image server and a submit-then-poll
 //! server in one, whose behaviour a test switches at any time.
 
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use actix_web::{App, HttpResponse, HttpServer, web};
 use base64::Engine as _;
 use serde_json::{Value, json};
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::helpers::{TestApp, spawn_app_in};
 
@@ -37,6 +38,8 @@ struct Shared {
 pub struct Upstream {
     pub url: String,
     shared: Shared,
+    /// Serves until dropped.
+    _server: MockServer,
 }
 
 impl Upstream {
@@ -76,63 +79,86 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+fn ok(body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+/// The prediction id in `/predictions/{id}[/cancel]`.
+fn prediction_id(request: &Request) -> String {
+    let id = request.url.path_segments().and_then(|mut s| s.nth(1));
+    id.unwrap_or_default().to_owned()
+}
+
+/// How a route answers, given the fake's state.
+type Answer = fn(&Shared, &Request) -> ResponseTemplate;
+
+/// One route of the fake, answering by the mode of the moment.
+struct Route {
+    shared: Shared,
+    answer: Answer,
+}
+
+impl Respond for Route {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        (self.answer)(&self.shared, request)
+    }
+}
+
 fn mode(shared: &Shared) -> Mode {
     *shared.mode.lock().unwrap()
 }
 
-async fn images(shared: web::Data<Shared>, body: web::Json<Value>) -> HttpResponse {
+fn images(shared: &Shared, request: &Request) -> ResponseTemplate {
     shared.requests.fetch_add(1, Ordering::SeqCst);
-    match mode(&shared) {
+    match mode(shared) {
         Mode::Ok => {
+            let body: Value = request.body_json().unwrap_or(Value::Null);
             let n = body["n"].as_u64().unwrap_or(1);
             let data: Vec<Value> = (0..n).map(|_| json!({ "b64_json": b64(&png()) })).collect();
-            HttpResponse::Ok().json(json!({ "created": 1, "data": data }))
+            ok(json!({ "created": 1, "data": data }))
         }
-        Mode::Fail | Mode::FailLater => HttpResponse::InternalServerError()
-            .json(json!({ "error": { "message": "the GPU caught fire", "type": "server_error" } })),
-        Mode::Garbage => HttpResponse::Ok()
-            .content_type("application/json")
-            .body("<html>oops"),
-        Mode::Hold => {
-            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
-            HttpResponse::Ok().json(json!({ "data": [] }))
-        }
+        Mode::Fail | Mode::FailLater => ResponseTemplate::new(500).set_body_json(
+            json!({ "error": { "message": "the GPU caught fire", "type": "server_error" } }),
+        ),
+        Mode::Garbage => ResponseTemplate::new(200).set_body_raw("<html>oops", "application/json"),
+        Mode::Hold => ok(json!({ "data": [] })).set_delay(Duration::from_secs(30)),
     }
 }
 
-async fn submit(shared: web::Data<Shared>, body: web::Json<Value>) -> HttpResponse {
+fn submit(shared: &Shared, request: &Request) -> ResponseTemplate {
     let n = shared.requests.fetch_add(1, Ordering::SeqCst);
-    *shared.last_submit.lock().unwrap() = body.into_inner();
-    match mode(&shared) {
-        Mode::Fail => HttpResponse::InternalServerError().json(json!({ "error": "down" })),
-        _ => {
-            HttpResponse::Created().json(json!({ "id": format!("pred_{n}"), "status": "starting" }))
-        }
+    *shared.last_submit.lock().unwrap() = request.body_json().unwrap_or(Value::Null);
+    match mode(shared) {
+        Mode::Fail => ResponseTemplate::new(500).set_body_json(json!({ "error": "down" })),
+        _ => ResponseTemplate::new(201)
+            .set_body_json(json!({ "id": format!("pred_{n}"), "status": "starting" })),
     }
 }
 
-async fn poll(shared: web::Data<Shared>, id: web::Path<String>) -> HttpResponse {
+fn poll(shared: &Shared, request: &Request) -> ResponseTemplate {
     shared.polls.fetch_add(1, Ordering::SeqCst);
-    match mode(&shared) {
-        Mode::Ok => HttpResponse::Ok().json(json!({
-            "id": id.as_str(),
+    let id = prediction_id(request);
+    match mode(shared) {
+        Mode::Ok => ok(json!({
+            "id": id,
             "status": "succeeded",
             "output": [format!("data:image/png;base64,{}", b64(&png()))],
             "metrics": { "predict_time": 0.25 },
         })),
-        Mode::Fail | Mode::FailLater => HttpResponse::Ok()
-            .json(json!({ "id": id.as_str(), "status": "failed", "error": "out of memory" })),
-        Mode::Garbage => HttpResponse::Ok().body("garbage"),
-        Mode::Hold => HttpResponse::Ok().json(json!({ "id": id.as_str(), "status": "processing" })),
+        Mode::Fail | Mode::FailLater => {
+            ok(json!({ "id": id, "status": "failed", "error": "out of memory" }))
+        }
+        Mode::Garbage => ResponseTemplate::new(200).set_body_string("garbage"),
+        Mode::Hold => ok(json!({ "id": id, "status": "processing" })),
     }
 }
 
-async fn cancel(shared: web::Data<Shared>, id: web::Path<String>) -> HttpResponse {
+fn cancel(shared: &Shared, request: &Request) -> ResponseTemplate {
     shared.cancels.fetch_add(1, Ordering::SeqCst);
-    HttpResponse::Ok().json(json!({ "id": id.as_str(), "status": "canceled" }))
+    ok(json!({ "id": prediction_id(request), "status": "canceled" }))
 }
 
-pub fn start(initial: Mode) -> Upstream {
+pub async fn start(initial: Mode) -> Upstream {
     let shared = Shared {
         mode: Arc::new(Mutex::new(initial)),
         requests: Arc::new(AtomicUsize::new(0)),
@@ -140,24 +166,30 @@ pub fn start(initial: Mode) -> Upstream {
         cancels: Arc::new(AtomicUsize::new(0)),
         last_submit: Arc::new(Mutex::new(Value::Null)),
     };
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let data = web::Data::new(shared.clone());
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .route("/v1/images/generations", web::post().to(images))
-            .route("/predictions", web::post().to(submit))
-            .route("/predictions/{id}", web::get().to(poll))
-            .route("/predictions/{id}/cancel", web::post().to(cancel))
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)
-    .unwrap()
-    .run();
-    tokio::spawn(server);
-    Upstream { url, shared }
+    // Its own server, not one from wiremock's pool: nothing of an earlier test reaches it.
+    let server = MockServer::builder().start().await;
+    let routes: [(&str, &str, Answer); 4] = [
+        ("POST", "^/v1/images/generations$", images),
+        ("POST", "^/predictions$", submit),
+        ("GET", "^/predictions/[^/]+$", poll),
+        ("POST", "^/predictions/[^/]+/cancel$", cancel),
+    ];
+    for (verb, pattern, answer) in routes {
+        let route = Route {
+            shared: shared.clone(),
+            answer,
+        };
+        Mock::given(method(verb))
+            .and(path_regex(pattern))
+            .respond_with(route)
+            .mount(&server)
+            .await;
+    }
+    Upstream {
+        url: server.uri(),
+        shared,
+        _server: server,
+    }
 }
 
 /// The embedded catalog plus HTTP providers: `alpha` and `beta` (openai_images) serving
@@ -245,9 +277,9 @@ pub async fn app_with_fakes_in(
     extra: &[(&str, Value)],
 ) -> (TestApp, Fakes) {
     let fakes = Fakes {
-        alpha: start(Mode::Ok),
-        beta: start(Mode::Ok),
-        queue: start(Mode::Hold),
+        alpha: start(Mode::Ok).await,
+        beta: start(Mode::Ok).await,
+        queue: start(Mode::Hold).await,
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("models.toml");

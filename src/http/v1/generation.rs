@@ -6,11 +6,12 @@ use serde_json::{Value, json};
 
 use super::handlers::{V1Reply, V1Request, load_account};
 use super::routes::{COUNT, HandlerFuture, LIMIT, OFFSET};
-use crate::generation::catalog::{Model, ModelType, ProviderKind};
+use crate::domain::generation::request::{self, Invalid};
+use crate::domain::generation::{Model, ModelType, pricing};
 use crate::generation::record::record_json;
-use crate::generation::request::{self, Invalid};
 use crate::http::envelope::{Page, success_body};
 use crate::http::error::{ApiError, ErrorCode};
+use crate::providers::ProviderKind;
 use crate::service::generations::{self, CancelError};
 use crate::service::idempotency::{self, IdempotencyScope};
 use crate::service::submit::{Submission, SubmitError, Submitted, submit};
@@ -64,7 +65,7 @@ pub fn estimate(req: V1Request) -> HandlerFuture {
         } else {
             (None, false)
         };
-        let est = request::estimate(model, count, duration, req.query_value("resolution"), audio)
+        let est = pricing::estimate(model, count, duration, req.query_value("resolution"), audio)
             .map_err(invalid)?;
         let balance = load_account(&req).await?.credit_balance;
         let max_affordable = if est.per_generation.thousandths() > 0 {

@@ -6,7 +6,7 @@ use super::schemas::{
     BREAKER_STATUSES, MODEL_TYPES, array, boolean, count, map, nullable, number, object, one_of,
     record, reference, string, time, uuid,
 };
-use crate::generation::request::{MAX_INPUT_FILES, MAX_PROMPT_CHARS};
+use crate::domain::generation::request::{MAX_INPUT_FILES, MAX_PROMPT_CHARS};
 
 pub(super) fn generations() -> Vec<(&'static str, Value)> {
     let statuses = &["pending", "processing", "succeeded", "failed", "canceled"];

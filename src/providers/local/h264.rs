@@ -10,7 +10,7 @@
 use less_avc::LessEncoder;
 use less_avc::ycbcr_image::{DataPlane, Planes, YCbCrImage};
 
-use super::super::provider::ProviderError;
+use crate::providers::job::ProviderError;
 
 /// NAL header and first slice-header bytes `less-avc` writes for every picture.
 const SLICE_START: [u8; 5] = [0x25, 0x88, 0x84, 0x28, 0x68];

@@ -1,8 +1,8 @@
 //! A minimal ISO BMFF (MP4) writer for one H.264 video track, `moov` before `mdat` so players
 //! can start before the whole file has arrived.
 
-use super::super::provider::ProviderError;
 use super::h264::Stream;
+use crate::providers::job::ProviderError;
 
 const MOVIE_TIMESCALE: u32 = 1000;
 const UNITY_MATRIX: [u32; 9] = [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000];

@@ -2,48 +2,16 @@
 //! at it, a job, and a real PNG to answer with.
 
 use std::io::Cursor;
-use std::net::TcpListener;
 
-use actix_web::dev::ServerHandle;
-use actix_web::{App, HttpServer, web};
 use serde_json::Map;
+use wiremock::MockServer;
 
-use crate::generation::catalog::{BreakerConfig, ModelType, ProviderKind, ProviderSpec};
-use crate::generation::provider::ProviderJob;
+use crate::domain::generation::ModelType;
+use crate::providers::{BreakerConfig, ProviderJob, ProviderKind, ProviderSpec};
 
-/// A fake upstream serving the routes a test gives it; stopped when dropped.
-pub(crate) struct FakeUpstream {
-    pub(crate) base_url: String,
-    handle: ServerHandle,
-}
-
-impl FakeUpstream {
-    pub(crate) fn start<F>(routes: F) -> FakeUpstream
-    where
-        F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
-    {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let server = HttpServer::new(move || App::new().configure(routes.clone()))
-            .workers(1)
-            .disable_signals()
-            .listen(listener)
-            .unwrap()
-            .run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
-        FakeUpstream {
-            base_url: format!("http://127.0.0.1:{port}"),
-            handle,
-        }
-    }
-}
-
-impl Drop for FakeUpstream {
-    fn drop(&mut self) {
-        // The stop command is sent at once; there is nothing to wait for.
-        drop(self.handle.stop(false));
-    }
+/// A fake upstream on a free local port, answering what the test mounts on it.
+pub(crate) async fn fake_upstream() -> MockServer {
+    MockServer::start().await
 }
 
 pub(crate) fn spec(kind: ProviderKind, base_url: &str) -> ProviderSpec {

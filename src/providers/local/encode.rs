@@ -8,7 +8,7 @@ use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::codecs::webp::WebPEncoder;
 use image::{Delay, ExtendedColorType, Frame, ImageEncoder, ImageError, RgbaImage};
 
-use super::super::provider::ProviderError;
+use crate::providers::job::ProviderError;
 
 const JPEG_QUALITY: u8 = 90;
 

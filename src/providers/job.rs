@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 
-use super::catalog::ModelType;
+use crate::domain::generation::ModelType;
 
 /// One generation as a provider sees it: the unified fields, already validated against the model.
 #[derive(Clone, Debug)]

@@ -1,10 +1,11 @@
-//! A generate body checked against its model (generation.md §1), and the estimate maths
-//! (v1-api.md §6).
+//! A generate body checked against its model (generation.md §1): every refusal names its field,
+//! and what is absent gets the model's default.
 
 use serde_json::{Map, Value};
 
-use super::catalog::{FieldType, Model, ModelType, SpecificField};
-use crate::domain::Money;
+use super::model::{Model, ModelType};
+use super::order::{ProviderOrder, provider_order};
+use super::specific::specific;
 
 pub const MAX_PROMPT_CHARS: usize = 4000;
 pub const MAX_INPUT_FILES: usize = 8;
@@ -17,7 +18,7 @@ pub struct Invalid {
     pub message: String,
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> Invalid {
+pub(super) fn invalid(field: &str, message: impl Into<String>) -> Invalid {
     Invalid {
         field: field.to_owned(),
         message: message.into(),
@@ -39,13 +40,6 @@ pub struct GenerateRequest {
     pub generate_audio: Option<bool>,
     pub last_frame: Option<String>,
     pub specific: Map<String, Value>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ProviderOrder {
-    Model,
-    Fastest,
-    Listed(Vec<String>),
 }
 
 const COMMON: &[&str] = &[
@@ -134,7 +128,10 @@ pub fn parse(
     })
 }
 
-fn string<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, Invalid> {
+pub(super) fn string<'a>(
+    fields: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, Invalid> {
     match fields.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -258,39 +255,6 @@ fn last_frame(fields: &Map<String, Value>, model: &Model) -> Result<Option<Strin
     url(name, v).map(Some)
 }
 
-fn provider_order(fields: &Map<String, Value>, model: &Model) -> Result<ProviderOrder, Invalid> {
-    let name = "generation_provider_order";
-    let Some(order) = string(fields, name)? else {
-        return Ok(ProviderOrder::Model);
-    };
-    if order.trim() == "fastest" {
-        return Ok(ProviderOrder::Fastest);
-    }
-    let mut listed: Vec<String> = Vec::new();
-    for p in order.split(',').map(str::trim) {
-        if model.raw_model_id(p).is_none() {
-            let served: Vec<&str> = model
-                .providers
-                .iter()
-                .map(|p| p.provider.as_str())
-                .collect();
-            return Err(invalid(
-                name,
-                format!(
-                    "{name} must be \"fastest\" or a comma list of providers serving {} ({}).",
-                    model.identifier,
-                    served.join(", ")
-                ),
-            ));
-        }
-        if listed.iter().any(|l| l == p) {
-            return Err(invalid(name, format!("{name} names {p} twice.")));
-        }
-        listed.push(p.to_owned());
-    }
-    Ok(ProviderOrder::Listed(listed))
-}
-
 fn duration(fields: &Map<String, Value>, model: &Model) -> Result<u32, Invalid> {
     let name = "generation_duration";
     integer(fields, name)
@@ -341,217 +305,4 @@ pub fn allowed_audio(model: &Model, field: &str, wanted: bool) -> Result<bool, I
         ));
     }
     Ok(wanted)
-}
-
-fn specific(
-    fields: &Map<String, Value>,
-    schema: &[SpecificField],
-) -> Result<Map<String, Value>, Invalid> {
-    let mut out = Map::new();
-    for field in schema {
-        let Some(value) = fields.get(&field.name) else {
-            continue;
-        };
-        check_specific(field, value)?;
-        out.insert(field.name.clone(), value.clone());
-    }
-    Ok(out)
-}
-
-fn check_specific(field: &SpecificField, value: &Value) -> Result<(), Invalid> {
-    let name = field.name.as_str();
-    let number = match (field.ty, value) {
-        (FieldType::String, Value::String(s)) => {
-            if !field.values.is_empty() && !field.values.contains(s) {
-                return Err(invalid(
-                    name,
-                    format!("{name} must be one of {}.", field.values.join(", ")),
-                ));
-            }
-            None
-        }
-        (FieldType::Boolean, Value::Bool(_)) => None,
-        (FieldType::Integer, Value::Number(n)) if n.as_i64().is_some() || n.as_u64().is_some() => {
-            n.as_f64()
-        }
-        (FieldType::Number, Value::Number(n)) => n.as_f64(),
-        (ty, _) => {
-            let ty = match ty {
-                FieldType::String => "a string",
-                FieldType::Integer => "a whole number",
-                FieldType::Number => "a number",
-                FieldType::Boolean => "a boolean",
-            };
-            return Err(invalid(name, format!("{name} must be {ty}.")));
-        }
-    };
-    if let Some(n) = number
-        && (field.min.is_some_and(|min| n < min) || field.max.is_some_and(|max| n > max))
-    {
-        let range = format!(
-            "{}-{}",
-            field.min.map_or("any".into(), |m| m.to_string()),
-            field.max.map_or("any".into(), |m| m.to_string())
-        );
-        return Err(invalid(name, format!("{name} must be in {range}.")));
-    }
-    Ok(())
-}
-
-/// Providers to try, in order; `fastest` sorts by `score` = (recent success rate, mean latency).
-pub fn resolve_order(
-    order: &ProviderOrder,
-    model: &Model,
-    score: impl Fn(&str) -> (f64, f64),
-) -> Vec<String> {
-    let mut providers: Vec<String> = match order {
-        ProviderOrder::Listed(list) => return list.clone(),
-        _ => model.providers.iter().map(|p| p.provider.clone()).collect(),
-    };
-    if *order == ProviderOrder::Fastest {
-        providers.sort_by(|a, b| {
-            let (ra, la) = score(a);
-            let (rb, lb) = score(b);
-            rb.total_cmp(&ra).then(la.total_cmp(&lb))
-        });
-    }
-    providers
-}
-
-/// What a generation (or `count` of them) costs (v1-api.md §6).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Estimate {
-    pub count: u32,
-    pub cost_per_second: Option<Money>,
-    pub duration: Option<u32>,
-    pub resolution: Option<String>,
-    pub per_generation: Money,
-    pub total: Money,
-}
-
-/// Image: per generation = the model price. Video: per second = the price for the resolution
-/// (and audio variant), per generation = per second × duration. Total = per generation × count.
-pub fn estimate(
-    model: &Model,
-    count: u32,
-    duration: Option<u32>,
-    resolution: Option<&str>,
-    audio: bool,
-) -> Result<Estimate, Invalid> {
-    if !model.is_video() {
-        let price = model.unit_price(None, false).unwrap_or_default();
-        return Ok(Estimate {
-            count,
-            cost_per_second: None,
-            duration: None,
-            resolution: None,
-            per_generation: price,
-            total: Money(price.thousandths() * i64::from(count)),
-        });
-    }
-    let duration = duration
-        .or_else(|| model.durations.first().copied())
-        .unwrap_or(0);
-    let resolution = model
-        .resolution_or_default(resolution)
-        .filter(|r| model.resolutions.contains(r))
-        .ok_or_else(|| {
-            invalid(
-                "resolution",
-                format!(
-                    "resolution must be one of {}.",
-                    model.resolutions.join(", ")
-                ),
-            )
-        })?;
-    let per_second = model
-        .unit_price(Some(&resolution), audio)
-        .ok_or_else(|| invalid("resolution", "No price is configured for this resolution."))?;
-    let per_generation = Money(per_second.thousandths() * i64::from(duration));
-    Ok(Estimate {
-        count,
-        cost_per_second: Some(per_second),
-        duration: Some(duration),
-        resolution: Some(resolution),
-        per_generation,
-        total: Money(per_generation.thousandths() * i64::from(count)),
-    })
-}
-
-/// What a valid request costs: its outputs priced by the estimate maths.
-pub fn cost_of(model: &Model, request: &GenerateRequest) -> Result<Money, Invalid> {
-    estimate(
-        model,
-        request.output_number,
-        request.duration,
-        request.resolution.as_deref(),
-        request.generate_audio.unwrap_or(false),
-    )
-    .map(|e| e.total)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::generation::Catalog;
-
-    fn catalog() -> Catalog {
-        Catalog::load(None).unwrap()
-    }
-
-    #[test]
-    fn defaults_fill_in_and_unknown_fields_are_named() {
-        let c = catalog();
-        let m = c.model("tidegate/pattern-1").unwrap();
-        let r = parse(
-            br#"{"generation_prompt":"a lighthouse"}"#,
-            m,
-            ModelType::Image,
-        )
-        .unwrap();
-        assert_eq!(
-            (r.ratio.as_str(), r.output_format.as_str(), r.output_number),
-            ("1:1", "png", 1)
-        );
-        let e = parse(
-            br#"{"generation_prompt":"x","colour":"red"}"#,
-            m,
-            ModelType::Image,
-        )
-        .unwrap_err();
-        assert_eq!(e.field, "colour");
-        let e = parse(
-            br#"{"generation_prompt":"x","generation_duration":2}"#,
-            m,
-            ModelType::Image,
-        )
-        .unwrap_err();
-        assert_eq!(e.field, "generation_duration");
-        let e = parse(br#"{"generation_prompt":"x"}"#, m, ModelType::Video).unwrap_err();
-        assert_eq!(e.field, "model_identifier");
-        let e = parse(
-            br#"{"generation_prompt":"x","seed":-1}"#,
-            m,
-            ModelType::Image,
-        )
-        .unwrap_err();
-        assert_eq!(e.field, "seed");
-    }
-
-    #[test]
-    fn video_needs_a_duration_and_prices_per_second() {
-        let c = catalog();
-        let m = c.model("tidegate/motion-1").unwrap();
-        let e = parse(br#"{"generation_prompt":"x"}"#, m, ModelType::Video).unwrap_err();
-        assert_eq!(e.field, "generation_duration");
-        let r = parse(
-            br#"{"generation_prompt":"x","generation_duration":4,"generation_resolution":"360p"}"#,
-            m,
-            ModelType::Video,
-        )
-        .unwrap();
-        assert_eq!(cost_of(m, &r), Ok(Money(80)));
-        let est = estimate(m, 3, Some(2), None, false).unwrap();
-        assert_eq!((est.per_generation, est.total), (Money(20), Money(60)));
-    }
 }

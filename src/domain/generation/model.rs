@@ -1,0 +1,114 @@
+//! A model of the catalog as the API offers it: its type, ratios, formats, video parameters,
+//! model-specific fields and the providers serving it.
+
+use serde::{Deserialize, Serialize};
+
+use super::pricing::Pricing;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelType {
+    Image,
+    Video,
+}
+
+impl ModelType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelType::Image => "image",
+            ModelType::Video => "video",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    String,
+    Integer,
+    Number,
+    Boolean,
+}
+
+/// A model-specific body field.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecificField {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: FieldType,
+    #[serde(default)]
+    pub description: String,
+    /// Allowed values (strings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelProvider {
+    pub provider: String,
+    /// The provider's own id for this model.
+    pub model: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    pub identifier: String,
+    #[serde(rename = "type")]
+    pub model_type: ModelType,
+    /// Image: per generated asset. Video: per second.
+    pub pricing: Pricing,
+    pub ratios: Vec<String>,
+    pub formats: Vec<String>,
+    /// Most outputs one generation may ask for.
+    pub max_outputs: u32,
+    #[serde(default)]
+    pub input_file: bool,
+    #[serde(default)]
+    pub durations: Vec<u32>,
+    #[serde(default)]
+    pub resolutions: Vec<String>,
+    #[serde(default)]
+    pub default_resolution: Option<String>,
+    /// Whether the model can generate audio (video).
+    #[serde(default)]
+    pub audio: bool,
+    #[serde(default)]
+    pub specific: Vec<SpecificField>,
+    pub providers: Vec<ModelProvider>,
+}
+
+impl Model {
+    pub fn is_video(&self) -> bool {
+        self.model_type == ModelType::Video
+    }
+
+    /// The resolution a video request gets when it names none.
+    pub fn resolution_or_default(&self, asked: Option<&str>) -> Option<String> {
+        asked
+            .map(str::to_owned)
+            .or_else(|| self.default_resolution.clone())
+            .or_else(|| self.resolutions.first().cloned())
+    }
+
+    pub fn raw_model_id(&self, provider: &str) -> Option<&str> {
+        self.providers
+            .iter()
+            .find(|p| p.provider == provider)
+            .map(|p| p.model.as_str())
+    }
+}
+
+/// `W:H` with positive integers.
+pub fn parse_ratio(ratio: &str) -> Option<(u32, u32)> {
+    let (w, h) = ratio.split_once(':')?;
+    let w: u32 = w.parse().ok()?;
+    let h: u32 = h.parse().ok()?;
+    (w > 0 && h > 0 && w <= 100 && h <= 100).then_some((w, h))
+}

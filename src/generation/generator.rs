@@ -1,0 +1,250 @@
+//! The generator: the catalog, the configured providers and the queue of accepted generations,
+//! with what each worker is running so that a cancel can reach it. The workers themselves are
+//! in `jobs::generation`; the API enqueues, orders providers and stops through this handle.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use super::catalog::Catalog;
+use super::media::MediaStore;
+use crate::domain::Clock;
+use crate::domain::generation::{Model, ProviderOrder, resolve_order};
+use crate::providers::{self, PredictionSlot, Provider, ProviderKind};
+use crate::service::ServiceError;
+use crate::service::generations::runs;
+use crate::store::Store;
+
+/// A generation a worker is running: how to stop it, and the provider of the current attempt
+/// with the slot its upstream fills (one lock, so both always belong to the same attempt).
+pub struct Running {
+    cancel: watch::Sender<bool>,
+    attempt: Mutex<Option<(String, PredictionSlot)>>,
+}
+
+impl Running {
+    /// The attempt now under way: `provider`, whose upstream fills `slot`.
+    pub fn attempt(&self, provider: &str, slot: &PredictionSlot) {
+        if let Ok(mut attempt) = self.attempt.lock() {
+            *attempt = Some((provider.to_owned(), slot.clone()));
+        }
+    }
+}
+
+/// A running generation as its worker holds it; unregistered when dropped.
+pub struct Registration<'a> {
+    generator: &'a Generator,
+    id: String,
+    pub running: Arc<Running>,
+    /// Turns true when the generation is canceled.
+    pub canceled: watch::Receiver<bool>,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.generator.running.lock() {
+            map.remove(&self.id);
+        }
+    }
+}
+
+/// A generation a worker took from the queue; counted busy until dropped.
+pub struct Taken<'a> {
+    pub id: String,
+    busy: &'a watch::Sender<usize>,
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        self.busy.send_modify(|n| *n -= 1);
+    }
+}
+
+pub struct Generator {
+    catalog: Arc<Catalog>,
+    providers: Vec<Provider>,
+    store: Store,
+    clock: Clock,
+    pub media: MediaStore,
+    queue: mpsc::UnboundedSender<String>,
+    receiver: tokio::sync::Mutex<mpsc::UnboundedReceiver<String>>,
+    running: Mutex<HashMap<String, Arc<Running>>>,
+    /// Generations taken from the queue and not yet finished.
+    busy: watch::Sender<usize>,
+    /// When the server began to stop: from then on workers take nothing more from the queue.
+    stopping: watch::Sender<Option<Instant>>,
+    /// Breakers count time in milliseconds since this instant.
+    epoch: Instant,
+    store_retries: AtomicU64,
+}
+
+impl Generator {
+    pub fn new(
+        catalog: Arc<Catalog>,
+        store: Store,
+        clock: Clock,
+        media: MediaStore,
+    ) -> Result<Arc<Generator>, String> {
+        let providers = providers::build(&catalog.providers)?;
+        let (queue, receiver) = mpsc::unbounded_channel();
+        Ok(Arc::new(Generator {
+            catalog,
+            providers,
+            store,
+            clock,
+            media,
+            queue,
+            receiver: tokio::sync::Mutex::new(receiver),
+            running: Mutex::new(HashMap::new()),
+            busy: watch::channel(0).0,
+            stopping: watch::channel(None).0,
+            epoch: Instant::now(),
+            store_retries: AtomicU64::new(0),
+        }))
+    }
+
+    /// Starts `workers` tasks on the current runtime, after re-queueing what a crash left pending
+    /// and failing (with a refund) what it left processing.
+    pub async fn start(self: &Arc<Self>, workers: usize) -> Result<(usize, usize), ServiceError> {
+        let (pending, failed) = runs::recover(&self.store, self.clock.now()).await?;
+        let resumed = pending.len();
+        for id in pending {
+            self.enqueue(id);
+        }
+        crate::jobs::generation::spawn(self, workers);
+        Ok((resumed, failed))
+    }
+
+    /// Milliseconds on the breakers' clock.
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn catalog_handle(&self) -> Arc<Catalog> {
+        Arc::clone(&self.catalog)
+    }
+
+    pub fn providers(&self) -> &[Provider] {
+        &self.providers
+    }
+
+    pub fn provider(&self, id: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.spec.id == id)
+    }
+
+    /// The store the workers record generations in.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The providers a new generation will try, in order.
+    pub fn order(&self, order: &ProviderOrder, model: &Model) -> Vec<String> {
+        let now = self.now_ms();
+        resolve_order(order, model, |p| {
+            self.provider(p)
+                .map(|p| p.breaker.score(now))
+                .unwrap_or((0.0, f64::MAX))
+        })
+    }
+
+    pub fn enqueue(&self, id: String) {
+        // The receiver lives as long as the generator, so sending cannot fail.
+        let _ = self.queue.send(id);
+    }
+
+    /// Stops the worker running `id` (if any) and, for an asynchronous upstream that has
+    /// assigned a prediction id, asks it to cancel. True when the running attempt was reached:
+    /// the local renderer's result is dropped, or the upstream acknowledged the cancel.
+    pub async fn stop(&self, id: &str) -> bool {
+        let running = self.running.lock().ok().and_then(|r| r.get(id).cloned());
+        let Some(running) = running else {
+            return false;
+        };
+        let _ = running.cancel.send(true);
+        let attempt = running.attempt.lock().ok().and_then(|a| a.clone());
+        let Some((provider, slot)) = attempt else {
+            return false;
+        };
+        match (self.provider(&provider), slot.get()) {
+            (Some(p), Some(prediction)) => p.cancel(&prediction).await,
+            (Some(p), None) => p.spec.kind == ProviderKind::Local,
+            (None, _) => false,
+        }
+    }
+
+    /// Starts no more generations: queued ones stay `pending` and are queued again at the next
+    /// start. The first call marks the start of the stop.
+    pub fn stop_taking(&self) {
+        self.stopping.send_if_modified(|began| {
+            let first = began.is_none();
+            began.get_or_insert_with(Instant::now);
+            first
+        });
+    }
+
+    /// Stops taking generations and lets the running ones finish until `grace` after the stop
+    /// began. Returns how many were still running then (the next start fails and refunds them).
+    pub async fn drain(&self, grace: Duration) -> usize {
+        self.stop_taking();
+        // A worker takes a generation and counts it busy under this lock; holding it, no worker
+        // takes another and every one taken is counted.
+        let _queue = self.receiver.lock().await;
+        let began = (*self.stopping.borrow()).unwrap_or_else(Instant::now);
+        let deadline = tokio::time::Instant::from_std(began + grace);
+        let mut busy = self.busy.subscribe();
+        // The sender lives in `self`, so waiting can only end by the count reaching 0.
+        let _ = tokio::time::timeout_at(deadline, busy.wait_for(|n| *n == 0)).await;
+        *self.busy.borrow()
+    }
+
+    /// The next queued generation, counted busy; `None` once the server stops taking work.
+    pub async fn take(&self) -> Option<Taken<'_>> {
+        let mut stopping = self.stopping.subscribe();
+        let mut queue = self.receiver.lock().await;
+        let next = tokio::select! {
+            biased;
+            _ = stopping.wait_for(Option::is_some) => None,
+            id = queue.recv() => id,
+        };
+        let id = next?;
+        self.busy.send_modify(|n| *n += 1);
+        Some(Taken {
+            id,
+            busy: &self.busy,
+        })
+    }
+
+    /// Registers `id` as running until the registration is dropped: meanwhile `stop` reaches it.
+    pub fn register(&self, id: &str) -> Registration<'_> {
+        let (cancel, canceled) = watch::channel(false);
+        let running = Arc::new(Running {
+            cancel,
+            attempt: Mutex::new(None),
+        });
+        if let Ok(mut map) = self.running.lock() {
+            map.insert(id.to_owned(), Arc::clone(&running));
+        }
+        Registration {
+            generator: self,
+            id: id.to_owned(),
+            running,
+            canceled,
+        }
+    }
+
+    /// Store writes of generation state that failed and were tried again, for `/metrics`.
+    pub fn store_retries_counter(&self) -> &AtomicU64 {
+        &self.store_retries
+    }
+}
