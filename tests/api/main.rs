@@ -7,6 +7,7 @@ mod admin_keys;
 mod admin_logs;
 mod admin_members;
 mod admin_pages;
+mod architecture;
 mod bad_input;
 mod browser;
 mod contract;

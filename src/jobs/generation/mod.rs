@@ -7,6 +7,8 @@ mod outcome;
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use crate::generation::Generator;
 
 /// What stops a worker from finishing a generation the ordinary way.
@@ -29,7 +31,9 @@ struct Worker(Arc<Generator>);
 impl Worker {
     async fn work(self) {
         while let Some(taken) = self.0.take().await {
-            self.run(&taken.id).await;
+            // Every log line of the run, the store's and the providers' included, names it.
+            let span = tracing::info_span!("generation", generation_id = %taken.id);
+            self.run(&taken.id).instrument(span).await;
         }
     }
 
@@ -44,7 +48,7 @@ impl Worker {
         if let Err(e) = result {
             // Whatever went wrong, the generation must not hold its credits and in-flight slot
             // until the next restart.
-            tracing::error!(generation_id = %id, error = %e, "generation failed in the worker");
+            tracing::error!(generation_id = %id, error = %crate::telemetry::cause_chain(&e), "generation failed in the worker");
             self.fail(id, "The generation could not be completed.", "BSE5002")
                 .await;
             self.remove_files(id).await;

@@ -44,7 +44,7 @@ impl Worker {
                         .store_retries_counter()
                         .fetch_add(1, Ordering::Relaxed);
                     if failures == 1 || failures.is_multiple_of(30) {
-                        tracing::warn!(generation_id, failures, error = %e,
+                        tracing::warn!(generation_id, failures, error = %crate::telemetry::cause_chain(&e),
                             "cannot record the generation's state; retrying");
                     }
                     tokio::time::sleep(delay).await;
@@ -102,7 +102,7 @@ impl Worker {
         let names = match written {
             Ok(names) => names,
             Err(e) => {
-                tracing::error!(generation_id = %g.id, error = %e, "cannot store generated files");
+                tracing::error!(generation_id = %g.id, error = %crate::telemetry::cause_chain(&e), "cannot store generated files");
                 self.record(g, provider, AttemptOutcome::Discarded, None, latency_ms)
                     .await;
                 self.fail(&g.id, "The generated files could not be stored.", "BSE5002")
