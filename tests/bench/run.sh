@@ -12,6 +12,7 @@
 #   BENCH_WARMUP          wrk duration of each warm-up run (default 2s; "0" skips warm-up)
 #   BENCH_START_TIMEOUT   seconds to wait for the server to answer /healthz (default 120)
 #   BENCH_NO_BUILD=1      skip `cargo build --release` and use the existing target/release/tidegate
+#   BENCH_BIN=PATH        measure this binary instead (no build): another build, side by side
 #   BENCH_GEN_CLIENTS     concurrent clients of the generation benchmark (default 32)
 #   BENCH_GEN_SECONDS     how long the concurrent generation run lasts (default 10)
 #   BENCH_FIXED_RATE      requests per second of the fixed-rate runs (default 4000)
@@ -129,8 +130,10 @@ if ((${#missing[@]})); then
         command -v "$tool" >/dev/null 2>&1 || die "$tool is still not on PATH after apt-get install"
     done
 fi
-bin="${CARGO_TARGET_DIR:-$repo_root/target}/release/tidegate"
-if [[ "${BENCH_NO_BUILD:-0}" == 1 ]]; then
+bin="${BENCH_BIN:-${CARGO_TARGET_DIR:-$repo_root/target}/release/tidegate}"
+if [[ -n "${BENCH_BIN:-}" ]]; then
+    log "BENCH_BIN: measuring $bin without building"
+elif [[ "${BENCH_NO_BUILD:-0}" == 1 ]]; then
     log "BENCH_NO_BUILD=1: using the existing $bin without building"
 else
     command -v cargo >/dev/null 2>&1 || die "cargo not found; install Rust (https://rustup.rs) first"
@@ -232,8 +235,8 @@ run_fixed() {
     per_worker=$((FIXED_RATE / FIXED_CONNECTIONS))
     out="$(hey -z "$FIXED_DURATION" -c "$FIXED_CONNECTIONS" -q "$per_worker" "$@" "$url")" \
         || die "hey against $url failed"
-    f_p50="$(awk '$1 == "50%%" { printf "%.2f", $3 * 1000 }' <<<"$out")"
-    f_p99="$(awk '$1 == "99%%" { printf "%.2f", $3 * 1000 }' <<<"$out")"
+    f_p50="$(awk '$1 == "50%" { printf "%.2f", $3 * 1000 }' <<<"$out")"
+    f_p99="$(awk '$1 == "99%" { printf "%.2f", $3 * 1000 }' <<<"$out")"
     f_non200="$(awk '/^Status code distribution:/ { on = 1; next } on && /\[[0-9]+\]/ && $1 != "[200]" { n += $2 } END { print n + 0 }' <<<"$out")"
     [[ -n "$f_p50" && -n "$f_p99" ]] || {
         printf '%s\n' "$out" >&2
