@@ -73,7 +73,11 @@ pub async fn request_context(
         route = tracing::field::Empty,
         key = tracing::field::Empty,
     );
-    if let Some(pattern) = req.match_pattern() {
+    // /v1 is one catch-all scope, whose dispatcher records the operation's template itself;
+    // matching the resource map again would only find the scope.
+    if !req.path().starts_with("/v1/")
+        && let Some(pattern) = req.match_pattern()
+    {
         span.record("route", pattern);
     }
     let served = async move {
