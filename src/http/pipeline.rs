@@ -19,7 +19,7 @@ use crate::service::auth::{Principal, Refused};
 use crate::service::gate::{Attempt, Denial, Denied, Record, Relay, Written};
 use crate::service::rate_limit::Decision;
 
-pub use crate::service::gate::{Audit, Lookup, sanitised_query, truncate};
+pub use crate::service::gate::{Audit, Lookup, sanitised_query};
 
 /// Who is calling, from where, when.
 #[derive(Clone, Debug)]
@@ -77,12 +77,8 @@ pub async fn authenticate(
         tracing::Span::current().record("key", audit.key.key_prefix.as_str());
     }
     admitted.map_err(|denied| {
-        let Denied {
-            denial,
-            audit,
-            failed_authentication,
-        } = denied;
-        if failed_authentication {
+        let Denied { denial, audit } = denied;
+        if denial.is_failed_authentication() {
             Metrics::bump(&state.metrics.auth_failures);
         }
         let error = denial_error(denial, &caller.request_id);
@@ -250,10 +246,7 @@ fn relay(state: &AppState) -> Option<Relay> {
     }
     RELAY.with(|relay| {
         relay
-            .get_or_init(|| {
-                actix_web::rt::System::try_current()
-                    .map(|_| Relay::spawn_local(state.gate.log_stats_shared()))
-            })
+            .get_or_init(|| actix_web::rt::System::try_current().map(|_| state.gate.spawn_relay()))
             .clone()
     })
 }

@@ -15,11 +15,11 @@ use super::preauth::PreAuthLimiter;
 use super::rate_limit::{Decision, RateLimiter, Subject};
 use crate::config::{Config, PlanConfig};
 use crate::domain::{IpHasher, KeyFormat, Region, Scope, Timestamp};
+use crate::store::key_reader::KeyReader;
 use crate::store::keys::{ApiKey, AuthRecord};
 use crate::store::request_log::{LogEntry, Refusal, RequestLogWriter};
 use crate::store::{Store, StoreError};
 
-pub use crate::store::key_reader::KeyReader;
 pub use crate::store::request_log::{Relay, WriterStats, Written};
 
 const MAX_QUERY_LOG: usize = 512;
@@ -34,11 +34,11 @@ const UNLIMITED: PlanConfig = PlanConfig {
 /// What the gate holds between requests: the key cache, the log writer and the limiters.
 pub struct Gate {
     pub key_format: KeyFormat,
-    pub keys: KeyReader,
-    pub log: RequestLogWriter,
-    pub limiter: RateLimiter,
-    pub preauth: PreAuthLimiter,
     pub ip_hasher: IpHasher,
+    keys: KeyReader,
+    log: RequestLogWriter,
+    limiter: RateLimiter,
+    preauth: PreAuthLimiter,
     config: Arc<Config>,
 }
 
@@ -93,23 +93,25 @@ pub enum Denial {
     Unavailable(StoreError),
 }
 
+impl Denial {
+    /// Whether it counts as a failed authentication of the caller's address: an attempt that
+    /// cannot be tied to a usable key.
+    pub fn is_failed_authentication(&self) -> bool {
+        matches!(
+            self,
+            Denial::Missing
+                | Denial::Invalid
+                | Denial::Blocked(_)
+                | Denial::Refused(Refused::Lifecycle(_))
+        )
+    }
+}
+
 /// A denial, and what to log when the key was identified.
 #[derive(Debug)]
 pub struct Denied {
     pub denial: Denial,
     pub audit: Option<Audit>,
-    /// Counted as a failed authentication of the caller's address.
-    pub failed_authentication: bool,
-}
-
-impl Denied {
-    fn anonymous(denial: Denial, failed_authentication: bool) -> Denied {
-        Denied {
-            denial,
-            audit: None,
-            failed_authentication,
-        }
-    }
 }
 
 /// The request line and outcome that a log row records.
@@ -192,7 +194,6 @@ impl Gate {
                         limits,
                         decided_at,
                     }),
-                    failed_authentication: !usable,
                 });
             }
         };
@@ -209,7 +210,6 @@ impl Gate {
             return Err(Denied {
                 denial: Denial::RateLimited { retry_after, limit },
                 audit: Some(audit),
-                failed_authentication: false,
             });
         }
         Ok((principal, audit))
@@ -226,7 +226,10 @@ impl Gate {
         attempt: &Attempt<'_>,
         blocked: Option<u64>,
     ) -> Result<(AuthRecord, Option<i64>), Denied> {
-        let failed = |denial| Denied::anonymous(self.failed(attempt, blocked, denial), true);
+        let failed = |denial| Denied {
+            denial: self.failed(attempt, blocked, denial),
+            audit: None,
+        };
         let token = attempt.token.ok_or_else(|| failed(Denial::Missing))?;
         let parsed = self
             .key_format
@@ -239,11 +242,10 @@ impl Gate {
         let (record, decided_at) = match cached {
             Some(hit) => (hit.record, Some(hit.generation)),
             None => {
-                let found = self
-                    .keys
-                    .find(parsed.digest)
-                    .await
-                    .map_err(|e| Denied::anonymous(Denial::Unavailable(e), false))?;
+                let found = self.keys.find(parsed.digest).await.map_err(|e| Denied {
+                    denial: Denial::Unavailable(e),
+                    audit: None,
+                })?;
                 (found.ok_or_else(|| failed(Denial::Invalid))?, None)
             }
         };
@@ -335,8 +337,9 @@ impl Gate {
         self.log.stats()
     }
 
-    pub fn log_stats_shared(&self) -> Arc<WriterStats> {
-        self.log.shared_stats()
+    /// A relay of log outcomes on the current thread's local task set (see `Relay`).
+    pub fn spawn_relay(&self) -> Relay {
+        self.log.spawn_relay()
     }
 }
 
@@ -366,7 +369,7 @@ pub fn sanitised_query(
     Some(truncate(&encoded, MAX_QUERY_LOG).to_owned())
 }
 
-pub fn truncate(s: &str, max: usize) -> &str {
+fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }

@@ -70,7 +70,7 @@ pub struct Relay(tokio::sync::mpsc::UnboundedSender<(std::time::Instant, Vec<Don
 
 impl Relay {
     /// Starts a relay on the current thread's local task set (the HTTP worker's).
-    pub fn spawn_local(stats: Arc<WriterStats>) -> Relay {
+    fn spawn_local(stats: Arc<WriterStats>) -> Relay {
         let (tx, mut rx) =
             tokio::sync::mpsc::unbounded_channel::<(std::time::Instant, Vec<Done>)>();
         tokio::task::spawn_local(async move {
@@ -188,9 +188,9 @@ impl RequestLogWriter {
         &self.stats
     }
 
-    /// The statistics, for a relay to record its wake-ups in.
-    pub fn shared_stats(&self) -> Arc<WriterStats> {
-        Arc::clone(&self.stats)
+    /// A relay for the current thread, recording its wake-ups in this writer's statistics.
+    pub fn spawn_relay(&self) -> Relay {
+        Relay::spawn_local(Arc::clone(&self.stats))
     }
 
     pub fn count_refusal(&self, refusal: Refusal) {
