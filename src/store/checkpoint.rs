@@ -19,12 +19,13 @@
 //! gives up after 10 ms and is not tried again for a second: a long read lets the WAL grow for as
 //! long as it lasts rather than stall every request.
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::request_log::WriterStats;
 use super::{Store, StoreError};
 
 const INTERVAL: Duration = Duration::from_millis(100);
@@ -42,10 +43,7 @@ pub struct Checkpointer {
 }
 
 impl Checkpointer {
-    pub fn start(
-        store: &Store,
-        stats: std::sync::Arc<super::request_log::WriterStats>,
-    ) -> Result<Checkpointer, StoreError> {
+    pub fn start(store: &Store, stats: Arc<WriterStats>) -> Result<Checkpointer, StoreError> {
         let conn = store.dedicated_connection()?;
         // A RESTART holds new writers off while it waits for older readers: it must give up
         // soon (and try again next round) rather than stall every request behind a long read.
@@ -59,31 +57,7 @@ impl Checkpointer {
                 // Rounds to skip the RESTART after one gave up on a reader.
                 let mut patience = 0;
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(INTERVAL) {
-                    let mut passive =
-                        timed(&stats.checkpoint_passive, || checkpoint(&conn, "PASSIVE"));
-                    let due = |p: Option<Frames>| p.is_some_and(|f| f.log > RESTART_FRAMES);
-                    // What a RESTART copies while writers wait is what came in during the round
-                    // before it; each further round is shorter than the last, so a few of them
-                    // leave it almost nothing.
-                    let mut rounds = 1;
-                    while patience == 0 && due(passive) && rounds < CATCH_UP_ROUNDS {
-                        let before = passive.map(|f| f.copied);
-                        passive = timed(&stats.checkpoint_passive, || checkpoint(&conn, "PASSIVE"));
-                        rounds += 1;
-                        // A round that found nothing new to copy: the RESTART will find little.
-                        if passive.map(|f| f.copied) == before {
-                            break;
-                        }
-                    }
-                    if patience > 0 {
-                        patience -= 1;
-                    } else if due(passive) {
-                        let restart =
-                            timed(&stats.checkpoint_restart, || checkpoint(&conn, "RESTART"));
-                        if restart.is_none_or(|f| f.busy) {
-                            patience = RESTART_BACKOFF_ROUNDS;
-                        }
-                    }
+                    round(&conn, &stats, &mut patience);
                 }
                 checkpoint(&conn, "TRUNCATE");
             })
@@ -95,6 +69,36 @@ impl Checkpointer {
         let _ = self.stop.send(());
         if self.handle.join().is_err() {
             tracing::error!("checkpoint thread panicked");
+        }
+    }
+}
+
+/// A passive checkpoint and, once the WAL is over `RESTART_FRAMES`, a RESTART after it.
+fn round(conn: &Connection, stats: &WriterStats, patience: &mut u32) {
+    let passive = || timed(&stats.checkpoint_passive, || checkpoint(conn, "PASSIVE"));
+    let over = |wal: Option<Frames>| wal.is_some_and(|f| f.log > RESTART_FRAMES);
+    let mut wal = passive();
+    if *patience > 0 {
+        *patience -= 1;
+        return;
+    }
+    if !over(wal) {
+        return;
+    }
+    // What a RESTART copies while writers wait is what came in during the round before it;
+    // each further round is shorter than the last, so a few of them leave it almost nothing.
+    for _ in 1..CATCH_UP_ROUNDS {
+        let before = wal.map(|f| f.copied);
+        wal = passive();
+        // A round that found nothing new to copy: the RESTART will find little.
+        if wal.map(|f| f.copied) == before {
+            break;
+        }
+    }
+    if over(wal) {
+        let restart = timed(&stats.checkpoint_restart, || checkpoint(conn, "RESTART"));
+        if restart.is_none_or(|f| f.busy) {
+            *patience = RESTART_BACKOFF_ROUNDS;
         }
     }
 }
