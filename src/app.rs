@@ -10,7 +10,7 @@ use std::time::Duration;
 use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 
-use crate::config::Config;
+use crate::config::{Backend, Config};
 use crate::domain::{Clock, IpHasher, KeyFormat, TrustedProxies};
 use crate::generation::media::MediaStore;
 use crate::generation::{Catalog, Generator};
@@ -80,14 +80,19 @@ pub fn open_store(config: &Config) -> Result<Store, StoreError> {
 }
 
 fn open_store_with(config: &Config, background_checkpoints: bool) -> Result<Store, StoreError> {
-    Store::open(
-        &config.storage.data_dir,
-        StoreOptions {
-            pool_size: config.storage.pool_size,
-            busy_timeout: Duration::from_millis(config.storage.busy_timeout_ms),
-            background_checkpoints,
-        },
-    )
+    let options = StoreOptions {
+        pool_size: config.storage.pool_size,
+        busy_timeout: Duration::from_millis(config.storage.busy_timeout_ms),
+        background_checkpoints,
+    };
+    match config.storage.backend {
+        Backend::Sqlite => Store::open(&config.storage.data_dir, options),
+        Backend::Postgres => Store::open_postgres(
+            &config.storage.postgres_url,
+            &config.storage.data_dir,
+            options,
+        ),
+    }
 }
 
 impl Application {
@@ -100,23 +105,34 @@ impl Application {
         let listener = listener::bind(addr).map_err(|source| AppError::Bind { addr, source })?;
         let address = listener.local_addr()?;
 
-        // The log writer starts the checkpointer thread below.
-        let store = open_store_with(&config, true)?;
-        let mut db = store.db()?;
-        let secret = settings::install_secret(&db.read())?;
-        let admin_password = std::env::var("TIDEGATE_ADMIN_PASSWORD").ok();
-        let admin_created = ensure_instance_admin(&mut db, &config, clock.now(), admin_password)?;
-        drop(db);
-
         let key_format = KeyFormat::new(&config.keys.prefix).map_err(AppError::Config)?;
         let proxies = TrustedProxies::new(config.trusted_proxies().map_err(AppError::Config)?);
         let config = Arc::new(config);
-        let (gate, log_thread) = Gate::start(
-            &store,
-            Arc::clone(&config),
-            key_format,
-            IpHasher::new(&secret),
-        )?;
+        // Blocking start-up work, on a thread of its own: PostgreSQL's client must not block
+        // a thread that runs async tasks.
+        let now = clock.now();
+        let (store, gate, log_thread, admin_created) = std::thread::scope(|scope| {
+            scope
+                .spawn(|| -> Result<_, AppError> {
+                    // The log writer starts the checkpointer thread below.
+                    let store = open_store_with(&config, true)?;
+                    let mut db = store.db()?;
+                    let secret = settings::install_secret(&db.read())?;
+                    let admin_password = std::env::var("TIDEGATE_ADMIN_PASSWORD").ok();
+                    let admin_created =
+                        ensure_instance_admin(&mut db, &config, now, admin_password)?;
+                    drop(db);
+                    let (gate, log_thread) = Gate::start(
+                        &store,
+                        Arc::clone(&config),
+                        key_format,
+                        IpHasher::new(&secret),
+                    )?;
+                    Ok((store, gate, log_thread, admin_created))
+                })
+                .join()
+                .unwrap_or_else(|_| Err(AppError::Config("start-up thread panicked".into())))
+        })?;
         let catalog = Catalog::load(config.generation.catalog_file()).map_err(AppError::Config)?;
         let generator = Generator::new(
             Arc::new(catalog),

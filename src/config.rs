@@ -51,9 +51,21 @@ pub struct ServerConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
+    pub backend: Backend,
     pub data_dir: PathBuf,
+    /// `backend = "postgres"`: the database, as a `postgres://` URL or `key=value` pairs.
+    pub postgres_url: String,
     pub pool_size: u32,
     pub busy_timeout_ms: u64,
+}
+
+/// Where the store lives: one SQLite file in `data_dir`, or a PostgreSQL database several
+/// nodes share.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -281,6 +293,18 @@ impl Config {
         if self.storage.pool_size == 0 {
             return invalid("storage.pool_size", "must be at least 1".into());
         }
+        if self.storage.backend == Backend::Postgres {
+            if self.storage.postgres_url.trim().is_empty() {
+                return invalid(
+                    "storage.postgres_url",
+                    "must be set when storage.backend is \"postgres\"".into(),
+                );
+            }
+            // The parser's message never repeats the URL (or its password).
+            if let Err(e) = self.storage.postgres_url.parse::<postgres::Config>() {
+                return invalid("storage.postgres_url", format!("cannot be parsed: {e}"));
+            }
+        }
         if !(1..=3_600_000).contains(&self.storage.busy_timeout_ms) {
             return invalid(
                 "storage.busy_timeout_ms",
@@ -361,7 +385,7 @@ impl Config {
 fn redact(value: &mut toml::Value) {
     if let toml::Value::Table(table) = value {
         for (key, v) in table.iter_mut() {
-            let secret = ["secret", "password", "token"]
+            let secret = ["secret", "password", "token", "postgres_url"]
                 .iter()
                 .any(|w| key.contains(w));
             if secret && v.is_str() {

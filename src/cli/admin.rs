@@ -82,7 +82,7 @@ pub fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
             }
         }
         UsersCommand::List => {
-            let users = list_users(&db)?;
+            let users = list_users(&mut db)?;
             if ctx.json {
                 print_json(&serde_json::to_value(&users)?);
             } else {
@@ -170,7 +170,7 @@ pub fn backup(ctx: &Context, file: PathBuf) -> Result<(), CliError> {
         return Err(CliError(format!("{} already exists", file.display())));
     }
     let store = open_store(&ctx.config)?;
-    let db = store.db()?;
+    let mut db = store.db()?;
     backup_to(&db.read(), &file)?;
     if ctx.json {
         print_json(&json!({ "backup": file }));
@@ -182,9 +182,9 @@ pub fn backup(ctx: &Context, file: PathBuf) -> Result<(), CliError> {
 
 pub fn check(ctx: &Context, file: Option<PathBuf>) -> Result<(), CliError> {
     let path = file.unwrap_or_else(|| ctx.config.database_path());
-    let db = open_read_only(&path)
+    let mut db = open_read_only(&path)
         .map_err(|e| CliError(format!("cannot open {}: {e}", path.display())))?;
-    let report = run_checks(&db)?;
+    let report = run_checks(&mut db)?;
     if ctx.json {
         print_json(&serde_json::to_value(&report)?);
     } else {
@@ -201,7 +201,7 @@ pub fn check(ctx: &Context, file: Option<PathBuf>) -> Result<(), CliError> {
 
 pub fn audit(ctx: &Context, cmd: AuditCommand) -> Result<(), CliError> {
     let AuditCommand::Verify = cmd;
-    let db = open_read_only(&ctx.config.database_path())?;
+    let mut db = open_read_only(&ctx.config.database_path())?;
     let (rows, broken) = activity::verify(&db.read())?;
     if ctx.json {
         print_json(

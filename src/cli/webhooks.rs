@@ -79,7 +79,7 @@ pub enum WebhooksCommand {
     },
 }
 
-fn endpoint_of(db: &Db, id: &str) -> Result<Endpoint, CliError> {
+fn endpoint_of(db: &mut Db, id: &str) -> Result<Endpoint, CliError> {
     get_endpoint_any(&db.read(), id)?.ok_or_else(|| CliError(format!("no webhook endpoint {id}")))
 }
 
@@ -162,7 +162,7 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             }
         }
         WebhooksCommand::Show { id } => {
-            let e = endpoint_of(&db, &id)?;
+            let e = endpoint_of(&mut db, &id)?;
             say(
                 service::endpoint_json(&e),
                 format!(
@@ -177,7 +177,7 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             );
         }
         WebhooksCommand::Enable { id } => {
-            let account = endpoint_of(&db, &id)?.account_id;
+            let account = endpoint_of(&mut db, &id)?.account_id;
             let input = EndpointInput {
                 enabled: Some(true),
                 ..EndpointInput::default()
@@ -190,7 +190,7 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             );
         }
         WebhooksCommand::Disable { id } => {
-            let account = endpoint_of(&db, &id)?.account_id;
+            let account = endpoint_of(&mut db, &id)?.account_id;
             let input = EndpointInput {
                 enabled: Some(false),
                 ..EndpointInput::default()
@@ -203,7 +203,7 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             );
         }
         WebhooksCommand::RotateSecret { id } => {
-            let account = endpoint_of(&db, &id)?.account_id;
+            let account = endpoint_of(&mut db, &id)?.account_id;
             let (e, secret) = service::rotate_secret(&mut db, &Actor::Cli, &account, &id, now)?;
             say(
                 with_secret(&e, secret.expose()),
@@ -214,7 +214,7 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             );
         }
         WebhooksCommand::Test { id } => {
-            let account = endpoint_of(&db, &id)?.account_id;
+            let account = endpoint_of(&mut db, &id)?.account_id;
             let delivery = service::send_test(&mut db, &account, &id, now)?;
             say(
                 json!({ "delivery_id": delivery }),
@@ -222,7 +222,7 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             );
         }
         WebhooksCommand::Deliveries { id, status, limit } => {
-            let account = endpoint_of(&db, &id)?.account_id;
+            let account = endpoint_of(&mut db, &id)?.account_id;
             let rows =
                 service::deliveries(&db.read(), &account, &id, status.as_deref(), None, limit)?;
             if ctx.json {
@@ -251,7 +251,7 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             }
         }
         WebhooksCommand::Replay { id, delivery } => {
-            let account = endpoint_of(&db, &id)?.account_id;
+            let account = endpoint_of(&mut db, &id)?.account_id;
             let d = service::replay(&mut db, &account, &id, &delivery, now)?;
             say(
                 service::delivery_json(&d),
@@ -259,7 +259,7 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             );
         }
         WebhooksCommand::DeliverQueued { id } => {
-            let account = endpoint_of(&db, &id)?.account_id;
+            let account = endpoint_of(&mut db, &id)?.account_id;
             let released = service::deliver_queued(&mut db, config, &account, &id, now)?;
             say(
                 json!({ "delivering": released.delivering, "expired": released.expired }),
@@ -270,7 +270,7 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             );
         }
         WebhooksCommand::Delete { id } => {
-            let account = endpoint_of(&db, &id)?.account_id;
+            let account = endpoint_of(&mut db, &id)?.account_id;
             let e = service::delete_endpoint(&mut db, &Actor::Cli, &account, &id, now)?;
             say(
                 json!({ "id": e.id, "deleted": true }),

@@ -9,7 +9,7 @@ use crate::store::activity::{ChainBreak, verify};
 use crate::store::check as store;
 
 /// Whether the store answers, for the readiness probe.
-pub fn ready(db: &Db) -> Result<(), ServiceError> {
+pub fn ready(db: &mut Db) -> Result<(), ServiceError> {
     Ok(store::probe(&db.read())?)
 }
 
@@ -76,10 +76,11 @@ pub fn describe_break(b: &ChainBreak) -> String {
     }
 }
 
-/// The schema version that added generations (and so reservations).
+/// The SQLite schema version that added generations (and so reservations); PostgreSQL's
+/// first schema has them.
 const GENERATIONS_SCHEMA: usize = 5;
 
-pub fn run_checks(db: &Db) -> Result<CheckReport, ServiceError> {
+pub fn run_checks(db: &mut Db) -> Result<CheckReport, ServiceError> {
     let tx = db.read();
     let integrity = store::integrity(&tx)?;
     let version = store::schema_version(&tx)?;
@@ -89,7 +90,7 @@ pub fn run_checks(db: &Db) -> Result<CheckReport, ServiceError> {
             format!("account {id}: balance {balance} but ledger sums to {sum}")
         })
         .collect();
-    if version >= GENERATIONS_SCHEMA {
+    if tx.engine() == crate::store::Engine::Postgres || version >= GENERATIONS_SCHEMA {
         ledger.extend(
             store::unsettled_reservations(&tx)?
                 .into_iter()
@@ -100,7 +101,7 @@ pub fn run_checks(db: &Db) -> Result<CheckReport, ServiceError> {
     Ok(CheckReport {
         integrity,
         schema_version: version,
-        expected_schema_version: store::current_schema_version(),
+        expected_schema_version: store::current_schema_version(tx.engine()),
         ledger_mismatches: ledger,
         activity_rows: rows,
         activity_break: chain.as_ref().map(describe_break),

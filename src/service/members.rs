@@ -10,7 +10,7 @@ use crate::store::{accounts, members};
 
 pub use crate::store::members::Member;
 
-pub fn list_members(db: &Db, account_id: &str) -> Result<Vec<Member>, ServiceError> {
+pub fn list_members(db: &mut Db, account_id: &str) -> Result<Vec<Member>, ServiceError> {
     Ok(members::list(&db.read(), account_id)?)
 }
 

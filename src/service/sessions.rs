@@ -134,7 +134,7 @@ fn record(
 }
 
 /// The live session behind a cookie token, if any.
-pub fn load(db: &Db, token: &str, now: Timestamp) -> Result<Option<Session>, ServiceError> {
+pub fn load(db: &mut Db, token: &str, now: Timestamp) -> Result<Option<Session>, ServiceError> {
     let tx = db.read();
     let Some(row) = sessions::live(&tx, &token_hash(token), now)? else {
         return Ok(None);
@@ -166,7 +166,7 @@ pub fn load(db: &Db, token: &str, now: Timestamp) -> Result<Option<Session>, Ser
 
 /// Switches the session to another workspace the user belongs to; `false` when they do not.
 pub fn switch_workspace(
-    db: &Db,
+    db: &mut Db,
     session: &Session,
     account_id: &str,
 ) -> Result<bool, ServiceError> {
@@ -182,7 +182,7 @@ pub fn switch_workspace(
 }
 
 /// Ends a session: the cookie opens nothing afterwards.
-pub fn sign_out(db: &Db, id_hash: &str) -> Result<(), ServiceError> {
+pub fn sign_out(db: &mut Db, id_hash: &str) -> Result<(), ServiceError> {
     Ok(sessions::delete(&db.read(), id_hash)?)
 }
 

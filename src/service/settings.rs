@@ -13,11 +13,11 @@ pub const MAX_THRESHOLDS: usize = 10;
 pub use crate::store::settings::LedgerRow;
 
 /// The account's last `limit` ledger rows, newest first.
-pub fn ledger(db: &Db, account_id: &str, limit: i64) -> Result<Vec<LedgerRow>, ServiceError> {
+pub fn ledger(db: &mut Db, account_id: &str, limit: i64) -> Result<Vec<LedgerRow>, ServiceError> {
     Ok(store::ledger(&db.read(), account_id, limit)?)
 }
 
-pub fn thresholds(db: &Db, account_id: &str) -> Result<Vec<Money>, ServiceError> {
+pub fn thresholds(db: &mut Db, account_id: &str) -> Result<Vec<Money>, ServiceError> {
     Ok(store::thresholds(&db.read(), account_id)?)
 }
 

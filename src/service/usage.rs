@@ -25,7 +25,7 @@ pub struct UsageReport {
 }
 
 pub fn usage_report(
-    db: &Db,
+    db: &mut Db,
     account_id: &str,
     days: i64,
     now: Timestamp,
@@ -77,7 +77,7 @@ pub struct WorkspaceUsage {
 }
 
 pub fn workspace_usage(
-    db: &Db,
+    db: &mut Db,
     account_id: &str,
     since_day: &str,
 ) -> Result<WorkspaceUsage, ServiceError> {

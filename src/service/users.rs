@@ -128,7 +128,7 @@ pub fn set_password(
     Ok(password)
 }
 
-pub fn list_users(db: &Db) -> Result<Vec<UserSummary>, ServiceError> {
+pub fn list_users(db: &mut Db) -> Result<Vec<UserSummary>, ServiceError> {
     let users = members::list_users(&db.read())?;
     Ok(users
         .into_iter()

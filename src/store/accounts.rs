@@ -1,8 +1,7 @@
 //! Accounts, users and memberships.
 
-use rusqlite::{OptionalExtension, Row, params};
-
 use super::Tx;
+use super::engine::Row;
 use super::{StoreError, ts};
 use crate::domain::{Money, Region, Timestamp};
 
@@ -31,7 +30,7 @@ const ACCOUNT_COLUMNS: &str = "id, name, email, is_personal, picture_url, region
      credit_balance, subscription_status, cancel_at_period_end, currency, period_starts_at, \
      period_ends_at, billing_created_at, billing_updated_at, created_at, deleted_at";
 
-fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
+fn account_from_row(r: &Row<'_>) -> Result<Account, StoreError> {
     let region: String = r.get(5)?;
     Ok(Account {
         id: r.get(0)?,
@@ -65,40 +64,32 @@ pub struct NewAccount<'a> {
 }
 
 pub fn insert_account(tx: &Tx<'_>, a: &NewAccount<'_>) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    conn.execute(
+    tx.execute(
         "INSERT INTO accounts (id, name, email, is_personal, region, plan, currency, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'USD', ?7)",
-        params![
-            a.id,
-            a.name,
-            a.email,
-            a.is_personal,
-            a.region.as_str(),
-            a.plan,
-            a.created_at.0
+        &[
+            &a.id,
+            &a.name,
+            &a.email,
+            &a.is_personal,
+            &a.region.as_str(),
+            &a.plan,
+            &a.created_at.0,
         ],
     )?;
     Ok(())
 }
 
 pub fn get_account(tx: &Tx<'_>, id: &str) -> Result<Option<Account>, StoreError> {
-    let conn = tx.sql();
     let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row([id], account_from_row)
-        .optional()?)
+    Ok(tx.query_opt(&sql, &[&id], account_from_row)?)
 }
 
 pub fn list_accounts(tx: &Tx<'_>) -> Result<Vec<Account>, StoreError> {
-    let conn = tx.sql();
     let sql = format!(
         "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE deleted_at IS NULL ORDER BY created_at, id"
     );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([], account_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    tx.query_all(&sql, &[], account_from_row)
 }
 
 pub struct NewUser<'a> {
@@ -111,33 +102,30 @@ pub struct NewUser<'a> {
 
 /// The id of the user with this e-mail (compared without case), if any.
 pub fn user_id_by_email(tx: &Tx<'_>, email: &str) -> Result<Option<String>, StoreError> {
-    let conn = tx.sql();
-    Ok(conn
-        .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| {
-            r.get(0)
-        })
-        .optional()?)
+    Ok(tx.query_opt(
+        "SELECT id FROM users WHERE lower(email) = lower(?1)",
+        &[&email],
+        |r| r.get(0),
+    )?)
 }
 
 pub fn insert_user(tx: &Tx<'_>, u: &NewUser<'_>) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    conn.execute(
+    tx.execute(
         "INSERT INTO users (id, email, password_hash, is_instance_admin, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            u.id,
-            u.email,
-            u.password_hash,
-            u.is_instance_admin,
-            u.created_at.0
+        &[
+            &u.id,
+            &u.email,
+            &u.password_hash,
+            &u.is_instance_admin,
+            &u.created_at.0,
         ],
     )?;
     Ok(())
 }
 
 pub fn count_users(tx: &Tx<'_>) -> Result<i64, StoreError> {
-    let conn = tx.sql();
-    Ok(conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?)
+    Ok(tx.query_one("SELECT count(*) FROM users", &[], |r| r.get(0))?)
 }
 
 pub fn insert_membership(
@@ -147,10 +135,9 @@ pub fn insert_membership(
     role: &str,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    conn.execute(
+    tx.execute(
         "INSERT INTO memberships (account_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![account_id, user_id, role, now.0],
+        &[&account_id, &user_id, &role, &now.0],
     )?;
     Ok(())
 }

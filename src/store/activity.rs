@@ -1,11 +1,11 @@
 //! The hash-chained activity table: each row's hash covers its fields and the previous hash, so a
 //! deleted or edited row breaks the chain.
 
-use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::StoreError;
 use super::Tx;
+use super::engine::Row;
 use crate::domain::Timestamp;
 use crate::domain::random::hex;
 
@@ -44,31 +44,29 @@ pub fn chain_hash(prev: &str, a: &NewActivity<'_>) -> String {
 /// Appends one row. Call inside the transaction that makes the change it records, so the change
 /// and its audit row commit together.
 pub fn append(tx: &Tx<'_>, a: &NewActivity<'_>) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    let prev: String = conn
-        .query_row(
+    let prev: String = tx
+        .query_opt(
             "SELECT hash FROM activity ORDER BY id DESC LIMIT 1",
-            [],
+            &[],
             |r| r.get(0),
-        )
-        .optional()?
+        )?
         .unwrap_or_else(|| GENESIS.to_owned());
     let hash = chain_hash(&prev, a);
-    conn.execute(
+    tx.execute(
         "INSERT INTO activity (account_id, actor, category, action, target, description, ip_hash,
                                created_at, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![
-            a.account_id,
-            a.actor,
-            a.category,
-            a.action,
-            a.target,
-            a.description,
-            a.ip_hash,
-            a.created_at.0,
-            prev,
-            hash
+        &[
+            &a.account_id,
+            &a.actor,
+            &a.category,
+            &a.action,
+            &a.target,
+            &a.description,
+            &a.ip_hash,
+            &a.created_at.0,
+            &prev,
+            &hash,
         ],
     )?;
     Ok(())
@@ -91,7 +89,7 @@ pub struct ActivityRow {
 
 const COLUMNS: &str = "id, account_id, actor, category, action, target, description, ip_hash, created_at, prev_hash, hash";
 
-fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ActivityRow> {
+fn from_row(r: &Row<'_>) -> Result<ActivityRow, StoreError> {
     Ok(ActivityRow {
         id: r.get(0)?,
         account_id: r.get(1)?,
@@ -125,14 +123,11 @@ pub fn list_in_category(
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<ActivityRow>, StoreError> {
-    let conn = tx.sql();
     let sql = format!(
         "SELECT {COLUMNS} FROM activity WHERE account_id = ?1 AND (?2 IS NULL OR id < ?2)
          AND (?4 IS NULL OR category = ?4) ORDER BY id DESC LIMIT ?3"
     );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(params![account_id, before, limit, category], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    tx.query_all(&sql, &[&account_id, &before, &limit, &category], from_row)
 }
 
 /// Where the chain breaks, if it does.
@@ -146,16 +141,16 @@ pub enum ChainBreak {
 
 /// Walks the whole chain in order; returns the rows checked and the first break.
 pub fn verify(tx: &Tx<'_>) -> Result<(i64, Option<ChainBreak>), StoreError> {
-    let conn = tx.sql();
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM activity ORDER BY id"))?;
-    let mut rows = stmt.query([])?;
     let mut prev = GENESIS.to_owned();
     let mut checked = 0;
-    while let Some(r) = rows.next()? {
+    let mut found = None;
+    let sql = format!("SELECT {COLUMNS} FROM activity ORDER BY id");
+    tx.each(&sql, &[], |r| {
         let row = from_row(r)?;
         checked += 1;
         if row.prev_hash != prev {
-            return Ok((checked, Some(ChainBreak::Unlinked { id: row.id })));
+            found = Some(ChainBreak::Unlinked { id: row.id });
+            return Ok(false);
         }
         let expected = chain_hash(
             &prev,
@@ -171,9 +166,11 @@ pub fn verify(tx: &Tx<'_>) -> Result<(i64, Option<ChainBreak>), StoreError> {
             },
         );
         if expected != row.hash {
-            return Ok((checked, Some(ChainBreak::Edited { id: row.id })));
+            found = Some(ChainBreak::Edited { id: row.id });
+            return Ok(false);
         }
         prev = row.hash;
-    }
-    Ok((checked, None))
+        Ok(true)
+    })?;
+    Ok((checked, found))
 }

@@ -26,7 +26,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use super::request_log::WriterStats;
-use super::{Store, StoreError};
+use super::{Engine, Store, StoreError};
 
 const INTERVAL: Duration = Duration::from_millis(100);
 /// 4 MiB of 4 KiB pages.
@@ -37,14 +37,17 @@ const CATCH_UP_ROUNDS: u32 = 3;
 /// After a RESTART gave up waiting for a reader, one second without another try.
 const RESTART_BACKOFF_ROUNDS: u32 = 10;
 
+/// The checkpoint thread of a SQLite store; PostgreSQL checkpoints by itself.
 pub struct Checkpointer {
-    stop: mpsc::Sender<()>,
-    handle: JoinHandle<()>,
+    running: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
 }
 
 impl Checkpointer {
     pub fn start(store: &Store, stats: Arc<WriterStats>) -> Result<Checkpointer, StoreError> {
-        let conn = store.dedicated_connection()?;
+        if store.engine() != Engine::Sqlite {
+            return Ok(Checkpointer { running: None });
+        }
+        let conn = store.sqlite_connection()?;
         // A RESTART holds new writers off while it waits for older readers: it must give up
         // soon (and try again next round) rather than stall every request behind a long read.
         conn.busy_handler(Some(super::busy::wait_briefly))?;
@@ -62,12 +65,17 @@ impl Checkpointer {
                 checkpoint(&conn, "TRUNCATE");
             })
             .map_err(|e| StoreError::Task(e.to_string()))?;
-        Ok(Checkpointer { stop, handle })
+        Ok(Checkpointer {
+            running: Some((stop, handle)),
+        })
     }
 
     pub fn stop(self) {
-        let _ = self.stop.send(());
-        if self.handle.join().is_err() {
+        let Some((stop, handle)) = self.running else {
+            return;
+        };
+        let _ = stop.send(());
+        if handle.join().is_err() {
             tracing::error!("checkpoint thread panicked");
         }
     }
@@ -143,7 +151,9 @@ mod tests {
     /// A store as the server opens it, and the writer's kind of connection with a scratch table.
     fn scratch_store() -> (tempfile::TempDir, Store, Connection) {
         let (dir, store) = Store::temporary();
-        let conn = store.eager_connection().unwrap();
+        let conn = store.sqlite_connection().unwrap();
+        conn.busy_handler(Some(crate::store::busy::wait_eagerly))
+            .unwrap();
         conn.execute_batch("CREATE TABLE scratch (v BLOB NOT NULL)")
             .unwrap();
         (dir, store, conn)
@@ -179,7 +189,7 @@ mod tests {
     fn a_long_read_does_not_hold_the_writers_up() {
         let (_dir, store, conn) = scratch_store();
         // A reader keeps its snapshot open for the whole test, so no checkpoint can finish.
-        let mut reader = store.dedicated_connection().unwrap();
+        let mut reader = store.sqlite_connection().unwrap();
         let snapshot = reader.transaction().unwrap();
         snapshot
             .query_row("SELECT count(*) FROM scratch", [], |r| r.get::<_, i64>(0))

@@ -1,8 +1,6 @@
 //! The credit ledger and the cached balance beside it (generation.md §5), and the low-balance
 //! thresholds.
 
-use rusqlite::{OptionalExtension, params};
-
 use super::{StoreError, Tx};
 use crate::domain::{Money, Timestamp};
 
@@ -19,18 +17,18 @@ pub struct Entry<'a> {
 }
 
 pub fn insert(tx: &Tx<'_>, e: &Entry<'_>) -> Result<(), StoreError> {
-    tx.sql().execute(
+    tx.execute(
         "INSERT INTO credit_ledger (account_id, kind, amount, reference, reservation_id, actor,
              created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            e.account_id,
-            e.kind,
-            e.amount.thousandths(),
-            e.reference,
-            e.reservation_id,
-            e.actor,
-            e.created_at.0
+        &[
+            &e.account_id,
+            &e.kind,
+            &e.amount.thousandths(),
+            &e.reference,
+            &e.reservation_id,
+            &e.actor,
+            &e.created_at.0,
         ],
     )?;
     Ok(())
@@ -38,31 +36,28 @@ pub fn insert(tx: &Tx<'_>, e: &Entry<'_>) -> Result<(), StoreError> {
 
 /// A settlement of a reservation; false when it already has one (the schema allows one).
 pub fn insert_settlement(tx: &Tx<'_>, e: &Entry<'_>) -> Result<bool, StoreError> {
-    Ok(tx.sql().execute(
-        "INSERT OR IGNORE INTO credit_ledger
+    Ok(tx.execute(
+        "INSERT INTO credit_ledger
              (account_id, kind, amount, reservation_id, actor, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            e.account_id,
-            e.kind,
-            e.amount.thousandths(),
-            e.reservation_id,
-            e.actor,
-            e.created_at.0
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+        &[
+            &e.account_id,
+            &e.kind,
+            &e.amount.thousandths(),
+            &e.reservation_id,
+            &e.actor,
+            &e.created_at.0,
         ],
     )? == 1)
 }
 
 /// Whether an addition with this reference was made to the account already.
 pub fn reference_used(tx: &Tx<'_>, account_id: &str, reference: &str) -> Result<bool, StoreError> {
-    Ok(tx
-        .sql()
-        .query_row(
+    Ok(tx.query_opt(
             "SELECT id FROM credit_ledger WHERE account_id = ?1 AND kind = 'add' AND reference = ?2",
-            params![account_id, reference],
-            |r| r.get::<_, i64>(0),
-        )
-        .optional()?
+            &[&account_id, &reference],
+            |r| r.get::<i64>(0),
+        )?
         .is_some())
 }
 
@@ -71,21 +66,18 @@ pub fn reservation(
     tx: &Tx<'_>,
     reservation_id: &str,
 ) -> Result<Option<(String, Money)>, StoreError> {
-    Ok(tx
-        .sql()
-        .query_row(
-            "SELECT account_id, -amount FROM credit_ledger
+    Ok(tx.query_opt(
+        "SELECT account_id, -amount FROM credit_ledger
              WHERE reservation_id = ?1 AND kind = 'reserve'",
-            [reservation_id],
-            |r| Ok((r.get(0)?, Money(r.get(1)?))),
-        )
-        .optional()?)
+        &[&reservation_id],
+        |r| Ok((r.get(0)?, Money(r.get(1)?))),
+    )?)
 }
 
 pub fn balance(tx: &Tx<'_>, account_id: &str) -> Result<Money, StoreError> {
-    Ok(Money(tx.sql().query_row(
+    Ok(Money(tx.query_one(
         "SELECT credit_balance FROM accounts WHERE id = ?1",
-        [account_id],
+        &[&account_id],
         |r| r.get(0),
     )?))
 }
@@ -93,19 +85,19 @@ pub fn balance(tx: &Tx<'_>, account_id: &str) -> Result<Money, StoreError> {
 /// Adds `delta` to the cached balance; returns the new balance.
 /// What an account has spent on generations: its reservations less its refunds.
 pub fn spent(tx: &Tx<'_>, account_id: &str) -> Result<Money, StoreError> {
-    Ok(Money(tx.sql().query_row(
+    Ok(Money(tx.query_one(
         "SELECT COALESCE(-SUM(amount), 0) FROM credit_ledger
          WHERE account_id = ?1 AND kind IN ('reserve', 'refund')",
-        [account_id],
+        &[&account_id],
         |r| r.get(0),
     )?))
 }
 
 pub fn move_balance(tx: &Tx<'_>, account_id: &str, delta: Money) -> Result<Money, StoreError> {
-    Ok(Money(tx.sql().query_row(
+    Ok(Money(tx.query_one(
         "UPDATE accounts SET credit_balance = credit_balance + ?2 WHERE id = ?1
          RETURNING credit_balance",
-        params![account_id, delta.thousandths()],
+        &[&account_id, &delta.thousandths()],
         |r| r.get(0),
     )?))
 }
@@ -117,29 +109,26 @@ pub fn cross_thresholds(
     account_id: &str,
     balance: Money,
 ) -> Result<Vec<i64>, StoreError> {
-    let conn = tx.sql();
-    conn.execute(
+    tx.execute(
         "UPDATE low_balance_thresholds SET armed = 1
          WHERE account_id = ?1 AND armed = 0 AND threshold <= ?2",
-        params![account_id, balance.thousandths()],
+        &[&account_id, &balance.thousandths()],
     )?;
-    let crossed = conn
-        .prepare(
-            "UPDATE low_balance_thresholds SET armed = 0
-             WHERE account_id = ?1 AND armed = 1 AND threshold > ?2 RETURNING threshold",
-        )?
-        .query_map(params![account_id, balance.thousandths()], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    Ok(crossed)
+    tx.query_all(
+        "UPDATE low_balance_thresholds SET armed = 0
+         WHERE account_id = ?1 AND armed = 1 AND threshold > ?2 RETURNING threshold",
+        &[&account_id, &balance.thousandths()],
+        |r| r.get(0),
+    )
 }
 
 /// Accounts whose cached balance differs from their ledger: (id, balance, ledger sum).
 pub fn mismatches(tx: &Tx<'_>) -> Result<Vec<(String, Money, Money)>, StoreError> {
-    let mut stmt = tx.sql().prepare(
+    tx.query_all(
         "SELECT a.id, a.credit_balance, COALESCE(SUM(l.amount), 0) AS ledger
          FROM accounts a LEFT JOIN credit_ledger l ON l.account_id = a.id
-         GROUP BY a.id HAVING a.credit_balance != ledger",
-    )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, Money(r.get(1)?), Money(r.get(2)?))))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+         GROUP BY a.id HAVING a.credit_balance != COALESCE(SUM(l.amount), 0)",
+        &[],
+        |r| Ok((r.get(0)?, Money(r.get(1)?), Money(r.get(2)?))),
+    )
 }

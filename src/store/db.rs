@@ -3,12 +3,25 @@
 //! plain statements that each read the latest commit. Callers never see a connection or SQL;
 //! what they can do with a `Tx` is the store's operations, each of which takes one. The service
 //! decides what belongs in one transaction, the store how it is done.
+//!
+//! Both engines give a write transaction the same guarantee: it holds the one write lock from
+//! `BEGIN`, so a use case that reads and then writes sees no other writer in between. SQLite
+//! has that lock in the file (`BEGIN IMMEDIATE`); on PostgreSQL every node takes one
+//! transaction-scoped advisory lock (`docs/decisions.md`, "Several nodes").
+
+use std::cell::RefCell;
 
 use r2d2::PooledConnection;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::StoreError;
+use super::engine::{Engine, Param, PgConn, PgManager, Row};
+
+/// The advisory lock every PostgreSQL write transaction holds: the store's write lock. Its
+/// second half is the schema's, so installs in separate schemas of one database (the tests
+/// run that way) do not wait for each other.
+const WRITE_LOCK: &str = "1953064037, hashtext(coalesce(current_schema(), ''))"; // "tide"
 
 /// A connection lent for one piece of work.
 pub struct Db {
@@ -16,34 +29,50 @@ pub struct Db {
 }
 
 enum Conn {
-    Pooled(PooledConnection<SqliteConnectionManager>),
-    Owned(Connection),
+    Sqlite(PooledConnection<SqliteConnectionManager>),
+    SqliteOwned(Connection),
+    Postgres(PooledConnection<PgManager>),
+    PostgresOwned(Box<PgConn>),
 }
 
 impl Db {
     pub(super) fn pooled(conn: PooledConnection<SqliteConnectionManager>) -> Db {
         Db {
-            conn: Conn::Pooled(conn),
+            conn: Conn::Sqlite(conn),
         }
     }
 
     pub(super) fn owned(conn: Connection) -> Db {
         Db {
-            conn: Conn::Owned(conn),
+            conn: Conn::SqliteOwned(conn),
         }
     }
 
-    fn connection(&self) -> &Connection {
+    pub(super) fn pooled_postgres(conn: PooledConnection<PgManager>) -> Db {
+        Db {
+            conn: Conn::Postgres(conn),
+        }
+    }
+
+    pub(super) fn owned_postgres(conn: PgConn) -> Db {
+        Db {
+            conn: Conn::PostgresOwned(Box::new(conn)),
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self.conn {
+            Conn::Sqlite(_) | Conn::SqliteOwned(_) => Engine::Sqlite,
+            Conn::Postgres(_) | Conn::PostgresOwned(_) => Engine::Postgres,
+        }
+    }
+
+    /// The SQLite connection, for what only SQLite has (checkpoints, backups, checks).
+    pub(super) fn sqlite(&self) -> Option<&Connection> {
         match &self.conn {
-            Conn::Pooled(c) => c,
-            Conn::Owned(c) => c,
-        }
-    }
-
-    fn connection_mut(&mut self) -> &mut Connection {
-        match &mut self.conn {
-            Conn::Pooled(c) => c,
-            Conn::Owned(c) => c,
+            Conn::Sqlite(c) => Some(c),
+            Conn::SqliteOwned(c) => Some(c),
+            _ => None,
         }
     }
 
@@ -51,15 +80,42 @@ impl Db {
     /// writes cannot fail half-way because another writer came in between. Dropped without
     /// `commit`, it rolls back.
     pub fn write(&mut self) -> Result<Tx<'_>, StoreError> {
-        let tx = self
-            .connection_mut()
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        Ok(Tx(Scope::Write(tx)))
+        let scope = match &mut self.conn {
+            Conn::Sqlite(c) => {
+                Scope::SqliteTx(c.transaction_with_behavior(TransactionBehavior::Immediate)?)
+            }
+            Conn::SqliteOwned(c) => {
+                Scope::SqliteTx(c.transaction_with_behavior(TransactionBehavior::Immediate)?)
+            }
+            Conn::Postgres(c) => Scope::Postgres(PgScope::begin(c, Begin::Write)?),
+            Conn::PostgresOwned(c) => Scope::Postgres(PgScope::begin(c, Begin::Write)?),
+        };
+        Ok(Tx(scope))
+    }
+
+    /// A read-only transaction: every statement in it sees the same snapshot.
+    pub fn snapshot(&mut self) -> Result<Tx<'_>, StoreError> {
+        let scope = match &mut self.conn {
+            Conn::Sqlite(c) => {
+                Scope::SqliteTx(c.transaction_with_behavior(TransactionBehavior::Deferred)?)
+            }
+            Conn::SqliteOwned(c) => {
+                Scope::SqliteTx(c.transaction_with_behavior(TransactionBehavior::Deferred)?)
+            }
+            Conn::Postgres(c) => Scope::Postgres(PgScope::begin(c, Begin::Snapshot)?),
+            Conn::PostgresOwned(c) => Scope::Postgres(PgScope::begin(c, Begin::Snapshot)?),
+        };
+        Ok(Tx(scope))
     }
 
     /// Statements outside a transaction, each reading the latest commit.
-    pub fn read(&self) -> Tx<'_> {
-        Tx(Scope::Read(self.connection()))
+    pub fn read(&mut self) -> Tx<'_> {
+        Tx(match &mut self.conn {
+            Conn::Sqlite(c) => Scope::SqliteRead(c),
+            Conn::SqliteOwned(c) => Scope::SqliteRead(c),
+            Conn::Postgres(c) => Scope::Postgres(PgScope::plain(c)),
+            Conn::PostgresOwned(c) => Scope::Postgres(PgScope::plain(c)),
+        })
     }
 }
 
@@ -67,29 +123,216 @@ impl Db {
 pub struct Tx<'a>(Scope<'a>);
 
 enum Scope<'a> {
-    Write(Transaction<'a>),
-    Read(&'a Connection),
+    SqliteTx(Transaction<'a>),
+    SqliteRead(&'a Connection),
+    Postgres(PgScope<'a>),
+}
+
+enum Begin {
+    Write,
+    Snapshot,
+}
+
+/// A PostgreSQL connection inside (or outside) a transaction. Statements need the connection
+/// mutably while the store's operations share the `Tx`, hence the cell; a `Tx` never leaves
+/// its thread.
+struct PgScope<'a> {
+    conn: RefCell<&'a mut PgConn>,
+    open: bool,
+}
+
+impl<'a> PgScope<'a> {
+    fn plain(conn: &'a mut PgConn) -> PgScope<'a> {
+        PgScope {
+            conn: RefCell::new(conn),
+            open: false,
+        }
+    }
+
+    fn begin(conn: &'a mut PgConn, kind: Begin) -> Result<PgScope<'a>, StoreError> {
+        match kind {
+            Begin::Write => conn.client.batch_execute(&format!(
+                "BEGIN; SET LOCAL lock_timeout = {}; SELECT pg_advisory_xact_lock({WRITE_LOCK})",
+                super::busy::lock_timeout_ms()
+            ))?,
+            Begin::Snapshot => conn
+                .client
+                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?,
+        }
+        Ok(PgScope {
+            conn: RefCell::new(conn),
+            open: true,
+        })
+    }
+
+    fn commit(mut self) -> Result<(), StoreError> {
+        self.open = false;
+        self.conn.get_mut().client.batch_execute("COMMIT")?;
+        Ok(())
+    }
+}
+
+impl Drop for PgScope<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.conn.get_mut().client.batch_execute("ROLLBACK");
+        }
+    }
+}
+
+fn no_row() -> StoreError {
+    StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows)
 }
 
 impl<'a> Tx<'a> {
-    /// The store's operations over a connection (or transaction) of the store's own threads.
-    pub(in crate::store) fn over(conn: &'a Connection) -> Tx<'a> {
-        Tx(Scope::Read(conn))
-    }
-
     /// Commits a write transaction; plain statements have nothing to commit.
     pub fn commit(self) -> Result<(), StoreError> {
         match self.0 {
-            Scope::Write(tx) => Ok(tx.commit()?),
-            Scope::Read(_) => Ok(()),
+            Scope::SqliteTx(tx) => Ok(tx.commit()?),
+            Scope::SqliteRead(_) => Ok(()),
+            Scope::Postgres(pg) if pg.open => pg.commit(),
+            Scope::Postgres(_) => Ok(()),
         }
     }
 
-    /// The connection, for the store's own operations.
-    pub(in crate::store) fn sql(&self) -> &Connection {
-        match &self.0 {
-            Scope::Write(tx) => tx,
-            Scope::Read(conn) => conn,
+    pub fn engine(&self) -> Engine {
+        match self.0 {
+            Scope::SqliteTx(_) | Scope::SqliteRead(_) => Engine::Sqlite,
+            Scope::Postgres(_) => Engine::Postgres,
         }
     }
+
+    /// Runs a statement; the number of rows it changed.
+    pub(in crate::store) fn execute(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+    ) -> Result<usize, StoreError> {
+        match &self.0 {
+            Scope::SqliteTx(tx) => sqlite_execute(tx, sql, params),
+            Scope::SqliteRead(conn) => sqlite_execute(conn, sql, params),
+            Scope::Postgres(pg) => {
+                let mut conn = pg.conn.borrow_mut();
+                let statement = conn.prepare(sql)?;
+                let values = pg_values(params);
+                let changed = conn.client.execute(&statement, &pg_refs(&values))?;
+                Ok(usize::try_from(changed).unwrap_or(usize::MAX))
+            }
+        }
+    }
+
+    /// Every row a query returns, each read by `f`.
+    pub(in crate::store) fn query_all<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        mut f: impl FnMut(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        self.each(sql, params, |row| {
+            out.push(f(row)?);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` with each row in turn while it answers `true`.
+    pub(in crate::store) fn each(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        mut f: impl FnMut(&Row<'_>) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        match &self.0 {
+            Scope::SqliteTx(tx) => sqlite_each(tx, sql, params, f),
+            Scope::SqliteRead(conn) => sqlite_each(conn, sql, params, f),
+            Scope::Postgres(pg) => {
+                let mut conn = pg.conn.borrow_mut();
+                let statement = conn.prepare(sql)?;
+                let values = pg_values(params);
+                let rows = conn.client.query(&statement, &pg_refs(&values))?;
+                for row in &rows {
+                    if !f(&Row::postgres(row))? {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The first row a query returns, if any.
+    pub(in crate::store) fn query_opt<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        f: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.each(sql, params, |row| {
+            if let Some(f) = f.take() {
+                out = Some(f(row)?);
+            }
+            Ok(false)
+        })?;
+        Ok(out)
+    }
+
+    /// The first row a query returns; there must be one.
+    pub(in crate::store) fn query_one<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        f: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.query_opt(sql, params, f)?.ok_or_else(no_row)
+    }
+
+    /// Several statements without parameters (migrations).
+    pub(in crate::store) fn batch(&self, sql: &str) -> Result<(), StoreError> {
+        match &self.0 {
+            Scope::SqliteTx(tx) => Ok(tx.execute_batch(sql)?),
+            Scope::SqliteRead(conn) => Ok(conn.execute_batch(sql)?),
+            Scope::Postgres(pg) => Ok(pg.conn.borrow_mut().client.batch_execute(sql)?),
+        }
+    }
+}
+
+fn sqlite_execute(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn Param],
+) -> Result<usize, StoreError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    Ok(statement.execute(rusqlite::params_from_iter(params.iter().map(|p| p.value())))?)
+}
+
+fn sqlite_each(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn Param],
+    mut f: impl FnMut(&Row<'_>) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query(rusqlite::params_from_iter(params.iter().map(|p| p.value())))?;
+    while let Some(row) = rows.next()? {
+        if !f(&Row::sqlite(row))? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn pg_values<'p>(params: &'p [&dyn Param]) -> Vec<super::engine::Value<'p>> {
+    params.iter().map(|p| p.value()).collect()
+}
+
+fn pg_refs<'v>(
+    values: &'v [super::engine::Value<'_>],
+) -> Vec<&'v (dyn postgres::types::ToSql + Sync)> {
+    values
+        .iter()
+        .map(|v| v as &(dyn postgres::types::ToSql + Sync))
+        .collect()
 }

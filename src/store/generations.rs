@@ -1,9 +1,9 @@
 //! Generation records, their provider attempts, and the generation and provider roll-ups.
 
-use rusqlite::{OptionalExtension, Row, params};
 use serde_json::{Map, Value};
 
 use super::Tx;
+use super::engine::Row;
 use super::{StoreError, ts};
 use crate::domain::{Money, Timestamp};
 
@@ -93,7 +93,7 @@ fn json_list(text: Option<String>) -> Option<Vec<String>> {
     text.and_then(|t| serde_json::from_str(&t).ok())
 }
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Generation> {
+fn from_row(r: &Row<'_>) -> Result<Generation, StoreError> {
     let status: String = r.get(9)?;
     let specific: String = r.get(19)?;
     Ok(Generation {
@@ -115,12 +115,12 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Generation> {
         output_files: json_list(r.get(15)?),
         duration: r.get(16)?,
         resolution: r.get(17)?,
-        generate_audio: r.get::<_, Option<i64>>(18)?.map(|v| v != 0),
+        generate_audio: r.get::<Option<i64>>(18)?.map(|v| v != 0),
         specific: serde_json::from_str(&specific).unwrap_or_default(),
         cost: Money(r.get(20)?),
         error: r.get(21)?,
         error_code: r.get(22)?,
-        files_removed: r.get::<_, i64>(23)? != 0,
+        files_removed: r.get::<i64>(23)? != 0,
         created_at: Timestamp(r.get(24)?),
         started_at: ts(r.get(25)?),
         completed_at: ts(r.get(26)?),
@@ -135,58 +135,54 @@ fn to_json_text<T: serde::Serialize>(value: &T) -> String {
 }
 
 pub fn insert(tx: &Tx<'_>, g: &Generation) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    conn.execute(
+    tx.execute(
         &format!(
             "INSERT INTO generations ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
              ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27,
              ?28, ?29, ?30)"
         ),
-        params![
-            g.id,
-            g.account_id,
-            g.key_id,
-            g.environment,
-            g.model_identifier,
-            g.model_type,
-            to_json_text(&g.provider_order),
-            g.provider_used,
-            g.prediction_id,
-            g.status.as_str(),
-            g.prompt,
-            g.ratio,
-            g.output_format,
-            g.output_number,
-            g.input_files.as_ref().map(to_json_text),
-            g.output_files.as_ref().map(to_json_text),
-            g.duration,
-            g.resolution,
-            g.generate_audio.map(i64::from),
-            to_json_text(&g.specific),
-            g.cost.thousandths(),
-            g.error,
-            g.error_code,
-            i64::from(g.files_removed),
-            g.created_at.millis(),
-            g.started_at.map(Timestamp::millis),
-            g.completed_at.map(Timestamp::millis),
-            g.predict_ms,
-            g.last_frame,
-            g.origin,
+        &[
+            &g.id,
+            &g.account_id,
+            &g.key_id,
+            &g.environment,
+            &g.model_identifier,
+            &g.model_type,
+            &to_json_text(&g.provider_order),
+            &g.provider_used,
+            &g.prediction_id,
+            &g.status.as_str(),
+            &g.prompt,
+            &g.ratio,
+            &g.output_format,
+            &g.output_number,
+            &g.input_files.as_ref().map(to_json_text),
+            &g.output_files.as_ref().map(to_json_text),
+            &g.duration,
+            &g.resolution,
+            &g.generate_audio.map(i64::from),
+            &to_json_text(&g.specific),
+            &g.cost.thousandths(),
+            &g.error,
+            &g.error_code,
+            &i64::from(g.files_removed),
+            &g.created_at.millis(),
+            &g.started_at.map(Timestamp::millis),
+            &g.completed_at.map(Timestamp::millis),
+            &g.predict_ms,
+            &g.last_frame,
+            &g.origin,
         ],
     )?;
     Ok(())
 }
 
 pub fn get(tx: &Tx<'_>, id: &str) -> Result<Option<Generation>, StoreError> {
-    let conn = tx.sql();
-    Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM generations WHERE id = ?1"),
-            [id],
-            from_row,
-        )
-        .optional()?)
+    tx.query_opt(
+        &format!("SELECT {COLUMNS} FROM generations WHERE id = ?1"),
+        &[&id],
+        from_row,
+    )
 }
 
 /// The account's generation, or none (another account's is indistinguishable from a missing one).
@@ -201,77 +197,69 @@ pub fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Generation>, i64), StoreError> {
-    let conn = tx.sql();
-    let total: i64 = conn.query_row(
+    let total: i64 = tx.query_one(
         "SELECT COUNT(*) FROM generations WHERE account_id = ?1",
-        [account_id],
+        &[&account_id],
         |r| r.get(0),
     )?;
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM generations WHERE account_id = ?1
-         ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
-    ))?;
-    let rows = stmt
-        .query_map(params![account_id, limit, offset], from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
+    let rows = tx.query_all(
+        &format!(
+            "SELECT {COLUMNS} FROM generations WHERE account_id = ?1
+             ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
+        ),
+        &[&account_id, &limit, &offset],
+        from_row,
+    )?;
     Ok((rows, total))
 }
 
 pub fn count_in_flight(tx: &Tx<'_>, account_id: &str) -> Result<i64, StoreError> {
-    let conn = tx.sql();
-    Ok(conn.query_row(
+    tx.query_one(
         "SELECT COUNT(*) FROM generations
          WHERE account_id = ?1 AND status IN ('pending', 'processing')",
-        [account_id],
+        &[&account_id],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// Every generation left pending or processing, oldest first: (id, status).
 pub fn in_flight(tx: &Tx<'_>) -> Result<Vec<(String, GenerationStatus)>, StoreError> {
-    let conn = tx.sql();
-    let mut stmt = conn.prepare(
+    tx.query_all(
         "SELECT id, status FROM generations WHERE status IN ('pending', 'processing')
          ORDER BY created_at, rowid",
-    )?;
-    let rows = stmt
-        .query_map([], |r| {
+        &[],
+        |r| {
             let status: String = r.get(1)?;
             Ok((
                 r.get(0)?,
                 GenerationStatus::parse(&status).unwrap_or(GenerationStatus::Pending),
             ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 /// Every `processing` generation: (id, when it started, its providers in order).
 pub fn processing(tx: &Tx<'_>) -> Result<Vec<(String, Timestamp, Vec<String>)>, StoreError> {
-    let conn = tx.sql();
-    let mut stmt = conn.prepare(
+    tx.query_all(
         "SELECT id, COALESCE(started_at, created_at), provider_order FROM generations
          WHERE status = 'processing'",
-    )?;
-    let rows = stmt
-        .query_map([], |r| {
+        &[],
+        |r| {
             Ok((
                 r.get(0)?,
                 Timestamp(r.get(1)?),
                 json_list(r.get(2)?).unwrap_or_default(),
             ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 /// `pending` → `processing`; false when the generation is no longer pending.
 pub fn start(tx: &Tx<'_>, id: &str, now: Timestamp) -> Result<bool, StoreError> {
-    let conn = tx.sql();
-    Ok(conn.execute(
+    Ok(tx.execute(
         "UPDATE generations SET status = 'processing', started_at = ?2
          WHERE id = ?1 AND status = 'pending'",
-        params![id, now.millis()],
+        &[&id, &now.millis()],
     )? == 1)
 }
 
@@ -284,19 +272,18 @@ pub struct Success<'a> {
 
 /// `processing` → `succeeded`; false when it was canceled or deleted meanwhile.
 pub fn succeed(tx: &Tx<'_>, id: &str, s: &Success<'_>, now: Timestamp) -> Result<bool, StoreError> {
-    let conn = tx.sql();
-    Ok(conn.execute(
+    Ok(tx.execute(
         "UPDATE generations SET status = 'succeeded', provider_used = ?2,
              prediction_id = COALESCE(?3, prediction_id), output_files = ?4, predict_ms = ?5,
              completed_at = ?6
          WHERE id = ?1 AND status = 'processing'",
-        params![
-            id,
-            s.provider,
-            s.prediction_id,
-            to_json_text(&s.files),
-            s.predict_ms,
-            now.millis()
+        &[
+            &id,
+            &s.provider,
+            &s.prediction_id,
+            &to_json_text(&s.files),
+            &s.predict_ms,
+            &now.millis(),
         ],
     )? == 1)
 }
@@ -309,27 +296,24 @@ pub fn fail(
     code: &str,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
-    let conn = tx.sql();
-    Ok(conn.execute(
+    Ok(tx.execute(
         "UPDATE generations SET status = 'failed', error = ?2, error_code = ?3, completed_at = ?4
          WHERE id = ?1 AND status IN ('pending', 'processing')",
-        params![id, error, code, now.millis()],
+        &[&id, &error, &code, &now.millis()],
     )? == 1)
 }
 
 /// An in-flight generation → `canceled`; false when it had already finished.
 pub fn cancel(tx: &Tx<'_>, id: &str, now: Timestamp) -> Result<bool, StoreError> {
-    let conn = tx.sql();
-    Ok(conn.execute(
+    Ok(tx.execute(
         "UPDATE generations SET status = 'canceled', completed_at = ?2
          WHERE id = ?1 AND status IN ('pending', 'processing')",
-        params![id, now.millis()],
+        &[&id, &now.millis()],
     )? == 1)
 }
 
 pub fn delete(tx: &Tx<'_>, id: &str) -> Result<bool, StoreError> {
-    let conn = tx.sql();
-    Ok(conn.execute("DELETE FROM generations WHERE id = ?1", [id])? == 1)
+    Ok(tx.execute("DELETE FROM generations WHERE id = ?1", &[&id])? == 1)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -366,22 +350,22 @@ pub struct Attempt<'a> {
 /// Records an attempt (if its generation still exists) and adds it to the account's daily
 /// provider roll-up.
 pub fn record_attempt(tx: &Tx<'_>, a: &Attempt<'_>, now: Timestamp) -> Result<(), StoreError> {
-    let conn = tx.sql();
     // A generation deleted meanwhile keeps no attempt rows, but its attempt still counts in the
-    // provider roll-up.
-    conn.execute(
+    // provider roll-up. The casts give PostgreSQL the types of the selected parameters.
+    tx.execute(
         "INSERT INTO generation_attempts
              (generation_id, provider, outcome, error_code, error, latency_ms, created_at)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+         SELECT CAST(?1 AS TEXT), CAST(?2 AS TEXT), CAST(?3 AS TEXT), CAST(?4 AS TEXT),
+                CAST(?5 AS TEXT), CAST(?6 AS BIGINT), CAST(?7 AS BIGINT)
          WHERE EXISTS (SELECT 1 FROM generations WHERE id = ?1)",
-        params![
-            a.generation_id,
-            a.provider,
-            a.outcome.as_str(),
-            a.error_code,
-            a.error,
-            a.latency_ms,
-            now.millis()
+        &[
+            &a.generation_id,
+            &a.provider,
+            &a.outcome.as_str(),
+            &a.error_code,
+            &a.error,
+            &a.latency_ms,
+            &now.millis(),
         ],
     )?;
     let one = |o: AttemptOutcome| i64::from(a.outcome == o);
@@ -391,24 +375,29 @@ pub fn record_attempt(tx: &Tx<'_>, a: &Attempt<'_>, now: Timestamp) -> Result<()
         AttemptOutcome::Cancelled | AttemptOutcome::Discarded => (0, cost),
         AttemptOutcome::Failed => (0, 0),
     };
-    conn.execute(
+    // The existing row's columns are qualified: PostgreSQL finds them ambiguous with `excluded`.
+    tx.execute(
         "INSERT INTO usage_providers_daily (day, account_id, provider, submissions, used,
              cancelled, discarded, failed, estimated_cost, wasted_cost)
          VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (account_id, day, provider) DO UPDATE SET
-             submissions = submissions + 1, used = used + ?4, cancelled = cancelled + ?5,
-             discarded = discarded + ?6, failed = failed + ?7,
-             estimated_cost = estimated_cost + ?8, wasted_cost = wasted_cost + ?9",
-        params![
-            now.day(),
-            a.account_id,
-            a.provider,
-            one(AttemptOutcome::Used),
-            one(AttemptOutcome::Cancelled),
-            one(AttemptOutcome::Discarded),
-            one(AttemptOutcome::Failed),
-            estimated,
-            wasted
+             submissions = usage_providers_daily.submissions + 1,
+             used = usage_providers_daily.used + ?4,
+             cancelled = usage_providers_daily.cancelled + ?5,
+             discarded = usage_providers_daily.discarded + ?6,
+             failed = usage_providers_daily.failed + ?7,
+             estimated_cost = usage_providers_daily.estimated_cost + ?8,
+             wasted_cost = usage_providers_daily.wasted_cost + ?9",
+        &[
+            &now.day(),
+            &a.account_id,
+            &a.provider,
+            &one(AttemptOutcome::Used),
+            &one(AttemptOutcome::Cancelled),
+            &one(AttemptOutcome::Discarded),
+            &one(AttemptOutcome::Failed),
+            &estimated,
+            &wasted,
         ],
     )?;
     Ok(())
@@ -416,11 +405,11 @@ pub fn record_attempt(tx: &Tx<'_>, a: &Attempt<'_>, now: Timestamp) -> Result<()
 
 /// Counts a new generation in the account's daily roll-up.
 pub fn count_generation(tx: &Tx<'_>, account_id: &str, now: Timestamp) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    conn.execute(
+    tx.execute(
         "INSERT INTO usage_generations_daily (day, account_id, generations) VALUES (?1, ?2, 1)
-         ON CONFLICT (account_id, day) DO UPDATE SET generations = generations + 1",
-        params![now.day(), account_id],
+         ON CONFLICT (account_id, day) DO UPDATE SET
+             generations = usage_generations_daily.generations + 1",
+        &[&now.day(), &account_id],
     )?;
     Ok(())
 }
@@ -432,11 +421,11 @@ pub fn add_charged_cost(
     cost: Money,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    conn.execute(
+    tx.execute(
         "INSERT INTO usage_generations_daily (day, account_id, estimated_cost) VALUES (?1, ?2, ?3)
-         ON CONFLICT (account_id, day) DO UPDATE SET estimated_cost = estimated_cost + ?3",
-        params![now.day(), account_id, cost.thousandths()],
+         ON CONFLICT (account_id, day) DO UPDATE SET
+             estimated_cost = usage_generations_daily.estimated_cost + ?3",
+        &[&now.day(), &account_id, &cost.thousandths()],
     )?;
     Ok(())
 }

@@ -1,7 +1,5 @@
 //! Idempotency records of the generate routes (v1-api.md §7).
 
-use rusqlite::{OptionalExtension, params};
-
 use super::{StoreError, Tx};
 use crate::domain::Timestamp;
 
@@ -23,24 +21,21 @@ pub struct Stored {
 }
 
 pub fn get(tx: &Tx<'_>, k: &Key<'_>) -> Result<Option<Stored>, StoreError> {
-    Ok(tx
-        .sql()
-        .query_row(
-            "SELECT fingerprint, state, status_code, response_body, created_at
+    Ok(tx.query_opt(
+        "SELECT fingerprint, state, status_code, response_body, created_at
              FROM idempotency_keys
              WHERE account_id = ?1 AND route = ?2 AND idempotency_key = ?3",
-            params![k.account_id, k.route, k.key],
-            |r| {
-                Ok(Stored {
-                    fingerprint: r.get(0)?,
-                    done: r.get::<_, String>(1)? == "done",
-                    status: r.get(2)?,
-                    body: r.get(3)?,
-                    created_at: Timestamp(r.get(4)?),
-                })
-            },
-        )
-        .optional()?)
+        &[&k.account_id, &k.route, &k.key],
+        |r| {
+            Ok(Stored {
+                fingerprint: r.get(0)?,
+                done: r.get::<String>(1)? == "done",
+                status: r.get(2)?,
+                body: r.get(3)?,
+                created_at: Timestamp(r.get(4)?),
+            })
+        },
+    )?)
 }
 
 /// A claim in progress for `k.request_id`, replacing an expired or abandoned one.
@@ -50,17 +45,21 @@ pub fn claim(
     fingerprint: &str,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    tx.sql().execute(
-        "INSERT OR REPLACE INTO idempotency_keys
+    tx.execute(
+        "INSERT INTO idempotency_keys
              (account_id, route, idempotency_key, fingerprint, state, request_id, created_at)
-         VALUES (?1, ?2, ?3, ?4, 'in_progress', ?5, ?6)",
-        params![
-            k.account_id,
-            k.route,
-            k.key,
-            fingerprint,
-            k.request_id,
-            now.0
+         VALUES (?1, ?2, ?3, ?4, 'in_progress', ?5, ?6)
+         ON CONFLICT (account_id, route, idempotency_key) DO UPDATE SET
+             fingerprint = excluded.fingerprint, state = excluded.state,
+             request_id = excluded.request_id, created_at = excluded.created_at,
+             status_code = NULL, response_body = NULL",
+        &[
+            &k.account_id,
+            &k.route,
+            &k.key,
+            &fingerprint,
+            &k.request_id,
+            &now.0,
         ],
     )?;
     Ok(())
@@ -68,20 +67,27 @@ pub fn claim(
 
 /// Stores the response of the request holding the claim; false when it no longer holds it.
 pub fn complete(tx: &Tx<'_>, k: &Key<'_>, status: u16, body: &[u8]) -> Result<bool, StoreError> {
-    Ok(tx.sql().execute(
+    Ok(tx.execute(
         "UPDATE idempotency_keys SET state = 'done', status_code = ?5, response_body = ?6
          WHERE account_id = ?1 AND route = ?2 AND idempotency_key = ?3 AND request_id = ?4
            AND state = 'in_progress'",
-        params![k.account_id, k.route, k.key, k.request_id, status, body],
+        &[
+            &k.account_id,
+            &k.route,
+            &k.key,
+            &k.request_id,
+            &status,
+            &body,
+        ],
     )? == 1)
 }
 
 pub fn release(tx: &Tx<'_>, k: &Key<'_>) -> Result<(), StoreError> {
-    tx.sql().execute(
+    tx.execute(
         "DELETE FROM idempotency_keys
          WHERE account_id = ?1 AND route = ?2 AND idempotency_key = ?3 AND request_id = ?4
            AND state = 'in_progress'",
-        params![k.account_id, k.route, k.key, k.request_id],
+        &[&k.account_id, &k.route, &k.key, &k.request_id],
     )?;
     Ok(())
 }

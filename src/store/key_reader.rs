@@ -17,11 +17,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, mpsc};
 
-use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::keys::{AuthRecord, find_for_auth};
-use super::{Store, StoreError};
+use super::{Db, Store, StoreError, Tx};
 use crate::domain::KeyDigest;
 
 const MAX_BATCH: usize = 512;
@@ -87,11 +86,7 @@ struct Cache {
     keys: HashMap<KeyDigest, AuthRecord>,
 }
 
-fn reader_loop(
-    mut conn: Connection,
-    rx: mpsc::Receiver<(KeyDigest, Reply)>,
-    cache: &RwLock<Cache>,
-) {
+fn reader_loop(mut conn: Db, rx: mpsc::Receiver<(KeyDigest, Reply)>, cache: &RwLock<Cache>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
         batch.push(first);
@@ -102,10 +97,10 @@ fn reader_loop(
             }
         }
         // One snapshot for the batch: every lookup sees all commits made before it was asked.
-        match conn.transaction() {
+        match conn.snapshot() {
             Ok(tx) => {
                 answer(&tx, cache, &mut batch);
-                let _ = tx.finish();
+                let _ = tx.commit();
             }
             Err(e) => {
                 for (_, reply) in batch.drain(..) {
@@ -116,11 +111,11 @@ fn reader_loop(
     }
 }
 
-fn answer(conn: &Connection, cache: &RwLock<Cache>, batch: &mut Vec<(KeyDigest, Reply)>) {
-    let generation = current_generation(conn).ok();
+fn answer(tx: &Tx<'_>, cache: &RwLock<Cache>, batch: &mut Vec<(KeyDigest, Reply)>) {
+    let generation = current_generation(tx).ok();
     let mut found = Vec::with_capacity(batch.len());
     for (digest, reply) in batch.drain(..) {
-        let result = find_for_auth(&super::Tx::over(conn), &digest.to_hex());
+        let result = find_for_auth(tx, &digest.to_hex());
         if let Ok(Some(record)) = &result {
             found.push((digest, record.clone()));
         }
@@ -137,7 +132,8 @@ fn answer(conn: &Connection, cache: &RwLock<Cache>, batch: &mut Vec<(KeyDigest, 
 }
 
 /// The counter every authentication-relevant change bumps (see the module comment).
-pub fn current_generation(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.prepare_cached("SELECT value FROM key_generation WHERE id = 1")?
-        .query_row([], |r| r.get(0))
+pub fn current_generation(tx: &Tx<'_>) -> Result<i64, StoreError> {
+    tx.query_one("SELECT value FROM key_generation WHERE id = 1", &[], |r| {
+        r.get(0)
+    })
 }

@@ -2,9 +2,8 @@
 
 use std::sync::Arc;
 
-use rusqlite::{OptionalExtension, Row, params};
-
 use super::Tx;
+use super::engine::Row;
 use super::{StoreError, ts};
 use crate::domain::{Environment, IpAllowlist, KeyStatus, Region, ScopeSet, Timestamp};
 
@@ -48,7 +47,7 @@ const KEY_COLUMNS: &str = "k.id, k.account_id, k.name, k.key_prefix, k.key_hash,
      k.created_by, k.last_used_at, k.expires_at, k.rotated_at, k.replaced_by, k.replaces, \
      k.disabled_at, k.revoked_at";
 
-fn key_from_row(r: &Row<'_>) -> rusqlite::Result<ApiKey> {
+fn key_from_row(r: &Row<'_>) -> Result<ApiKey, StoreError> {
     let environment: String = r.get(5)?;
     let scopes: String = r.get(6)?;
     let allowlist: Option<String> = r.get(7)?;
@@ -80,55 +79,47 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<ApiKey> {
 }
 
 pub fn insert_key(tx: &Tx<'_>, k: &ApiKey) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    conn.prepare_cached(
+    tx.execute(
         "INSERT INTO api_keys (id, account_id, name, key_prefix, key_hash, environment, scopes,
              ip_allowlist, allowed_models, rate_limit_per_minute, created_at, created_by,
              last_used_at, expires_at, rotated_at, replaced_by, replaces, disabled_at, revoked_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
-    )?
-    .execute(params![
-            k.id,
-            k.account_id,
-            k.name,
-            k.key_prefix,
-            k.key_hash,
-            k.environment.as_str(),
-            k.scopes.to_stored(),
-            k.ip_allowlist.to_stored(),
-            k.allowed_models.as_ref().map(|m| m.join(",")),
-            k.rate_limit_per_minute,
-            k.created_at.0,
-            k.created_by,
-            k.last_used_at.map(|t| t.0),
-            k.expires_at.map(|t| t.0),
-            k.rotated_at.map(|t| t.0),
-            k.replaced_by,
-            k.replaces,
-            k.disabled_at.map(|t| t.0),
-            k.revoked_at.map(|t| t.0),
-    ])?;
+        &[
+            &k.id,
+            &k.account_id,
+            &k.name,
+            &k.key_prefix,
+            &k.key_hash,
+            &k.environment.as_str(),
+            &k.scopes.to_stored(),
+            &k.ip_allowlist.to_stored(),
+            &k.allowed_models.as_ref().map(|m| m.join(",")),
+            &k.rate_limit_per_minute,
+            &k.created_at.0,
+            &k.created_by,
+            &k.last_used_at.map(|t| t.0),
+            &k.expires_at.map(|t| t.0),
+            &k.rotated_at.map(|t| t.0),
+            &k.replaced_by,
+            &k.replaces,
+            &k.disabled_at.map(|t| t.0),
+            &k.revoked_at.map(|t| t.0),
+        ],
+    )?;
     Ok(())
 }
 
 pub fn get_key(tx: &Tx<'_>, id: &str) -> Result<Option<ApiKey>, StoreError> {
-    let conn = tx.sql();
     let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.id = ?1");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row([id], key_from_row)
-        .optional()?)
+    tx.query_opt(&sql, &[&id], key_from_row)
 }
 
 pub fn list_keys(tx: &Tx<'_>, account_id: Option<&str>) -> Result<Vec<ApiKey>, StoreError> {
-    let conn = tx.sql();
     let sql = format!(
         "SELECT {KEY_COLUMNS} FROM api_keys k WHERE (?1 IS NULL OR k.account_id = ?1)
          ORDER BY k.created_at DESC, k.id"
     );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([account_id], key_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    tx.query_all(&sql, &[&account_id], key_from_row)
 }
 
 /// What authentication needs in one indexed read: the key and the state of its account.
@@ -149,34 +140,29 @@ pub struct AuthAccount {
 }
 
 pub fn find_for_auth(tx: &Tx<'_>, key_hash: &str) -> Result<Option<AuthRecord>, StoreError> {
-    let conn = tx.sql();
     let sql = format!(
         "SELECT {KEY_COLUMNS}, a.region, a.plan, a.deleted_at IS NULL, a.id IS NOT NULL
          FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id
          WHERE k.key_hash = ?1"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let record = stmt
-        .query_row([key_hash], |r| {
-            let key = key_from_row(r)?;
-            let exists: bool = r.get(22)?;
-            let account = if exists {
-                let region: String = r.get(19)?;
-                Some(AuthAccount {
-                    region: Region::parse(&region).unwrap_or(Region::Us),
-                    plan: r.get(20)?,
-                    live: r.get(21)?,
-                })
-            } else {
-                None
-            };
-            Ok(AuthRecord {
-                key: Arc::new(key),
-                account,
+    tx.query_opt(&sql, &[&key_hash], |r| {
+        let key = key_from_row(r)?;
+        let exists: bool = r.get(22)?;
+        let account = if exists {
+            let region: String = r.get(19)?;
+            Some(AuthAccount {
+                region: Region::parse(&region).unwrap_or(Region::Us),
+                plan: r.get(20)?,
+                live: r.get(21)?,
             })
+        } else {
+            None
+        };
+        Ok(AuthRecord {
+            key: Arc::new(key),
+            account,
         })
-        .optional()?;
-    Ok(record)
+    })
 }
 
 /// Which lifecycle timestamp a switch sets or clears.
@@ -190,7 +176,6 @@ pub enum Switch {
 /// Sets or clears the lifecycle timestamp of a switch; the service checks the key's state first,
 /// in the same write transaction.
 pub fn set_switch(tx: &Tx<'_>, id: &str, switch: Switch, now: Timestamp) -> Result<(), StoreError> {
-    let conn = tx.sql();
     let (sql, at) = match switch {
         Switch::Revoke => (
             "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1",
@@ -202,25 +187,24 @@ pub fn set_switch(tx: &Tx<'_>, id: &str, switch: Switch, now: Timestamp) -> Resu
         ),
         Switch::Enable => ("UPDATE api_keys SET disabled_at = ?2 WHERE id = ?1", None),
     };
-    conn.execute(sql, params![id, at])?;
+    tx.execute(sql, &[&id, &at])?;
     Ok(())
 }
 
 /// The editable fields, written back in one statement.
 pub fn update_editable(tx: &Tx<'_>, k: &ApiKey) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    conn.execute(
+    tx.execute(
         "UPDATE api_keys SET name = ?2, expires_at = ?3, ip_allowlist = ?4, allowed_models = ?5,
              rate_limit_per_minute = ?6, disabled_at = ?7, expiry_warned_at = NULL
          WHERE id = ?1",
-        params![
-            k.id,
-            k.name,
-            k.expires_at.map(|t| t.0),
-            k.ip_allowlist.to_stored(),
-            k.allowed_models.as_ref().map(|m| m.join(",")),
-            k.rate_limit_per_minute,
-            k.disabled_at.map(|t| t.0),
+        &[
+            &k.id,
+            &k.name,
+            &k.expires_at.map(|t| t.0),
+            &k.ip_allowlist.to_stored(),
+            &k.allowed_models.as_ref().map(|m| m.join(",")),
+            &k.rate_limit_per_minute,
+            &k.disabled_at.map(|t| t.0),
         ],
     )?;
     Ok(())
@@ -233,37 +217,34 @@ pub fn mark_rotated(
     replaced_by: &str,
     expires_at: Timestamp,
 ) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    conn.execute(
+    tx.execute(
         "UPDATE api_keys SET rotated_at = ?2, replaced_by = ?3, expires_at = ?4 WHERE id = ?1",
-        params![id, now.0, replaced_by, expires_at.0],
+        &[&id, &now.0, &replaced_by, &expires_at.0],
     )?;
     Ok(())
 }
 
 /// Ends the key now; the expiry is recorded here, so the scheduler does not record it again.
 pub fn expire_at(tx: &Tx<'_>, id: &str, at: Timestamp) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    conn.execute(
+    tx.execute(
         "UPDATE api_keys SET expires_at = ?2, expiry_recorded_at = ?2 WHERE id = ?1",
-        params![id, at.0],
+        &[&id, &at.0],
     )?;
     Ok(())
 }
 
 /// Deletes the key and its request-log rows; its roll-ups stay without it.
 pub fn delete_key(tx: &Tx<'_>, id: &str) -> Result<i64, StoreError> {
-    let conn = tx.sql();
-    conn.execute(
+    tx.execute(
         "UPDATE usage_daily SET key_id = NULL WHERE key_id = ?1",
-        [id],
+        &[&id],
     )?;
-    conn.execute(
+    tx.execute(
         "UPDATE usage_daily_errors SET key_id = NULL WHERE key_id = ?1",
-        [id],
+        &[&id],
     )?;
     let logs = super::logs::delete_key_rows(tx, id)?;
-    conn.execute("DELETE FROM api_keys WHERE id = ?1", [id])?;
+    tx.execute("DELETE FROM api_keys WHERE id = ?1", &[&id])?;
     Ok(logs)
 }
 
@@ -273,10 +254,10 @@ fn status_condition(status: KeyStatus) -> &'static str {
         KeyStatus::Revoked => "k.revoked_at IS NOT NULL",
         KeyStatus::Disabled => "k.revoked_at IS NULL AND k.disabled_at IS NOT NULL",
         KeyStatus::Expired => {
-            "k.revoked_at IS NULL AND k.disabled_at IS NULL AND k.expires_at IS NOT NULL AND k.expires_at <= :now"
+            "k.revoked_at IS NULL AND k.disabled_at IS NULL AND k.expires_at IS NOT NULL AND k.expires_at <= ?3"
         }
         KeyStatus::Rotated => {
-            "k.revoked_at IS NULL AND k.disabled_at IS NULL AND k.rotated_at IS NOT NULL AND k.expires_at > :now"
+            "k.revoked_at IS NULL AND k.disabled_at IS NULL AND k.rotated_at IS NOT NULL AND k.expires_at > ?3"
         }
         KeyStatus::Active => {
             "k.revoked_at IS NULL AND k.disabled_at IS NULL AND k.rotated_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > :now)"
@@ -295,31 +276,22 @@ pub struct KeyFilter<'a> {
 
 /// One page of an account's keys, newest first, and the number matching the filter.
 pub fn search_keys(tx: &Tx<'_>, f: &KeyFilter<'_>) -> Result<(Vec<ApiKey>, i64), StoreError> {
-    let conn = tx.sql();
     let status = f.status.map(status_condition).unwrap_or("1 = 1");
+    let like = tx.engine().like();
     let filter = format!(
-        "FROM api_keys k WHERE k.account_id = :account AND ({status})
-         AND (:search IS NULL OR k.name LIKE '%' || :search || '%' ESCAPE '\\'
-              OR k.key_prefix LIKE :search || '%' ESCAPE '\\')"
+        "FROM api_keys k WHERE k.account_id = ?1 AND ({status})
+         AND (CAST(?2 AS TEXT) IS NULL OR k.name {like} '%' || ?2 || '%' ESCAPE '\\'
+              OR k.key_prefix {like} ?2 || '%' ESCAPE '\\')"
     );
     let search = f.search.map(super::logs::like_escape);
-    let named =
-        rusqlite::named_params! { ":account": f.account_id, ":search": search, ":now": f.now.0 };
-    // `:now` only appears in some status conditions; bind only the parameters present.
-    let bind = |sql: &str| -> Vec<(&str, &dyn rusqlite::ToSql)> {
-        named
-            .iter()
-            .filter(|(name, _)| sql.contains(name))
-            .map(|(n, v)| (*n, *v))
-            .collect()
-    };
+    let all: [&dyn super::engine::Param; 3] = [&f.account_id, &search, &f.now.0];
+    // `?3` (now) only appears in some status conditions; bind only the parameters present.
+    let params = &all[..if status.contains("?3") { 3 } else { 2 }];
     let count_sql = format!("SELECT count(*) {filter}");
-    let total: i64 = conn.query_row(&count_sql, bind(&count_sql).as_slice(), |r| r.get(0))?;
+    let total: i64 = tx.query_one(&count_sql, params, |r| r.get(0))?;
     let page_sql = format!(
         "SELECT {KEY_COLUMNS} {filter} ORDER BY k.created_at DESC, k.id LIMIT {} OFFSET {}",
         f.limit, f.offset
     );
-    let mut stmt = conn.prepare(&page_sql)?;
-    let rows = stmt.query_map(bind(&page_sql).as_slice(), key_from_row)?;
-    Ok((rows.collect::<Result<_, _>>()?, total))
+    Ok((tx.query_all(&page_sql, params, key_from_row)?, total))
 }

@@ -5,10 +5,9 @@
 //! on the row. `INDEXED BY` makes a query that cannot use its index fail rather than scan every
 //! row.
 
-use rusqlite::{Row, ToSql};
-
 use super::StoreError;
 use super::Tx;
+use super::engine::{Engine, Param, Row, Value};
 use crate::domain::Timestamp;
 
 #[derive(Clone, Debug)]
@@ -32,7 +31,7 @@ pub struct LogRow {
     pub created_at: Timestamp,
 }
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<LogRow> {
+fn from_row(r: &Row<'_>) -> Result<LogRow, StoreError> {
     Ok(LogRow {
         id: r.get(0)?,
         request_id: r.get(1)?,
@@ -95,113 +94,132 @@ pub struct LogFilter<'a> {
     pub limit: i64,
 }
 
+/// The rows whose `column` (`key_id` or `account_id`) is `?1`, through its tag index.
+/// PostgreSQL has no `INDEXED BY`; its planner picks the index by itself.
+fn rows_of(engine: Engine, column: &str) -> String {
+    let tag = engine.tail8(column);
+    let param = engine.tail8("?1");
+    let table = match engine {
+        Engine::Sqlite => format!(
+            "request_logs INDEXED BY request_logs_by_{}",
+            &column[..column.len() - 3]
+        ),
+        Engine::Postgres => "request_logs".to_owned(),
+    };
+    format!("{table} WHERE {tag} = {param} AND {column} = ?1")
+}
+
 /// The rows of key `?1`.
-const BY_KEY: &str = "request_logs INDEXED BY request_logs_by_key
-     WHERE substr(key_id, -8) = substr(?1, -8) AND key_id = ?1";
+fn by_key(engine: Engine) -> String {
+    rows_of(engine, "key_id")
+}
 
 /// The rows of account `?1`.
-const BY_ACCOUNT: &str = "request_logs INDEXED BY request_logs_by_account
-     WHERE substr(account_id, -8) = substr(?1, -8) AND account_id = ?1";
+fn by_account(engine: Engine) -> String {
+    rows_of(engine, "account_id")
+}
 
 /// Request-log rows of key `key_id`.
 pub fn count_key_rows(tx: &Tx<'_>, key_id: &str) -> Result<i64, StoreError> {
-    let conn = tx.sql();
-    let sql = format!("SELECT count(*) FROM {BY_KEY}");
-    Ok(conn.query_row(&sql, [key_id], |r| r.get(0))?)
+    let sql = format!("SELECT count(*) FROM {}", by_key(tx.engine()));
+    Ok(tx.query_one(&sql, &[&key_id], |r| r.get(0))?)
 }
 
 /// Requests a key made at or after `since` (for a rotated key's grace period).
 pub fn key_requests_since(tx: &Tx<'_>, key_id: &str, since: i64) -> Result<i64, StoreError> {
-    let conn = tx.sql();
-    let sql = format!("SELECT count(*) FROM {BY_KEY} AND created_at >= ?2");
-    Ok(conn.query_row(&sql, rusqlite::params![key_id, since], |r| r.get(0))?)
+    let sql = format!(
+        "SELECT count(*) FROM {} AND created_at >= ?2",
+        by_key(tx.engine())
+    );
+    Ok(tx.query_one(&sql, &[&key_id, &since], |r| r.get(0))?)
 }
 
 /// Deletes the request-log rows of key `key_id`; returns how many went.
 pub fn delete_key_rows(tx: &Tx<'_>, key_id: &str) -> Result<i64, StoreError> {
-    let conn = tx.sql();
-    let sql = format!("DELETE FROM {BY_KEY}");
-    let n = conn.execute(&sql, [key_id])?;
+    let sql = format!("DELETE FROM {}", by_key(tx.engine()));
+    let n = tx.execute(&sql, &[&key_id])?;
     Ok(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 pub fn search_logs(tx: &Tx<'_>, f: &LogFilter<'_>) -> Result<Vec<LogRow>, StoreError> {
-    let conn = tx.sql();
-    let (sql, args) = search_query(f);
-    let mut stmt = conn.prepare(&sql)?;
-    let params: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
-    let rows = stmt.query_map(params.as_slice(), from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let (sql, args) = search_query(tx.engine(), f);
+    let params: Vec<&dyn Param> = args.iter().map(|a| a as &dyn Param).collect();
+    tx.query_all(&sql, &params, from_row)
 }
 
-fn search_query(f: &LogFilter<'_>) -> (String, Vec<Box<dyn ToSql>>) {
+fn search_query(engine: Engine, f: &LogFilter<'_>) -> (String, Vec<Value<'static>>) {
     let mut sql = String::from(
         "SELECT id, request_id, key_id, key_prefix, environment, method, endpoint, route, query,
                 status_code, error_code, idempotency_replayed, ip_hash, user_agent, region,
                 latency_us, created_at
          FROM ",
     );
-    let mut args: Vec<Box<dyn ToSql>> = Vec::new();
+    let mut args: Vec<Value<'static>> = Vec::new();
     // A key's rows are fewer than its account's: that index, when there is a key.
     match f.key_id {
         Some(key) => {
-            sql.push_str(BY_KEY);
+            sql.push_str(&by_key(engine));
             sql.push_str(" AND account_id = ?2");
-            args.push(Box::new(key.to_owned()));
+            args.push(text(key));
         }
-        None => sql.push_str(BY_ACCOUNT),
+        None => sql.push_str(&by_account(engine)),
     }
-    args.push(Box::new(f.account_id.to_owned()));
-    let mut add = |clause: &str, value: Box<dyn ToSql>| {
+    args.push(text(f.account_id));
+    let like = engine.like();
+    let mut add = |clause: &str, value: Value<'static>| {
         sql.push_str(clause);
         args.push(value);
     };
     match f.status {
         Some(StatusFilter::Class(c)) => {
-            add(" AND status_code >= ?", Box::new(c * 100));
-            add(" AND status_code < ?", Box::new(c * 100 + 100));
+            add(" AND status_code >= ?", Value::Int(c * 100));
+            add(" AND status_code < ?", Value::Int(c * 100 + 100));
         }
-        Some(StatusFilter::Exact(code)) => add(" AND status_code = ?", Box::new(code)),
+        Some(StatusFilter::Exact(code)) => add(" AND status_code = ?", Value::Int(code)),
         None => {}
     }
     if let Some(code) = f.error_code {
-        add(" AND error_code = ?", Box::new(code.to_owned()));
+        add(" AND error_code = ?", text(code));
     }
     if let Some(since) = f.since {
-        add(" AND created_at >= ?", Box::new(since.0));
+        add(" AND created_at >= ?", Value::Int(since.0));
     }
     if let Some(until) = f.until {
-        add(" AND created_at < ?", Box::new(until.0));
+        add(" AND created_at < ?", Value::Int(until.0));
     }
     if let Some(endpoint) = f.endpoint {
         add(
-            " AND endpoint LIKE ? ESCAPE '\\'",
-            Box::new(format!("{}%", like_escape(endpoint))),
+            &format!(" AND endpoint {like} ? ESCAPE '\\'"),
+            Value::Text(format!("{}%", like_escape(endpoint)).into()),
         );
     }
-    if let Some(text) = f.text {
-        let fragment = like_escape(text);
-        add(" AND (request_id = ?", Box::new(text.to_owned()));
+    if let Some(t) = f.text {
+        let fragment = like_escape(t);
+        add(" AND (request_id = ?", text(t));
         add(
-            " OR endpoint LIKE ? ESCAPE '\\'",
-            Box::new(format!("%{fragment}%")),
+            &format!(" OR endpoint {like} ? ESCAPE '\\'"),
+            Value::Text(format!("%{fragment}%").into()),
         );
         add(
-            " OR key_prefix LIKE ? ESCAPE '\\'",
-            Box::new(format!("{fragment}%")),
+            &format!(" OR key_prefix {like} ? ESCAPE '\\'"),
+            Value::Text(format!("{fragment}%").into()),
         );
-        add(" OR error_code = ?", Box::new(text.to_owned()));
+        add(" OR error_code = ?", text(t));
         add(
-            " OR ip_hash LIKE ? ESCAPE '\\')",
-            Box::new(format!("{fragment}%")),
+            &format!(" OR ip_hash {like} ? ESCAPE '\\')"),
+            Value::Text(format!("{fragment}%").into()),
         );
     }
     if let Some(before) = f.before_id {
-        add(" AND id < ?", Box::new(before));
+        add(" AND id < ?", Value::Int(before));
     }
     sql.push_str(" ORDER BY id DESC LIMIT ?");
-    args.push(Box::new(f.limit));
+    args.push(Value::Int(f.limit));
     (sql, args)
+}
+
+fn text(s: &str) -> Value<'static> {
+    Value::Text(s.to_owned().into())
 }
 
 /// Escapes `\\`, `%` and `_` for a `LIKE … ESCAPE '\\'` pattern.
@@ -218,15 +236,14 @@ mod tests {
     use crate::store::Store;
 
     fn add_row(tx: &Tx<'_>, key_id: &str, account_id: &str, status: i64) {
-        tx.sql()
-            .execute(
-                "INSERT INTO request_logs (request_id, key_id, account_id, key_prefix, environment,
+        tx.execute(
+            "INSERT INTO request_logs (request_id, key_id, account_id, key_prefix, environment,
                  method, endpoint, route, status_code, ip_hash, region, latency_us, created_at)
              VALUES ('req_1', ?1, ?2, 'bs_live_x', 'live', 'GET', '/v1/status', '/v1/status',
                  ?3, 'ab', 'us', 1, 1)",
-                rusqlite::params![key_id, account_id, status],
-            )
-            .unwrap();
+            &[&key_id, &account_id, &status],
+        )
+        .unwrap();
     }
 
     // Two ids with the same last 8 characters share index entries.
@@ -238,7 +255,7 @@ mod tests {
     #[test]
     fn ids_that_share_a_tag_keep_their_own_rows() {
         let (_dir, store) = Store::temporary();
-        let db = store.db().unwrap();
+        let mut db = store.db().unwrap();
         let conn = db.read();
         add_row(&conn, KEY_A, ACCOUNT_A, 200);
         add_row(&conn, KEY_B, ACCOUNT_B, 200);
@@ -265,13 +282,14 @@ mod tests {
     #[test]
     fn every_log_query_reads_its_index_newest_first() {
         let (_dir, store) = Store::temporary();
-        let db = store.db().unwrap();
+        let mut db = store.db().unwrap();
         let conn = db.read();
-        let conn = conn.sql();
-        let plan = |sql: &str, args: &[&dyn ToSql]| -> String {
-            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let rows = stmt.query_map(args, |r| r.get::<_, String>(3)).unwrap();
-            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        let plan = |sql: &str, args: &[&dyn Param]| -> String {
+            conn.query_all(&format!("EXPLAIN QUERY PLAN {sql}"), args, |r| {
+                r.get::<String>(3)
+            })
+            .unwrap()
+            .join("; ")
         };
         let every_filter = |key_id| LogFilter {
             account_id: ACCOUNT_A,
@@ -298,16 +316,16 @@ mod tests {
                 },
                 every_filter(key_id),
             ] {
-                let (sql, args) = search_query(&filter);
-                let args: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
+                let (sql, args) = search_query(Engine::Sqlite, &filter);
+                let args: Vec<&dyn Param> = args.iter().map(|a| a as &dyn Param).collect();
                 let plan = plan(&sql, &args);
                 assert!(plan.contains(index), "{plan}");
                 assert!(!plan.contains("TEMP B-TREE"), "{plan}");
             }
         }
         for sql in [
-            format!("SELECT count(*) FROM {BY_KEY}"),
-            format!("DELETE FROM {BY_KEY}"),
+            format!("SELECT count(*) FROM {}", by_key(Engine::Sqlite)),
+            format!("DELETE FROM {}", by_key(Engine::Sqlite)),
         ] {
             assert!(plan(&sql, &[&KEY_A]).contains("request_logs_by_key"));
         }

@@ -1,9 +1,8 @@
 //! Queries of the scheduled maintenance jobs: key expiry bookkeeping and retention deletes.
 
-use rusqlite::{Connection, params};
-
 use super::StoreError;
 use super::Tx;
+use super::engine::Param;
 use crate::domain::Timestamp;
 
 /// What the expiry jobs need of a key to record an event about it.
@@ -17,9 +16,9 @@ pub struct ExpiryCandidate {
 }
 
 fn candidates(
-    conn: &Connection,
+    tx: &Tx<'_>,
     condition: &str,
-    args: impl rusqlite::Params,
+    args: &[&dyn Param],
     limit: usize,
 ) -> Result<Vec<ExpiryCandidate>, StoreError> {
     let sql = format!(
@@ -27,8 +26,7 @@ fn candidates(
          WHERE expires_at IS NOT NULL AND revoked_at IS NULL AND {condition}
          ORDER BY expires_at, id LIMIT {limit}"
     );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(args, |r| {
+    tx.query_all(&sql, args, |r| {
         Ok(ExpiryCandidate {
             id: r.get(0)?,
             account_id: r.get(1)?,
@@ -36,8 +34,7 @@ fn candidates(
             key_prefix: r.get(3)?,
             expires_at: Timestamp(r.get(4)?),
         })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    })
 }
 
 /// Up to `limit` keys past their expiry whose expiry has not been recorded yet. A key whose
@@ -48,11 +45,10 @@ pub fn unrecorded_expiries(
     now: Timestamp,
     limit: usize,
 ) -> Result<Vec<ExpiryCandidate>, StoreError> {
-    let conn = tx.sql();
     candidates(
-        conn,
+        tx,
         "expires_at <= ?1 AND (expiry_recorded_at IS NULL OR expiry_recorded_at < expires_at)",
-        [now.0],
+        &[&now.0],
         limit,
     )
 }
@@ -64,31 +60,28 @@ pub fn unwarned_expiring(
     until: Timestamp,
     limit: usize,
 ) -> Result<Vec<ExpiryCandidate>, StoreError> {
-    let conn = tx.sql();
     candidates(
-        conn,
+        tx,
         // A rotated key's expiry is its grace period, announced when it was rotated.
         "disabled_at IS NULL AND rotated_at IS NULL AND expires_at > ?1 AND expires_at <= ?2 \
          AND expiry_warned_at IS NULL",
-        [now.0, until.0],
+        &[&now.0, &until.0],
         limit,
     )
 }
 
 pub fn set_expiry_recorded(tx: &Tx<'_>, id: &str, now: Timestamp) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    conn.execute(
+    tx.execute(
         "UPDATE api_keys SET expiry_recorded_at = ?2 WHERE id = ?1",
-        params![id, now.0],
+        &[&id, &now.0],
     )?;
     Ok(())
 }
 
 pub fn set_expiry_warned(tx: &Tx<'_>, id: &str, now: Timestamp) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    conn.execute(
+    tx.execute(
         "UPDATE api_keys SET expiry_warned_at = ?2 WHERE id = ?1",
-        params![id, now.0],
+        &[&id, &now.0],
     )?;
     Ok(())
 }
@@ -99,22 +92,21 @@ pub fn delete_request_logs_before(
     cutoff: Timestamp,
     limit: i64,
 ) -> Result<u64, StoreError> {
-    let conn = tx.sql();
-    let n = conn.execute(
+    let n = tx.execute(
         // Rows are appended in time order, so the oldest are the lowest ids: each chunk looks
         // only at the head of the table (no index on created_at to maintain on every insert).
+        // The inner query is named: PostgreSQL before 16 requires it.
         "DELETE FROM request_logs WHERE id IN
-             (SELECT id FROM (SELECT id, created_at FROM request_logs ORDER BY id LIMIT ?2)
+             (SELECT id FROM (SELECT id, created_at FROM request_logs ORDER BY id LIMIT ?2) head
               WHERE created_at < ?1)",
-        params![cutoff.0, limit],
+        &[&cutoff.0, &limit],
     )?;
     Ok(n as u64)
 }
 
 /// Deletes the per-day refusal counts of days before `day` (`YYYY-MM-DD`).
 pub fn delete_refusals_before(tx: &Tx<'_>, day: &str) -> Result<u64, StoreError> {
-    let conn = tx.sql();
-    Ok(conn.execute("DELETE FROM refusals_daily WHERE day < ?1", [day])? as u64)
+    Ok(tx.execute("DELETE FROM refusals_daily WHERE day < ?1", &[&day])? as u64)
 }
 
 /// Deletes at most `limit` idempotency records created before `cutoff`.
@@ -123,11 +115,10 @@ pub fn delete_idempotency_keys_before(
     cutoff: Timestamp,
     limit: i64,
 ) -> Result<u64, StoreError> {
-    let conn = tx.sql();
-    let n = conn.execute(
+    let n = tx.execute(
         "DELETE FROM idempotency_keys WHERE rowid IN
              (SELECT rowid FROM idempotency_keys WHERE created_at < ?1 LIMIT ?2)",
-        params![cutoff.0, limit],
+        &[&cutoff.0, &limit],
     )?;
     Ok(n as u64)
 }

@@ -1,7 +1,5 @@
 //! Users and their memberships of accounts (keys.md §6).
 
-use rusqlite::{OptionalExtension, params};
-
 use super::{StoreError, Tx};
 use crate::domain::Timestamp;
 
@@ -15,31 +13,25 @@ pub struct Member {
 
 /// The account's members, primary owner first, then owners, then members, by e-mail.
 pub fn list(tx: &Tx<'_>, account_id: &str) -> Result<Vec<Member>, StoreError> {
-    let mut stmt = tx.sql().prepare_cached(
+    tx.query_all(
         "SELECT u.id, u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.account_id = ?1
-         ORDER BY CASE m.role WHEN 'primary-owner' THEN 0 WHEN 'owner' THEN 1 ELSE 2 END, u.email",
-    )?;
-    let rows = stmt.query_map([account_id], |r| {
+         ORDER BY CASE m.role WHEN 'primary-owner' THEN 0 WHEN 'owner' THEN 1 ELSE 2 END, u.email", &[&account_id], |r| {
         Ok(Member {
             user_id: r.get(0)?,
             email: r.get(1)?,
             role: r.get(2)?,
             joined_at: Timestamp(r.get(3)?),
         })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    })
 }
 
 pub fn role_of(tx: &Tx<'_>, account_id: &str, user_id: &str) -> Result<Option<String>, StoreError> {
-    Ok(tx
-        .sql()
-        .query_row(
-            "SELECT role FROM memberships WHERE account_id = ?1 AND user_id = ?2",
-            params![account_id, user_id],
-            |r| r.get(0),
-        )
-        .optional()?)
+    Ok(tx.query_opt(
+        "SELECT role FROM memberships WHERE account_id = ?1 AND user_id = ?2",
+        &[&account_id, &user_id],
+        |r| r.get(0),
+    )?)
 }
 
 pub fn set_role(
@@ -48,52 +40,47 @@ pub fn set_role(
     user_id: &str,
     role: &str,
 ) -> Result<(), StoreError> {
-    tx.sql().execute(
+    tx.execute(
         "UPDATE memberships SET role = ?3 WHERE account_id = ?1 AND user_id = ?2",
-        params![account_id, user_id, role],
+        &[&account_id, &user_id, &role],
     )?;
     Ok(())
 }
 
 /// Takes the user out of the account; their sessions in it lose their workspace.
 pub fn remove(tx: &Tx<'_>, account_id: &str, user_id: &str) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    conn.execute(
+    tx.execute(
         "DELETE FROM memberships WHERE account_id = ?1 AND user_id = ?2",
-        params![account_id, user_id],
+        &[&account_id, &user_id],
     )?;
-    conn.execute(
+    tx.execute(
         "UPDATE sessions SET account_id = NULL WHERE user_id = ?1 AND account_id = ?2",
-        params![user_id, account_id],
+        &[&user_id, &account_id],
     )?;
     Ok(())
 }
 
 pub fn email_of(tx: &Tx<'_>, user_id: &str) -> Result<Option<String>, StoreError> {
-    Ok(tx
-        .sql()
-        .query_row("SELECT email FROM users WHERE id = ?1", [user_id], |r| {
+    Ok(
+        tx.query_opt("SELECT email FROM users WHERE id = ?1", &[&user_id], |r| {
             r.get(0)
-        })
-        .optional()?)
+        })?,
+    )
 }
 
 /// (id, password hash) of the user with this e-mail.
 pub fn credentials(tx: &Tx<'_>, email: &str) -> Result<Option<(String, String)>, StoreError> {
-    Ok(tx
-        .sql()
-        .query_row(
-            "SELECT id, password_hash FROM users WHERE email = ?1",
-            [email],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?)
+    Ok(tx.query_opt(
+        "SELECT id, password_hash FROM users WHERE lower(email) = lower(?1)",
+        &[&email],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
 }
 
 pub fn set_password_hash(tx: &Tx<'_>, user_id: &str, hash: &str) -> Result<(), StoreError> {
-    tx.sql().execute(
+    tx.execute(
         "UPDATE users SET password_hash = ?2 WHERE id = ?1",
-        params![user_id, hash],
+        &[&user_id, &hash],
     )?;
     Ok(())
 }
@@ -109,22 +96,19 @@ pub struct UserRow {
 }
 
 pub fn list_users(tx: &Tx<'_>) -> Result<Vec<UserRow>, StoreError> {
-    let conn = tx.sql();
-    let mut stmt = conn.prepare(
+    let users: Vec<(String, String, bool, i64)> = tx.query_all(
         "SELECT id, email, is_instance_admin, created_at FROM users ORDER BY created_at, email",
-    )?;
-    let users: Vec<(String, String, bool, i64)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<Result<_, _>>()?;
-    let mut roles = conn.prepare(
-        "SELECT account_id, role FROM memberships WHERE user_id = ?1 ORDER BY created_at",
+        &[],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )?;
     users
         .into_iter()
         .map(|(id, email, is_instance_admin, created)| {
-            let memberships = roles
-                .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
+            let memberships = tx.query_all(
+                "SELECT account_id, role FROM memberships WHERE user_id = ?1 ORDER BY created_at",
+                &[&id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             Ok(UserRow {
                 id,
                 email,
@@ -138,25 +122,20 @@ pub fn list_users(tx: &Tx<'_>) -> Result<Vec<UserRow>, StoreError> {
 
 /// The workspace a new session starts in: the user's oldest membership of a live account.
 pub fn first_workspace(tx: &Tx<'_>, user_id: &str) -> Result<Option<String>, StoreError> {
-    Ok(tx
-        .sql()
-        .query_row(
-            "SELECT m.account_id FROM memberships m JOIN accounts a ON a.id = m.account_id
+    Ok(tx.query_opt(
+        "SELECT m.account_id FROM memberships m JOIN accounts a ON a.id = m.account_id
              WHERE m.user_id = ?1 AND a.deleted_at IS NULL ORDER BY m.created_at LIMIT 1",
-            [user_id],
-            |r| r.get(0),
-        )
-        .optional()?)
+        &[&user_id],
+        |r| r.get(0),
+    )?)
 }
 
 /// A workspace the user can switch to: (account id, name, role), by name.
 pub fn workspaces(tx: &Tx<'_>, user_id: &str) -> Result<Vec<(String, String, String)>, StoreError> {
-    let mut stmt = tx.sql().prepare_cached(
+    tx.query_all(
         "SELECT a.id, a.name, m.role FROM memberships m JOIN accounts a ON a.id = m.account_id
          WHERE m.user_id = ?1 AND a.deleted_at IS NULL ORDER BY a.name, a.id",
-    )?;
-    let rows = stmt
-        .query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+        &[&user_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
 }

@@ -1,8 +1,10 @@
-//! Schema migrations compiled into the binary, applied in order, tracked by `PRAGMA user_version`.
+//! Schema migrations compiled into the binary, applied in order, one transaction each. SQLite
+//! tracks its version in `PRAGMA user_version`, PostgreSQL in the one-row `tidegate_schema`.
+//! Each engine has its own list: PostgreSQL starts from the schema SQLite reached in eight
+//! steps, and a later change adds a step to both.
 
-use rusqlite::{Connection, TransactionBehavior};
-
-use super::StoreError;
+use super::engine::Engine;
+use super::{Db, StoreError, Tx};
 
 pub const MIGRATIONS: &[&str] = &[
     include_str!("sql/0001_foundation.sql"),
@@ -15,32 +17,85 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("sql/0008_webhooks.sql"),
 ];
 
-pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {
-    let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    Ok(usize::try_from(v).unwrap_or(0))
+pub const POSTGRES_MIGRATIONS: &[&str] = &[include_str!("sql/postgres/0001_schema.sql")];
+
+/// The session-level advisory lock a PostgreSQL node holds while it migrates, so nodes that
+/// start at once apply each step once.
+const MIGRATION_LOCK: &str = "1953064038, hashtext(coalesce(current_schema(), ''))";
+
+pub fn steps(engine: Engine) -> &'static [&'static str] {
+    match engine {
+        Engine::Sqlite => MIGRATIONS,
+        Engine::Postgres => POSTGRES_MIGRATIONS,
+    }
 }
 
-/// Applies every pending step, one transaction each. `BEGIN IMMEDIATE` and a re-read of the
-/// version inside it let a CLI command and the server start on the same file at once.
-pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+pub fn schema_version(tx: &Tx<'_>) -> Result<usize, StoreError> {
+    let version: i64 = match tx.engine() {
+        Engine::Sqlite => tx.query_one("PRAGMA user_version", &[], |r| r.get(0))?,
+        Engine::Postgres => tx
+            .query_opt(
+                "SELECT version FROM tidegate_schema WHERE id = 1",
+                &[],
+                |r| r.get(0),
+            )?
+            .unwrap_or(0),
+    };
+    Ok(usize::try_from(version).unwrap_or(0))
+}
+
+/// Applies every pending step, one transaction each. The write lock and a re-read of the
+/// version inside each step's transaction let a command and the server (or several nodes)
+/// start on the same store at once.
+pub fn migrate(db: &mut Db) -> Result<(), StoreError> {
+    if db.engine() == Engine::Postgres {
+        db.read()
+            .execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"), &[])?;
+        let created = db.read().batch(
+            "CREATE TABLE IF NOT EXISTS tidegate_schema (
+                     id      BIGINT PRIMARY KEY CHECK (id = 1),
+                     version BIGINT NOT NULL
+                 );
+                 INSERT INTO tidegate_schema (id, version) VALUES (1, 0)
+                     ON CONFLICT (id) DO NOTHING",
+        );
+        let result = created.and_then(|()| apply(db));
+        let unlock = db
+            .read()
+            .execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"), &[]);
+        result?;
+        unlock?;
+        return Ok(());
+    }
+    apply(db)
+}
+
+fn apply(db: &mut Db) -> Result<(), StoreError> {
+    let steps = steps(db.engine());
     loop {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = db.write()?;
         let version = schema_version(&tx)?;
-        if version > MIGRATIONS.len() {
+        if version > steps.len() {
             return Err(StoreError::SchemaTooNew {
                 found: version,
-                supported: MIGRATIONS.len(),
+                supported: steps.len(),
             });
         }
-        let Some(step) = MIGRATIONS.get(version) else {
+        let Some(step) = steps.get(version) else {
             return Ok(());
         };
-        tx.execute_batch(step)?;
-        tx.pragma_update(
-            None,
-            "user_version",
-            i64::try_from(version + 1).unwrap_or(i64::MAX),
-        )?;
+        tx.batch(step)?;
+        let next = i64::try_from(version + 1).unwrap_or(i64::MAX);
+        match tx.engine() {
+            // PRAGMA takes no parameters.
+            Engine::Sqlite => tx.batch(&format!("PRAGMA user_version = {next}"))?,
+            Engine::Postgres => {
+                tx.execute(
+                    "UPDATE tidegate_schema SET version = ?1 WHERE id = 1",
+                    &[&next],
+                )?;
+            }
+        }
         tx.commit()?;
         tracing::info!(version = version + 1, "applied schema migration");
     }

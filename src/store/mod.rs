@@ -8,6 +8,7 @@ pub mod check;
 pub mod checkpoint;
 pub mod credits;
 mod db;
+pub mod engine;
 pub mod generations;
 pub mod idempotency;
 pub mod key_reader;
@@ -29,13 +30,20 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
 pub use db::{Db, Tx};
+pub use engine::Engine;
 
-pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+use engine::PgManager;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database error: {}", postgres_message(.0))]
+    Postgres(#[from] postgres::Error),
+    #[error("cannot connect to PostgreSQL: {}", postgres_message(.0))]
+    Connect(postgres::Error),
+    #[error("column {index}: {what}")]
+    Decode { index: usize, what: String },
     #[error("connection pool: {0}")]
     Pool(#[from] r2d2::Error),
     #[error("cannot create data directory {path}: {source}")]
@@ -74,10 +82,35 @@ pub struct StoreOptions {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    /// The SQLite database file; for PostgreSQL, the data directory (media, exports).
     path: PathBuf,
     options: StoreOptions,
     /// Woken when work through `run` has written a webhook delivery that is due now.
     outbox: std::sync::Arc<tokio::sync::Notify>,
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(r2d2::Pool<SqliteConnectionManager>),
+    Postgres {
+        pool: r2d2::Pool<PgManager>,
+        /// For the store's own threads, which keep a connection of their own.
+        manager: std::sync::Arc<PgManager>,
+    },
+}
+
+impl Pool {
+    /// A pooled connection, waiting at most `wait` (else the pool's own timeout) for one.
+    fn get(&self, wait: Option<Duration>) -> Result<Db, StoreError> {
+        Ok(match (self, wait) {
+            (Pool::Sqlite(pool), Some(wait)) => Db::pooled(pool.get_timeout(wait)?),
+            (Pool::Sqlite(pool), None) => Db::pooled(pool.get()?),
+            (Pool::Postgres { pool, .. }, Some(wait)) => {
+                Db::pooled_postgres(pool.get_timeout(wait)?)
+            }
+            (Pool::Postgres { pool, .. }, None) => Db::pooled_postgres(pool.get()?),
+        })
+    }
 }
 
 /// Pragmas every connection needs: foreign keys and the busy handler are per connection.
@@ -110,15 +143,14 @@ impl Store {
             path: path.clone(),
             source,
         };
-        let mut conn = Connection::open(&path).map_err(open)?;
+        let conn = Connection::open(&path).map_err(open)?;
         configure(&conn, options).map_err(open)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(open)?;
-        match migrations::migrate(&mut conn) {
+        match migrations::migrate(&mut Db::owned(conn)) {
             Err(StoreError::Sqlite(source)) => return Err(open(source)),
             other => other?,
         }
-        drop(conn);
         let manager =
             SqliteConnectionManager::file(&path).with_init(move |c| configure(c, options));
         // Waiting for a free connection is waiting for a lock like any other.
@@ -127,11 +159,51 @@ impl Store {
             .connection_timeout(options.busy_timeout.max(Duration::from_millis(1)))
             .build(manager)?;
         Ok(Store {
-            pool,
+            pool: Pool::Sqlite(pool),
             path,
             options,
             outbox: std::sync::Arc::default(),
         })
+    }
+
+    /// Connects to the PostgreSQL database at `url` and applies pending migrations; the data
+    /// directory keeps what is not in the database (generated media).
+    pub fn open_postgres(
+        url: &str,
+        data_dir: &Path,
+        options: StoreOptions,
+    ) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        busy::set_default_timeout(options.busy_timeout);
+        let mut config: postgres::Config = url.parse().map_err(StoreError::Connect)?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(options.busy_timeout.max(Duration::from_secs(1)));
+        }
+        config.application_name("tidegate");
+        let manager = PgManager::new(config);
+        let first = manager.connect().map_err(StoreError::Connect)?;
+        migrations::migrate(&mut Db::owned_postgres(first))?;
+        let manager = std::sync::Arc::new(manager);
+        let pool = r2d2::Pool::builder()
+            .max_size(options.pool_size)
+            .connection_timeout(options.busy_timeout.max(Duration::from_millis(1)))
+            .build(PgManager::clone(&manager))?;
+        Ok(Store {
+            pool: Pool::Postgres { pool, manager },
+            path: data_dir.to_owned(),
+            options,
+            outbox: std::sync::Arc::default(),
+        })
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self.pool {
+            Pool::Sqlite(_) => Engine::Sqlite,
+            Pool::Postgres { .. } => Engine::Postgres,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -149,11 +221,21 @@ impl Store {
 
     /// A pooled connection, for blocking code (the command line, start-up).
     pub fn db(&self) -> Result<Db, StoreError> {
-        Ok(Db::pooled(self.pool.get()?))
+        self.pool.get(None)
     }
 
     /// A dedicated connection outside the pool (the log writer owns one).
-    pub(in crate::store) fn dedicated_connection(&self) -> Result<Connection, StoreError> {
+    pub(in crate::store) fn dedicated_connection(&self) -> Result<Db, StoreError> {
+        match &self.pool {
+            Pool::Sqlite(_) => Ok(Db::owned(self.sqlite_connection()?)),
+            Pool::Postgres { manager, .. } => Ok(Db::owned_postgres(
+                manager.connect().map_err(StoreError::Connect)?,
+            )),
+        }
+    }
+
+    /// A connection of its own to the SQLite file, for what only SQLite does (checkpoints).
+    pub(in crate::store) fn sqlite_connection(&self) -> Result<Connection, StoreError> {
         let conn = Connection::open(&self.path)?;
         configure(&conn, self.options)?;
         Ok(conn)
@@ -161,10 +243,13 @@ impl Store {
 
     /// A dedicated connection that retries a locked database every 100 µs for as long as the
     /// busy timeout: for the thread that takes the write lock on every request's behalf.
-    pub(in crate::store) fn eager_connection(&self) -> Result<Connection, StoreError> {
-        let conn = self.dedicated_connection()?;
-        conn.busy_handler(Some(busy::wait_eagerly))?;
-        Ok(conn)
+    /// (PostgreSQL wakes a waiter itself when a lock is released.)
+    pub(in crate::store) fn eager_connection(&self) -> Result<Db, StoreError> {
+        let db = self.dedicated_connection()?;
+        if let Some(conn) = db.sqlite() {
+            conn.busy_handler(Some(busy::wait_eagerly))?;
+        }
+        Ok(db)
     }
 
     /// The one bridge from async code to blocking store work: runs `f` on the blocking thread
@@ -189,14 +274,11 @@ impl Store {
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let conn = match deadline {
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(std::time::Instant::now());
-                    pool.get_timeout(left.max(Duration::from_millis(1)))
-                }
-                None => pool.get(),
-            };
-            let mut db = Db::pooled(conn.map_err(StoreError::from)?);
+            let left = deadline.map(|deadline| {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                left.max(Duration::from_millis(1))
+            });
+            let mut db = pool.get(left)?;
             let result = busy::with_limits(limits, || f(&mut db));
             // The work has returned, so what it wrote is committed (or rolled back, and a
             // wake-up finds nothing).
@@ -263,13 +345,23 @@ pub fn open_read_only(path: &Path) -> Result<Db, StoreError> {
     Ok(Db::owned(conn))
 }
 
-/// Writes a consistent copy of the live database to `target` (which must not exist yet).
+/// Writes a consistent copy of the live SQLite database to `target` (which must not exist
+/// yet).
 pub fn backup_to(tx: &Tx<'_>, target: &Path) -> Result<(), StoreError> {
     let target = target
         .to_str()
         .ok_or_else(|| StoreError::Sqlite(rusqlite::Error::InvalidPath(target.to_owned())))?;
-    tx.sql().execute("VACUUM INTO ?1", [target])?;
+    tx.execute("VACUUM INTO ?1", &[&target])?;
     Ok(())
+}
+
+/// A PostgreSQL error with the server's own message, which `postgres::Error`'s display leaves
+/// out ("db error").
+fn postgres_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    }
 }
 
 /// Reads an optional millisecond timestamp column.

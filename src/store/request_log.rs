@@ -8,12 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
-use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
 use super::checkpoint::Checkpointer;
 use super::keys::ApiKey;
-use super::{Store, StoreError};
+use super::{Db, Store, StoreError};
 use crate::telemetry::Histogram;
 
 /// One row of `request_logs` (keys.md §7).
@@ -215,12 +214,7 @@ impl RequestLogThread {
 const GATHER_ROUNDS: u32 = 2;
 const GATHER_ENOUGH: usize = 32;
 
-fn writer_loop(
-    mut conn: Connection,
-    rx: mpsc::Receiver<Message>,
-    max_batch: usize,
-    stats: &WriterStats,
-) {
+fn writer_loop(mut conn: Db, rx: mpsc::Receiver<Message>, max_batch: usize, stats: &WriterStats) {
     let mut rows: Vec<(Box<LogEntry>, Reply)> = Vec::with_capacity(max_batch);
     let mut spent: Vec<Box<LogEntry>> = Vec::with_capacity(max_batch);
     let mut refusals: Vec<Refusal> = Vec::new();
@@ -353,15 +347,15 @@ fn outcome(entry: &LogEntry, generation: Option<i64>) -> Written {
 /// Writes and commits the group; returns the key generation it was checked against, if any row
 /// asked for the check.
 fn write_batch(
-    conn: &mut Connection,
+    db: &mut Db,
     rows: &[(Box<LogEntry>, Reply)],
     refusals: &[Refusal],
     touched: &mut LastUsed,
-) -> rusqlite::Result<Option<i64>> {
+) -> Result<Option<i64>, StoreError> {
     if rows.is_empty() && refusals.is_empty() {
         return Ok(None);
     }
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let tx = db.write()?;
     // Read under the write lock: no other writer can bump it before this commit.
     let generation = if rows.iter().any(|(e, _)| e.decided_at.is_some()) {
         Some(super::key_reader::current_generation(&tx)?)
@@ -372,99 +366,101 @@ fn write_batch(
     let mut errors: BTreeMap<ErrorKey<'_>, i64> = BTreeMap::new();
     let mut last_used: BTreeMap<&str, i64> = BTreeMap::new();
     let mut written: Vec<(String, i64)> = Vec::new();
-    {
-        // A key deleted while its request was in flight takes its row with it: each distinct key
-        // of the group is looked up once, not once per row.
-        let mut exists = tx.prepare_cached("SELECT 1 FROM api_keys WHERE id = ?1")?;
-        let mut live: HashMap<&str, bool> = HashMap::new();
-        for (e, _) in rows {
-            if !live.contains_key(e.key.id.as_str()) {
-                live.insert(&e.key.id, exists.exists([&e.key.id])?);
-            }
+    // A key deleted while its request was in flight takes its row with it: each distinct key
+    // of the group is looked up once, not once per row.
+    let mut live: HashMap<&str, bool> = HashMap::new();
+    for (e, _) in rows {
+        if !live.contains_key(e.key.id.as_str()) {
+            let exists = tx
+                .query_opt("SELECT 1 FROM api_keys WHERE id = ?1", &[&e.key.id], |_| {
+                    Ok(())
+                })?
+                .is_some();
+            live.insert(&e.key.id, exists);
         }
-        let mut insert = tx.prepare_cached(
+    }
+    for (e, _) in rows.iter().filter(|(e, _)| {
+        live.get(e.key.id.as_str()) == Some(&true) && outcome(e, generation) == Written::Committed
+    }) {
+        tx.execute(
             "INSERT INTO request_logs (request_id, key_id, account_id, key_prefix, environment,
                  method, endpoint, route, query, status_code, error_code, idempotency_replayed,
                  ip_hash, user_agent, region, latency_us, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            &[
+                &e.request_id,
+                &e.key.id,
+                &e.key.account_id,
+                &e.key.key_prefix,
+                &e.key.environment.as_str(),
+                &e.method,
+                &e.endpoint,
+                &e.route,
+                &e.query,
+                &e.status_code,
+                &e.error_code,
+                &e.idempotency_replayed,
+                &e.ip_hash,
+                &e.user_agent,
+                &e.region,
+                &e.latency_us,
+                &e.created_at,
+            ],
         )?;
-        for (e, _) in rows.iter().filter(|(e, _)| {
-            live.get(e.key.id.as_str()) == Some(&true)
-                && outcome(e, generation) == Written::Committed
-        }) {
-            insert.execute(params![
-                e.request_id,
-                e.key.id,
-                e.key.account_id,
-                e.key.key_prefix,
-                e.key.environment.as_str(),
-                e.method,
-                e.endpoint,
-                e.route,
-                e.query,
-                e.status_code,
-                e.error_code,
-                e.idempotency_replayed,
-                e.ip_hash,
-                e.user_agent,
-                e.region,
-                e.latency_us,
-                e.created_at,
-            ])?;
-            let day = e
-                .created_at
-                .div_euclid(crate::domain::Timestamp::MS_PER_DAY);
-            let class = i64::from(e.status_code / 100);
-            *usage
-                .entry((&e.key.account_id, day, &e.key.id, &e.route, class))
+        let day = e
+            .created_at
+            .div_euclid(crate::domain::Timestamp::MS_PER_DAY);
+        let class = i64::from(e.status_code / 100);
+        *usage
+            .entry((&e.key.account_id, day, &e.key.id, &e.route, class))
+            .or_default() += 1;
+        if let Some(code) = e.error_code {
+            *errors
+                .entry((&e.key.account_id, day, &e.key.id, &e.route, code))
                 .or_default() += 1;
-            if let Some(code) = e.error_code {
-                *errors
-                    .entry((&e.key.account_id, day, &e.key.id, &e.route, code))
-                    .or_default() += 1;
-            }
-            if e.authenticated {
-                let at = last_used.entry(&e.key.id).or_default();
-                *at = (*at).max(e.created_at);
-            }
         }
-        let mut upsert = tx.prepare_cached(
+        if e.authenticated {
+            let at = last_used.entry(&e.key.id).or_default();
+            *at = (*at).max(e.created_at);
+        }
+    }
+    for ((account, day, key, route, class), n) in &usage {
+        tx.execute(
             "INSERT INTO usage_daily (account_id, day, key_id, route, status_class, requests)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (account_id, day, key_id, route, status_class)
-             DO UPDATE SET requests = requests + excluded.requests",
+             DO UPDATE SET requests = usage_daily.requests + excluded.requests",
+            &[account, &day_text(*day), key, route, class, n],
         )?;
-        for ((account, day, key, route, class), n) in &usage {
-            upsert.execute(params![account, day_text(*day), key, route, class, n])?;
-        }
-        let mut upsert = tx.prepare_cached(
+    }
+    for ((account, day, key, route, code), n) in &errors {
+        tx.execute(
             "INSERT INTO usage_daily_errors (account_id, day, key_id, route, error_code, requests)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (account_id, day, key_id, route, error_code)
-             DO UPDATE SET requests = requests + excluded.requests",
+             DO UPDATE SET requests = usage_daily_errors.requests + excluded.requests",
+            &[account, &day_text(*day), key, route, code, n],
         )?;
-        for ((account, day, key, route, code), n) in &errors {
-            upsert.execute(params![account, day_text(*day), key, route, code, n])?;
-        }
-        let mut touch = tx.prepare_cached(
+    }
+    for (key, at) in last_used.iter().filter(|(k, at)| touched.due(k, **at)) {
+        tx.execute(
             "UPDATE api_keys SET last_used_at = ?2
              WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)",
+            &[key, at],
         )?;
-        for (key, at) in last_used.iter().filter(|(k, at)| touched.due(k, **at)) {
-            touch.execute(params![key, at])?;
-            written.push(((*key).to_owned(), *at));
-        }
-        let mut tally: BTreeMap<&Refusal, i64> = BTreeMap::new();
-        for r in refusals {
-            *tally.entry(r).or_default() += 1;
-        }
-        let mut count = tx.prepare_cached(
+        written.push(((*key).to_owned(), *at));
+    }
+    let mut tally: BTreeMap<&Refusal, i64> = BTreeMap::new();
+    for r in refusals {
+        *tally.entry(r).or_default() += 1;
+    }
+    for (r, n) in tally {
+        tx.execute(
             "INSERT INTO refusals_daily (day, ip_hash, reason, requests) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (day, ip_hash, reason) DO UPDATE SET requests = requests + excluded.requests",
+             ON CONFLICT (day, ip_hash, reason)
+             DO UPDATE SET requests = refusals_daily.requests + excluded.requests",
+            &[&r.day, &r.ip_hash, &r.reason, &n],
         )?;
-        for (r, n) in tally {
-            count.execute(params![r.day, r.ip_hash, r.reason, n])?;
-        }
     }
     tx.commit()?;
     touched.record(written);

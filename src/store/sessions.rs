@@ -1,7 +1,5 @@
 //! Dashboard sessions: only the SHA-256 of the cookie token is stored.
 
-use rusqlite::{OptionalExtension, params};
-
 use super::{StoreError, Tx};
 use crate::domain::Timestamp;
 
@@ -16,19 +14,8 @@ pub struct NewSession<'a> {
 }
 
 pub fn insert(tx: &Tx<'_>, s: &NewSession<'_>) -> Result<(), StoreError> {
-    tx.sql().execute(
-        "INSERT INTO sessions (id_hash, user_id, account_id, csrf_token, ip_hash, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            s.id_hash,
-            s.user_id,
-            s.account_id,
-            s.csrf_token,
-            s.ip_hash,
-            s.created_at.0,
-            s.expires_at.0
-        ],
-    )?;
+    tx.execute("INSERT INTO sessions (id_hash, user_id, account_id, csrf_token, ip_hash, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &[&s.id_hash, &s.user_id, &s.account_id, &s.csrf_token, &s.ip_hash, &s.created_at.0, &s.expires_at.0])?;
     Ok(())
 }
 
@@ -43,14 +30,12 @@ pub struct SessionRow {
 }
 
 pub fn live(tx: &Tx<'_>, id_hash: &str, now: Timestamp) -> Result<Option<SessionRow>, StoreError> {
-    Ok(tx
-        .sql()
-        .prepare_cached(
-            "SELECT s.id_hash, u.id, u.email, u.is_instance_admin, s.csrf_token, s.account_id
-             FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id_hash = ?1 AND s.expires_at > ?2",
-        )?
-        .query_row(params![id_hash, now.0], |r| {
+    tx.query_opt(
+        "SELECT s.id_hash, u.id, u.email, u.is_instance_admin, s.csrf_token, s.account_id
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id_hash = ?1 AND s.expires_at > ?2",
+        &[&id_hash, &now.0],
+        |r| {
             Ok(SessionRow {
                 id_hash: r.get(0)?,
                 user_id: r.get(1)?,
@@ -59,20 +44,19 @@ pub fn live(tx: &Tx<'_>, id_hash: &str, now: Timestamp) -> Result<Option<Session
                 csrf_token: r.get(4)?,
                 account_id: r.get(5)?,
             })
-        })
-        .optional()?)
+        },
+    )
 }
 
 pub fn set_workspace(tx: &Tx<'_>, id_hash: &str, account_id: &str) -> Result<(), StoreError> {
-    tx.sql().execute(
+    tx.execute(
         "UPDATE sessions SET account_id = ?2 WHERE id_hash = ?1",
-        params![id_hash, account_id],
+        &[&id_hash, &account_id],
     )?;
     Ok(())
 }
 
 pub fn delete(tx: &Tx<'_>, id_hash: &str) -> Result<(), StoreError> {
-    tx.sql()
-        .execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?;
+    tx.execute("DELETE FROM sessions WHERE id_hash = ?1", &[&id_hash])?;
     Ok(())
 }

@@ -2,8 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::params;
-
 use super::StoreError;
 use super::Tx;
 use crate::domain::Money;
@@ -24,40 +22,41 @@ pub fn account_usage_by_route(
     account_id: &str,
     since_day: &str,
 ) -> Result<Vec<RouteUsage>, StoreError> {
-    let conn = tx.sql();
     let mut by_route: BTreeMap<String, RouteUsage> = BTreeMap::new();
-    let mut stmt = conn.prepare_cached(
+    tx.each(
         "SELECT route, status_class, SUM(requests) FROM usage_daily
          WHERE account_id = ?1 AND day >= ?2 GROUP BY route, status_class",
+        &[&account_id, &since_day],
+        |r| {
+            let route: String = r.get(0)?;
+            let class: i64 = r.get(1)?;
+            let n: i64 = r.get(2)?;
+            let entry = by_route.entry(route.clone()).or_insert_with(|| RouteUsage {
+                route,
+                ..RouteUsage::default()
+            });
+            entry.total += n;
+            match class {
+                2 => entry.success += n,
+                4 => entry.client_errors += n,
+                5 => entry.server_errors += n,
+                _ => {}
+            }
+            Ok(true)
+        },
     )?;
-    let mut rows = stmt.query(params![account_id, since_day])?;
-    while let Some(r) = rows.next()? {
-        let route: String = r.get(0)?;
-        let class: i64 = r.get(1)?;
-        let n: i64 = r.get(2)?;
-        let entry = by_route.entry(route.clone()).or_insert_with(|| RouteUsage {
-            route,
-            ..RouteUsage::default()
-        });
-        entry.total += n;
-        match class {
-            2 => entry.success += n,
-            4 => entry.client_errors += n,
-            5 => entry.server_errors += n,
-            _ => {}
-        }
-    }
-    let mut stmt = conn.prepare_cached(
+    tx.each(
         "SELECT route, error_code, SUM(requests) FROM usage_daily_errors
          WHERE account_id = ?1 AND day >= ?2 GROUP BY route, error_code",
+        &[&account_id, &since_day],
+        |r| {
+            let route: String = r.get(0)?;
+            if let Some(entry) = by_route.get_mut(&route) {
+                entry.error_codes.insert(r.get(1)?, r.get(2)?);
+            }
+            Ok(true)
+        },
     )?;
-    let mut rows = stmt.query(params![account_id, since_day])?;
-    while let Some(r) = rows.next()? {
-        let route: String = r.get(0)?;
-        if let Some(entry) = by_route.get_mut(&route) {
-            entry.error_codes.insert(r.get(1)?, r.get(2)?);
-        }
-    }
     let mut list: Vec<RouteUsage> = by_route.into_values().collect();
     list.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.route.cmp(&b.route)));
     Ok(list)
@@ -78,44 +77,44 @@ pub fn key_usage(
     key_id: &str,
     since_day: &str,
 ) -> Result<(Vec<RouteUsage>, Vec<DayUsage>), StoreError> {
-    let conn = tx.sql();
     let mut routes: BTreeMap<String, RouteUsage> = BTreeMap::new();
     let mut days: BTreeMap<String, DayUsage> = BTreeMap::new();
-    let mut stmt = conn.prepare_cached(
+    tx.each(
         "SELECT day, route, status_class, requests FROM usage_daily WHERE key_id = ?1 AND day >= ?2",
+        &[&key_id, &since_day],
+        |r| {
+            let day: String = r.get(0)?;
+            let route: String = r.get(1)?;
+            let class: i64 = r.get(2)?;
+            let n: i64 = r.get(3)?;
+            let ru = routes.entry(route.clone()).or_insert_with(|| RouteUsage {
+                route,
+                ..RouteUsage::default()
+            });
+            let du = days.entry(day.clone()).or_insert_with(|| DayUsage {
+                day,
+                ..DayUsage::default()
+            });
+            ru.total += n;
+            du.total += n;
+            match class {
+                2 => {
+                    ru.success += n;
+                    du.success += n;
+                }
+                4 => {
+                    ru.client_errors += n;
+                    du.client_errors += n;
+                }
+                5 => {
+                    ru.server_errors += n;
+                    du.server_errors += n;
+                }
+                _ => {}
+            }
+            Ok(true)
+        },
     )?;
-    let mut rows = stmt.query(params![key_id, since_day])?;
-    while let Some(r) = rows.next()? {
-        let day: String = r.get(0)?;
-        let route: String = r.get(1)?;
-        let class: i64 = r.get(2)?;
-        let n: i64 = r.get(3)?;
-        let ru = routes.entry(route.clone()).or_insert_with(|| RouteUsage {
-            route,
-            ..RouteUsage::default()
-        });
-        let du = days.entry(day.clone()).or_insert_with(|| DayUsage {
-            day,
-            ..DayUsage::default()
-        });
-        ru.total += n;
-        du.total += n;
-        match class {
-            2 => {
-                ru.success += n;
-                du.success += n;
-            }
-            4 => {
-                ru.client_errors += n;
-                du.client_errors += n;
-            }
-            5 => {
-                ru.server_errors += n;
-                du.server_errors += n;
-            }
-            _ => {}
-        }
-    }
     let mut routes: Vec<RouteUsage> = routes.into_values().collect();
     routes.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.route.cmp(&b.route)));
     Ok((routes, days.into_values().collect()))
@@ -127,13 +126,12 @@ pub fn key_error_codes(
     key_id: &str,
     since_day: &str,
 ) -> Result<Vec<(String, i64)>, StoreError> {
-    let conn = tx.sql();
-    let mut stmt = conn.prepare_cached(
+    tx.query_all(
         "SELECT error_code, SUM(requests) AS n FROM usage_daily_errors
          WHERE key_id = ?1 AND day >= ?2 GROUP BY error_code ORDER BY n DESC, error_code LIMIT 10",
-    )?;
-    let rows = stmt.query_map(params![key_id, since_day], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        &[&key_id, &since_day],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 /// An account's requests per day by status class from `since_day` on.
@@ -142,28 +140,28 @@ pub fn account_usage_by_day(
     account_id: &str,
     since_day: &str,
 ) -> Result<Vec<DayUsage>, StoreError> {
-    let conn = tx.sql();
     let mut days: BTreeMap<String, DayUsage> = BTreeMap::new();
-    let mut stmt = conn.prepare_cached(
+    tx.each(
         "SELECT day, status_class, SUM(requests) FROM usage_daily
          WHERE account_id = ?1 AND day >= ?2 GROUP BY day, status_class",
+        &[&account_id, &since_day],
+        |r| {
+            let day: String = r.get(0)?;
+            let (class, n): (i64, i64) = (r.get(1)?, r.get(2)?);
+            let d = days.entry(day.clone()).or_insert_with(|| DayUsage {
+                day,
+                ..DayUsage::default()
+            });
+            d.total += n;
+            match class {
+                2 => d.success += n,
+                4 => d.client_errors += n,
+                5 => d.server_errors += n,
+                _ => {}
+            }
+            Ok(true)
+        },
     )?;
-    let mut rows = stmt.query(params![account_id, since_day])?;
-    while let Some(r) = rows.next()? {
-        let day: String = r.get(0)?;
-        let (class, n): (i64, i64) = (r.get(1)?, r.get(2)?);
-        let d = days.entry(day.clone()).or_insert_with(|| DayUsage {
-            day,
-            ..DayUsage::default()
-        });
-        d.total += n;
-        match class {
-            2 => d.success += n,
-            4 => d.client_errors += n,
-            5 => d.server_errors += n,
-            _ => {}
-        }
-    }
     Ok(days.into_values().collect())
 }
 
@@ -173,15 +171,12 @@ pub fn account_usage_by_key(
     account_id: &str,
     since_day: &str,
 ) -> Result<Vec<(Option<String>, i64)>, StoreError> {
-    let conn = tx.sql();
-    let mut stmt = conn.prepare_cached(
+    tx.query_all(
         "SELECT key_id, SUM(requests) AS n FROM usage_daily
          WHERE account_id = ?1 AND day >= ?2 GROUP BY key_id ORDER BY n DESC",
-    )?;
-    let rows = stmt.query_map(params![account_id, since_day], |r| {
-        Ok((r.get(0)?, r.get(1)?))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        &[&account_id, &since_day],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 /// One provider's attempts over a period (v1-api.md `usage_providers`).
@@ -202,15 +197,13 @@ pub fn account_provider_usage(
     account_id: &str,
     since_day: &str,
 ) -> Result<Vec<ProviderUsage>, StoreError> {
-    let conn = tx.sql();
-    let mut stmt = conn.prepare(
+    tx.query_all(
         "SELECT provider, SUM(submissions), SUM(used), SUM(cancelled), SUM(discarded), SUM(failed),
                 SUM(estimated_cost), SUM(wasted_cost)
          FROM usage_providers_daily WHERE account_id = ?1 AND day >= ?2
          GROUP BY provider ORDER BY provider",
-    )?;
-    let rows = stmt
-        .query_map(rusqlite::params![account_id, since_day], |r| {
+        &[&account_id, &since_day],
+        |r| {
             Ok(ProviderUsage {
                 provider: r.get(0)?,
                 submissions: r.get(1)?,
@@ -221,9 +214,8 @@ pub fn account_provider_usage(
                 estimated_cost: Money(r.get(6)?),
                 wasted_cost: Money(r.get(7)?),
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 /// Generations created and credits charged over a period.
@@ -232,11 +224,10 @@ pub fn account_generation_totals(
     account_id: &str,
     since_day: &str,
 ) -> Result<(i64, Money), StoreError> {
-    let conn = tx.sql();
-    Ok(conn.query_row(
+    tx.query_one(
         "SELECT COALESCE(SUM(generations), 0), COALESCE(SUM(estimated_cost), 0)
          FROM usage_generations_daily WHERE account_id = ?1 AND day >= ?2",
-        rusqlite::params![account_id, since_day],
+        &[&account_id, &since_day],
         |r| Ok((r.get(0)?, Money(r.get(1)?))),
-    )?)
+    )
 }

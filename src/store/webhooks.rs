@@ -2,10 +2,10 @@
 //! delivery per listening endpoint, claimed by the deliverer under a lease.
 
 use std::cell::Cell;
-
-use rusqlite::{OptionalExtension, Row, params};
+use std::collections::HashMap;
 
 use super::Tx;
+use super::engine::Row;
 use super::{StoreError, ts};
 use crate::domain::Timestamp;
 
@@ -37,7 +37,7 @@ pub struct EndpointSummary {
 const ENDPOINT_COLUMNS: &str = "e.id, e.account_id, e.url, e.description, e.events, e.enabled,
     e.disabled_reason, e.consecutive_failures, e.created_at, e.updated_at, e.secret_rotated_at";
 
-fn endpoint_from(r: &Row<'_>) -> rusqlite::Result<Endpoint> {
+fn endpoint_from(r: &Row<'_>) -> Result<Endpoint, StoreError> {
     let events: String = r.get(4)?;
     Ok(Endpoint {
         id: r.get(0)?,
@@ -45,7 +45,7 @@ fn endpoint_from(r: &Row<'_>) -> rusqlite::Result<Endpoint> {
         url: r.get(2)?,
         description: r.get(3)?,
         events: serde_json::from_str(&events).unwrap_or_default(),
-        enabled: r.get::<_, i64>(5)? != 0,
+        enabled: r.get::<i64>(5)? != 0,
         disabled_reason: r.get(6)?,
         consecutive_failures: r.get(7)?,
         created_at: Timestamp(r.get(8)?),
@@ -70,33 +70,31 @@ pub struct NewEndpoint<'a> {
 }
 
 pub fn insert_endpoint(tx: &Tx<'_>, e: &NewEndpoint<'_>) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    conn.execute(
+    tx.execute(
         "INSERT INTO webhook_endpoints (id, account_id, url, description, events, secret, enabled,
              disabled_reason, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
-        params![
-            e.id,
-            e.account_id,
-            e.url,
-            e.description,
-            events_json(e.events),
-            e.secret,
-            e.enabled,
-            (!e.enabled).then_some("manual"),
-            e.now.0
+        &[
+            &e.id,
+            &e.account_id,
+            &e.url,
+            &e.description,
+            &events_json(e.events),
+            &e.secret,
+            &e.enabled,
+            &(!e.enabled).then_some("manual"),
+            &e.now.0,
         ],
     )?;
     Ok(())
 }
 
 pub fn count_endpoints(tx: &Tx<'_>, account_id: &str) -> Result<i64, StoreError> {
-    let conn = tx.sql();
-    Ok(conn.query_row(
+    tx.query_one(
         "SELECT count(*) FROM webhook_endpoints WHERE account_id = ?1",
-        [account_id],
+        &[&account_id],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// The account's endpoint `id`.
@@ -105,60 +103,52 @@ pub fn get_endpoint(
     account_id: &str,
     id: &str,
 ) -> Result<Option<Endpoint>, StoreError> {
-    let conn = tx.sql();
-    Ok(conn
-        .query_row(
-            &format!(
-                "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints e
-                 WHERE e.account_id = ?1 AND e.id = ?2"
-            ),
-            [account_id, id],
-            endpoint_from,
-        )
-        .optional()?)
+    tx.query_opt(
+        &format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints e
+             WHERE e.account_id = ?1 AND e.id = ?2"
+        ),
+        &[&account_id, &id],
+        endpoint_from,
+    )
 }
 
 /// Endpoint `id`, whichever account it is of.
 pub fn get_endpoint_any(tx: &Tx<'_>, id: &str) -> Result<Option<Endpoint>, StoreError> {
-    let conn = tx.sql();
-    Ok(conn
-        .query_row(
-            &format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints e WHERE e.id = ?1"),
-            [id],
-            endpoint_from,
-        )
-        .optional()?)
+    tx.query_opt(
+        &format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints e WHERE e.id = ?1"),
+        &[&id],
+        endpoint_from,
+    )
 }
 
 /// The signing secret of endpoint `id`.
 pub fn endpoint_secret(tx: &Tx<'_>, id: &str) -> Result<Option<String>, StoreError> {
-    let conn = tx.sql();
-    Ok(conn
-        .query_row(
-            "SELECT secret FROM webhook_endpoints WHERE id = ?1",
-            [id],
-            |r| r.get(0),
-        )
-        .optional()?)
+    tx.query_opt(
+        "SELECT secret FROM webhook_endpoints WHERE id = ?1",
+        &[&id],
+        |r| r.get(0),
+    )
 }
 
 pub fn list_endpoints(tx: &Tx<'_>, account_id: &str) -> Result<Vec<EndpointSummary>, StoreError> {
-    let conn = tx.sql();
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {ENDPOINT_COLUMNS}, last.status, last.last_status_code,
-                COALESCE(last.completed_at, last.created_at),
-                (SELECT count(*) FROM webhook_deliveries q
-                 WHERE q.endpoint_id = e.id AND q.status = 'queued')
-         FROM webhook_endpoints e
-         LEFT JOIN webhook_deliveries last ON last.id = (
-             SELECT d.id FROM webhook_deliveries d
-             WHERE d.endpoint_id = e.id AND d.status IN ('succeeded', 'failed')
-             ORDER BY d.completed_at DESC, d.rowid DESC LIMIT 1)
-         WHERE e.account_id = ?1
-         ORDER BY e.created_at, e.id"
-    ))?;
-    let rows = stmt
-        .query_map([account_id], |r| {
+    // NULLS LAST: SQLite's order for DESC, which PostgreSQL would otherwise reverse.
+    tx.query_all(
+        &format!(
+            "SELECT {ENDPOINT_COLUMNS}, last.status, last.last_status_code,
+                    COALESCE(last.completed_at, last.created_at),
+                    (SELECT count(*) FROM webhook_deliveries q
+                     WHERE q.endpoint_id = e.id AND q.status = 'queued')
+             FROM webhook_endpoints e
+             LEFT JOIN webhook_deliveries last ON last.id = (
+                 SELECT d.id FROM webhook_deliveries d
+                 WHERE d.endpoint_id = e.id AND d.status IN ('succeeded', 'failed')
+                 ORDER BY d.completed_at DESC NULLS LAST, d.rowid DESC LIMIT 1)
+             WHERE e.account_id = ?1
+             ORDER BY e.created_at, e.id"
+        ),
+        &[&account_id],
+        |r| {
             Ok(EndpointSummary {
                 endpoint: endpoint_from(r)?,
                 last_delivery_status: r.get(11)?,
@@ -166,9 +156,8 @@ pub fn list_endpoints(tx: &Tx<'_>, account_id: &str) -> Result<Vec<EndpointSumma
                 last_delivery_at: ts(r.get(13)?),
                 queued: r.get(14)?,
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 pub fn update_endpoint(
@@ -179,11 +168,10 @@ pub fn update_endpoint(
     events: &[&str],
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    conn.execute(
+    tx.execute(
         "UPDATE webhook_endpoints SET url = ?2, description = ?3, events = ?4, updated_at = ?5
          WHERE id = ?1",
-        params![id, url, description, events_json(events), now.0],
+        &[&id, &url, &description, &events_json(events), &now.0],
     )?;
     Ok(())
 }
@@ -196,26 +184,25 @@ pub fn set_enabled(
     enabled: Option<&str>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let conn = tx.sql();
     match enabled {
         None => {
-            conn.execute(
+            tx.execute(
                 "UPDATE webhook_endpoints SET enabled = 1, disabled_reason = NULL,
                      consecutive_failures = 0, updated_at = ?2
                  WHERE id = ?1",
-                params![id, now.0],
+                &[&id, &now.0],
             )?;
         }
         Some(reason) => {
-            conn.execute(
+            tx.execute(
                 "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ?2, updated_at = ?3
                  WHERE id = ?1",
-                params![id, reason, now.0],
+                &[&id, &reason, &now.0],
             )?;
-            conn.execute(
+            tx.execute(
                 "UPDATE webhook_deliveries SET status = 'queued', next_attempt_at = NULL
                  WHERE endpoint_id = ?1 AND status = 'pending'",
-                [id],
+                &[&id],
             )?;
         }
     }
@@ -223,19 +210,17 @@ pub fn set_enabled(
 }
 
 pub fn set_secret(tx: &Tx<'_>, id: &str, secret: &str, now: Timestamp) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    conn.execute(
+    tx.execute(
         "UPDATE webhook_endpoints SET secret = ?2, secret_rotated_at = ?3, updated_at = ?3
          WHERE id = ?1",
-        params![id, secret, now.0],
+        &[&id, &secret, &now.0],
     )?;
     Ok(())
 }
 
 /// Deletes the endpoint and its deliveries.
 pub fn delete_endpoint(tx: &Tx<'_>, id: &str) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    conn.execute("DELETE FROM webhook_endpoints WHERE id = ?1", [id])?;
+    tx.execute("DELETE FROM webhook_endpoints WHERE id = ?1", &[&id])?;
     Ok(())
 }
 
@@ -257,18 +242,30 @@ pub fn listeners(
     account_id: &str,
     event: &str,
 ) -> Result<Vec<(String, bool)>, StoreError> {
-    let conn = tx.sql();
-    let mut stmt = conn.prepare_cached(
-        "SELECT e.id, e.enabled FROM webhook_endpoints e
-         WHERE e.account_id = ?1 AND EXISTS (SELECT 1 FROM json_each(e.events) WHERE value = ?2)
+    // The events an endpoint listens to are a JSON array, matched here rather than in SQL
+    // (SQLite's json_each and PostgreSQL's jsonb functions have no form in common); an account
+    // has few endpoints.
+    let mut listening = Vec::new();
+    tx.each(
+        "SELECT e.id, e.enabled, e.events FROM webhook_endpoints e
+         WHERE e.account_id = ?1
          ORDER BY e.created_at, e.id",
+        &[&account_id],
+        |r| {
+            let events: String = r.get(2)?;
+            if listens(&events, event) {
+                listening.push((r.get(0)?, r.get::<i64>(1)? != 0));
+            }
+            Ok(true)
+        },
     )?;
-    let rows = stmt
-        .query_map([account_id, event], |r| {
-            Ok((r.get(0)?, r.get::<_, i64>(1)? != 0))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+    Ok(listening)
+}
+
+/// Whether a JSON array of event names holds `event`.
+fn listens(events: &str, event: &str) -> bool {
+    serde_json::from_str::<Vec<serde_json::Value>>(events)
+        .is_ok_and(|names| names.iter().any(|name| name.as_str() == Some(event)))
 }
 
 pub fn insert_event(
@@ -279,13 +276,13 @@ pub fn insert_event(
     data: &str,
     now: Timestamp,
 ) -> Result<i64, StoreError> {
-    let conn = tx.sql();
-    conn.execute(
+    tx.query_one(
         "INSERT INTO webhook_events (account_id, event, generation_id, data, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![account_id, event, generation_id, data, now.0],
-    )?;
-    Ok(conn.last_insert_rowid())
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         RETURNING id",
+        &[&account_id, &event, &generation_id, &data, &now.0],
+        |r| r.get(0),
+    )
 }
 
 /// A delivery of event `event_id` to `endpoint_id`: due now, or queued for a disabled endpoint.
@@ -298,19 +295,18 @@ pub fn insert_delivery(
     replay_of: Option<&str>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    conn.execute(
+    tx.execute(
         "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, status, next_attempt_at,
              replay_of, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            id,
-            endpoint_id,
-            event_id,
-            if due { "pending" } else { "queued" },
-            due.then_some(now.0),
-            replay_of,
-            now.0
+        &[
+            &id,
+            &endpoint_id,
+            &event_id,
+            &if due { "pending" } else { "queued" },
+            &due.then_some(now.0),
+            &replay_of,
+            &now.0,
         ],
     )?;
     if due {
@@ -344,43 +340,62 @@ pub fn claim_due(
     lease_ms: i64,
 ) -> Result<Vec<Due>, StoreError> {
     let write = db.write()?;
-    let tx = write.sql();
-    let due = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT d.id, d.endpoint_id, e.url, e.secret, v.event, v.data, d.attempts, d.created_at
-             FROM (SELECT d.*, d.rowid AS seq, ROW_NUMBER() OVER (
-                       PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.rowid) AS n
-                   FROM webhook_deliveries d
-                   WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
-                     AND (d.lease_until IS NULL OR d.lease_until <= ?1)) d
-             JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled = 1
-             JOIN webhook_events v ON v.id = d.event_id
-             WHERE d.n <= ?2 - COALESCE(json_extract(?3, '$.\"' || d.endpoint_id || '\"'), 0)
-             ORDER BY d.next_attempt_at, d.seq
-             LIMIT ?4",
-        )?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let per_endpoint = i64::try_from(per_endpoint).unwrap_or(i64::MAX);
-        stmt.query_map(params![now.0, per_endpoint, sending, limit], |r| {
-            Ok(Due {
-                id: r.get(0)?,
-                endpoint_id: r.get(1)?,
-                url: r.get(2)?,
-                secret: r.get(3)?,
-                event: r.get(4)?,
-                data: r.get(5)?,
-                attempts: r.get(6)?,
-                created_at: Timestamp(r.get(7)?),
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?
+    let per_endpoint = i64::try_from(per_endpoint).unwrap_or(i64::MAX);
+    // What is being sent, per endpoint, is taken off that endpoint's allowance here rather than
+    // in SQL (SQLite's json_extract has no form in common with PostgreSQL's jsonb operators).
+    let sending: HashMap<String, i64> = serde_json::from_str(sending).unwrap_or_default();
+    let allowance = |endpoint_id: &str| {
+        per_endpoint.saturating_sub(sending.get(endpoint_id).copied().unwrap_or(0).max(0))
     };
-    {
-        let mut lease =
-            tx.prepare_cached("UPDATE webhook_deliveries SET lease_until = ?2 WHERE id = ?1")?;
-        for d in &due {
-            lease.execute(params![d.id, now.0 + lease_ms])?;
-        }
+    // That takes at most min(sending, per_endpoint) rows of each endpoint out of what the query
+    // returns, so the first `limit` of those left are among its first `limit` plus that many.
+    let taken_out = sending
+        .values()
+        .fold(0i64, |n, s| n.saturating_add((*s).clamp(0, per_endpoint)));
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    // No `skip_locked()`: PostgreSQL refuses FOR UPDATE with a window function. The claim holds
+    // the write lock (on PostgreSQL the advisory lock every write transaction takes), and the
+    // lease keeps the rows from the next claim.
+    let mut due = Vec::new();
+    write.each(
+        "SELECT d.id, d.endpoint_id, e.url, e.secret, v.event, v.data, d.attempts, d.created_at,
+                d.n
+         FROM (SELECT d.*, d.rowid AS seq, ROW_NUMBER() OVER (
+                   PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.rowid) AS n
+               FROM webhook_deliveries d
+               WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
+                 AND (d.lease_until IS NULL OR d.lease_until <= ?1)) d
+         JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled = 1
+         JOIN webhook_events v ON v.id = d.event_id
+         WHERE d.n <= ?2
+         ORDER BY d.next_attempt_at, d.seq
+         LIMIT ?3",
+        &[&now.0, &per_endpoint, &limit.saturating_add(taken_out)],
+        |r| {
+            if i64::try_from(due.len()).unwrap_or(i64::MAX) >= limit {
+                return Ok(false);
+            }
+            let endpoint_id: String = r.get(1)?;
+            if r.get::<i64>(8)? <= allowance(&endpoint_id) {
+                due.push(Due {
+                    id: r.get(0)?,
+                    endpoint_id,
+                    url: r.get(2)?,
+                    secret: r.get(3)?,
+                    event: r.get(4)?,
+                    data: r.get(5)?,
+                    attempts: r.get(6)?,
+                    created_at: Timestamp(r.get(7)?),
+                });
+            }
+            Ok(true)
+        },
+    )?;
+    for d in &due {
+        write.execute(
+            "UPDATE webhook_deliveries SET lease_until = ?2 WHERE id = ?1",
+            &[&d.id, &(now.0 + lease_ms)],
+        )?;
     }
     write.commit()?;
     Ok(due)
@@ -388,23 +403,25 @@ pub fn claim_due(
 
 /// When the next pending delivery is due, if any is.
 pub fn next_due_at(tx: &Tx<'_>) -> Result<Option<Timestamp>, StoreError> {
-    let conn = tx.sql();
-    Ok(ts(conn.query_row(
-        "SELECT min(max(next_attempt_at, COALESCE(lease_until, 0))) FROM webhook_deliveries
+    // The later of the two, as SQLite's two-argument max() gives it (PostgreSQL has GREATEST,
+    // SQLite has not): NULL when next_attempt_at is.
+    Ok(ts(tx.query_one(
+        "SELECT min(CASE WHEN COALESCE(lease_until, 0) > next_attempt_at
+                         THEN COALESCE(lease_until, 0) ELSE next_attempt_at END)
+         FROM webhook_deliveries
          WHERE status = 'pending'",
-        [],
+        &[],
         |r| r.get(0),
     )?))
 }
 
 /// Frees the leases a stopped sender held, so what it was sending is sent again.
 pub fn release_leases(tx: &Tx<'_>) -> Result<usize, StoreError> {
-    let conn = tx.sql();
-    Ok(conn.execute(
+    tx.execute(
         "UPDATE webhook_deliveries SET lease_until = NULL
          WHERE status = 'pending' AND lease_until IS NOT NULL",
-        [],
-    )?)
+        &[],
+    )
 }
 
 /// What one attempt at a delivery came to.
@@ -426,25 +443,24 @@ pub fn record_attempt(
     a: &Attempted<'_>,
     now: Timestamp,
 ) -> Result<i64, StoreError> {
-    let conn = tx.sql();
     let status = match (a.succeeded, a.retry_at) {
         (true, _) => "succeeded",
         (false, Some(_)) => "pending",
         (false, None) => "failed",
     };
-    let changed = conn.execute(
+    let changed = tx.execute(
         "UPDATE webhook_deliveries SET status = ?2, attempts = attempts + 1, next_attempt_at = ?3,
              lease_until = NULL, last_status_code = ?4, last_error = ?5, duration_ms = ?6,
              completed_at = ?7
          WHERE id = ?1",
-        params![
-            a.id,
-            status,
-            a.retry_at.map(|t| t.0),
-            a.status_code,
-            a.error,
-            a.duration_ms,
-            (status != "pending").then_some(now.0)
+        &[
+            &a.id,
+            &status,
+            &a.retry_at.map(|t| t.0),
+            &a.status_code,
+            &a.error,
+            &a.duration_ms,
+            &(status != "pending").then_some(now.0),
         ],
     )?;
     // A delivery deleted with its endpoint meanwhile changes nothing.
@@ -458,9 +474,8 @@ pub fn record_attempt(
         "UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1
          WHERE id = ?1 RETURNING consecutive_failures"
     };
-    Ok(conn
-        .query_row(sql, [endpoint_id], |r| r.get(0))
-        .optional()?
+    Ok(tx
+        .query_opt(sql, &[&endpoint_id], |r| r.get(0))?
         .unwrap_or(0))
 }
 
@@ -490,7 +505,7 @@ const DELIVERY_COLUMNS: &str = "d.id, d.endpoint_id, d.event_id, v.event, v.gene
     v.data, d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error,
     d.duration_ms, d.replay_of, d.created_at, d.completed_at, d.rowid";
 
-fn delivery_from(r: &Row<'_>) -> rusqlite::Result<Delivery> {
+fn delivery_from(r: &Row<'_>) -> Result<Delivery, StoreError> {
     Ok(Delivery {
         id: r.get(0)?,
         endpoint_id: r.get(1)?,
@@ -519,19 +534,19 @@ pub fn deliveries(
     before: Option<i64>,
     limit: usize,
 ) -> Result<Vec<Delivery>, StoreError> {
-    let conn = tx.sql();
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d
-         JOIN webhook_events v ON v.id = d.event_id
-         WHERE d.endpoint_id = ?1 AND (?2 IS NULL OR d.status = ?2)
-           AND (?3 IS NULL OR d.rowid < ?3)
-         ORDER BY d.rowid DESC LIMIT ?4"
-    ))?;
+    // The casts give PostgreSQL the parameters' types where they are only tested for NULL.
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = stmt
-        .query_map(params![endpoint_id, status, before, limit], delivery_from)?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+    tx.query_all(
+        &format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d
+             JOIN webhook_events v ON v.id = d.event_id
+             WHERE d.endpoint_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR d.status = ?2)
+               AND (CAST(?3 AS BIGINT) IS NULL OR d.rowid < ?3)
+             ORDER BY d.rowid DESC LIMIT ?4"
+        ),
+        &[&endpoint_id, &status, &before, &limit],
+        delivery_from,
+    )
 }
 
 pub fn get_delivery(
@@ -539,18 +554,15 @@ pub fn get_delivery(
     endpoint_id: &str,
     id: &str,
 ) -> Result<Option<Delivery>, StoreError> {
-    let conn = tx.sql();
-    Ok(conn
-        .query_row(
-            &format!(
-                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d
-                 JOIN webhook_events v ON v.id = d.event_id
-                 WHERE d.endpoint_id = ?1 AND d.id = ?2"
-            ),
-            [endpoint_id, id],
-            delivery_from,
-        )
-        .optional()?)
+    tx.query_opt(
+        &format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d
+             JOIN webhook_events v ON v.id = d.event_id
+             WHERE d.endpoint_id = ?1 AND d.id = ?2"
+        ),
+        &[&endpoint_id, &id],
+        delivery_from,
+    )
 }
 
 /// Queued events of the endpoint created since `since` become due now; older ones expire.
@@ -561,16 +573,15 @@ pub fn release_queued(
     since: Timestamp,
     now: Timestamp,
 ) -> Result<(usize, usize), StoreError> {
-    let conn = tx.sql();
-    let expired = conn.execute(
+    let expired = tx.execute(
         "UPDATE webhook_deliveries SET status = 'expired', completed_at = ?3
          WHERE endpoint_id = ?1 AND status = 'queued' AND created_at < ?2",
-        params![endpoint_id, since.0, now.0],
+        &[&endpoint_id, &since.0, &now.0],
     )?;
-    let due = conn.execute(
+    let due = tx.execute(
         "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?2
          WHERE endpoint_id = ?1 AND status = 'queued'",
-        params![endpoint_id, now.0],
+        &[&endpoint_id, &now.0],
     )?;
     if due > 0 {
         DUE_WRITTEN.set(true);
@@ -580,29 +591,27 @@ pub fn release_queued(
 
 /// Queued events older than `before` (of every endpoint) expire.
 pub fn expire_queued(tx: &Tx<'_>, before: Timestamp, now: Timestamp) -> Result<usize, StoreError> {
-    let conn = tx.sql();
-    Ok(conn.execute(
+    tx.execute(
         "UPDATE webhook_deliveries SET status = 'expired', completed_at = ?2
          WHERE status = 'queued' AND created_at < ?1",
-        params![before.0, now.0],
-    )?)
+        &[&before.0, &now.0],
+    )
 }
 
 /// Deletes up to `chunk` finished deliveries created before `before`, then the events no delivery
 /// refers to any more. Returns the deliveries deleted.
 pub fn purge_deliveries(tx: &Tx<'_>, before: Timestamp, chunk: i64) -> Result<u64, StoreError> {
-    let conn = tx.sql();
-    let deleted = conn.execute(
+    let deleted = tx.execute(
         "DELETE FROM webhook_deliveries WHERE rowid IN (
              SELECT rowid FROM webhook_deliveries
              WHERE created_at < ?1 AND status IN ('succeeded', 'failed', 'expired')
              LIMIT ?2)",
-        params![before.0, chunk],
+        &[&before.0, &chunk],
     )?;
-    conn.execute(
+    tx.execute(
         "DELETE FROM webhook_events WHERE created_at < ?1
            AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)",
-        [before.0],
+        &[&before.0],
     )?;
     Ok(deleted as u64)
 }

@@ -94,7 +94,7 @@ async fn a_rotated_key_is_refused_when_its_grace_ends_and_its_expiry_is_recorded
         )
         .unwrap();
     assert!(recorded.is_some());
-    let db = tidegate::store::open_read_only(&app.db_path()).unwrap();
+    let mut db = tidegate::store::open_read_only(&app.db_path()).unwrap();
     let (_, broken) = tidegate::store::activity::verify(&db.read()).unwrap();
     assert_eq!(broken, None, "the activity chain stays intact");
 }

@@ -37,11 +37,9 @@ pub async fn page(
     let (account, ledger, thresholds) = state
         .store
         .run(move |db| -> Result<_, ServiceError> {
-            Ok((
-                accounts::get(&db.read(), &account_id)?,
-                settings::ledger(db, &account_id, 50)?,
-                settings::thresholds(db, &account_id)?,
-            ))
+            let account = accounts::get(&db.read(), &account_id)?;
+            let ledger = settings::ledger(db, &account_id, 50)?;
+            Ok((account, ledger, settings::thresholds(db, &account_id)?))
         })
         .await?;
     let page = SettingsPage {

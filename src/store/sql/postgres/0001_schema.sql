@@ -1,0 +1,420 @@
+-- PostgreSQL schema: the final state of the SQLite migrations 0001..0008 in one file.
+-- Accounts, users, memberships, keys, request log, daily usage roll-ups, activity, key lifecycle,
+-- idempotency records, the credit ledger, sessions, low-balance thresholds, generations and
+-- webhooks.
+-- Times are BIGINT milliseconds since the Unix epoch (UTC); days are 'YYYY-MM-DD' (UTC).
+--
+-- Kept SQL-compatible with the SQLite schema, so the same query text works on both engines:
+-- every SQLite INTEGER is BIGINT, and boolean columns stay BIGINT with CHECK (x IN (0, 1)).
+-- SQLite's `INTEGER PRIMARY KEY` (a rowid alias) is an identity column, BY DEFAULT so that a copy
+-- tool can insert explicit ids (it must then advance each identity past the largest id copied).
+-- The three tables whose implicit SQLite rowid the queries use (generations, idempotency_keys,
+-- webhook_deliveries) have an explicit identity column named `rowid`, placed last.
+
+CREATE TABLE settings (
+    name  TEXT PRIMARY KEY,
+    value BYTEA NOT NULL
+);
+
+CREATE TABLE accounts (
+    id                   TEXT PRIMARY KEY,
+    name                 TEXT NOT NULL,
+    email                TEXT,
+    is_personal          BIGINT NOT NULL CHECK (is_personal IN (0, 1)),
+    picture_url          TEXT,
+    region               TEXT NOT NULL CHECK (region IN ('us', 'eu', 'jp')),
+    plan                 TEXT NOT NULL,
+    credit_balance       BIGINT NOT NULL DEFAULT 0,  -- thousandths
+    subscription_status  TEXT,
+    cancel_at_period_end BIGINT CHECK (cancel_at_period_end IN (0, 1)),
+    currency             TEXT,
+    period_starts_at     BIGINT,
+    period_ends_at       BIGINT,
+    billing_created_at   BIGINT,
+    billing_updated_at   BIGINT,
+    created_at           BIGINT NOT NULL,
+    deleted_at           BIGINT
+);
+
+CREATE TABLE users (
+    id                TEXT PRIMARY KEY,
+    -- SQLite declares this `UNIQUE COLLATE NOCASE`. PostgreSQL has no NOCASE collation: the
+    -- column compares case-sensitively, and users_email_key below keeps emails unique regardless
+    -- of case. A lookup by email must compare lower(email) = lower(?) to be case-insensitive
+    -- (and to use that index).
+    email             TEXT NOT NULL,
+    password_hash     TEXT NOT NULL,
+    is_instance_admin BIGINT NOT NULL DEFAULT 0 CHECK (is_instance_admin IN (0, 1)),
+    created_at        BIGINT NOT NULL
+);
+-- Case-insensitive uniqueness of emails (SQLite: the column's UNIQUE under COLLATE NOCASE).
+-- Unlike NOCASE, which folds only ASCII letters, lower() also folds non-ASCII letters.
+CREATE UNIQUE INDEX users_email_key ON users (lower(email));
+
+CREATE TABLE memberships (
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    user_id    TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    role       TEXT NOT NULL CHECK (role IN ('primary-owner', 'owner', 'member')),
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (account_id, user_id)
+);
+CREATE UNIQUE INDEX memberships_one_primary_owner ON memberships (account_id)
+    WHERE role = 'primary-owner';
+CREATE INDEX memberships_by_user ON memberships (user_id);
+
+CREATE TABLE api_keys (
+    id                    TEXT PRIMARY KEY,
+    account_id            TEXT NOT NULL REFERENCES accounts (id),
+    name                  TEXT NOT NULL,
+    key_prefix            TEXT NOT NULL,
+    key_hash              TEXT NOT NULL UNIQUE,
+    environment           TEXT NOT NULL CHECK (environment IN ('live', 'test')),
+    scopes                TEXT NOT NULL,
+    ip_allowlist          TEXT,
+    allowed_models        TEXT,
+    rate_limit_per_minute BIGINT CHECK (rate_limit_per_minute > 0),
+    created_at            BIGINT NOT NULL,
+    created_by            TEXT,
+    last_used_at          BIGINT,
+    expires_at            BIGINT,
+    rotated_at            BIGINT,
+    replaced_by           TEXT REFERENCES api_keys (id) ON DELETE SET NULL,
+    replaces              TEXT REFERENCES api_keys (id) ON DELETE SET NULL,
+    disabled_at           BIGINT,
+    revoked_at            BIGINT,
+    -- When the scheduler recorded the key's expiry and its expiring-soon warning (each happens
+    -- once).
+    expiry_recorded_at    BIGINT,
+    expiry_warned_at      BIGINT
+);
+CREATE INDEX api_keys_by_account ON api_keys (account_id, created_at);
+CREATE INDEX api_keys_replaced_by ON api_keys (replaced_by);
+CREATE INDEX api_keys_replaces ON api_keys (replaces);
+CREATE INDEX api_keys_expiring ON api_keys (expires_at) WHERE expires_at IS NOT NULL;
+
+-- Bumped by every change that can alter what authentication decides, so the key reader can
+-- cache keys and still see a change made by any process on the very next request. Each bump
+-- also sends the new value on the notification channel `tidegate_keys` (delivered when the
+-- bumping transaction commits), so the other nodes' key caches hear of it at once.
+CREATE TABLE key_generation (
+    id    BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY CHECK (id = 1),
+    value BIGINT NOT NULL
+);
+INSERT INTO key_generation (id, value) VALUES (1, 0);
+
+CREATE FUNCTION key_generation_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    generation BIGINT;
+BEGIN
+    UPDATE key_generation SET value = value + 1 WHERE id = 1 RETURNING value INTO generation;
+    -- Installs in other schemas of the same database share the channel: the payload says
+    -- whose counter moved.
+    PERFORM pg_notify('tidegate_keys', current_schema() || ':' || generation::text);
+    RETURN NULL;
+END;
+$$;
+
+-- Like SQLite's `AFTER UPDATE OF`, these fire for every updated row whose UPDATE names one of the
+-- columns in its SET list, whether or not the value changes.
+CREATE TRIGGER api_keys_changed AFTER UPDATE OF account_id, key_hash, environment, scopes,
+    ip_allowlist, allowed_models, rate_limit_per_minute, expires_at, rotated_at, disabled_at,
+    revoked_at ON api_keys
+    FOR EACH ROW EXECUTE FUNCTION key_generation_bump();
+CREATE TRIGGER api_keys_deleted AFTER DELETE ON api_keys
+    FOR EACH ROW EXECUTE FUNCTION key_generation_bump();
+CREATE TRIGGER accounts_changed AFTER UPDATE OF region, plan, deleted_at ON accounts
+    FOR EACH ROW EXECUTE FUNCTION key_generation_bump();
+CREATE TRIGGER accounts_deleted AFTER DELETE ON accounts
+    FOR EACH ROW EXECUTE FUNCTION key_generation_bump();
+
+CREATE TABLE request_logs (
+    id                   BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    request_id           TEXT NOT NULL,
+    -- No foreign key: the writer inserts only rows whose key exists, and deleting a key deletes
+    -- its rows explicitly; a second parent lookup per insert would slow the hottest path.
+    key_id               TEXT NOT NULL,
+    account_id           TEXT NOT NULL,
+    key_prefix           TEXT NOT NULL,
+    environment          TEXT NOT NULL,
+    method               TEXT NOT NULL,
+    endpoint             TEXT NOT NULL,
+    route                TEXT NOT NULL,
+    query                TEXT,
+    status_code          BIGINT NOT NULL,
+    error_code           TEXT,
+    idempotency_replayed BIGINT NOT NULL DEFAULT 0,
+    ip_hash              TEXT NOT NULL,
+    user_agent           TEXT,
+    region               TEXT NOT NULL,
+    latency_us           BIGINT NOT NULL,
+    created_at           BIGINT NOT NULL
+);
+-- The request-log indexes hold the last 8 characters of the key and account ids (random in a
+-- UUID) instead of all 36, to keep the two indexes every log insert writes small. Queries match
+-- the tag through the index and the full id on the row (`store::logs`), so two ids sharing a tag
+-- only cost a few extra row reads. The tag is right(x, 8) here, SQLite's substr(x, -8) (note
+-- that substr(x, -8) in PostgreSQL is the whole string). In SQLite, index entries end with the
+-- rowid, so these serve "an account's (or key's) newest rows first" straight from the index;
+-- PostgreSQL index entries do not, so the id is an explicit second column. Rows are appended in
+-- time order.
+CREATE INDEX request_logs_by_key ON request_logs (right(key_id, 8), id);
+CREATE INDEX request_logs_by_account ON request_logs (right(account_id, 8), id);
+
+-- Daily roll-ups survive log retention and key deletion (key_id becomes NULL).
+-- As in SQLite, NULLs are distinct in the unique indexes below: rows whose key was deleted never
+-- conflict with each other (nor does an ON CONFLICT upsert with a NULL key_id).
+CREATE TABLE usage_daily (
+    day          TEXT NOT NULL,
+    account_id   TEXT NOT NULL,
+    key_id       TEXT,
+    route        TEXT NOT NULL,
+    status_class BIGINT NOT NULL CHECK (status_class BETWEEN 1 AND 5),
+    requests     BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX usage_daily_key ON usage_daily (account_id, day, key_id, route, status_class);
+
+CREATE TABLE usage_daily_errors (
+    day        TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    key_id     TEXT,
+    route      TEXT NOT NULL,
+    error_code TEXT NOT NULL,
+    requests   BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX usage_daily_errors_key
+    ON usage_daily_errors (account_id, day, key_id, route, error_code);
+
+-- Requests refused before a key was identified: firewall, BSE1001, BSE1002, BSE1006.
+CREATE TABLE refusals_daily (
+    day      TEXT NOT NULL,
+    ip_hash  TEXT NOT NULL,
+    reason   TEXT NOT NULL,
+    requests BIGINT NOT NULL,
+    PRIMARY KEY (day, ip_hash, reason)
+);
+
+-- Admin audit trail; each row's hash covers its fields and the previous row's hash.
+CREATE TABLE activity (
+    id          BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    account_id  TEXT,
+    actor       TEXT NOT NULL,
+    category    TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    target      TEXT,
+    description TEXT NOT NULL,
+    ip_hash     TEXT,
+    created_at  BIGINT NOT NULL,
+    prev_hash   TEXT NOT NULL,
+    hash        TEXT NOT NULL UNIQUE
+);
+CREATE INDEX activity_by_account ON activity (account_id, id);
+
+-- Idempotency records. `rowid` stands in for SQLite's implicit rowid, which the queries use.
+CREATE TABLE idempotency_keys (
+    account_id      TEXT NOT NULL,
+    route           TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    fingerprint     TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('in_progress', 'done')),
+    status_code     BIGINT,
+    response_body   BYTEA,
+    request_id      TEXT NOT NULL,
+    created_at      BIGINT NOT NULL,
+    rowid           BIGINT GENERATED BY DEFAULT AS IDENTITY NOT NULL UNIQUE,
+    PRIMARY KEY (account_id, route, idempotency_key)
+);
+CREATE INDEX idempotency_keys_by_time ON idempotency_keys (created_at);
+
+-- The balance is always the sum of the ledger; accounts.credit_balance caches it.
+CREATE TABLE credit_ledger (
+    id             BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    account_id     TEXT NOT NULL REFERENCES accounts (id),
+    kind           TEXT NOT NULL CHECK (kind IN ('add', 'reserve', 'charge', 'refund')),
+    amount         BIGINT NOT NULL,  -- thousandths; reserve is negative, refund positive
+    reference      TEXT,
+    reservation_id TEXT,
+    actor          TEXT NOT NULL,
+    created_at     BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX credit_ledger_add_reference ON credit_ledger (account_id, reference)
+    WHERE kind = 'add' AND reference IS NOT NULL;
+-- At most one charge-or-refund settles a reservation.
+CREATE UNIQUE INDEX credit_ledger_settlement ON credit_ledger (reservation_id)
+    WHERE kind IN ('charge', 'refund');
+CREATE INDEX credit_ledger_by_account ON credit_ledger (account_id, id);
+-- Finds a reservation's own row (settling one looked it up by scanning the ledger).
+CREATE UNIQUE INDEX credit_ledger_reservation ON credit_ledger (reservation_id)
+    WHERE kind = 'reserve';
+
+-- Dashboard sessions, stored server-side so that signing out ends them. Only the SHA-256 of the
+-- cookie value is kept.
+CREATE TABLE sessions (
+    id_hash      TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    account_id   TEXT REFERENCES accounts (id) ON DELETE SET NULL,
+    csrf_token   TEXT NOT NULL,
+    ip_hash      TEXT,
+    created_at   BIGINT NOT NULL,
+    expires_at   BIGINT NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions (user_id);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+-- Low-balance alert thresholds (generation.md §5): up to 10 per account. `armed` is cleared when
+-- the balance falls below the threshold (the alert fires once) and set again when it rises to it.
+CREATE TABLE low_balance_thresholds (
+    account_id TEXT NOT NULL REFERENCES accounts (id),
+    threshold  BIGINT NOT NULL CHECK (threshold >= 0),  -- thousandths
+    armed      BIGINT NOT NULL DEFAULT 1 CHECK (armed IN (0, 1)),
+    PRIMARY KEY (account_id, threshold)
+);
+
+-- Every account starts with one threshold at 0.500.
+CREATE FUNCTION accounts_default_threshold() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO low_balance_thresholds (account_id, threshold) VALUES (NEW.id, 500);
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER accounts_default_threshold AFTER INSERT ON accounts
+    FOR EACH ROW EXECUTE FUNCTION accounts_default_threshold();
+
+-- Generations (generation.md §2-3), their provider attempts, and the daily roll-ups that usage
+-- reports are built from.
+
+-- `rowid` stands in for SQLite's implicit rowid, which the queries use (insertion order, the
+-- tie-break after created_at).
+CREATE TABLE generations (
+    id               TEXT PRIMARY KEY,
+    account_id       TEXT NOT NULL REFERENCES accounts (id),
+    key_id           TEXT,  -- the key that created it; kept after the key is deleted
+    environment      TEXT NOT NULL CHECK (environment IN ('live', 'test')),
+    model_identifier TEXT NOT NULL,
+    model_type       TEXT NOT NULL CHECK (model_type IN ('image', 'video')),
+    provider_order   TEXT NOT NULL,  -- JSON array of provider ids
+    provider_used    TEXT,
+    prediction_id    TEXT,
+    status           TEXT NOT NULL
+        CHECK (status IN ('pending', 'processing', 'succeeded', 'failed', 'canceled')),
+    prompt           TEXT NOT NULL,
+    ratio            TEXT NOT NULL,
+    output_format    TEXT NOT NULL,
+    output_number    BIGINT NOT NULL,
+    input_files      TEXT,  -- JSON array
+    output_files     TEXT,  -- JSON array of file names under media/<id>/
+    duration         BIGINT,
+    resolution       TEXT,
+    generate_audio   BIGINT CHECK (generate_audio IN (0, 1)),
+    specific         TEXT NOT NULL DEFAULT '{}',  -- JSON object of model-specific fields
+    cost             BIGINT NOT NULL,  -- thousandths reserved (0 for test keys)
+    error            TEXT,
+    error_code       TEXT,
+    files_removed    BIGINT NOT NULL DEFAULT 0 CHECK (files_removed IN (0, 1)),
+    created_at       BIGINT NOT NULL,
+    started_at       BIGINT,
+    completed_at     BIGINT,
+    predict_ms       BIGINT,
+    -- The end frame a video generation was given.
+    last_frame       TEXT,
+    -- The origin the client called when it created a generation, for the absolute media URLs of
+    -- its webhook events (the record's URLs follow the caller of each read).
+    origin           TEXT,
+    rowid            BIGINT GENERATED BY DEFAULT AS IDENTITY NOT NULL UNIQUE
+);
+CREATE INDEX generations_by_account ON generations (account_id, created_at, id);
+CREATE INDEX generations_in_flight ON generations (account_id, status)
+    WHERE status IN ('pending', 'processing');
+
+-- One row per provider attempt: `used` (its output became the result), `failed`, `cancelled`
+-- (stopped by a cancel) or `discarded` (finished, but the generation was canceled meanwhile).
+CREATE TABLE generation_attempts (
+    id            BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    generation_id TEXT NOT NULL REFERENCES generations (id) ON DELETE CASCADE,
+    provider      TEXT NOT NULL,
+    outcome       TEXT NOT NULL CHECK (outcome IN ('used', 'failed', 'cancelled', 'discarded')),
+    error_code    TEXT,
+    error         TEXT,
+    latency_ms    BIGINT NOT NULL,
+    created_at    BIGINT NOT NULL
+);
+CREATE INDEX generation_attempts_by_generation ON generation_attempts (generation_id);
+
+CREATE TABLE usage_generations_daily (
+    day            TEXT NOT NULL,
+    account_id     TEXT NOT NULL,
+    generations    BIGINT NOT NULL DEFAULT 0,
+    estimated_cost BIGINT NOT NULL DEFAULT 0,  -- thousandths charged
+    PRIMARY KEY (account_id, day)
+);
+
+CREATE TABLE usage_providers_daily (
+    day             TEXT NOT NULL,
+    account_id      TEXT NOT NULL,
+    provider        TEXT NOT NULL,
+    submissions     BIGINT NOT NULL DEFAULT 0,
+    used            BIGINT NOT NULL DEFAULT 0,
+    cancelled       BIGINT NOT NULL DEFAULT 0,
+    discarded       BIGINT NOT NULL DEFAULT 0,
+    failed          BIGINT NOT NULL DEFAULT 0,
+    estimated_cost  BIGINT NOT NULL DEFAULT 0,  -- thousandths of used attempts
+    wasted_cost     BIGINT NOT NULL DEFAULT 0,  -- thousandths of cancelled and discarded attempts
+    PRIMARY KEY (account_id, day, provider)
+);
+
+-- Webhooks (generation.md §6): endpoints per account, and the outbox their deliveries are made
+-- from. An event is written with the change that produced it, one delivery per endpoint that
+-- listens to it, in the change's own transaction.
+
+CREATE TABLE webhook_endpoints (
+    id                   TEXT PRIMARY KEY,
+    account_id           TEXT NOT NULL REFERENCES accounts (id),
+    url                  TEXT NOT NULL,
+    description          TEXT NOT NULL DEFAULT '',
+    events               TEXT NOT NULL,  -- JSON array of event names
+    -- The signing secret itself: a delivery must be signed with it.
+    secret               TEXT NOT NULL,
+    enabled              BIGINT NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    -- Why a disabled endpoint is: 'manual', 'failures' (consecutive failed deliveries), 'gone' (410).
+    disabled_reason      TEXT CHECK (disabled_reason IN ('manual', 'failures', 'gone')),
+    consecutive_failures BIGINT NOT NULL DEFAULT 0,
+    created_at           BIGINT NOT NULL,
+    updated_at           BIGINT NOT NULL,
+    secret_rotated_at    BIGINT
+);
+CREATE INDEX webhook_endpoints_by_account ON webhook_endpoints (account_id, created_at);
+
+CREATE TABLE webhook_events (
+    id            BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    account_id    TEXT NOT NULL,
+    event         TEXT NOT NULL,
+    generation_id TEXT,
+    data          TEXT NOT NULL,  -- the `webhook_data` object, as JSON
+    created_at    BIGINT NOT NULL
+);
+
+-- One per (endpoint, event), and one more for every replay. `pending` ones are due at
+-- `next_attempt_at`; a sender holds one it is sending until `lease_until`. `queued` ones wait for
+-- a disabled endpoint to be enabled and asked to deliver them. `rowid` stands in for SQLite's
+-- implicit rowid, which the queries use (insertion order: due order and listing position).
+CREATE TABLE webhook_deliveries (
+    id               TEXT PRIMARY KEY,  -- the delivery id the receiver sees
+    endpoint_id      TEXT NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+    event_id         BIGINT NOT NULL REFERENCES webhook_events (id),
+    status           TEXT NOT NULL
+        CHECK (status IN ('pending', 'succeeded', 'failed', 'queued', 'expired')),
+    attempts         BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at  BIGINT,
+    lease_until      BIGINT,
+    last_status_code BIGINT,
+    last_error       TEXT,
+    duration_ms      BIGINT,
+    replay_of        TEXT,
+    created_at       BIGINT NOT NULL,
+    completed_at     BIGINT,
+    rowid            BIGINT GENERATED BY DEFAULT AS IDENTITY NOT NULL UNIQUE
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+    WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, created_at);
+CREATE INDEX webhook_deliveries_by_event ON webhook_deliveries (event_id);
+CREATE INDEX webhook_deliveries_by_age ON webhook_deliveries (created_at);
