@@ -15,7 +15,9 @@ use crate::domain::{KeyFormat, Region};
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
 /// Environment variables with the `TIDEGATE_` prefix that are not configuration keys.
-const NOT_CONFIG: &[&str] = &["admin_password"];
+/// `TIDEGATE_` variables that are not configuration: the first administrator's password, and
+/// the test suite's PostgreSQL server.
+const NOT_CONFIG: &[&str] = &["admin_password", "test_postgres_url"];
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -300,9 +302,8 @@ impl Config {
                     "must be set when storage.backend is \"postgres\"".into(),
                 );
             }
-            // The parser's message never repeats the URL (or its password).
-            if let Err(e) = self.storage.postgres_url.parse::<postgres::Config>() {
-                return invalid("storage.postgres_url", format!("cannot be parsed: {e}"));
+            if let Err(message) = crate::store::check_postgres_url(&self.storage.postgres_url) {
+                return invalid("storage.postgres_url", message);
             }
         }
         if !(1..=3_600_000).contains(&self.storage.busy_timeout_ms) {

@@ -7,13 +7,14 @@ use serde_json::json;
 
 use super::{CliError, Context, print_json, print_table};
 use crate::app::open_store;
+use crate::config::Backend;
 use crate::domain::{Clock, Money};
 use crate::jobs::{JobContext, run_job as run_job_now};
 use crate::service::Actor;
 use crate::service::check::{describe_break, run_checks};
 use crate::service::credits::add_credits;
 use crate::service::users::{create_user, list_users, set_password};
-use crate::store::{activity, backup_to, open_read_only};
+use crate::store::{Db, activity, backup_to, open_read_only};
 
 #[derive(Subcommand)]
 pub enum UsersCommand {
@@ -169,6 +170,13 @@ pub fn backup(ctx: &Context, file: PathBuf) -> Result<(), CliError> {
     if file.exists() {
         return Err(CliError(format!("{} already exists", file.display())));
     }
+    if ctx.config.storage.backend == Backend::Postgres {
+        return Err(CliError(
+            "a PostgreSQL store is backed up with the database's own tools (pg_dump, \
+             or its replication); see docs/cluster.md"
+                .into(),
+        ));
+    }
     let store = open_store(&ctx.config)?;
     let mut db = store.db()?;
     backup_to(&db.read(), &file)?;
@@ -180,10 +188,20 @@ pub fn backup(ctx: &Context, file: PathBuf) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn check(ctx: &Context, file: Option<PathBuf>) -> Result<(), CliError> {
+/// The store a check reads: FILE (a SQLite file), else the configured one; and how to name it.
+fn store_to_check(ctx: &Context, file: Option<PathBuf>) -> Result<(Db, String), CliError> {
+    if file.is_none() && ctx.config.storage.backend == Backend::Postgres {
+        let db = open_store(&ctx.config)?.db()?;
+        return Ok((db, "the PostgreSQL store".into()));
+    }
     let path = file.unwrap_or_else(|| ctx.config.database_path());
-    let mut db = open_read_only(&path)
+    let db = open_read_only(&path)
         .map_err(|e| CliError(format!("cannot open {}: {e}", path.display())))?;
+    Ok((db, path.display().to_string()))
+}
+
+pub fn check(ctx: &Context, file: Option<PathBuf>) -> Result<(), CliError> {
+    let (mut db, name) = store_to_check(ctx, file)?;
     let report = run_checks(&mut db)?;
     if ctx.json {
         print_json(&serde_json::to_value(&report)?);
@@ -195,13 +213,13 @@ pub fn check(ctx: &Context, file: Option<PathBuf>) -> Result<(), CliError> {
     if report.ok() {
         Ok(())
     } else {
-        Err(CliError(format!("{} failed its checks", path.display())))
+        Err(CliError(format!("{name} failed its checks")))
     }
 }
 
 pub fn audit(ctx: &Context, cmd: AuditCommand) -> Result<(), CliError> {
     let AuditCommand::Verify = cmd;
-    let mut db = open_read_only(&ctx.config.database_path())?;
+    let (mut db, _) = store_to_check(ctx, None)?;
     let (rows, broken) = activity::verify(&db.read())?;
     if ctx.json {
         print_json(

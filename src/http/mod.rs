@@ -43,7 +43,7 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let probe = state.store.run(|db| crate::service::check::ready(db)).await;
+    let probe = state.store.run(crate::service::check::ready).await;
     match probe {
         Ok(_) => HttpResponse::Ok()
             .content_type("application/json")

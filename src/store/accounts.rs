@@ -82,7 +82,7 @@ pub fn insert_account(tx: &Tx<'_>, a: &NewAccount<'_>) -> Result<(), StoreError>
 
 pub fn get_account(tx: &Tx<'_>, id: &str) -> Result<Option<Account>, StoreError> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1");
-    Ok(tx.query_opt(&sql, &[&id], account_from_row)?)
+    tx.query_opt(&sql, &[&id], account_from_row)
 }
 
 pub fn list_accounts(tx: &Tx<'_>) -> Result<Vec<Account>, StoreError> {
@@ -102,11 +102,11 @@ pub struct NewUser<'a> {
 
 /// The id of the user with this e-mail (compared without case), if any.
 pub fn user_id_by_email(tx: &Tx<'_>, email: &str) -> Result<Option<String>, StoreError> {
-    Ok(tx.query_opt(
+    tx.query_opt(
         "SELECT id FROM users WHERE lower(email) = lower(?1)",
         &[&email],
         |r| r.get(0),
-    )?)
+    )
 }
 
 pub fn insert_user(tx: &Tx<'_>, u: &NewUser<'_>) -> Result<(), StoreError> {
@@ -125,7 +125,7 @@ pub fn insert_user(tx: &Tx<'_>, u: &NewUser<'_>) -> Result<(), StoreError> {
 }
 
 pub fn count_users(tx: &Tx<'_>) -> Result<i64, StoreError> {
-    Ok(tx.query_one("SELECT count(*) FROM users", &[], |r| r.get(0))?)
+    tx.query_one("SELECT count(*) FROM users", &[], |r| r.get(0))
 }
 
 pub fn insert_membership(

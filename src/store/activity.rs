@@ -124,8 +124,8 @@ pub fn list_in_category(
     limit: i64,
 ) -> Result<Vec<ActivityRow>, StoreError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM activity WHERE account_id = ?1 AND (?2 IS NULL OR id < ?2)
-         AND (?4 IS NULL OR category = ?4) ORDER BY id DESC LIMIT ?3"
+        "SELECT {COLUMNS} FROM activity WHERE account_id = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR id < ?2)
+         AND (CAST(?4 AS TEXT) IS NULL OR category = ?4) ORDER BY id DESC LIMIT ?3"
     );
     tx.query_all(&sql, &[&account_id, &before, &limit, &category], from_row)
 }

@@ -149,6 +149,17 @@ fn wait(tries: i32, limit: Duration, step: impl Fn(i32) -> Duration) -> bool {
     true
 }
 
+/// How long, in milliseconds, a PostgreSQL transaction begun now may wait for a lock: the
+/// same limits as SQLite's busy handler, set once as the transaction's `lock_timeout`.
+pub(super) fn lock_timeout_ms() -> u64 {
+    let limits = LIMITS.get();
+    let mut left = timeout();
+    if let Some(deadline) = limits.deadline {
+        left = left.min(deadline.saturating_duration_since(Instant::now()));
+    }
+    u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,15 +198,4 @@ mod tests {
         });
         assert!(!past, "a deadline already passed allows no wait");
     }
-}
-
-/// How long, in milliseconds, a PostgreSQL transaction begun now may wait for a lock: the
-/// same limits as SQLite's busy handler, set once as the transaction's `lock_timeout`.
-pub(super) fn lock_timeout_ms() -> u64 {
-    let limits = LIMITS.get();
-    let mut left = timeout();
-    if let Some(deadline) = limits.deadline {
-        left = left.min(deadline.saturating_duration_since(Instant::now()));
-    }
-    u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1)
 }

@@ -66,12 +66,12 @@ pub fn reservation(
     tx: &Tx<'_>,
     reservation_id: &str,
 ) -> Result<Option<(String, Money)>, StoreError> {
-    Ok(tx.query_opt(
+    tx.query_opt(
         "SELECT account_id, -amount FROM credit_ledger
              WHERE reservation_id = ?1 AND kind = 'reserve'",
         &[&reservation_id],
         |r| Ok((r.get(0)?, Money(r.get(1)?))),
-    )?)
+    )
 }
 
 pub fn balance(tx: &Tx<'_>, account_id: &str) -> Result<Money, StoreError> {

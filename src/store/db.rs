@@ -31,7 +31,7 @@ pub struct Db {
 enum Conn {
     Sqlite(PooledConnection<SqliteConnectionManager>),
     SqliteOwned(Connection),
-    Postgres(PooledConnection<PgManager>),
+    Postgres(Box<PooledConnection<PgManager>>),
     PostgresOwned(Box<PgConn>),
 }
 
@@ -50,7 +50,7 @@ impl Db {
 
     pub(super) fn pooled_postgres(conn: PooledConnection<PgManager>) -> Db {
         Db {
-            conn: Conn::Postgres(conn),
+            conn: Conn::Postgres(Box::new(conn)),
         }
     }
 
@@ -151,12 +151,12 @@ impl<'a> PgScope<'a> {
 
     fn begin(conn: &'a mut PgConn, kind: Begin) -> Result<PgScope<'a>, StoreError> {
         match kind {
-            Begin::Write => conn.client.batch_execute(&format!(
+            Begin::Write => conn.client()?.batch_execute(&format!(
                 "BEGIN; SET LOCAL lock_timeout = {}; SELECT pg_advisory_xact_lock({WRITE_LOCK})",
                 super::busy::lock_timeout_ms()
             ))?,
             Begin::Snapshot => conn
-                .client
+                .client()?
                 .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?,
         }
         Ok(PgScope {
@@ -167,15 +167,17 @@ impl<'a> PgScope<'a> {
 
     fn commit(mut self) -> Result<(), StoreError> {
         self.open = false;
-        self.conn.get_mut().client.batch_execute("COMMIT")?;
+        self.conn.get_mut().client()?.batch_execute("COMMIT")?;
         Ok(())
     }
 }
 
 impl Drop for PgScope<'_> {
     fn drop(&mut self) {
-        if self.open {
-            let _ = self.conn.get_mut().client.batch_execute("ROLLBACK");
+        if self.open
+            && let Ok(client) = self.conn.get_mut().client()
+        {
+            let _ = client.batch_execute("ROLLBACK");
         }
     }
 }
@@ -215,7 +217,7 @@ impl<'a> Tx<'a> {
                 let mut conn = pg.conn.borrow_mut();
                 let statement = conn.prepare(sql)?;
                 let values = pg_values(params);
-                let changed = conn.client.execute(&statement, &pg_refs(&values))?;
+                let changed = conn.client()?.execute(&statement, &pg_refs(&values))?;
                 Ok(usize::try_from(changed).unwrap_or(usize::MAX))
             }
         }
@@ -250,7 +252,7 @@ impl<'a> Tx<'a> {
                 let mut conn = pg.conn.borrow_mut();
                 let statement = conn.prepare(sql)?;
                 let values = pg_values(params);
-                let rows = conn.client.query(&statement, &pg_refs(&values))?;
+                let rows = conn.client()?.query(&statement, &pg_refs(&values))?;
                 for row in &rows {
                     if !f(&Row::postgres(row))? {
                         break;
@@ -294,7 +296,7 @@ impl<'a> Tx<'a> {
         match &self.0 {
             Scope::SqliteTx(tx) => Ok(tx.execute_batch(sql)?),
             Scope::SqliteRead(conn) => Ok(conn.execute_batch(sql)?),
-            Scope::Postgres(pg) => Ok(pg.conn.borrow_mut().client.batch_execute(sql)?),
+            Scope::Postgres(pg) => Ok(pg.conn.borrow_mut().client()?.batch_execute(sql)?),
         }
     }
 }

@@ -451,7 +451,8 @@ pub fn postgres_placeholders(sql: &str) -> String {
 
 /// A PostgreSQL connection and the statements it has prepared, by their SQL text.
 pub struct PgConn {
-    pub(super) client: postgres::Client,
+    /// Always there until the connection is dropped (see `Drop`).
+    client: Option<postgres::Client>,
     statements: HashMap<String, postgres::Statement>,
 }
 
@@ -460,16 +461,22 @@ const MAX_PREPARED: usize = 512;
 impl PgConn {
     pub fn new(client: postgres::Client) -> PgConn {
         PgConn {
-            client,
+            client: Some(client),
             statements: HashMap::new(),
         }
+    }
+
+    pub(super) fn client(&mut self) -> Result<&mut postgres::Client, StoreError> {
+        self.client
+            .as_mut()
+            .ok_or_else(|| StoreError::Task("the connection is closed".into()))
     }
 
     pub(super) fn prepare(&mut self, sql: &str) -> Result<postgres::Statement, StoreError> {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
         }
-        let statement = self.client.prepare(&postgres_placeholders(sql))?;
+        let statement = self.client()?.prepare(&postgres_placeholders(sql))?;
         if self.statements.len() >= MAX_PREPARED {
             self.statements.clear();
         }
@@ -495,20 +502,36 @@ impl PgManager {
     }
 }
 
+/// Closing a connection blocks on the client's own runtime, which cannot start on a thread that
+/// drives async tasks (where the last handle of a pool may be dropped): there, it closes on a
+/// thread of its own.
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            let _ = std::thread::Builder::new()
+                .name("postgres-close".into())
+                .spawn(move || drop(client));
+        }
+    }
+}
+
 impl r2d2::ManageConnection for PgManager {
     type Connection = PgConn;
-    type Error = postgres::Error;
+    type Error = StoreError;
 
-    fn connect(&self) -> Result<PgConn, postgres::Error> {
-        PgManager::connect(self)
+    fn connect(&self) -> Result<PgConn, StoreError> {
+        PgManager::connect(self).map_err(StoreError::Connect)
     }
 
-    fn is_valid(&self, conn: &mut PgConn) -> Result<(), postgres::Error> {
-        conn.client.simple_query("").map(|_| ())
+    fn is_valid(&self, conn: &mut PgConn) -> Result<(), StoreError> {
+        conn.client()?.simple_query("")?;
+        Ok(())
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
-        conn.client.is_closed()
+        conn.client.as_ref().is_none_or(postgres::Client::is_closed)
     }
 }
 

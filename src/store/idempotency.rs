@@ -21,7 +21,7 @@ pub struct Stored {
 }
 
 pub fn get(tx: &Tx<'_>, k: &Key<'_>) -> Result<Option<Stored>, StoreError> {
-    Ok(tx.query_opt(
+    tx.query_opt(
         "SELECT fingerprint, state, status_code, response_body, created_at
              FROM idempotency_keys
              WHERE account_id = ?1 AND route = ?2 AND idempotency_key = ?3",
@@ -35,7 +35,7 @@ pub fn get(tx: &Tx<'_>, k: &Key<'_>) -> Result<Option<Stored>, StoreError> {
                 created_at: Timestamp(r.get(4)?),
             })
         },
-    )?)
+    )
 }
 
 /// A claim in progress for `k.request_id`, replacing an expired or abandoned one.

@@ -116,7 +116,7 @@ pub fn get_key(tx: &Tx<'_>, id: &str) -> Result<Option<ApiKey>, StoreError> {
 
 pub fn list_keys(tx: &Tx<'_>, account_id: Option<&str>) -> Result<Vec<ApiKey>, StoreError> {
     let sql = format!(
-        "SELECT {KEY_COLUMNS} FROM api_keys k WHERE (?1 IS NULL OR k.account_id = ?1)
+        "SELECT {KEY_COLUMNS} FROM api_keys k WHERE (CAST(?1 AS TEXT) IS NULL OR k.account_id = ?1)
          ORDER BY k.created_at DESC, k.id"
     );
     tx.query_all(&sql, &[&account_id], key_from_row)

@@ -27,11 +27,11 @@ pub fn list(tx: &Tx<'_>, account_id: &str) -> Result<Vec<Member>, StoreError> {
 }
 
 pub fn role_of(tx: &Tx<'_>, account_id: &str, user_id: &str) -> Result<Option<String>, StoreError> {
-    Ok(tx.query_opt(
+    tx.query_opt(
         "SELECT role FROM memberships WHERE account_id = ?1 AND user_id = ?2",
         &[&account_id, &user_id],
         |r| r.get(0),
-    )?)
+    )
 }
 
 pub fn set_role(
@@ -61,20 +61,18 @@ pub fn remove(tx: &Tx<'_>, account_id: &str, user_id: &str) -> Result<(), StoreE
 }
 
 pub fn email_of(tx: &Tx<'_>, user_id: &str) -> Result<Option<String>, StoreError> {
-    Ok(
-        tx.query_opt("SELECT email FROM users WHERE id = ?1", &[&user_id], |r| {
-            r.get(0)
-        })?,
-    )
+    tx.query_opt("SELECT email FROM users WHERE id = ?1", &[&user_id], |r| {
+        r.get(0)
+    })
 }
 
 /// (id, password hash) of the user with this e-mail.
 pub fn credentials(tx: &Tx<'_>, email: &str) -> Result<Option<(String, String)>, StoreError> {
-    Ok(tx.query_opt(
+    tx.query_opt(
         "SELECT id, password_hash FROM users WHERE lower(email) = lower(?1)",
         &[&email],
         |r| Ok((r.get(0)?, r.get(1)?)),
-    )?)
+    )
 }
 
 pub fn set_password_hash(tx: &Tx<'_>, user_id: &str, hash: &str) -> Result<(), StoreError> {
@@ -122,12 +120,12 @@ pub fn list_users(tx: &Tx<'_>) -> Result<Vec<UserRow>, StoreError> {
 
 /// The workspace a new session starts in: the user's oldest membership of a live account.
 pub fn first_workspace(tx: &Tx<'_>, user_id: &str) -> Result<Option<String>, StoreError> {
-    Ok(tx.query_opt(
+    tx.query_opt(
         "SELECT m.account_id FROM memberships m JOIN accounts a ON a.id = m.account_id
              WHERE m.user_id = ?1 AND a.deleted_at IS NULL ORDER BY m.created_at LIMIT 1",
         &[&user_id],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// A workspace the user can switch to: (account id, name, role), by name.

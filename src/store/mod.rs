@@ -355,12 +355,21 @@ pub fn backup_to(tx: &Tx<'_>, target: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Whether `url` is a PostgreSQL connection string (a URL or `key=value` pairs). The parser's
+/// message never repeats the string, or the password in it.
+pub fn check_postgres_url(url: &str) -> Result<(), String> {
+    url.parse::<postgres::Config>()
+        .map(|_| ())
+        .map_err(|e| format!("cannot be parsed: {e}"))
+}
+
 /// A PostgreSQL error with the server's own message, which `postgres::Error`'s display leaves
 /// out ("db error").
 fn postgres_message(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => e.to_string(),
+    match (e.as_db_error(), std::error::Error::source(e)) {
+        (Some(db), _) => format!("{}: {}", db.code().code(), db.message()),
+        (None, Some(cause)) => format!("{e}: {cause}"),
+        (None, None) => e.to_string(),
     }
 }
 

@@ -22,11 +22,11 @@ pub fn install_secret(tx: &Tx<'_>) -> Result<Vec<u8>, StoreError> {
         "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         &[&INSTALL_SECRET, &fresh.to_vec()],
     )?;
-    Ok(tx.query_one(
+    tx.query_one(
         "SELECT value FROM settings WHERE name = ?1",
         &[&INSTALL_SECRET],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// One row of an account's credit ledger, as the settings page lists it.

@@ -51,7 +51,7 @@ fn admin_password(app: &TestApp) -> String {
     reset["password"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
+backend_tests!(failures_from_many_addresses_delay_but_never_lock_out_the_right_password);
 async fn failures_from_many_addresses_delay_but_never_lock_out_the_right_password() {
     let app = app_behind_a_proxy().await;
     let password = admin_password(&app);
@@ -92,7 +92,7 @@ async fn failures_from_many_addresses_delay_but_never_lock_out_the_right_passwor
     );
 }
 
-#[tokio::test]
+backend_tests!(a_guesser_on_any_number_of_addresses_gets_one_guess_per_30_seconds);
 async fn a_guesser_on_any_number_of_addresses_gets_one_guess_per_30_seconds() {
     let app = app_behind_a_proxy().await;
     // Ten minutes of one guess a second, each from a new address.
@@ -113,7 +113,7 @@ async fn a_guesser_on_any_number_of_addresses_gets_one_guess_per_30_seconds() {
     assert_eq!(verified + refused, 600);
 }
 
-#[tokio::test]
+backend_tests!(one_address_is_blocked_after_its_failures_whatever_the_e_mail);
 async fn one_address_is_blocked_after_its_failures_whatever_the_e_mail() {
     let app = spawn_app_with(&[
         ("server.trusted_proxies", json!(["127.0.0.1/32"])),
@@ -195,7 +195,7 @@ async fn refused_connections(app: &TestApp, client: &reqwest::Client) -> u64 {
         .await
 }
 
-#[tokio::test]
+backend_tests!(a_thousand_slow_clients_from_one_address_keep_nobody_else_out);
 async fn a_thousand_slow_clients_from_one_address_keep_nobody_else_out() {
     let app = spawn_app_with(&[
         ("server.metrics", json!(true)),
@@ -234,7 +234,7 @@ async fn a_thousand_slow_clients_from_one_address_keep_nobody_else_out() {
     }
 }
 
-#[tokio::test]
+backend_tests!(a_body_that_arrives_too_slowly_is_refused_and_its_connection_closed);
 async fn a_body_that_arrives_too_slowly_is_refused_and_its_connection_closed() {
     let app = spawn_app_with(&[("server.body_timeout_seconds", json!(1))]).await;
     let (key_id, key) = app.create_key(&[]);
@@ -273,7 +273,7 @@ async fn a_body_that_arrives_too_slowly_is_refused_and_its_connection_closed() {
     assert_eq!(app.generations(), 0);
     let logged = app.count(
         "SELECT count(*) FROM request_logs WHERE key_id = ?1 AND status_code = 408",
-        [&key_id],
+        &[&&key_id],
     );
     assert_eq!(logged, 1, "the refused request is in the audit log");
 }

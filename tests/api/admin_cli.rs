@@ -3,7 +3,7 @@
 
 use crate::helpers::{SendChecked, assert_error, spawn_app};
 
-#[tokio::test]
+backend_tests!(users_are_created_with_a_one_time_password_and_a_role);
 async fn users_are_created_with_a_one_time_password_and_a_role() {
     let app = spawn_app().await;
     let user = app.cli_json(&[
@@ -23,7 +23,7 @@ async fn users_are_created_with_a_one_time_password_and_a_role() {
         .db()
         .query_row(
             "SELECT password_hash FROM users WHERE email = 'ada@example.com'",
-            [],
+            &[],
             |r| r.get(0),
         )
         .unwrap();
@@ -31,7 +31,7 @@ async fn users_are_created_with_a_one_time_password_and_a_role() {
         password, &hash
     ));
     assert!(!hash.contains(password));
-    let role: String = app.db().query_row("SELECT role FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'ada@example.com'", [], |r| r.get(0)).unwrap();
+    let role: String = app.db().query_row("SELECT role FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'ada@example.com'", &[], |r| r.get(0)).unwrap();
     assert_eq!(role, "owner");
 
     let listed = app.cli_json(&["users", "list"]);
@@ -68,7 +68,7 @@ async fn users_are_created_with_a_one_time_password_and_a_role() {
         .db()
         .query_row(
             "SELECT password_hash FROM users WHERE email = 'ada@example.com'",
-            [],
+            &[],
             |r| r.get(0),
         )
         .unwrap();
@@ -81,7 +81,7 @@ async fn users_are_created_with_a_one_time_password_and_a_role() {
     ));
 }
 
-#[tokio::test]
+backend_tests!(credits_are_added_once_per_reference_and_the_ledger_balances);
 async fn credits_are_added_once_per_reference_and_the_ledger_balances() {
     let app = spawn_app().await;
     let (_, key) = app.create_key(&[]);
@@ -133,7 +133,7 @@ async fn credits_are_added_once_per_reference_and_the_ledger_balances() {
     app.db()
         .execute(
             "UPDATE accounts SET credit_balance = credit_balance + 1",
-            [],
+            &[],
         )
         .unwrap();
     let out = app.cli(&["check"]);
@@ -141,7 +141,7 @@ async fn credits_are_added_once_per_reference_and_the_ledger_balances() {
     assert!(out.stdout.contains("ledger"), "{}", out.stdout);
 }
 
-#[tokio::test]
+backend_tests!(keys_rotate_and_delete_from_the_command_line_while_the_server_runs);
 async fn keys_rotate_and_delete_from_the_command_line_while_the_server_runs() {
     let app = spawn_app().await;
     let (id, old) = app.create_key(&[]);
@@ -163,6 +163,7 @@ async fn keys_rotate_and_delete_from_the_command_line_while_the_server_runs() {
     assert_error(&body, "BSE1002");
 }
 
+// SQLite only: a PostgreSQL store is backed up with the database's own tools.
 #[tokio::test]
 async fn a_backup_taken_while_serving_is_consistent_and_passes_check() {
     let app = spawn_app().await;
@@ -193,7 +194,7 @@ async fn a_backup_taken_while_serving_is_consistent_and_passes_check() {
     assert!(check.stdout.contains("activity chain intact"));
     let copy = rusqlite::Connection::open(&target).unwrap();
     let found: i64 = copy
-        .query_row("SELECT count(*) FROM api_keys WHERE id = ?1", [&id], |r| {
+        .query_row("SELECT count(*) FROM api_keys WHERE id = ?1", [&&id], |r| {
             r.get(0)
         })
         .unwrap();
@@ -202,7 +203,7 @@ async fn a_backup_taken_while_serving_is_consistent_and_passes_check() {
     assert_ne!(again.status, 0, "an existing file is never overwritten");
 }
 
-#[tokio::test]
+backend_tests!(editing_or_deleting_an_activity_row_breaks_the_chain_and_is_reported);
 async fn editing_or_deleting_an_activity_row_breaks_the_chain_and_is_reported() {
     let app = spawn_app().await;
     for _ in 0..3 {
@@ -217,14 +218,14 @@ async fn editing_or_deleting_an_activity_row_breaks_the_chain_and_is_reported() 
         .db()
         .query_row(
             "SELECT id FROM activity ORDER BY id LIMIT 1 OFFSET 2",
-            [],
+            &[],
             |r| r.get(0),
         )
         .unwrap();
     app.db()
         .execute(
             "UPDATE activity SET description = 'nothing happened' WHERE id = ?1",
-            [target],
+            &[&target],
         )
         .unwrap();
     let out = app.cli(&["audit", "verify"]);
@@ -246,12 +247,12 @@ async fn editing_or_deleting_an_activity_row_breaks_the_chain_and_is_reported() 
         .db()
         .query_row(
             "SELECT id FROM activity ORDER BY id LIMIT 1 OFFSET 1",
-            [],
+            &[],
             |r| r.get(0),
         )
         .unwrap();
     app.db()
-        .execute("DELETE FROM activity WHERE id = ?1", [victim])
+        .execute("DELETE FROM activity WHERE id = ?1", &[&victim])
         .unwrap();
     let out = app.cli(&["audit", "verify", "--json"]);
     assert_ne!(out.status, 0);
@@ -266,12 +267,15 @@ async fn editing_or_deleting_an_activity_row_breaks_the_chain_and_is_reported() 
     );
 }
 
-#[tokio::test]
+backend_tests!(run_job_runs_one_maintenance_job_now);
 async fn run_job_runs_one_maintenance_job_now() {
     let app = spawn_app().await;
     let (id, _) = app.create_key(&["--expires-in-days", "1"]);
     app.db()
-        .execute("UPDATE api_keys SET expires_at = 1000 WHERE id = ?1", [&id])
+        .execute(
+            "UPDATE api_keys SET expires_at = 1000 WHERE id = ?1",
+            &[&&id],
+        )
         .unwrap();
     let outcome = app.cli_json(&["run-job", "expire-rotated-keys"]);
     assert_eq!(outcome["job"], "expire-rotated-keys");

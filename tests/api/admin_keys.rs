@@ -11,10 +11,10 @@ async fn signed_in(app: &TestApp, role: &str) -> (reqwest::Client, String) {
 }
 
 fn count_keys(app: &TestApp) -> i64 {
-    app.count("SELECT count(*) FROM api_keys", [])
+    app.count("SELECT count(*) FROM api_keys", &[])
 }
 
-#[tokio::test]
+backend_tests!(an_owner_creates_a_generate_only_key_and_sees_it_exactly_once);
 async fn an_owner_creates_a_generate_only_key_and_sees_it_exactly_once() {
     let app = spawn_app().await;
     let (client, csrf) = signed_in(&app, "owner").await;
@@ -86,7 +86,7 @@ async fn an_owner_creates_a_generate_only_key_and_sees_it_exactly_once() {
         .db()
         .query_row(
             "SELECT actor, ip_hash FROM activity WHERE action = 'created' AND category = 'apikey'",
-            [],
+            &[],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
@@ -98,7 +98,7 @@ async fn an_owner_creates_a_generate_only_key_and_sees_it_exactly_once() {
     );
 }
 
-#[tokio::test]
+backend_tests!(custom_scopes_come_from_the_grid);
 async fn custom_scopes_come_from_the_grid() {
     let app = spawn_app().await;
     let (client, csrf) = signed_in(&app, "owner").await;
@@ -119,14 +119,14 @@ async fn custom_scopes_come_from_the_grid() {
         .db()
         .query_row(
             "SELECT scopes FROM api_keys WHERE name = 'reader'",
-            [],
+            &[],
             |r| r.get(0),
         )
         .unwrap();
     assert_eq!(scopes, "account:read,health:read");
 }
 
-#[tokio::test]
+backend_tests!(errors_are_shown_next_to_their_field_with_what_was_typed_kept);
 async fn errors_are_shown_next_to_their_field_with_what_was_typed_kept() {
     let app = spawn_app().await;
     let (client, csrf) = signed_in(&app, "owner").await;
@@ -181,7 +181,7 @@ async fn errors_are_shown_next_to_their_field_with_what_was_typed_kept() {
     assert_eq!(count_keys(&app), 0);
 }
 
-#[tokio::test]
+backend_tests!(members_and_forged_forms_are_refused_and_change_nothing);
 async fn members_and_forged_forms_are_refused_and_change_nothing() {
     let app = spawn_app().await;
     let (member, member_csrf) = signed_in(&app, "member").await;
@@ -240,7 +240,7 @@ async fn post(
         .unwrap()
 }
 
-#[tokio::test]
+backend_tests!(rotate_with_a_grace_period_then_revoke_disable_enable_and_delete_from_the_pages);
 async fn rotate_with_a_grace_period_then_revoke_disable_enable_and_delete_from_the_pages() {
     let app = spawn_app().await;
     let (client, csrf) = signed_in(&app, "owner").await;
@@ -302,9 +302,11 @@ async fn rotate_with_a_grace_period_then_revoke_disable_enable_and_delete_from_t
 
     let new_id: String = app
         .db()
-        .query_row("SELECT id FROM api_keys WHERE replaces = ?1", [&id], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT id FROM api_keys WHERE replaces = ?1",
+            &[&&id],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(
         post(
@@ -357,7 +359,7 @@ async fn rotate_with_a_grace_period_then_revoke_disable_enable_and_delete_from_t
     assert_eq!(logs, 0);
 }
 
-#[tokio::test]
+backend_tests!(members_cannot_change_keys_and_other_workspaces_keys_are_not_found);
 async fn members_cannot_change_keys_and_other_workspaces_keys_are_not_found() {
     let app = spawn_app().await;
     let (id, key) = app.create_key(&[]);
@@ -393,7 +395,7 @@ async fn members_cannot_change_keys_and_other_workspaces_keys_are_not_found() {
     );
     let activity = app.count(
         "SELECT count(*) FROM activity WHERE category = 'apikey'",
-        [],
+        &[],
     );
     assert_eq!(activity, 1, "only the creation");
 
@@ -429,7 +431,7 @@ async fn members_cannot_change_keys_and_other_workspaces_keys_are_not_found() {
     );
 }
 
-#[tokio::test]
+backend_tests!(the_management_api_accepts_a_session_with_the_csrf_header_under_the_role_rules);
 async fn the_management_api_accepts_a_session_with_the_csrf_header_under_the_role_rules() {
     let app = spawn_app().await;
     let (owner, _) = signed_in(&app, "owner").await;
@@ -457,7 +459,7 @@ async fn the_management_api_accepts_a_session_with_the_csrf_header_under_the_rol
         .db()
         .query_row(
             "SELECT actor FROM activity WHERE description LIKE '%via session%'",
-            [],
+            &[],
             |r| r.get(0),
         )
         .unwrap();

@@ -7,7 +7,7 @@ async fn signed_in_member(app: &TestApp) -> reqwest::Client {
     person(app, "viewer@example.com", "member").await.client
 }
 
-#[tokio::test]
+backend_tests!(the_logs_page_shows_filters_and_exports_the_workspaces_requests);
 async fn the_logs_page_shows_filters_and_exports_the_workspaces_requests() {
     let app = spawn_app().await;
     let (_, key) = app.create_key(&["--preset", "monitor_only"]);
@@ -69,7 +69,7 @@ async fn the_logs_page_shows_filters_and_exports_the_workspaces_requests() {
     assert_eq!(json[0]["request_id"], denied_id.as_str());
 }
 
-#[tokio::test]
+backend_tests!(the_logs_page_pages_by_500_rows);
 async fn the_logs_page_pages_by_500_rows() {
     let app = spawn_app().await;
     let (_, key) = app.create_key(&[]);
@@ -84,8 +84,8 @@ async fn the_logs_page_pages_by_500_rows() {
              SELECT -i, 'req_bulk_' || i, key_id, account_id, key_prefix, environment, method, endpoint,
                  route, query, status_code, error_code, idempotency_replayed, ip_hash, user_agent,
                  region, latency_us, created_at - i
-             FROM n, (SELECT * FROM request_logs LIMIT 1)",
-            [],
+             FROM n, (SELECT * FROM request_logs LIMIT 1) one",
+            &[],
         )
         .unwrap();
     let client = signed_in_member(&app).await;
@@ -103,7 +103,7 @@ async fn the_logs_page_pages_by_500_rows() {
     assert_eq!(html.matches("<tr>").count(), 102, "the remaining 101 rows");
 }
 
-#[tokio::test]
+backend_tests!(the_key_detail_page_shows_the_chain_the_chart_and_the_grace_telemetry);
 async fn the_key_detail_page_shows_the_chain_the_chart_and_the_grace_telemetry() {
     let app = spawn_app().await;
     let (id, old) = app.create_key(&[]);
@@ -158,7 +158,7 @@ async fn the_key_detail_page_shows_the_chain_the_chart_and_the_grace_telemetry()
     assert_eq!(res.status(), 404);
 }
 
-#[tokio::test]
+backend_tests!(the_activity_page_lists_changes_and_reports_a_broken_chain);
 async fn the_activity_page_lists_changes_and_reports_a_broken_chain() {
     let app = spawn_app().await;
     app.cli_json(&[
@@ -189,7 +189,7 @@ async fn the_activity_page_lists_changes_and_reports_a_broken_chain() {
     app.db()
         .execute(
             "UPDATE activity SET description = 'nothing' WHERE id = 1",
-            [],
+            &[],
         )
         .unwrap();
     let html = page(&client, &app, "/activity").await;
@@ -197,7 +197,7 @@ async fn the_activity_page_lists_changes_and_reports_a_broken_chain() {
     assert!(html.contains("row 1 was changed"));
 }
 
-#[tokio::test]
+backend_tests!(the_usage_page_counts_requests_by_day_endpoint_and_key);
 async fn the_usage_page_counts_requests_by_day_endpoint_and_key() {
     let app = spawn_app().await;
     let (_, key) = app.create_key(&[]);

@@ -8,13 +8,13 @@ fn roles(app: &TestApp) -> Vec<(String, String)> {
     let mut stmt = db
         .prepare("SELECT u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = ?1 ORDER BY u.email")
         .unwrap();
-    stmt.query_map([&app.account_id], |r| Ok((r.get(0)?, r.get(1)?)))
+    stmt.query_map(&[&&app.account_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
         .map(Result::unwrap)
         .collect()
 }
 
-#[tokio::test]
+backend_tests!(owners_manage_members_only_and_members_manage_nobody);
 async fn owners_manage_members_only_and_members_manage_nobody() {
     let app = spawn_app().await;
     let owner = person(&app, "owner@example.com", "owner").await;
@@ -97,7 +97,7 @@ async fn owners_manage_members_only_and_members_manage_nobody() {
         .db()
         .query_row(
             "SELECT id FROM users WHERE email = 'new@example.com'",
-            [],
+            &[],
             |r| r.get(0),
         )
         .unwrap();
@@ -108,7 +108,7 @@ async fn owners_manage_members_only_and_members_manage_nobody() {
     assert!(!roles(&app).iter().any(|(e, _)| e == "new@example.com"));
 }
 
-#[tokio::test]
+backend_tests!(the_primary_owner_changes_roles_and_transfers_the_workspace);
 async fn the_primary_owner_changes_roles_and_transfers_the_workspace() {
     let app = spawn_app().await;
     let primary = person(&app, "primary@example.com", "primary-owner").await;
@@ -140,11 +140,11 @@ async fn the_primary_owner_changes_roles_and_transfers_the_workspace() {
             ("primary@example.com".to_owned(), "owner".to_owned())
         ]
     );
-    let actions = app.count("SELECT count(*) FROM activity WHERE category = 'member' AND action IN ('role_changed', 'transferred')", []);
+    let actions = app.count("SELECT count(*) FROM activity WHERE category = 'member' AND action IN ('role_changed', 'transferred')", &[]);
     assert_eq!(actions, 2);
 }
 
-#[tokio::test]
+backend_tests!(only_the_primary_owner_changes_settings_credits_and_thresholds);
 async fn only_the_primary_owner_changes_settings_credits_and_thresholds() {
     let app = spawn_app().await;
     let primary = person(&app, "primary@example.com", "primary-owner").await;
@@ -171,7 +171,7 @@ async fn only_the_primary_owner_changes_settings_credits_and_thresholds() {
         app.db()
             .query_row(
                 "SELECT credit_balance FROM accounts WHERE id = ?1",
-                [&app.account_id],
+                &[&&app.account_id],
                 |r| r.get(0),
             )
             .unwrap()
@@ -236,7 +236,7 @@ async fn only_the_primary_owner_changes_settings_credits_and_thresholds() {
         .db()
         .query_row(
             "SELECT plan FROM accounts WHERE id = ?1",
-            [&app.account_id],
+            &[&&app.account_id],
             |r| r.get(0),
         )
         .unwrap();
@@ -244,7 +244,7 @@ async fn only_the_primary_owner_changes_settings_credits_and_thresholds() {
     assert_eq!(app.cli(&["check"]).status, 0, "the ledger still balances");
 }
 
-#[tokio::test]
+backend_tests!(the_instance_page_is_for_the_instance_administrator_only);
 async fn the_instance_page_is_for_the_instance_administrator_only() {
     let app = spawn_app().await;
     let reset = app.cli_json(&["users", "set-password", "--email", "admin@localhost"]);
@@ -309,7 +309,7 @@ async fn the_instance_page_is_for_the_instance_administrator_only() {
         .db()
         .query_row(
             "SELECT region FROM accounts WHERE name = 'Gamma <i>'",
-            [],
+            &[],
             |r| r.get(0),
         )
         .unwrap();
@@ -330,7 +330,7 @@ async fn the_instance_page_is_for_the_instance_administrator_only() {
         post(&app, &owner, "/instance/accounts", &[("name", "Sneaky")]).await,
         403
     );
-    let sneaky = app.count("SELECT count(*) FROM accounts WHERE name = 'Sneaky'", []);
+    let sneaky = app.count("SELECT count(*) FROM accounts WHERE name = 'Sneaky'", &[]);
     assert_eq!(sneaky, 0);
 }
 
@@ -347,11 +347,11 @@ fn snapshot(app: &TestApp) -> Vec<i64> {
         "SELECT count(*) FROM activity WHERE category != 'auth'",
     ]
     .iter()
-    .map(|sql| app.count(sql, []))
+    .map(|sql| app.count(sql, &[]))
     .collect()
 }
 
-#[tokio::test]
+backend_tests!(a_member_is_refused_every_change_on_every_path_and_nothing_changes);
 async fn a_member_is_refused_every_change_on_every_path_and_nothing_changes() {
     let app = spawn_app().await;
     let (key_id, _) = app.create_key(&[]);

@@ -21,7 +21,7 @@ fn user(app: &TestApp, email: &str, role: &str) -> (String, String) {
     )
 }
 
-#[tokio::test]
+backend_tests!(pages_need_a_session_and_sign_in_opens_one);
 async fn pages_need_a_session_and_sign_in_opens_one() {
     let app = spawn_app().await;
     let client = browser();
@@ -66,7 +66,7 @@ async fn pages_need_a_session_and_sign_in_opens_one() {
         .to_owned();
     let stored: String = app
         .db()
-        .query_row("SELECT id_hash FROM sessions", [], |r| r.get(0))
+        .query_row("SELECT id_hash FROM sessions", &[], |r| r.get(0))
         .unwrap();
     assert_eq!(
         stored,
@@ -80,11 +80,11 @@ async fn pages_need_a_session_and_sign_in_opens_one() {
         .await
         .unwrap();
     assert_eq!(keys.status(), 200);
-    let actions = app.count("SELECT count(*) FROM activity WHERE category = 'auth'", []);
+    let actions = app.count("SELECT count(*) FROM activity WHERE category = 'auth'", &[]);
     assert_eq!(actions, 3, "two failed sign-ins and one sign-in");
 }
 
-#[tokio::test]
+backend_tests!(sign_out_needs_the_csrf_token_and_ends_the_session_for_good);
 async fn sign_out_needs_the_csrf_token_and_ends_the_session_for_good() {
     let app = spawn_app().await;
     let (email, password) = user(&app, "owner@example.com", "owner");
@@ -136,11 +136,11 @@ async fn sign_out_needs_the_csrf_token_and_ends_the_session_for_good() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    let sessions = app.count("SELECT count(*) FROM sessions", []);
+    let sessions = app.count("SELECT count(*) FROM sessions", &[]);
     assert_eq!(sessions, 0);
 }
 
-#[tokio::test]
+backend_tests!(a_sign_in_form_from_elsewhere_is_refused);
 async fn a_sign_in_form_from_elsewhere_is_refused() {
     let app = spawn_app().await;
     let (email, password) = user(&app, "owner@example.com", "owner");
@@ -163,11 +163,11 @@ async fn a_sign_in_form_from_elsewhere_is_refused() {
             .all(|v| !v.to_str().unwrap().starts_with("tidegate_session=")),
         "no session cookie"
     );
-    let sessions = app.count("SELECT count(*) FROM sessions", []);
+    let sessions = app.count("SELECT count(*) FROM sessions", &[]);
     assert_eq!(sessions, 0, "no session was created");
 }
 
-#[tokio::test]
+backend_tests!(repeated_failed_sign_ins_are_refused_for_a_while);
 async fn repeated_failed_sign_ins_are_refused_for_a_while() {
     let app = spawn_app_limited().await;
     let (email, password) = user(&app, "owner@example.com", "owner");
@@ -188,7 +188,7 @@ async fn spawn_app_limited() -> TestApp {
     crate::helpers::spawn_app_with(&[("auth.signin_max_failures", serde_json::json!(3))]).await
 }
 
-#[tokio::test]
+backend_tests!(the_keys_page_lists_the_workspace_keys_with_user_text_escaped);
 async fn the_keys_page_lists_the_workspace_keys_with_user_text_escaped() {
     let app = spawn_app().await;
     let (email, password) = user(&app, "member@example.com", "member");
@@ -260,7 +260,7 @@ async fn the_keys_page_lists_the_workspace_keys_with_user_text_escaped() {
     );
 }
 
-#[tokio::test]
+backend_tests!(assets_are_served_under_their_content_hash);
 async fn assets_are_served_under_their_content_hash() {
     let app = spawn_app().await;
     let page = reqwest::get(format!("{}/login", app.address))
@@ -295,7 +295,7 @@ async fn assets_are_served_under_their_content_hash() {
     );
 }
 
-#[tokio::test]
+backend_tests!(the_workspace_switcher_moves_between_the_users_workspaces_only);
 async fn the_workspace_switcher_moves_between_the_users_workspaces_only() {
     let app = spawn_app().await;
     let (email, password) = user(&app, "owner@example.com", "owner");
@@ -303,11 +303,11 @@ async fn the_workspace_switcher_moves_between_the_users_workspaces_only() {
     let team_id = team["id"].as_str().unwrap();
     let db = app.db();
     let user_id: String = db
-        .query_row("SELECT id FROM users WHERE email = ?1", [&email], |r| {
+        .query_row("SELECT id FROM users WHERE email = ?1", &[&&email], |r| {
             r.get(0)
         })
         .unwrap();
-    db.execute("INSERT INTO memberships (account_id, user_id, role, created_at) VALUES (?1, ?2, 'member', 4102444800000)", [team_id, &user_id]).unwrap();
+    db.execute("INSERT INTO memberships (account_id, user_id, role, created_at) VALUES (?1, ?2, 'member', 4102444800000)", &[&team_id, &&user_id]).unwrap();
     app.cli_json(&[
         "keys",
         "create",

@@ -11,7 +11,7 @@ async fn create(app: &TestApp, manager: &str, body: Value) -> Value {
     res["data"].clone()
 }
 
-#[tokio::test]
+backend_tests!(bad_input_is_refused_with_the_field_and_changes_nothing);
 async fn bad_input_is_refused_with_the_field_and_changes_nothing() {
     let app = spawn_app().await;
     let manager = app.manager_key();
@@ -270,7 +270,7 @@ async fn bad_input_is_refused_with_the_field_and_changes_nothing() {
     assert_error(&res.json().await.unwrap(), "BSE2001");
 
     // Nothing changed: one key created above plus the manager, no extra activity.
-    let keys = app.count("SELECT count(*) FROM api_keys", []);
+    let keys = app.count("SELECT count(*) FROM api_keys", &[]);
     assert_eq!(keys, 2);
     let (_, shown) = app
         .api("GET", &format!("/api-keys/{id}"), &manager, None)
@@ -279,7 +279,7 @@ async fn bad_input_is_refused_with_the_field_and_changes_nothing() {
     assert_eq!(shown["data"]["status"], "active");
     let activity = app.count(
         "SELECT count(*) FROM activity WHERE category = 'apikey'",
-        [],
+        &[],
     );
     assert_eq!(activity, 2);
 }

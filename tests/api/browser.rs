@@ -83,13 +83,13 @@ fn key_id(app: &TestApp, name: &str) -> String {
     app.db()
         .query_row(
             "SELECT id FROM api_keys WHERE name = ?1 AND replaces IS NULL",
-            [name],
+            &[&name],
             |r| r.get(0),
         )
         .unwrap()
 }
 
-#[tokio::test]
+backend_tests!(a_person_manages_keys_end_to_end_in_a_real_browser);
 async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
     if browser_missing() {
         return;
@@ -172,7 +172,7 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
         .query_row(
             "SELECT m.account_id FROM memberships m JOIN users u ON u.id = m.user_id
              WHERE u.email = 'admin@localhost'",
-            [],
+            &[],
             |r| r.get(0),
         )
         .unwrap();
@@ -238,7 +238,7 @@ const LOADED_IMAGES: &str = "return Promise.all([...document.images].map(i => i.
 /// The decoded width of the page's video, or why there is none.
 const VIDEO_WIDTH: &str = "const v = document.querySelector('video'); return new Promise(done => { if (v.readyState >= 1) return done(v.videoWidth); v.addEventListener('loadedmetadata', () => done(v.videoWidth)); v.addEventListener('error', () => done('error ' + (v.error && v.error.code))); setTimeout(() => done('no metadata after 10 s'), 10000); });";
 
-#[tokio::test]
+backend_tests!(user_supplied_names_are_shown_as_text);
 async fn user_supplied_names_are_shown_as_text() {
     if browser_missing() {
         return;
@@ -248,7 +248,7 @@ async fn user_supplied_names_are_shown_as_text() {
         .db()
         .query_row(
             "SELECT account_id FROM memberships WHERE role = 'primary-owner'",
-            [],
+            &[],
             |r| r.get(0),
         )
         .unwrap();

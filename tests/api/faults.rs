@@ -16,7 +16,7 @@ async fn app_with_short_busy_timeout() -> TestApp {
 
 /// A second connection holding the write lock, as another process would.
 fn hold_write_lock(app: &TestApp) -> rusqlite::Connection {
-    let conn = app.db();
+    let conn = app.sqlite();
     conn.execute_batch("BEGIN IMMEDIATE").unwrap();
     conn
 }
@@ -98,7 +98,7 @@ fn free_plan_key(app: &TestApp) -> (String, String) {
 fn balance_of(app: &TestApp, account: &str) -> i64 {
     app.count(
         "SELECT credit_balance FROM accounts WHERE id = ?1",
-        [account],
+        &[&account],
     )
 }
 
@@ -201,7 +201,7 @@ async fn a_generation_whose_success_cannot_be_recorded_succeeds_once_the_lock_is
     assert_eq!(status, 200, "{body}");
 }
 
-#[tokio::test]
+backend_tests!(the_sweeper_fails_and_refunds_a_generation_running_past_its_providers_timeouts);
 async fn the_sweeper_fails_and_refunds_a_generation_running_past_its_providers_timeouts() {
     let (app, _fakes) = crate::upstream::app_with_fakes(&[]).await;
     let (account, key) = free_plan_key(&app);
@@ -308,13 +308,13 @@ async fn after_a_full_disk_every_generation_ends_and_the_ledger_balances() {
 
     // A reader of an old snapshot keeps the WAL from starting over, and a write as large as the
     // WAL file moves its end past the room it had: from here every commit must grow the file.
-    let reader = app.db();
+    let reader = app.sqlite();
     reader
         .execute_batch("BEGIN; SELECT count(*) FROM accounts;")
         .unwrap();
     let wal = std::fs::metadata(app.db_path().with_extension("db-wal")).unwrap();
     let padding = i64::try_from(wal.len()).unwrap() + (256 << 10);
-    app.db()
+    app.sqlite()
         .execute_batch(&format!(
             "CREATE TABLE padding (b BLOB); INSERT INTO padding VALUES (zeroblob({padding}));"
         ))

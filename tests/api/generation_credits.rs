@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::helpers::{assert_error, eventually};
 use crate::upstream::{Mode, app_with_fakes};
 
-#[tokio::test]
+backend_tests!(credits_are_reserved_with_the_record_and_settled_once);
 async fn credits_are_reserved_with_the_record_and_settled_once() {
     let (app, fakes) = app_with_fakes(&[]).await;
     app.add_credits("0.065");
@@ -27,7 +27,7 @@ async fn credits_are_reserved_with_the_record_and_settled_once() {
         .db()
         .prepare("SELECT kind, amount FROM credit_ledger WHERE reservation_id = ?1 ORDER BY id")
         .unwrap()
-        .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_map(&[&&id], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
         .map(Result::unwrap)
         .collect();
@@ -65,7 +65,7 @@ async fn credits_are_reserved_with_the_record_and_settled_once() {
     let second_refund = app.db().execute(
         "INSERT INTO credit_ledger (account_id, kind, amount, reservation_id, actor, created_at)
          VALUES (?1, 'refund', 50, ?2, 'test', 0)",
-        [&app.account_id, &failed],
+        &[&&app.account_id, &&failed],
     );
     assert!(
         second_refund.is_err(),
@@ -104,7 +104,7 @@ async fn credits_are_reserved_with_the_record_and_settled_once() {
     app.db()
         .execute(
             "DELETE FROM credit_ledger WHERE reservation_id = ?1 AND kind = 'charge'",
-            [&id],
+            &[&&id],
         )
         .unwrap();
     let check = app.cli(&["check"]);
@@ -118,13 +118,13 @@ async fn credits_are_reserved_with_the_record_and_settled_once() {
     );
 }
 
-#[tokio::test]
+backend_tests!(the_in_flight_cap_and_allowed_models_are_enforced);
 async fn the_in_flight_cap_and_allowed_models_are_enforced() {
     let (app, fakes) = app_with_fakes(&[]).await;
     app.db()
         .execute(
             "UPDATE accounts SET plan = 'free' WHERE id = ?1",
-            [&app.account_id],
+            &[&&app.account_id],
         )
         .unwrap();
     app.add_credits("1");

@@ -7,7 +7,7 @@ use crate::generation_record::check_record;
 use crate::helpers::{assert_error, eventually};
 use crate::upstream::app_with_fakes;
 
-#[tokio::test]
+backend_tests!(a_client_runs_the_whole_flow_with_only_the_base_url_changed);
 async fn a_client_runs_the_whole_flow_with_only_the_base_url_changed() {
     let (app, fakes) = app_with_fakes(&[]).await;
     app.add_credits("10");
@@ -217,7 +217,7 @@ async fn a_client_runs_the_whole_flow_with_only_the_base_url_changed() {
     assert_eq!(replayed["request_id"], created["request_id"]);
     let replay_rows = app.count(
         "SELECT count(*) FROM request_logs WHERE idempotency_replayed = 1",
-        [],
+        &[],
     );
     assert_eq!(replay_rows, 1);
     let (status, _, body) = app

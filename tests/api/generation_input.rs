@@ -6,7 +6,7 @@ use sha2::Digest;
 
 use crate::helpers::{SendChecked, assert_error, spawn_app_with};
 
-#[tokio::test]
+backend_tests!(another_accounts_generation_is_not_found);
 async fn another_accounts_generation_is_not_found() {
     let app = spawn_app_with(&[]).await;
     app.add_credits("1");
@@ -45,7 +45,7 @@ async fn another_accounts_generation_is_not_found() {
     assert_eq!(app.generations(), 1);
 }
 
-#[tokio::test]
+backend_tests!(every_bad_field_is_named_and_nothing_is_created);
 async fn every_bad_field_is_named_and_nothing_is_created() {
     let app = spawn_app_with(&[]).await;
     app.add_credits("1");
@@ -201,7 +201,12 @@ async fn every_bad_field_is_named_and_nothing_is_created() {
             "INSERT INTO idempotency_keys (account_id, route, idempotency_key, fingerprint, state,
                  request_id, created_at)
              VALUES (?1, ?2, 'busy', ?3, 'in_progress', 'req_first', ?4)",
-            rusqlite::params![app.account_id, image, fingerprint, app.clock.now().millis()],
+            &[
+                &app.account_id,
+                &image,
+                &fingerprint,
+                &app.clock.now().millis(),
+            ],
         )
         .unwrap();
     let res = app

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::helpers::{TestApp, spawn_app_in, spawn_app_with};
 
-#[tokio::test]
+backend_tests!(the_local_provider_renders_every_declared_format_deterministically);
 async fn the_local_provider_renders_every_declared_format_deterministically() {
     let app = spawn_app_with(&[]).await;
     app.add_credits("1");
@@ -69,7 +69,7 @@ async fn the_local_provider_renders_every_declared_format_deterministically() {
     assert_eq!(frames.len(), 8, "one second at 8 frames per second");
 }
 
-#[tokio::test]
+backend_tests!(a_restart_resumes_pending_generations_and_refunds_interrupted_ones);
 async fn a_restart_resumes_pending_generations_and_refunds_interrupted_ones() {
     let app = spawn_app_with(&[]).await;
     app.add_credits("1");
@@ -80,23 +80,17 @@ async fn a_restart_resumes_pending_generations_and_refunds_interrupted_ones() {
         ("11111111-1111-4111-8111-111111111111", "pending"),
         ("22222222-2222-4222-8222-222222222222", "processing"),
     ] {
-        conn.execute(
-            "INSERT INTO generations (id, account_id, environment, model_identifier, model_type,
+        conn.execute("INSERT INTO generations (id, account_id, environment, model_identifier, model_type,
                  provider_order, status, prompt, ratio, output_format, output_number, cost, created_at)
              VALUES (?1, ?2, 'live', 'tidegate/gradient-1', 'image', '[\"local\"]', ?3, 'left over',
-                 '1:1', 'webp', 1, 4, 0)",
-            rusqlite::params![id, account, status],
-        )
+                 '1:1', 'webp', 1, 4, 0)", &[&id, &account, &status])
         .unwrap();
-        conn.execute(
-            "INSERT INTO credit_ledger (account_id, kind, amount, reservation_id, actor, created_at)
-             VALUES (?1, 'reserve', -4, ?2, 'test', 0)",
-            rusqlite::params![account, id],
-        )
+        conn.execute("INSERT INTO credit_ledger (account_id, kind, amount, reservation_id, actor, created_at)
+             VALUES (?1, 'reserve', -4, ?2, 'test', 0)", &[&account, &id])
         .unwrap();
         conn.execute(
             "UPDATE accounts SET credit_balance = credit_balance - 4 WHERE id = ?1",
-            [&account],
+            &[&account],
         )
         .unwrap();
     }
@@ -126,7 +120,7 @@ async fn a_restart_resumes_pending_generations_and_refunds_interrupted_ones() {
     assert_eq!(again.cli(&["check"]).status, 0);
 }
 
-#[tokio::test]
+backend_tests!(the_generations_page_shows_thumbnails_outputs_and_the_record);
 async fn the_generations_page_shows_thumbnails_outputs_and_the_record() {
     let app = spawn_app_with(&[]).await;
     app.add_credits("1");

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::upstream::{Mode, app_with_fakes};
 
-#[tokio::test]
+backend_tests!(providers_fail_over_time_out_and_open_their_circuit);
 async fn providers_fail_over_time_out_and_open_their_circuit() {
     let (app, fakes) = app_with_fakes(&[]).await;
     app.add_credits("10");
@@ -36,7 +36,7 @@ async fn providers_fail_over_time_out_and_open_their_circuit() {
             .db()
             .prepare("SELECT provider, outcome, error_code FROM generation_attempts WHERE generation_id = ?1 ORDER BY id")
             .unwrap()
-            .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_map(&[&&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .unwrap()
             .map(Result::unwrap)
             .collect();

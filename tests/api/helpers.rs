@@ -1,5 +1,6 @@
-//! `spawn_app()` starts the real server on port 0 with a temporary data directory; the helpers
-//! speak HTTP to it and run the real binary against the same SQLite file.
+//! `spawn_app()` starts the real server on port 0 with a temporary data directory, on the
+//! backend of the running test (`backend.rs`); the helpers speak HTTP to it and run the real
+//! binary against the same store.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,6 +11,7 @@ use tidegate::app::Application;
 use tidegate::config::Config;
 use tidegate::domain::Clock;
 
+pub use crate::backend::{Backend, TestDb};
 pub use crate::contract::SendChecked;
 
 pub struct TestApp {
@@ -37,7 +39,19 @@ pub async fn spawn_app_with(overrides: &[(&str, Value)]) -> TestApp {
 
 /// Starts a server on an existing data directory (a restart); `account_id` is left empty.
 pub async fn spawn_app_in(data_dir: tempfile::TempDir, overrides: &[(&str, Value)]) -> TestApp {
-    let mut figment = Config::defaults()
+    // The server's warnings and errors, in the output of the test that failed.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("warn,actix_http=off")
+        .try_init();
+    let mut figment = Config::defaults();
+    if Backend::current() == Backend::Postgres {
+        let url = crate::backend::provision(data_dir.path());
+        figment = figment
+            .merge(Serialized::default("storage.backend", "postgres"))
+            .merge(Serialized::default("storage.postgres_url", url));
+    }
+    let mut figment = figment
         .merge(Serialized::default("server.listen", "127.0.0.1:0"))
         .merge(Serialized::default("server.workers", 2))
         .merge(Serialized::default("storage.data_dir", data_dir.path()))
@@ -83,16 +97,21 @@ impl TestApp {
         self.data_dir.path().join("tidegate.db")
     }
 
-    /// A connection to the server's own SQLite file.
-    pub fn db(&self) -> rusqlite::Connection {
+    /// A connection to the server's own store, whichever the backend.
+    pub fn db(&self) -> TestDb {
+        TestDb::open(self.data_dir.path())
+    }
+
+    /// A connection to the server's own SQLite file (tests of what only SQLite does).
+    pub fn sqlite(&self) -> rusqlite::Connection {
         let conn = rusqlite::Connection::open(self.db_path()).expect("open db");
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .expect("busy timeout");
         conn
     }
 
-    /// The single integer a query such as `SELECT count(*) …` answers, from the server's file.
-    pub fn count(&self, sql: &str, params: impl rusqlite::Params) -> i64 {
+    /// The single integer a query such as `SELECT count(*) …` answers, from the server's store.
+    pub fn count(&self, sql: &str, params: crate::backend::Params<'_>) -> i64 {
         self.db()
             .query_row(sql, params, |r| r.get(0))
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
@@ -102,19 +121,21 @@ impl TestApp {
     pub fn log_rows(&self, key_id: &str) -> i64 {
         self.count(
             "SELECT count(*) FROM request_logs WHERE key_id = ?1",
-            [key_id],
+            &[&key_id],
         )
     }
 
     /// Status and error code of every log row of a request.
     pub fn log_outcomes(&self, request_id: &str) -> Vec<(i64, Option<String>)> {
         self.db()
-            .prepare("SELECT status_code, error_code FROM request_logs WHERE request_id = ?1")
-            .expect("prepare")
-            .query_map([request_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .expect("query")
-            .collect::<Result<_, _>>()
+            .query_map(
+                "SELECT status_code, error_code FROM request_logs WHERE request_id = ?1",
+                &[&request_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .expect("log rows")
+            .collect::<Result<_, _>>()
+            .expect("log row")
     }
 
     /// Runs the real binary on this app's data directory.
@@ -174,7 +195,8 @@ pub fn run_binary(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Cli {
     cmd.args(args)
         .env("TIDEGATE_STORAGE__DATA_DIR", data_dir)
         .env("TIDEGATE_TELEMETRY__LEVEL", "warn")
-        .env_remove("TIDEGATE_ADMIN_PASSWORD");
+        .env_remove("TIDEGATE_ADMIN_PASSWORD")
+        .envs(crate::backend::store_env(data_dir));
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -306,21 +328,23 @@ impl TestApp {
         self.db()
             .query_row(
                 "SELECT credit_balance FROM accounts WHERE id = ?1",
-                [&self.account_id],
+                &[&self.account_id],
                 |r| r.get(0),
             )
             .unwrap()
     }
 
     pub fn generations(&self) -> i64 {
-        self.count("SELECT count(*) FROM generations", [])
+        self.count("SELECT count(*) FROM generations", &[])
     }
 
     pub fn status_of(&self, id: &str) -> String {
         self.db()
-            .query_row("SELECT status FROM generations WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT status FROM generations WHERE id = ?1",
+                &[&id],
+                |r| r.get(0),
+            )
             .unwrap_or_default()
     }
 

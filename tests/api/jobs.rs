@@ -1,7 +1,6 @@
 //! The scheduled jobs (keys.md §5, §7), run on demand against the server's own SQLite file, and
 //! once through the real scheduler.
 
-use rusqlite::params;
 use serde_json::{Value, json};
 use tidegate::domain::Timestamp;
 use tidegate::jobs::{JOB_NAMES, Job, JobError, JobOutcome, run_job};
@@ -33,13 +32,15 @@ fn activity(app: &TestApp, action: &str, id: &str) -> Vec<(String, String)> {
     app.db()
         .prepare("SELECT actor, description FROM activity WHERE action = ?1 AND target = ?2")
         .unwrap()
-        .query_map([action, id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_map(&[&action, &id], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
         .map(Result::unwrap)
         .collect()
 }
 
-#[tokio::test]
+backend_tests!(
+    a_rotated_key_is_refused_when_its_grace_ends_and_its_expiry_is_recorded_exactly_once
+);
 async fn a_rotated_key_is_refused_when_its_grace_ends_and_its_expiry_is_recorded_exactly_once() {
     let app = spawn_app_without_schedules().await;
     let manager = app.manager_key();
@@ -89,17 +90,19 @@ async fn a_rotated_key_is_refused_when_its_grace_ends_and_its_expiry_is_recorded
         .db()
         .query_row(
             "SELECT expiry_recorded_at FROM api_keys WHERE id = ?1",
-            [&id],
+            &[&&id],
             |r| r.get(0),
         )
         .unwrap();
     assert!(recorded.is_some());
-    let mut db = tidegate::store::open_read_only(&app.db_path()).unwrap();
-    let (_, broken) = tidegate::store::activity::verify(&db.read()).unwrap();
-    assert_eq!(broken, None, "the activity chain stays intact");
+    let audit = app.cli_json(&["audit", "verify"]);
+    assert_eq!(
+        audit["intact"], true,
+        "the activity chain stays intact: {audit}"
+    );
 }
 
-#[tokio::test]
+backend_tests!(a_key_expiring_soon_is_warned_about_once_and_again_after_its_expiry_changes);
 async fn a_key_expiring_soon_is_warned_about_once_and_again_after_its_expiry_changes() {
     let app = spawn_app_without_schedules().await;
     let manager = app.manager_key();
@@ -126,7 +129,7 @@ async fn a_key_expiring_soon_is_warned_about_once_and_again_after_its_expiry_cha
         .db()
         .query_row(
             "SELECT expires_at FROM api_keys WHERE id = ?1",
-            [&soon],
+            &[&&soon],
             |r| r.get(0),
         )
         .unwrap();
@@ -165,7 +168,7 @@ async fn usage_total(app: &TestApp, key: &str) -> i64 {
     body["data"]["usage_total_requests"].as_i64().unwrap()
 }
 
-#[tokio::test]
+backend_tests!(request_logs_past_retention_are_purged_in_chunks_and_usage_totals_stay);
 async fn request_logs_past_retention_are_purged_in_chunks_and_usage_totals_stay() {
     let app = spawn_app_without_schedules().await;
     let (_, key) = app.create_key(&[]);
@@ -178,12 +181,12 @@ async fn request_logs_past_retention_are_purged_in_chunks_and_usage_totals_stay(
     let db = app.db();
     db.execute(
         "UPDATE request_logs SET created_at = ?1 WHERE id IN (SELECT id FROM request_logs ORDER BY id LIMIT 2)",
-        [old],
+        &[&old],
     )
     .unwrap();
     db.execute(
         "UPDATE request_logs SET created_at = ?1 WHERE id = (SELECT max(id) FROM request_logs)",
-        [kept],
+        &[&kept],
     )
     .unwrap();
     // More old rows than one purge transaction takes, copied from a real one. Rows are appended
@@ -196,13 +199,13 @@ async fn request_logs_past_retention_are_purged_in_chunks_and_usage_totals_stay(
          SELECT -i, 'req_old_' || i, key_id, account_id, key_prefix, environment, method, endpoint,
              route, query, status_code, error_code, idempotency_replayed, ip_hash, user_agent,
              region, latency_us, ?1
-         FROM n, (SELECT * FROM request_logs ORDER BY id LIMIT 1)",
-        [old],
+         FROM n, (SELECT * FROM request_logs ORDER BY id LIMIT 1) one",
+        &[&old],
     )
     .unwrap();
     db.execute(
         "INSERT INTO refusals_daily (day, ip_hash, reason, requests) VALUES (?1, 'h', 'BSE1002', 3), (?2, 'h', 'BSE1002', 1)",
-        params![Timestamp(old).day(), now.day()],
+        &[&Timestamp(old).day(), &now.day()],
     )
     .unwrap();
     // A webhook delivery as old as the old rows, another queued for a disabled endpoint.
@@ -224,7 +227,7 @@ async fn request_logs_past_retention_are_purged_in_chunks_and_usage_totals_stay(
                     ('d-queued', '{endpoint}', 1, 'queued', {old});"
     ))
     .unwrap();
-    let rows_before = app.count("SELECT count(*) FROM request_logs", []);
+    let rows_before = app.count("SELECT count(*) FROM request_logs", &[]);
     let usage_before = usage_total(&app, &key).await;
 
     assert_eq!(
@@ -236,23 +239,23 @@ async fn request_logs_past_retention_are_purged_in_chunks_and_usage_totals_stay(
         }
     );
     assert_eq!(
-        app.count("SELECT count(*) FROM webhook_events", []),
+        app.count("SELECT count(*) FROM webhook_events", &[]),
         0,
         "and the event no delivery refers to"
     );
     assert_eq!(
-        app.count("SELECT count(*) FROM request_logs", []),
+        app.count("SELECT count(*) FROM request_logs", &[]),
         rows_before - 12_002 + 1,
         "newer rows stay (plus the usage request's own row)"
     );
     assert_eq!(
         app.count(
             "SELECT count(*) FROM request_logs WHERE created_at = ?1",
-            [kept]
+            &[&kept]
         ),
         1
     );
-    assert_eq!(app.count("SELECT count(*) FROM refusals_daily", []), 1);
+    assert_eq!(app.count("SELECT count(*) FROM refusals_daily", &[]), 1);
     assert_eq!(
         usage_total(&app, &key).await,
         usage_before + 1,
@@ -266,12 +269,12 @@ fn insert_idempotency_record(app: &TestApp, key: &str, created_at: Timestamp) {
             "INSERT INTO idempotency_keys (account_id, route, idempotency_key, fingerprint, state,
                  request_id, created_at)
              VALUES (?1, '/v1/generate/image/{model}', ?2, 'f', 'done', 'req_x', ?3)",
-            params![app.account_id, key, created_at.millis()],
+            &[&app.account_id, &key, &created_at.millis()],
         )
         .unwrap();
 }
 
-#[tokio::test]
+backend_tests!(idempotency_records_older_than_a_day_are_purged);
 async fn idempotency_records_older_than_a_day_are_purged() {
     let app = spawn_app_without_schedules().await;
     let now = app.clock.now();
@@ -293,7 +296,7 @@ async fn idempotency_records_older_than_a_day_are_purged() {
         .db()
         .prepare("SELECT idempotency_key FROM idempotency_keys")
         .unwrap()
-        .query_map([], |r| r.get(0))
+        .query_map(&[], |r| r.get(0))
         .unwrap()
         .map(Result::unwrap)
         .collect();
@@ -303,15 +306,16 @@ async fn idempotency_records_older_than_a_day_are_purged() {
 /// Makes `idempotency_keys` refuse every delete, so its purge job fails.
 fn break_idempotency_purge(app: &TestApp) {
     app.db()
-        .execute_batch(
-            "CREATE TRIGGER keep_idempotency BEFORE DELETE ON idempotency_keys
-             BEGIN SELECT RAISE(ABORT, 'idempotency records are read-only'); END;",
+        .refuse(
+            "idempotency_keys",
+            "DELETE",
+            "idempotency records are read-only",
         )
         .unwrap();
     insert_idempotency_record(app, "stuck", app.clock.now().plus_millis(-48 * HOUR_MS));
 }
 
-#[tokio::test]
+backend_tests!(a_failing_job_returns_its_error_while_the_other_jobs_still_run);
 async fn a_failing_job_returns_its_error_while_the_other_jobs_still_run() {
     let app = spawn_app_without_schedules().await;
     break_idempotency_purge(&app);
@@ -337,7 +341,7 @@ async fn a_failing_job_returns_its_error_while_the_other_jobs_still_run() {
     }
 }
 
-#[tokio::test]
+backend_tests!(an_unknown_job_name_is_refused_with_the_list_of_jobs);
 async fn an_unknown_job_name_is_refused_with_the_list_of_jobs() {
     let app = spawn_app_without_schedules().await;
     let err = run_job("vacuum", &app.jobs).await.unwrap_err();
@@ -348,7 +352,9 @@ async fn an_unknown_job_name_is_refused_with_the_list_of_jobs() {
     }
 }
 
-#[tokio::test]
+backend_tests!(
+    the_scheduler_runs_each_job_on_its_schedule_and_a_failing_one_does_not_stop_the_others
+);
 async fn the_scheduler_runs_each_job_on_its_schedule_and_a_failing_one_does_not_stop_the_others() {
     let every_second = json!("* * * * * *");
     let app = spawn_app_with(&[
@@ -365,15 +371,15 @@ async fn the_scheduler_runs_each_job_on_its_schedule_and_a_failing_one_does_not_
     for _ in 0..2 {
         assert_eq!(app.get("/v1/status", Some(&key)).await.status(), 200);
         app.db()
-            .execute("UPDATE request_logs SET created_at = ?1", [old])
+            .execute("UPDATE request_logs SET created_at = ?1", &[&old])
             .unwrap();
         eventually("the scheduler purges the old request-log rows", || {
-            app.count("SELECT count(*) FROM request_logs", []) == 0
+            app.count("SELECT count(*) FROM request_logs", &[]) == 0
         })
         .await;
     }
     assert_eq!(
-        app.count("SELECT count(*) FROM idempotency_keys", []),
+        app.count("SELECT count(*) FROM idempotency_keys", &[]),
         1,
         "the failing job changed nothing"
     );

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::helpers::{assert_error, spawn_app, spawn_app_with};
 
-#[tokio::test]
+backend_tests!(rate_limits_refuse_with_retry_after_and_describe_the_window);
 async fn rate_limits_refuse_with_retry_after_and_describe_the_window() {
     let app = spawn_app_with(&[("plans.unlimited.requests_per_minute", json!(3))]).await;
     let (_, key) = app.create_key(&[]);
@@ -51,7 +51,7 @@ async fn rate_limits_refuse_with_retry_after_and_describe_the_window() {
     );
 }
 
-#[tokio::test]
+backend_tests!(unlimited_plans_send_no_rate_limit_headers);
 async fn unlimited_plans_send_no_rate_limit_headers() {
     let app = spawn_app().await;
     let (_, key) = app.create_key(&[]);
@@ -59,7 +59,7 @@ async fn unlimited_plans_send_no_rate_limit_headers() {
     assert!(!res.headers().contains_key("x-ratelimit-limit"));
 }
 
-#[tokio::test]
+backend_tests!(a_blocked_address_is_refused_only_what_no_usable_key_stands_behind);
 async fn a_blocked_address_is_refused_only_what_no_usable_key_stands_behind() {
     let app = spawn_app_with(&[("auth.preauth_max_failures", json!(3))]).await;
     let (_, key) = app.create_key(&[]);
@@ -90,7 +90,7 @@ async fn a_blocked_address_is_refused_only_what_no_usable_key_stands_behind() {
     // The refused attempts with the revoked key are still audit rows of that key.
     let refused = app.count(
         "SELECT count(*) FROM request_logs WHERE key_id = ?1 AND error_code = 'BSE1006'",
-        [&revoked_id],
+        &[&&revoked_id],
     );
     assert_eq!(refused, 1);
 
@@ -100,7 +100,7 @@ async fn a_blocked_address_is_refused_only_what_no_usable_key_stands_behind() {
     assert_error(&body, "BSE1002");
 }
 
-#[tokio::test]
+backend_tests!(a_daily_limit_alone_refuses_without_minute_headers);
 async fn a_daily_limit_alone_refuses_without_minute_headers() {
     let app = spawn_app_with(&[("plans.unlimited.requests_per_day", json!(2))]).await;
     let (_, key) = app.create_key(&[]);
@@ -121,7 +121,7 @@ async fn a_daily_limit_alone_refuses_without_minute_headers() {
     assert_eq!(error["details"]["limit"], 2);
 }
 
-#[tokio::test]
+backend_tests!(management_api_refusals_keep_their_rate_limit_headers);
 async fn management_api_refusals_keep_their_rate_limit_headers() {
     let app = spawn_app().await;
     let (_, manager) = app.create_key(&["--preset", "key_management", "--rate-limit", "1"]);

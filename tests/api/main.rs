@@ -1,6 +1,10 @@
 //! Integration tests: the real server on port 0, the real binary, the real SQLite file.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// First, so that its `backend_tests!` is in scope in every module after it.
+#[macro_use]
+mod backend;
+
 mod abuse;
 mod admin_cli;
 mod admin_keys;

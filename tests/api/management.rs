@@ -10,7 +10,7 @@ async fn create(app: &TestApp, manager: &str, body: Value) -> Value {
     res["data"].clone()
 }
 
-#[tokio::test]
+backend_tests!(keys_are_created_with_every_preset_and_custom_scopes_and_shown_once);
 async fn keys_are_created_with_every_preset_and_custom_scopes_and_shown_once() {
     let app = spawn_app().await;
     let manager = app.manager_key();
@@ -66,7 +66,7 @@ async fn keys_are_created_with_every_preset_and_custom_scopes_and_shown_once() {
     assert!(!listed.to_string().contains("key_hash"));
 }
 
-#[tokio::test]
+backend_tests!(rotation_keeps_both_keys_working_until_the_exact_end_of_the_grace_period);
 async fn rotation_keeps_both_keys_working_until_the_exact_end_of_the_grace_period() {
     let app = spawn_app().await;
     let manager = app.manager_key();
@@ -135,7 +135,7 @@ async fn rotation_keeps_both_keys_working_until_the_exact_end_of_the_grace_perio
     assert_error(&body, "BSE2018");
 }
 
-#[tokio::test]
+backend_tests!(the_grace_period_never_outlives_the_keys_own_expiry);
 async fn the_grace_period_never_outlives_the_keys_own_expiry() {
     let app = spawn_app().await;
     let manager = app.manager_key();
@@ -149,7 +149,7 @@ async fn the_grace_period_never_outlives_the_keys_own_expiry() {
     app.db()
         .execute(
             "UPDATE api_keys SET expires_at = ?2 WHERE id = ?1",
-            rusqlite::params![id, app.clock.now().millis() + 60_000],
+            &[&id, &(app.clock.now().millis() + 60_000)],
         )
         .unwrap();
     let (_, rotated) = app
@@ -170,7 +170,7 @@ async fn the_grace_period_never_outlives_the_keys_own_expiry() {
     );
 }
 
-#[tokio::test]
+backend_tests!(expire_now_revoke_disable_enable_and_delete_follow_the_lifecycle);
 async fn expire_now_revoke_disable_enable_and_delete_follow_the_lifecycle() {
     let app = spawn_app().await;
     let manager = app.manager_key();
@@ -267,7 +267,7 @@ async fn expire_now_revoke_disable_enable_and_delete_follow_the_lifecycle() {
     let rolled: i64 = db
         .query_row(
             "SELECT COALESCE(SUM(requests), 0) FROM usage_daily WHERE key_id IS NULL",
-            [],
+            &[],
             |r| r.get(0),
         )
         .unwrap();
@@ -281,14 +281,14 @@ async fn expire_now_revoke_disable_enable_and_delete_follow_the_lifecycle() {
             "SELECT action FROM activity WHERE category = 'apikey' AND target = ?1 ORDER BY id",
         )
         .unwrap()
-        .query_map([&new_id], |r| r.get(0))
+        .query_map(&[&&new_id], |r| r.get(0))
         .unwrap()
         .map(Result::unwrap)
         .collect();
     assert_eq!(actions, ["disabled", "enabled", "revoked", "deleted"]);
 }
 
-#[tokio::test]
+backend_tests!(edits_change_name_expiry_allowlist_models_and_rate_limit);
 async fn edits_change_name_expiry_allowlist_models_and_rate_limit() {
     let app = spawn_app().await;
     let manager = app.manager_key();
@@ -337,7 +337,7 @@ async fn edits_change_name_expiry_allowlist_models_and_rate_limit() {
     assert_eq!(app.get("/v1/status", Some(&secret)).await.status(), 200);
     let edits = app.count(
         "SELECT count(*) FROM activity WHERE action = 'edited' AND target = ?1",
-        [&id],
+        &[&&id],
     );
     assert_eq!(edits, 2);
 }

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::helpers::{assert_error, spawn_app};
 
-#[tokio::test]
+backend_tests!(a_key_manages_only_its_own_account_and_needs_the_right_scope);
 async fn a_key_manages_only_its_own_account_and_needs_the_right_scope() {
     let app = spawn_app().await;
     let manager = app.manager_key();
@@ -37,8 +37,8 @@ async fn a_key_manages_only_its_own_account_and_needs_the_right_scope() {
         .db()
         .query_row(
             "SELECT revoked_at FROM api_keys WHERE id = ?1",
-            [their_id],
-            |r| r.get::<_, Option<i64>>(0).map(|v| v.map(|x| x.to_string())),
+            &[&their_id],
+            |r| r.get::<Option<i64>>(0).map(|v| v.map(|x| x.to_string())),
         )
         .unwrap();
     assert!(status.is_none(), "nothing changed on the other account");
@@ -64,7 +64,7 @@ async fn a_key_manages_only_its_own_account_and_needs_the_right_scope() {
     assert_error(&body, "BSE1002");
 }
 
-#[tokio::test]
+backend_tests!(management_requests_are_logged_and_logs_export_as_json_and_csv);
 async fn management_requests_are_logged_and_logs_export_as_json_and_csv() {
     let app = spawn_app().await;
     let manager = app.manager_key();
@@ -131,21 +131,21 @@ async fn management_requests_are_logged_and_logs_export_as_json_and_csv() {
 
     let mgmt_rows = app.count(
         "SELECT count(*) FROM request_logs WHERE route LIKE '/api/v1/%'",
-        [],
+        &[],
     );
     assert!(mgmt_rows >= 4, "management requests are logged too");
     let route: String = app
         .db()
         .query_row(
             "SELECT route FROM request_logs WHERE endpoint LIKE '/api/v1/logs%' LIMIT 1",
-            [],
+            &[],
             |r| r.get(0),
         )
         .unwrap();
     assert_eq!(route, "/api/v1/logs");
 }
 
-#[tokio::test]
+backend_tests!(key_usage_and_the_activity_feed_are_served);
 async fn key_usage_and_the_activity_feed_are_served() {
     let app = spawn_app().await;
     let manager = app.manager_key();
@@ -180,7 +180,7 @@ async fn key_usage_and_the_activity_feed_are_served() {
     );
 }
 
-#[tokio::test]
+backend_tests!(changes_made_with_a_management_key_name_the_key_and_the_callers_address);
 async fn changes_made_with_a_management_key_name_the_key_and_the_callers_address() {
     let app = spawn_app().await;
     let manager = app.manager_key();
@@ -198,7 +198,7 @@ async fn changes_made_with_a_management_key_name_the_key_and_the_callers_address
         .db()
         .query_row(
             "SELECT actor, ip_hash FROM activity WHERE target = ?1 AND action = 'created'",
-            [id],
+            &[&id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
@@ -208,14 +208,14 @@ async fn changes_made_with_a_management_key_name_the_key_and_the_callers_address
         .db()
         .query_row(
             "SELECT ip_hash FROM activity WHERE actor = 'cli' LIMIT 1",
-            [],
+            &[],
             |r| r.get(0),
         )
         .unwrap();
     assert!(cli_hash.is_none(), "command-line changes have no address");
 }
 
-#[tokio::test]
+backend_tests!(the_key_is_judged_before_the_body);
 async fn the_key_is_judged_before_the_body() {
     let app = spawn_app().await;
     let (manager_id, manager) = app.create_key(&["--preset", "key_management"]);
@@ -254,7 +254,7 @@ async fn the_key_is_judged_before_the_body() {
     assert_eq!(app.log_rows(&manager_id), 1);
 }
 
-#[tokio::test]
+backend_tests!(a_csv_export_quotes_its_cells_and_defuses_formulas);
 async fn a_csv_export_quotes_its_cells_and_defuses_formulas() {
     let app = spawn_app().await;
     let manager = app.manager_key();

@@ -57,7 +57,7 @@ fn error_body(code: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-#[tokio::test]
+backend_tests!(the_served_document_is_the_one_the_helpers_check_every_answer_against);
 async fn the_served_document_is_the_one_the_helpers_check_every_answer_against() {
     let app = spawn_app().await;
     let before = CHECKED.load(Ordering::Relaxed);
@@ -126,7 +126,7 @@ fn answers_the_document_does_not_describe_fail_the_check() {
     assert!(check("/v1/status", 200, &text, b"Forbidden\n").is_err());
 }
 
-#[tokio::test]
+backend_tests!(a_document_that_drifted_from_the_server_fails_the_check);
 async fn a_document_that_drifted_from_the_server_fails_the_check() {
     let app = spawn_app().await;
     let (_, key) = app.create_key(&[]);
@@ -153,7 +153,7 @@ async fn a_document_that_drifted_from_the_server_fails_the_check() {
     assert!(verdict.unwrap_err().contains("apikey_colour"));
 }
 
-#[tokio::test]
+backend_tests!(every_owner_and_name_the_document_allows_passes_the_firewall);
 async fn every_owner_and_name_the_document_allows_passes_the_firewall() {
     let doc = document();
     let owner = &doc["paths"]["/v1/estimate/{owner}/{name}"]["get"]["parameters"][0];

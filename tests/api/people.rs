@@ -82,7 +82,7 @@ pub async fn person(app: &TestApp, email: &str, role: &str) -> Person {
         app.db()
             .execute(
                 "UPDATE memberships SET role = 'primary-owner' WHERE user_id = ?1",
-                [&user_id],
+                &[&&user_id],
             )
             .unwrap();
     }

@@ -6,7 +6,7 @@ use crate::helpers::{SendChecked, assert_error, spawn_app, spawn_app_with};
 
 const GID: &str = "0b8f1d3e-2c4a-4e5f-9a7b-1c2d3e4f5a6b";
 
-#[tokio::test]
+backend_tests!(requests_outside_the_route_table_get_a_bare_403_before_authentication);
 async fn requests_outside_the_route_table_get_a_bare_403_before_authentication() {
     let app = spawn_app().await;
     let (_, key) = app.create_key(&[]);
@@ -60,14 +60,14 @@ async fn requests_outside_the_route_table_get_a_bare_403_before_authentication()
             assert!(res.headers().contains_key("x-request-id"));
         }
     }
-    let logged = app.count("SELECT count(*) FROM request_logs", []);
+    let logged = app.count("SELECT count(*) FROM request_logs", &[]);
     assert_eq!(logged, 0, "firewall refusals are not request-log rows");
     crate::helpers::eventually("firewall refusals counted", || {
         app.db()
             .query_row(
                 "SELECT COALESCE(SUM(requests), 0) FROM refusals_daily WHERE reason = 'firewall'",
-                [],
-                |r| r.get::<_, i64>(0),
+                &[],
+                |r| r.get::<i64>(0),
             )
             .unwrap_or(0)
             >= 34
@@ -75,7 +75,7 @@ async fn requests_outside_the_route_table_get_a_bare_403_before_authentication()
     .await;
 }
 
-#[tokio::test]
+backend_tests!(every_operation_in_the_table_passes_the_firewall);
 async fn every_operation_in_the_table_passes_the_firewall() {
     let app = spawn_app().await;
     let ops = [
@@ -111,7 +111,7 @@ async fn every_operation_in_the_table_passes_the_firewall() {
     }
 }
 
-#[tokio::test]
+backend_tests!(generation_routes_pass_auth_scope_and_rate_limit_before_answering);
 async fn generation_routes_pass_auth_scope_and_rate_limit_before_answering() {
     let app = spawn_app().await;
     let (_, full) = app.create_key(&["--rate-limit", "100"]);
@@ -135,7 +135,7 @@ async fn generation_routes_pass_auth_scope_and_rate_limit_before_answering() {
     assert_error(&res.json().await.unwrap(), "BSE1003");
 }
 
-#[tokio::test]
+backend_tests!(authentication_failures_answer_in_the_documented_order);
 async fn authentication_failures_answer_in_the_documented_order() {
     let app = spawn_app().await;
     let (_, key) = app.create_key(&[]);
@@ -172,13 +172,16 @@ async fn authentication_failures_answer_in_the_documented_order() {
     }
 }
 
-#[tokio::test]
+backend_tests!(expired_keys_and_keys_of_deleted_accounts_are_refused);
 async fn expired_keys_and_keys_of_deleted_accounts_are_refused() {
     let app = spawn_app().await;
     let (id, key) = app.create_key(&["--expires-in-days", "1"]);
     assert_eq!(app.get("/v1/status", Some(&key)).await.status(), 200);
     app.db()
-        .execute("UPDATE api_keys SET expires_at = 1000 WHERE id = ?1", [&id])
+        .execute(
+            "UPDATE api_keys SET expires_at = 1000 WHERE id = ?1",
+            &[&&id],
+        )
         .unwrap();
     let (status, body) = app.get_json("/v1/status", &key).await;
     assert_eq!(status, 401);
@@ -193,7 +196,7 @@ async fn expired_keys_and_keys_of_deleted_accounts_are_refused() {
     app.db()
         .execute(
             "UPDATE accounts SET deleted_at = 1 WHERE id = ?1",
-            [&app.account_id],
+            &[&&app.account_id],
         )
         .unwrap();
     let (status, body) = app.get_json("/v1/status", &other).await;
@@ -201,7 +204,7 @@ async fn expired_keys_and_keys_of_deleted_accounts_are_refused() {
     assert_error(&body, "BSE1008");
 }
 
-#[tokio::test]
+backend_tests!(a_key_fails_on_another_regions_host_like_an_unknown_key);
 async fn a_key_fails_on_another_regions_host_like_an_unknown_key() {
     let app = spawn_app().await;
     let (_, key) = app.create_key(&[]);
@@ -254,7 +257,7 @@ async fn a_key_fails_on_another_regions_host_like_an_unknown_key() {
     );
 }
 
-#[tokio::test]
+backend_tests!(ip_allowlists_match_addresses_and_cidr_blocks);
 async fn ip_allowlists_match_addresses_and_cidr_blocks() {
     let app = spawn_app().await;
     let (_, outside) = app.create_key(&["--ips", "10.0.0.0/8,203.0.113.7"]);
@@ -279,7 +282,7 @@ async fn ip_allowlists_match_addresses_and_cidr_blocks() {
     assert_eq!(res.status(), 403);
 }
 
-#[tokio::test]
+backend_tests!(behind_a_trusted_proxy_the_forwarded_client_address_is_checked);
 async fn behind_a_trusted_proxy_the_forwarded_client_address_is_checked() {
     let app = spawn_app_with(&[("server.trusted_proxies", json!(["127.0.0.0/8"]))]).await;
     let (_, key) = app.create_key(&["--ips", "203.0.113.0/24"]);
@@ -305,7 +308,7 @@ async fn behind_a_trusted_proxy_the_forwarded_client_address_is_checked() {
     assert_eq!(app.get("/v1/status", Some(&key)).await.status(), 403);
 }
 
-#[tokio::test]
+backend_tests!(scopes_are_checked_per_route);
 async fn scopes_are_checked_per_route() {
     let app = spawn_app().await;
     let (_, monitor) = app.create_key(&["--preset", "monitor_only"]);
@@ -325,7 +328,7 @@ async fn scopes_are_checked_per_route() {
     );
 }
 
-#[tokio::test]
+backend_tests!(errors_raised_by_the_framework_use_the_json_envelope);
 async fn errors_raised_by_the_framework_use_the_json_envelope() {
     let app = spawn_app().await;
     let (_, key) = app.create_key(&[]);
@@ -358,7 +361,7 @@ async fn errors_raised_by_the_framework_use_the_json_envelope() {
     assert_error(&body, "BSE2010");
 }
 
-#[tokio::test]
+backend_tests!(request_ids_are_sent_in_the_header_and_the_envelope);
 async fn request_ids_are_sent_in_the_header_and_the_envelope() {
     let app = spawn_app().await;
     let (_, key) = app.create_key(&[]);
@@ -379,7 +382,7 @@ async fn request_ids_are_sent_in_the_header_and_the_envelope() {
     assert_eq!(body["request_id"], header);
 }
 
-#[tokio::test]
+backend_tests!(metrics_are_served_only_when_enabled);
 async fn metrics_are_served_only_when_enabled() {
     let app = spawn_app().await;
     assert_eq!(app.get("/metrics", None).await.status(), 404);

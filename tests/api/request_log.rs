@@ -4,7 +4,7 @@ use sha2::{Digest, Sha256};
 
 use crate::helpers::{SendChecked, assert_error, spawn_app};
 
-#[tokio::test]
+backend_tests!(every_authenticated_request_has_a_committed_row_before_its_response);
 async fn every_authenticated_request_has_a_committed_row_before_its_response() {
     let app = spawn_app().await;
     let (id, key) = app.create_key(&[]);
@@ -25,13 +25,13 @@ async fn every_authenticated_request_has_a_committed_row_before_its_response() {
             "SELECT key_id, account_id, key_prefix, environment, method, endpoint, route, query, status_code,
                     error_code, idempotency_replayed, ip_hash, user_agent, region, latency_us, created_at
              FROM request_logs WHERE request_id = ?1",
-            [&request_id],
+            &[&&request_id],
             |r| {
                 Ok((
-                    r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?, r.get::<_, String>(5)?, r.get::<_, String>(6)?, r.get::<_, Option<String>>(7)?,
-                    r.get::<_, i64>(8)?, r.get::<_, Option<String>>(9)?, r.get::<_, i64>(10)?, r.get::<_, String>(11)?,
-                    r.get::<_, String>(12)?, r.get::<_, String>(13)?, r.get::<_, i64>(14)?, r.get::<_, i64>(15)?,
+                    r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?, r.get::<String>(3)?,
+                    r.get::<String>(4)?, r.get::<String>(5)?, r.get::<String>(6)?, r.get::<Option<String>>(7)?,
+                    r.get::<i64>(8)?, r.get::<Option<String>>(9)?, r.get::<i64>(10)?, r.get::<String>(11)?,
+                    r.get::<String>(12)?, r.get::<String>(13)?, r.get::<i64>(14)?, r.get::<i64>(15)?,
                 ))
             },
         )
@@ -61,14 +61,14 @@ async fn every_authenticated_request_has_a_committed_row_before_its_response() {
     let last_used: Option<i64> = db
         .query_row(
             "SELECT last_used_at FROM api_keys WHERE id = ?1",
-            [&id],
+            &[&&id],
             |r| r.get(0),
         )
         .unwrap();
     assert_eq!(last_used, Some(row.15));
 }
 
-#[tokio::test]
+backend_tests!(failed_requests_of_a_known_key_are_rows_with_their_error_code);
 async fn failed_requests_of_a_known_key_are_rows_with_their_error_code() {
     let app = spawn_app().await;
     let (id, key) = app.create_key(&["--preset", "monitor_only"]);
@@ -85,14 +85,14 @@ async fn failed_requests_of_a_known_key_are_rows_with_their_error_code() {
         .db()
         .query_row(
             "SELECT last_used_at FROM api_keys WHERE id = ?1",
-            [&id],
+            &[&&id],
             |r| r.get(0),
         )
         .unwrap();
     assert_eq!(app.get("/v1/status", Some(&key)).await.status(), 401);
     let rows = app.count(
         "SELECT count(*) FROM request_logs WHERE key_id = ?1 AND error_code = 'BSE1002'",
-        [&id],
+        &[&&id],
     );
     assert_eq!(
         rows, 1,
@@ -102,36 +102,36 @@ async fn failed_requests_of_a_known_key_are_rows_with_their_error_code() {
         .db()
         .query_row(
             "SELECT last_used_at FROM api_keys WHERE id = ?1",
-            [&id],
+            &[&&id],
             |r| r.get(0),
         )
         .unwrap();
     assert_eq!(before, after, "a refused attempt is not a use");
 }
 
-#[tokio::test]
+backend_tests!(requests_without_an_identified_key_are_counted_per_ip_hash_not_logged);
 async fn requests_without_an_identified_key_are_counted_per_ip_hash_not_logged() {
     let app = spawn_app().await;
     app.get("/v1/status", None).await;
     app.get("/v1/status", Some("bye_nope")).await;
-    let rows = app.count("SELECT count(*) FROM request_logs", []);
+    let rows = app.count("SELECT count(*) FROM request_logs", &[]);
     assert_eq!(rows, 0);
     crate::helpers::eventually("refusals counted", || {
         let counted: i64 = app
             .db()
-            .query_row("SELECT COALESCE(SUM(requests), 0) FROM refusals_daily WHERE reason IN ('BSE1001', 'BSE1002')", [], |r| r.get(0))
+            .query_row("SELECT COALESCE(SUM(requests), 0) FROM refusals_daily WHERE reason IN ('BSE1001', 'BSE1002')", &[], |r| r.get(0))
             .unwrap_or(0);
         counted == 2
     })
     .await;
 }
 
-#[tokio::test]
+backend_tests!(a_request_whose_row_cannot_be_written_fails_with_503_and_is_not_served);
 async fn a_request_whose_row_cannot_be_written_fails_with_503_and_is_not_served() {
     let app = spawn_app().await;
     let (_, key) = app.create_key(&[]);
     app.db()
-        .execute_batch("CREATE TRIGGER refuse_logs BEFORE INSERT ON request_logs BEGIN SELECT RAISE(ABORT, 'disk full'); END;")
+        .refuse("request_logs", "INSERT", "disk full")
         .unwrap();
     let res = app.get("/v1/status", Some(&key)).await;
     assert_eq!(res.status(), 503);
@@ -144,7 +144,7 @@ async fn a_request_whose_row_cannot_be_written_fails_with_503_and_is_not_served(
     );
     assert!(body.get("data").is_none());
 
-    app.db().execute_batch("DROP TRIGGER refuse_logs").unwrap();
+    app.db().allow("request_logs").unwrap();
     assert_eq!(
         app.get("/v1/status", Some(&key)).await.status(),
         200,
@@ -152,7 +152,7 @@ async fn a_request_whose_row_cannot_be_written_fails_with_503_and_is_not_served(
     );
 }
 
-#[tokio::test]
+backend_tests!(concurrent_requests_each_get_their_own_row);
 async fn concurrent_requests_each_get_their_own_row() {
     let app = spawn_app().await;
     let (id, key) = app.create_key(&[]);
@@ -180,7 +180,7 @@ async fn concurrent_requests_each_get_their_own_row() {
         .db()
         .query_row(
             "SELECT SUM(requests) FROM usage_daily WHERE key_id = ?1",
-            [&id],
+            &[&&id],
             |r| r.get(0),
         )
         .unwrap();

@@ -17,7 +17,7 @@ fn assert_success(body: &Value, message: &str) {
     assert_time(&body["timestamp"]);
 }
 
-#[tokio::test]
+backend_tests!(status_describes_the_calling_key);
 async fn status_describes_the_calling_key() {
     let app = spawn_app().await;
     let (id, key) = app.create_key(&["--expires-in-days", "7"]);
@@ -39,7 +39,7 @@ async fn status_describes_the_calling_key() {
     assert!(body["data"].get("apikey_expires_at") == Some(&Value::Null));
 }
 
-#[tokio::test]
+backend_tests!(account_and_billing_describe_the_keys_account);
 async fn account_and_billing_describe_the_keys_account() {
     let app = spawn_app().await;
     let (_, key) = app.create_key(&[]);
@@ -56,7 +56,7 @@ async fn account_and_billing_describe_the_keys_account() {
     app.db()
         .execute(
             "UPDATE accounts SET credit_balance = 12345 WHERE id = ?1",
-            [&app.account_id],
+            &[&&app.account_id],
         )
         .unwrap();
     let (status, body) = app.get_json("/v1/user/billing", &key).await;
@@ -77,7 +77,7 @@ async fn account_and_billing_describe_the_keys_account() {
     }
 }
 
-#[tokio::test]
+backend_tests!(usage_validates_days_and_counts_requests_by_endpoint_and_status);
 async fn usage_validates_days_and_counts_requests_by_endpoint_and_status() {
     let app = spawn_app().await;
     let (_, key) = app.create_key(&[]);
@@ -125,7 +125,7 @@ async fn usage_validates_days_and_counts_requests_by_endpoint_and_status() {
     assert_eq!(one_day["data"]["usage_total_requests"], 8);
 }
 
-#[tokio::test]
+backend_tests!(usage_survives_log_retention_and_key_deletion);
 async fn usage_survives_log_retention_and_key_deletion() {
     let app = spawn_app().await;
     let (id, key) = app.create_key(&[]);
@@ -133,13 +133,13 @@ async fn usage_survives_log_retention_and_key_deletion() {
     assert_eq!(app.get("/v1/status", Some(&key)).await.status(), 200);
     {
         let db = app.db();
-        db.execute("DELETE FROM request_logs", []).unwrap();
+        db.execute("DELETE FROM request_logs", &[]).unwrap();
         db.execute(
             "UPDATE usage_daily SET key_id = NULL WHERE key_id = ?1",
-            [&id],
+            &[&&id],
         )
         .unwrap();
-        db.execute("DELETE FROM api_keys WHERE id = ?1", [&id])
+        db.execute("DELETE FROM api_keys WHERE id = ?1", &[&&id])
             .unwrap();
     }
     let (_, body) = app.get_json("/v1/usage", &reader).await;

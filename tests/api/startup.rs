@@ -204,6 +204,74 @@ fn invalid_configuration_stops_start_up_with_one_line_naming_the_key() {
 }
 
 #[test]
+fn an_unreachable_or_missing_postgres_database_stops_start_up_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let postgres = |url: &str| {
+        run_binary(
+            dir.path(),
+            &["serve"],
+            &[
+                ("TIDEGATE_SERVER__LISTEN", "127.0.0.1:0"),
+                ("TIDEGATE_STORAGE__BACKEND", "postgres"),
+                ("TIDEGATE_STORAGE__POSTGRES_URL", url),
+            ],
+        )
+    };
+    // Nothing listens on port 1.
+    let out = postgres("postgres://tidegate:hunter2@127.0.0.1:1/tidegate");
+    assert_eq!(out.status, 1);
+    let stderr = out.stderr.trim();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot connect to PostgreSQL"), "{stderr}");
+    assert!(stderr.contains("refused"), "{stderr}");
+    assert!(
+        !stderr.contains("hunter2"),
+        "the password stays out: {stderr}"
+    );
+
+    let out = postgres("");
+    assert_eq!(out.status, 2);
+    assert!(
+        out.stderr.contains("storage.postgres_url"),
+        "{}",
+        out.stderr
+    );
+
+    // A server that answers, without the database asked for.
+    if let Some(url) = crate::backend::postgres_url() {
+        let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
+        let out = postgres(&format!("{base}/tidegate_no_such_database"));
+        assert_eq!(out.status, 1);
+        let stderr = out.stderr.trim();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("does not exist"), "{stderr}");
+    }
+    assert!(
+        !dir.path().join("tidegate.db").exists(),
+        "no SQLite file either"
+    );
+
+    let shown = run_binary(
+        dir.path(),
+        &["print-config"],
+        &[
+            ("TIDEGATE_STORAGE__BACKEND", "postgres"),
+            (
+                "TIDEGATE_STORAGE__POSTGRES_URL",
+                "postgres://u:hunter2@db/x",
+            ),
+        ],
+    );
+    assert_eq!(shown.status, 0, "{}", shown.stderr);
+    assert!(
+        shown.stdout.contains("postgres_url = \"[redacted]\""),
+        "{}",
+        shown.stdout
+    );
+    assert!(!shown.stdout.contains("hunter2"));
+}
+
+#[test]
 fn print_config_shows_the_effective_values_from_file_and_environment() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tidegate.toml");

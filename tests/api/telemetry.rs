@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::helpers::run_binary;
 use crate::startup::{start_binary_logging, stop_with};
 
-#[tokio::test]
+backend_tests!(every_log_line_of_a_request_carries_its_id_method_route_and_key);
 async fn every_log_line_of_a_request_carries_its_id_method_route_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

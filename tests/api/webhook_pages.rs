@@ -15,13 +15,13 @@ fn admin_workspace(app: &TestApp) -> String {
     app.db()
         .query_row(
             "SELECT account_id FROM memberships WHERE role = 'primary-owner'",
-            [],
+            &[],
             |r| r.get(0),
         )
         .unwrap()
 }
 
-#[tokio::test]
+backend_tests!(a_member_sees_the_webhooks_but_cannot_manage_them_anywhere);
 async fn a_member_sees_the_webhooks_but_cannot_manage_them_anywhere() {
     let app = spawn_app().await;
     let receiver = receiver::start();
@@ -81,13 +81,13 @@ async fn a_member_sees_the_webhooks_but_cannot_manage_them_anywhere() {
     assert_eq!(
         app.count(
             "SELECT enabled FROM webhook_endpoints WHERE id = ?1",
-            [&endpoint]
+            &[&&endpoint]
         ),
         1
     );
 }
 
-#[tokio::test]
+backend_tests!(an_owner_manages_an_endpoint_in_a_real_browser);
 async fn an_owner_manages_an_endpoint_in_a_real_browser() {
     if browser_missing() {
         return;

@@ -39,7 +39,7 @@ fn data(body: &Value) -> &Value {
     &body["webhook_data"]
 }
 
-#[tokio::test]
+backend_tests!(every_event_arrives_signed_both_ways_with_the_declared_payload);
 async fn every_event_arrives_signed_both_ways_with_the_declared_payload() {
     let (app, fakes) = app_with_fakes(&[]).await;
     let receiver = receiver::start();
@@ -181,7 +181,7 @@ async fn every_event_arrives_signed_both_ways_with_the_declared_payload() {
     assert_eq!(ids.len(), all.len(), "one delivery id each");
 }
 
-#[tokio::test]
+backend_tests!(a_test_event_is_sent_to_the_one_endpoint_asked);
 async fn a_test_event_is_sent_to_the_one_endpoint_asked() {
     let app = spawn_app_with(&[]).await;
     let receiver = receiver::start();
@@ -237,7 +237,7 @@ async fn send_test(app: &TestApp, key: &str, endpoint: &str) -> String {
     body["data"]["delivery_id"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
+backend_tests!(failed_deliveries_are_retried_on_the_schedule_and_redirects_are_not_followed);
 async fn failed_deliveries_are_retried_on_the_schedule_and_redirects_are_not_followed() {
     let app = spawn_app_with(&[
         ("webhooks.retry_schedule_seconds", json!([0.05, 0.05])),
@@ -298,7 +298,7 @@ async fn failed_deliveries_are_retried_on_the_schedule_and_redirects_are_not_fol
     );
 }
 
-#[tokio::test]
+backend_tests!(an_endpoint_that_fails_15_times_or_is_gone_is_disabled_and_its_events_wait);
 async fn an_endpoint_that_fails_15_times_or_is_gone_is_disabled_and_its_events_wait() {
     let app = spawn_app_with(&[("webhooks.retry_schedule_seconds", json!([]))]).await;
     let receiver = receiver::start();
@@ -308,8 +308,8 @@ async fn an_endpoint_that_fails_15_times_or_is_gone_is_disabled_and_its_events_w
         app.db()
             .query_row(
                 "SELECT enabled, disabled_reason FROM webhook_endpoints WHERE id = ?1",
-                [&endpoint],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?)),
+                &[&&endpoint],
+                |r| Ok((r.get::<i64>(0)?, r.get::<Option<String>>(1)?)),
             )
             .unwrap()
     };
@@ -342,7 +342,7 @@ async fn an_endpoint_that_fails_15_times_or_is_gone_is_disabled_and_its_events_w
     app.wait_for(&live, &generation, &["succeeded"]).await;
     let queued = app.count(
         "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = ?1 AND status = 'queued'",
-        [&endpoint],
+        &[&&endpoint],
     );
     assert_eq!(queued, 2);
     receiver.answer(Answer::Ok);
@@ -406,7 +406,7 @@ async fn an_endpoint_that_fails_15_times_or_is_gone_is_disabled_and_its_events_w
     assert_eq!(state(&app).1.as_deref(), Some("gone"));
 }
 
-#[tokio::test]
+backend_tests!(deliveries_never_reach_refused_addresses_whatever_the_url_says);
 async fn deliveries_never_reach_refused_addresses_whatever_the_url_says() {
     let app = spawn_app_with(&[
         ("webhooks.allow_private_networks", json!(false)),
@@ -450,7 +450,7 @@ async fn deliveries_never_reach_refused_addresses_whatever_the_url_says() {
     assert_eq!(receiver.count(), 0);
 }
 
-#[tokio::test]
+backend_tests!(bad_endpoint_input_is_refused_naming_the_field_and_stores_nothing);
 async fn bad_endpoint_input_is_refused_naming_the_field_and_stores_nothing() {
     let app = spawn_app_with(&[]).await;
     let key = app.manager_key();
@@ -478,7 +478,7 @@ async fn bad_endpoint_input_is_refused_naming_the_field_and_stores_nothing() {
         let error = assert_error(&res, "BSE2001");
         assert_eq!(error["details"]["field"], field, "{body}: {res}");
     }
-    assert_eq!(app.count("SELECT count(*) FROM webhook_endpoints", []), 0);
+    assert_eq!(app.count("SELECT count(*) FROM webhook_endpoints", &[]), 0);
     let out = app.cli(&[
         "webhooks",
         "add",
@@ -489,10 +489,10 @@ async fn bad_endpoint_input_is_refused_naming_the_field_and_stores_nothing() {
     ]);
     assert_ne!(out.status, 0);
     assert!(out.stderr.contains("url"), "{}", out.stderr);
-    assert_eq!(app.count("SELECT count(*) FROM webhook_endpoints", []), 0);
+    assert_eq!(app.count("SELECT count(*) FROM webhook_endpoints", &[]), 0);
 }
 
-#[tokio::test]
+backend_tests!(deliveries_in_flight_or_pending_when_the_server_is_killed_are_made_after_restart);
 async fn deliveries_in_flight_or_pending_when_the_server_is_killed_are_made_after_restart() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -577,7 +577,7 @@ async fn deliveries_in_flight_or_pending_when_the_server_is_killed_are_made_afte
     let _ = restarted.child.wait();
 }
 
-#[tokio::test]
+backend_tests!(a_hanging_endpoint_does_not_hold_up_the_others);
 async fn a_hanging_endpoint_does_not_hold_up_the_others() {
     let app = spawn_app_with(&[("webhooks.timeout_seconds", json!(30))]).await;
     let (slow, fast) = (receiver::start(), receiver::start());
@@ -605,7 +605,7 @@ async fn a_hanging_endpoint_does_not_hold_up_the_others() {
     );
 }
 
-#[tokio::test]
+backend_tests!(the_command_line_manages_endpoints_and_their_deliveries);
 async fn the_command_line_manages_endpoints_and_their_deliveries() {
     let app = spawn_app_with(&[]).await;
     let receiver = receiver::start();
@@ -641,8 +641,8 @@ async fn the_command_line_manages_endpoints_and_their_deliveries() {
     );
 
     app.cli_json(&["webhooks", "delete", &id]);
-    assert_eq!(app.count("SELECT count(*) FROM webhook_endpoints", []), 0);
-    assert_eq!(app.count("SELECT count(*) FROM webhook_deliveries", []), 0);
+    assert_eq!(app.count("SELECT count(*) FROM webhook_endpoints", &[]), 0);
+    assert_eq!(app.count("SELECT count(*) FROM webhook_deliveries", &[]), 0);
     let out = app.cli(&["webhooks", "show", &id]);
     assert_ne!(out.status, 0);
 }

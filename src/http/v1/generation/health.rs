@@ -131,11 +131,7 @@ pub fn storage_health(req: V1Request) -> HandlerFuture {
 pub fn cache_health(req: V1Request) -> HandlerFuture {
     Box::pin(async move {
         let started = Instant::now();
-        let probe = req
-            .state
-            .store
-            .run(|db| crate::service::check::ready(db))
-            .await;
+        let probe = req.state.store.run(crate::service::check::ready).await;
         let mut data = json!({
             "service": "cache",
             "healthy": probe.is_ok(),
