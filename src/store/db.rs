@@ -76,6 +76,15 @@ impl Db {
         }
     }
 
+    /// The PostgreSQL connection, for what only PostgreSQL has (notifications).
+    pub(super) fn postgres(&mut self) -> Option<&mut PgConn> {
+        match &mut self.conn {
+            Conn::Postgres(c) => Some(c),
+            Conn::PostgresOwned(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// A transaction that takes the write lock at once, so a use case that reads and then
     /// writes cannot fail half-way because another writer came in between. Dropped without
     /// `commit`, it rolls back.

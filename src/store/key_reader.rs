@@ -13,9 +13,16 @@
 //! a decision older than its own commit, so a revoke counts on the very next request. Operations
 //! that change something are decided from the store before they run. Status is derived from the
 //! cached timestamps at request time, so expiry needs no invalidation.
+//!
+//! On PostgreSQL, where other nodes change keys too, a watcher thread also empties the cache as
+//! soon as the counter moves: it listens on `tidegate_keys` (the triggers notify it at commit)
+//! and reads the counter every `POLL` as well, because notifications sent while its connection
+//! is down are lost. It only makes the cache forget sooner; the check at commit is what makes a
+//! revoke count on the next request, on every node.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock, mpsc};
+use std::sync::{Arc, RwLock, Weak, mpsc};
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 
@@ -25,6 +32,10 @@ use crate::domain::KeyDigest;
 
 const MAX_BATCH: usize = 512;
 const MAX_CACHED: usize = 100_000;
+/// How often the watcher reads the counter, notification or not.
+const POLL: Duration = Duration::from_millis(250);
+/// How long the watcher waits before it connects again.
+const RECONNECT: Duration = Duration::from_secs(1);
 
 type Reply = oneshot::Sender<Result<Option<AuthRecord>, StoreError>>;
 
@@ -55,6 +66,17 @@ impl KeyReader {
                 reader_loop(conn, rx, &shared)
             })
             .map_err(|e| StoreError::Task(e.to_string()))?;
+        if store.engine() == super::Engine::Postgres {
+            let store = store.clone();
+            let watched = Arc::downgrade(&cache);
+            std::thread::Builder::new()
+                .name("key-watcher".into())
+                .spawn(move || {
+                    super::busy::set_thread_timeout(timeout);
+                    watch(&store, &watched)
+                })
+                .map_err(|e| StoreError::Task(e.to_string()))?;
+        }
         Ok(KeyReader { tx, cache })
     }
 
@@ -122,12 +144,62 @@ fn answer(tx: &Tx<'_>, cache: &RwLock<Cache>, batch: &mut Vec<(KeyDigest, Reply)
         let _ = reply.send(result);
     }
     let mut cache = cache.write().unwrap_or_else(|p| p.into_inner());
+    // The watcher has seen a later change since this batch's snapshot: keep what it left.
+    if cache.generation.zip(generation).is_some_and(|(now, read)| read < now) {
+        return;
+    }
     if cache.generation != generation || cache.keys.len() + found.len() > MAX_CACHED {
         cache.keys.clear();
         cache.generation = generation;
     }
     if generation.is_some() {
         cache.keys.extend(found);
+    }
+}
+
+/// Empties the cache whenever the counter moves past what it was filled at, until the reader
+/// is gone; connects again after a failure, forgetting everything cached meanwhile.
+fn watch(store: &Store, cache: &Weak<RwLock<Cache>>) {
+    while cache.strong_count() > 0 {
+        if let Err(e) = watch_connected(store, cache) {
+            tracing::warn!(error = %crate::telemetry::cause_chain(&e), "key change watcher lost its connection");
+        }
+        if let Some(cache) = cache.upgrade() {
+            let mut cache = cache.write().unwrap_or_else(|p| p.into_inner());
+            cache.keys.clear();
+            cache.generation = None;
+        }
+        std::thread::sleep(RECONNECT);
+    }
+}
+
+fn watch_connected(store: &Store, cache: &Weak<RwLock<Cache>>) -> Result<(), StoreError> {
+    use postgres::fallible_iterator::FallibleIterator;
+    let mut db = store.dedicated_connection()?;
+    let Some(conn) = db.postgres() else {
+        return Ok(());
+    };
+    conn.client()?.batch_execute("LISTEN tidegate_keys")?;
+    loop {
+        let Some(shared) = cache.upgrade() else {
+            return Ok(());
+        };
+        let generation = current_generation(&db.read())?;
+        observe(&shared, generation);
+        drop(shared);
+        // A notification (any schema's: it only brings the next read forward) or the poll.
+        if let Some(conn) = db.postgres() {
+            conn.client()?.notifications().timeout_iter(POLL).next()?;
+        }
+    }
+}
+
+/// Forgets what the cache holds if the counter has moved since it was filled.
+fn observe(cache: &RwLock<Cache>, generation: i64) {
+    let mut cache = cache.write().unwrap_or_else(|p| p.into_inner());
+    if cache.generation.is_some_and(|filled| filled < generation) {
+        cache.keys.clear();
+        cache.generation = Some(generation);
     }
 }
 

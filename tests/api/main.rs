@@ -14,6 +14,7 @@ mod admin_pages;
 mod architecture;
 mod bad_input;
 mod browser;
+mod cluster;
 mod contract;
 mod faults;
 mod generation_credits;
