@@ -19,6 +19,7 @@ use crate::http::metrics::Metrics;
 use crate::http::middleware::request_context;
 use crate::http::state::AppState;
 use crate::jobs::deliverer::Deliverer;
+use crate::jobs::node::NodeLease;
 use crate::jobs::{JobContext, JobError, Scheduler};
 use crate::service::ServiceError;
 use crate::service::bootstrap::{AdminCreated, ensure_instance_admin};
@@ -55,6 +56,7 @@ pub struct Application {
     log_thread: RequestLogThread,
     scheduler: Scheduler,
     deliverer: Deliverer,
+    lease: NodeLease,
     state: web::Data<AppState>,
     /// Set when this start created the instance administrator.
     pub admin_created: Option<AdminCreated>,
@@ -141,6 +143,7 @@ impl Application {
             MediaStore::new(&config.storage.data_dir),
         )
         .map_err(AppError::Config)?;
+        let lease = NodeLease::start(store.clone(), clock.clone(), Arc::clone(&generator)).await?;
         let (resumed, failed) = generator.start(config.generation.workers).await?;
         if resumed + failed > 0 {
             tracing::warn!(
@@ -197,6 +200,7 @@ impl Application {
             log_thread,
             scheduler,
             deliverer,
+            lease,
             state,
             admin_created,
         })
@@ -249,6 +253,8 @@ impl Application {
         // Deliveries in flight may finish; what is left is sent again at the next start.
         self.deliverer.stop(DELIVERY_GRACE.min(grace)).await;
         self.scheduler.shutdown().await;
+        // What this node leaves queued, the others take over at once.
+        self.lease.stop().await;
         // Every request has been answered (each waited for its commit); flush what is left.
         let log_thread = self.log_thread;
         tokio::task::spawn_blocking(move || log_thread.shutdown())

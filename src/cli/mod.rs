@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod keys;
+mod migrate;
 mod serve;
 mod webhooks;
 
@@ -56,6 +57,16 @@ enum Command {
     Backup { file: PathBuf },
     /// Check a store (the configured one, or FILE): integrity, schema, ledger, activity chain.
     Check { file: Option<PathBuf> },
+    /// Copy the SQLite store (the configured one, or --from FILE) into an empty PostgreSQL
+    /// database: every table, in one transaction.
+    MigrateStore {
+        /// Connection string of the target database (postgres://user:password@host/db).
+        #[arg(long, value_name = "POSTGRES_URL")]
+        to: String,
+        /// The SQLite file to copy instead of the configured store's.
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+    },
     /// The activity audit trail.
     #[command(subcommand)]
     Audit(admin::AuditCommand),
@@ -111,6 +122,7 @@ pub fn main() -> ExitCode {
         Command::Credits(cmd) => admin::credits(&ctx, cmd),
         Command::Backup { file } => admin::backup(&ctx, file),
         Command::Check { file } => admin::check(&ctx, file),
+        Command::MigrateStore { to, from } => migrate::run(&ctx, &to, from),
         Command::Audit(cmd) => admin::audit(&ctx, cmd),
         Command::RunJob { name } => admin::run_job(&ctx, &name),
         Command::BenchSeed { account, count } => keys::bench_seed(&ctx, &account, count),

@@ -94,7 +94,12 @@ struct Outcome {
 
 impl Sender {
     async fn run(self, mut stopping: watch::Receiver<Option<Instant>>) {
-        if let Err(e) = self.store.run(|db| store::release_leases(&db.read())).await {
+        // With one node, every lease is the last run's. Beside other nodes, a lease may be a
+        // live node's: it is left to run out (a node that died has its deliveries sent again
+        // after `LEASE`).
+        if self.store.engine() == crate::store::Engine::Sqlite
+            && let Err(e) = self.store.run(|db| store::release_leases(&db.read())).await
+        {
             tracing::warn!(error = %crate::telemetry::cause_chain(&e), "cannot take back the deliveries of the last run");
         }
         let mut sending: JoinSet<Outcome> = JoinSet::new();

@@ -4,6 +4,7 @@
 
 pub mod deliverer;
 pub mod generation;
+pub mod node;
 mod scheduler;
 
 pub use scheduler::{Scheduler, validate_schedules};

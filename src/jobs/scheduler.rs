@@ -114,6 +114,18 @@ async fn run_scheduled(job: Job, ctx: &JobContext, lock: &Mutex<()>, stopping: &
     if stopping.load(Ordering::SeqCst) {
         return;
     }
+    // Every node follows the same schedules; the first to claim the tick runs it.
+    match claim_tick(job, ctx).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::debug!(job = job.name(), "another node ran this tick");
+            return;
+        }
+        Err(e) => {
+            tracing::error!(job = job.name(), error = %crate::service::cause_chain(&e), "scheduled job could not claim its tick");
+            return;
+        }
+    }
     match job.run(ctx).await {
         Ok(outcome) if outcome.changed_anything() => {
             tracing::info!(job = job.name(), "{}", outcome.summary())
@@ -125,6 +137,24 @@ async fn run_scheduled(job: Job, ctx: &JobContext, lock: &Mutex<()>, stopping: &
             "scheduled job failed"
         ),
     }
+}
+
+/// Claims this firing's tick (the whole second it fired in, by the system clock the schedules
+/// follow) for this node.
+async fn claim_tick(job: Job, ctx: &JobContext) -> Result<bool, crate::service::ServiceError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let tick = i64::try_from(now).unwrap_or(i64::MAX).saturating_mul(1000);
+    let node = ctx.store.node().to_owned();
+    ctx.store
+        .run(move |db| -> Result<bool, crate::service::ServiceError> {
+            let tx = db.write()?;
+            let claimed = crate::store::nodes::claim_tick(&tx, job.name(), tick, &node)?;
+            tx.commit()?;
+            Ok(claimed)
+        })
+        .await
 }
 
 #[cfg(test)]

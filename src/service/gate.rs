@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use super::auth::{Principal, Refused, authorize};
 use super::preauth::PreAuthLimiter;
-use super::rate_limit::{Decision, RateLimiter, Subject};
+use super::rate_limit::{Decision, RateLimiter, SharedLimits, Subject};
 use crate::config::{Config, PlanConfig};
 use crate::domain::{IpHasher, KeyFormat, Region, Scope, Timestamp};
 use crate::store::key_reader::KeyReader;
@@ -38,6 +38,8 @@ pub struct Gate {
     keys: KeyReader,
     log: RequestLogWriter,
     limiter: RateLimiter,
+    /// Beside other nodes: the limits of the whole cluster.
+    shared: Option<SharedLimits>,
     preauth: PreAuthLimiter,
     config: Arc<Config>,
 }
@@ -148,6 +150,8 @@ impl Gate {
             keys: KeyReader::start(store)?,
             log,
             limiter: RateLimiter::default(),
+            shared: (store.engine() == crate::store::Engine::Postgres)
+                .then(|| SharedLimits::new(store.clone())),
             preauth: PreAuthLimiter::new(
                 config.auth.preauth_max_failures,
                 config.auth.preauth_block_seconds,
@@ -211,6 +215,29 @@ impl Gate {
                 denial: Denial::RateLimited { retry_after, limit },
                 audit: Some(audit),
             });
+        }
+        if let (Some(shared), Some(_)) = (&self.shared, limits) {
+            let subject = Subject {
+                account_id: &principal.key.account_id,
+                plan,
+                key_id: &principal.key.id,
+                key_per_minute: principal.key.rate_limit_per_minute,
+            };
+            match shared.take(&subject, attempt.now).await {
+                Ok(None) => {}
+                Ok(Some((retry_after, limit))) => {
+                    return Err(Denied {
+                        denial: Denial::RateLimited { retry_after, limit },
+                        audit: Some(audit),
+                    });
+                }
+                Err(e) => {
+                    return Err(Denied {
+                        denial: Denial::Unavailable(e),
+                        audit: Some(audit),
+                    });
+                }
+            }
         }
         Ok((principal, audit))
     }

@@ -59,6 +59,8 @@ pub enum CreateError {
 /// A generation to accept, built and validated by the caller.
 pub struct Accept<'a> {
     pub generation: &'a Generation,
+    /// The node whose queue it joins.
+    pub node: &'a str,
     /// The plan's in-flight cap, if any.
     pub max_in_flight: Option<u32>,
     /// Who the ledger names, e.g. `key:bye_AbCd1`.
@@ -87,6 +89,7 @@ pub fn accept(db: &mut Db, a: &Accept<'_>) -> Result<(), CreateError> {
         )?;
     }
     store::insert(&tx, g).map_err(ServiceError::from)?;
+    store::assign(&tx, &g.id, a.node).map_err(ServiceError::from)?;
     store::count_generation(&tx, &g.account_id, g.created_at).map_err(ServiceError::from)?;
     if let Some((scope, body)) = &a.idempotency
         && !idempotency::complete(&tx, scope, 200, body)?

@@ -209,11 +209,13 @@ async fn accept(
     let actor = format!("key:{}", key.key_prefix);
     let id = g.id.clone();
     let (scope, max_in_flight) = (idempotency.cloned(), s.max_in_flight);
+    let node = store.node().to_owned();
     let accepted = store
         .run(move |db| {
             let idempotency = scope.as_ref().map(|scope| (scope, response.as_slice()));
             let accept = Accept {
                 generation: &g,
+                node: &node,
                 max_in_flight,
                 actor: &actor,
                 idempotency,

@@ -76,6 +76,13 @@ impl Db {
         }
     }
 
+    /// Whether the database dropped the connection (a restart, a failover); it will not come
+    /// back. A SQLite connection never breaks this way.
+    pub fn is_broken(&mut self) -> bool {
+        self.postgres()
+            .is_some_and(|conn| conn.client().map_or(true, |c| c.is_closed()))
+    }
+
     /// The PostgreSQL connection, for what only PostgreSQL has (notifications).
     pub(super) fn postgres(&mut self) -> Option<&mut PgConn> {
         match &mut self.conn {

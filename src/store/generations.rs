@@ -255,11 +255,57 @@ pub fn processing(tx: &Tx<'_>) -> Result<Vec<(String, Timestamp, Vec<String>)>, 
 }
 
 /// `pending` → `processing`; false when the generation is no longer pending.
-pub fn start(tx: &Tx<'_>, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+/// `pending` → `processing` on `node`; false when it is no longer pending. The row is claimed
+/// with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so a node never waits on another's claim.
+pub fn start(tx: &Tx<'_>, id: &str, now: Timestamp, node: &str) -> Result<bool, StoreError> {
+    let sql = format!(
+        "UPDATE generations SET status = 'processing', started_at = ?2, node = ?3
+         WHERE id = (SELECT id FROM generations WHERE id = ?1 AND status = 'pending'{})",
+        tx.engine().skip_locked()
+    );
+    Ok(tx.execute(&sql, &[&id, &now.millis(), &node])? == 1)
+}
+
+/// Puts a new generation in `node`'s queue.
+pub fn assign(tx: &Tx<'_>, id: &str, node: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE generations SET node = ?2 WHERE id = ?1",
+        &[&id, &node],
+    )?;
+    Ok(())
+}
+
+/// In-flight generations whose node is gone (its lease ran out) or unknown, other than `me`'s:
+/// (id, status, node).
+pub fn orphans(
+    tx: &Tx<'_>,
+    me: &str,
+    now: Timestamp,
+) -> Result<Vec<(String, GenerationStatus, Option<String>)>, StoreError> {
+    tx.query_all(
+        "SELECT g.id, g.status, g.node FROM generations g
+         WHERE g.status IN ('pending', 'processing')
+           AND (g.node IS NULL OR (g.node <> ?1 AND NOT EXISTS
+                (SELECT 1 FROM nodes n WHERE n.id = g.node AND n.lease_until > ?2)))
+         ORDER BY g.created_at, g.rowid",
+        &[&me, &now.millis()],
+        |r| {
+            let status: String = r.get(1)?;
+            Ok((
+                r.get(0)?,
+                GenerationStatus::parse(&status).unwrap_or(GenerationStatus::Pending),
+                r.get(2)?,
+            ))
+        },
+    )
+}
+
+/// Takes a pending generation over from `from` (its node, gone); false when another node did.
+pub fn adopt(tx: &Tx<'_>, id: &str, from: Option<&str>, me: &str) -> Result<bool, StoreError> {
     Ok(tx.execute(
-        "UPDATE generations SET status = 'processing', started_at = ?2
-         WHERE id = ?1 AND status = 'pending'",
-        &[&id, &now.millis()],
+        "UPDATE generations SET node = ?3
+         WHERE id = ?1 AND status = 'pending' AND node IS NOT DISTINCT FROM ?2",
+        &[&id, &from, &me],
     )? == 1)
 }
 

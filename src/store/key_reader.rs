@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::keys::{AuthRecord, find_for_auth};
-use super::{Db, Store, StoreError, Tx};
+use super::{Store, StoreError, Tx};
 use crate::domain::KeyDigest;
 
 const MAX_BATCH: usize = 512;
@@ -54,7 +54,7 @@ pub struct Cached {
 impl KeyReader {
     /// Starts the reader thread; it ends when the last `KeyReader` is dropped.
     pub fn start(store: &Store) -> Result<KeyReader, StoreError> {
-        let conn = store.dedicated_connection()?;
+        let conn = store.dedicated(false, store.dedicated_connection()?);
         let (tx, rx) = mpsc::channel();
         let cache = Arc::new(RwLock::new(Cache::default()));
         let shared = cache.clone();
@@ -108,7 +108,11 @@ struct Cache {
     keys: HashMap<KeyDigest, AuthRecord>,
 }
 
-fn reader_loop(mut conn: Db, rx: mpsc::Receiver<(KeyDigest, Reply)>, cache: &RwLock<Cache>) {
+fn reader_loop(
+    mut conn: super::Dedicated,
+    rx: mpsc::Receiver<(KeyDigest, Reply)>,
+    cache: &RwLock<Cache>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
         batch.push(first);
@@ -119,7 +123,7 @@ fn reader_loop(mut conn: Db, rx: mpsc::Receiver<(KeyDigest, Reply)>, cache: &RwL
             }
         }
         // One snapshot for the batch: every lookup sees all commits made before it was asked.
-        match conn.snapshot() {
+        match conn.get().and_then(|db| db.snapshot()) {
             Ok(tx) => {
                 answer(&tx, cache, &mut batch);
                 let _ = tx.commit();
@@ -145,7 +149,11 @@ fn answer(tx: &Tx<'_>, cache: &RwLock<Cache>, batch: &mut Vec<(KeyDigest, Reply)
     }
     let mut cache = cache.write().unwrap_or_else(|p| p.into_inner());
     // The watcher has seen a later change since this batch's snapshot: keep what it left.
-    if cache.generation.zip(generation).is_some_and(|(now, read)| read < now) {
+    if cache
+        .generation
+        .zip(generation)
+        .is_some_and(|(now, read)| read < now)
+    {
         return;
     }
     if cache.generation != generation || cache.keys.len() + found.len() > MAX_CACHED {

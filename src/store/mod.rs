@@ -6,6 +6,7 @@ pub mod activity;
 pub mod busy;
 pub mod check;
 pub mod checkpoint;
+pub mod copy;
 pub mod credits;
 mod db;
 pub mod engine;
@@ -17,6 +18,7 @@ pub mod logs;
 pub mod maintenance;
 pub mod members;
 pub mod migrations;
+pub mod nodes;
 pub mod request_log;
 pub mod sessions;
 pub mod settings;
@@ -87,6 +89,8 @@ pub struct Store {
     options: StoreOptions,
     /// Woken when work through `run` has written a webhook delivery that is due now.
     outbox: std::sync::Arc<tokio::sync::Notify>,
+    /// This process among the nodes serving the store (`nodes`), new at every start.
+    node: std::sync::Arc<str>,
 }
 
 #[derive(Clone)]
@@ -97,6 +101,32 @@ enum Pool {
         /// For the store's own threads, which keep a connection of their own.
         manager: std::sync::Arc<PgManager>,
     },
+}
+
+/// The connection of one of the store's own threads (the log writer, the key reader). After a
+/// database restart or failover it is opened again on its next use, so the node recovers on
+/// its own once the database is back.
+pub(in crate::store) struct Dedicated {
+    store: Store,
+    eager: bool,
+    db: Option<Db>,
+}
+
+impl Dedicated {
+    pub(in crate::store) fn get(&mut self) -> Result<&mut Db, StoreError> {
+        if self.db.as_mut().is_none_or(Db::is_broken) {
+            self.db = None;
+            let db = if self.eager {
+                self.store.eager_connection()?
+            } else {
+                self.store.dedicated_connection()?
+            };
+            return Ok(self.db.insert(db));
+        }
+        self.db
+            .as_mut()
+            .ok_or_else(|| StoreError::Task("no connection".into()))
+    }
 }
 
 impl Pool {
@@ -163,6 +193,7 @@ impl Store {
             path,
             options,
             outbox: std::sync::Arc::default(),
+            node: uuid::Uuid::new_v4().to_string().into(),
         })
     }
 
@@ -182,7 +213,9 @@ impl Store {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(options.busy_timeout.max(Duration::from_secs(1)));
         }
-        config.application_name("tidegate");
+        if config.get_application_name().is_none() {
+            config.application_name("tidegate");
+        }
         let manager = PgManager::new(config);
         let first = manager.connect().map_err(StoreError::Connect)?;
         migrations::migrate(&mut Db::owned_postgres(first))?;
@@ -196,7 +229,13 @@ impl Store {
             path: data_dir.to_owned(),
             options,
             outbox: std::sync::Arc::default(),
+            node: uuid::Uuid::new_v4().to_string().into(),
         })
+    }
+
+    /// This process's name among the nodes serving the store.
+    pub fn node(&self) -> &str {
+        &self.node
     }
 
     pub fn engine(&self) -> Engine {
@@ -231,6 +270,15 @@ impl Store {
             Pool::Postgres { manager, .. } => Ok(Db::owned_postgres(
                 manager.connect().map_err(StoreError::Connect)?,
             )),
+        }
+    }
+
+    /// A dedicated connection that is opened again once the database has dropped it.
+    pub(in crate::store) fn dedicated(&self, eager: bool, first: Db) -> Dedicated {
+        Dedicated {
+            store: self.clone(),
+            eager,
+            db: Some(first),
         }
     }
 

@@ -136,7 +136,7 @@ impl RequestLogWriter {
         max_batch: usize,
     ) -> Result<(RequestLogWriter, RequestLogThread), StoreError> {
         // Checkpoints run on their own thread (the server's store turns them off in commits).
-        let conn = store.eager_connection()?;
+        let conn = store.dedicated(true, store.eager_connection()?);
         let stats = Arc::new(WriterStats::default());
         let checkpointer = Checkpointer::start(store, Arc::clone(&stats))?;
         let (tx, rx) = mpsc::channel();
@@ -214,7 +214,12 @@ impl RequestLogThread {
 const GATHER_ROUNDS: u32 = 2;
 const GATHER_ENOUGH: usize = 32;
 
-fn writer_loop(mut conn: Db, rx: mpsc::Receiver<Message>, max_batch: usize, stats: &WriterStats) {
+fn writer_loop(
+    mut conn: super::Dedicated,
+    rx: mpsc::Receiver<Message>,
+    max_batch: usize,
+    stats: &WriterStats,
+) {
     let mut rows: Vec<(Box<LogEntry>, Reply)> = Vec::with_capacity(max_batch);
     let mut spent: Vec<Box<LogEntry>> = Vec::with_capacity(max_batch);
     let mut refusals: Vec<Refusal> = Vec::new();
@@ -252,7 +257,8 @@ fn writer_loop(mut conn: Db, rx: mpsc::Receiver<Message>, max_batch: usize, stat
             .min();
         let started = std::time::Instant::now();
         let written = super::busy::with_deadline(deadline, || {
-            write_batch(&mut conn, &rows, &refusals, &mut touched)
+            conn.get()
+                .and_then(|db| write_batch(db, &rows, &refusals, &mut touched))
         });
         stats.commit.record(started.elapsed());
         let generation = match written {

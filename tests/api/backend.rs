@@ -125,7 +125,9 @@ pub fn provision(data_dir: &Path) -> String {
             .expect("create schema");
     });
     let separator = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+    // The application name tells this test's connections apart in `pg_stat_activity`.
+    let url =
+        format!("{base}{separator}options=-c%20search_path%3D{schema}&application_name={schema}");
     std::fs::write(data_dir.join(MARKER), &url).expect("marker");
     url
 }
@@ -344,4 +346,26 @@ impl TestStatement<'_> {
     ) -> Result<std::vec::IntoIter<Result<T, String>>, String> {
         self.db.query_map(self.sql, params, f)
     }
+}
+
+/// The URL of a new, empty schema in the test database, for a test that fills it itself
+/// (`migrate_store.rs`); unlike `provision`, no data directory is told of it.
+pub fn fresh_schema(label: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let schema = format!(
+        "{label}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let base = postgres_url().expect("TIDEGATE_TEST_POSTGRES_URL");
+    off_runtime(|| {
+        let mut client = postgres::Client::connect(&base, postgres::NoTls).expect("connect");
+        client
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+            ))
+            .expect("create schema");
+    });
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}options=-c%20search_path%3D{schema}")
 }

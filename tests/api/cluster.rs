@@ -18,6 +18,8 @@ pub struct Cluster {
     pub nodes: Vec<(Running, String)>,
     pub client: reqwest::Client,
     pub account_id: String,
+    /// What the nodes were started with on top of the store settings; commands get it too.
+    env: Vec<(String, String)>,
 }
 
 impl Cluster {
@@ -26,7 +28,12 @@ impl Cluster {
     }
 
     pub fn cli(&self, args: &[&str]) -> Cli {
-        run_binary(&self.data_dir(), args, &[])
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        run_binary(&self.data_dir(), args, &env)
     }
 
     pub fn cli_json(&self, args: &[&str]) -> Value {
@@ -139,13 +146,17 @@ pub async fn cluster(n: usize, env: &[(&str, &str)]) -> Option<Cluster> {
         .collect();
     all.extend_from_slice(env);
     let nodes = (0..n)
-        .map(|_| start_binary_logging(root.path(), &all, Stdio::inherit()))
+        .map(|_| start_binary_logging(root.path(), &all, Stdio::null()))
         .collect();
     let mut cluster = Cluster {
         root,
         nodes,
         client: reqwest::Client::new(),
         account_id: String::new(),
+        env: env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
     };
     let account = cluster.cli_json(&["accounts", "create", "--name", "Acme"]);
     cluster.account_id = account["id"].as_str().unwrap().to_owned();
@@ -225,8 +236,7 @@ async fn a_key_change_made_through_any_node_is_honoured_by_every_node_within_a_s
 
 #[tokio::test]
 async fn a_sign_in_on_one_node_is_a_session_on_every_node() {
-    let Some(cluster) = cluster(2, &[("TIDEGATE_ADMIN_PASSWORD", "cluster-secret-1")]).await
-    else {
+    let Some(cluster) = cluster(2, &[("TIDEGATE_ADMIN_PASSWORD", "cluster-secret-1")]).await else {
         return;
     };
     // A browser keeps one cookie jar for the host, whatever the port.
@@ -268,4 +278,452 @@ async fn a_sign_in_on_one_node_is_a_session_on_every_node() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200, "and outlives the node it began on");
+}
+
+impl Cluster {
+    pub async fn post(&self, node: usize, path: &str, key: &str, body: &Value) -> (u16, Value) {
+        let res = self
+            .client
+            .post(format!("{}{path}", self.url(node)))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, node: usize, path: &str, key: &str) -> (u16, Value) {
+        let res = self
+            .client
+            .get(format!("{}{path}", self.url(node)))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub fn db(&self) -> crate::backend::TestDb {
+        crate::backend::TestDb::open(&self.data_dir())
+    }
+
+    pub fn count(&self, sql: &str, params: crate::backend::Params<'_>) -> i64 {
+        self.db().query_row(sql, params, |r| r.get(0)).unwrap()
+    }
+
+    /// Polls `check` (every 20 ms) until it holds, for at most `within`.
+    pub async fn until(&self, what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+        let deadline = Instant::now() + within;
+        while !check() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_scheduled_job_runs_once_per_tick_however_many_nodes_follow_the_schedule() {
+    let every_second = [("TIDEGATE_JOBS__PURGE_IDEMPOTENCY_KEYS", "* * * * * *")];
+    let Some(cluster) = cluster(3, &every_second).await else {
+        return;
+    };
+    let runs = "SELECT count(*) FROM job_runs WHERE job = 'purge-idempotency-keys'";
+    cluster
+        .until("four ticks", Duration::from_secs(10), || {
+            cluster.count(runs, &[]) >= 4
+        })
+        .await;
+    let ticks: Vec<(i64, String)> = cluster
+        .db()
+        .query_map(
+            "SELECT tick, node FROM job_runs WHERE job = 'purge-idempotency-keys' ORDER BY tick",
+            &[],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // Three nodes fire every second; each second ran once, a second apart.
+    for pair in ticks.windows(2) {
+        assert!(pair[1].0 - pair[0].0 >= 1000, "{ticks:?}");
+    }
+    let span = ticks.last().unwrap().0 - ticks[0].0;
+    assert_eq!(
+        i64::try_from(ticks.len()).unwrap() - 1,
+        span / 1000,
+        "{ticks:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_generation_runs_once_any_node_shows_it_and_its_event_is_delivered_once() {
+    let receiver = crate::receiver::start();
+    let Some(cluster) = cluster(3, &[]).await else {
+        return;
+    };
+    let out = cluster.cli(&[
+        "credits",
+        "add",
+        "--account",
+        &cluster.account_id,
+        "--amount",
+        "10",
+    ]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let endpoint = cluster.cli_json(&[
+        "webhooks",
+        "add",
+        "--account",
+        &cluster.account_id,
+        "--url",
+        &receiver.url,
+        "--events",
+        "generation.completed",
+    ]);
+    receiver.expect_secret(endpoint["secret"].as_str().unwrap());
+    let (_, key) = cluster.create_key("full_access");
+
+    // Six generations, two submitted through each node.
+    let mut ids = Vec::new();
+    for node in [0, 1, 2, 0, 1, 2] {
+        let (status, body) = cluster
+            .post(
+                node,
+                "/v1/generate/image/tidegate/gradient-1",
+                &key,
+                &json!({ "generation_prompt": "a lighthouse" }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        ids.push(body["data"]["generation_id"].as_str().unwrap().to_owned());
+    }
+    for (i, id) in ids.iter().enumerate() {
+        // Read through another node than the one that took it.
+        let node = (i + 1) % 3;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (status, body) = cluster.get(node, &format!("/v1/content/{id}"), &key).await;
+            assert_eq!(status, 200, "{body}");
+            if body["data"]["generation_status"] == "succeeded" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{id} did not succeed: {body}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let attempts = cluster.count(
+            "SELECT count(*) FROM generation_attempts WHERE generation_id = ?1",
+            &[id],
+        );
+        assert_eq!(attempts, 1, "{id} ran once");
+    }
+    // Each completion was delivered once, by whichever node sent it.
+    cluster
+        .until("six deliveries", Duration::from_secs(20), || {
+            receiver.of("generation.completed").len() >= 6
+        })
+        .await;
+    let mut delivered: Vec<String> = receiver
+        .of("generation.completed")
+        .iter()
+        .map(|r| {
+            r.body["webhook_data"]["generation_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    delivered.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(delivered, expected, "each event once");
+    let sent = cluster.count("SELECT count(*) FROM webhook_deliveries", &[]);
+    assert_eq!(sent, 6);
+    let out = cluster.cli(&["check"]);
+    assert_eq!(out.status, 0, "{}{}", out.stdout, out.stderr);
+}
+
+#[tokio::test]
+async fn any_node_cancels_a_generation_and_one_a_killed_node_left_is_failed_and_refunded() {
+    use crate::upstream::{self, Mode};
+    let (alpha, beta, queue) = (
+        upstream::start(Mode::Ok).await,
+        upstream::start(Mode::Ok).await,
+        upstream::start(Mode::Hold).await,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("models.toml");
+    std::fs::write(
+        &catalog,
+        upstream::catalog(&alpha.url, &beta.url, &queue.url),
+    )
+    .unwrap();
+    let catalog = catalog.to_str().unwrap().to_owned();
+    let Some(mut cluster) = cluster(2, &[("TIDEGATE_GENERATION__CATALOG", &catalog)]).await else {
+        return;
+    };
+    let out = cluster.cli(&[
+        "credits",
+        "add",
+        "--account",
+        &cluster.account_id,
+        "--amount",
+        "1",
+    ]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let (_, key) = cluster.create_key("full_access");
+    let balance = "SELECT credit_balance FROM accounts WHERE id = ?1";
+    let full = cluster.count(balance, &[&cluster.account_id]);
+    let mut running = Vec::new();
+    for _ in 0..2 {
+        let (status, body) = cluster
+            .post(
+                0,
+                "/v1/generate/image/remote/slow",
+                &key,
+                &json!({ "generation_prompt": "a lighthouse" }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let id = body["data"]["generation_id"].as_str().unwrap().to_owned();
+        cluster
+            .until("the generation to start", Duration::from_secs(10), || {
+                status_of(&cluster, &id) == "processing"
+            })
+            .await;
+        running.push(id);
+    }
+    assert!(cluster.count(balance, &[&cluster.account_id]) < full);
+
+    // Node 1 cancels what node 0 runs; node 0 shows it canceled and refunded.
+    let (status, body) = cluster
+        .post(
+            1,
+            &format!("/v1/content/generation/cancel/{}", running[0]),
+            &key,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, shown) = cluster
+        .get(0, &format!("/v1/content/{}", running[0]), &key)
+        .await;
+    assert_eq!(shown["data"]["generation_status"], "canceled", "{shown}");
+
+    // Node 0 dies with the other one running: node 1 fails and refunds it once the lease
+    // (10 s) has run out.
+    let (mut killed, _) = cluster.nodes.remove(0);
+    killed.child.kill().unwrap();
+    killed.child.wait().unwrap();
+    let started = Instant::now();
+    cluster
+        .until("the orphan to fail", Duration::from_secs(20), || {
+            status_of(&cluster, &running[1]) == "failed"
+        })
+        .await;
+    let taken = started.elapsed();
+    assert!(
+        taken >= Duration::from_secs(5),
+        "not before the lease ran out: {taken:?}"
+    );
+    let (_, shown) = cluster
+        .get(0, &format!("/v1/content/{}", running[1]), &key)
+        .await;
+    assert_eq!(shown["data"]["generation_status"], "failed", "{shown}");
+    assert_eq!(
+        cluster.count(balance, &[&cluster.account_id]),
+        full,
+        "both refunded"
+    );
+    let out = cluster.cli(&["check"]);
+    assert_eq!(out.status, 0, "{}{}", out.stdout, out.stderr);
+    drop(killed);
+}
+
+fn status_of(cluster: &Cluster, id: &str) -> String {
+    cluster
+        .db()
+        .query_row(
+            "SELECT status FROM generations WHERE id = ?1",
+            &[&id],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+#[tokio::test]
+async fn three_nodes_together_serve_no_more_than_the_plans_requests_per_minute() {
+    let plan = [
+        ("TIDEGATE_PLANS__CAPPED__REQUESTS_PER_MINUTE", "60"),
+        ("TIDEGATE_ACCOUNTS__DEFAULT_PLAN", "capped"),
+    ];
+    let Some(cluster) = cluster(3, &plan).await else {
+        return;
+    };
+    let (_, key) = cluster.create_key("full_access");
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..150 {
+        let (client, url, key) = (
+            cluster.client.clone(),
+            cluster.url(i % 3).to_owned(),
+            key.clone(),
+        );
+        calls.spawn(async move {
+            let res = client
+                .get(format!("{url}/v1/status"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap();
+            let reset = res
+                .headers()
+                .get("x-ratelimit-reset")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<i64>().ok());
+            (res.status().as_u16(), reset)
+        });
+    }
+    let mut served: std::collections::BTreeMap<i64, usize> = Default::default();
+    let mut refused = 0;
+    while let Some(done) = calls.join_next().await {
+        match done.unwrap() {
+            (200, Some(reset)) => *served.entry(reset).or_default() += 1,
+            (429, _) => refused += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    // Per minute window, the three nodes together served at most the limit, and fell short of
+    // it by less than a block (3 permits) per node.
+    for (window, n) in &served {
+        assert!(*n <= 60, "{n} served in the window ending at {window}");
+    }
+    let total: usize = served.values().sum();
+    assert!(total >= 54, "only {total} served: {served:?}");
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "150 requests at once on 3 nodes with 60 a minute: {total} served, {refused} refused"
+    );
+    assert_eq!(total + refused, 150);
+}
+
+#[tokio::test]
+async fn the_in_flight_cap_holds_across_nodes() {
+    use crate::upstream::{self, Mode};
+    let (alpha, beta, queue) = (
+        upstream::start(Mode::Ok).await,
+        upstream::start(Mode::Ok).await,
+        upstream::start(Mode::Hold).await,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("models.toml");
+    std::fs::write(
+        &catalog,
+        upstream::catalog(&alpha.url, &beta.url, &queue.url),
+    )
+    .unwrap();
+    let catalog = catalog.to_str().unwrap().to_owned();
+    let env = [
+        ("TIDEGATE_GENERATION__CATALOG", catalog.as_str()),
+        ("TIDEGATE_PLANS__CAPPED__MAX_IN_FLIGHT", "2"),
+        ("TIDEGATE_ACCOUNTS__DEFAULT_PLAN", "capped"),
+    ];
+    let Some(cluster) = cluster(3, &env).await else {
+        return;
+    };
+    let out = cluster.cli(&[
+        "credits",
+        "add",
+        "--account",
+        &cluster.account_id,
+        "--amount",
+        "1",
+    ]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let (_, key) = cluster.create_key("full_access");
+    let mut accepted = 0;
+    for i in 0..6 {
+        let (status, body) = cluster
+            .post(
+                i % 3,
+                "/v1/generate/image/remote/slow",
+                &key,
+                &json!({ "generation_prompt": "a lighthouse" }),
+            )
+            .await;
+        match status {
+            200 => accepted += 1,
+            429 => {}
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(
+        accepted, 2,
+        "the cap is the account's, whichever node takes the request"
+    );
+}
+
+#[tokio::test]
+async fn after_the_database_drops_every_connection_the_nodes_recover_without_serving_unlogged() {
+    let Some(cluster) = cluster(2, &[]).await else {
+        return;
+    };
+    let (id, key) = cluster.create_key("full_access");
+    for node in 0..2 {
+        assert_eq!(cluster.status(node, &key).await, 200);
+    }
+    let url = std::fs::read_to_string(cluster.data_dir().join(".test-postgres-url")).unwrap();
+    let name = url.rsplit("application_name=").next().unwrap().to_owned();
+    // As a restart or a failover of the database would: every connection of this store goes.
+    let dropped = crate::backend::off_runtime(|| {
+        let mut admin =
+            postgres::Client::connect(&crate::backend::postgres_url().unwrap(), postgres::NoTls)
+                .unwrap();
+        admin
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+                &[&name],
+            )
+            .unwrap()
+            .len()
+    });
+    assert!(dropped >= 4, "{dropped} connections dropped");
+    let logged_before = cluster.count(
+        "SELECT count(*) FROM request_logs WHERE key_id = ?1",
+        &[&id],
+    );
+    let (mut served, mut failed) = (0, 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for node in 0..2 {
+        loop {
+            let res = cluster
+                .client
+                .get(format!("{}/v1/status", cluster.url(node)))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap();
+            match res.status().as_u16() {
+                200 => {
+                    served += 1;
+                    break;
+                }
+                503 => {
+                    let body: Value = res.json().await.unwrap();
+                    crate::helpers::assert_error(&body, "BSE5002");
+                    failed += 1;
+                }
+                other => panic!("node {node} answered {other}"),
+            }
+            assert!(Instant::now() < deadline, "node {node} did not recover");
+        }
+    }
+    // Every request that was served has its log row.
+    let logged = cluster.count(
+        "SELECT count(*) FROM request_logs WHERE key_id = ?1",
+        &[&id],
+    );
+    assert_eq!(logged - logged_before, served, "{failed} failed on the way");
 }

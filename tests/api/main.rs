@@ -29,6 +29,7 @@ mod keys_cli;
 mod limits;
 mod management;
 mod management_access;
+mod migrate_store;
 mod openapi;
 mod people;
 mod pipeline;

@@ -38,10 +38,11 @@ pub async fn start(
     now: Timestamp,
 ) -> Result<Option<Generation>, ServiceError> {
     let id = id.to_owned();
+    let node = store.node().to_owned();
     store
         .run(move |db| {
             let tx = db.write()?;
-            if !store::start(&tx, &id, now)? {
+            if !store::start(&tx, &id, now, &node)? {
                 return Ok(None);
             }
             let started = store::get(&tx, &id)?;
@@ -167,8 +168,14 @@ fn fail_in_flight(
 }
 
 /// After a crash: generations left `processing` are failed and refunded (their provider attempt
-/// is lost); `pending` ones are returned to be run again, with how many were failed.
+/// is lost); `pending` ones are returned to be run again, with how many were failed. On SQLite
+/// the store has one node, so that is everything in flight; on PostgreSQL it is what nodes that
+/// are gone (their lease ran out) left, which every node also takes over while it runs
+/// (`take_over`).
 pub async fn recover(store: &Store, now: Timestamp) -> Result<(Vec<String>, usize), ServiceError> {
+    if store.engine() == crate::store::Engine::Postgres {
+        return take_over(store, now).await;
+    }
     store
         .run(move |db| {
             let mut pending = Vec::new();
@@ -184,6 +191,41 @@ pub async fn recover(store: &Store, now: Timestamp) -> Result<(Vec<String>, usiz
                         }
                     }
                     _ => pending.push(id),
+                }
+            }
+            Ok((pending, failed))
+        })
+        .await
+}
+
+/// What nodes that are gone left in flight: their `processing` generations are failed and
+/// refunded, their `pending` ones become this node's to run (returned, with how many failed).
+pub async fn take_over(
+    store: &Store,
+    now: Timestamp,
+) -> Result<(Vec<String>, usize), ServiceError> {
+    let me = store.node().to_owned();
+    store
+        .run(move |db| {
+            let mut pending = Vec::new();
+            let mut failed = 0;
+            let orphans = store::orphans(&db.read(), &me, now)?;
+            for (id, status, from) in orphans {
+                match status {
+                    GenerationStatus::Processing => {
+                        let message = "The generation was interrupted: the node running it \
+                                       stopped. Its credits were refunded.";
+                        if fail_in_flight(db, &id, message, "BSE4001", now)? {
+                            failed += 1;
+                        }
+                    }
+                    _ => {
+                        let tx = db.write()?;
+                        if store::adopt(&tx, &id, from.as_deref(), &me)? {
+                            pending.push(id);
+                        }
+                        tx.commit()?;
+                    }
                 }
             }
             Ok((pending, failed))

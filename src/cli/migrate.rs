@@ -1,0 +1,77 @@
+//! `tidegate migrate-store --to URL`: copies the SQLite store (the configured one, or
+//! `--from FILE`) into an empty PostgreSQL database, all of it or nothing.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{CliError, Context, print_json, print_table};
+use crate::store::copy::{Triggers, describe_postgres, sqlite_to_postgres};
+use crate::store::{Store, StoreOptions, check_postgres_url, open_read_only};
+
+pub fn run(ctx: &Context, to: &str, from: Option<PathBuf>) -> Result<(), CliError> {
+    // The parser's message never repeats the URL, nor its password.
+    check_postgres_url(to).map_err(|m| CliError(format!("--to {m}")))?;
+    let path = from.unwrap_or_else(|| ctx.config.database_path());
+    let mut source = open_read_only(&path)
+        .map_err(|e| CliError(format!("cannot open {}: {e}", path.display())))?;
+    let target_name = describe_postgres(to);
+    let options = StoreOptions {
+        pool_size: 1,
+        busy_timeout: Duration::from_millis(ctx.config.storage.busy_timeout_ms),
+        background_checkpoints: false,
+    };
+    // Migrates the target to this binary's schema first.
+    let store = Store::open_postgres(to, &ctx.config.storage.data_dir, options)
+        .map_err(|e| CliError(format!("{target_name}: {e}")))?;
+    let mut target = store.db()?;
+    let report = sqlite_to_postgres(&mut source, &mut target)?;
+    let seconds = report.elapsed.as_secs_f64();
+    if ctx.json {
+        let tables: serde_json::Map<String, serde_json::Value> = report
+            .tables
+            .iter()
+            .map(|(name, rows)| ((*name).to_owned(), json!(rows)))
+            .collect();
+        let (triggers, reason) = match &report.triggers {
+            Triggers::Off => ("off", None),
+            Triggers::On(reason) => ("on", Some(reason)),
+        };
+        print_json(&json!({
+            "from": path,
+            "to": target_name,
+            "tables": tables,
+            "rows": report.rows(),
+            "triggers": triggers,
+            "triggers_reason": reason,
+            "seconds": (seconds * 1000.0).round() / 1000.0,
+        }));
+        return Ok(());
+    }
+    println!(
+        "Copied {} into {target_name}: {} rows in {seconds:.2} s.",
+        path.display(),
+        report.rows()
+    );
+    match &report.triggers {
+        Triggers::Off => println!(
+            "The target's triggers were off during the copy (session_replication_role = replica)."
+        ),
+        Triggers::On(reason) => println!(
+            "The target's triggers could not be turned off ({reason}): the low-balance \
+             thresholds they added were removed, and key_generation was set from the source."
+        ),
+    }
+    let rows: Vec<Vec<String>> = report
+        .tables
+        .iter()
+        .map(|(name, rows)| vec![(*name).to_owned(), rows.to_string()])
+        .collect();
+    print_table(&["TABLE", "ROWS"], &rows);
+    println!(
+        "Next: set storage.backend = \"postgres\" and storage.postgres_url, keep storage.data_dir \
+         (generated media stay there), and run `tidegate check`."
+    );
+    Ok(())
+}

@@ -1,0 +1,384 @@
+//! `tidegate migrate-store`: a SQLite install with real traffic copied into an empty PostgreSQL
+//! database, row for row, then served from there; a target that is not empty is refused.
+//!
+//! Each test starts on SQLite and needs `TIDEGATE_TEST_POSTGRES_URL` for its target; without
+//! it, the tests pass without running and say so.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::backend::{Backend, fresh_schema, off_runtime, postgres_url};
+use crate::helpers::{TestApp, eventually, run_binary, spawn_app, spawn_app_in};
+
+/// The tables whose SQLite `rowid` the queries use: PostgreSQL has it as a column of its own.
+const ROWID_TABLES: &[&str] = &["generations", "idempotency_keys", "webhook_deliveries"];
+
+/// Every table of the app's SQLite store, by name.
+fn tables(app: &TestApp) -> Vec<String> {
+    app.db()
+        .query_map(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+             ORDER BY name",
+            &[],
+            |r| r.get(0),
+        )
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// A table's columns as SQLite has them (and its `rowid` where PostgreSQL has one).
+fn columns(app: &TestApp, table: &str) -> Vec<String> {
+    let mut columns: Vec<String> = app
+        .db()
+        .query_map("SELECT name FROM pragma_table_info(?1)", &[&table], |r| {
+            r.get(0)
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    if ROWID_TABLES.contains(&table) {
+        columns.push("rowid".into());
+    }
+    columns
+}
+
+/// Where the store of a PostgreSQL test's data directory is named (`backend::provision`).
+const MARKER: &str = ".test-postgres-url";
+
+fn without_postgres() -> bool {
+    if postgres_url().is_some() {
+        return false;
+    }
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        use std::io::Write;
+        // Straight to the file descriptor: the test harness captures `eprintln!`.
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: the migrate-store tests pass without running: {} is not set",
+            crate::backend::URL_VARIABLE
+        );
+    });
+    true
+}
+
+/// A connection to the target, on a thread of its own (the client runs its own runtime).
+fn pg<T: Send>(url: &str, f: impl FnOnce(&mut postgres::Client) -> T + Send) -> T {
+    off_runtime(|| {
+        let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+        f(&mut client)
+    })
+}
+
+fn pg_counts(url: &str, tables: &[String]) -> Vec<(String, i64)> {
+    pg(url, |client| {
+        tables
+            .iter()
+            .map(|t| {
+                let row = client
+                    .query_one(&format!("SELECT count(*) FROM {t}"), &[])
+                    .expect(t);
+                (t.clone(), row.get::<_, i64>(0))
+            })
+            .collect()
+    })
+}
+
+fn sqlite_counts(app: &TestApp, tables: &[String]) -> Vec<(String, i64)> {
+    tables
+        .iter()
+        .map(|t| {
+            (
+                t.clone(),
+                app.count(&format!("SELECT count(*) FROM {t}"), &[]),
+            )
+        })
+        .collect()
+}
+
+/// Every value of a query's rows on the SQLite source, as text to compare.
+fn sqlite_rows(app: &TestApp, sql: &str) -> Vec<Vec<String>> {
+    let conn = app.sqlite();
+    let mut stmt = conn.prepare(sql).unwrap();
+    let columns = stmt.column_count();
+    stmt.query_map([], |row| {
+        (0..columns)
+            .map(|i| {
+                row.get::<_, rusqlite::types::Value>(i)
+                    .map(|v| format!("{v:?}"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+/// The same of the PostgreSQL target, each value read as SQLite would have given it.
+fn pg_rows(url: &str, sql: &str) -> Vec<Vec<String>> {
+    pg(url, |client| {
+        client
+            .query(sql, &[])
+            .unwrap()
+            .iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| {
+                        let value: rusqlite::types::Value =
+                            match tidegate::store::engine::pg_value(row, i).unwrap() {
+                                tidegate::store::engine::Value::Null => {
+                                    rusqlite::types::Value::Null
+                                }
+                                tidegate::store::engine::Value::Int(i) => i.into(),
+                                tidegate::store::engine::Value::Real(r) => r.into(),
+                                tidegate::store::engine::Value::Text(t) => t.into_owned().into(),
+                                tidegate::store::engine::Value::Blob(b) => b.into_owned().into(),
+                            };
+                        format!("{value:?}")
+                    })
+                    .collect()
+            })
+            .collect()
+    })
+}
+
+/// `tidegate migrate-store --to URL --json` on the app's store; the counts it reports, by
+/// table name.
+fn migrate(app: &TestApp, url: &str) -> Vec<(String, i64)> {
+    let out = app.cli(&["migrate-store", "--to", url, "--json"]);
+    assert_eq!(out.status, 0, "migrate-store failed: {}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(report["triggers"], "off", "{report}");
+    let mut counts: Vec<(String, i64)> = report["tables"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no tables: {report}"))
+        .iter()
+        .map(|(t, n)| (t.clone(), n.as_i64().unwrap()))
+        .collect();
+    counts.sort();
+    counts
+}
+
+/// `tidegate check --json` on the PostgreSQL store at `url`.
+fn check_postgres(data_dir: &Path, url: &str) -> Value {
+    let out = run_binary(
+        data_dir,
+        &["check", "--json"],
+        &[
+            ("TIDEGATE_STORAGE__BACKEND", "postgres"),
+            ("TIDEGATE_STORAGE__POSTGRES_URL", url),
+        ],
+    );
+    assert_eq!(
+        out.status, 0,
+        "check failed: {}\n{}",
+        out.stdout, out.stderr
+    );
+    serde_json::from_str(&out.stdout).expect("JSON")
+}
+
+/// The base URL with a password in it (the test server does not ask for one), when its user
+/// has none yet.
+fn with_password(url: &str, password: &str) -> Option<String> {
+    let rest = url.strip_prefix("postgres://")?;
+    let (user, host) = rest.split_once('@')?;
+    (!user.contains(':')).then(|| format!("postgres://{user}:{password}@{host}"))
+}
+
+#[tokio::test]
+async fn a_sqlite_install_moves_to_postgres_row_for_row_and_serves_from_there() {
+    if without_postgres() {
+        return;
+    }
+    // Real traffic on a SQLite install: keys created, rotated and revoked, requests, credits,
+    // a generation with its webhook deliveries, a signed-in owner.
+    let app = spawn_app().await;
+    let receiver = crate::receiver::start();
+    crate::webhooks::add_endpoint(
+        &app,
+        &receiver,
+        "generation.started,generation.completed,apikey.revoked",
+    );
+    app.add_credits("10");
+    let (old_id, old_key) = app.create_key(&[]);
+    let rotated = app.cli_json(&["keys", "rotate", &old_id, "--grace-hours", "2"]);
+    let new_key = rotated["key"].as_str().unwrap().to_owned();
+    let (revoked_id, revoked_key) = app.create_key(&[]);
+    assert_eq!(
+        app.get("/v1/status", Some(&revoked_key)).await.status(),
+        200
+    );
+    app.cli_json(&["keys", "revoke", &revoked_id]);
+    for key in [&old_key, &new_key, &old_key] {
+        assert_eq!(app.get("/v1/status", Some(key)).await.status(), 200);
+    }
+    assert_eq!(
+        app.get("/v1/status", Some(&revoked_key)).await.status(),
+        401
+    );
+    assert_eq!(app.get("/v1/status", Some("not-a-key")).await.status(), 401);
+    let (status, _, body) = app
+        .post_json(
+            "/v1/generate/image/tidegate/pattern-1",
+            &new_key,
+            &json!({"generation_prompt": "a lighthouse"}),
+            Some("move-1"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let generation = body["data"]["generation_id"].as_str().unwrap().to_owned();
+    app.wait_for(&new_key, &generation, &["succeeded"]).await;
+    crate::webhooks::wait_for_event(&receiver, "generation.completed", 1).await;
+    crate::webhooks::wait_for_event(&receiver, "apikey.revoked", 1).await;
+    eventually("every webhook delivery to finish", || {
+        app.count(
+            "SELECT count(*) FROM webhook_deliveries WHERE status <> 'succeeded'",
+            &[],
+        ) == 0
+    })
+    .await;
+    crate::people::person(&app, "owner@example.com", "owner").await;
+
+    let tables = tables(&app);
+    let before = sqlite_counts(&app, &tables);
+    for table in [
+        "settings",
+        "accounts",
+        "users",
+        "memberships",
+        "api_keys",
+        "request_logs",
+        "usage_daily",
+        "usage_daily_errors",
+        "refusals_daily",
+        "activity",
+        "idempotency_keys",
+        "credit_ledger",
+        "sessions",
+        "low_balance_thresholds",
+        "generations",
+        "generation_attempts",
+        "usage_generations_daily",
+        "usage_providers_daily",
+        "webhook_endpoints",
+        "webhook_events",
+        "webhook_deliveries",
+    ] {
+        let n = before.iter().find(|(t, _)| t == table).unwrap().1;
+        assert!(n > 0, "the source store should have {table} rows");
+    }
+
+    // The copy, while the server still runs on the source.
+    let url = fresh_schema("migrate");
+    let started = std::time::Instant::now();
+    let reported = migrate(&app, &url);
+    let took = started.elapsed();
+    eprintln!("migrate-store copied {reported:?} in {took:?}");
+    assert_eq!(reported, before, "reported counts are the source's");
+    assert_eq!(pg_counts(&url, &tables), before, "the target has every row");
+    assert_eq!(
+        sqlite_counts(&app, &tables),
+        before,
+        "the source is as it was"
+    );
+
+    // Byte for byte, ids and rowids included, every table. (A running node renews its lease
+    // in `nodes` as it likes; its row was copied, and counted above.)
+    for table in tables.iter().filter(|t| *t != "nodes") {
+        let select = format!("SELECT {} FROM {table}", columns(&app, table).join(", "));
+        let mut source = sqlite_rows(&app, &select);
+        let mut target = pg_rows(&url, &select);
+        source.sort();
+        target.sort();
+        assert_eq!(source, target, "{table}");
+    }
+
+    let report = check_postgres(app.data_dir.path(), &url);
+    assert!(report["activity_break"].is_null(), "{report}");
+    assert_eq!(report["ledger_mismatches"], json!([]), "{report}");
+    let activity = before.iter().find(|(t, _)| t == "activity").unwrap().1;
+    assert_eq!(report["activity_rows"], activity, "{report}");
+
+    // A server on the copy: the keys authenticate as before, and new rows get new ids.
+    let url_for_server = url.clone();
+    Backend::Postgres
+        .run(async move {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join(MARKER), &url_for_server).unwrap();
+            let mut moved = spawn_app_in(dir, &[]).await;
+            moved.account_id = app.account_id.clone();
+            assert_eq!(moved.get("/v1/status", Some(&old_key)).await.status(), 200);
+            assert_eq!(moved.get("/v1/status", Some(&new_key)).await.status(), 200);
+            assert_eq!(
+                moved.get("/v1/status", Some(&revoked_key)).await.status(),
+                401
+            );
+            let (status, body) = moved
+                .get_json(&format!("/v1/content/{generation}"), &new_key)
+                .await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["data"]["generation_status"], "succeeded", "{body}");
+            moved.add_credits("1");
+            let (id, key) = moved.create_key(&[]);
+            assert_eq!(moved.get("/v1/status", Some(&key)).await.status(), 200);
+            moved.cli_json(&["keys", "revoke", &id]);
+            assert_eq!(moved.get("/v1/status", Some(&key)).await.status(), 401);
+            let logs = before.iter().find(|(t, _)| t == "request_logs").unwrap().1;
+            assert!(moved.count("SELECT count(*) FROM request_logs", &[]) > logs);
+            let report = check_postgres(moved.data_dir.path(), &url_for_server);
+            assert!(report["activity_break"].is_null(), "{report}");
+            assert_eq!(report["ledger_mismatches"], json!([]), "{report}");
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn a_target_that_is_not_empty_is_refused_and_left_as_it_was() {
+    if without_postgres() {
+        return;
+    }
+    let app = spawn_app().await;
+    let (_, key) = app.create_key(&[]);
+    assert_eq!(app.get("/v1/status", Some(&key)).await.status(), 200);
+    let url = fresh_schema("migrate");
+    let first = migrate(&app, &url);
+    let tables = tables(&app);
+    let copied = pg_counts(&url, &tables);
+    assert_eq!(copied, first);
+
+    // More rows on the source, then a second copy into the same target.
+    app.create_key(&[]);
+    assert_eq!(app.get("/v1/status", Some(&key)).await.status(), 200);
+    let again = app.cli(&["migrate-store", "--to", &url]);
+    assert_eq!(again.status, 1, "{}", again.stdout);
+    assert_eq!(again.stdout, "");
+    assert_eq!(again.stderr.lines().count(), 1, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("not empty") && again.stderr.contains("nothing was written"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(pg_counts(&url, &tables), copied, "the target is as it was");
+
+    // A password never appears, neither when the target is refused nor when it is unreachable.
+    if let Some(secret_url) = with_password(&url, "s3cret-pw") {
+        let out = app.cli(&["migrate-store", "--to", &secret_url]);
+        assert_eq!(out.status, 1);
+        assert!(
+            !format!("{}{}", out.stdout, out.stderr).contains("s3cret"),
+            "{}",
+            out.stderr
+        );
+    }
+    let unreachable = "postgres://postgres:s3cret-pw@127.0.0.1:1/nowhere?connect_timeout=2";
+    let out = app.cli(&["migrate-store", "--to", unreachable]);
+    assert_eq!(out.status, 1);
+    assert!(out.stderr.contains("cannot connect"), "{}", out.stderr);
+    assert!(
+        !format!("{}{}", out.stdout, out.stderr).contains("s3cret"),
+        "{}",
+        out.stderr
+    );
+}
