@@ -145,6 +145,17 @@ impl Application {
         .map_err(AppError::Config)?;
         let lease = NodeLease::start(store.clone(), clock.clone(), Arc::clone(&generator)).await?;
         let (resumed, failed) = generator.start(config.generation.workers).await?;
+        // A generation canceled through another node: its provider call here stops too.
+        if let Some(mut stopped) =
+            crate::store::notices::listen(&store, crate::store::generations::STOPPED)?
+        {
+            let generator = Arc::clone(&generator);
+            tokio::spawn(async move {
+                while let Some(id) = stopped.recv().await {
+                    generator.stop(&id).await;
+                }
+            });
+        }
         if resumed + failed > 0 {
             tracing::warn!(
                 resumed,

@@ -1,6 +1,7 @@
 //! `tidegate users …`, `credits add`, `backup`, `check`, `audit verify`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Subcommand;
 use serde_json::json;
@@ -14,6 +15,7 @@ use crate::service::Actor;
 use crate::service::check::{describe_break, run_checks};
 use crate::service::credits::add_credits;
 use crate::service::users::{create_user, list_users, set_password};
+use crate::store::copy::postgres_to_sqlite_file;
 use crate::store::{Db, activity, backup_to, open_read_only};
 
 #[derive(Subcommand)]
@@ -166,24 +168,43 @@ pub fn credits(ctx: &Context, cmd: CreditsCommand) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A consistent copy of the store in the SQLite file FILE, whichever the backend: SQLite's
+/// `VACUUM INTO`, or a PostgreSQL store read in one snapshot and copied into a new SQLite store
+/// (`store::copy`). Either file is checked by `tidegate check FILE` and restored by
+/// `migrate-store --from FILE` (PostgreSQL) or by serving it as `tidegate.db` (SQLite).
 pub fn backup(ctx: &Context, file: PathBuf) -> Result<(), CliError> {
     if file.exists() {
         return Err(CliError(format!("{} already exists", file.display())));
     }
-    if ctx.config.storage.backend == Backend::Postgres {
-        return Err(CliError(
-            "a PostgreSQL store is backed up with the database's own tools (pg_dump, \
-             or its replication); see docs/cluster.md"
-                .into(),
-        ));
-    }
     let store = open_store(&ctx.config)?;
     let mut db = store.db()?;
-    backup_to(&db.read(), &file)?;
+    if ctx.config.storage.backend == Backend::Sqlite {
+        backup_to(&db.read(), &file)?;
+        if ctx.json {
+            print_json(&json!({ "backup": file }));
+        } else {
+            println!("Wrote a consistent copy of the store to {}", file.display());
+        }
+        return Ok(());
+    }
+    let busy_timeout = Duration::from_millis(ctx.config.storage.busy_timeout_ms);
+    let report = postgres_to_sqlite_file(&mut db, &file, busy_timeout)?;
+    let seconds = report.elapsed.as_secs_f64();
     if ctx.json {
-        print_json(&json!({ "backup": file }));
+        let tables = super::migrate::table_counts(&report);
+        print_json(&json!({
+            "backup": file,
+            "tables": tables,
+            "rows": report.rows(),
+            "seconds": (seconds * 1000.0).round() / 1000.0,
+        }));
     } else {
-        println!("Wrote a consistent copy of the store to {}", file.display());
+        println!(
+            "Wrote a consistent copy of the PostgreSQL store to {} (a SQLite file): {} rows \
+             in {seconds:.2} s",
+            file.display(),
+            report.rows()
+        );
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{CliError, Context, print_json, print_table};
-use crate::store::copy::{Triggers, describe_postgres, sqlite_to_postgres};
+use crate::store::copy::{CopyReport, Triggers, describe_postgres, sqlite_to_postgres};
 use crate::store::{Store, StoreOptions, check_postgres_url, open_read_only};
 
 pub fn run(ctx: &Context, to: &str, from: Option<PathBuf>) -> Result<(), CliError> {
@@ -29,11 +29,7 @@ pub fn run(ctx: &Context, to: &str, from: Option<PathBuf>) -> Result<(), CliErro
     let report = sqlite_to_postgres(&mut source, &mut target)?;
     let seconds = report.elapsed.as_secs_f64();
     if ctx.json {
-        let tables: serde_json::Map<String, serde_json::Value> = report
-            .tables
-            .iter()
-            .map(|(name, rows)| ((*name).to_owned(), json!(rows)))
-            .collect();
+        let tables = table_counts(&report);
         let (triggers, reason) = match &report.triggers {
             Triggers::Off => ("off", None),
             Triggers::On(reason) => ("on", Some(reason)),
@@ -74,4 +70,13 @@ pub fn run(ctx: &Context, to: &str, from: Option<PathBuf>) -> Result<(), CliErro
          (generated media stay there), and run `tidegate check`."
     );
     Ok(())
+}
+
+/// The rows copied per table, as the `--json` output of `migrate-store` and `backup` gives them.
+pub(super) fn table_counts(report: &CopyReport) -> serde_json::Map<String, serde_json::Value> {
+    report
+        .tables
+        .iter()
+        .map(|(name, rows)| ((*name).to_owned(), json!(rows)))
+        .collect()
 }

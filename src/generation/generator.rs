@@ -23,6 +23,9 @@ use crate::store::Store;
 pub struct Running {
     cancel: watch::Sender<bool>,
     attempt: Mutex<Option<(String, PredictionSlot)>>,
+    /// What stopping it came to: a second stop (the API's and a node's notification of the
+    /// same cancel) waits for the first and sends the upstream nothing more.
+    stopped: tokio::sync::OnceCell<bool>,
 }
 
 impl Running {
@@ -171,16 +174,21 @@ impl Generator {
         let Some(running) = running else {
             return false;
         };
-        let _ = running.cancel.send(true);
-        let attempt = running.attempt.lock().ok().and_then(|a| a.clone());
-        let Some((provider, slot)) = attempt else {
-            return false;
-        };
-        match (self.provider(&provider), slot.get()) {
-            (Some(p), Some(prediction)) => p.cancel(&prediction).await,
-            (Some(p), None) => p.spec.kind == ProviderKind::Local,
-            (None, _) => false,
-        }
+        *running
+            .stopped
+            .get_or_init(|| async {
+                let _ = running.cancel.send(true);
+                let attempt = running.attempt.lock().ok().and_then(|a| a.clone());
+                let Some((provider, slot)) = attempt else {
+                    return false;
+                };
+                match (self.provider(&provider), slot.get()) {
+                    (Some(p), Some(prediction)) => p.cancel(&prediction).await,
+                    (Some(p), None) => p.spec.kind == ProviderKind::Local,
+                    (None, _) => false,
+                }
+            })
+            .await
     }
 
     /// Starts no more generations: queued ones stay `pending` and are queued again at the next
@@ -229,6 +237,7 @@ impl Generator {
     pub fn register(&self, id: &str) -> Registration<'_> {
         let (cancel, canceled) = watch::channel(false);
         let running = Arc::new(Running {
+            stopped: tokio::sync::OnceCell::new(),
             cancel,
             attempt: Mutex::new(None),
         });

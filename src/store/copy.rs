@@ -1,32 +1,38 @@
-//! Moving an install from SQLite to PostgreSQL (`tidegate migrate-store`): every table of a
-//! SQLite store copied, row for row and byte for byte, into an empty PostgreSQL store.
+//! Every table of a store copied, row for row and byte for byte, into an empty store of the
+//! other engine: SQLite into PostgreSQL (`tidegate migrate-store`, moving an install) and
+//! PostgreSQL into a new SQLite file (`tidegate backup` of a PostgreSQL store, which
+//! `migrate-store --from FILE` restores).
 //!
 //! The source is read inside one snapshot, so a server may keep running on it; the target is
 //! written inside one write transaction, so a failure leaves it as it was. Ids are copied as
 //! they are (the activity chain covers them), the three tables whose SQLite `rowid` the queries
-//! use have it copied into their `rowid` column, and every identity is then advanced past the
-//! largest id copied.
+//! use have it copied into (or from) PostgreSQL's `rowid` column, and on PostgreSQL every
+//! identity is then advanced past the largest id copied (SQLite picks the next rowid itself).
 //!
-//! The PostgreSQL schema's triggers would add to a verbatim copy (a default low-balance
-//! threshold for every account inserted); the copy runs with `session_replication_role =
+//! The target schema's triggers would add to a verbatim copy (a default low-balance threshold
+//! for every account inserted). On PostgreSQL the copy runs with `session_replication_role =
 //! replica`, which turns them off (foreign-key checks included) and needs a superuser. Without
-//! that right the triggers stay on and the thresholds they add are removed before the source's
-//! are copied. Either way the key generation is copied like any row, tables go parents first,
-//! and the keys' replacement links are set once every key is in.
+//! that right, and always on SQLite (which has no such switch), the triggers stay on and the
+//! thresholds they add are removed before the source's are copied. Either way the key
+//! generation is copied like any row after the keys, tables go parents first (SQLite checks
+//! foreign keys on every statement), and the keys' replacement links are set once every key is
+//! in.
 
 use std::borrow::Cow;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use super::engine::{Column, Engine, Param, Value};
+use super::engine::{Column, Engine, Param, Row, Value};
 use super::migrations;
-use super::{Db, StoreError, Tx};
+use super::{Db, Store, StoreError, StoreOptions, Tx};
 
 /// A table and the columns copied, in the order both schemas declare them.
 struct Table {
     name: &'static str,
     columns: &'static [&'static str],
-    /// The order rows are read in (the order they were written, where there is one).
-    order: &'static str,
+    /// The primary key (or the columns of the unique index): the order rows are read in from
+    /// PostgreSQL. A SQLite source is read in `rowid` order, the order the rows were written in.
+    key: &'static str,
     /// Columns that refer to rows of the same table: inserted NULL, set once every row is in,
     /// so that foreign-key checks (on when the triggers are) never see a row before its target.
     links: &'static [&'static str],
@@ -34,11 +40,11 @@ struct Table {
     on_conflict: &'static str,
 }
 
-const fn table(name: &'static str, columns: &'static [&'static str], order: &'static str) -> Table {
+const fn table(name: &'static str, columns: &'static [&'static str], key: &'static str) -> Table {
     Table {
         name,
         columns,
-        order,
+        key,
         links: &[],
         on_conflict: "",
     }
@@ -76,7 +82,7 @@ const TABLES: &[Table] = &[
             "created_at",
             "deleted_at",
         ],
-        "rowid",
+        "id",
     ),
     table(
         "users",
@@ -87,12 +93,12 @@ const TABLES: &[Table] = &[
             "is_instance_admin",
             "created_at",
         ],
-        "rowid",
+        "id",
     ),
     table(
         "memberships",
         &["account_id", "user_id", "role", "created_at"],
-        "rowid",
+        "account_id, user_id",
     ),
     Table {
         links: &["replaced_by", "replaces"],
@@ -121,7 +127,7 @@ const TABLES: &[Table] = &[
                 "expiry_recorded_at",
                 "expiry_warned_at",
             ],
-            "rowid",
+            "id",
         )
     },
     // The migration wrote its one row; the source's value replaces it.
@@ -163,7 +169,7 @@ const TABLES: &[Table] = &[
             "status_class",
             "requests",
         ],
-        "rowid",
+        "account_id, day, key_id, route, status_class",
     ),
     table(
         "usage_daily_errors",
@@ -175,12 +181,12 @@ const TABLES: &[Table] = &[
             "error_code",
             "requests",
         ],
-        "rowid",
+        "account_id, day, key_id, route, error_code",
     ),
     table(
         "refusals_daily",
         &["day", "ip_hash", "reason", "requests"],
-        "rowid",
+        "day, ip_hash, reason",
     ),
     table(
         "activity",
@@ -240,14 +246,14 @@ const TABLES: &[Table] = &[
             "created_at",
             "expires_at",
         ],
-        "rowid",
+        "id_hash",
     ),
     table(
         "low_balance_thresholds",
         &["account_id", "threshold", "armed"],
-        "rowid",
+        "account_id, threshold",
     ),
-    table("nodes", &["id", "started_at", "lease_until"], "rowid"),
+    table("nodes", &["id", "started_at", "lease_until"], "id"),
     table(
         "generations",
         &[
@@ -303,7 +309,7 @@ const TABLES: &[Table] = &[
     table(
         "usage_generations_daily",
         &["day", "account_id", "generations", "estimated_cost"],
-        "rowid",
+        "account_id, day",
     ),
     table(
         "usage_providers_daily",
@@ -319,7 +325,7 @@ const TABLES: &[Table] = &[
             "estimated_cost",
             "wasted_cost",
         ],
-        "rowid",
+        "account_id, day, provider",
     ),
     table(
         "webhook_endpoints",
@@ -337,7 +343,7 @@ const TABLES: &[Table] = &[
             "updated_at",
             "secret_rotated_at",
         ],
-        "rowid",
+        "id",
     ),
     table(
         "webhook_events",
@@ -371,11 +377,11 @@ const TABLES: &[Table] = &[
         ],
         "rowid",
     ),
-    table("job_runs", &["job", "tick", "node"], "rowid"),
+    table("job_runs", &["job", "tick", "node"], "job, tick"),
     table(
         "rate_grants",
         &["subject", "window_start", "granted"],
-        "rowid",
+        "subject, window_start",
     ),
 ];
 
@@ -399,13 +405,17 @@ const IDENTITIES: &[(&str, &str)] = &[
 /// Values bound per insert statement: rows are sent in groups of about this many values.
 const VALUES_PER_STATEMENT: usize = 4096;
 
+/// Rows fetched per round trip from a PostgreSQL source (its cursor), so that a large table is
+/// never held in memory whole.
+const ROWS_PER_FETCH: usize = 2000;
+
 /// How the schema's triggers were kept out of the copy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Triggers {
     /// `session_replication_role = replica` for the copy's transaction.
     Off,
-    /// The role could not be set (the reason): the thresholds the account trigger added were
-    /// removed before the source's were copied.
+    /// The role could not be set (the reason; on SQLite, that it has none): the thresholds the
+    /// account trigger added were removed before the source's were copied.
     On(String),
 }
 
@@ -428,8 +438,11 @@ impl CopyReport {
 pub enum CopyError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("the source must be a SQLite store and the target a PostgreSQL one")]
-    Engines,
+    #[error("the source must be a {from} store and the target a {to} one")]
+    Engines {
+        from: &'static str,
+        to: &'static str,
+    },
     #[error("the source store is at schema version {found}, this binary's is {expected}: {advice}")]
     SourceSchema {
         found: usize,
@@ -442,8 +455,7 @@ pub enum CopyError {
     )]
     NotEmpty { table: &'static str },
     #[error(
-        "the source has a {0} that this version of migrate-store does not copy; nothing was \
-         written"
+        "the source has a {0} that this version of tidegate does not copy; nothing was written"
     )]
     Unknown(String),
     #[error("{table}: {copied} rows copied but the target has {found}")]
@@ -451,6 +463,13 @@ pub enum CopyError {
         table: &'static str,
         copied: u64,
         found: i64,
+    },
+    #[error("{} already exists", .0.display())]
+    Exists(PathBuf),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
     },
 }
 
@@ -475,14 +494,47 @@ struct Plan {
     columns: Vec<&'static str>,
 }
 
+/// The source's tables (the migration record of PostgreSQL left out, and SQLite's own).
+fn source_tables(src: &Tx<'_>) -> Result<Vec<String>, StoreError> {
+    match src.engine() {
+        Engine::Sqlite => src.query_all(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            &[],
+            |r| r.get(0),
+        ),
+        // The catalog itself: `information_schema` takes milliseconds a query.
+        Engine::Postgres => src.query_all(
+            "SELECT CAST(relname AS TEXT) FROM pg_class
+             WHERE relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+               AND relkind IN ('r', 'p') AND relname <> 'tidegate_schema'",
+            &[],
+            |r| r.get(0),
+        ),
+    }
+}
+
+/// The columns of one of the source's tables.
+fn source_columns(src: &Tx<'_>, table: &str) -> Result<Vec<String>, StoreError> {
+    match src.engine() {
+        Engine::Sqlite => src.query_all("SELECT name FROM pragma_table_info(?1)", &[&table], |r| {
+            r.get(0)
+        }),
+        Engine::Postgres => src.query_all(
+            "SELECT CAST(a.attname AS TEXT) FROM pg_attribute a
+             JOIN pg_class c ON c.oid = a.attrelid
+             WHERE c.relnamespace =
+                       (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+               AND c.relname = CAST(?1 AS NAME) AND a.attnum > 0 AND NOT a.attisdropped",
+            &[&table],
+            |r| r.get(0),
+        ),
+    }
+}
+
 /// The tables and columns to copy from this source; an error names one it has that the copy
 /// does not know.
 fn plan(src: &Tx<'_>) -> Result<Vec<Plan>, CopyError> {
-    let present: Vec<String> = src.query_all(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-        &[],
-        |r| r.get(0),
-    )?;
+    let present = source_tables(src)?;
     if let Some(unknown) = present
         .iter()
         .find(|name| !TABLES.iter().any(|t| t.name == name.as_str()))
@@ -494,11 +546,7 @@ fn plan(src: &Tx<'_>) -> Result<Vec<Plan>, CopyError> {
         if !present.iter().any(|name| name == table.name) {
             continue;
         }
-        let columns: Vec<String> = src.query_all(
-            "SELECT name FROM pragma_table_info(?1)",
-            &[&table.name],
-            |r| r.get(0),
-        )?;
+        let columns = source_columns(src, table.name)?;
         if let Some(unknown) = columns
             .iter()
             .find(|c| !table.columns.contains(&c.as_str()))
@@ -514,7 +562,8 @@ fn plan(src: &Tx<'_>) -> Result<Vec<Plan>, CopyError> {
                 .columns
                 .iter()
                 .copied()
-                // `rowid` is SQLite's own, in every table that has no other.
+                // `rowid` is SQLite's own, in every table that has no other; PostgreSQL has it
+                // as a column where it is listed.
                 .filter(|c| *c == "rowid" || columns.iter().any(|name| name == c))
                 .collect(),
         });
@@ -526,12 +575,33 @@ fn plan(src: &Tx<'_>) -> Result<Vec<Plan>, CopyError> {
 /// binary's schema): all of it, or nothing.
 pub fn sqlite_to_postgres(source: &mut Db, target: &mut Db) -> Result<CopyReport, CopyError> {
     if source.engine() != Engine::Sqlite || target.engine() != Engine::Postgres {
-        return Err(CopyError::Engines);
+        return Err(CopyError::Engines {
+            from: "SQLite",
+            to: "PostgreSQL",
+        });
     }
+    copy(source, target)
+}
+
+/// Copies the PostgreSQL store `source` into the empty SQLite store `target` (just created
+/// at this binary's schema): all of it, or nothing.
+pub fn postgres_to_sqlite(source: &mut Db, target: &mut Db) -> Result<CopyReport, CopyError> {
+    if source.engine() != Engine::Postgres || target.engine() != Engine::Sqlite {
+        return Err(CopyError::Engines {
+            from: "PostgreSQL",
+            to: "SQLite",
+        });
+    }
+    copy(source, target)
+}
+
+/// Copies every table of `source` into the empty store `target`, both at this binary's schema
+/// for their engine, in one snapshot and one write transaction.
+fn copy(source: &mut Db, target: &mut Db) -> Result<CopyReport, CopyError> {
     let started = Instant::now();
     let src = source.snapshot()?;
     let found = migrations::schema_version(&src)?;
-    let expected = migrations::steps(Engine::Sqlite).len();
+    let expected = migrations::steps(src.engine()).len();
     if found != expected {
         return Err(CopyError::SourceSchema {
             found,
@@ -568,15 +638,17 @@ pub fn sqlite_to_postgres(source: &mut Db, target: &mut Db) -> Result<CopyReport
         let copied = copy_table(&src, &dst, plan)?;
         tables.push((plan.table.name, copied));
     }
-    for (name, column) in IDENTITIES {
-        dst.query_one(
-            &format!(
-                "SELECT setval(pg_get_serial_sequence('{name}', '{column}'), \
-                 COALESCE(max({column}), 0) + 1, false) FROM {name}"
-            ),
-            &[],
-            |r| r.get::<i64>(0),
-        )?;
+    if dst.engine() == Engine::Postgres {
+        for (name, column) in IDENTITIES {
+            dst.query_one(
+                &format!(
+                    "SELECT setval(pg_get_serial_sequence('{name}', '{column}'), \
+                     COALESCE(max({column}), 0) + 1, false) FROM {name}"
+                ),
+                &[],
+                |r| r.get::<i64>(0),
+            )?;
+        }
     }
     for &(name, copied) in &tables {
         if name == "settings" {
@@ -603,8 +675,14 @@ pub fn sqlite_to_postgres(source: &mut Db, target: &mut Db) -> Result<CopyReport
 }
 
 /// Turns the target's triggers off for the rest of the transaction if the role may; a refusal
-/// is rolled back to a savepoint, so the transaction goes on with them on.
+/// is rolled back to a savepoint, so the transaction goes on with them on. SQLite has no such
+/// switch.
 fn triggers_off(dst: &Tx<'_>) -> Result<Triggers, StoreError> {
+    if dst.engine() == Engine::Sqlite {
+        return Ok(Triggers::On(
+            "SQLite has no session_replication_role".into(),
+        ));
+    }
     dst.batch("SAVEPOINT tidegate_copy")?;
     match dst.batch("SET LOCAL session_replication_role = replica") {
         Ok(()) => {
@@ -618,16 +696,45 @@ fn triggers_off(dst: &Tx<'_>) -> Result<Triggers, StoreError> {
     }
 }
 
+/// Calls `f` with every row `select` returns, in order. SQLite steps through its rows as they
+/// are read; PostgreSQL's client would gather them all first, so they are fetched from a
+/// cursor of the snapshot a few thousand at a time.
+fn each_row(
+    src: &Tx<'_>,
+    table: &str,
+    select: &str,
+    mut f: impl FnMut(&Row<'_>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    if src.engine() == Engine::Sqlite {
+        return src.each(select, &[], |row| f(row).map(|()| true));
+    }
+    let cursor = format!("tidegate_copy_{table}");
+    src.batch(&format!("DECLARE {cursor} NO SCROLL CURSOR FOR {select}"))?;
+    let fetch = format!("FETCH FORWARD {ROWS_PER_FETCH} FROM {cursor}");
+    loop {
+        let mut fetched = 0usize;
+        src.each(&fetch, &[], |row| {
+            fetched += 1;
+            f(row).map(|()| true)
+        })?;
+        if fetched < ROWS_PER_FETCH {
+            break;
+        }
+    }
+    src.batch(&format!("CLOSE {cursor}"))
+}
+
 /// Streams one table from the source into the target in groups of rows; the rows copied.
 fn copy_table(src: &Tx<'_>, dst: &Tx<'_>, plan: &Plan) -> Result<u64, StoreError> {
     let table = plan.table;
     let width = plan.columns.len();
     let per_statement = (VALUES_PER_STATEMENT / width.max(1)).max(1);
     let columns = plan.columns.join(", ");
-    let select = format!(
-        "SELECT {columns} FROM {} ORDER BY {}",
-        table.name, table.order
-    );
+    let order = match src.engine() {
+        Engine::Sqlite => "rowid",
+        Engine::Postgres => table.key,
+    };
+    let select = format!("SELECT {columns} FROM {} ORDER BY {order}", table.name);
     let linked: Vec<bool> = plan
         .columns
         .iter()
@@ -637,7 +744,7 @@ fn copy_table(src: &Tx<'_>, dst: &Tx<'_>, plan: &Plan) -> Result<u64, StoreError
     // The key column (listed first) and the link columns of each row that has a link.
     let mut links: Vec<Vec<Value<'static>>> = Vec::new();
     let mut copied = 0u64;
-    src.each(&select, &[], |row| {
+    each_row(src, table.name, &select, |row| {
         let mut row_links = Vec::new();
         for (index, is_link) in linked.iter().enumerate() {
             let Cell(value) = row.get(index)?;
@@ -659,7 +766,7 @@ fn copy_table(src: &Tx<'_>, dst: &Tx<'_>, plan: &Plan) -> Result<u64, StoreError
             insert(dst, table, &columns, width, &pending)?;
             pending.clear();
         }
-        Ok(true)
+        Ok(())
     })?;
     if !pending.is_empty() {
         insert(dst, table, &columns, width, &pending)?;
@@ -711,6 +818,75 @@ fn insert(
     let params: Vec<&dyn Param> = values.iter().map(|v| v as &dyn Param).collect();
     dst.execute(&sql, &params)?;
     Ok(())
+}
+
+/// Writes `file`, which must not exist, as a SQLite store holding everything of the PostgreSQL
+/// store `source`, read in one snapshot: the file `tidegate backup` writes on SQLite, which
+/// `tidegate check FILE` checks and `migrate-store --from FILE` restores.
+///
+/// The store is created in a directory of its own beside `file` (so that the move is a rename
+/// within one file system), filled in one transaction, switched from WAL to a rollback journal
+/// (one self-contained file, as `VACUUM INTO` writes), closed, and then moved to `file`. A
+/// failure removes the directory and leaves `file` unwritten.
+pub fn postgres_to_sqlite_file(
+    source: &mut Db,
+    file: &Path,
+    busy_timeout: Duration,
+) -> Result<CopyReport, CopyError> {
+    // One connection: nothing else has the file open when its journal mode is switched.
+    let options = StoreOptions {
+        pool_size: 1,
+        busy_timeout,
+        background_checkpoints: false,
+    };
+    if file.exists() {
+        return Err(CopyError::Exists(file.to_owned()));
+    }
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| CopyError::Io { path, source }
+    };
+    let name = file.file_name().ok_or_else(|| CopyError::Io {
+        path: file.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
+    })?;
+    let parent = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let work = parent.join(format!(
+        ".{}.{}.partial",
+        name.to_string_lossy(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir(&work).map_err(io(parent))?;
+    let written = (|| {
+        let store = Store::open(&work, options)?;
+        let mut target = store.db()?;
+        let report = postgres_to_sqlite(source, &mut target)?;
+        let mode: String = target
+            .read()
+            .query_one("PRAGMA journal_mode = DELETE", &[], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("delete") {
+            return Err(CopyError::Io {
+                path: work.clone(),
+                source: std::io::Error::other(format!("the copy stayed in journal mode {mode}")),
+            });
+        }
+        drop(target);
+        let database = store.path().to_owned();
+        drop(store);
+        // Checked again: the copy took a while, and a rename would replace the file.
+        if file.exists() {
+            return Err(CopyError::Exists(file.to_owned()));
+        }
+        std::fs::rename(&database, file).map_err(io(file))?;
+        Ok(report)
+    })();
+    if let Err(e) = std::fs::remove_dir_all(&work) {
+        tracing::warn!(path = %work.display(), error = %e, "the backup's work directory is left");
+    }
+    written
 }
 
 /// The target named without its password: database, host and user.

@@ -350,13 +350,23 @@ pub fn fail(
 }
 
 /// An in-flight generation → `canceled`; false when it had already finished.
+/// `pending`/`processing` → `canceled`. On PostgreSQL the nodes hear of it at commit
+/// (`STOPPED`), so the node running it stops its provider call.
 pub fn cancel(tx: &Tx<'_>, id: &str, now: Timestamp) -> Result<bool, StoreError> {
-    Ok(tx.execute(
+    let canceled = tx.execute(
         "UPDATE generations SET status = 'canceled', completed_at = ?2
          WHERE id = ?1 AND status IN ('pending', 'processing')",
         &[&id, &now.millis()],
-    )? == 1)
+    )? == 1;
+    if canceled && tx.engine() == super::Engine::Postgres {
+        let notify = format!("SELECT pg_notify('{STOPPED}', current_schema() || ':' || ?1)");
+        tx.query_one(&notify, &[&id], |_| Ok(()))?;
+    }
+    Ok(canceled)
 }
+
+/// The channel on which PostgreSQL nodes hear that a generation was canceled or deleted.
+pub const STOPPED: &str = "tidegate_generation_stopped";
 
 pub fn delete(tx: &Tx<'_>, id: &str) -> Result<bool, StoreError> {
     Ok(tx.execute("DELETE FROM generations WHERE id = ?1", &[&id])? == 1)

@@ -19,6 +19,7 @@ pub mod maintenance;
 pub mod members;
 pub mod migrations;
 pub mod nodes;
+pub mod notices;
 pub mod request_log;
 pub mod sessions;
 pub mod settings;
@@ -146,6 +147,9 @@ impl Pool {
 /// Pragmas every connection needs: foreign keys and the busy handler are per connection.
 fn configure(conn: &Connection, options: StoreOptions) -> rusqlite::Result<()> {
     conn.busy_handler(Some(busy::wait_patiently))?;
+    // Every statement of the store is prepared once per connection (the log writer's
+    // multi-row inserts alone come in up to 32 sizes).
+    conn.set_prepared_statement_cache_capacity(128);
     if options.background_checkpoints {
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     }

@@ -350,6 +350,28 @@ fn outcome(entry: &LogEntry, generation: Option<i64>) -> Written {
     }
 }
 
+/// The most rows one `INSERT` writes.
+const ROWS_PER_INSERT: usize = 32;
+
+/// `INSERT INTO request_logs … VALUES (…), (…)` for `n` rows of 17 placeholders each.
+fn insert_rows(n: usize) -> String {
+    use std::fmt::Write;
+    let mut sql = String::from(
+        "INSERT INTO request_logs (request_id, key_id, account_id, key_prefix, environment,
+             method, endpoint, route, query, status_code, error_code, idempotency_replayed,
+             ip_hash, user_agent, region, latency_us, created_at) VALUES ",
+    );
+    for row in 0..n {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..17 {
+            let sep = if column == 0 { "" } else { ", " };
+            let _ = write!(sql, "{sep}?{}", row * 17 + column + 1);
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 /// Writes and commits the group; returns the key generation it was checked against, if any row
 /// asked for the check.
 fn write_batch(
@@ -385,20 +407,26 @@ fn write_batch(
             live.insert(&e.key.id, exists);
         }
     }
-    for (e, _) in rows.iter().filter(|(e, _)| {
-        live.get(e.key.id.as_str()) == Some(&true) && outcome(e, generation) == Written::Committed
-    }) {
-        tx.execute(
-            "INSERT INTO request_logs (request_id, key_id, account_id, key_prefix, environment,
-                 method, endpoint, route, query, status_code, error_code, idempotency_replayed,
-                 ip_hash, user_agent, region, latency_us, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-            &[
+    let kept: Vec<&LogEntry> = rows
+        .iter()
+        .map(|(e, _)| e.as_ref())
+        .filter(|e| {
+            live.get(e.key.id.as_str()) == Some(&true)
+                && outcome(e, generation) == Written::Committed
+        })
+        .collect();
+    // Many rows to a statement: on PostgreSQL each statement is a round trip to the server.
+    for chunk in kept.chunks(ROWS_PER_INSERT) {
+        let environments: Vec<&'static str> =
+            chunk.iter().map(|e| e.key.environment.as_str()).collect();
+        let mut params: Vec<&dyn super::engine::Param> = Vec::with_capacity(chunk.len() * 17);
+        for (e, environment) in chunk.iter().zip(&environments) {
+            params.extend_from_slice(&[
                 &e.request_id,
                 &e.key.id,
                 &e.key.account_id,
                 &e.key.key_prefix,
-                &e.key.environment.as_str(),
+                environment,
                 &e.method,
                 &e.endpoint,
                 &e.route,
@@ -411,8 +439,11 @@ fn write_batch(
                 &e.region,
                 &e.latency_us,
                 &e.created_at,
-            ],
-        )?;
+            ]);
+        }
+        tx.execute(&insert_rows(chunk.len()), &params)?;
+    }
+    for e in kept {
         let day = e
             .created_at
             .div_euclid(crate::domain::Timestamp::MS_PER_DAY);

@@ -163,8 +163,7 @@ async fn keys_rotate_and_delete_from_the_command_line_while_the_server_runs() {
     assert_error(&body, "BSE1002");
 }
 
-// SQLite only: a PostgreSQL store is backed up with the database's own tools.
-#[tokio::test]
+backend_tests!(a_backup_taken_while_serving_is_consistent_and_passes_check);
 async fn a_backup_taken_while_serving_is_consistent_and_passes_check() {
     let app = spawn_app().await;
     let (id, key) = app.create_key(&[]);

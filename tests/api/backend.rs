@@ -210,13 +210,8 @@ impl TestDb {
             }
             TestDb::Postgres(client) => {
                 let sql = postgres_placeholders(sql);
-                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = values
-                    .iter()
-                    .map(|v| v as &(dyn postgres::types::ToSql + Sync))
-                    .collect();
-                let mut guard = client.lock().unwrap_or_else(|p| p.into_inner());
-                let client: &mut postgres::Client = guard.as_mut().expect("open");
-                off_runtime(|| {
+                let refs = pg_refs(&values);
+                with_client(client, |client| {
                     let rows = client.query(&sql, &refs).map_err(|e| format!("{e:?}"))?;
                     rows.iter()
                         .map(|row| {
@@ -263,11 +258,9 @@ impl TestDb {
     pub fn execute_batch(&self, sql: &str) -> Result<(), String> {
         match self {
             TestDb::Sqlite(conn) => conn.execute_batch(sql).map_err(|e| e.to_string()),
-            TestDb::Postgres(client) => {
-                let mut guard = client.lock().unwrap_or_else(|p| p.into_inner());
-                let client: &mut postgres::Client = guard.as_mut().expect("open");
-                off_runtime(|| client.batch_execute(sql).map_err(|e| format!("{e:?}")))
-            }
+            TestDb::Postgres(client) => with_client(client, |client| {
+                client.batch_execute(sql).map_err(|e| format!("{e:?}"))
+            }),
         }
     }
 
@@ -306,13 +299,8 @@ impl TestDb {
                 .map_err(|e| e.to_string()),
             TestDb::Postgres(client) => {
                 let sql = postgres_placeholders(sql);
-                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = values
-                    .iter()
-                    .map(|v| v as &(dyn postgres::types::ToSql + Sync))
-                    .collect();
-                let mut guard = client.lock().unwrap_or_else(|p| p.into_inner());
-                let client: &mut postgres::Client = guard.as_mut().expect("open");
-                off_runtime(|| {
+                let refs = pg_refs(&values);
+                with_client(client, |client| {
                     client
                         .execute(&sql, &refs)
                         .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
@@ -321,6 +309,23 @@ impl TestDb {
             }
         }
     }
+}
+
+/// Runs `f` with a test's PostgreSQL client, off the test's runtime.
+fn with_client<T: Send>(
+    client: &Mutex<Option<postgres::Client>>,
+    f: impl FnOnce(&mut postgres::Client) -> T + Send,
+) -> T {
+    let mut guard = client.lock().unwrap_or_else(|p| p.into_inner());
+    let client = guard.as_mut().expect("open");
+    off_runtime(|| f(client))
+}
+
+fn pg_refs<'a>(values: &'a [Value<'_>]) -> Vec<&'a (dyn postgres::types::ToSql + Sync)> {
+    values
+        .iter()
+        .map(|v| v as &(dyn postgres::types::ToSql + Sync))
+        .collect()
 }
 
 /// A client closes on its own runtime, which cannot start on the test's thread.

@@ -129,6 +129,46 @@ impl Drop for Cluster {
     }
 }
 
+/// The fake upstreams of `upstream::catalog` (the queue holding every generation), and the
+/// catalog file that names them, for nodes started with `TIDEGATE_GENERATION__CATALOG`.
+pub struct SlowCatalog {
+    upstreams: [crate::upstream::Upstream; 3],
+    dir: tempfile::TempDir,
+}
+
+impl SlowCatalog {
+    pub async fn start() -> SlowCatalog {
+        use crate::upstream::{self, Mode};
+        let upstreams = [
+            upstream::start(Mode::Ok).await,
+            upstream::start(Mode::Ok).await,
+            upstream::start(Mode::Hold).await,
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let [alpha, beta, queue] = &upstreams;
+        std::fs::write(
+            dir.path().join("models.toml"),
+            upstream::catalog(&alpha.url, &beta.url, &queue.url),
+        )
+        .unwrap();
+        SlowCatalog { upstreams, dir }
+    }
+
+    /// The `http_async` upstream serving `remote/slow`.
+    pub fn queue(&self) -> &crate::upstream::Upstream {
+        &self.upstreams[2]
+    }
+
+    pub fn path(&self) -> String {
+        self.dir
+            .path()
+            .join("models.toml")
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
 /// Starts `n` nodes on a new schema with `env` on top of the store settings, and an account.
 pub async fn cluster(n: usize, env: &[(&str, &str)]) -> Option<Cluster> {
     if backend::postgres_url().is_none() {
@@ -447,20 +487,8 @@ async fn a_generation_runs_once_any_node_shows_it_and_its_event_is_delivered_onc
 
 #[tokio::test]
 async fn any_node_cancels_a_generation_and_one_a_killed_node_left_is_failed_and_refunded() {
-    use crate::upstream::{self, Mode};
-    let (alpha, beta, queue) = (
-        upstream::start(Mode::Ok).await,
-        upstream::start(Mode::Ok).await,
-        upstream::start(Mode::Hold).await,
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = dir.path().join("models.toml");
-    std::fs::write(
-        &catalog,
-        upstream::catalog(&alpha.url, &beta.url, &queue.url),
-    )
-    .unwrap();
-    let catalog = catalog.to_str().unwrap().to_owned();
+    let fakes = SlowCatalog::start().await;
+    let catalog = fakes.path();
     let Some(mut cluster) = cluster(2, &[("TIDEGATE_GENERATION__CATALOG", &catalog)]).await else {
         return;
     };
@@ -511,6 +539,12 @@ async fn any_node_cancels_a_generation_and_one_a_killed_node_left_is_failed_and_
         .get(0, &format!("/v1/content/{}", running[0]), &key)
         .await;
     assert_eq!(shown["data"]["generation_status"], "canceled", "{shown}");
+    // Node 0 heard of it and stopped the provider's prediction.
+    cluster
+        .until("the upstream to be told", Duration::from_secs(5), || {
+            fakes.queue().cancels() >= 1
+        })
+        .await;
 
     // Node 0 dies with the other one running: node 1 fails and refunds it once the lease
     // (10 s) has run out.
@@ -611,20 +645,8 @@ async fn three_nodes_together_serve_no_more_than_the_plans_requests_per_minute()
 
 #[tokio::test]
 async fn the_in_flight_cap_holds_across_nodes() {
-    use crate::upstream::{self, Mode};
-    let (alpha, beta, queue) = (
-        upstream::start(Mode::Ok).await,
-        upstream::start(Mode::Ok).await,
-        upstream::start(Mode::Hold).await,
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = dir.path().join("models.toml");
-    std::fs::write(
-        &catalog,
-        upstream::catalog(&alpha.url, &beta.url, &queue.url),
-    )
-    .unwrap();
-    let catalog = catalog.to_str().unwrap().to_owned();
+    let fakes = SlowCatalog::start().await;
+    let catalog = fakes.path();
     let env = [
         ("TIDEGATE_GENERATION__CATALOG", catalog.as_str()),
         ("TIDEGATE_PLANS__CAPPED__MAX_IN_FLIGHT", "2"),

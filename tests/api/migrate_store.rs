@@ -1,8 +1,10 @@
 //! `tidegate migrate-store`: a SQLite install with real traffic copied into an empty PostgreSQL
-//! database, row for row, then served from there; a target that is not empty is refused.
+//! database, row for row, then served from there; a target that is not empty is refused. And
+//! the same copy the other way: `tidegate backup` of a PostgreSQL store with real traffic writes
+//! a SQLite file that checks, restores and serves.
 //!
-//! Each test starts on SQLite and needs `TIDEGATE_TEST_POSTGRES_URL` for its target; without
-//! it, the tests pass without running and say so.
+//! Every test needs `TIDEGATE_TEST_POSTGRES_URL` (for its target, or its store); without it,
+//! the tests pass without running and say so.
 
 use std::path::Path;
 
@@ -10,31 +12,32 @@ use serde_json::{Value, json};
 
 use crate::backend::{Backend, fresh_schema, off_runtime, postgres_url};
 use crate::helpers::{TestApp, eventually, run_binary, spawn_app, spawn_app_in};
+use crate::receiver::Receiver;
 
 /// The tables whose SQLite `rowid` the queries use: PostgreSQL has it as a column of its own.
 const ROWID_TABLES: &[&str] = &["generations", "idempotency_keys", "webhook_deliveries"];
 
-/// Every table of the app's SQLite store, by name.
-fn tables(app: &TestApp) -> Vec<String> {
-    app.db()
-        .query_map(
+/// Every table of a SQLite store, by name.
+fn tables(conn: &rusqlite::Connection) -> Vec<String> {
+    let mut stmt = conn
+        .prepare(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
              ORDER BY name",
-            &[],
-            |r| r.get(0),
         )
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
         .unwrap()
         .map(Result::unwrap)
         .collect()
 }
 
 /// A table's columns as SQLite has them (and its `rowid` where PostgreSQL has one).
-fn columns(app: &TestApp, table: &str) -> Vec<String> {
-    let mut columns: Vec<String> = app
-        .db()
-        .query_map("SELECT name FROM pragma_table_info(?1)", &[&table], |r| {
-            r.get(0)
-        })
+fn columns(conn: &rusqlite::Connection, table: &str) -> Vec<String> {
+    let mut stmt = conn
+        .prepare("SELECT name FROM pragma_table_info(?1)")
+        .unwrap();
+    let mut columns: Vec<String> = stmt
+        .query_map([table], |r| r.get(0))
         .unwrap()
         .map(Result::unwrap)
         .collect();
@@ -86,21 +89,39 @@ fn pg_counts(url: &str, tables: &[String]) -> Vec<(String, i64)> {
     })
 }
 
-fn sqlite_counts(app: &TestApp, tables: &[String]) -> Vec<(String, i64)> {
+/// Every table of a PostgreSQL store but its migration record, by name.
+fn pg_tables(url: &str) -> Vec<String> {
+    let mut tables: Vec<String> = pg(url, |client| {
+        client
+            .query(
+                "SELECT CAST(table_name AS TEXT) FROM information_schema.tables
+                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+                   AND table_name <> 'tidegate_schema'",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    });
+    tables.sort();
+    tables
+}
+
+fn sqlite_counts(conn: &rusqlite::Connection, tables: &[String]) -> Vec<(String, i64)> {
     tables
         .iter()
         .map(|t| {
-            (
-                t.clone(),
-                app.count(&format!("SELECT count(*) FROM {t}"), &[]),
-            )
+            let n = conn
+                .query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+                .unwrap_or_else(|e| panic!("{t}: {e}"));
+            (t.clone(), n)
         })
         .collect()
 }
 
-/// Every value of a query's rows on the SQLite source, as text to compare.
-fn sqlite_rows(app: &TestApp, sql: &str) -> Vec<Vec<String>> {
-    let conn = app.sqlite();
+/// Every value of a query's rows on a SQLite store, as text to compare.
+fn sqlite_rows(conn: &rusqlite::Connection, sql: &str) -> Vec<Vec<String>> {
     let mut stmt = conn.prepare(sql).unwrap();
     let columns = stmt.column_count();
     stmt.query_map([], |row| {
@@ -116,7 +137,7 @@ fn sqlite_rows(app: &TestApp, sql: &str) -> Vec<Vec<String>> {
     .collect()
 }
 
-/// The same of the PostgreSQL target, each value read as SQLite would have given it.
+/// The same of a PostgreSQL store, each value read as SQLite would have given it.
 fn pg_rows(url: &str, sql: &str) -> Vec<Vec<String>> {
     pg(url, |client| {
         client
@@ -187,17 +208,47 @@ fn with_password(url: &str, password: &str) -> Option<String> {
     (!user.contains(':')).then(|| format!("postgres://{user}:{password}@{host}"))
 }
 
-#[tokio::test]
-async fn a_sqlite_install_moves_to_postgres_row_for_row_and_serves_from_there() {
-    if without_postgres() {
-        return;
-    }
-    // Real traffic on a SQLite install: keys created, rotated and revoked, requests, credits,
-    // a generation with its webhook deliveries, a signed-in owner.
-    let app = spawn_app().await;
+/// What real traffic left behind: keys created, rotated and revoked, and a generation.
+struct Traffic {
+    old_key: String,
+    new_key: String,
+    revoked_key: String,
+    generation: String,
+    /// Kept up while the store is served: the endpoint delivers to it.
+    _receiver: Receiver,
+}
+
+/// The tables real traffic writes rows to.
+const WRITTEN: &[&str] = &[
+    "settings",
+    "accounts",
+    "users",
+    "memberships",
+    "api_keys",
+    "request_logs",
+    "usage_daily",
+    "usage_daily_errors",
+    "refusals_daily",
+    "activity",
+    "idempotency_keys",
+    "credit_ledger",
+    "sessions",
+    "low_balance_thresholds",
+    "generations",
+    "generation_attempts",
+    "usage_generations_daily",
+    "usage_providers_daily",
+    "webhook_endpoints",
+    "webhook_events",
+    "webhook_deliveries",
+];
+
+/// Real traffic on the app's store: keys created, rotated and revoked, requests, credits, a
+/// generation with its webhook deliveries (all delivered before it returns), a signed-in owner.
+async fn real_traffic(app: &TestApp) -> Traffic {
     let receiver = crate::receiver::start();
     crate::webhooks::add_endpoint(
-        &app,
+        app,
         &receiver,
         "generation.started,generation.completed,apikey.revoked",
     );
@@ -239,36 +290,41 @@ async fn a_sqlite_install_moves_to_postgres_row_for_row_and_serves_from_there() 
         ) == 0
     })
     .await;
-    crate::people::person(&app, "owner@example.com", "owner").await;
-
-    let tables = tables(&app);
-    let before = sqlite_counts(&app, &tables);
-    for table in [
-        "settings",
-        "accounts",
-        "users",
-        "memberships",
-        "api_keys",
-        "request_logs",
-        "usage_daily",
-        "usage_daily_errors",
-        "refusals_daily",
-        "activity",
-        "idempotency_keys",
-        "credit_ledger",
-        "sessions",
-        "low_balance_thresholds",
-        "generations",
-        "generation_attempts",
-        "usage_generations_daily",
-        "usage_providers_daily",
-        "webhook_endpoints",
-        "webhook_events",
-        "webhook_deliveries",
-    ] {
-        let n = before.iter().find(|(t, _)| t == table).unwrap().1;
-        assert!(n > 0, "the source store should have {table} rows");
+    crate::people::person(app, "owner@example.com", "owner").await;
+    Traffic {
+        old_key,
+        new_key,
+        revoked_key,
+        generation,
+        _receiver: receiver,
     }
+}
+
+/// Every table real traffic writes to has rows.
+fn assert_written(counts: &[(String, i64)]) {
+    for table in WRITTEN {
+        let n = counts.iter().find(|(t, _)| t == table).unwrap().1;
+        assert!(n > 0, "the store should have {table} rows");
+    }
+}
+
+#[tokio::test]
+async fn a_sqlite_install_moves_to_postgres_row_for_row_and_serves_from_there() {
+    if without_postgres() {
+        return;
+    }
+    let app = spawn_app().await;
+    let Traffic {
+        old_key,
+        new_key,
+        revoked_key,
+        generation,
+        _receiver,
+    } = real_traffic(&app).await;
+    let source = app.sqlite();
+    let tables = tables(&source);
+    let before = sqlite_counts(&source, &tables);
+    assert_written(&before);
 
     // The copy, while the server still runs on the source.
     let url = fresh_schema("migrate");
@@ -279,7 +335,7 @@ async fn a_sqlite_install_moves_to_postgres_row_for_row_and_serves_from_there() 
     assert_eq!(reported, before, "reported counts are the source's");
     assert_eq!(pg_counts(&url, &tables), before, "the target has every row");
     assert_eq!(
-        sqlite_counts(&app, &tables),
+        sqlite_counts(&source, &tables),
         before,
         "the source is as it was"
     );
@@ -287,12 +343,12 @@ async fn a_sqlite_install_moves_to_postgres_row_for_row_and_serves_from_there() 
     // Byte for byte, ids and rowids included, every table. (A running node renews its lease
     // in `nodes` as it likes; its row was copied, and counted above.)
     for table in tables.iter().filter(|t| *t != "nodes") {
-        let select = format!("SELECT {} FROM {table}", columns(&app, table).join(", "));
-        let mut source = sqlite_rows(&app, &select);
-        let mut target = pg_rows(&url, &select);
-        source.sort();
-        target.sort();
-        assert_eq!(source, target, "{table}");
+        let select = format!("SELECT {} FROM {table}", columns(&source, table).join(", "));
+        let mut from = sqlite_rows(&source, &select);
+        let mut to = pg_rows(&url, &select);
+        from.sort();
+        to.sort();
+        assert_eq!(from, to, "{table}");
     }
 
     let report = check_postgres(app.data_dir.path(), &url);
@@ -344,7 +400,7 @@ async fn a_target_that_is_not_empty_is_refused_and_left_as_it_was() {
     assert_eq!(app.get("/v1/status", Some(&key)).await.status(), 200);
     let url = fresh_schema("migrate");
     let first = migrate(&app, &url);
-    let tables = tables(&app);
+    let tables = tables(&app.sqlite());
     let copied = pg_counts(&url, &tables);
     assert_eq!(copied, first);
 
@@ -381,4 +437,167 @@ async fn a_target_that_is_not_empty_is_refused_and_left_as_it_was() {
         "{}",
         out.stderr
     );
+}
+
+#[tokio::test]
+async fn a_postgres_store_is_backed_up_into_a_sqlite_file_that_checks_restores_and_serves() {
+    Backend::Postgres
+        .run(async {
+            let app = spawn_app().await;
+            let traffic = real_traffic(&app).await;
+            let url = std::fs::read_to_string(app.data_dir.path().join(MARKER)).unwrap();
+
+            // The backup, while the server runs on the store.
+            let file = app.data_dir.path().join("backup.db");
+            let started = std::time::Instant::now();
+            let out = app.cli(&["backup", file.to_str().unwrap(), "--json"]);
+            let took = started.elapsed();
+            assert_eq!(out.status, 0, "backup failed: {}", out.stderr);
+            let report: Value = serde_json::from_str(&out.stdout).expect("JSON");
+            eprintln!(
+                "backup of the PostgreSQL store: {} rows copied in {} s, {took:?} in all",
+                report["rows"], report["seconds"]
+            );
+            let leftovers: Vec<_> = std::fs::read_dir(app.data_dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|name| name.contains("backup.db") && name != "backup.db")
+                .collect();
+            assert_eq!(leftovers, Vec::<String>::new(), "only the file is left");
+
+            // Every row of the store, byte for byte, in a file of its own.
+            let copy = rusqlite::Connection::open_with_flags(
+                &file,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .unwrap();
+            let mode: String = copy
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(mode, "delete", "the file needs no WAL beside it");
+            let tables = tables(&copy);
+            assert_eq!(pg_tables(&url), tables, "both schemas have the same tables");
+            let counts = sqlite_counts(&copy, &tables);
+            assert_written(&counts);
+            assert_eq!(pg_counts(&url, &tables), counts, "the file has every row");
+            let mut reported: Vec<(String, i64)> = report["tables"]
+                .as_object()
+                .unwrap_or_else(|| panic!("no tables: {report}"))
+                .iter()
+                .map(|(t, n)| (t.clone(), n.as_i64().unwrap()))
+                .collect();
+            reported.sort();
+            assert_eq!(reported, counts, "reported counts are the file's");
+            // (A running node renews its lease in `nodes` as it likes; its row was counted.)
+            let selects: Vec<(&String, String)> = tables
+                .iter()
+                .filter(|t| *t != "nodes")
+                .map(|t| {
+                    (
+                        t,
+                        format!("SELECT {} FROM {t}", columns(&copy, t).join(", ")),
+                    )
+                })
+                .collect();
+            for (table, select) in &selects {
+                let mut from = pg_rows(&url, select);
+                let mut to = sqlite_rows(&copy, select);
+                from.sort();
+                to.sort();
+                assert_eq!(from, to, "{table}");
+            }
+            let key_generation: i64 = copy
+                .query_row("SELECT value FROM key_generation", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(
+                pg_rows(&url, "SELECT value FROM key_generation"),
+                vec![vec![format!(
+                    "{:?}",
+                    rusqlite::types::Value::Integer(key_generation)
+                )]],
+                "the key generation is the store's, not bumped by the copy"
+            );
+            drop(copy);
+
+            // `tidegate check FILE` passes, the activity chain included.
+            let out = app.cli(&["check", file.to_str().unwrap(), "--json"]);
+            assert_eq!(
+                out.status, 0,
+                "check failed: {}\n{}",
+                out.stdout, out.stderr
+            );
+            let checked: Value = serde_json::from_str(&out.stdout).expect("JSON");
+            assert!(checked["activity_break"].is_null(), "{checked}");
+            assert_eq!(checked["ledger_mismatches"], json!([]), "{checked}");
+            let activity = counts.iter().find(|(t, _)| t == "activity").unwrap().1;
+            assert_eq!(checked["activity_rows"], activity, "{checked}");
+
+            // An existing file is never overwritten.
+            let again = app.cli(&["backup", file.to_str().unwrap()]);
+            assert_ne!(again.status, 0, "{}", again.stdout);
+            assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+
+            // It restores: `migrate-store --from FILE` gives back the store, row for row.
+            let restored = fresh_schema("restore");
+            let out = app.cli(&[
+                "migrate-store",
+                "--from",
+                file.to_str().unwrap(),
+                "--to",
+                &restored,
+                "--json",
+            ]);
+            assert_eq!(out.status, 0, "restore failed: {}", out.stderr);
+            assert_eq!(
+                pg_counts(&restored, &tables),
+                counts,
+                "every row is restored"
+            );
+            for (table, select) in &selects {
+                let mut from = pg_rows(&url, select);
+                let mut to = pg_rows(&restored, select);
+                from.sort();
+                to.sort();
+                assert_eq!(from, to, "{table} restored");
+            }
+
+            // A SQLite server on the file: the keys authenticate as before, and new rows get
+            // new ids.
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::copy(&file, dir.path().join("tidegate.db")).unwrap();
+            let account_id = app.account_id.clone();
+            Backend::Sqlite
+                .run(async move {
+                    let mut served = spawn_app_in(dir, &[]).await;
+                    served.account_id = account_id;
+                    for key in [&traffic.old_key, &traffic.new_key] {
+                        assert_eq!(served.get("/v1/status", Some(key)).await.status(), 200);
+                    }
+                    assert_eq!(
+                        served
+                            .get("/v1/status", Some(&traffic.revoked_key))
+                            .await
+                            .status(),
+                        401
+                    );
+                    let (status, body) = served
+                        .get_json(
+                            &format!("/v1/content/{}", traffic.generation),
+                            &traffic.new_key,
+                        )
+                        .await;
+                    assert_eq!(status, 200, "{body}");
+                    assert_eq!(body["data"]["generation_status"], "succeeded", "{body}");
+                    let (id, key) = served.create_key(&[]);
+                    assert_eq!(served.get("/v1/status", Some(&key)).await.status(), 200);
+                    served.cli_json(&["keys", "revoke", &id]);
+                    assert_eq!(served.get("/v1/status", Some(&key)).await.status(), 401);
+                    let logs = counts.iter().find(|(t, _)| t == "request_logs").unwrap().1;
+                    assert!(served.count("SELECT count(*) FROM request_logs", &[]) > logs);
+                    let out = served.cli(&["check"]);
+                    assert_eq!(out.status, 0, "{}\n{}", out.stdout, out.stderr);
+                })
+                .await;
+        })
+        .await;
 }

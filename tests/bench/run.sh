@@ -6,6 +6,10 @@
 #   tests/bench/run.sh --keys 1000000  # same, after `tidegate bench-seed` stored N extra keys
 #   tests/bench/run.sh --compare       # small store, then 1,000,000 keys (or --keys N), and the
 #                                      # ratio of the two /v1/status req/s figures
+#   tests/bench/run.sh --backend postgres
+#                                      # /v1/status on SQLite, on one PostgreSQL node and on two
+#                                      # PostgreSQL nodes, in one run, and how long a revocation
+#                                      # through one node takes to reach the other
 #
 # Environment:
 #   BENCH_DURATION        wrk duration of each measured run (default 10s)
@@ -17,6 +21,8 @@
 #   BENCH_GEN_SECONDS     how long the concurrent generation run lasts (default 10)
 #   BENCH_FIXED_RATE      requests per second of the fixed-rate runs (default 4000)
 #   BENCH_FIXED_DURATION  duration of each fixed-rate run (default 8s)
+#   BENCH_POSTGRES_URL    --backend postgres: a server where the database tidegate_bench may be
+#                         dropped and created (default postgres://postgres@127.0.0.1:5432/postgres)
 #
 # What it does: installs wrk (and curl/python3) with apt-get if missing, runs
 # `cargo build --release`, creates an account and a Full Access key with the CLI in a fresh
@@ -69,6 +75,7 @@ log() {
 keys=0
 keys_given=false
 compare=false
+backend=sqlite
 while (($#)); do
     case "$1" in
         --keys)
@@ -86,6 +93,15 @@ while (($#)); do
             compare=true
             shift
             ;;
+        --backend)
+            [[ $# -ge 2 ]] || die "--backend needs sqlite or postgres"
+            backend="$2"
+            shift 2
+            ;;
+        --backend=*)
+            backend="${1#--backend=}"
+            shift
+            ;;
         -h | --help)
             usage
             exit 0
@@ -97,6 +113,7 @@ while (($#)); do
     esac
 done
 [[ "$keys" =~ ^[0-9]+$ ]] || die "--keys expects a non-negative integer, got '$keys'"
+[[ "$backend" == sqlite || "$backend" == postgres ]] || die "--backend is sqlite or postgres, not '$backend'"
 if $compare; then
     $keys_given || keys=$COMPARE_KEYS
     ((keys > 0)) || die "--compare needs a key count above 0"
@@ -148,8 +165,14 @@ log "binary: $bin (modified $(date -r "$bin" '+%Y-%m-%d %H:%M:%S'))"
 work="$(mktemp -d -t tidegate-bench.XXXXXX)"
 server_pid=""
 
+node_pids=()
+
 cleanup() {
     local status=$?
+    for pid in "${node_pids[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
         kill -TERM "$server_pid" 2>/dev/null || true
         for _ in $(seq 1 100); do
@@ -455,9 +478,133 @@ bench_run() {
     return 0
 }
 
+# --- several nodes (--backend postgres) ----------------------------------------------------------
+
+# Starts one more node on $data with the store settings of the environment; appends its pid to
+# node_pids and its address to node_urls.
+start_node() {
+    local data="$1" logfile addr="" deadline pid
+    logfile="$data/node-${#node_pids[@]}.log"
+    TIDEGATE_STORAGE__DATA_DIR="$data" "$bin" serve >"$logfile" 2>&1 &
+    pid=$!
+    node_pids+=("$pid")
+    deadline=$((SECONDS + START_TIMEOUT))
+    while :; do
+        kill -0 "$pid" 2>/dev/null || { cat "$logfile" >&2; die "a node exited during start-up (log above)"; }
+        [[ -n "$addr" ]] || addr="$(sed -n 's#^Tidegate listening on http://\([^[:space:]]*\).*#\1#p' "$logfile" | head -n 1)"
+        if [[ -n "$addr" ]] && curl -fsS -o /dev/null --max-time 1 "http://$addr/healthz" 2>/dev/null; then
+            break
+        fi
+        ((SECONDS < deadline)) || { cat "$logfile" >&2; die "a node did not answer /healthz in time"; }
+        sleep 0.1
+    done
+    node_urls+=("http://$addr")
+}
+
+stop_nodes() {
+    for pid in "${node_pids[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    node_pids=()
+    node_urls=()
+}
+
+# One measurement of /v1/status: store_run LABEL BACKEND NODES. With two nodes, one wrk per
+# node at half the threads and connections each, at once; req/s summed, p99 the larger. Sets
+# store_rps and store_p99; with two nodes also prints the revocation propagation.
+store_run() {
+    local label="$1" store="$2" nodes="$3" data account key manager out i
+    data="$work/$label"
+    mkdir -p "$data"
+    export TIDEGATE_STORAGE__DATA_DIR="$data"
+    if [[ "$store" == postgres ]]; then
+        psql "$pg_admin" -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS tidegate_bench WITH (FORCE)" \
+            -c "CREATE DATABASE tidegate_bench" >&2 || die "cannot create the database tidegate_bench"
+        export TIDEGATE_STORAGE__BACKEND=postgres TIDEGATE_STORAGE__POSTGRES_URL="$pg_bench"
+    else
+        unset TIDEGATE_STORAGE__BACKEND TIDEGATE_STORAGE__POSTGRES_URL
+    fi
+    account="$("$bin" accounts create --name bench --json | json_field id)" || die "no bench account"
+    key="$("$bin" keys create --account "$account" --name bench --preset full_access --json | json_field key)" \
+        || die "no bench key"
+    manager="$("$bin" keys create --account "$account" --name manager --preset key_management --json | json_field key)" \
+        || die "no management key"
+    node_urls=()
+    for ((i = 0; i < nodes; i++)); do
+        start_node "$data"
+    done
+    log "$label: $nodes node(s) on $store at ${node_urls[*]}"
+    local -a auth=(-H "Authorization: Bearer $key")
+    for url in "${node_urls[@]}"; do
+        [[ "$WARMUP" == 0 || "$WARMUP" == 0s ]] || run_wrk "$url/v1/status" "$WARMUP" "${auth[@]}" >/dev/null
+    done
+    if ((nodes == 1)); then
+        out="$(run_wrk "${node_urls[0]}/v1/status" "$DURATION" "${auth[@]}")" || die "wrk failed"
+        parse_wrk "$out"
+        [[ -z "$r_non2xx" ]] || die "wrk saw non-2xx answers on $label"
+        store_rps="$r_rps"
+        store_p99="$r_p99"
+    else
+        local -a wrk_pids=()
+        for ((i = 0; i < nodes; i++)); do
+            wrk -t1 -c$((CONNECTIONS / nodes)) -d"$DURATION" --latency "${auth[@]}" \
+                "${node_urls[$i]}/v1/status" >"$data/wrk-$i.out" &
+            wrk_pids+=("$!")
+        done
+        for pid in "${wrk_pids[@]}"; do
+            wait "$pid" || die "wrk failed"
+        done
+        store_rps=0
+        store_p99=0
+        for ((i = 0; i < nodes; i++)); do
+            parse_wrk "$(cat "$data/wrk-$i.out")"
+            [[ -z "$r_non2xx" ]] || die "wrk saw non-2xx answers on $label"
+            store_rps="$(awk -v a="$store_rps" -v b="$r_rps" 'BEGIN { printf "%.1f", a + b }')"
+            store_p99="$(awk -v a="$store_p99" -v b="$r_p99" 'BEGIN { printf "%.2f", (b > a ? b : a) }')"
+        done
+        log "$label: revocation propagation (100 rounds)"
+        propagation="$(python3 "$script_dir/propagation.py" --writer "${node_urls[0]}" \
+            --reader "${node_urls[1]}" --manager "$manager")" || die "the propagation benchmark failed"
+    fi
+    stop_nodes
+    unset TIDEGATE_STORAGE__DATA_DIR TIDEGATE_STORAGE__BACKEND TIDEGATE_STORAGE__POSTGRES_URL
+}
+
+cluster_bench() {
+    command -v psql >/dev/null 2>&1 || die "psql not found (apt-get install postgresql-client)"
+    local base="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+    pg_admin="$base"
+    pg_bench="${base%/*}/tidegate_bench"
+    propagation=""
+    # Every round of the propagation run ends in a refused (revoked) key: not an attack.
+    export TIDEGATE_AUTH__PREAUTH_MAX_FAILURES=1000000
+    store_run sqlite-1 sqlite 1
+    local s_rps="$store_rps" s_p99="$store_p99"
+    store_run postgres-1 postgres 1
+    local p1_rps="$store_rps" p1_p99="$store_p99"
+    store_run postgres-2 postgres 2
+    local p2_rps="$store_rps" p2_p99="$store_p99"
+    psql "$pg_admin" -q -c "DROP DATABASE IF EXISTS tidegate_bench WITH (FORCE)" >&2 || true
+    echo
+    echo "== tidegate on PostgreSQL: GET /v1/status (wrk -d$DURATION, $CONNECTIONS connections in all, loopback, $(nproc) CPUs)"
+    printf '%-28s %10s %8s\n' store req/s "p99 ms"
+    printf '%-28s %10.1f %8s\n' "SQLite, 1 node" "$s_rps" "$s_p99"
+    printf '%-28s %10.1f %8s\n' "PostgreSQL, 1 node" "$p1_rps" "$p1_p99"
+    printf '%-28s %10.1f %8s\n' "PostgreSQL, 2 nodes" "$p2_rps" "$p2_p99"
+    printf 'PostgreSQL ÷ SQLite, 1 node: %s; 2 nodes ÷ 1 node: %s\n' \
+        "$(awk -v a="$p1_rps" -v b="$s_rps" 'BEGIN { printf "%.2f", a / b }')" \
+        "$(awk -v a="$p2_rps" -v b="$p1_rps" 'BEGIN { printf "%.2f", a / b }')"
+    echo "(the nodes, the database and wrk share this machine's CPUs)"
+    printf '%s\n' "$propagation"
+    echo
+}
+
 # --- main ----------------------------------------------------------------------------------------
 
-if $compare; then
+if [[ "$backend" == postgres ]]; then
+    cluster_bench
+elif $compare; then
     seed_secs=""
     bench_run small 0
     small_rps="$last_status_rps"

@@ -1,0 +1,67 @@
+//! PostgreSQL notifications a node acts on, handed to async code: each payload names the
+//! schema of the store it concerns (`schema:rest`), and only this store's come through.
+//! Notifications sent while the listener reconnects are lost; what listens must be fine with
+//! that (a canceled generation's provider call then ends at its own timeout).
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::{Store, StoreError};
+
+const RECONNECT: Duration = Duration::from_secs(1);
+/// How often the listener looks whether anyone still listens to it.
+const CHECK: Duration = Duration::from_secs(1);
+
+/// The payloads (without the schema) sent on `channel` for this store, until the receiver is
+/// dropped; `None` on SQLite, which has one node.
+pub fn listen(
+    store: &Store,
+    channel: &'static str,
+) -> Result<Option<mpsc::UnboundedReceiver<String>>, StoreError> {
+    if store.engine() != super::Engine::Postgres {
+        return Ok(None);
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let store = store.clone();
+    std::thread::Builder::new()
+        .name("pg-listener".into())
+        .spawn(move || {
+            while !tx.is_closed() {
+                if let Err(e) = listen_connected(&store, channel, &tx) {
+                    tracing::warn!(error = %crate::telemetry::cause_chain(&e), channel, "notification listener lost its connection");
+                    std::thread::sleep(RECONNECT);
+                }
+            }
+        })
+        .map_err(|e| StoreError::Task(e.to_string()))?;
+    Ok(Some(rx))
+}
+
+fn listen_connected(
+    store: &Store,
+    channel: &str,
+    tx: &mpsc::UnboundedSender<String>,
+) -> Result<(), StoreError> {
+    use postgres::fallible_iterator::FallibleIterator;
+    let mut db = store.dedicated_connection()?;
+    let schema: String = db
+        .read()
+        .query_one("SELECT current_schema()", &[], |r| r.get(0))?;
+    let prefix = format!("{schema}:");
+    let Some(conn) = db.postgres() else {
+        return Ok(());
+    };
+    let client = conn.client()?;
+    client.batch_execute(&format!("LISTEN {channel}"))?;
+    while !tx.is_closed() {
+        let mut notifications = client.notifications();
+        let mut heard = notifications.timeout_iter(CHECK);
+        while let Some(note) = heard.next()? {
+            if let Some(rest) = note.payload().strip_prefix(&prefix) {
+                let _ = tx.send(rest.to_owned());
+            }
+        }
+    }
+    Ok(())
+}
