@@ -10,9 +10,21 @@ use super::{CliError, Context, print_json, print_table};
 use crate::store::copy::{CopyReport, Triggers, describe_postgres, sqlite_to_postgres};
 use crate::store::{Store, StoreOptions, check_postgres_url, open_read_only};
 
-pub fn run(ctx: &Context, to: &str, from: Option<PathBuf>) -> Result<(), CliError> {
+pub fn run(ctx: &Context, to: Option<String>, from: Option<PathBuf>) -> Result<(), CliError> {
+    let configured = ctx.config.storage.postgres_url.trim();
+    let (to, named) = match &to {
+        Some(to) => (to.as_str(), "--to"),
+        None if !configured.is_empty() => (configured, "storage.postgres_url"),
+        None => {
+            return Err(CliError(
+                "name the target with --to or storage.postgres_url \
+                 (TIDEGATE_STORAGE__POSTGRES_URL)"
+                    .into(),
+            ));
+        }
+    };
     // The parser's message never repeats the URL, nor its password.
-    check_postgres_url(to).map_err(|m| CliError(format!("--to {m}")))?;
+    check_postgres_url(to).map_err(|m| CliError(format!("{named} {m}")))?;
     let path = from.unwrap_or_else(|| ctx.config.database_path());
     let mut source = open_read_only(&path)
         .map_err(|e| CliError(format!("cannot open {}: {e}", path.display())))?;

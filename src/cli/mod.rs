@@ -60,9 +60,11 @@ enum Command {
     /// Copy the SQLite store (the configured one, or --from FILE) into an empty PostgreSQL
     /// database: every table, in one transaction.
     MigrateStore {
-        /// Connection string of the target database (postgres://user:password@host/db).
+        /// Connection string of the target database (postgres://user:password@host/db);
+        /// without it, storage.postgres_url (e.g. TIDEGATE_STORAGE__POSTGRES_URL), which keeps
+        /// the password out of the process list.
         #[arg(long, value_name = "POSTGRES_URL")]
-        to: String,
+        to: Option<String>,
         /// The SQLite file to copy instead of the configured store's.
         #[arg(long, value_name = "FILE")]
         from: Option<PathBuf>,
@@ -122,7 +124,7 @@ pub fn main() -> ExitCode {
         Command::Credits(cmd) => admin::credits(&ctx, cmd),
         Command::Backup { file } => admin::backup(&ctx, file),
         Command::Check { file } => admin::check(&ctx, file),
-        Command::MigrateStore { to, from } => migrate::run(&ctx, &to, from),
+        Command::MigrateStore { to, from } => migrate::run(&ctx, to, from),
         Command::Audit(cmd) => admin::audit(&ctx, cmd),
         Command::RunJob { name } => admin::run_job(&ctx, &name),
         Command::BenchSeed { account, count } => keys::bench_seed(&ctx, &account, count),
@@ -165,7 +167,10 @@ fn redact_json(value: &mut serde_json::Value) {
 
 /// Prints one JSON value on stdout.
 pub fn print_json(value: &serde_json::Value) {
-    println!(
+    use std::io::Write;
+    // A reader that went away (`| head`) is not this command's failure.
+    let _ = writeln!(
+        std::io::stdout().lock(),
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
     );

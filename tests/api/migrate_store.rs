@@ -417,6 +417,22 @@ async fn a_target_that_is_not_empty_is_refused_and_left_as_it_was() {
         again.stderr
     );
     assert_eq!(pg_counts(&url, &tables), copied, "the target is as it was");
+    // The target from the configuration instead (the password out of the process list): the
+    // same database, refused the same way.
+    let configured = crate::helpers::run_binary(
+        app.data_dir.path(),
+        &["migrate-store"],
+        &[("TIDEGATE_STORAGE__POSTGRES_URL", &url)],
+    );
+    assert_eq!(configured.status, 1);
+    assert!(
+        configured.stderr.contains("not empty"),
+        "{}",
+        configured.stderr
+    );
+    let unnamed = app.cli(&["migrate-store"]);
+    assert_eq!(unnamed.status, 1);
+    assert!(unnamed.stderr.contains("--to"), "{}", unnamed.stderr);
 
     // A password never appears, neither when the target is refused nor when it is unreachable.
     if let Some(secret_url) = with_password(&url, "s3cret-pw") {
