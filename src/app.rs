@@ -91,6 +91,7 @@ fn open_store_with(config: &Config, background_checkpoints: bool) -> Result<Stor
         Backend::Sqlite => Store::open(&config.storage.data_dir, options),
         Backend::Postgres => Store::open_postgres(
             &config.storage.postgres_url,
+            config.storage.postgres_ca_file.as_deref(),
             &config.storage.data_dir,
             options,
         ),

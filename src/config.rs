@@ -57,6 +57,9 @@ pub struct StorageConfig {
     pub data_dir: PathBuf,
     /// `backend = "postgres"`: the database, as a `postgres://` URL or `key=value` pairs.
     pub postgres_url: String,
+    /// With `sslmode=require` in the URL: the certificates (PEM) to verify the server with,
+    /// instead of the system's roots.
+    pub postgres_ca_file: Option<PathBuf>,
     pub pool_size: u32,
     pub busy_timeout_ms: u64,
 }

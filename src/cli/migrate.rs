@@ -35,7 +35,8 @@ pub fn run(ctx: &Context, to: Option<String>, from: Option<PathBuf>) -> Result<(
         background_checkpoints: false,
     };
     // Migrates the target to this binary's schema first.
-    let store = Store::open_postgres(to, &ctx.config.storage.data_dir, options)
+    let ca_file = ctx.config.storage.postgres_ca_file.as_deref();
+    let store = Store::open_postgres(to, ca_file, &ctx.config.storage.data_dir, options)
         .map_err(|e| CliError(format!("{target_name}: {e}")))?;
     let mut target = store.db()?;
     let report = sqlite_to_postgres(&mut source, &mut target)?;

@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::error::Error as StdError;
+use std::path::Path;
 
 use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 
@@ -490,16 +491,66 @@ impl PgConn {
 #[derive(Clone)]
 pub struct PgManager {
     config: postgres::Config,
+    /// With `sslmode=require`: TLS, the server's certificate verified.
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
 }
 
 impl PgManager {
-    pub fn new(config: postgres::Config) -> PgManager {
-        PgManager { config }
+    /// `ca_file` names the certificates (PEM) to trust instead of the system's roots.
+    pub fn new(config: postgres::Config, ca_file: Option<&Path>) -> Result<PgManager, StoreError> {
+        let tls = match config.get_ssl_mode() {
+            postgres::config::SslMode::Require => Some(tls_connector(ca_file)?),
+            _ => None,
+        };
+        Ok(PgManager { config, tls })
     }
 
     pub fn connect(&self) -> Result<PgConn, postgres::Error> {
-        Ok(PgConn::new(self.config.connect(postgres::NoTls)?))
+        let client = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone())?,
+            None => self.config.connect(postgres::NoTls)?,
+        };
+        Ok(PgConn::new(client))
     }
+}
+
+/// A TLS connector that verifies the server against `ca_file`'s certificates, or the system's
+/// roots when there is none. Unlike libpq's `require`, an unverified server is refused.
+fn tls_connector(
+    ca_file: Option<&Path>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let unusable = |what: String| StoreError::Tls(what);
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| unusable(format!("{}: {e}", path.display())))?;
+            for cert in certs {
+                let cert = cert.map_err(|e| unusable(format!("{}: {e}", path.display())))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| unusable(format!("{}: {e}", path.display())))?;
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                // A system certificate rustls cannot use is left out, as browsers do.
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    if roots.is_empty() {
+        return Err(unusable("no certificate to verify the server with".into()));
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| unusable(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 /// Closing a connection blocks on the client's own runtime, which cannot start on a thread that

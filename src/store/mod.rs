@@ -45,6 +45,8 @@ pub enum StoreError {
     Postgres(#[from] postgres::Error),
     #[error("cannot connect to PostgreSQL: {}", postgres_message(.0))]
     Connect(postgres::Error),
+    #[error("TLS to PostgreSQL: {0}")]
+    Tls(String),
     #[error("column {index}: {what}")]
     Decode { index: usize, what: String },
     #[error("connection pool: {0}")]
@@ -203,8 +205,11 @@ impl Store {
 
     /// Connects to the PostgreSQL database at `url` and applies pending migrations; the data
     /// directory keeps what is not in the database (generated media).
+    /// `ca_file`: with `sslmode=require`, the certificates to verify the server with instead of
+    /// the system's roots.
     pub fn open_postgres(
         url: &str,
+        ca_file: Option<&Path>,
         data_dir: &Path,
         options: StoreOptions,
     ) -> Result<Store, StoreError> {
@@ -220,7 +225,7 @@ impl Store {
         if config.get_application_name().is_none() {
             config.application_name("tidegate");
         }
-        let manager = PgManager::new(config);
+        let manager = PgManager::new(config, ca_file)?;
         let first = manager.connect().map_err(StoreError::Connect)?;
         migrations::migrate(&mut Db::owned_postgres(first))?;
         let manager = std::sync::Arc::new(manager);
