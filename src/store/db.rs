@@ -268,9 +268,12 @@ impl<'a> Tx<'a> {
                 let mut conn = pg.conn.borrow_mut();
                 let statement = conn.prepare(sql)?;
                 let values = pg_values(params);
-                let rows = conn.client()?.query(&statement, &pg_refs(&values))?;
-                for row in &rows {
-                    if !f(&Row::postgres(row))? {
+                // Row by row as they arrive, not the whole result first (`check` walks every
+                // activity row this way).
+                use postgres::fallible_iterator::FallibleIterator;
+                let mut rows = conn.client()?.query_raw(&statement, pg_refs(&values))?;
+                while let Some(row) = rows.next()? {
+                    if !f(&Row::postgres(&row))? {
                         break;
                     }
                 }
