@@ -67,28 +67,39 @@ impl Db {
         }
     }
 
+    /// The connection, pooled or not.
+    fn handle(&mut self) -> Handle<'_> {
+        match &mut self.conn {
+            Conn::Sqlite(c) => Handle::Sqlite(c),
+            Conn::SqliteOwned(c) => Handle::Sqlite(c),
+            Conn::Postgres(c) => Handle::Postgres(c),
+            Conn::PostgresOwned(c) => Handle::Postgres(c),
+        }
+    }
+
     /// The SQLite connection, for what only SQLite has (checkpoints, backups, checks).
-    pub(super) fn sqlite(&self) -> Option<&Connection> {
-        match &self.conn {
-            Conn::Sqlite(c) => Some(c),
-            Conn::SqliteOwned(c) => Some(c),
-            _ => None,
+    pub(super) fn sqlite(&mut self) -> Option<&Connection> {
+        match self.handle() {
+            Handle::Sqlite(c) => Some(c),
+            Handle::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL connection, for what only PostgreSQL has (notifications).
+    pub(super) fn postgres(&mut self) -> Option<&mut PgConn> {
+        match self.handle() {
+            Handle::Postgres(c) => Some(c),
+            Handle::Sqlite(_) => None,
         }
     }
 
     /// Whether the database dropped the connection (a restart, a failover); it will not come
     /// back. A SQLite connection never breaks this way.
-    pub fn is_broken(&mut self) -> bool {
-        self.postgres()
-            .is_some_and(|conn| conn.client().map_or(true, |c| c.is_closed()))
-    }
-
-    /// The PostgreSQL connection, for what only PostgreSQL has (notifications).
-    pub(super) fn postgres(&mut self) -> Option<&mut PgConn> {
-        match &mut self.conn {
-            Conn::Postgres(c) => Some(c),
-            Conn::PostgresOwned(c) => Some(c),
-            _ => None,
+    pub fn is_broken(&self) -> bool {
+        match &self.conn {
+            Conn::Postgres(c) => c.is_closed(),
+            Conn::PostgresOwned(c) => c.is_closed(),
+            Conn::Sqlite(_) | Conn::SqliteOwned(_) => false,
         }
     }
 
@@ -96,43 +107,37 @@ impl Db {
     /// writes cannot fail half-way because another writer came in between. Dropped without
     /// `commit`, it rolls back.
     pub fn write(&mut self) -> Result<Tx<'_>, StoreError> {
-        let scope = match &mut self.conn {
-            Conn::Sqlite(c) => {
+        Ok(Tx(match self.handle() {
+            Handle::Sqlite(c) => {
                 Scope::SqliteTx(c.transaction_with_behavior(TransactionBehavior::Immediate)?)
             }
-            Conn::SqliteOwned(c) => {
-                Scope::SqliteTx(c.transaction_with_behavior(TransactionBehavior::Immediate)?)
-            }
-            Conn::Postgres(c) => Scope::Postgres(PgScope::begin(c, Begin::Write)?),
-            Conn::PostgresOwned(c) => Scope::Postgres(PgScope::begin(c, Begin::Write)?),
-        };
-        Ok(Tx(scope))
+            Handle::Postgres(c) => Scope::Postgres(PgScope::begin(c, Begin::Write)?),
+        }))
     }
 
     /// A read-only transaction: every statement in it sees the same snapshot.
     pub fn snapshot(&mut self) -> Result<Tx<'_>, StoreError> {
-        let scope = match &mut self.conn {
-            Conn::Sqlite(c) => {
+        Ok(Tx(match self.handle() {
+            Handle::Sqlite(c) => {
                 Scope::SqliteTx(c.transaction_with_behavior(TransactionBehavior::Deferred)?)
             }
-            Conn::SqliteOwned(c) => {
-                Scope::SqliteTx(c.transaction_with_behavior(TransactionBehavior::Deferred)?)
-            }
-            Conn::Postgres(c) => Scope::Postgres(PgScope::begin(c, Begin::Snapshot)?),
-            Conn::PostgresOwned(c) => Scope::Postgres(PgScope::begin(c, Begin::Snapshot)?),
-        };
-        Ok(Tx(scope))
+            Handle::Postgres(c) => Scope::Postgres(PgScope::begin(c, Begin::Snapshot)?),
+        }))
     }
 
     /// Statements outside a transaction, each reading the latest commit.
     pub fn read(&mut self) -> Tx<'_> {
-        Tx(match &mut self.conn {
-            Conn::Sqlite(c) => Scope::SqliteRead(c),
-            Conn::SqliteOwned(c) => Scope::SqliteRead(c),
-            Conn::Postgres(c) => Scope::Postgres(PgScope::plain(c)),
-            Conn::PostgresOwned(c) => Scope::Postgres(PgScope::plain(c)),
+        Tx(match self.handle() {
+            Handle::Sqlite(c) => Scope::SqliteRead(c),
+            Handle::Postgres(c) => Scope::Postgres(PgScope::plain(c)),
         })
     }
+}
+
+/// A `Db`'s connection, whichever the engine and however it was lent.
+enum Handle<'a> {
+    Sqlite(&'a mut Connection),
+    Postgres(&'a mut PgConn),
 }
 
 /// Where the store's operations run: a write transaction, or plain statements.

@@ -467,6 +467,11 @@ impl PgConn {
         }
     }
 
+    /// Whether the server dropped it (a restart, a failover).
+    pub(super) fn is_closed(&self) -> bool {
+        self.client.as_ref().is_none_or(postgres::Client::is_closed)
+    }
+
     pub(super) fn client(&mut self) -> Result<&mut postgres::Client, StoreError> {
         self.client
             .as_mut()
@@ -582,7 +587,7 @@ impl r2d2::ManageConnection for PgManager {
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
-        conn.client.as_ref().is_none_or(postgres::Client::is_closed)
+        conn.is_closed()
     }
 }
 

@@ -117,18 +117,12 @@ pub(in crate::store) struct Dedicated {
 
 impl Dedicated {
     pub(in crate::store) fn get(&mut self) -> Result<&mut Db, StoreError> {
-        if self.db.as_mut().is_none_or(Db::is_broken) {
-            self.db = None;
-            let db = if self.eager {
-                self.store.eager_connection()?
-            } else {
-                self.store.dedicated_connection()?
-            };
-            return Ok(self.db.insert(db));
-        }
-        self.db
-            .as_mut()
-            .ok_or_else(|| StoreError::Task("no connection".into()))
+        let db = match self.db.take().filter(|db| !db.is_broken()) {
+            Some(db) => db,
+            None if self.eager => self.store.eager_connection()?,
+            None => self.store.dedicated_connection()?,
+        };
+        Ok(self.db.insert(db))
     }
 }
 
@@ -302,7 +296,7 @@ impl Store {
     /// busy timeout: for the thread that takes the write lock on every request's behalf.
     /// (PostgreSQL wakes a waiter itself when a lock is released.)
     pub(in crate::store) fn eager_connection(&self) -> Result<Db, StoreError> {
-        let db = self.dedicated_connection()?;
+        let mut db = self.dedicated_connection()?;
         if let Some(conn) = db.sqlite() {
             conn.busy_handler(Some(busy::wait_eagerly))?;
         }
