@@ -353,23 +353,33 @@ fn outcome(entry: &LogEntry, generation: Option<i64>) -> Written {
 /// The most rows one `INSERT` writes.
 const ROWS_PER_INSERT: usize = 32;
 
-/// `INSERT INTO request_logs … VALUES (…), (…)` for `n` rows of 17 placeholders each.
-fn insert_rows(n: usize) -> String {
-    use std::fmt::Write;
-    let mut sql = String::from(
-        "INSERT INTO request_logs (request_id, key_id, account_id, key_prefix, environment,
-             method, endpoint, route, query, status_code, error_code, idempotency_replayed,
-             ip_hash, user_agent, region, latency_us, created_at) VALUES ",
-    );
-    for row in 0..n {
-        sql.push_str(if row == 0 { "(" } else { ", (" });
-        for column in 0..17 {
-            let sep = if column == 0 { "" } else { ", " };
-            let _ = write!(sql, "{sep}?{}", row * 17 + column + 1);
-        }
-        sql.push(')');
-    }
-    sql
+/// `INSERT INTO request_logs … VALUES (…), (…)` for `n` rows (1 to `ROWS_PER_INSERT`) of 17
+/// placeholders each, built once rather than for every group.
+fn insert_rows(n: usize) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        use std::fmt::Write;
+        (1..=ROWS_PER_INSERT)
+            .map(|n| {
+                let mut sql = String::from(
+                    "INSERT INTO request_logs (request_id, key_id, account_id, key_prefix,
+                         environment, method, endpoint, route, query, status_code, error_code,
+                         idempotency_replayed, ip_hash, user_agent, region, latency_us,
+                         created_at) VALUES ",
+                );
+                for row in 0..n {
+                    sql.push_str(if row == 0 { "(" } else { ", (" });
+                    for column in 0..17 {
+                        let sep = if column == 0 { "" } else { ", " };
+                        let _ = write!(sql, "{sep}?{}", row * 17 + column + 1);
+                    }
+                    sql.push(')');
+                }
+                sql
+            })
+            .collect()
+    });
+    &all[n.clamp(1, ROWS_PER_INSERT) - 1]
 }
 
 /// Writes and commits the group; returns the key generation it was checked against, if any row
@@ -441,7 +451,7 @@ fn write_batch(
                 &e.created_at,
             ]);
         }
-        tx.execute(&insert_rows(chunk.len()), &params)?;
+        tx.execute(insert_rows(chunk.len()), &params)?;
     }
     for e in kept {
         let day = e
@@ -502,4 +512,22 @@ fn write_batch(
     tx.commit()?;
     touched.record(written);
     Ok(generation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_multi_row_insert_numbers_17_placeholders_a_row() {
+        assert!(insert_rows(1).ends_with(
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+        ));
+        let two = insert_rows(2);
+        assert!(two.contains("?17), (?18, ?19"), "{two}");
+        assert!(two.ends_with("?34)"), "{two}");
+        let most = insert_rows(ROWS_PER_INSERT);
+        assert_eq!(most.matches('(').count(), ROWS_PER_INSERT + 1);
+        assert!(most.ends_with(&format!("?{})", ROWS_PER_INSERT * 17)));
+    }
 }
