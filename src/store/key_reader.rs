@@ -182,23 +182,16 @@ fn watch(store: &Store, cache: &Weak<RwLock<Cache>>) {
 }
 
 fn watch_connected(store: &Store, cache: &Weak<RwLock<Cache>>) -> Result<(), StoreError> {
-    use postgres::fallible_iterator::FallibleIterator;
-    let mut db = store.dedicated_connection()?;
-    let Some(conn) = db.postgres() else {
-        return Ok(());
-    };
-    conn.client()?.batch_execute("LISTEN tidegate_keys")?;
+    let mut listener = super::notices::Listener::connect(store, "tidegate_keys")?;
     loop {
         let Some(shared) = cache.upgrade() else {
             return Ok(());
         };
-        let generation = current_generation(&db.read())?;
+        let generation = current_generation(&listener.db().read())?;
         observe(&shared, generation);
         drop(shared);
-        // A notification (any schema's: it only brings the next read forward) or the poll.
-        if let Some(conn) = db.postgres() {
-            conn.client()?.notifications().timeout_iter(POLL).next()?;
-        }
+        // A notification brings the next read forward; without one, it comes after `POLL`.
+        listener.next(POLL)?;
     }
 }
 

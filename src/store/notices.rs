@@ -43,25 +43,54 @@ fn listen_connected(
     channel: &str,
     tx: &mpsc::UnboundedSender<String>,
 ) -> Result<(), StoreError> {
-    use postgres::fallible_iterator::FallibleIterator;
-    let mut db = store.dedicated_connection()?;
-    let schema: String = db
-        .read()
-        .query_one("SELECT current_schema()", &[], |r| r.get(0))?;
-    let prefix = format!("{schema}:");
-    let Some(conn) = db.postgres() else {
-        return Ok(());
-    };
-    let client = conn.client()?;
-    client.batch_execute(&format!("LISTEN {channel}"))?;
+    let mut listener = Listener::connect(store, channel)?;
     while !tx.is_closed() {
-        let mut notifications = client.notifications();
-        let mut heard = notifications.timeout_iter(CHECK);
-        while let Some(note) = heard.next()? {
-            if let Some(rest) = note.payload().strip_prefix(&prefix) {
-                let _ = tx.send(rest.to_owned());
-            }
+        if let Some(payload) = listener.next(CHECK)? {
+            let _ = tx.send(payload);
         }
     }
     Ok(())
+}
+
+/// A connection of its own that listens on one channel for this store's notifications.
+pub(super) struct Listener {
+    db: super::Db,
+    prefix: String,
+}
+
+impl Listener {
+    pub(super) fn connect(store: &Store, channel: &str) -> Result<Listener, StoreError> {
+        let mut db = store.dedicated_connection()?;
+        let schema: String = db
+            .read()
+            .query_one("SELECT current_schema()", &[], |r| r.get(0))?;
+        if let Some(conn) = db.postgres() {
+            conn.client()?.batch_execute(&format!("LISTEN {channel}"))?;
+        }
+        Ok(Listener {
+            db,
+            prefix: format!("{schema}:"),
+        })
+    }
+
+    /// The connection, for the listener's own reads between notifications.
+    pub(super) fn db(&mut self) -> &mut super::Db {
+        &mut self.db
+    }
+
+    /// The next payload (without the schema) for this store, if one comes within `timeout`.
+    pub(super) fn next(&mut self, timeout: Duration) -> Result<Option<String>, StoreError> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let Some(conn) = self.db.postgres() else {
+            return Ok(None);
+        };
+        let mut notifications = conn.client()?.notifications();
+        let mut heard = notifications.timeout_iter(timeout);
+        while let Some(note) = heard.next()? {
+            if let Some(rest) = note.payload().strip_prefix(&self.prefix) {
+                return Ok(Some(rest.to_owned()));
+            }
+        }
+        Ok(None)
+    }
 }
