@@ -217,13 +217,10 @@ impl Gate {
             });
         }
         if let (Some(shared), Some(_)) = (&self.shared, limits) {
-            let subject = Subject {
-                account_id: &principal.key.account_id,
-                plan,
-                key_id: &principal.key.id,
-                key_per_minute: principal.key.rate_limit_per_minute,
-            };
-            match shared.take(&subject, attempt.now).await {
+            match shared
+                .take(&subject(&principal.key, plan), attempt.now)
+                .await
+            {
                 Ok(None) => {}
                 Ok(Some((retry_after, limit))) => {
                     return Err(Denied {
@@ -308,13 +305,7 @@ impl Gate {
         now: Timestamp,
         consume: bool,
     ) -> Option<Decision> {
-        let subject = Subject {
-            account_id: &key.account_id,
-            plan,
-            key_id: &key.id,
-            key_per_minute: key.rate_limit_per_minute,
-        };
-        self.limiter.check(&subject, now, consume)
+        self.limiter.check(&subject(key, plan), now, consume)
     }
 
     /// Counts a request refused before any key was identified, per address and day.
@@ -371,6 +362,16 @@ impl Gate {
 }
 
 /// Known query parameters keep their (shortened) values in the log; anything else is masked.
+/// What a key's requests count against: its account's plan and its own limit.
+fn subject<'a>(key: &'a ApiKey, plan: &'a PlanConfig) -> Subject<'a> {
+    Subject {
+        account_id: &key.account_id,
+        plan,
+        key_id: &key.id,
+        key_per_minute: key.rate_limit_per_minute,
+    }
+}
+
 pub fn sanitised_query(
     pairs: &[(String, String)],
     is_known: impl Fn(&str) -> bool,
