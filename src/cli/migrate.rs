@@ -29,11 +29,7 @@ pub fn run(ctx: &Context, to: Option<String>, from: Option<PathBuf>) -> Result<(
     let mut source = open_read_only(&path)
         .map_err(|e| CliError(format!("cannot open {}: {e}", path.display())))?;
     let target_name = describe_postgres(to);
-    let options = StoreOptions {
-        pool_size: 1,
-        busy_timeout: Duration::from_millis(ctx.config.storage.busy_timeout_ms),
-        background_checkpoints: false,
-    };
+    let options = StoreOptions::single(Duration::from_millis(ctx.config.storage.busy_timeout_ms));
     // Migrates the target to this binary's schema first.
     let ca_file = ctx.config.storage.postgres_ca_file.as_deref();
     let store = Store::open_postgres(to, ca_file, &ctx.config.storage.data_dir, options)

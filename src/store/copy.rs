@@ -18,11 +18,10 @@
 //! foreign keys on every statement), and the keys' replacement links are set once every key is
 //! in.
 
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::engine::{Column, Engine, Param, Row, Value};
+use super::engine::{Engine, Param, Value};
 use super::migrations;
 use super::{Db, Store, StoreError, StoreOptions, Tx};
 
@@ -385,29 +384,8 @@ const TABLES: &[Table] = &[
     ),
 ];
 
-/// Tables that hold rows before anything is written: the settings (a node started on the
-/// target has written its install secret) and the one-row key generation.
-const PRESET: &[&str] = &["settings", "key_generation"];
-
-/// The identity columns of the PostgreSQL schema (SQLite's `INTEGER PRIMARY KEY` and the
-/// explicit `rowid`s), advanced past the largest value copied.
-const IDENTITIES: &[(&str, &str)] = &[
-    ("request_logs", "id"),
-    ("activity", "id"),
-    ("idempotency_keys", "rowid"),
-    ("credit_ledger", "id"),
-    ("generations", "rowid"),
-    ("generation_attempts", "id"),
-    ("webhook_events", "id"),
-    ("webhook_deliveries", "rowid"),
-];
-
 /// Values bound per insert statement: rows are sent in groups of about this many values.
 const VALUES_PER_STATEMENT: usize = 4096;
-
-/// Rows fetched per round trip from a PostgreSQL source (its cursor), so that a large table is
-/// never held in memory whole.
-const ROWS_PER_FETCH: usize = 2000;
 
 /// How the schema's triggers were kept out of the copy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -471,21 +449,6 @@ pub enum CopyError {
         path: PathBuf,
         source: std::io::Error,
     },
-}
-
-/// A column's value, whatever its type, owned so that it outlives the source row.
-struct Cell(Value<'static>);
-
-impl Column for Cell {
-    fn from_value(value: Value<'_>) -> Result<Cell, String> {
-        Ok(Cell(match value {
-            Value::Null => Value::Null,
-            Value::Int(i) => Value::Int(i),
-            Value::Real(r) => Value::Real(r),
-            Value::Text(t) => Value::Text(Cow::Owned(t.into_owned())),
-            Value::Blob(b) => Value::Blob(Cow::Owned(b.into_owned())),
-        }))
-    }
 }
 
 /// A table as this source has it: the listed columns it has, in the listed order.
@@ -616,7 +579,9 @@ fn copy(source: &mut Db, target: &mut Db) -> Result<CopyReport, CopyError> {
     }
     let plans = plan(&src)?;
     let dst = target.write()?;
-    for plan in plans.iter().filter(|p| !PRESET.contains(&p.table.name)) {
+    // Tables copied over what the target holds (its install secret, the one-row key
+    // generation) may have rows already; every other one must be empty.
+    for plan in plans.iter().filter(|p| p.table.on_conflict.is_empty()) {
         let any: bool = dst.query_one(
             &format!("SELECT EXISTS (SELECT 1 FROM {})", plan.table.name),
             &[],
@@ -639,7 +604,17 @@ fn copy(source: &mut Db, target: &mut Db) -> Result<CopyReport, CopyError> {
         tables.push((plan.table.name, copied));
     }
     if dst.engine() == Engine::Postgres {
-        for (name, column) in IDENTITIES {
+        // Every identity column of the schema (SQLite's `INTEGER PRIMARY KEY`s and the
+        // explicit `rowid`s), advanced past the largest value copied.
+        let identities: Vec<(String, String)> = dst.query_all(
+            "SELECT c.relname, a.attname FROM pg_attribute a
+             JOIN pg_class c ON c.oid = a.attrelid
+             WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+               AND c.relkind = 'r' AND a.attidentity <> '' AND NOT a.attisdropped",
+            &[],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        for (name, column) in &identities {
             dst.query_one(
                 &format!(
                     "SELECT setval(pg_get_serial_sequence('{name}', '{column}'), \
@@ -696,34 +671,6 @@ fn triggers_off(dst: &Tx<'_>) -> Result<Triggers, StoreError> {
     }
 }
 
-/// Calls `f` with every row `select` returns, in order. SQLite steps through its rows as they
-/// are read; PostgreSQL's client would gather them all first, so they are fetched from a
-/// cursor of the snapshot a few thousand at a time.
-fn each_row(
-    src: &Tx<'_>,
-    table: &str,
-    select: &str,
-    mut f: impl FnMut(&Row<'_>) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
-    if src.engine() == Engine::Sqlite {
-        return src.each(select, &[], |row| f(row).map(|()| true));
-    }
-    let cursor = format!("tidegate_copy_{table}");
-    src.batch(&format!("DECLARE {cursor} NO SCROLL CURSOR FOR {select}"))?;
-    let fetch = format!("FETCH FORWARD {ROWS_PER_FETCH} FROM {cursor}");
-    loop {
-        let mut fetched = 0usize;
-        src.each(&fetch, &[], |row| {
-            fetched += 1;
-            f(row).map(|()| true)
-        })?;
-        if fetched < ROWS_PER_FETCH {
-            break;
-        }
-    }
-    src.batch(&format!("CLOSE {cursor}"))
-}
-
 /// Streams one table from the source into the target in groups of rows; the rows copied.
 fn copy_table(src: &Tx<'_>, dst: &Tx<'_>, plan: &Plan) -> Result<u64, StoreError> {
     let table = plan.table;
@@ -744,21 +691,24 @@ fn copy_table(src: &Tx<'_>, dst: &Tx<'_>, plan: &Plan) -> Result<u64, StoreError
     // The key column (listed first) and the link columns of each row that has a link.
     let mut links: Vec<Vec<Value<'static>>> = Vec::new();
     let mut copied = 0u64;
-    each_row(src, table.name, &select, |row| {
+    // Only the keys link rows of their own table; no other table needs the bookkeeping.
+    let has_links = !table.links.is_empty();
+    // Both engines hand the rows over as they are read: a large table is never held whole.
+    src.each(&select, &[], |row| {
         let mut row_links = Vec::new();
         for (index, is_link) in linked.iter().enumerate() {
-            let Cell(value) = row.get(index)?;
+            let value: Value<'static> = row.get(index)?;
             if *is_link {
                 row_links.push(value);
                 pending.push(Value::Null);
             } else {
-                if index == 0 {
+                if index == 0 && has_links {
                     row_links.push(value.clone());
                 }
                 pending.push(value);
             }
         }
-        if row_links.iter().skip(1).any(|v| *v != Value::Null) {
+        if has_links && row_links.iter().skip(1).any(|v| *v != Value::Null) {
             links.push(row_links);
         }
         copied += 1;
@@ -766,7 +716,7 @@ fn copy_table(src: &Tx<'_>, dst: &Tx<'_>, plan: &Plan) -> Result<u64, StoreError
             insert(dst, table, &columns, width, &pending)?;
             pending.clear();
         }
-        Ok(())
+        Ok(true)
     })?;
     if !pending.is_empty() {
         insert(dst, table, &columns, width, &pending)?;
@@ -834,11 +784,7 @@ pub fn postgres_to_sqlite_file(
     busy_timeout: Duration,
 ) -> Result<CopyReport, CopyError> {
     // One connection: nothing else has the file open when its journal mode is switched.
-    let options = StoreOptions {
-        pool_size: 1,
-        busy_timeout,
-        background_checkpoints: false,
-    };
+    let options = StoreOptions::single(busy_timeout);
     if file.exists() {
         return Err(CopyError::Exists(file.to_owned()));
     }

@@ -213,6 +213,26 @@ impl Column for Vec<u8> {
     }
 }
 
+impl Value<'_> {
+    /// The same value, owning its text or bytes.
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Null => Value::Null,
+            Value::Int(i) => Value::Int(i),
+            Value::Real(r) => Value::Real(r),
+            Value::Text(t) => Value::Text(Cow::Owned(t.into_owned())),
+            Value::Blob(b) => Value::Blob(Cow::Owned(b.into_owned())),
+        }
+    }
+}
+
+/// Any column, whatever its type (copies between stores).
+impl Column for Value<'static> {
+    fn from_value(value: Value<'_>) -> Result<Self, String> {
+        Ok(value.into_owned())
+    }
+}
+
 impl<T: Column> Column for Option<T> {
     fn from_value(value: Value<'_>) -> Result<Self, String> {
         match value {

@@ -84,6 +84,17 @@ pub struct StoreOptions {
     pub background_checkpoints: bool,
 }
 
+impl StoreOptions {
+    /// One connection, checkpoints in its commits: for a command's single piece of work.
+    pub fn single(busy_timeout: Duration) -> StoreOptions {
+        StoreOptions {
+            pool_size: 1,
+            busy_timeout,
+            background_checkpoints: false,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
