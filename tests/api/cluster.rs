@@ -85,23 +85,10 @@ impl Cluster {
         key: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = self
-            .client
-            .request(
-                method.parse().unwrap(),
-                format!("{}/api/v1{path}", self.url(node)),
-            )
-            .bearer_auth(key);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
+        crate::helpers::api_call(&self.client, self.url(node), method, path, key, body).await
     }
 
-    /// How long until every other node than `from` answers `key` with `wanted`; panics past
-    /// `within`.
+    /// How long until every node answers `key` with `wanted`; panics past `within`.
     pub async fn propagation(&self, key: &str, wanted: u16, within: Duration) -> Duration {
         let started = Instant::now();
         for node in 0..self.nodes.len() {
@@ -117,15 +104,6 @@ impl Cluster {
             }
         }
         started.elapsed()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for (running, _) in &mut self.nodes {
-            let _ = running.child.kill();
-            let _ = running.child.wait();
-        }
     }
 }
 

@@ -219,6 +219,31 @@ pub fn assert_error(body: &Value, code: &str) -> Value {
     body["error"].clone()
 }
 
+/// A management-API call to the server at `base`: the status and the JSON body (Null when the
+/// body is empty).
+pub async fn api_call(
+    client: &reqwest::Client,
+    base: &str,
+    method: &str,
+    path: &str,
+    key: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = client
+        .request(
+            method.parse().expect("method"),
+            format!("{base}/api/v1{path}"),
+        )
+        .bearer_auth(key);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let res = req.send().await.expect("request sent");
+    let status = res.status().as_u16();
+    let text = res.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
 /// Polls `check` until it returns true or the deadline passes.
 pub async fn eventually<F: FnMut() -> bool>(what: &str, mut check: F) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -241,20 +266,7 @@ impl TestApp {
         key: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = self
-            .client
-            .request(
-                method.parse().expect("method"),
-                format!("{}/api/v1{path}", self.address),
-            )
-            .bearer_auth(key);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let res = req.send().await.expect("request sent");
-        let status = res.status().as_u16();
-        let text = res.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        api_call(&self.client, &self.address, method, path, key, body).await
     }
 
     /// A counter of `GET /metrics` (the server needs `server.metrics = true`), asked by `client`.

@@ -15,6 +15,17 @@ pub struct Running {
     printed: Vec<String>,
 }
 
+/// A server a test left running (it failed, or never stopped it) goes with the test, rather
+/// than keep its port and its database connections.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Starts `tidegate` with no arguments in `dir` and waits for its listening line.
 pub fn start_binary(dir: &std::path::Path, env: &[(&str, &str)]) -> (Running, String) {
     start_binary_logging(dir, env, Stdio::null())
