@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use actix_web::middleware::from_fn;
@@ -12,18 +13,19 @@ use actix_web::{App, web};
 
 use crate::config::{Backend, Config};
 use crate::domain::{Clock, IpHasher, KeyFormat, TrustedProxies};
-use crate::generation::media::MediaStore;
-use crate::generation::{Catalog, Generator};
 use crate::http::listener::{self, Listener};
 use crate::http::metrics::Metrics;
 use crate::http::middleware::request_context;
 use crate::http::state::AppState;
 use crate::jobs::deliverer::Deliverer;
+use crate::jobs::generation::{self as workers, WorkQueue};
 use crate::jobs::node::NodeLease;
 use crate::jobs::{JobContext, JobError, Scheduler};
+use crate::service::MediaStore;
 use crate::service::ServiceError;
 use crate::service::bootstrap::{AdminCreated, ensure_instance_admin};
 use crate::service::gate::Gate;
+use crate::service::generations::{Roster, load_catalog};
 use crate::service::preauth::{FailureLimiter, SignInBackoff};
 use crate::store::request_log::RequestLogThread;
 use crate::store::{Store, StoreError, StoreOptions, settings};
@@ -57,6 +59,7 @@ pub struct Application {
     scheduler: Scheduler,
     deliverer: Deliverer,
     lease: NodeLease,
+    queue: Arc<WorkQueue>,
     state: web::Data<AppState>,
     /// Set when this start created the instance administrator.
     pub admin_created: Option<AdminCreated>,
@@ -67,7 +70,7 @@ fn job_context(state: &AppState) -> JobContext {
         store: state.store.clone(),
         config: state.config.clone(),
         clock: state.clock.clone(),
-        catalog: state.generator.catalog_handle(),
+        catalog: state.roster.catalog_handle(),
     }
 }
 
@@ -136,24 +139,30 @@ impl Application {
                 .join()
                 .unwrap_or_else(|_| Err(AppError::Config("start-up thread panicked".into())))
         })?;
-        let catalog = Catalog::load(config.generation.catalog_file()).map_err(AppError::Config)?;
-        let generator = Generator::new(
-            Arc::new(catalog),
-            store.clone(),
-            clock.clone(),
-            MediaStore::new(&config.storage.data_dir),
-        )
-        .map_err(AppError::Config)?;
-        let lease = NodeLease::start(store.clone(), clock.clone(), Arc::clone(&generator)).await?;
-        let (resumed, failed) = generator.start(config.generation.workers).await?;
+        let catalog = load_catalog(config.generation.catalog_file()).map_err(AppError::Config)?;
+        let roster = Arc::new(Roster::new(Arc::new(catalog)).map_err(AppError::Config)?);
+        let queue = Arc::new(WorkQueue::new(Arc::clone(&roster)));
+        let media = MediaStore::new(&config.storage.data_dir);
+        let store_retries = Arc::new(AtomicU64::new(0));
+        let lease = NodeLease::start(store.clone(), clock.clone(), Arc::clone(&queue)).await?;
+        let context = workers::Context {
+            store: store.clone(),
+            clock: clock.clone(),
+            roster: Arc::clone(&roster),
+            media: media.clone(),
+            queue: Arc::clone(&queue),
+            store_retries: Arc::clone(&store_retries),
+        };
+        let (resumed, failed) =
+            workers::start(Arc::new(context), config.generation.workers).await?;
         // A generation canceled through another node: its provider call here stops too.
         if let Some(mut stopped) =
             crate::store::notices::listen(&store, crate::store::generations::STOPPED)?
         {
-            let generator = Arc::clone(&generator);
+            let queue = Arc::clone(&queue);
             tokio::spawn(async move {
                 while let Some(id) = stopped.recv().await {
-                    generator.stop(&id).await;
+                    queue.stop(&id).await;
                 }
             });
         }
@@ -174,9 +183,12 @@ impl Application {
             proxies,
             metrics: Metrics::default(),
             openapi: serde_json::to_vec(&crate::http::v1::openapi::document()).unwrap_or_default(),
-            reveals: crate::http::admin::Reveals::default(),
-            webhook_reveals: crate::http::admin::Reveals::default(),
-            generator,
+            reveals: crate::http::reveal::Reveals::default(),
+            webhook_reveals: crate::http::reveal::Reveals::default(),
+            roster,
+            workers: Arc::clone(&queue) as Arc<dyn crate::service::generations::Workers>,
+            media,
+            generation_store_retries: store_retries,
         });
         let scheduler = Scheduler::start(job_context(&state)).await?;
         let deliverer = Deliverer::start(
@@ -213,6 +225,7 @@ impl Application {
             scheduler,
             deliverer,
             lease,
+            queue,
             state,
             admin_created,
         })
@@ -240,12 +253,12 @@ impl Application {
     /// returns, so a signal sent right after start-up counts.
     pub fn stop_on_signals(&self) -> Result<(), AppError> {
         let handle = self.server.handle();
-        let generator = Arc::clone(&self.state.generator);
+        let queue = Arc::clone(&self.queue);
         let mut signals = Signals::install()?;
         actix_web::rt::spawn(async move {
             signals.wait().await;
             tracing::info!("stopping: letting in-flight requests and running generations finish");
-            generator.stop_taking();
+            queue.stop_taking();
             handle.stop();
         });
         Ok(())
@@ -255,7 +268,7 @@ impl Application {
         self.server.stopped().await;
         // Running generations share the requests' grace, counted from the signal.
         let grace = Duration::from_secs(self.state.config.server.shutdown_timeout_seconds);
-        let left = self.state.generator.drain(grace).await;
+        let left = self.queue.drain(grace).await;
         if left > 0 {
             tracing::warn!(
                 running = left,

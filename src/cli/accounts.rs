@@ -1,14 +1,14 @@
 //! `tidegate accounts create|list`.
 
 use clap::Subcommand;
-use serde_json::json;
 
 use super::{CliError, Context, print_json, print_table};
 use crate::app::open_store;
 use crate::domain::Clock;
 use crate::service::Actor;
 use crate::service::accounts::{CreateAccount, create_account};
-use crate::store::accounts::{Account, list_accounts};
+use crate::store::accounts::list_accounts;
+use crate::wire::account::AccountOut;
 
 #[derive(Subcommand)]
 pub enum AccountsCommand {
@@ -27,19 +27,6 @@ pub enum AccountsCommand {
     },
     /// List accounts.
     List,
-}
-
-pub fn account_json(a: &Account) -> serde_json::Value {
-    json!({
-        "id": a.id,
-        "name": a.name,
-        "email": a.email,
-        "is_personal": a.is_personal,
-        "region": a.region.as_str(),
-        "plan": a.plan,
-        "credit_balance": a.credit_balance.to_json(),
-        "created_at": a.created_at.to_rfc3339(),
-    })
 }
 
 pub fn run(ctx: &Context, cmd: AccountsCommand) -> Result<(), CliError> {
@@ -68,7 +55,7 @@ pub fn run(ctx: &Context, cmd: AccountsCommand) -> Result<(), CliError> {
                 input,
             )?;
             if ctx.json {
-                print_json(&account_json(&account));
+                print_json(&AccountOut::of(&account));
             } else {
                 println!(
                     "Created account \"{}\" with id {}",
@@ -79,9 +66,7 @@ pub fn run(ctx: &Context, cmd: AccountsCommand) -> Result<(), CliError> {
         AccountsCommand::List => {
             let accounts = list_accounts(&db.read())?;
             if ctx.json {
-                print_json(&serde_json::Value::Array(
-                    accounts.iter().map(account_json).collect(),
-                ));
+                print_json(&accounts.iter().map(AccountOut::of).collect::<Vec<_>>());
             } else {
                 let rows: Vec<Vec<String>> = accounts
                     .iter()

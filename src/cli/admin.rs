@@ -17,6 +17,7 @@ use crate::service::credits::add_credits;
 use crate::service::users::{create_user, list_users, set_password};
 use crate::store::copy::postgres_to_sqlite_file;
 use crate::store::{Db, activity, backup_to, open_read_only};
+use crate::wire::account::UserOut;
 
 #[derive(Subcommand)]
 pub enum UsersCommand {
@@ -87,7 +88,7 @@ pub fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
         UsersCommand::List => {
             let users = list_users(&mut db)?;
             if ctx.json {
-                print_json(&serde_json::to_value(&users)?);
+                print_json(&users.iter().map(UserOut::of).collect::<Vec<_>>());
             } else {
                 let rows: Vec<Vec<String>> = users
                     .iter()
@@ -260,8 +261,8 @@ pub fn audit(ctx: &Context, cmd: AuditCommand) -> Result<(), CliError> {
 
 pub fn run_job(ctx: &Context, name: &str) -> Result<(), CliError> {
     let store = open_store(&ctx.config)?;
-    let catalog =
-        crate::generation::Catalog::load(ctx.config.generation.catalog_file()).map_err(CliError)?;
+    let catalog = crate::service::generations::load_catalog(ctx.config.generation.catalog_file())
+        .map_err(CliError)?;
     let jobs = JobContext {
         store,
         config: std::sync::Arc::new(ctx.config.clone()),
@@ -274,7 +275,7 @@ pub fn run_job(ctx: &Context, name: &str) -> Result<(), CliError> {
         .build()?;
     let outcome = tokio::task::LocalSet::new().block_on(&runtime, run_job_now(name, &jobs))?;
     if ctx.json {
-        print_json(&serde_json::to_value(&outcome)?);
+        print_json(&outcome);
     } else {
         println!("{}", outcome.summary());
     }

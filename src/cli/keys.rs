@@ -1,15 +1,16 @@
 //! `tidegate keys create|list|show|revoke|disable|enable`.
 
 use clap::Subcommand;
-use serde_json::Value;
 
 use super::{CliError, Context, print_json, print_table};
 use crate::app::open_store;
+use crate::domain::key::ApiKey;
 use crate::domain::{Clock, Environment, KeyFormat, Timestamp};
 use crate::service::Actor;
-use crate::service::keys::{CreateKey, ScopeChoice, create_key, get_key, key_json, switch_key};
+use crate::service::keys::{CreateKey, ScopeChoice, create_key, get_key, switch_key};
 use crate::service::lifecycle::{delete_key, expire_now, rotate_key};
-use crate::store::keys::{ApiKey, Switch, insert_key, list_keys};
+use crate::store::keys::{Switch, insert_key, list_keys};
+use crate::wire::key::{CreatedKeyOut, DeletedKeyOut, KeyOut, RotatedKeyOut};
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
@@ -104,7 +105,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
     let now = Clock::system().now();
     let switched = |key: ApiKey, verb: &str| {
         if ctx.json {
-            print_json(&key_json(&key, now));
+            print_json(&KeyOut::of(&key, now));
         } else {
             println!("{verb} API key \"{}\" ({})", key.name, key.key_prefix);
         }
@@ -143,9 +144,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             };
             let (key, secret) = create_key(&mut db, &format, &Actor::Cli, now, &input)?;
             if ctx.json {
-                let mut value = key_json(&key, now);
-                value["key"] = secret.expose().into();
-                print_json(&value);
+                print_json(&CreatedKeyOut::of(&key, secret.expose(), now));
             } else {
                 println!(
                     "Created API key \"{}\" ({}) with id {}",
@@ -160,9 +159,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
         KeysCommand::List { account } => {
             let keys = list_keys(&db.read(), account.as_deref())?;
             if ctx.json {
-                print_json(&Value::Array(
-                    keys.iter().map(|k| key_json(k, now)).collect(),
-                ));
+                print_json(&keys.iter().map(|k| KeyOut::of(k, now)).collect::<Vec<_>>());
             } else {
                 let rows: Vec<Vec<String>> = keys
                     .iter()
@@ -188,7 +185,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
         KeysCommand::Show { id } => {
             let key = get_key(&db.read(), &id)?;
             if ctx.json {
-                print_json(&key_json(&key, now));
+                print_json(&KeyOut::of(&key, now));
             } else {
                 describe(&key, now);
             }
@@ -204,10 +201,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
                 Some(grace_hours),
             )?;
             if ctx.json {
-                let mut value = key_json(&new, now);
-                value["key"] = secret.expose().into();
-                value["previous_key"] = key_json(&old, now);
-                print_json(&value);
+                print_json(&RotatedKeyOut::of(&old, &new, secret.expose(), now));
             } else {
                 let grace = old
                     .expires_at
@@ -231,9 +225,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
         KeysCommand::Delete { id } => {
             let (key, logs) = delete_key(&mut db, &Actor::Cli, now, (None, &id))?;
             if ctx.json {
-                print_json(
-                    &serde_json::json!({ "id": key.id, "deleted": true, "request_logs_deleted": logs }),
-                );
+                print_json(&DeletedKeyOut::of(&key, logs));
             } else {
                 println!(
                     "Deleted API key \"{}\" ({}) and {logs} request-log rows",

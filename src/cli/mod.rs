@@ -166,7 +166,7 @@ fn redact_json(value: &mut serde_json::Value) {
 }
 
 /// Prints one JSON value on stdout.
-pub fn print_json(value: &serde_json::Value) {
+pub fn print_json(value: &impl serde::Serialize) {
     use std::io::Write;
     // A reader that went away (`| head`) is not this command's failure.
     let _ = writeln!(
@@ -174,6 +174,15 @@ pub fn print_json(value: &serde_json::Value) {
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
     );
+}
+
+/// Prints `value` as JSON with `--json`, else `line`.
+pub fn say(ctx: &Context, value: &impl serde::Serialize, line: &str) {
+    if ctx.json {
+        print_json(value);
+    } else {
+        println!("{line}");
+    }
 }
 
 /// Prints rows as aligned columns.

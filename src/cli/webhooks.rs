@@ -3,17 +3,20 @@
 //! commands queue within a second.
 
 use clap::Subcommand;
-use serde_json::{Value, json};
 
-use super::{CliError, Context, print_json, print_table};
+use super::{CliError, Context, print_json, print_table, say};
 use crate::app::open_store;
 use crate::domain::Clock;
-use crate::domain::webhook::redact_url;
+use crate::domain::webhook::{DeliveryStatus, Endpoint, redact_url};
 use crate::service::Actor;
 use crate::service::webhooks::{self as service, EndpointInput};
 use crate::store::Db;
 use crate::store::accounts::list_accounts;
-use crate::store::webhooks::{Endpoint, get_endpoint_any};
+use crate::store::webhooks::get_endpoint_any;
+use crate::wire::webhook::{
+    DeletedEndpointOut, DeliveryOut, EndpointOut, EndpointSummaryOut, EndpointWithSecretOut,
+    ReleasedOut, TestSentOut,
+};
 
 #[derive(Subcommand)]
 pub enum WebhooksCommand {
@@ -83,24 +86,11 @@ fn endpoint_of(db: &mut Db, id: &str) -> Result<Endpoint, CliError> {
     get_endpoint_any(&db.read(), id)?.ok_or_else(|| CliError(format!("no webhook endpoint {id}")))
 }
 
-fn with_secret(endpoint: &Endpoint, secret: &str) -> Value {
-    let mut value = service::endpoint_json(endpoint);
-    value["secret"] = json!(secret);
-    value
-}
-
 pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
     let store = open_store(&ctx.config)?;
     let mut db = store.db()?;
     let now = Clock::system().now();
     let config = &ctx.config.webhooks;
-    let say = |value: Value, line: String| {
-        if ctx.json {
-            print_json(&value);
-        } else {
-            println!("{line}");
-        }
-    };
     match cmd {
         WebhooksCommand::Add {
             account,
@@ -118,8 +108,9 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             let (endpoint, secret) =
                 service::create_endpoint(&mut db, config, &Actor::Cli, &account, &input, now)?;
             say(
-                with_secret(&endpoint, secret.expose()),
-                format!(
+                ctx,
+                &EndpointWithSecretOut::of(&endpoint, secret.expose()),
+                &format!(
                     "Added webhook endpoint {} ({})\nSigning secret (shown only this once): {}",
                     endpoint.id,
                     redact_url(&endpoint.url),
@@ -140,9 +131,7 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
                 all.extend(service::list(&db.read(), &account)?);
             }
             if ctx.json {
-                print_json(&Value::Array(
-                    all.iter().map(service::summary_json).collect(),
-                ));
+                print_json(&all.iter().map(EndpointSummaryOut::of).collect::<Vec<_>>());
             } else {
                 let rows: Vec<Vec<String>> = all
                     .iter()
@@ -152,8 +141,10 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
                             e.id.clone(),
                             redact_url(&e.url),
                             if e.enabled { "enabled" } else { "disabled" }.to_owned(),
-                            e.events.join(","),
-                            s.last_delivery_status.clone().unwrap_or_else(|| "-".into()),
+                            e.events.names().join(","),
+                            s.last_delivery
+                                .as_ref()
+                                .map_or_else(|| "-".into(), |d| d.status.to_string()),
                             s.queued.to_string(),
                         ]
                     })
@@ -164,14 +155,15 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
         WebhooksCommand::Show { id } => {
             let e = endpoint_of(&mut db, &id)?;
             say(
-                service::endpoint_json(&e),
-                format!(
+                ctx,
+                &EndpointOut::of(&e),
+                &format!(
                     "id       {}\nurl      {}\naccount  {}\nstatus   {}\nevents   {}\ncreated  {}",
                     e.id,
                     redact_url(&e.url),
                     e.account_id,
                     if e.enabled { "enabled" } else { "disabled" },
-                    e.events.join(", "),
+                    e.events.names().join(", "),
                     e.created_at.to_rfc3339()
                 ),
             );
@@ -185,8 +177,9 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             let e =
                 service::update_endpoint(&mut db, config, &Actor::Cli, &account, &id, &input, now)?;
             say(
-                service::endpoint_json(&e),
-                format!("Enabled webhook endpoint {id}"),
+                ctx,
+                &EndpointOut::of(&e),
+                &format!("Enabled webhook endpoint {id}"),
             );
         }
         WebhooksCommand::Disable { id } => {
@@ -198,16 +191,18 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             let e =
                 service::update_endpoint(&mut db, config, &Actor::Cli, &account, &id, &input, now)?;
             say(
-                service::endpoint_json(&e),
-                format!("Disabled webhook endpoint {id}"),
+                ctx,
+                &EndpointOut::of(&e),
+                &format!("Disabled webhook endpoint {id}"),
             );
         }
         WebhooksCommand::RotateSecret { id } => {
             let account = endpoint_of(&mut db, &id)?.account_id;
             let (e, secret) = service::rotate_secret(&mut db, &Actor::Cli, &account, &id, now)?;
             say(
-                with_secret(&e, secret.expose()),
-                format!(
+                ctx,
+                &EndpointWithSecretOut::of(&e, secret.expose()),
+                &format!(
                     "New signing secret (shown only this once): {}",
                     secret.expose()
                 ),
@@ -216,19 +211,27 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
         WebhooksCommand::Test { id } => {
             let account = endpoint_of(&mut db, &id)?.account_id;
             let delivery = service::send_test(&mut db, &account, &id, now)?;
-            say(
-                json!({ "delivery_id": delivery }),
-                format!("Queued test delivery {delivery}; the server sends it."),
-            );
+            let line = format!("Queued test delivery {delivery}; the server sends it.");
+            let sent = TestSentOut {
+                delivery_id: delivery,
+                event: "webhook.test".into(),
+            };
+            say(ctx, &sent, &line);
         }
         WebhooksCommand::Deliveries { id, status, limit } => {
             let account = endpoint_of(&mut db, &id)?.account_id;
-            let rows =
-                service::deliveries(&db.read(), &account, &id, status.as_deref(), None, limit)?;
+            let status = status
+                .map(|s| {
+                    DeliveryStatus::parse(&s).ok_or_else(|| {
+                        CliError(
+                            "status: one of pending, succeeded, failed, queued, expired".into(),
+                        )
+                    })
+                })
+                .transpose()?;
+            let rows = service::deliveries(&db.read(), &account, &id, status, None, limit)?;
             if ctx.json {
-                print_json(&Value::Array(
-                    rows.iter().map(service::delivery_json).collect(),
-                ));
+                print_json(&rows.iter().map(DeliveryOut::of).collect::<Vec<_>>());
             } else {
                 let table: Vec<Vec<String>> = rows
                     .iter()
@@ -236,7 +239,7 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
                         vec![
                             d.id.clone(),
                             d.event.clone(),
-                            d.status.clone(),
+                            d.status.to_string(),
                             d.last_status_code
                                 .map_or_else(|| "-".into(), |c| c.to_string()),
                             d.attempts.to_string(),
@@ -254,16 +257,21 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             let account = endpoint_of(&mut db, &id)?.account_id;
             let d = service::replay(&mut db, &account, &id, &delivery, now)?;
             say(
-                service::delivery_json(&d),
-                format!("Queued delivery {} (a replay of {delivery})", d.id),
+                ctx,
+                &DeliveryOut::of(&d),
+                &format!("Queued delivery {} (a replay of {delivery})", d.id),
             );
         }
         WebhooksCommand::DeliverQueued { id } => {
             let account = endpoint_of(&mut db, &id)?.account_id;
             let released = service::deliver_queued(&mut db, config, &account, &id, now)?;
             say(
-                json!({ "delivering": released.delivering, "expired": released.expired }),
-                format!(
+                ctx,
+                &ReleasedOut {
+                    delivering: released.delivering as u64,
+                    expired: released.expired as u64,
+                },
+                &format!(
                     "Delivering {} queued events ({} older ones expired)",
                     released.delivering, released.expired
                 ),
@@ -273,8 +281,12 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             let account = endpoint_of(&mut db, &id)?.account_id;
             let e = service::delete_endpoint(&mut db, &Actor::Cli, &account, &id, now)?;
             say(
-                json!({ "id": e.id, "deleted": true }),
-                format!("Deleted webhook endpoint {}", e.id),
+                ctx,
+                &DeletedEndpointOut {
+                    id: e.id.clone(),
+                    deleted: true,
+                },
+                &format!("Deleted webhook endpoint {}", e.id),
             );
         }
     }

@@ -1,9 +1,11 @@
 //! Pure types of the product, each with a `parse()` constructor that is the only way in.
 
+pub mod account;
 pub mod clock;
 pub mod generation;
 pub mod ip;
 pub mod key;
+pub mod log;
 pub mod money;
 pub mod name;
 pub mod random;

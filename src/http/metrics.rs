@@ -90,7 +90,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         (
             "tidegate_generation_store_retries_total",
             "Writes of a generation's state that failed and were tried again.",
-            state.generator.store_retries_counter(),
+            &state.generation_store_retries,
         ),
     ] {
         let n = counter.load(Ordering::Relaxed);

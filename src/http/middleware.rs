@@ -121,7 +121,7 @@ pub fn error_of(res: &ServiceResponse<BoxBody>) -> Option<ApiError> {
     let status = res.status();
     if let Some(error) = res.response().error() {
         // The admin pages answer in HTML (or with a redirect), never in the JSON envelope.
-        if error.as_error::<super::admin::AdminError>().is_some() {
+        if error.as_error::<super::session::AdminError>().is_some() {
             return None;
         }
         if let Some(api) = error.as_error::<ApiError>() {

@@ -10,6 +10,8 @@ pub mod metrics;
 pub mod middleware;
 pub mod pipeline;
 pub mod query;
+pub mod reveal;
+pub mod session;
 pub mod state;
 pub mod v1;
 
@@ -67,7 +69,7 @@ async fn media(
     let (id, file) = path.into_inner();
     let not_found =
         || error::ApiError::new(error::ErrorCode::ResourceNotFound, "No such media file.");
-    let media = state.generator.media.clone();
+    let media = state.media.clone();
     // The content type comes from the extension, which the store itself chose.
     let named = web::block(move || media.file(&id, &file).map(actix_files::NamedFile::open))
         .await

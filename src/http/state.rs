@@ -2,13 +2,15 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use super::metrics::Metrics;
 use crate::config::Config;
 use crate::domain::{Clock, TrustedProxies};
-use crate::service::Store;
 use crate::service::gate::Gate;
+use crate::service::generations::{Roster, Workers};
 use crate::service::preauth::{FailureLimiter, SignInBackoff};
+use crate::service::{MediaStore, Store};
 
 pub struct AppState {
     pub config: Arc<Config>,
@@ -23,8 +25,14 @@ pub struct AppState {
     pub metrics: Metrics,
     pub openapi: Vec<u8>,
     /// New keys waiting for their one view in the admin pages.
-    pub reveals: super::admin::Reveals,
-    pub webhook_reveals: super::admin::Reveals<crate::domain::webhook::WebhookSecret>,
-    /// The catalog, the providers and the worker pool.
-    pub generator: Arc<crate::generation::Generator>,
+    pub reveals: super::reveal::Reveals,
+    pub webhook_reveals: super::reveal::Reveals<crate::domain::webhook::WebhookSecret>,
+    /// The catalog and the providers with their breakers.
+    pub roster: Arc<Roster>,
+    /// This node's generation workers.
+    pub workers: Arc<dyn Workers>,
+    /// Generated files.
+    pub media: MediaStore,
+    /// Writes of a generation's state that failed and were tried again.
+    pub generation_store_retries: Arc<AtomicU64>,
 }

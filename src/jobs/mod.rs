@@ -17,7 +17,7 @@ use tracing::Instrument;
 
 use crate::config::{Config, JobsConfig};
 use crate::domain::Clock;
-use crate::generation::Catalog;
+use crate::domain::generation::Catalog;
 use crate::service::{ServiceError, generations, maintenance};
 use crate::store::Store;
 

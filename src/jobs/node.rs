@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::domain::Clock;
-use crate::generation::Generator;
+use crate::jobs::generation::WorkQueue;
 use crate::service::generations::runs;
 use crate::service::{ServiceError, Store};
 
@@ -32,7 +32,7 @@ impl NodeLease {
     pub async fn start(
         store: Store,
         clock: Clock,
-        generator: Arc<Generator>,
+        queue: Arc<WorkQueue>,
     ) -> Result<NodeLease, ServiceError> {
         let (stop, mut stopped) = watch::channel(false);
         let mut lease = NodeLease {
@@ -51,7 +51,7 @@ impl NodeLease {
                     _ = tokio::time::sleep(HEARTBEAT) => {}
                     _ = stopped.changed() => return,
                 }
-                if let Err(e) = beat(&store, &clock, &generator).await {
+                if let Err(e) = beat(&store, &clock, &queue).await {
                     tracing::warn!(error = %crate::service::cause_chain(&e), "node heartbeat failed");
                 }
             }
@@ -94,7 +94,7 @@ async fn renew(store: &Store, clock: &Clock) -> Result<(), ServiceError> {
         .await
 }
 
-async fn beat(store: &Store, clock: &Clock, generator: &Generator) -> Result<(), ServiceError> {
+async fn beat(store: &Store, clock: &Clock, queue: &WorkQueue) -> Result<(), ServiceError> {
     renew(store, clock).await?;
     let (adopted, failed) = runs::take_over(store, clock.now()).await?;
     if !adopted.is_empty() || failed > 0 {
@@ -105,7 +105,7 @@ async fn beat(store: &Store, clock: &Clock, generator: &Generator) -> Result<(),
         );
     }
     for id in adopted {
-        generator.enqueue(id);
+        queue.enqueue(id);
     }
     Ok(())
 }

@@ -32,13 +32,7 @@ pub struct ProviderJob {
     pub specific: Map<String, Value>,
 }
 
-/// One produced file.
-#[derive(Clone, Debug)]
-pub struct OutputFile {
-    pub bytes: Vec<u8>,
-    /// File extension of what `bytes` really is (sniffed for upstream output).
-    pub extension: String,
-}
+pub use crate::domain::generation::OutputFile;
 
 #[derive(Clone, Debug)]
 pub struct ProviderOutput {

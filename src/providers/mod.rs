@@ -9,10 +9,9 @@ pub mod local;
 pub mod openai_images;
 pub mod outbound;
 mod registry;
-pub mod spec;
 pub mod upstream;
 
+pub use crate::domain::generation::{BreakerConfig, ProviderKind, ProviderSpec};
 pub use breaker::{BreakerSnapshot, BreakerStatus, CircuitBreaker};
 pub use job::{OutputFile, PredictionSlot, ProviderError, ProviderJob, ProviderOutput};
 pub use registry::{Provider, build};
-pub use spec::{BreakerConfig, ProviderKind, ProviderSpec};

@@ -7,8 +7,8 @@ use super::breaker::CircuitBreaker;
 use super::http_async::HttpAsync;
 use super::job::{PredictionSlot, ProviderError, ProviderJob, ProviderOutput};
 use super::openai_images::OpenAiImages;
-use super::spec::{ProviderKind, ProviderSpec};
 use super::upstream;
+use super::{ProviderKind, ProviderSpec};
 
 enum Adapter {
     Local,

@@ -6,7 +6,7 @@ use crate::domain::{Name, Region, Timestamp};
 use crate::store::accounts::{self, NewAccount};
 use crate::store::{Db, Tx};
 
-pub use crate::store::accounts::Account;
+pub use crate::domain::account::Account;
 
 pub fn get(tx: &Tx<'_>, id: &str) -> Result<Account, ServiceError> {
     accounts::get_account(tx, id)?.ok_or(ServiceError::NotFound("account"))

@@ -1,7 +1,8 @@
 //! Reading the activity log: the workspace's audit feed and the check of its hash chain. Rows
 //! are appended by the use cases that make the changes.
 
-pub use crate::store::activity::{ActivityRow, ChainBreak};
+pub use crate::domain::log::ActivityEntry;
+pub use crate::store::activity::ChainBreak;
 
 use super::ServiceError;
 use crate::store::{Tx, activity};
@@ -14,7 +15,7 @@ pub fn list(
     category: Option<&str>,
     before: Option<i64>,
     limit: i64,
-) -> Result<Vec<ActivityRow>, ServiceError> {
+) -> Result<Vec<ActivityEntry>, ServiceError> {
     Ok(activity::list_in_category(
         tx, account_id, category, before, limit,
     )?)

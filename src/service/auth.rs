@@ -3,8 +3,9 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::domain::key::ApiKey;
 use crate::domain::{KeyStatus, Region, Scope, Timestamp};
-use crate::store::keys::{ApiKey, AuthRecord};
+use crate::store::keys::AuthRecord;
 
 /// Why an identified key may not make this request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,6 +4,7 @@ use super::password::{generate_password, hash_password};
 use super::{Actor, ServiceError};
 use crate::config::Config;
 use crate::domain::Timestamp;
+use crate::domain::account::Role;
 use crate::store::Db;
 use crate::store::accounts::{self, NewAccount, NewUser};
 use crate::store::activity::{self, NewActivity};
@@ -60,7 +61,7 @@ pub fn ensure_instance_admin(
             created_at: now,
         },
     )?;
-    accounts::insert_membership(&tx, &account_id, &user_id, "primary-owner", now)?;
+    accounts::insert_membership(&tx, &account_id, &user_id, Role::PrimaryOwner, now)?;
     activity::append(
         &tx,
         &NewActivity {

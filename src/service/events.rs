@@ -6,11 +6,11 @@
 use serde_json::{Map, Value, json};
 
 use super::ServiceError;
+use crate::domain::generation::Generation;
+use crate::domain::key::ApiKey;
 use crate::domain::webhook::WebhookEvent;
 use crate::domain::{Money, Timestamp};
 use crate::store::Tx;
-use crate::store::generations::Generation;
-use crate::store::keys::ApiKey;
 use crate::store::webhooks as store;
 
 /// The generation id of `webhook.test` events.
@@ -101,7 +101,7 @@ pub fn generation(
             put("generation_provider_used", text(&g.provider_used));
             put("generation_prediction_id", text(&g.prediction_id));
             let origin = g.origin.as_deref().unwrap_or("");
-            let urls = crate::generation::record::output_urls(g, origin);
+            let urls = g.output_urls(origin);
             put("generation_output_file", urls.map(|u| json!(u)));
         }
         GenerationChange::Failed { refunded } => {

@@ -14,9 +14,10 @@ use super::auth::{Principal, Refused, authorize};
 use super::preauth::PreAuthLimiter;
 use super::rate_limit::{Decision, RateLimiter, SharedLimits, Subject};
 use crate::config::{Config, PlanConfig};
+use crate::domain::key::ApiKey;
 use crate::domain::{IpHasher, KeyFormat, Region, Scope, Timestamp};
 use crate::store::key_reader::KeyReader;
-use crate::store::keys::{ApiKey, AuthRecord};
+use crate::store::keys::AuthRecord;
 use crate::store::request_log::{LogEntry, Refusal, RequestLogWriter};
 use crate::store::{Store, StoreError};
 

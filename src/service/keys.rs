@@ -1,17 +1,14 @@
 //! Creating keys and switching them off and on (keys.md §2–5).
 
-use serde_json::{Value, json};
-
-use crate::domain::clock::time_or_null;
-
 use super::{Actor, ServiceError, events};
+pub use crate::domain::key::ApiKey;
 use crate::domain::webhook::WebhookEvent;
 use crate::domain::{
     Environment, IpAllowlist, KeyFormat, KeySecret, KeyStatus, Name, Preset, ScopeSet, Timestamp,
 };
 use crate::store::accounts;
 use crate::store::activity::{self, NewActivity};
-pub use crate::store::keys::{ApiKey, KeyFilter, Switch};
+pub use crate::store::keys::{KeyFilter, Switch};
 
 use crate::store::keys;
 use crate::store::{Db, Tx};
@@ -147,15 +144,7 @@ struct ValidKey {
     rate_limit_per_minute: Option<u32>,
 }
 
-/// A model identifier is `owner/name` of lowercase letters, digits, `.`, `_` and `-`.
-pub fn is_model_identifier(s: &str) -> bool {
-    let part = |p: &str| {
-        !p.is_empty()
-            && p.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-    };
-    matches!(s.split_once('/'), Some((owner, name)) if part(owner) && part(name))
-}
+pub use crate::domain::generation::is_model_identifier;
 
 pub(super) fn validate_models(models: &[String]) -> Result<Vec<String>, ServiceError> {
     if models.len() > MAX_ALLOWED_MODELS {
@@ -362,44 +351,4 @@ pub fn switch_key(
     record(&tx, actor, &key, action, now, None)?;
     tx.commit()?;
     get_key(&db.read(), id)
-}
-
-/// How a key is shown to people and programs: never the secret, never the digest.
-pub fn key_json(k: &ApiKey, now: Timestamp) -> Value {
-    json!({
-        "id": k.id,
-        "account_id": k.account_id,
-        "name": k.name,
-        "key_prefix": k.key_prefix,
-        "environment": k.environment.as_str(),
-        "status": k.status(now).as_str(),
-        "scopes": k.scopes.names(),
-        "ip_allowlist": (!k.ip_allowlist.is_empty()).then(|| k.ip_allowlist.entries()),
-        "allowed_models": k.allowed_models,
-        "rate_limit_per_minute": k.rate_limit_per_minute,
-        "created_at": k.created_at.to_rfc3339(),
-        "created_by": k.created_by,
-        "last_used_at": time_or_null(k.last_used_at),
-        "expires_at": time_or_null(k.expires_at),
-        "rotated_at": time_or_null(k.rotated_at),
-        "replaced_by": k.replaced_by,
-        "replaces": k.replaces,
-        "disabled_at": time_or_null(k.disabled_at),
-        "revoked_at": time_or_null(k.revoked_at),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn model_identifiers_have_one_slash_and_a_small_alphabet() {
-        for ok in ["local/flux-lite", "bfl/flux.1_pro", "a/b"] {
-            assert!(is_model_identifier(ok), "{ok}");
-        }
-        for bad in ["", "a", "a/", "/b", "a/b/c", "A/b", "a b/c"] {
-            assert!(!is_model_identifier(bad), "{bad}");
-        }
-    }
 }

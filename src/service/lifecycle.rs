@@ -6,10 +6,11 @@ use super::keys::{
     Scope, get_key_in, parse_allowlist, parse_expiry, parse_models, parse_rate_limit, record,
 };
 use super::{Actor, ServiceError};
+use crate::domain::key::ApiKey;
 use crate::domain::webhook::WebhookEvent;
 use crate::domain::{KeyFormat, KeySecret, KeyStatus, Name, Timestamp};
 use crate::store::Db;
-use crate::store::keys::{self, ApiKey};
+use crate::store::keys;
 
 pub const DEFAULT_GRACE_HOURS: i64 = 24;
 pub const MAX_GRACE_HOURS: i64 = 168;

@@ -1,13 +1,14 @@
 //! Reading the request log: the searches behind the logs pages, the management API's log
 //! listing and its export. Rows are written by the request-log writer, never here.
 
-pub use crate::store::logs::{LogFilter, LogRow, StatusFilter};
+pub use crate::domain::log::LogEntry;
+pub use crate::store::logs::{LogFilter, StatusFilter};
 
 use super::ServiceError;
 use crate::store::{Tx, logs};
 
 /// One page of rows matching `filter`, newest first.
-pub fn search(tx: &Tx<'_>, filter: &LogFilter<'_>) -> Result<Vec<LogRow>, ServiceError> {
+pub fn search(tx: &Tx<'_>, filter: &LogFilter<'_>) -> Result<Vec<LogEntry>, ServiceError> {
     Ok(logs::search_logs(tx, filter)?)
 }
 

@@ -8,7 +8,7 @@ use crate::store::activity::{self, NewActivity};
 use crate::store::{Db, Tx};
 use crate::store::{accounts, members};
 
-pub use crate::store::members::Member;
+pub use crate::domain::account::{Member, Role};
 
 pub fn list_members(db: &mut Db, account_id: &str) -> Result<Vec<Member>, ServiceError> {
     Ok(members::list(&db.read(), account_id)?)
@@ -18,7 +18,7 @@ pub fn list_members(db: &mut Db, account_id: &str) -> Result<Vec<Member>, Servic
 pub struct Acting<'a> {
     pub actor: &'a Actor,
     pub user_id: &'a str,
-    pub role: &'a str,
+    pub role: Role,
 }
 
 fn denied(what: &str) -> ServiceError {
@@ -27,15 +27,16 @@ fn denied(what: &str) -> ServiceError {
 
 /// Primary owners manage everyone; owners manage members only (they may invite and remove
 /// members, not create or remove owners); members manage nobody.
-fn may_manage(acting: &Acting<'_>, target_role: &str) -> bool {
-    match acting.role {
-        "primary-owner" => target_role != "primary-owner",
-        "owner" => target_role == "member",
-        _ => false,
-    }
+fn may_manage(acting: &Acting<'_>, target_role: Role) -> bool {
+    acting.role.manages(target_role)
 }
 
-fn role_of(tx: &Tx<'_>, account_id: &str, user_id: &str) -> Result<String, ServiceError> {
+/// A role that can be given: owner or member (the primary owner is handed over).
+pub fn assignable_role(raw: &str, refusal: &str) -> Result<Role, ServiceError> {
+    Role::parse_assignable(raw).ok_or_else(|| ServiceError::invalid("role", refusal))
+}
+
+fn role_of(tx: &Tx<'_>, account_id: &str, user_id: &str) -> Result<Role, ServiceError> {
     members::role_of(tx, account_id, user_id)?.ok_or(ServiceError::NotFound("member"))
 }
 
@@ -77,12 +78,7 @@ pub fn invite(
     role: &str,
     now: Timestamp,
 ) -> Result<Option<String>, ServiceError> {
-    if !["owner", "member"].contains(&role) {
-        return Err(ServiceError::invalid(
-            "role",
-            "role must be owner or member",
-        ));
-    }
+    let role = assignable_role(role, "role must be owner or member")?;
     if !may_manage(acting, role) {
         return Err(denied(&format!("invite an {role}")));
     }
@@ -121,15 +117,13 @@ pub fn change_role(
     role: &str,
     now: Timestamp,
 ) -> Result<(), ServiceError> {
-    if !["owner", "member"].contains(&role) {
-        return Err(ServiceError::invalid(
-            "role",
-            "role must be owner or member; use transfer for the primary owner",
-        ));
-    }
+    let role = assignable_role(
+        role,
+        "role must be owner or member; use transfer for the primary owner",
+    )?;
     let tx = db.write()?;
     let current = role_of(&tx, account_id, user_id)?;
-    if !may_manage(acting, &current) || !may_manage(acting, role) {
+    if !may_manage(acting, current) || !may_manage(acting, role) {
         return Err(denied("change this member's role"));
     }
     members::set_role(&tx, account_id, user_id, role)?;
@@ -156,7 +150,7 @@ pub fn remove(
 ) -> Result<(), ServiceError> {
     let tx = db.write()?;
     let current = role_of(&tx, account_id, user_id)?;
-    if !may_manage(acting, &current) {
+    if !may_manage(acting, current) {
         return Err(denied("remove this member"));
     }
     let email = email_of(&tx, user_id)?;
@@ -182,7 +176,7 @@ pub fn transfer(
     user_id: &str,
     now: Timestamp,
 ) -> Result<(), ServiceError> {
-    if acting.role != "primary-owner" {
+    if !acting.role.is_primary() {
         return Err(denied("transfer the workspace"));
     }
     if acting.user_id == user_id {
@@ -192,8 +186,8 @@ pub fn transfer(
     }
     let tx = db.write()?;
     role_of(&tx, account_id, user_id)?;
-    members::set_role(&tx, account_id, acting.user_id, "owner")?;
-    members::set_role(&tx, account_id, user_id, "primary-owner")?;
+    members::set_role(&tx, account_id, acting.user_id, Role::Owner)?;
+    members::set_role(&tx, account_id, user_id, Role::PrimaryOwner)?;
     let email = email_of(&tx, user_id)?;
     record(
         &tx,

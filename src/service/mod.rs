@@ -29,6 +29,8 @@ use crate::store::StoreError;
 
 /// Lock waits inside the future end at the deadline of a request that arrived at the instant.
 pub use crate::store::busy::request_scope;
+/// Generated files on disk, which the workers write and the media route serves.
+pub use crate::store::media::MediaStore;
 /// The store and its unit of work, as the callers of the services hold them: they pass the `Db`
 /// of `Store::run` to a service and never see what is inside.
 pub use crate::store::{Db, Store};

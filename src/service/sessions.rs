@@ -7,6 +7,7 @@ use super::password::verify_password;
 use super::users::parse_email;
 use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
+use crate::domain::account::Role;
 use crate::domain::random::{base62_string, hex};
 use crate::store::activity::{self, NewActivity};
 use crate::store::members;
@@ -30,7 +31,7 @@ pub struct Session {
     pub is_instance_admin: bool,
     pub csrf_token: String,
     pub account_id: Option<String>,
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub workspaces: Vec<Workspace>,
 }
 
@@ -38,7 +39,7 @@ pub struct Session {
 pub struct Workspace {
     pub account_id: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,7 +152,7 @@ pub fn load(db: &mut Db, token: &str, now: Timestamp) -> Result<Option<Session>,
         .account_id
         .as_ref()
         .and_then(|a| workspaces.iter().find(|w| &w.account_id == a))
-        .map(|w| w.role.clone());
+        .map(|w| w.role);
     Ok(Some(Session {
         id_hash: row.id_hash,
         user_id: row.user_id,

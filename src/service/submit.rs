@@ -4,17 +4,24 @@
 //! case for every caller of `POST /v1/generate/{image,video}`; the caller turns its answer
 //! into a response.
 
-use serde_json::{Value, json};
-
 use super::ServiceError;
 use super::auth::Principal;
-use super::generations::{self, Accept, CreateError, Generation, GenerationStatus};
+use super::generations::{
+    self, Accept, CreateError, Generation, GenerationStatus, Roster, Workers,
+};
 use super::idempotency::{self, Claim, IdempotencyScope};
 use crate::domain::generation::request::{self, Invalid};
 use crate::domain::generation::{ModelType, pricing};
 use crate::domain::{Environment, Money, Timestamp};
-use crate::generation::Generator;
 use crate::store::Store;
+
+/// What a submission runs against: the store, the catalog with its providers, and this node's
+/// workers.
+pub struct Generator<'a> {
+    pub store: &'a Store,
+    pub roster: &'a Roster,
+    pub workers: &'a dyn Workers,
+}
 
 /// One submission, as the caller received it.
 pub struct Submission<'a> {
@@ -33,8 +40,8 @@ pub struct Submission<'a> {
 }
 
 pub enum Submitted {
-    /// Accepted and queued; `data` is the response's `data`.
-    Accepted { data: Value },
+    /// Accepted and queued.
+    Accepted { generation: Box<Generation> },
     /// The same request was accepted before: its stored response, again.
     Replayed { body: Vec<u8> },
     /// The same request was accepted before and its generation has since been canceled.
@@ -66,29 +73,16 @@ pub enum SubmitError {
     Service(#[from] ServiceError),
 }
 
-/// The data of the accepted answer. No provider has been called yet: the prediction id the SDK
-/// expects here is the generation id; the record carries the upstream's own id once a provider
-/// assigns one.
-fn accepted_data(g: &Generation) -> Value {
-    json!({
-        "model_identifier": g.model_identifier,
-        "generation_provider_order": g.provider_order,
-        "generation_prediction_id": g.id,
-        "generation_id": g.id,
-        "generation_initialized": true,
-    })
-}
-
-/// Runs the submission. `respond` renders the accepted answer's body from its data, for the
-/// idempotency record stored with the generation.
+/// Runs the submission. `respond` renders the accepted answer's body for the generation, for
+/// the idempotency record stored with it.
 pub async fn submit(
-    store: &Store,
-    generator: &Generator,
+    generator: Generator<'_>,
     s: Submission<'_>,
-    respond: impl Fn(&Value) -> Vec<u8>,
+    respond: impl Fn(&Generation) -> Vec<u8>,
 ) -> Result<Submitted, SubmitError> {
+    let store = generator.store;
     let Some(scope) = s.idempotency.clone() else {
-        return accept(store, generator, &s, None, &respond).await;
+        return accept(&generator, &s, None, &respond).await;
     };
     let fingerprint = idempotency::fingerprint(s.body);
     let (now, claiming) = (s.now, scope.clone());
@@ -100,7 +94,7 @@ pub async fn submit(
         Claim::Reused => Err(SubmitError::KeyReused),
         Claim::InProgress => Err(SubmitError::InProgress),
         Claim::Fresh => {
-            let result = accept(store, generator, &s, Some(&scope), &respond).await;
+            let result = accept(&generator, &s, Some(&scope), &respond).await;
             if result.is_err() {
                 let released = store
                     .run(move |db| idempotency::release(&db.read(), &scope))
@@ -123,7 +117,7 @@ async fn replay(
     s: &Submission<'_>,
     body: Vec<u8>,
 ) -> Result<Submitted, SubmitError> {
-    let stored: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let stored: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let generation_id = stored["data"]["generation_id"]
         .as_str()
         .unwrap_or_default()
@@ -142,13 +136,14 @@ async fn replay(
 }
 
 async fn accept(
-    store: &Store,
-    generator: &Generator,
+    generator: &Generator<'_>,
     s: &Submission<'_>,
     idempotency: Option<&IdempotencyScope>,
-    respond: &impl Fn(&Value) -> Vec<u8>,
+    respond: &impl Fn(&Generation) -> Vec<u8>,
 ) -> Result<Submitted, SubmitError> {
+    let store = generator.store;
     let model = generator
+        .roster
         .catalog()
         .model(s.model_identifier)
         .ok_or_else(|| SubmitError::UnknownModel(s.model_identifier.to_owned()))?;
@@ -176,10 +171,10 @@ async fn accept(
         id: uuid::Uuid::new_v4().to_string(),
         account_id: key.account_id.clone(),
         key_id: Some(key.id.clone()),
-        environment: key.environment.as_str().to_owned(),
+        environment: key.environment,
         model_identifier: model.identifier.clone(),
-        model_type: model.model_type.as_str().to_owned(),
-        provider_order: generator.order(&body.provider_order, model),
+        model_type: model.model_type,
+        provider_order: generator.roster.order(&body.provider_order, model),
         provider_used: None,
         prediction_id: None,
         status: GenerationStatus::Pending,
@@ -204,8 +199,8 @@ async fn accept(
         predict_ms: None,
         origin: Some(s.origin.clone()),
     };
-    let data = accepted_data(&g);
-    let response = respond(&data);
+    let response = respond(&g);
+    let generation = Box::new(g.clone());
     let actor = format!("key:{}", key.key_prefix);
     let id = g.id.clone();
     let (scope, max_in_flight) = (idempotency.cloned(), s.max_in_flight);
@@ -232,6 +227,6 @@ async fn accept(
         Err(CreateError::ClaimLost) => return Err(SubmitError::InProgress),
         Err(CreateError::Service(e)) => return Err(e.into()),
     }
-    generator.enqueue(id);
-    Ok(Submitted::Accepted { data })
+    generator.workers.enqueue(id);
+    Ok(Submitted::Accepted { generation })
 }

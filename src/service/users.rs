@@ -3,20 +3,21 @@
 use super::password::{generate_password, hash_password};
 use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
+use crate::domain::account::Role;
 use crate::store::accounts::{self, NewUser};
 use crate::store::activity::{self, NewActivity};
 use crate::store::members;
 use crate::store::{Db, Tx};
 
-pub const ROLES: [&str; 3] = ["primary-owner", "owner", "member"];
-
-#[derive(Clone, Debug, serde::Serialize)]
+/// A dashboard user and the workspaces they belong to.
+#[derive(Clone, Debug)]
 pub struct UserSummary {
     pub id: String,
     pub email: String,
     pub is_instance_admin: bool,
-    pub created_at: String,
-    pub memberships: Vec<(String, String)>,
+    pub created_at: Timestamp,
+    /// (account id, role) of each membership.
+    pub memberships: Vec<(String, Role)>,
 }
 
 /// A plausible address: one `@`, no spaces or control characters, at most 254 characters.
@@ -41,14 +42,13 @@ pub fn create_user(
     membership: Option<(&str, &str)>,
 ) -> Result<(String, String), ServiceError> {
     let email = parse_email(email)?;
-    if let Some((_, role)) = membership
-        && !["owner", "member"].contains(&role)
-    {
-        return Err(ServiceError::invalid(
-            "role",
-            "role must be owner or member",
-        ));
-    }
+    let membership = match membership {
+        Some((account_id, role)) => Some((
+            account_id,
+            super::members::assignable_role(role, "role must be owner or member")?,
+        )),
+        None => None,
+    };
     let (password, hash) = one_time_password()?;
     let tx = db.write()?;
     if accounts::user_id_by_email(&tx, &email)?.is_some() {
@@ -136,7 +136,7 @@ pub fn list_users(db: &mut Db) -> Result<Vec<UserSummary>, ServiceError> {
             id: u.id,
             email: u.email,
             is_instance_admin: u.is_instance_admin,
-            created_at: u.created_at.to_rfc3339(),
+            created_at: u.created_at,
             memberships: u.memberships,
         })
         .collect())

@@ -3,19 +3,19 @@
 //! endpoints; the callers check the role, as for keys.
 
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::events::{self, TEST_GENERATION_ID};
 use super::{Actor, ServiceError};
 use crate::config::WebhooksConfig;
 use crate::domain::Timestamp;
-use crate::domain::clock::time_or_null;
-use crate::domain::webhook::{EndpointUrl, EventSet, WebhookEvent, WebhookSecret, redact_url};
+use crate::domain::webhook::{
+    DisabledReason, EndpointUrl, EventSet, WebhookEvent, WebhookSecret, redact_url,
+};
 use crate::providers::outbound::AddressPolicy;
 use crate::store::activity::{self, NewActivity};
 use crate::store::webhooks::{self as store, Attempted};
 
-pub use crate::store::webhooks::{Delivery, Endpoint, EndpointSummary};
+pub use crate::domain::webhook::{Delivery, DeliveryStatus, Endpoint, EndpointSummary};
 use crate::store::{Db, StoreError, Tx};
 
 const MAX_DESCRIPTION: usize = 500;
@@ -165,15 +165,15 @@ pub fn update_endpoint(
         None => old.url.clone(),
     };
     let events = match &input.events {
-        Some(names) => valid_events(Some(names))?.names(),
-        None => EventSet::from_stored(&old.events).names(),
+        Some(names) => valid_events(Some(names))?,
+        None => old.events.clone(),
     };
     let description = match &input.description {
         Some(text) => valid_description(Some(text))?,
         None => old.description.clone(),
     };
     if url != old.url || events != old.events || description != old.description {
-        store::update_endpoint(&tx, id, &url, &description, &events, now)?;
+        store::update_endpoint(&tx, id, &url, &description, &events.names(), now)?;
         record(&tx, actor, &old, "edited", now)?;
     }
     match input.enabled {
@@ -182,7 +182,7 @@ pub fn update_endpoint(
             record(&tx, actor, &old, "enabled", now)?;
         }
         Some(false) if old.enabled => {
-            store::set_enabled(&tx, id, Some("manual"), now)?;
+            store::set_enabled(&tx, id, Some(DisabledReason::Manual), now)?;
             record(&tx, actor, &old, "disabled", now)?;
         }
         _ => {}
@@ -331,19 +331,11 @@ pub fn deliveries(
     tx: &Tx<'_>,
     account_id: &str,
     id: &str,
-    status: Option<&str>,
+    status: Option<DeliveryStatus>,
     before: Option<i64>,
     limit: usize,
 ) -> Result<Vec<Delivery>, ServiceError> {
     endpoint_in(tx, account_id, id)?;
-    if let Some(status) = status
-        && !["pending", "succeeded", "failed", "queued", "expired"].contains(&status)
-    {
-        return Err(ServiceError::invalid(
-            "status",
-            "one of pending, succeeded, failed, queued, expired",
-        ));
-    }
     Ok(store::deliveries(tx, id, status, before, limit)?)
 }
 
@@ -359,9 +351,9 @@ pub fn record_attempts(
     for (endpoint_id, attempt, gone) in attempts {
         let failures = store::record_attempt(&tx, endpoint_id, attempt, now)?;
         let reason = if *gone {
-            Some("gone")
+            Some(DisabledReason::Gone)
         } else if failures >= i64::from(disable_after) {
-            Some("failures")
+            Some(DisabledReason::Failures)
         } else {
             None
         };
@@ -397,54 +389,4 @@ pub fn record_attempts(
     }
     tx.commit()?;
     Ok(())
-}
-
-/// How pages and programs see an endpoint: never its secret, its URL's credentials redacted.
-pub fn endpoint_json(e: &Endpoint) -> Value {
-    json!({
-        "id": e.id,
-        "account_id": e.account_id,
-        "url": redact_url(&e.url),
-        "description": e.description,
-        "events": e.events,
-        "enabled": e.enabled,
-        "disabled_reason": e.disabled_reason,
-        "consecutive_failures": e.consecutive_failures,
-        "created_at": e.created_at.to_rfc3339(),
-        "updated_at": e.updated_at.to_rfc3339(),
-        "secret_rotated_at": time_or_null(e.secret_rotated_at),
-    })
-}
-
-pub fn summary_json(s: &EndpointSummary) -> Value {
-    let mut value = endpoint_json(&s.endpoint);
-    value["last_delivery"] = match &s.last_delivery_status {
-        Some(status) => json!({
-            "status": status,
-            "status_code": s.last_delivery_code,
-            "at": time_or_null(s.last_delivery_at),
-        }),
-        None => Value::Null,
-    };
-    value["queued_events"] = json!(s.queued);
-    value
-}
-
-pub fn delivery_json(d: &Delivery) -> Value {
-    json!({
-        "id": d.id,
-        "endpoint_id": d.endpoint_id,
-        "event": d.event,
-        "generation_id": d.generation_id,
-        "payload": serde_json::from_str::<Value>(&d.data).unwrap_or(Value::Null),
-        "status": d.status,
-        "attempts": d.attempts,
-        "next_attempt_at": time_or_null(d.next_attempt_at),
-        "status_code": d.last_status_code,
-        "error": d.last_error,
-        "duration_ms": d.duration_ms,
-        "replay_of": d.replay_of,
-        "created_at": d.created_at.to_rfc3339(),
-        "completed_at": time_or_null(d.completed_at),
-    })
 }

@@ -3,28 +3,8 @@
 use super::Tx;
 use super::engine::Row;
 use super::{StoreError, ts};
+use crate::domain::account::{Account, Role};
 use crate::domain::{Money, Region, Timestamp};
-
-#[derive(Clone, Debug)]
-pub struct Account {
-    pub id: String,
-    pub name: String,
-    pub email: Option<String>,
-    pub is_personal: bool,
-    pub picture_url: Option<String>,
-    pub region: Region,
-    pub plan: String,
-    pub credit_balance: Money,
-    pub subscription_status: Option<String>,
-    pub cancel_at_period_end: Option<bool>,
-    pub currency: Option<String>,
-    pub period_starts_at: Option<Timestamp>,
-    pub period_ends_at: Option<Timestamp>,
-    pub billing_created_at: Option<Timestamp>,
-    pub billing_updated_at: Option<Timestamp>,
-    pub created_at: Timestamp,
-    pub deleted_at: Option<Timestamp>,
-}
 
 const ACCOUNT_COLUMNS: &str = "id, name, email, is_personal, picture_url, region, plan, \
      credit_balance, subscription_status, cancel_at_period_end, currency, period_starts_at, \
@@ -132,12 +112,12 @@ pub fn insert_membership(
     tx: &Tx<'_>,
     account_id: &str,
     user_id: &str,
-    role: &str,
+    role: Role,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO memberships (account_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)",
-        &[&account_id, &user_id, &role, &now.0],
+        &[&account_id, &user_id, &role.as_str(), &now.0],
     )?;
     Ok(())
 }

@@ -7,6 +7,7 @@ use super::StoreError;
 use super::Tx;
 use super::engine::Row;
 use crate::domain::Timestamp;
+use crate::domain::log::ActivityEntry;
 use crate::domain::random::hex;
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -72,25 +73,10 @@ pub fn append(tx: &Tx<'_>, a: &NewActivity<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
-#[derive(Clone, Debug)]
-pub struct ActivityRow {
-    pub id: i64,
-    pub account_id: Option<String>,
-    pub actor: String,
-    pub category: String,
-    pub action: String,
-    pub target: Option<String>,
-    pub description: String,
-    pub ip_hash: Option<String>,
-    pub created_at: Timestamp,
-    pub prev_hash: String,
-    pub hash: String,
-}
-
 const COLUMNS: &str = "id, account_id, actor, category, action, target, description, ip_hash, created_at, prev_hash, hash";
 
-fn from_row(r: &Row<'_>) -> Result<ActivityRow, StoreError> {
-    Ok(ActivityRow {
+fn from_row(r: &Row<'_>) -> Result<ActivityEntry, StoreError> {
+    Ok(ActivityEntry {
         id: r.get(0)?,
         account_id: r.get(1)?,
         actor: r.get(2)?,
@@ -111,7 +97,7 @@ pub fn list(
     account_id: &str,
     before: Option<i64>,
     limit: i64,
-) -> Result<Vec<ActivityRow>, StoreError> {
+) -> Result<Vec<ActivityEntry>, StoreError> {
     list_in_category(tx, account_id, None, before, limit)
 }
 
@@ -122,7 +108,7 @@ pub fn list_in_category(
     category: Option<&str>,
     before: Option<i64>,
     limit: i64,
-) -> Result<Vec<ActivityRow>, StoreError> {
+) -> Result<Vec<ActivityEntry>, StoreError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM activity WHERE account_id = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR id < ?2)
          AND (CAST(?4 AS TEXT) IS NULL OR category = ?4) ORDER BY id DESC LIMIT ?3"

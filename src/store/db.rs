@@ -9,7 +9,10 @@
 //! has that lock in the file (`BEGIN IMMEDIATE`); on PostgreSQL every node takes one
 //! transaction-scoped advisory lock (`docs/decisions.md`, "Several nodes").
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+
+use tokio::sync::Notify;
 
 use r2d2::PooledConnection;
 use r2d2_sqlite::SqliteConnectionManager;
@@ -26,6 +29,9 @@ const WRITE_LOCK: &str = "1953064037, hashtext(coalesce(current_schema(), ''))";
 /// A connection lent for one piece of work.
 pub struct Db {
     conn: Conn,
+    /// The deliverer's wake-up, when there is one in this process: a write transaction that
+    /// wrote a delivery due now rings it once it has committed.
+    outbox: Option<Arc<Notify>>,
 }
 
 enum Conn {
@@ -39,25 +45,35 @@ impl Db {
     pub(super) fn pooled(conn: PooledConnection<SqliteConnectionManager>) -> Db {
         Db {
             conn: Conn::Sqlite(conn),
+            outbox: None,
         }
     }
 
     pub(super) fn owned(conn: Connection) -> Db {
         Db {
             conn: Conn::SqliteOwned(conn),
+            outbox: None,
         }
     }
 
     pub(super) fn pooled_postgres(conn: PooledConnection<PgManager>) -> Db {
         Db {
             conn: Conn::Postgres(Box::new(conn)),
+            outbox: None,
         }
     }
 
     pub(super) fn owned_postgres(conn: PgConn) -> Db {
         Db {
             conn: Conn::PostgresOwned(Box::new(conn)),
+            outbox: None,
         }
+    }
+
+    /// Rings `outbox` after each commit that wrote a delivery due now.
+    pub(super) fn waking(mut self, outbox: &Arc<Notify>) -> Db {
+        self.outbox = Some(Arc::clone(outbox));
+        self
     }
 
     pub fn engine(&self) -> Engine {
@@ -69,12 +85,20 @@ impl Db {
 
     /// The connection, pooled or not.
     fn handle(&mut self) -> Handle<'_> {
-        match &mut self.conn {
-            Conn::Sqlite(c) => Handle::Sqlite(c),
-            Conn::SqliteOwned(c) => Handle::Sqlite(c),
-            Conn::Postgres(c) => Handle::Postgres(c),
-            Conn::PostgresOwned(c) => Handle::Postgres(c),
-        }
+        self.conn.handle()
+    }
+
+    /// A unit of work on the connection.
+    fn tx(
+        &mut self,
+        scope: impl FnOnce(Handle<'_>) -> Result<Scope<'_>, StoreError>,
+    ) -> Result<Tx<'_>, StoreError> {
+        let outbox = self.outbox.as_deref();
+        Ok(Tx {
+            scope: scope(self.conn.handle())?,
+            outbox,
+            wake: Cell::new(false),
+        })
     }
 
     /// The SQLite connection, for what only SQLite has (checkpoints, backups, checks).
@@ -107,30 +131,50 @@ impl Db {
     /// writes cannot fail half-way because another writer came in between. Dropped without
     /// `commit`, it rolls back.
     pub fn write(&mut self) -> Result<Tx<'_>, StoreError> {
-        Ok(Tx(match self.handle() {
-            Handle::Sqlite(c) => {
-                Scope::SqliteTx(c.transaction_with_behavior(TransactionBehavior::Immediate)?)
-            }
-            Handle::Postgres(c) => Scope::Postgres(PgScope::begin(c, Begin::Write)?),
-        }))
+        self.tx(|handle| {
+            Ok(match handle {
+                Handle::Sqlite(c) => {
+                    Scope::SqliteTx(c.transaction_with_behavior(TransactionBehavior::Immediate)?)
+                }
+                Handle::Postgres(c) => Scope::Postgres(PgScope::begin(c, Begin::Write)?),
+            })
+        })
     }
 
     /// A read-only transaction: every statement in it sees the same snapshot.
     pub fn snapshot(&mut self) -> Result<Tx<'_>, StoreError> {
-        Ok(Tx(match self.handle() {
-            Handle::Sqlite(c) => {
-                Scope::SqliteTx(c.transaction_with_behavior(TransactionBehavior::Deferred)?)
-            }
-            Handle::Postgres(c) => Scope::Postgres(PgScope::begin(c, Begin::Snapshot)?),
-        }))
+        self.tx(|handle| {
+            Ok(match handle {
+                Handle::Sqlite(c) => {
+                    Scope::SqliteTx(c.transaction_with_behavior(TransactionBehavior::Deferred)?)
+                }
+                Handle::Postgres(c) => Scope::Postgres(PgScope::begin(c, Begin::Snapshot)?),
+            })
+        })
     }
 
     /// Statements outside a transaction, each reading the latest commit.
     pub fn read(&mut self) -> Tx<'_> {
-        Tx(match self.handle() {
-            Handle::Sqlite(c) => Scope::SqliteRead(c),
-            Handle::Postgres(c) => Scope::Postgres(PgScope::plain(c)),
-        })
+        let outbox = self.outbox.as_deref();
+        Tx {
+            scope: match self.conn.handle() {
+                Handle::Sqlite(c) => Scope::SqliteRead(c),
+                Handle::Postgres(c) => Scope::Postgres(PgScope::plain(c)),
+            },
+            outbox,
+            wake: Cell::new(false),
+        }
+    }
+}
+
+impl Conn {
+    fn handle(&mut self) -> Handle<'_> {
+        match self {
+            Conn::Sqlite(c) => Handle::Sqlite(c),
+            Conn::SqliteOwned(c) => Handle::Sqlite(c),
+            Conn::Postgres(c) => Handle::Postgres(c),
+            Conn::PostgresOwned(c) => Handle::Postgres(c),
+        }
     }
 }
 
@@ -141,7 +185,12 @@ enum Handle<'a> {
 }
 
 /// Where the store's operations run: a write transaction, or plain statements.
-pub struct Tx<'a>(Scope<'a>);
+pub struct Tx<'a> {
+    scope: Scope<'a>,
+    outbox: Option<&'a Notify>,
+    /// A delivery due now was written: the deliverer is woken once this commits.
+    wake: Cell<bool>,
+}
 
 enum Scope<'a> {
     SqliteTx(Transaction<'a>),
@@ -208,18 +257,30 @@ fn no_row() -> StoreError {
 }
 
 impl<'a> Tx<'a> {
-    /// Commits a write transaction; plain statements have nothing to commit.
+    /// Commits a write transaction (plain statements have nothing to commit), then wakes the
+    /// deliverer if the transaction wrote a delivery that is due now.
     pub fn commit(self) -> Result<(), StoreError> {
-        match self.0 {
-            Scope::SqliteTx(tx) => Ok(tx.commit()?),
-            Scope::SqliteRead(_) => Ok(()),
-            Scope::Postgres(pg) if pg.open => pg.commit(),
-            Scope::Postgres(_) => Ok(()),
+        match self.scope {
+            Scope::SqliteTx(tx) => tx.commit()?,
+            Scope::SqliteRead(_) => {}
+            Scope::Postgres(pg) if pg.open => pg.commit()?,
+            Scope::Postgres(_) => {}
         }
+        if self.wake.get()
+            && let Some(outbox) = self.outbox
+        {
+            outbox.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Asks for the deliverer to be woken when this transaction commits.
+    pub(in crate::store) fn wake_deliverer_at_commit(&self) {
+        self.wake.set(true);
     }
 
     pub fn engine(&self) -> Engine {
-        match self.0 {
+        match self.scope {
             Scope::SqliteTx(_) | Scope::SqliteRead(_) => Engine::Sqlite,
             Scope::Postgres(_) => Engine::Postgres,
         }
@@ -231,7 +292,7 @@ impl<'a> Tx<'a> {
         sql: &str,
         params: &[&dyn Param],
     ) -> Result<usize, StoreError> {
-        match &self.0 {
+        match &self.scope {
             Scope::SqliteTx(tx) => sqlite_execute(tx, sql, params),
             Scope::SqliteRead(conn) => sqlite_execute(conn, sql, params),
             Scope::Postgres(pg) => {
@@ -266,7 +327,7 @@ impl<'a> Tx<'a> {
         params: &[&dyn Param],
         mut f: impl FnMut(&Row<'_>) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
-        match &self.0 {
+        match &self.scope {
             Scope::SqliteTx(tx) => sqlite_each(tx, sql, params, f),
             Scope::SqliteRead(conn) => sqlite_each(conn, sql, params, f),
             Scope::Postgres(pg) => {
@@ -317,7 +378,7 @@ impl<'a> Tx<'a> {
 
     /// Several statements without parameters (migrations).
     pub(in crate::store) fn batch(&self, sql: &str) -> Result<(), StoreError> {
-        match &self.0 {
+        match &self.scope {
             Scope::SqliteTx(tx) => Ok(tx.execute_batch(sql)?),
             Scope::SqliteRead(conn) => Ok(conn.execute_batch(sql)?),
             Scope::Postgres(pg) => Ok(pg.conn.borrow_mut().client()?.batch_execute(sql)?),

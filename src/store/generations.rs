@@ -1,87 +1,10 @@
 //! Generation records, their provider attempts, and the generation and provider roll-ups.
 
-use serde_json::{Map, Value};
-
 use super::Tx;
 use super::engine::Row;
 use super::{StoreError, ts};
-use crate::domain::{Money, Timestamp};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GenerationStatus {
-    Pending,
-    Processing,
-    Succeeded,
-    Failed,
-    Canceled,
-}
-
-impl GenerationStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GenerationStatus::Pending => "pending",
-            GenerationStatus::Processing => "processing",
-            GenerationStatus::Succeeded => "succeeded",
-            GenerationStatus::Failed => "failed",
-            GenerationStatus::Canceled => "canceled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<GenerationStatus> {
-        Some(match s {
-            "pending" => GenerationStatus::Pending,
-            "processing" => GenerationStatus::Processing,
-            "succeeded" => GenerationStatus::Succeeded,
-            "failed" => GenerationStatus::Failed,
-            "canceled" => GenerationStatus::Canceled,
-            _ => return None,
-        })
-    }
-
-    pub fn in_flight(self) -> bool {
-        matches!(
-            self,
-            GenerationStatus::Pending | GenerationStatus::Processing
-        )
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct Generation {
-    pub id: String,
-    pub account_id: String,
-    pub key_id: Option<String>,
-    pub environment: String,
-    pub model_identifier: String,
-    pub model_type: String,
-    pub provider_order: Vec<String>,
-    pub provider_used: Option<String>,
-    pub prediction_id: Option<String>,
-    pub status: GenerationStatus,
-    pub prompt: String,
-    pub ratio: String,
-    pub output_format: String,
-    pub output_number: u32,
-    pub input_files: Option<Vec<String>>,
-    /// Video: the end frame's URL (`generation_input_file_last_content`).
-    pub last_frame: Option<String>,
-    /// File names under `media/<id>/`.
-    pub output_files: Option<Vec<String>>,
-    pub duration: Option<u32>,
-    pub resolution: Option<String>,
-    pub generate_audio: Option<bool>,
-    pub specific: Map<String, Value>,
-    pub cost: Money,
-    pub error: Option<String>,
-    pub error_code: Option<String>,
-    pub files_removed: bool,
-    pub created_at: Timestamp,
-    pub started_at: Option<Timestamp>,
-    pub completed_at: Option<Timestamp>,
-    pub predict_ms: Option<i64>,
-    /// The origin the client called to create it (webhook media URLs are absolute under it).
-    pub origin: Option<String>,
-}
+use crate::domain::generation::{AttemptOutcome, Generation, GenerationStatus, ModelType};
+use crate::domain::{Environment, Money, Timestamp};
 
 const COLUMNS: &str = "id, account_id, key_id, environment, model_identifier, model_type,
     provider_order, provider_used, prediction_id, status, prompt, ratio, output_format,
@@ -94,15 +17,17 @@ fn json_list(text: Option<String>) -> Option<Vec<String>> {
 }
 
 fn from_row(r: &Row<'_>) -> Result<Generation, StoreError> {
+    let environment: String = r.get(3)?;
+    let model_type: String = r.get(5)?;
     let status: String = r.get(9)?;
     let specific: String = r.get(19)?;
     Ok(Generation {
         id: r.get(0)?,
         account_id: r.get(1)?,
         key_id: r.get(2)?,
-        environment: r.get(3)?,
+        environment: Environment::parse(&environment).unwrap_or(Environment::Live),
         model_identifier: r.get(4)?,
-        model_type: r.get(5)?,
+        model_type: ModelType::parse(&model_type).unwrap_or(ModelType::Image),
         provider_order: json_list(r.get(6)?).unwrap_or_default(),
         provider_used: r.get(7)?,
         prediction_id: r.get(8)?,
@@ -145,9 +70,9 @@ pub fn insert(tx: &Tx<'_>, g: &Generation) -> Result<(), StoreError> {
             &g.id,
             &g.account_id,
             &g.key_id,
-            &g.environment,
+            &g.environment.as_str(),
             &g.model_identifier,
-            &g.model_type,
+            &g.model_type.as_str(),
             &to_json_text(&g.provider_order),
             &g.provider_used,
             &g.prediction_id,
@@ -370,25 +295,6 @@ pub const STOPPED: &str = "tidegate_generation_stopped";
 
 pub fn delete(tx: &Tx<'_>, id: &str) -> Result<bool, StoreError> {
     Ok(tx.execute("DELETE FROM generations WHERE id = ?1", &[&id])? == 1)
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AttemptOutcome {
-    Used,
-    Failed,
-    Cancelled,
-    Discarded,
-}
-
-impl AttemptOutcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            AttemptOutcome::Used => "used",
-            AttemptOutcome::Failed => "failed",
-            AttemptOutcome::Cancelled => "cancelled",
-            AttemptOutcome::Discarded => "discarded",
-        }
-    }
 }
 
 pub struct Attempt<'a> {

@@ -5,42 +5,8 @@ use std::sync::Arc;
 use super::Tx;
 use super::engine::Row;
 use super::{StoreError, ts};
+use crate::domain::key::ApiKey;
 use crate::domain::{Environment, IpAllowlist, KeyStatus, Region, ScopeSet, Timestamp};
-
-#[derive(Clone, Debug)]
-pub struct ApiKey {
-    pub id: String,
-    pub account_id: String,
-    pub name: String,
-    pub key_prefix: String,
-    pub key_hash: String,
-    pub environment: Environment,
-    pub scopes: ScopeSet,
-    pub ip_allowlist: IpAllowlist,
-    pub allowed_models: Option<Vec<String>>,
-    pub rate_limit_per_minute: Option<u32>,
-    pub created_at: Timestamp,
-    pub created_by: Option<String>,
-    pub last_used_at: Option<Timestamp>,
-    pub expires_at: Option<Timestamp>,
-    pub rotated_at: Option<Timestamp>,
-    pub replaced_by: Option<String>,
-    pub replaces: Option<String>,
-    pub disabled_at: Option<Timestamp>,
-    pub revoked_at: Option<Timestamp>,
-}
-
-impl ApiKey {
-    pub fn status(&self, now: Timestamp) -> KeyStatus {
-        KeyStatus::derive(
-            now,
-            self.expires_at,
-            self.rotated_at,
-            self.disabled_at,
-            self.revoked_at,
-        )
-    }
-}
 
 const KEY_COLUMNS: &str = "k.id, k.account_id, k.name, k.key_prefix, k.key_hash, k.environment, \
      k.scopes, k.ip_allowlist, k.allowed_models, k.rate_limit_per_minute, k.created_at, \

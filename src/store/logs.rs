@@ -8,36 +8,18 @@
 use super::StoreError;
 use super::Tx;
 use super::engine::{Engine, Param, Row, Value};
-use crate::domain::Timestamp;
+use crate::domain::log::LogEntry;
+use crate::domain::{Environment, Region, Timestamp};
 
-#[derive(Clone, Debug)]
-pub struct LogRow {
-    pub id: i64,
-    pub request_id: String,
-    pub key_id: String,
-    pub key_prefix: String,
-    pub environment: String,
-    pub method: String,
-    pub endpoint: String,
-    pub route: String,
-    pub query: Option<String>,
-    pub status_code: i64,
-    pub error_code: Option<String>,
-    pub idempotency_replayed: bool,
-    pub ip_hash: String,
-    pub user_agent: Option<String>,
-    pub region: String,
-    pub latency_us: i64,
-    pub created_at: Timestamp,
-}
-
-fn from_row(r: &Row<'_>) -> Result<LogRow, StoreError> {
-    Ok(LogRow {
+fn from_row(r: &Row<'_>) -> Result<LogEntry, StoreError> {
+    let environment: String = r.get(4)?;
+    let region: String = r.get(14)?;
+    Ok(LogEntry {
         id: r.get(0)?,
         request_id: r.get(1)?,
         key_id: r.get(2)?,
         key_prefix: r.get(3)?,
-        environment: r.get(4)?,
+        environment: Environment::parse(&environment).unwrap_or(Environment::Live),
         method: r.get(5)?,
         endpoint: r.get(6)?,
         route: r.get(7)?,
@@ -47,7 +29,7 @@ fn from_row(r: &Row<'_>) -> Result<LogRow, StoreError> {
         idempotency_replayed: r.get(11)?,
         ip_hash: r.get(12)?,
         user_agent: r.get(13)?,
-        region: r.get(14)?,
+        region: Region::parse(&region).unwrap_or(Region::Us),
         latency_us: r.get(15)?,
         created_at: Timestamp(r.get(16)?),
     })
@@ -141,7 +123,7 @@ pub fn delete_key_rows(tx: &Tx<'_>, key_id: &str) -> Result<i64, StoreError> {
     Ok(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-pub fn search_logs(tx: &Tx<'_>, f: &LogFilter<'_>) -> Result<Vec<LogRow>, StoreError> {
+pub fn search_logs(tx: &Tx<'_>, f: &LogFilter<'_>) -> Result<Vec<LogEntry>, StoreError> {
     let (sql, args) = search_query(tx.engine(), f);
     let params: Vec<&dyn Param> = args.iter().map(|a| a as &dyn Param).collect();
     tx.query_all(&sql, &params, from_row)

@@ -2,13 +2,11 @@
 
 use super::{StoreError, Tx};
 use crate::domain::Timestamp;
+use crate::domain::account::{Member, Role};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Member {
-    pub user_id: String,
-    pub email: String,
-    pub role: String,
-    pub joined_at: Timestamp,
+/// A stored role; one a newer version wrote reads as the least privileged.
+pub(super) fn role(stored: &str) -> Role {
+    Role::parse(stored).unwrap_or(Role::Member)
 }
 
 /// The account's members, primary owner first, then owners, then members, by e-mail.
@@ -17,20 +15,21 @@ pub fn list(tx: &Tx<'_>, account_id: &str) -> Result<Vec<Member>, StoreError> {
         "SELECT u.id, u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.account_id = ?1
          ORDER BY CASE m.role WHEN 'primary-owner' THEN 0 WHEN 'owner' THEN 1 ELSE 2 END, u.email", &[&account_id], |r| {
+        let stored: String = r.get(2)?;
         Ok(Member {
             user_id: r.get(0)?,
             email: r.get(1)?,
-            role: r.get(2)?,
+            role: role(&stored),
             joined_at: Timestamp(r.get(3)?),
         })
     })
 }
 
-pub fn role_of(tx: &Tx<'_>, account_id: &str, user_id: &str) -> Result<Option<String>, StoreError> {
+pub fn role_of(tx: &Tx<'_>, account_id: &str, user_id: &str) -> Result<Option<Role>, StoreError> {
     tx.query_opt(
         "SELECT role FROM memberships WHERE account_id = ?1 AND user_id = ?2",
         &[&account_id, &user_id],
-        |r| r.get(0),
+        |r| Ok(role(&r.get::<String>(0)?)),
     )
 }
 
@@ -38,11 +37,11 @@ pub fn set_role(
     tx: &Tx<'_>,
     account_id: &str,
     user_id: &str,
-    role: &str,
+    role: Role,
 ) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE memberships SET role = ?3 WHERE account_id = ?1 AND user_id = ?2",
-        &[&account_id, &user_id, &role],
+        &[&account_id, &user_id, &role.as_str()],
     )?;
     Ok(())
 }
@@ -90,7 +89,7 @@ pub struct UserRow {
     pub email: String,
     pub is_instance_admin: bool,
     pub created_at: Timestamp,
-    pub memberships: Vec<(String, String)>,
+    pub memberships: Vec<(String, Role)>,
 }
 
 pub fn list_users(tx: &Tx<'_>) -> Result<Vec<UserRow>, StoreError> {
@@ -105,7 +104,7 @@ pub fn list_users(tx: &Tx<'_>) -> Result<Vec<UserRow>, StoreError> {
             let memberships = tx.query_all(
                 "SELECT account_id, role FROM memberships WHERE user_id = ?1 ORDER BY created_at",
                 &[&id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, role(&r.get::<String>(1)?))),
             )?;
             Ok(UserRow {
                 id,
@@ -129,11 +128,11 @@ pub fn first_workspace(tx: &Tx<'_>, user_id: &str) -> Result<Option<String>, Sto
 }
 
 /// A workspace the user can switch to: (account id, name, role), by name.
-pub fn workspaces(tx: &Tx<'_>, user_id: &str) -> Result<Vec<(String, String, String)>, StoreError> {
+pub fn workspaces(tx: &Tx<'_>, user_id: &str) -> Result<Vec<(String, String, Role)>, StoreError> {
     tx.query_all(
         "SELECT a.id, a.name, m.role FROM memberships m JOIN accounts a ON a.id = m.account_id
          WHERE m.user_id = ?1 AND a.deleted_at IS NULL ORDER BY a.name, a.id",
         &[&user_id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, role(&r.get::<String>(2)?))),
     )
 }

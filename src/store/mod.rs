@@ -16,6 +16,7 @@ pub mod key_reader;
 pub mod keys;
 pub mod logs;
 pub mod maintenance;
+pub mod media;
 pub mod members;
 pub mod migrations;
 pub mod nodes;
@@ -267,14 +268,15 @@ impl Store {
         self.options.busy_timeout
     }
 
-    /// Notified when work through `run` has written a webhook delivery that is due now.
+    /// Notified when a transaction of this process has committed a webhook delivery that is
+    /// due now.
     pub fn outbox_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
         std::sync::Arc::clone(&self.outbox)
     }
 
     /// A pooled connection, for blocking code (the command line, start-up).
     pub fn db(&self) -> Result<Db, StoreError> {
-        self.pool.get(None)
+        Ok(self.pool.get(None)?.waking(&self.outbox))
     }
 
     /// A dedicated connection outside the pool (the log writer owns one).
@@ -340,14 +342,8 @@ impl Store {
                 let left = deadline.saturating_duration_since(std::time::Instant::now());
                 left.max(Duration::from_millis(1))
             });
-            let mut db = pool.get(left)?;
-            let result = busy::with_limits(limits, || f(&mut db));
-            // The work has returned, so what it wrote is committed (or rolled back, and a
-            // wake-up finds nothing).
-            if webhooks::take_due_written() {
-                outbox.notify_one();
-            }
-            result
+            let mut db = pool.get(left)?.waking(&outbox);
+            busy::with_limits(limits, || f(&mut db))
         })
         .await
         .map_err(|e| E::from(StoreError::Task(e.to_string())))?

@@ -11,8 +11,8 @@ use std::thread::JoinHandle;
 use tokio::sync::oneshot;
 
 use super::checkpoint::Checkpointer;
-use super::keys::ApiKey;
 use super::{Db, Store, StoreError};
+use crate::domain::key::ApiKey;
 use crate::telemetry::Histogram;
 
 /// One row of `request_logs` (keys.md §7).

@@ -13,11 +13,17 @@ pub enum ModelType {
 }
 
 impl ModelType {
+    pub const ALL: [ModelType; 2] = [ModelType::Image, ModelType::Video];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ModelType::Image => "image",
             ModelType::Video => "video",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<ModelType> {
+        ModelType::ALL.into_iter().find(|t| t.as_str() == s)
     }
 }
 

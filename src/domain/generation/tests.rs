@@ -70,3 +70,13 @@ fn video_needs_a_duration_and_prices_per_second() {
     let est = estimate(m, 3, Some(2), None, false).unwrap();
     assert_eq!((est.per_generation, est.total), (Money(20), Money(60)));
 }
+
+#[test]
+fn model_identifiers_have_one_slash_and_a_small_alphabet() {
+    for ok in ["local/flux-lite", "bfl/flux.1_pro", "a/b"] {
+        assert!(super::is_model_identifier(ok), "{ok}");
+    }
+    for bad in ["", "a", "a/", "/b", "a/b/c", "A/b", "a b/c"] {
+        assert!(!super::is_model_identifier(bad), "{bad}");
+    }
+}

@@ -7,8 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::assets::{ASSETS, Assets};
-use super::create::require_owner;
-use super::session::{AdminError, AdminSession};
+use crate::http::session::{AdminError, OwnerSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
 use crate::service::keys::{Switch, get_key_in, switch_key};
@@ -38,11 +37,11 @@ struct ConfirmPage<'a> {
 }
 
 pub async fn confirm(
-    session: AdminSession,
+    owner: OwnerSession,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    let account = require_owner(&session)?;
+    let (session, account) = (owner.session, owner.account_id);
     let (id, action) = path.into_inner();
     let kind = match action.as_str() {
         "rotate" => Confirm::Rotate,
@@ -104,12 +103,12 @@ pub struct ActionForm {
 
 pub async fn perform(
     req: actix_web::HttpRequest,
-    session: AdminSession,
+    owner: OwnerSession,
     path: web::Path<(String, String)>,
     form: web::Form<ActionForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    let account = require_owner(&session)?;
+    let (session, account) = (owner.session, owner.account_id);
     session.check_csrf(&form.csrf)?;
     let (id, action) = path.into_inner();
     let actor = session.actor(&req, &state);

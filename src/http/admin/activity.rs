@@ -6,10 +6,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::assets::{ASSETS, Assets};
-use super::session::{AdminError, AdminSession};
+use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
-use crate::service::activity::{self, ActivityRow};
+use crate::service::activity::{self, ActivityEntry};
 use crate::service::check::describe_break;
 use crate::service::sessions::Session;
 
@@ -21,7 +21,7 @@ const PAGE_ROWS: i64 = 200;
 struct ActivityPage<'a> {
     assets: &'a Assets,
     session: &'a Session,
-    rows: Vec<ActivityRow>,
+    rows: Vec<ActivityEntry>,
     category: &'a str,
     categories: &'a [&'static str],
     chain_rows: i64,

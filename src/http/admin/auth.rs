@@ -9,9 +9,9 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::assets::{ASSETS, Assets};
-use super::session::{AdminError, AdminSession, SESSION_COOKIE};
 use crate::domain::random::base62_string;
 use crate::http::pipeline::Caller;
+use crate::http::session::{AdminError, AdminSession, SESSION_COOKIE};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
 use crate::service::sessions::{self, SignInError};

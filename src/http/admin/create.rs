@@ -7,8 +7,8 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use super::assets::{ASSETS, Assets};
-use super::session::{AdminError, AdminSession};
 use crate::domain::{Environment, Preset, Scope};
+use crate::http::session::{AdminError, AdminSession, OwnerSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
 use crate::service::keys::{CreateKey, ScopeChoice, create_key};
@@ -94,14 +94,6 @@ fn presets() -> Vec<PresetChoice> {
         .collect()
 }
 
-/// The current workspace, when the signed-in person may manage its keys (keys.md §6).
-pub fn require_owner(session: &AdminSession) -> Result<String, AdminError> {
-    match (session.0.account_id.clone(), session.0.role.as_deref()) {
-        (Some(account), Some("primary-owner" | "owner")) => Ok(account),
-        _ => Err(AdminError::Forbidden),
-    }
-}
-
 fn form_page(
     session: &Session,
     typed: &Typed,
@@ -121,8 +113,8 @@ fn form_page(
     super::render_page_with(status, &page)
 }
 
-pub async fn show(session: AdminSession) -> Result<HttpResponse, AdminError> {
-    require_owner(&session)?;
+pub async fn show(owner: OwnerSession) -> Result<HttpResponse, AdminError> {
+    let session = owner.session;
     let typed = Typed {
         mode: "full_access".into(),
         ..Typed::default()
@@ -140,11 +132,11 @@ fn list(raw: &str) -> Vec<String> {
 
 pub async fn submit(
     req: actix_web::HttpRequest,
-    session: AdminSession,
+    owner: OwnerSession,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    let account = require_owner(&session)?;
+    let (session, account) = (owner.session, owner.account_id);
     // Checkbox groups repeat their name, so the form is read as pairs.
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_bytes(&body).map_err(|_| AdminError::Csrf)?;

@@ -5,12 +5,12 @@ use askama::Template;
 
 use super::assets::{ASSETS, Assets};
 use super::chart::{self, Chart};
-use super::session::{AdminError, AdminSession};
 use crate::domain::Timestamp;
+use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
 use crate::service::keys::{self, ApiKey};
-use crate::service::logs::{self, LogFilter, LogRow};
+use crate::service::logs::{self, LogEntry, LogFilter};
 use crate::service::sessions::Session;
 use crate::service::usage::{self, DayUsage, RouteUsage};
 
@@ -29,7 +29,7 @@ struct DetailPage<'a> {
     height: i64,
     routes: Vec<RouteUsage>,
     errors: Vec<(String, i64)>,
-    recent: Vec<LogRow>,
+    recent: Vec<LogEntry>,
     grace: Option<(i64, String)>,
     can_manage: bool,
 }
@@ -44,7 +44,7 @@ struct Loaded {
     days: Vec<DayUsage>,
     routes: Vec<RouteUsage>,
     errors: Vec<(String, i64)>,
-    recent: Vec<LogRow>,
+    recent: Vec<LogEntry>,
     since_rotation: Option<i64>,
 }
 
@@ -110,7 +110,7 @@ pub async fn show(
         errors: loaded.errors,
         recent: loaded.recent,
         grace,
-        can_manage: matches!(session.0.role.as_deref(), Some("primary-owner" | "owner")),
+        can_manage: session.can_manage(),
         key: &loaded.key,
     };
     super::render_page(&page)

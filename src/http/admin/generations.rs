@@ -6,11 +6,12 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::assets::{ASSETS, Assets};
-use super::session::{AdminError, AdminSession};
-use crate::generation::record::{output_urls, record_json};
+use crate::domain::Environment;
+use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
 use crate::service::generations::{self, Generation};
 use crate::service::sessions::Session;
+use crate::wire::generation::GenerationRecord;
 
 const PAGE_ROWS: i64 = 50;
 
@@ -23,7 +24,7 @@ pub struct Row {
 
 impl Row {
     fn new(g: Generation) -> Row {
-        let files = output_urls(&g, "").unwrap_or_default();
+        let files = g.output_urls("").unwrap_or_default();
         let video = matches!(g.output_format.as_str(), "mp4" | "webm");
         Row { g, files, video }
     }
@@ -93,7 +94,7 @@ pub async fn show(
         .store
         .run(move |db| generations::get_in(&db.read(), &account, &id))
         .await?;
-    let json = serde_json::to_string_pretty(&record_json(&g, "")).map_err(internal)?;
+    let json = serde_json::to_string_pretty(&GenerationRecord::of(&g, "")).map_err(internal)?;
     let page = DetailPage {
         assets: &ASSETS,
         session: &session.0,

@@ -6,7 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::assets::{ASSETS, Assets};
-use super::session::{AdminError, AdminSession};
+use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
 use crate::service::accounts::{self, Account, CreateAccount, create_account};

@@ -5,8 +5,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::assets::{ASSETS, Assets};
-use super::session::{AdminError, AdminSession};
+use crate::domain::account::Role;
 use crate::domain::{KeyStatus, Timestamp};
+use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
 use crate::service::keys::{self, ApiKey, KeyFilter};
 use crate::service::sessions::Session;
@@ -126,7 +127,7 @@ pub async fn list(
             keys::search(&c.read(), &filter)
         })
         .await?;
-    let can_manage = matches!(session.role.as_deref(), Some("primary-owner" | "owner"));
+    let can_manage = session.role.is_some_and(Role::is_owner);
     let rows = keys.iter().map(|k| KeyRow::of(k, now)).collect();
     render(&session, rows, total, &query, can_manage)
 }

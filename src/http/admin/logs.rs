@@ -8,14 +8,14 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::assets::{ASSETS, Assets};
-use super::session::{AdminError, AdminSession};
 use crate::domain::Timestamp;
-use crate::http::api::logs::to_csv;
+use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
 use crate::service::keys;
-use crate::service::logs::{self, LogFilter, LogRow, StatusFilter};
+use crate::service::logs::{self, LogEntry, LogFilter, StatusFilter};
 use crate::service::sessions::Session;
+use crate::wire::log::{LogOut, to_csv};
 
 const PAGE_ROWS: i64 = 500;
 const EXPORT_ROWS: i64 = 100_000;
@@ -56,7 +56,7 @@ impl LogsQuery {
 
 pub struct Row {
     pub key_name: String,
-    pub log: LogRow,
+    pub log: LogEntry,
     pub class: i64,
     pub time: String,
 }
@@ -84,7 +84,7 @@ async fn fetch(
     query: &LogsQuery,
     limit: i64,
     state: &AppState,
-) -> Result<Result<(Vec<LogRow>, Vec<(String, String)>), &'static str>, AdminError> {
+) -> Result<Result<(Vec<LogEntry>, Vec<(String, String)>), &'static str>, AdminError> {
     let Some(account) = session.account_id.clone() else {
         return Ok(Ok((Vec::new(), Vec::new())));
     };
@@ -204,8 +204,7 @@ pub async fn export(
     let (content_type, name, body) = match format.as_str() {
         "csv" => ("text/csv; charset=utf-8", "request-logs.csv", to_csv(&rows)),
         "json" => {
-            let items: Vec<serde_json::Value> =
-                rows.iter().map(crate::http::api::logs::log_json).collect();
+            let items: Vec<LogOut> = rows.iter().map(LogOut::of).collect();
             (
                 "application/json",
                 "request-logs.json",

@@ -7,7 +7,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::assets::{ASSETS, Assets};
-use super::session::{AdminError, AdminSession};
+use crate::domain::account::Role;
+use crate::http::session::{AdminError, AdminSession, OwnerSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
 use crate::service::members::{self, Acting, Member};
@@ -19,17 +20,22 @@ struct MembersPage<'a> {
     assets: &'a Assets,
     session: &'a Session,
     members: Vec<Member>,
-    role: &'a str,
+    /// The signed-in person's role here.
+    role: Option<Role>,
     invited: Option<(&'a str, &'a str)>,
 }
 
 impl MembersPage<'_> {
-    fn manages(&self, target_role: &str) -> bool {
-        match self.role {
-            "primary-owner" => target_role != "primary-owner",
-            "owner" => target_role == "member",
-            _ => false,
-        }
+    fn manages(&self, target: &Role) -> bool {
+        self.role.is_some_and(|r| r.manages(*target))
+    }
+
+    fn is_primary(&self) -> bool {
+        self.role.is_some_and(Role::is_primary)
+    }
+
+    fn is_owner(&self) -> bool {
+        self.role.is_some_and(Role::is_owner)
     }
 }
 
@@ -38,12 +44,11 @@ fn render(
     members: Vec<Member>,
     invited: Option<(&str, &str)>,
 ) -> Result<HttpResponse, AdminError> {
-    let role = session.role.as_deref().unwrap_or("");
     let page = MembersPage {
         assets: &ASSETS,
         session,
         members,
-        role,
+        role: session.role,
         invited,
     };
     super::render_page(&page)
@@ -77,20 +82,17 @@ pub struct MemberForm {
 
 pub async fn act(
     req: HttpRequest,
-    session: AdminSession,
+    owner: OwnerSession,
     path: web::Path<(String, String)>,
     form: web::Form<MemberForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
+    let (session, account) = (owner.session, owner.account_id);
     session.check_csrf(&form.csrf)?;
-    let account = session.0.account_id.clone().ok_or(AdminError::NotFound)?;
     let (target, action) = path.into_inner();
     let actor = session.actor(&req, &state);
-    let (user_id, role, now) = (
-        session.0.user_id.clone(),
-        session.0.role.clone().unwrap_or_default(),
-        state.clock.now(),
-    );
+    let role = session.role().unwrap_or(Role::Member);
+    let (user_id, now) = (session.0.user_id.clone(), state.clock.now());
     let MemberForm {
         email,
         role: new_role,
@@ -103,7 +105,7 @@ pub async fn act(
             let acting = Acting {
                 actor: &actor,
                 user_id: &user_id,
-                role: &role,
+                role,
             };
             match action.as_str() {
                 "invite" => members::invite(c, &acting, &account, &email, &new_role, now),
@@ -118,8 +120,7 @@ pub async fn act(
     match result {
         // A new user's one-time password is shown once, on this response only.
         Some(password) => {
-            let account = session.0.account_id.clone().unwrap_or_default();
-            let members = load(&state, account).await?;
+            let members = load(&state, session.0.account_id.clone().unwrap_or_default()).await?;
             render(&session.0, members, Some((&invited_email, &password)))
         }
         None => Ok(HttpResponse::SeeOther()

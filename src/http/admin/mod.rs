@@ -13,8 +13,6 @@ mod instance;
 mod keys;
 mod logs;
 mod members;
-mod reveal;
-mod session;
 mod settings;
 mod usage;
 mod webhooks;
@@ -27,8 +25,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{Error, HttpRequest, HttpResponse, web};
 use askama::Template;
 
-pub use reveal::Reveals;
-pub use session::{AdminError, AdminSession, SESSION_COOKIE};
+use crate::http::session::AdminError;
 
 const SECURITY_HEADERS: [(&str, &str); 5] = [
     (
@@ -107,7 +104,7 @@ fn page(
 }
 
 async fn home(req: HttpRequest) -> HttpResponse {
-    let to = if req.cookie(session::SESSION_COOKIE).is_some() {
+    let to = if req.cookie(crate::http::session::SESSION_COOKIE).is_some() {
         "/keys"
     } else {
         "/login"

@@ -7,8 +7,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::assets::{ASSETS, Assets};
-use super::session::{AdminError, AdminSession};
 use crate::domain::Money;
+use crate::domain::account::Role;
+use crate::http::session::{AdminError, AdminSession, PrimaryOwnerSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
 use crate::service::accounts::{self, Account};
@@ -50,7 +51,7 @@ pub async fn page(
         ledger,
         thresholds,
         max_thresholds: settings::MAX_THRESHOLDS,
-        is_primary: session.0.role.as_deref() == Some("primary-owner"),
+        is_primary: session.role().is_some_and(Role::is_primary),
     };
     super::render_page(&page)
 }
@@ -66,16 +67,13 @@ pub struct SettingsForm {
 
 pub async fn change(
     req: HttpRequest,
-    session: AdminSession,
+    primary: PrimaryOwnerSession,
     action: web::Path<String>,
     form: web::Form<SettingsForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
+    let (session, account) = (primary.session, primary.account_id);
     session.check_csrf(&form.csrf)?;
-    if session.0.role.as_deref() != Some("primary-owner") {
-        return Err(AdminError::Forbidden);
-    }
-    let account = session.0.account_id.clone().ok_or(AdminError::NotFound)?;
     let actor = session.actor(&req, &state);
     let now = state.clock.now();
     let SettingsForm {

@@ -6,8 +6,8 @@ use askama::Template;
 
 use super::assets::{ASSETS, Assets};
 use super::chart::{self, Chart};
-use super::session::{AdminError, AdminSession};
 use crate::domain::Timestamp;
+use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
 use crate::service::sessions::Session;
 use crate::service::usage::{self, RouteUsage};

@@ -9,9 +9,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::assets::{ASSETS, Assets};
-use super::create::require_owner;
-use super::session::{AdminError, AdminSession};
-use crate::domain::webhook::{WebhookEvent, redact_url};
+use crate::domain::webhook::{DeliveryStatus, DisabledReason, WebhookEvent, redact_url};
+use crate::http::session::{AdminError, AdminSession, OwnerSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
 use crate::service::sessions::Session;
@@ -77,7 +76,7 @@ async fn list_page(
         assets: &ASSETS,
         session: &session.0,
         endpoints,
-        can_manage: require_owner(session).is_ok(),
+        can_manage: session.can_manage(),
         events: choices(events),
         url,
         description,
@@ -118,15 +117,15 @@ fn ticked(body: &str) -> Vec<String> {
 
 pub async fn add(
     req: HttpRequest,
-    session: AdminSession,
+    owner: OwnerSession,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
+    let (session, account) = (owner.session, owner.account_id);
     let text = std::str::from_utf8(&body).map_err(|_| AdminError::Refused("bad form".into()))?;
     let form: AddForm =
         serde_urlencoded::from_str(text).map_err(|_| AdminError::Refused("bad form".into()))?;
     session.check_csrf(&form.csrf)?;
-    let account = require_owner(&session)?;
     let events = ticked(text);
     let input = EndpointInput {
         url: Some(form.url.clone()),
@@ -256,7 +255,8 @@ pub async fn show(
             let tx = db.read();
             let endpoint = service::get(&tx, &account, &id)?;
             let deliveries = service::deliveries(&tx, &account, &id, None, None, LOG_ROWS)?;
-            let queued = service::deliveries(&tx, &account, &id, Some("queued"), None, 1000)?;
+            let queued =
+                service::deliveries(&tx, &account, &id, Some(DeliveryStatus::Queued), None, 1000)?;
             Ok((endpoint, deliveries, queued.len()))
         })
         .await?;
@@ -268,7 +268,7 @@ pub async fn show(
         endpoint,
         deliveries,
         queued,
-        can_manage: require_owner(&session).is_ok(),
+        can_manage: session.can_manage(),
     };
     super::render_page(&page)
 }
@@ -282,13 +282,13 @@ pub struct ActionForm {
 
 pub async fn act(
     req: HttpRequest,
-    session: AdminSession,
+    owner: OwnerSession,
     path: web::Path<(String, String)>,
     form: web::Form<ActionForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
+    let (session, account) = (owner.session, owner.account_id);
     session.check_csrf(&form.csrf)?;
-    let account = require_owner(&session)?;
     let (id, action) = path.into_inner();
     let (actor, now, config) = (
         session.actor(&req, &state),

@@ -15,7 +15,8 @@ use crate::http::pipeline::{Caller, Lookup, authenticate, stash_audit};
 use crate::http::state::AppState;
 use subtle::ConstantTimeEq;
 
-use crate::http::admin::SESSION_COOKIE;
+use crate::domain::account::Role;
+use crate::http::session::SESSION_COOKIE;
 use crate::service::{Actor, sessions};
 
 type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
@@ -144,7 +145,7 @@ async fn by_session(
         if sent.len() != expected.len() || !bool::from(sent.as_bytes().ct_eq(expected)) {
             return Err(denied("The X-CSRF-Token header is missing or wrong."));
         }
-        if !matches!(session.role.as_deref(), Some("primary-owner" | "owner")) {
+        if !session.role.is_some_and(Role::is_owner) {
             return Err(denied(
                 "Only owners of this workspace can change its keys and webhooks.",
             ));

@@ -2,7 +2,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::extract::{ApiJsonOrEmpty, Params};
 use super::{ApiJson, ApiPrincipal, reply};
@@ -11,10 +10,15 @@ use crate::http::envelope::Page;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::service::Db;
-use crate::service::keys::{self, ApiKey, CreateKey, KeyFilter, ScopeChoice, Switch, key_json};
+use crate::service::keys::{self, ApiKey, CreateKey, KeyFilter, ScopeChoice, Switch};
 use crate::service::lifecycle::{self, KeyPatch};
 use crate::service::usage;
 use crate::service::{Actor, ServiceError};
+use crate::wire::count;
+use crate::wire::key::{
+    CreatedKeyOut, DayCountOut, DeletedKeyOut, EndpointCountOut, KeyDetailOut, KeyListOut, KeyOut,
+    KeyUsageOut, RotatedKeyOut,
+};
 
 fn actor(p: &ApiPrincipal) -> Actor {
     p.actor.clone()
@@ -54,7 +58,9 @@ pub async fn list(
             keys::search(&c.read(), &filter)
         })
         .await?;
-    let data = json!({ "api_keys": keys.iter().map(|k| key_json(k, now)).collect::<Vec<_>>() });
+    let data = KeyListOut {
+        api_keys: keys.iter().map(|k| KeyOut::of(k, now)).collect(),
+    };
     Ok(reply(
         &p.caller,
         "API keys retrieved successfully",
@@ -126,8 +132,7 @@ pub async fn create(
             keys::create_key(c, &format, &actor, now, &input)
         })
         .await?;
-    let mut data = key_json(&key, now);
-    data["key"] = secret.expose().into();
+    let data = CreatedKeyOut::of(&key, secret.expose(), now);
     Ok(reply(&p.caller, "API key created successfully", data, None))
 }
 
@@ -146,15 +151,7 @@ pub async fn show(
             Ok((key, chain))
         })
         .await?;
-    let mut data = key_json(&key, now);
-    data["rotation_chain"] = chain
-        .iter()
-        .map(|k| {
-            json!({ "id": k.id, "key_prefix": k.key_prefix, "status": k.status(now).as_str(),
-                    "created_at": k.created_at.to_rfc3339(), "is_current": k.id == key.id })
-        })
-        .collect::<Vec<_>>()
-        .into();
+    let data = KeyDetailOut::of(&key, &chain, now);
     Ok(reply(
         &p.caller,
         "API key retrieved successfully",
@@ -179,7 +176,7 @@ pub async fn update(
     Ok(reply(
         &p.caller,
         "API key updated successfully",
-        key_json(&key, now),
+        KeyOut::of(&key, now),
         None,
     ))
 }
@@ -209,14 +206,7 @@ pub async fn rotate(
             lifecycle::rotate_key(c, &format, &actor, now, (Some(&account), &id), grace)
         })
         .await?;
-    let mut data = key_json(&new, now);
-    data["key"] = secret.expose().into();
-    data["previous_key"] = json!({
-        "id": old.id,
-        "key_prefix": old.key_prefix,
-        "status": old.status(now).as_str(),
-        "grace_ends_at": old.expires_at.map(Timestamp::to_rfc3339),
-    });
+    let data = RotatedKeyOut::of(&old, &new, secret.expose(), now);
     Ok(reply(&p.caller, "API key rotated successfully", data, None))
 }
 
@@ -271,7 +261,7 @@ where
         .store
         .run(move |c| -> Result<_, ServiceError> { change(c, &actor, now, (Some(&account), &id)) })
         .await?;
-    Ok(reply(&p.caller, message, key_json(&key, now), None))
+    Ok(reply(&p.caller, message, KeyOut::of(&key, now), None))
 }
 
 pub async fn delete(
@@ -286,7 +276,7 @@ pub async fn delete(
             lifecycle::delete_key(c, &actor, now, (Some(&account), &id))
         })
         .await?;
-    let data = json!({ "id": key.id, "deleted": true, "request_logs_deleted": logs });
+    let data = DeletedKeyOut::of(&key, logs);
     Ok(reply(&p.caller, "API key deleted successfully", data, None))
 }
 
@@ -309,34 +299,40 @@ pub async fn usage(
             Ok((key.id, routes, by_day))
         })
         .await?;
-    let failed = |client: i64, server: i64| client + server;
-    let days_list: Vec<Value> = (0..days)
+    let failed = |client: i64, server: i64| count(client + server);
+    let by_day = (0..days)
         .rev()
         .map(|back| {
             let day = now.plus_millis(-back * Timestamp::MS_PER_DAY).day();
             let found = by_day.iter().find(|d| d.day == day);
-            json!({
-                "date": day,
-                "total_requests": found.map_or(0, |d| d.total),
-                "successful": found.map_or(0, |d| d.success),
-                "failed": found.map_or(0, |d| failed(d.client_errors, d.server_errors)),
-            })
+            DayCountOut {
+                total_requests: found.map_or(0, |d| count(d.total)),
+                successful: found.map_or(0, |d| count(d.success)),
+                failed: found.map_or(0, |d| failed(d.client_errors, d.server_errors)),
+                date: day,
+            }
         })
         .collect();
-    let data = json!({
-        "key_id": key_id,
-        "days": days,
-        "total_requests": routes.iter().map(|r| r.total).sum::<i64>(),
-        "successful": routes.iter().map(|r| r.success).sum::<i64>(),
-        "failed": routes.iter().map(|r| failed(r.client_errors, r.server_errors)).sum::<i64>(),
-        "by_endpoint": routes.iter().map(|r| json!({
-            "endpoint": r.route,
-            "total_requests": r.total,
-            "successful": r.success,
-            "failed": failed(r.client_errors, r.server_errors),
-        })).collect::<Vec<_>>(),
-        "by_day": days_list,
-    });
+    let data = KeyUsageOut {
+        key_id,
+        days: u32::try_from(days).unwrap_or(1),
+        total_requests: routes.iter().map(|r| count(r.total)).sum(),
+        successful: routes.iter().map(|r| count(r.success)).sum(),
+        failed: routes
+            .iter()
+            .map(|r| failed(r.client_errors, r.server_errors))
+            .sum(),
+        by_endpoint: routes
+            .iter()
+            .map(|r| EndpointCountOut {
+                endpoint: r.route.clone(),
+                total_requests: count(r.total),
+                successful: count(r.success),
+                failed: failed(r.client_errors, r.server_errors),
+            })
+            .collect(),
+        by_day,
+    };
     Ok(reply(
         &p.caller,
         "API key usage retrieved successfully",

@@ -5,7 +5,7 @@
 
 mod extract;
 mod keys;
-pub mod logs;
+mod logs;
 mod webhooks;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -117,7 +117,7 @@ async fn audit_layer(
 fn reply(
     caller: &Caller,
     message: &str,
-    data: serde_json::Value,
+    data: impl serde::Serialize,
     page: Option<Page>,
 ) -> HttpResponse {
     let body = success_body(&caller.request_id, message, caller.now, &data, page);

@@ -1,14 +1,17 @@
 //! /api/v1/webhooks: endpoints, their secrets, test events and delivery logs.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::{Value, json};
 
 use super::extract::{ApiJsonOrEmpty, Params};
 use super::{ApiJson, ApiPrincipal, reply};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::service::ServiceError;
-use crate::service::webhooks::{self as service, EndpointInput};
+use crate::service::webhooks::{self as service, DeliveryStatus, EndpointInput};
+use crate::wire::webhook::{
+    DeletedEndpointOut, DeliveryListOut, DeliveryOut, EndpointListOut, EndpointOut,
+    EndpointSummaryOut, EndpointWithSecretOut, ReleasedOut, TestSentOut,
+};
 
 pub async fn list(p: ApiPrincipal, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let account = p.account_id().to_owned();
@@ -16,21 +19,15 @@ pub async fn list(p: ApiPrincipal, state: web::Data<AppState>) -> Result<HttpRes
         .store
         .run(move |c| service::list(&c.read(), &account))
         .await?;
-    let data = json!({
-        "webhooks": endpoints.iter().map(service::summary_json).collect::<Vec<_>>(),
-    });
+    let data = EndpointListOut {
+        webhooks: endpoints.iter().map(EndpointSummaryOut::of).collect(),
+    };
     Ok(reply(
         &p.caller,
         "Webhook endpoints retrieved successfully",
         data,
         None,
     ))
-}
-
-fn with_secret(endpoint: Value, secret: &str) -> Value {
-    let mut data = endpoint;
-    data["secret"] = secret.into();
-    data
 }
 
 pub async fn create(
@@ -47,7 +44,7 @@ pub async fn create(
             service::create_endpoint(c, &config.webhooks, &actor, &account, &input, now)
         })
         .await?;
-    let data = with_secret(service::endpoint_json(&endpoint), secret.expose());
+    let data = EndpointWithSecretOut::of(&endpoint, secret.expose());
     Ok(reply(
         &p.caller,
         "Webhook endpoint created successfully",
@@ -66,7 +63,7 @@ pub async fn show(
         .store
         .run(move |c| service::get(&c.read(), &account, &id))
         .await?;
-    let data = service::endpoint_json(&endpoint);
+    let data = EndpointOut::of(&endpoint);
     Ok(reply(
         &p.caller,
         "Webhook endpoint retrieved successfully",
@@ -90,7 +87,7 @@ pub async fn update(
             service::update_endpoint(c, &config.webhooks, &actor, &account, &id, &input, now)
         })
         .await?;
-    let data = service::endpoint_json(&endpoint);
+    let data = EndpointOut::of(&endpoint);
     Ok(reply(
         &p.caller,
         "Webhook endpoint updated successfully",
@@ -111,7 +108,10 @@ pub async fn delete(
             service::delete_endpoint(c, &actor, &account, &id, now)
         })
         .await?;
-    let data = json!({ "id": endpoint.id, "deleted": true });
+    let data = DeletedEndpointOut {
+        id: endpoint.id,
+        deleted: true,
+    };
     Ok(reply(
         &p.caller,
         "Webhook endpoint deleted successfully",
@@ -133,7 +133,7 @@ pub async fn rotate_secret(
             service::rotate_secret(c, &actor, &account, &id, now)
         })
         .await?;
-    let data = with_secret(service::endpoint_json(&endpoint), secret.expose());
+    let data = EndpointWithSecretOut::of(&endpoint, secret.expose());
     Ok(reply(
         &p.caller,
         "Webhook secret rotated successfully",
@@ -158,7 +158,10 @@ pub async fn test(
         .store
         .run(move |c| service::send_test(c, &account, &id, now))
         .await?;
-    let data = json!({ "delivery_id": delivery, "event": "webhook.test" });
+    let data = TestSentOut {
+        delivery_id: delivery,
+        event: "webhook.test".into(),
+    };
     Ok(reply(
         &p.caller,
         "Test event queued for delivery",
@@ -179,22 +182,32 @@ pub async fn deliveries(
         None => None,
         Some(_) => Some(params.int("cursor", 0, 1..=i64::MAX)?),
     };
-    let status = params.get("status").map(str::to_owned);
+    let status = params
+        .get("status")
+        .map(|s| {
+            DeliveryStatus::parse(s).ok_or_else(|| {
+                ApiError::invalid(
+                    "status",
+                    "one of pending, succeeded, failed, queued, expired",
+                )
+            })
+        })
+        .transpose()?;
     let account = p.account_id().to_owned();
     let size = usize::try_from(limit).unwrap_or(50);
     let rows = state
         .store
         .run(move |c| -> Result<_, ServiceError> {
-            service::deliveries(&c.read(), &account, &id, status.as_deref(), cursor, size)
+            service::deliveries(&c.read(), &account, &id, status, cursor, size)
         })
         .await?;
     let next = (rows.len() == size)
         .then(|| rows.last().map(|d| d.seq))
         .flatten();
-    let data = json!({
-        "deliveries": rows.iter().map(service::delivery_json).collect::<Vec<_>>(),
-        "next_cursor": next.map(|n| n.to_string()),
-    });
+    let data = DeliveryListOut {
+        deliveries: rows.iter().map(DeliveryOut::of).collect(),
+        next_cursor: next.map(|n| n.to_string()),
+    };
     Ok(reply(
         &p.caller,
         "Deliveries retrieved successfully",
@@ -217,7 +230,7 @@ pub async fn replay(
             service::replay(c, &account, &id, &delivery, now)
         })
         .await?;
-    let data = service::delivery_json(&replayed);
+    let data = DeliveryOut::of(&replayed);
     Ok(reply(&p.caller, "Delivery queued again", data, None))
 }
 
@@ -235,7 +248,10 @@ pub async fn deliver_queued(
             service::deliver_queued(c, &config.webhooks, &account, &id, now)
         })
         .await?;
-    let data = json!({ "delivering": released.delivering, "expired": released.expired });
+    let data = ReleasedOut {
+        delivering: released.delivering as u64,
+        expired: released.expired as u64,
+    };
     Ok(reply(
         &p.caller,
         "Queued events are being delivered",

@@ -102,7 +102,7 @@ impl V1Reply {
         }
     }
 
-    pub fn page(message: &'static str, data: Value, page: Page) -> V1Reply {
+    pub fn page(message: &'static str, data: impl Serialize, page: Page) -> V1Reply {
         V1Reply {
             page: Some(page),
             ..V1Reply::ok(message, data)

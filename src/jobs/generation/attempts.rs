@@ -5,9 +5,9 @@ use std::time::Instant;
 
 use tokio::sync::watch;
 
+use super::queue::Running;
 use super::{RunError, Worker};
 use crate::domain::generation::{Model, ModelType};
-use crate::generation::Running;
 use crate::providers::{PredictionSlot, ProviderError, ProviderJob};
 use crate::service::generations::{AttemptOutcome, Generation, runs};
 
@@ -18,12 +18,12 @@ impl Worker {
         running: &Running,
         canceled: &mut watch::Receiver<bool>,
     ) -> Result<(), RunError> {
-        let generator = &self.0;
-        let now = generator.clock().now();
-        let store = generator.store();
+        let roster = &self.0.roster;
+        let now = self.0.clock.now();
+        let store = &self.0.store;
         let started = self.persist(id, || runs::start(store, id, now)).await;
         let Some(g) = started else { return Ok(()) };
-        let Some(model) = generator.catalog().model(&g.model_identifier) else {
+        let Some(model) = roster.catalog().model(&g.model_identifier) else {
             let message = format!(
                 "The model {} is no longer in the catalog.",
                 g.model_identifier
@@ -33,11 +33,11 @@ impl Worker {
         };
         let mut errors: Vec<(String, ProviderError)> = Vec::new();
         for provider_id in &g.provider_order {
-            let Some(provider) = generator.provider(provider_id) else {
+            let Some(provider) = roster.provider(provider_id) else {
                 errors.push((provider_id.clone(), ProviderError::Unavailable));
                 continue;
             };
-            let Some(admission) = provider.breaker.admit(generator.now_ms()) else {
+            let Some(admission) = provider.breaker.admit(roster.now_ms()) else {
                 errors.push((provider_id.clone(), ProviderError::Unavailable));
                 continue;
             };
@@ -56,7 +56,7 @@ impl Worker {
             let latency_ms = i64::try_from(latency.as_millis()).unwrap_or(i64::MAX);
             match outcome {
                 None => {
-                    provider.breaker.release(admission, generator.now_ms());
+                    provider.breaker.release(admission, roster.now_ms());
                     self.record(&g, provider_id, AttemptOutcome::Cancelled, None, latency_ms)
                         .await;
                     return Ok(());
@@ -64,7 +64,7 @@ impl Worker {
                 Some(Ok(output)) => {
                     provider
                         .breaker
-                        .record(admission, generator.now_ms(), true, latency);
+                        .record(admission, roster.now_ms(), true, latency);
                     return self
                         .store_success(&g, provider_id, slot.get(), output, latency_ms)
                         .await;
@@ -72,7 +72,7 @@ impl Worker {
                 Some(Err(error)) => {
                     provider
                         .breaker
-                        .record(admission, generator.now_ms(), false, latency);
+                        .record(admission, roster.now_ms(), false, latency);
                     // The next provider takes over; a prediction left upstream would still run,
                     // unless the upstream itself reported it over.
                     if !matches!(error, ProviderError::Failed(_))

@@ -40,9 +40,7 @@ impl Worker {
                 }
                 Err(e) => {
                     failures += 1;
-                    self.0
-                        .store_retries_counter()
-                        .fetch_add(1, Ordering::Relaxed);
+                    self.0.store_retries.fetch_add(1, Ordering::Relaxed);
                     if failures == 1 || failures.is_multiple_of(30) {
                         tracing::warn!(generation_id, failures, error = %crate::telemetry::cause_chain(&e),
                             "cannot record the generation's state; retrying");
@@ -62,22 +60,22 @@ impl Worker {
         error: Option<&ProviderError>,
         latency_ms: i64,
     ) {
-        let now = self.0.clock().now();
+        let now = self.0.clock.now();
         let report = AttemptReport {
             provider: provider.to_owned(),
             outcome,
             error: error.map(|e| (e.code(), e.to_string())),
             latency_ms,
         };
-        let store = self.0.store();
+        let store = &self.0.store;
         self.persist(&g.id, || runs::record_attempt(store, g, &report, now))
             .await
     }
 
     /// Fails the generation and refunds it, unless it already finished (a cancel won the race).
     pub(super) async fn fail(&self, id: &str, message: &str, code: &'static str) {
-        let now = self.0.clock().now();
-        let store = self.0.store();
+        let now = self.0.clock.now();
+        let store = &self.0.store;
         self.persist(id, || runs::fail(store, id, message, code, now))
             .await;
     }
@@ -110,7 +108,7 @@ impl Worker {
                 return Ok(());
             }
         };
-        let now = self.0.clock().now();
+        let now = self.0.clock.now();
         let report = SuccessReport {
             provider: provider.to_owned(),
             prediction_id: prediction,
@@ -118,7 +116,7 @@ impl Worker {
             predict_ms: output.predict_time.map(|s| (s * 1000.0).round() as i64),
             latency_ms,
         };
-        let store = self.0.store();
+        let store = &self.0.store;
         let kept = self
             .persist(&g.id, || runs::succeed(store, g, &report, now))
             .await;

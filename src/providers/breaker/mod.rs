@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::spec::BreakerConfig;
+use super::BreakerConfig;
 
 /// Most attempts remembered, however busy the window; the oldest are dropped first.
 const MAX_REMEMBERED: usize = 10_000;

@@ -8,8 +8,8 @@ use reqwest::Client;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::ProviderSpec;
 use super::job::{OutputFile, ProviderError, ProviderJob, ProviderOutput};
-use super::spec::ProviderSpec;
 use super::upstream::{Budget, Upstream, check_count, garbage, merge_specific, read_json};
 use crate::domain::generation::parse_ratio;
 

@@ -17,7 +17,7 @@ use answer::{
 pub use answer::{MAX_FILE_BYTES, MAX_TOTAL_BYTES};
 
 mod answer;
-use super::spec::ProviderSpec;
+use super::ProviderSpec;
 
 /// Most of an error answer read to find its message.
 const MAX_ERROR_BYTES: usize = 64 * 1024;

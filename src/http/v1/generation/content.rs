@@ -1,15 +1,15 @@
 //! A generation's record: read, list, cancel, delete.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::not_found;
-use crate::generation::record::record_json;
 use crate::http::envelope::Page;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::v1::handlers::{V1Reply, V1Request};
 use crate::http::v1::routes::{HandlerFuture, LIMIT, OFFSET};
 use crate::service::ServiceError;
 use crate::service::generations::{self, CancelError};
+use crate::wire::generation::{GenerationListOut, GenerationRecord};
 
 pub fn get_content(req: V1Request) -> HandlerFuture {
     Box::pin(async move {
@@ -24,7 +24,7 @@ pub fn get_content(req: V1Request) -> HandlerFuture {
             .ok_or_else(|| not_found(&id))?;
         Ok(V1Reply::ok(
             "Generation retrieved successfully",
-            record_json(&g, &req.origin()),
+            GenerationRecord::of(&g, &req.origin()),
         ))
     })
 }
@@ -40,10 +40,15 @@ pub fn list_content(req: V1Request) -> HandlerFuture {
             .run(move |db| generations::list(&db.read(), &account_id, limit, offset))
             .await?;
         let origin = req.origin();
-        let generations: Vec<Value> = rows.iter().map(|g| record_json(g, &origin)).collect();
+        let data = GenerationListOut {
+            generations: rows
+                .iter()
+                .map(|g| GenerationRecord::of(g, &origin))
+                .collect(),
+        };
         Ok(V1Reply::page(
             "Generations retrieved successfully",
-            json!({ "generations": generations }),
+            data,
             Page {
                 total,
                 limit,
@@ -84,7 +89,7 @@ pub fn cancel(req: V1Request) -> HandlerFuture {
             }
             Err(CancelError::Service(e)) => return Err(e.into()),
         };
-        let sent = req.state.generator.stop(&id).await;
+        let sent = req.state.workers.stop(&id).await;
         Ok(V1Reply::ok(
             "Generation canceled",
             json!({
@@ -110,9 +115,9 @@ pub fn delete_content(req: V1Request) -> HandlerFuture {
             .await?
             .ok_or_else(|| not_found(&id))?;
         if deleted.generation.status.in_flight() {
-            req.state.generator.stop(&id).await;
+            req.state.workers.stop(&id).await;
         }
-        let media = req.state.generator.media.clone();
+        let media = req.state.media.clone();
         let target = id.clone();
         let files_deleted = tokio::task::spawn_blocking(move || media.remove(&target))
             .await

@@ -10,9 +10,9 @@ use crate::service::cause_chain;
 
 pub fn providers_health(req: V1Request) -> HandlerFuture {
     Box::pin(async move {
-        let generator = &req.state.generator;
-        let now = generator.now_ms();
-        let snapshots: Vec<_> = generator
+        let roster = &req.state.roster;
+        let now = roster.now_ms();
+        let snapshots: Vec<_> = roster
             .providers()
             .iter()
             .map(|p| (p.spec.id.as_str(), p.breaker.snapshot(now)))
@@ -50,10 +50,10 @@ pub fn providers_health(req: V1Request) -> HandlerFuture {
 
 pub fn models_health(req: V1Request) -> HandlerFuture {
     Box::pin(async move {
-        let generator = &req.state.generator;
-        let now = generator.now_ms();
+        let roster = &req.state.roster;
+        let now = roster.now_ms();
         let mut healthy = true;
-        let models: Vec<Value> = generator
+        let models: Vec<Value> = roster
             .catalog()
             .models
             .iter()
@@ -62,7 +62,7 @@ pub fn models_health(req: V1Request) -> HandlerFuture {
                     .providers
                     .iter()
                     .map(|mp| {
-                        let available = generator
+                        let available = roster
                             .provider(&mp.provider)
                             .is_some_and(|p| p.breaker.snapshot(now).status.as_str() != "degraded");
                         (
@@ -107,7 +107,7 @@ fn latency_ms(d: std::time::Duration) -> Value {
 
 pub fn storage_health(req: V1Request) -> HandlerFuture {
     Box::pin(async move {
-        let media = req.state.generator.media.clone();
+        let media = req.state.media.clone();
         let started = Instant::now();
         let probe = tokio::task::spawn_blocking(move || media.probe())
             .await

@@ -9,7 +9,7 @@ use crate::providers::ProviderKind;
 
 pub fn library_models(req: V1Request) -> HandlerFuture {
     Box::pin(async move {
-        let catalog = req.state.generator.catalog();
+        let catalog = req.state.roster.catalog();
         let models: Vec<Value> = catalog.models.iter().map(model_json).collect();
         Ok(V1Reply::ok(
             "Models retrieved successfully",
@@ -46,14 +46,14 @@ fn model_json(m: &Model) -> Value {
 
 pub fn library_providers(req: V1Request) -> HandlerFuture {
     Box::pin(async move {
-        let generator = &req.state.generator;
-        let now = generator.now_ms();
-        let providers: Vec<Value> = generator
+        let roster = &req.state.roster;
+        let now = roster.now_ms();
+        let providers: Vec<Value> = roster
             .providers()
             .iter()
             .map(|p| {
                 let spec = &p.spec;
-                let models: Vec<&Model> = generator.catalog().models_of(&spec.id).collect();
+                let models: Vec<&Model> = roster.catalog().models_of(&spec.id).collect();
                 let mut media: Vec<&str> = models.iter().map(|m| m.model_type.as_str()).collect();
                 media.sort_unstable();
                 media.dedup();

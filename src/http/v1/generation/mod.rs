@@ -9,7 +9,7 @@ pub use content::{cancel, delete_content, get_content, list_content};
 pub use health::{cache_health, models_health, providers_health, storage_health};
 pub use library::{library_models, library_providers};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::domain::generation::request::{self, Invalid};
 use crate::domain::generation::{Model, ModelType, pricing};
@@ -17,8 +17,10 @@ use crate::http::envelope::success_body;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::v1::handlers::{V1Reply, V1Request, load_account};
 use crate::http::v1::routes::{COUNT, HandlerFuture};
+use crate::service::generations::Generation;
 use crate::service::idempotency::{self, IdempotencyScope};
-use crate::service::submit::{Submission, SubmitError, Submitted, submit};
+use crate::service::submit::{Generator, Submission, SubmitError, Submitted, submit};
+use crate::wire::generation::GenerationInitialized;
 
 const INITIALIZED: &str = "Generation initialized";
 
@@ -29,7 +31,7 @@ fn invalid(e: Invalid) -> ApiError {
 fn model(req: &V1Request) -> Result<&Model, ApiError> {
     let id = req.model_identifier.as_deref().unwrap_or_default();
     req.state
-        .generator
+        .roster
         .catalog()
         .model(id)
         .ok_or_else(|| unknown_model(id))
@@ -151,10 +153,21 @@ async fn generate(req: V1Request, route_type: ModelType) -> Result<V1Reply, ApiE
         origin: req.origin(),
         now: req.now,
     };
-    let respond = |data: &Value| success_body(&req.request_id, INITIALIZED, req.now, data, None);
-    let submitted = submit(&req.state.store, &req.state.generator, submission, respond).await;
+    let respond = |g: &Generation| {
+        let data = GenerationInitialized::of(g);
+        success_body(&req.request_id, INITIALIZED, req.now, &data, None)
+    };
+    let generator = Generator {
+        store: &req.state.store,
+        roster: &req.state.roster,
+        workers: req.state.workers.as_ref(),
+    };
+    let submitted = submit(generator, submission, respond).await;
     match submitted.map_err(submit_error)? {
-        Submitted::Accepted { data } => Ok(V1Reply::ok(INITIALIZED, data)),
+        Submitted::Accepted { generation } => Ok(V1Reply::ok(
+            INITIALIZED,
+            GenerationInitialized::of(&generation),
+        )),
         Submitted::Replayed { body } => Ok(V1Reply::replayed(body)),
         Submitted::ReplayedCanceled {
             request_id,

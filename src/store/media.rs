@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::providers::OutputFile;
+use crate::domain::generation::OutputFile;
 
 #[derive(Clone, Debug)]
 pub struct MediaStore {

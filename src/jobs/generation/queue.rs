@@ -1,22 +1,16 @@
-//! The generator: the catalog, the configured providers and the queue of accepted generations,
-//! with what each worker is running so that a cancel can reach it. The workers themselves are
-//! in `jobs::generation`; the API enqueues, orders providers and stops through this handle.
+//! The queue of accepted generations and what each worker is running, so that a cancel can
+//! reach it. The use cases reach it through `service::generations::Workers`.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use super::catalog::Catalog;
-use super::media::MediaStore;
-use crate::domain::Clock;
-use crate::domain::generation::{Model, ProviderOrder, resolve_order};
-use crate::providers::{self, PredictionSlot, Provider, ProviderKind};
-use crate::service::ServiceError;
-use crate::service::generations::runs;
-use crate::store::Store;
+use crate::providers::PredictionSlot;
+use crate::service::generations::{Roster, Workers};
 
 /// A generation a worker is running: how to stop it, and the provider of the current attempt
 /// with the slot its upstream fills (one lock, so both always belong to the same attempt).
@@ -39,7 +33,7 @@ impl Running {
 
 /// A running generation as its worker holds it; unregistered when dropped.
 pub struct Registration<'a> {
-    generator: &'a Generator,
+    queue: &'a WorkQueue,
     id: String,
     pub running: Arc<Running>,
     /// Turns true when the generation is canceled.
@@ -48,7 +42,7 @@ pub struct Registration<'a> {
 
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
-        if let Ok(mut map) = self.generator.running.lock() {
+        if let Ok(mut map) = self.queue.running.lock() {
             map.remove(&self.id);
         }
     }
@@ -66,12 +60,10 @@ impl Drop for Taken<'_> {
     }
 }
 
-pub struct Generator {
-    catalog: Arc<Catalog>,
-    providers: Vec<Provider>,
-    store: Store,
-    clock: Clock,
-    pub media: MediaStore,
+/// This node's queue of generations to run.
+pub struct WorkQueue {
+    /// For stopping the upstream of a running attempt.
+    roster: Arc<Roster>,
     queue: mpsc::UnboundedSender<String>,
     receiver: tokio::sync::Mutex<mpsc::UnboundedReceiver<String>>,
     running: Mutex<HashMap<String, Arc<Running>>>,
@@ -79,90 +71,23 @@ pub struct Generator {
     busy: watch::Sender<usize>,
     /// When the server began to stop: from then on workers take nothing more from the queue.
     stopping: watch::Sender<Option<Instant>>,
-    /// Breakers count time in milliseconds since this instant.
-    epoch: Instant,
-    store_retries: AtomicU64,
 }
 
-impl Generator {
-    pub fn new(
-        catalog: Arc<Catalog>,
-        store: Store,
-        clock: Clock,
-        media: MediaStore,
-    ) -> Result<Arc<Generator>, String> {
-        let providers = providers::build(&catalog.providers)?;
+impl WorkQueue {
+    pub fn new(roster: Arc<Roster>) -> WorkQueue {
         let (queue, receiver) = mpsc::unbounded_channel();
-        Ok(Arc::new(Generator {
-            catalog,
-            providers,
-            store,
-            clock,
-            media,
+        WorkQueue {
+            roster,
             queue,
             receiver: tokio::sync::Mutex::new(receiver),
             running: Mutex::new(HashMap::new()),
             busy: watch::channel(0).0,
             stopping: watch::channel(None).0,
-            epoch: Instant::now(),
-            store_retries: AtomicU64::new(0),
-        }))
-    }
-
-    /// Starts `workers` tasks on the current runtime, after re-queueing what a crash left pending
-    /// and failing (with a refund) what it left processing.
-    pub async fn start(self: &Arc<Self>, workers: usize) -> Result<(usize, usize), ServiceError> {
-        let (pending, failed) = runs::recover(&self.store, self.clock.now()).await?;
-        let resumed = pending.len();
-        for id in pending {
-            self.enqueue(id);
         }
-        crate::jobs::generation::spawn(self, workers);
-        Ok((resumed, failed))
-    }
-
-    /// Milliseconds on the breakers' clock.
-    pub fn now_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
-    }
-
-    pub fn catalog_handle(&self) -> Arc<Catalog> {
-        Arc::clone(&self.catalog)
-    }
-
-    pub fn providers(&self) -> &[Provider] {
-        &self.providers
-    }
-
-    pub fn provider(&self, id: &str) -> Option<&Provider> {
-        self.providers.iter().find(|p| p.spec.id == id)
-    }
-
-    /// The store the workers record generations in.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    pub fn clock(&self) -> &Clock {
-        &self.clock
-    }
-
-    /// The providers a new generation will try, in order.
-    pub fn order(&self, order: &ProviderOrder, model: &Model) -> Vec<String> {
-        let now = self.now_ms();
-        resolve_order(order, model, |p| {
-            self.provider(p)
-                .map(|p| p.breaker.score(now))
-                .unwrap_or((0.0, f64::MAX))
-        })
     }
 
     pub fn enqueue(&self, id: String) {
-        // The receiver lives as long as the generator, so sending cannot fail.
+        // The receiver lives as long as the queue, so sending cannot fail.
         let _ = self.queue.send(id);
     }
 
@@ -182,11 +107,7 @@ impl Generator {
                 let Some((provider, slot)) = attempt else {
                     return false;
                 };
-                match (self.provider(&provider), slot.get()) {
-                    (Some(p), Some(prediction)) => p.cancel(&prediction).await,
-                    (Some(p), None) => p.spec.kind == ProviderKind::Local,
-                    (None, _) => false,
-                }
+                self.roster.cancel_attempt(&provider, &slot).await
             })
             .await
     }
@@ -245,15 +166,20 @@ impl Generator {
             map.insert(id.to_owned(), Arc::clone(&running));
         }
         Registration {
-            generator: self,
+            queue: self,
             id: id.to_owned(),
             running,
             canceled,
         }
     }
+}
 
-    /// Store writes of generation state that failed and were tried again, for `/metrics`.
-    pub fn store_retries_counter(&self) -> &AtomicU64 {
-        &self.store_retries
+impl Workers for WorkQueue {
+    fn enqueue(&self, id: String) {
+        WorkQueue::enqueue(self, id);
+    }
+
+    fn stop<'a>(&'a self, id: &'a str) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        Box::pin(WorkQueue::stop(self, id))
     }
 }

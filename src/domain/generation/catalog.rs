@@ -1,15 +1,13 @@
 //! The model catalog and provider list: `config/models.toml`, embedded as the default and
-//! replaceable with `generation.catalog = "FILE"`.
-
-use std::path::Path;
+//! replaceable with `generation.catalog = "FILE"`. Reading the file and the providers' secret
+//! files is the caller's; this checks what they say.
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::generation::{Model, Pricing, parse_ratio};
-use crate::providers::{ProviderKind, ProviderSpec};
-use crate::service::keys::is_model_identifier;
+use super::provider::{ProviderKind, ProviderSpec};
+use super::{Model, Pricing, is_model_identifier, parse_ratio};
 
-pub const DEFAULT_CATALOG: &str = include_str!("../../config/models.toml");
+pub const DEFAULT_CATALOG: &str = include_str!("../../../config/models.toml");
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -27,38 +25,15 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// The embedded catalog, or the file named by the configuration.
-    pub fn load(file: Option<&Path>) -> Result<Catalog, String> {
-        let (text, origin) = match file {
-            Some(path) => (
-                std::fs::read_to_string(path).map_err(|e| {
-                    format!("generation.catalog: cannot read {}: {e}", path.display())
-                })?,
-                path.display().to_string(),
-            ),
-            None => (
-                DEFAULT_CATALOG.to_owned(),
-                "embedded models.toml".to_owned(),
-            ),
-        };
-        Catalog::parse(&text).map_err(|e| format!("generation.catalog ({origin}): {e}"))
-    }
-
+    /// The catalog a `models.toml` text describes, checked; providers' `secret_file`s are
+    /// left for the caller to read.
     pub fn parse(text: &str) -> Result<Catalog, String> {
         let file: CatalogFile = toml::from_str(text).map_err(|e| e.message().to_owned())?;
-        let mut catalog = Catalog {
+        let catalog = Catalog {
             providers: file.providers,
             models: file.models,
         };
         catalog.validate()?;
-        for provider in &mut catalog.providers {
-            if let Some(path) = &provider.secret_file {
-                let secret = std::fs::read_to_string(path).map_err(|e| {
-                    format!("providers.{}.secret_file: cannot read: {e}", provider.id)
-                })?;
-                provider.secret = Some(secret.trim().to_owned());
-            }
-        }
         Ok(catalog)
     }
 
@@ -206,7 +181,7 @@ mod tests {
 
     #[test]
     fn the_embedded_catalog_is_valid_and_has_local_models() {
-        let c = Catalog::load(None).unwrap();
+        let c = Catalog::parse(DEFAULT_CATALOG).unwrap();
         let local: Vec<&Model> = c.models_of("local").collect();
         assert!(
             local

@@ -1,5 +1,7 @@
-//! The signed-in person behind a request: `AdminSession` in a handler's signature means the page
-//! needs a session; without one the browser is sent to the sign-in page.
+//! The signed-in person behind a request, and what they may do. A handler's signature says who
+//! may call it: `AdminSession` needs a session (without one the browser is sent to the sign-in
+//! page), `OwnerSession` an owner of the current workspace, `PrimaryOwnerSession` its primary
+//! owner. Anyone else is refused before the handler runs.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,6 +12,7 @@ use actix_web::http::header::LOCATION;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use subtle::ConstantTimeEq;
 
+use crate::domain::account::Role;
 use crate::http::state::AppState;
 use crate::service::sessions::{self, Session};
 use crate::service::{Actor, ServiceError, cause_chain};
@@ -80,6 +83,17 @@ impl From<ServiceError> for AdminError {
 pub struct AdminSession(pub Session);
 
 impl AdminSession {
+    /// The signed-in person's role in the current workspace, if one is selected.
+    pub fn role(&self) -> Option<Role> {
+        self.0.role
+    }
+
+    /// Whether the signed-in person may manage the current workspace's keys, webhook endpoints
+    /// and members (pages show their controls only then).
+    pub fn can_manage(&self) -> bool {
+        self.role().is_some_and(Role::is_owner)
+    }
+
     /// The signed-in person as the activity log names them, with the keyed hash of their address.
     pub fn actor(&self, req: &HttpRequest, state: &AppState) -> Actor {
         let ip = crate::http::pipeline::Caller::new(req, state).client_ip;
@@ -117,6 +131,63 @@ impl FromRequest for AdminSession {
                 .run(move |db| sessions::load(db, &token, now))
                 .await?;
             session.map(AdminSession).ok_or(AdminError::SignIn)
+        })
+    }
+}
+
+/// An owner (or the primary owner) of the current workspace, with that workspace's id.
+pub struct OwnerSession {
+    pub session: AdminSession,
+    pub account_id: String,
+}
+
+/// The primary owner of the current workspace, with that workspace's id.
+pub struct PrimaryOwnerSession {
+    pub session: AdminSession,
+    pub account_id: String,
+}
+
+/// The current workspace, when the session's role there is one `allowed` accepts.
+fn workspace_where(
+    session: &AdminSession,
+    allowed: fn(Role) -> bool,
+) -> Result<String, AdminError> {
+    match (&session.0.account_id, session.role()) {
+        (Some(account), Some(role)) if allowed(role) => Ok(account.clone()),
+        _ => Err(AdminError::Forbidden),
+    }
+}
+
+impl FromRequest for OwnerSession {
+    type Error = AdminError;
+    type Future = Pin<Box<dyn Future<Output = Result<OwnerSession, AdminError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let session = AdminSession::from_request(req, payload);
+        Box::pin(async move {
+            let session = session.await?;
+            let account_id = workspace_where(&session, Role::is_owner)?;
+            Ok(OwnerSession {
+                session,
+                account_id,
+            })
+        })
+    }
+}
+
+impl FromRequest for PrimaryOwnerSession {
+    type Error = AdminError;
+    type Future = Pin<Box<dyn Future<Output = Result<PrimaryOwnerSession, AdminError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let session = AdminSession::from_request(req, payload);
+        Box::pin(async move {
+            let session = session.await?;
+            let account_id = workspace_where(&session, Role::is_primary)?;
+            Ok(PrimaryOwnerSession {
+                session,
+                account_id,
+            })
         })
     }
 }

@@ -7,8 +7,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::Timestamp;
-use super::random::{BASE62, RandomError, base62_string, hex};
+use crate::domain::Timestamp;
+use crate::domain::random::{BASE62, RandomError, base62_string, hex};
+
+mod record;
+
+pub use record::ApiKey;
 
 pub const RANDOM_LEN: usize = 32;
 pub const CHECKSUM_LEN: usize = 6;
@@ -23,6 +27,8 @@ pub enum Environment {
 }
 
 impl Environment {
+    pub const ALL: [Environment; 2] = [Environment::Live, Environment::Test];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Environment::Live => "live",
@@ -208,6 +214,14 @@ pub enum KeyStatus {
 }
 
 impl KeyStatus {
+    pub const ALL: [KeyStatus; 5] = [
+        KeyStatus::Active,
+        KeyStatus::Rotated,
+        KeyStatus::Expired,
+        KeyStatus::Disabled,
+        KeyStatus::Revoked,
+    ];
+
     pub fn derive(
         now: Timestamp,
         expires_at: Option<Timestamp>,
@@ -254,15 +268,7 @@ impl KeyStatus {
     }
 
     pub fn parse(s: &str) -> Option<KeyStatus> {
-        [
-            KeyStatus::Active,
-            KeyStatus::Rotated,
-            KeyStatus::Expired,
-            KeyStatus::Disabled,
-            KeyStatus::Revoked,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
+        KeyStatus::ALL.into_iter().find(|st| st.as_str() == s)
     }
 }
 

@@ -10,6 +10,12 @@ use sha2::Sha256;
 
 use super::random::{RandomError, hex, os_random_bytes};
 
+mod endpoint;
+
+pub use endpoint::{
+    Delivery, DeliveryStatus, DisabledReason, Endpoint, EndpointSummary, LastDelivery,
+};
+
 type HmacSha256 = hmac::Hmac<Sha256>;
 
 /// What an endpoint can be sent. `webhook.test` is sent only by "Send test event".
@@ -139,6 +145,18 @@ impl EventSet {
 
     pub fn names(&self) -> Vec<&'static str> {
         self.0.iter().map(|e| e.as_str()).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = WebhookEvent> + '_ {
+        self.0.iter().copied()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 

@@ -1,7 +1,11 @@
 //! Generation use cases: accept (in-flight cap, credits reserved with the record, idempotency
 //! stored), cancel and delete; what the workers record is in [`runs`].
 
+mod roster;
 pub mod runs;
+
+use std::future::Future;
+use std::pin::Pin;
 
 use super::ServiceError;
 use super::credits::{self, Settlement};
@@ -11,8 +15,20 @@ use crate::domain::{Money, Timestamp};
 use crate::store::generations as store;
 use crate::store::{Db, Tx};
 
-pub use crate::store::generations::{AttemptOutcome, Generation, GenerationStatus};
+pub use crate::domain::generation::{AttemptOutcome, Generation, GenerationStatus};
+pub use roster::{Roster, load_catalog};
 pub use runs::fail_overdue;
+
+/// What the use cases need of the generation workers, which live in `jobs`; the application
+/// fills it in with the worker pool when it starts.
+pub trait Workers: Send + Sync {
+    /// Puts an accepted generation in this node's queue.
+    fn enqueue(&self, id: String);
+
+    /// Stops the worker running `id`, if one of this node's does, and asks the upstream of its
+    /// attempt to cancel. True when the running attempt was reached.
+    fn stop<'a>(&'a self, id: &'a str) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
+}
 
 /// The account's generation; another account's is indistinguishable from a missing one.
 pub fn get_in(tx: &Tx<'_>, account_id: &str, id: &str) -> Result<Generation, ServiceError> {
