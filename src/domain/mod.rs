@@ -11,6 +11,7 @@ pub mod name;
 pub mod random;
 pub mod region;
 pub mod scope;
+pub mod usage;
 pub mod webhook;
 
 pub use clock::{Clock, Timestamp};

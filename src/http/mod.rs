@@ -8,6 +8,7 @@ pub mod error;
 pub mod listener;
 pub mod metrics;
 pub mod middleware;
+pub mod openapi;
 pub mod pipeline;
 pub mod query;
 pub mod reveal;

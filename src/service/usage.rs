@@ -5,12 +5,12 @@ use crate::domain::{Money, Timestamp};
 use crate::store::Db;
 use crate::store::accounts;
 use crate::store::usage::{
-    ProviderUsage, account_generation_totals, account_provider_usage, account_usage_by_day,
-    account_usage_by_key, account_usage_by_route,
+    account_generation_totals, account_provider_usage, account_usage_by_day, account_usage_by_key,
+    account_usage_by_route,
 };
 use crate::store::{Tx, credits, keys};
 
-pub use crate::store::usage::{DayUsage, RouteUsage};
+pub use crate::domain::usage::{DayUsage, ProviderUsage, RouteUsage};
 
 pub const MAX_DAYS: i64 = 90;
 

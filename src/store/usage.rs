@@ -5,16 +5,7 @@ use std::collections::BTreeMap;
 use super::StoreError;
 use super::Tx;
 use crate::domain::Money;
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RouteUsage {
-    pub route: String,
-    pub total: i64,
-    pub success: i64,
-    pub client_errors: i64,
-    pub server_errors: i64,
-    pub error_codes: BTreeMap<String, i64>,
-}
+use crate::domain::usage::{DayUsage, ProviderUsage, RouteUsage};
 
 /// Per-route totals of an account from `since_day` (inclusive, `YYYY-MM-DD`) on.
 pub fn account_usage_by_route(
@@ -60,15 +51,6 @@ pub fn account_usage_by_route(
     let mut list: Vec<RouteUsage> = by_route.into_values().collect();
     list.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.route.cmp(&b.route)));
     Ok(list)
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DayUsage {
-    pub day: String,
-    pub total: i64,
-    pub success: i64,
-    pub client_errors: i64,
-    pub server_errors: i64,
 }
 
 /// One key's requests per route and per day from `since_day` on.
@@ -177,19 +159,6 @@ pub fn account_usage_by_key(
         &[&account_id, &since_day],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
-}
-
-/// One provider's attempts over a period (v1-api.md `usage_providers`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ProviderUsage {
-    pub provider: String,
-    pub submissions: i64,
-    pub used: i64,
-    pub cancelled: i64,
-    pub discarded: i64,
-    pub failed: i64,
-    pub estimated_cost: Money,
-    pub wasted_cost: Money,
 }
 
 pub fn account_provider_usage(

@@ -3,8 +3,10 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::{Time, named};
-use crate::domain::generation::{Generation, GenerationStatus};
+use super::{Credits, Time, count, named};
+use crate::domain::Money;
+use crate::domain::generation::request::{MAX_INPUT_FILES, MAX_PROMPT_CHARS};
+use crate::domain::generation::{Estimate, Generation, GenerationStatus, Model};
 
 named!(
     /// Where a generation stands.
@@ -139,5 +141,240 @@ impl GenerationInitialized {
             generation_id: g.id.clone(),
             generation_initialized: true,
         }
+    }
+}
+
+/// A generation canceled since the first request with the same `Idempotency-Key` and body.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[schemars(rename = "GenerationCanceledSince")]
+pub struct GenerationCanceledSince {
+    #[schemars(extend("format" = "uuid"))]
+    pub generation_id: String,
+    #[schemars(extend("enum" = ["canceled"]))]
+    pub generation_status: &'static str,
+}
+
+impl GenerationCanceledSince {
+    pub fn of(generation_id: String) -> GenerationCanceledSince {
+        GenerationCanceledSince {
+            generation_id,
+            generation_status: "canceled",
+        }
+    }
+}
+
+/// The answer of `POST /v1/generate/…`: a new generation, or the replay of one canceled since
+/// (same Idempotency-Key and body).
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum GenerationStarted {
+    Initialized(GenerationInitialized),
+    CanceledSince(GenerationCanceledSince),
+}
+
+impl JsonSchema for GenerationStarted {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "GenerationStarted".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // One or the other, never both: `oneOf`, where an untagged enum would give `anyOf`.
+        schemars::json_schema!({
+            "description": "A new generation, or the replay of one canceled since (same Idempotency-Key and body).",
+            "oneOf": [
+                generator.subschema_for::<GenerationInitialized>(),
+                generator.subschema_for::<GenerationCanceledSince>(),
+            ],
+        })
+    }
+}
+
+/// `POST /v1/content/{generation_id}/cancel`.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[schemars(rename = "GenerationCanceled")]
+pub struct GenerationCanceled {
+    #[schemars(extend("format" = "uuid"))]
+    pub generation_id: String,
+    #[schemars(extend("enum" = ["canceled"]))]
+    pub generation_status: &'static str,
+    /// Whether the running attempt was reached (the upstream acknowledged the cancel).
+    pub provider_cancel_sent: bool,
+    pub credits_refunded: bool,
+    #[schemars(range(min = 0))]
+    pub credits_refunded_amount: Credits,
+}
+
+impl GenerationCanceled {
+    pub fn of(generation_id: String, provider_cancel_sent: bool, refunded: Money) -> Self {
+        GenerationCanceled {
+            generation_id,
+            generation_status: "canceled",
+            provider_cancel_sent,
+            credits_refunded: refunded.thousandths() > 0,
+            credits_refunded_amount: Credits(refunded),
+        }
+    }
+}
+
+/// `DELETE /v1/content/{generation_id}`.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[schemars(rename = "GenerationDeleted")]
+pub struct GenerationDeleted {
+    #[schemars(extend("format" = "uuid"))]
+    pub generation_id: String,
+    pub files_deleted: u64,
+}
+
+/// `GET /v1/estimate/{model_identifier}`.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[schemars(rename = "EstimateData")]
+pub struct EstimateData {
+    pub model_identifier: String,
+    pub model_type: ModelType,
+    #[schemars(range(min = 1, max = 100))]
+    pub assets_count: u32,
+    /// Video: the price of one second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub cost_per_second: Option<Credits>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub duration_seconds: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+    #[schemars(range(min = 0))]
+    pub cost_per_generation: Credits,
+    #[schemars(range(min = 0))]
+    pub cost_total_consumed: Credits,
+    pub credit_balance: Credits,
+    pub credit_balance_can_afford: bool,
+    /// How many generations the balance pays for.
+    pub credit_balance_max_affordable: u64,
+}
+
+impl EstimateData {
+    pub fn of(model: &Model, est: &Estimate, balance: Money) -> EstimateData {
+        let per_generation = est.per_generation.thousandths();
+        let max_affordable = if per_generation > 0 {
+            (balance.thousandths().max(0) / per_generation).min(i64::from(u32::MAX))
+        } else {
+            100
+        };
+        EstimateData {
+            model_identifier: model.identifier.clone(),
+            model_type: ModelType(model.model_type),
+            assets_count: est.count,
+            cost_per_second: est.cost_per_second.map(Credits),
+            duration_seconds: est.duration,
+            resolution: est.resolution.clone(),
+            cost_per_generation: Credits(est.per_generation),
+            cost_total_consumed: Credits(est.total),
+            credit_balance: Credits(balance),
+            credit_balance_can_afford: balance >= est.total,
+            credit_balance_max_affordable: count(max_affordable),
+        }
+    }
+}
+
+/// The body of `POST /v1/generate/image/{owner}/{name}`. The fields are checked against the
+/// model by `domain::generation::request`, whose field lists a test holds this schema to.
+pub struct GenerateImageRequest;
+
+/// The body of `POST /v1/generate/video/{owner}/{name}`.
+pub struct GenerateVideoRequest;
+
+fn body_fields(
+    video: bool,
+) -> (
+    serde_json::Map<String, serde_json::Value>,
+    Vec<&'static str>,
+) {
+    let url =
+        serde_json::json!({ "type": "string", "pattern": "^https?://\\S{2,}$", "maxLength": 2048 });
+    let mut fields = serde_json::json!({
+        "generation_prompt": { "type": "string", "minLength": 1, "maxLength": MAX_PROMPT_CHARS, "pattern": "\\S" },
+        "generation_ratio": { "type": "string" },
+        "generation_output_format": { "type": "string" },
+        "generation_output_number": { "type": "integer", "minimum": 1 },
+        "generation_input_file": { "type": "array", "items": url, "maxItems": MAX_INPUT_FILES },
+        "generation_provider_order": {
+            "type": "string",
+            "description": "\"fastest\" or a comma list of providers serving the model",
+        },
+    });
+    let mut required = vec!["generation_prompt"];
+    if video {
+        fields["generation_duration"] = serde_json::json!({ "type": "integer", "minimum": 1 });
+        fields["generation_resolution"] = serde_json::json!({ "type": "string" });
+        fields["generation_generate_audio"] = serde_json::json!({ "type": "boolean" });
+        fields["generation_input_file_last_content"] = url;
+        required.push("generation_duration");
+    }
+    match fields {
+        serde_json::Value::Object(map) => (map, required),
+        _ => (serde_json::Map::new(), required),
+    }
+}
+
+fn body_schema(video: bool, example: serde_json::Value) -> schemars::Schema {
+    let (properties, required) = body_fields(video);
+    schemars::json_schema!({
+        "type": "object",
+        "description": "Model-specific fields named in the model's `specific_schema` are accepted too.",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": true,
+        "example": example,
+    })
+}
+
+impl JsonSchema for GenerateImageRequest {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "GenerateImageRequest".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        body_schema(
+            false,
+            serde_json::json!({ "generation_prompt": "a lighthouse at dusk", "generation_ratio": "1:1" }),
+        )
+    }
+}
+
+impl JsonSchema for GenerateVideoRequest {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "GenerateVideoRequest".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        body_schema(
+            true,
+            serde_json::json!({ "generation_prompt": "waves on a shore", "generation_duration": 1 }),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::generation::request::{COMMON, VIDEO_ONLY};
+
+    #[test]
+    fn the_body_schemas_name_exactly_the_fields_the_parser_knows() {
+        let names = |video| {
+            let mut names: Vec<String> = body_fields(video).0.keys().cloned().collect();
+            names.sort();
+            names
+        };
+        let mut image: Vec<String> = COMMON.iter().map(|s| s.to_string()).collect();
+        image.sort();
+        assert_eq!(names(false), image);
+        let mut video: Vec<String> = COMMON
+            .iter()
+            .chain(VIDEO_ONLY)
+            .map(|s| s.to_string())
+            .collect();
+        video.sort();
+        assert_eq!(names(true), video);
     }
 }

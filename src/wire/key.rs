@@ -236,3 +236,34 @@ pub struct DayCountOut {
     pub successful: u64,
     pub failed: u64,
 }
+
+/// `GET /v1/status`: the calling key.
+// Borrowed: the busiest answer is serialized once, straight from the key.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "StatusData")]
+pub struct StatusData<'a> {
+    #[schemars(extend("format" = "uuid"))]
+    pub account_id: &'a str,
+    #[schemars(extend("format" = "uuid"))]
+    pub apikey_id: &'a str,
+    pub apikey_name: &'a str,
+    pub apikey_prefix: &'a str,
+    pub apikey_created_at: Time,
+    /// This request: the status call is a use of the key.
+    pub apikey_last_used_at: Time,
+    pub apikey_expires_at: Option<Time>,
+}
+
+impl<'a> StatusData<'a> {
+    pub fn of(key: &'a ApiKey, now: Timestamp) -> StatusData<'a> {
+        StatusData {
+            account_id: &key.account_id,
+            apikey_id: &key.id,
+            apikey_name: &key.name,
+            apikey_prefix: &key.key_prefix,
+            apikey_created_at: Time(key.created_at),
+            apikey_last_used_at: Time(now),
+            apikey_expires_at: Time::of(key.expires_at),
+        }
+    }
+}

@@ -4,9 +4,13 @@
 //! to an answer and to its document in one edit.
 
 pub mod account;
+pub mod error;
 pub mod generation;
+pub mod health;
 pub mod key;
+pub mod library;
 pub mod log;
+pub mod usage;
 pub mod webhook;
 
 use std::borrow::Cow;
@@ -123,30 +127,58 @@ named!(
 );
 
 /// Settings for the OpenAPI 3.0 documents: schemas under `#/components/schemas`, describing
-/// what the server sends (an `Option` field without `skip_serializing_if` is required and
-/// nullable), integers without the Rust-specific `format`s.
+/// what the server sends. An `Option` field is either always sent, and then required and
+/// nullable, or left out when it has no value (`skip_serializing_if`), and then optional but
+/// never null.
 pub fn schema_generator() -> SchemaGenerator {
     SchemaSettings::openapi3()
         .for_serialize()
         .with(|s| s.meta_schema = None)
-        .with_transform(PlainIntegers)
+        .with_transform(WireSchema)
         .into_generator()
 }
 
-/// Drops the `format` schemars gives Rust's integer types (`uint32`, `int64`, …), which OpenAPI
-/// does not define; the `minimum` of an unsigned type stays.
+/// What the wire's schemas say beyond schemars' OpenAPI 3.0 settings: numbers without the
+/// `format` of their Rust type (`uint32`, `int64`, `double`; the `minimum` of an unsigned one
+/// stays), and a field left out when empty is not nullable.
 #[derive(Clone, Copy, Debug)]
-struct PlainIntegers;
+struct WireSchema;
 
-impl Transform for PlainIntegers {
+impl Transform for WireSchema {
     fn transform(&mut self, schema: &mut Schema) {
-        if schema.get("type").and_then(|t| t.as_str()) == Some("integer")
+        let numeric = matches!(
+            schema.get("type").and_then(|t| t.as_str()),
+            Some("integer" | "number")
+        );
+        if numeric
             && schema
                 .get("format")
                 .and_then(|f| f.as_str())
-                .is_some_and(|f| f.starts_with("int") || f.starts_with("uint"))
+                .is_some_and(|f| f.starts_with("int") || f.starts_with("uint") || f == "double")
         {
             schema.remove("format");
+        }
+        let required: Vec<String> = schema
+            .get("required")
+            .and_then(|r| r.as_array())
+            .map(|r| {
+                r.iter()
+                    .filter_map(|n| n.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(serde_json::Value::Object(properties)) = schema.get_mut("properties") {
+            for (name, property) in properties.iter_mut() {
+                if required.contains(name) {
+                    continue;
+                }
+                if let serde_json::Value::Object(property) = property
+                    && property.remove("nullable").is_some()
+                    && let Some(serde_json::Value::Array(values)) = property.get_mut("enum")
+                {
+                    values.retain(|v| !v.is_null());
+                }
+            }
         }
         transform_subschemas(self, schema);
     }

@@ -36,6 +36,24 @@ pub enum FieldType {
     Boolean,
 }
 
+impl FieldType {
+    pub const ALL: [FieldType; 4] = [
+        FieldType::String,
+        FieldType::Integer,
+        FieldType::Number,
+        FieldType::Boolean,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::String => "string",
+            FieldType::Integer => "integer",
+            FieldType::Number => "number",
+            FieldType::Boolean => "boolean",
+        }
+    }
+}
+
 /// A model-specific body field.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

@@ -21,6 +21,24 @@ fn money(amount: f64) -> Money {
     Money((amount * 1000.0).round() as i64)
 }
 
+impl Pricing {
+    /// The one price of a flat-priced model.
+    pub fn flat(&self) -> Option<Money> {
+        match self {
+            Pricing::Flat(p) => Some(money(*p)),
+            Pricing::Map(_) => None,
+        }
+    }
+
+    /// The price of each resolution (and audio variant) of a model priced that way.
+    pub fn by_resolution(&self) -> Option<BTreeMap<String, Money>> {
+        match self {
+            Pricing::Flat(_) => None,
+            Pricing::Map(map) => Some(map.iter().map(|(k, v)| (k.clone(), money(*v))).collect()),
+        }
+    }
+}
+
 impl Model {
     /// Image: the price of one asset. Video: the price of one second at `resolution` with or
     /// without audio. `None` when the pricing map has no entry for it.
@@ -34,18 +52,6 @@ impl Model {
                     .or_else(|| map.get(res))
                     .map(|p| money(*p))
             }
-        }
-    }
-
-    /// The pricing as the API shows it: a number or a map of numbers.
-    pub fn pricing_json(&self) -> serde_json::Value {
-        match &self.pricing {
-            Pricing::Flat(p) => money(*p).to_json(),
-            Pricing::Map(map) => serde_json::Value::Object(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), money(*v).to_json()))
-                    .collect(),
-            ),
         }
     }
 }

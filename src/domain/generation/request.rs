@@ -42,7 +42,8 @@ pub struct GenerateRequest {
     pub specific: Map<String, Value>,
 }
 
-const COMMON: &[&str] = &[
+/// The fields every generate body may have.
+pub const COMMON: &[&str] = &[
     "generation_prompt",
     "generation_ratio",
     "generation_output_format",
@@ -50,7 +51,8 @@ const COMMON: &[&str] = &[
     "generation_input_file",
     "generation_provider_order",
 ];
-const VIDEO_ONLY: &[&str] = &[
+/// The fields only a video body may have.
+pub const VIDEO_ONLY: &[&str] = &[
     "generation_duration",
     "generation_resolution",
     "generation_generate_audio",

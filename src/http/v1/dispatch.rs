@@ -93,7 +93,7 @@ async fn read_body(
     payload: web::Payload,
     state: &AppState,
 ) -> Result<web::Bytes, ApiError> {
-    if !matched.op.body {
+    if matched.op.body.is_none() {
         return Ok(web::Bytes::new());
     }
     match payload

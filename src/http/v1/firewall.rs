@@ -4,7 +4,8 @@
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::routes::{OPERATIONS, Operation, QueryType};
+use super::operation::{Operation, QueryType};
+use super::routes::OPERATIONS;
 use crate::service::keys::is_model_identifier;
 
 /// An operation matched with its path parameters and query.

@@ -3,17 +3,18 @@
 use actix_web::web;
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{Value, json};
 
-use super::routes::{Bounds, DAYS, HandlerFuture, QueryParam};
-use crate::domain::clock::time_or_null;
+use super::operation::{Bounds, DAYS, HandlerFuture, QueryParam};
 use crate::domain::{Region, Timestamp};
 use crate::http::envelope::Page;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::state::AppState;
 use crate::service::accounts;
 use crate::service::auth::Principal;
-use crate::service::usage::{RouteUsage, usage_report};
+use crate::service::usage::usage_report;
+use crate::wire::account::{AccountData, BillingData};
+use crate::wire::key::StatusData;
+use crate::wire::usage::UsageData;
 
 pub struct V1Request {
     pub state: web::Data<AppState>,
@@ -112,38 +113,18 @@ impl V1Reply {
     pub fn replayed(body: Vec<u8>) -> V1Reply {
         V1Reply {
             replay: Some(body),
-            ..V1Reply::ok("", Value::Null)
+            ..V1Reply::ok("", ())
         }
     }
 }
 
 pub fn status(req: V1Request) -> HandlerFuture {
     Box::pin(async move {
-        // The busiest route: a plain struct, serialized once.
-        #[derive(Serialize)]
-        struct Status<'a> {
-            account_id: &'a str,
-            apikey_created_at: String,
-            apikey_expires_at: Option<String>,
-            apikey_id: &'a str,
-            apikey_last_used_at: String,
-            apikey_name: &'a str,
-            apikey_prefix: &'a str,
-        }
-        let key = &req.principal.key;
         // This request is a use of the key; its log row (and `last_used_at`) commit before the
         // response leaves.
         Ok(V1Reply::ok(
             "API connected successfully",
-            Status {
-                account_id: &key.account_id,
-                apikey_created_at: key.created_at.to_rfc3339(),
-                apikey_expires_at: key.expires_at.map(Timestamp::to_rfc3339),
-                apikey_id: &key.id,
-                apikey_last_used_at: req.now.to_rfc3339(),
-                apikey_name: &key.name,
-                apikey_prefix: &key.key_prefix,
-            },
+            StatusData::of(&req.principal.key, req.now),
         ))
     })
 }
@@ -168,14 +149,7 @@ pub fn account(req: V1Request) -> HandlerFuture {
         let a = load_account(&req).await?;
         Ok(V1Reply::ok(
             "Account retrieved successfully",
-            json!({
-                "account_id": a.id,
-                "account_name": a.name,
-                "account_email": a.email,
-                "account_is_personal": a.is_personal,
-                "account_picture_url": a.picture_url,
-                "account_created_at": a.created_at.to_rfc3339(),
-            }),
+            AccountData::of(&a),
         ))
     })
 }
@@ -185,18 +159,7 @@ pub fn billing(req: V1Request) -> HandlerFuture {
         let a = load_account(&req).await?;
         Ok(V1Reply::ok(
             "Billing retrieved successfully",
-            json!({
-                "account_id": a.id,
-                "billing_plan": a.plan,
-                "billing_credit_balance": a.credit_balance.to_json(),
-                "billing_subscription_status": a.subscription_status,
-                "billing_cancel_at_period_end": a.cancel_at_period_end,
-                "billing_currency": a.currency,
-                "billing_period_starts_at": time_or_null(a.period_starts_at),
-                "billing_period_ends_at": time_or_null(a.period_ends_at),
-                "billing_created_at": time_or_null(a.billing_created_at),
-                "billing_updated_at": time_or_null(a.billing_updated_at),
-            }),
+            BillingData::of(&a),
         ))
     })
 }
@@ -211,54 +174,9 @@ pub fn usage(req: V1Request) -> HandlerFuture {
             .store
             .run(move |db| usage_report(db, &account_id, days, now))
             .await?;
-        let sum = |f: fn(&RouteUsage) -> i64| report.routes.iter().map(f).sum::<i64>();
-        let endpoints: Vec<Value> = report
-            .routes
-            .iter()
-            .map(|r| {
-                json!({
-                    "endpoint": r.route,
-                    "total_requests": r.total,
-                    "success_count": r.success,
-                    "client_error_count": r.client_errors,
-                    "server_error_count": r.server_errors,
-                    "error_codes": r.error_codes,
-                })
-            })
-            .collect();
-        let providers: Vec<Value> = report
-            .providers
-            .iter()
-            .map(|p| {
-                json!({
-                    "provider": p.provider,
-                    "total_submissions": p.submissions,
-                    "used_count": p.used,
-                    "cancelled_count": p.cancelled,
-                    "discarded_count": p.discarded,
-                    "failed_count": p.failed,
-                    "total_estimated_cost": p.estimated_cost.to_json(),
-                    "wasted_estimated_cost": p.wasted_cost.to_json(),
-                })
-            })
-            .collect();
         Ok(V1Reply::ok(
             "Usage retrieved successfully",
-            json!({
-                "account_id": report.account_id,
-                "usage_period_days": report.days,
-                "usage_credit_balance": report.credit_balance.to_json(),
-                "usage_total_requests": sum(|r| r.total),
-                "usage_total_success": sum(|r| r.success),
-                "usage_total_client_errors": sum(|r| r.client_errors),
-                "usage_total_server_errors": sum(|r| r.server_errors),
-                "usage_total_generations": report.generations,
-                "usage_total_provider_submissions":
-                    report.providers.iter().map(|p| p.submissions).sum::<i64>(),
-                "usage_total_estimated_cost": report.estimated_cost.to_json(),
-                "usage_endpoints": endpoints,
-                "usage_providers": providers,
-            }),
+            UsageData::of(&report),
         ))
     })
 }

@@ -5,4 +5,5 @@ pub mod firewall;
 pub mod generation;
 pub mod handlers;
 pub mod openapi;
+pub mod operation;
 pub mod routes;

@@ -1,111 +1,22 @@
 //! The 17 operations of the /v1 API: one table that drives the router, the scope map, the schema
 //! firewall and the OpenAPI document.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use actix_web::http::Method;
 
 use super::generation;
-use super::handlers::{self, V1Reply, V1Request};
+use super::handlers;
+use super::operation::{COUNT, DAYS, LIMIT, OFFSET, Operation, QueryParam, QueryType, Reply, q};
 use crate::domain::Scope;
-use crate::http::error::ApiError;
-use crate::service::usage::MAX_DAYS;
-
-pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<V1Reply, ApiError>>>>;
-pub type Handler = fn(V1Request) -> HandlerFuture;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum QueryType {
-    Integer,
-    Number,
-    String,
-    Boolean,
-}
-
-#[derive(Debug)]
-pub struct QueryParam {
-    pub name: &'static str,
-    pub ty: QueryType,
-    pub description: &'static str,
-    /// A whole number's default and range; what the handler does outside it is in `description`.
-    pub bounds: Option<Bounds>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Bounds {
-    pub default: i64,
-    pub min: i64,
-    pub max: i64,
-}
-
-impl Bounds {
-    pub const ANY: Bounds = Bounds {
-        default: 0,
-        min: i64::MIN,
-        max: i64::MAX,
-    };
-
-    pub fn range(self) -> std::ops::RangeInclusive<i64> {
-        self.min..=self.max
-    }
-}
-
-/// The `data` of a success, named by its schema in the OpenAPI document.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reply {
-    Data(&'static str),
-    /// In the paginated envelope (`total`, `limit`, `offset` beside `data`).
-    Page(&'static str),
-}
-
-pub struct Operation {
-    pub id: &'static str,
-    pub method: Method,
-    /// Path template; `{generation_id}` is a UUID, `{model_identifier}` is `owner/name`.
-    pub template: &'static str,
-    pub scope: Scope,
-    pub query: &'static [QueryParam],
-    /// Whether the operation takes a JSON body.
-    pub body: bool,
-    pub summary: &'static str,
-    pub reply: Reply,
-    /// Statuses the handler itself may answer; those of the pipeline every operation shares
-    /// are added by the OpenAPI document.
-    pub errors: &'static [u16],
-    pub handler: Handler,
-}
-
-const fn q(name: &'static str, ty: QueryType, description: &'static str) -> QueryParam {
-    QueryParam {
-        name,
-        ty,
-        description,
-        bounds: None,
-    }
-}
-
-const fn int(
-    name: &'static str,
-    (default, min, max): (i64, i64, i64),
-    description: &'static str,
-) -> QueryParam {
-    QueryParam {
-        name,
-        ty: QueryType::Integer,
-        description,
-        bounds: Some(Bounds { default, min, max }),
-    }
-}
-
-pub const DAYS: QueryParam = int("days", (30, 1, MAX_DAYS), "Days to cover");
-pub const COUNT: QueryParam = int(
-    "count",
-    (1, 1, 100),
-    "Number of assets; a value outside 1-100 is clamped",
-);
-pub const LIMIT: QueryParam = int("limit", (50, 1, 100), "Page size");
-pub const OFFSET: QueryParam = int("offset", (0, 0, i64::MAX), "Generations to skip");
+use crate::http::openapi::schema;
+use crate::wire::account::{AccountData, BillingData};
+use crate::wire::generation::{
+    EstimateData, GenerateImageRequest, GenerateVideoRequest, GenerationCanceled,
+    GenerationDeleted, GenerationListOut, GenerationRecord, GenerationStarted,
+};
+use crate::wire::health::{CacheHealth, ModelsHealth, ProvidersHealth, StorageHealth};
+use crate::wire::key::StatusData;
+use crate::wire::library::{ModelList, ProviderList};
+use crate::wire::usage::UsageData;
 
 use QueryType::{Boolean, Number, String as Str};
 use Scope::*;
@@ -119,9 +30,9 @@ pub static OPERATIONS: [Operation; 17] = [
         template: "/v1/status",
         scope: AccountRead,
         query: NONE,
-        body: false,
+        body: None,
         summary: "Check the connection and describe the calling key",
-        reply: Reply::Data("StatusData"),
+        reply: Reply::Data(schema::<StatusData<'static>>),
         errors: &[],
         handler: handlers::status,
     },
@@ -131,9 +42,9 @@ pub static OPERATIONS: [Operation; 17] = [
         template: "/v1/usage",
         scope: AccountRead,
         query: &[DAYS],
-        body: false,
+        body: None,
         summary: "Usage statistics of the account",
-        reply: Reply::Data("UsageData"),
+        reply: Reply::Data(schema::<UsageData>),
         errors: &[400],
         handler: handlers::usage,
     },
@@ -143,9 +54,9 @@ pub static OPERATIONS: [Operation; 17] = [
         template: "/v1/user/account",
         scope: AccountRead,
         query: NONE,
-        body: false,
+        body: None,
         summary: "The account of the calling key",
-        reply: Reply::Data("AccountData"),
+        reply: Reply::Data(schema::<AccountData>),
         errors: &[],
         handler: handlers::account,
     },
@@ -155,9 +66,9 @@ pub static OPERATIONS: [Operation; 17] = [
         template: "/v1/user/billing",
         scope: AccountRead,
         query: NONE,
-        body: false,
+        body: None,
         summary: "Plan and credit balance of the account",
-        reply: Reply::Data("BillingData"),
+        reply: Reply::Data(schema::<BillingData>),
         errors: &[],
         handler: handlers::billing,
     },
@@ -172,9 +83,9 @@ pub static OPERATIONS: [Operation; 17] = [
             q("resolution", Str, "Video resolution"),
             q("audio", Boolean, "Whether the video has audio"),
         ],
-        body: false,
+        body: None,
         summary: "Estimate the cost of a generation",
-        reply: Reply::Data("EstimateData"),
+        reply: Reply::Data(schema::<EstimateData>),
         errors: &[400, 404],
         handler: generation::estimate,
     },
@@ -184,9 +95,9 @@ pub static OPERATIONS: [Operation; 17] = [
         template: "/v1/generate/image/{model_identifier}",
         scope: GenerationWrite,
         query: NONE,
-        body: true,
+        body: Some(schema::<GenerateImageRequest>),
         summary: "Start an image generation",
-        reply: Reply::Data("GenerationStarted"),
+        reply: Reply::Data(schema::<GenerationStarted>),
         errors: &[400, 402, 404, 409],
         handler: generation::generate_image,
     },
@@ -196,9 +107,9 @@ pub static OPERATIONS: [Operation; 17] = [
         template: "/v1/generate/video/{model_identifier}",
         scope: GenerationWrite,
         query: NONE,
-        body: true,
+        body: Some(schema::<GenerateVideoRequest>),
         summary: "Start a video generation",
-        reply: Reply::Data("GenerationStarted"),
+        reply: Reply::Data(schema::<GenerationStarted>),
         errors: &[400, 402, 404, 409],
         handler: generation::generate_video,
     },
@@ -208,9 +119,9 @@ pub static OPERATIONS: [Operation; 17] = [
         template: "/v1/content/list",
         scope: GenerationRead,
         query: &[LIMIT, OFFSET],
-        body: false,
+        body: None,
         summary: "List generations, newest first",
-        reply: Reply::Page("GenerationList"),
+        reply: Reply::Page(schema::<GenerationListOut>),
         errors: &[400],
         handler: generation::list_content,
     },
@@ -220,9 +131,9 @@ pub static OPERATIONS: [Operation; 17] = [
         template: "/v1/content/{generation_id}",
         scope: GenerationRead,
         query: NONE,
-        body: false,
+        body: None,
         summary: "One generation record",
-        reply: Reply::Data("GenerationRecord"),
+        reply: Reply::Data(schema::<GenerationRecord>),
         errors: &[404],
         handler: generation::get_content,
     },
@@ -232,9 +143,9 @@ pub static OPERATIONS: [Operation; 17] = [
         template: "/v1/content/{generation_id}",
         scope: GenerationDelete,
         query: NONE,
-        body: false,
+        body: None,
         summary: "Delete a generation and its files",
-        reply: Reply::Data("GenerationDeleted"),
+        reply: Reply::Data(schema::<GenerationDeleted>),
         errors: &[404],
         handler: generation::delete_content,
     },
@@ -244,9 +155,9 @@ pub static OPERATIONS: [Operation; 17] = [
         template: "/v1/content/generation/cancel/{generation_id}",
         scope: GenerationDelete,
         query: NONE,
-        body: false,
+        body: None,
         summary: "Cancel a pending or processing generation",
-        reply: Reply::Data("GenerationCanceled"),
+        reply: Reply::Data(schema::<GenerationCanceled>),
         errors: &[404, 409],
         handler: generation::cancel,
     },
@@ -256,9 +167,9 @@ pub static OPERATIONS: [Operation; 17] = [
         template: "/v1/library/models",
         scope: LibraryRead,
         query: NONE,
-        body: false,
+        body: None,
         summary: "The model catalog",
-        reply: Reply::Data("ModelList"),
+        reply: Reply::Data(schema::<ModelList>),
         errors: &[],
         handler: generation::library_models,
     },
@@ -268,9 +179,9 @@ pub static OPERATIONS: [Operation; 17] = [
         template: "/v1/library/providers",
         scope: LibraryRead,
         query: NONE,
-        body: false,
+        body: None,
         summary: "The inference providers",
-        reply: Reply::Data("ProviderList"),
+        reply: Reply::Data(schema::<ProviderList>),
         errors: &[],
         handler: generation::library_providers,
     },
@@ -280,9 +191,9 @@ pub static OPERATIONS: [Operation; 17] = [
         template: "/v1/health/inference/providers",
         scope: HealthRead,
         query: NONE,
-        body: false,
+        body: None,
         summary: "Circuit-breaker state of each provider",
-        reply: Reply::Data("ProvidersHealth"),
+        reply: Reply::Data(schema::<ProvidersHealth>),
         errors: &[],
         handler: generation::providers_health,
     },
@@ -292,9 +203,9 @@ pub static OPERATIONS: [Operation; 17] = [
         template: "/v1/health/inference/models",
         scope: HealthRead,
         query: NONE,
-        body: false,
+        body: None,
         summary: "Availability of each model per provider",
-        reply: Reply::Data("ModelsHealth"),
+        reply: Reply::Data(schema::<ModelsHealth>),
         errors: &[],
         handler: generation::models_health,
     },
@@ -304,9 +215,9 @@ pub static OPERATIONS: [Operation; 17] = [
         template: "/v1/health/storage",
         scope: HealthRead,
         query: NONE,
-        body: false,
+        body: None,
         summary: "Probe the media store",
-        reply: Reply::Data("StorageHealth"),
+        reply: Reply::Data(schema::<StorageHealth>),
         errors: &[],
         handler: generation::storage_health,
     },
@@ -316,9 +227,9 @@ pub static OPERATIONS: [Operation; 17] = [
         template: "/v1/health/cache",
         scope: HealthRead,
         query: NONE,
-        body: false,
+        body: None,
         summary: "Probe the SQLite store",
-        reply: Reply::Data("CacheHealth"),
+        reply: Reply::Data(schema::<CacheHealth>),
         errors: &[],
         handler: generation::cache_health,
     },
@@ -350,7 +261,7 @@ mod tests {
             OPERATIONS
                 .iter()
                 .filter(|o| o.method == Method::GET)
-                .all(|o| !o.body)
+                .all(|o| o.body.is_none())
         );
     }
 }

@@ -30,6 +30,13 @@ pub enum BreakerStatus {
 }
 
 impl BreakerStatus {
+    pub const ALL: [BreakerStatus; 4] = [
+        BreakerStatus::Healthy,
+        BreakerStatus::Recovering,
+        BreakerStatus::Degraded,
+        BreakerStatus::Unknown,
+    ];
+
     /// The status as the API and the admin pages write it.
     pub fn as_str(self) -> &'static str {
         match self {

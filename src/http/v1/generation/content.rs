@@ -1,15 +1,15 @@
 //! A generation's record: read, list, cancel, delete.
 
-use serde_json::json;
-
 use super::not_found;
 use crate::http::envelope::Page;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::v1::handlers::{V1Reply, V1Request};
-use crate::http::v1::routes::{HandlerFuture, LIMIT, OFFSET};
+use crate::http::v1::operation::{HandlerFuture, LIMIT, OFFSET};
 use crate::service::ServiceError;
 use crate::service::generations::{self, CancelError};
-use crate::wire::generation::{GenerationListOut, GenerationRecord};
+use crate::wire::generation::{
+    GenerationCanceled, GenerationDeleted, GenerationListOut, GenerationRecord,
+};
 
 pub fn get_content(req: V1Request) -> HandlerFuture {
     Box::pin(async move {
@@ -92,13 +92,7 @@ pub fn cancel(req: V1Request) -> HandlerFuture {
         let sent = req.state.workers.stop(&id).await;
         Ok(V1Reply::ok(
             "Generation canceled",
-            json!({
-                "generation_id": id,
-                "generation_status": "canceled",
-                "provider_cancel_sent": sent,
-                "credits_refunded": canceled.refunded.thousandths() > 0,
-                "credits_refunded_amount": canceled.refunded.to_json(),
-            }),
+            GenerationCanceled::of(id, sent, canceled.refunded),
         ))
     })
 }
@@ -126,7 +120,10 @@ pub fn delete_content(req: V1Request) -> HandlerFuture {
             .unwrap_or(0);
         Ok(V1Reply::ok(
             "Generation deleted",
-            json!({ "generation_id": id, "files_deleted": files_deleted }),
+            GenerationDeleted {
+                generation_id: id,
+                files_deleted: files_deleted as u64,
+            },
         ))
     })
 }

@@ -9,18 +9,19 @@ pub use content::{cancel, delete_content, get_content, list_content};
 pub use health::{cache_health, models_health, providers_health, storage_health};
 pub use library::{library_models, library_providers};
 
-use serde_json::json;
-
 use crate::domain::generation::request::{self, Invalid};
 use crate::domain::generation::{Model, ModelType, pricing};
 use crate::http::envelope::success_body;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::v1::handlers::{V1Reply, V1Request, load_account};
-use crate::http::v1::routes::{COUNT, HandlerFuture};
+use crate::http::v1::operation::{COUNT, HandlerFuture};
 use crate::service::generations::Generation;
 use crate::service::idempotency::{self, IdempotencyScope};
 use crate::service::submit::{Generator, Submission, SubmitError, Submitted, submit};
-use crate::wire::generation::GenerationInitialized;
+use crate::wire::Credits;
+use crate::wire::generation::{
+    EstimateData, GenerationCanceledSince, GenerationInitialized, GenerationStarted,
+};
 
 const INITIALIZED: &str = "Generation initialized";
 
@@ -73,33 +74,7 @@ pub fn estimate(req: V1Request) -> HandlerFuture {
         let est = pricing::estimate(model, count, duration, req.query_value("resolution"), audio)
             .map_err(invalid)?;
         let balance = load_account(&req).await?.credit_balance;
-        let max_affordable = if est.per_generation.thousandths() > 0 {
-            (balance.thousandths().max(0) / est.per_generation.thousandths())
-                .min(i64::from(u32::MAX))
-        } else {
-            100
-        };
-        let mut data = json!({
-            "model_identifier": model.identifier,
-            "model_type": model.model_type.as_str(),
-            "assets_count": est.count,
-            "cost_per_generation": est.per_generation.to_json(),
-            "cost_total_consumed": est.total.to_json(),
-            "credit_balance": balance.to_json(),
-            "credit_balance_can_afford": balance >= est.total,
-            "credit_balance_max_affordable": max_affordable,
-        });
-        if let Some(obj) = data.as_object_mut() {
-            if let Some(per_second) = est.cost_per_second {
-                obj.insert("cost_per_second".into(), per_second.to_json());
-            }
-            if let Some(d) = est.duration {
-                obj.insert("duration_seconds".into(), d.into());
-            }
-            if let Some(r) = est.resolution {
-                obj.insert("resolution".into(), r.into());
-            }
-        }
+        let data = EstimateData::of(model, &est, balance);
         Ok(V1Reply::ok("Estimate calculated successfully", data))
     })
 }
@@ -174,7 +149,7 @@ async fn generate(req: V1Request, route_type: ModelType) -> Result<V1Reply, ApiE
             generation_id,
         } => {
             let request_id = request_id.as_deref().unwrap_or(&req.request_id);
-            let data = json!({ "generation_id": generation_id, "generation_status": "canceled" });
+            let data = GenerationStarted::CanceledSince(GenerationCanceledSince::of(generation_id));
             let body = success_body(request_id, INITIALIZED, req.now, &data, None);
             Ok(V1Reply::replayed(body))
         }
@@ -195,8 +170,8 @@ fn submit_error(e: SubmitError) -> ApiError {
             ErrorCode::InsufficientCredits,
             format!("This generation costs {needed} credits; the balance is {balance}."),
         )
-        .detail("credit_balance", balance.to_json())
-        .detail("credits_required", needed.to_json()),
+        .detail("credit_balance", Credits(balance))
+        .detail("credits_required", Credits(needed)),
         SubmitError::KeyReused => ApiError::new(
             ErrorCode::IdempotencyKeyReused,
             "This Idempotency-Key was already used with a different request body.",

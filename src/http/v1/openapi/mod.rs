@@ -1,14 +1,14 @@
 //! The OpenAPI 3.0.3 document of the /v1 API, generated from the route table: per operation its
-//! parameters, body, the `data` of its success and every error status it can answer.
+//! parameters, body, the `data` of its success and every error status it can answer. The
+//! schemas are those of the wire types the handlers answer with (`src/wire`).
 
-mod generations;
-mod schemas;
-
+use schemars::SchemaGenerator;
 use serde_json::{Map, Value, json};
 
-use super::routes::{LIMIT, OPERATIONS, Operation, QueryParam, QueryType, Reply};
-use crate::http::error::ErrorCode;
-use schemas::reference;
+use super::operation::{LIMIT, Operation, QueryParam, QueryType, Reply};
+use super::routes::OPERATIONS;
+pub use crate::http::openapi::codes_of;
+use crate::http::openapi::{common_headers, envelope, error_response, header};
 
 /// What every operation can answer from the key pipeline (v1-api.md §4) and the store.
 const PIPELINE: [u16; 5] = [401, 403, 404, 429, 503];
@@ -92,16 +92,26 @@ pub fn path_of(template: &str) -> String {
 }
 
 pub fn document() -> Value {
+    let mut generator = crate::wire::schema_generator();
     let mut paths = Map::new();
     for op in OPERATIONS.iter() {
         let entry = paths
             .entry(path_of(op.template))
             .or_insert_with(|| json!({}));
-        entry[op.method.as_str().to_ascii_lowercase()] = operation(op);
+        entry[op.method.as_str().to_ascii_lowercase()] = operation(op, &mut generator);
     }
     let responses: Map<String, Value> = ERRORS
         .iter()
-        .map(|&(status, name, description)| (name.to_owned(), error_response(status, description)))
+        .map(|&(status, name, description)| {
+            let mut response = error_response(&mut generator, status, description);
+            if status == 403
+                && let Some(content) = response.get_mut("content")
+            {
+                content["text/plain"] =
+                    json!({ "schema": { "type": "string", "enum": [FIREWALL_BODY] } });
+            }
+            (name.to_owned(), Value::Object(response))
+        })
         .collect();
     json!({
         "openapi": "3.0.3",
@@ -117,7 +127,7 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": { "bearerAuth": { "type": "http", "scheme": "bearer" } },
-            "schemas": schemas::all(),
+            "schemas": generator.take_definitions(true),
             "responses": responses,
         },
     })
@@ -126,7 +136,7 @@ pub fn document() -> Value {
 /// The statuses `op` can answer besides 200.
 pub fn error_statuses(op: &Operation) -> Vec<u16> {
     let mut all: Vec<u16> = PIPELINE.to_vec();
-    if op.body {
+    if op.body.is_some() {
         all.extend(BODY);
     }
     all.extend(op.errors);
@@ -139,9 +149,9 @@ fn is_generate(op: &Operation) -> bool {
     op.template.starts_with("/v1/generate/")
 }
 
-fn operation(op: &Operation) -> Value {
+fn operation(op: &Operation, generator: &mut SchemaGenerator) -> Value {
     let mut responses = Map::new();
-    responses.insert("200".into(), success(op));
+    responses.insert("200".into(), success(op, generator));
     for status in error_statuses(op) {
         if let Some((_, name, _)) = ERRORS.iter().find(|e| e.0 == status) {
             let target = format!("#/components/responses/{name}");
@@ -156,15 +166,10 @@ fn operation(op: &Operation) -> Value {
         "parameters": parameters(op),
         "responses": responses,
     });
-    if op.body {
-        let body = if op.template.contains("/video/") {
-            "GenerateVideoRequest"
-        } else {
-            "GenerateImageRequest"
-        };
+    if let Some(body) = op.body {
         value["requestBody"] = json!({
             "required": true,
-            "content": { "application/json": { "schema": reference(body) } },
+            "content": { "application/json": { "schema": body(generator) } },
         });
     }
     value
@@ -233,65 +238,14 @@ fn query_parameter(p: &QueryParam) -> Value {
     })
 }
 
-fn header(description: &str, required: bool, schema: Value) -> Value {
-    json!({ "description": description, "required": required, "schema": schema })
-}
-
-/// `X-Request-Id` on every answer, and the rate-limit headers of an identified key.
-fn common_headers() -> Map<String, Value> {
-    let whole = || json!({ "type": "integer", "minimum": 0 });
-    let mut headers = Map::new();
-    let mut add = |name: &str, value: Value| headers.insert(name.to_owned(), value);
-    add(
-        "X-Request-Id",
-        header("The `request_id` of the body", true, reference("RequestId")),
-    );
-    add(
-        "X-RateLimit-Limit",
-        header(
-            "Requests allowed per minute, when the account or the key has such a limit",
-            false,
-            whole(),
-        ),
-    );
-    add(
-        "X-RateLimit-Remaining",
-        header("Requests left in the current minute", false, whole()),
-    );
-    add(
-        "X-RateLimit-Reset",
-        header(
-            "When the current minute window ends (Unix seconds)",
-            false,
-            whole(),
-        ),
-    );
-    headers
-}
-
-fn success(op: &Operation) -> Value {
-    let (data, paginated) = match op.reply {
-        Reply::Data(name) => (name, false),
-        Reply::Page(name) => (name, true),
+fn success(op: &Operation, generator: &mut SchemaGenerator) -> Value {
+    let (data, page) = match op.reply {
+        Reply::Data(data) => (data, None),
+        Reply::Page(data) => (data, LIMIT.bounds.map(|b| (b.min, b.max))),
     };
-    let mut envelope = schemas::envelope(reference(data));
-    if paginated {
-        let limit = LIMIT.bounds.map_or(
-            json!({ "type": "integer" }),
-            |b| json!({ "type": "integer", "minimum": b.min, "maximum": b.max }),
-        );
-        for (name, schema) in [
-            ("total", json!({ "type": "integer", "minimum": 0 })),
-            ("limit", limit),
-            ("offset", json!({ "type": "integer", "minimum": 0 })),
-        ] {
-            envelope["properties"][name] = schema;
-            if let Some(required) = envelope["required"].as_array_mut() {
-                required.push(name.into());
-            }
-        }
-    }
-    let mut headers = common_headers();
+    let data = data(generator);
+    let envelope = envelope(generator, data, page);
+    let mut headers = common_headers(generator);
     let mut response = json!({ "description": "Success" });
     if is_generate(op) {
         headers.insert(
@@ -313,48 +267,6 @@ fn success(op: &Operation) -> Value {
     response["headers"] = Value::Object(headers);
     response["content"] = json!({ "application/json": { "schema": envelope } });
     response
-}
-
-/// The codes an error with `status` carries.
-pub fn codes_of(status: u16) -> Vec<&'static str> {
-    // A body that arrives too late is invalid input, answered with 408.
-    if status == 408 {
-        return vec![ErrorCode::InvalidInput.code()];
-    }
-    ErrorCode::ALL
-        .iter()
-        .filter(|c| c.status().as_u16() == status)
-        .map(|c| c.code())
-        .collect()
-}
-
-fn error_response(status: u16, description: &str) -> Value {
-    let schema = json!({
-        "allOf": [
-            reference("Error"),
-            { "type": "object", "properties": { "error": { "type": "object", "properties": {
-                "code": { "type": "string", "enum": codes_of(status) },
-            } } } },
-        ],
-    });
-    let mut headers = common_headers();
-    let wait = json!({ "type": "integer", "minimum": 0 });
-    match status {
-        429 => headers.insert(
-            "Retry-After".into(),
-            header("Seconds to wait before retrying", true, wait),
-        ),
-        409 => headers.insert(
-            "Retry-After".into(),
-            header("With BSE2016: seconds to wait before retrying", false, wait),
-        ),
-        _ => None,
-    };
-    let mut content = json!({ "application/json": { "schema": schema } });
-    if status == 403 {
-        content["text/plain"] = json!({ "schema": { "type": "string", "enum": [FIREWALL_BODY] } });
-    }
-    json!({ "description": description, "headers": headers, "content": content })
 }
 
 #[cfg(test)]

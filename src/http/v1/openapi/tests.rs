@@ -81,7 +81,8 @@ fn each_operation_answers_the_pipeline_errors_and_its_own() {
             assert!(responses.contains_key(status), "{} {status}", op.id);
         }
         let body_errors = ["408", "413"].map(|s| responses.contains_key(s));
-        assert_eq!(body_errors, [op.body, op.body], "{}", op.id);
+        let body = op.body.is_some();
+        assert_eq!(body_errors, [body, body], "{}", op.id);
     }
     let statuses = |id: &str| {
         let op = OPERATIONS.iter().find(|o| o.id == id).unwrap();
