@@ -5,27 +5,29 @@
 //! The decision is the service's; how a request carries its token and how a denial reads on the
 //! wire stay with the caller.
 
-use std::borrow::Cow;
+mod log_text;
+mod request;
+
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::auth::{Principal, Refused, authorize};
 use super::preauth::PreAuthLimiter;
 use super::rate_limit::{Decision, RateLimiter, SharedLimits, Subject};
 use crate::config::{Config, PlanConfig};
 use crate::domain::key::ApiKey;
-use crate::domain::{IpHasher, KeyFormat, Region, Scope, Timestamp};
+use crate::domain::{IpHasher, KeyFormat, Timestamp};
 use crate::store::key_reader::KeyReader;
 use crate::store::keys::AuthRecord;
 use crate::store::request_log::{LogEntry, Refusal, RequestLogWriter};
 use crate::store::{Store, StoreError};
+use log_text::truncate;
 
 pub use crate::store::request_log::{Relay, WriterStats, Written};
+pub use log_text::sanitised_query;
+pub use request::{Attempt, Audit, Denial, Denied, Lookup, NotLogged, Record};
 
-const MAX_QUERY_LOG: usize = 512;
 const MAX_USER_AGENT: usize = 256;
-const MAX_LOGGED_VALUE: usize = 100;
 const UNLIMITED: PlanConfig = PlanConfig {
     requests_per_minute: None,
     requests_per_day: None,
@@ -44,99 +46,6 @@ pub struct Gate {
     preauth: PreAuthLimiter,
     config: Arc<Config>,
 }
-
-/// Where the key of a request is looked up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lookup {
-    /// The key cache, confirmed when the log row commits: for operations that change nothing,
-    /// which can simply be decided again if a key changed meanwhile.
-    Cached,
-    /// The store as it is now, before anything runs.
-    Fresh,
-}
-
-/// One request at the gate.
-#[derive(Clone, Copy, Debug)]
-pub struct Attempt<'a> {
-    /// The bearer token, when the request carries one.
-    pub token: Option<&'a str>,
-    pub client_ip: IpAddr,
-    pub now: Timestamp,
-    pub region: Region,
-    pub scope: Scope,
-    pub lookup: Lookup,
-}
-
-/// An identified key whose request must be logged, whatever the outcome.
-#[derive(Clone, Debug)]
-pub struct Audit {
-    pub key: Arc<ApiKey>,
-    /// Passed the lifecycle and region checks: the request counts as a use of the key.
-    pub authenticated: bool,
-    pub limits: Option<Decision>,
-    /// Decided from the key cache at this key generation; the commit confirms it.
-    pub decided_at: Option<i64>,
-}
-
-/// Why the gate stopped a request.
-#[derive(Debug)]
-pub enum Denial {
-    /// No bearer token.
-    Missing,
-    /// Not a key of this install: malformed, unknown, or another region's.
-    Invalid,
-    /// A key that no longer authenticates (revoked, disabled, expired), or one that may not make
-    /// this request (account gone, address not allowed, scope missing).
-    Refused(Refused),
-    /// Too many failed attempts from this address: seconds left of its block.
-    Blocked(u64),
-    /// Over a rate limit: seconds to wait, and the limit that was exceeded.
-    RateLimited { retry_after: u64, limit: u32 },
-    /// The key could not be looked up.
-    Unavailable(StoreError),
-}
-
-impl Denial {
-    /// Whether it counts as a failed authentication of the caller's address: an attempt that
-    /// cannot be tied to a usable key.
-    pub fn is_failed_authentication(&self) -> bool {
-        matches!(
-            self,
-            Denial::Missing
-                | Denial::Invalid
-                | Denial::Blocked(_)
-                | Denial::Refused(Refused::Lifecycle(_))
-        )
-    }
-}
-
-/// A denial, and what to log when the key was identified.
-#[derive(Debug)]
-pub struct Denied {
-    pub denial: Denial,
-    pub audit: Option<Audit>,
-}
-
-/// The request line and outcome that a log row records.
-pub struct Record<'a> {
-    pub request_id: String,
-    pub method: Cow<'static, str>,
-    pub endpoint: &'a str,
-    pub route: &'a str,
-    pub query: Option<String>,
-    pub status: u16,
-    pub error_code: Option<&'static str>,
-    pub idempotency_replayed: bool,
-    pub user_agent: Option<&'a str>,
-    pub client_ip: IpAddr,
-    pub region: Region,
-    pub now: Timestamp,
-    pub arrived: Instant,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("the request could not be recorded in the audit log")]
-pub struct NotLogged;
 
 impl Gate {
     pub fn start(
@@ -362,7 +271,6 @@ impl Gate {
     }
 }
 
-/// Known query parameters keep their (shortened) values in the log; anything else is masked.
 /// What a key's requests count against: its account's plan and its own limit.
 fn subject<'a>(key: &'a ApiKey, plan: &'a PlanConfig) -> Subject<'a> {
     Subject {
@@ -370,65 +278,5 @@ fn subject<'a>(key: &'a ApiKey, plan: &'a PlanConfig) -> Subject<'a> {
         plan,
         key_id: &key.id,
         key_per_minute: key.rate_limit_per_minute,
-    }
-}
-
-pub fn sanitised_query(
-    pairs: &[(String, String)],
-    is_known: impl Fn(&str) -> bool,
-) -> Option<String> {
-    if pairs.is_empty() {
-        return None;
-    }
-    let shown: Vec<(&str, &str)> = pairs
-        .iter()
-        .map(|(name, value)| {
-            let keep = is_known(name);
-            (
-                name.as_str(),
-                if keep {
-                    truncate(value, MAX_LOGGED_VALUE)
-                } else {
-                    "[masked]"
-                },
-            )
-        })
-        .collect();
-    let encoded = serde_urlencoded::to_string(shown).ok()?;
-    Some(truncate(&encoded, MAX_QUERY_LOG).to_owned())
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn truncation_respects_character_boundaries() {
-        assert_eq!(truncate("héllo", 2), "h");
-        assert_eq!(truncate("abc", 5), "abc");
-    }
-
-    #[test]
-    fn unknown_query_parameters_are_masked() {
-        let pairs = vec![
-            ("days".to_owned(), "7".to_owned()),
-            ("token".to_owned(), "s3cret".to_owned()),
-        ];
-        assert_eq!(
-            sanitised_query(&pairs, |n| n == "days").as_deref(),
-            Some("days=7&token=%5Bmasked%5D")
-        );
-        assert_eq!(sanitised_query(&[], |n| n == "days"), None);
     }
 }

@@ -21,6 +21,8 @@ pub mod members;
 pub mod migrations;
 pub mod nodes;
 pub mod notices;
+mod open;
+mod pool;
 pub mod request_log;
 pub mod sessions;
 pub mod settings;
@@ -30,13 +32,12 @@ pub mod webhooks;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::Connection;
-
 pub use db::{Db, Tx};
 pub use engine::Engine;
+pub use open::{backup_to, check_postgres_url, open_read_only};
+pub(in crate::store) use pool::Dedicated;
 
-use engine::PgManager;
+use pool::Pool;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -108,146 +109,7 @@ pub struct Store {
     node: std::sync::Arc<str>,
 }
 
-#[derive(Clone)]
-enum Pool {
-    Sqlite(r2d2::Pool<SqliteConnectionManager>),
-    Postgres {
-        pool: r2d2::Pool<PgManager>,
-        /// For the store's own threads, which keep a connection of their own.
-        manager: std::sync::Arc<PgManager>,
-    },
-}
-
-/// The connection of one of the store's own threads (the log writer, the key reader). After a
-/// database restart or failover it is opened again on its next use, so the node recovers on
-/// its own once the database is back.
-pub(in crate::store) struct Dedicated {
-    store: Store,
-    eager: bool,
-    db: Option<Db>,
-}
-
-impl Dedicated {
-    pub(in crate::store) fn get(&mut self) -> Result<&mut Db, StoreError> {
-        let db = match self.db.take().filter(|db| !db.is_broken()) {
-            Some(db) => db,
-            None if self.eager => self.store.eager_connection()?,
-            None => self.store.dedicated_connection()?,
-        };
-        Ok(self.db.insert(db))
-    }
-}
-
-impl Pool {
-    /// A pooled connection, waiting at most `wait` (else the pool's own timeout) for one.
-    fn get(&self, wait: Option<Duration>) -> Result<Db, StoreError> {
-        Ok(match (self, wait) {
-            (Pool::Sqlite(pool), Some(wait)) => Db::pooled(pool.get_timeout(wait)?),
-            (Pool::Sqlite(pool), None) => Db::pooled(pool.get()?),
-            (Pool::Postgres { pool, .. }, Some(wait)) => {
-                Db::pooled_postgres(pool.get_timeout(wait)?)
-            }
-            (Pool::Postgres { pool, .. }, None) => Db::pooled_postgres(pool.get()?),
-        })
-    }
-}
-
-/// Pragmas every connection needs: foreign keys and the busy handler are per connection.
-fn configure(conn: &Connection, options: StoreOptions) -> rusqlite::Result<()> {
-    conn.busy_handler(Some(busy::wait_patiently))?;
-    // Every statement of the store is prepared once per connection (the log writer's
-    // multi-row inserts alone come in up to 32 sizes).
-    conn.set_prepared_statement_cache_capacity(128);
-    if options.background_checkpoints {
-        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-    }
-    conn.execute_batch(
-        "PRAGMA foreign_keys = ON;
-         PRAGMA synchronous = NORMAL;
-         PRAGMA journal_size_limit = 16777216;
-         PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -16000;",
-    )
-}
-
 impl Store {
-    /// Opens (creating if needed) `tidegate.db` in `data_dir`, switches it to WAL and applies
-    /// pending migrations.
-    pub fn open(data_dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
-            path: data_dir.to_owned(),
-            source,
-        })?;
-        let path = data_dir.join("tidegate.db");
-        check_writable(data_dir, &path)?;
-        busy::set_default_timeout(options.busy_timeout);
-        let open = |source| StoreError::Open {
-            path: path.clone(),
-            source,
-        };
-        let conn = Connection::open(&path).map_err(open)?;
-        configure(&conn, options).map_err(open)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open)?;
-        match migrations::migrate(&mut Db::owned(conn)) {
-            Err(StoreError::Sqlite(source)) => return Err(open(source)),
-            other => other?,
-        }
-        let manager =
-            SqliteConnectionManager::file(&path).with_init(move |c| configure(c, options));
-        // Waiting for a free connection is waiting for a lock like any other.
-        let pool = r2d2::Pool::builder()
-            .max_size(options.pool_size)
-            .connection_timeout(options.busy_timeout.max(Duration::from_millis(1)))
-            .build(manager)?;
-        Ok(Store {
-            pool: Pool::Sqlite(pool),
-            path,
-            options,
-            outbox: std::sync::Arc::default(),
-            node: uuid::Uuid::new_v4().to_string().into(),
-        })
-    }
-
-    /// Connects to the PostgreSQL database at `url` and applies pending migrations; the data
-    /// directory keeps what is not in the database (generated media).
-    /// `ca_file`: with `sslmode=require`, the certificates to verify the server with instead of
-    /// the system's roots.
-    pub fn open_postgres(
-        url: &str,
-        ca_file: Option<&Path>,
-        data_dir: &Path,
-        options: StoreOptions,
-    ) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
-            path: data_dir.to_owned(),
-            source,
-        })?;
-        busy::set_default_timeout(options.busy_timeout);
-        let mut config: postgres::Config = url.parse().map_err(StoreError::Connect)?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(options.busy_timeout.max(Duration::from_secs(1)));
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("tidegate");
-        }
-        let manager = PgManager::new(config, ca_file)?;
-        let first = manager.connect().map_err(StoreError::Connect)?;
-        migrations::migrate(&mut Db::owned_postgres(first))?;
-        let manager = std::sync::Arc::new(manager);
-        let pool = r2d2::Pool::builder()
-            .max_size(options.pool_size)
-            .connection_timeout(options.busy_timeout.max(Duration::from_millis(1)))
-            .build(PgManager::clone(&manager))?;
-        Ok(Store {
-            pool: Pool::Postgres { pool, manager },
-            path: data_dir.to_owned(),
-            options,
-            outbox: std::sync::Arc::default(),
-            node: uuid::Uuid::new_v4().to_string().into(),
-        })
-    }
-
     /// This process's name among the nodes serving the store.
     pub fn node(&self) -> &str {
         &self.node
@@ -277,43 +139,6 @@ impl Store {
     /// A pooled connection, for blocking code (the command line, start-up).
     pub fn db(&self) -> Result<Db, StoreError> {
         Ok(self.pool.get(None)?.waking(&self.outbox))
-    }
-
-    /// A dedicated connection outside the pool (the log writer owns one).
-    pub(in crate::store) fn dedicated_connection(&self) -> Result<Db, StoreError> {
-        match &self.pool {
-            Pool::Sqlite(_) => Ok(Db::owned(self.sqlite_connection()?)),
-            Pool::Postgres { manager, .. } => Ok(Db::owned_postgres(
-                manager.connect().map_err(StoreError::Connect)?,
-            )),
-        }
-    }
-
-    /// A dedicated connection that is opened again once the database has dropped it.
-    pub(in crate::store) fn dedicated(&self, eager: bool, first: Db) -> Dedicated {
-        Dedicated {
-            store: self.clone(),
-            eager,
-            db: Some(first),
-        }
-    }
-
-    /// A connection of its own to the SQLite file, for what only SQLite does (checkpoints).
-    pub(in crate::store) fn sqlite_connection(&self) -> Result<Connection, StoreError> {
-        let conn = Connection::open(&self.path)?;
-        configure(&conn, self.options)?;
-        Ok(conn)
-    }
-
-    /// A dedicated connection that retries a locked database every 100 µs for as long as the
-    /// busy timeout: for the thread that takes the write lock on every request's behalf.
-    /// (PostgreSQL wakes a waiter itself when a lock is released.)
-    pub(in crate::store) fn eager_connection(&self) -> Result<Db, StoreError> {
-        let mut db = self.dedicated_connection()?;
-        if let Some(conn) = db.sqlite() {
-            conn.busy_handler(Some(busy::wait_eagerly))?;
-        }
-        Ok(db)
     }
 
     /// The one bridge from async code to blocking store work: runs `f` on the blocking thread
@@ -363,62 +188,6 @@ impl Store {
         let store = Store::open(dir.path(), options).unwrap();
         (dir, store)
     }
-}
-
-/// Whether the database and the files SQLite keeps beside it (its WAL and shared memory) can be
-/// written, checked with the file system's own answer (read-only, permission denied, no space)
-/// rather than SQLite's "unable to open database file".
-fn check_writable(data_dir: &Path, database: &Path) -> Result<(), StoreError> {
-    use std::io::Write;
-    let unusable = |what| {
-        let path = data_dir.to_owned();
-        move |source| StoreError::Unusable { path, what, source }
-    };
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(database)
-        .map_err(unusable("tidegate.db cannot be opened for writing"))?;
-    // Room for a few pages of the WAL.
-    let probe = data_dir.join(".tidegate-write-check");
-    let written = std::fs::File::create(&probe).and_then(|mut f| {
-        f.write_all(&[0; 64 * 1024])?;
-        f.sync_all()
-    });
-    let _ = std::fs::remove_file(&probe);
-    written.map_err(unusable("a test write failed"))
-}
-
-/// Opens a database file for reading only, without migrating it (checks, backups).
-pub fn open_read_only(path: &Path) -> Result<Db, StoreError> {
-    if !path.is_file() {
-        return Err(StoreError::Sqlite(rusqlite::Error::InvalidPath(
-            path.to_owned(),
-        )));
-    }
-    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    conn.busy_timeout(Duration::from_secs(5))?;
-    Ok(Db::owned(conn))
-}
-
-/// Writes a consistent copy of the live SQLite database to `target` (which must not exist
-/// yet).
-pub fn backup_to(tx: &Tx<'_>, target: &Path) -> Result<(), StoreError> {
-    let target = target
-        .to_str()
-        .ok_or_else(|| StoreError::Sqlite(rusqlite::Error::InvalidPath(target.to_owned())))?;
-    tx.execute("VACUUM INTO ?1", &[&target])?;
-    Ok(())
-}
-
-/// Whether `url` is a PostgreSQL connection string (a URL or `key=value` pairs). The parser's
-/// message never repeats the string, or the password in it.
-pub fn check_postgres_url(url: &str) -> Result<(), String> {
-    url.parse::<postgres::Config>()
-        .map(|_| ())
-        .map_err(|e| format!("cannot be parsed: {e}"))
 }
 
 /// A PostgreSQL error with the server's own message, which `postgres::Error`'s display leaves

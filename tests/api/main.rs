@@ -15,6 +15,7 @@ mod architecture;
 mod bad_input;
 mod browser;
 mod cluster;
+mod cluster_generations;
 mod contract;
 mod faults;
 mod generation_credits;

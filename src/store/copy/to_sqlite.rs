@@ -1,0 +1,86 @@
+//! PostgreSQL into SQLite: into an empty SQLite store, or into a new SQLite file, the backup of
+//! a PostgreSQL store that `migrate-store --from FILE` restores.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::{CopyError, CopyReport, copy};
+use crate::store::engine::Engine;
+use crate::store::{Db, Store, StoreOptions};
+
+/// Copies the PostgreSQL store `source` into the empty SQLite store `target` (just created
+/// at this binary's schema): all of it, or nothing.
+pub fn postgres_to_sqlite(source: &mut Db, target: &mut Db) -> Result<CopyReport, CopyError> {
+    if source.engine() != Engine::Postgres || target.engine() != Engine::Sqlite {
+        return Err(CopyError::Engines {
+            from: "PostgreSQL",
+            to: "SQLite",
+        });
+    }
+    copy(source, target)
+}
+
+/// Writes `file`, which must not exist, as a SQLite store holding everything of the PostgreSQL
+/// store `source`, read in one snapshot: the file `tidegate backup` writes on SQLite, which
+/// `tidegate check FILE` checks and `migrate-store --from FILE` restores.
+///
+/// The store is created in a directory of its own beside `file` (so that the move is a rename
+/// within one file system), filled in one transaction, switched from WAL to a rollback journal
+/// (one self-contained file, as `VACUUM INTO` writes), closed, and then moved to `file`. A
+/// failure removes the directory and leaves `file` unwritten.
+pub fn postgres_to_sqlite_file(
+    source: &mut Db,
+    file: &Path,
+    busy_timeout: Duration,
+) -> Result<CopyReport, CopyError> {
+    // One connection: nothing else has the file open when its journal mode is switched.
+    let options = StoreOptions::single(busy_timeout);
+    if file.exists() {
+        return Err(CopyError::Exists(file.to_owned()));
+    }
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| CopyError::Io { path, source }
+    };
+    let name = file.file_name().ok_or_else(|| CopyError::Io {
+        path: file.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
+    })?;
+    let parent = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let work = parent.join(format!(
+        ".{}.{}.partial",
+        name.to_string_lossy(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir(&work).map_err(io(parent))?;
+    let written = (|| {
+        let store = Store::open(&work, options)?;
+        let mut target = store.db()?;
+        let report = postgres_to_sqlite(source, &mut target)?;
+        let mode: String = target
+            .read()
+            .query_one("PRAGMA journal_mode = DELETE", &[], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("delete") {
+            return Err(CopyError::Io {
+                path: work.clone(),
+                source: std::io::Error::other(format!("the copy stayed in journal mode {mode}")),
+            });
+        }
+        drop(target);
+        let database = store.path().to_owned();
+        drop(store);
+        // Checked again: the copy took a while, and a rename would replace the file.
+        if file.exists() {
+            return Err(CopyError::Exists(file.to_owned()));
+        }
+        std::fs::rename(&database, file).map_err(io(file))?;
+        Ok(report)
+    })();
+    if let Err(e) = std::fs::remove_dir_all(&work) {
+        tracing::warn!(path = %work.display(), error = %e, "the backup's work directory is left");
+    }
+    written
+}
