@@ -21,7 +21,7 @@ pub fn find(tx: &Tx<'_>, id: &str) -> Result<Option<Account>, ServiceError> {
 pub fn list(tx: &Tx<'_>) -> Result<Vec<Account>, ServiceError> {
     Ok(accounts::list_accounts(tx)?)
 }
-use crate::store::activity::{self, NewActivity};
+use super::changes::{self, Category, Change, Note};
 
 pub struct CreateAccount {
     pub name: String,
@@ -73,19 +73,14 @@ pub fn create_account(
             created_at: now,
         },
     )?;
-    activity::append(
-        &tx,
-        &NewActivity {
-            account_id: Some(&id),
-            actor: &actor.label(),
-            category: "account",
-            action: "created",
-            target: Some(&id),
-            description: &format!("Created account \"{name}\" in region {region} on plan {plan}"),
-            ip_hash: actor.ip_hash(),
-            created_at: now,
-        },
-    )?;
+    let created = Note {
+        account_id: Some(&id),
+        category: Category::Account,
+        action: "created",
+        target: Some(&id),
+        description: format!("Created account \"{name}\" in region {region} on plan {plan}"),
+    };
+    changes::record(&tx, actor, Change::Note(created), now)?;
     tx.commit()?;
     accounts::get_account(&db.read(), &id)?.ok_or(ServiceError::NotFound("account"))
 }

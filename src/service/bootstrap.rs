@@ -1,5 +1,6 @@
 //! First start on an empty store: the instance administrator and a personal account.
 
+use super::changes::{self, Category, Change, Note};
 use super::password::{generate_password, hash_password};
 use super::{Actor, ServiceError};
 use crate::config::Config;
@@ -7,7 +8,6 @@ use crate::domain::Timestamp;
 use crate::domain::account::Role;
 use crate::store::Db;
 use crate::store::accounts::{self, NewAccount, NewUser};
-use crate::store::activity::{self, NewActivity};
 
 pub const ADMIN_EMAIL: &str = "admin@localhost";
 
@@ -62,19 +62,14 @@ pub fn ensure_instance_admin(
         },
     )?;
     accounts::insert_membership(&tx, &account_id, &user_id, Role::PrimaryOwner, now)?;
-    activity::append(
-        &tx,
-        &NewActivity {
-            account_id: Some(&account_id),
-            actor: &Actor::System.label(),
-            category: "member",
-            action: "created",
-            target: Some(&user_id),
-            description: "Created the instance administrator admin@localhost",
-            ip_hash: None,
-            created_at: now,
-        },
-    )?;
+    let created = Note {
+        account_id: Some(&account_id),
+        category: Category::Member,
+        action: "created",
+        target: Some(&user_id),
+        description: format!("Created the instance administrator {ADMIN_EMAIL}"),
+    };
+    changes::record(&tx, &Actor::System, Change::Note(created), now)?;
     tx.commit()?;
     Ok(Some(AdminCreated {
         email: ADMIN_EMAIL,

@@ -1,8 +1,8 @@
 //! The credit ledger: the balance is always the sum of the ledger (generation.md §5).
 
+use super::changes::{self, Category, Change, Note};
 use super::{Actor, ServiceError};
 use crate::domain::{Money, Timestamp};
-use crate::store::activity::{self, NewActivity};
 use crate::store::credits::{self as ledger, Entry};
 use crate::store::{Db, Tx, accounts};
 
@@ -56,19 +56,14 @@ pub fn add_credits(
         Some(r) => format!("Added {amount} credits (reference {r})"),
         None => format!("Added {amount} credits"),
     };
-    activity::append(
-        &tx,
-        &NewActivity {
-            account_id: Some(account_id),
-            actor: &label,
-            category: "credits",
-            action: "added",
-            target: Some(account_id),
-            description: &description,
-            ip_hash: actor.ip_hash(),
-            created_at: now,
-        },
-    )?;
+    let added = Note {
+        account_id: Some(account_id),
+        category: Category::Credits,
+        action: "added",
+        target: Some(account_id),
+        description,
+    };
+    changes::record(&tx, actor, Change::Note(added), now)?;
     tx.commit()?;
     Ok((balance, true))
 }
@@ -168,23 +163,11 @@ fn check_thresholds(
     if crossed.is_empty() {
         return Ok(());
     }
-    super::events::low_balance(tx, account_id, balance, &crossed, now)?;
-    let list: Vec<String> = crossed.iter().map(|t| Money(*t).to_string()).collect();
-    activity::append(
-        tx,
-        &NewActivity {
-            account_id: Some(account_id),
-            actor: "system",
-            category: "credits",
-            action: "low_balance",
-            target: Some(account_id),
-            description: &format!(
-                "The balance fell to {balance}, below the low-balance alert at {}",
-                list.join(", ")
-            ),
-            ip_hash: None,
-            created_at: now,
-        },
-    )?;
+    let low = Change::LowBalance {
+        account_id,
+        balance,
+        crossed: &crossed,
+    };
+    changes::record(tx, &Actor::System, low, now)?;
     Ok(())
 }

@@ -1,13 +1,12 @@
 //! Creating keys and switching them off and on (keys.md §2–5).
 
-use super::{Actor, ServiceError, events};
+use super::changes::{self, Change, KeyChange, KeyRef};
+use super::{Actor, ServiceError};
 pub use crate::domain::key::ApiKey;
-use crate::domain::webhook::WebhookEvent;
 use crate::domain::{
     Environment, IpAllowlist, KeyFormat, KeySecret, KeyStatus, Name, Preset, ScopeSet, Timestamp,
 };
 use crate::store::accounts;
-use crate::store::activity::{self, NewActivity};
 pub use crate::store::keys::{KeyFilter, Switch};
 
 use crate::store::keys;
@@ -208,68 +207,14 @@ pub fn create_key(
         revoked_at: None,
     };
     keys::insert_key(&tx, &key)?;
-    record(&tx, actor, &key, "created", now, None)?;
+    changes::record(
+        &tx,
+        actor,
+        Change::Key(KeyRef::of(&key), KeyChange::Created),
+        now,
+    )?;
     tx.commit()?;
     Ok((key, secret))
-}
-
-/// Writes the activity row of a key change, in the transaction that makes the change.
-pub(super) fn record(
-    tx: &Tx<'_>,
-    actor: &Actor,
-    key: &ApiKey,
-    action: &str,
-    now: Timestamp,
-    detail: Option<&str>,
-) -> Result<(), ServiceError> {
-    let mut description = format!(
-        "{} API key \"{}\" ({})",
-        capitalised(action),
-        key.name,
-        key.key_prefix
-    );
-    if let Some(detail) = detail {
-        description.push_str(": ");
-        description.push_str(detail);
-    }
-    activity::append(
-        tx,
-        &NewActivity {
-            account_id: Some(&key.account_id),
-            actor: &actor.label(),
-            category: "apikey",
-            action,
-            target: Some(&key.id),
-            description: &description,
-            ip_hash: actor.ip_hash(),
-            created_at: now,
-        },
-    )?;
-    // Rotation has its own fields and emits its event itself.
-    let event = match action {
-        "created" => Some(WebhookEvent::ApiKeyCreated),
-        "revoked" => Some(WebhookEvent::ApiKeyRevoked),
-        "deleted" => Some(WebhookEvent::ApiKeyDeleted),
-        "expired" => Some(WebhookEvent::ApiKeyExpired),
-        _ => None,
-    };
-    if let Some(event) = event {
-        let expires_at = match action {
-            "expired" => Some(now),
-            _ => key.expires_at,
-        };
-        let extra = [("expires_at", crate::domain::clock::time_or_null(expires_at))];
-        events::key(tx, key, event, &extra, now)?;
-    }
-    Ok(())
-}
-
-fn capitalised(s: &str) -> String {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 /// One page of an account's keys matching `filter`, and how many match in all.
@@ -343,12 +288,12 @@ pub fn switch_key(
         return Err(ServiceError::InvalidState(reason.into()));
     }
     keys::set_switch(&tx, id, switch, now)?;
-    let action = match switch {
-        Switch::Revoke => "revoked",
-        Switch::Disable => "disabled",
-        Switch::Enable => "enabled",
+    let change = match switch {
+        Switch::Revoke => KeyChange::Revoked,
+        Switch::Disable => KeyChange::Disabled,
+        Switch::Enable => KeyChange::Enabled,
     };
-    record(&tx, actor, &key, action, now, None)?;
+    changes::record(&tx, actor, Change::Key(KeyRef::of(&key), change), now)?;
     tx.commit()?;
     get_key(&db.read(), id)
 }

@@ -2,12 +2,12 @@
 
 use serde::Deserialize;
 
+use super::changes::{self, Change, KeyChange, KeyRef};
 use super::keys::{
-    Scope, get_key_in, parse_allowlist, parse_expiry, parse_models, parse_rate_limit, record,
+    Scope, get_key_in, parse_allowlist, parse_expiry, parse_models, parse_rate_limit,
 };
 use super::{Actor, ServiceError};
 use crate::domain::key::ApiKey;
-use crate::domain::webhook::WebhookEvent;
 use crate::domain::{KeyFormat, KeySecret, KeyStatus, Name, Timestamp};
 use crate::store::Db;
 use crate::store::keys;
@@ -66,17 +66,11 @@ pub fn rotate_key(
     let grace_end = now.plus_millis(grace * MS_PER_HOUR);
     let old_expiry = old.expires_at.map_or(grace_end, |e| e.min(grace_end));
     keys::mark_rotated(&tx, &old.id, now, &new.id, old_expiry)?;
-    let detail = format!(
-        "replaced by {}, grace ends {}",
-        new.key_prefix,
-        old_expiry.to_rfc3339()
-    );
-    record(&tx, actor, &old, "rotated", now, Some(&detail))?;
-    let extra = [
-        ("replaced_by", serde_json::json!(new.id)),
-        ("grace_ends_at", serde_json::json!(old_expiry.to_rfc3339())),
-    ];
-    super::events::key(&tx, &old, WebhookEvent::ApiKeyRotated, &extra, now)?;
+    let rotated = KeyChange::Rotated {
+        new: &new,
+        grace_ends: old_expiry,
+    };
+    changes::record(&tx, actor, Change::Key(KeyRef::of(&old), rotated), now)?;
     tx.commit()?;
     let old = get_key_in(&db.read(), None, &old.id)?;
     Ok((old, new, secret))
@@ -101,14 +95,8 @@ pub fn expire_now(
         ));
     }
     keys::expire_at(&tx, &key.id, now)?;
-    record(
-        &tx,
-        actor,
-        &key,
-        "expired",
-        now,
-        Some("grace period ended early"),
-    )?;
+    let ended = Change::Key(KeyRef::of(&key), KeyChange::GraceEnded);
+    changes::record(&tx, actor, ended, now)?;
     tx.commit()?;
     get_key_in(&db.read(), None, &key.id)
 }
@@ -123,8 +111,8 @@ pub fn delete_key(
     let tx = db.write()?;
     let key = get_key_in(&tx, scope.0, scope.1)?;
     let logs = keys::delete_key(&tx, &key.id)?;
-    let detail = format!("{logs} request-log rows removed");
-    record(&tx, actor, &key, "deleted", now, Some(&detail))?;
+    let deleted = KeyChange::Deleted { request_logs: logs };
+    changes::record(&tx, actor, Change::Key(KeyRef::of(&key), deleted), now)?;
     tx.commit()?;
     Ok((key, logs))
 }
@@ -171,13 +159,13 @@ pub fn update_key(
         ));
     }
     let mut key = old.clone();
-    let mut changes: Vec<&str> = Vec::new();
+    let mut fields: Vec<&'static str> = Vec::new();
     if let Some(name) = &patch.name {
         key.name = Name::parse(name)
             .map_err(|m| ServiceError::invalid("name", m))?
             .as_str()
             .to_owned();
-        changes.push("name");
+        fields.push("name");
     }
     if patch.expires_at.is_some() || patch.expires_in_days.is_some() {
         if status == KeyStatus::Rotated {
@@ -187,41 +175,41 @@ pub fn update_key(
         }
         let at = patch.expires_at.clone().flatten();
         key.expires_at = parse_expiry(at.as_deref(), patch.expires_in_days, now)?;
-        changes.push("expiry");
+        fields.push("expiry");
     }
     if let Some(list) = &patch.ip_allowlist {
         key.ip_allowlist = parse_allowlist(list.as_deref().unwrap_or_default())?;
-        changes.push("IP allowlist");
+        fields.push("IP allowlist");
     }
     if let Some(models) = &patch.allowed_models {
         key.allowed_models = parse_models(models.as_deref())?;
-        changes.push("allowed models");
+        fields.push("allowed models");
     }
     if let Some(limit) = patch.rate_limit_per_minute {
         key.rate_limit_per_minute = parse_rate_limit(limit)?;
-        changes.push("rate limit");
+        fields.push("rate limit");
     }
-    let mut action = "edited";
+    let mut switched = None;
     if let Some(disabled) = patch.disabled {
         match (disabled, old.disabled_at) {
             (true, None) => {
                 key.disabled_at = Some(now);
-                action = "disabled";
+                switched = Some(KeyChange::Disabled);
             }
             (false, Some(_)) => {
                 key.disabled_at = None;
-                action = "enabled";
+                switched = Some(KeyChange::Enabled);
             }
             _ => {}
         }
     }
     keys::update_editable(&tx, &key)?;
-    if action != "edited" {
-        record(&tx, actor, &key, action, now, None)?;
+    if let Some(change) = switched {
+        changes::record(&tx, actor, Change::Key(KeyRef::of(&key), change), now)?;
     }
-    if !changes.is_empty() {
-        let detail = format!("changed {}", changes.join(", "));
-        record(&tx, actor, &key, "edited", now, Some(&detail))?;
+    if !fields.is_empty() {
+        let edited = KeyChange::Edited { fields };
+        changes::record(&tx, actor, Change::Key(KeyRef::of(&key), edited), now)?;
     }
     tx.commit()?;
     get_key_in(&db.read(), None, &key.id)

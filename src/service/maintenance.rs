@@ -2,12 +2,9 @@
 //! status is derived from its timestamps at request time; these only record events about
 //! transitions that already happened and delete rows past their retention.
 
-use serde_json::json;
-
-use super::{Actor, ServiceError, events};
+use super::changes::{self, Change, KeyChange, KeyRef};
+use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
-use crate::domain::webhook::WebhookEvent;
-use crate::store::activity::{self, NewActivity};
 use crate::store::maintenance::{self as queries, ExpiryCandidate};
 use crate::store::{Db, StoreError, Tx, webhooks};
 
@@ -24,16 +21,9 @@ pub fn record_expired_keys(db: &mut Db, now: Timestamp) -> Result<u64, ServiceEr
     let pending = |tx: &Tx<'_>| queries::unrecorded_expiries(tx, now, KEY_CHUNK);
     for_each_chunk(db, pending, |tx, key| {
         queries::set_expiry_recorded(tx, &key.id, now)?;
-        let description = format!("API key \"{}\" ({}) expired", key.name, key.key_prefix);
-        append_system(tx, key, "expired", &description, now)?;
-        let expires_at = [("expires_at", json!(key.expires_at.to_rfc3339()))];
-        events::key_fields(
-            tx,
-            &fields(key),
-            WebhookEvent::ApiKeyExpired,
-            &expires_at,
-            now,
-        )
+        let expired = KeyChange::Expired { at: key.expires_at };
+        changes::record(tx, &Actor::System, Change::Key(key_ref(key), expired), now)?;
+        Ok(())
     })
 }
 
@@ -48,21 +38,9 @@ pub fn warn_expiring_keys(
     let pending = |tx: &Tx<'_>| queries::unwarned_expiring(tx, now, until, KEY_CHUNK);
     for_each_chunk(db, pending, |tx, key| {
         queries::set_expiry_warned(tx, &key.id, now)?;
-        let description = format!(
-            "API key \"{}\" ({}) expires at {}",
-            key.name,
-            key.key_prefix,
-            key.expires_at.to_rfc3339()
-        );
-        append_system(tx, key, "expiring", &description, now)?;
-        let expires_at = [("expires_at", json!(key.expires_at.to_rfc3339()))];
-        events::key_fields(
-            tx,
-            &fields(key),
-            WebhookEvent::ApiKeyExpiring,
-            &expires_at,
-            now,
-        )
+        let expiring = KeyChange::Expiring { at: key.expires_at };
+        changes::record(tx, &Actor::System, Change::Key(key_ref(key), expiring), now)?;
+        Ok(())
     })
 }
 
@@ -88,36 +66,14 @@ fn for_each_chunk(
     }
 }
 
-fn fields(key: &ExpiryCandidate) -> events::KeyFields<'_> {
-    events::KeyFields {
+fn key_ref(key: &ExpiryCandidate) -> KeyRef<'_> {
+    KeyRef {
         account_id: &key.account_id,
         id: &key.id,
         name: &key.name,
         prefix: &key.key_prefix,
+        expires_at: Some(key.expires_at),
     }
-}
-
-fn append_system(
-    tx: &Tx<'_>,
-    key: &ExpiryCandidate,
-    action: &str,
-    description: &str,
-    now: Timestamp,
-) -> Result<(), ServiceError> {
-    activity::append(
-        tx,
-        &NewActivity {
-            account_id: Some(&key.account_id),
-            actor: &Actor::System.label(),
-            category: "apikey",
-            action,
-            target: Some(&key.id),
-            description,
-            ip_hash: None,
-            created_at: now,
-        },
-    )?;
-    Ok(())
 }
 
 /// What the request-log purge removed.

@@ -1,10 +1,10 @@
 //! Workspace members and roles (keys.md §6). The rules live here so that every path — page,
 //! form post, API — is checked the same way.
 
+use super::changes::{self, Category, Change, Note};
 use super::users::{insert_new_user, one_time_password, parse_email};
 use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
-use crate::store::activity::{self, NewActivity};
 use crate::store::{Db, Tx};
 use crate::store::{accounts, members};
 
@@ -53,19 +53,14 @@ fn record(
     description: &str,
     now: Timestamp,
 ) -> Result<(), ServiceError> {
-    activity::append(
-        tx,
-        &NewActivity {
-            account_id: Some(account_id),
-            actor: &acting.actor.label(),
-            category: "member",
-            action,
-            target: Some(target),
-            description,
-            ip_hash: acting.actor.ip_hash(),
-            created_at: now,
-        },
-    )?;
+    let note = Note {
+        account_id: Some(account_id),
+        category: Category::Member,
+        action,
+        target: Some(target),
+        description: description.to_owned(),
+    };
+    changes::record(tx, acting.actor, Change::Note(note), now)?;
     Ok(())
 }
 

@@ -3,13 +3,13 @@
 
 use sha2::{Digest, Sha256};
 
+use super::changes::{self, Category, Change, Note};
 use super::password::verify_password;
 use super::users::parse_email;
 use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
 use crate::domain::account::Role;
 use crate::domain::random::{base62_string, hex};
-use crate::store::activity::{self, NewActivity};
 use crate::store::members;
 use crate::store::sessions::{self, NewSession};
 use crate::store::{Db, Tx};
@@ -118,19 +118,14 @@ fn record(
     description: &str,
     now: Timestamp,
 ) -> Result<(), ServiceError> {
-    activity::append(
-        tx,
-        &NewActivity {
-            account_id,
-            actor: &actor.label(),
-            category: "auth",
-            action,
-            target: None,
-            description,
-            ip_hash: actor.ip_hash(),
-            created_at: now,
-        },
-    )?;
+    let note = Note {
+        account_id,
+        category: Category::Auth,
+        action,
+        target: None,
+        description: description.to_owned(),
+    };
+    changes::record(tx, actor, Change::Note(note), now)?;
     Ok(())
 }
 

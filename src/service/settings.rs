@@ -1,10 +1,10 @@
 //! Workspace settings (admin.md "Settings"): name, plan, credits and low-balance thresholds. Only
 //! the primary owner changes them (keys.md §6: credits, plan, low-balance alerts).
 
+use super::changes::{self, Category, Change, Note};
 use super::{Actor, ServiceError};
 use crate::config::Config;
 use crate::domain::{Money, Name, Timestamp};
-use crate::store::activity::{self, NewActivity};
 use crate::store::settings as store;
 use crate::store::{Db, Tx};
 
@@ -25,24 +25,19 @@ fn record(
     tx: &Tx<'_>,
     actor: &Actor,
     account_id: &str,
-    category: &str,
+    category: Category,
     action: &str,
     description: &str,
     now: Timestamp,
 ) -> Result<(), ServiceError> {
-    activity::append(
-        tx,
-        &NewActivity {
-            account_id: Some(account_id),
-            actor: &actor.label(),
-            category,
-            action,
-            target: Some(account_id),
-            description,
-            ip_hash: actor.ip_hash(),
-            created_at: now,
-        },
-    )?;
+    let note = Note {
+        account_id: Some(account_id),
+        category,
+        action,
+        target: Some(account_id),
+        description: description.to_owned(),
+    };
+    changes::record(tx, actor, Change::Note(note), now)?;
     Ok(())
 }
 
@@ -60,7 +55,7 @@ pub fn rename(
         &tx,
         actor,
         account_id,
-        "account",
+        Category::Account,
         "renamed",
         &format!("Renamed the workspace to \"{name}\""),
         now,
@@ -89,7 +84,7 @@ pub fn set_plan(
         &tx,
         actor,
         account_id,
-        "account",
+        Category::Account,
         "plan_changed",
         &format!("Changed the plan to {plan}"),
         now,
@@ -120,7 +115,7 @@ pub fn add_threshold(
             &tx,
             actor,
             account_id,
-            "credits",
+            Category::Credits,
             "threshold_added",
             &format!("Added a low-balance alert at {threshold}"),
             now,
@@ -143,7 +138,7 @@ pub fn remove_threshold(
             &tx,
             actor,
             account_id,
-            "credits",
+            Category::Credits,
             "threshold_removed",
             &format!("Removed the low-balance alert at {threshold}"),
             now,

@@ -1,11 +1,11 @@
 //! Dashboard users and their memberships.
 
+use super::changes::{self, Category, Change, Note};
 use super::password::{generate_password, hash_password};
 use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
 use crate::domain::account::Role;
 use crate::store::accounts::{self, NewUser};
-use crate::store::activity::{self, NewActivity};
 use crate::store::members;
 use crate::store::{Db, Tx};
 
@@ -71,19 +71,14 @@ pub fn create_user(
         Some((_, role)) => format!("Created user {email} as {role}"),
         None => format!("Created user {email}"),
     };
-    activity::append(
-        &tx,
-        &NewActivity {
-            account_id,
-            actor: &actor.label(),
-            category: "member",
-            action: "created",
-            target: Some(&id),
-            description: &description,
-            ip_hash: actor.ip_hash(),
-            created_at: now,
-        },
-    )?;
+    let created = Note {
+        account_id,
+        category: Category::Member,
+        action: "created",
+        target: Some(&id),
+        description,
+    };
+    changes::record(&tx, actor, Change::Note(created), now)?;
     tx.commit()?;
     Ok((id, password))
 }
@@ -111,19 +106,14 @@ pub fn set_password(
     let tx = db.write()?;
     let id = accounts::user_id_by_email(&tx, &email)?.ok_or(ServiceError::NotFound("user"))?;
     members::set_password_hash(&tx, &id, &hash)?;
-    activity::append(
-        &tx,
-        &NewActivity {
-            account_id: None,
-            actor: &actor.label(),
-            category: "member",
-            action: "password_set",
-            target: Some(&id),
-            description: &format!("Set the password of {email}"),
-            ip_hash: actor.ip_hash(),
-            created_at: now,
-        },
-    )?;
+    let set = Note {
+        account_id: None,
+        category: Category::Member,
+        action: "password_set",
+        target: Some(&id),
+        description: format!("Set the password of {email}"),
+    };
+    changes::record(&tx, actor, Change::Note(set), now)?;
     tx.commit()?;
     Ok(password)
 }

@@ -4,15 +4,12 @@
 
 use serde::Deserialize;
 
-use super::events::{self, TEST_GENERATION_ID};
+use super::changes::{self, Category, Change, Note};
 use super::{Actor, ServiceError};
 use crate::config::WebhooksConfig;
 use crate::domain::Timestamp;
-use crate::domain::webhook::{
-    DisabledReason, EndpointUrl, EventSet, WebhookEvent, WebhookSecret, redact_url,
-};
+use crate::domain::webhook::{DisabledReason, EndpointUrl, EventSet, WebhookSecret, redact_url};
 use crate::providers::outbound::AddressPolicy;
-use crate::store::activity::{self, NewActivity};
 use crate::store::webhooks::{self as store, Attempted};
 
 pub use crate::domain::webhook::{Delivery, DeliveryStatus, Endpoint, EndpointSummary};
@@ -80,19 +77,14 @@ fn record(
         capitalised(action),
         redact_url(&endpoint.url)
     );
-    activity::append(
-        tx,
-        &NewActivity {
-            account_id: Some(&endpoint.account_id),
-            actor: &actor.label(),
-            category: "webhook",
-            action,
-            target: Some(&endpoint.id),
-            description: &description,
-            ip_hash: actor.ip_hash(),
-            created_at: now,
-        },
-    )?;
+    let note = Note {
+        account_id: Some(&endpoint.account_id),
+        category: Category::Webhook,
+        action,
+        target: Some(&endpoint.id),
+        description,
+    };
+    changes::record(tx, actor, Change::Note(note), now)?;
     Ok(())
 }
 
@@ -244,16 +236,11 @@ pub fn send_test(
     let tx = db.write()?;
     let endpoint = endpoint_in(&tx, account_id, id)?;
     require_enabled(&endpoint)?;
-    let data = events::test_data(account_id);
-    let deliveries = events::emit(
-        &tx,
+    let test = Change::WebhookTest {
         account_id,
-        WebhookEvent::Test,
-        Some(TEST_GENERATION_ID),
-        &data,
-        Some(id),
-        now,
-    )?;
+        endpoint_id: id,
+    };
+    let deliveries = changes::record(&tx, &Actor::System, test, now)?;
     tx.commit()?;
     deliveries
         .into_iter()
@@ -370,22 +357,17 @@ pub fn record_attempts(
         } else {
             format!("{failures} deliveries in a row failed")
         };
-        activity::append(
-            &tx,
-            &NewActivity {
-                account_id: Some(&endpoint.account_id),
-                actor: &Actor::System.label(),
-                category: "webhook",
-                action: "disabled",
-                target: Some(&endpoint.id),
-                description: &format!(
-                    "Disabled webhook endpoint {}: {why}",
-                    redact_url(&endpoint.url)
-                ),
-                ip_hash: None,
-                created_at: now,
-            },
-        )?;
+        let note = Note {
+            account_id: Some(&endpoint.account_id),
+            category: Category::Webhook,
+            action: "disabled",
+            target: Some(&endpoint.id),
+            description: format!(
+                "Disabled webhook endpoint {}: {why}",
+                redact_url(&endpoint.url)
+            ),
+        };
+        changes::record(&tx, &Actor::System, Change::Note(note), now)?;
     }
     tx.commit()?;
     Ok(())

@@ -11,6 +11,7 @@ use sha2::Sha256;
 use super::random::{RandomError, hex, os_random_bytes};
 
 mod endpoint;
+pub mod payload;
 
 pub use endpoint::{
     Delivery, DeliveryStatus, DisabledReason, Endpoint, EndpointSummary, LastDelivery,

@@ -10,10 +10,10 @@ use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
 use crate::service::activity::{self, ActivityEntry};
+use crate::service::changes::Category;
 use crate::service::check::describe_break;
 use crate::service::sessions::Session;
 
-pub const CATEGORIES: [&str; 6] = ["apikey", "member", "credits", "auth", "account", "webhook"];
 const PAGE_ROWS: i64 = 200;
 
 #[derive(Template)]
@@ -23,7 +23,7 @@ struct ActivityPage<'a> {
     session: &'a Session,
     rows: Vec<ActivityEntry>,
     category: &'a str,
-    categories: &'a [&'static str],
+    categories: Vec<&'static str>,
     chain_rows: i64,
     chain_break: Option<String>,
 }
@@ -40,7 +40,10 @@ pub async fn page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
     let account = session.0.account_id.clone().unwrap_or_default();
-    let category = Some(query.category.clone()).filter(|c| CATEGORIES.contains(&c.as_str()));
+    let category = Category::ALL
+        .into_iter()
+        .find(|c| c.as_str() == query.category)
+        .map(|c| c.as_str().to_owned());
     let (rows, (chain_rows, broken)) = state
         .store
         .run(move |db| -> Result<_, ServiceError> {
@@ -56,7 +59,7 @@ pub async fn page(
         session: &session.0,
         rows,
         category: &query.category,
-        categories: &CATEGORIES,
+        categories: Category::ALL.map(Category::as_str).to_vec(),
         chain_rows,
         chain_break: broken.as_ref().map(describe_break),
     };

@@ -7,9 +7,10 @@ pub mod runs;
 use std::future::Future;
 use std::pin::Pin;
 
+use super::Actor;
 use super::ServiceError;
+use super::changes::{self, Change, GenerationChange};
 use super::credits::{self, Settlement};
-use super::events::{self, GenerationChange};
 use super::idempotency::{self, IdempotencyScope};
 use crate::domain::{Money, Timestamp};
 use crate::store::generations as store;
@@ -141,7 +142,8 @@ fn cancel_in(
 ) -> Result<Money, ServiceError> {
     store::cancel(tx, &g.id, now)?;
     let refunded = credits::settle(tx, &g.id, Settlement::Refund, actor, now)?.unwrap_or_default();
-    events::generation(tx, g, GenerationChange::Canceled { refunded }, now)?;
+    let canceled = Change::Generation(g, GenerationChange::Canceled { refunded });
+    changes::record(tx, &Actor::System, canceled, now)?;
     Ok(refunded)
 }
 

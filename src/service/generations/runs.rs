@@ -2,9 +2,10 @@
 //! attempt, and the outcome (charged or refunded, once), each write in its own transaction on
 //! the blocking pool; and what a restart or an overdue generation needs undone.
 
+use super::super::Actor;
 use super::super::ServiceError;
+use super::super::changes::{self, Change, GenerationChange};
 use super::super::credits::{self, Settlement};
-use super::super::events::{self, GenerationChange};
 use super::{AttemptOutcome, Generation, GenerationStatus};
 use crate::domain::{Money, Timestamp};
 use crate::store::generations::{self as store, Attempt, Success};
@@ -47,7 +48,8 @@ pub async fn start(
             }
             let started = store::get(&tx, &id)?;
             if let Some(g) = &started {
-                events::generation(&tx, g, GenerationChange::Started, now)?;
+                let started = Change::Generation(g, GenerationChange::Started);
+                changes::record(&tx, &Actor::System, started, now)?;
             }
             tx.commit()?;
             Ok(started)
@@ -109,7 +111,8 @@ pub async fn succeed(
                 credits::settle(&tx, &g.id, Settlement::Charge, "system", now)?;
                 store::add_charged_cost(&tx, &g.account_id, g.cost, now)?;
                 if let Some(succeeded) = store::get(&tx, &g.id)? {
-                    events::generation(&tx, &succeeded, GenerationChange::Completed, now)?;
+                    let completed = Change::Generation(&succeeded, GenerationChange::Completed);
+                    changes::record(&tx, &Actor::System, completed, now)?;
                 }
                 AttemptOutcome::Used
             } else {
@@ -160,7 +163,8 @@ fn fail_in_flight(
         let refunded = credits::settle(&tx, id, Settlement::Refund, "system", now)?;
         if let Some(g) = store::get(&tx, id)? {
             let refunded: Money = refunded.unwrap_or_default();
-            events::generation(&tx, &g, GenerationChange::Failed { refunded }, now)?;
+            let failed = Change::Generation(&g, GenerationChange::Failed { refunded });
+            changes::record(&tx, &Actor::System, failed, now)?;
         }
     }
     tx.commit()?;

@@ -1,0 +1,61 @@
+//! What each event tells its receivers: the `webhook_data` of a delivery, written with the
+//! change it reports. Fields that are not known are left out, as the SDK declares them optional.
+
+use serde::Serialize;
+
+/// `apikey.*`: the key, and what the event adds about it.
+#[derive(Clone, Debug, Serialize)]
+pub struct KeyEventData {
+    pub account_id: String,
+    pub apikey_id: String,
+    pub apikey_name: String,
+    pub apikey_prefix: String,
+    /// Created, revoked, deleted: its expiry; expired, expiring: when it expires or expired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Option<String>>,
+    /// Rotated: the key that replaces it, and when it stops working.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grace_ends_at: Option<String>,
+}
+
+/// `generation.*` and `webhook.test`: the generation as it now is.
+#[derive(Clone, Debug, Serialize)]
+pub struct GenerationEventData {
+    pub account_id: String,
+    pub model_identifier: String,
+    pub generation_id: String,
+    pub generation_status: &'static str,
+    /// Started: the first provider it will try.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation_provider_initialize: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation_provider_used: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation_prediction_id: Option<String>,
+    /// Completed: the files' absolute URLs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation_output_file: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation_error_code: Option<String>,
+    /// Failed, canceled: whether credits went back to the balance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credits_refunded: Option<bool>,
+}
+
+/// `credits.low_balance`: the balance fell below the thresholds in `thresholds_crossed`.
+#[derive(Clone, Debug, Serialize)]
+pub struct LowBalanceData {
+    pub account_id: String,
+    pub current_balance: f64,
+    pub thresholds_crossed: Vec<ThresholdCrossed>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ThresholdCrossed {
+    pub threshold: f64,
+    pub balance_at: f64,
+}

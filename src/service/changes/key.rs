@@ -1,0 +1,155 @@
+//! What happens to keys: each change gives its activity row and, where there is one, its
+//! `apikey.*` event, from the same value.
+
+use super::{Category, Note};
+use crate::domain::Timestamp;
+use crate::domain::key::ApiKey;
+use crate::domain::webhook::WebhookEvent;
+use crate::domain::webhook::payload::KeyEventData;
+
+/// The key a change is about, as the log and the events name it.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyRef<'a> {
+    pub account_id: &'a str,
+    pub id: &'a str,
+    pub name: &'a str,
+    pub prefix: &'a str,
+    pub expires_at: Option<Timestamp>,
+}
+
+impl<'a> KeyRef<'a> {
+    pub fn of(key: &'a ApiKey) -> KeyRef<'a> {
+        KeyRef {
+            account_id: &key.account_id,
+            id: &key.id,
+            name: &key.name,
+            prefix: &key.key_prefix,
+            expires_at: key.expires_at,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum KeyChange<'a> {
+    Created,
+    Revoked,
+    Disabled,
+    Enabled,
+    /// Its name, expiry, allowlist, models or rate limit changed (`fields` names which).
+    Edited {
+        fields: Vec<&'static str>,
+    },
+    /// Replaced by `new`; the old key works until `grace_ends`.
+    Rotated {
+        new: &'a ApiKey,
+        grace_ends: Timestamp,
+    },
+    /// A rotated key's grace period ended early, by hand.
+    GraceEnded,
+    /// The scheduler recorded that the key expired at `at`.
+    Expired {
+        at: Timestamp,
+    },
+    /// The scheduler warned that the key expires at `at`.
+    Expiring {
+        at: Timestamp,
+    },
+    /// Deleted with its request-log rows.
+    Deleted {
+        request_logs: i64,
+    },
+}
+
+impl KeyChange<'_> {
+    fn action(&self) -> &'static str {
+        match self {
+            KeyChange::Created => "created",
+            KeyChange::Revoked => "revoked",
+            KeyChange::Disabled => "disabled",
+            KeyChange::Enabled => "enabled",
+            KeyChange::Edited { .. } => "edited",
+            KeyChange::Rotated { .. } => "rotated",
+            KeyChange::GraceEnded | KeyChange::Expired { .. } => "expired",
+            KeyChange::Expiring { .. } => "expiring",
+            KeyChange::Deleted { .. } => "deleted",
+        }
+    }
+
+    pub(super) fn note<'k>(&self, key: &KeyRef<'k>, _now: Timestamp) -> Note<'k> {
+        let named = format!("API key \"{}\" ({})", key.name, key.prefix);
+        let description = match self {
+            KeyChange::Expired { .. } => format!("{named} expired"),
+            KeyChange::Expiring { at } => format!("{named} expires at {}", at.to_rfc3339()),
+            _ => {
+                let mut line = format!("{} {named}", capitalised(self.action()));
+                let detail = match self {
+                    KeyChange::Edited { fields } => Some(format!("changed {}", fields.join(", "))),
+                    KeyChange::Rotated { new, grace_ends } => Some(format!(
+                        "replaced by {}, grace ends {}",
+                        new.key_prefix,
+                        grace_ends.to_rfc3339()
+                    )),
+                    KeyChange::GraceEnded => Some("grace period ended early".to_owned()),
+                    KeyChange::Deleted { request_logs } => {
+                        Some(format!("{request_logs} request-log rows removed"))
+                    }
+                    _ => None,
+                };
+                if let Some(detail) = detail {
+                    line.push_str(": ");
+                    line.push_str(&detail);
+                }
+                line
+            }
+        };
+        Note {
+            account_id: Some(key.account_id),
+            category: Category::ApiKey,
+            action: self.action(),
+            target: Some(key.id),
+            description,
+        }
+    }
+
+    pub(super) fn event(&self) -> Option<WebhookEvent> {
+        Some(match self {
+            KeyChange::Created => WebhookEvent::ApiKeyCreated,
+            KeyChange::Revoked => WebhookEvent::ApiKeyRevoked,
+            KeyChange::Deleted { .. } => WebhookEvent::ApiKeyDeleted,
+            KeyChange::Rotated { .. } => WebhookEvent::ApiKeyRotated,
+            KeyChange::GraceEnded | KeyChange::Expired { .. } => WebhookEvent::ApiKeyExpired,
+            KeyChange::Expiring { .. } => WebhookEvent::ApiKeyExpiring,
+            KeyChange::Disabled | KeyChange::Enabled | KeyChange::Edited { .. } => return None,
+        })
+    }
+
+    /// The event's `webhook_data`.
+    pub(super) fn data(&self, key: &KeyRef<'_>, now: Timestamp) -> KeyEventData {
+        let time = |t: Option<Timestamp>| Some(t.map(Timestamp::to_rfc3339));
+        let (expires_at, replaced_by, grace_ends_at) = match self {
+            KeyChange::Rotated { new, grace_ends } => {
+                (None, Some(new.id.clone()), Some(grace_ends.to_rfc3339()))
+            }
+            KeyChange::GraceEnded => (time(Some(now)), None, None),
+            KeyChange::Expired { at } | KeyChange::Expiring { at } => (time(Some(*at)), None, None),
+            _ => (time(key.expires_at), None, None),
+        };
+        KeyEventData {
+            account_id: key.account_id.to_owned(),
+            apikey_id: key.id.to_owned(),
+            apikey_name: key.name.to_owned(),
+            apikey_prefix: key.prefix.to_owned(),
+            expires_at,
+            replaced_by,
+            grace_ends_at,
+        }
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
