@@ -2,8 +2,8 @@
 
 use clap::Subcommand;
 
+use super::open_store;
 use super::{CliError, Context, print_json, print_table};
-use crate::app::open_store;
 use crate::domain::Clock;
 use crate::service::Actor;
 use crate::service::accounts::{CreateAccount, create_account};

@@ -6,8 +6,8 @@ use std::time::Duration;
 use clap::Subcommand;
 use serde_json::json;
 
+use super::open_store;
 use super::{CliError, Context, print_json, print_table};
-use crate::app::open_store;
 use crate::config::Backend;
 use crate::domain::{Clock, Money};
 use crate::jobs::{JobContext, run_job as run_job_now};

@@ -2,8 +2,8 @@
 
 use clap::Subcommand;
 
+use super::open_store;
 use super::{CliError, Context, print_json, print_table};
-use crate::app::open_store;
 use crate::domain::key::ApiKey;
 use crate::domain::{Clock, Environment, KeyFormat, Timestamp};
 use crate::service::Actor;

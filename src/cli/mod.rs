@@ -5,11 +5,9 @@ mod accounts;
 mod admin;
 mod keys;
 mod migrate;
-mod serve;
 mod webhooks;
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -33,7 +31,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {
+pub enum Command {
     /// Run the server (the default).
     Serve,
     /// Print the effective configuration, secrets redacted.
@@ -100,42 +98,44 @@ pub struct Context {
     pub json: bool,
 }
 
-pub fn main() -> ExitCode {
+/// What the command line asked for.
+pub struct Parsed {
+    pub config: Option<PathBuf>,
+    pub json: bool,
+    pub command: Command,
+}
+
+pub fn parse() -> Parsed {
     let cli = Cli::parse();
-    let config = match Config::load(cli.config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    crate::telemetry::init(&config.telemetry);
-    let ctx = Context {
-        config,
+    Parsed {
+        config: cli.config,
         json: cli.json,
-    };
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve::run(ctx),
-        Command::PrintConfig => print_config(&ctx),
-        Command::Accounts(cmd) => accounts::run(&ctx, cmd),
-        Command::Keys(cmd) => keys::run(&ctx, cmd),
-        Command::Webhooks(cmd) => webhooks::run(&ctx, cmd),
-        Command::Users(cmd) => admin::users(&ctx, cmd),
-        Command::Credits(cmd) => admin::credits(&ctx, cmd),
-        Command::Backup { file } => admin::backup(&ctx, file),
-        Command::Check { file } => admin::check(&ctx, file),
-        Command::MigrateStore { to, from } => migrate::run(&ctx, to, from),
-        Command::Audit(cmd) => admin::audit(&ctx, cmd),
-        Command::RunJob { name } => admin::run_job(&ctx, &name),
-        Command::BenchSeed { account, count } => keys::bench_seed(&ctx, &account, count),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(CliError(message)) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
+        command: cli.command.unwrap_or(Command::Serve),
     }
+}
+
+/// Runs a command other than `serve`, which the application runs.
+pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Serve => Err(CliError("serve is run by the application".into())),
+        Command::PrintConfig => print_config(ctx),
+        Command::Accounts(cmd) => accounts::run(ctx, cmd),
+        Command::Keys(cmd) => keys::run(ctx, cmd),
+        Command::Webhooks(cmd) => webhooks::run(ctx, cmd),
+        Command::Users(cmd) => admin::users(ctx, cmd),
+        Command::Credits(cmd) => admin::credits(ctx, cmd),
+        Command::Backup { file } => admin::backup(ctx, file),
+        Command::Check { file } => admin::check(ctx, file),
+        Command::MigrateStore { to, from } => migrate::run(ctx, to, from),
+        Command::Audit(cmd) => admin::audit(ctx, cmd),
+        Command::RunJob { name } => admin::run_job(ctx, &name),
+        Command::BenchSeed { account, count } => keys::bench_seed(ctx, &account, count),
+    }
+}
+
+/// The store the configuration names, opened for one command.
+fn open_store(config: &crate::config::Config) -> Result<crate::store::Store, CliError> {
+    Ok(crate::store::Store::configured(config, false)?)
 }
 
 fn print_config(ctx: &Context) -> Result<(), CliError> {

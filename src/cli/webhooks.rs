@@ -4,8 +4,8 @@
 
 use clap::Subcommand;
 
+use super::open_store;
 use super::{CliError, Context, print_json, print_table, say};
-use crate::app::open_store;
 use crate::domain::Clock;
 use crate::domain::webhook::{DeliveryStatus, Endpoint, redact_url};
 use crate::service::Actor;

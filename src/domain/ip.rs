@@ -102,6 +102,18 @@ impl TrustedProxies {
         TrustedProxies(nets)
     }
 
+    /// Addresses or CIDR blocks; the first entry that is neither is refused.
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<TrustedProxies, String> {
+        entries
+            .iter()
+            .map(|p| {
+                let p = p.as_ref();
+                parse_net(p).ok_or_else(|| format!("{p:?} is not an IP address or CIDR block"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(TrustedProxies)
+    }
+
     pub fn trusts(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
         self.0.iter().any(|n| n.contains(&ip))

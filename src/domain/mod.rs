@@ -19,5 +19,5 @@ pub use ip::{IpAllowlist, IpHasher, TrustedProxies};
 pub use key::{Environment, KeyDigest, KeyFormat, KeySecret, KeyStatus};
 pub use money::Money;
 pub use name::Name;
-pub use region::Region;
+pub use region::{Region, Regions};
 pub use scope::{Preset, Scope, ScopeSet};

@@ -41,6 +41,61 @@ impl Region {
     }
 }
 
+/// The regions an instance serves, and the one a request gets when its host names none
+/// (`server.regions`, `server.default_region`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Regions {
+    pub default: Region,
+    pub served: Vec<Region>,
+}
+
+impl Regions {
+    /// At least one known region, the default among them; the refused key and why.
+    pub fn parse<S: AsRef<str>>(
+        default: &str,
+        served: &[S],
+    ) -> Result<Regions, (&'static str, String)> {
+        let known = |name: &str| {
+            Region::parse(name).ok_or_else(|| {
+                let names: Vec<&str> = Region::ALL.iter().map(|r| r.as_str()).collect();
+                format!(
+                    "{name:?} is not a region; the regions are {}",
+                    names.join(", ")
+                )
+            })
+        };
+        let served = served
+            .iter()
+            .map(|r| known(r.as_ref()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| ("server.regions", m))?;
+        if served.is_empty() {
+            return Err((
+                "server.regions",
+                "at least one region must be served".into(),
+            ));
+        }
+        let default = known(default).map_err(|m| ("server.default_region", m))?;
+        if !served.contains(&default) {
+            return Err((
+                "server.default_region",
+                format!("{default} is not one of server.regions"),
+            ));
+        }
+        Ok(Regions { default, served })
+    }
+
+    /// The region of a request to `host`.
+    pub fn of_host(&self, host: &str) -> Region {
+        Region::from_host(host, &self.served, self.default)
+    }
+
+    /// `name`, when this instance serves it.
+    pub fn served(&self, name: &str) -> Option<Region> {
+        Region::parse(name).filter(|r| self.served.contains(r))
+    }
+}
+
 impl fmt::Display for Region {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

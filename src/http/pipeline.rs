@@ -40,14 +40,13 @@ impl Caller {
         let host = header(req, HOST.as_str())
             .or_else(|| req.uri().host())
             .unwrap_or("");
-        let server = &state.config.server;
         Caller {
             request_id: RequestId::of(req),
             client_ip: state
                 .proxies
                 .client_ip(peer, header(req, "x-forwarded-for")),
             now: state.clock.now(),
-            region: Region::from_host(host, &server.regions, server.default_region),
+            region: state.regions.of_host(host),
             started: Instant::now(),
         }
     }

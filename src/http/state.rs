@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicU64;
 
 use super::metrics::Metrics;
 use crate::config::Config;
-use crate::domain::{Clock, TrustedProxies};
+use crate::domain::{Clock, Regions, TrustedProxies};
 use crate::service::gate::Gate;
 use crate::service::generations::{Roster, Workers};
 use crate::service::preauth::{FailureLimiter, SignInBackoff};
@@ -22,6 +22,8 @@ pub struct AppState {
     pub signin_ip: FailureLimiter<IpAddr>,
     pub signin_email: SignInBackoff,
     pub proxies: TrustedProxies,
+    /// The regions served, and the one a host that names none gets.
+    pub regions: Regions,
     pub metrics: Metrics,
     pub openapi: Vec<u8>,
     /// New keys waiting for their one view in the admin pages.

@@ -2,7 +2,7 @@
 
 use super::{Actor, ServiceError};
 use crate::config::Config;
-use crate::domain::{Name, Region, Timestamp};
+use crate::domain::{Name, Regions, Timestamp};
 use crate::store::accounts::{self, NewAccount};
 use crate::store::{Db, Tx};
 
@@ -31,6 +31,13 @@ pub struct CreateAccount {
     pub email: Option<String>,
 }
 
+/// The regions the configuration serves (checked at start-up, so refused only by a
+/// configuration the server would not have started with).
+pub(super) fn served_regions(config: &Config) -> Result<Regions, ServiceError> {
+    Regions::parse(&config.server.default_region, &config.server.regions)
+        .map_err(|(key, message)| ServiceError::invalid(key, message))
+}
+
 pub fn create_account(
     db: &mut Db,
     config: &Config,
@@ -39,16 +46,15 @@ pub fn create_account(
     input: CreateAccount,
 ) -> Result<Account, ServiceError> {
     let name = Name::parse(&input.name).map_err(|m| ServiceError::invalid("name", m))?;
+    let regions = served_regions(config)?;
     let region = match input.region.as_deref() {
-        None => config.server.default_region,
-        Some(r) => Region::parse(r)
-            .filter(|r| config.server.regions.contains(r))
-            .ok_or_else(|| {
-                ServiceError::invalid(
-                    "region",
-                    format!("{r:?} is not a region this instance serves"),
-                )
-            })?,
+        None => regions.default,
+        Some(r) => regions.served(r).ok_or_else(|| {
+            ServiceError::invalid(
+                "region",
+                format!("{r:?} is not a region this instance serves"),
+            )
+        })?,
     };
     let plan = input
         .plan

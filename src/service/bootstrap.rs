@@ -56,7 +56,7 @@ pub fn ensure_instance_admin(
             name: "Administrator",
             email: Some(ADMIN_EMAIL),
             is_personal: true,
-            region: config.server.default_region,
+            region: super::accounts::served_regions(config)?.default,
             plan: &config.accounts.default_plan,
             created_at: now,
         },

@@ -11,8 +11,28 @@ use rusqlite::Connection;
 use super::engine::PgManager;
 use super::pool::{Pool, configure};
 use super::{Db, Store, StoreError, StoreOptions, Tx, busy, migrations};
+use crate::config::{Backend, Config};
 
 impl Store {
+    /// The store the configuration names, as a command opens it (`background_checkpoints`
+    /// false: its connections checkpoint the WAL themselves) or as the server does.
+    pub fn configured(config: &Config, background_checkpoints: bool) -> Result<Store, StoreError> {
+        let options = StoreOptions {
+            pool_size: config.storage.pool_size,
+            busy_timeout: Duration::from_millis(config.storage.busy_timeout_ms),
+            background_checkpoints,
+        };
+        match config.storage.backend {
+            Backend::Sqlite => Store::open(&config.storage.data_dir, options),
+            Backend::Postgres => Store::open_postgres(
+                &config.storage.postgres_url,
+                config.storage.postgres_ca_file.as_deref(),
+                &config.storage.data_dir,
+                options,
+            ),
+        }
+    }
+
     /// Opens (creating if needed) `tidegate.db` in `data_dir`, switches it to WAL and applies
     /// pending migrations.
     pub fn open(data_dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {

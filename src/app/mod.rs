@@ -11,8 +11,13 @@ use std::time::Duration;
 use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 
-use crate::config::{Backend, Config};
-use crate::domain::{Clock, IpHasher, KeyFormat, TrustedProxies};
+mod command;
+mod settings;
+
+pub use command::main;
+
+use crate::config::Config;
+use crate::domain::{Clock, IpHasher};
 use crate::http::listener::{self, Listener};
 use crate::http::metrics::Metrics;
 use crate::http::middleware::request_context;
@@ -28,7 +33,7 @@ use crate::service::gate::Gate;
 use crate::service::generations::{Roster, load_catalog};
 use crate::service::preauth::{FailureLimiter, SignInBackoff};
 use crate::store::request_log::RequestLogThread;
-use crate::store::{Store, StoreError, StoreOptions, settings};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -43,6 +48,8 @@ pub enum AppError {
     Service(#[from] ServiceError),
     #[error("invalid configuration: {0}")]
     Config(String),
+    #[error(transparent)]
+    Settings(#[from] crate::config::ConfigError),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
@@ -79,28 +86,6 @@ fn signin_limiter<K: std::hash::Hash + Eq>(config: &Config) -> FailureLimiter<K>
     FailureLimiter::with_window(config.auth.signin_max_failures, window, window)
 }
 
-/// The store as a command opens it: connections checkpoint the WAL themselves.
-pub fn open_store(config: &Config) -> Result<Store, StoreError> {
-    open_store_with(config, false)
-}
-
-fn open_store_with(config: &Config, background_checkpoints: bool) -> Result<Store, StoreError> {
-    let options = StoreOptions {
-        pool_size: config.storage.pool_size,
-        busy_timeout: Duration::from_millis(config.storage.busy_timeout_ms),
-        background_checkpoints,
-    };
-    match config.storage.backend {
-        Backend::Sqlite => Store::open(&config.storage.data_dir, options),
-        Backend::Postgres => Store::open_postgres(
-            &config.storage.postgres_url,
-            config.storage.postgres_ca_file.as_deref(),
-            &config.storage.data_dir,
-            options,
-        ),
-    }
-}
-
 impl Application {
     pub async fn build(config: Config) -> Result<Application, AppError> {
         Self::build_with_clock(config, Clock::system()).await
@@ -111,8 +96,8 @@ impl Application {
         let listener = listener::bind(addr).map_err(|source| AppError::Bind { addr, source })?;
         let address = listener.local_addr()?;
 
-        let key_format = KeyFormat::new(&config.keys.prefix).map_err(AppError::Config)?;
-        let proxies = TrustedProxies::new(config.trusted_proxies().map_err(AppError::Config)?);
+        let checked = settings::check(&config)?;
+        let (key_format, proxies, regions) = (checked.key_format, checked.proxies, checked.regions);
         let config = Arc::new(config);
         // Blocking start-up work, on a thread of its own: PostgreSQL's client must not block
         // a thread that runs async tasks.
@@ -121,9 +106,9 @@ impl Application {
             scope
                 .spawn(|| -> Result<_, AppError> {
                     // The log writer starts the checkpointer thread below.
-                    let store = open_store_with(&config, true)?;
+                    let store = Store::configured(&config, true)?;
                     let mut db = store.db()?;
-                    let secret = settings::install_secret(&db.read())?;
+                    let secret = crate::store::settings::install_secret(&db.read())?;
                     let admin_password = std::env::var("TIDEGATE_ADMIN_PASSWORD").ok();
                     let admin_created =
                         ensure_instance_admin(&mut db, &config, now, admin_password)?;
@@ -181,6 +166,7 @@ impl Application {
             gate,
             clock,
             proxies,
+            regions,
             metrics: Metrics::default(),
             openapi: serde_json::to_vec(&crate::http::v1::openapi::document()).unwrap_or_default(),
             reveals: crate::http::reveal::Reveals::default(),
