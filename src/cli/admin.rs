@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Subcommand;
-use serde_json::json;
 
 use super::open_store;
 use super::{CliError, Context, print_json, print_table};
@@ -17,7 +16,11 @@ use crate::service::credits::add_credits;
 use crate::service::users::{create_user, list_users, set_password};
 use crate::store::copy::postgres_to_sqlite_file;
 use crate::store::{Db, activity, backup_to, open_read_only};
+use crate::wire::Credits;
 use crate::wire::account::UserOut;
+use crate::wire::admin::{
+    BackupOut, ChainOut, CopiedOut, CreditsAddedOut, PasswordSetOut, UserCreatedOut,
+};
 
 #[derive(Subcommand)]
 pub enum UsersCommand {
@@ -77,9 +80,11 @@ pub fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
             let membership = account.as_deref().zip(role.as_deref());
             let (id, password) = create_user(&mut db, &Actor::Cli, now, &email, membership)?;
             if ctx.json {
-                print_json(
-                    &json!({ "id": id, "email": email.trim().to_lowercase(), "password": password }),
-                );
+                print_json(&UserCreatedOut {
+                    id,
+                    email: email.trim().to_lowercase(),
+                    password,
+                });
             } else {
                 println!("Created user {} with id {id}", email.trim().to_lowercase());
                 println!("One-time password (shown only this once): {password}");
@@ -123,8 +128,10 @@ pub fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
             let generated = given.is_none();
             let password = set_password(&mut db, &Actor::Cli, now, &email, given)?;
             match (ctx.json, generated) {
-                (true, true) => print_json(&json!({ "email": email, "password": password })),
-                (true, false) => print_json(&json!({ "email": email })),
+                (true, generated) => print_json(&PasswordSetOut {
+                    email,
+                    password: generated.then_some(password),
+                }),
                 (false, true) => {
                     println!("New one-time password for {email} (shown only this once): {password}")
                 }
@@ -158,9 +165,11 @@ pub fn credits(ctx: &Context, cmd: CreditsCommand) -> Result<(), CliError> {
         reference.as_deref(),
     )?;
     if ctx.json {
-        print_json(
-            &json!({ "account_id": account, "added": applied, "credit_balance": balance.to_json() }),
-        );
+        print_json(&CreditsAddedOut {
+            account_id: account,
+            added: applied,
+            credit_balance: Credits(balance),
+        });
     } else if applied {
         println!("Added {amount} credits; balance {balance}");
     } else {
@@ -182,7 +191,10 @@ pub fn backup(ctx: &Context, file: PathBuf) -> Result<(), CliError> {
     if ctx.config.storage.backend == Backend::Sqlite {
         backup_to(&db.read(), &file)?;
         if ctx.json {
-            print_json(&json!({ "backup": file }));
+            print_json(&BackupOut {
+                backup: file,
+                copied: None,
+            });
         } else {
             println!("Wrote a consistent copy of the store to {}", file.display());
         }
@@ -192,13 +204,10 @@ pub fn backup(ctx: &Context, file: PathBuf) -> Result<(), CliError> {
     let report = postgres_to_sqlite_file(&mut db, &file, busy_timeout)?;
     let seconds = report.elapsed.as_secs_f64();
     if ctx.json {
-        let tables = super::migrate::table_counts(&report);
-        print_json(&json!({
-            "backup": file,
-            "tables": tables,
-            "rows": report.rows(),
-            "seconds": (seconds * 1000.0).round() / 1000.0,
-        }));
+        print_json(&BackupOut {
+            backup: file,
+            copied: Some(CopiedOut::of(&report)),
+        });
     } else {
         println!(
             "Wrote a consistent copy of the PostgreSQL store to {} (a SQLite file): {} rows \
@@ -244,9 +253,11 @@ pub fn audit(ctx: &Context, cmd: AuditCommand) -> Result<(), CliError> {
     let (mut db, _) = store_to_check(ctx, None)?;
     let (rows, broken) = activity::verify(&db.read())?;
     if ctx.json {
-        print_json(
-            &json!({ "rows": rows, "intact": broken.is_none(), "break": broken.as_ref().map(describe_break) }),
-        );
+        print_json(&ChainOut {
+            rows,
+            intact: broken.is_none(),
+            first_break: broken.as_ref().map(describe_break),
+        });
     } else if broken.is_none() {
         println!("Activity chain intact: {rows} rows");
     }

@@ -4,11 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::json;
-
 use super::{CliError, Context, print_json, print_table};
-use crate::store::copy::{CopyReport, Triggers, describe_postgres, sqlite_to_postgres};
+use crate::store::copy::{Triggers, describe_postgres, sqlite_to_postgres};
 use crate::store::{Store, StoreOptions, check_postgres_url, open_read_only};
+use crate::wire::admin::MigratedOut;
 
 pub fn run(ctx: &Context, to: Option<String>, from: Option<PathBuf>) -> Result<(), CliError> {
     let configured = ctx.config.storage.postgres_url.trim();
@@ -38,20 +37,7 @@ pub fn run(ctx: &Context, to: Option<String>, from: Option<PathBuf>) -> Result<(
     let report = sqlite_to_postgres(&mut source, &mut target)?;
     let seconds = report.elapsed.as_secs_f64();
     if ctx.json {
-        let tables = table_counts(&report);
-        let (triggers, reason) = match &report.triggers {
-            Triggers::Off => ("off", None),
-            Triggers::On(reason) => ("on", Some(reason)),
-        };
-        print_json(&json!({
-            "from": path,
-            "to": target_name,
-            "tables": tables,
-            "rows": report.rows(),
-            "triggers": triggers,
-            "triggers_reason": reason,
-            "seconds": (seconds * 1000.0).round() / 1000.0,
-        }));
+        print_json(&MigratedOut::of(path, target_name, &report));
         return Ok(());
     }
     println!(
@@ -79,13 +65,4 @@ pub fn run(ctx: &Context, to: Option<String>, from: Option<PathBuf>) -> Result<(
          (generated media stay there), and run `tidegate check`."
     );
     Ok(())
-}
-
-/// The rows copied per table, as the `--json` output of `migrate-store` and `backup` gives them.
-pub(super) fn table_counts(report: &CopyReport) -> serde_json::Map<String, serde_json::Value> {
-    report
-        .tables
-        .iter()
-        .map(|(name, rows)| ((*name).to_owned(), json!(rows)))
-        .collect()
 }

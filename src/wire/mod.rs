@@ -4,6 +4,7 @@
 //! to an answer and to its document in one edit.
 
 pub mod account;
+pub mod admin;
 pub mod error;
 pub mod generation;
 pub mod health;

@@ -23,12 +23,12 @@
 use std::time::{Duration, Instant};
 
 use reqwest::Client;
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use super::ProviderSpec;
 use super::job::{OutputFile, PredictionSlot, ProviderError, ProviderJob, ProviderOutput};
-use super::upstream::{Budget, Upstream, check_count, garbage, merge_specific, read_json};
+use super::upstream::{Budget, Upstream, check_count, garbage, read_json, with_specific};
 use crate::domain::generation::ModelType;
 
 /// Submits, polls and cancels are short; the whole attempt is bounded by the worker.
@@ -203,29 +203,49 @@ impl HttpAsync {
     }
 }
 
+/// `POST /predictions`: the upstream's model and what to make.
+#[derive(Serialize)]
+struct PredictionRequest<'a> {
+    model: &'a str,
+    input: Map<String, Value>,
+}
+
+/// The prediction's `input`, before the model-specific fields join it.
+#[derive(Serialize)]
+struct Input<'a> {
+    prompt: &'a str,
+    ratio: &'a str,
+    output_format: &'a str,
+    output_number: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resolution: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generate_audio: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_file_last_content: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    input_files: &'a [String],
+}
+
 fn request_body(job: &ProviderJob) -> Value {
-    let mut input = Map::new();
-    input.insert("prompt".to_owned(), json!(job.prompt));
-    input.insert("ratio".to_owned(), json!(job.ratio));
-    input.insert("output_format".to_owned(), json!(job.output_format));
-    input.insert("output_number".to_owned(), json!(job.output_number));
-    if let Some(duration) = job.duration {
-        input.insert("duration".to_owned(), json!(duration));
-    }
-    if let Some(resolution) = &job.resolution {
-        input.insert("resolution".to_owned(), json!(resolution));
-    }
-    if job.model_type == ModelType::Video {
-        input.insert("generate_audio".to_owned(), json!(job.generate_audio));
-    }
-    if let Some(frame) = &job.last_frame {
-        input.insert("input_file_last_content".to_owned(), json!(frame));
-    }
-    if !job.input_files.is_empty() {
-        input.insert("input_files".to_owned(), json!(job.input_files));
-    }
-    merge_specific(&mut input, &job.specific);
-    json!({ "model": job.raw_model_id, "input": input })
+    let input = Input {
+        prompt: &job.prompt,
+        ratio: &job.ratio,
+        output_format: &job.output_format,
+        output_number: job.output_number,
+        duration: job.duration,
+        resolution: job.resolution.as_deref(),
+        generate_audio: (job.model_type == ModelType::Video).then_some(job.generate_audio),
+        input_file_last_content: job.last_frame.as_deref(),
+        input_files: &job.input_files,
+    };
+    let request = PredictionRequest {
+        model: &job.raw_model_id,
+        input: with_specific(&input, &job.specific),
+    };
+    serde_json::to_value(request).unwrap_or(Value::Null)
 }
 
 /// Whether an upstream's prediction id is safe to keep and to put in a URL path.

@@ -9,6 +9,7 @@ use super::*;
 use crate::providers::ProviderKind;
 use crate::providers::upstream::client;
 use crate::providers::upstream::testing::{fake_upstream, job, spec, tiny_png};
+use serde_json::json;
 
 /// What the fake upstream saw.
 #[derive(Default)]

@@ -5,12 +5,12 @@
 use std::time::{Duration, Instant};
 
 use reqwest::Client;
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use super::ProviderSpec;
 use super::job::{OutputFile, ProviderError, ProviderJob, ProviderOutput};
-use super::upstream::{Budget, Upstream, check_count, garbage, merge_specific, read_json};
+use super::upstream::{Budget, Upstream, check_count, garbage, read_json, with_specific};
 use crate::domain::generation::parse_ratio;
 
 /// The one request is the whole generation, so it may take the provider's whole timeout.
@@ -79,19 +79,27 @@ impl OpenAiImages {
     }
 }
 
-fn request_body(job: &ProviderJob) -> Value {
-    let mut body = Map::new();
-    body.insert("model".to_owned(), json!(job.raw_model_id));
-    body.insert("prompt".to_owned(), json!(job.prompt));
-    body.insert("n".to_owned(), json!(job.output_number));
-    body.insert("size".to_owned(), json!(size_for_ratio(&job.ratio)));
-    body.insert(
-        "output_format".to_owned(),
-        json!(output_format(&job.output_format)),
-    );
-    body.insert("response_format".to_owned(), json!("b64_json"));
-    merge_specific(&mut body, &job.specific);
-    Value::Object(body)
+/// `POST /v1/images/generations`, before the model-specific fields join it.
+#[derive(Serialize)]
+struct ImagesRequest<'a> {
+    model: &'a str,
+    prompt: &'a str,
+    n: u32,
+    size: String,
+    output_format: &'a str,
+    response_format: &'static str,
+}
+
+fn request_body(job: &ProviderJob) -> Map<String, Value> {
+    let request = ImagesRequest {
+        model: &job.raw_model_id,
+        prompt: &job.prompt,
+        n: job.output_number,
+        size: size_for_ratio(&job.ratio),
+        output_format: output_format(&job.output_format),
+        response_format: "b64_json",
+    };
+    with_specific(&request, &job.specific)
 }
 
 /// `WxH` for a `W:H` ratio: the short side 1024, the long side the nearest multiple of 64, which

@@ -9,6 +9,7 @@ use super::*;
 use crate::providers::ProviderKind;
 use crate::providers::upstream::client;
 use crate::providers::upstream::testing::{fake_upstream, job, spec, tiny_png};
+use serde_json::json;
 
 const ROUTE: &str = "/v1/images/generations";
 

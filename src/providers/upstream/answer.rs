@@ -70,10 +70,20 @@ pub(crate) fn check_count(produced: usize, asked: u32) -> Result<usize, Provider
 }
 
 /// Adds the model-specific fields to a request body; they never replace a field the adapter set.
-pub(crate) fn merge_specific(body: &mut Map<String, Value>, specific: &Map<String, Value>) {
+/// The body `fields` serialize to, with the model-specific fields beside them (a field the
+/// adapter sets itself keeps its value).
+pub(crate) fn with_specific(
+    fields: &impl serde::Serialize,
+    specific: &Map<String, Value>,
+) -> Map<String, Value> {
+    let mut body = match serde_json::to_value(fields) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
     for (name, value) in specific {
         body.entry(name.clone()).or_insert_with(|| value.clone());
     }
+    body
 }
 
 pub(crate) fn garbage(reason: &str) -> ProviderError {

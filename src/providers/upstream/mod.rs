@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::job::{OutputFile, ProviderError};
 use super::outbound::AddressPolicy;
-pub(crate) use answer::{Budget, check_count, garbage, merge_specific, read_json};
+pub(crate) use answer::{Budget, check_count, garbage, read_json, with_specific};
 use answer::{
     EXCERPT_CHARS, decode_base64, error_message, file_from_bytes, is_web, read_capped,
     says_out_of_credit, transport,
