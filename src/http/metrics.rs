@@ -3,10 +3,6 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use actix_web::{HttpResponse, web};
-
-use super::state::AppState;
-
 #[derive(Default)]
 pub struct Metrics {
     pub v1_requests: [AtomicU64; 6],
@@ -71,64 +67,4 @@ impl Metrics {
         }
         out
     }
-}
-
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let mut text = state.metrics.render();
-    let log = state.gate.log_stats();
-    for (name, help, counter) in [
-        (
-            "tidegate_request_log_commits_total",
-            "Transactions committed by the request-log writer.",
-            &log.commits,
-        ),
-        (
-            "tidegate_request_log_rows_total",
-            "Request-log rows committed.",
-            &log.rows,
-        ),
-        (
-            "tidegate_generation_store_retries_total",
-            "Writes of a generation's state that failed and were tried again.",
-            &state.generation_store_retries,
-        ),
-    ] {
-        let n = counter.load(Ordering::Relaxed);
-        let _ = writeln!(
-            text,
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {n}"
-        );
-    }
-    for (name, help, histogram) in [
-        (
-            "tidegate_request_log_row_wait_seconds",
-            "From a row's arrival at the log writer to its outcome.",
-            &log.row_wait,
-        ),
-        (
-            "tidegate_request_log_commit_seconds",
-            "One request-log transaction, from its start to its commit.",
-            &log.commit,
-        ),
-        (
-            "tidegate_request_log_relay_wake_seconds",
-            "From a group's outcomes being sent to an HTTP worker to their arrival.",
-            &log.relay_wake,
-        ),
-        (
-            "tidegate_wal_checkpoint_passive_seconds",
-            "Passive WAL checkpoint rounds.",
-            &log.checkpoint_passive,
-        ),
-        (
-            "tidegate_wal_checkpoint_restart_seconds",
-            "RESTART WAL checkpoints, which hold writers off while they run.",
-            &log.checkpoint_restart,
-        ),
-    ] {
-        histogram.render(name, help, &mut text);
-    }
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(text)
 }

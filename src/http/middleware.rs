@@ -9,8 +9,7 @@ use actix_web::error::{
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, HttpRequest};
-use rand::RngExt;
+use actix_web::{Error, HttpMessage};
 use tracing::Instrument;
 
 use std::rc::Rc;
@@ -22,30 +21,10 @@ use actix_web::web;
 use super::body_deadline;
 use super::error::{ApiError, ErrorCode};
 use super::listener::{self, Connection};
+use super::request_id::RequestId;
 use super::state::AppState;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-/// `req_` + 32 lowercase hex characters.
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
-
-impl RequestId {
-    pub fn generate() -> RequestId {
-        let bytes: [u8; 16] = rand::rng().random();
-        let mut id = String::with_capacity(36);
-        id.push_str("req_");
-        crate::domain::random::push_hex(&mut id, &bytes);
-        RequestId(id)
-    }
-
-    pub fn of(req: &HttpRequest) -> String {
-        req.extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_else(|| Self::generate().0)
-    }
-}
 
 pub async fn request_context(
     mut req: ServiceRequest,

@@ -12,7 +12,7 @@ use actix_web::{HttpMessage, HttpRequest};
 
 use super::error::{ApiError, ErrorCode};
 use super::metrics::Metrics;
-use super::middleware::RequestId;
+use super::request_id::RequestId;
 use super::state::AppState;
 use crate::domain::{KeyStatus, Region, Scope, Timestamp};
 use crate::service::auth::{Principal, Refused};

@@ -2,7 +2,7 @@
 //! form post, API — is checked the same way.
 
 use super::changes::{self, Category, Change, Note};
-use super::users::{insert_new_user, one_time_password, parse_email};
+use super::users::{assignable_role, insert_new_user, one_time_password, parse_email};
 use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
 use crate::store::{Db, Tx};
@@ -29,11 +29,6 @@ fn denied(what: &str) -> ServiceError {
 /// members, not create or remove owners); members manage nobody.
 fn may_manage(acting: &Acting<'_>, target_role: Role) -> bool {
     acting.role.manages(target_role)
-}
-
-/// A role that can be given: owner or member (the primary owner is handed over).
-pub fn assignable_role(raw: &str, refusal: &str) -> Result<Role, ServiceError> {
-    Role::parse_assignable(raw).ok_or_else(|| ServiceError::invalid("role", refusal))
 }
 
 fn role_of(tx: &Tx<'_>, account_id: &str, user_id: &str) -> Result<Role, ServiceError> {

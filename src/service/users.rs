@@ -20,6 +20,11 @@ pub struct UserSummary {
     pub memberships: Vec<(String, Role)>,
 }
 
+/// A role that can be given: owner or member (the primary owner is handed over).
+pub fn assignable_role(raw: &str, refusal: &str) -> Result<Role, ServiceError> {
+    Role::parse_assignable(raw).ok_or_else(|| ServiceError::invalid("role", refusal))
+}
+
 /// A plausible address: one `@`, no spaces or control characters, at most 254 characters.
 pub fn parse_email(raw: &str) -> Result<String, ServiceError> {
     let email = raw.trim().to_lowercase();
@@ -45,7 +50,7 @@ pub fn create_user(
     let membership = match membership {
         Some((account_id, role)) => Some((
             account_id,
-            super::members::assignable_role(role, "role must be owner or member")?,
+            assignable_role(role, "role must be owner or member")?,
         )),
         None => None,
     };

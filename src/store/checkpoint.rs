@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::request_log::WriterStats;
+use super::request_log::stats::WriterStats;
 use super::{Engine, Store, StoreError};
 
 const INTERVAL: Duration = Duration::from_millis(100);

@@ -3,10 +3,12 @@
 //! requests share one transaction. Daily roll-ups and `last_used_at` move in the same commit.
 
 mod batch;
+pub(super) mod stats;
 mod writer;
 
+pub use stats::WriterStats;
+
 use std::borrow::Cow;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
@@ -15,7 +17,6 @@ use tokio::sync::oneshot;
 use super::checkpoint::Checkpointer;
 use super::{Store, StoreError};
 use crate::domain::key::ApiKey;
-use crate::telemetry::Histogram;
 use writer::writer_loop;
 
 /// One row of `request_logs` (keys.md §7).
@@ -108,22 +109,6 @@ pub struct LogUnavailable;
 pub struct RequestLogWriter {
     tx: mpsc::Sender<Message>,
     stats: Arc<WriterStats>,
-}
-
-/// Commits and rows written so far, for `/metrics`.
-#[derive(Debug, Default)]
-pub struct WriterStats {
-    pub commits: AtomicU64,
-    pub rows: AtomicU64,
-    /// From a row's arrival at the writer to its outcome being handed back.
-    pub row_wait: Histogram,
-    /// One group's transaction, from its start to its commit.
-    pub commit: Histogram,
-    /// From a group's outcomes being sent to a relay to the relay receiving them.
-    pub relay_wake: Histogram,
-    /// The checkpointer's passive rounds, and the RESTARTs that hold writers off.
-    pub checkpoint_passive: Histogram,
-    pub checkpoint_restart: Histogram,
 }
 
 /// The writer thread; `shutdown` flushes what is queued and waits for it.

@@ -2,6 +2,7 @@
 //! provider order, and prices.
 
 mod catalog;
+mod field;
 mod model;
 pub mod order;
 pub mod pricing;
@@ -11,9 +12,9 @@ pub mod request;
 mod specific;
 
 pub use catalog::{Catalog, DEFAULT_CATALOG};
-pub use model::{FieldType, Model, ModelProvider, ModelType, SpecificField, parse_ratio};
+pub use model::{FieldType, Model, ModelProvider, ModelType, Pricing, SpecificField, parse_ratio};
 pub use order::{ProviderOrder, resolve_order};
-pub use pricing::{Estimate, Pricing, cost_of, estimate};
+pub use pricing::{Estimate, cost_of, estimate};
 pub use provider::{BreakerConfig, ProviderKind, ProviderSpec};
 pub use record::{AttemptOutcome, Generation, GenerationStatus, OutputFile};
 pub use request::{GenerateRequest, Invalid};

@@ -1,9 +1,9 @@
 //! A model of the catalog as the API offers it: its type, ratios, formats, video parameters,
 //! model-specific fields and the providers serving it.
 
-use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
-use super::pricing::Pricing;
+use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -135,4 +135,12 @@ pub fn parse_ratio(ratio: &str) -> Option<(u32, u32)> {
     let w: u32 = w.parse().ok()?;
     let h: u32 = h.parse().ok()?;
     (w > 0 && h > 0 && w <= 100 && h <= 100).then_some((w, h))
+}
+
+/// A price: flat, or per resolution (video, with optional `_audio` / `_noaudio` variants).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Pricing {
+    Flat(f64),
+    Map(BTreeMap<String, f64>),
 }

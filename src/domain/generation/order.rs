@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value};
 
+use super::field::{Invalid, invalid, string};
 use super::model::Model;
-use super::request::{Invalid, invalid, string};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProviderOrder {

@@ -3,19 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-use super::model::Model;
-use super::request::{GenerateRequest, Invalid, invalid};
+use super::field::{Invalid, invalid};
+use super::model::{Model, Pricing};
+use super::request::GenerateRequest;
 use crate::domain::Money;
-
-/// A price: flat, or per resolution (video, with optional `_audio` / `_noaudio` variants).
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(untagged)]
-pub enum Pricing {
-    Flat(f64),
-    Map(BTreeMap<String, f64>),
-}
 
 fn money(amount: f64) -> Money {
     Money((amount * 1000.0).round() as i64)

@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value};
 
+pub use super::field::Invalid;
+use super::field::{invalid, string};
 use super::model::{Model, ModelType};
 use super::order::{ProviderOrder, provider_order};
 use super::specific::specific;
@@ -10,20 +12,6 @@ use super::specific::specific;
 pub const MAX_PROMPT_CHARS: usize = 4000;
 pub const MAX_INPUT_FILES: usize = 8;
 const MAX_URL_LEN: usize = 2048;
-
-/// A refused field: the name the client sent and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Invalid {
-    pub field: String,
-    pub message: String,
-}
-
-pub(super) fn invalid(field: &str, message: impl Into<String>) -> Invalid {
-    Invalid {
-        field: field.to_owned(),
-        message: message.into(),
-    }
-}
 
 /// A valid generate request, with the model's defaults filled in.
 #[derive(Clone, Debug, PartialEq)]
@@ -128,17 +116,6 @@ pub fn parse(
         last_frame: last_frame(&fields, model)?,
         specific: specific(&fields, &model.specific)?,
     })
-}
-
-pub(super) fn string<'a>(
-    fields: &'a Map<String, Value>,
-    name: &str,
-) -> Result<Option<&'a str>, Invalid> {
-    match fields.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(invalid(name, format!("{name} must be a string."))),
-    }
 }
 
 fn prompt(fields: &Map<String, Value>) -> Result<String, Invalid> {

@@ -2,8 +2,8 @@
 
 use serde_json::{Map, Value};
 
+use super::field::{Invalid, invalid};
 use super::model::{FieldType, SpecificField};
-use super::request::{Invalid, invalid};
 
 pub(super) fn specific(
     fields: &Map<String, Value>,

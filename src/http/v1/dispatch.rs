@@ -9,7 +9,7 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::firewall;
-use super::handlers::{V1Reply, V1Request};
+use super::request::{V1Reply, V1Request};
 use crate::http::envelope::success_body;
 use crate::http::error::ApiError;
 use crate::http::metrics::Metrics;

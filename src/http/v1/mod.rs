@@ -6,4 +6,5 @@ pub mod generation;
 pub mod handlers;
 pub mod openapi;
 pub mod operation;
+pub mod request;
 pub mod routes;

@@ -8,7 +8,7 @@ use std::pin::Pin;
 
 use actix_web::http::Method;
 
-use super::handlers::{V1Reply, V1Request};
+use super::request::{V1Reply, V1Request};
 use crate::domain::Scope;
 use crate::http::error::ApiError;
 use crate::http::openapi::SchemaOf;
@@ -76,6 +76,28 @@ pub struct Operation {
     /// are added by the OpenAPI document.
     pub errors: &'static [u16],
     pub handler: Handler,
+}
+
+impl QueryParam {
+    /// This integer query parameter of `req`, within its bounds (the firewall has already checked its type).
+    pub fn int(&self, req: &V1Request) -> Result<i64, ApiError> {
+        let bounds = self.bounds.unwrap_or(Bounds::ANY);
+        crate::http::query::bounded_int(
+            self.name,
+            req.query_value(self.name),
+            bounds.default,
+            bounds.range(),
+        )
+    }
+
+    /// This integer query parameter of `req`, clamped into its bounds instead of refused.
+    pub fn clamped(&self, req: &V1Request) -> i64 {
+        let bounds = self.bounds.unwrap_or(Bounds::ANY);
+        req.query_value(self.name)
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(bounds.default)
+            .clamp(bounds.min, bounds.max)
+    }
 }
 
 pub const fn q(name: &'static str, ty: QueryType, description: &'static str) -> QueryParam {

@@ -3,8 +3,8 @@
 use super::not_found;
 use crate::http::envelope::Page;
 use crate::http::error::{ApiError, ErrorCode};
-use crate::http::v1::handlers::{V1Reply, V1Request};
 use crate::http::v1::operation::{HandlerFuture, LIMIT, OFFSET};
+use crate::http::v1::request::{V1Reply, V1Request};
 use crate::service::ServiceError;
 use crate::service::generations::{self, CancelError};
 use crate::wire::generation::{
@@ -31,8 +31,8 @@ pub fn get_content(req: V1Request) -> HandlerFuture {
 
 pub fn list_content(req: V1Request) -> HandlerFuture {
     Box::pin(async move {
-        let limit = req.query_int(&LIMIT)?;
-        let offset = req.query_int(&OFFSET)?;
+        let limit = LIMIT.int(&req)?;
+        let offset = OFFSET.int(&req)?;
         let account_id = req.principal.key.account_id.clone();
         let (rows, total) = req
             .state

@@ -2,8 +2,8 @@
 
 use std::time::Instant;
 
-use crate::http::v1::handlers::{V1Reply, V1Request};
 use crate::http::v1::operation::HandlerFuture;
+use crate::http::v1::request::{V1Reply, V1Request};
 use crate::service::cause_chain;
 use crate::wire::health::{CacheHealth, ModelsHealth, ProvidersHealth, StorageHealth};
 

@@ -1,7 +1,7 @@
 //! The model and provider library.
 
-use crate::http::v1::handlers::{V1Reply, V1Request};
 use crate::http::v1::operation::HandlerFuture;
+use crate::http::v1::request::{V1Reply, V1Request};
 use crate::wire::library::{ModelList, ProviderList};
 
 pub fn library_models(req: V1Request) -> HandlerFuture {

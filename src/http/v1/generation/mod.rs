@@ -13,8 +13,9 @@ use crate::domain::generation::request::{self, Invalid};
 use crate::domain::generation::{Model, ModelType, pricing};
 use crate::http::envelope::success_body;
 use crate::http::error::{ApiError, ErrorCode};
-use crate::http::v1::handlers::{V1Reply, V1Request, load_account};
+use crate::http::v1::handlers::load_account;
 use crate::http::v1::operation::{COUNT, HandlerFuture};
+use crate::http::v1::request::{V1Reply, V1Request};
 use crate::service::generations::Generation;
 use crate::service::idempotency::{self, IdempotencyScope};
 use crate::service::submit::{Generator, Submission, SubmitError, Submitted, submit};
@@ -56,7 +57,7 @@ pub(super) fn not_found(id: &str) -> ApiError {
 pub fn estimate(req: V1Request) -> HandlerFuture {
     Box::pin(async move {
         let model = model(&req)?;
-        let count = req.query_clamped(&COUNT) as u32;
+        let count = COUNT.clamped(&req) as u32;
         // Image models ignore the video parameters.
         let (duration, audio) = if model.is_video() {
             let duration = match req.query_value("duration") {

@@ -1,0 +1,174 @@
+//! The sections of the configuration, one struct each, as `config/default.toml` lists them.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub keys: KeysConfig,
+    pub accounts: AccountsConfig,
+    pub auth: AuthConfig,
+    pub logs: LogsConfig,
+    pub jobs: JobsConfig,
+    pub generation: GenerationConfig,
+    pub webhooks: WebhooksConfig,
+    pub telemetry: TelemetryConfig,
+    pub plans: BTreeMap<String, PlanConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub default_region: String,
+    pub regions: Vec<String>,
+    pub trusted_proxies: Vec<String>,
+    pub workers: usize,
+    pub shutdown_timeout_seconds: u64,
+    pub metrics: bool,
+    pub max_body_bytes: usize,
+    pub body_timeout_seconds: u64,
+    pub max_connections_per_ip: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    pub backend: Backend,
+    pub data_dir: PathBuf,
+    /// `backend = "postgres"`: the database, as a `postgres://` URL or `key=value` pairs.
+    pub postgres_url: String,
+    /// With `sslmode=require` in the URL: the certificates (PEM) to verify the server with,
+    /// instead of the system's roots.
+    pub postgres_ca_file: Option<PathBuf>,
+    pub pool_size: u32,
+    pub busy_timeout_ms: u64,
+}
+
+/// Where the store lives: one SQLite file in `data_dir`, or a PostgreSQL database several
+/// nodes share.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    pub prefix: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountsConfig {
+    pub default_plan: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub preauth_max_failures: u32,
+    pub preauth_block_seconds: u64,
+    pub allow_signup: bool,
+    pub session_hours: u32,
+    pub signin_max_failures: u32,
+    pub signin_window_minutes: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsConfig {
+    pub retention_days: u32,
+    pub max_batch: usize,
+}
+
+/// Cron strings of the scheduled jobs (empty disables one) and the expiry warning lead time.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    pub expire_rotated_keys: String,
+    pub warn_expiring_keys: String,
+    pub purge_request_logs: String,
+    pub purge_idempotency_keys: String,
+    pub fail_stuck_generations: String,
+    pub expiry_warning_days: u32,
+}
+
+/// Where the catalog comes from, how many generations run at once, and the media URL origin.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationConfig {
+    pub catalog: String,
+    pub workers: usize,
+    pub public_url: String,
+}
+
+impl GenerationConfig {
+    pub fn catalog_file(&self) -> Option<&Path> {
+        (!self.catalog.trim().is_empty()).then(|| Path::new(self.catalog.trim()))
+    }
+
+    /// The configured origin without a trailing slash, if any.
+    pub fn public_origin(&self) -> Option<&str> {
+        let url = self.public_url.trim().trim_end_matches('/');
+        (!url.is_empty()).then_some(url)
+    }
+}
+
+/// How webhook deliveries are made (generation.md §6).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    pub allow_private_networks: bool,
+    pub retry_schedule_seconds: Vec<f64>,
+    pub timeout_seconds: f64,
+    pub disable_after_failures: u32,
+    pub queue_hours: u32,
+    pub max_concurrent: usize,
+    pub max_concurrent_per_endpoint: usize,
+    pub max_endpoints_per_account: u32,
+}
+
+impl WebhooksConfig {
+    pub fn retry_schedule(&self) -> Vec<Duration> {
+        self.retry_schedule_seconds
+            .iter()
+            .map(|s| Duration::from_secs_f64(*s))
+            .collect()
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeout_seconds)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PlanConfig {
+    pub requests_per_minute: Option<u32>,
+    pub requests_per_day: Option<u32>,
+    pub max_in_flight: Option<u32>,
+}
