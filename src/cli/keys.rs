@@ -5,11 +5,12 @@ use clap::Subcommand;
 use super::open_store;
 use super::{CliError, Context, print_json, print_table};
 use crate::domain::key::ApiKey;
+use crate::domain::key::Switch;
 use crate::domain::{Clock, Environment, KeyFormat, Timestamp};
 use crate::service::Actor;
 use crate::service::keys::{CreateKey, ScopeChoice, create_key, get_key, switch_key};
 use crate::service::lifecycle::{delete_key, expire_now, rotate_key};
-use crate::store::keys::{Switch, insert_key, list_keys};
+use crate::store::keys::{insert_key, list_keys};
 use crate::wire::key::{CreatedKeyOut, DeletedKeyOut, KeyOut, RotatedKeyOut};
 
 #[derive(Subcommand)]

@@ -98,6 +98,16 @@ pub struct Member {
     pub joined_at: Timestamp,
 }
 
+/// One movement of an account's credits: added, reserved, charged or refunded.
+#[derive(Clone, Debug)]
+pub struct LedgerEntry {
+    pub kind: String,
+    pub amount: Money,
+    pub reference: Option<String>,
+    pub actor: String,
+    pub created_at: Timestamp,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

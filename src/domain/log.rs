@@ -46,3 +46,12 @@ pub struct ActivityEntry {
     pub prev_hash: String,
     pub hash: String,
 }
+
+/// Where the chain breaks, if it does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChainBreak {
+    /// The row's fields no longer hash to its stored hash (it was edited).
+    Edited { id: i64 },
+    /// The row does not point at the row before it (one was deleted or inserted).
+    Unlinked { id: i64 },
+}

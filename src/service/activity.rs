@@ -2,7 +2,7 @@
 //! are appended by the use cases that make the changes.
 
 pub use crate::domain::log::ActivityEntry;
-pub use crate::store::activity::ChainBreak;
+pub use crate::domain::log::ChainBreak;
 
 use super::ServiceError;
 use crate::store::{Tx, activity};

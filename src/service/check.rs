@@ -4,8 +4,9 @@ use serde::Serialize;
 
 use super::ServiceError;
 use super::credits::ledger_mismatches;
+use crate::domain::log::ChainBreak;
 use crate::store::Db;
-use crate::store::activity::{ChainBreak, verify};
+use crate::store::activity::verify;
 use crate::store::check as store;
 
 /// Whether the store answers, for the readiness probe.

@@ -3,11 +3,12 @@
 use super::changes::{self, Change, KeyChange, KeyRef};
 use super::{Actor, ServiceError};
 pub use crate::domain::key::ApiKey;
+pub use crate::domain::key::Switch;
 use crate::domain::{
     Environment, IpAllowlist, KeyFormat, KeySecret, KeyStatus, Name, Preset, ScopeSet, Timestamp,
 };
 use crate::store::accounts;
-pub use crate::store::keys::{KeyFilter, Switch};
+pub use crate::store::keys::KeyFilter;
 
 use crate::store::keys;
 use crate::store::{Db, Tx};

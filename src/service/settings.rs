@@ -10,10 +10,10 @@ use crate::store::{Db, Tx};
 
 pub const MAX_THRESHOLDS: usize = 10;
 
-pub use crate::store::settings::LedgerRow;
+pub use crate::domain::account::LedgerEntry;
 
 /// The account's last `limit` ledger rows, newest first.
-pub fn ledger(db: &mut Db, account_id: &str, limit: i64) -> Result<Vec<LedgerRow>, ServiceError> {
+pub fn ledger(db: &mut Db, account_id: &str, limit: i64) -> Result<Vec<LedgerEntry>, ServiceError> {
     Ok(store::ledger(&db.read(), account_id, limit)?)
 }
 

@@ -7,7 +7,7 @@ use super::StoreError;
 use super::Tx;
 use super::engine::Row;
 use crate::domain::Timestamp;
-use crate::domain::log::ActivityEntry;
+use crate::domain::log::{ActivityEntry, ChainBreak};
 use crate::domain::random::hex;
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -114,15 +114,6 @@ pub fn list_in_category(
          AND (CAST(?4 AS TEXT) IS NULL OR category = ?4) ORDER BY id DESC LIMIT ?3"
     );
     tx.query_all(&sql, &[&account_id, &before, &limit, &category], from_row)
-}
-
-/// Where the chain breaks, if it does.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ChainBreak {
-    /// The row's fields no longer hash to its stored hash (it was edited).
-    Edited { id: i64 },
-    /// The row does not point at the row before it (one was deleted or inserted).
-    Unlinked { id: i64 },
 }
 
 /// Walks the whole chain in order; returns the rows checked and the first break.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::Tx;
 use super::engine::Row;
 use super::{StoreError, ts};
-use crate::domain::key::ApiKey;
+use crate::domain::key::{ApiKey, Switch};
 use crate::domain::{Environment, IpAllowlist, KeyStatus, Region, ScopeSet, Timestamp};
 
 const KEY_COLUMNS: &str = "k.id, k.account_id, k.name, k.key_prefix, k.key_hash, k.environment, \
@@ -129,14 +129,6 @@ pub fn find_for_auth(tx: &Tx<'_>, key_hash: &str) -> Result<Option<AuthRecord>, 
             account,
         })
     })
-}
-
-/// Which lifecycle timestamp a switch sets or clears.
-#[derive(Clone, Copy, Debug)]
-pub enum Switch {
-    Revoke,
-    Disable,
-    Enable,
 }
 
 /// Sets or clears the lifecycle timestamp of a switch; the service checks the key's state first,

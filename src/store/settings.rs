@@ -1,6 +1,7 @@
 //! Instance settings, among them the per-install secret that keys IP hashes.
 
 use super::{StoreError, Tx};
+use crate::domain::account::LedgerEntry;
 use crate::domain::random::os_random_bytes;
 use crate::domain::{Money, Timestamp};
 
@@ -29,23 +30,14 @@ pub fn install_secret(tx: &Tx<'_>) -> Result<Vec<u8>, StoreError> {
     )
 }
 
-/// One row of an account's credit ledger, as the settings page lists it.
-pub struct LedgerRow {
-    pub kind: String,
-    pub amount: Money,
-    pub reference: Option<String>,
-    pub actor: String,
-    pub created_at: Timestamp,
-}
-
 /// The account's last `limit` ledger rows, newest first.
-pub fn ledger(tx: &Tx<'_>, account_id: &str, limit: i64) -> Result<Vec<LedgerRow>, StoreError> {
+pub fn ledger(tx: &Tx<'_>, account_id: &str, limit: i64) -> Result<Vec<LedgerEntry>, StoreError> {
     tx.query_all(
         "SELECT kind, amount, reference, actor, created_at FROM credit_ledger
          WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2",
         &[&account_id, &limit],
         |r| {
-            Ok(LedgerRow {
+            Ok(LedgerEntry {
                 kind: r.get(0)?,
                 amount: Money(r.get(1)?),
                 reference: r.get(2)?,

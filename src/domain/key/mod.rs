@@ -202,6 +202,14 @@ impl fmt::Debug for KeyDigest {
     }
 }
 
+/// Switching a key off for good (revoke), or off and on again.
+#[derive(Clone, Copy, Debug)]
+pub enum Switch {
+    Revoke,
+    Disable,
+    Enable,
+}
+
 /// Status derived from the timestamps at the moment of asking (keys.md §5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -15,7 +15,7 @@ use crate::service::ServiceError;
 use crate::service::accounts::{self, Account};
 use crate::service::credits::add_credits;
 use crate::service::sessions::Session;
-use crate::service::settings::{self, LedgerRow};
+use crate::service::settings::{self, LedgerEntry};
 
 #[derive(Template)]
 #[template(path = "settings.html")]
@@ -24,7 +24,7 @@ struct SettingsPage<'a> {
     session: &'a Session,
     account: Account,
     plans: Vec<&'a str>,
-    ledger: Vec<LedgerRow>,
+    ledger: Vec<LedgerEntry>,
     thresholds: Vec<Money>,
     max_thresholds: usize,
     is_primary: bool,
