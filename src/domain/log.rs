@@ -29,6 +29,39 @@ pub struct LogEntry {
     pub created_at: Timestamp,
 }
 
+/// What a change is about, as the activity log files it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Category {
+    ApiKey,
+    Member,
+    Credits,
+    Auth,
+    Account,
+    Webhook,
+}
+
+impl Category {
+    pub const ALL: [Category; 6] = [
+        Category::ApiKey,
+        Category::Member,
+        Category::Credits,
+        Category::Auth,
+        Category::Account,
+        Category::Webhook,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::ApiKey => "apikey",
+            Category::Member => "member",
+            Category::Credits => "credits",
+            Category::Auth => "auth",
+            Category::Account => "account",
+            Category::Webhook => "webhook",
+        }
+    }
+}
+
 /// One change recorded in the activity log.
 #[derive(Clone, Debug)]
 pub struct ActivityEntry {

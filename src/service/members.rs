@@ -32,7 +32,7 @@ fn may_manage(acting: &Acting<'_>, target_role: Role) -> bool {
 }
 
 fn role_of(tx: &Tx<'_>, account_id: &str, user_id: &str) -> Result<Role, ServiceError> {
-    members::role_of(tx, account_id, user_id)?.ok_or(ServiceError::NotFound("member"))
+    members::role_of(tx, account_id, user_id)?.ok_or(ServiceError::NotFound("membership"))
 }
 
 fn email_of(tx: &Tx<'_>, user_id: &str) -> Result<String, ServiceError> {

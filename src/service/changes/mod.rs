@@ -7,6 +7,7 @@
 mod key;
 mod outbox;
 
+pub use crate::domain::log::Category;
 pub use key::{KeyChange, KeyRef};
 pub use outbox::TEST_GENERATION_ID;
 
@@ -16,39 +17,6 @@ use crate::domain::webhook::WebhookEvent;
 use crate::domain::{Money, Timestamp};
 use crate::store::Tx;
 use crate::store::activity::{self, NewActivity};
-
-/// What a change is about, as the activity log files it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Category {
-    ApiKey,
-    Member,
-    Credits,
-    Auth,
-    Account,
-    Webhook,
-}
-
-impl Category {
-    pub const ALL: [Category; 6] = [
-        Category::ApiKey,
-        Category::Member,
-        Category::Credits,
-        Category::Auth,
-        Category::Account,
-        Category::Webhook,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::ApiKey => "apikey",
-            Category::Member => "member",
-            Category::Credits => "credits",
-            Category::Auth => "auth",
-            Category::Account => "account",
-            Category::Webhook => "webhook",
-        }
-    }
-}
 
 /// A change the activity log records and no webhook event reports.
 #[derive(Clone, Debug)]
