@@ -4,6 +4,7 @@
 //! owner. Anyone else is refused before the handler runs.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
@@ -135,58 +136,59 @@ impl FromRequest for AdminSession {
     }
 }
 
-/// An owner (or the primary owner) of the current workspace, with that workspace's id.
-pub struct OwnerSession {
-    pub session: AdminSession,
-    pub account_id: String,
+/// Who a guard lets through: a rule on the role in the current workspace.
+pub trait RoleRule {
+    fn allows(role: Role) -> bool;
 }
 
-/// The primary owner of the current workspace, with that workspace's id.
-pub struct PrimaryOwnerSession {
-    pub session: AdminSession,
-    pub account_id: String,
-}
+/// The owners and the primary owner.
+pub struct Owners;
 
-/// The current workspace, when the session's role there is one `allowed` accepts.
-fn workspace_where(
-    session: &AdminSession,
-    allowed: fn(Role) -> bool,
-) -> Result<String, AdminError> {
-    match (&session.0.account_id, session.role()) {
-        (Some(account), Some(role)) if allowed(role) => Ok(account.clone()),
-        _ => Err(AdminError::Forbidden),
+impl RoleRule for Owners {
+    fn allows(role: Role) -> bool {
+        role.is_owner()
     }
 }
 
-impl FromRequest for OwnerSession {
+/// The primary owner alone.
+pub struct PrimaryOwner;
+
+impl RoleRule for PrimaryOwner {
+    fn allows(role: Role) -> bool {
+        role.is_primary()
+    }
+}
+
+/// A signed-in person whose role in the current workspace `R` allows, with that workspace's
+/// id; anyone else is refused with 403 before the handler runs.
+pub struct Guarded<R> {
+    pub session: AdminSession,
+    pub account_id: String,
+    rule: PhantomData<R>,
+}
+
+/// An owner (or the primary owner) of the current workspace.
+pub type OwnerSession = Guarded<Owners>;
+
+/// The primary owner of the current workspace.
+pub type PrimaryOwnerSession = Guarded<PrimaryOwner>;
+
+impl<R: RoleRule + 'static> FromRequest for Guarded<R> {
     type Error = AdminError;
-    type Future = Pin<Box<dyn Future<Output = Result<OwnerSession, AdminError>>>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Guarded<R>, AdminError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let session = AdminSession::from_request(req, payload);
         Box::pin(async move {
             let session = session.await?;
-            let account_id = workspace_where(&session, Role::is_owner)?;
-            Ok(OwnerSession {
+            let account_id = match (&session.0.account_id, session.role()) {
+                (Some(account), Some(role)) if R::allows(role) => account.clone(),
+                _ => return Err(AdminError::Forbidden),
+            };
+            Ok(Guarded {
                 session,
                 account_id,
-            })
-        })
-    }
-}
-
-impl FromRequest for PrimaryOwnerSession {
-    type Error = AdminError;
-    type Future = Pin<Box<dyn Future<Output = Result<PrimaryOwnerSession, AdminError>>>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let session = AdminSession::from_request(req, payload);
-        Box::pin(async move {
-            let session = session.await?;
-            let account_id = workspace_where(&session, Role::is_primary)?;
-            Ok(PrimaryOwnerSession {
-                session,
-                account_id,
+                rule: PhantomData,
             })
         })
     }

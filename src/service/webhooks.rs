@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::changes::{self, Category, Change, Note};
+use super::changes::{self, Category, Change, Note, capitalised};
 use super::{Actor, ServiceError};
 use crate::config::WebhooksConfig;
 use crate::domain::Timestamp;
@@ -86,14 +86,6 @@ fn record(
     };
     changes::record(tx, actor, Change::Note(note), now)?;
     Ok(())
-}
-
-fn capitalised(s: &str) -> String {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 fn endpoint_in(tx: &Tx<'_>, account_id: &str, id: &str) -> Result<Endpoint, ServiceError> {

@@ -46,6 +46,30 @@ pub struct GenerationEventData {
     pub credits_refunded: Option<bool>,
 }
 
+impl GenerationEventData {
+    /// The fields every generation event has; the rest are added by what happened.
+    pub fn new(
+        account_id: &str,
+        model_identifier: &str,
+        generation_id: &str,
+        generation_status: &'static str,
+    ) -> GenerationEventData {
+        GenerationEventData {
+            account_id: account_id.to_owned(),
+            model_identifier: model_identifier.to_owned(),
+            generation_id: generation_id.to_owned(),
+            generation_status,
+            generation_provider_initialize: None,
+            generation_provider_used: None,
+            generation_prediction_id: None,
+            generation_output_file: None,
+            generation_error: None,
+            generation_error_code: None,
+            credits_refunded: None,
+        }
+    }
+}
+
 /// `credits.low_balance`: the balance fell below the thresholds in `thresholds_crossed`.
 #[derive(Clone, Debug, Serialize)]
 pub struct LowBalanceData {

@@ -1,7 +1,7 @@
 //! What happens to keys: each change gives its activity row and, where there is one, its
 //! `apikey.*` event, from the same value.
 
-use super::{Category, Note};
+use super::{Category, Note, capitalised};
 use crate::domain::Timestamp;
 use crate::domain::key::ApiKey;
 use crate::domain::webhook::WebhookEvent;
@@ -144,12 +144,4 @@ impl KeyChange<'_> {
             grace_ends_at,
         }
     }
-}
-
-fn capitalised(s: &str) -> String {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }

@@ -134,3 +134,12 @@ impl Change<'_> {
         }
     }
 }
+
+/// `rotated` → `Rotated`: an action at the start of an activity line.
+pub(crate) fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}

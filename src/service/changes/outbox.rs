@@ -79,24 +79,13 @@ fn credits(m: Money) -> f64 {
 
 /// `generation.started|completed|failed|canceled` for `g` as it now is.
 fn generation_data(g: &Generation, change: GenerationChange) -> GenerationEventData {
-    let mut data = GenerationEventData {
-        account_id: g.account_id.clone(),
-        model_identifier: g.model_identifier.clone(),
-        generation_id: g.id.clone(),
-        generation_status: match change {
-            GenerationChange::Started => "processing",
-            GenerationChange::Completed => "succeeded",
-            GenerationChange::Failed { .. } => "failed",
-            GenerationChange::Canceled { .. } => "canceled",
-        },
-        generation_provider_initialize: None,
-        generation_provider_used: None,
-        generation_prediction_id: None,
-        generation_output_file: None,
-        generation_error: None,
-        generation_error_code: None,
-        credits_refunded: None,
+    let status = match change {
+        GenerationChange::Started => "processing",
+        GenerationChange::Completed => "succeeded",
+        GenerationChange::Failed { .. } => "failed",
+        GenerationChange::Canceled { .. } => "canceled",
     };
+    let mut data = GenerationEventData::new(&g.account_id, &g.model_identifier, &g.id, status);
     match change {
         GenerationChange::Started => {
             data.generation_provider_initialize = g.provider_order.first().cloned();
@@ -134,17 +123,5 @@ fn low_balance_data(account_id: &str, balance: Money, crossed: &[i64]) -> LowBal
 }
 
 fn test_data(account_id: &str) -> GenerationEventData {
-    GenerationEventData {
-        account_id: account_id.to_owned(),
-        model_identifier: "tidegate/test".into(),
-        generation_id: TEST_GENERATION_ID.into(),
-        generation_status: "succeeded",
-        generation_provider_initialize: None,
-        generation_provider_used: None,
-        generation_prediction_id: None,
-        generation_output_file: None,
-        generation_error: None,
-        generation_error_code: None,
-        credits_refunded: None,
-    }
+    GenerationEventData::new(account_id, "tidegate/test", TEST_GENERATION_ID, "succeeded")
 }
