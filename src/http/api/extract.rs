@@ -203,7 +203,16 @@ fn json_body<T: DeserializeOwned + 'static>(
         });
     let bytes = web::Bytes::from_request(req, payload);
     Box::pin(async move {
-        let bytes = bytes.await.map_err(|_| ApiError::payload_too_large())?;
+        let bytes = bytes.await.map_err(|e| {
+            let late = e
+                .as_error::<actix_web::error::PayloadError>()
+                .is_some_and(crate::http::body_deadline::is_too_slow);
+            if late {
+                ApiError::body_too_slow()
+            } else {
+                ApiError::payload_too_large()
+            }
+        })?;
         if let (true, Some(default)) = (bytes.is_empty(), when_empty) {
             return Ok(ApiJson(default()));
         }
