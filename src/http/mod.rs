@@ -35,6 +35,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, metrics_enabled: bool) {
     if metrics_enabled {
         cfg.service(web::resource("/metrics").get(metrics::metrics));
     }
+    // Before the management API's scope, which would ask for a key and log the request.
+    cfg.service(web::resource("/api/v1/openapi.json").get(management_openapi));
     api::routes(cfg);
     admin::routes(cfg);
 }
@@ -95,4 +97,10 @@ async fn openapi(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(state.openapi.clone())
+}
+
+async fn management_openapi(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(state.management_openapi.clone())
 }

@@ -1,5 +1,6 @@
 //! Rotation, expiry, edits and deletion of keys (keys.md §5).
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::keys::{
@@ -130,19 +131,37 @@ pub fn delete_key(
 }
 
 /// A partial edit. `Some(None)` clears a field; an absent field is left alone.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "UpdateApiKeyRequest")]
+#[schemars(description = concat!(
+    "Changes to a key. A field left out is left alone, and so is `null` for `name`, ",
+    "`expires_in_days` and `disabled`; `null` clears `expires_at`, `ip_allowlist`, ",
+    "`allowed_models` and `rate_limit_per_minute`."
+))]
 pub struct KeyPatch {
+    #[schemars(length(min = 1, max = crate::domain::name::MAX_NAME_CHARS))]
     pub name: Option<String>,
+    /// Must be in the future. Give either this or `expires_in_days`; a rotated key's expiry is its
+    /// grace period and cannot be edited.
     #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<crate::wire::input::TimeInput>")]
     pub expires_at: Option<Option<String>>,
+    #[schemars(range(min = 1, max = super::keys::MAX_EXPIRES_IN_DAYS))]
     pub expires_in_days: Option<i64>,
+    /// Addresses and networks (CIDR) the key may be used from; `null` or empty: any.
     #[serde(default, deserialize_with = "present")]
+    #[schemars(length(max = crate::domain::ip::MAX_ENTRIES))]
     pub ip_allowlist: Option<Option<Vec<String>>>,
+    /// Models (`owner/name`) the key may generate with; `null` or empty: every model.
     #[serde(default, deserialize_with = "present")]
+    #[schemars(length(max = super::keys::MAX_ALLOWED_MODELS))]
     pub allowed_models: Option<Option<Vec<String>>>,
+    /// `null`: no limit of the key's own.
     #[serde(default, deserialize_with = "present")]
+    #[schemars(range(min = 1, max = u32::MAX))]
     pub rate_limit_per_minute: Option<Option<i64>>,
+    /// `true` disables the key, `false` enables it again.
     pub disabled: Option<bool>,
 }
 

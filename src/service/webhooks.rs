@@ -2,6 +2,7 @@
 //! do with them, and how the deliverer records what became of a delivery. Only owners manage
 //! endpoints; the callers check the role, as for keys.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::events::{self, TEST_GENERATION_ID};
@@ -21,12 +22,25 @@ use crate::store::{Db, StoreError, Tx};
 const MAX_DESCRIPTION: usize = 500;
 
 /// A new endpoint or changes to one; absent fields keep their value (or take the default).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "UpdateWebhookRequest")]
+#[schemars(
+    description = "Changes to a webhook endpoint: a field left out (or `null`) keeps its value."
+)]
 pub struct EndpointInput {
+    /// Where deliveries are posted: `http://` or `https://`, without a `#fragment`. An address on a
+    /// loopback or private network is refused unless `webhooks.allow_private_networks`.
+    #[schemars(length(min = 1, max = crate::domain::webhook::MAX_URL_LEN))]
+    #[schemars(example = "http://127.0.0.1:9/webhooks")]
     pub url: Option<String>,
+    /// The events to send, each once.
+    #[schemars(with = "Option<Vec<crate::wire::webhook::Event>>")]
+    #[schemars(length(min = 1), extend("uniqueItems" = true))]
     pub events: Option<Vec<String>>,
+    #[schemars(length(max = MAX_DESCRIPTION))]
     pub description: Option<String>,
+    /// `false` disables the endpoint: its events are queued until it is enabled again.
     pub enabled: Option<bool>,
 }
 

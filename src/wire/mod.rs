@@ -7,6 +7,7 @@ pub mod account;
 pub mod error;
 pub mod generation;
 pub mod health;
+pub mod input;
 pub mod key;
 pub mod library;
 pub mod log;

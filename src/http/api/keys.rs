@@ -1,20 +1,28 @@
 //! /api/v1/api-keys: list, create, show, edit, rotate, revoke, expire, delete, usage.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::extract::{ApiJsonOrEmpty, Params};
+use super::operations::{self, KEY_LIMIT, KEY_OFFSET, KEY_SEARCH, KEY_STATUS, USAGE_DAYS};
 use super::{ApiJson, ApiPrincipal, reply};
+use crate::domain::ip::MAX_ENTRIES;
+use crate::domain::name::MAX_NAME_CHARS;
 use crate::domain::{Environment, KeyStatus, Timestamp};
 use crate::http::envelope::Page;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::service::Db;
-use crate::service::keys::{self, ApiKey, CreateKey, KeyFilter, ScopeChoice, Switch};
-use crate::service::lifecycle::{self, KeyPatch};
+use crate::service::keys::{
+    self, ApiKey, CreateKey, KeyFilter, MAX_ALLOWED_MODELS, MAX_EXPIRES_IN_DAYS, ScopeChoice,
+    Switch,
+};
+use crate::service::lifecycle::{self, KeyPatch, MAX_GRACE_HOURS};
 use crate::service::usage;
 use crate::service::{Actor, ServiceError};
 use crate::wire::count;
+use crate::wire::input::{PresetName, ScopeName, TimeInput};
 use crate::wire::key::{
     CreatedKeyOut, DayCountOut, DeletedKeyOut, EndpointCountOut, KeyDetailOut, KeyListOut, KeyOut,
     KeyUsageOut, RotatedKeyOut,
@@ -29,8 +37,8 @@ pub async fn list(
     p: ApiPrincipal,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(&req, &["status", "search", "limit", "offset"])?;
-    let status = match params.get("status") {
+    let params = Params::parse(&req, operations::LIST_KEYS)?;
+    let status = match params.get(KEY_STATUS.name) {
         None | Some("all") => None,
         Some(s) => Some(KeyStatus::parse(s).ok_or_else(|| {
             ApiError::invalid(
@@ -39,9 +47,9 @@ pub async fn list(
             )
         })?),
     };
-    let limit = params.int("limit", 50, 1..=500)?;
-    let offset = params.int("offset", 0, 0..=i64::MAX)?;
-    let search = params.get("search").map(str::to_owned);
+    let limit = params.whole(&KEY_LIMIT)?;
+    let offset = params.whole(&KEY_OFFSET)?;
+    let search = params.get(KEY_SEARCH.name).map(str::to_owned);
     let account = p.account_id().to_owned();
     let now = p.caller.now;
     let (keys, total) = state
@@ -73,18 +81,41 @@ pub async fn list(
     ))
 }
 
-#[derive(Deserialize)]
+/// A new key: its name, and its scopes from a preset or as a list (one of the two).
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "CreateApiKeyRequest")]
+#[schemars(example = create_example())]
 pub struct CreateBody {
+    #[schemars(length(min = 1, max = MAX_NAME_CHARS))]
     name: String,
+    /// Scopes of a preset; give either this or `scopes`.
+    #[schemars(with = "Option<PresetName>")]
     preset: Option<String>,
+    /// Give either this or `preset`.
+    #[schemars(with = "Option<Vec<ScopeName>>", length(min = 1))]
     scopes: Option<Vec<String>>,
+    /// Addresses and networks (CIDR) the key may be used from; left out or empty: any.
+    #[schemars(length(max = MAX_ENTRIES))]
     ip_allowlist: Option<Vec<String>>,
+    /// Must be in the future; give either this or `expires_in_days`. Left out: no expiry.
+    #[schemars(with = "Option<TimeInput>")]
     expires_at: Option<String>,
+    #[schemars(range(min = 1, max = MAX_EXPIRES_IN_DAYS))]
     expires_in_days: Option<i64>,
+    /// Models (`owner/name`) the key may generate with; left out or empty: every model.
+    #[schemars(length(max = MAX_ALLOWED_MODELS))]
     allowed_models: Option<Vec<String>>,
+    /// Requests per minute this key may make.
+    #[schemars(range(min = 1, max = u32::MAX))]
     rate_limit_per_minute: Option<i64>,
+    /// Left out: `live`.
+    #[schemars(with = "Option<crate::wire::Environment>")]
     environment: Option<String>,
+}
+
+fn create_example() -> serde_json::Value {
+    serde_json::json!({ "name": "CI deploys", "preset": "generate_only" })
 }
 
 pub async fn create(
@@ -181,9 +212,13 @@ pub async fn update(
     ))
 }
 
-#[derive(Deserialize, Default)]
+/// A rotation: how long the old key keeps working beside the new one.
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "RotateApiKeyRequest")]
 pub struct RotateBody {
+    /// Hours the old key keeps working (never past its own expiry); left out: 24.
+    #[schemars(range(min = 1, max = MAX_GRACE_HOURS))]
     grace_hours: Option<i64>,
 }
 
@@ -286,8 +321,8 @@ pub async fn usage(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(&req, &["days"])?;
-    let days = params.int("days", 30, 1..=90)?;
+    let params = Params::parse(&req, operations::KEY_USAGE)?;
+    let days = params.whole(&USAGE_DAYS)?;
     let (account, now) = (p.account_id().to_owned(), p.caller.now);
     let (key_id, routes, by_day) = state
         .store

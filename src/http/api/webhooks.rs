@@ -1,9 +1,15 @@
 //! /api/v1/webhooks: endpoints, their secrets, test events and delivery logs.
 
+use std::borrow::Cow;
+
 use actix_web::{HttpRequest, HttpResponse, web};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde_json::Value;
 
 use super::extract::{ApiJsonOrEmpty, Params};
+use super::operations::{self, DELIVERY_CURSOR, DELIVERY_LIMIT, DELIVERY_STATUS};
 use super::{ApiJson, ApiPrincipal, reply};
+use crate::domain::webhook::WebhookEvent;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::service::ServiceError;
@@ -143,9 +149,38 @@ pub async fn rotate_secret(
 }
 
 /// Bodies of the actions that take none; one sent must be an empty object.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "EmptyRequest")]
 pub struct Empty {}
+
+/// The body of `POST /api/v1/webhooks`: the fields of an edit, with the URL required.
+pub struct CreateWebhookRequest;
+
+impl JsonSchema for CreateWebhookRequest {
+    fn schema_name() -> Cow<'static, str> {
+        "CreateWebhookRequest".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut schema = EndpointInput::json_schema(generator);
+        // Required, so not null either.
+        if let Some(Value::Object(url)) =
+            schema.get_mut("properties").and_then(|p| p.get_mut("url"))
+        {
+            url.insert("type".into(), "string".into());
+        }
+        schema.insert("required".into(), Value::from(vec!["url"]));
+        let events: Vec<&str> = WebhookEvent::DEFAULT.iter().map(|e| e.as_str()).collect();
+        let description = format!(
+            "A new webhook endpoint. Left out: `events` are {}, `description` is empty and \
+             `enabled` is true.",
+            events.join(", ")
+        );
+        schema.insert("description".into(), description.into());
+        schema
+    }
+}
 
 pub async fn test(
     p: ApiPrincipal,
@@ -176,14 +211,11 @@ pub async fn deliveries(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(&req, &["status", "limit", "cursor"])?;
-    let limit = params.int("limit", 50, 1..=500)?;
-    let cursor = match params.get("cursor") {
-        None => None,
-        Some(_) => Some(params.int("cursor", 0, 1..=i64::MAX)?),
-    };
+    let params = Params::parse(&req, operations::DELIVERIES)?;
+    let limit = params.whole(&DELIVERY_LIMIT)?;
+    let cursor = params.cursor(&DELIVERY_CURSOR)?;
     let status = params
-        .get("status")
+        .get(DELIVERY_STATUS.name)
         .map(|s| {
             DeliveryStatus::parse(s).ok_or_else(|| {
                 ApiError::invalid(
