@@ -32,7 +32,7 @@ pub struct EndpointInput {
     /// Where deliveries are posted: `http://` or `https://`, without a `#fragment`. An address on a
     /// loopback or private network is refused unless `webhooks.allow_private_networks`.
     #[schemars(length(min = 1, max = crate::domain::webhook::MAX_URL_LEN))]
-    #[schemars(example = "http://127.0.0.1:9/webhooks")]
+    #[schemars(extend("format" = "uri"), example = "http://127.0.0.1:9/webhooks")]
     pub url: Option<String>,
     /// The events to send, each once.
     #[schemars(with = "Option<Vec<crate::wire::webhook::Event>>")]

@@ -21,7 +21,8 @@ pub fn schema_generator() -> SchemaGenerator {
     let mut formats = RestrictFormats::default();
     formats.infer_from_meta_schema = false;
     // Only the formats the document means; a Rust type's own (`int64`) goes, as in the answers.
-    formats.allowed_formats = BTreeSet::from(["date-time", "date", "uuid"].map(Cow::Borrowed));
+    formats.allowed_formats =
+        BTreeSet::from(["date-time", "date", "uuid", "uri"].map(Cow::Borrowed));
     SchemaSettings::openapi3()
         .for_deserialize()
         .with(|s| s.meta_schema = None)
