@@ -169,6 +169,8 @@ impl Application {
             regions,
             metrics: Metrics::default(),
             openapi: serde_json::to_vec(&crate::http::v1::openapi::document()).unwrap_or_default(),
+            management_openapi: serde_json::to_vec(&crate::http::api::openapi::document())
+                .unwrap_or_default(),
             reveals: crate::http::reveal::Reveals::default(),
             webhook_reveals: crate::http::reveal::Reveals::default(),
             roster,

@@ -35,6 +35,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, metrics_enabled: bool) {
     if metrics_enabled {
         cfg.service(web::resource("/metrics").get(probes::metrics));
     }
+    // Before the management API's scope, which would ask for a key and log the request.
+    cfg.service(web::resource("/api/v1/openapi.json").get(probes::management_openapi));
     api::routes(cfg);
     admin::routes(cfg);
 }

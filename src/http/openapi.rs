@@ -93,22 +93,33 @@ pub fn error_response(
     status: u16,
     description: &str,
 ) -> Map<String, Value> {
+    error_response_with(generator, status, &codes_of(status), description)
+}
+
+/// The error response of `status` for an API that answers it with `codes` only.
+pub fn error_response_with(
+    generator: &mut SchemaGenerator,
+    status: u16,
+    codes: &[&str],
+    description: &str,
+) -> Map<String, Value> {
     let schema = json!({
         "allOf": [
             generator.subschema_for::<ErrorBody<'static>>(),
             { "type": "object", "properties": { "error": { "type": "object", "properties": {
-                "code": { "type": "string", "enum": codes_of(status) },
+                "code": { "type": "string", "enum": codes },
             } } } },
         ],
     });
     let mut headers = common_headers(generator);
     let wait = json!({ "type": "integer", "minimum": 0 });
+    let in_progress = ErrorCode::IdempotencyRequestInProgress.code();
     match status {
         429 => headers.insert(
             "Retry-After".into(),
             header("Seconds to wait before retrying", true, wait),
         ),
-        409 => headers.insert(
+        409 if codes.contains(&in_progress) => headers.insert(
             "Retry-After".into(),
             header("With BSE2016: seconds to wait before retrying", false, wait),
         ),

@@ -1,5 +1,5 @@
-//! The answers outside the APIs and the pages: liveness and readiness, the /v1 document, the
-//! generated media and the metrics.
+//! The answers outside the APIs and the pages: liveness and readiness, the two OpenAPI
+//! documents, the generated media and the metrics.
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -65,6 +65,12 @@ pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(state.openapi.clone())
+}
+
+pub async fn management_openapi(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(state.management_openapi.clone())
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {

@@ -26,6 +26,8 @@ pub struct AppState {
     pub regions: Regions,
     pub metrics: Metrics,
     pub openapi: Vec<u8>,
+    /// The management API's document, `GET /api/v1/openapi.json`.
+    pub management_openapi: Vec<u8>,
     /// New keys waiting for their one view in the admin pages.
     pub reveals: super::reveal::Reveals,
     pub webhook_reveals: super::reveal::Reveals<crate::domain::webhook::WebhookSecret>,

@@ -1,7 +1,5 @@
 //! Rotation, expiry, edits and deletion of keys (keys.md §5).
 
-use serde::Deserialize;
-
 use super::changes::{self, Change, KeyChange, KeyRef};
 use super::keys::{
     Scope, get_key_in, parse_allowlist, parse_expiry, parse_models, parse_rate_limit,
@@ -118,29 +116,15 @@ pub fn delete_key(
 }
 
 /// A partial edit. `Some(None)` clears a field; an absent field is left alone.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default)]
 pub struct KeyPatch {
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
     pub expires_at: Option<Option<String>>,
     pub expires_in_days: Option<i64>,
-    #[serde(default, deserialize_with = "present")]
     pub ip_allowlist: Option<Option<Vec<String>>>,
-    #[serde(default, deserialize_with = "present")]
     pub allowed_models: Option<Option<Vec<String>>>,
-    #[serde(default, deserialize_with = "present")]
     pub rate_limit_per_minute: Option<Option<i64>>,
     pub disabled: Option<bool>,
-}
-
-/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 pub fn update_key(

@@ -2,8 +2,6 @@
 //! do with them, and how the deliverer records what became of a delivery. Only owners manage
 //! endpoints; the callers check the role, as for keys.
 
-use serde::Deserialize;
-
 use super::changes::{self, Category, Change, Note, capitalised};
 use super::{Actor, ServiceError};
 use crate::config::WebhooksConfig;
@@ -15,11 +13,10 @@ use crate::store::webhooks::{self as store, Attempted};
 pub use crate::domain::webhook::{Delivery, DeliveryStatus, Endpoint, EndpointSummary};
 use crate::store::{Db, StoreError, Tx};
 
-const MAX_DESCRIPTION: usize = 500;
+pub const MAX_DESCRIPTION: usize = 500;
 
 /// A new endpoint or changes to one; absent fields keep their value (or take the default).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default)]
 pub struct EndpointInput {
     pub url: Option<String>,
     pub events: Option<Vec<String>>,

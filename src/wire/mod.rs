@@ -8,6 +8,7 @@ pub mod admin;
 pub mod error;
 pub mod generation;
 pub mod health;
+pub mod input;
 pub mod key;
 pub mod library;
 pub mod log;

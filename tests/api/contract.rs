@@ -1,7 +1,9 @@
-//! Every /v1 answer the tests receive is checked against the OpenAPI document: the operation is
-//! found by method and path among the document's templates, the response by status (a status
-//! it does not list fails), and the body must match that response's schema. A request that is
-//! no operation must get the firewall's bare 403.
+//! Every /v1 answer the tests receive is checked against the OpenAPI document, and every
+//! management API answer (/api/v1) against the management document: the operation is found by
+//! method and path among the document's templates, the response by status (a status it does not
+//! list fails), and the body must match that response's schema. A /v1 request that is no
+//! operation must get the firewall's bare 403; a management one, an error in the envelope with a
+//! status authentication or routing answers.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +16,16 @@ use tidegate::http::v1::openapi::{FIREWALL_BODY, document};
 
 pub struct Contract {
     operations: Vec<Described>,
+    unmatched: Unmatched,
+}
+
+/// What may answer a request that is no operation of the document.
+enum Unmatched {
+    /// /v1: the firewall's bare 403.
+    Firewall,
+    /// The management API: the error envelope (`#/components/schemas/Error`), after
+    /// authentication, with one of these statuses (404 for a path or method it does not serve).
+    Error(Arc<Validator>, &'static [u16]),
 }
 
 struct Described {
@@ -45,11 +57,19 @@ struct Header {
 
 /// How many /v1 answers were checked so far in this test run.
 pub static CHECKED: AtomicUsize = AtomicUsize::new(0);
+/// How many management API answers were checked so far in this test run.
+pub static CHECKED_MANAGEMENT: AtomicUsize = AtomicUsize::new(0);
 
 /// The contract of the document the server serves, compiled once for the whole test binary.
 pub fn contract() -> &'static Contract {
     static CONTRACT: OnceLock<Contract> = OnceLock::new();
     CONTRACT.get_or_init(|| Contract::new(&document()))
+}
+
+/// The contract of the management document the server serves, compiled once likewise.
+pub fn management_contract() -> &'static Contract {
+    static CONTRACT: OnceLock<Contract> = OnceLock::new();
+    CONTRACT.get_or_init(|| Contract::management(&tidegate::http::api::openapi::document()))
 }
 
 /// OpenAPI 3.0's `nullable` in JSON Schema terms, everywhere below `schema`.
@@ -73,7 +93,23 @@ fn json_schema(schema: &Value) -> Value {
 }
 
 impl Contract {
+    /// The contract of a /v1 document.
     pub fn new(doc: &Value) -> Contract {
+        Contract::compile(doc, |_| Unmatched::Firewall)
+    }
+
+    /// The contract of a management document.
+    pub fn management(doc: &Value) -> Contract {
+        Contract::compile(doc, |compile| {
+            let error = compile(&json!({ "$ref": "#/components/schemas/Error" }));
+            Unmatched::Error(error, &[401, 403, 404, 429, 503])
+        })
+    }
+
+    fn compile(
+        doc: &Value,
+        unmatched: impl FnOnce(&mut dyn FnMut(&Value) -> Arc<Validator>) -> Unmatched,
+    ) -> Contract {
         let components = json_schema(&doc["components"]);
         let mut compiled: HashMap<String, Arc<Validator>> = HashMap::new();
         let mut compile = |schema: &Value| -> Arc<Validator> {
@@ -100,6 +136,7 @@ impl Contract {
                 None => value.clone(),
             }
         };
+        let unmatched = unmatched(&mut compile);
         let mut operations = Vec::new();
         for (template, methods) in doc["paths"].as_object().expect("paths") {
             for (method, op) in methods.as_object().expect("methods") {
@@ -155,7 +192,10 @@ impl Contract {
                 });
             }
         }
-        Contract { operations }
+        Contract {
+            operations,
+            unmatched,
+        }
     }
 
     fn matches(op: &Described, path: &str) -> bool {
@@ -188,11 +228,7 @@ impl Contract {
             .iter()
             .find(|op| op.method == method && Self::matches(op, path))
         else {
-            let firewall =
-                status == 403 && media == "text/plain" && body == FIREWALL_BODY.as_bytes();
-            return firewall.then_some(()).ok_or_else(|| {
-                format!("{method} {path} is no operation, so only the firewall's 403 may answer it; got {status} {media}")
-            });
+            return self.unmatched(method, path, status, &media, body);
         };
         let what = format!("{} ({method} {path}) answered {status}", op.id);
         let answer = op
@@ -242,6 +278,41 @@ impl Contract {
             ))
         }
     }
+
+    /// Whether the answer to a request that is no operation is one such a request may get.
+    fn unmatched(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        media: &str,
+        body: &[u8],
+    ) -> Result<(), String> {
+        match &self.unmatched {
+            Unmatched::Firewall => {
+                let firewall =
+                    status == 403 && media == "text/plain" && body == FIREWALL_BODY.as_bytes();
+                firewall.then_some(()).ok_or_else(|| {
+                    format!("{method} {path} is no operation, so only the firewall's 403 may answer it; got {status} {media}")
+                })
+            }
+            Unmatched::Error(error, statuses) => {
+                let what = format!("{method} {path} is no operation, and answered {status}");
+                if !statuses.contains(&status) {
+                    return Err(format!("{what}, which only {statuses:?} may be"));
+                }
+                if media != "application/json" {
+                    return Err(format!("{what} in {media:?}, not in the error envelope"));
+                }
+                let instance: Value =
+                    serde_json::from_slice(body).map_err(|e| format!("{what}: not JSON ({e})"))?;
+                error
+                    .is_valid(&instance)
+                    .then_some(())
+                    .ok_or_else(|| format!("{what}, not in the error envelope: {instance}"))
+            }
+        }
+    }
 }
 
 /// Whether `path` is served by the /v1 firewall and route table (the document itself is not).
@@ -249,21 +320,31 @@ pub fn is_v1(path: &str) -> bool {
     (path == "/v1" || path.starts_with("/v1/")) && path != "/v1/openapi.json"
 }
 
-/// Fails the test unless the answer is documented.
-pub fn assert_documented(method: &str, path: &str, status: u16, headers: &HeaderMap, body: &[u8]) {
-    if let Err(why) = contract().check(method, path, status, headers, body) {
-        panic!("{why}");
-    }
-    CHECKED.fetch_add(1, Ordering::Relaxed);
+/// Whether `path` is served by the management API's scope (its document is not).
+pub fn is_management(path: &str) -> bool {
+    (path == "/api/v1" || path.starts_with("/api/v1/")) && path != "/api/v1/openapi.json"
 }
 
-/// Checks a /v1 response and hands it back whole for the test to read.
+/// Fails the test unless the answer is documented, in the document of the API that served it.
+pub fn assert_documented(method: &str, path: &str, status: u16, headers: &HeaderMap, body: &[u8]) {
+    let (contract, counter) = if is_management(path) {
+        (management_contract(), &CHECKED_MANAGEMENT)
+    } else {
+        (contract(), &CHECKED)
+    };
+    if let Err(why) = contract.check(method, path, status, headers, body) {
+        panic!("{why}");
+    }
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Checks a /v1 or management API response and hands it back whole for the test to read.
 pub async fn checked(
     method: &reqwest::Method,
     path: &str,
     res: reqwest::Response,
 ) -> reqwest::Response {
-    if !is_v1(path) {
+    if !is_v1(path) && !is_management(path) {
         return res;
     }
     let (status, version, headers) = (res.status(), res.version(), res.headers().clone());
@@ -276,7 +357,8 @@ pub async fn checked(
     reqwest::Response::from(rebuilt.body(body).expect("response"))
 }
 
-/// `send()` for a test: the request is sent, and a /v1 answer checked against the document.
+/// `send()` for a test: the request is sent, and a /v1 or management API answer checked against
+/// its document.
 pub trait SendChecked {
     fn send_checked(self) -> impl std::future::Future<Output = reqwest::Response>;
 }

@@ -219,8 +219,8 @@ pub fn assert_error(body: &Value, code: &str) -> Value {
     body["error"].clone()
 }
 
-/// A management-API call to the server at `base`: the status and the JSON body (Null when the
-/// body is empty).
+/// A management-API call to the server at `base`, its answer checked against the management
+/// document: the status and the JSON body (Null when the body is empty).
 pub async fn api_call(
     client: &reqwest::Client,
     base: &str,
@@ -238,7 +238,7 @@ pub async fn api_call(
     if let Some(body) = body {
         req = req.json(&body);
     }
-    let res = req.send().await.expect("request sent");
+    let res = req.send_checked().await;
     let status = res.status().as_u16();
     let text = res.text().await.expect("body");
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))

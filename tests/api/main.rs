@@ -32,6 +32,7 @@ mod management;
 mod management_access;
 mod migrate_store;
 mod openapi;
+mod openapi_management;
 mod people;
 mod pipeline;
 mod receiver;

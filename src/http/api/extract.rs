@@ -9,6 +9,7 @@ use actix_web::http::Method;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use serde::de::DeserializeOwned;
 
+use super::operations::{QueryParam, Value};
 use crate::domain::Scope;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::pipeline::{Caller, Lookup, authenticate, stash_audit};
@@ -76,8 +77,13 @@ impl FromRequest for ApiPrincipal {
 
 /// What the request needs: reading or changing keys (and logs), or webhooks.
 fn required_scope(req: &HttpRequest) -> Scope {
-    let webhooks = req.path().starts_with("/api/v1/webhooks");
-    match (webhooks, req.method() == Method::GET) {
+    scope_for(req.path(), req.method())
+}
+
+/// The scope a request to `path` with `method` needs, whether or not it is an operation.
+pub fn scope_for(path: &str, method: &Method) -> Scope {
+    let webhooks = path.starts_with("/api/v1/webhooks");
+    match (webhooks, method == Method::GET) {
         (false, true) => Scope::KeysRead,
         (false, false) => Scope::KeysWrite,
         (true, true) => Scope::WebhooksRead,
@@ -203,7 +209,16 @@ fn json_body<T: DeserializeOwned + 'static>(
         });
     let bytes = web::Bytes::from_request(req, payload);
     Box::pin(async move {
-        let bytes = bytes.await.map_err(|_| ApiError::payload_too_large())?;
+        let bytes = bytes.await.map_err(|e| {
+            let late = e
+                .as_error::<actix_web::error::PayloadError>()
+                .is_some_and(crate::http::body_deadline::is_too_slow);
+            if late {
+                ApiError::body_too_slow()
+            } else {
+                ApiError::payload_too_large()
+            }
+        })?;
         if let (true, Some(default)) = (bytes.is_empty(), when_empty) {
             return Ok(ApiJson(default()));
         }
@@ -251,14 +266,17 @@ fn body_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     }
 }
 
-/// Query parameters checked against the names an endpoint accepts.
+/// Query parameters checked against the ones an operation accepts (`operations`).
 pub struct Params(Vec<(String, String)>);
 
 impl Params {
-    pub fn parse(req: &HttpRequest, accepted: &[&str]) -> Result<Params, ApiError> {
+    pub fn parse(req: &HttpRequest, accepted: &[QueryParam]) -> Result<Params, ApiError> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
             .map_err(|_| ApiError::invalid("query", "The query string is malformed."))?;
-        if let Some((name, _)) = pairs.iter().find(|(n, _)| !accepted.contains(&n.as_str())) {
+        if let Some((name, _)) = pairs
+            .iter()
+            .find(|(n, _)| !accepted.iter().any(|p| p.name == n))
+        {
             return Err(ApiError::invalid(
                 name,
                 format!("Unknown query parameter {name:?}."),
@@ -276,12 +294,19 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn int(
-        &self,
-        name: &str,
-        default: i64,
-        range: std::ops::RangeInclusive<i64>,
-    ) -> Result<i64, ApiError> {
-        crate::http::query::bounded_int(name, self.get(name), default, range)
+    /// A whole number within the parameter's range, or its default when left out.
+    pub fn whole(&self, p: &QueryParam) -> Result<i64, ApiError> {
+        let (default, range) = match p.value {
+            Value::Whole { default, min, max } => (default, min..=max),
+            _ => (0, i64::MIN..=i64::MAX),
+        };
+        crate::http::query::bounded_int(p.name, self.get(p.name), default, range)
+    }
+
+    /// A cursor: a whole number from 1, if one was sent.
+    pub fn cursor(&self, p: &QueryParam) -> Result<Option<i64>, ApiError> {
+        self.get(p.name)
+            .map(|raw| crate::http::query::bounded_int(p.name, Some(raw), 0, 1..=i64::MAX))
+            .transpose()
     }
 }

@@ -1,9 +1,9 @@
 //! /api/v1/api-keys: list, create, show, edit, rotate, revoke, expire, delete, usage.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
 
 use super::extract::{ApiJsonOrEmpty, Params};
+use super::operations::{self, KEY_LIMIT, KEY_OFFSET, KEY_SEARCH, KEY_STATUS, USAGE_DAYS};
 use super::{ApiJson, ApiPrincipal, reply};
 use crate::domain::{Environment, KeyStatus, Timestamp};
 use crate::http::envelope::Page;
@@ -15,6 +15,7 @@ use crate::service::lifecycle::{self, KeyPatch};
 use crate::service::usage;
 use crate::service::{Actor, ServiceError};
 use crate::wire::count;
+use crate::wire::input::key::{CreateApiKeyRequest, RotateApiKeyRequest, UpdateApiKeyRequest};
 use crate::wire::key::{
     CreatedKeyOut, DayCountOut, DeletedKeyOut, EndpointCountOut, KeyDetailOut, KeyListOut, KeyOut,
     KeyUsageOut, RotatedKeyOut,
@@ -29,8 +30,8 @@ pub async fn list(
     p: ApiPrincipal,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(&req, &["status", "search", "limit", "offset"])?;
-    let status = match params.get("status") {
+    let params = Params::parse(&req, operations::LIST_KEYS)?;
+    let status = match params.get(KEY_STATUS.name) {
         None | Some("all") => None,
         Some(s) => Some(KeyStatus::parse(s).ok_or_else(|| {
             ApiError::invalid(
@@ -39,9 +40,9 @@ pub async fn list(
             )
         })?),
     };
-    let limit = params.int("limit", 50, 1..=500)?;
-    let offset = params.int("offset", 0, 0..=i64::MAX)?;
-    let search = params.get("search").map(str::to_owned);
+    let limit = params.whole(&KEY_LIMIT)?;
+    let offset = params.whole(&KEY_OFFSET)?;
+    let search = params.get(KEY_SEARCH.name).map(str::to_owned);
     let account = p.account_id().to_owned();
     let now = p.caller.now;
     let (keys, total) = state
@@ -73,23 +74,9 @@ pub async fn list(
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateBody {
-    name: String,
-    preset: Option<String>,
-    scopes: Option<Vec<String>>,
-    ip_allowlist: Option<Vec<String>>,
-    expires_at: Option<String>,
-    expires_in_days: Option<i64>,
-    allowed_models: Option<Vec<String>>,
-    rate_limit_per_minute: Option<i64>,
-    environment: Option<String>,
-}
-
 pub async fn create(
     p: ApiPrincipal,
-    body: ApiJson<CreateBody>,
+    body: ApiJson<CreateApiKeyRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
@@ -163,14 +150,15 @@ pub async fn show(
 pub async fn update(
     p: ApiPrincipal,
     id: web::Path<String>,
-    body: ApiJson<KeyPatch>,
+    body: ApiJson<UpdateApiKeyRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, actor, now) = (p.account_id().to_owned(), actor(&p), p.caller.now);
+    let patch = KeyPatch::from(body.0);
     let key = state
         .store
         .run(move |c| -> Result<_, ServiceError> {
-            lifecycle::update_key(c, &actor, now, (Some(&account), &id), &body.0)
+            lifecycle::update_key(c, &actor, now, (Some(&account), &id), &patch)
         })
         .await?;
     Ok(reply(
@@ -181,16 +169,10 @@ pub async fn update(
     ))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RotateBody {
-    grace_hours: Option<i64>,
-}
-
 pub async fn rotate(
     p: ApiPrincipal,
     id: web::Path<String>,
-    body: ApiJsonOrEmpty<RotateBody>,
+    body: ApiJsonOrEmpty<RotateApiKeyRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let grace = body.0.grace_hours;
@@ -286,8 +268,8 @@ pub async fn usage(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(&req, &["days"])?;
-    let days = params.int("days", 30, 1..=90)?;
+    let params = Params::parse(&req, operations::KEY_USAGE)?;
+    let days = params.whole(&USAGE_DAYS)?;
     let (account, now) = (p.account_id().to_owned(), p.caller.now);
     let (key_id, routes, by_day) = state
         .store

@@ -3,6 +3,10 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::extract::Params;
+use super::operations::{
+    self, ACTIVITY_CURSOR, ACTIVITY_LIMIT, LOG_CURSOR, LOG_ERROR_CODE, LOG_FORMAT, LOG_KEY,
+    LOG_LIMIT, LOG_SINCE, LOG_STATUS, LOG_UNTIL,
+};
 use super::{ApiPrincipal, reply};
 use crate::domain::Timestamp;
 use crate::http::error::ApiError;
@@ -11,25 +15,14 @@ use crate::service::activity;
 use crate::service::logs::{self, LogFilter, StatusFilter};
 use crate::wire::log::{ActivityOut, ActivityPageOut, LogOut, LogPageOut, to_csv};
 
-const LOG_PARAMS: &[&str] = &[
-    "key_id",
-    "status",
-    "error_code",
-    "since",
-    "until",
-    "limit",
-    "cursor",
-    "format",
-];
-
 pub async fn logs(
     req: HttpRequest,
     p: ApiPrincipal,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(&req, LOG_PARAMS)?;
+    let params = Params::parse(&req, operations::LOGS)?;
     let status = params
-        .get("status")
+        .get(LOG_STATUS.name)
         .map(|s| {
             StatusFilter::parse(s).ok_or_else(|| {
                 ApiError::invalid(
@@ -52,20 +45,17 @@ pub async fn logs(
             })
             .transpose()
     };
-    let (since, until) = (time("since")?, time("until")?);
-    let limit = params.int("limit", 100, 1..=1000)?;
-    let cursor = params
-        .get("cursor")
-        .map(|_| params.int("cursor", 0, 1..=i64::MAX))
-        .transpose()?;
-    let csv = match params.get("format") {
+    let (since, until) = (time(LOG_SINCE.name)?, time(LOG_UNTIL.name)?);
+    let limit = params.whole(&LOG_LIMIT)?;
+    let cursor = params.cursor(&LOG_CURSOR)?;
+    let csv = match params.get(LOG_FORMAT.name) {
         None | Some("json") => false,
         Some("csv") => true,
         Some(_) => return Err(ApiError::invalid("format", "format must be json or csv")),
     };
     let account = p.account_id().to_owned();
-    let key_id = params.get("key_id").map(str::to_owned);
-    let error_code = params.get("error_code").map(str::to_owned);
+    let key_id = params.get(LOG_KEY.name).map(str::to_owned);
+    let error_code = params.get(LOG_ERROR_CODE.name).map(str::to_owned);
     let rows = state
         .store
         .run(move |db| {
@@ -115,12 +105,9 @@ pub async fn activity(
     p: ApiPrincipal,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(&req, &["limit", "cursor"])?;
-    let limit = params.int("limit", 50, 1..=500)?;
-    let cursor = params
-        .get("cursor")
-        .map(|_| params.int("cursor", 0, 1..=i64::MAX))
-        .transpose()?;
+    let params = Params::parse(&req, operations::ACTIVITY)?;
+    let limit = params.whole(&ACTIVITY_LIMIT)?;
+    let cursor = params.cursor(&ACTIVITY_CURSOR)?;
     let account = p.account_id().to_owned();
     let rows = state
         .store

@@ -1,11 +1,14 @@
-//! The management API under /api/v1 (keys.md §8): the whole API as one flat list. Every request
-//! is authenticated by a key with `keys:read` (GET) or `keys:write` (everything else), or for
+//! The management API under /api/v1 (keys.md §8): the whole API as one table (`operations`),
+//! which also registers the routes and drives the OpenAPI document (`openapi`). Every request is
+//! authenticated by a key with `keys:read` (GET) or `keys:write` (everything else), or for
 //! `/api/v1/webhooks` `webhooks:read` / `webhooks:write`, limited to that key's account, and
 //! logged like a /v1 request.
 
 mod extract;
 mod keys;
 mod logs;
+pub mod openapi;
+pub mod operations;
 mod webhooks;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -37,44 +40,13 @@ const LOGGED_PARAMS: &[&str] = &[
     "format",
 ];
 
+/// The scope under `operations::PREFIX`, one route per operation of the table, in its order.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/api/v1")
-            .wrap(from_fn(audit_layer))
-            .route("/api-keys", web::get().to(keys::list))
-            .route("/api-keys", web::post().to(keys::create))
-            .route("/api-keys/{id}", web::get().to(keys::show))
-            .route("/api-keys/{id}", web::patch().to(keys::update))
-            .route("/api-keys/{id}", web::delete().to(keys::delete))
-            .route("/api-keys/{id}/rotate", web::post().to(keys::rotate))
-            .route("/api-keys/{id}/revoke", web::post().to(keys::revoke))
-            .route("/api-keys/{id}/expire", web::post().to(keys::expire))
-            .route("/api-keys/{id}/usage", web::get().to(keys::usage))
-            .route("/webhooks", web::get().to(webhooks::list))
-            .route("/webhooks", web::post().to(webhooks::create))
-            .route("/webhooks/{id}", web::get().to(webhooks::show))
-            .route("/webhooks/{id}", web::patch().to(webhooks::update))
-            .route("/webhooks/{id}", web::delete().to(webhooks::delete))
-            .route(
-                "/webhooks/{id}/rotate-secret",
-                web::post().to(webhooks::rotate_secret),
-            )
-            .route("/webhooks/{id}/test", web::post().to(webhooks::test))
-            .route(
-                "/webhooks/{id}/deliveries",
-                web::get().to(webhooks::deliveries),
-            )
-            .route(
-                "/webhooks/{id}/deliveries/{delivery_id}/replay",
-                web::post().to(webhooks::replay),
-            )
-            .route(
-                "/webhooks/{id}/deliver-queued",
-                web::post().to(webhooks::deliver_queued),
-            )
-            .route("/logs", web::get().to(logs::logs))
-            .route("/activity", web::get().to(logs::activity)),
-    );
+    let scope = web::scope(operations::PREFIX).wrap(from_fn(audit_layer));
+    let scope = operations::OPERATIONS.iter().fold(scope, |scope, op| {
+        scope.route(op.path, (op.to)().method(op.method.clone()))
+    });
+    cfg.service(scope);
 }
 
 /// Commits the log row of every request whose key was identified, after its handler ran and

@@ -3,11 +3,13 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::extract::{ApiJsonOrEmpty, Params};
+use super::operations::{self, DELIVERY_CURSOR, DELIVERY_LIMIT, DELIVERY_STATUS};
 use super::{ApiJson, ApiPrincipal, reply};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::service::ServiceError;
 use crate::service::webhooks::{self as service, DeliveryStatus, EndpointInput};
+use crate::wire::input::webhook::{EmptyRequest, WebhookRequest};
 use crate::wire::webhook::{
     DeletedEndpointOut, DeliveryListOut, DeliveryOut, EndpointListOut, EndpointOut,
     EndpointSummaryOut, EndpointWithSecretOut, ReleasedOut, TestSentOut,
@@ -32,10 +34,10 @@ pub async fn list(p: ApiPrincipal, state: web::Data<AppState>) -> Result<HttpRes
 
 pub async fn create(
     p: ApiPrincipal,
-    body: ApiJson<EndpointInput>,
+    body: ApiJson<WebhookRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = body.0;
+    let input = EndpointInput::from(body.0);
     let (actor, account, now) = (p.actor.clone(), p.account_id().to_owned(), p.caller.now);
     let config = state.config.clone();
     let (endpoint, secret) = state
@@ -75,10 +77,10 @@ pub async fn show(
 pub async fn update(
     p: ApiPrincipal,
     id: web::Path<String>,
-    body: ApiJson<EndpointInput>,
+    body: ApiJson<WebhookRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = body.0;
+    let input = EndpointInput::from(body.0);
     let (actor, account, now) = (p.actor.clone(), p.account_id().to_owned(), p.caller.now);
     let config = state.config.clone();
     let endpoint = state
@@ -123,7 +125,7 @@ pub async fn delete(
 pub async fn rotate_secret(
     p: ApiPrincipal,
     id: web::Path<String>,
-    _body: ApiJsonOrEmpty<Empty>,
+    _body: ApiJsonOrEmpty<EmptyRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (actor, account, now) = (p.actor.clone(), p.account_id().to_owned(), p.caller.now);
@@ -142,15 +144,10 @@ pub async fn rotate_secret(
     ))
 }
 
-/// Bodies of the actions that take none; one sent must be an empty object.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Empty {}
-
 pub async fn test(
     p: ApiPrincipal,
     id: web::Path<String>,
-    _body: ApiJsonOrEmpty<Empty>,
+    _body: ApiJsonOrEmpty<EmptyRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, now) = (p.account_id().to_owned(), p.caller.now);
@@ -176,14 +173,11 @@ pub async fn deliveries(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params::parse(&req, &["status", "limit", "cursor"])?;
-    let limit = params.int("limit", 50, 1..=500)?;
-    let cursor = match params.get("cursor") {
-        None => None,
-        Some(_) => Some(params.int("cursor", 0, 1..=i64::MAX)?),
-    };
+    let params = Params::parse(&req, operations::DELIVERIES)?;
+    let limit = params.whole(&DELIVERY_LIMIT)?;
+    let cursor = params.cursor(&DELIVERY_CURSOR)?;
     let status = params
-        .get("status")
+        .get(DELIVERY_STATUS.name)
         .map(|s| {
             DeliveryStatus::parse(s).ok_or_else(|| {
                 ApiError::invalid(
@@ -219,7 +213,7 @@ pub async fn deliveries(
 pub async fn replay(
     p: ApiPrincipal,
     path: web::Path<(String, String)>,
-    _body: ApiJsonOrEmpty<Empty>,
+    _body: ApiJsonOrEmpty<EmptyRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, delivery) = path.into_inner();
@@ -237,7 +231,7 @@ pub async fn replay(
 pub async fn deliver_queued(
     p: ApiPrincipal,
     id: web::Path<String>,
-    _body: ApiJsonOrEmpty<Empty>,
+    _body: ApiJsonOrEmpty<EmptyRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, now) = (p.account_id().to_owned(), p.caller.now);
