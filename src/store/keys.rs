@@ -218,7 +218,7 @@ fn status_condition(status: KeyStatus) -> &'static str {
             "k.revoked_at IS NULL AND k.disabled_at IS NULL AND k.rotated_at IS NOT NULL AND k.expires_at > ?3"
         }
         KeyStatus::Active => {
-            "k.revoked_at IS NULL AND k.disabled_at IS NULL AND k.rotated_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > :now)"
+            "k.revoked_at IS NULL AND k.disabled_at IS NULL AND k.rotated_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?3)"
         }
     }
 }

@@ -341,3 +341,83 @@ async fn edits_change_name_expiry_allowlist_models_and_rate_limit() {
     );
     assert_eq!(edits, 2);
 }
+
+backend_tests!(the_key_list_filters_by_each_status_at_the_moment_of_asking);
+async fn the_key_list_filters_by_each_status_at_the_moment_of_asking() {
+    let app = spawn_app().await;
+    let manager = app.manager_key();
+    let key = |name: &str, extra: Value| {
+        let mut body = json!({ "name": name, "preset": "read_only" });
+        if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            body.extend(extra);
+        }
+        body
+    };
+    let mut ids = std::collections::HashMap::new();
+    for (name, extra) in [
+        ("lasting", json!({})),
+        ("dated", json!({ "expires_in_days": 10 })),
+        ("short", json!({ "expires_in_days": 1 })),
+        ("off", json!({})),
+        ("gone", json!({})),
+        ("old", json!({})),
+    ] {
+        let created = create(&app, &manager, key(name, extra)).await;
+        ids.insert(name, created["id"].as_str().unwrap().to_owned());
+    }
+    let act = |name: &str, action: &str| format!("/api-keys/{}/{action}", ids[name]);
+    let (status, _) = app
+        .api(
+            "PATCH",
+            &format!("/api-keys/{}", ids["off"]),
+            &manager,
+            Some(json!({ "disabled": true })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.api("POST", &act("gone", "revoke"), &manager, None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        app.api("POST", &act("old", "rotate"), &manager, None)
+            .await
+            .0,
+        200
+    );
+    let names = |listed: &Value| {
+        let mut names: Vec<String> = listed["data"]["api_keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let (_, rotated) = app
+        .api("GET", "/api-keys?status=rotated", &manager, None)
+        .await;
+    assert_eq!(names(&rotated), ["old"]);
+    // Two days on: the one-day key and the rotated key (a day of grace) have expired, the
+    // ten-day key is still active.
+    app.clock.advance(2 * 86_400_000);
+    for (status, expected) in [
+        // The manager key ("test key") and the key the rotation made ("old") are active too.
+        ("active", vec!["dated", "lasting", "old", "test key"]),
+        ("expired", vec!["old", "short"]),
+        ("disabled", vec!["off"]),
+        ("revoked", vec!["gone"]),
+    ] {
+        let (code, listed) = app
+            .api("GET", &format!("/api-keys?status={status}"), &manager, None)
+            .await;
+        assert_eq!(code, 200, "{listed}");
+        let mut expected: Vec<String> = expected.into_iter().map(str::to_owned).collect();
+        expected.sort();
+        assert_eq!(names(&listed), expected, "{status}");
+        assert_eq!(listed["total"], expected.len(), "{status}");
+    }
+}
