@@ -4,6 +4,13 @@ use std::fmt;
 
 pub const MAX_NAME_CHARS: usize = 100;
 
+/// Whether a text given to look something up can match what is stored: no stored text holds a
+/// NUL character (PostgreSQL's cannot, and nothing Tidegate writes does), so one that does
+/// names nothing.
+pub fn can_match(text: &str) -> bool {
+    !text.contains('\0')
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Name(String);
 

@@ -4,6 +4,7 @@ use super::changes::{self, Change, KeyChange, KeyRef};
 use super::{Actor, ServiceError};
 pub use crate::domain::key::ApiKey;
 pub use crate::domain::key::Switch;
+use crate::domain::name::can_match;
 use crate::domain::{
     Environment, IpAllowlist, KeyFormat, KeySecret, KeyStatus, Name, Preset, ScopeSet, Timestamp,
 };
@@ -220,6 +221,9 @@ pub fn create_key(
 
 /// One page of an account's keys matching `filter`, and how many match in all.
 pub fn search(tx: &Tx<'_>, filter: &KeyFilter<'_>) -> Result<(Vec<ApiKey>, i64), ServiceError> {
+    if !filter.search.is_none_or(can_match) {
+        return Ok((Vec::new(), 0));
+    }
     Ok(keys::search_keys(tx, filter)?)
 }
 
@@ -229,6 +233,9 @@ pub fn list(tx: &Tx<'_>, account: Option<&str>) -> Result<Vec<ApiKey>, ServiceEr
 }
 
 pub fn get_key(tx: &Tx<'_>, id: &str) -> Result<ApiKey, ServiceError> {
+    if !can_match(id) {
+        return Err(ServiceError::NotFound("api key"));
+    }
     keys::get_key(tx, id)?.ok_or(ServiceError::NotFound("api key"))
 }
 

@@ -5,10 +5,20 @@ pub use crate::domain::log::LogEntry;
 pub use crate::store::logs::{LogFilter, StatusFilter};
 
 use super::ServiceError;
+use crate::domain::name::can_match;
 use crate::store::{Tx, logs};
 
 /// One page of rows matching `filter`, newest first.
 pub fn search(tx: &Tx<'_>, filter: &LogFilter<'_>) -> Result<Vec<LogEntry>, ServiceError> {
+    let texts = [
+        filter.key_id,
+        filter.error_code,
+        filter.endpoint,
+        filter.text,
+    ];
+    if !texts.into_iter().flatten().all(can_match) {
+        return Ok(Vec::new());
+    }
     Ok(logs::search_logs(tx, filter)?)
 }
 

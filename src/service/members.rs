@@ -5,6 +5,7 @@ use super::changes::{self, Category, Change, Note};
 use super::users::{assignable_role, insert_new_user, one_time_password, parse_email};
 use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
+use crate::domain::name::can_match;
 use crate::store::{Db, Tx};
 use crate::store::{accounts, members};
 
@@ -32,6 +33,9 @@ fn may_manage(acting: &Acting<'_>, target_role: Role) -> bool {
 }
 
 fn role_of(tx: &Tx<'_>, account_id: &str, user_id: &str) -> Result<Role, ServiceError> {
+    if !can_match(user_id) {
+        return Err(ServiceError::NotFound("membership"));
+    }
     members::role_of(tx, account_id, user_id)?.ok_or(ServiceError::NotFound("membership"))
 }
 

@@ -6,6 +6,7 @@ use super::changes::{self, Category, Change, Note, capitalised};
 use super::{Actor, ServiceError};
 use crate::config::WebhooksConfig;
 use crate::domain::Timestamp;
+use crate::domain::name::can_match;
 use crate::domain::webhook::{DisabledReason, EndpointUrl, EventSet, WebhookSecret, redact_url};
 use crate::providers::outbound::AddressPolicy;
 use crate::store::webhooks::{self as store, Attempted};
@@ -86,6 +87,9 @@ fn record(
 }
 
 fn endpoint_in(tx: &Tx<'_>, account_id: &str, id: &str) -> Result<Endpoint, ServiceError> {
+    if !can_match(id) {
+        return Err(ServiceError::NotFound("webhook endpoint"));
+    }
     store::get_endpoint(tx, account_id, id)?.ok_or(ServiceError::NotFound("webhook endpoint"))
 }
 
@@ -249,7 +253,11 @@ pub fn replay(
     let tx = db.write()?;
     let endpoint = endpoint_in(&tx, account_id, endpoint_id)?;
     require_enabled(&endpoint)?;
-    let past = store::get_delivery(&tx, endpoint_id, delivery_id)?
+    let past = Some(delivery_id)
+        .filter(|id| can_match(id))
+        .map(|id| store::get_delivery(&tx, endpoint_id, id))
+        .transpose()?
+        .flatten()
         .ok_or(ServiceError::NotFound("delivery"))?;
     let id = uuid::Uuid::new_v4().to_string();
     store::insert_delivery(

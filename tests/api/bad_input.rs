@@ -283,3 +283,40 @@ async fn bad_input_is_refused_with_the_field_and_changes_nothing() {
     );
     assert_eq!(activity, 2);
 }
+
+backend_tests!(a_nul_character_in_a_lookup_names_nothing_on_either_engine);
+async fn a_nul_character_in_a_lookup_names_nothing_on_either_engine() {
+    let app = spawn_app().await;
+    let manager = app.manager_key();
+    create(
+        &app,
+        &manager,
+        json!({ "name": "kept", "preset": "read_only" }),
+    )
+    .await;
+    // No stored text holds a NUL, so a search or a filter with one matches nothing; PostgreSQL
+    // cannot even compare with it, which must not make the store look unavailable.
+    for path in [
+        "/api-keys?search=%00",
+        "/logs?key_id=a%00b",
+        "/logs?error_code=BSE%001001",
+    ] {
+        let (status, res) = app.api("GET", path, &manager, None).await;
+        assert_eq!(status, 200, "{path}: {res}");
+        let list = res["data"]
+            .as_object()
+            .and_then(|d| d.values().find_map(Value::as_array))
+            .unwrap();
+        assert!(list.is_empty(), "{path}: {res}");
+    }
+    for (method, path) in [
+        ("GET", "/api-keys/a%00b"),
+        ("POST", "/api-keys/a%00b/revoke"),
+        ("GET", "/webhooks/a%00b"),
+        ("POST", "/webhooks/a%00b/deliveries/c%00d/replay"),
+    ] {
+        let (status, res) = app.api(method, path, &manager, None).await;
+        assert_eq!(status, 404, "{method} {path}: {res}");
+        assert_error(&res, "BSE2017");
+    }
+}

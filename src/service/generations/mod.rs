@@ -12,6 +12,7 @@ use super::ServiceError;
 use super::changes::{self, Change, GenerationChange};
 use super::credits::{self, Settlement};
 use super::idempotency::{self, IdempotencyScope};
+use crate::domain::name::can_match;
 use crate::domain::{Money, Timestamp};
 use crate::store::generations as store;
 use crate::store::{Db, Tx};
@@ -33,7 +34,7 @@ pub trait Workers: Send + Sync {
 
 /// The account's generation; another account's is indistinguishable from a missing one.
 pub fn get_in(tx: &Tx<'_>, account_id: &str, id: &str) -> Result<Generation, ServiceError> {
-    store::get_in(tx, account_id, id)?.ok_or(ServiceError::NotFound("generation"))
+    find_in(tx, account_id, id)?.ok_or(ServiceError::NotFound("generation"))
 }
 
 /// The account's generation, if there is one.
@@ -42,6 +43,9 @@ pub fn find_in(
     account_id: &str,
     id: &str,
 ) -> Result<Option<Generation>, ServiceError> {
+    if !can_match(id) {
+        return Ok(None);
+    }
     Ok(store::get_in(tx, account_id, id)?)
 }
 
@@ -156,9 +160,7 @@ pub fn cancel(
     now: Timestamp,
 ) -> Result<Canceled, CancelError> {
     let tx = db.write().map_err(ServiceError::from)?;
-    let g = store::get_in(&tx, account_id, id)
-        .map_err(ServiceError::from)?
-        .ok_or(CancelError::NotFound)?;
+    let g = find_in(&tx, account_id, id)?.ok_or(CancelError::NotFound)?;
     if !g.status.in_flight() {
         return Err(CancelError::NotCancelable(g.status));
     }
@@ -180,7 +182,7 @@ pub fn delete(
     now: Timestamp,
 ) -> Result<Option<Canceled>, ServiceError> {
     let tx = db.write()?;
-    let Some(g) = store::get_in(&tx, account_id, id)? else {
+    let Some(g) = find_in(&tx, account_id, id)? else {
         return Ok(None);
     };
     let refunded = if g.status.in_flight() {
