@@ -124,7 +124,7 @@ impl GenerationConfig {
     }
 }
 
-/// How webhook deliveries are made (generation.md §6).
+/// How webhook deliveries are made (docs/generation.md, "Delivery and retries").
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhooksConfig {

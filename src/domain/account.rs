@@ -1,4 +1,4 @@
-//! Accounts (workspaces), the people in them and the role each holds (docs/roles.md).
+//! Accounts (workspaces), the people in them and the role each holds (docs/keys.md, "Roles").
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! Regions and how a request's `Host` selects one (v1-api.md §3).
+//! Regions and how a request's `Host` selects one (docs/api.md, "Regions and hosts").
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! Scopes and presets of keys.md §3.
+//! Scopes and presets (docs/keys.md, "Scopes and presets").
 
 use std::fmt;
 

@@ -24,7 +24,7 @@ pub struct DayUsage {
     pub server_errors: i64,
 }
 
-/// One provider's attempts over a period (v1-api.md `usage_providers`).
+/// One provider's attempts over a period (`usage_providers` of `GET /v1/usage`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProviderUsage {
     pub provider: String,

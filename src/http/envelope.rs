@@ -1,4 +1,4 @@
-//! The success envelope of v1-api.md §1.
+//! The success envelope (docs/api.md, "Envelopes").
 
 use serde::Serialize;
 

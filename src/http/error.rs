@@ -84,7 +84,7 @@ impl ApiError {
         )
     }
 
-    /// The envelope of v1-api.md §1.
+    /// The error envelope (docs/api.md, "Envelopes").
     pub fn render(&self, request_id: &str) -> HttpResponse {
         let body = ErrorBody {
             status: "error",

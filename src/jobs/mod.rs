@@ -1,6 +1,6 @@
-//! Scheduled maintenance (keys.md §5): five jobs, each running one blocking use case of
-//! `service::maintenance` or `service::generations` off the async threads. The scheduler, the tests and the command line
-//! all run them through [`run_job`] or [`Job::run`].
+//! Scheduled maintenance (docs/keys.md, "Expiry and the scheduled jobs"): five jobs, each running
+//! one blocking use case of `service::maintenance` or `service::generations` off the async threads.
+//! The scheduler, the tests and the command line all run them through [`run_job`] or [`Job::run`].
 
 pub mod deliverer;
 pub mod generation;

@@ -1,4 +1,5 @@
-//! The key checks of the /v1 pipeline after the key is found (v1-api.md §4, steps 6–10).
+//! The key checks of the /v1 pipeline after the key is found: steps 6–10 of docs/api.md,
+//! "Authentication".
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! The credit ledger: the balance is always the sum of the ledger (generation.md §5).
+//! The credit ledger: the balance is always the sum of the ledger (docs/generation.md, "Credits").
 
 use super::changes::{self, Category, Change, Note};
 use super::{Actor, ServiceError};

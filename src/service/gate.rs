@@ -1,6 +1,6 @@
-//! The key gate shared by /v1 and the management API (v1-api.md §4 steps 2–11): who a bearer
-//! token belongs to, whether it may make this request here and now, and the audit row that every
-//! request of an identified key commits before its response leaves.
+//! The key gate shared by /v1 and the management API (docs/api.md, "Authentication", steps 2–11):
+//! who a bearer token belongs to, whether it may make this request here and now, and the audit row
+//! that every request of an identified key commits before its response leaves.
 //!
 //! The decision is the service's; how a request carries its token and how a denial reads on the
 //! wire stay with the caller.

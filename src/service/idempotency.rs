@@ -1,5 +1,5 @@
-//! `Idempotency-Key` on the generate routes (v1-api.md §7): scope (account, route), fingerprint
-//! SHA-256 of the raw body, kept 24 hours; only accepted requests store their response.
+//! `Idempotency-Key` on the generate routes (docs/api.md, "Idempotency"): scope (account, route),
+//! fingerprint SHA-256 of the raw body, kept 24 hours; only accepted requests store their response.
 
 use sha2::{Digest, Sha256};
 

@@ -1,4 +1,4 @@
-//! Creating keys and switching them off and on (keys.md §2–5).
+//! Creating keys and switching them off and on (docs/keys.md, "Lifecycle").
 
 use super::changes::{self, Change, KeyChange, KeyRef};
 use super::{Actor, ServiceError};

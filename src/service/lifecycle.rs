@@ -1,4 +1,4 @@
-//! Rotation, expiry, edits and deletion of keys (keys.md §5).
+//! Rotation, expiry, edits and deletion of keys (docs/keys.md, "Lifecycle").
 
 use super::changes::{self, Change, KeyChange, KeyRef};
 use super::keys::{

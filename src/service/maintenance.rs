@@ -1,6 +1,6 @@
-//! The scheduler's use cases (keys.md §5, §7). Authentication never depends on them: a key's
-//! status is derived from its timestamps at request time; these only record events about
-//! transitions that already happened and delete rows past their retention.
+//! The scheduler's use cases (docs/keys.md, "Expiry and the scheduled jobs"). Authentication never
+//! depends on them: a key's status is derived from its timestamps at request time; these only
+//! record events about transitions that already happened and delete rows past their retention.
 
 use super::changes::{self, Change, KeyChange, KeyRef};
 use super::{Actor, ServiceError};

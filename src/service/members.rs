@@ -1,5 +1,5 @@
-//! Workspace members and roles (keys.md §6). The rules live here so that every path — page,
-//! form post, API — is checked the same way.
+//! Workspace members and roles (docs/keys.md, "Roles"). The rules live here so that every path —
+//! page, form post, API — is checked the same way.
 
 use super::changes::{self, Category, Change, Note};
 use super::users::{assignable_role, insert_new_user, one_time_password, parse_email};

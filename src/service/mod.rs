@@ -48,7 +48,7 @@ pub enum ServiceError {
     NotFound(&'static str),
     #[error("{0}")]
     InvalidState(String),
-    /// The actor's role does not allow the change (keys.md §6).
+    /// The actor's role does not allow the change (docs/keys.md, "Roles").
     #[error("{0}")]
     Forbidden(String),
     #[error(transparent)]

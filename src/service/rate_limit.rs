@@ -1,5 +1,5 @@
 //! Per-account (and optional per-key) request limits: a fixed 60 s window and the UTC day
-//! (v1-api.md §8). Counters live in memory; a refused request does not count.
+//! (docs/api.md, "Rate limits"). Counters live in memory; a refused request does not count.
 //!
 //! Beside other nodes (PostgreSQL), each node also takes what it serves from the limit of the
 //! whole cluster (`SharedLimits`): permits in blocks of a twentieth of the limit, granted by

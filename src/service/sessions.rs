@@ -1,4 +1,4 @@
-//! Dashboard sign-in and sessions (admin.md "Sign in / sign out"). The cookie carries a random
+//! Dashboard sign-in and sessions (docs/admin.md, "Sign-in"). The cookie carries a random
 //! token; the store keeps only its SHA-256, so a copy of the database opens no session.
 
 use sha2::{Digest, Sha256};

@@ -1,5 +1,5 @@
-//! Workspace settings (admin.md "Settings"): name, plan, credits and low-balance thresholds. Only
-//! the primary owner changes them (keys.md §6: credits, plan, low-balance alerts).
+//! Workspace settings (docs/admin.md, "Settings"): name, plan, credits and low-balance thresholds.
+//! Only the primary owner changes them (docs/keys.md, "Roles").
 
 use super::changes::{self, Category, Change, Note};
 use super::{Actor, ServiceError};

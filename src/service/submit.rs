@@ -1,8 +1,8 @@
-//! Submitting a generation (generation.md §2): the model and the key's model list, the plan's
-//! in-flight cap, the request body checked and priced, the idempotency claim, and the record
-//! accepted with its credits reserved in one transaction; then the worker is told. The same use
-//! case for every caller of `POST /v1/generate/{image,video}`; the caller turns its answer
-//! into a response.
+//! Submitting a generation (docs/generation.md, "Accepting a generation"): the model and the key's
+//! model list, the plan's in-flight cap, the request body checked and priced, the idempotency
+//! claim, and the record accepted with its credits reserved in one transaction; then the worker is
+//! told. The same use case for every caller of `POST /v1/generate/{image,video}`; the caller turns
+//! its answer into a response.
 
 use super::ServiceError;
 use super::auth::Principal;

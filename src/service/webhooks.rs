@@ -1,6 +1,6 @@
-//! Webhook endpoints (generation.md §6): what the pages, the management API and the command line
-//! do with them, and how the deliverer records what became of a delivery. Only owners manage
-//! endpoints; the callers check the role, as for keys.
+//! Webhook endpoints (docs/generation.md, "Webhooks"): what the pages, the management API and the
+//! command line do with them, and how the deliverer records what became of a delivery. Only owners
+//! manage endpoints; the callers check the role, as for keys.
 
 use super::changes::{self, Category, Change, Note, capitalised};
 use super::{Actor, ServiceError};

@@ -1,5 +1,5 @@
-//! The credit ledger and the cached balance beside it (generation.md §5), and the low-balance
-//! thresholds.
+//! The credit ledger and the cached balance beside it (docs/generation.md, "Credits"), and the
+//! low-balance thresholds.
 
 use super::{StoreError, Tx};
 use crate::domain::{Money, Timestamp};

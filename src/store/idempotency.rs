@@ -1,4 +1,4 @@
-//! Idempotency records of the generate routes (v1-api.md §7).
+//! Idempotency records of the generate routes (docs/api.md, "Idempotency").
 
 use super::{StoreError, Tx};
 use crate::domain::Timestamp;

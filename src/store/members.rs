@@ -1,4 +1,4 @@
-//! Users and their memberships of accounts (keys.md §6).
+//! Users and their memberships of accounts (docs/keys.md, "Roles").
 
 use super::{StoreError, Tx};
 use crate::domain::Timestamp;

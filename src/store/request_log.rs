@@ -19,7 +19,7 @@ use super::{Store, StoreError};
 use crate::domain::key::ApiKey;
 use writer::writer_loop;
 
-/// One row of `request_logs` (keys.md §7).
+/// One row of `request_logs` (docs/keys.md, "Request log").
 #[derive(Clone, Debug)]
 pub struct LogEntry {
     pub request_id: String,

@@ -1,4 +1,4 @@
-//! Members and roles (keys.md §6) through the pages: every rule checked on the server.
+//! Members and roles (docs/keys.md, "Roles") through the pages: every rule checked on the server.
 
 use crate::helpers::{TestApp, spawn_app};
 use crate::people::{page, person, post, value_after};

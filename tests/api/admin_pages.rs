@@ -1,4 +1,4 @@
-//! Sign-in, sessions, CSRF, security headers and the API keys page (admin.md), over HTTP.
+//! Sign-in, sessions, CSRF, security headers and the API keys page (docs/admin.md), over HTTP.
 
 use crate::helpers::{TestApp, spawn_app};
 use crate::people::{browser, csrf_in, page, sign_in};

@@ -1,5 +1,5 @@
 //! Bad input to the management API: 400 BSE2001 naming the field, and nothing changes
-//! (keys.md §2–4, issue table of at least 40 cases).
+//! (docs/keys.md, "Create", "Scopes and presets" and "IP allowlists"; at least 40 cases).
 
 use serde_json::{Value, json};
 

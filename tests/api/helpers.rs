@@ -208,7 +208,7 @@ pub fn run_binary(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Cli {
     }
 }
 
-/// Asserts the JSON error envelope of v1-api.md §1 and returns its `error` object.
+/// Asserts the JSON error envelope (docs/api.md, "Envelopes") and returns its `error` object.
 pub fn assert_error(body: &Value, code: &str) -> Value {
     assert_eq!(body["status"], "error", "{body}");
     assert_eq!(body["error"]["code"], code, "{body}");

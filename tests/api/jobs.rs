@@ -1,5 +1,5 @@
-//! The scheduled jobs (keys.md §5, §7), run on demand against the server's own SQLite file, and
-//! once through the real scheduler.
+//! The scheduled jobs (docs/keys.md, "Expiry and the scheduled jobs"), run on demand against the
+//! server's own SQLite file, and once through the real scheduler.
 
 use serde_json::{Value, json};
 use tidegate::domain::Timestamp;

@@ -1,4 +1,5 @@
-//! Rate limits (v1-api.md §8) and the pre-authentication limiter (§4 step 2).
+//! Rate limits and the pre-authentication limiter (docs/api.md, "Rate limits" and
+//! "Authentication").
 
 use serde_json::json;
 

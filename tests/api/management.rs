@@ -1,4 +1,5 @@
-//! The management API (keys.md §8) and the key lifecycle through it (keys.md §5).
+//! The management API (docs/keys.md, "Management API") and the key lifecycle through it
+//! (docs/keys.md, "Lifecycle").
 
 use serde_json::{Value, json};
 

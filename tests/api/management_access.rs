@@ -1,5 +1,5 @@
 //! Who the management API answers, and what it reads: account scoping, scopes, logs, usage and
-//! the activity feed (keys.md §8).
+//! the activity feed (docs/keys.md, "Management API").
 
 use serde_json::json;
 

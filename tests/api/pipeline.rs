@@ -1,4 +1,4 @@
-//! The /v1 pipeline in its documented order (v1-api.md §3–4, §8).
+//! The /v1 pipeline in its documented order (docs/api.md, "Authentication").
 
 use serde_json::json;
 

@@ -1,4 +1,4 @@
-//! The durable request log (keys.md §7).
+//! The durable request log (docs/keys.md, "Request log").
 
 use sha2::{Digest, Sha256};
 

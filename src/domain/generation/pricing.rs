@@ -1,5 +1,5 @@
-//! What a generation costs (v1-api.md §6): a model's price, flat or per resolution, and the
-//! estimate maths.
+//! What a generation costs (docs/generation.md, "Prices"): a model's price, flat or per resolution,
+//! and the estimate maths.
 
 use std::collections::BTreeMap;
 
@@ -47,7 +47,7 @@ impl Model {
     }
 }
 
-/// What a generation (or `count` of them) costs (v1-api.md §6).
+/// What a generation (or `count` of them) costs (docs/generation.md, "Prices").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Estimate {
     pub count: u32,

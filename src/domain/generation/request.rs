@@ -1,5 +1,5 @@
-//! A generate body checked against its model (generation.md §1): every refusal names its field,
-//! and what is absent gets the model's default.
+//! A generate body checked against its model (docs/generation.md, "Accepting a generation"): every
+//! refusal names its field, and what is absent gets the model's default.
 
 use serde_json::{Map, Value};
 

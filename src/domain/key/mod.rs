@@ -1,5 +1,6 @@
-//! The key format of keys.md §1: `bye_` + 32 random base62 + 6 base62 of the CRC32 of the random
-//! part. Test keys carry `test_` after the brand. Only the SHA-256 of the whole string is stored.
+//! The key format (docs/keys.md, "Key format"): `bye_` + 32 random base62 + 6 base62 of the CRC32
+//! of the random part. Test keys carry `test_` after the brand. Only the SHA-256 of the whole
+//! string is stored.
 
 use std::fmt;
 
@@ -210,7 +211,7 @@ pub enum Switch {
     Enable,
 }
 
-/// Status derived from the timestamps at the moment of asking (keys.md §5).
+/// Status derived from the timestamps at the moment of asking (docs/keys.md, "Statuses").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyStatus {

@@ -1,5 +1,5 @@
-//! Webhooks (generation.md §6): the events an endpoint can listen to, its URL and signing
-//! secret, and the two signatures every delivery carries.
+//! Webhooks (docs/generation.md, "Webhooks"): the events an endpoint can listen to, its URL and
+//! signing secret, and the two signatures every delivery carries.
 
 use std::fmt;
 

@@ -1,5 +1,5 @@
-//! The activity page (admin.md "Activity"): the workspace's audit feed, a category filter and the
-//! result of the hash-chain check.
+//! The activity page (docs/admin.md, "Activity"): the workspace's audit feed, a category filter and
+//! the result of the hash-chain check.
 
 use actix_web::{HttpResponse, web};
 use askama::Template;

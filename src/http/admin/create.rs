@@ -1,4 +1,4 @@
-//! Create an API key (admin.md "Create API key" and "View API key"): presets or the custom scope
+//! Create an API key (docs/admin.md, "Create API key" and "Show-once"): presets or the custom scope
 //! grid, expiry, IP allowlist and the advanced options; errors shown next to their field with
 //! what was typed kept; the new key shown exactly once.
 

@@ -1,4 +1,4 @@
-//! The key detail page (admin.md "Key detail").
+//! The key detail page (docs/admin.md, "Key detail").
 
 use actix_web::{HttpResponse, web};
 use askama::Template;

@@ -1,5 +1,5 @@
-//! The Generations pages (admin.md "Generations"): newest first with thumbnails, status, model
-//! and cost; one generation with its outputs shown and its record as JSON.
+//! The Generations pages (docs/admin.md, "Generations"): newest first with thumbnails, status,
+//! model and cost; one generation with its outputs shown and its record as JSON.
 
 use actix_web::{HttpResponse, web};
 use askama::Template;

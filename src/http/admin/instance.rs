@@ -1,5 +1,5 @@
-//! The instance administrator's page (admin.md "Instance"): every user and account, and forms to
-//! create both. Nobody else may see or post it.
+//! The instance administrator's page (docs/admin.md, "Instance"): every user and account, and forms
+//! to create both. Nobody else may see or post it.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;

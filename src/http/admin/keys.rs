@@ -1,4 +1,4 @@
-//! The API keys page (admin.md "API keys"): search, status filter and the table.
+//! The API keys page (docs/admin.md, "API keys"): search, status filter and the table.
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -52,7 +52,7 @@ impl KeyRow {
 }
 
 impl KeyRow {
-    /// Actions that open a confirmation page, by state (keys.md §5).
+    /// Actions that open a confirmation page, by state (docs/admin.md, "API keys").
     pub fn confirmations(&self) -> Vec<(&'static str, &'static str)> {
         let mut out = Vec::new();
         if matches!(self.status, "active" | "disabled") {

@@ -1,4 +1,4 @@
-//! The logs page (admin.md "Logs"): the request log with filters, 500 rows a page, and the
+//! The logs page (docs/admin.md, "Logs"): the request log with filters, 500 rows a page, and the
 //! filtered rows exported as CSV or JSON.
 
 use std::collections::HashMap;

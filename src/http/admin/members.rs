@@ -1,5 +1,5 @@
-//! The members page (admin.md "Members"): members and roles, invite, change role, remove and
-//! transfer primary ownership, under the rules of keys.md §6 (checked in the service).
+//! The members page (docs/admin.md, "Members"): members and roles, invite, change role, remove and
+//! transfer primary ownership, under the rules of docs/keys.md, "Roles" (checked in the service).
 
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};

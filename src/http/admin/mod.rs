@@ -1,4 +1,4 @@
-//! The admin pages (admin.md): server-rendered with askama, one template per page, security
+//! The admin pages (docs/admin.md): server-rendered with askama, one template per page, security
 //! headers on every response.
 
 mod actions;

@@ -1,5 +1,5 @@
-//! The usage page (admin.md "Usage"): requests per day by status class, per endpoint and per key,
-//! and the credit balance and spend.
+//! The usage page (docs/admin.md, "Usage"): requests per day by status class, per endpoint and per
+//! key, and the credit balance and spend.
 
 use actix_web::{HttpResponse, web};
 use askama::Template;

@@ -1,6 +1,6 @@
-//! The webhook pages (admin.md): endpoints with their status, add (then the secret once),
-//! enable/disable, rotate the secret, send a test event, the delivery log with replay, queued
-//! events and "Deliver queued events", delete. Members see; owners manage.
+//! The webhook pages (docs/admin.md, "Webhooks"): endpoints with their status, add (then the secret
+//! once), enable/disable, rotate the secret, send a test event, the delivery log with replay,
+//! queued events and "Deliver queued events", delete. Members see; owners manage.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;

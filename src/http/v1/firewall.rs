@@ -1,5 +1,5 @@
 //! The schema firewall: a request that is not one of the 17 operations gets a bare 403 before any
-//! authentication (v1-api.md §3).
+//! authentication (docs/api.md, "Schema firewall").
 
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use actix_web::{HttpRequest, HttpResponse};

@@ -7,8 +7,8 @@ use super::{LogEntry, Refusal, Reply, Written};
 use crate::store::engine::Param;
 use crate::store::{Db, StoreError};
 
-/// `last_used_at` may lag by up to a second (v1-api.md §4), so each key's is written at most
-/// once a second instead of in every commit.
+/// `last_used_at` may lag by up to a second (docs/keys.md, "What is stored"), so each key's is
+/// written at most once a second instead of in every commit.
 #[derive(Default)]
 pub(super) struct LastUsed {
     written: HashMap<String, i64>,

@@ -1,5 +1,6 @@
--- Low-balance alert thresholds (generation.md §5): up to 10 per account. `armed` is cleared when
--- the balance falls below the threshold (the alert fires once) and set again when it rises to it.
+-- Low-balance alert thresholds (docs/generation.md, "Low-balance alerts"): up to 10 per account.
+-- `armed` is cleared when the balance falls below the threshold (the alert fires once) and set
+-- again when it rises to it.
 CREATE TABLE low_balance_thresholds (
     account_id TEXT NOT NULL REFERENCES accounts (id),
     threshold  INTEGER NOT NULL CHECK (threshold >= 0),  -- thousandths

@@ -1,5 +1,5 @@
--- Generations (generation.md §2-3), their provider attempts, and the daily roll-ups that usage
--- reports are built from.
+-- Generations (docs/generation.md, "Accepting a generation" and "Workers"), their provider
+-- attempts, and the daily roll-ups that usage reports are built from.
 
 CREATE TABLE generations (
     id               TEXT PRIMARY KEY,

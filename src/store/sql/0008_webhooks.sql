@@ -1,6 +1,6 @@
--- Webhooks (generation.md §6): endpoints per account, and the outbox their deliveries are made
--- from. An event is written with the change that produced it, one delivery per endpoint that
--- listens to it, in the change's own transaction.
+-- Webhooks (docs/generation.md, "Webhooks"): endpoints per account, and the outbox their deliveries
+-- are made from. An event is written with the change that produced it, one delivery per endpoint
+-- that listens to it, in the change's own transaction.
 
 CREATE TABLE webhook_endpoints (
     id                   TEXT PRIMARY KEY,

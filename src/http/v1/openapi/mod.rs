@@ -10,7 +10,8 @@ use super::routes::OPERATIONS;
 pub use crate::http::openapi::codes_of;
 use crate::http::openapi::{common_headers, envelope, error_response, header};
 
-/// What every operation can answer from the key pipeline (v1-api.md §4) and the store.
+/// What every operation can answer from the key pipeline and from the store
+/// (docs/api.md, "Authentication").
 const PIPELINE: [u16; 5] = [401, 403, 404, 429, 503];
 /// What reading a JSON body adds.
 const BODY: [u16; 3] = [400, 408, 413];

@@ -260,8 +260,9 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_by_user ON sessions (user_id);
 CREATE INDEX sessions_by_expiry ON sessions (expires_at);
 
--- Low-balance alert thresholds (generation.md §5): up to 10 per account. `armed` is cleared when
--- the balance falls below the threshold (the alert fires once) and set again when it rises to it.
+-- Low-balance alert thresholds (docs/generation.md, "Low-balance alerts"): up to 10 per account.
+-- `armed` is cleared when the balance falls below the threshold (the alert fires once) and set
+-- again when it rises to it.
 CREATE TABLE low_balance_thresholds (
     account_id TEXT NOT NULL REFERENCES accounts (id),
     threshold  BIGINT NOT NULL CHECK (threshold >= 0),  -- thousandths
@@ -279,8 +280,8 @@ $$;
 CREATE TRIGGER accounts_default_threshold AFTER INSERT ON accounts
     FOR EACH ROW EXECUTE FUNCTION accounts_default_threshold();
 
--- Generations (generation.md §2-3), their provider attempts, and the daily roll-ups that usage
--- reports are built from.
+-- Generations (docs/generation.md, "Accepting a generation" and "Workers"), their provider
+-- attempts, and the daily roll-ups that usage reports are built from.
 
 -- `rowid` stands in for SQLite's implicit rowid, which the queries use (insertion order, the
 -- tie-break after created_at).
@@ -361,9 +362,9 @@ CREATE TABLE usage_providers_daily (
     PRIMARY KEY (account_id, day, provider)
 );
 
--- Webhooks (generation.md §6): endpoints per account, and the outbox their deliveries are made
--- from. An event is written with the change that produced it, one delivery per endpoint that
--- listens to it, in the change's own transaction.
+-- Webhooks (docs/generation.md, "Webhooks"): endpoints per account, and the outbox their deliveries
+-- are made from. An event is written with the change that produced it, one delivery per endpoint
+-- that listens to it, in the change's own transaction.
 
 CREATE TABLE webhook_endpoints (
     id                   TEXT PRIMARY KEY,
