@@ -23,8 +23,8 @@ use crate::service::{Actor, sessions};
 type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
 /// Who may use the management API: a key with the scope the request needs (`required_scope`), or
-/// a dashboard session (keys.md §8) whose role allows the change and which sends its CSRF token
-/// in `X-CSRF-Token` on every request that changes something.
+/// a dashboard session (docs/keys.md, "Management API") whose role allows the change and which
+/// sends its CSRF token in `X-CSRF-Token` on every request that changes something.
 pub struct ApiPrincipal {
     pub account_id: String,
     pub actor: Actor,
