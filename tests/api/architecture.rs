@@ -295,3 +295,27 @@ fn what_happened_is_recorded_through_one_door() {
         );
     }
 }
+
+#[test]
+fn every_document_a_comment_cites_is_in_the_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut cited = Vec::new();
+    for (name, text) in sources() {
+        for (n, line) in text.lines().enumerate() {
+            let words = line.split(|c: char| !(c.is_ascii_alphanumeric() || "_./-".contains(c)));
+            for word in words.filter(|w| w.ends_with(".md")) {
+                cited.push((format!("{name}:{}", n + 1), word.to_owned()));
+            }
+        }
+    }
+    assert!(
+        cited.iter().any(|(_, doc)| doc == "docs/decisions.md"),
+        "the scan found the citations"
+    );
+    let missing: Vec<String> = cited
+        .into_iter()
+        .filter(|(_, doc)| !root.join(doc).is_file())
+        .map(|(at, doc)| format!("{at}: {doc}"))
+        .collect();
+    assert_none("documents cited but not in the repository", &missing);
+}
