@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    tidegate::app::main()
+    tidegate::main()
 }

@@ -10,9 +10,7 @@ use figment::providers::{Env, Format, Toml};
 mod sections;
 
 pub use sections::{
-    AccountsConfig, AuthConfig, Backend, Config, GenerationConfig, JobsConfig, KeysConfig,
-    LogFormat, LogsConfig, PlanConfig, ServerConfig, StorageConfig, TelemetryConfig,
-    WebhooksConfig,
+    Backend, Config, JobsConfig, LogFormat, PlanConfig, TelemetryConfig, WebhooksConfig,
 };
 
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");

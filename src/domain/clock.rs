@@ -114,12 +114,6 @@ impl Timestamp {
     }
 }
 
-/// `null` or an RFC 3339 string, as the API sends optional times.
-pub fn time_or_null(t: Option<Timestamp>) -> serde_json::Value {
-    t.map(|t| serde_json::Value::String(t.to_rfc3339()))
-        .unwrap_or(serde_json::Value::Null)
-}
-
 /// The wall clock, with an offset that tests move forward instead of sleeping.
 #[derive(Clone, Debug, Default)]
 pub struct Clock {

@@ -1,18 +1,18 @@
 //! Pure types of the product, each with a `parse()` constructor that is the only way in.
 
-pub mod account;
-pub mod clock;
-pub mod generation;
-pub mod ip;
-pub mod key;
-pub mod log;
-pub mod money;
-pub mod name;
-pub mod random;
-pub mod region;
-pub mod scope;
-pub mod usage;
-pub mod webhook;
+pub(crate) mod account;
+pub(crate) mod clock;
+pub(crate) mod generation;
+pub(crate) mod ip;
+pub(crate) mod key;
+pub(crate) mod log;
+pub(crate) mod money;
+pub(crate) mod name;
+pub(crate) mod random;
+pub(crate) mod region;
+pub(crate) mod scope;
+pub(crate) mod usage;
+pub(crate) mod webhook;
 
 pub use clock::{Clock, Timestamp};
 pub use ip::{IpAllowlist, IpHasher, TrustedProxies};

@@ -1,22 +1,22 @@
 //! actix glue: route tables, middleware, error rendering. No business rules here.
 
-pub mod admin;
-pub mod api;
-pub mod body_deadline;
-pub mod envelope;
-pub mod error;
-pub mod listener;
-pub mod metrics;
-pub mod middleware;
-pub mod openapi;
-pub mod pipeline;
+pub(crate) mod admin;
+pub(crate) mod api;
+pub(crate) mod body_deadline;
+pub(crate) mod envelope;
+pub(crate) mod error;
+pub(crate) mod listener;
+pub(crate) mod metrics;
+pub(crate) mod middleware;
+pub(crate) mod openapi;
+pub(crate) mod pipeline;
 mod probes;
-pub mod query;
-pub mod request_id;
-pub mod reveal;
-pub mod session;
-pub mod state;
-pub mod v1;
+pub(crate) mod query;
+pub(crate) mod request_id;
+pub(crate) mod reveal;
+pub(crate) mod session;
+pub(crate) mod state;
+pub(crate) mod v1;
 
 use actix_web::web;
 

@@ -2,9 +2,9 @@
 //! one blocking use case of `service::maintenance` or `service::generations` off the async threads.
 //! The scheduler, the tests and the command line all run them through [`run_job`] or [`Job::run`].
 
-pub mod deliverer;
-pub mod generation;
-pub mod node;
+pub(crate) mod deliverer;
+pub(crate) mod generation;
+pub(crate) mod node;
 mod scheduler;
 
 pub use scheduler::{Scheduler, validate_schedules};

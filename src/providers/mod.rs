@@ -2,16 +2,16 @@
 //! `http_async`), their circuit breakers, and the one HTTP client with its address guard, which
 //! webhook deliveries use too.
 
-pub mod breaker;
-pub mod http_async;
-pub mod job;
-pub mod local;
-pub mod openai_images;
-pub mod outbound;
+pub(crate) mod breaker;
+pub(crate) mod http_async;
+pub(crate) mod job;
+pub(crate) mod local;
+pub(crate) mod openai_images;
+pub(crate) mod outbound;
 mod registry;
-pub mod upstream;
+pub(crate) mod upstream;
 
 pub use crate::domain::generation::{BreakerConfig, ProviderKind, ProviderSpec};
-pub use breaker::{BreakerSnapshot, BreakerStatus, CircuitBreaker};
-pub use job::{OutputFile, PredictionSlot, ProviderError, ProviderJob, ProviderOutput};
+pub use breaker::{BreakerSnapshot, BreakerStatus};
+pub use job::{PredictionSlot, ProviderError, ProviderJob, ProviderOutput};
 pub use registry::{Provider, build};

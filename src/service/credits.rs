@@ -30,7 +30,7 @@ pub fn add_credits(
     }
     let tx = db.write()?;
     let account = accounts::get_account(&tx, account_id)?
-        .filter(|a| a.deleted_at.is_none())
+        .filter(|a| a.is_live())
         .ok_or(ServiceError::NotFound("account"))?;
     if let Some(reference) = reference
         && ledger::reference_used(&tx, account_id, reference)?

@@ -185,7 +185,7 @@ pub fn create_key(
         .map_err(crate::store::StoreError::from)?;
     let tx = db.write()?;
     let account = accounts::get_account(&tx, &input.account_id)?
-        .filter(|a| a.deleted_at.is_none())
+        .filter(|a| a.is_live())
         .ok_or(ServiceError::NotFound("account"))?;
     let key = ApiKey {
         id: uuid::Uuid::new_v4().to_string(),

@@ -1,29 +1,29 @@
 //! Use cases shared by the HTTP API, the pages, the jobs and the command line. No actix here.
 
-pub mod accounts;
-pub mod activity;
-pub mod auth;
-pub mod bootstrap;
-pub mod changes;
-pub mod check;
-pub mod credits;
-pub mod gate;
-pub mod generations;
-pub mod idempotency;
-pub mod keys;
-pub mod lifecycle;
-pub mod logs;
-pub mod maintenance;
-pub mod members;
-pub mod password;
-pub mod preauth;
-pub mod rate_limit;
-pub mod sessions;
-pub mod settings;
-pub mod submit;
-pub mod usage;
-pub mod users;
-pub mod webhooks;
+pub(crate) mod accounts;
+pub(crate) mod activity;
+pub(crate) mod auth;
+pub(crate) mod bootstrap;
+pub(crate) mod changes;
+pub(crate) mod check;
+pub(crate) mod credits;
+pub(crate) mod gate;
+pub(crate) mod generations;
+pub(crate) mod idempotency;
+pub(crate) mod keys;
+pub(crate) mod lifecycle;
+pub(crate) mod logs;
+pub(crate) mod maintenance;
+pub(crate) mod members;
+pub(crate) mod password;
+pub(crate) mod preauth;
+pub(crate) mod rate_limit;
+pub(crate) mod sessions;
+pub(crate) mod settings;
+pub(crate) mod submit;
+pub(crate) mod usage;
+pub(crate) mod users;
+pub(crate) mod webhooks;
 
 use crate::store::StoreError;
 

@@ -65,7 +65,7 @@ pub fn create_user(
     let account_id = match membership {
         Some((account_id, role)) => {
             accounts::get_account(&tx, account_id)?
-                .filter(|a| a.deleted_at.is_none())
+                .filter(|a| a.is_live())
                 .ok_or(ServiceError::NotFound("account"))?;
             accounts::insert_membership(&tx, account_id, &id, role, now)?;
             Some(account_id)

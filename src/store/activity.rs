@@ -91,17 +91,8 @@ fn from_row(r: &Row<'_>) -> Result<ActivityEntry, StoreError> {
     })
 }
 
-/// An account's activity, newest first, before the row id `before` when given.
-pub fn list(
-    tx: &Tx<'_>,
-    account_id: &str,
-    before: Option<i64>,
-    limit: i64,
-) -> Result<Vec<ActivityEntry>, StoreError> {
-    list_in_category(tx, account_id, None, before, limit)
-}
-
-/// Like `list`, limited to one category (`apikey`, `member`, `credits`, `auth`, …) when given.
+/// An account's activity, newest first, before the row id `before` when given, limited to
+/// one category (`apikey`, `member`, `credits`, `auth`, …) when given.
 pub fn list_in_category(
     tx: &Tx<'_>,
     account_id: &str,

@@ -1,33 +1,33 @@
 //! The only module that speaks SQL: the connection pool, migrations, one file per table group,
 //! and the request-log writer.
 
-pub mod accounts;
-pub mod activity;
-pub mod busy;
-pub mod check;
-pub mod checkpoint;
-pub mod copy;
-pub mod credits;
+pub(crate) mod accounts;
+pub(crate) mod activity;
+pub(crate) mod busy;
+pub(crate) mod check;
+pub(crate) mod checkpoint;
+pub(crate) mod copy;
+pub(crate) mod credits;
 mod db;
-pub mod engine;
-pub mod generations;
-pub mod idempotency;
-pub mod key_reader;
-pub mod keys;
-pub mod logs;
-pub mod maintenance;
-pub mod media;
-pub mod members;
-pub mod migrations;
-pub mod nodes;
-pub mod notices;
+pub(crate) mod engine;
+pub(crate) mod generations;
+pub(crate) mod idempotency;
+pub(crate) mod key_reader;
+pub(crate) mod keys;
+pub(crate) mod logs;
+pub(crate) mod maintenance;
+pub(crate) mod media;
+pub(crate) mod members;
+pub(crate) mod migrations;
+pub(crate) mod nodes;
+pub(crate) mod notices;
 mod open;
 mod pool;
-pub mod request_log;
-pub mod sessions;
-pub mod settings;
-pub mod usage;
-pub mod webhooks;
+pub(crate) mod request_log;
+pub(crate) mod sessions;
+pub(crate) mod settings;
+pub(crate) mod usage;
+pub(crate) mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

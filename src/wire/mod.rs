@@ -3,17 +3,17 @@
 //! OpenAPI documents derive their schemas from these same types (`schemas`), so a field is added
 //! to an answer and to its document in one edit.
 
-pub mod account;
-pub mod admin;
-pub mod error;
-pub mod generation;
-pub mod health;
-pub mod input;
-pub mod key;
-pub mod library;
-pub mod log;
-pub mod usage;
-pub mod webhook;
+pub(crate) mod account;
+pub(crate) mod admin;
+pub(crate) mod error;
+pub(crate) mod generation;
+pub(crate) mod health;
+pub(crate) mod input;
+pub(crate) mod key;
+pub(crate) mod library;
+pub(crate) mod log;
+pub(crate) mod usage;
+pub(crate) mod webhook;
 
 use std::borrow::Cow;
 

@@ -27,9 +27,7 @@ async fn users_are_created_with_a_one_time_password_and_a_role() {
             |r| r.get(0),
         )
         .unwrap();
-    assert!(tidegate::service::password::verify_password(
-        password, &hash
-    ));
+    assert!(tidegate::testing::verify_password(password, &hash));
     assert!(!hash.contains(password));
     let role: String = app.db().query_row("SELECT role FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'ada@example.com'", &[], |r| r.get(0)).unwrap();
     assert_eq!(role, "owner");
@@ -72,13 +70,8 @@ async fn users_are_created_with_a_one_time_password_and_a_role() {
             |r| r.get(0),
         )
         .unwrap();
-    assert!(tidegate::service::password::verify_password(
-        new_password,
-        &hash
-    ));
-    assert!(!tidegate::service::password::verify_password(
-        password, &hash
-    ));
+    assert!(tidegate::testing::verify_password(new_password, &hash));
+    assert!(!tidegate::testing::verify_password(password, &hash));
 }
 
 backend_tests!(credits_are_added_once_per_reference_and_the_ledger_balances);

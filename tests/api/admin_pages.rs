@@ -70,7 +70,7 @@ async fn pages_need_a_session_and_sign_in_opens_one() {
         .unwrap();
     assert_eq!(
         stored,
-        tidegate::service::sessions::token_hash(&token),
+        tidegate::testing::token_hash(&token),
         "only the digest is stored"
     );
 

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tidegate::store::engine::{Column, Param, Value, postgres_placeholders};
+use tidegate::testing::engine::{Column, Param, Value, postgres_placeholders};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -216,7 +216,7 @@ impl TestDb {
                     rows.iter()
                         .map(|row| {
                             (0..row.len())
-                                .map(|i| tidegate::store::engine::pg_value(row, i))
+                                .map(|i| tidegate::testing::engine::pg_value(row, i))
                                 .collect::<Result<Vec<_>, _>>()
                                 .map(TestRow)
                                 .map_err(|e| e.to_string())

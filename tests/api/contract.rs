@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use jsonschema::Validator;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use serde_json::{Value, json};
-use tidegate::http::v1::openapi::{FIREWALL_BODY, document};
+use tidegate::testing::v1::{FIREWALL_BODY, document};
 
 pub struct Contract {
     operations: Vec<Described>,
@@ -69,7 +69,7 @@ pub fn contract() -> &'static Contract {
 /// The contract of the management document the server serves, compiled once likewise.
 pub fn management_contract() -> &'static Contract {
     static CONTRACT: OnceLock<Contract> = OnceLock::new();
-    CONTRACT.get_or_init(|| Contract::management(&tidegate::http::api::openapi::document()))
+    CONTRACT.get_or_init(|| Contract::management(&tidegate::testing::management::document()))
 }
 
 /// OpenAPI 3.0's `nullable` in JSON Schema terms, everywhere below `schema`.

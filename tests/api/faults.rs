@@ -216,7 +216,7 @@ async fn the_sweeper_fails_and_refunds_a_generation_running_past_its_providers_t
     assert_eq!(status, 429, "{body}");
     assert_error(&body, "BSE1009");
 
-    let sweep = || tidegate::jobs::run_job("fail-stuck-generations", &app.jobs);
+    let sweep = || tidegate::testing::run_job("fail-stuck-generations", &app.jobs);
     let outcome = sweep().await.unwrap();
     assert!(
         !outcome.changed_anything(),

@@ -7,9 +7,9 @@ use std::process::Command;
 
 use figment::providers::Serialized;
 use serde_json::Value;
-use tidegate::app::Application;
-use tidegate::config::Config;
-use tidegate::domain::Clock;
+use tidegate::Application;
+use tidegate::Clock;
+use tidegate::Config;
 
 pub use crate::backend::{Backend, TestDb};
 pub use crate::contract::SendChecked;
@@ -21,7 +21,7 @@ pub struct TestApp {
     pub clock: Clock,
     pub account_id: String,
     /// The server's own job context, to run a scheduled job now.
-    pub jobs: tidegate::jobs::JobContext,
+    pub jobs: tidegate::JobContext,
 }
 
 pub async fn spawn_app() -> TestApp {

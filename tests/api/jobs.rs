@@ -2,8 +2,8 @@
 //! server's own SQLite file, and once through the real scheduler.
 
 use serde_json::{Value, json};
-use tidegate::domain::Timestamp;
-use tidegate::jobs::{JOB_NAMES, Job, JobError, JobOutcome, run_job};
+use tidegate::testing::Timestamp;
+use tidegate::testing::{JOB_NAMES, Job, JobError, JobOutcome, run_job};
 
 use crate::helpers::{TestApp, eventually, run_binary, spawn_app_with};
 

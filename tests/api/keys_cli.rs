@@ -45,7 +45,7 @@ async fn a_created_key_has_the_documented_format_and_only_its_digest_is_stored()
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(stored, tidegate::domain::KeyDigest::of(key).to_hex());
+    assert_eq!(stored, tidegate::testing::KeyDigest::of(key).to_hex());
     // The raw key is nowhere in the database files.
     if crate::helpers::Backend::current() == crate::helpers::Backend::Sqlite {
         app.sqlite()

@@ -164,7 +164,7 @@ async fn the_grace_period_never_outlives_the_keys_own_expiry() {
     let grace_end = rotated["data"]["previous_key"]["grace_ends_at"]
         .as_str()
         .unwrap();
-    let end = tidegate::domain::Timestamp::parse(grace_end).unwrap();
+    let end = tidegate::testing::Timestamp::parse(grace_end).unwrap();
     assert!(
         end.millis() <= app.clock.now().millis() + 60_000,
         "min(expiry, now + 24 h)"

@@ -148,14 +148,14 @@ fn pg_rows(url: &str, sql: &str) -> Vec<Vec<String>> {
                 (0..row.len())
                     .map(|i| {
                         let value: rusqlite::types::Value =
-                            match tidegate::store::engine::pg_value(row, i).unwrap() {
-                                tidegate::store::engine::Value::Null => {
+                            match tidegate::testing::engine::pg_value(row, i).unwrap() {
+                                tidegate::testing::engine::Value::Null => {
                                     rusqlite::types::Value::Null
                                 }
-                                tidegate::store::engine::Value::Int(i) => i.into(),
-                                tidegate::store::engine::Value::Real(r) => r.into(),
-                                tidegate::store::engine::Value::Text(t) => t.into_owned().into(),
-                                tidegate::store::engine::Value::Blob(b) => b.into_owned().into(),
+                                tidegate::testing::engine::Value::Int(i) => i.into(),
+                                tidegate::testing::engine::Value::Real(r) => r.into(),
+                                tidegate::testing::engine::Value::Text(t) => t.into_owned().into(),
+                                tidegate::testing::engine::Value::Blob(b) => b.into_owned().into(),
                             };
                         format!("{value:?}")
                     })

@@ -5,8 +5,8 @@ use std::sync::atomic::Ordering;
 
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
-use tidegate::http::api::openapi::document;
-use tidegate::http::api::operations::OPERATIONS;
+use tidegate::testing::management::OPERATIONS;
+use tidegate::testing::management::document;
 
 use crate::contract::{CHECKED_MANAGEMENT, Contract, management_contract};
 use crate::helpers::{SendChecked, TestApp, spawn_app, spawn_app_with};

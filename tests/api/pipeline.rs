@@ -142,9 +142,9 @@ async fn authentication_failures_answer_in_the_documented_order() {
     let mut tampered = key.clone().into_bytes();
     tampered[10] = if tampered[10] == b'a' { b'b' } else { b'a' };
     let tampered = String::from_utf8(tampered).unwrap();
-    let well_formed_unknown = tidegate::domain::KeyFormat::new("bye_")
+    let well_formed_unknown = tidegate::testing::KeyFormat::new("bye_")
         .unwrap()
-        .generate(tidegate::domain::Environment::Live)
+        .generate(tidegate::testing::Environment::Live)
         .unwrap();
 
     let res = app.get("/v1/status", None).await;

@@ -177,10 +177,7 @@ async fn the_administrator_password_can_come_from_the_environment() {
     let hash: String = conn
         .query_row("SELECT password_hash FROM users", [], |r| r.get(0))
         .unwrap();
-    assert!(tidegate::service::password::verify_password(
-        "s3cret-from-env",
-        &hash
-    ));
+    assert!(tidegate::testing::verify_password("s3cret-from-env", &hash));
 }
 
 #[test]
@@ -334,10 +331,7 @@ fn the_schema_is_migrated_once_with_wal_and_foreign_keys() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(
-        version as usize,
-        tidegate::store::migrations::MIGRATIONS.len()
-    );
+    assert_eq!(version as usize, tidegate::testing::MIGRATIONS.len());
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .unwrap();

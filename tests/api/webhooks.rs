@@ -137,7 +137,7 @@ async fn every_event_arrives_signed_both_ways_with_the_declared_payload() {
     app.cli_json(&["keys", "revoke", &new_id]);
     app.cli_json(&["keys", "delete", &new_id]);
     let (expiring, _) = app.create_key(&["--expires-in-days", "1"]);
-    tidegate::jobs::run_job("warn-expiring-keys", &app.jobs)
+    tidegate::testing::run_job("warn-expiring-keys", &app.jobs)
         .await
         .unwrap();
     for event in [

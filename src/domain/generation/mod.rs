@@ -4,20 +4,19 @@
 mod catalog;
 mod field;
 mod model;
-pub mod order;
-pub mod pricing;
+pub(crate) mod order;
+pub(crate) mod pricing;
 mod provider;
 mod record;
-pub mod request;
+pub(crate) mod request;
 mod specific;
 
 pub use catalog::{Catalog, DEFAULT_CATALOG};
-pub use model::{FieldType, Model, ModelProvider, ModelType, Pricing, SpecificField, parse_ratio};
+pub use model::{FieldType, Model, ModelType, Pricing, SpecificField, parse_ratio};
 pub use order::{ProviderOrder, resolve_order};
-pub use pricing::{Estimate, cost_of, estimate};
+pub use pricing::Estimate;
 pub use provider::{BreakerConfig, ProviderKind, ProviderSpec};
 pub use record::{AttemptOutcome, Generation, GenerationStatus, OutputFile};
-pub use request::{GenerateRequest, Invalid};
 
 /// A model identifier is `owner/name` of lowercase letters, digits, `.`, `_` and `-`.
 pub fn is_model_identifier(s: &str) -> bool {

@@ -1,5 +1,6 @@
 use serde::Deserialize;
 
+use super::pricing::{cost_of, estimate};
 use super::request::parse;
 use super::*;
 use crate::domain::Money;

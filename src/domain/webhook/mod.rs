@@ -11,7 +11,7 @@ use sha2::Sha256;
 use super::random::{RandomError, hex, os_random_bytes};
 
 mod endpoint;
-pub mod payload;
+pub(crate) mod payload;
 
 pub use endpoint::{
     Delivery, DeliveryStatus, DisabledReason, Endpoint, EndpointSummary, LastDelivery,
@@ -140,10 +140,6 @@ impl EventSet {
         )
     }
 
-    pub fn contains(&self, event: WebhookEvent) -> bool {
-        self.0.contains(&event)
-    }
-
     pub fn names(&self) -> Vec<&'static str> {
         self.0.iter().map(|e| e.as_str()).collect()
     }
@@ -154,10 +150,6 @@ impl EventSet {
 
     pub fn iter(&self) -> impl Iterator<Item = WebhookEvent> + '_ {
         self.0.iter().copied()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 

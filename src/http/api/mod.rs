@@ -7,8 +7,8 @@
 mod extract;
 mod keys;
 mod logs;
-pub mod openapi;
-pub mod operations;
+pub(crate) mod openapi;
+pub(crate) mod operations;
 mod webhooks;
 
 use actix_web::body::{BoxBody, MessageBody};

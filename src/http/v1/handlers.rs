@@ -27,7 +27,7 @@ pub(super) async fn load_account(req: &V1Request) -> Result<accounts::Account, A
         .store
         .run(move |db| accounts::find(&db.read(), &id))
         .await?
-        .filter(|a| a.deleted_at.is_none())
+        .filter(|a| a.is_live())
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::AccountNotFound,

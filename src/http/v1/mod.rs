@@ -1,10 +1,10 @@
 //! The BabySea-compatible /v1 API.
 
-pub mod dispatch;
-pub mod firewall;
-pub mod generation;
-pub mod handlers;
-pub mod openapi;
-pub mod operation;
-pub mod request;
-pub mod routes;
+pub(crate) mod dispatch;
+pub(crate) mod firewall;
+pub(crate) mod generation;
+pub(crate) mod handlers;
+pub(crate) mod openapi;
+pub(crate) mod operation;
+pub(crate) mod request;
+pub(crate) mod routes;

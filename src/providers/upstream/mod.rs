@@ -14,7 +14,6 @@ use answer::{
     EXCERPT_CHARS, decode_base64, error_message, file_from_bytes, is_web, read_capped,
     says_out_of_credit, transport,
 };
-pub use answer::{MAX_FILE_BYTES, MAX_TOTAL_BYTES};
 
 mod answer;
 use super::ProviderSpec;

@@ -1,6 +1,6 @@
 use base64::Engine as _;
 
-use super::answer::BASE64;
+use super::answer::{BASE64, MAX_FILE_BYTES};
 use super::testing::{spec, tiny_png};
 use super::*;
 use crate::providers::ProviderKind;

@@ -9,7 +9,6 @@ mod outbox;
 
 pub use crate::domain::log::Category;
 pub use key::{KeyChange, KeyRef};
-pub use outbox::TEST_GENERATION_ID;
 
 use super::{Actor, ServiceError};
 use crate::domain::generation::Generation;

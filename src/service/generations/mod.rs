@@ -2,7 +2,7 @@
 //! stored), cancel and delete; what the workers record is in [`runs`].
 
 mod roster;
-pub mod runs;
+pub(crate) mod runs;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -3,8 +3,8 @@
 //! field that may be left out is not required, one that may be sent as `null` is nullable, an
 //! unknown field is refused), with the names and ranges the services check.
 
-pub mod key;
-pub mod webhook;
+pub(crate) mod key;
+pub(crate) mod webhook;
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;

@@ -130,7 +130,7 @@ async fn generate(req: V1Request, route_type: ModelType) -> Result<V1Reply, ApiE
         now: req.now,
     };
     let respond = |g: &Generation| {
-        let data = GenerationInitialized::of(g);
+        let data = GenerationStarted::Initialized(GenerationInitialized::of(g));
         success_body(&req.request_id, INITIALIZED, req.now, &data, None)
     };
     let generator = Generator {
@@ -142,7 +142,7 @@ async fn generate(req: V1Request, route_type: ModelType) -> Result<V1Reply, ApiE
     match submitted.map_err(submit_error)? {
         Submitted::Accepted { generation } => Ok(V1Reply::ok(
             INITIALIZED,
-            GenerationInitialized::of(&generation),
+            GenerationStarted::Initialized(GenerationInitialized::of(&generation)),
         )),
         Submitted::Replayed { body } => Ok(V1Reply::replayed(body)),
         Submitted::ReplayedCanceled {

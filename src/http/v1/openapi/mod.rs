@@ -7,7 +7,6 @@ use serde_json::{Map, Value, json};
 
 use super::operation::{LIMIT, Operation, QueryParam, QueryType, Reply};
 use super::routes::OPERATIONS;
-pub use crate::http::openapi::codes_of;
 use crate::http::openapi::{common_headers, envelope, error_response, header};
 
 /// What every operation can answer from the key pipeline and from the store

@@ -1,4 +1,5 @@
 use super::*;
+use crate::http::openapi::codes_of;
 use crate::http::v1::firewall::match_path;
 
 fn operation_of<'a>(doc: &'a Value, op: &Operation) -> &'a Value {
