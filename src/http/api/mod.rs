@@ -8,7 +8,9 @@ mod extract;
 mod keys;
 mod logs;
 pub(crate) mod openapi;
+pub(crate) mod operation;
 pub(crate) mod operations;
+pub(crate) mod params;
 mod webhooks;
 
 use actix_web::body::{BoxBody, MessageBody};
