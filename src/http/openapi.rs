@@ -134,3 +134,31 @@ pub fn error_response_with(
     );
     response
 }
+
+/// Every `$ref` of `doc` and the ones among them that point nowhere, for the documents' tests.
+#[cfg(test)]
+pub(crate) fn references(doc: &Value) -> (Vec<String>, Vec<String>) {
+    fn walk(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(target)) = map.get("$ref") {
+                    found.push(target.clone());
+                }
+                map.values().for_each(|v| walk(v, found));
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(doc, &mut found);
+    let dangling = found
+        .iter()
+        .filter(|t| {
+            t.strip_prefix('#')
+                .is_none_or(|pointer| doc.pointer(pointer).is_none())
+        })
+        .cloned()
+        .collect();
+    (found, dangling)
+}
