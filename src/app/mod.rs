@@ -28,7 +28,7 @@ use crate::jobs::node::NodeLease;
 use crate::jobs::{JobContext, JobError, Scheduler};
 use crate::service::MediaStore;
 use crate::service::ServiceError;
-use crate::service::bootstrap::{AdminCreated, ensure_instance_admin};
+use crate::service::bootstrap::{AdminCreated, ensure_instance_admin, repair};
 use crate::service::gate::Gate;
 use crate::service::generations::{Roster, load_catalog};
 use crate::service::preauth::{FailureLimiter, SignInBackoff};
@@ -112,6 +112,9 @@ impl Application {
                     let admin_password = std::env::var("TIDEGATE_ADMIN_PASSWORD").ok();
                     let admin_created =
                         ensure_instance_admin(&mut db, &config, now, admin_password)?;
+                    for change in repair(&mut db, &config, now)? {
+                        tracing::warn!(change, "repaired the store");
+                    }
                     drop(db);
                     let (gate, log_thread) = Gate::start(
                         &store,

@@ -9,6 +9,7 @@ use crate::service::Actor;
 use crate::service::accounts::{CreateAccount, create_account};
 use crate::store::accounts::list_accounts;
 use crate::wire::account::AccountOut;
+use crate::wire::admin::{AccountCreatedOut, PasswordSetOut};
 
 #[derive(Subcommand)]
 pub enum AccountsCommand {
@@ -23,7 +24,7 @@ pub enum AccountsCommand {
         #[arg(long)]
         plan: Option<String>,
         #[arg(long)]
-        email: Option<String>,
+        owner: Option<String>,
     },
     /// List accounts.
     List,
@@ -38,29 +39,44 @@ pub fn run(ctx: &Context, cmd: AccountsCommand) -> Result<(), CliError> {
             team,
             region,
             plan,
-            email,
+            owner,
         } => {
             let input = CreateAccount {
                 name,
                 team,
                 region,
                 plan,
-                email,
+                owner,
             };
-            let account = create_account(
+            let created = create_account(
                 &mut db,
                 &ctx.config,
                 &Actor::Cli,
                 Clock::system().now(),
                 input,
             )?;
+            let account = &created.account;
             if ctx.json {
-                print_json(&AccountOut::of(&account));
+                print_json(&AccountCreatedOut {
+                    account: AccountOut::of(account),
+                    primary_owner: PasswordSetOut {
+                        email: created.owner_email.clone(),
+                        password: created.owner_password.clone(),
+                    },
+                });
             } else {
                 println!(
                     "Created account \"{}\" with id {}",
                     account.name, account.id
                 );
+                match &created.owner_password {
+                    Some(password) => println!(
+                        "Primary owner: {}, a new user with the one-time password {password} \
+                         (shown only this once; they choose their own at the first sign-in)",
+                        created.owner_email
+                    ),
+                    None => println!("Primary owner: {}", created.owner_email),
+                }
             }
         }
         AccountsCommand::List => {

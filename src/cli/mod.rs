@@ -133,9 +133,15 @@ pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
     }
 }
 
-/// The store the configuration names, opened for one command.
+/// The store the configuration names, opened for one command and brought up to today's rules
+/// (as the server does at start).
 fn open_store(config: &crate::config::Config) -> Result<crate::store::Store, CliError> {
-    Ok(crate::store::Store::configured(config, false)?)
+    let store = crate::store::Store::configured(config, false)?;
+    let now = crate::domain::Clock::system().now();
+    for change in crate::service::bootstrap::repair(&mut store.db()?, config, now)? {
+        eprintln!("note: {change}");
+    }
+    Ok(store)
 }
 
 fn print_config(ctx: &Context) -> Result<(), CliError> {

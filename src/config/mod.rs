@@ -137,6 +137,15 @@ impl Config {
                 ),
             );
         }
+        let credits = self.accounts.initial_credits;
+        if !(0.0..=1e9).contains(&credits)
+            || ((credits * 1000.0).round() - credits * 1000.0).abs() > 1e-6
+        {
+            return invalid(
+                "accounts.initial_credits",
+                "must be 0-1000000000 with at most 3 decimals".into(),
+            );
+        }
         for (name, plan) in &self.plans {
             let limits = [
                 plan.requests_per_minute,
@@ -224,9 +233,9 @@ mod tests {
     fn embedded_defaults_are_valid() {
         let config = Config::from_figment(Config::defaults()).unwrap();
         assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(config.accounts.default_plan, "unlimited");
+        assert_eq!(config.accounts.default_plan, "unthrottled");
         assert_eq!(config.plans["free"].requests_per_minute, Some(60));
-        assert_eq!(config.plans["unlimited"], PlanConfig::default());
+        assert_eq!(config.plans["unthrottled"], PlanConfig::default());
     }
 
     #[test]

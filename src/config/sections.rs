@@ -71,6 +71,15 @@ pub struct KeysConfig {
 #[serde(deny_unknown_fields)]
 pub struct AccountsConfig {
     pub default_plan: String,
+    pub initial_credits: f64,
+}
+
+impl AccountsConfig {
+    /// The initial credits in thousandths (validated: non-negative, at most 3 decimals).
+    pub fn initial_credits_thousandths(&self) -> i64 {
+        // In range by validation; `as` saturates in any case.
+        (self.initial_credits * 1000.0).round() as i64
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -20,10 +20,15 @@ use crate::service::{Actor, ServiceError, cause_chain};
 
 pub const SESSION_COOKIE: &str = "tidegate_session";
 
+/// The pages a person whose password must be replaced may still open.
+const WHILE_CHANGING_PASSWORD: [&str; 2] = ["/password", "/logout"];
+
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     #[error("sign-in required")]
     SignIn,
+    #[error("choose a new password first")]
+    ChangePassword,
     #[error("the form has expired; reload the page and try again")]
     Csrf,
     #[error("only owners of this workspace can do this")]
@@ -41,7 +46,7 @@ pub enum AdminError {
 impl ResponseError for AdminError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AdminError::SignIn => StatusCode::SEE_OTHER,
+            AdminError::SignIn | AdminError::ChangePassword => StatusCode::SEE_OTHER,
             AdminError::Csrf | AdminError::Forbidden => StatusCode::FORBIDDEN,
             AdminError::Gone => StatusCode::GONE,
             AdminError::NotFound => StatusCode::NOT_FOUND,
@@ -54,6 +59,9 @@ impl ResponseError for AdminError {
         match self {
             AdminError::SignIn => HttpResponse::SeeOther()
                 .insert_header((LOCATION, "/login"))
+                .finish(),
+            AdminError::ChangePassword => HttpResponse::SeeOther()
+                .insert_header((LOCATION, "/password"))
                 .finish(),
             other => HttpResponse::build(other.status_code())
                 .content_type("text/plain; charset=utf-8")
@@ -122,6 +130,7 @@ impl FromRequest for AdminSession {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let may_wait = WHILE_CHANGING_PASSWORD.contains(&req.path());
         Box::pin(async move {
             let (Some(token), Some(state)) = (token, state) else {
                 return Err(AdminError::SignIn);
@@ -130,8 +139,12 @@ impl FromRequest for AdminSession {
             let session = state
                 .store
                 .run(move |db| sessions::load(db, &token, now))
-                .await?;
-            session.map(AdminSession).ok_or(AdminError::SignIn)
+                .await?
+                .ok_or(AdminError::SignIn)?;
+            if session.must_change_password && !may_wait {
+                return Err(AdminError::ChangePassword);
+            }
+            Ok(AdminSession(session))
         })
     }
 }

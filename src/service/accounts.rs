@@ -22,13 +22,26 @@ pub fn list(tx: &Tx<'_>) -> Result<Vec<Account>, ServiceError> {
     Ok(accounts::list_accounts(tx)?)
 }
 use super::changes::{self, Category, Change, Note};
+use super::users::{insert_new_user, one_time_password, parse_email};
+use crate::domain::Money;
+use crate::domain::account::Role;
 
 pub struct CreateAccount {
     pub name: String,
     pub team: bool,
     pub region: Option<String>,
     pub plan: Option<String>,
-    pub email: Option<String>,
+    /// The primary owner's e-mail (a new user when nobody has it); without it, the instance
+    /// administrator.
+    pub owner: Option<String>,
+}
+
+/// A new account and who owns it.
+pub struct CreatedAccount {
+    pub account: Account,
+    pub owner_email: String,
+    /// The one-time password of an owner created with the account, shown once.
+    pub owner_password: Option<String>,
 }
 
 /// The regions the configuration serves (checked at start-up, so refused only by a
@@ -38,13 +51,14 @@ pub(super) fn served_regions(config: &Config) -> Result<Regions, ServiceError> {
         .map_err(|(key, message)| ServiceError::invalid(key, message))
 }
 
+/// Creates an account with its primary owner and the configured initial credits.
 pub fn create_account(
     db: &mut Db,
     config: &Config,
     actor: &Actor,
     now: Timestamp,
     input: CreateAccount,
-) -> Result<Account, ServiceError> {
+) -> Result<CreatedAccount, ServiceError> {
     let name = Name::parse(&input.name).map_err(|m| ServiceError::invalid("name", m))?;
     let regions = served_regions(config)?;
     let region = match input.region.as_deref() {
@@ -52,7 +66,10 @@ pub fn create_account(
         Some(r) => regions.served(r).ok_or_else(|| {
             ServiceError::invalid(
                 "region",
-                format!("{r:?} is not a region this instance serves"),
+                format!(
+                    "{r:?} is not a region this instance serves ({})",
+                    config.server.regions.join(", ")
+                ),
             )
         })?,
     };
@@ -62,31 +79,77 @@ pub fn create_account(
     if !config.plans.contains_key(&plan) {
         return Err(ServiceError::invalid(
             "plan",
-            format!("no plan named {plan:?}"),
+            format!("no plan named {plan:?} (plans: {})", plan_names(config)),
         ));
     }
+    let owner = input.owner.as_deref().map(parse_email).transpose()?;
+    // Hashing is slow: done before the write transaction, used only if the owner is new.
+    let fresh = owner.as_ref().map(|_| one_time_password()).transpose()?;
     let id = uuid::Uuid::new_v4().to_string();
     let tx = db.write()?;
+    let (owner_id, owner_email, owner_password) = match (owner, fresh) {
+        (Some(email), Some((password, hash))) => match accounts::user_id_by_email(&tx, &email)? {
+            Some(user_id) => (user_id, email, None),
+            None => {
+                let user_id = insert_new_user(&tx, &email, &hash, now)?;
+                (user_id, email, Some(password))
+            }
+        },
+        _ => {
+            let admin = accounts::instance_admin_id(&tx)?.ok_or_else(|| {
+                ServiceError::InvalidState(
+                    "this store has no instance administrator yet; start the server once, or name \
+                     the primary owner with an e-mail address"
+                        .into(),
+                )
+            })?;
+            let email = crate::store::members::email_of(&tx, &admin)?.unwrap_or_default();
+            (admin, email, None)
+        }
+    };
     accounts::insert_account(
         &tx,
         &NewAccount {
             id: &id,
             name: name.as_str(),
-            email: input.email.as_deref(),
+            email: Some(&owner_email),
             is_personal: !input.team,
             region,
             plan: &plan,
             created_at: now,
         },
     )?;
+    accounts::insert_membership(&tx, &id, &owner_id, Role::PrimaryOwner, now)?;
+    let whose = if owner_password.is_some() {
+        format!("{owner_email} (a new user)")
+    } else {
+        owner_email.clone()
+    };
     let created = Note {
         account_id: Some(&id),
         category: Category::Account,
         action: "created",
         target: Some(&id),
-        description: format!("Created account \"{name}\" in region {region} on plan {plan}"),
+        description: format!(
+            "Created account \"{name}\" in region {region} on plan {plan}, primary owner {whose}"
+        ),
     };
     changes::record(&tx, actor, Change::Note(created), now)?;
+    let initial = Money(config.accounts.initial_credits_thousandths());
+    if initial.thousandths() > 0 {
+        super::credits::add_in(&tx, actor, now, &id, initial, Some("initial"))?;
+    }
     tx.commit()?;
-    accounts::get_account(&db.read(), &id)?.ok_or(ServiceError::NotFound("account"))
+    let account =
+        accounts::get_account(&db.read(), &id)?.ok_or(ServiceError::NotFound("account"))?;
+    Ok(CreatedAccount {
+        account,
+        owner_email,
+        owner_password,
+    })
+}
+
+/// The configured plans' names, for messages.
+pub fn plan_names(config: &Config) -> String {
+    config.plans.keys().cloned().collect::<Vec<_>>().join(", ")
 }

@@ -1,4 +1,5 @@
-//! First start on an empty store: the instance administrator and a personal account.
+//! First start on an empty store: the instance administrator and a personal account. Every
+//! start: the repairs that bring a store made by an earlier version up to today's rules.
 
 use super::changes::{self, Category, Change, Note};
 use super::password::{generate_password, hash_password};
@@ -46,6 +47,9 @@ pub fn ensure_instance_admin(
             email: ADMIN_EMAIL,
             password_hash: &hash,
             is_instance_admin: true,
+            // A generated password is replaced at the first sign-in; one the operator chose
+            // through the environment is theirs.
+            must_change_password: generated,
             created_at: now,
         },
     )?;
@@ -76,4 +80,64 @@ pub fn ensure_instance_admin(
         generated_password: generated.then_some(password),
         account_id,
     }))
+}
+
+/// The plan the defaults once called "unlimited", which gives no credits.
+const OLD_UNLIMITED: (&str, &str) = ("unlimited", "unthrottled");
+
+/// Brings a store written by an earlier version up to today's rules, recording each change in
+/// the activity log: every live account gets a primary owner (its longest-standing owner, else
+/// the instance administrator), and accounts on the old default plan "unlimited" move to its
+/// new name when the configuration no longer defines it. Does nothing on a store that needs
+/// nothing; returns a line per change.
+pub fn repair(db: &mut Db, config: &Config, now: Timestamp) -> Result<Vec<String>, ServiceError> {
+    let mut done = Vec::new();
+    let tx = db.write()?;
+    for (account_id, name) in accounts::without_primary_owner(&tx)? {
+        let (user_id, how) = match accounts::oldest_owner(&tx, &account_id)? {
+            Some(owner) => (owner, "its longest-standing owner"),
+            None => match accounts::instance_admin_id(&tx)? {
+                Some(admin) => (admin, "the instance administrator"),
+                None => continue,
+            },
+        };
+        match crate::store::members::role_of(&tx, &account_id, &user_id)? {
+            Some(_) => {
+                crate::store::members::set_role(&tx, &account_id, &user_id, Role::PrimaryOwner)?
+            }
+            None => {
+                accounts::insert_membership(&tx, &account_id, &user_id, Role::PrimaryOwner, now)?
+            }
+        }
+        let email = crate::store::members::email_of(&tx, &user_id)?.unwrap_or_default();
+        let line = format!("Made {email}, {how}, the primary owner of \"{name}\", which had none");
+        let note = Note {
+            account_id: Some(&account_id),
+            category: Category::Member,
+            action: "primary_owner_assigned",
+            target: Some(&user_id),
+            description: line.clone(),
+        };
+        changes::record(&tx, &Actor::System, Change::Note(note), now)?;
+        done.push(line);
+    }
+    let (old, new) = OLD_UNLIMITED;
+    if !config.plans.contains_key(old) && config.plans.contains_key(new) {
+        for account_id in accounts::rename_plan(&tx, old, new)? {
+            let line = format!(
+                "Renamed the plan \"{old}\" to \"{new}\" (rate limits only; credits are separate)"
+            );
+            let note = Note {
+                account_id: Some(&account_id),
+                category: Category::Account,
+                action: "plan_changed",
+                target: Some(&account_id),
+                description: line.clone(),
+            };
+            changes::record(&tx, &Actor::System, Change::Note(note), now)?;
+            done.push(line);
+        }
+    }
+    tx.commit()?;
+    Ok(done)
 }

@@ -37,9 +37,24 @@ pub fn add_credits(
     {
         return Ok((account.credit_balance, false));
     }
+    let balance = add_in(&tx, actor, now, account_id, amount, reference)?;
+    tx.commit()?;
+    Ok((balance, true))
+}
+
+/// Adds `amount` to the ledger and the balance inside the caller's transaction, with its
+/// activity row; returns the new balance.
+pub(super) fn add_in(
+    tx: &Tx<'_>,
+    actor: &Actor,
+    now: Timestamp,
+    account_id: &str,
+    amount: Money,
+    reference: Option<&str>,
+) -> Result<Money, ServiceError> {
     let label = actor.label();
     ledger::insert(
-        &tx,
+        tx,
         &Entry {
             account_id,
             kind: "add",
@@ -50,8 +65,8 @@ pub fn add_credits(
             created_at: now,
         },
     )?;
-    let balance = ledger::move_balance(&tx, account_id, amount)?;
-    check_thresholds(&tx, account_id, balance, now)?;
+    let balance = ledger::move_balance(tx, account_id, amount)?;
+    check_thresholds(tx, account_id, balance, now)?;
     let description = match reference {
         Some(r) => format!("Added {amount} credits (reference {r})"),
         None => format!("Added {amount} credits"),
@@ -63,9 +78,8 @@ pub fn add_credits(
         target: Some(account_id),
         description,
     };
-    changes::record(&tx, actor, Change::Note(added), now)?;
-    tx.commit()?;
-    Ok((balance, true))
+    changes::record(tx, actor, Change::Note(added), now)?;
+    Ok(balance)
 }
 
 /// Accounts whose cached balance differs from their ledger: (id, balance, ledger sum).

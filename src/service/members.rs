@@ -179,8 +179,16 @@ pub fn transfer(
         ));
     }
     let tx = db.write()?;
-    role_of(&tx, account_id, user_id)?;
-    members::set_role(&tx, account_id, acting.user_id, Role::Owner)?;
+    if role_of(&tx, account_id, user_id)? == Role::PrimaryOwner {
+        return Err(ServiceError::InvalidState(
+            "that member is already the primary owner".into(),
+        ));
+    }
+    // The current primary owner (the acting person, or the one the instance administrator
+    // acts for) becomes an owner.
+    if let Some(current) = members::primary_owner(&tx, account_id)? {
+        members::set_role(&tx, account_id, &current, Role::Owner)?;
+    }
     members::set_role(&tx, account_id, user_id, Role::PrimaryOwner)?;
     let email = email_of(&tx, user_id)?;
     record(

@@ -26,6 +26,25 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Fewest characters a chosen password may have.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// Most characters a password may have (hashing a longer one would only cost time).
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// The rule every password a person chooses meets: 12 to 256 characters, not only spaces.
+pub fn check_strength(password: &str) -> Result<(), &'static str> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        Err("must be at least 12 characters")
+    } else if chars > MAX_PASSWORD_CHARS {
+        Err("must be at most 256 characters")
+    } else if password.trim().is_empty() {
+        Err("must not be only spaces")
+    } else {
+        Ok(())
+    }
+}
+
 pub fn generate_password() -> Result<String, RandomError> {
     base62_string(20)
 }
@@ -41,5 +60,14 @@ mod tests {
         assert!(verify_password("correct horse", &hash));
         assert!(!verify_password("wrong", &hash));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn chosen_passwords_have_12_to_256_characters() {
+        assert!(check_strength("short").is_err());
+        assert!(check_strength(&" ".repeat(20)).is_err());
+        assert!(check_strength(&"x".repeat(257)).is_err());
+        assert!(check_strength("twelve chars").is_ok());
+        assert!(check_strength("ééééééééééééé").is_ok());
     }
 }

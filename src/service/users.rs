@@ -1,13 +1,13 @@
 //! Dashboard users and their memberships.
 
 use super::changes::{self, Category, Change, Note};
-use super::password::{generate_password, hash_password};
+use super::password::{check_strength, generate_password, hash_password, verify_password};
 use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
 use crate::domain::account::Role;
 use crate::store::accounts::{self, NewUser};
-use crate::store::members;
 use crate::store::{Db, Tx};
+use crate::store::{members, sessions};
 
 /// A dashboard user and the workspaces they belong to.
 #[derive(Clone, Debug)]
@@ -88,7 +88,9 @@ pub fn create_user(
     Ok((id, password))
 }
 
-/// Sets a user's password (a new one-time password when none is given); returns it.
+/// Sets a user's password from the command line (a new one-time password when none is given);
+/// returns it. The user must choose another at their next sign-in, unless it was typed for the
+/// instance administrator: the operator at the command line is that administrator.
 pub fn set_password(
     db: &mut Db,
     actor: &Actor,
@@ -97,20 +99,21 @@ pub fn set_password(
     password: Option<String>,
 ) -> Result<String, ServiceError> {
     let email = parse_email(email)?;
-    let password = match password {
-        Some(p) if p.chars().count() < 12 => {
-            return Err(ServiceError::invalid(
-                "password",
-                "must be at least 12 characters",
-            ));
+    let (password, generated) = match password {
+        Some(p) => {
+            check_strength(&p).map_err(|m| ServiceError::invalid("password", m))?;
+            (p, false)
         }
-        Some(p) => p,
-        None => generate_password().map_err(crate::store::StoreError::from)?,
+        None => (
+            generate_password().map_err(crate::store::StoreError::from)?,
+            true,
+        ),
     };
     let hash = hash_password(&password).map_err(|e| ServiceError::InvalidState(e.to_string()))?;
     let tx = db.write()?;
     let id = accounts::user_id_by_email(&tx, &email)?.ok_or(ServiceError::NotFound("user"))?;
-    members::set_password_hash(&tx, &id, &hash)?;
+    let for_admin = accounts::instance_admin_id(&tx)?.as_deref() == Some(id.as_str());
+    members::set_password_hash(&tx, &id, &hash, generated || !for_admin)?;
     let set = Note {
         account_id: None,
         category: Category::Member,
@@ -121,6 +124,68 @@ pub fn set_password(
     changes::record(&tx, actor, Change::Note(set), now)?;
     tx.commit()?;
     Ok(password)
+}
+
+/// A signed-in person's new password.
+pub struct PasswordChange<'a> {
+    pub user_id: &'a str,
+    /// The session the change is made from: it stays open, the user's others end.
+    pub session_id_hash: &'a str,
+    pub current: &'a str,
+    pub new: &'a str,
+    pub confirm: &'a str,
+}
+
+/// Changes the signed-in person's own password: the current one is required, the new one meets
+/// the strength rule and differs from it; their other sessions end.
+pub fn change_own_password(
+    db: &mut Db,
+    actor: &Actor,
+    change: &PasswordChange<'_>,
+    now: Timestamp,
+) -> Result<(), ServiceError> {
+    let stored = members::password_hash(&db.read(), change.user_id)?
+        .ok_or(ServiceError::NotFound("user"))?;
+    // Both hashing steps are slow on purpose; neither holds the write lock.
+    if !verify_password(change.current, &stored) {
+        return Err(ServiceError::invalid(
+            "current_password",
+            "is not your current password",
+        ));
+    }
+    check_strength(change.new).map_err(|m| ServiceError::invalid("new_password", m))?;
+    if change.new == change.current {
+        return Err(ServiceError::invalid(
+            "new_password",
+            "must differ from the current password",
+        ));
+    }
+    if change.new != change.confirm {
+        return Err(ServiceError::invalid(
+            "confirm_password",
+            "does not match the new password",
+        ));
+    }
+    let hash = hash_password(change.new).map_err(|e| ServiceError::InvalidState(e.to_string()))?;
+    let tx = db.write()?;
+    members::set_password_hash(&tx, change.user_id, &hash, false)?;
+    let ended = sessions::end_others(&tx, change.user_id, change.session_id_hash)?;
+    let email = members::email_of(&tx, change.user_id)?.unwrap_or_default();
+    let description = match ended {
+        0 => format!("{email} changed their password"),
+        1 => format!("{email} changed their password; 1 other session ended"),
+        n => format!("{email} changed their password; {n} other sessions ended"),
+    };
+    let changed = Note {
+        account_id: None,
+        category: Category::Auth,
+        action: "password_changed",
+        target: Some(change.user_id),
+        description,
+    };
+    changes::record(&tx, actor, Change::Note(changed), now)?;
+    tx.commit()?;
+    Ok(())
 }
 
 pub fn list_users(db: &mut Db) -> Result<Vec<UserSummary>, ServiceError> {
@@ -146,7 +211,8 @@ pub(super) fn one_time_password() -> Result<(String, String), ServiceError> {
     Ok((password, hash))
 }
 
-/// Inserts an ordinary user with this password hash; returns the new id.
+/// Inserts an ordinary user with this one-time password's hash (to be replaced at their first
+/// sign-in); returns the new id.
 pub(super) fn insert_new_user(
     tx: &Tx<'_>,
     email: &str,
@@ -161,6 +227,7 @@ pub(super) fn insert_new_user(
             email,
             password_hash: hash,
             is_instance_admin: false,
+            must_change_password: true,
             created_at: now,
         },
     )?;

@@ -77,6 +77,8 @@ pub struct NewUser<'a> {
     pub email: &'a str,
     pub password_hash: &'a str,
     pub is_instance_admin: bool,
+    /// The password was chosen by someone else: the user replaces it at the next sign-in.
+    pub must_change_password: bool,
     pub created_at: Timestamp,
 }
 
@@ -91,17 +93,64 @@ pub fn user_id_by_email(tx: &Tx<'_>, email: &str) -> Result<Option<String>, Stor
 
 pub fn insert_user(tx: &Tx<'_>, u: &NewUser<'_>) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO users (id, email, password_hash, is_instance_admin, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO users (id, email, password_hash, is_instance_admin, must_change_password,
+                            created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         &[
             &u.id,
             &u.email,
             &u.password_hash,
             &u.is_instance_admin,
+            &u.must_change_password,
             &u.created_at.0,
         ],
     )?;
     Ok(())
+}
+
+/// The instance administrator's id (the oldest, should there be several).
+pub fn instance_admin_id(tx: &Tx<'_>) -> Result<Option<String>, StoreError> {
+    tx.query_opt(
+        "SELECT id FROM users WHERE is_instance_admin = 1 ORDER BY created_at, id LIMIT 1",
+        &[],
+        |r| r.get(0),
+    )
+}
+
+/// Live accounts that have no primary owner: (id, name).
+pub fn without_primary_owner(tx: &Tx<'_>) -> Result<Vec<(String, String)>, StoreError> {
+    tx.query_all(
+        "SELECT a.id, a.name FROM accounts a
+         WHERE a.deleted_at IS NULL AND NOT EXISTS (
+             SELECT 1 FROM memberships m WHERE m.account_id = a.id AND m.role = 'primary-owner')
+         ORDER BY a.created_at, a.id",
+        &[],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
+/// The account's longest-standing owner, if it has one.
+pub fn oldest_owner(tx: &Tx<'_>, account_id: &str) -> Result<Option<String>, StoreError> {
+    tx.query_opt(
+        "SELECT user_id FROM memberships WHERE account_id = ?1 AND role = 'owner'
+         ORDER BY created_at, user_id LIMIT 1",
+        &[&account_id],
+        |r| r.get(0),
+    )
+}
+
+/// Moves every account on plan `from` to plan `to`; returns the ids of those moved.
+pub fn rename_plan(tx: &Tx<'_>, from: &str, to: &str) -> Result<Vec<String>, StoreError> {
+    let ids = tx.query_all(
+        "SELECT id FROM accounts WHERE plan = ?1 ORDER BY created_at, id",
+        &[&from],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "UPDATE accounts SET plan = ?2 WHERE plan = ?1",
+        &[&from, &to],
+    )?;
+    Ok(ids)
 }
 
 pub fn count_users(tx: &Tx<'_>) -> Result<i64, StoreError> {

@@ -33,6 +33,15 @@ pub fn role_of(tx: &Tx<'_>, account_id: &str, user_id: &str) -> Result<Option<Ro
     )
 }
 
+/// The account's primary owner, if it has one.
+pub fn primary_owner(tx: &Tx<'_>, account_id: &str) -> Result<Option<String>, StoreError> {
+    tx.query_opt(
+        "SELECT user_id FROM memberships WHERE account_id = ?1 AND role = 'primary-owner'",
+        &[&account_id],
+        |r| r.get(0),
+    )
+}
+
 pub fn set_role(
     tx: &Tx<'_>,
     account_id: &str,
@@ -74,12 +83,27 @@ pub fn credentials(tx: &Tx<'_>, email: &str) -> Result<Option<(String, String)>,
     )
 }
 
-pub fn set_password_hash(tx: &Tx<'_>, user_id: &str, hash: &str) -> Result<(), StoreError> {
+/// Sets a user's password hash; `must_change`: the user replaces it at the next sign-in.
+pub fn set_password_hash(
+    tx: &Tx<'_>,
+    user_id: &str,
+    hash: &str,
+    must_change: bool,
+) -> Result<(), StoreError> {
     tx.execute(
-        "UPDATE users SET password_hash = ?2 WHERE id = ?1",
-        &[&user_id, &hash],
+        "UPDATE users SET password_hash = ?2, must_change_password = ?3 WHERE id = ?1",
+        &[&user_id, &hash, &must_change],
     )?;
     Ok(())
+}
+
+/// The user's password hash, by id.
+pub fn password_hash(tx: &Tx<'_>, user_id: &str) -> Result<Option<String>, StoreError> {
+    tx.query_opt(
+        "SELECT password_hash FROM users WHERE id = ?1",
+        &[&user_id],
+        |r| r.get(0),
+    )
 }
 
 /// A user as the instance pages list them, with (account id, role) of each membership.

@@ -16,11 +16,13 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("sql/0007_log_index_tags.sql"),
     include_str!("sql/0008_webhooks.sql"),
     include_str!("sql/0009_nodes.sql"),
+    include_str!("sql/0010_passwords.sql"),
 ];
 
 pub const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("sql/postgres/0001_schema.sql"),
     include_str!("sql/postgres/0002_nodes.sql"),
+    include_str!("sql/postgres/0003_passwords.sql"),
 ];
 
 /// The session-level advisory lock a PostgreSQL node holds while it migrates, so nodes that

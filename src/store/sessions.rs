@@ -25,13 +25,15 @@ pub struct SessionRow {
     pub user_id: String,
     pub email: String,
     pub is_instance_admin: bool,
+    pub must_change_password: bool,
     pub csrf_token: String,
     pub account_id: Option<String>,
 }
 
 pub fn live(tx: &Tx<'_>, id_hash: &str, now: Timestamp) -> Result<Option<SessionRow>, StoreError> {
     tx.query_opt(
-        "SELECT s.id_hash, u.id, u.email, u.is_instance_admin, s.csrf_token, s.account_id
+        "SELECT s.id_hash, u.id, u.email, u.is_instance_admin, s.csrf_token, s.account_id,
+                u.must_change_password
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id_hash = ?1 AND s.expires_at > ?2",
         &[&id_hash, &now.0],
@@ -43,6 +45,7 @@ pub fn live(tx: &Tx<'_>, id_hash: &str, now: Timestamp) -> Result<Option<Session
                 is_instance_admin: r.get(3)?,
                 csrf_token: r.get(4)?,
                 account_id: r.get(5)?,
+                must_change_password: r.get(6)?,
             })
         },
     )
@@ -59,4 +62,12 @@ pub fn set_workspace(tx: &Tx<'_>, id_hash: &str, account_id: &str) -> Result<(),
 pub fn delete(tx: &Tx<'_>, id_hash: &str) -> Result<(), StoreError> {
     tx.execute("DELETE FROM sessions WHERE id_hash = ?1", &[&id_hash])?;
     Ok(())
+}
+
+/// Ends every session of the user but `keep`; returns how many ended.
+pub fn end_others(tx: &Tx<'_>, user_id: &str, keep: &str) -> Result<usize, StoreError> {
+    tx.execute(
+        "DELETE FROM sessions WHERE user_id = ?1 AND id_hash <> ?2",
+        &[&user_id, &keep],
+    )
 }

@@ -9,6 +9,14 @@ use serde::Serialize;
 use super::Credits;
 use crate::store::copy::{CopyReport, Triggers};
 
+/// A new account and its primary owner; a new owner's one-time password is printed only here.
+#[derive(Debug, Serialize)]
+pub struct AccountCreatedOut {
+    #[serde(flatten)]
+    pub account: super::account::AccountOut,
+    pub primary_owner: PasswordSetOut,
+}
+
 /// A new user; its one-time password is printed only here.
 #[derive(Debug, Serialize)]
 pub struct UserCreatedOut {

@@ -266,6 +266,7 @@ async fn the_instance_page_is_for_the_instance_administrator_only() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
+    crate::people::choose_password(&app, &client, reset["password"].as_str().unwrap()).await;
     let shown = page(&client, &app, "/instance").await;
     assert!(shown.contains("Acme") && shown.contains("<td>admin@localhost</td>"));
     let csrf = value_after(&shown, "name=\"csrf\" value=\"");

@@ -1,10 +1,11 @@
 //! Sign-in, sessions, CSRF, security headers and the API keys page (docs/admin.md), over HTTP.
 
 use crate::helpers::{TestApp, spawn_app};
-use crate::people::{browser, csrf_in, page, sign_in};
+use crate::people::{CHOSEN_PASSWORD, browser, choose_password, csrf_in, page, sign_in};
 
-/// A user of the app's account with the given role; returns (email, password).
-fn user(app: &TestApp, email: &str, role: &str) -> (String, String) {
+/// A user of the app's account with the given role who has signed in once and chosen their own
+/// password; returns (email, password).
+async fn user(app: &TestApp, email: &str, role: &str) -> (String, String) {
     let created = app.cli_json(&[
         "users",
         "create",
@@ -15,10 +16,19 @@ fn user(app: &TestApp, email: &str, role: &str) -> (String, String) {
         "--role",
         role,
     ]);
-    (
-        email.to_owned(),
-        created["password"].as_str().unwrap().to_owned(),
-    )
+    let one_time = created["password"].as_str().unwrap();
+    let client = browser();
+    assert_eq!(sign_in(app, &client, email, one_time).await.status(), 303);
+    choose_password(app, &client, one_time).await;
+    let shown = page(&client, app, "/keys").await;
+    let res = client
+        .post(format!("{}/logout", app.address))
+        .form(&[("csrf", csrf_in(&shown))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "signed out again");
+    (email.to_owned(), CHOSEN_PASSWORD.to_owned())
 }
 
 backend_tests!(pages_need_a_session_and_sign_in_opens_one);
@@ -34,7 +44,9 @@ async fn pages_need_a_session_and_sign_in_opens_one() {
         assert_eq!(res.status(), 303, "{path}");
         assert_eq!(res.headers()["location"], "/login");
     }
-    let (email, password) = user(&app, "owner@example.com", "owner");
+    let (email, password) = user(&app, "owner@example.com", "owner").await;
+    let auth_rows = || app.count("SELECT count(*) FROM activity WHERE category = 'auth'", &[]);
+    let before = auth_rows();
 
     let res = sign_in(&app, &client, &email, "wrong password").await;
     assert_eq!(res.status(), 401);
@@ -80,14 +92,17 @@ async fn pages_need_a_session_and_sign_in_opens_one() {
         .await
         .unwrap();
     assert_eq!(keys.status(), 200);
-    let actions = app.count("SELECT count(*) FROM activity WHERE category = 'auth'", &[]);
-    assert_eq!(actions, 3, "two failed sign-ins and one sign-in");
+    assert_eq!(
+        auth_rows() - before,
+        3,
+        "two failed sign-ins and one sign-in"
+    );
 }
 
 backend_tests!(sign_out_needs_the_csrf_token_and_ends_the_session_for_good);
 async fn sign_out_needs_the_csrf_token_and_ends_the_session_for_good() {
     let app = spawn_app().await;
-    let (email, password) = user(&app, "owner@example.com", "owner");
+    let (email, password) = user(&app, "owner@example.com", "owner").await;
     let client = browser();
     let res = sign_in(&app, &client, &email, &password).await;
     let cookie = res.headers()["set-cookie"]
@@ -143,7 +158,7 @@ async fn sign_out_needs_the_csrf_token_and_ends_the_session_for_good() {
 backend_tests!(a_sign_in_form_from_elsewhere_is_refused);
 async fn a_sign_in_form_from_elsewhere_is_refused() {
     let app = spawn_app().await;
-    let (email, password) = user(&app, "owner@example.com", "owner");
+    let (email, password) = user(&app, "owner@example.com", "owner").await;
     let client = browser();
     let res = client
         .post(format!("{}/login", app.address))
@@ -170,7 +185,7 @@ async fn a_sign_in_form_from_elsewhere_is_refused() {
 backend_tests!(repeated_failed_sign_ins_are_refused_for_a_while);
 async fn repeated_failed_sign_ins_are_refused_for_a_while() {
     let app = spawn_app_limited().await;
-    let (email, password) = user(&app, "owner@example.com", "owner");
+    let (email, password) = user(&app, "owner@example.com", "owner").await;
     let client = browser();
     for _ in 0..3 {
         assert_eq!(sign_in(&app, &client, &email, "nope").await.status(), 401);
@@ -191,7 +206,7 @@ async fn spawn_app_limited() -> TestApp {
 backend_tests!(the_keys_page_lists_the_workspace_keys_with_user_text_escaped);
 async fn the_keys_page_lists_the_workspace_keys_with_user_text_escaped() {
     let app = spawn_app().await;
-    let (email, password) = user(&app, "member@example.com", "member");
+    let (email, password) = user(&app, "member@example.com", "member").await;
     app.cli_json(&[
         "keys",
         "create",
@@ -298,7 +313,7 @@ async fn assets_are_served_under_their_content_hash() {
 backend_tests!(the_workspace_switcher_moves_between_the_users_workspaces_only);
 async fn the_workspace_switcher_moves_between_the_users_workspaces_only() {
     let app = spawn_app().await;
-    let (email, password) = user(&app, "owner@example.com", "owner");
+    let (email, password) = user(&app, "owner@example.com", "owner").await;
     let team = app.cli_json(&["accounts", "create", "--name", "Team B", "--team"]);
     let team_id = team["id"].as_str().unwrap();
     let db = app.db();

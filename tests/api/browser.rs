@@ -31,6 +31,22 @@ pub async fn sign_in_as_admin(app: &TestApp, browser: &mut Browser) {
         .type_into("#password", reset["password"].as_str().unwrap())
         .await;
     browser.click("form button[type=submit]").await;
+    // A generated password is the administrator's to replace before anything else.
+    browser
+        .wait_for("Choose your own password to continue.")
+        .await;
+    assert!(browser.current_url().await.ends_with("/password"));
+    browser.screenshot("choose-a-password").await;
+    browser
+        .type_into("#current_password", reset["password"].as_str().unwrap())
+        .await;
+    browser
+        .type_into("#new_password", crate::people::CHOSEN_PASSWORD)
+        .await;
+    browser
+        .type_into("#confirm_password", crate::people::CHOSEN_PASSWORD)
+        .await;
+    browser.click("form.form button[type=submit]").await;
     browser.wait_for("<h1>API keys</h1>").await;
     assert!(browser.current_url().await.ends_with("/keys"));
 }
@@ -247,7 +263,7 @@ async fn user_supplied_names_are_shown_as_text() {
     let admin_account: String = app
         .db()
         .query_row(
-            "SELECT account_id FROM memberships WHERE role = 'primary-owner'",
+            "SELECT a.id FROM accounts a WHERE a.name = 'Administrator'",
             &[],
             |r| r.get(0),
         )

@@ -7,7 +7,7 @@ use crate::helpers::{assert_error, spawn_app, spawn_app_with};
 
 backend_tests!(rate_limits_refuse_with_retry_after_and_describe_the_window);
 async fn rate_limits_refuse_with_retry_after_and_describe_the_window() {
-    let app = spawn_app_with(&[("plans.unlimited.requests_per_minute", json!(3))]).await;
+    let app = spawn_app_with(&[("plans.unthrottled.requests_per_minute", json!(3))]).await;
     let (_, key) = app.create_key(&[]);
     let (_, slow) = app.create_key(&["--rate-limit", "1"]);
 
@@ -103,7 +103,7 @@ async fn a_blocked_address_is_refused_only_what_no_usable_key_stands_behind() {
 
 backend_tests!(a_daily_limit_alone_refuses_without_minute_headers);
 async fn a_daily_limit_alone_refuses_without_minute_headers() {
-    let app = spawn_app_with(&[("plans.unlimited.requests_per_day", json!(2))]).await;
+    let app = spawn_app_with(&[("plans.unthrottled.requests_per_day", json!(2))]).await;
     let (_, key) = app.create_key(&[]);
     for _ in 0..2 {
         let res = app.get("/v1/status", Some(&key)).await;

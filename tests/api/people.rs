@@ -53,6 +53,35 @@ pub async fn sign_in(
         .unwrap()
 }
 
+/// The password test users choose in place of their one-time password.
+pub const CHOSEN_PASSWORD: &str = "a password of my own";
+
+/// Replaces the one-time password of the person signed in on `client` (who is sent to
+/// /password first) with `CHOSEN_PASSWORD`.
+pub async fn choose_password(app: &TestApp, client: &reqwest::Client, one_time: &str) {
+    let res = client
+        .get(format!("{}/keys", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "sent to choose a password");
+    assert_eq!(res.headers()["location"], "/password");
+    let shown = page(client, app, "/password").await;
+    let res = client
+        .post(format!("{}/password", app.address))
+        .form(&[
+            ("csrf", csrf_in(&shown).as_str()),
+            ("current_password", one_time),
+            ("new_password", CHOSEN_PASSWORD),
+            ("confirm_password", CHOSEN_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "password chosen");
+    assert_eq!(res.headers()["location"], "/keys");
+}
+
 /// A signed-in person with their session's CSRF token.
 pub struct Person {
     pub client: reqwest::Client,
@@ -79,16 +108,25 @@ pub async fn person(app: &TestApp, email: &str, role: &str) -> Person {
     ]);
     let user_id = user["id"].as_str().unwrap().to_owned();
     if role == "primary-owner" {
-        app.db()
-            .execute(
-                "UPDATE memberships SET role = 'primary-owner' WHERE user_id = ?1",
-                &[&&user_id],
-            )
-            .unwrap();
+        // Takes the primary ownership from whoever holds it (the instance administrator, who
+        // leaves the account).
+        let db = app.db();
+        db.execute(
+            "DELETE FROM memberships WHERE account_id = ?1 AND role = 'primary-owner'",
+            &[&app.account_id.as_str()],
+        )
+        .unwrap();
+        db.execute(
+            "UPDATE memberships SET role = 'primary-owner' WHERE user_id = ?1",
+            &[&&user_id],
+        )
+        .unwrap();
     }
     let client = browser();
-    let res = sign_in(app, &client, email, user["password"].as_str().unwrap()).await;
+    let one_time = user["password"].as_str().unwrap();
+    let res = sign_in(app, &client, email, one_time).await;
     assert_eq!(res.status(), 303, "{email} signs in");
+    choose_password(app, &client, one_time).await;
     let shown = page(&client, app, "/keys").await;
     Person {
         client,

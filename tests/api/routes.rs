@@ -48,7 +48,10 @@ async fn account_and_billing_describe_the_keys_account() {
     let data = &body["data"];
     assert_eq!(data["account_id"], app.account_id.as_str());
     assert_eq!(data["account_name"], "Acme");
-    assert!(data.get("account_email") == Some(&Value::Null));
+    assert_eq!(
+        data["account_email"], "admin@localhost",
+        "the primary owner's address"
+    );
     assert_eq!(data["account_is_personal"], true);
     assert!(data.get("account_picture_url") == Some(&Value::Null));
     assert_time(&data["account_created_at"]);
@@ -62,7 +65,7 @@ async fn account_and_billing_describe_the_keys_account() {
     let (status, body) = app.get_json("/v1/user/billing", &key).await;
     assert_eq!(status, 200);
     let data = &body["data"];
-    assert_eq!(data["billing_plan"], "unlimited");
+    assert_eq!(data["billing_plan"], "unthrottled");
     assert_eq!(data["billing_credit_balance"], 12.345);
     assert_eq!(data["billing_currency"], "USD");
     for field in [

@@ -17,7 +17,15 @@ async fn every_log_line_of_a_request_carries_its_id_method_route_and_key() {
     };
     let account = run_binary(
         &data,
-        &["accounts", "create", "--name", "spans", "--json"],
+        &[
+            "accounts",
+            "create",
+            "--name",
+            "spans",
+            "--owner",
+            "ops@example.com",
+            "--json",
+        ],
         &[],
     );
     let account = field(&account.stdout, "id");

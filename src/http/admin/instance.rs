@@ -111,7 +111,7 @@ pub async fn create(
                     team: form.team.is_some(),
                     region: Some(form.region).filter(|r| !r.is_empty()),
                     plan: Some(form.plan).filter(|p| !p.is_empty()),
-                    email: None,
+                    owner: None,
                 };
                 create_account(c, &config, &actor, now, input).map(|_| None)
             }

@@ -13,6 +13,7 @@ mod instance;
 mod keys;
 mod logs;
 mod members;
+mod password;
 mod settings;
 mod usage;
 mod webhooks;
@@ -45,6 +46,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/login").get(auth::show).post(auth::submit))
         .service(page("/logout").post(auth::logout))
         .service(page("/workspace").post(auth::switch_workspace))
+        .service(page("/password").get(password::show).post(password::change))
         .service(page("/keys").get(keys::list))
         .service(page("/keys/new").get(create::show).post(create::submit))
         .service(page("/logs").get(logs::page))

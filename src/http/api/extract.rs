@@ -137,6 +137,11 @@ async fn by_session(
             )
         })?;
     let denied = |message: &'static str| ApiError::new(ErrorCode::InsufficientPermissions, message);
+    if session.must_change_password {
+        return Err(denied(
+            "Choose a new password on the dashboard before using this session.",
+        ));
+    }
     let account_id = session
         .account_id
         .clone()

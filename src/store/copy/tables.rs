@@ -68,6 +68,7 @@ pub(super) const TABLES: &[Table] = &[
             "password_hash",
             "is_instance_admin",
             "created_at",
+            "must_change_password",
         ],
         "id",
     ),
