@@ -57,3 +57,12 @@
 document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
   select.addEventListener("change", function () { select.form.submit(); });
 });
+
+// "Go back" on an error page returns to the page the person came from, when there is one.
+document.querySelectorAll("a[data-back]").forEach(function (link) {
+  if (window.history.length < 2) return;
+  link.addEventListener("click", function (event) {
+    event.preventDefault();
+    window.history.back();
+  });
+});

@@ -33,6 +33,19 @@ impl Account {
     }
 }
 
+/// An account as the instance administrator surveys it.
+#[derive(Clone, Debug)]
+pub struct AccountOverview {
+    pub account: Account,
+    pub members: i64,
+    pub primary_owner: Option<String>,
+    /// Keys that work now (not revoked, disabled or expired), and all keys.
+    pub active_keys: i64,
+    pub keys: i64,
+    /// The latest of its activity and its keys' last use.
+    pub last_activity: Option<Timestamp>,
+}
+
 /// What a member of a workspace may do there. Primary owners manage everyone and the
 /// workspace's settings, owners manage keys, webhooks and members, members read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -79,7 +79,13 @@ pub async fn request_context(
     }
     if let Some(error) = error_of(&res) {
         let request = res.request().clone();
-        let mut rendered = error.render(&request_id.0);
+        let mut rendered = if super::page_error::is_page_path(request.path()) {
+            // A person's browser gets a page; the APIs keep the envelope.
+            let status = actix_web::ResponseError::status_code(&error);
+            super::page_error::render(status, super::page_error::message_for(status))
+        } else {
+            error.render(&request_id.0)
+        };
         // Headers the handler set (rate limits, Retry-After) stay; the body's own do not.
         for (name, value) in res.headers() {
             if name != CONTENT_TYPE && name != CONTENT_LENGTH {

@@ -2,6 +2,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod api;
+pub(crate) mod assets;
 pub(crate) mod body_deadline;
 pub(crate) mod envelope;
 pub(crate) mod error;
@@ -9,6 +10,7 @@ pub(crate) mod listener;
 pub(crate) mod metrics;
 pub(crate) mod middleware;
 pub(crate) mod openapi;
+pub(crate) mod page_error;
 pub(crate) mod pipeline;
 mod probes;
 pub(crate) mod query;

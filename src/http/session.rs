@@ -14,6 +14,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use subtle::ConstantTimeEq;
 
 use crate::domain::account::Role;
+use crate::http::page_error;
 use crate::http::state::AppState;
 use crate::service::sessions::{self, Session};
 use crate::service::{Actor, ServiceError, cause_chain};
@@ -23,33 +24,55 @@ pub const SESSION_COOKIE: &str = "tidegate_session";
 /// The pages a person whose password must be replaced may still open.
 const WHILE_CHANGING_PASSWORD: [&str; 2] = ["/password", "/logout"];
 
+/// Why a page cannot be shown. Each becomes a page in the layout saying what is wrong for the
+/// person who sees it, with a way back (`page_error`); signing in and choosing a password are
+/// redirects.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     #[error("sign-in required")]
     SignIn,
     #[error("choose a new password first")]
     ChangePassword,
-    #[error("the form has expired; reload the page and try again")]
+    #[error(
+        "This form has expired or did not come from this dashboard. Go back, reload the page and try again."
+    )]
     Csrf,
-    #[error("only owners of this workspace can do this")]
-    Forbidden,
-    #[error("this key has already been shown; it is never shown again")]
-    Gone,
-    #[error("not found in this workspace")]
-    NotFound,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Gone(&'static str),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(
+        "You are not a member of any workspace yet. Ask an owner of one to invite you, or the instance administrator to add you."
+    )]
+    NoWorkspace,
+    #[error("{0}")]
+    BadForm(String),
     #[error("{0}")]
     Refused(String),
-    #[error("the page could not be shown")]
+    #[error("The page could not be shown. The error was logged; try again, or tell your operator.")]
     Internal,
+}
+
+impl AdminError {
+    /// Something the person asked for by id that this workspace does not have.
+    pub fn not_found(what: &str) -> AdminError {
+        AdminError::NotFound(match what {
+            "page" | "action" | "setting" => "There is no such page.".to_owned(),
+            what => format!("There is no {what} with this id in this workspace."),
+        })
+    }
 }
 
 impl ResponseError for AdminError {
     fn status_code(&self) -> StatusCode {
         match self {
             AdminError::SignIn | AdminError::ChangePassword => StatusCode::SEE_OTHER,
-            AdminError::Csrf | AdminError::Forbidden => StatusCode::FORBIDDEN,
-            AdminError::Gone => StatusCode::GONE,
-            AdminError::NotFound => StatusCode::NOT_FOUND,
+            AdminError::Csrf | AdminError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AdminError::Gone(_) => StatusCode::GONE,
+            AdminError::NotFound(_) | AdminError::NoWorkspace => StatusCode::NOT_FOUND,
+            AdminError::BadForm(_) => StatusCode::BAD_REQUEST,
             AdminError::Refused(_) => StatusCode::CONFLICT,
             AdminError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -63,9 +86,7 @@ impl ResponseError for AdminError {
             AdminError::ChangePassword => HttpResponse::SeeOther()
                 .insert_header((LOCATION, "/password"))
                 .finish(),
-            other => HttpResponse::build(other.status_code())
-                .content_type("text/plain; charset=utf-8")
-                .body(format!("{other}\n")),
+            other => page_error::render(other.status_code(), &other.to_string()),
         }
     }
 }
@@ -75,11 +96,11 @@ impl ResponseError for AdminError {
 impl From<ServiceError> for AdminError {
     fn from(e: ServiceError) -> AdminError {
         match e {
-            ServiceError::NotFound(_) => AdminError::NotFound,
-            ServiceError::InvalidState(message) => AdminError::Refused(message),
-            ServiceError::Forbidden(_) => AdminError::Forbidden,
+            ServiceError::NotFound(what) => AdminError::not_found(what),
+            ServiceError::InvalidState(message) => AdminError::Refused(as_sentence(&message)),
+            ServiceError::Forbidden(message) => AdminError::Forbidden(as_sentence(&message)),
             ServiceError::Invalid { field, message, .. } => {
-                AdminError::Refused(format!("{field}: {message}"))
+                AdminError::BadForm(format!("{}: {message}.", field.replace('_', " ")))
             }
             ServiceError::Store(_) => {
                 tracing::error!(error = %cause_chain(&e), "page failed");
@@ -89,9 +110,27 @@ impl From<ServiceError> for AdminError {
     }
 }
 
+/// A service's message ("your role does not allow …") as a sentence.
+pub fn as_sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    let mut sentence: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    if !sentence.ends_with('.') {
+        sentence.push('.');
+    }
+    sentence
+}
+
 pub struct AdminSession(pub Session);
 
 impl AdminSession {
+    /// The current workspace's id; a person in none is told how to get one.
+    pub fn account_id(&self) -> Result<String, AdminError> {
+        self.0.account_id.clone().ok_or(AdminError::NoWorkspace)
+    }
+
     /// The signed-in person's role in the current workspace, if one is selected.
     pub fn role(&self) -> Option<Role> {
         self.0.role
@@ -106,10 +145,7 @@ impl AdminSession {
     /// The signed-in person as the activity log names them, with the keyed hash of their address.
     pub fn actor(&self, req: &HttpRequest, state: &AppState) -> Actor {
         let ip = crate::http::pipeline::Caller::new(req, state).client_ip;
-        Actor::User {
-            email: self.0.email.clone(),
-            ip_hash: Some(state.gate.ip_hasher.hash(ip)),
-        }
+        self.0.actor(Some(state.gate.ip_hasher.hash(ip)))
     }
 
     /// Every form post carries the session's CSRF token; compared in constant time.
@@ -152,6 +188,8 @@ impl FromRequest for AdminSession {
 /// Who a guard lets through: a rule on the role in the current workspace.
 pub trait RoleRule {
     fn allows(role: Role) -> bool;
+    /// What a person whose role does not allow it reads.
+    const REFUSAL: &'static str;
 }
 
 /// The owners and the primary owner.
@@ -161,6 +199,8 @@ impl RoleRule for Owners {
     fn allows(role: Role) -> bool {
         role.is_owner()
     }
+    const REFUSAL: &'static str =
+        "Only owners of this workspace can do this. Ask one of them, or the primary owner.";
 }
 
 /// The primary owner alone.
@@ -170,6 +210,7 @@ impl RoleRule for PrimaryOwner {
     fn allows(role: Role) -> bool {
         role.is_primary()
     }
+    const REFUSAL: &'static str = "Only the primary owner of this workspace can do this. Ask them, or the instance administrator.";
 }
 
 /// A signed-in person whose role in the current workspace `R` allows, with that workspace's
@@ -196,7 +237,8 @@ impl<R: RoleRule + 'static> FromRequest for Guarded<R> {
             let session = session.await?;
             let account_id = match (&session.0.account_id, session.role()) {
                 (Some(account), Some(role)) if R::allows(role) => account.clone(),
-                _ => return Err(AdminError::Forbidden),
+                (None, _) => return Err(AdminError::NoWorkspace),
+                _ => return Err(AdminError::Forbidden(R::REFUSAL.to_owned())),
             };
             Ok(Guarded {
                 session,

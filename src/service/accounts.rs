@@ -6,7 +6,7 @@ use crate::domain::{Name, Regions, Timestamp};
 use crate::store::accounts::{self, NewAccount};
 use crate::store::{Db, Tx};
 
-pub use crate::domain::account::Account;
+pub use crate::domain::account::{Account, AccountOverview};
 
 pub fn get(tx: &Tx<'_>, id: &str) -> Result<Account, ServiceError> {
     accounts::get_account(tx, id)?.ok_or(ServiceError::NotFound("account"))
@@ -17,10 +17,11 @@ pub fn find(tx: &Tx<'_>, id: &str) -> Result<Option<Account>, ServiceError> {
     Ok(accounts::get_account(tx, id)?)
 }
 
-/// Every account, for the instance administrator.
-pub fn list(tx: &Tx<'_>) -> Result<Vec<Account>, ServiceError> {
-    Ok(accounts::list_accounts(tx)?)
+/// Every live account with its members, keys and last activity, for the instance administrator.
+pub fn overview(tx: &Tx<'_>, now: Timestamp) -> Result<Vec<AccountOverview>, ServiceError> {
+    Ok(accounts::overview(tx, now)?)
 }
+
 use super::changes::{self, Category, Change, Note};
 use super::users::{insert_new_user, one_time_password, parse_email};
 use crate::domain::Money;

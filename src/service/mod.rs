@@ -80,6 +80,11 @@ pub enum Actor {
         email: String,
         ip_hash: Option<String>,
     },
+    /// The instance administrator acting in an account they are no member of.
+    Administrator {
+        email: String,
+        ip_hash: Option<String>,
+    },
     /// A management key (by its prefix), and the keyed hash of the caller's address.
     Key {
         prefix: String,
@@ -93,6 +98,7 @@ impl Actor {
             Actor::Cli => "cli".into(),
             Actor::System => "system".into(),
             Actor::User { email, .. } => format!("user:{email}"),
+            Actor::Administrator { email, .. } => format!("instance-admin:{email}"),
             Actor::Key { prefix, .. } => format!("key:{prefix}"),
         }
     }
@@ -100,7 +106,9 @@ impl Actor {
     /// The address the change came from, for the activity row; none for local tools.
     pub fn ip_hash(&self) -> Option<&str> {
         match self {
-            Actor::User { ip_hash, .. } | Actor::Key { ip_hash, .. } => ip_hash.as_deref(),
+            Actor::User { ip_hash, .. }
+            | Actor::Administrator { ip_hash, .. }
+            | Actor::Key { ip_hash, .. } => ip_hash.as_deref(),
             Actor::Cli | Actor::System => None,
         }
     }

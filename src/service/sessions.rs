@@ -10,9 +10,9 @@ use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
 use crate::domain::account::Role;
 use crate::domain::random::{base62_string, hex};
-use crate::store::members;
 use crate::store::sessions::{self, NewSession};
 use crate::store::{Db, Tx};
+use crate::store::{accounts, members};
 
 /// A hash of a password nobody has, verified when the e-mail is unknown so that both failures
 /// take as long.
@@ -34,7 +34,39 @@ pub struct Session {
     pub csrf_token: String,
     pub account_id: Option<String>,
     pub role: Option<Role>,
+    /// The instance administrator in an account they are no member of: they act there with
+    /// the primary owner's rights, and the activity log names them as the administrator.
+    pub as_administrator: bool,
     pub workspaces: Vec<Workspace>,
+}
+
+impl Session {
+    /// The workspaces the person belongs to, then (for the instance administrator) every other
+    /// account.
+    pub fn own_workspaces(&self) -> impl Iterator<Item = &Workspace> {
+        self.workspaces.iter().filter(|w| !w.as_administrator)
+    }
+
+    pub fn other_accounts(&self) -> impl Iterator<Item = &Workspace> {
+        self.workspaces.iter().filter(|w| w.as_administrator)
+    }
+
+    /// The person as the activity log names them: in an account they reach as the instance
+    /// administrator, as that administrator.
+    pub fn actor(&self, ip_hash: Option<String>) -> Actor {
+        let email = self.email.clone();
+        if self.as_administrator {
+            Actor::Administrator { email, ip_hash }
+        } else {
+            Actor::User { email, ip_hash }
+        }
+    }
+
+    /// The current workspace, if one is selected.
+    pub fn workspace(&self) -> Option<&Workspace> {
+        let current = self.account_id.as_deref()?;
+        self.workspaces.iter().find(|w| w.account_id == current)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -42,6 +74,8 @@ pub struct Workspace {
     pub account_id: String,
     pub name: String,
     pub role: Role,
+    /// Reached as the instance administrator, not as a member.
+    pub as_administrator: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,19 +171,35 @@ pub fn load(db: &mut Db, token: &str, now: Timestamp) -> Result<Option<Session>,
     let Some(row) = sessions::live(&tx, &token_hash(token), now)? else {
         return Ok(None);
     };
-    let workspaces: Vec<Workspace> = members::workspaces(&tx, &row.user_id)?
+    let mut workspaces: Vec<Workspace> = members::workspaces(&tx, &row.user_id)?
         .into_iter()
         .map(|(account_id, name, role)| Workspace {
             account_id,
             name,
             role,
+            as_administrator: false,
         })
         .collect();
-    let role = row
+    if row.is_instance_admin {
+        // The administrator reaches every account, with the primary owner's rights.
+        let others: Vec<Workspace> = accounts::list_accounts(&tx)?
+            .into_iter()
+            .filter(|a| !workspaces.iter().any(|w| w.account_id == a.id))
+            .map(|a| Workspace {
+                account_id: a.id,
+                name: a.name,
+                role: Role::PrimaryOwner,
+                as_administrator: true,
+            })
+            .collect();
+        workspaces.extend(others);
+    }
+    let current = row
         .account_id
         .as_ref()
-        .and_then(|a| workspaces.iter().find(|w| &w.account_id == a))
-        .map(|w| w.role);
+        .and_then(|a| workspaces.iter().find(|w| &w.account_id == a));
+    let role = current.map(|w| w.role);
+    let as_administrator = current.is_some_and(|w| w.as_administrator);
     Ok(Some(Session {
         id_hash: row.id_hash,
         user_id: row.user_id,
@@ -159,11 +209,13 @@ pub fn load(db: &mut Db, token: &str, now: Timestamp) -> Result<Option<Session>,
         csrf_token: row.csrf_token,
         account_id: row.account_id,
         role,
+        as_administrator,
         workspaces,
     }))
 }
 
-/// Switches the session to another workspace the user belongs to; `false` when they do not.
+/// Switches the session to another workspace the user belongs to (or, for the instance
+/// administrator, any account); `false` when they may not.
 pub fn switch_workspace(
     db: &mut Db,
     session: &Session,

@@ -57,16 +57,19 @@ pub fn create_user(
     let (password, hash) = one_time_password()?;
     let tx = db.write()?;
     if accounts::user_id_by_email(&tx, &email)?.is_some() {
-        return Err(ServiceError::InvalidState(format!(
-            "a user with the e-mail {email} already exists"
-        )));
+        return Err(ServiceError::invalid(
+            "email",
+            "another user already has this e-mail address",
+        ));
     }
     let id = insert_new_user(&tx, &email, &hash, now)?;
     let account_id = match membership {
         Some((account_id, role)) => {
             accounts::get_account(&tx, account_id)?
                 .filter(|a| a.is_live())
-                .ok_or(ServiceError::NotFound("account"))?;
+                .ok_or_else(|| {
+                    ServiceError::invalid("account", "is not an account of this instance")
+                })?;
             accounts::insert_membership(&tx, account_id, &id, role, now)?;
             Some(account_id)
         }

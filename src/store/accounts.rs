@@ -3,7 +3,7 @@
 use super::Tx;
 use super::engine::Row;
 use super::{StoreError, ts};
-use crate::domain::account::{Account, Role};
+use crate::domain::account::{Account, AccountOverview, Role};
 use crate::domain::{Money, Region, Timestamp};
 
 const ACCOUNT_COLUMNS: &str = "id, name, email, is_personal, picture_url, region, plan, \
@@ -70,6 +70,39 @@ pub fn list_accounts(tx: &Tx<'_>) -> Result<Vec<Account>, StoreError> {
         "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE deleted_at IS NULL ORDER BY created_at, id"
     );
     tx.query_all(&sql, &[], account_from_row)
+}
+
+/// Every live account with its members, keys and last activity, by name.
+pub fn overview(tx: &Tx<'_>, now: Timestamp) -> Result<Vec<AccountOverview>, StoreError> {
+    let columns = ACCOUNT_COLUMNS
+        .split(", ")
+        .map(|c| format!("a.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {columns},
+            (SELECT count(*) FROM memberships m WHERE m.account_id = a.id),
+            (SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id
+              WHERE m.account_id = a.id AND m.role = 'primary-owner'),
+            (SELECT count(*) FROM api_keys k WHERE k.account_id = a.id AND k.revoked_at IS NULL
+              AND k.disabled_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?1)),
+            (SELECT count(*) FROM api_keys k WHERE k.account_id = a.id),
+            (SELECT max(created_at) FROM activity v WHERE v.account_id = a.id),
+            (SELECT max(last_used_at) FROM api_keys k WHERE k.account_id = a.id)
+         FROM accounts a WHERE a.deleted_at IS NULL ORDER BY lower(a.name), a.id"
+    );
+    tx.query_all(&sql, &[&now.0], |r| {
+        let activity: Option<i64> = r.get(21)?;
+        let used: Option<i64> = r.get(22)?;
+        Ok(AccountOverview {
+            account: account_from_row(r)?,
+            members: r.get(17)?,
+            primary_owner: r.get(18)?,
+            active_keys: r.get(19)?,
+            keys: r.get(20)?,
+            last_activity: activity.max(used).map(Timestamp),
+        })
+    })
 }
 
 pub struct NewUser<'a> {

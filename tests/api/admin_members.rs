@@ -34,7 +34,12 @@ async fn owners_manage_members_only_and_members_manage_nobody() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let html = res.text().await.unwrap();
-    assert!(html.contains("one-time password is shown only now"));
+    assert!(html.contains("Give them this one-time password; it is shown only now"));
+    assert!(
+        html.contains("data-toggle-secret=\"invite-secret\"")
+            && html.contains("data-copy=\"invite-secret\""),
+        "masked, with Show and Copy"
+    );
     assert_eq!(
         post(
             &app,
@@ -201,7 +206,8 @@ async fn only_the_primary_owner_changes_settings_credits_and_thresholds() {
     assert_eq!(balance(&app), 12_500, "once per reference");
     assert_eq!(
         post(&app, &primary, "/settings/credits", &[("value", "-1")]).await,
-        409
+        400,
+        "sent back with the amount in error"
     );
     assert_eq!(
         post(&app, &primary, "/settings/plan", &[("value", "pro")]).await,
@@ -209,7 +215,7 @@ async fn only_the_primary_owner_changes_settings_credits_and_thresholds() {
     );
     assert_eq!(
         post(&app, &primary, "/settings/plan", &[("value", "gold")]).await,
-        409
+        400
     );
     assert_eq!(
         post(&app, &primary, "/settings/threshold-add", &[("value", "2")]).await,
@@ -268,7 +274,10 @@ async fn the_instance_page_is_for_the_instance_administrator_only() {
     assert_eq!(res.status(), 303);
     crate::people::choose_password(&app, &client, reset["password"].as_str().unwrap()).await;
     let shown = page(&client, &app, "/instance").await;
-    assert!(shown.contains("Acme") && shown.contains("<td>admin@localhost</td>"));
+    assert!(
+        shown.contains("Acme")
+            && shown.contains("admin@localhost <span class=\"badge\">administrator</span>")
+    );
     let csrf = value_after(&shown, "name=\"csrf\" value=\"");
     let res = client
         .post(format!("{}/instance/accounts", app.address))
@@ -304,7 +313,7 @@ async fn the_instance_page_is_for_the_instance_administrator_only() {
         res.text()
             .await
             .unwrap()
-            .contains("One-time password, shown only now")
+            .contains("One-time password for fresh@example.com — shown only now")
     );
     let region: String = app
         .db()

@@ -342,11 +342,31 @@ async fn errors_raised_by_the_framework_use_the_json_envelope() {
     assert_error(&res.json().await.unwrap(), "BSE2001");
     let res = app
         .client
-        .get(format!("{}/no/such/page", app.address))
+        .get(format!("{}/media/no-such-file", app.address))
         .send_checked()
         .await;
     assert_eq!(res.status(), 404);
     assert_error(&res.json().await.unwrap(), "BSE2017");
+    // A person's browser gets a page instead.
+    let res = app
+        .client
+        .get(format!("{}/no/such/page", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("There is no page at this address.")
+    );
 
     let big = json!({ "generation_prompt": "x".repeat(200 * 1024) });
     let res = app

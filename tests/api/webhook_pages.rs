@@ -14,7 +14,7 @@ use crate::webhooks::add_endpoint;
 fn admin_workspace(app: &TestApp) -> String {
     app.db()
         .query_row(
-            "SELECT account_id FROM memberships WHERE role = 'primary-owner'",
+            "SELECT id FROM accounts WHERE name = 'Administrator'",
             &[],
             |r| r.get(0),
         )

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::assets::{ASSETS, Assets};
+use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, OwnerSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
@@ -47,7 +47,7 @@ pub async fn confirm(
         "rotate" => Confirm::Rotate,
         "revoke" => Confirm::Revoke,
         "delete" => Confirm::Delete,
-        _ => return Err(AdminError::NotFound),
+        _ => return Err(AdminError::not_found("page")),
     };
     let lookup_id = id.clone();
     let (key, logs) = state
@@ -163,6 +163,6 @@ pub async fn perform(
                 .await?;
             back()
         }
-        _ => Err(AdminError::NotFound),
+        _ => Err(AdminError::not_found("page")),
     }
 }

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::assets::{ASSETS, Assets};
+use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;

@@ -8,8 +8,8 @@ use askama::Template;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::assets::{ASSETS, Assets};
 use crate::domain::random::base62_string;
+use crate::http::assets::{ASSETS, Assets};
 use crate::http::pipeline::Caller;
 use crate::http::session::{AdminError, AdminSession, SESSION_COOKIE};
 use crate::http::state::AppState;
@@ -204,7 +204,9 @@ pub async fn switch_workspace(
         .run(move |db| sessions::switch_workspace(db, &session.0, &form.account_id))
         .await?;
     if !switched {
-        return Err(AdminError::Forbidden);
+        return Err(AdminError::Forbidden(
+            "You are not a member of that workspace.".into(),
+        ));
     }
     Ok(HttpResponse::SeeOther()
         .insert_header((LOCATION, "/keys"))

@@ -6,8 +6,8 @@ use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::assets::{ASSETS, Assets};
 use crate::domain::{Environment, Preset, Scope};
+use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, AdminSession, OwnerSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
@@ -243,7 +243,9 @@ pub async fn created(
 ) -> Result<HttpResponse, AdminError> {
     let now = state.clock.now();
     let Some(pending) = state.reveals.take(&token, &session.0.id_hash, now) else {
-        return Err(AdminError::Gone);
+        return Err(AdminError::Gone(
+            "This key has already been shown, and it is never shown again. If it was lost, rotate the key to get a new one.",
+        ));
     };
     let page = CreatedPage {
         assets: &ASSETS,

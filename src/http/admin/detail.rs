@@ -3,9 +3,9 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::assets::{ASSETS, Assets};
 use super::chart::{self, Chart};
 use crate::domain::Timestamp;
+use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
@@ -53,7 +53,7 @@ pub async fn show(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    let account = session.0.account_id.clone().ok_or(AdminError::NotFound)?;
+    let account = session.account_id()?;
     let now = state.clock.now();
     let since = now.plus_millis(-(DAYS - 1) * Timestamp::MS_PER_DAY).day();
     let loaded = state

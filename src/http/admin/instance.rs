@@ -1,17 +1,27 @@
-//! The instance administrator's page (docs/admin.md, "Instance"): every user and account, and forms
-//! to create both. Nobody else may see or post it.
+//! The instance administrator's page (docs/admin.md, "Instance"): every account with its members,
+//! keys, credits and last activity, opened from here with the primary owner's rights; every user
+//! and their workspaces; forms to create both. Nobody else may see or post it.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::assets::{ASSETS, Assets};
+use super::form::SentBack;
+use super::settings::{PlanChoice, plan_choices};
+use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
-use crate::service::accounts::{self, Account, CreateAccount, create_account};
+use crate::service::accounts::{self, AccountOverview, CreateAccount, create_account};
 use crate::service::sessions::Session;
 use crate::service::users::{UserSummary, create_user, list_users};
+
+/// Someone created by a form of this page, with the one-time password shown only now.
+pub struct Created {
+    pub what: String,
+    pub email: String,
+    pub password: Option<String>,
+}
 
 #[derive(Template)]
 #[template(path = "instance.html")]
@@ -19,37 +29,57 @@ struct InstancePage<'a> {
     assets: &'a Assets,
     session: &'a Session,
     users: Vec<UserSummary>,
-    accounts: Vec<Account>,
-    plans: Vec<&'a str>,
-    created: Option<(String, String)>,
+    accounts: Vec<AccountOverview>,
+    plans: Vec<PlanChoice<'a>>,
+    regions: &'a [String],
+    created: Option<Created>,
+    sent: SentBack,
+}
+
+impl InstancePage<'_> {
+    /// An account's name for a membership, or its id when it has been deleted.
+    fn account_name<'b>(&'b self, id: &'b str) -> &'b str {
+        self.accounts
+            .iter()
+            .find(|a| a.account.id == id)
+            .map_or(id, |a| a.account.name.as_str())
+    }
 }
 
 fn require_admin(session: &AdminSession) -> Result<(), AdminError> {
     if session.0.is_instance_admin {
         Ok(())
     } else {
-        Err(AdminError::Forbidden)
+        Err(AdminError::Forbidden(
+            "Only the instance administrator can open the Instance page.".into(),
+        ))
     }
 }
 
 async fn render(
     session: &Session,
     state: &AppState,
-    created: Option<(String, String)>,
+    created: Option<Created>,
+    sent: SentBack,
 ) -> Result<HttpResponse, AdminError> {
+    let now = state.clock.now();
     let (users, accounts) = state
         .store
-        .run(|db| -> Result<_, ServiceError> { Ok((list_users(db)?, accounts::list(&db.read())?)) })
+        .run(move |db| -> Result<_, ServiceError> {
+            Ok((list_users(db)?, accounts::overview(&db.read(), now)?))
+        })
         .await?;
     let page = InstancePage {
         assets: &ASSETS,
         session,
         users,
         accounts,
-        plans: state.config.plans.keys().map(String::as_str).collect(),
+        plans: plan_choices(&state.config),
+        regions: &state.config.server.regions,
         created,
+        sent,
     };
-    super::render_page(&page)
+    super::render_page_with(page.sent.status(), &page)
 }
 
 pub async fn page(
@@ -57,7 +87,7 @@ pub async fn page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
     require_admin(&session)?;
-    render(&session.0, &state, None).await
+    render(&session.0, &state, None, SentBack::none()).await
 }
 
 #[derive(Deserialize)]
@@ -71,6 +101,8 @@ pub struct InstanceForm {
     role: String,
     #[serde(default)]
     name: String,
+    #[serde(default)]
+    owner_email: String,
     #[serde(default)]
     team: Option<String>,
     #[serde(default)]
@@ -95,28 +127,68 @@ pub async fn create(
         form.into_inner(),
         what.into_inner(),
     );
-    let created = state
+    let (form_name, typed): (&'static str, Vec<(&'static str, String)>) = match what.as_str() {
+        "users" => (
+            "user",
+            vec![
+                ("email", form.email.clone()),
+                ("account", form.account.clone()),
+                ("role", form.role.clone()),
+            ],
+        ),
+        "accounts" => (
+            "account",
+            vec![
+                ("name", form.name.clone()),
+                ("owner_email", form.owner_email.clone()),
+                ("region", form.region.clone()),
+                ("plan", form.plan.clone()),
+                (
+                    "team",
+                    form.team.clone().map(|_| "on".into()).unwrap_or_default(),
+                ),
+            ],
+        ),
+        _ => return Err(AdminError::not_found("page")),
+    };
+    let result = state
         .store
-        .run(move |c| match what.as_str() {
-            "users" => {
-                let membership = Some(form.account.as_str())
-                    .filter(|a| !a.is_empty())
-                    .map(|a| (a, form.role.as_str()));
-                create_user(c, &actor, now, &form.email, membership)
-                    .map(|(_, password)| Some((form.email.trim().to_lowercase(), password)))
-            }
-            "accounts" => {
-                let input = CreateAccount {
-                    name: form.name,
-                    team: form.team.is_some(),
-                    region: Some(form.region).filter(|r| !r.is_empty()),
-                    plan: Some(form.plan).filter(|p| !p.is_empty()),
-                    owner: None,
-                };
-                create_account(c, &config, &actor, now, input).map(|_| None)
-            }
-            _ => Err(ServiceError::NotFound("page")),
+        .run(move |c| {
+            Ok::<_, ServiceError>(match what.as_str() {
+                "users" => {
+                    let membership = Some(form.account.as_str())
+                        .filter(|a| !a.is_empty())
+                        .map(|a| (a, form.role.as_str()));
+                    create_user(c, &actor, now, &form.email, membership).map(|(_, password)| {
+                        Created {
+                            what: "the user".into(),
+                            email: form.email.trim().to_lowercase(),
+                            password: Some(password),
+                        }
+                    })
+                }
+                _ => {
+                    let input = CreateAccount {
+                        name: form.name,
+                        team: form.team.is_some(),
+                        region: Some(form.region).filter(|r| !r.is_empty()),
+                        plan: Some(form.plan).filter(|p| !p.is_empty()),
+                        owner: Some(form.owner_email).filter(|o| !o.trim().is_empty()),
+                    };
+                    create_account(c, &config, &actor, now, input).map(|created| Created {
+                        what: format!("the account \u{201c}{}\u{201d}", created.account.name),
+                        email: created.owner_email,
+                        password: created.owner_password,
+                    })
+                }
+            })
         })
         .await?;
-    render(&session.0, &state, created).await
+    match result {
+        Ok(created) => render(&session.0, &state, Some(created), SentBack::none()).await,
+        Err(e) => {
+            let sent = SentBack::refused(form_name, typed, e)?;
+            render(&session.0, &state, None, sent).await
+        }
+    }
 }

@@ -4,9 +4,9 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::assets::{ASSETS, Assets};
 use crate::domain::account::Role;
 use crate::domain::{KeyStatus, Timestamp};
+use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
 use crate::service::keys::{self, ApiKey, KeyFilter};

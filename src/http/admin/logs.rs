@@ -7,8 +7,8 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::assets::{ASSETS, Assets};
 use crate::domain::Timestamp;
+use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
@@ -211,7 +211,7 @@ pub async fn export(
                 serde_json::to_string(&items).map_err(|_| AdminError::Internal)?,
             )
         }
-        _ => return Err(AdminError::NotFound),
+        _ => return Err(AdminError::not_found("page")),
     };
     Ok(HttpResponse::Ok()
         .content_type(content_type)

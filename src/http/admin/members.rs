@@ -6,8 +6,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::assets::{ASSETS, Assets};
+use super::form::SentBack;
 use crate::domain::account::Role;
+use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, AdminSession, OwnerSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
@@ -23,6 +24,7 @@ struct MembersPage<'a> {
     /// The signed-in person's role here.
     role: Option<Role>,
     invited: Option<(&'a str, &'a str)>,
+    sent: SentBack,
 }
 
 impl MembersPage<'_> {
@@ -43,6 +45,7 @@ fn render(
     session: &Session,
     members: Vec<Member>,
     invited: Option<(&str, &str)>,
+    sent: SentBack,
 ) -> Result<HttpResponse, AdminError> {
     let page = MembersPage {
         assets: &ASSETS,
@@ -50,8 +53,9 @@ fn render(
         members,
         role: session.role,
         invited,
+        sent,
     };
-    super::render_page(&page)
+    super::render_page_with(page.sent.status(), &page)
 }
 
 async fn load(state: &AppState, account: String) -> Result<Vec<Member>, AdminError> {
@@ -66,9 +70,9 @@ pub async fn page(
     session: AdminSession,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    let account = session.0.account_id.clone().ok_or(AdminError::NotFound)?;
+    let account = session.account_id()?;
     let members = load(&state, account).await?;
-    render(&session.0, members, None)
+    render(&session.0, members, None, SentBack::none())
 }
 
 #[derive(Deserialize)]
@@ -98,7 +102,12 @@ pub async fn act(
         role: new_role,
         ..
     } = form.into_inner();
-    let invited_email = email.clone();
+    let typed = vec![("email", email.clone()), ("role", new_role.clone())];
+    let form_name = if action == "invite" {
+        "invite"
+    } else {
+        "members"
+    };
     let result = state
         .store
         .run(move |c| {
@@ -107,24 +116,36 @@ pub async fn act(
                 user_id: &user_id,
                 role,
             };
-            match action.as_str() {
+            Ok::<_, ServiceError>(match action.as_str() {
                 "invite" => members::invite(c, &acting, &account, &email, &new_role, now),
                 "role" => members::change_role(c, &acting, &account, &target, &new_role, now)
                     .map(|()| None),
                 "remove" => members::remove(c, &acting, &account, &target, now).map(|()| None),
                 "transfer" => members::transfer(c, &acting, &account, &target, now).map(|()| None),
                 _ => Err(ServiceError::NotFound("action")),
-            }
+            })
         })
         .await?;
+    let account = session.account_id()?;
     match result {
         // A new user's one-time password is shown once, on this response only.
-        Some(password) => {
-            let members = load(&state, session.0.account_id.clone().unwrap_or_default()).await?;
-            render(&session.0, members, Some((&invited_email, &password)))
+        Ok(Some(password)) => {
+            let members = load(&state, account).await?;
+            let invited = typed[0].1.trim().to_lowercase();
+            render(
+                &session.0,
+                members,
+                Some((&invited, &password)),
+                SentBack::none(),
+            )
         }
-        None => Ok(HttpResponse::SeeOther()
+        Ok(None) => Ok(HttpResponse::SeeOther()
             .insert_header((LOCATION, "/members"))
             .finish()),
+        Err(e) => {
+            let sent = SentBack::refused(form_name, typed, e)?;
+            let members = load(&state, account).await?;
+            render(&session.0, members, None, sent)
+        }
     }
 }

@@ -3,11 +3,11 @@
 
 mod actions;
 mod activity;
-mod assets;
 mod auth;
 mod chart;
 mod create;
 mod detail;
+mod form;
 mod generations;
 mod instance;
 mod keys;
@@ -41,7 +41,7 @@ const SECURITY_HEADERS: [(&str, &str); 5] = [
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // Each page is its own resource (an empty-prefix scope would swallow every other path).
-    cfg.service(web::resource("/static/{name}").get(assets::serve))
+    cfg.service(web::resource("/static/{name}").get(crate::http::assets::serve))
         .service(page("/").get(home))
         .service(page("/login").get(auth::show).post(auth::submit))
         .service(page("/logout").post(auth::logout))

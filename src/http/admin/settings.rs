@@ -6,9 +6,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::assets::{ASSETS, Assets};
+use super::form::SentBack;
 use crate::domain::Money;
 use crate::domain::account::Role;
+use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, AdminSession, PrimaryOwnerSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
@@ -23,18 +24,52 @@ struct SettingsPage<'a> {
     assets: &'a Assets,
     session: &'a Session,
     account: Account,
-    plans: Vec<&'a str>,
+    plans: Vec<PlanChoice<'a>>,
     ledger: Vec<LedgerEntry>,
     thresholds: Vec<Money>,
     max_thresholds: usize,
     is_primary: bool,
+    sent: SentBack,
 }
 
-pub async fn page(
-    session: AdminSession,
-    state: web::Data<AppState>,
+/// A plan the form offers, with what it limits.
+pub struct PlanChoice<'a> {
+    pub name: &'a str,
+    pub limits: String,
+}
+
+/// "60/min · 1,000/day · 1 in flight", or "no rate limits".
+pub fn plan_choices(config: &crate::config::Config) -> Vec<PlanChoice<'_>> {
+    config
+        .plans
+        .iter()
+        .map(|(name, plan)| {
+            let parts: Vec<String> = [
+                plan.requests_per_minute.map(|n| format!("{n}/min")),
+                plan.requests_per_day.map(|n| format!("{n}/day")),
+                plan.max_in_flight.map(|n| format!("{n} in flight")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            PlanChoice {
+                name,
+                limits: if parts.is_empty() {
+                    "no rate limits".to_owned()
+                } else {
+                    parts.join(" · ")
+                },
+            }
+        })
+        .collect()
+}
+
+async fn render(
+    session: &AdminSession,
+    state: &AppState,
+    sent: SentBack,
 ) -> Result<HttpResponse, AdminError> {
-    let account_id = session.0.account_id.clone().ok_or(AdminError::NotFound)?;
+    let account_id = session.account_id()?;
     let (account, ledger, thresholds) = state
         .store
         .run(move |db| -> Result<_, ServiceError> {
@@ -47,13 +82,21 @@ pub async fn page(
         assets: &ASSETS,
         session: &session.0,
         account,
-        plans: state.config.plans.keys().map(String::as_str).collect(),
+        plans: plan_choices(&state.config),
         ledger,
         thresholds,
         max_thresholds: settings::MAX_THRESHOLDS,
         is_primary: session.role().is_some_and(Role::is_primary),
+        sent,
     };
-    super::render_page(&page)
+    super::render_page_with(page.sent.status(), &page)
+}
+
+pub async fn page(
+    session: AdminSession,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    render(&session, &state, SentBack::none()).await
 }
 
 #[derive(Deserialize)]
@@ -79,32 +122,48 @@ pub async fn change(
     let SettingsForm {
         value, reference, ..
     } = form.into_inner();
-    let money = |raw: &str| {
-        Money::parse(raw).ok_or_else(|| {
-            ServiceError::invalid("amount", "must be an amount with at most 3 decimals")
+    let money = |raw: &str, field| {
+        Money::parse(raw.trim()).ok_or_else(|| {
+            ServiceError::invalid(
+                field,
+                "must be a number with at most 3 decimals, like 25 or 2.5",
+            )
         })
     };
     let config = state.config.clone();
     let action = action.into_inner();
-    state
+    // The form each action belongs to, and what was typed into it.
+    let (form_name, typed): (&'static str, Vec<(&'static str, String)>) = match action.as_str() {
+        "name" => ("name", vec![("name", value.clone())]),
+        "plan" => ("plan", vec![("plan", value.clone())]),
+        "credits" => (
+            "credits",
+            vec![("amount", value.clone()), ("reference", reference.clone())],
+        ),
+        "threshold-add" | "threshold-remove" => ("threshold", vec![("threshold", value.clone())]),
+        _ => return Err(AdminError::not_found("page")),
+    };
+    let result = state
         .store
-        .run(move |c| match action.as_str() {
-            "name" => settings::rename(c, &actor, &account, &value, now),
-            "plan" => settings::set_plan(c, &config, &actor, &account, &value, now),
-            "credits" => money(&value).and_then(|amount| {
-                let reference = Some(reference.trim()).filter(|r| !r.is_empty());
-                add_credits(c, &actor, now, &account, amount, reference).map(drop)
-            }),
-            "threshold-add" => {
-                money(&value).and_then(|t| settings::add_threshold(c, &actor, &account, t, now))
-            }
-            "threshold-remove" => {
-                money(&value).and_then(|t| settings::remove_threshold(c, &actor, &account, t, now))
-            }
-            _ => Err(ServiceError::NotFound("setting")),
+        .run(move |c| {
+            Ok::<_, ServiceError>(match action.as_str() {
+                "name" => settings::rename(c, &actor, &account, &value, now),
+                "plan" => settings::set_plan(c, &config, &actor, &account, &value, now),
+                "credits" => money(&value, "amount").and_then(|amount| {
+                    let reference = Some(reference.trim()).filter(|r| !r.is_empty());
+                    add_credits(c, &actor, now, &account, amount, reference).map(drop)
+                }),
+                "threshold-add" => money(&value, "threshold")
+                    .and_then(|t| settings::add_threshold(c, &actor, &account, t, now)),
+                _ => money(&value, "threshold")
+                    .and_then(|t| settings::remove_threshold(c, &actor, &account, t, now)),
+            })
         })
         .await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header((LOCATION, "/settings"))
-        .finish())
+    match result {
+        Ok(()) => Ok(HttpResponse::SeeOther()
+            .insert_header((LOCATION, "/settings"))
+            .finish()),
+        Err(e) => render(&session, &state, SentBack::refused(form_name, typed, e)?).await,
+    }
 }

@@ -4,9 +4,9 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::assets::{ASSETS, Assets};
 use super::chart::{self, Chart};
 use crate::domain::Timestamp;
+use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
 use crate::service::sessions::Session;

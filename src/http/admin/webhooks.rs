@@ -8,8 +8,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::assets::{ASSETS, Assets};
 use crate::domain::webhook::{DeliveryStatus, DisabledReason, WebhookEvent, redact_url};
+use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, AdminSession, OwnerSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
@@ -46,12 +46,20 @@ struct ListPage<'a> {
     events: Vec<EventChoice>,
     url: &'a str,
     description: &'a str,
-    error: Option<String>,
+    /// The field in error ("" for the form as a whole) and why.
+    error: Option<(&'static str, String)>,
 }
 
 impl ListPage<'_> {
     fn shown_url(&self, e: &Endpoint) -> String {
         redact_url(&e.url)
+    }
+
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
     }
 }
 
@@ -59,17 +67,17 @@ async fn list_page(
     session: &AdminSession,
     state: &AppState,
     typed: (&str, &str, &[String]),
-    error: Option<String>,
+    error: Option<(&'static str, String)>,
 ) -> Result<HttpResponse, AdminError> {
-    let account = session.0.account_id.clone().ok_or(AdminError::NotFound)?;
+    let account = session.account_id()?;
     let endpoints = state
         .store
         .run(move |db| service::list(&db.read(), &account))
         .await?;
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
+    let status = match &error {
+        None => StatusCode::OK,
+        Some(("", _)) => StatusCode::CONFLICT,
+        Some(_) => StatusCode::BAD_REQUEST,
     };
     let (url, description, events) = typed;
     let page = ListPage {
@@ -122,9 +130,12 @@ pub async fn add(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
     let (session, account) = (owner.session, owner.account_id);
-    let text = std::str::from_utf8(&body).map_err(|_| AdminError::Refused("bad form".into()))?;
-    let form: AddForm =
-        serde_urlencoded::from_str(text).map_err(|_| AdminError::Refused("bad form".into()))?;
+    let text = std::str::from_utf8(&body).map_err(|_| {
+        AdminError::BadForm("The form could not be read. Reload the page and try again.".into())
+    })?;
+    let form: AddForm = serde_urlencoded::from_str(text).map_err(|_| {
+        AdminError::BadForm("The form could not be read. Reload the page and try again.".into())
+    })?;
     session.check_csrf(&form.csrf)?;
     let events = ticked(text);
     let input = EndpointInput {
@@ -154,7 +165,12 @@ pub async fn add(
     match created {
         Ok((endpoint, secret)) => reveal(&session, &state, &endpoint, secret),
         Err(ServiceError::Invalid { field, message, .. }) => {
-            let error = Some(format!("{}: {message}", field_label(field)));
+            let field = if ["url", "events", "description"].contains(&field) {
+                field
+            } else {
+                ""
+            };
+            let error = Some((field, crate::http::session::as_sentence(&message)));
             list_page(
                 &session,
                 &state,
@@ -168,20 +184,11 @@ pub async fn add(
                 &session,
                 &state,
                 (&form.url, &form.description, &events),
-                Some(message),
+                Some(("", crate::http::session::as_sentence(&message))),
             )
             .await
         }
         Err(e) => Err(e.into()),
-    }
-}
-
-fn field_label(field: &str) -> &str {
-    match field {
-        "url" => "URL",
-        "events" => "Events",
-        "description" => "Description",
-        other => other,
     }
 }
 
@@ -220,7 +227,9 @@ pub async fn secret(
     let pending = state
         .webhook_reveals
         .take(&token, &session.0.id_hash, now)
-        .ok_or(AdminError::Gone)?;
+        .ok_or(AdminError::Gone(
+            "This signing secret has already been shown, and it is never shown again. If it was lost, rotate the secret to get a new one.",
+        ))?;
     let page = SecretPage {
         assets: &ASSETS,
         session: &session.0,
@@ -247,7 +256,7 @@ pub async fn show(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    let account = session.0.account_id.clone().ok_or(AdminError::NotFound)?;
+    let account = session.account_id()?;
     let id = id.into_inner();
     let found = state
         .store

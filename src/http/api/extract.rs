@@ -162,10 +162,7 @@ async fn by_session(
             ));
         }
     }
-    let actor = Actor::User {
-        email: session.email,
-        ip_hash: Some(state.gate.ip_hasher.hash(caller.client_ip)),
-    };
+    let actor = session.actor(Some(state.gate.ip_hasher.hash(caller.client_ip)));
     Ok(ApiPrincipal {
         account_id,
         actor,

@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::random::hex;
 
-const CSS: &str = include_str!("../../../static/app.css");
-const JS: &str = include_str!("../../../static/app.js");
+const CSS: &str = include_str!("../../static/app.css");
+const JS: &str = include_str!("../../static/app.js");
 
 /// The URLs of the assets, for templates.
 #[derive(Clone, Debug)]
