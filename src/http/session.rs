@@ -60,6 +60,7 @@ impl AdminError {
     pub fn not_found(what: &str) -> AdminError {
         AdminError::NotFound(match what {
             "page" | "action" | "setting" => "There is no such page.".to_owned(),
+            "api key" => "There is no API key with this id in this workspace.".to_owned(),
             what => format!("There is no {what} with this id in this workspace."),
         })
     }

@@ -33,6 +33,8 @@ mod management_access;
 mod migrate_store;
 mod openapi;
 mod openapi_management;
+mod operators;
+mod page_errors;
 mod people;
 mod pipeline;
 mod receiver;

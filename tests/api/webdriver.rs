@@ -149,6 +149,39 @@ impl Browser {
         self.client.source().await.unwrap()
     }
 
+    /// Whether pages render in the dark palette (`prefers-color-scheme: dark`), through the
+    /// DevTools command chromedriver passes on.
+    pub async fn set_dark(&self, dark: bool) {
+        let scheme = if dark { "dark" } else { "light" };
+        let res = reqwest::Client::new()
+            .post(format!(
+                "{}/session/{}/goog/cdp/execute",
+                self.base, self.session
+            ))
+            .json(&json!({
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": { "features": [{ "name": "prefers-color-scheme", "value": scheme }] }
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    }
+
+    /// Screenshots of the page as its users see it: light and dark, 1400 and 600 pixels wide.
+    pub async fn screenshot_views(&mut self, name: &str) {
+        for dark in [false, true] {
+            self.set_dark(dark).await;
+            for width in [1400, 600] {
+                self.client.set_window_size(width, 1000).await.unwrap();
+                let scheme = if dark { "dark" } else { "light" };
+                self.screenshot(&format!("{name}-{scheme}-{width}")).await;
+            }
+        }
+        self.set_dark(false).await;
+        self.client.set_window_size(1280, 1000).await.unwrap();
+    }
+
     /// Saves a PNG of the page under target/browser-screenshots/.
     pub async fn screenshot(&mut self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
