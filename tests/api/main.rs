@@ -18,6 +18,7 @@ mod cluster;
 mod cluster_generations;
 mod contract;
 mod faults;
+mod first_key;
 mod generation_credits;
 mod generation_flow;
 mod generation_input;
