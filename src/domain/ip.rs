@@ -50,7 +50,7 @@ impl IpAllowlist {
             }
             let net = parse_net(entry).ok_or_else(|| AllowlistError {
                 index: Some(index),
-                message: format!("entry {index} is not an IP address or CIDR block"),
+                message: format!("entry {index} ({entry:?}) is not an IP address or CIDR block"),
             })?;
             if !nets.contains(&net) {
                 nets.push(net);

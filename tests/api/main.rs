@@ -19,6 +19,7 @@ mod cluster_generations;
 mod contract;
 mod faults;
 mod first_key;
+mod form_errors;
 mod generation_credits;
 mod generation_flow;
 mod generation_input;
