@@ -72,6 +72,16 @@ fn state(app: &TestApp) -> Vec<i64> {
     .collect()
 }
 
+/// A form, what is sent, the id of the message expected, a part of it, and what must be kept.
+type Case<'a> = (
+    &'a Person,
+    &'a str,
+    Vec<(&'a str, &'a str)>,
+    &'a str,
+    &'a str,
+    Vec<&'a str>,
+);
+
 backend_tests!(every_form_sends_bad_input_back_next_to_its_field_and_changes_nothing);
 async fn every_form_sends_bad_input_back_next_to_its_field_and_changes_nothing() {
     let app = crate::helpers::spawn_app().await;
@@ -80,7 +90,7 @@ async fn every_form_sends_bad_input_back_next_to_its_field_and_changes_nothing()
     let before = state(&app);
 
     let long_name = "n".repeat(101);
-    let cases: Vec<(&Person, &str, Vec<(&str, &str)>, &str, &str, Vec<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             &owner,
             "/settings/name",
