@@ -501,3 +501,64 @@ async fn a_store_made_before_primary_owners_is_repaired_at_start() {
     let app = spawn_app_in(data_dir, &[]).await;
     assert_eq!(app.count("SELECT count(*) FROM activity", &[]), rows);
 }
+
+fn primary_owner_of(app: &TestApp, account: &str) -> String {
+    app.db()
+        .query_row(
+            "SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.account_id = ?1 AND m.role = 'primary-owner'",
+            &[&account],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+backend_tests!(accounts_create_names_a_new_or_existing_primary_owner);
+async fn accounts_create_names_a_new_or_existing_primary_owner() {
+    let app = spawn_app().await;
+    // Someone new: a user with a one-time password to replace.
+    let beta = account_of(&app, "Beta", "beta@example.com");
+    assert_eq!(primary_owner_of(&app, &beta), "beta@example.com");
+    assert!(must_change(&app, "beta@example.com"));
+    let hash = password_hash(&app, "beta@example.com");
+
+    // Someone who exists keeps their password and gets a second workspace.
+    let gamma = app.cli_json(&[
+        "accounts",
+        "create",
+        "--name",
+        "Gamma",
+        "--owner",
+        "Beta@Example.com",
+    ]);
+    assert_eq!(gamma["primary_owner"]["email"], "beta@example.com");
+    assert!(gamma["primary_owner"]["password"].is_null(), "{gamma}");
+    let gamma = gamma["id"].as_str().unwrap();
+    assert_eq!(primary_owner_of(&app, gamma), "beta@example.com");
+    assert_eq!(password_hash(&app, "beta@example.com"), hash);
+    let text = app.cli(&[
+        "accounts", "create", "--name", "Delta", "--owner", "beta@example.com",
+    ]);
+    assert_eq!(text.status, 0, "{}", text.stderr);
+    assert!(text.stdout.contains("Primary owner: beta@example.com"));
+    assert!(!text.stdout.contains("password"), "{}", text.stdout);
+
+    // Nobody named: the instance administrator.
+    let epsilon = app.cli_json(&["accounts", "create", "--name", "Epsilon"]);
+    assert_eq!(epsilon["primary_owner"]["email"], "admin@localhost");
+    assert_eq!(
+        primary_owner_of(&app, epsilon["id"].as_str().unwrap()),
+        "admin@localhost"
+    );
+
+    // A bad address makes nothing.
+    let accounts = app.count("SELECT count(*) FROM accounts", &[]);
+    let users = app.count("SELECT count(*) FROM users", &[]);
+    let out = app.cli(&[
+        "accounts", "create", "--name", "Zeta", "--owner", "not an address",
+    ]);
+    assert_ne!(out.status, 0);
+    assert!(out.stderr.contains("e-mail"), "{}", out.stderr);
+    assert_eq!(app.count("SELECT count(*) FROM accounts", &[]), accounts);
+    assert_eq!(app.count("SELECT count(*) FROM users", &[]), users);
+}
