@@ -537,7 +537,12 @@ async fn accounts_create_names_a_new_or_existing_primary_owner() {
     assert_eq!(primary_owner_of(&app, gamma), "beta@example.com");
     assert_eq!(password_hash(&app, "beta@example.com"), hash);
     let text = app.cli(&[
-        "accounts", "create", "--name", "Delta", "--owner", "beta@example.com",
+        "accounts",
+        "create",
+        "--name",
+        "Delta",
+        "--owner",
+        "beta@example.com",
     ]);
     assert_eq!(text.status, 0, "{}", text.stderr);
     assert!(text.stdout.contains("Primary owner: beta@example.com"));
@@ -555,7 +560,12 @@ async fn accounts_create_names_a_new_or_existing_primary_owner() {
     let accounts = app.count("SELECT count(*) FROM accounts", &[]);
     let users = app.count("SELECT count(*) FROM users", &[]);
     let out = app.cli(&[
-        "accounts", "create", "--name", "Zeta", "--owner", "not an address",
+        "accounts",
+        "create",
+        "--name",
+        "Zeta",
+        "--owner",
+        "not an address",
     ]);
     assert_ne!(out.status, 0);
     assert!(out.stderr.contains("e-mail"), "{}", out.stderr);
