@@ -31,15 +31,18 @@ pub async fn sign_in_as_admin(app: &TestApp, browser: &mut Browser) {
         .type_into("#password", reset["password"].as_str().unwrap())
         .await;
     browser.click("form button[type=submit]").await;
-    // A generated password is the administrator's to replace before anything else.
+    choose_own_password(browser, reset["password"].as_str().unwrap()).await;
+}
+
+/// A password someone else chose is replaced before anything else: the page it leads to, then
+/// the API keys once `CHOSEN_PASSWORD` replaced `one_time`.
+pub async fn choose_own_password(browser: &mut Browser, one_time: &str) {
     browser
         .wait_for("Choose your own password to continue.")
         .await;
     assert!(browser.current_url().await.ends_with("/password"));
     browser.screenshot("choose-a-password").await;
-    browser
-        .type_into("#current_password", reset["password"].as_str().unwrap())
-        .await;
+    browser.type_into("#current_password", one_time).await;
     browser
         .type_into("#new_password", crate::people::CHOSEN_PASSWORD)
         .await;

@@ -519,13 +519,14 @@ async fn with_sslmode_require_the_store_is_reached_over_verified_tls() {
         out.stderr
     );
 
-    // Verified against the server's own certificate, a node serves over TLS.
+    // Verified against the server's own certificate, a node serves over TLS (and made the
+    // store), and the command line works on it over TLS too.
     let env = with(&tls, Some(ca_file));
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (mut node, url) = start_binary_logging(data.path(), &env_refs, Stdio::null());
     let out = run(&["accounts", "create", "--name", "Acme", "--json"], &env);
     assert_eq!(out.status, 0, "{}", out.stderr);
     let account: Value = serde_json::from_str(&out.stdout).unwrap();
-    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let (mut node, url) = start_binary_logging(data.path(), &env_refs, Stdio::null());
     let key = run(
         &[
             "keys",

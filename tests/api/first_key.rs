@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::browser::browser_missing;
+use crate::browser::{browser_missing, choose_own_password};
 use crate::startup::{start_binary, stop_with};
 use crate::webdriver::Browser;
 
@@ -158,20 +158,7 @@ async fn the_readme_first_key_path_works_from_an_empty_directory() {
         browser.type_into("#email", "admin@localhost").await;
         browser.type_into("#password", &admin_password).await;
         browser.click("form button[type=submit]").await;
-        browser
-            .wait_for("Choose your own password to continue.")
-            .await;
-        browser
-            .type_into("#current_password", &admin_password)
-            .await;
-        browser
-            .type_into("#new_password", crate::people::CHOSEN_PASSWORD)
-            .await;
-        browser
-            .type_into("#confirm_password", crate::people::CHOSEN_PASSWORD)
-            .await;
-        browser.click("form.form button[type=submit]").await;
-        browser.wait_for("<h1>API keys</h1>").await;
+        choose_own_password(&mut browser, &admin_password).await;
         browser.goto(&format!("{address}/instance")).await;
         browser.wait_for("Acme").await;
         browser.screenshot_views("instance").await;

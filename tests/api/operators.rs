@@ -455,16 +455,7 @@ async fn a_store_made_before_primary_owners_is_repaired_at_start() {
     let data_dir = app.data_dir;
 
     let app = spawn_app_in(data_dir, &[]).await;
-    let primary = |account: &str| -> String {
-        app.db()
-            .query_row(
-                "SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id
-                 WHERE m.account_id = ?1 AND m.role = 'primary-owner'",
-                &[&account],
-                |r| r.get(0),
-            )
-            .unwrap()
-    };
+    let primary = |account: &str| primary_owner_of(&app, account);
     let acme: String = app
         .db()
         .query_row("SELECT id FROM accounts WHERE name = 'Acme'", &[], |r| {
