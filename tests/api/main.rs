@@ -17,6 +17,7 @@ mod browser;
 mod cluster;
 mod cluster_generations;
 mod contract;
+mod docs;
 mod faults;
 mod generation_credits;
 mod generation_flow;
