@@ -3,6 +3,8 @@
 //! README keeps its two commands. Each scan also checks that it found something, so that a scan
 //! that finds nothing fails rather than passes.
 
+mod first_key;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

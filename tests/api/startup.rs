@@ -12,7 +12,7 @@ use crate::upstream::{self, Mode};
 pub struct Running {
     pub child: Child,
     lines: std::sync::mpsc::Receiver<String>,
-    printed: Vec<String>,
+    pub printed: Vec<String>,
 }
 
 /// A server a test left running (it failed, or never stopped it) goes with the test, rather
