@@ -12,7 +12,7 @@ use crate::upstream::{self, Mode};
 pub struct Running {
     pub child: Child,
     lines: std::sync::mpsc::Receiver<String>,
-    printed: Vec<String>,
+    pub printed: Vec<String>,
 }
 
 /// A server a test left running (it failed, or never stopped it) goes with the test, rather
@@ -23,13 +23,6 @@ impl Drop for Running {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-    }
-}
-
-impl Running {
-    /// The lines the server printed on stdout up to its listening line.
-    pub fn printed(&self) -> &[String] {
-        &self.printed
     }
 }
 
