@@ -66,3 +66,51 @@ document.querySelectorAll("a[data-back]").forEach(function (link) {
     window.history.back();
   });
 });
+
+// The theme button: system → dark → light → system, remembered in this browser.
+document.querySelectorAll("button[data-theme-toggle]").forEach(function (button) {
+  var names = { "": "Auto", dark: "Dark", light: "Light" };
+  var meaning = { "": "the system's setting", dark: "dark", light: "light" };
+  var next = { "": "dark", dark: "light", light: "" };
+  function show() {
+    var current = document.documentElement.dataset.theme || "";
+    button.textContent = "◐ " + names[current];
+    button.title = "Theme: " + meaning[current] + ". Click to change.";
+    button.setAttribute("aria-label", "Theme: " + meaning[current] + " (change)");
+  }
+  button.hidden = false;
+  show();
+  button.addEventListener("click", function () {
+    var chosen = next[document.documentElement.dataset.theme || ""];
+    try {
+      if (chosen) window.localStorage.setItem("tidegate-theme", chosen);
+      else window.localStorage.removeItem("tidegate-theme");
+    } catch (e) { /* not remembered, applied still */ }
+    if (chosen) document.documentElement.dataset.theme = chosen;
+    else delete document.documentElement.dataset.theme;
+    show();
+  });
+});
+
+// Numbers with separators in the browser's locale ("10492" → "10,492").
+if (window.Intl && Intl.NumberFormat) {
+  var numbers = new Intl.NumberFormat();
+  document.querySelectorAll("[data-number]").forEach(function (el) {
+    var value = Number(el.dataset.number);
+    if (!isNaN(value)) el.textContent = numbers.format(value);
+  });
+}
+
+// Each cell knows its column's name, which narrow screens show beside the value.
+document.querySelectorAll(".table-wrap table").forEach(function (table) {
+  var names = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+    return th.textContent.trim();
+  });
+  table.querySelectorAll("tbody tr").forEach(function (row) {
+    var column = 0;
+    Array.prototype.forEach.call(row.cells, function (cell) {
+      if (cell.colSpan === 1 && names[column]) cell.dataset.label = names[column];
+      column += cell.colSpan;
+    });
+  });
+});

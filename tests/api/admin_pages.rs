@@ -284,23 +284,49 @@ async fn assets_are_served_under_their_content_hash() {
         .text()
         .await
         .unwrap();
-    let css = page
-        .split("href=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
-    assert!(css.starts_with("/static/app.") && css.ends_with(".css"));
-    let res = reqwest::get(format!("{}{css}", app.address)).await.unwrap();
-    assert_eq!(res.status(), 200);
-    assert!(
-        res.headers()["cache-control"]
-            .to_str()
+    let asset = |marker: &str| {
+        page.split(marker)
+            .nth(1)
+            .unwrap_or_else(|| panic!("{marker} in {page}"))
+            .split('"')
+            .next()
             .unwrap()
-            .contains("immutable")
-    );
+            .to_owned()
+    };
+    let css = asset("rel=\"stylesheet\" href=\"");
+    assert!(css.starts_with("/static/app.") && css.ends_with(".css"));
+    let mark = asset("rel=\"icon\" href=\"");
+    assert!(mark.starts_with("/static/mark.") && mark.ends_with(".svg"));
+    let theme = asset("<script src=\"");
+    assert!(theme.starts_with("/static/theme.") && theme.ends_with(".js"));
+    for (path, kind) in [
+        (&css, "text/css"),
+        (&mark, "image/svg+xml"),
+        (&theme, "text/javascript"),
+    ] {
+        let res = reqwest::get(format!("{}{path}", app.address))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(
+            res.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable")
+        );
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(kind)
+        );
+    }
+    // Tools that ask for /favicon.ico get the mark too.
+    let icon = reqwest::get(format!("{}/favicon.ico", app.address))
+        .await
+        .unwrap();
+    assert_eq!(icon.status(), 200);
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
     assert_eq!(
         reqwest::get(format!("{}/static/app.0000.css", app.address))
             .await

@@ -160,7 +160,7 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
 
     browser.goto(&format!("{}/keys/{id}", app.address)).await;
     assert!(browser.source().await.contains("Requests since rotation"));
-    browser.screenshot("key-detail").await;
+    browser.screenshot_views("key-detail").await;
     browser
         .goto(&format!("{}/keys/{id}/revoke", app.address))
         .await;
@@ -168,13 +168,13 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
     browser.click("form.form button[type=submit]").await;
     browser.wait_for("<h1>API keys</h1>").await;
     assert_eq!(app.get("/v1/status", Some(&old)).await.status(), 401);
-    browser.screenshot("keys").await;
+    browser.screenshot_views("keys").await;
 
     // The requests are on the logs page and in its CSV export.
     browser.goto(&format!("{}/logs", app.address)).await;
     let logs = browser.source().await;
     assert!(logs.contains("<code>/v1/status</code>") && logs.contains("<code>BSE1003</code>"));
-    browser.screenshot("logs").await;
+    browser.screenshot_views("logs").await;
     let csv = browser
         .script("return fetch('/logs/export/csv').then(r => r.text());")
         .await;
@@ -228,7 +228,7 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
     browser.goto(&format!("{}/generations", app.address)).await;
     let loaded = browser.script(LOADED_IMAGES).await;
     assert_eq!(loaded, json!(1), "the thumbnail decodes");
-    browser.screenshot("generations").await;
+    browser.screenshot_views("generations").await;
     browser
         .goto(&format!("{}/generations/{image}", app.address))
         .await;
@@ -247,12 +247,33 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
 
     for page in ["usage", "activity", "members", "settings", "instance"] {
         browser.goto(&format!("{}/{page}", app.address)).await;
-        browser.screenshot(page).await;
+        browser.screenshot_views(page).await;
+        // The navigation marks where the person is.
+        assert_eq!(
+            browser
+                .script("return document.querySelector('nav a[aria-current=page]').getAttribute('href');")
+                .await,
+            json!(format!("/{page}"))
+        );
     }
+
+    // The theme: the system's by default; a choice is kept from page to page.
+    let theme = "return document.documentElement.dataset.theme || 'auto';";
+    assert_eq!(browser.script(theme).await, json!("auto"));
+    browser.click("button[data-theme-toggle]").await;
+    assert_eq!(browser.script(theme).await, json!("dark"));
+    browser.goto(&format!("{}/keys", app.address)).await;
+    assert_eq!(browser.script(theme).await, json!("dark"), "remembered");
+    browser.screenshot("keys-dark-by-choice").await;
+    browser.click("button[data-theme-toggle]").await;
+    assert_eq!(browser.script(theme).await, json!("light"));
+    browser.click("button[data-theme-toggle]").await;
+    browser.goto(&format!("{}/keys", app.address)).await;
+    assert_eq!(browser.script(theme).await, json!("auto"));
 }
 
 /// How many images on the page have decoded (waits for them to finish loading).
-const LOADED_IMAGES: &str = "return Promise.all([...document.images].map(i => i.decode().then(() => i.naturalWidth > 0, () => false))).then(r => r.filter(Boolean).length);";
+const LOADED_IMAGES: &str = "return Promise.all([...document.querySelectorAll('main img')].map(i => i.decode().then(() => i.naturalWidth > 0, () => false))).then(r => r.filter(Boolean).length);";
 
 /// The decoded width of the page's video, or why there is none.
 const VIDEO_WIDTH: &str = "const v = document.querySelector('video'); return new Promise(done => { if (v.readyState >= 1) return done(v.videoWidth); v.addEventListener('loadedmetadata', () => done(v.videoWidth)); v.addEventListener('error', () => done('error ' + (v.error && v.error.code))); setTimeout(() => done('no metadata after 10 s'), 10000); });";

@@ -42,6 +42,7 @@ const SECURITY_HEADERS: [(&str, &str); 5] = [
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // Each page is its own resource (an empty-prefix scope would swallow every other path).
     cfg.service(web::resource("/static/{name}").get(crate::http::assets::serve))
+        .service(web::resource("/favicon.ico").get(crate::http::assets::favicon))
         .service(page("/").get(home))
         .service(page("/login").get(auth::show).post(auth::submit))
         .service(page("/logout").post(auth::logout))
