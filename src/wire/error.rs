@@ -117,6 +117,55 @@ impl ErrorCode {
     pub fn retryable(self) -> bool {
         self.spec().3
     }
+
+    /// The code named by its text (`BSE1002`).
+    pub fn parse(code: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.code() == code)
+    }
+
+    /// What the code means, for the people reading a log (docs/api.md, "Error codes").
+    pub fn meaning(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            AuthenticationRequired => "No key was sent.",
+            AuthenticationFailed => {
+                "The key was malformed, unknown, revoked, disabled, expired or of another region."
+            }
+            InsufficientPermissions => {
+                "The key lacks the scope, or the model is not among its allowed models."
+            }
+            InsufficientCredits => "The account's credits could not cover the generation.",
+            RateLimitExceeded => "Over the plan's or the key's rate limit.",
+            AuthRateLimited => "Too many failed authentications from this address.",
+            IpNotAllowed => "The client address is not in the key's IP allowlist.",
+            AccountNotFound => "The key's account was deleted.",
+            ConcurrencyLimitExceeded => "Over the plan's cap of generations in flight.",
+            InvalidInput => "A parameter, header or body field was invalid.",
+            PayloadTooLarge => "The body was larger than the server accepts.",
+            ModelNotFound => "The model is not in the catalog.",
+            GenerationNotFound => "No such generation in the key's account.",
+            GenerationNotCancelable => "The generation had already finished.",
+            IdempotencyKeyReused => "The idempotency key was used before with another body.",
+            IdempotencyRequestInProgress => {
+                "The first request with this idempotency key was still running."
+            }
+            ResourceNotFound => "No such key, endpoint or delivery in the account.",
+            InvalidState => "The change does not fit the state of what it changes.",
+            ProviderError => "A provider failed.",
+            ProviderTimeout => "A provider did not answer in time.",
+            AllProvidersFailed => "Every provider of the model failed.",
+            ProviderCreditsExhausted => "The provider's own account ran out of credit.",
+            ProviderUnavailable => "No provider of the model was available.",
+            InternalError => "The server failed; its log has the cause.",
+            StorageUnavailable => "The store could not be written.",
+        }
+    }
+}
+
+/// The meaning of a code as it is stored in a log row; empty for a code this version does not
+/// know.
+pub fn meaning_of(code: &str) -> &'static str {
+    ErrorCode::parse(code).map_or("", ErrorCode::meaning)
 }
 
 /// The error envelope.

@@ -28,6 +28,7 @@ mod generation_providers;
 mod generation_record;
 mod helpers;
 mod jobs;
+mod key_page;
 mod keys_cli;
 mod limits;
 mod management;

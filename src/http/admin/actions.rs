@@ -34,11 +34,29 @@ struct ConfirmPage<'a> {
     action: String,
     button: &'a str,
     grace: Option<(&'a [i64], i64)>,
+    /// Where Cancel and the finished action lead: the key's page when it came from there.
+    back: Option<String>,
+}
+
+/// Where a confirmation came from: `?back=key` for the key's own page.
+#[derive(Deserialize)]
+pub struct Origin {
+    back: Option<String>,
+}
+
+/// The key's page when the action came from it (and the key is still there), else the list.
+fn return_to(back: Option<&str>, id: &str, action: &str) -> String {
+    if back == Some("key") && action != "delete" {
+        format!("/keys/{id}")
+    } else {
+        "/keys".to_owned()
+    }
 }
 
 pub async fn confirm(
     owner: OwnerSession,
     path: web::Path<(String, String)>,
+    origin: web::Query<Origin>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
     let (session, account) = (owner.session, owner.account_id);
@@ -91,6 +109,7 @@ pub async fn confirm(
         action: format!("/keys/{id}/{action}"),
         button,
         grace,
+        back: origin.back.as_deref().map(|b| return_to(Some(b), &id, "")),
     };
     super::render_page(&page)
 }
@@ -99,6 +118,7 @@ pub async fn confirm(
 pub struct ActionForm {
     csrf: String,
     grace_hours: Option<i64>,
+    back: Option<String>,
 }
 
 pub async fn perform(
@@ -113,9 +133,10 @@ pub async fn perform(
     let (id, action) = path.into_inner();
     let actor = session.actor(&req, &state);
     let now = state.clock.now();
+    let after = return_to(form.back.as_deref(), &id, &action);
     let back = || {
         Ok(HttpResponse::SeeOther()
-            .insert_header((LOCATION, "/keys"))
+            .insert_header((LOCATION, after.clone()))
             .finish())
     };
     match action.as_str() {

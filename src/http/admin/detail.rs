@@ -34,6 +34,16 @@ struct DetailPage<'a> {
     can_manage: bool,
 }
 
+impl DetailPage<'_> {
+    fn switches(&self) -> Vec<(&'static str, &'static str)> {
+        super::keys::switches_for(self.status)
+    }
+
+    fn confirmations(&self) -> Vec<(&'static str, &'static str)> {
+        super::keys::confirmations_for(self.status)
+    }
+}
+
 fn time(t: Option<Timestamp>) -> String {
     t.map(Timestamp::to_rfc3339).unwrap_or_default()
 }

@@ -51,28 +51,36 @@ impl KeyRow {
     }
 }
 
+/// Actions that open a confirmation page, by state (docs/admin.md, "API keys").
+pub fn confirmations_for(status: &str) -> Vec<(&'static str, &'static str)> {
+    let mut out = Vec::new();
+    if matches!(status, "active" | "disabled") {
+        out.push(("rotate", "Rotate"));
+    }
+    if status != "revoked" {
+        out.push(("revoke", "Revoke"));
+    }
+    out.push(("delete", "Delete"));
+    out
+}
+
+/// Reversible actions posted straight from a button, by state.
+pub fn switches_for(status: &str) -> Vec<(&'static str, &'static str)> {
+    match status {
+        "active" => vec![("disable", "Disable")],
+        "rotated" => vec![("expire", "Expire now"), ("disable", "Disable")],
+        "disabled" => vec![("enable", "Enable")],
+        _ => Vec::new(),
+    }
+}
+
 impl KeyRow {
-    /// Actions that open a confirmation page, by state (docs/admin.md, "API keys").
     pub fn confirmations(&self) -> Vec<(&'static str, &'static str)> {
-        let mut out = Vec::new();
-        if matches!(self.status, "active" | "disabled") {
-            out.push(("rotate", "Rotate"));
-        }
-        if self.status != "revoked" {
-            out.push(("revoke", "Revoke"));
-        }
-        out.push(("delete", "Delete"));
-        out
+        confirmations_for(self.status)
     }
 
-    /// Reversible actions posted straight from the row.
     pub fn switches(&self) -> Vec<(&'static str, &'static str)> {
-        match self.status {
-            "active" => vec![("disable", "Disable")],
-            "rotated" => vec![("expire", "Expire now"), ("disable", "Disable")],
-            "disabled" => vec![("enable", "Enable")],
-            _ => Vec::new(),
-        }
+        switches_for(self.status)
     }
 }
 

@@ -7,6 +7,7 @@ mod auth;
 mod chart;
 mod create;
 mod detail;
+mod edit;
 mod form;
 mod generations;
 mod instance;
@@ -68,6 +69,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/logs/export/{format}").get(logs::export))
         .service(page("/keys/created/{token}").get(create::created))
         .service(page("/keys/{id}").get(detail::show))
+        .service(page("/keys/{id}/edit").get(edit::show).post(edit::save))
         .service(
             page("/keys/{id}/{action}")
                 .get(actions::confirm)
