@@ -149,7 +149,7 @@ pub fn credits(ctx: &Context, cmd: CreditsCommand) -> Result<(), CliError> {
         reference,
     } = cmd;
     let amount = Money::parse(&amount).ok_or_else(|| {
-        CliError(format!(
+        CliError::new(format!(
             "amount: {amount:?} is not an amount with at most 3 decimals"
         ))
     })?;
@@ -184,7 +184,7 @@ pub fn credits(ctx: &Context, cmd: CreditsCommand) -> Result<(), CliError> {
 /// `migrate-store --from FILE` (PostgreSQL) or by serving it as `tidegate.db` (SQLite).
 pub fn backup(ctx: &Context, file: PathBuf) -> Result<(), CliError> {
     if file.exists() {
-        return Err(CliError(format!("{} already exists", file.display())));
+        return Err(CliError::new(format!("{} already exists", file.display())));
     }
     let store = open_store(&ctx.config)?;
     let mut db = store.db()?;
@@ -225,10 +225,27 @@ fn store_to_check(ctx: &Context, file: Option<PathBuf>) -> Result<(Db, String), 
         let db = open_store(&ctx.config)?.db()?;
         return Ok((db, "the PostgreSQL store".into()));
     }
-    let path = file.unwrap_or_else(|| ctx.config.database_path());
-    let db = open_read_only(&path)
-        .map_err(|e| CliError(format!("cannot open {}: {e}", path.display())))?;
+    let path = match file {
+        Some(file) => file,
+        None => {
+            super::require_store(&ctx.config)?;
+            ctx.config.database_path()
+        }
+    };
+    let db = open_sqlite_file(&path)?;
     Ok((db, path.display().to_string()))
+}
+
+/// A SQLite store file given on the command line, opened for reading only; a missing one is
+/// named as such rather than as a database error.
+pub(super) fn open_sqlite_file(path: &std::path::Path) -> Result<Db, CliError> {
+    if !path.is_file() {
+        return Err(CliError::new(format!(
+            "no such file: {} (give the path of a Tidegate store or backup file)",
+            super::absolute(path).display()
+        )));
+    }
+    open_read_only(path).map_err(|e| CliError::new(format!("cannot open {}: {e}", path.display())))
 }
 
 pub fn check(ctx: &Context, file: Option<PathBuf>) -> Result<(), CliError> {
@@ -244,7 +261,7 @@ pub fn check(ctx: &Context, file: Option<PathBuf>) -> Result<(), CliError> {
     if report.ok() {
         Ok(())
     } else {
-        Err(CliError(format!("{name} failed its checks")))
+        Err(CliError::new(format!("{name} failed its checks")))
     }
 }
 
@@ -263,7 +280,7 @@ pub fn audit(ctx: &Context, cmd: AuditCommand) -> Result<(), CliError> {
     }
     match broken {
         None => Ok(()),
-        Some(b) => Err(CliError(format!(
+        Some(b) => Err(CliError::new(format!(
             "activity chain broken: {}",
             describe_break(&b)
         ))),
@@ -273,7 +290,7 @@ pub fn audit(ctx: &Context, cmd: AuditCommand) -> Result<(), CliError> {
 pub fn run_job(ctx: &Context, name: &str) -> Result<(), CliError> {
     let store = open_store(&ctx.config)?;
     let catalog = crate::service::generations::load_catalog(ctx.config.generation.catalog_file())
-        .map_err(CliError)?;
+        .map_err(CliError::new)?;
     let jobs = JobContext {
         store,
         config: std::sync::Arc::new(ctx.config.clone()),

@@ -8,8 +8,11 @@ use crate::domain::key::ApiKey;
 use crate::domain::key::Switch;
 use crate::domain::{Clock, Environment, KeyFormat, Timestamp};
 use crate::service::Actor;
-use crate::service::keys::{CreateKey, ScopeChoice, create_key, get_key, switch_key};
-use crate::service::lifecycle::{delete_key, expire_now, rotate_key};
+use crate::service::keys::{
+    CreateKey, KeyMatch, ScopeChoice, create_key, find_by_id_or_prefix, get_key, switch_key,
+};
+use crate::service::lifecycle::{KeyPatch, delete_key, expire_now, rotate_key, update_key};
+use crate::store::Db;
 use crate::store::keys::{insert_key, list_keys};
 use crate::wire::key::{CreatedKeyOut, DeletedKeyOut, KeyOut, RotatedKeyOut};
 
@@ -27,8 +30,14 @@ pub enum KeysCommand {
         /// Comma-separated scopes, e.g. account:read,generation:*.
         #[arg(long, value_delimiter = ',')]
         scopes: Option<Vec<String>>,
-        /// Comma-separated IP addresses or CIDR blocks allowed to use the key.
-        #[arg(long, value_delimiter = ',')]
+        /// Comma-separated IP addresses or CIDR blocks allowed to use the key (default: every
+        /// address).
+        #[arg(
+            long = "allowed-ips",
+            visible_alias = "ips",
+            value_delimiter = ',',
+            value_name = "IPS"
+        )]
         ips: Vec<String>,
         /// Expiry as RFC 3339 or YYYY-MM-DD.
         #[arg(long, conflicts_with = "expires_in_days")]
@@ -51,24 +60,158 @@ pub enum KeysCommand {
         account: Option<String>,
     },
     /// Show one key.
-    Show { id: String },
+    Show {
+        /// The key's id or its display prefix (e.g. bye_bpsF8, or a unique start of it).
+        #[arg(value_name = "ID_OR_PREFIX")]
+        id: String,
+    },
     /// Rotate a key: prints the new key once; the old one works until the grace period ends.
     Rotate {
+        /// The key's id or its display prefix (e.g. bye_bpsF8, or a unique start of it).
+        #[arg(value_name = "ID_OR_PREFIX")]
         id: String,
         /// Hours the old key keeps working (1-168).
         #[arg(long, default_value_t = 24)]
         grace_hours: i64,
     },
     /// End a rotated key's grace period now.
-    ExpireNow { id: String },
+    ExpireNow {
+        /// The key's id or its display prefix (e.g. bye_bpsF8, or a unique start of it).
+        #[arg(value_name = "ID_OR_PREFIX")]
+        id: String,
+    },
     /// Revoke a key (final).
-    Revoke { id: String },
+    Revoke {
+        /// The key's id or its display prefix (e.g. bye_bpsF8, or a unique start of it).
+        #[arg(value_name = "ID_OR_PREFIX")]
+        id: String,
+    },
     /// Delete a key and all its request-log rows (usage roll-ups stay).
-    Delete { id: String },
+    Delete {
+        /// The key's id or its display prefix (e.g. bye_bpsF8, or a unique start of it).
+        #[arg(value_name = "ID_OR_PREFIX")]
+        id: String,
+    },
     /// Disable a key (reversible).
-    Disable { id: String },
+    Disable {
+        /// The key's id or its display prefix (e.g. bye_bpsF8, or a unique start of it).
+        #[arg(value_name = "ID_OR_PREFIX")]
+        id: String,
+    },
+    /// Change what a key may do: its name, expiry, IP allowlist, rate limit or models.
+    Update(UpdateArgs),
     /// Enable a disabled key.
-    Enable { id: String },
+    Enable {
+        /// The key's id or its display prefix (e.g. bye_bpsF8, or a unique start of it).
+        #[arg(value_name = "ID_OR_PREFIX")]
+        id: String,
+    },
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("expiry").args(["expires_in_days", "expires_at", "no_expiry"])))]
+pub struct UpdateArgs {
+    /// The key's id or its display prefix (e.g. bye_bpsF8, or a unique start of it).
+    #[arg(long, value_name = "ID_OR_PREFIX")]
+    key: String,
+    /// A new name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Expire N days from now (1-3650).
+    #[arg(long, value_name = "N")]
+    expires_in_days: Option<i64>,
+    /// Expire at this time: RFC 3339 (2030-01-31T12:00:00Z) or YYYY-MM-DD.
+    #[arg(long, value_name = "RFC3339")]
+    expires_at: Option<String>,
+    /// Never expire.
+    #[arg(long)]
+    no_expiry: bool,
+    /// Comma-separated IP addresses or CIDR blocks allowed to use the key; "" allows every
+    /// address.
+    #[arg(long, value_delimiter = ',', value_name = "IPS")]
+    allowed_ips: Option<Vec<String>>,
+    /// Requests per minute for this key (below the plan's limit).
+    #[arg(
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        conflicts_with = "no_rate_limit"
+    )]
+    rate_limit: Option<i64>,
+    /// Remove the key's own rate limit (the plan's applies).
+    #[arg(long)]
+    no_rate_limit: bool,
+    /// Comma-separated model identifiers (owner/name) the key may use; "" allows every model.
+    #[arg(long, value_delimiter = ',', value_name = "MODELS")]
+    allowed_models: Option<Vec<String>>,
+}
+
+impl UpdateArgs {
+    fn patch(self) -> Result<(String, KeyPatch), CliError> {
+        let list = |v: Option<Vec<String>>| {
+            v.map(|items| {
+                let items: Vec<String> =
+                    items.into_iter().filter(|i| !i.trim().is_empty()).collect();
+                Some(items)
+            })
+        };
+        let patch = KeyPatch {
+            name: self.name,
+            expires_at: match (self.expires_at, self.no_expiry) {
+                (Some(at), _) => Some(Some(at)),
+                (None, true) => Some(None),
+                (None, false) => None,
+            },
+            expires_in_days: self.expires_in_days,
+            ip_allowlist: list(self.allowed_ips),
+            allowed_models: list(self.allowed_models),
+            rate_limit_per_minute: match (self.rate_limit, self.no_rate_limit) {
+                (Some(n), _) => Some(Some(n)),
+                (None, true) => Some(None),
+                (None, false) => None,
+            },
+            disabled: None,
+        };
+        let nothing = patch.name.is_none()
+            && patch.expires_at.is_none()
+            && patch.expires_in_days.is_none()
+            && patch.ip_allowlist.is_none()
+            && patch.allowed_models.is_none()
+            && patch.rate_limit_per_minute.is_none();
+        if nothing {
+            return Err(CliError::new(
+                "nothing to change: give --name, --expires-in-days, --expires-at, --no-expiry, \
+                 --allowed-ips, --rate-limit, --no-rate-limit or --allowed-models",
+            ));
+        }
+        Ok((self.key, patch))
+    }
+}
+
+/// The id of the key `given` names: its id, or its display prefix or a start of it when that
+/// names one key only.
+pub(super) fn resolve_key(db: &mut Db, given: &str) -> Result<String, CliError> {
+    match find_by_id_or_prefix(&db.read(), given)? {
+        KeyMatch::One(key) => Ok(key.id),
+        KeyMatch::Nothing => Err(CliError::new(format!(
+            "no API key with the id or prefix {given:?}"
+        ))),
+        KeyMatch::Several(keys) => {
+            let listed: Vec<String> = keys
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{} \"{}\" (id {}, account {})",
+                        k.key_prefix, k.name, k.id, k.account_id
+                    )
+                })
+                .collect();
+            Err(CliError::new(format!(
+                "{given:?} matches several API keys; give the id or more of the prefix: {}",
+                listed.join("; ")
+            )))
+        }
+    }
 }
 
 fn describe(k: &ApiKey, now: Timestamp) {
@@ -111,7 +254,43 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             println!("{verb} API key \"{}\" ({})", key.name, key.key_prefix);
         }
     };
+    let cmd = match cmd {
+        KeysCommand::Show { id } => KeysCommand::Show {
+            id: resolve_key(&mut db, &id)?,
+        },
+        KeysCommand::Rotate { id, grace_hours } => KeysCommand::Rotate {
+            id: resolve_key(&mut db, &id)?,
+            grace_hours,
+        },
+        KeysCommand::ExpireNow { id } => KeysCommand::ExpireNow {
+            id: resolve_key(&mut db, &id)?,
+        },
+        KeysCommand::Revoke { id } => KeysCommand::Revoke {
+            id: resolve_key(&mut db, &id)?,
+        },
+        KeysCommand::Delete { id } => KeysCommand::Delete {
+            id: resolve_key(&mut db, &id)?,
+        },
+        KeysCommand::Disable { id } => KeysCommand::Disable {
+            id: resolve_key(&mut db, &id)?,
+        },
+        KeysCommand::Enable { id } => KeysCommand::Enable {
+            id: resolve_key(&mut db, &id)?,
+        },
+        other => other,
+    };
     match cmd {
+        KeysCommand::Update(args) => {
+            let (given, patch) = args.patch()?;
+            let id = resolve_key(&mut db, &given)?;
+            let key = update_key(&mut db, &Actor::Cli, now, (None, &id), &patch)?;
+            if ctx.json {
+                print_json(&KeyOut::of(&key, now));
+            } else {
+                println!("Updated API key \"{}\" ({})", key.name, key.key_prefix);
+                describe(&key, now);
+            }
+        }
         KeysCommand::Create {
             account,
             name,
@@ -124,7 +303,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             rate_limit,
             test,
         } => {
-            let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError)?;
+            let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError::new)?;
             let input = CreateKey {
                 account_id: account,
                 name,
@@ -192,7 +371,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             }
         }
         KeysCommand::Rotate { id, grace_hours } => {
-            let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError)?;
+            let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError::new)?;
             let (old, new, secret) = rotate_key(
                 &mut db,
                 &format,
@@ -255,7 +434,7 @@ pub fn bench_seed(ctx: &Context, account: &str, count: u64) -> Result<(), CliErr
     const BATCH: u64 = 20_000;
     let store = open_store(&ctx.config)?;
     let mut db = store.db()?;
-    let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError)?;
+    let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError::new)?;
     let now = Clock::system().now();
     let mut done = 0;
     while done < count {

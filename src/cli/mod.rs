@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod flags;
 mod keys;
 mod migrate;
 mod webhooks;
@@ -85,13 +86,53 @@ pub enum Command {
 
 /// A command's failure: one clear line on stderr and a non-zero exit.
 #[derive(Debug)]
-pub struct CliError(pub String);
+pub struct CliError {
+    pub message: String,
+    /// 1 for a command that failed; 2 when it could not start (no store, bad configuration).
+    pub exit_code: u8,
+}
 
-impl<E: std::fmt::Display> From<E> for CliError {
-    fn from(e: E) -> CliError {
-        CliError(e.to_string())
+impl CliError {
+    pub fn new(message: impl Into<String>) -> CliError {
+        CliError {
+            message: message.into(),
+            exit_code: 1,
+        }
     }
 }
+
+/// A service's refusal, its API field names turned into the flags a user types.
+impl From<crate::service::ServiceError> for CliError {
+    fn from(e: crate::service::ServiceError) -> CliError {
+        match e {
+            crate::service::ServiceError::Invalid { field, message, .. } => {
+                CliError::new(flags::reword(field, &message))
+            }
+            other => CliError::new(other.to_string()),
+        }
+    }
+}
+
+macro_rules! cli_error_from {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for CliError {
+            fn from(e: $t) -> CliError {
+                CliError::new(e.to_string())
+            }
+        }
+    )*};
+}
+
+cli_error_from!(
+    String,
+    std::io::Error,
+    serde_json::Error,
+    crate::store::StoreError,
+    crate::store::copy::CopyError,
+    crate::domain::random::RandomError,
+    crate::jobs::JobError,
+    crate::app::AppError,
+);
 
 pub struct Context {
     pub config: Config,
@@ -117,7 +158,7 @@ pub fn parse() -> Parsed {
 /// Runs a command other than `serve`, which the application runs.
 pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
     match command {
-        Command::Serve => Err(CliError("serve is run by the application".into())),
+        Command::Serve => Err(CliError::new("serve is run by the application")),
         Command::PrintConfig => print_config(ctx),
         Command::Accounts(cmd) => accounts::run(ctx, cmd),
         Command::Keys(cmd) => keys::run(ctx, cmd),
@@ -134,14 +175,52 @@ pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
 }
 
 /// The store the configuration names, opened for one command and brought up to today's rules
-/// (as the server does at start).
+/// (as the server does at start). A command never makes a new SQLite store: the server does at
+/// its first start, with the instance administrator; a command run in the wrong directory
+/// would otherwise work on an empty store of its own.
 fn open_store(config: &crate::config::Config) -> Result<crate::store::Store, CliError> {
+    require_store(config)?;
     let store = crate::store::Store::configured(config, false)?;
     let now = crate::domain::Clock::system().now();
     for change in crate::service::bootstrap::repair(&mut store.db()?, config, now)? {
         eprintln!("note: {change}");
     }
     Ok(store)
+}
+
+/// Refuses (exit code 2) when the configured SQLite store does not exist, naming where it was
+/// looked for. A PostgreSQL store is its database, which the connection answers for.
+pub(crate) fn require_store(config: &crate::config::Config) -> Result<(), CliError> {
+    if config.storage.backend != crate::config::Backend::Sqlite {
+        return Ok(());
+    }
+    let path = config.database_path();
+    if path.is_file() {
+        return Ok(());
+    }
+    let data_dir = &config.storage.data_dir;
+    let relative = if data_dir.is_relative() {
+        let cwd = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|_| "the current directory".into());
+        format!(", relative to {cwd}")
+    } else {
+        String::new()
+    };
+    Err(CliError {
+        message: format!(
+            "no Tidegate store at {} (storage.data_dir = {}{relative}); run it where the server \
+             runs, or pass --config or TIDEGATE_STORAGE__DATA_DIR",
+            absolute(&path).display(),
+            data_dir.display()
+        ),
+        exit_code: 2,
+    })
+}
+
+/// `path` made absolute against the current directory (without resolving links).
+pub fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
 fn print_config(ctx: &Context) -> Result<(), CliError> {

@@ -83,7 +83,8 @@ pub enum WebhooksCommand {
 }
 
 fn endpoint_of(db: &mut Db, id: &str) -> Result<Endpoint, CliError> {
-    get_endpoint_any(&db.read(), id)?.ok_or_else(|| CliError(format!("no webhook endpoint {id}")))
+    get_endpoint_any(&db.read(), id)?
+        .ok_or_else(|| CliError::new(format!("no webhook endpoint {id}")))
 }
 
 pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
@@ -223,9 +224,7 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             let status = status
                 .map(|s| {
                     DeliveryStatus::parse(&s).ok_or_else(|| {
-                        CliError(
-                            "status: one of pending, succeeded, failed, queued, expired".into(),
-                        )
+                        CliError::new("status: one of pending, succeeded, failed, queued, expired")
                     })
                 })
                 .transpose()?;
