@@ -4,7 +4,7 @@
 use crate::domain::Preset;
 
 /// The flag each field of the services' input is given with.
-const FLAGS: [(&str, &str); 12] = [
+const FLAGS: [(&str, &str); 15] = [
     ("expires_in_days", "--expires-in-days"),
     ("expires_at", "--expires-at"),
     ("ip_allowlist", "--allowed-ips"),
@@ -17,6 +17,9 @@ const FLAGS: [(&str, &str); 12] = [
     ("role", "--role"),
     ("email", "--email"),
     ("name", "--name"),
+    ("confirm", "--confirm"),
+    ("amount", "--amount"),
+    ("reference", "--reference"),
 ];
 
 /// The flag a service field is given with (the field itself when no flag gives it).
