@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use super::open_store;
-use super::{CliError, Context, print_json, print_table};
+use super::{CliError, Context, print_json, print_table, unknown};
 use crate::domain::Clock;
 use crate::service::Actor;
 use crate::service::accounts::{
@@ -71,9 +71,13 @@ pub fn run(ctx: &Context, cmd: AccountsCommand) -> Result<(), CliError> {
     let mut db = store.db()?;
     let now = Clock::system().now();
     match cmd {
-        AccountsCommand::Show { account } => show(ctx, &detail(&mut db, &account, now)?),
+        AccountsCommand::Show { account } => {
+            let found = detail(&mut db, &account, now).map_err(unknown(&account, "--account"))?;
+            show(ctx, &found)
+        }
         AccountsCommand::Rename { account, name } => {
-            rename(&mut db, &Actor::Cli, &account, &name, now)?;
+            rename(&mut db, &Actor::Cli, &account, &name, now)
+                .map_err(unknown(&account, "--account"))?;
             let renamed = get(&db.read(), &account)?;
             if ctx.json {
                 print_json(&AccountOut::of(&renamed));
@@ -82,7 +86,8 @@ pub fn run(ctx: &Context, cmd: AccountsCommand) -> Result<(), CliError> {
             }
         }
         AccountsCommand::Delete { account, confirm } => {
-            let deleted = delete_account(&mut db, &Actor::Cli, now, &account, &confirm)?;
+            let deleted = delete_account(&mut db, &Actor::Cli, now, &account, &confirm)
+                .map_err(unknown(&account, "--account"))?;
             if ctx.json {
                 print_json(&AccountDeletedOut {
                     id: deleted.account.id.clone(),

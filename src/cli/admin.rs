@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Subcommand;
 
 use super::open_store;
-use super::{CliError, Context, print_json, print_table};
+use super::{CliError, Context, print_json, print_table, unknown};
 use crate::config::Backend;
 use crate::domain::{Clock, Money};
 use crate::jobs::{JobContext, run_job as run_job_now};
@@ -170,7 +170,8 @@ pub fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
             account,
             role,
         } => {
-            let role = add_membership(&mut db, &Actor::Cli, now, &email, &account, &role)?;
+            let role = add_membership(&mut db, &Actor::Cli, now, &email, &account, &role)
+                .map_err(unknown(&account, "--account"))?;
             let out = MembershipOut {
                 email: email.trim().to_lowercase(),
                 account_id: account,
@@ -184,7 +185,8 @@ pub fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
             super::say(ctx, &out, &line);
         }
         UsersCommand::RemoveMembership { email, account } => {
-            let role = remove_membership(&mut db, &Actor::Cli, now, &email, &account)?;
+            let role = remove_membership(&mut db, &Actor::Cli, now, &email, &account)
+                .map_err(unknown(&account, "--account"))?;
             let out = MembershipOut {
                 email: email.trim().to_lowercase(),
                 account_id: account,
@@ -244,7 +246,7 @@ pub fn credits(ctx: &Context, cmd: CreditsCommand) -> Result<(), CliError> {
         } => add(ctx, account, amount, reference),
         CreditsCommand::Balance { account } => {
             let mut db = open_store(&ctx.config)?.db()?;
-            let found = live(&db.read(), &account)?;
+            let found = live(&db.read(), &account).map_err(unknown(&account, "--account"))?;
             let out = BalanceOut {
                 account_id: found.id.clone(),
                 credit_balance: Credits(found.credit_balance),
@@ -262,7 +264,7 @@ fn ledger_list(ctx: &Context, account: &str, limit: i64) -> Result<(), CliError>
         return Err(CliError::new("--limit: must be between 1 and 1000"));
     }
     let mut db = open_store(&ctx.config)?.db()?;
-    let found = live(&db.read(), account)?;
+    let found = live(&db.read(), account).map_err(unknown(account, "--account"))?;
     let entries = ledger(&mut db, account, limit)?;
     // The balance is the sum of the ledger: walking back from today's, each entry left the
     // balance before the next one's amount was added.
@@ -328,7 +330,8 @@ fn add(
         &account,
         amount,
         reference.as_deref(),
-    )?;
+    )
+    .map_err(unknown(&account, "--account"))?;
     if ctx.json {
         print_json(&CreditsAddedOut {
             account_id: account,

@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use super::open_store;
-use super::{CliError, Context, print_json, print_table};
+use super::{CliError, Context, print_json, print_table, unknown};
 use crate::domain::key::ApiKey;
 use crate::domain::key::Switch;
 use crate::domain::{Clock, Environment, KeyFormat, Timestamp};
@@ -322,7 +322,8 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
                     Environment::Live
                 },
             };
-            let (key, secret) = create_key(&mut db, &format, &Actor::Cli, now, &input)?;
+            let (key, secret) = create_key(&mut db, &format, &Actor::Cli, now, &input)
+                .map_err(unknown(&input.account_id, "--account"))?;
             if ctx.json {
                 print_json(&CreatedKeyOut::of(&key, secret.expose(), now));
             } else {

@@ -113,6 +113,16 @@ impl From<crate::service::ServiceError> for CliError {
     }
 }
 
+/// A service's "not found" for what the user named with `flag`, said with the value they gave.
+pub fn unknown(given: &str, flag: &str) -> impl FnOnce(crate::service::ServiceError) -> CliError {
+    move |e| match e {
+        crate::service::ServiceError::NotFound(what) => {
+            CliError::new(format!("no {what} with the id {given:?} ({flag})"))
+        }
+        other => CliError::from(other),
+    }
+}
+
 macro_rules! cli_error_from {
     ($($t:ty),* $(,)?) => {$(
         impl From<$t> for CliError {
