@@ -1,28 +1,21 @@
-//! `tidegate users …`, `credits add`, `backup`, `check`, `audit verify`.
-
-use std::path::PathBuf;
-use std::time::Duration;
+//! `tidegate users …`, `credits …`, `run-job`.
 
 use clap::Subcommand;
 
 use super::open_store;
 use super::{CliError, Context, print_json, print_table, unknown};
-use crate::config::Backend;
 use crate::domain::{Clock, Money};
 use crate::jobs::{JobContext, run_job as run_job_now};
 use crate::service::Actor;
 use crate::service::accounts::live;
-use crate::service::check::{describe_break, run_checks};
 use crate::service::credits::add_credits;
 use crate::service::memberships::{add_membership, delete_user, remove_membership};
 use crate::service::settings::ledger;
 use crate::service::users::{create_user, list_users, set_password};
-use crate::store::copy::postgres_to_sqlite_file;
-use crate::store::{Db, activity, backup_to, open_read_only};
 use crate::wire::account::{Role, UserOut};
 use crate::wire::admin::{
-    BackupOut, BalanceOut, ChainOut, CopiedOut, CreditsAddedOut, LedgerEntryOut, MembershipOut,
-    PasswordSetOut, UserCreatedOut, UserDeletedOut,
+    BalanceOut, CreditsAddedOut, LedgerEntryOut, MembershipOut, PasswordSetOut, UserCreatedOut,
+    UserDeletedOut,
 };
 use crate::wire::{Credits, Time};
 
@@ -344,115 +337,6 @@ fn add(
         println!("Reference already applied; nothing added. Balance {balance}");
     }
     Ok(())
-}
-
-/// A consistent copy of the store in the SQLite file FILE, whichever the backend: SQLite's
-/// `VACUUM INTO`, or a PostgreSQL store read in one snapshot and copied into a new SQLite store
-/// (`store::copy`). Either file is checked by `tidegate check FILE` and restored by
-/// `migrate-store --from FILE` (PostgreSQL) or by serving it as `tidegate.db` (SQLite).
-pub fn backup(ctx: &Context, file: PathBuf) -> Result<(), CliError> {
-    if file.exists() {
-        return Err(CliError::new(format!("{} already exists", file.display())));
-    }
-    let store = open_store(&ctx.config)?;
-    let mut db = store.db()?;
-    if ctx.config.storage.backend == Backend::Sqlite {
-        backup_to(&db.read(), &file)?;
-        if ctx.json {
-            print_json(&BackupOut {
-                backup: file,
-                copied: None,
-            });
-        } else {
-            println!("Wrote a consistent copy of the store to {}", file.display());
-        }
-        return Ok(());
-    }
-    let busy_timeout = Duration::from_millis(ctx.config.storage.busy_timeout_ms);
-    let report = postgres_to_sqlite_file(&mut db, &file, busy_timeout)?;
-    let seconds = report.elapsed.as_secs_f64();
-    if ctx.json {
-        print_json(&BackupOut {
-            backup: file,
-            copied: Some(CopiedOut::of(&report)),
-        });
-    } else {
-        println!(
-            "Wrote a consistent copy of the PostgreSQL store to {} (a SQLite file): {} rows \
-             in {seconds:.2} s",
-            file.display(),
-            report.rows()
-        );
-    }
-    Ok(())
-}
-
-/// The store a check reads: FILE (a SQLite file), else the configured one; and how to name it.
-fn store_to_check(ctx: &Context, file: Option<PathBuf>) -> Result<(Db, String), CliError> {
-    if file.is_none() && ctx.config.storage.backend == Backend::Postgres {
-        let db = open_store(&ctx.config)?.db()?;
-        return Ok((db, "the PostgreSQL store".into()));
-    }
-    let path = match file {
-        Some(file) => file,
-        None => {
-            super::require_store(&ctx.config)?;
-            ctx.config.database_path()
-        }
-    };
-    let db = open_sqlite_file(&path)?;
-    Ok((db, path.display().to_string()))
-}
-
-/// A SQLite store file given on the command line, opened for reading only; a missing one is
-/// named as such rather than as a database error.
-pub(super) fn open_sqlite_file(path: &std::path::Path) -> Result<Db, CliError> {
-    if !path.is_file() {
-        return Err(CliError::new(format!(
-            "no such file: {} (give the path of a Tidegate store or backup file)",
-            super::absolute(path).display()
-        )));
-    }
-    open_read_only(path).map_err(|e| CliError::new(format!("cannot open {}: {e}", path.display())))
-}
-
-pub fn check(ctx: &Context, file: Option<PathBuf>) -> Result<(), CliError> {
-    let (mut db, name) = store_to_check(ctx, file)?;
-    let report = run_checks(&mut db)?;
-    if ctx.json {
-        print_json(&serde_json::to_value(&report)?);
-    } else {
-        for line in report.lines() {
-            println!("{line}");
-        }
-    }
-    if report.ok() {
-        Ok(())
-    } else {
-        Err(CliError::new(format!("{name} failed its checks")))
-    }
-}
-
-pub fn audit(ctx: &Context, cmd: AuditCommand) -> Result<(), CliError> {
-    let AuditCommand::Verify = cmd;
-    let (mut db, _) = store_to_check(ctx, None)?;
-    let (rows, broken) = activity::verify(&db.read())?;
-    if ctx.json {
-        print_json(&ChainOut {
-            rows,
-            intact: broken.is_none(),
-            first_break: broken.as_ref().map(describe_break),
-        });
-    } else if broken.is_none() {
-        println!("Activity chain intact: {rows} rows");
-    }
-    match broken {
-        None => Ok(()),
-        Some(b) => Err(CliError::new(format!(
-            "activity chain broken: {}",
-            describe_break(&b)
-        ))),
-    }
 }
 
 pub fn run_job(ctx: &Context, name: &str) -> Result<(), CliError> {

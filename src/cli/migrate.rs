@@ -30,7 +30,7 @@ pub fn run(ctx: &Context, to: Option<String>, from: Option<PathBuf>) -> Result<(
             ctx.config.database_path()
         }
     };
-    let mut source = super::admin::open_sqlite_file(&path)?;
+    let mut source = super::backup::open_sqlite_file(&path)?;
     let target_name = describe_postgres(to);
     let options = StoreOptions::single(Duration::from_millis(ctx.config.storage.busy_timeout_ms));
     // Migrates the target to this binary's schema first.

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod backup;
 mod flags;
 mod keys;
 mod migrate;
@@ -52,10 +53,30 @@ pub enum Command {
     /// Manage credits.
     #[command(subcommand)]
     Credits(admin::CreditsCommand),
-    /// Write a consistent copy of the live store to FILE.
-    Backup { file: PathBuf },
-    /// Check a store (the configured one, or FILE): integrity, schema, ledger, activity chain.
-    Check { file: Option<PathBuf> },
+    /// Write a consistent copy of the live store to FILE (a SQLite file, without the generated
+    /// media), or with --with-media DIR a complete data directory: DIR/tidegate.db and
+    /// DIR/media/.
+    Backup {
+        /// The SQLite file to write; it must not exist. Generated media are not in it.
+        #[arg(
+            required_unless_present = "with_media",
+            conflicts_with = "with_media",
+            value_name = "FILE"
+        )]
+        file: Option<PathBuf>,
+        /// Write DIR/tidegate.db and copy the generated media into DIR/media/, so that DIR can
+        /// be served as a data directory; DIR must not exist or be empty.
+        #[arg(long, value_name = "DIR")]
+        with_media: Option<PathBuf>,
+    },
+    /// Check a store (the configured one, or FILE): integrity, schema, ledger, activity chain,
+    /// and that every generated file a generation names is in the media directory beside it.
+    Check {
+        /// A store or backup file to check instead of the configured store; its media are
+        /// checked when a media/ directory is beside it (a backup written with --with-media).
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
     /// Copy the SQLite store (the configured one, or --from FILE) into an empty PostgreSQL
     /// database: every table, in one transaction.
     MigrateStore {
@@ -175,10 +196,17 @@ pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Webhooks(cmd) => webhooks::run(ctx, cmd),
         Command::Users(cmd) => admin::users(ctx, cmd),
         Command::Credits(cmd) => admin::credits(ctx, cmd),
-        Command::Backup { file } => admin::backup(ctx, file),
-        Command::Check { file } => admin::check(ctx, file),
+        Command::Backup { file, with_media } => backup::backup(
+            ctx,
+            match (file, with_media) {
+                (_, Some(dir)) => backup::Target::WithMedia(dir),
+                (Some(file), None) => backup::Target::File(file),
+                (None, None) => return Err(CliError::new("give FILE or --with-media DIR")),
+            },
+        ),
+        Command::Check { file } => backup::check(ctx, file),
         Command::MigrateStore { to, from } => migrate::run(ctx, to, from),
-        Command::Audit(cmd) => admin::audit(ctx, cmd),
+        Command::Audit(cmd) => backup::audit(ctx, cmd),
         Command::RunJob { name } => admin::run_job(ctx, &name),
         Command::BenchSeed { account, count } => keys::bench_seed(ctx, &account, count),
     }

@@ -47,6 +47,15 @@ pub struct BackupOut {
     pub backup: PathBuf,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub copied: Option<CopiedOut>,
+    /// The generated media copied beside the file (`--with-media`); absent: not included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaOut>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MediaOut {
+    pub files: u64,
+    pub bytes: u64,
 }
 
 /// The rows copied per table, in all, and how long it took.
