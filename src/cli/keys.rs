@@ -20,14 +20,19 @@ use crate::wire::key::{CreatedKeyOut, DeletedKeyOut, KeyOut, RotatedKeyOut};
 pub enum KeysCommand {
     /// Create a key; its secret is printed once.
     Create {
-        #[arg(long)]
+        /// The account's id (`tidegate accounts list` shows them).
+        #[arg(long, value_name = "ID")]
         account: String,
+        /// The key's name, as pages show it.
         #[arg(long)]
         name: String,
-        /// full_access, generate_only, read_only, monitor_only or key_management.
+        /// The key's scopes as a preset: full_access, generate_only, read_only, monitor_only or
+        /// key_management.
         #[arg(long, conflicts_with = "scopes", required_unless_present = "scopes")]
         preset: Option<String>,
-        /// Comma-separated scopes, e.g. account:read,generation:*.
+        /// Comma-separated scopes instead of a preset, e.g. account:read,generation:read
+        /// (generation:write, generation:read, generation:delete, account:read, health:read,
+        /// library:read, keys:read, keys:write, webhooks:read, webhooks:write).
         #[arg(long, value_delimiter = ',')]
         scopes: Option<Vec<String>>,
         /// Comma-separated IP addresses or CIDR blocks allowed to use the key (default: every
@@ -39,16 +44,17 @@ pub enum KeysCommand {
             value_name = "IPS"
         )]
         ips: Vec<String>,
-        /// Expiry as RFC 3339 or YYYY-MM-DD.
-        #[arg(long, conflicts_with = "expires_in_days")]
+        /// Expire at this time: RFC 3339 (2030-01-31T12:00:00Z) or YYYY-MM-DD.
+        #[arg(long, value_name = "RFC3339", conflicts_with = "expires_in_days")]
         expires_at: Option<String>,
-        #[arg(long)]
+        /// Expire N days from now (1-3650).
+        #[arg(long, value_name = "N")]
         expires_in_days: Option<i64>,
-        /// Comma-separated model identifiers the key may use.
-        #[arg(long, value_delimiter = ',')]
+        /// Comma-separated model identifiers (owner/name) the key may use (default: every model).
+        #[arg(long, value_delimiter = ',', value_name = "MODELS")]
         allowed_models: Option<Vec<String>>,
         /// Requests per minute for this key (below the plan's limit).
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
         rate_limit: Option<i64>,
         /// Make a test key (bye_test_…).
         #[arg(long)]
@@ -56,7 +62,8 @@ pub enum KeysCommand {
     },
     /// List keys, newest first.
     List {
-        #[arg(long)]
+        /// Only this account's keys (its id).
+        #[arg(long, value_name = "ID")]
         account: Option<String>,
     },
     /// Show one key.

@@ -50,7 +50,7 @@ pub enum Command {
     /// Manage dashboard users.
     #[command(subcommand)]
     Users(admin::UsersCommand),
-    /// Manage credits.
+    /// An account's credits: add, balance, ledger.
     #[command(subcommand)]
     Credits(admin::CreditsCommand),
     /// Write a consistent copy of the live store to FILE (a SQLite file, without the generated
@@ -94,12 +94,19 @@ pub enum Command {
     Audit(admin::AuditCommand),
     /// Run one maintenance job now: expire-rotated-keys, warn-expiring-keys,
     /// purge-request-logs, purge-idempotency-keys or fail-stuck-generations.
-    RunJob { name: String },
+    RunJob {
+        /// expire-rotated-keys, warn-expiring-keys, purge-request-logs, purge-idempotency-keys
+        /// or fail-stuck-generations.
+        #[arg(value_name = "JOB")]
+        name: String,
+    },
     /// Store many keys at once for load tests (their secrets are discarded).
     #[command(hide = true)]
     BenchSeed {
+        /// The account's id.
         #[arg(long)]
         account: String,
+        /// How many keys to store.
         #[arg(long)]
         count: u64,
     },
