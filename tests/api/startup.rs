@@ -26,6 +26,13 @@ impl Drop for Running {
     }
 }
 
+impl Running {
+    /// What the server printed on stdout up to its listening line.
+    pub fn printed(&self) -> &[String] {
+        &self.printed
+    }
+}
+
 /// Starts `tidegate` with no arguments in `dir` and waits for its listening line.
 pub fn start_binary(dir: &std::path::Path, env: &[(&str, &str)]) -> (Running, String) {
     start_binary_logging(dir, env, Stdio::null())
