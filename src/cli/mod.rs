@@ -5,6 +5,7 @@ mod accounts;
 mod admin;
 mod backup;
 mod flags;
+mod key_args;
 mod keys;
 mod migrate;
 mod webhooks;

@@ -241,7 +241,7 @@ pub fn get_key(tx: &Tx<'_>, id: &str) -> Result<ApiKey, ServiceError> {
 
 /// What an id or a display prefix (`bye_bpsF8`, or any start of one) names.
 pub enum KeyMatch {
-    One(ApiKey),
+    One(Box<ApiKey>),
     /// Several keys: the first few of them, oldest first.
     Several(Vec<ApiKey>),
     Nothing,
@@ -254,12 +254,12 @@ pub fn find_by_id_or_prefix(tx: &Tx<'_>, given: &str) -> Result<KeyMatch, Servic
         return Ok(KeyMatch::Nothing);
     }
     if let Some(key) = keys::get_key(tx, given)? {
-        return Ok(KeyMatch::One(key));
+        return Ok(KeyMatch::One(Box::new(key)));
     }
     let mut found = keys::with_prefix(tx, given, SHOWN)?;
     Ok(match found.len() {
         0 => KeyMatch::Nothing,
-        1 => KeyMatch::One(found.remove(0)),
+        1 => KeyMatch::One(Box::new(found.remove(0))),
         _ => KeyMatch::Several(found),
     })
 }
