@@ -40,6 +40,10 @@ pub fn main() -> ExitCode {
 
 /// `tidegate serve`, the default.
 fn serve(ctx: Context) -> Result<(), CliError> {
+    run_server(ctx).map_err(|e| CliError::new(e.to_string()))
+}
+
+fn run_server(ctx: Context) -> Result<(), super::AppError> {
     actix_web::rt::System::new().block_on(async move {
         let data_dir = ctx.config.storage.data_dir.clone();
         let app = Application::build(ctx.config).await?;

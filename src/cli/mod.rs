@@ -170,7 +170,6 @@ cli_error_from!(
     crate::store::copy::CopyError,
     crate::domain::random::RandomError,
     crate::jobs::JobError,
-    crate::app::AppError,
 );
 
 pub struct Context {

@@ -521,7 +521,19 @@ async fn with_sslmode_require_the_store_is_reached_over_verified_tls() {
 
     // Verified against the server's own certificate, a node serves over TLS.
     let env = with(&tls, Some(ca_file));
-    let out = run(&["accounts", "create", "--name", "Acme", "--json"], &env);
+    // Before any server ran there is no instance administrator: the account names its owner.
+    let out = run(
+        &[
+            "accounts",
+            "create",
+            "--name",
+            "Acme",
+            "--owner",
+            "ops@example.com",
+            "--json",
+        ],
+        &env,
+    );
     assert_eq!(out.status, 0, "{}", out.stderr);
     let account: Value = serde_json::from_str(&out.stdout).unwrap();
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
