@@ -31,16 +31,21 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(CliError(message)) => {
+        Err(CliError { message, exit_code }) => {
             eprintln!("error: {message}");
-            ExitCode::FAILURE
+            ExitCode::from(exit_code)
         }
     }
 }
 
 /// `tidegate serve`, the default.
 fn serve(ctx: Context) -> Result<(), CliError> {
+    run_server(ctx).map_err(|e| CliError::new(e.to_string()))
+}
+
+fn run_server(ctx: Context) -> Result<(), super::AppError> {
     actix_web::rt::System::new().block_on(async move {
+        let data_dir = ctx.config.storage.data_dir.clone();
         let app = Application::build(ctx.config).await?;
         if let Some(admin) = &app.admin_created {
             match &admin.generated_password {
@@ -55,6 +60,10 @@ fn serve(ctx: Context) -> Result<(), CliError> {
             }
         }
         app.stop_on_signals()?;
+        println!(
+            "Data directory: {}",
+            cli::absolute(&data_dir).display()
+        );
         println!("Tidegate listening on http://{}", app.address());
         tracing::info!(address = %app.address(), "listening");
         app.run_until_stopped().await?;

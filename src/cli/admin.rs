@@ -1,49 +1,76 @@
-//! `tidegate users …`, `credits add`, `backup`, `check`, `audit verify`.
-
-use std::path::PathBuf;
-use std::time::Duration;
+//! `tidegate users …`, `credits …`, `run-job`.
 
 use clap::Subcommand;
 
 use super::open_store;
-use super::{CliError, Context, print_json, print_table};
-use crate::config::Backend;
+use super::{CliError, Context, print_json, print_table, unknown};
 use crate::domain::{Clock, Money};
 use crate::jobs::{JobContext, run_job as run_job_now};
 use crate::service::Actor;
-use crate::service::check::{describe_break, run_checks};
+use crate::service::accounts::live;
 use crate::service::credits::add_credits;
+use crate::service::memberships::{add_membership, delete_user, remove_membership};
+use crate::service::settings::ledger;
 use crate::service::users::{create_user, list_users, set_password};
-use crate::store::copy::postgres_to_sqlite_file;
-use crate::store::{Db, activity, backup_to, open_read_only};
-use crate::wire::Credits;
-use crate::wire::account::UserOut;
+use crate::wire::account::{Role, UserOut};
 use crate::wire::admin::{
-    BackupOut, ChainOut, CopiedOut, CreditsAddedOut, PasswordSetOut, UserCreatedOut,
+    BalanceOut, CreditsAddedOut, LedgerEntryOut, MembershipOut, PasswordSetOut, UserCreatedOut,
+    UserDeletedOut,
 };
+use crate::wire::{Credits, Time};
 
 #[derive(Subcommand)]
 pub enum UsersCommand {
     /// Create a dashboard user; prints a one-time password.
     Create {
+        /// The user's e-mail address, which they sign in with.
         #[arg(long)]
         email: String,
-        /// Add the user to this account…
-        #[arg(long, requires = "role")]
+        /// Add the user to this account (its id)…
+        #[arg(long, requires = "role", value_name = "ID")]
         account: Option<String>,
         /// …with this role: owner or member.
-        #[arg(long, requires = "account")]
+        #[arg(long, requires = "account", value_name = "owner|member")]
         role: Option<String>,
     },
     /// List users and their memberships.
     List,
     /// Give a user a new one-time password (or the one read from standard input).
     SetPassword {
+        /// The user's e-mail address.
         #[arg(long)]
         email: String,
         /// Read the new password from standard input instead of generating one.
         #[arg(long)]
         password_stdin: bool,
+    },
+    /// Add an existing user to an account.
+    AddMembership {
+        /// The user's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// The account's id.
+        #[arg(long, value_name = "ID")]
+        account: String,
+        /// owner or member (the primary owner is transferred on the Members page).
+        #[arg(long, value_name = "owner|member")]
+        role: String,
+    },
+    /// Take a user out of an account (never its primary owner: transfer the ownership first).
+    RemoveMembership {
+        /// The user's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// The account's id.
+        #[arg(long, value_name = "ID")]
+        account: String,
+    },
+    /// Delete a user with their memberships and sessions (not the instance administrator,
+    /// nor the primary owner of an account).
+    Delete {
+        /// The user's e-mail address.
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -51,13 +78,30 @@ pub enum UsersCommand {
 pub enum CreditsCommand {
     /// Add credits to an account (idempotent per --reference).
     Add {
-        #[arg(long)]
+        /// The account's id.
+        #[arg(long, value_name = "ID")]
         account: String,
         /// Amount with at most three decimals, e.g. 25 or 12.5.
         #[arg(long)]
         amount: String,
+        /// A reference (an invoice number…): the same addition given twice is applied once.
         #[arg(long)]
         reference: Option<String>,
+    },
+    /// An account's credit balance.
+    Balance {
+        /// The account's id.
+        #[arg(long, value_name = "ID")]
+        account: String,
+    },
+    /// An account's credit ledger, newest first: additions, reservations, charges, refunds.
+    List {
+        /// The account's id.
+        #[arg(long, value_name = "ID")]
+        account: String,
+        /// At most this many entries (1-1000).
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        limit: i64,
     },
 }
 
@@ -114,6 +158,50 @@ pub fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
                 print_table(&["ID", "EMAIL", "ADMIN", "MEMBERSHIPS"], &rows);
             }
         }
+        UsersCommand::AddMembership {
+            email,
+            account,
+            role,
+        } => {
+            let role = add_membership(&mut db, &Actor::Cli, now, &email, &account, &role)
+                .map_err(unknown(&account, "--account"))?;
+            let out = MembershipOut {
+                email: email.trim().to_lowercase(),
+                account_id: account,
+                role: Role(role),
+                member: true,
+            };
+            let line = format!(
+                "Added {} to account {} as {role}",
+                out.email, out.account_id
+            );
+            super::say(ctx, &out, &line);
+        }
+        UsersCommand::RemoveMembership { email, account } => {
+            let role = remove_membership(&mut db, &Actor::Cli, now, &email, &account)
+                .map_err(unknown(&account, "--account"))?;
+            let out = MembershipOut {
+                email: email.trim().to_lowercase(),
+                account_id: account,
+                role: Role(role),
+                member: false,
+            };
+            let line = format!(
+                "Removed {} ({role}) from account {}",
+                out.email, out.account_id
+            );
+            super::say(ctx, &out, &line);
+        }
+        UsersCommand::Delete { email } => {
+            let id = delete_user(&mut db, &Actor::Cli, now, &email)?;
+            let out = UserDeletedOut {
+                id,
+                email: email.trim().to_lowercase(),
+                deleted: true,
+            };
+            let line = format!("Deleted the user {} ({})", out.email, out.id);
+            super::say(ctx, &out, &line);
+        }
         UsersCommand::SetPassword {
             email,
             password_stdin,
@@ -143,13 +231,85 @@ pub fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
 }
 
 pub fn credits(ctx: &Context, cmd: CreditsCommand) -> Result<(), CliError> {
-    let CreditsCommand::Add {
-        account,
-        amount,
-        reference,
-    } = cmd;
+    match cmd {
+        CreditsCommand::Add {
+            account,
+            amount,
+            reference,
+        } => add(ctx, account, amount, reference),
+        CreditsCommand::Balance { account } => {
+            let mut db = open_store(&ctx.config)?.db()?;
+            let found = live(&db.read(), &account).map_err(unknown(&account, "--account"))?;
+            let out = BalanceOut {
+                account_id: found.id.clone(),
+                credit_balance: Credits(found.credit_balance),
+            };
+            let line = format!("{} credits", found.credit_balance);
+            super::say(ctx, &out, &line);
+            Ok(())
+        }
+        CreditsCommand::List { account, limit } => ledger_list(ctx, &account, limit),
+    }
+}
+
+fn ledger_list(ctx: &Context, account: &str, limit: i64) -> Result<(), CliError> {
+    if !(1..=1000).contains(&limit) {
+        return Err(CliError::new("--limit: must be between 1 and 1000"));
+    }
+    let mut db = open_store(&ctx.config)?.db()?;
+    let found = live(&db.read(), account).map_err(unknown(account, "--account"))?;
+    let entries = ledger(&mut db, account, limit)?;
+    // The balance is the sum of the ledger: walking back from today's, each entry left the
+    // balance before the next one's amount was added.
+    let mut after = found.credit_balance;
+    let out: Vec<LedgerEntryOut> = entries
+        .iter()
+        .map(|e| {
+            let row = LedgerEntryOut {
+                created_at: Time(e.created_at),
+                kind: e.kind.clone(),
+                amount: Credits(e.amount),
+                balance_after: Credits(after),
+                reference: e.reference.clone(),
+                actor: e.actor.clone(),
+            };
+            after = Money(after.thousandths() - e.amount.thousandths());
+            row
+        })
+        .collect();
+    if ctx.json {
+        print_json(&out);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .zip(&out)
+        .map(|(e, o)| {
+            vec![
+                e.created_at.to_rfc3339(),
+                e.kind.clone(),
+                e.amount.to_string(),
+                o.balance_after.0.to_string(),
+                e.reference.clone().unwrap_or_default(),
+                e.actor.clone(),
+            ]
+        })
+        .collect();
+    print_table(
+        &["TIME", "KIND", "AMOUNT", "BALANCE", "REFERENCE", "ACTOR"],
+        &rows,
+    );
+    Ok(())
+}
+
+fn add(
+    ctx: &Context,
+    account: String,
+    amount: String,
+    reference: Option<String>,
+) -> Result<(), CliError> {
     let amount = Money::parse(&amount).ok_or_else(|| {
-        CliError(format!(
+        CliError::new(format!(
             "amount: {amount:?} is not an amount with at most 3 decimals"
         ))
     })?;
@@ -163,7 +323,8 @@ pub fn credits(ctx: &Context, cmd: CreditsCommand) -> Result<(), CliError> {
         &account,
         amount,
         reference.as_deref(),
-    )?;
+    )
+    .map_err(unknown(&account, "--account"))?;
     if ctx.json {
         print_json(&CreditsAddedOut {
             account_id: account,
@@ -178,102 +339,10 @@ pub fn credits(ctx: &Context, cmd: CreditsCommand) -> Result<(), CliError> {
     Ok(())
 }
 
-/// A consistent copy of the store in the SQLite file FILE, whichever the backend: SQLite's
-/// `VACUUM INTO`, or a PostgreSQL store read in one snapshot and copied into a new SQLite store
-/// (`store::copy`). Either file is checked by `tidegate check FILE` and restored by
-/// `migrate-store --from FILE` (PostgreSQL) or by serving it as `tidegate.db` (SQLite).
-pub fn backup(ctx: &Context, file: PathBuf) -> Result<(), CliError> {
-    if file.exists() {
-        return Err(CliError(format!("{} already exists", file.display())));
-    }
-    let store = open_store(&ctx.config)?;
-    let mut db = store.db()?;
-    if ctx.config.storage.backend == Backend::Sqlite {
-        backup_to(&db.read(), &file)?;
-        if ctx.json {
-            print_json(&BackupOut {
-                backup: file,
-                copied: None,
-            });
-        } else {
-            println!("Wrote a consistent copy of the store to {}", file.display());
-        }
-        return Ok(());
-    }
-    let busy_timeout = Duration::from_millis(ctx.config.storage.busy_timeout_ms);
-    let report = postgres_to_sqlite_file(&mut db, &file, busy_timeout)?;
-    let seconds = report.elapsed.as_secs_f64();
-    if ctx.json {
-        print_json(&BackupOut {
-            backup: file,
-            copied: Some(CopiedOut::of(&report)),
-        });
-    } else {
-        println!(
-            "Wrote a consistent copy of the PostgreSQL store to {} (a SQLite file): {} rows \
-             in {seconds:.2} s",
-            file.display(),
-            report.rows()
-        );
-    }
-    Ok(())
-}
-
-/// The store a check reads: FILE (a SQLite file), else the configured one; and how to name it.
-fn store_to_check(ctx: &Context, file: Option<PathBuf>) -> Result<(Db, String), CliError> {
-    if file.is_none() && ctx.config.storage.backend == Backend::Postgres {
-        let db = open_store(&ctx.config)?.db()?;
-        return Ok((db, "the PostgreSQL store".into()));
-    }
-    let path = file.unwrap_or_else(|| ctx.config.database_path());
-    let db = open_read_only(&path)
-        .map_err(|e| CliError(format!("cannot open {}: {e}", path.display())))?;
-    Ok((db, path.display().to_string()))
-}
-
-pub fn check(ctx: &Context, file: Option<PathBuf>) -> Result<(), CliError> {
-    let (mut db, name) = store_to_check(ctx, file)?;
-    let report = run_checks(&mut db)?;
-    if ctx.json {
-        print_json(&serde_json::to_value(&report)?);
-    } else {
-        for line in report.lines() {
-            println!("{line}");
-        }
-    }
-    if report.ok() {
-        Ok(())
-    } else {
-        Err(CliError(format!("{name} failed its checks")))
-    }
-}
-
-pub fn audit(ctx: &Context, cmd: AuditCommand) -> Result<(), CliError> {
-    let AuditCommand::Verify = cmd;
-    let (mut db, _) = store_to_check(ctx, None)?;
-    let (rows, broken) = activity::verify(&db.read())?;
-    if ctx.json {
-        print_json(&ChainOut {
-            rows,
-            intact: broken.is_none(),
-            first_break: broken.as_ref().map(describe_break),
-        });
-    } else if broken.is_none() {
-        println!("Activity chain intact: {rows} rows");
-    }
-    match broken {
-        None => Ok(()),
-        Some(b) => Err(CliError(format!(
-            "activity chain broken: {}",
-            describe_break(&b)
-        ))),
-    }
-}
-
 pub fn run_job(ctx: &Context, name: &str) -> Result<(), CliError> {
     let store = open_store(&ctx.config)?;
     let catalog = crate::service::generations::load_catalog(ctx.config.generation.catalog_file())
-        .map_err(CliError)?;
+        .map_err(CliError::new)?;
     let jobs = JobContext {
         store,
         config: std::sync::Arc::new(ctx.config.clone()),

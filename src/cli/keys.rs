@@ -2,14 +2,15 @@
 
 use clap::Subcommand;
 
+use super::key_args::{UpdateArgs, resolve_key};
 use super::open_store;
-use super::{CliError, Context, print_json, print_table};
+use super::{CliError, Context, print_json, print_table, unknown};
 use crate::domain::key::ApiKey;
 use crate::domain::key::Switch;
 use crate::domain::{Clock, Environment, KeyFormat, Timestamp};
 use crate::service::Actor;
 use crate::service::keys::{CreateKey, ScopeChoice, create_key, get_key, switch_key};
-use crate::service::lifecycle::{delete_key, expire_now, rotate_key};
+use crate::service::lifecycle::{delete_key, expire_now, rotate_key, update_key};
 use crate::store::keys::{insert_key, list_keys};
 use crate::wire::key::{CreatedKeyOut, DeletedKeyOut, KeyOut, RotatedKeyOut};
 
@@ -17,29 +18,41 @@ use crate::wire::key::{CreatedKeyOut, DeletedKeyOut, KeyOut, RotatedKeyOut};
 pub enum KeysCommand {
     /// Create a key; its secret is printed once.
     Create {
-        #[arg(long)]
+        /// The account's id (`tidegate accounts list` shows them).
+        #[arg(long, value_name = "ID")]
         account: String,
+        /// The key's name, as pages show it.
         #[arg(long)]
         name: String,
-        /// full_access, generate_only, read_only, monitor_only or key_management.
+        /// The key's scopes as a preset: full_access, generate_only, read_only, monitor_only or
+        /// key_management.
         #[arg(long, conflicts_with = "scopes", required_unless_present = "scopes")]
         preset: Option<String>,
-        /// Comma-separated scopes, e.g. account:read,generation:*.
+        /// Comma-separated scopes instead of a preset, e.g. account:read,generation:read
+        /// (generation:write, generation:read, generation:delete, account:read, health:read,
+        /// library:read, keys:read, keys:write, webhooks:read, webhooks:write).
         #[arg(long, value_delimiter = ',')]
         scopes: Option<Vec<String>>,
-        /// Comma-separated IP addresses or CIDR blocks allowed to use the key.
-        #[arg(long, value_delimiter = ',')]
+        /// Comma-separated IP addresses or CIDR blocks allowed to use the key (default: every
+        /// address).
+        #[arg(
+            long = "allowed-ips",
+            visible_alias = "ips",
+            value_delimiter = ',',
+            value_name = "IPS"
+        )]
         ips: Vec<String>,
-        /// Expiry as RFC 3339 or YYYY-MM-DD.
-        #[arg(long, conflicts_with = "expires_in_days")]
+        /// Expire at this time: RFC 3339 (2030-01-31T12:00:00Z) or YYYY-MM-DD.
+        #[arg(long, value_name = "RFC3339", conflicts_with = "expires_in_days")]
         expires_at: Option<String>,
-        #[arg(long)]
+        /// Expire N days from now (1-3650).
+        #[arg(long, value_name = "N")]
         expires_in_days: Option<i64>,
-        /// Comma-separated model identifiers the key may use.
-        #[arg(long, value_delimiter = ',')]
+        /// Comma-separated model identifiers (owner/name) the key may use (default: every model).
+        #[arg(long, value_delimiter = ',', value_name = "MODELS")]
         allowed_models: Option<Vec<String>>,
         /// Requests per minute for this key (below the plan's limit).
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
         rate_limit: Option<i64>,
         /// Make a test key (bye_test_…).
         #[arg(long)]
@@ -47,28 +60,57 @@ pub enum KeysCommand {
     },
     /// List keys, newest first.
     List {
-        #[arg(long)]
+        /// Only this account's keys (its id).
+        #[arg(long, value_name = "ID")]
         account: Option<String>,
     },
     /// Show one key.
-    Show { id: String },
+    Show {
+        /// The key's id or its display prefix (e.g. bye_bpsF8, or a unique start of it).
+        #[arg(value_name = "ID_OR_PREFIX")]
+        id: String,
+    },
     /// Rotate a key: prints the new key once; the old one works until the grace period ends.
     Rotate {
+        /// The key's id or its display prefix (e.g. bye_bpsF8, or a unique start of it).
+        #[arg(value_name = "ID_OR_PREFIX")]
         id: String,
         /// Hours the old key keeps working (1-168).
         #[arg(long, default_value_t = 24)]
         grace_hours: i64,
     },
     /// End a rotated key's grace period now.
-    ExpireNow { id: String },
+    ExpireNow {
+        /// The key's id or its display prefix (e.g. bye_bpsF8, or a unique start of it).
+        #[arg(value_name = "ID_OR_PREFIX")]
+        id: String,
+    },
     /// Revoke a key (final).
-    Revoke { id: String },
+    Revoke {
+        /// The key's id or its display prefix (e.g. bye_bpsF8, or a unique start of it).
+        #[arg(value_name = "ID_OR_PREFIX")]
+        id: String,
+    },
     /// Delete a key and all its request-log rows (usage roll-ups stay).
-    Delete { id: String },
+    Delete {
+        /// The key's id or its display prefix (e.g. bye_bpsF8, or a unique start of it).
+        #[arg(value_name = "ID_OR_PREFIX")]
+        id: String,
+    },
     /// Disable a key (reversible).
-    Disable { id: String },
+    Disable {
+        /// The key's id or its display prefix (e.g. bye_bpsF8, or a unique start of it).
+        #[arg(value_name = "ID_OR_PREFIX")]
+        id: String,
+    },
+    /// Change what a key may do: its name, expiry, IP allowlist, rate limit or models.
+    Update(UpdateArgs),
     /// Enable a disabled key.
-    Enable { id: String },
+    Enable {
+        /// The key's id or its display prefix (e.g. bye_bpsF8, or a unique start of it).
+        #[arg(value_name = "ID_OR_PREFIX")]
+        id: String,
+    },
 }
 
 fn describe(k: &ApiKey, now: Timestamp) {
@@ -111,7 +153,43 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             println!("{verb} API key \"{}\" ({})", key.name, key.key_prefix);
         }
     };
+    let cmd = match cmd {
+        KeysCommand::Show { id } => KeysCommand::Show {
+            id: resolve_key(&mut db, &id)?,
+        },
+        KeysCommand::Rotate { id, grace_hours } => KeysCommand::Rotate {
+            id: resolve_key(&mut db, &id)?,
+            grace_hours,
+        },
+        KeysCommand::ExpireNow { id } => KeysCommand::ExpireNow {
+            id: resolve_key(&mut db, &id)?,
+        },
+        KeysCommand::Revoke { id } => KeysCommand::Revoke {
+            id: resolve_key(&mut db, &id)?,
+        },
+        KeysCommand::Delete { id } => KeysCommand::Delete {
+            id: resolve_key(&mut db, &id)?,
+        },
+        KeysCommand::Disable { id } => KeysCommand::Disable {
+            id: resolve_key(&mut db, &id)?,
+        },
+        KeysCommand::Enable { id } => KeysCommand::Enable {
+            id: resolve_key(&mut db, &id)?,
+        },
+        other => other,
+    };
     match cmd {
+        KeysCommand::Update(args) => {
+            let (given, patch) = args.patch()?;
+            let id = resolve_key(&mut db, &given)?;
+            let key = update_key(&mut db, &Actor::Cli, now, (None, &id), &patch)?;
+            if ctx.json {
+                print_json(&KeyOut::of(&key, now));
+            } else {
+                println!("Updated API key \"{}\" ({})", key.name, key.key_prefix);
+                describe(&key, now);
+            }
+        }
         KeysCommand::Create {
             account,
             name,
@@ -124,7 +202,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             rate_limit,
             test,
         } => {
-            let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError)?;
+            let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError::new)?;
             let input = CreateKey {
                 account_id: account,
                 name,
@@ -143,7 +221,8 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
                     Environment::Live
                 },
             };
-            let (key, secret) = create_key(&mut db, &format, &Actor::Cli, now, &input)?;
+            let (key, secret) = create_key(&mut db, &format, &Actor::Cli, now, &input)
+                .map_err(unknown(&input.account_id, "--account"))?;
             if ctx.json {
                 print_json(&CreatedKeyOut::of(&key, secret.expose(), now));
             } else {
@@ -192,7 +271,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             }
         }
         KeysCommand::Rotate { id, grace_hours } => {
-            let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError)?;
+            let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError::new)?;
             let (old, new, secret) = rotate_key(
                 &mut db,
                 &format,
@@ -255,7 +334,7 @@ pub fn bench_seed(ctx: &Context, account: &str, count: u64) -> Result<(), CliErr
     const BATCH: u64 = 20_000;
     let store = open_store(&ctx.config)?;
     let mut db = store.db()?;
-    let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError)?;
+    let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError::new)?;
     let now = Clock::system().now();
     let mut done = 0;
     while done < count {

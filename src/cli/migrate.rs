@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{CliError, Context, print_json, print_table};
 use crate::store::copy::{Triggers, describe_postgres, sqlite_to_postgres};
-use crate::store::{Store, StoreOptions, check_postgres_url, open_read_only};
+use crate::store::{Store, StoreOptions, check_postgres_url};
 use crate::wire::admin::MigratedOut;
 
 pub fn run(ctx: &Context, to: Option<String>, from: Option<PathBuf>) -> Result<(), CliError> {
@@ -15,24 +15,28 @@ pub fn run(ctx: &Context, to: Option<String>, from: Option<PathBuf>) -> Result<(
         Some(to) => (to.as_str(), "--to"),
         None if !configured.is_empty() => (configured, "storage.postgres_url"),
         None => {
-            return Err(CliError(
+            return Err(CliError::new(
                 "name the target with --to or storage.postgres_url \
-                 (TIDEGATE_STORAGE__POSTGRES_URL)"
-                    .into(),
+                 (TIDEGATE_STORAGE__POSTGRES_URL)",
             ));
         }
     };
     // The parser's message never repeats the URL, nor its password.
-    check_postgres_url(to).map_err(|m| CliError(format!("{named} {m}")))?;
-    let path = from.unwrap_or_else(|| ctx.config.database_path());
-    let mut source = open_read_only(&path)
-        .map_err(|e| CliError(format!("cannot open {}: {e}", path.display())))?;
+    check_postgres_url(to).map_err(|m| CliError::new(format!("{named} {m}")))?;
+    let path = match from {
+        Some(file) => file,
+        None => {
+            super::require_store(&ctx.config)?;
+            ctx.config.database_path()
+        }
+    };
+    let mut source = super::backup::open_sqlite_file(&path)?;
     let target_name = describe_postgres(to);
     let options = StoreOptions::single(Duration::from_millis(ctx.config.storage.busy_timeout_ms));
     // Migrates the target to this binary's schema first.
     let ca_file = ctx.config.storage.postgres_ca_file.as_deref();
     let store = Store::open_postgres(to, ca_file, &ctx.config.storage.data_dir, options)
-        .map_err(|e| CliError(format!("{target_name}: {e}")))?;
+        .map_err(|e| CliError::new(format!("{target_name}: {e}")))?;
     let mut target = store.db()?;
     let report = sqlite_to_postgres(&mut source, &mut target)?;
     let seconds = report.elapsed.as_secs_f64();

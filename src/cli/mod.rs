@@ -3,6 +3,9 @@
 
 mod accounts;
 mod admin;
+mod backup;
+mod flags;
+mod key_args;
 mod keys;
 mod migrate;
 mod webhooks;
@@ -48,13 +51,33 @@ pub enum Command {
     /// Manage dashboard users.
     #[command(subcommand)]
     Users(admin::UsersCommand),
-    /// Manage credits.
+    /// An account's credits: add, balance, ledger.
     #[command(subcommand)]
     Credits(admin::CreditsCommand),
-    /// Write a consistent copy of the live store to FILE.
-    Backup { file: PathBuf },
-    /// Check a store (the configured one, or FILE): integrity, schema, ledger, activity chain.
-    Check { file: Option<PathBuf> },
+    /// Write a consistent copy of the live store to FILE (a SQLite file, without the generated
+    /// media), or with --with-media DIR a complete data directory: DIR/tidegate.db and
+    /// DIR/media/.
+    Backup {
+        /// The SQLite file to write; it must not exist. Generated media are not in it.
+        #[arg(
+            required_unless_present = "with_media",
+            conflicts_with = "with_media",
+            value_name = "FILE"
+        )]
+        file: Option<PathBuf>,
+        /// Write DIR/tidegate.db and copy the generated media into DIR/media/, so that DIR can
+        /// be served as a data directory; DIR must not exist or be empty.
+        #[arg(long, value_name = "DIR")]
+        with_media: Option<PathBuf>,
+    },
+    /// Check a store (the configured one, or FILE): integrity, schema, ledger, activity chain,
+    /// and that every generated file a generation names is in the media directory beside it.
+    Check {
+        /// A store or backup file to check instead of the configured store; its media are
+        /// checked when a media/ directory is beside it (a backup written with --with-media).
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
     /// Copy the SQLite store (the configured one, or --from FILE) into an empty PostgreSQL
     /// database: every table, in one transaction.
     MigrateStore {
@@ -72,12 +95,19 @@ pub enum Command {
     Audit(admin::AuditCommand),
     /// Run one maintenance job now: expire-rotated-keys, warn-expiring-keys,
     /// purge-request-logs, purge-idempotency-keys or fail-stuck-generations.
-    RunJob { name: String },
+    RunJob {
+        /// expire-rotated-keys, warn-expiring-keys, purge-request-logs, purge-idempotency-keys
+        /// or fail-stuck-generations.
+        #[arg(value_name = "JOB")]
+        name: String,
+    },
     /// Store many keys at once for load tests (their secrets are discarded).
     #[command(hide = true)]
     BenchSeed {
+        /// The account's id.
         #[arg(long)]
         account: String,
+        /// How many keys to store.
         #[arg(long)]
         count: u64,
     },
@@ -85,13 +115,62 @@ pub enum Command {
 
 /// A command's failure: one clear line on stderr and a non-zero exit.
 #[derive(Debug)]
-pub struct CliError(pub String);
+pub struct CliError {
+    pub message: String,
+    /// 1 for a command that failed; 2 when it could not start (no store, bad configuration).
+    pub exit_code: u8,
+}
 
-impl<E: std::fmt::Display> From<E> for CliError {
-    fn from(e: E) -> CliError {
-        CliError(e.to_string())
+impl CliError {
+    pub fn new(message: impl Into<String>) -> CliError {
+        CliError {
+            message: message.into(),
+            exit_code: 1,
+        }
     }
 }
+
+/// A service's refusal, its API field names turned into the flags a user types.
+impl From<crate::service::ServiceError> for CliError {
+    fn from(e: crate::service::ServiceError) -> CliError {
+        match e {
+            crate::service::ServiceError::Invalid { field, message, .. } => {
+                CliError::new(flags::reword(field, &message))
+            }
+            other => CliError::new(other.to_string()),
+        }
+    }
+}
+
+/// A service's "not found" for what the user named with `flag`, said with the value they gave.
+pub fn unknown(given: &str, flag: &str) -> impl FnOnce(crate::service::ServiceError) -> CliError {
+    move |e| match e {
+        crate::service::ServiceError::NotFound(what) => {
+            CliError::new(format!("no {what} with the id {given:?} ({flag})"))
+        }
+        other => CliError::from(other),
+    }
+}
+
+macro_rules! cli_error_from {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for CliError {
+            fn from(e: $t) -> CliError {
+                CliError::new(e.to_string())
+            }
+        }
+    )*};
+}
+
+cli_error_from!(
+    String,
+    std::io::Error,
+    serde_json::Error,
+    crate::store::StoreError,
+    crate::store::copy::CopyError,
+    crate::domain::random::RandomError,
+    crate::jobs::JobError,
+);
 
 pub struct Context {
     pub config: Config,
@@ -117,31 +196,76 @@ pub fn parse() -> Parsed {
 /// Runs a command other than `serve`, which the application runs.
 pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
     match command {
-        Command::Serve => Err(CliError("serve is run by the application".into())),
+        Command::Serve => Err(CliError::new("serve is run by the application")),
         Command::PrintConfig => print_config(ctx),
         Command::Accounts(cmd) => accounts::run(ctx, cmd),
         Command::Keys(cmd) => keys::run(ctx, cmd),
         Command::Webhooks(cmd) => webhooks::run(ctx, cmd),
         Command::Users(cmd) => admin::users(ctx, cmd),
         Command::Credits(cmd) => admin::credits(ctx, cmd),
-        Command::Backup { file } => admin::backup(ctx, file),
-        Command::Check { file } => admin::check(ctx, file),
+        Command::Backup { file, with_media } => backup::backup(
+            ctx,
+            match (file, with_media) {
+                (_, Some(dir)) => backup::Target::WithMedia(dir),
+                (Some(file), None) => backup::Target::File(file),
+                (None, None) => return Err(CliError::new("give FILE or --with-media DIR")),
+            },
+        ),
+        Command::Check { file } => backup::check(ctx, file),
         Command::MigrateStore { to, from } => migrate::run(ctx, to, from),
-        Command::Audit(cmd) => admin::audit(ctx, cmd),
+        Command::Audit(cmd) => backup::audit(ctx, cmd),
         Command::RunJob { name } => admin::run_job(ctx, &name),
         Command::BenchSeed { account, count } => keys::bench_seed(ctx, &account, count),
     }
 }
 
 /// The store the configuration names, opened for one command and brought up to today's rules
-/// (as the server does at start).
+/// (as the server does at start). A command never makes a new SQLite store: the server does at
+/// its first start, with the instance administrator; a command run in the wrong directory
+/// would otherwise work on an empty store of its own.
 fn open_store(config: &crate::config::Config) -> Result<crate::store::Store, CliError> {
+    require_store(config)?;
     let store = crate::store::Store::configured(config, false)?;
     let now = crate::domain::Clock::system().now();
     for change in crate::service::bootstrap::repair(&mut store.db()?, config, now)? {
         eprintln!("note: {change}");
     }
     Ok(store)
+}
+
+/// Refuses (exit code 2) when the configured SQLite store does not exist, naming where it was
+/// looked for. A PostgreSQL store is its database, which the connection answers for.
+pub(crate) fn require_store(config: &crate::config::Config) -> Result<(), CliError> {
+    if config.storage.backend != crate::config::Backend::Sqlite {
+        return Ok(());
+    }
+    let path = config.database_path();
+    if path.is_file() {
+        return Ok(());
+    }
+    let data_dir = &config.storage.data_dir;
+    let relative = if data_dir.is_relative() {
+        let cwd = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|_| "the current directory".into());
+        format!(", relative to {cwd}")
+    } else {
+        String::new()
+    };
+    Err(CliError {
+        message: format!(
+            "no Tidegate store at {} (storage.data_dir = {}{relative}); run it where the server \
+             runs, or pass --config or TIDEGATE_STORAGE__DATA_DIR",
+            absolute(&path).display(),
+            data_dir.display()
+        ),
+        exit_code: 2,
+    })
+}
+
+/// `path` made absolute against the current directory (without resolving links).
+pub fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
 fn print_config(ctx: &Context) -> Result<(), CliError> {

@@ -22,13 +22,19 @@ use crate::wire::webhook::{
 pub enum WebhooksCommand {
     /// Add an endpoint; its signing secret is printed once.
     Add {
-        #[arg(long)]
+        /// The account's id.
+        #[arg(long, value_name = "ID")]
         account: String,
+        /// The https:// URL events are posted to.
         #[arg(long)]
         url: String,
-        /// Comma-separated events (default: the four generation events).
+        /// Comma-separated events (default: the four generation events): generation.started,
+        /// generation.completed, generation.failed, generation.canceled, credits.low_balance,
+        /// apikey.created, apikey.rotated, apikey.revoked, apikey.deleted, apikey.expiring,
+        /// apikey.expired.
         #[arg(long, value_delimiter = ',')]
         events: Option<Vec<String>>,
+        /// A note for people, shown in lists.
         #[arg(long)]
         description: Option<String>,
         /// Add it disabled.
@@ -37,53 +43,78 @@ pub enum WebhooksCommand {
     },
     /// List endpoints (of one account, or all).
     List {
-        #[arg(long)]
+        /// Only this account's endpoints (its id).
+        #[arg(long, value_name = "ID")]
         account: Option<String>,
     },
     /// Show one endpoint.
     Show {
+        /// The endpoint's id (`tidegate webhooks list` shows them).
+        #[arg(value_name = "ENDPOINT_ID")]
         id: String,
     },
+    /// Enable a disabled endpoint (events queued meanwhile wait for deliver-queued).
     Enable {
+        /// The endpoint's id (`tidegate webhooks list` shows them).
+        #[arg(value_name = "ENDPOINT_ID")]
         id: String,
     },
+    /// Disable an endpoint: its events are queued, not sent.
     Disable {
+        /// The endpoint's id (`tidegate webhooks list` shows them).
+        #[arg(value_name = "ENDPOINT_ID")]
         id: String,
     },
     /// Give an endpoint a new signing secret (printed once).
     RotateSecret {
+        /// The endpoint's id (`tidegate webhooks list` shows them).
+        #[arg(value_name = "ENDPOINT_ID")]
         id: String,
     },
     /// Send a webhook.test event.
     Test {
+        /// The endpoint's id (`tidegate webhooks list` shows them).
+        #[arg(value_name = "ENDPOINT_ID")]
         id: String,
     },
     /// An endpoint's delivery log, newest first.
     Deliveries {
+        /// The endpoint's id (`tidegate webhooks list` shows them).
+        #[arg(value_name = "ENDPOINT_ID")]
         id: String,
-        /// pending, succeeded, failed, queued or expired.
+        /// Only deliveries in this state: pending, succeeded, failed, queued or expired.
         #[arg(long)]
         status: Option<String>,
-        #[arg(long, default_value_t = 50)]
+        /// At most this many deliveries.
+        #[arg(long, value_name = "N", default_value_t = 50)]
         limit: usize,
     },
     /// Send the event of a past delivery again, as a new delivery.
     Replay {
+        /// The endpoint's id (`tidegate webhooks list` shows them).
+        #[arg(value_name = "ENDPOINT_ID")]
         id: String,
+        /// The id of the delivery to send again (`tidegate webhooks deliveries` shows them).
+        #[arg(value_name = "DELIVERY_ID")]
         delivery: String,
     },
     /// Send the events queued while the endpoint was disabled.
     DeliverQueued {
+        /// The endpoint's id (`tidegate webhooks list` shows them).
+        #[arg(value_name = "ENDPOINT_ID")]
         id: String,
     },
     /// Delete an endpoint and its delivery log.
     Delete {
+        /// The endpoint's id (`tidegate webhooks list` shows them).
+        #[arg(value_name = "ENDPOINT_ID")]
         id: String,
     },
 }
 
 fn endpoint_of(db: &mut Db, id: &str) -> Result<Endpoint, CliError> {
-    get_endpoint_any(&db.read(), id)?.ok_or_else(|| CliError(format!("no webhook endpoint {id}")))
+    get_endpoint_any(&db.read(), id)?
+        .ok_or_else(|| CliError::new(format!("no webhook endpoint {id}")))
 }
 
 pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
@@ -223,9 +254,7 @@ pub fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             let status = status
                 .map(|s| {
                     DeliveryStatus::parse(&s).ok_or_else(|| {
-                        CliError(
-                            "status: one of pending, succeeded, failed, queued, expired".into(),
-                        )
+                        CliError::new("status: one of pending, succeeded, failed, queued, expired")
                     })
                 })
                 .transpose()?;

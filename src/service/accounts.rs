@@ -154,3 +154,94 @@ pub fn create_account(
 pub fn plan_names(config: &Config) -> String {
     config.plans.keys().cloned().collect::<Vec<_>>().join(", ")
 }
+
+/// One account as the operator sees it: who owns it, who is in it, how many keys it has.
+pub struct AccountDetail {
+    pub account: Account,
+    pub primary_owner: Option<String>,
+    pub members: Vec<crate::domain::account::Member>,
+    pub active_keys: i64,
+    pub keys: i64,
+}
+
+/// The live account with its members and key counts.
+pub fn detail(db: &mut Db, id: &str, now: Timestamp) -> Result<AccountDetail, ServiceError> {
+    let tx = db.read();
+    let account = live(&tx, id)?;
+    let members = crate::store::members::list(&tx, id)?;
+    let primary_owner = members
+        .iter()
+        .find(|m| m.role == Role::PrimaryOwner)
+        .map(|m| m.email.clone());
+    let (active_keys, keys) = accounts::key_counts(&tx, id, now)?;
+    Ok(AccountDetail {
+        account,
+        primary_owner,
+        members,
+        active_keys,
+        keys,
+    })
+}
+
+/// The account, unless it does not exist or was deleted.
+pub fn live(tx: &Tx<'_>, id: &str) -> Result<Account, ServiceError> {
+    if !crate::domain::name::can_match(id) {
+        return Err(ServiceError::NotFound("account"));
+    }
+    accounts::get_account(tx, id)?
+        .filter(Account::is_live)
+        .ok_or(ServiceError::NotFound("account"))
+}
+
+/// What deleting an account ended.
+pub struct DeletedAccount {
+    pub account: Account,
+    pub keys_revoked: u64,
+    pub members_removed: u64,
+    pub webhook_endpoints_deleted: u64,
+}
+
+/// Deletes an account in one transaction, once `confirm` repeats its name: its keys are
+/// revoked, its members and webhook endpoints removed, and the account marked deleted. Its
+/// credit ledger, generations, request logs and activity stay: the activity chain and the
+/// ledger are records that must not lose rows.
+pub fn delete_account(
+    db: &mut Db,
+    actor: &Actor,
+    now: Timestamp,
+    id: &str,
+    confirm: &str,
+) -> Result<DeletedAccount, ServiceError> {
+    let tx = db.write()?;
+    let account = live(&tx, id)?;
+    if confirm != account.name {
+        return Err(ServiceError::invalid(
+            "confirm",
+            format!(
+                "{confirm:?} is not the account's name; repeat its name, {:?}, to delete it",
+                account.name
+            ),
+        ));
+    }
+    let webhook_endpoints_deleted = crate::store::webhooks::delete_endpoints_of(&tx, id)?;
+    let (keys_revoked, members_removed) = accounts::mark_deleted(&tx, id, now)?;
+    let deleted = Note {
+        account_id: Some(id),
+        category: Category::Account,
+        action: "deleted",
+        target: Some(id),
+        description: format!(
+            "Deleted account \"{}\": {keys_revoked} keys revoked, {members_removed} members \
+             removed, {webhook_endpoints_deleted} webhook endpoints deleted",
+            account.name
+        ),
+    };
+    changes::record(&tx, actor, Change::Note(deleted), now)?;
+    tx.commit()?;
+    Ok(DeletedAccount {
+        account,
+        keys_revoked,
+        members_removed,
+        webhook_endpoints_deleted,
+    })
+}

@@ -8,6 +8,8 @@ use crate::domain::log::ChainBreak;
 use crate::store::Db;
 use crate::store::activity::verify;
 use crate::store::check as store;
+use crate::store::generations::referenced_files;
+use crate::store::media::MediaStore;
 
 /// Whether the store answers, for the readiness probe.
 pub fn ready(db: &mut Db) -> Result<(), ServiceError> {
@@ -22,6 +24,10 @@ pub struct CheckReport {
     pub ledger_mismatches: Vec<String>,
     pub activity_rows: i64,
     pub activity_break: Option<String>,
+    /// Files the generations name, checked on disk (`None`: no media directory to check).
+    pub media_files: Option<usize>,
+    /// `<generation id>/<file>` of each named file that is not there.
+    pub media_missing: Vec<String>,
 }
 
 impl CheckReport {
@@ -30,6 +36,7 @@ impl CheckReport {
             && self.schema_version == self.expected_schema_version
             && self.ledger_mismatches.is_empty()
             && self.activity_break.is_none()
+            && self.media_missing.is_empty()
     }
 
     pub fn lines(&self) -> Vec<String> {
@@ -64,6 +71,26 @@ impl CheckReport {
             ),
             Some(b) => format!("{} activity chain broken: {b}", mark(false)),
         });
+        match self.media_files {
+            None => out.push(format!(
+                "{} media not checked: no media directory beside the store",
+                mark(true)
+            )),
+            Some(n) if self.media_missing.is_empty() => out.push(format!(
+                "{} every generated file is there ({n} files)",
+                mark(true)
+            )),
+            Some(n) => {
+                out.push(format!(
+                    "{} {} of {n} generated files are missing",
+                    mark(false),
+                    self.media_missing.len()
+                ));
+                for missing in &self.media_missing {
+                    out.push(format!("{} missing media/{missing}", mark(false)));
+                }
+            }
+        }
         out
     }
 }
@@ -81,7 +108,8 @@ pub fn describe_break(b: &ChainBreak) -> String {
 /// first schema has them.
 const GENERATIONS_SCHEMA: usize = 5;
 
-pub fn run_checks(db: &mut Db) -> Result<CheckReport, ServiceError> {
+/// The checks, and with `media` the files the generations name: each must be there.
+pub fn run_checks(db: &mut Db, media: Option<&MediaStore>) -> Result<CheckReport, ServiceError> {
     let tx = db.read();
     let integrity = store::integrity(&tx)?;
     let version = store::schema_version(&tx)?;
@@ -99,7 +127,27 @@ pub fn run_checks(db: &mut Db) -> Result<CheckReport, ServiceError> {
         );
     }
     let (rows, chain) = verify(&tx)?;
+    let has_generations =
+        tx.engine() == crate::store::Engine::Postgres || version >= GENERATIONS_SCHEMA;
+    let (media_files, media_missing) = match media.filter(|_| has_generations) {
+        None => (None, Vec::new()),
+        Some(media) => {
+            let mut count = 0;
+            let mut missing = Vec::new();
+            for (id, names) in referenced_files(&tx)? {
+                for name in names {
+                    count += 1;
+                    if media.file(&id, &name).is_none() {
+                        missing.push(format!("{id}/{name}"));
+                    }
+                }
+            }
+            (Some(count), missing)
+        }
+    };
     Ok(CheckReport {
+        media_files,
+        media_missing,
         integrity,
         schema_version: version,
         expected_schema_version: store::current_schema_version(tx.engine()),

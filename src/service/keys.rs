@@ -239,6 +239,31 @@ pub fn get_key(tx: &Tx<'_>, id: &str) -> Result<ApiKey, ServiceError> {
     keys::get_key(tx, id)?.ok_or(ServiceError::NotFound("api key"))
 }
 
+/// What an id or a display prefix (`bye_bpsF8`, or any start of one) names.
+pub enum KeyMatch {
+    One(Box<ApiKey>),
+    /// Several keys: the first few of them, oldest first.
+    Several(Vec<ApiKey>),
+    Nothing,
+}
+
+/// The key with this id, else the keys whose display prefix starts with `given`.
+pub fn find_by_id_or_prefix(tx: &Tx<'_>, given: &str) -> Result<KeyMatch, ServiceError> {
+    const SHOWN: i64 = 20;
+    if given.is_empty() || !can_match(given) {
+        return Ok(KeyMatch::Nothing);
+    }
+    if let Some(key) = keys::get_key(tx, given)? {
+        return Ok(KeyMatch::One(Box::new(key)));
+    }
+    let mut found = keys::with_prefix(tx, given, SHOWN)?;
+    Ok(match found.len() {
+        0 => KeyMatch::Nothing,
+        1 => KeyMatch::One(Box::new(found.remove(0))),
+        _ => KeyMatch::Several(found),
+    })
+}
+
 /// The key, if it belongs to `account` (any account when `None`, as for the command line). A key
 /// of another account is indistinguishable from a missing one.
 pub fn get_key_in(tx: &Tx<'_>, account: Option<&str>, id: &str) -> Result<ApiKey, ServiceError> {

@@ -15,6 +15,7 @@ pub(crate) mod lifecycle;
 pub(crate) mod logs;
 pub(crate) mod maintenance;
 pub(crate) mod members;
+pub(crate) mod memberships;
 pub(crate) mod password;
 pub(crate) mod preauth;
 pub(crate) mod rate_limit;

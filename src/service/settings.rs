@@ -50,6 +50,7 @@ pub fn rename(
 ) -> Result<(), ServiceError> {
     let name = Name::parse(name).map_err(|m| ServiceError::invalid("name", m))?;
     let tx = db.write()?;
+    super::accounts::live(&tx, account_id)?;
     store::rename_account(&tx, account_id, name.as_str())?;
     record(
         &tx,

@@ -105,6 +105,65 @@ pub fn overview(tx: &Tx<'_>, now: Timestamp) -> Result<Vec<AccountOverview>, Sto
     })
 }
 
+/// (active, all) keys of the account; active: neither revoked, disabled nor expired at `now`.
+pub fn key_counts(tx: &Tx<'_>, account_id: &str, now: Timestamp) -> Result<(i64, i64), StoreError> {
+    tx.query_one(
+        "SELECT
+            (SELECT count(*) FROM api_keys k WHERE k.account_id = ?1 AND k.revoked_at IS NULL
+              AND k.disabled_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?2)),
+            (SELECT count(*) FROM api_keys k WHERE k.account_id = ?1)",
+        &[&account_id, &now.0],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
+/// Ends what a deleted account held: its keys are revoked (their rows and request logs stay for
+/// the record), its memberships removed, the sessions in it lose their workspace, and the
+/// account row is marked deleted (its ledger, generations and activity refer to it). Returns
+/// (keys revoked, memberships removed).
+pub fn mark_deleted(
+    tx: &Tx<'_>,
+    account_id: &str,
+    now: Timestamp,
+) -> Result<(u64, u64), StoreError> {
+    let keys = tx.execute(
+        "UPDATE api_keys SET revoked_at = ?2 WHERE account_id = ?1 AND revoked_at IS NULL",
+        &[&account_id, &now.0],
+    )?;
+    let members = tx.execute(
+        "DELETE FROM memberships WHERE account_id = ?1",
+        &[&account_id],
+    )?;
+    tx.execute(
+        "UPDATE sessions SET account_id = NULL WHERE account_id = ?1",
+        &[&account_id],
+    )?;
+    tx.execute(
+        "UPDATE accounts SET deleted_at = ?2 WHERE id = ?1",
+        &[&account_id, &now.0],
+    )?;
+    Ok((keys as u64, members as u64))
+}
+
+/// The live accounts the user is the primary owner of: (id, name).
+pub fn primary_owner_of(tx: &Tx<'_>, user_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+    tx.query_all(
+        "SELECT a.id, a.name FROM memberships m JOIN accounts a ON a.id = m.account_id
+         WHERE m.user_id = ?1 AND m.role = 'primary-owner' AND a.deleted_at IS NULL
+         ORDER BY a.name, a.id",
+        &[&user_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
+/// Deletes a user; their memberships and sessions go with them (foreign keys).
+pub fn delete_user(tx: &Tx<'_>, user_id: &str) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM memberships WHERE user_id = ?1", &[&user_id])?;
+    tx.execute("DELETE FROM sessions WHERE user_id = ?1", &[&user_id])?;
+    tx.execute("DELETE FROM users WHERE id = ?1", &[&user_id])?;
+    Ok(())
+}
+
 pub struct NewUser<'a> {
     pub id: &'a str,
     pub email: &'a str,

@@ -391,3 +391,14 @@ pub fn add_charged_cost(
     )?;
     Ok(())
 }
+
+/// The files each generation's record names and that should be on disk (not yet purged):
+/// (generation id, file names).
+pub fn referenced_files(tx: &Tx<'_>) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+    tx.query_all(
+        "SELECT id, output_files FROM generations
+         WHERE output_files IS NOT NULL AND files_removed = 0 ORDER BY created_at, id",
+        &[],
+        |r| Ok((r.get(0)?, json_list(r.get(1)?).unwrap_or_default())),
+    )
+}

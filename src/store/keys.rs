@@ -80,6 +80,16 @@ pub fn get_key(tx: &Tx<'_>, id: &str) -> Result<Option<ApiKey>, StoreError> {
     tx.query_opt(&sql, &[&id], key_from_row)
 }
 
+/// Keys whose display prefix starts with `start`, oldest first, at most `limit` of them.
+pub fn with_prefix(tx: &Tx<'_>, start: &str, limit: i64) -> Result<Vec<ApiKey>, StoreError> {
+    let sql = format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys k
+         WHERE substr(k.key_prefix, 1, length(CAST(?1 AS TEXT))) = CAST(?1 AS TEXT)
+         ORDER BY k.created_at, k.id LIMIT ?2"
+    );
+    tx.query_all(&sql, &[&start, &limit], key_from_row)
+}
+
 pub fn list_keys(tx: &Tx<'_>, account_id: Option<&str>) -> Result<Vec<ApiKey>, StoreError> {
     let sql = format!(
         "SELECT {KEY_COLUMNS} FROM api_keys k WHERE (CAST(?1 AS TEXT) IS NULL OR k.account_id = ?1)

@@ -100,6 +100,42 @@ impl MediaStore {
         Ok(count)
     }
 
+    /// Whether the media directory exists (a plain backup file has none beside it).
+    pub fn exists(&self) -> bool {
+        self.root.is_dir()
+    }
+
+    /// Copies every stored file (well-formed generation directories and file names only) into
+    /// `<target_dir>/media/`, keeping the layout; returns (files, bytes) copied.
+    pub fn copy_to(&self, target_dir: &Path) -> io::Result<(u64, u64)> {
+        let target = target_dir.join("media");
+        let (mut files, mut bytes) = (0, 0);
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((0, 0)),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let id = entry.file_name().to_string_lossy().into_owned();
+            if !valid_id(&id) || !entry.file_type()?.is_dir() {
+                continue;
+            }
+            let into = target.join(&id);
+            std::fs::create_dir_all(&into)?;
+            for file in std::fs::read_dir(entry.path())? {
+                let file = file?;
+                let name = file.file_name().to_string_lossy().into_owned();
+                if !valid_name(&name) || !file.file_type()?.is_file() {
+                    continue;
+                }
+                bytes += std::fs::copy(file.path(), into.join(&name))?;
+                files += 1;
+            }
+        }
+        Ok((files, bytes))
+    }
+
     /// A real write, read back and delete under the media directory; returns how long it took.
     pub fn probe(&self) -> Result<Duration, String> {
         let started = Instant::now();

@@ -47,6 +47,15 @@ pub struct BackupOut {
     pub backup: PathBuf,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub copied: Option<CopiedOut>,
+    /// The generated media copied beside the file (`--with-media`); absent: not included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaOut>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MediaOut {
+    pub files: u64,
+    pub bytes: u64,
 }
 
 /// The rows copied per table, in all, and how long it took.
@@ -106,4 +115,105 @@ pub struct ChainOut {
     pub intact: bool,
     #[serde(rename = "break")]
     pub first_break: Option<String>,
+}
+
+/// `accounts show`: the account, its owner and members, and its keys counted.
+#[derive(Debug, Serialize)]
+pub struct AccountDetailOut {
+    #[serde(flatten)]
+    pub account: super::account::AccountOut,
+    pub kind: &'static str,
+    pub primary_owner: Option<String>,
+    pub members: Vec<MemberOut>,
+    pub keys: KeyCountsOut,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MemberOut {
+    pub user_id: String,
+    pub email: String,
+    pub role: super::account::Role,
+    pub joined_at: super::Time,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KeyCountsOut {
+    pub active: i64,
+    pub total: i64,
+}
+
+impl AccountDetailOut {
+    pub fn of(d: &crate::service::accounts::AccountDetail) -> AccountDetailOut {
+        AccountDetailOut {
+            account: super::account::AccountOut::of(&d.account),
+            kind: if d.account.is_personal {
+                "personal"
+            } else {
+                "team"
+            },
+            primary_owner: d.primary_owner.clone(),
+            members: d
+                .members
+                .iter()
+                .map(|m| MemberOut {
+                    user_id: m.user_id.clone(),
+                    email: m.email.clone(),
+                    role: super::account::Role(m.role),
+                    joined_at: super::Time(m.joined_at),
+                })
+                .collect(),
+            keys: KeyCountsOut {
+                active: d.active_keys,
+                total: d.keys,
+            },
+        }
+    }
+}
+
+/// `accounts delete`: the account deleted and what went with it.
+#[derive(Debug, Serialize)]
+pub struct AccountDeletedOut {
+    pub id: String,
+    pub name: String,
+    pub deleted: bool,
+    pub keys_revoked: u64,
+    pub members_removed: u64,
+    pub webhook_endpoints_deleted: u64,
+}
+
+/// `credits balance`.
+#[derive(Debug, Serialize)]
+pub struct BalanceOut {
+    pub account_id: String,
+    pub credit_balance: Credits,
+}
+
+/// `credits list`: one ledger row, with the balance it left.
+#[derive(Debug, Serialize)]
+pub struct LedgerEntryOut {
+    pub created_at: super::Time,
+    /// `add`, `reserve`, `charge` or `refund`.
+    pub kind: String,
+    pub amount: Credits,
+    pub balance_after: Credits,
+    pub reference: Option<String>,
+    pub actor: String,
+}
+
+/// `users add-membership` and `users remove-membership`.
+#[derive(Debug, Serialize)]
+pub struct MembershipOut {
+    pub email: String,
+    pub account_id: String,
+    pub role: super::account::Role,
+    /// False once the membership was removed.
+    pub member: bool,
+}
+
+/// `users delete`.
+#[derive(Debug, Serialize)]
+pub struct UserDeletedOut {
+    pub id: String,
+    pub email: String,
+    pub deleted: bool,
 }

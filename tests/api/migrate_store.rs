@@ -182,6 +182,24 @@ fn migrate(app: &TestApp, url: &str) -> Vec<(String, i64)> {
     counts
 }
 
+/// Copies `<from>/media/<generation>/<file>` into `<to>/media/`, as an operator moving a data
+/// directory does.
+fn copy_media(from: &Path, to: &Path) {
+    let Ok(generations) = std::fs::read_dir(from.join("media")) else {
+        return;
+    };
+    for generation in generations.map(Result::unwrap) {
+        let into = to.join("media").join(generation.file_name());
+        std::fs::create_dir_all(&into).unwrap();
+        for file in std::fs::read_dir(generation.path())
+            .unwrap()
+            .map(Result::unwrap)
+        {
+            std::fs::copy(file.path(), into.join(file.file_name())).unwrap();
+        }
+    }
+}
+
 /// `tidegate check --json` on the PostgreSQL store at `url`.
 fn check_postgres(data_dir: &Path, url: &str) -> Value {
     let out = run_binary(
@@ -363,6 +381,8 @@ async fn a_sqlite_install_moves_to_postgres_row_for_row_and_serves_from_there() 
         .run(async move {
             let dir = tempfile::tempdir().unwrap();
             std::fs::write(dir.path().join(MARKER), &url_for_server).unwrap();
+            // The generated media move with the store (`check` looks for them).
+            copy_media(app.data_dir.path(), dir.path());
             let mut moved = spawn_app_in(dir, &[]).await;
             moved.account_id = app.account_id.clone();
             assert_eq!(moved.get("/v1/status", Some(&old_key)).await.status(), 200);
@@ -571,6 +591,7 @@ async fn a_postgres_store_is_backed_up_into_a_sqlite_file_that_checks_restores_a
             // new ids.
             let dir = tempfile::tempdir().unwrap();
             std::fs::copy(&file, dir.path().join("tidegate.db")).unwrap();
+            copy_media(app.data_dir.path(), dir.path());
             let account_id = app.account_id.clone();
             Backend::Sqlite
                 .run(async move {

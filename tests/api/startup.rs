@@ -26,6 +26,13 @@ impl Drop for Running {
     }
 }
 
+impl Running {
+    /// What the server printed on stdout up to its listening line.
+    pub fn printed(&self) -> &[String] {
+        &self.printed
+    }
+}
+
 /// Starts `tidegate` with no arguments in `dir` and waits for its listening line.
 pub fn start_binary(dir: &std::path::Path, env: &[(&str, &str)]) -> (Running, String) {
     start_binary_logging(dir, env, Stdio::null())
@@ -323,11 +330,14 @@ fn print_config_shows_the_effective_values_from_file_and_environment() {
 #[test]
 fn the_schema_is_migrated_once_with_wal_and_foreign_keys() {
     let dir = tempfile::tempdir().unwrap();
+    let (mut running, _) = start_binary(dir.path(), &[]);
+    assert_eq!(stop_with(&mut running, "-TERM"), 0);
+    let data = dir.path().join("data");
     for _ in 0..2 {
-        let out = run_binary(dir.path(), &["accounts", "list"], &[]);
+        let out = run_binary(&data, &["accounts", "list"], &[]);
         assert_eq!(out.status, 0, "{}", out.stderr);
     }
-    let conn = rusqlite::Connection::open(dir.path().join("tidegate.db")).unwrap();
+    let conn = rusqlite::Connection::open(data.join("tidegate.db")).unwrap();
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();

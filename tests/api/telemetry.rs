@@ -15,6 +15,14 @@ async fn every_log_line_of_a_request_carries_its_id_method_route_and_key() {
         let v: Value = serde_json::from_str(out).unwrap();
         v[name].as_str().unwrap().to_owned()
     };
+    // The server makes the store; the commands work on it beside the server.
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let env = [
+        ("TIDEGATE_TELEMETRY__LEVEL", "debug"),
+        ("TIDEGATE_TELEMETRY__FORMAT", "json"),
+    ];
+    let (mut running, address) = start_binary_logging(dir.path(), &env, Stdio::from(log));
     let account = run_binary(
         &data,
         &[
@@ -45,13 +53,6 @@ async fn every_log_line_of_a_request_carries_its_id_method_route_and_key() {
         &[],
     );
     let (secret, prefix) = (field(&key.stdout, "key"), field(&key.stdout, "key_prefix"));
-    let log_path = dir.path().join("server.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let env = [
-        ("TIDEGATE_TELEMETRY__LEVEL", "debug"),
-        ("TIDEGATE_TELEMETRY__FORMAT", "json"),
-    ];
-    let (mut running, address) = start_binary_logging(dir.path(), &env, Stdio::from(log));
 
     let response = reqwest::Client::new()
         .get(format!("{address}/v1/status"))

@@ -207,3 +207,12 @@ pub fn delete_endpoint(tx: &Tx<'_>, id: &str) -> Result<(), StoreError> {
     tx.execute("DELETE FROM webhook_endpoints WHERE id = ?1", &[&id])?;
     Ok(())
 }
+
+/// Deletes every endpoint of the account (their deliveries go with them); returns how many.
+pub fn delete_endpoints_of(tx: &Tx<'_>, account_id: &str) -> Result<u64, StoreError> {
+    let n = tx.execute(
+        "DELETE FROM webhook_endpoints WHERE account_id = ?1",
+        &[&account_id],
+    )?;
+    Ok(n as u64)
+}

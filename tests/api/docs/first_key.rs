@@ -136,6 +136,21 @@ async fn the_readmes_first_key_path_works_as_written() {
         matches_shown(admin_line, admin_printed),
         "{admin_line}\n{printed}"
     );
+    // Then where the store is, as an absolute path.
+    assert!(
+        started
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("Data directory: /")),
+        "{started}"
+    );
+    let data = dir.path().join("data").canonicalize().unwrap();
+    assert!(
+        running
+            .printed
+            .contains(&format!("Data directory: {}", data.display())),
+        "{printed}"
+    );
     let admin_password = after(admin_printed, "with password ");
 
     // The commands, in order, each followed by the output it prints.
