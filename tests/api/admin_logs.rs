@@ -24,14 +24,14 @@ async fn the_logs_page_shows_filters_and_exports_the_workspaces_requests() {
 
     let html = page(&client, &app, "/logs").await;
     assert!(html.contains("/v1/usage") && html.contains("days=7"));
-    assert!(html.contains("<code>BSE1003</code>"));
+    assert!(html.contains(">BSE1003</code>"));
     assert!(
         html.contains("</span>test key (bye_"),
         "rows name their key"
     );
 
     let html = page(&client, &app, "/logs?status=4xx").await;
-    assert!(html.contains("<code>BSE1003</code>") && !html.contains("days=7"));
+    assert!(html.contains(">BSE1003</code>") && !html.contains("days=7"));
     let html = page(&client, &app, &format!("/logs?q={denied_id}")).await;
     assert_eq!(html.matches("<tr>").count(), 2, "header and the one row");
     let html = page(&client, &app, "/logs?endpoint=/v1/usage").await;
@@ -116,7 +116,7 @@ async fn the_key_detail_page_shows_the_chain_the_chart_and_the_grace_telemetry()
 
     let html = page(&client, &app, &format!("/keys/{id}")).await;
     assert!(
-        html.contains("Requests since rotation: <strong>2</strong>"),
+        html.contains("Requests since rotation: <strong data-number=\"2\">2</strong>"),
         "{html}"
     );
     assert!(
@@ -215,8 +215,11 @@ async fn the_usage_page_counts_requests_by_day_endpoint_and_key() {
     ]);
     let client = signed_in_member(&app).await;
     let html = page(&client, &app, "/usage").await;
-    assert!(html.contains("<p class=\"big\">4</p>"), "{html}");
-    assert!(html.contains("3 succeeded · 1 client errors"));
+    assert!(
+        html.contains("<p class=\"big\"><span data-number=\"4\">4</span></p>"),
+        "{html}"
+    );
+    assert!(html.contains("<span data-number=\"3\">3</span> succeeded · <span data-number=\"1\">1</span> client errors"));
     assert!(html.contains("7.500"));
     assert!(html.contains("/v1/status") && html.contains("test key (bye_"));
     assert!(html.contains("4 requests</title>"));

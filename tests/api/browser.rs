@@ -173,7 +173,7 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
     // The requests are on the logs page and in its CSV export.
     browser.goto(&format!("{}/logs", app.address)).await;
     let logs = browser.source().await;
-    assert!(logs.contains("<code>/v1/status</code>") && logs.contains("<code>BSE1003</code>"));
+    assert!(logs.contains("<code>/v1/status</code>") && logs.contains(">BSE1003</code>"));
     browser.screenshot_views("logs").await;
     let csv = browser
         .script("return fetch('/logs/export/csv').then(r => r.text());")
