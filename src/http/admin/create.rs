@@ -122,7 +122,8 @@ pub async fn show(owner: OwnerSession) -> Result<HttpResponse, AdminError> {
     form_page(&session.0, &typed, "", "", actix_web::http::StatusCode::OK)
 }
 
-fn list(raw: &str) -> Vec<String> {
+/// A comma-separated field as its entries.
+pub(super) fn list(raw: &str) -> Vec<String> {
     raw.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())

@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::create::list;
 use crate::domain::KeyStatus;
 use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, OwnerSession};
@@ -113,14 +114,6 @@ pub async fn show(
 ) -> Result<HttpResponse, AdminError> {
     let (key, fixed) = load(&state, owner.account_id.clone(), id.into_inner()).await?;
     render(&owner.session.0, &key, fixed, Typed::of(&key), ("", ""))
-}
-
-fn list(raw: &str) -> Vec<String> {
-    raw.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 /// The changes between what the key holds and what was sent; a field left as it was is absent.
