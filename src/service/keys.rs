@@ -9,7 +9,7 @@ use crate::domain::{
     Environment, IpAllowlist, KeyFormat, KeySecret, KeyStatus, Name, Preset, ScopeSet, Timestamp,
 };
 use crate::store::accounts;
-pub use crate::store::keys::KeyFilter;
+pub use crate::store::keys::{KeyFilter, KeyNeed};
 
 use crate::store::keys;
 use crate::store::{Db, Tx};

@@ -49,6 +49,17 @@ pub fn usage_report(
 }
 
 /// One key's requests per route and per day from `since_day` on.
+/// Requests of each of an account's keys per day from `since_day` on: (key id, day, requests).
+pub fn requests_per_key_day(
+    tx: &Tx<'_>,
+    account_id: &str,
+    since_day: &str,
+) -> Result<Vec<(String, String, i64)>, ServiceError> {
+    Ok(crate::store::usage::daily_requests(
+        tx, account_id, since_day,
+    )?)
+}
+
 pub fn key_usage(
     tx: &Tx<'_>,
     key_id: &str,

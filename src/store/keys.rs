@@ -233,9 +233,42 @@ fn status_condition(status: KeyStatus) -> &'static str {
     }
 }
 
+/// Keys that need a look: about to expire, or no longer used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyNeed {
+    /// Working now and expiring within 7 days.
+    ExpiringSoon,
+    /// Not revoked, older than 30 days and unused for 30 days.
+    Unused,
+}
+
+impl KeyNeed {
+    pub fn parse(s: &str) -> Option<KeyNeed> {
+        match s {
+            "expiring" => Some(KeyNeed::ExpiringSoon),
+            "unused" => Some(KeyNeed::Unused),
+            _ => None,
+        }
+    }
+
+    fn condition(self) -> &'static str {
+        match self {
+            KeyNeed::ExpiringSoon => {
+                "k.revoked_at IS NULL AND k.disabled_at IS NULL AND k.expires_at > ?3
+                 AND k.expires_at <= ?3 + 604800000"
+            }
+            KeyNeed::Unused => {
+                "k.revoked_at IS NULL AND k.created_at < ?3 - 2592000000
+                 AND (k.last_used_at IS NULL OR k.last_used_at < ?3 - 2592000000)"
+            }
+        }
+    }
+}
+
 pub struct KeyFilter<'a> {
     pub account_id: &'a str,
     pub status: Option<KeyStatus>,
+    pub need: Option<KeyNeed>,
     pub search: Option<&'a str>,
     pub limit: i64,
     pub offset: i64,
@@ -245,16 +278,18 @@ pub struct KeyFilter<'a> {
 /// One page of an account's keys, newest first, and the number matching the filter.
 pub fn search_keys(tx: &Tx<'_>, f: &KeyFilter<'_>) -> Result<(Vec<ApiKey>, i64), StoreError> {
     let status = f.status.map(status_condition).unwrap_or("1 = 1");
+    let need = f.need.map(KeyNeed::condition).unwrap_or("1 = 1");
     let like = tx.engine().like();
     let filter = format!(
-        "FROM api_keys k WHERE k.account_id = ?1 AND ({status})
+        "FROM api_keys k WHERE k.account_id = ?1 AND ({status}) AND ({need})
          AND (CAST(?2 AS TEXT) IS NULL OR k.name {like} '%' || ?2 || '%' ESCAPE '\\'
               OR k.key_prefix {like} ?2 || '%' ESCAPE '\\')"
     );
     let search = f.search.map(super::logs::like_escape);
     let all: [&dyn super::engine::Param; 3] = [&f.account_id, &search, &f.now.0];
     // `?3` (now) only appears in some status conditions; bind only the parameters present.
-    let params = &all[..if status.contains("?3") { 3 } else { 2 }];
+    let with_now = status.contains("?3") || need.contains("?3");
+    let params = &all[..if with_now { 3 } else { 2 }];
     let count_sql = format!("SELECT count(*) {filter}");
     let total: i64 = tx.query_one(&count_sql, params, |r| r.get(0))?;
     let page_sql = format!(

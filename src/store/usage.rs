@@ -200,3 +200,17 @@ pub fn account_generation_totals(
         |r| Ok((r.get(0)?, Money(r.get(1)?))),
     )
 }
+
+/// An account's requests per key and day from `since_day` on (keys still there).
+pub fn daily_requests(
+    tx: &Tx<'_>,
+    account_id: &str,
+    since_day: &str,
+) -> Result<Vec<(String, String, i64)>, StoreError> {
+    tx.query_all(
+        "SELECT key_id, day, SUM(requests) FROM usage_daily
+         WHERE account_id = ?1 AND day >= ?2 AND key_id IS NOT NULL GROUP BY key_id, day",
+        &[&account_id, &since_day],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+}

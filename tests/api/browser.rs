@@ -169,6 +169,23 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
     browser.wait_for("<h1>API keys</h1>").await;
     assert_eq!(app.get("/v1/status", Some(&old)).await.status(), 401);
     browser.screenshot_views("keys").await;
+    // A row's actions are in its menu: open it, disable the key from there, enable it again.
+    browser
+        .click("tbody tr:first-child details.menu summary")
+        .await;
+    browser.screenshot("keys-menu").await;
+    browser
+        .click("tbody tr:first-child details.menu button[type=submit]")
+        .await;
+    browser.wait_for(">Disabled</span>").await;
+    browser
+        .click("tbody tr:first-child details.menu summary")
+        .await;
+    browser
+        .click("tbody tr:first-child details.menu button[type=submit]")
+        .await;
+    browser.wait_for("<h1>API keys</h1>").await;
+    assert!(!browser.source().await.contains(">Disabled</span>"));
 
     // The requests are on the logs page and in its CSV export.
     browser.goto(&format!("{}/logs", app.address)).await;

@@ -198,3 +198,55 @@ async fn the_key_page_says_what_each_error_code_means() {
         "the meaning beside the code"
     );
 }
+
+/// The table row of a key on a keys page.
+fn row_of<'a>(page: &'a str, id: &str) -> &'a str {
+    let at = page
+        .find(&format!("href=\"/keys/{id}\""))
+        .unwrap_or_else(|| panic!("{id} listed"));
+    let start = page[..at].rfind("<tr>").unwrap();
+    let end = at + page[at..].find("</tr>").unwrap();
+    &page[start..end]
+}
+
+backend_tests!(the_keys_list_shows_use_and_expiry_and_finds_keys_that_need_a_look);
+async fn the_keys_list_shows_use_and_expiry_and_finds_keys_that_need_a_look() {
+    let app = spawn_app().await;
+    let owner = person(&app, "owner@example.com", "owner").await;
+    let (busy, secret) = app.create_key(&[]);
+    for _ in 0..3 {
+        assert_eq!(app.get("/v1/status", Some(&secret)).await.status(), 200);
+    }
+    let (expiring, _) = app.create_key(&["--expires-in-days", "3", "--test"]);
+    let (idle, _) = app.create_key(&[]);
+    let forty_days = 40 * 86_400_000_i64;
+    app.db()
+        .execute(
+            "UPDATE api_keys SET created_at = created_at - ?2 WHERE id = ?1",
+            &[&idle.as_str(), &forty_days],
+        )
+        .unwrap();
+    // The request-log writer rolls the three requests up; the list reads the roll-up.
+    crate::helpers::eventually("the requests are rolled up", || {
+        app.count(
+            "SELECT COALESCE(SUM(requests), 0) FROM usage_daily WHERE key_id = ?1",
+            &[&busy.as_str()],
+        ) == 3
+    })
+    .await;
+
+    let list = page(&owner.client, &app, "/keys").await;
+    let row = row_of(&list, &busy);
+    assert!(row.contains("data-number=\"3\""), "{row}");
+    assert!(row.contains("<polyline points=\""), "a sparkline");
+    assert!(row.contains("env-live"));
+    let row = row_of(&list, &expiring);
+    assert!(row.contains("env-test") && row.contains("data-relative"));
+    assert!(row.contains("Actions<span class=\"visually-hidden\"> for test key"));
+
+    let soon = page(&owner.client, &app, "/keys?need=expiring").await;
+    assert!(soon.contains(&expiring) && !soon.contains(&busy) && !soon.contains(&idle));
+    let unused = page(&owner.client, &app, "/keys?need=unused").await;
+    assert!(unused.contains(&idle) && !unused.contains(&busy) && !unused.contains(&expiring));
+    assert!(unused.contains("value=\"unused\" selected"));
+}

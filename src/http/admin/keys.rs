@@ -1,5 +1,7 @@
 //! The API keys page (docs/admin.md, "API keys"): search, status filter and the table.
 
+use std::collections::HashMap;
+
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -9,10 +11,14 @@ use crate::domain::{KeyStatus, Timestamp};
 use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
-use crate::service::keys::{self, ApiKey, KeyFilter};
+use crate::service::ServiceError;
+use crate::service::keys::{self, ApiKey, KeyFilter, KeyNeed};
 use crate::service::sessions::Session;
+use crate::service::usage;
 
 const PAGE_SIZE: i64 = 500;
+/// Days of requests shown beside each key.
+const WEEK: i64 = 7;
 
 pub struct KeyRow {
     pub id: String,
@@ -24,10 +30,32 @@ pub struct KeyRow {
     pub created: String,
     pub allowlist_first: Option<String>,
     pub allowlist_more: usize,
+    pub expires: Option<String>,
+    pub environment: &'static str,
+    /// Requests over the last 7 days, and their sparkline's points (one a day, oldest first).
+    pub week: i64,
+    pub spark: String,
+}
+
+/// The sparkline of daily counts, as SVG polyline points in a 70 × 20 box.
+fn sparkline(days: &[i64]) -> String {
+    let top = days.iter().copied().max().unwrap_or(0).max(1);
+    let step = 70.0 / (days.len().max(2) - 1) as f64;
+    days.iter()
+        .enumerate()
+        .map(|(i, n)| {
+            format!(
+                "{:.1},{:.1}",
+                i as f64 * step,
+                19.0 - 18.0 * *n as f64 / top as f64
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl KeyRow {
-    fn of(key: &ApiKey, now: Timestamp) -> KeyRow {
+    fn of(key: &ApiKey, now: Timestamp, days: &[i64]) -> KeyRow {
         let status = key.status(now);
         let status_label = match (status, key.expires_at) {
             (KeyStatus::Rotated, Some(end)) => {
@@ -47,6 +75,10 @@ impl KeyRow {
             created: key.created_at.to_rfc3339(),
             allowlist_first: entries.first().cloned(),
             allowlist_more: entries.len().saturating_sub(1),
+            expires: key.expires_at.map(Timestamp::to_rfc3339),
+            environment: key.environment.as_str(),
+            week: days.iter().sum(),
+            spark: sparkline(days),
         }
     }
 }
@@ -93,6 +125,7 @@ struct KeysPage<'a> {
     total: i64,
     search: &'a str,
     status: &'a str,
+    need: &'a str,
     can_manage: bool,
     /// Query string of the next page, when there is one.
     next: Option<String>,
@@ -104,6 +137,9 @@ pub struct KeysQuery {
     search: String,
     #[serde(default)]
     status: String,
+    /// `expiring` or `unused`: keys that need a look.
+    #[serde(default)]
+    need: String,
     #[serde(default)]
     offset: i64,
 }
@@ -121,22 +157,42 @@ pub async fn list(
     let search = Some(query.search.trim().to_owned()).filter(|s| !s.is_empty());
     let now = state.clock.now();
     let offset = query.offset.max(0);
-    let (keys, total) = state
+    let need = KeyNeed::parse(&query.need);
+    let first_day = now.plus_millis(-(WEEK - 1) * Timestamp::MS_PER_DAY);
+    let since = first_day.day();
+    let (keys, total, daily) = state
         .store
-        .run(move |c| {
+        .run(move |c| -> Result<_, ServiceError> {
+            let tx = c.read();
             let filter = KeyFilter {
                 account_id: &account,
                 status,
+                need,
                 search: search.as_deref(),
                 limit: PAGE_SIZE,
                 offset,
                 now,
             };
-            keys::search(&c.read(), &filter)
+            let (keys, total) = keys::search(&tx, &filter)?;
+            let daily = usage::requests_per_key_day(&tx, &account, &since)?;
+            Ok((keys, total, daily))
         })
         .await?;
+    let day_index = |day: &str| {
+        (0..WEEK).find(|i| first_day.plus_millis(i * Timestamp::MS_PER_DAY).day() == day)
+    };
+    let mut weeks: HashMap<String, Vec<i64>> = HashMap::new();
+    for (key, day, n) in daily {
+        if let Some(i) = day_index(&day) {
+            weeks.entry(key).or_insert_with(|| vec![0; WEEK as usize])[i as usize] += n;
+        }
+    }
+    let none = vec![0; WEEK as usize];
     let can_manage = session.role.is_some_and(Role::is_owner);
-    let rows = keys.iter().map(|k| KeyRow::of(k, now)).collect();
+    let rows = keys
+        .iter()
+        .map(|k| KeyRow::of(k, now, weeks.get(&k.id).unwrap_or(&none)))
+        .collect();
     render(&session, rows, total, &query, can_manage)
 }
 
@@ -152,6 +208,7 @@ fn render(
         serde_urlencoded::to_string([
             ("search", query.search.as_str()),
             ("status", query.status.as_str()),
+            ("need", query.need.as_str()),
             ("offset", &shown.to_string()),
         ])
         .unwrap_or_default()
@@ -163,6 +220,7 @@ fn render(
         total,
         search: &query.search,
         status: &query.status,
+        need: &query.need,
         can_manage,
         next,
     };

@@ -49,6 +49,7 @@ pub async fn list(
         .store
         .run(move |c| -> Result<_, ServiceError> {
             let filter = KeyFilter {
+                need: None,
                 account_id: &account,
                 status,
                 search: search.as_deref(),
