@@ -23,6 +23,11 @@ pub fn search(tx: &Tx<'_>, filter: &LogFilter<'_>) -> Result<Vec<LogEntry>, Serv
 }
 
 /// How many request-log rows a key has (deleting the key removes them).
+/// One row of an account's request log; another account's row is not found.
+pub fn entry(tx: &Tx<'_>, account_id: &str, id: i64) -> Result<LogEntry, ServiceError> {
+    logs::log_in_account(tx, account_id, id)?.ok_or(ServiceError::NotFound("request-log row"))
+}
+
 pub fn count_for_key(tx: &Tx<'_>, key_id: &str) -> Result<i64, ServiceError> {
     Ok(logs::count_key_rows(tx, key_id)?)
 }

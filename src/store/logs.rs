@@ -123,6 +123,22 @@ pub fn delete_key_rows(tx: &Tx<'_>, key_id: &str) -> Result<i64, StoreError> {
     Ok(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
+/// One row of an account's request log, by its id.
+pub fn log_in_account(
+    tx: &Tx<'_>,
+    account_id: &str,
+    id: i64,
+) -> Result<Option<LogEntry>, StoreError> {
+    tx.query_opt(
+        "SELECT id, request_id, key_id, key_prefix, environment, method, endpoint, route, query,
+                status_code, error_code, idempotency_replayed, ip_hash, user_agent, region,
+                latency_us, created_at
+         FROM request_logs WHERE id = ?1 AND account_id = ?2",
+        &[&id, &account_id],
+        from_row,
+    )
+}
+
 pub fn search_logs(tx: &Tx<'_>, f: &LogFilter<'_>) -> Result<Vec<LogEntry>, StoreError> {
     let (sql, args) = search_query(tx.engine(), f);
     let params: Vec<&dyn Param> = args.iter().map(|a| a as &dyn Param).collect();

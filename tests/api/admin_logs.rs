@@ -224,3 +224,72 @@ async fn the_usage_page_counts_requests_by_day_endpoint_and_key() {
     assert!(html.contains("/v1/status") && html.contains("test key (bye_"));
     assert!(html.contains("4 requests</title>"));
 }
+
+backend_tests!(a_log_row_opens_to_every_field_and_leads_to_its_key);
+async fn a_log_row_opens_to_every_field_and_leads_to_its_key() {
+    let app = spawn_app().await;
+    let (key_id, key) = app.create_key(&["--preset", "monitor_only"]);
+    let res = app
+        .client
+        .get(format!("{}/v1/status", app.address))
+        .bearer_auth(&key)
+        .header("user-agent", "deploy-script/1.2")
+        .send()
+        .await
+        .unwrap();
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let client = signed_in_member(&app).await;
+    let row: i64 = app
+        .db()
+        .query_row(
+            "SELECT id FROM request_logs WHERE request_id = ?1",
+            &[&request_id.as_str()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let list = page(&client, &app, "/logs").await;
+    assert!(
+        list.contains(&format!("href=\"/logs/{row}\"")),
+        "the row opens"
+    );
+    let shown = page(&client, &app, &format!("/logs/{row}")).await;
+    for field in [
+        request_id.as_str(),
+        "deploy-script/1.2",
+        " ms</dd>",
+        "BSE1003",
+        "The key lacks the scope",
+        &format!("href=\"/keys/{key_id}\""),
+    ] {
+        assert!(shown.contains(field), "{field} on the row's page");
+    }
+    // Another workspace's row, or none, is not found.
+    let other = app.cli_json(&["accounts", "create", "--name", "Other"]);
+    let other_key = app.cli_json(&[
+        "keys",
+        "create",
+        "--account",
+        other["id"].as_str().unwrap(),
+        "--name",
+        "theirs",
+        "--preset",
+        "full_access",
+    ]);
+    app.get("/v1/status", other_key["key"].as_str()).await;
+    let theirs: i64 = app
+        .db()
+        .query_row(
+            "SELECT id FROM request_logs WHERE account_id = ?1",
+            &[&other["id"].as_str().unwrap()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    for path in [format!("/logs/{theirs}"), "/logs/999999".to_owned()] {
+        let res = client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+    }
+}

@@ -201,6 +201,12 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
         csv.lines().filter(|l| l.contains("/v1/status")).count() >= 5,
         "{csv}"
     );
+    // A row opens to every field it keeps.
+    browser
+        .click("table.logs tbody tr:first-child a[href^='/logs/']")
+        .await;
+    browser.wait_for("<dt>User agent</dt>").await;
+    browser.screenshot_views("log-row").await;
 
     // Generations: thumbnails load, the image and the H.264 video are shown on their pages.
     let workspace: String = app

@@ -12,6 +12,7 @@ mod form;
 mod generations;
 mod instance;
 mod keys;
+mod log_detail;
 mod logs;
 mod members;
 mod password;
@@ -67,6 +68,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/settings/{action}").post(settings::change))
         .service(page("/members/{user_id}/{action}").post(members::act))
         .service(page("/logs/export/{format}").get(logs::export))
+        .service(page("/logs/{id}").get(log_detail::show))
         .service(page("/keys/created/{token}").get(create::created))
         .service(page("/keys/{id}").get(detail::show))
         .service(page("/keys/{id}/edit").get(edit::show).post(edit::save))
