@@ -74,9 +74,16 @@ document.querySelectorAll("button[data-theme-toggle]").forEach(function (button)
   var next = { "": "dark", dark: "light", light: "" };
   function show() {
     var current = document.documentElement.dataset.theme || "";
-    button.textContent = "◐ " + names[current];
+    // The accessible name ("Theme: Auto") contains the visible text, as it should.
+    button.textContent = "";
+    var mark = document.createElement("span");
+    mark.setAttribute("aria-hidden", "true");
+    mark.textContent = "◐ ";
+    var what = document.createElement("span");
+    what.className = "visually-hidden";
+    what.textContent = "Theme: ";
+    button.append(mark, what, names[current]);
     button.title = "Theme: " + meaning[current] + ". Click to change.";
-    button.setAttribute("aria-label", "Theme: " + meaning[current] + " (change)");
   }
   button.hidden = false;
   show();

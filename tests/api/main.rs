@@ -35,6 +35,7 @@ mod helpers;
 mod jobs;
 mod key_page;
 mod keys_cli;
+mod lighthouse;
 mod limits;
 mod management;
 mod management_access;
