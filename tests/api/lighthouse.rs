@@ -56,49 +56,50 @@ async fn session_cookie(app: &TestApp) -> String {
     assert_eq!(signed_in.status(), 303);
     let session = cookie(&signed_in, "tidegate_session").expect("a session");
     let header = format!("tidegate_session={session}");
-    let form = client
-        .get(url("/password"))
-        .header("cookie", &header)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let chosen = client
-        .post(url("/password"))
-        .header("cookie", &header)
-        .form(&[
-            ("csrf", csrf_in(&form).as_str()),
-            ("current_password", one_time),
-            ("new_password", CHOSEN_PASSWORD),
-            ("confirm_password", CHOSEN_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(chosen.status(), 303);
+    // A form of the signed-in session, posted with the token of the page it is on.
+    let send = |from: &'static str, to: &'static str, fields: Vec<(&'static str, String)>| {
+        let (client, header) = (client.clone(), header.clone());
+        async move {
+            let shown = client
+                .get(url(from))
+                .header("cookie", &header)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let mut form = vec![("csrf", csrf_in(&shown))];
+            form.extend(fields);
+            client
+                .post(url(to))
+                .header("cookie", &header)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let chosen = send(
+        "/password",
+        "/password",
+        vec![
+            ("current_password", one_time.to_owned()),
+            ("new_password", CHOSEN_PASSWORD.to_owned()),
+            ("confirm_password", CHOSEN_PASSWORD.to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(chosen, 303);
     // Into the app's account, where the test's key is.
-    let keys = client
-        .get(url("/keys"))
-        .header("cookie", &header)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let switched = client
-        .post(url("/workspace"))
-        .header("cookie", &header)
-        .form(&[
-            ("csrf", csrf_in(&keys).as_str()),
-            ("account_id", &app.account_id),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(switched.status(), 303);
+    let switched = send(
+        "/keys",
+        "/workspace",
+        vec![("account_id", app.account_id.clone())],
+    )
+    .await;
+    assert_eq!(switched, 303);
     session
 }
 
