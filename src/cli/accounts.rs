@@ -82,7 +82,7 @@ pub fn run(ctx: &Context, cmd: AccountsCommand) -> Result<(), CliError> {
             if ctx.json {
                 print_json(&AccountOut::of(&renamed));
             } else {
-                println!("Renamed account {} to \"{}\"", renamed.id, renamed.name);
+                out!("Renamed account {} to \"{}\"", renamed.id, renamed.name);
             }
         }
         AccountsCommand::Delete { account, confirm } => {
@@ -98,7 +98,7 @@ pub fn run(ctx: &Context, cmd: AccountsCommand) -> Result<(), CliError> {
                     webhook_endpoints_deleted: deleted.webhook_endpoints_deleted,
                 });
             } else {
-                println!(
+                out!(
                     "Deleted account \"{}\" ({}): {} keys revoked, {} members removed, {} \
                      webhook endpoints deleted; its ledger, generations and activity are kept",
                     deleted.account.name,
@@ -140,17 +140,18 @@ pub fn run(ctx: &Context, cmd: AccountsCommand) -> Result<(), CliError> {
                     },
                 });
             } else {
-                println!(
+                out!(
                     "Created account \"{}\" with id {}",
-                    account.name, account.id
+                    account.name,
+                    account.id
                 );
                 match &created.owner_password {
-                    Some(password) => println!(
+                    Some(password) => out!(
                         "Primary owner: {}, a new user with the one-time password {password} \
                          (shown only this once; they choose their own at the first sign-in)",
                         created.owner_email
                     ),
-                    None => println!("Primary owner: {}", created.owner_email),
+                    None => out!("Primary owner: {}", created.owner_email),
                 }
             }
         }
@@ -185,22 +186,22 @@ fn show(ctx: &Context, d: &AccountDetail) {
         return;
     }
     let a = &d.account;
-    println!("id             {}", a.id);
-    println!("name           {}", a.name);
-    println!(
+    out!("id             {}", a.id);
+    out!("name           {}", a.name);
+    out!(
         "kind           {}",
         if a.is_personal { "personal" } else { "team" }
     );
-    println!("region         {}", a.region);
-    println!("plan           {}", a.plan);
-    println!("credits        {}", a.credit_balance);
-    println!(
+    out!("region         {}", a.region);
+    out!("plan           {}", a.plan);
+    out!("credits        {}", a.credit_balance);
+    out!(
         "primary owner  {}",
         d.primary_owner.as_deref().unwrap_or("-")
     );
-    println!("keys           {} active of {}", d.active_keys, d.keys);
-    println!("created        {}", a.created_at.to_rfc3339());
-    println!();
+    out!("keys           {} active of {}", d.active_keys, d.keys);
+    out!("created        {}", a.created_at.to_rfc3339());
+    out!();
     let rows: Vec<Vec<String>> = d
         .members
         .iter()

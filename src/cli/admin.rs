@@ -130,8 +130,8 @@ pub fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
                     password,
                 });
             } else {
-                println!("Created user {} with id {id}", email.trim().to_lowercase());
-                println!("One-time password (shown only this once): {password}");
+                out!("Created user {} with id {id}", email.trim().to_lowercase());
+                out!("One-time password (shown only this once): {password}");
             }
         }
         UsersCommand::List => {
@@ -221,9 +221,9 @@ pub fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
                     password: generated.then_some(password),
                 }),
                 (false, true) => {
-                    println!("New one-time password for {email} (shown only this once): {password}")
+                    out!("New one-time password for {email} (shown only this once): {password}")
                 }
-                (false, false) => println!("Password of {email} set."),
+                (false, false) => out!("Password of {email} set."),
             }
         }
     }
@@ -332,9 +332,9 @@ fn add(
             credit_balance: Credits(balance),
         });
     } else if applied {
-        println!("Added {amount} credits; balance {balance}");
+        out!("Added {amount} credits; balance {balance}");
     } else {
-        println!("Reference already applied; nothing added. Balance {balance}");
+        out!("Reference already applied; nothing added. Balance {balance}");
     }
     Ok(())
 }
@@ -357,7 +357,7 @@ pub fn run_job(ctx: &Context, name: &str) -> Result<(), CliError> {
     if ctx.json {
         print_json(&outcome);
     } else {
-        println!("{}", outcome.summary());
+        out!("{}", outcome.summary());
     }
     Ok(())
 }

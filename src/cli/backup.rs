@@ -77,8 +77,8 @@ pub fn backup(ctx: &Context, target: Target) -> Result<(), CliError> {
         return Ok(());
     }
     match &copied {
-        None => println!("Wrote a consistent copy of the store to {}", file.display()),
-        Some(report) => println!(
+        None => out!("Wrote a consistent copy of the store to {}", file.display()),
+        Some(report) => out!(
             "Wrote a consistent copy of the PostgreSQL store to {} (a SQLite file): {} rows \
              in {:.2} s",
             file.display(),
@@ -87,7 +87,7 @@ pub fn backup(ctx: &Context, target: Target) -> Result<(), CliError> {
         ),
     }
     match (&media, &media_dir) {
-        (Some(m), Some(dir)) => println!(
+        (Some(m), Some(dir)) => out!(
             "Copied {} generated media files ({} bytes) into {}; {} is a complete data \
              directory (`tidegate check {}` verifies it)",
             m.files,
@@ -96,7 +96,7 @@ pub fn backup(ctx: &Context, target: Target) -> Result<(), CliError> {
             dir.display(),
             file.display()
         ),
-        _ => println!(
+        _ => out!(
             "Generated media ({}) are not in this file; `tidegate backup --with-media DIR` \
              copies them too",
             super::absolute(&ctx.config.storage.data_dir.join("media")).display()
@@ -151,7 +151,7 @@ pub fn check(ctx: &Context, file: Option<PathBuf>) -> Result<(), CliError> {
         print_json(&serde_json::to_value(&report)?);
     } else {
         for line in report.lines() {
-            println!("{line}");
+            out!("{line}");
         }
     }
     if report.ok() {
@@ -172,7 +172,7 @@ pub fn audit(ctx: &Context, cmd: AuditCommand) -> Result<(), CliError> {
             first_break: broken.as_ref().map(describe_break),
         });
     } else if broken.is_none() {
-        println!("Activity chain intact: {rows} rows");
+        out!("Activity chain intact: {rows} rows");
     }
     match broken {
         None => Ok(()),

@@ -115,15 +115,15 @@ pub enum KeysCommand {
 
 fn describe(k: &ApiKey, now: Timestamp) {
     let show = |t: Option<Timestamp>| t.map(Timestamp::to_rfc3339).unwrap_or_else(|| "-".into());
-    println!("id           {}", k.id);
-    println!("name         {}", k.name);
-    println!("prefix       {}", k.key_prefix);
-    println!("account      {}", k.account_id);
-    println!("status       {}", k.status(now).as_str());
-    println!("environment  {}", k.environment.as_str());
-    println!("scopes       {}", k.scopes.names().join(", "));
+    out!("id           {}", k.id);
+    out!("name         {}", k.name);
+    out!("prefix       {}", k.key_prefix);
+    out!("account      {}", k.account_id);
+    out!("status       {}", k.status(now).as_str());
+    out!("environment  {}", k.environment.as_str());
+    out!("scopes       {}", k.scopes.names().join(", "));
     let ips = k.ip_allowlist.entries();
-    println!(
+    out!(
         "ip allowlist {}",
         if ips.is_empty() {
             "all".into()
@@ -132,14 +132,14 @@ fn describe(k: &ApiKey, now: Timestamp) {
         }
     );
     if let Some(models) = &k.allowed_models {
-        println!("models       {}", models.join(", "));
+        out!("models       {}", models.join(", "));
     }
     if let Some(limit) = k.rate_limit_per_minute {
-        println!("rate limit   {limit}/min");
+        out!("rate limit   {limit}/min");
     }
-    println!("created      {}", k.created_at.to_rfc3339());
-    println!("last used    {}", show(k.last_used_at));
-    println!("expires      {}", show(k.expires_at));
+    out!("created      {}", k.created_at.to_rfc3339());
+    out!("last used    {}", show(k.last_used_at));
+    out!("expires      {}", show(k.expires_at));
 }
 
 pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
@@ -150,7 +150,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
         if ctx.json {
             print_json(&KeyOut::of(&key, now));
         } else {
-            println!("{verb} API key \"{}\" ({})", key.name, key.key_prefix);
+            out!("{verb} API key \"{}\" ({})", key.name, key.key_prefix);
         }
     };
     let cmd = match cmd {
@@ -186,7 +186,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             if ctx.json {
                 print_json(&KeyOut::of(&key, now));
             } else {
-                println!("Updated API key \"{}\" ({})", key.name, key.key_prefix);
+                out!("Updated API key \"{}\" ({})", key.name, key.key_prefix);
                 describe(&key, now);
             }
         }
@@ -226,11 +226,13 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             if ctx.json {
                 print_json(&CreatedKeyOut::of(&key, secret.expose(), now));
             } else {
-                println!(
+                out!(
                     "Created API key \"{}\" ({}) with id {}",
-                    key.name, key.key_prefix, key.id
+                    key.name,
+                    key.key_prefix,
+                    key.id
                 );
-                println!(
+                out!(
                     "Key (shown only this once, store it safely): {}",
                     secret.expose()
                 );
@@ -287,15 +289,17 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
                     .expires_at
                     .map(Timestamp::to_rfc3339)
                     .unwrap_or_default();
-                println!(
+                out!(
                     "Rotated \"{}\": new key {} with id {}",
-                    new.name, new.key_prefix, new.id
+                    new.name,
+                    new.key_prefix,
+                    new.id
                 );
-                println!(
+                out!(
                     "Key (shown only this once, store it safely): {}",
                     secret.expose()
                 );
-                println!("The old key {} keeps working until {grace}", old.key_prefix);
+                out!("The old key {} keeps working until {grace}", old.key_prefix);
             }
         }
         KeysCommand::ExpireNow { id } => switched(
@@ -307,9 +311,10 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             if ctx.json {
                 print_json(&DeletedKeyOut::of(&key, logs));
             } else {
-                println!(
+                out!(
                     "Deleted API key \"{}\" ({}) and {logs} request-log rows",
-                    key.name, key.key_prefix
+                    key.name,
+                    key.key_prefix
                 );
             }
         }

@@ -44,16 +44,16 @@ pub fn run(ctx: &Context, to: Option<String>, from: Option<PathBuf>) -> Result<(
         print_json(&MigratedOut::of(path, target_name, &report));
         return Ok(());
     }
-    println!(
+    out!(
         "Copied {} into {target_name}: {} rows in {seconds:.2} s.",
         path.display(),
         report.rows()
     );
     match &report.triggers {
-        Triggers::Off => println!(
+        Triggers::Off => out!(
             "The target's triggers were off during the copy (session_replication_role = replica)."
         ),
-        Triggers::On(reason) => println!(
+        Triggers::On(reason) => out!(
             "The target's triggers could not be turned off ({reason}): the low-balance \
              thresholds they added were removed, and key_generation was set from the source."
         ),
@@ -64,7 +64,7 @@ pub fn run(ctx: &Context, to: Option<String>, from: Option<PathBuf>) -> Result<(
         .map(|(name, rows)| vec![(*name).to_owned(), rows.to_string()])
         .collect();
     print_table(&["TABLE", "ROWS"], &rows);
-    println!(
+    out!(
         "Next: set storage.backend = \"postgres\" and storage.postgres_url, keep storage.data_dir \
          (generated media stay there), and run `tidegate check`."
     );

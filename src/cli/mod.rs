@@ -1,6 +1,15 @@
 //! The command line: `serve` (the default) and the admin commands, which work on the same data
 //! directory, also while the server runs.
 
+/// `println!` for a command's answer on stdout: a reader that went away (`| head`) is not the
+/// command's failure, so a closed pipe ends the output quietly instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod accounts;
 mod admin;
 mod backup;
@@ -272,9 +281,10 @@ fn print_config(ctx: &Context) -> Result<(), CliError> {
     if ctx.json {
         let mut value = serde_json::to_value(&ctx.config)?;
         redact_json(&mut value);
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        out!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print!("{}", ctx.config.to_redacted_toml()?);
+        let text = ctx.config.to_redacted_toml()?;
+        out!("{}", text.trim_end_matches('\n'));
     }
     Ok(())
 }
@@ -311,7 +321,7 @@ pub fn say(ctx: &Context, value: &impl serde::Serialize, line: &str) {
     if ctx.json {
         print_json(value);
     } else {
-        println!("{line}");
+        out!("{line}");
     }
 }
 
@@ -329,7 +339,7 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", padded.join("  ").trim_end());
+        out!("{}", padded.join("  ").trim_end());
     };
     line(headers.iter().map(|h| (*h).to_owned()).collect());
     for row in rows {

@@ -297,3 +297,30 @@ async fn a_revoke_under_load_refuses_every_request_sent_after_it_and_logs_each_o
     let rows = app.log_rows(&id);
     assert_eq!(rows, i64::try_from(seen.len()).unwrap());
 }
+
+backend_tests!(a_reader_that_goes_away_ends_the_output_quietly);
+async fn a_reader_that_goes_away_ends_the_output_quietly() {
+    let app = spawn_app().await;
+    let (id, _) = app.create_key(&[]);
+    // Standard output is a pipe whose reader is gone, as with `| head` once head has read enough.
+    for args in [
+        vec!["keys", "list"],
+        vec!["keys", "show", id.as_str()],
+        vec!["keys", "list", "--json"],
+        vec!["print-config"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tidegate"))
+            .args(&args)
+            .env("TIDEGATE_STORAGE__DATA_DIR", app.data_dir.path())
+            .env("TIDEGATE_TELEMETRY__LEVEL", "warn")
+            .envs(crate::backend::store_env(app.data_dir.path()))
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
