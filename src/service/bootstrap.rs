@@ -66,13 +66,12 @@ pub fn ensure_instance_admin(
         },
     )?;
     accounts::insert_membership(&tx, &account_id, &user_id, Role::PrimaryOwner, now)?;
-    let created = Note {
-        account_id: Some(&account_id),
-        category: Category::Member,
-        action: "created",
-        target: Some(&user_id),
-        description: format!("Created the instance administrator {ADMIN_EMAIL}"),
-    };
+    let created = Note::member(
+        Some(&account_id),
+        "created",
+        &user_id,
+        format!("Created the instance administrator {ADMIN_EMAIL}"),
+    );
     changes::record(&tx, &Actor::System, Change::Note(created), now)?;
     tx.commit()?;
     Ok(Some(AdminCreated {
@@ -111,13 +110,12 @@ pub fn repair(db: &mut Db, config: &Config, now: Timestamp) -> Result<Vec<String
         }
         let email = crate::store::members::email_of(&tx, &user_id)?.unwrap_or_default();
         let line = format!("Made {email}, {how}, the primary owner of \"{name}\", which had none");
-        let note = Note {
-            account_id: Some(&account_id),
-            category: Category::Member,
-            action: "primary_owner_assigned",
-            target: Some(&user_id),
-            description: line.clone(),
-        };
+        let note = Note::member(
+            Some(&account_id),
+            "primary_owner_assigned",
+            &user_id,
+            line.clone(),
+        );
         changes::record(&tx, &Actor::System, Change::Note(note), now)?;
         done.push(line);
     }

@@ -1,7 +1,7 @@
 //! Workspace members and roles (docs/keys.md, "Roles"). The rules live here so that every path —
 //! page, form post, API — is checked the same way.
 
-use super::changes::{self, Category, Change, Note};
+use super::changes::{self, Change, Note};
 use super::users::{assignable_role, insert_new_user, one_time_password, parse_email};
 use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
@@ -52,13 +52,7 @@ fn record(
     description: &str,
     now: Timestamp,
 ) -> Result<(), ServiceError> {
-    let note = Note {
-        account_id: Some(account_id),
-        category: Category::Member,
-        action,
-        target: Some(target),
-        description: description.to_owned(),
-    };
+    let note = Note::member(Some(account_id), action, target, description.to_owned());
     changes::record(tx, acting.actor, Change::Note(note), now)?;
     Ok(())
 }

@@ -2,8 +2,8 @@
 //! out, delete them. The primary owner of an account is never taken out (the ownership is
 //! transferred first), and the instance administrator is never deleted.
 
-use super::changes::{self, Category, Change, Note};
-use super::users::parse_email;
+use super::changes::{self, Change, Note};
+use super::users::{assignable_role, parse_email};
 use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
 use crate::domain::account::Role;
@@ -17,26 +17,6 @@ fn user_by_email(tx: &Tx<'_>, email: &str) -> Result<(String, String), ServiceEr
     Ok((id, email))
 }
 
-fn note(
-    tx: &Tx<'_>,
-    actor: &Actor,
-    account_id: Option<&str>,
-    action: &str,
-    user_id: &str,
-    description: String,
-    now: Timestamp,
-) -> Result<(), ServiceError> {
-    let note = Note {
-        account_id,
-        category: Category::Member,
-        action,
-        target: Some(user_id),
-        description,
-    };
-    changes::record(tx, actor, Change::Note(note), now)?;
-    Ok(())
-}
-
 /// Adds an existing user to a live account as owner or member.
 pub fn add_membership(
     db: &mut Db,
@@ -46,12 +26,12 @@ pub fn add_membership(
     account_id: &str,
     role: &str,
 ) -> Result<Role, ServiceError> {
-    let role = Role::parse_assignable(role).ok_or_else(|| {
-        ServiceError::invalid(
-            "role",
-            format!("unknown role {role:?}; valid roles: owner, member (the primary owner is transferred)"),
-        )
-    })?;
+    let role = assignable_role(
+        role,
+        &format!(
+            "unknown role {role:?}; valid roles: owner, member (the primary owner is transferred)"
+        ),
+    )?;
     let tx = db.write()?;
     let account = super::accounts::live(&tx, account_id)?;
     let (user_id, email) = user_by_email(&tx, email)?;
@@ -63,15 +43,8 @@ pub fn add_membership(
     }
     accounts::insert_membership(&tx, account_id, &user_id, role, now)?;
     let added = format!("Added {email} as {role}");
-    note(
-        &tx,
-        actor,
-        Some(account_id),
-        "invited",
-        &user_id,
-        added,
-        now,
-    )?;
+    let note = Note::member(Some(account_id), "invited", &user_id, added);
+    changes::record(&tx, actor, Change::Note(note), now)?;
     tx.commit()?;
     Ok(role)
 }
@@ -99,15 +72,8 @@ pub fn remove_membership(
     }
     members::remove(&tx, account_id, &user_id)?;
     let removed = format!("Removed {email} ({role})");
-    note(
-        &tx,
-        actor,
-        Some(account_id),
-        "removed",
-        &user_id,
-        removed,
-        now,
-    )?;
+    let note = Note::member(Some(account_id), "removed", &user_id, removed);
+    changes::record(&tx, actor, Change::Note(note), now)?;
     tx.commit()?;
     Ok(role)
 }
@@ -142,18 +108,16 @@ pub fn delete_user(
     accounts::delete_user(&tx, &user_id)?;
     for (account_id, _, role) in &memberships {
         let removed = format!("Removed {email} ({role}): the user was deleted");
-        note(
-            &tx,
-            actor,
-            Some(account_id),
-            "removed",
-            &user_id,
-            removed,
-            now,
-        )?;
+        let note = Note::member(Some(account_id), "removed", &user_id, removed);
+        changes::record(&tx, actor, Change::Note(note), now)?;
     }
     let deleted = format!("Deleted the user {email}");
-    note(&tx, actor, None, "deleted", &user_id, deleted, now)?;
+    changes::record(
+        &tx,
+        actor,
+        Change::Note(Note::member(None, "deleted", &user_id, deleted)),
+        now,
+    )?;
     tx.commit()?;
     Ok(user_id)
 }

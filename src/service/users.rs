@@ -79,13 +79,7 @@ pub fn create_user(
         Some((_, role)) => format!("Created user {email} as {role}"),
         None => format!("Created user {email}"),
     };
-    let created = Note {
-        account_id,
-        category: Category::Member,
-        action: "created",
-        target: Some(&id),
-        description,
-    };
+    let created = Note::member(account_id, "created", &id, description);
     changes::record(&tx, actor, Change::Note(created), now)?;
     tx.commit()?;
     Ok((id, password))
@@ -117,13 +111,12 @@ pub fn set_password(
     let id = accounts::user_id_by_email(&tx, &email)?.ok_or(ServiceError::NotFound("user"))?;
     let for_admin = accounts::instance_admin_id(&tx)?.as_deref() == Some(id.as_str());
     members::set_password_hash(&tx, &id, &hash, generated || !for_admin)?;
-    let set = Note {
-        account_id: None,
-        category: Category::Member,
-        action: "password_set",
-        target: Some(&id),
-        description: format!("Set the password of {email}"),
-    };
+    let set = Note::member(
+        None,
+        "password_set",
+        &id,
+        format!("Set the password of {email}"),
+    );
     changes::record(&tx, actor, Change::Note(set), now)?;
     tx.commit()?;
     Ok(password)

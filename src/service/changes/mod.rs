@@ -29,6 +29,24 @@ pub struct Note<'a> {
     pub description: String,
 }
 
+impl<'a> Note<'a> {
+    /// A change to a person: a user, a membership or a password (category `member`).
+    pub fn member(
+        account_id: Option<&'a str>,
+        action: &'a str,
+        user_id: &'a str,
+        description: String,
+    ) -> Note<'a> {
+        Note {
+            account_id,
+            category: Category::Member,
+            action,
+            target: Some(user_id),
+            description,
+        }
+    }
+}
+
 /// What became of a generation: reported by its event only (the activity log is for what
 /// people and the system change, not for each generation).
 #[derive(Clone, Copy, Debug)]
