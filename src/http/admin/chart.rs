@@ -20,6 +20,26 @@ pub struct Bar {
 pub struct Chart {
     pub bars: Vec<Bar>,
     pub max: i64,
+    /// Gridlines at round counts: (y, count), bottom up.
+    pub ticks: Vec<(i64, i64)>,
+    /// Dates under the x axis: (x of the label's centre, "MM-DD"), one a week.
+    pub dates: Vec<(i64, String)>,
+    /// No request on any day shown.
+    pub empty: bool,
+}
+
+/// A round step (1, 2 or 5 times a power of ten) giving about three gridlines up to `max`.
+fn round_step(max: i64) -> i64 {
+    let rough = (max / 3).max(1);
+    let mut power = 1;
+    while power * 10 <= rough {
+        power *= 10;
+    }
+    [1, 2, 5, 10]
+        .into_iter()
+        .map(|m| m * power)
+        .find(|step| *step >= rough)
+        .unwrap_or(power * 10)
 }
 
 /// Bars for the `days` days up to `now`, scaled to the busiest day.
@@ -40,7 +60,7 @@ pub fn requests_per_day(days: &[DayUsage], now: Timestamp, span: i64) -> Chart {
         .unwrap_or(0)
         .max(1);
     let slot = WIDTH / span.max(1);
-    let bars = per_day
+    let bars: Vec<Bar> = per_day
         .into_iter()
         .enumerate()
         .map(|(i, (day, counts))| {
@@ -62,7 +82,36 @@ pub fn requests_per_day(days: &[DayUsage], now: Timestamp, span: i64) -> Chart {
             }
         })
         .collect();
-    Chart { bars, max }
+    let step = round_step(max);
+    let ticks = (0..)
+        .map(|k| k * step)
+        .take_while(|v| *v <= max)
+        .map(|v| (HEIGHT - v * HEIGHT / max, v))
+        .collect();
+    let dates = bars_dates(&bars, span);
+    let empty = bars.iter().all(|b| b.total == 0);
+    Chart {
+        bars,
+        max,
+        ticks,
+        dates,
+        empty,
+    }
+}
+
+/// One date a week under the axis, counted back from the last day so that today is labelled.
+fn bars_dates(bars: &[Bar], span: i64) -> Vec<(i64, String)> {
+    let every = if span > 14 { 7 } else { 1 };
+    bars.iter()
+        .rev()
+        .step_by(every)
+        .map(|b| {
+            (
+                b.x + b.width / 2,
+                b.day.get(5..).unwrap_or(&b.day).to_owned(),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -89,5 +138,21 @@ mod tests {
             vec![("s2", 80, 80), ("s4", 40, 40), ("s5", 0, 40)]
         );
         assert!(chart.bars[0].parts.is_empty());
+        // Gridlines at round counts, dates a week apart ending today.
+        assert_eq!(
+            chart.ticks,
+            vec![(160, 0), (120, 1), (80, 2), (40, 3), (0, 4)]
+        );
+        assert_eq!(chart.dates.first().map(|d| d.1.as_str()), Some("11-22"));
+        assert_eq!(chart.dates.len(), 5);
+        assert!(!chart.empty);
+    }
+
+    #[test]
+    fn gridlines_fall_on_round_counts() {
+        assert_eq!(round_step(4), 1);
+        assert_eq!(round_step(10492), 5000);
+        assert_eq!(round_step(700), 500);
+        assert_eq!(round_step(90), 50);
     }
 }

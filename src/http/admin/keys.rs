@@ -178,13 +178,13 @@ pub async fn list(
             Ok((keys, total, daily))
         })
         .await?;
-    let day_index = |day: &str| {
-        (0..WEEK).find(|i| first_day.plus_millis(i * Timestamp::MS_PER_DAY).day() == day)
-    };
+    let week_days: Vec<String> = (0..WEEK)
+        .map(|i| first_day.plus_millis(i * Timestamp::MS_PER_DAY).day())
+        .collect();
     let mut weeks: HashMap<String, Vec<i64>> = HashMap::new();
     for (key, day, n) in daily {
-        if let Some(i) = day_index(&day) {
-            weeks.entry(key).or_insert_with(|| vec![0; WEEK as usize])[i as usize] += n;
+        if let Some(i) = week_days.iter().position(|d| *d == day) {
+            weeks.entry(key).or_insert_with(|| vec![0; week_days.len()])[i] += n;
         }
     }
     let none = vec![0; WEEK as usize];
