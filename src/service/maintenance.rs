@@ -6,7 +6,7 @@ use super::changes::{self, Change, KeyChange, KeyRef};
 use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
 use crate::store::maintenance::{self as queries, ExpiryCandidate};
-use crate::store::{Db, StoreError, Tx, webhooks};
+use crate::store::{Db, StoreError, Tx, usage_hourly, webhooks};
 
 /// Rows deleted per transaction, so the request-log writer never waits long for the lock.
 pub const PURGE_CHUNK: i64 = 5_000;
@@ -85,7 +85,7 @@ pub struct PurgedLogs {
 }
 
 /// Deletes request-log rows and per-day refusal counts older than `retention_days`. The daily
-/// usage roll-ups stay.
+/// usage roll-ups stay; the hourly ones go after 90 days.
 /// Webhook deliveries finished before the same cutoff go too, and events queued for a disabled
 /// endpoint longer than `queue_hours` expire.
 pub fn purge_request_logs(
@@ -105,6 +105,11 @@ pub fn purge_request_logs(
     tx.commit()?;
     let webhook_deliveries =
         delete_in_chunks(db, |c| webhooks::purge_deliveries(c, cutoff, PURGE_CHUNK))?;
+    // The charts' hourly roll-ups are kept for their longest range, whatever the log retention.
+    let first_hour = now.0.div_euclid(usage_hourly::MS_PER_HOUR) - usage_hourly::KEPT_HOURS;
+    delete_in_chunks(db, |c| {
+        usage_hourly::delete_before(c, first_hour, PURGE_CHUNK)
+    })?;
     Ok(PurgedLogs {
         request_logs,
         refusal_rows,

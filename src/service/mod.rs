@@ -7,6 +7,7 @@ pub(crate) mod bootstrap;
 pub(crate) mod changes;
 pub(crate) mod check;
 pub(crate) mod credits;
+pub(crate) mod dashboard;
 pub(crate) mod gate;
 pub(crate) mod generations;
 pub(crate) mod idempotency;

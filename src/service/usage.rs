@@ -5,12 +5,11 @@ use crate::domain::{Money, Timestamp};
 use crate::store::Db;
 use crate::store::accounts;
 use crate::store::usage::{
-    account_generation_totals, account_provider_usage, account_usage_by_day, account_usage_by_key,
-    account_usage_by_route,
+    account_generation_totals, account_provider_usage, account_usage_by_key, account_usage_by_route,
 };
 use crate::store::{Tx, credits, keys};
 
-pub use crate::domain::usage::{DayUsage, ProviderUsage, RouteUsage};
+pub use crate::domain::usage::{DayUsage, ProviderUsage, RouteUsage, Tally};
 
 pub const MAX_DAYS: i64 = 90;
 
@@ -48,7 +47,6 @@ pub fn usage_report(
     })
 }
 
-/// One key's requests per route and per day from `since_day` on.
 /// Requests of each of an account's keys per day from `since_day` on: (key id, day, requests).
 pub fn requests_per_key_day(
     tx: &Tx<'_>,
@@ -60,6 +58,19 @@ pub fn requests_per_key_day(
     )?)
 }
 
+/// An account's (`key_id` `None`) or one of its keys' hourly tallies from `since_hour` on.
+pub fn hourly(
+    tx: &Tx<'_>,
+    account_id: &str,
+    key_id: Option<&str>,
+    since_hour: i64,
+) -> Result<Vec<(i64, Tally)>, ServiceError> {
+    Ok(crate::store::usage_hourly::hours(
+        tx, account_id, key_id, since_hour,
+    )?)
+}
+
+/// One key's requests per route and per day from `since_day` on.
 pub fn key_usage(
     tx: &Tx<'_>,
     key_id: &str,
@@ -79,7 +90,7 @@ pub fn key_error_codes(
 
 /// What the usage page shows of a workspace from `since_day` on.
 pub struct WorkspaceUsage {
-    pub days: Vec<DayUsage>,
+    pub hours: Vec<(i64, Tally)>,
     pub routes: Vec<RouteUsage>,
     /// Requests per key, busiest first, named "name (prefix)"; deleted keys together.
     pub keys: Vec<(String, i64)>,
@@ -91,6 +102,7 @@ pub fn workspace_usage(
     db: &mut Db,
     account_id: &str,
     since_day: &str,
+    since_hour: i64,
 ) -> Result<WorkspaceUsage, ServiceError> {
     let tx = &db.read();
     let names: std::collections::HashMap<String, String> = keys::list_keys(tx, Some(account_id))?
@@ -106,7 +118,7 @@ pub fn workspace_usage(
         .collect();
     let balance = accounts::get_account(tx, account_id)?.map_or(Money(0), |a| a.credit_balance);
     Ok(WorkspaceUsage {
-        days: account_usage_by_day(tx, account_id, since_day)?,
+        hours: hourly(tx, account_id, None, since_hour)?,
         routes: account_usage_by_route(tx, account_id, since_day)?,
         keys,
         balance,

@@ -93,6 +93,16 @@ pub fn spent(tx: &Tx<'_>, account_id: &str) -> Result<Money, StoreError> {
     )?))
 }
 
+/// What an account spent on generations from `since` on.
+pub fn spent_since(tx: &Tx<'_>, account_id: &str, since: i64) -> Result<Money, StoreError> {
+    Ok(Money(tx.query_one(
+        "SELECT COALESCE(-SUM(amount), 0) FROM credit_ledger
+         WHERE account_id = ?1 AND kind IN ('reserve', 'refund') AND created_at >= ?2",
+        &[&account_id, &since],
+        |r| r.get(0),
+    )?))
+}
+
 pub fn move_balance(tx: &Tx<'_>, account_id: &str, delta: Money) -> Result<Money, StoreError> {
     Ok(Money(tx.query_one(
         "UPDATE accounts SET credit_balance = credit_balance + ?2 WHERE id = ?1

@@ -211,6 +211,7 @@ pub fn delete_key(tx: &Tx<'_>, id: &str) -> Result<i64, StoreError> {
         "UPDATE usage_daily_errors SET key_id = NULL WHERE key_id = ?1",
         &[&id],
     )?;
+    super::usage_hourly::delete_key(tx, id)?;
     let logs = super::logs::delete_key_rows(tx, id)?;
     tx.execute("DELETE FROM api_keys WHERE id = ?1", &[&id])?;
     Ok(logs)

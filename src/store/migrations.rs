@@ -17,12 +17,14 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("sql/0008_webhooks.sql"),
     include_str!("sql/0009_nodes.sql"),
     include_str!("sql/0010_passwords.sql"),
+    include_str!("sql/0011_usage_hourly.sql"),
 ];
 
 pub const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("sql/postgres/0001_schema.sql"),
     include_str!("sql/postgres/0002_nodes.sql"),
     include_str!("sql/postgres/0003_passwords.sql"),
+    include_str!("sql/postgres/0004_usage_hourly.sql"),
 ];
 
 /// The session-level advisory lock a PostgreSQL node holds while it migrates, so nodes that

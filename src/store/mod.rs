@@ -27,6 +27,7 @@ pub(crate) mod request_log;
 pub(crate) mod sessions;
 pub(crate) mod settings;
 pub(crate) mod usage;
+pub(crate) mod usage_hourly;
 pub(crate) mod webhooks;
 
 use std::path::{Path, PathBuf};

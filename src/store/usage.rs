@@ -116,37 +116,6 @@ pub fn key_error_codes(
     )
 }
 
-/// An account's requests per day by status class from `since_day` on.
-pub fn account_usage_by_day(
-    tx: &Tx<'_>,
-    account_id: &str,
-    since_day: &str,
-) -> Result<Vec<DayUsage>, StoreError> {
-    let mut days: BTreeMap<String, DayUsage> = BTreeMap::new();
-    tx.each(
-        "SELECT day, status_class, SUM(requests) FROM usage_daily
-         WHERE account_id = ?1 AND day >= ?2 GROUP BY day, status_class",
-        &[&account_id, &since_day],
-        |r| {
-            let day: String = r.get(0)?;
-            let (class, n): (i64, i64) = (r.get(1)?, r.get(2)?);
-            let d = days.entry(day.clone()).or_insert_with(|| DayUsage {
-                day,
-                ..DayUsage::default()
-            });
-            d.total += n;
-            match class {
-                2 => d.success += n,
-                4 => d.client_errors += n,
-                5 => d.server_errors += n,
-                _ => {}
-            }
-            Ok(true)
-        },
-    )?;
-    Ok(days.into_values().collect())
-}
-
 /// An account's requests per key from `since_day` on, busiest first; deleted keys are `None`.
 pub fn account_usage_by_key(
     tx: &Tx<'_>,

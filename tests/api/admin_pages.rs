@@ -63,7 +63,7 @@ async fn pages_need_a_session_and_sign_in_opens_one() {
 
     let res = sign_in(&app, &client, &email, &password).await;
     assert_eq!(res.status(), 303);
-    assert_eq!(res.headers()["location"], "/keys");
+    assert_eq!(res.headers()["location"], "/");
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("tidegate_session="));
     assert!(

@@ -35,7 +35,7 @@ pub async fn sign_in_as_admin(app: &TestApp, browser: &mut Browser) {
 }
 
 /// A password someone else chose is replaced before anything else: the page it leads to, then
-/// the API keys once `CHOSEN_PASSWORD` replaced `one_time`.
+/// the dashboard once `CHOSEN_PASSWORD` replaced `one_time`.
 pub async fn choose_own_password(browser: &mut Browser, one_time: &str) {
     browser
         .wait_for("Choose your own password to continue.")
@@ -50,8 +50,8 @@ pub async fn choose_own_password(browser: &mut Browser, one_time: &str) {
         .type_into("#confirm_password", crate::people::CHOSEN_PASSWORD)
         .await;
     browser.click("form.form button[type=submit]").await;
-    browser.wait_for("<h1>API keys</h1>").await;
-    assert!(browser.current_url().await.ends_with("/keys"));
+    browser.wait_for("<h1>Dashboard</h1>").await;
+    assert!(browser.current_url().await.ends_with("/"));
 }
 
 /// Creates a key through the form and returns the secret from the show-once view.

@@ -22,6 +22,7 @@ mod cli_users;
 mod cluster;
 mod cluster_generations;
 mod contract;
+mod dashboard;
 mod docs;
 mod faults;
 mod form_errors;

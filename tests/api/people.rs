@@ -79,7 +79,7 @@ pub async fn choose_password(app: &TestApp, client: &reqwest::Client, one_time: 
         .await
         .unwrap();
     assert_eq!(res.status(), 303, "password chosen");
-    assert_eq!(res.headers()["location"], "/keys");
+    assert_eq!(res.headers()["location"], "/");
 }
 
 /// A signed-in person with their session's CSRF token.

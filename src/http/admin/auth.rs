@@ -131,7 +131,7 @@ pub async fn submit(
             state.signin_email.record_success(&email_key);
             Ok(HttpResponse::SeeOther()
                 .cookie(cookie(&req, SESSION_COOKIE, token, i64::from(hours)))
-                .insert_header((LOCATION, "/keys"))
+                .insert_header((LOCATION, "/"))
                 .finish())
         }
         Err(SignInError::BadCredentials) => {
@@ -209,6 +209,6 @@ pub async fn switch_workspace(
         ));
     }
     Ok(HttpResponse::SeeOther()
-        .insert_header((LOCATION, "/keys"))
+        .insert_header((LOCATION, "/"))
         .finish())
 }

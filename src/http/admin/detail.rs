@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::chart::{self, Chart};
+use super::chart::{self, Chart, Range, RangeQuery};
 use crate::domain::Timestamp;
 use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, AdminSession};
@@ -12,9 +12,7 @@ use crate::service::ServiceError;
 use crate::service::keys::{self, ApiKey};
 use crate::service::logs::{self, LogEntry, LogFilter};
 use crate::service::sessions::Session;
-use crate::service::usage::{self, DayUsage, RouteUsage};
-
-const DAYS: i64 = 30;
+use crate::service::usage::{self, RouteUsage, Tally};
 
 #[derive(Template)]
 #[template(path = "key_detail.html")]
@@ -27,6 +25,7 @@ struct DetailPage<'a> {
     chart: Chart,
     width: i64,
     height: i64,
+    latency_height: i64,
     routes: Vec<RouteUsage>,
     errors: Vec<(String, i64)>,
     recent: Vec<LogEntry>,
@@ -51,7 +50,7 @@ fn time(t: Option<Timestamp>) -> String {
 struct Loaded {
     key: ApiKey,
     chain: Vec<ApiKey>,
-    days: Vec<DayUsage>,
+    hours: Vec<(i64, Tally)>,
     routes: Vec<RouteUsage>,
     errors: Vec<(String, i64)>,
     recent: Vec<LogEntry>,
@@ -61,18 +60,22 @@ struct Loaded {
 pub async fn show(
     session: AdminSession,
     id: web::Path<String>,
+    query: web::Query<RangeQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
     let account = session.account_id()?;
     let now = state.clock.now();
-    let since = now.plus_millis(-(DAYS - 1) * Timestamp::MS_PER_DAY).day();
+    let range = Range::or(&query, Range::Month);
+    let since = range.since_day(now);
+    let since_hour = range.since_hour(now);
     let loaded = state
         .store
         .run(move |db| -> Result<_, ServiceError> {
             let tx = db.read();
             let key = keys::get_key_in(&tx, Some(&account), &id)?;
             let chain = keys::rotation_chain(&tx, &key)?;
-            let (routes, days) = usage::key_usage(&tx, &key.id, &since)?;
+            let (routes, _) = usage::key_usage(&tx, &key.id, &since)?;
+            let hours = usage::hourly(&tx, &account, Some(&key.id), since_hour)?;
             let errors = usage::key_error_codes(&tx, &key.id, &since)?;
             let filter = LogFilter {
                 account_id: &account,
@@ -88,7 +91,7 @@ pub async fn show(
             Ok(Loaded {
                 key,
                 chain,
-                days,
+                hours,
                 routes,
                 errors,
                 recent,
@@ -113,9 +116,10 @@ pub async fn show(
                 (k, s)
             })
             .collect(),
-        chart: chart::requests_per_day(&loaded.days, now, DAYS),
+        chart: chart::draw(range, &chart::buckets(range, &loaded.hours, now)),
         width: chart::WIDTH,
         height: chart::HEIGHT,
+        latency_height: chart::LATENCY_HEIGHT,
         routes: loaded.routes.into_iter().take(10).collect(),
         errors: loaded.errors,
         recent: loaded.recent,

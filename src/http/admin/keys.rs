@@ -37,23 +37,6 @@ pub struct KeyRow {
     pub spark: String,
 }
 
-/// The sparkline of daily counts, as SVG polyline points in a 70 × 20 box.
-fn sparkline(days: &[i64]) -> String {
-    let top = days.iter().copied().max().unwrap_or(0).max(1);
-    let step = 70.0 / (days.len().max(2) - 1) as f64;
-    days.iter()
-        .enumerate()
-        .map(|(i, n)| {
-            format!(
-                "{:.1},{:.1}",
-                i as f64 * step,
-                19.0 - 18.0 * *n as f64 / top as f64
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 impl KeyRow {
     fn of(key: &ApiKey, now: Timestamp, days: &[i64]) -> KeyRow {
         let status = key.status(now);
@@ -78,7 +61,7 @@ impl KeyRow {
             expires: key.expires_at.map(Timestamp::to_rfc3339),
             environment: key.environment.as_str(),
             week: days.iter().sum(),
-            spark: sparkline(days),
+            spark: super::chart::sparkline(days, 70.0),
         }
     }
 }

@@ -6,6 +6,7 @@ mod activity;
 mod auth;
 mod chart;
 mod create;
+mod dashboard;
 mod detail;
 mod edit;
 mod form;
@@ -23,9 +24,9 @@ mod webhooks;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderName, HeaderValue, LOCATION};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{Error, HttpRequest, HttpResponse, web};
+use actix_web::{Error, HttpResponse, web};
 use askama::Template;
 
 use crate::http::session::AdminError;
@@ -45,7 +46,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     // Each page is its own resource (an empty-prefix scope would swallow every other path).
     cfg.service(web::resource("/static/{name}").get(crate::http::assets::serve))
         .service(web::resource("/favicon.ico").get(crate::http::assets::favicon))
-        .service(page("/").get(home))
+        .service(page("/").get(dashboard::page))
         .service(page("/login").get(auth::show).post(auth::submit))
         .service(page("/logout").post(auth::logout))
         .service(page("/workspace").post(auth::switch_workspace))
@@ -108,17 +109,6 @@ fn page(
     >,
 > {
     web::resource(path).wrap(from_fn(security_headers))
-}
-
-async fn home(req: HttpRequest) -> HttpResponse {
-    let to = if req.cookie(crate::http::session::SESSION_COOKIE).is_some() {
-        "/keys"
-    } else {
-        "/login"
-    };
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, to))
-        .finish()
 }
 
 async fn security_headers(

@@ -98,7 +98,7 @@ pub async fn change(
             .insert_header((
                 LOCATION,
                 if session.0.must_change_password {
-                    "/keys"
+                    "/"
                 } else {
                     "/password?changed=1"
                 },

@@ -1,11 +1,12 @@
-//! One group's transaction: its rows inserted many to a statement, the daily roll-ups, each
-//! key's `last_used_at` and the refusal tallies, all in one commit.
+//! One group's transaction: its rows inserted many to a statement, the hourly and daily
+//! roll-ups, each key's `last_used_at` and the refusal tallies, all in one commit.
 
 use std::collections::{BTreeMap, HashMap};
 
 use super::{LogEntry, Refusal, Reply, Written};
+use crate::domain::usage::Tally;
 use crate::store::engine::Param;
-use crate::store::{Db, StoreError};
+use crate::store::{Db, StoreError, usage_hourly};
 
 /// `last_used_at` may lag by up to a second (docs/keys.md, "What is stored"), so each key's is
 /// written at most once a second instead of in every commit.
@@ -151,6 +152,18 @@ pub(super) fn write_batch(
         }
         tx.execute(insert_rows(chunk.len()), &params)?;
     }
+    // Hourly roll-ups: each key's hour and its account's.
+    let mut hourly: BTreeMap<(&str, &str, i64), Tally> = BTreeMap::new();
+    for e in &kept {
+        let hour = e.created_at.div_euclid(usage_hourly::MS_PER_HOUR);
+        for key in [e.key.id.as_str(), ""] {
+            hourly
+                .entry((&e.key.account_id, key, hour))
+                .or_default()
+                .add(e.status_code, e.latency_us);
+        }
+    }
+    usage_hourly::add(&tx, &hourly)?;
     for e in kept {
         let day = e
             .created_at

@@ -61,6 +61,23 @@ pub fn deliveries(
     )
 }
 
+/// Per endpoint of the account, its deliveries created from `since` on that failed for good:
+/// (endpoint id, count).
+pub fn failed_since(
+    tx: &Tx<'_>,
+    account_id: &str,
+    since: i64,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    tx.query_all(
+        "SELECT e.id, count(*) FROM webhook_endpoints e
+         JOIN webhook_deliveries d ON d.endpoint_id = e.id
+         WHERE e.account_id = ?1 AND d.created_at >= ?2 AND d.status = 'failed'
+         GROUP BY e.id",
+        &[&account_id, &since],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
 pub fn get_delivery(
     tx: &Tx<'_>,
     endpoint_id: &str,

@@ -5,7 +5,9 @@
 mod deliveries;
 mod outbox;
 
-pub use deliveries::{deliveries, expire_queued, get_delivery, purge_deliveries, release_queued};
+pub use deliveries::{
+    deliveries, expire_queued, failed_since, get_delivery, purge_deliveries, release_queued,
+};
 pub use outbox::{
     Attempted, Due, claim_due, insert_delivery, insert_event, listeners, next_due_at,
     record_attempt, release_leases,

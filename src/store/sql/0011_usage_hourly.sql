@@ -1,0 +1,92 @@
+-- Hourly roll-ups of the request log for the charts and the dashboard (docs/admin.md, "Charts"):
+-- per account and hour, one row per key and one with key_id '' for the whole account, holding
+-- the requests by outcome and a latency histogram. Bucket lNN counts requests whose latency is
+-- at most the NNth bound in microseconds (100, 250, 500, 1000, 2500, 5000, 10000, 25000,
+-- 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000, 30000000), l17 the
+-- slower ones. Kept 90 days; written by the log writer in the commit of the rows they count.
+CREATE TABLE usage_hourly (
+    account_id   TEXT NOT NULL,
+    key_id       TEXT NOT NULL,
+    hour         INTEGER NOT NULL,
+    success      INTEGER NOT NULL DEFAULT 0,
+    client_error INTEGER NOT NULL DEFAULT 0,
+    auth_refused INTEGER NOT NULL DEFAULT 0,
+    rate_limited INTEGER NOT NULL DEFAULT 0,
+    server_error INTEGER NOT NULL DEFAULT 0,
+    l00          INTEGER NOT NULL DEFAULT 0,
+    l01          INTEGER NOT NULL DEFAULT 0,
+    l02          INTEGER NOT NULL DEFAULT 0,
+    l03          INTEGER NOT NULL DEFAULT 0,
+    l04          INTEGER NOT NULL DEFAULT 0,
+    l05          INTEGER NOT NULL DEFAULT 0,
+    l06          INTEGER NOT NULL DEFAULT 0,
+    l07          INTEGER NOT NULL DEFAULT 0,
+    l08          INTEGER NOT NULL DEFAULT 0,
+    l09          INTEGER NOT NULL DEFAULT 0,
+    l10          INTEGER NOT NULL DEFAULT 0,
+    l11          INTEGER NOT NULL DEFAULT 0,
+    l12          INTEGER NOT NULL DEFAULT 0,
+    l13          INTEGER NOT NULL DEFAULT 0,
+    l14          INTEGER NOT NULL DEFAULT 0,
+    l15          INTEGER NOT NULL DEFAULT 0,
+    l16          INTEGER NOT NULL DEFAULT 0,
+    l17          INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (account_id, key_id, hour)
+) STRICT;
+
+-- For the retention purge.
+CREATE INDEX usage_hourly_by_hour ON usage_hourly (hour);
+
+-- The request log still kept is rolled up once, so the charts show it from the start.
+INSERT INTO usage_hourly (account_id, key_id, hour, success, client_error, auth_refused, rate_limited, server_error, l00, l01, l02, l03, l04, l05, l06, l07, l08, l09, l10, l11, l12, l13, l14, l15, l16, l17)
+SELECT account_id, key_id, created_at / 3600000,
+       SUM(CASE WHEN status_code < 400 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN status_code >= 400 AND status_code < 500 AND status_code NOT IN (401, 403, 429) THEN 1 ELSE 0 END),
+       SUM(CASE WHEN status_code IN (401, 403) THEN 1 ELSE 0 END),
+       SUM(CASE WHEN status_code = 429 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN status_code >= 500 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us <= 100 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 100 AND latency_us <= 250 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 250 AND latency_us <= 500 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 500 AND latency_us <= 1000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 1000 AND latency_us <= 2500 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 2500 AND latency_us <= 5000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 5000 AND latency_us <= 10000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 10000 AND latency_us <= 25000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 25000 AND latency_us <= 50000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 50000 AND latency_us <= 100000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 100000 AND latency_us <= 250000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 250000 AND latency_us <= 500000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 500000 AND latency_us <= 1000000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 1000000 AND latency_us <= 2500000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 2500000 AND latency_us <= 5000000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 5000000 AND latency_us <= 10000000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 10000000 AND latency_us <= 30000000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 30000000 THEN 1 ELSE 0 END)
+FROM request_logs GROUP BY account_id, key_id, created_at / 3600000;
+INSERT INTO usage_hourly (account_id, key_id, hour, success, client_error, auth_refused, rate_limited, server_error, l00, l01, l02, l03, l04, l05, l06, l07, l08, l09, l10, l11, l12, l13, l14, l15, l16, l17)
+SELECT account_id, '', created_at / 3600000,
+       SUM(CASE WHEN status_code < 400 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN status_code >= 400 AND status_code < 500 AND status_code NOT IN (401, 403, 429) THEN 1 ELSE 0 END),
+       SUM(CASE WHEN status_code IN (401, 403) THEN 1 ELSE 0 END),
+       SUM(CASE WHEN status_code = 429 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN status_code >= 500 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us <= 100 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 100 AND latency_us <= 250 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 250 AND latency_us <= 500 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 500 AND latency_us <= 1000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 1000 AND latency_us <= 2500 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 2500 AND latency_us <= 5000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 5000 AND latency_us <= 10000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 10000 AND latency_us <= 25000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 25000 AND latency_us <= 50000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 50000 AND latency_us <= 100000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 100000 AND latency_us <= 250000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 250000 AND latency_us <= 500000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 500000 AND latency_us <= 1000000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 1000000 AND latency_us <= 2500000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 2500000 AND latency_us <= 5000000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 5000000 AND latency_us <= 10000000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 10000000 AND latency_us <= 30000000 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN latency_us > 30000000 THEN 1 ELSE 0 END)
+FROM request_logs GROUP BY account_id, created_at / 3600000;
