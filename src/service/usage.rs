@@ -95,6 +95,7 @@ pub struct WorkspaceUsage {
     /// Requests per key, busiest first, named "name (prefix)"; deleted keys together.
     pub keys: Vec<(String, i64)>,
     pub balance: Money,
+    /// Spent on generations from the first hour on.
     pub spend: Money,
 }
 
@@ -122,6 +123,6 @@ pub fn workspace_usage(
         routes: account_usage_by_route(tx, account_id, since_day)?,
         keys,
         balance,
-        spend: credits::spent(tx, account_id)?,
+        spend: credits::spent_since(tx, account_id, since_hour * 3_600_000)?,
     })
 }

@@ -116,7 +116,9 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
     let app = spawn_app().await;
     let mut browser = Browser::start("key-workflow").await;
     sign_in_as_admin(&app, &mut browser).await;
-    browser.screenshot("keys-empty").await;
+    // An empty workspace's dashboard says what to do first.
+    assert!(browser.source().await.contains("Start here: make the first API key"));
+    browser.screenshot_views("dashboard-empty").await;
 
     // A Generate Only key limited to this machine.
     let generate = create_key(
@@ -184,8 +186,39 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
     browser
         .click("tbody tr:first-child details.menu button[type=submit]")
         .await;
-    browser.wait_for("<h1>API keys</h1>").await;
-    assert!(!browser.source().await.contains(">Disabled</span>"));
+    // The list comes back to itself: the old page shows until the new one has loaded.
+    browser.wait_until_gone(">Disabled</span>").await;
+    assert!(browser.source().await.contains("<h1>API keys</h1>"));
+
+    // The dashboard: the day's requests, and a chart whose bars read out their numbers on focus.
+    browser.goto(&format!("{}/", app.address)).await;
+    browser.screenshot_views("dashboard").await;
+    let logged = app.count("SELECT count(*) FROM request_logs", &[]);
+    let readout = "const bars = document.querySelectorAll('svg.requests g.bar'); const last = bars[bars.length - 1]; last.focus(); const text = last.querySelector('text.readout'); return [bars.length, getComputedStyle(text).visibility, text.textContent, document.querySelector('svg.requests text.hint').getBoundingClientRect().width];";
+    let shown = browser.script(readout).await;
+    assert_eq!(shown[0], json!(24), "an hour a bar");
+    assert_eq!(shown[1], json!("visible"), "the focused bar reads out");
+    assert!(
+        shown[2]
+            .as_str()
+            .unwrap()
+            .contains(&format!(": {logged} requests; p50 ")),
+        "{shown}"
+    );
+    browser.screenshot("dashboard-bar-focused").await;
+    browser
+        .script("document.getElementById('traffic').scrollIntoView();")
+        .await;
+    browser.screenshot_views("dashboard-chart").await;
+    browser.click("nav.ranges a[href='?range=7d']").await;
+    browser.wait_for("<h2 id=\"traffic\">Requests, last 7 days</h2>").await;
+    assert!(browser.current_url().await.ends_with("/?range=7d"));
+    let week = browser
+        .script("return [...document.querySelectorAll('svg.requests text.axis')].map(t => t.textContent);")
+        .await;
+    let today = time::OffsetDateTime::now_utc().date();
+    let today = format!("{:02}-{:02}", u8::from(today.month()), today.day());
+    assert!(week.to_string().contains(&today), "dated x axis: {week}");
 
     // The requests are on the logs page and in its CSV export.
     browser.goto(&format!("{}/logs", app.address)).await;

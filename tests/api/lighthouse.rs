@@ -171,13 +171,14 @@ async fn every_signed_in_page_passes_lighthouse_in_light_and_dark() {
     let session = session_cookie(&app).await;
     let session_bin = bin.clone();
     let pages = [
+        "/".to_owned(),
         "/keys".to_owned(),
         "/keys/new".to_owned(),
         format!("/keys/{key}"),
         format!("/keys/{key}/edit"),
         "/logs".to_owned(),
         format!("/logs/{log}"),
-        "/usage".to_owned(),
+        "/usage?range=24h".to_owned(),
         "/generations".to_owned(),
         "/webhooks".to_owned(),
         "/members".to_owned(),

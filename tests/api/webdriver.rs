@@ -141,6 +141,21 @@ impl Browser {
         }
     }
 
+    /// Waits (polling, with a deadline) until the page's source no longer contains `text`: a
+    /// form that leads back to the same page shows the old page until the new one is loaded.
+    pub async fn wait_until_gone(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(source) = self.client.source().await
+                && !source.contains(text)
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the page kept showing {text:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn current_url(&self) -> String {
         self.client.current_url().await.unwrap().to_string()
     }
@@ -176,6 +191,12 @@ impl Browser {
                 self.client.set_window_size(width, 1000).await.unwrap();
                 let scheme = if dark { "dark" } else { "light" };
                 self.screenshot(&format!("{name}-{scheme}-{width}")).await;
+                let wider = self.script(WIDER_THAN_THE_WINDOW).await;
+                assert_eq!(
+                    wider,
+                    json!([]),
+                    "{name} at {width} px scrolls sideways because of these elements"
+                );
             }
         }
         self.set_dark(false).await;
@@ -194,6 +215,10 @@ impl Browser {
         .unwrap();
     }
 }
+
+/// The innermost elements that reach past the window's right edge (the page would scroll
+/// sideways), as `tag.class` names; a stacked table's cells are laid out by then.
+const WIDER_THAN_THE_WINDOW: &str = "const edge = document.documentElement.clientWidth; const out = []; if (document.documentElement.scrollWidth > edge + 1) out.push('the page is ' + document.documentElement.scrollWidth + ' px wide'); for (const el of document.body.querySelectorAll('*')) { const r = el.getBoundingClientRect(); if (r.width > 0 && r.right > edge + 1 && ![...el.children].some(c => c.getBoundingClientRect().right > edge + 1)) { let hidden = false; for (let p = el.parentElement; p; p = p.parentElement) { const o = getComputedStyle(p).overflowX; if (o === 'auto' || o === 'hidden' || o === 'scroll') { hidden = p.getBoundingClientRect().right <= edge + 1; if (hidden) break; } } if (!hidden && !el.closest('.visually-hidden')) out.push(el.tagName.toLowerCase() + (el.className && el.className.baseVal === undefined ? '.' + el.className : '') + ' ' + (el.textContent || '').trim().slice(0, 40)); } } return out;";
 
 impl Drop for Browser {
     /// Ends the session first, which closes Chromium: killing chromedriver alone would orphan the

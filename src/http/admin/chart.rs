@@ -8,10 +8,10 @@ use serde::Deserialize;
 use crate::domain::Timestamp;
 use crate::domain::usage::{Outcome, Tally, latency_text};
 
-pub const WIDTH: i64 = 600;
-pub const HEIGHT: i64 = 160;
+pub const WIDTH: i64 = 900;
+pub const HEIGHT: i64 = 200;
 /// The latency chart is lower than the requests chart.
-pub const LATENCY_HEIGHT: i64 = 90;
+pub const LATENCY_HEIGHT: i64 = 100;
 const MS_PER_HOUR: i64 = 3_600_000;
 
 /// How far back a chart reaches, kept in the URL as `?range=24h|7d|30d|90d`.
@@ -441,7 +441,7 @@ mod tests {
         assert_eq!(chart.bars.len(), 30);
         let last = chart.bars.last().unwrap();
         assert_eq!(last.label, "2026-11-22");
-        assert_eq!(last.parts, vec![("o-ok", 40, 120), ("o-auth", 0, 40)]);
+        assert_eq!(last.parts, vec![("o-ok", 50, 150), ("o-auth", 0, 50)]);
         assert_eq!(
             last.readout(),
             "2026-11-22: 4 requests; p50 1.8 ms, p95 2.4 ms; 3 succeeded, 1 auth refused"
@@ -449,7 +449,7 @@ mod tests {
         assert!(chart.bars[0].parts.is_empty());
         assert_eq!(
             chart.ticks,
-            vec![(160, 0), (120, 1), (80, 2), (40, 3), (0, 4)]
+            vec![(200, 0), (150, 1), (100, 2), (50, 3), (0, 4)]
         );
         assert_eq!(chart.dates.first().map(|d| d.1.as_str()), Some("11-22"));
         assert_eq!(chart.dates.len(), 5);
