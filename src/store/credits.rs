@@ -82,18 +82,7 @@ pub fn balance(tx: &Tx<'_>, account_id: &str) -> Result<Money, StoreError> {
     )?))
 }
 
-/// Adds `delta` to the cached balance; returns the new balance.
-/// What an account has spent on generations: its reservations less its refunds.
-pub fn spent(tx: &Tx<'_>, account_id: &str) -> Result<Money, StoreError> {
-    Ok(Money(tx.query_one(
-        "SELECT COALESCE(-SUM(amount), 0) FROM credit_ledger
-         WHERE account_id = ?1 AND kind IN ('reserve', 'refund')",
-        &[&account_id],
-        |r| r.get(0),
-    )?))
-}
-
-/// What an account spent on generations from `since` on.
+/// What an account spent on generations from `since` on: its reservations less its refunds.
 pub fn spent_since(tx: &Tx<'_>, account_id: &str, since: i64) -> Result<Money, StoreError> {
     Ok(Money(tx.query_one(
         "SELECT COALESCE(-SUM(amount), 0) FROM credit_ledger
@@ -103,6 +92,7 @@ pub fn spent_since(tx: &Tx<'_>, account_id: &str, since: i64) -> Result<Money, S
     )?))
 }
 
+/// Adds `delta` to the cached balance; returns the new balance.
 pub fn move_balance(tx: &Tx<'_>, account_id: &str, delta: Money) -> Result<Money, StoreError> {
     Ok(Money(tx.query_one(
         "UPDATE accounts SET credit_balance = credit_balance + ?2 WHERE id = ?1
