@@ -199,3 +199,38 @@ async fn hourly_rollups_match_the_log_and_go_after_ninety_days() {
     assert_eq!(sum(&app, &key), 0);
     assert_eq!(sum(&app, ""), 5);
 }
+
+backend_tests!(an_upgraded_store_rolls_up_the_request_log_it_still_keeps);
+async fn an_upgraded_store_rolls_up_the_request_log_it_still_keeps() {
+    let app = spawn_app().await;
+    let (key, secret) = app.create_key(&[]);
+    let (_, scoped) = app.create_key(&["--preset", "generate_only"]);
+    for _ in 0..4 {
+        app.get("/v1/status", Some(&secret)).await;
+    }
+    app.get("/v1/status", Some(&scoped)).await;
+    // The store as it was before hourly roll-ups: without the table, one step behind.
+    let db = app.db();
+    let step_before = match db.backend() {
+        crate::backend::Backend::Sqlite => "PRAGMA user_version = 10",
+        crate::backend::Backend::Postgres => "UPDATE tidegate_schema SET version = 3",
+    };
+    db.execute_batch(&format!("DROP TABLE usage_hourly; {step_before}"))
+        .unwrap();
+    // The next command that opens the store migrates it.
+    app.cli_json(&["keys", "list", "--account", &app.account_id]);
+    let sum = |key: &str, column: &str| {
+        app.count(
+            &format!("SELECT COALESCE(SUM({column}), 0) FROM usage_hourly WHERE key_id = ?1"),
+            &[&key],
+        )
+    };
+    assert_eq!(sum(&key, "success"), 4);
+    assert_eq!(sum("", "success"), 4);
+    assert_eq!(sum("", "auth_refused"), 1);
+    let buckets: String = (0..18)
+        .map(|i| format!("l{i:02}"))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    assert_eq!(sum("", &buckets), 5, "every request timed once");
+}
