@@ -16,6 +16,7 @@ mod log_detail;
 mod logs;
 mod members;
 mod password;
+mod refusals;
 mod settings;
 mod usage;
 mod webhooks;

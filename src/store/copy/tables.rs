@@ -133,6 +133,7 @@ pub(super) const TABLES: &[Table] = &[
             "region",
             "latency_us",
             "created_at",
+            "client_ip",
         ],
         "id",
     ),
@@ -162,7 +163,7 @@ pub(super) const TABLES: &[Table] = &[
     ),
     table(
         "refusals_daily",
-        &["day", "ip_hash", "reason", "requests"],
+        &["day", "ip_hash", "reason", "requests", "client_ip"],
         "day, ip_hash, reason",
     ),
     table(
