@@ -98,6 +98,8 @@ pub struct AuthConfig {
 pub struct LogsConfig {
     pub retention_days: u32,
     pub max_batch: usize,
+    /// Days a request's client address is kept in clear; 0 never keeps it.
+    pub client_ip_days: u32,
 }
 
 /// Cron strings of the scheduled jobs (empty disables one) and the expiry warning lead time.

@@ -85,6 +85,12 @@ impl Role {
         self == Role::PrimaryOwner
     }
 
+    /// Owners and the primary owner read client addresses in the request log; members read only
+    /// their keyed hashes (docs/keys.md, "Request log").
+    pub fn sees_client_addresses(self) -> bool {
+        self.is_owner()
+    }
+
     /// Whether someone holding this role may invite, change or remove someone holding `other`:
     /// the primary owner manages everyone else, owners manage members, members nobody.
     pub fn manages(self, other: Role) -> bool {

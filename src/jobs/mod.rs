@@ -81,6 +81,7 @@ pub enum JobOutcome {
         request_logs_deleted: u64,
         refusal_rows_deleted: u64,
         webhook_deliveries_deleted: u64,
+        client_addresses_cleared: u64,
     },
     PurgeIdempotencyKeys {
         idempotency_keys_deleted: u64,
@@ -154,13 +155,17 @@ impl Job {
                             .map(|keys_warned| JobOutcome::WarnExpiringKeys { keys_warned })
                     }
                     Job::PurgeRequestLogs => {
-                        let (days, hours) =
-                            (config.logs.retention_days, config.webhooks.queue_hours);
-                        maintenance::purge_request_logs(db, now, days, hours).map(|purged| {
+                        let retention = maintenance::LogRetention {
+                            days: config.logs.retention_days,
+                            client_ip_days: config.logs.client_ip_days,
+                        };
+                        let hours = config.webhooks.queue_hours;
+                        maintenance::purge_request_logs(db, now, retention, hours).map(|purged| {
                             JobOutcome::PurgeRequestLogs {
                                 request_logs_deleted: purged.request_logs,
                                 refusal_rows_deleted: purged.refusal_rows,
                                 webhook_deliveries_deleted: purged.webhook_deliveries,
+                                client_addresses_cleared: purged.client_addresses,
                             }
                         })
                     }
@@ -212,7 +217,14 @@ impl JobOutcome {
                 request_logs_deleted,
                 refusal_rows_deleted,
                 webhook_deliveries_deleted,
-            } => request_logs_deleted + refusal_rows_deleted + webhook_deliveries_deleted > 0,
+                client_addresses_cleared,
+            } => {
+                request_logs_deleted
+                    + refusal_rows_deleted
+                    + webhook_deliveries_deleted
+                    + client_addresses_cleared
+                    > 0
+            }
             JobOutcome::PurgeIdempotencyKeys {
                 idempotency_keys_deleted,
             } => idempotency_keys_deleted > 0,
@@ -233,11 +245,13 @@ impl JobOutcome {
                 request_logs_deleted,
                 refusal_rows_deleted,
                 webhook_deliveries_deleted,
+                client_addresses_cleared,
             } => format!(
-                "deleted {}, {} and {}",
+                "deleted {}, {} and {}; cleared the client address of {}",
                 count(request_logs_deleted, "request-log row"),
                 count(refusal_rows_deleted, "daily refusal count"),
-                count(webhook_deliveries_deleted, "webhook delivery")
+                count(webhook_deliveries_deleted, "webhook delivery"),
+                count(client_addresses_cleared, "row")
             ),
             JobOutcome::PurgeIdempotencyKeys {
                 idempotency_keys_deleted,
@@ -292,11 +306,12 @@ mod tests {
             request_logs_deleted: 1,
             refusal_rows_deleted: 2,
             webhook_deliveries_deleted: 0,
+            client_addresses_cleared: 3,
         };
         assert_eq!(
             outcome.summary(),
             "purge-request-logs: deleted 1 request-log row, 2 daily refusal counts and 0 webhook \
-             deliveries"
+             deliveries; cleared the client address of 3 rows"
         );
         let json = serde_json::to_value(&outcome).ok();
         assert_eq!(
@@ -305,7 +320,8 @@ mod tests {
                 "job": "purge-request-logs",
                 "request_logs_deleted": 1,
                 "refusal_rows_deleted": 2,
-                "webhook_deliveries_deleted": 0
+                "webhook_deliveries_deleted": 0,
+                "client_addresses_cleared": 3
             }))
         );
     }

@@ -224,7 +224,14 @@ impl Gate {
             day: now.day(),
             ip_hash: self.ip_hasher.hash(client_ip),
             reason,
+            client_ip: self.clear_address(client_ip),
         });
+    }
+
+    /// The address as it is kept in clear beside its hash: not at all when
+    /// `logs.client_ip_days` is 0 (docs/keys.md, "Request log").
+    fn clear_address(&self, client_ip: IpAddr) -> Option<String> {
+        (self.config.logs.client_ip_days > 0).then(|| client_ip.to_string())
     }
 
     /// Commits the request's log row; the response may leave only once this returns `Ok`.
@@ -247,6 +254,7 @@ impl Gate {
             error_code: record.error_code,
             idempotency_replayed: record.idempotency_replayed,
             ip_hash: self.ip_hasher.hash(record.client_ip),
+            client_ip: self.clear_address(record.client_ip),
             user_agent: record
                 .user_agent
                 .map(|ua| truncate(ua, MAX_USER_AGENT).to_owned()),

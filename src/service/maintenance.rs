@@ -82,24 +82,43 @@ pub struct PurgedLogs {
     pub request_logs: u64,
     pub refusal_rows: u64,
     pub webhook_deliveries: u64,
+    /// Rows (of the log and of the refusal counts) whose client address was cleared.
+    pub client_addresses: u64,
 }
 
-/// Deletes request-log rows and per-day refusal counts older than `retention_days`. The daily
-/// usage roll-ups stay; the hourly ones go after 90 days.
+/// How long the request log keeps what.
+#[derive(Clone, Copy, Debug)]
+pub struct LogRetention {
+    /// Days a row is kept.
+    pub days: u32,
+    /// Days a row keeps its client address in clear (docs/keys.md, "Request log").
+    pub client_ip_days: u32,
+}
+
+/// Deletes request-log rows and per-day refusal counts older than `retention.days`, and clears
+/// the client addresses older than `retention.client_ip_days` (a day's refusal count loses its
+/// address once that day's start is; the hashes stay). The daily usage roll-ups stay; the
+/// hourly ones go after 90 days.
 /// Webhook deliveries finished before the same cutoff go too, and events queued for a disabled
 /// endpoint longer than `queue_hours` expire.
 pub fn purge_request_logs(
     db: &mut Db,
     now: Timestamp,
-    retention_days: u32,
+    retention: LogRetention,
     queue_hours: u32,
 ) -> Result<PurgedLogs, ServiceError> {
-    let cutoff = now.plus_millis(-i64::from(retention_days) * Timestamp::MS_PER_DAY);
+    let cutoff = now.plus_millis(-i64::from(retention.days) * Timestamp::MS_PER_DAY);
     let request_logs = delete_in_chunks(db, |c| {
         queries::delete_request_logs_before(c, cutoff, PURGE_CHUNK)
     })?;
+    let clear_before =
+        now.plus_millis(-i64::from(retention.client_ip_days) * Timestamp::MS_PER_DAY);
+    let mut client_addresses = delete_in_chunks(db, |c| {
+        queries::clear_log_addresses_before(c, clear_before, PURGE_CHUNK)
+    })?;
     let tx = db.write()?;
     let refusal_rows = queries::delete_refusals_before(&tx, &cutoff.day())?;
+    client_addresses += queries::clear_refusal_addresses_through(&tx, &clear_before.day())?;
     let queued_before = now.plus_millis(-i64::from(queue_hours) * 3_600_000);
     webhooks::expire_queued(&tx, queued_before, now)?;
     tx.commit()?;
@@ -114,6 +133,7 @@ pub fn purge_request_logs(
         request_logs,
         refusal_rows,
         webhook_deliveries,
+        client_addresses,
     })
 }
 
@@ -125,7 +145,8 @@ pub fn purge_idempotency_keys(db: &mut Db, now: Timestamp) -> Result<u64, Servic
     })
 }
 
-/// Runs `delete` (at most `PURGE_CHUNK` rows) in its own transaction until it deletes less.
+/// Runs `delete` (at most `PURGE_CHUNK` rows) in its own transaction until it deletes less; a
+/// change that clears a column runs the same way.
 fn delete_in_chunks(
     db: &mut Db,
     delete: impl Fn(&Tx<'_>) -> Result<u64, StoreError>,

@@ -9,6 +9,7 @@ use super::users::parse_email;
 use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
 use crate::domain::account::Role;
+use crate::domain::log::AddressView;
 use crate::domain::random::{base62_string, hex};
 use crate::store::sessions::{self, NewSession};
 use crate::store::{Db, Tx};
@@ -60,6 +61,11 @@ impl Session {
         } else {
             Actor::User { email, ip_hash }
         }
+    }
+
+    /// How the person reads client addresses in the current workspace's logs.
+    pub fn address_view(&self) -> AddressView {
+        AddressView::of(self.role, self.is_instance_admin)
     }
 
     /// The current workspace, if one is selected.

@@ -32,6 +32,7 @@ fn from_row(r: &Row<'_>) -> Result<LogEntry, StoreError> {
         region: Region::parse(&region).unwrap_or(Region::Us),
         latency_us: r.get(15)?,
         created_at: Timestamp(r.get(16)?),
+        client_ip: r.get(17)?,
     })
 }
 
@@ -132,7 +133,7 @@ pub fn log_in_account(
     tx.query_opt(
         "SELECT id, request_id, key_id, key_prefix, environment, method, endpoint, route, query,
                 status_code, error_code, idempotency_replayed, ip_hash, user_agent, region,
-                latency_us, created_at
+                latency_us, created_at, client_ip
          FROM request_logs WHERE id = ?1 AND account_id = ?2",
         &[&id, &account_id],
         from_row,
@@ -149,7 +150,7 @@ fn search_query(engine: Engine, f: &LogFilter<'_>) -> (String, Vec<Value<'static
     let mut sql = String::from(
         "SELECT id, request_id, key_id, key_prefix, environment, method, endpoint, route, query,
                 status_code, error_code, idempotency_replayed, ip_hash, user_agent, region,
-                latency_us, created_at
+                latency_us, created_at, client_ip
          FROM ",
     );
     let mut args: Vec<Value<'static>> = Vec::new();

@@ -2,7 +2,7 @@
 
 use super::StoreError;
 use super::Tx;
-use super::engine::Param;
+use super::engine::{Engine, Param};
 use crate::domain::Timestamp;
 
 /// What the expiry jobs need of a key to record an event about it.
@@ -109,6 +109,41 @@ pub fn delete_refusals_before(tx: &Tx<'_>, day: &str) -> Result<u64, StoreError>
     Ok(tx.execute("DELETE FROM refusals_daily WHERE day < ?1", &[&day])? as u64)
 }
 
+/// Clears the client address of at most `limit` request-log rows created before `cutoff`
+/// (their hash stays); returns how many were cleared.
+pub fn clear_log_addresses_before(
+    tx: &Tx<'_>,
+    cutoff: Timestamp,
+    limit: i64,
+) -> Result<u64, StoreError> {
+    // The partial index holds only the rows that still have an address, oldest first: each
+    // chunk reads its head, never the rows cleared before.
+    let table = match tx.engine() {
+        Engine::Sqlite => "request_logs INDEXED BY request_logs_client_ip",
+        Engine::Postgres => "request_logs",
+    };
+    let n = tx.execute(
+        &format!(
+            "UPDATE request_logs SET client_ip = NULL WHERE id IN
+                 (SELECT id FROM (SELECT id, created_at FROM {table}
+                                  WHERE client_ip IS NOT NULL ORDER BY id LIMIT ?2) head
+                  WHERE created_at < ?1)"
+        ),
+        &[&cutoff.0, &limit],
+    )?;
+    Ok(n as u64)
+}
+
+/// Clears the client address of the per-day refusal counts of `day` (`YYYY-MM-DD`) and before;
+/// returns how many were cleared.
+pub fn clear_refusal_addresses_through(tx: &Tx<'_>, day: &str) -> Result<u64, StoreError> {
+    let n = tx.execute(
+        "UPDATE refusals_daily SET client_ip = NULL WHERE day <= ?1 AND client_ip IS NOT NULL",
+        &[&day],
+    )?;
+    Ok(n as u64)
+}
+
 /// Deletes at most `limit` idempotency records created before `cutoff`.
 pub fn delete_idempotency_keys_before(
     tx: &Tx<'_>,
@@ -121,4 +156,63 @@ pub fn delete_idempotency_keys_before(
         &[&cutoff.0, &limit],
     )?;
     Ok(n as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::store::Store;
+
+    fn add_row(tx: &Tx<'_>, created_at: i64, client_ip: Option<&str>) {
+        tx.execute(
+            "INSERT INTO request_logs (request_id, key_id, account_id, key_prefix, environment,
+                 method, endpoint, route, status_code, ip_hash, region, latency_us, created_at,
+                 client_ip)
+             VALUES ('req_1', 'k', 'a', 'bs_live_x', 'live', 'GET', '/v1/status', '/v1/status',
+                 200, 'ab', 'us', 1, ?1, ?2)",
+            &[&created_at, &client_ip],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn clearing_addresses_keeps_the_rows_and_reads_only_those_with_an_address() {
+        let (_dir, store) = Store::temporary();
+        let mut db = store.db().unwrap();
+        let conn = db.read();
+        add_row(&conn, 10, None);
+        add_row(&conn, 20, Some("198.51.100.7"));
+        add_row(&conn, 30, Some("198.51.100.7"));
+        add_row(&conn, 40, Some("2001:db8::1"));
+        assert_eq!(
+            clear_log_addresses_before(&conn, Timestamp(35), 1).unwrap(),
+            1
+        );
+        assert_eq!(
+            clear_log_addresses_before(&conn, Timestamp(35), 5).unwrap(),
+            1
+        );
+        assert_eq!(
+            clear_log_addresses_before(&conn, Timestamp(35), 5).unwrap(),
+            0
+        );
+        let kept: Vec<Option<String>> = conn
+            .query_all("SELECT client_ip FROM request_logs ORDER BY id", &[], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(kept, [None, None, None, Some("2001:db8::1".to_owned())]);
+
+        let plan: Vec<String> = conn
+            .query_all(
+                "EXPLAIN QUERY PLAN SELECT id FROM request_logs INDEXED BY request_logs_client_ip
+                 WHERE client_ip IS NOT NULL ORDER BY id LIMIT 5",
+                &[],
+                |r| r.get(3),
+            )
+            .unwrap();
+        let plan = plan.join("; ");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
 }

@@ -1,7 +1,8 @@
 //! Schema migrations compiled into the binary, applied in order, one transaction each. SQLite
 //! tracks its version in `PRAGMA user_version`, PostgreSQL in the one-row `tidegate_schema`.
 //! Each engine has its own list: PostgreSQL starts from the schema SQLite reached in eight
-//! steps, and a later change adds a step to both.
+//! steps, and a later change adds a step to both. A step's place in its list is its version,
+//! whatever its file is called.
 
 use super::engine::Engine;
 use super::{Db, StoreError, Tx};
@@ -18,6 +19,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("sql/0009_nodes.sql"),
     include_str!("sql/0010_passwords.sql"),
     include_str!("sql/0011_usage_hourly.sql"),
+    include_str!("sql/0012_client_ip.sql"),
 ];
 
 pub const POSTGRES_MIGRATIONS: &[&str] = &[
@@ -25,6 +27,7 @@ pub const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("sql/postgres/0002_nodes.sql"),
     include_str!("sql/postgres/0003_passwords.sql"),
     include_str!("sql/postgres/0004_usage_hourly.sql"),
+    include_str!("sql/postgres/0005_client_ip.sql"),
 ];
 
 /// The session-level advisory lock a PostgreSQL node holds while it migrates, so nodes that

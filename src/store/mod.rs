@@ -23,6 +23,7 @@ pub(crate) mod nodes;
 pub(crate) mod notices;
 mod open;
 mod pool;
+pub(crate) mod refusals;
 pub(crate) mod request_log;
 pub(crate) mod sessions;
 pub(crate) mod settings;

@@ -33,6 +33,8 @@ pub struct LogEntry {
     pub error_code: Option<&'static str>,
     pub idempotency_replayed: bool,
     pub ip_hash: String,
+    /// The address in clear, while `logs.client_ip_days` is above 0.
+    pub client_ip: Option<String>,
     pub user_agent: Option<String>,
     pub region: &'static str,
     pub latency_us: i64,
@@ -60,6 +62,8 @@ pub struct Refusal {
     pub day: String,
     pub ip_hash: String,
     pub reason: &'static str,
+    /// The address in clear, while `logs.client_ip_days` is above 0 (one per hash).
+    pub client_ip: Option<String>,
 }
 
 /// The outcome of one row, on its way back to the request waiting for it.

@@ -30,6 +30,9 @@ pub struct LogOut {
     pub idempotency_replayed: bool,
     /// A keyed hash of the client's address.
     pub ip_hash: String,
+    /// The client's address, kept `logs.client_ip_days` days beside its hash: shown to owners
+    /// and to keys, `null` for members, once cleared and when the install keeps none.
+    pub client_ip: Option<String>,
     pub user_agent: Option<String>,
     pub region: Region,
     pub latency_us: i64,
@@ -52,6 +55,7 @@ impl LogOut {
             error_code: r.error_code.clone(),
             idempotency_replayed: r.idempotency_replayed,
             ip_hash: r.ip_hash.clone(),
+            client_ip: r.client_ip.clone(),
             user_agent: r.user_agent.clone(),
             region: Region(r.region),
             latency_us: r.latency_us,
@@ -107,7 +111,7 @@ pub struct ActivityPageOut {
     pub next_cursor: Option<i64>,
 }
 
-const CSV_HEADER: [&str; 16] = [
+const CSV_HEADER: [&str; 17] = [
     "created_at",
     "request_id",
     "key_id",
@@ -124,9 +128,12 @@ const CSV_HEADER: [&str; 16] = [
     "user_agent",
     "region",
     "latency_us",
+    // Last, so that files read by position before it was added still read the same.
+    "client_ip",
 ];
 
-/// The rows as CSV (RFC 4180, CRLF line ends), every cell defused.
+/// The rows as CSV (RFC 4180, CRLF line ends), every cell defused; an address not shown is an
+/// empty cell.
 pub fn to_csv(rows: &[LogEntry]) -> String {
     let mut out = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
@@ -151,6 +158,7 @@ pub fn to_csv(rows: &[LogEntry]) -> String {
             r.user_agent.clone().unwrap_or_default(),
             r.region.as_str().to_owned(),
             r.latency_us.to_string(),
+            r.client_ip.clone().unwrap_or_default(),
         ];
         for cell in &cells {
             let _ = out.write_field(defused(cell).as_bytes());

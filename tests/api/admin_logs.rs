@@ -127,11 +127,11 @@ async fn the_key_detail_page_shows_the_chain_the_chart_and_the_grace_telemetry()
         html.contains("Rotation chain")
             && html.contains(&rotated["key_prefix"].as_str().unwrap().to_string())
     );
-    assert_eq!(html.matches("<g><title>").count(), 30, "one bar a day");
-    assert!(html.contains("4 requests</title>"), "today's bar");
+    assert_eq!(html.matches("<g class=\"bar\"").count(), 30, "one bar a day");
+    assert!(html.contains(": 4 requests; p50 "), "today's bar");
     assert!(
-        html.contains("<rect class=\"s2\"") && html.contains("<rect class=\"s4\""),
-        "the 400 counts as 4xx"
+        html.contains("<rect class=\"o-ok\"") && html.contains("<rect class=\"o-client\""),
+        "the 400 is a client error"
     );
     assert!(html.contains("/v1/usage") && html.contains("BSE2001"));
 
@@ -219,10 +219,10 @@ async fn the_usage_page_counts_requests_by_day_endpoint_and_key() {
         html.contains("<p class=\"big\"><span data-number=\"4\">4</span></p>"),
         "{html}"
     );
-    assert!(html.contains("<span data-number=\"3\">3</span> succeeded · <span data-number=\"1\">1</span> client errors"));
+    assert!(html.contains("<span data-number=\"3\">3</span> succeeded · <span data-number=\"1\">1</span> client errors"), "{html}");
     assert!(html.contains("7.500"));
     assert!(html.contains("/v1/status") && html.contains("test key (bye_"));
-    assert!(html.contains("4 requests</title>"));
+    assert!(html.contains(": 4 requests; p50 "), "today's bar");
 }
 
 backend_tests!(a_log_row_opens_to_every_field_and_leads_to_its_key);

@@ -236,6 +236,7 @@ async fn request_logs_past_retention_are_purged_in_chunks_and_usage_totals_stay(
             request_logs_deleted: 12_002,
             refusal_rows_deleted: 1,
             webhook_deliveries_deleted: 2,
+            client_addresses_cleared: 1,
         }
     );
     assert_eq!(

@@ -19,6 +19,7 @@ mod cli_help;
 mod cli_keys;
 mod cli_store;
 mod cli_users;
+mod client_ip;
 mod cluster;
 mod cluster_generations;
 mod contract;

@@ -10,7 +10,7 @@ use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
 use crate::service::keys::{self, ApiKey};
-use crate::service::logs::{self, LogEntry, LogFilter};
+use crate::service::logs::{self, AddressView, LogEntry, LogFilter};
 use crate::service::sessions::Session;
 use crate::service::usage::{self, RouteUsage, Tally};
 
@@ -83,7 +83,7 @@ pub async fn show(
                 limit: 20,
                 ..LogFilter::default()
             };
-            let recent = logs::search(&tx, &filter)?;
+            let recent = logs::search(&tx, &filter, AddressView::HashOnly)?;
             let since_rotation = key
                 .rotated_at
                 .map(|r| logs::requests_since(&tx, &key.id, r.millis()))

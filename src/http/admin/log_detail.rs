@@ -9,7 +9,7 @@ use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
 use crate::service::keys::{self, ApiKey};
-use crate::service::logs::{self, LogEntry};
+use crate::service::logs::{self, AddressView, LogEntry};
 use crate::service::sessions::Session;
 
 #[derive(Template)]
@@ -22,6 +22,8 @@ struct LogPage<'a> {
     key: Option<ApiKey>,
     class: i64,
     latency_ms: String,
+    /// Whether the reader sees client addresses; a member sees only the hash.
+    addresses: bool,
 }
 
 pub async fn show(
@@ -31,11 +33,12 @@ pub async fn show(
 ) -> Result<HttpResponse, AdminError> {
     let account = session.account_id()?;
     let id = id.into_inner();
+    let view = session.0.address_view();
     let (log, key) = state
         .store
         .run(move |db| -> Result<_, ServiceError> {
             let tx = db.read();
-            let log = logs::entry(&tx, &account, id)?;
+            let log = logs::entry(&tx, &account, id, view)?;
             let key = keys::get_key_in(&tx, Some(&account), &log.key_id).ok();
             Ok((log, key))
         })
@@ -45,6 +48,7 @@ pub async fn show(
         session: &session.0,
         class: log.status_code / 100,
         latency_ms: format!("{:.1}", log.latency_us as f64 / 1000.0),
+        addresses: view == AddressView::Clear,
         key,
         log,
     };

@@ -13,7 +13,7 @@ use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
 use crate::service::keys;
-use crate::service::logs::{self, LogEntry, LogFilter, StatusFilter};
+use crate::service::logs::{self, AddressView, LogEntry, LogFilter, StatusFilter};
 use crate::service::sessions::Session;
 use crate::wire::log::{LogOut, to_csv};
 
@@ -72,6 +72,8 @@ struct LogsPage<'a> {
     filters: String,
     next_cursor: Option<i64>,
     error: Option<&'static str>,
+    /// Whether the reader sees client addresses (a column of their own) or hashes only.
+    addresses: bool,
 }
 
 fn nonempty(s: &str) -> Option<String> {
@@ -115,6 +117,7 @@ async fn fetch(
         (Ok(s), Ok(u)) => (s, u),
         (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
     };
+    let view = session.address_view();
     let (key, error_code, endpoint, text, cursor) = (
         nonempty(&query.key),
         nonempty(&query.error_code),
@@ -138,7 +141,7 @@ async fn fetch(
                 text: text.as_deref(),
                 limit,
             };
-            let rows = logs::search(&tx, &filter)?;
+            let rows = logs::search(&tx, &filter, view)?;
             let keys = keys::list(&tx, Some(&account))?
                 .into_iter()
                 .map(|k| (k.id, format!("{} ({})", k.name, k.key_prefix)))
@@ -187,6 +190,7 @@ pub async fn page(
         filters,
         next_cursor,
         error,
+        addresses: session.0.address_view() == AddressView::Clear,
     };
     super::render_page(&page)
 }

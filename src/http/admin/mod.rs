@@ -17,6 +17,7 @@ mod log_detail;
 mod logs;
 mod members;
 mod password;
+mod refusals;
 mod settings;
 mod usage;
 mod webhooks;

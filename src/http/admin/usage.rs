@@ -32,6 +32,7 @@ struct UsagePage<'a> {
     keys: Vec<(String, i64)>,
     balance: String,
     spend: String,
+    refusals: super::refusals::Refusals,
 }
 
 pub async fn page(
@@ -70,6 +71,7 @@ pub async fn page(
         keys: usage.keys,
         balance: usage.balance.to_string(),
         spend: usage.spend.to_string(),
+        refusals: super::refusals::recent(&session, &state).await?,
     };
     super::render_page(&page)
 }

@@ -17,6 +17,7 @@ use crate::http::state::AppState;
 use subtle::ConstantTimeEq;
 
 use crate::domain::account::Role;
+use crate::domain::log::AddressView;
 use crate::http::session::SESSION_COOKIE;
 use crate::service::{Actor, sessions};
 
@@ -29,6 +30,9 @@ pub struct ApiPrincipal {
     pub account_id: String,
     pub actor: Actor,
     pub caller: Caller,
+    /// How the caller reads client addresses in the logs: a key (which only owners make) in
+    /// clear, a session as its role allows.
+    pub addresses: AddressView,
 }
 
 impl ApiPrincipal {
@@ -108,6 +112,7 @@ async fn by_key(
                 account_id: principal.key.account_id.clone(),
                 actor,
                 caller,
+                addresses: AddressView::Clear,
             })
         }
         Err((error, audit)) => {
@@ -167,6 +172,7 @@ async fn by_session(
         account_id,
         actor,
         caller,
+        addresses: session.address_view(),
     })
 }
 

@@ -56,6 +56,7 @@ pub async fn logs(
     let account = p.account_id().to_owned();
     let key_id = params.get(LOG_KEY.name).map(str::to_owned);
     let error_code = params.get(LOG_ERROR_CODE.name).map(str::to_owned);
+    let view = p.addresses;
     let rows = state
         .store
         .run(move |db| {
@@ -71,7 +72,7 @@ pub async fn logs(
                 text: None,
                 limit,
             };
-            logs::search(&db.read(), &filter)
+            logs::search(&db.read(), &filter, view)
         })
         .await?;
     let next_cursor = (rows.len() as i64 == limit)

@@ -133,6 +133,7 @@ pub(super) const TABLES: &[Table] = &[
             "region",
             "latency_us",
             "created_at",
+            "client_ip",
         ],
         "id",
     ),
@@ -194,7 +195,7 @@ pub(super) const TABLES: &[Table] = &[
     ),
     table(
         "refusals_daily",
-        &["day", "ip_hash", "reason", "requests"],
+        &["day", "ip_hash", "reason", "requests", "client_ip"],
         "day, ip_hash, reason",
     ),
     table(

@@ -52,8 +52,11 @@ pub(super) fn outcome(entry: &LogEntry, generation: Option<i64>) -> Written {
 /// The most rows one `INSERT` writes.
 const ROWS_PER_INSERT: usize = 32;
 
-/// `INSERT INTO request_logs … VALUES (…), (…)` for `n` rows (1 to `ROWS_PER_INSERT`) of 17
-/// placeholders each, built once rather than for every group.
+/// The placeholders of one row of `insert_rows`.
+const COLUMNS: usize = 18;
+
+/// `INSERT INTO request_logs … VALUES (…), (…)` for `n` rows (1 to `ROWS_PER_INSERT`) of
+/// `COLUMNS` placeholders each, built once rather than for every group.
 fn insert_rows(n: usize) -> &'static str {
     static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     let all = SQL.get_or_init(|| {
@@ -64,13 +67,13 @@ fn insert_rows(n: usize) -> &'static str {
                     "INSERT INTO request_logs (request_id, key_id, account_id, key_prefix,
                          environment, method, endpoint, route, query, status_code, error_code,
                          idempotency_replayed, ip_hash, user_agent, region, latency_us,
-                         created_at) VALUES ",
+                         created_at, client_ip) VALUES ",
                 );
                 for row in 0..n {
                     sql.push_str(if row == 0 { "(" } else { ", (" });
-                    for column in 0..17 {
+                    for column in 0..COLUMNS {
                         let sep = if column == 0 { "" } else { ", " };
-                        let _ = write!(sql, "{sep}?{}", row * 17 + column + 1);
+                        let _ = write!(sql, "{sep}?{}", row * COLUMNS + column + 1);
                     }
                     sql.push(')');
                 }
@@ -128,7 +131,7 @@ pub(super) fn write_batch(
     for chunk in kept.chunks(ROWS_PER_INSERT) {
         let environments: Vec<&'static str> =
             chunk.iter().map(|e| e.key.environment.as_str()).collect();
-        let mut params: Vec<&dyn Param> = Vec::with_capacity(chunk.len() * 17);
+        let mut params: Vec<&dyn Param> = Vec::with_capacity(chunk.len() * COLUMNS);
         for (e, environment) in chunk.iter().zip(&environments) {
             params.extend_from_slice(&[
                 &e.request_id,
@@ -148,6 +151,7 @@ pub(super) fn write_batch(
                 &e.region,
                 &e.latency_us,
                 &e.created_at,
+                &e.client_ip,
             ]);
         }
         tx.execute(insert_rows(chunk.len()), &params)?;
@@ -214,10 +218,12 @@ pub(super) fn write_batch(
     }
     for (r, n) in tally {
         tx.execute(
-            "INSERT INTO refusals_daily (day, ip_hash, reason, requests) VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO refusals_daily (day, ip_hash, reason, requests, client_ip)
+             VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (day, ip_hash, reason)
-             DO UPDATE SET requests = refusals_daily.requests + excluded.requests",
-            &[&r.day, &r.ip_hash, &r.reason, &n],
+             DO UPDATE SET requests = refusals_daily.requests + excluded.requests,
+                 client_ip = excluded.client_ip",
+            &[&r.day, &r.ip_hash, &r.reason, &n, &r.client_ip],
         )?;
     }
     tx.commit()?;
@@ -230,15 +236,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_multi_row_insert_numbers_17_placeholders_a_row() {
+    fn a_multi_row_insert_numbers_18_placeholders_a_row() {
         assert!(insert_rows(1).ends_with(
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+             ?18)"
         ));
         let two = insert_rows(2);
-        assert!(two.contains("?17), (?18, ?19"), "{two}");
-        assert!(two.ends_with("?34)"), "{two}");
+        assert!(two.contains("?18), (?19, ?20"), "{two}");
+        assert!(two.ends_with("?36)"), "{two}");
         let most = insert_rows(ROWS_PER_INSERT);
         assert_eq!(most.matches('(').count(), ROWS_PER_INSERT + 1);
-        assert!(most.ends_with(&format!("?{})", ROWS_PER_INSERT * 17)));
+        assert!(most.ends_with(&format!("?{})", ROWS_PER_INSERT * COLUMNS)));
     }
 }

@@ -194,6 +194,9 @@ fn the_request_log_answers_json_or_csv_and_changes_need_the_csrf_token_with_a_se
     let logs = &doc["paths"]["/api/v1/logs"]["get"]["responses"]["200"];
     assert!(logs["content"].get("text/csv").is_some());
     assert!(logs["headers"].get("X-Next-Cursor").is_some());
+    let entry = &doc["components"]["schemas"]["LogEntry"]["properties"];
+    assert_eq!(entry["client_ip"]["type"], "string");
+    assert_eq!(entry["client_ip"]["nullable"], true, "null for members");
     let csrf = &doc["components"]["securitySchemes"]["csrfToken"];
     assert!(
         csrf["name"]
