@@ -11,7 +11,7 @@ use crate::domain::{Clock, Environment, KeyFormat, Timestamp};
 use crate::service::Actor;
 use crate::service::keys::{CreateKey, ScopeChoice, create_key, get_key, switch_key};
 use crate::service::lifecycle::{delete_key, expire_now, rotate_key, update_key};
-use crate::store::keys::{insert_key, list_keys};
+use crate::store::keys::list_keys;
 use crate::wire::key::{CreatedKeyOut, DeletedKeyOut, KeyOut, RotatedKeyOut};
 
 #[derive(Subcommand)]
@@ -331,47 +331,5 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             "Enabled",
         ),
     }
-    Ok(())
-}
-
-/// Stores `count` Full Access keys in large transactions, for benchmarks against a big store.
-pub fn bench_seed(ctx: &Context, account: &str, count: u64) -> Result<(), CliError> {
-    const BATCH: u64 = 20_000;
-    let store = open_store(&ctx.config)?;
-    let mut db = store.db()?;
-    let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError::new)?;
-    let now = Clock::system().now();
-    let mut done = 0;
-    while done < count {
-        let tx = db.write()?;
-        for _ in 0..BATCH.min(count - done) {
-            let secret = format.generate(Environment::Live)?;
-            let key = ApiKey {
-                id: uuid::Uuid::new_v4().to_string(),
-                account_id: account.to_owned(),
-                name: "load test".into(),
-                key_prefix: secret.prefix().to_owned(),
-                key_hash: secret.digest().to_hex(),
-                environment: Environment::Live,
-                scopes: crate::domain::Preset::FullAccess.scopes(),
-                ip_allowlist: Default::default(),
-                allowed_models: None,
-                rate_limit_per_minute: None,
-                created_at: now,
-                created_by: Some("bench-seed".into()),
-                last_used_at: None,
-                expires_at: None,
-                rotated_at: None,
-                replaced_by: None,
-                replaces: None,
-                disabled_at: None,
-                revoked_at: None,
-            };
-            insert_key(&tx, &key)?;
-            done += 1;
-        }
-        tx.commit()?;
-    }
-    eprintln!("stored {done} keys");
     Ok(())
 }

@@ -13,6 +13,7 @@ macro_rules! out {
 mod accounts;
 mod admin;
 mod backup;
+mod bench;
 mod flags;
 mod key_args;
 mod keys;
@@ -110,15 +111,23 @@ pub enum Command {
         #[arg(value_name = "JOB")]
         name: String,
     },
-    /// Store many keys at once for load tests (their secrets are discarded).
+    /// Store many keys and request-log rows at once for benchmarks (tests/bench/README.md):
+    /// keys first (their secrets are discarded), then the rows, through the request-log
+    /// writer's own commit.
     #[command(hide = true)]
     BenchSeed {
         /// The account's id.
         #[arg(long)]
         account: String,
         /// How many keys to store.
-        #[arg(long)]
+        #[arg(long, default_value_t = 0)]
         count: u64,
+        /// How many request-log rows to write, across the account's keys.
+        #[arg(long, default_value_t = 0)]
+        logs: u64,
+        /// Over how many days before now the rows are spread.
+        #[arg(long, default_value_t = 90)]
+        days: u32,
     },
 }
 
@@ -224,7 +233,20 @@ pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::MigrateStore { to, from } => migrate::run(ctx, to, from),
         Command::Audit(cmd) => backup::audit(ctx, cmd),
         Command::RunJob { name } => admin::run_job(ctx, &name),
-        Command::BenchSeed { account, count } => keys::bench_seed(ctx, &account, count),
+        Command::BenchSeed {
+            account,
+            count,
+            logs,
+            days,
+        } => bench::run(
+            ctx,
+            bench::Seed {
+                account,
+                keys: count,
+                logs,
+                days,
+            },
+        ),
     }
 }
 

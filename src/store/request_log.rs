@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 use tokio::sync::oneshot;
 
 use super::checkpoint::Checkpointer;
-use super::{Store, StoreError};
+use super::{Db, Store, StoreError};
 use crate::domain::key::ApiKey;
 use writer::writer_loop;
 
@@ -188,6 +188,38 @@ impl RequestLogWriter {
         // Best effort: during shutdown the counter may be lost, which is acceptable for a tally.
         let _ = self.tx.send(Message::Refusal(refusal));
     }
+}
+
+/// Rows a seeding group commits at once: large enough that commits cost little, small enough
+/// that a group's roll-up rows stay few and its memory small.
+const SEED_GROUP: usize = 4_096;
+
+/// Writes made-up rows through the writer's own group commit (`batch::write_batch`), so the
+/// rows, the roll-ups and `last_used_at` are stored exactly as served requests store them:
+/// for `bench-seed`, which fills a store for the page benchmark (tests/bench/README.md). Rows
+/// should come oldest first, as the writer commits them; a row whose key is gone is dropped,
+/// as in the writer. Returns how many rows were offered.
+pub fn seed_rows(db: &mut Db, rows: impl IntoIterator<Item = LogEntry>) -> Result<u64, StoreError> {
+    let mut touched = batch::LastUsed::default();
+    let mut group: Vec<(Box<LogEntry>, Reply)> = Vec::with_capacity(SEED_GROUP);
+    let mut offered = 0;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        group.extend(rows.by_ref().take(SEED_GROUP).map(|mut entry| {
+            // Nothing waits for these rows, and no key cache decided them.
+            entry.decided_at = None;
+            let reply = Reply {
+                done: oneshot::channel().0,
+                relay: None,
+                queued: std::time::Instant::now(),
+            };
+            (Box::new(entry), reply)
+        }));
+        batch::write_batch(db, &group, &[], &mut touched)?;
+        offered += group.len() as u64;
+        group.clear();
+    }
+    Ok(offered)
 }
 
 impl RequestLogThread {

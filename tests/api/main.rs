@@ -13,6 +13,7 @@ mod admin_members;
 mod admin_pages;
 mod architecture;
 mod bad_input;
+mod bench_seed;
 mod browser;
 mod cli_accounts;
 mod cli_help;
