@@ -5,7 +5,8 @@ use crate::domain::{Money, Timestamp};
 use crate::store::Db;
 use crate::store::accounts;
 use crate::store::usage::{
-    account_generation_totals, account_provider_usage, account_usage_by_key, account_usage_by_route,
+    account_generation_totals, account_provider_usage, account_route_totals,
+    account_usage_by_route, busiest_keys,
 };
 use crate::store::{Tx, credits, keys};
 
@@ -92,12 +93,17 @@ pub fn key_error_codes(
 pub struct WorkspaceUsage {
     pub hours: Vec<(i64, Tally)>,
     pub routes: Vec<RouteUsage>,
-    /// Requests per key, busiest first, named "name (prefix)"; deleted keys together.
-    pub keys: Vec<(String, i64)>,
+    /// The busiest keys' requests, busiest first, each (id, "name (prefix)", requests).
+    pub keys: Vec<(String, String, i64)>,
+    /// The requests of the other keys, deleted ones included.
+    pub other_keys: i64,
     pub balance: Money,
     /// Spent on generations from the first hour on.
     pub spend: Money,
 }
+
+/// How many keys the usage page lists by name.
+const BUSIEST_KEYS: i64 = 20;
 
 pub fn workspace_usage(
     db: &mut Db,
@@ -106,22 +112,21 @@ pub fn workspace_usage(
     since_hour: i64,
 ) -> Result<WorkspaceUsage, ServiceError> {
     let tx = &db.read();
-    let names: std::collections::HashMap<String, String> = keys::list_keys(tx, Some(account_id))?
-        .into_iter()
-        .map(|k| (k.id, format!("{} ({})", k.name, k.key_prefix)))
-        .collect();
-    let keys = account_usage_by_key(tx, account_id, since_day)?
-        .into_iter()
-        .map(|(id, n)| {
-            let name = id.and_then(|id| names.get(&id).cloned());
-            (name.unwrap_or_else(|| "Deleted keys".into()), n)
-        })
-        .collect();
+    let routes = account_route_totals(tx, account_id, since_day)?;
+    let mut keys = Vec::new();
+    for (id, n) in busiest_keys(tx, account_id, since_day, BUSIEST_KEYS)? {
+        if let Some(k) = keys::get_key(tx, &id)? {
+            keys.push((id, format!("{} ({})", k.name, k.key_prefix), n));
+        }
+    }
+    let listed: i64 = keys.iter().map(|k| k.2).sum();
+    let other_keys = routes.iter().map(|r| r.total).sum::<i64>() - listed;
     let balance = accounts::get_account(tx, account_id)?.map_or(Money(0), |a| a.credit_balance);
     Ok(WorkspaceUsage {
         hours: hourly(tx, account_id, None, since_hour)?,
-        routes: account_usage_by_route(tx, account_id, since_day)?,
+        routes,
         keys,
+        other_keys,
         balance,
         spend: credits::spent_since(tx, account_id, since_hour * 3_600_000)?,
     })

@@ -18,7 +18,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("sql/0008_webhooks.sql"),
     include_str!("sql/0009_nodes.sql"),
     include_str!("sql/0010_passwords.sql"),
-    include_str!("sql/0011_usage_hourly.sql"),
+    include_str!("sql/0011_chart_rollups.sql"),
     include_str!("sql/0012_client_ip.sql"),
 ];
 
@@ -26,7 +26,7 @@ pub const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("sql/postgres/0001_schema.sql"),
     include_str!("sql/postgres/0002_nodes.sql"),
     include_str!("sql/postgres/0003_passwords.sql"),
-    include_str!("sql/postgres/0004_usage_hourly.sql"),
+    include_str!("sql/postgres/0004_chart_rollups.sql"),
     include_str!("sql/postgres/0005_client_ip.sql"),
 ];
 

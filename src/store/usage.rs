@@ -116,18 +116,55 @@ pub fn key_error_codes(
     )
 }
 
-/// An account's requests per key from `since_day` on, busiest first; deleted keys are `None`.
-pub fn account_usage_by_key(
+/// The `most` busiest keys of an account from `since_day` on, busiest first (keys still
+/// there).
+pub fn busiest_keys(
     tx: &Tx<'_>,
     account_id: &str,
     since_day: &str,
-) -> Result<Vec<(Option<String>, i64)>, StoreError> {
+    most: i64,
+) -> Result<Vec<(String, i64)>, StoreError> {
     tx.query_all(
-        "SELECT key_id, SUM(requests) AS n FROM usage_daily
-         WHERE account_id = ?1 AND day >= ?2 GROUP BY key_id ORDER BY n DESC",
-        &[&account_id, &since_day],
+        "SELECT key_id, SUM(requests) AS n FROM usage_daily_keys
+         WHERE account_id = ?1 AND day >= ?2 GROUP BY key_id ORDER BY n DESC, key_id LIMIT ?3",
+        &[&account_id, &since_day, &most],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
+}
+
+/// An account's requests per route and status class from `since_day` on, busiest route first
+/// (without error codes: the per-account table does not keep them).
+pub fn account_route_totals(
+    tx: &Tx<'_>,
+    account_id: &str,
+    since_day: &str,
+) -> Result<Vec<RouteUsage>, StoreError> {
+    let mut by_route: BTreeMap<String, RouteUsage> = BTreeMap::new();
+    tx.each(
+        "SELECT route, status_class, SUM(requests) FROM usage_daily_routes
+         WHERE account_id = ?1 AND day >= ?2 GROUP BY route, status_class",
+        &[&account_id, &since_day],
+        |r| {
+            let route: String = r.get(0)?;
+            let class: i64 = r.get(1)?;
+            let n: i64 = r.get(2)?;
+            let entry = by_route.entry(route.clone()).or_insert_with(|| RouteUsage {
+                route,
+                ..RouteUsage::default()
+            });
+            entry.total += n;
+            match class {
+                2 => entry.success += n,
+                4 => entry.client_errors += n,
+                5 => entry.server_errors += n,
+                _ => {}
+            }
+            Ok(true)
+        },
+    )?;
+    let mut list: Vec<RouteUsage> = by_route.into_values().collect();
+    list.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.route.cmp(&b.route)));
+    Ok(list)
 }
 
 pub fn account_provider_usage(
@@ -177,8 +214,7 @@ pub fn daily_requests(
     since_day: &str,
 ) -> Result<Vec<(String, String, i64)>, StoreError> {
     tx.query_all(
-        "SELECT key_id, day, SUM(requests) FROM usage_daily
-         WHERE account_id = ?1 AND day >= ?2 AND key_id IS NOT NULL GROUP BY key_id, day",
+        "SELECT key_id, day, requests FROM usage_daily_keys WHERE account_id = ?1 AND day >= ?2",
         &[&account_id, &since_day],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )

@@ -92,14 +92,18 @@ pub fn hours(
     })
 }
 
-/// A deleted key's hours; the account's rows keep counting its requests.
+/// A deleted key's hours and daily totals; the account's rows keep counting its requests.
 pub(super) fn delete_key(tx: &Tx<'_>, key_id: &str) -> Result<(), StoreError> {
-    // Through the primary key: the key's account comes first in it.
-    tx.execute(
-        "DELETE FROM usage_hourly WHERE key_id = ?1
-             AND account_id = (SELECT account_id FROM api_keys WHERE id = ?1)",
-        &[&key_id],
-    )?;
+    // Through the primary keys: the key's account comes first in them.
+    for table in ["usage_hourly", "usage_daily_keys"] {
+        tx.execute(
+            &format!(
+                "DELETE FROM {table} WHERE key_id = ?1
+                     AND account_id = (SELECT account_id FROM api_keys WHERE id = ?1)"
+            ),
+            &[&key_id],
+        )?;
+    }
     Ok(())
 }
 

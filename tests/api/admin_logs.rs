@@ -127,7 +127,11 @@ async fn the_key_detail_page_shows_the_chain_the_chart_and_the_grace_telemetry()
         html.contains("Rotation chain")
             && html.contains(&rotated["key_prefix"].as_str().unwrap().to_string())
     );
-    assert_eq!(html.matches("<g class=\"bar\"").count(), 30, "one bar a day");
+    assert_eq!(
+        html.matches("<g class=\"bar\"").count(),
+        30,
+        "one bar a day"
+    );
     assert!(html.contains(": 4 requests; p50 "), "today's bar");
     assert!(
         html.contains("<rect class=\"o-ok\"") && html.contains("<rect class=\"o-client\""),

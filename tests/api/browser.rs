@@ -117,7 +117,12 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
     let mut browser = Browser::start("key-workflow").await;
     sign_in_as_admin(&app, &mut browser).await;
     // An empty workspace's dashboard says what to do first.
-    assert!(browser.source().await.contains("Start here: make the first API key"));
+    assert!(
+        browser
+            .source()
+            .await
+            .contains("Start here: make the first API key")
+    );
     browser.screenshot_views("dashboard-empty").await;
 
     // A Generate Only key limited to this machine.
@@ -211,7 +216,9 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
         .await;
     browser.screenshot_views("dashboard-chart").await;
     browser.click("nav.ranges a[href='?range=7d']").await;
-    browser.wait_for("<h2 id=\"traffic\">Requests, last 7 days</h2>").await;
+    browser
+        .wait_for("<h2 id=\"traffic\">Requests, last 7 days</h2>")
+        .await;
     assert!(browser.current_url().await.ends_with("/?range=7d"));
     let week = browser
         .script("return [...document.querySelectorAll('svg.requests text.axis')].map(t => t.textContent);")

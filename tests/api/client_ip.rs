@@ -234,7 +234,9 @@ async fn the_purge_clears_addresses_older_than_client_ip_days_and_keeps_hashes_a
     assert!(!html.contains(ADDRESS) && html.contains(&rows[0].1));
 }
 
-backend_tests!(refusals_before_a_key_was_known_show_their_address_only_to_the_instance_administrator);
+backend_tests!(
+    refusals_before_a_key_was_known_show_their_address_only_to_the_instance_administrator
+);
 async fn refusals_before_a_key_was_known_show_their_address_only_to_the_instance_administrator() {
     let app = app_behind_a_proxy(&[]).await;
     for _ in 0..3 {

@@ -194,10 +194,16 @@ async fn hourly_rollups_match_the_log_and_go_after_ninety_days() {
         0
     );
     assert_eq!(sum(&app, ""), 5);
+    let owner = person(&app, "owner@example.com", "owner").await;
+    let usage = page(&owner.client, &app, "/usage").await;
+    assert!(usage.contains(&format!("<a href=\"/keys/{key}\">test key (bye_")));
+    assert!(!usage.contains("Other and deleted keys"));
     // Deleting the key takes its hours; the account's keep its requests.
     app.cli_json(&["keys", "delete", &key]);
     assert_eq!(sum(&app, &key), 0);
     assert_eq!(sum(&app, ""), 5);
+    let usage = page(&owner.client, &app, "/usage").await;
+    assert!(usage.contains("Other and deleted keys</td><td data-number=\"5\">5</td>"));
 }
 
 backend_tests!(an_upgraded_store_rolls_up_the_request_log_it_still_keeps);
@@ -212,13 +218,17 @@ async fn an_upgraded_store_rolls_up_the_request_log_it_still_keeps() {
     // The roll-up step of an upgrade, on the log this store keeps.
     let db = app.db();
     let step = match db.backend() {
-        crate::backend::Backend::Sqlite => include_str!("../../src/store/sql/0011_usage_hourly.sql"),
+        crate::backend::Backend::Sqlite => {
+            include_str!("../../src/store/sql/0011_chart_rollups.sql")
+        }
         crate::backend::Backend::Postgres => {
-            include_str!("../../src/store/sql/postgres/0004_usage_hourly.sql")
+            include_str!("../../src/store/sql/postgres/0004_chart_rollups.sql")
         }
     };
-    db.execute_batch(&format!("DROP TABLE usage_hourly; {step}"))
-        .unwrap();
+    db.execute_batch(&format!(
+        "DROP TABLE usage_hourly; DROP TABLE usage_daily_routes; DROP TABLE usage_daily_keys; {step}"
+    ))
+    .unwrap();
     let sum = |key: &str, column: &str| {
         app.count(
             &format!("SELECT COALESCE(SUM({column}), 0) FROM usage_hourly WHERE key_id = ?1"),
@@ -233,4 +243,19 @@ async fn an_upgraded_store_rolls_up_the_request_log_it_still_keeps() {
         .collect::<Vec<_>>()
         .join(" + ");
     assert_eq!(sum("", &buckets), 5, "every request timed once");
+    // The account's daily totals per key and per route come from the daily roll-ups.
+    assert_eq!(
+        app.count(
+            "SELECT SUM(requests) FROM usage_daily_keys WHERE key_id = ?1",
+            &[&key.as_str()]
+        ),
+        4
+    );
+    assert_eq!(
+        app.count(
+            "SELECT SUM(requests) FROM usage_daily_routes WHERE account_id = ?1",
+            &[&app.account_id.as_str()]
+        ),
+        5
+    );
 }

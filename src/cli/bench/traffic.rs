@@ -310,6 +310,8 @@ impl Iterator for Traffic {
             error_code: error.map(ErrorCode::code),
             idempotency_replayed: replayed,
             ip_hash,
+            // Documentation addresses (RFC 5737), as recent rows keep them.
+            client_ip: Some(format!("192.0.2.{}", rank % 250 + address as usize + 1)),
             user_agent: Some(USER_AGENTS[rank % USER_AGENTS.len()].to_owned()),
             region: self.region,
             latency_us: (latency_ms * 1000.0) as i64,

@@ -29,7 +29,8 @@ struct UsagePage<'a> {
     /// The first UTC day of the per-endpoint and per-key totals (kept per day).
     since_day: String,
     routes: Vec<RouteUsage>,
-    keys: Vec<(String, i64)>,
+    keys: Vec<(String, String, i64)>,
+    other_keys: i64,
     balance: String,
     spend: String,
     refusals: super::refusals::Refusals,
@@ -69,6 +70,7 @@ pub async fn page(
         since_day,
         routes: usage.routes,
         keys: usage.keys,
+        other_keys: usage.other_keys,
         balance: usage.balance.to_string(),
         spend: usage.spend.to_string(),
         refusals: super::refusals::recent(&session, &state).await?,

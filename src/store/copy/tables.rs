@@ -162,6 +162,16 @@ pub(super) const TABLES: &[Table] = &[
         "account_id, day, key_id, route, error_code",
     ),
     table(
+        "usage_daily_routes",
+        &["account_id", "day", "route", "status_class", "requests"],
+        "account_id, day, route, status_class",
+    ),
+    table(
+        "usage_daily_keys",
+        &["account_id", "day", "key_id", "requests"],
+        "account_id, day, key_id",
+    ),
+    table(
         "usage_hourly",
         &[
             "account_id",

@@ -186,6 +186,31 @@ pub(super) fn write_batch(
             *at = (*at).max(e.created_at);
         }
     }
+    // The account's totals per route and class, and per key, for the usage page.
+    let mut routes: BTreeMap<(&str, i64, &str, i64), i64> = BTreeMap::new();
+    let mut keys: BTreeMap<(&str, i64, &str), i64> = BTreeMap::new();
+    for ((account, day, key, route, class), n) in &usage {
+        *routes.entry((account, *day, route, *class)).or_default() += n;
+        *keys.entry((account, *day, key)).or_default() += n;
+    }
+    for ((account, day, route, class), n) in &routes {
+        tx.execute(
+            "INSERT INTO usage_daily_routes (account_id, day, route, status_class, requests)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (account_id, day, route, status_class)
+             DO UPDATE SET requests = usage_daily_routes.requests + excluded.requests",
+            &[account, &day_text(*day), route, class, n],
+        )?;
+    }
+    for ((account, day, key), n) in &keys {
+        tx.execute(
+            "INSERT INTO usage_daily_keys (account_id, day, key_id, requests)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (account_id, day, key_id)
+             DO UPDATE SET requests = usage_daily_keys.requests + excluded.requests",
+            &[account, &day_text(*day), key, n],
+        )?;
+    }
     for ((account, day, key, route, class), n) in &usage {
         tx.execute(
             "INSERT INTO usage_daily (account_id, day, key_id, route, status_class, requests)

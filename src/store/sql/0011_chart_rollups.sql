@@ -1,3 +1,5 @@
+-- Roll-ups for the charts, the dashboard and the usage page.
+
 -- Hourly roll-ups of the request log for the charts and the dashboard (docs/admin.md, "Charts"):
 -- per account and hour, one row per key and one with key_id '' for the whole account, holding
 -- the requests by outcome and a latency histogram. Bucket lNN counts requests whose latency is
@@ -7,32 +9,32 @@
 CREATE TABLE usage_hourly (
     account_id   TEXT NOT NULL,
     key_id       TEXT NOT NULL,
-    hour         BIGINT NOT NULL,
-    success      BIGINT NOT NULL DEFAULT 0,
-    client_error BIGINT NOT NULL DEFAULT 0,
-    auth_refused BIGINT NOT NULL DEFAULT 0,
-    rate_limited BIGINT NOT NULL DEFAULT 0,
-    server_error BIGINT NOT NULL DEFAULT 0,
-    l00          BIGINT NOT NULL DEFAULT 0,
-    l01          BIGINT NOT NULL DEFAULT 0,
-    l02          BIGINT NOT NULL DEFAULT 0,
-    l03          BIGINT NOT NULL DEFAULT 0,
-    l04          BIGINT NOT NULL DEFAULT 0,
-    l05          BIGINT NOT NULL DEFAULT 0,
-    l06          BIGINT NOT NULL DEFAULT 0,
-    l07          BIGINT NOT NULL DEFAULT 0,
-    l08          BIGINT NOT NULL DEFAULT 0,
-    l09          BIGINT NOT NULL DEFAULT 0,
-    l10          BIGINT NOT NULL DEFAULT 0,
-    l11          BIGINT NOT NULL DEFAULT 0,
-    l12          BIGINT NOT NULL DEFAULT 0,
-    l13          BIGINT NOT NULL DEFAULT 0,
-    l14          BIGINT NOT NULL DEFAULT 0,
-    l15          BIGINT NOT NULL DEFAULT 0,
-    l16          BIGINT NOT NULL DEFAULT 0,
-    l17          BIGINT NOT NULL DEFAULT 0,
+    hour         INTEGER NOT NULL,
+    success      INTEGER NOT NULL DEFAULT 0,
+    client_error INTEGER NOT NULL DEFAULT 0,
+    auth_refused INTEGER NOT NULL DEFAULT 0,
+    rate_limited INTEGER NOT NULL DEFAULT 0,
+    server_error INTEGER NOT NULL DEFAULT 0,
+    l00          INTEGER NOT NULL DEFAULT 0,
+    l01          INTEGER NOT NULL DEFAULT 0,
+    l02          INTEGER NOT NULL DEFAULT 0,
+    l03          INTEGER NOT NULL DEFAULT 0,
+    l04          INTEGER NOT NULL DEFAULT 0,
+    l05          INTEGER NOT NULL DEFAULT 0,
+    l06          INTEGER NOT NULL DEFAULT 0,
+    l07          INTEGER NOT NULL DEFAULT 0,
+    l08          INTEGER NOT NULL DEFAULT 0,
+    l09          INTEGER NOT NULL DEFAULT 0,
+    l10          INTEGER NOT NULL DEFAULT 0,
+    l11          INTEGER NOT NULL DEFAULT 0,
+    l12          INTEGER NOT NULL DEFAULT 0,
+    l13          INTEGER NOT NULL DEFAULT 0,
+    l14          INTEGER NOT NULL DEFAULT 0,
+    l15          INTEGER NOT NULL DEFAULT 0,
+    l16          INTEGER NOT NULL DEFAULT 0,
+    l17          INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (account_id, key_id, hour)
-);
+) STRICT;
 
 -- For the retention purge.
 CREATE INDEX usage_hourly_by_hour ON usage_hourly (hour);
@@ -90,3 +92,29 @@ SELECT account_id, '', created_at / 3600000,
        SUM(CASE WHEN latency_us > 10000000 AND latency_us <= 30000000 THEN 1 ELSE 0 END),
        SUM(CASE WHEN latency_us > 30000000 THEN 1 ELSE 0 END)
 FROM request_logs GROUP BY account_id, created_at / 3600000;
+
+-- Per account and UTC day, the requests of each route and status class, and of each key, beside
+-- usage_daily (which holds both at once): a workspace's per-endpoint and per-key totals then
+-- read one row per route or key and day, not one per key, route and class. Kept for good, like
+-- usage_daily; a deleted key's rows go with it.
+CREATE TABLE usage_daily_routes (
+    account_id   TEXT NOT NULL,
+    day          TEXT NOT NULL,
+    route        TEXT NOT NULL,
+    status_class INTEGER NOT NULL,
+    requests     INTEGER NOT NULL,
+    PRIMARY KEY (account_id, day, route, status_class)
+) STRICT;
+CREATE TABLE usage_daily_keys (
+    account_id TEXT NOT NULL,
+    day        TEXT NOT NULL,
+    key_id     TEXT NOT NULL,
+    requests   INTEGER NOT NULL,
+    PRIMARY KEY (account_id, day, key_id)
+) STRICT;
+INSERT INTO usage_daily_routes (account_id, day, route, status_class, requests)
+SELECT account_id, day, route, status_class, SUM(requests) FROM usage_daily
+GROUP BY account_id, day, route, status_class;
+INSERT INTO usage_daily_keys (account_id, day, key_id, requests)
+SELECT account_id, day, key_id, SUM(requests) FROM usage_daily WHERE key_id IS NOT NULL
+GROUP BY account_id, day, key_id;
