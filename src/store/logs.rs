@@ -60,7 +60,7 @@ impl StatusFilter {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct LogFilter<'a> {
     pub account_id: &'a str,
     pub key_id: Option<&'a str>,
@@ -140,7 +140,59 @@ pub fn log_in_account(
     )
 }
 
+/// Rows are logged in about the order their requests arrived: a request is logged when it is
+/// answered, and none is answered this long after it arrived, so a row's `created_at` is never
+/// this much earlier than that of a row logged before it.
+const ARRIVAL_SKEW_MS: i64 = 15 * 60 * 1000;
+
+/// The highest row id that can hold a request that arrived before `until`, found by a binary
+/// search over ids (a few point reads) rather than a walk back through every newer row; `None`
+/// when no row can. Correct as long as rows are logged within `ARRIVAL_SKEW_MS` of arrival:
+/// the search stops at a row that arrived before `until + skew` whose next row arrived after
+/// it, and every row logged after that one arrived after `until`.
+fn last_id_before(tx: &Tx<'_>, until: i64) -> Result<Option<i64>, StoreError> {
+    let bound = until.saturating_add(ARRIVAL_SKEW_MS);
+    let (first, last): (Option<i64>, Option<i64>) =
+        tx.query_one("SELECT min(id), max(id) FROM request_logs", &[], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let (Some(mut low), Some(mut high)) = (first, last) else {
+        return Ok(None);
+    };
+    let mut best = None;
+    while low <= high {
+        let probe = low + (high - low) / 2;
+        let row: Option<(i64, i64)> = tx.query_opt(
+            "SELECT id, created_at FROM request_logs WHERE id >= ?1 ORDER BY id LIMIT 1",
+            &[&probe],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        match row {
+            Some((id, created)) if created < bound => {
+                best = Some(id);
+                low = id + 1;
+            }
+            _ => high = probe - 1,
+        }
+    }
+    Ok(best)
+}
+
 pub fn search_logs(tx: &Tx<'_>, f: &LogFilter<'_>) -> Result<Vec<LogEntry>, StoreError> {
+    let bounded;
+    let f = match f.until {
+        Some(until) => match last_id_before(tx, until.0)? {
+            None => return Ok(Vec::new()),
+            Some(last) => {
+                bounded = LogFilter {
+                    before_id: Some(f.before_id.map_or(last + 1, |b| b.min(last + 1))),
+                    ..f.clone()
+                };
+                &bounded
+            }
+        },
+        None => f,
+    };
     let (sql, args) = search_query(tx.engine(), f);
     let params: Vec<&dyn Param> = args.iter().map(|a| a as &dyn Param).collect();
     tx.query_all(&sql, &params, from_row)
@@ -276,6 +328,52 @@ mod tests {
         assert_eq!(found(&filter(ACCOUNT_A, Some(KEY_B))), 0);
         assert_eq!(delete_key_rows(&conn, KEY_B).unwrap(), 2);
         assert_eq!(count_key_rows(&conn, KEY_A).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_time_bound_finds_the_same_rows_as_a_walk_through_them() {
+        let (_dir, store) = Store::temporary();
+        let mut db = store.db().unwrap();
+        let conn = db.read();
+        // Rows a minute apart, logged a little out of arrival order, some deleted.
+        let minute = 60_000;
+        for (i, arrived) in [0, 2, 1, 3, 5, 4, 6, 7, 9, 8].into_iter().enumerate() {
+            add_row(&conn, KEY_A, ACCOUNT_A, 200);
+            conn.execute(
+                "UPDATE request_logs SET created_at = ?1 WHERE id = ?2",
+                &[&(1_000_000 + arrived * minute), &(i as i64 + 1)],
+            )
+            .unwrap();
+        }
+        conn.execute("DELETE FROM request_logs WHERE id IN (4, 5)", &[])
+            .unwrap();
+        let ids = |until: i64| -> Vec<i64> {
+            let filter = LogFilter {
+                account_id: ACCOUNT_A,
+                until: Some(Timestamp(until)),
+                limit: 100,
+                ..LogFilter::default()
+            };
+            search_logs(&conn, &filter)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.id)
+                .collect()
+        };
+        for minutes in -1..12 {
+            let until = 1_000_000 + minutes * minute;
+            let walked: Vec<i64> = conn
+                .query_all(
+                    "SELECT id FROM request_logs WHERE created_at < ?1 ORDER BY id DESC",
+                    &[&until],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(ids(until), walked, "until minute {minutes}");
+        }
+        // Far in the past: nothing, without walking the log.
+        assert!(ids(0).is_empty());
+        assert_eq!(last_id_before(&conn, 0).unwrap(), None);
     }
 
     #[test]
