@@ -246,7 +246,10 @@ def main():
                 server.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 server.kill()
-        shutil.rmtree(data, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP") == "1":
+            print(f"data directory kept: {data}")
+        else:
+            shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":

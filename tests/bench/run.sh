@@ -343,6 +343,9 @@ bench_run() {
     mkdir -p "$data"
     export TIDEGATE_STORAGE__DATA_DIR="$data"
 
+    # The store is made by the server's first start; commands never make one.
+    start_server "$data"
+    stop_server
     account="$("$bin" accounts create --name bench --json | json_field id)" \
         || die "could not create the bench account"
     key="$("$bin" keys create --account "$account" --name bench --preset full_access --json | json_field key)" \
@@ -525,6 +528,8 @@ store_run() {
     else
         unset TIDEGATE_STORAGE__BACKEND TIDEGATE_STORAGE__POSTGRES_URL
     fi
+    start_server "$data"
+    stop_server
     account="$("$bin" accounts create --name bench --json | json_field id)" || die "no bench account"
     key="$("$bin" keys create --account "$account" --name bench --preset full_access --json | json_field key)" \
         || die "no bench key"

@@ -112,6 +112,8 @@ CREATE TABLE usage_daily_keys (
     requests   BIGINT NOT NULL,
     PRIMARY KEY (account_id, day, key_id)
 );
+-- Covering: an account's busiest keys over a range are summed from the index alone.
+CREATE INDEX usage_daily_keys_totals ON usage_daily_keys (account_id, day, key_id, requests);
 INSERT INTO usage_daily_routes (account_id, day, route, status_class, requests)
 SELECT account_id, day, route, status_class, SUM(requests) FROM usage_daily
 GROUP BY account_id, day, route, status_class;
