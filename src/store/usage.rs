@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use super::StoreError;
 use super::Tx;
-use crate::domain::Money;
 use crate::domain::usage::{DayUsage, ProviderUsage, RouteUsage};
+use crate::domain::{Money, Timestamp};
 
 /// Per-route totals of an account from `since_day` (inclusive, `YYYY-MM-DD`) on.
 pub fn account_usage_by_route(
@@ -117,17 +117,28 @@ pub fn key_error_codes(
 }
 
 /// The `most` busiest keys of an account from `since_day` on, busiest first (keys still
-/// there).
+/// there): its whole weeks from the weekly totals, the days before the first of them from the
+/// daily ones.
 pub fn busiest_keys(
     tx: &Tx<'_>,
     account_id: &str,
     since_day: &str,
     most: i64,
 ) -> Result<Vec<(String, i64)>, StoreError> {
+    let first_day =
+        Timestamp::parse(since_day).map_or(0, |t| t.millis().div_euclid(Timestamp::MS_PER_DAY));
+    // Weeks count from 1970-01-01: the first week starting on or after the first day.
+    let first_week = (first_day + 6).div_euclid(7);
+    let week_start = Timestamp(first_week * 7 * Timestamp::MS_PER_DAY).day();
     tx.query_all(
-        "SELECT key_id, SUM(requests) AS n FROM usage_daily_keys
-         WHERE account_id = ?1 AND day >= ?2 GROUP BY key_id ORDER BY n DESC, key_id LIMIT ?3",
-        &[&account_id, &since_day, &most],
+        "SELECT key_id, SUM(n) AS total FROM (
+             SELECT key_id, requests AS n FROM usage_weekly_keys
+             WHERE account_id = ?1 AND week >= ?2
+             UNION ALL
+             SELECT key_id, requests FROM usage_daily_keys
+             WHERE account_id = ?1 AND day >= ?3 AND day < ?4
+         ) range_totals GROUP BY key_id ORDER BY total DESC, key_id LIMIT ?5",
+        &[&account_id, &first_week, &since_day, &week_start, &most],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
 }

@@ -95,7 +95,7 @@ pub fn hours(
 /// A deleted key's hours and daily totals; the account's rows keep counting its requests.
 pub(super) fn delete_key(tx: &Tx<'_>, key_id: &str) -> Result<(), StoreError> {
     // Through the primary keys: the key's account comes first in them.
-    for table in ["usage_hourly", "usage_daily_keys"] {
+    for table in ["usage_hourly", "usage_daily_keys", "usage_weekly_keys"] {
         tx.execute(
             &format!(
                 "DELETE FROM {table} WHERE key_id = ?1

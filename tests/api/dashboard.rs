@@ -226,7 +226,8 @@ async fn an_upgraded_store_rolls_up_the_request_log_it_still_keeps() {
         }
     };
     db.execute_batch(&format!(
-        "DROP TABLE usage_hourly; DROP TABLE usage_daily_routes; DROP TABLE usage_daily_keys; {step}"
+        "DROP TABLE usage_hourly; DROP TABLE usage_daily_routes; DROP TABLE usage_weekly_keys;
+         DROP TABLE usage_daily_keys; {step}"
     ))
     .unwrap();
     let sum = |key: &str, column: &str| {
@@ -253,9 +254,65 @@ async fn an_upgraded_store_rolls_up_the_request_log_it_still_keeps() {
     );
     assert_eq!(
         app.count(
+            "SELECT SUM(requests) FROM usage_weekly_keys WHERE key_id = ?1",
+            &[&key.as_str()]
+        ),
+        4
+    );
+    assert_eq!(
+        app.count(
             "SELECT SUM(requests) FROM usage_daily_routes WHERE account_id = ?1",
             &[&app.account_id.as_str()]
         ),
         5
     );
+}
+
+backend_tests!(the_busiest_keys_of_a_range_add_its_whole_weeks_to_its_first_days);
+async fn the_busiest_keys_of_a_range_add_its_whole_weeks_to_its_first_days() {
+    let app = spawn_app().await;
+    let owner = person(&app, "owner@example.com", "owner").await;
+    app.create_key(&[]);
+    // Rows spread over 100 days, through the log writer's commit.
+    app.cli_json(&[
+        "bench-seed",
+        "--account",
+        &app.account_id,
+        "--count",
+        "6",
+        "--logs",
+        "3000",
+        "--days",
+        "100",
+    ]);
+    for (range, days) in [("7d", 7), ("30d", 30), ("90d", 90)] {
+        // The truth: the daily totals of each key since the range's first day.
+        let since = time::OffsetDateTime::now_utc().date() - time::Duration::days(days - 1);
+        let since = format!(
+            "{:04}-{:02}-{:02}",
+            since.year(),
+            u8::from(since.month()),
+            since.day()
+        );
+        let db = app.db();
+        let mut totals: Vec<(String, i64)> = db
+            .query_map(
+                "SELECT k.name || ' (' || k.key_prefix || ')', SUM(d.requests) FROM usage_daily_keys d
+                 JOIN api_keys k ON k.id = d.key_id
+                 WHERE d.account_id = ?1 AND d.day >= ?2 GROUP BY k.id, k.name, k.key_prefix",
+                &[&app.account_id.as_str(), &since.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        totals.sort_by(|a, b| b.1.cmp(&a.1));
+        let usage = page(&owner.client, &app, &format!("/usage?range={range}")).await;
+        for (name, n) in totals {
+            assert!(
+                usage.contains(&format!(">{name}</a></td><td data-number=\"{n}\">")),
+                "{range}: {name} with {n}"
+            );
+        }
+    }
 }

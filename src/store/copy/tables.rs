@@ -172,6 +172,11 @@ pub(super) const TABLES: &[Table] = &[
         "account_id, day, key_id",
     ),
     table(
+        "usage_weekly_keys",
+        &["account_id", "week", "key_id", "requests"],
+        "account_id, week, key_id",
+    ),
+    table(
         "usage_hourly",
         &[
             "account_id",

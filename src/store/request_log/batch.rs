@@ -186,7 +186,8 @@ pub(super) fn write_batch(
             *at = (*at).max(e.created_at);
         }
     }
-    // The account's totals per route and class, and per key, for the usage page.
+    // The account's totals per route and class, and per key and day or week, for the usage
+    // page.
     let mut routes: BTreeMap<(&str, i64, &str, i64), i64> = BTreeMap::new();
     let mut keys: BTreeMap<(&str, i64, &str), i64> = BTreeMap::new();
     for ((account, day, key, route, class), n) in &usage {
@@ -200,6 +201,19 @@ pub(super) fn write_batch(
              ON CONFLICT (account_id, day, route, status_class)
              DO UPDATE SET requests = usage_daily_routes.requests + excluded.requests",
             &[account, &day_text(*day), route, class, n],
+        )?;
+    }
+    let mut weeks: BTreeMap<(&str, i64, &str), i64> = BTreeMap::new();
+    for ((account, day, key), n) in &keys {
+        *weeks.entry((account, day.div_euclid(7), key)).or_default() += n;
+    }
+    for ((account, week, key), n) in &weeks {
+        tx.execute(
+            "INSERT INTO usage_weekly_keys (account_id, week, key_id, requests)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (account_id, week, key_id)
+             DO UPDATE SET requests = usage_weekly_keys.requests + excluded.requests",
+            &[account, week, key, n],
         )?;
     }
     for ((account, day, key), n) in &keys {

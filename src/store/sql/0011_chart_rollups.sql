@@ -120,3 +120,17 @@ GROUP BY account_id, day, route, status_class;
 INSERT INTO usage_daily_keys (account_id, day, key_id, requests)
 SELECT account_id, day, key_id, SUM(requests) FROM usage_daily WHERE key_id IS NOT NULL
 GROUP BY account_id, day, key_id;
+
+-- The same per key and week (days since 1970-01-01 divided by 7): ranking the keys of a long
+-- range sums a row per key and week, and the days before the range's first whole week.
+CREATE TABLE usage_weekly_keys (
+    account_id TEXT NOT NULL,
+    week       INTEGER NOT NULL,
+    key_id     TEXT NOT NULL,
+    requests   INTEGER NOT NULL,
+    PRIMARY KEY (account_id, week, key_id)
+) STRICT;
+CREATE INDEX usage_weekly_keys_totals ON usage_weekly_keys (account_id, week, key_id, requests);
+INSERT INTO usage_weekly_keys (account_id, week, key_id, requests)
+SELECT account_id, CAST(julianday(day) - 2440587.5 AS INTEGER) / 7, key_id, SUM(requests) FROM usage_daily_keys
+GROUP BY account_id, CAST(julianday(day) - 2440587.5 AS INTEGER) / 7, key_id;
