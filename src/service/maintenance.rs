@@ -113,9 +113,7 @@ pub fn purge_request_logs(
     })?;
     let clear_before =
         now.plus_millis(-i64::from(retention.client_ip_days) * Timestamp::MS_PER_DAY);
-    let mut client_addresses = delete_in_chunks(db, |c| {
-        queries::clear_log_addresses_before(c, clear_before, PURGE_CHUNK)
-    })?;
+    let mut client_addresses = clear_addresses(db, clear_before)?;
     let tx = db.write()?;
     let refusal_rows = queries::delete_refusals_before(&tx, &cutoff.day())?;
     client_addresses += queries::clear_refusal_addresses_through(&tx, &clear_before.day())?;
@@ -135,6 +133,29 @@ pub fn purge_request_logs(
         webhook_deliveries,
         client_addresses,
     })
+}
+
+/// Clears the client addresses of the rows that arrived before `cutoff`: from the oldest row
+/// to the newest that can have arrived before it, `PURGE_CHUNK` ids a transaction.
+fn clear_addresses(db: &mut Db, cutoff: Timestamp) -> Result<u64, ServiceError> {
+    let (first, through) = {
+        let tx = db.read();
+        (
+            queries::first_log_id(&tx)?,
+            crate::store::logs::last_id_before(&tx, cutoff.0)?,
+        )
+    };
+    let (Some(mut from), Some(through)) = (first, through) else {
+        return Ok(0);
+    };
+    let mut cleared = 0;
+    while from <= through {
+        let tx = db.write()?;
+        cleared += queries::clear_log_addresses(&tx, from, through, PURGE_CHUNK, cutoff)?;
+        tx.commit()?;
+        from += PURGE_CHUNK;
+    }
+    Ok(cleared)
 }
 
 /// Deletes idempotency records older than 24 hours; returns how many went.

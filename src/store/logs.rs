@@ -150,7 +150,7 @@ const ARRIVAL_SKEW_MS: i64 = 15 * 60 * 1000;
 /// when no row can. Correct as long as rows are logged within `ARRIVAL_SKEW_MS` of arrival:
 /// the search stops at a row that arrived before `until + skew` whose next row arrived after
 /// it, and every row logged after that one arrived after `until`.
-fn last_id_before(tx: &Tx<'_>, until: i64) -> Result<Option<i64>, StoreError> {
+pub(crate) fn last_id_before(tx: &Tx<'_>, until: i64) -> Result<Option<i64>, StoreError> {
     let bound = until.saturating_add(ARRIVAL_SKEW_MS);
     let (first, last): (Option<i64>, Option<i64>) =
         // Two subqueries: each is then one step along the primary key, where `min(id), max(id)`

@@ -3,6 +3,7 @@
 //! requests share one transaction. Daily roll-ups and `last_used_at` move in the same commit.
 
 mod batch;
+mod rollups;
 pub(super) mod stats;
 mod writer;
 
@@ -201,6 +202,7 @@ const SEED_GROUP: usize = 4_096;
 /// as in the writer. Returns how many rows were offered.
 pub fn seed_rows(db: &mut Db, rows: impl IntoIterator<Item = LogEntry>) -> Result<u64, StoreError> {
     let mut touched = batch::LastUsed::default();
+    let mut sums = rollups::Rollups::default();
     let mut group: Vec<(Box<LogEntry>, Reply)> = Vec::with_capacity(SEED_GROUP);
     let mut offered = 0;
     let mut rows = rows.into_iter().peekable();
@@ -215,7 +217,8 @@ pub fn seed_rows(db: &mut Db, rows: impl IntoIterator<Item = LogEntry>) -> Resul
             };
             (Box::new(entry), reply)
         }));
-        batch::write_batch(db, &group, &[], &mut touched)?;
+        // Every group writes its roll-ups: nothing is left waiting when seeding ends.
+        batch::write_batch(db, &group, &[], &mut touched, &mut sums, true)?;
         offered += group.len() as u64;
         group.clear();
     }

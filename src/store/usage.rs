@@ -117,8 +117,8 @@ pub fn key_error_codes(
 }
 
 /// The `most` busiest keys of an account from `since_day` on, busiest first (keys still
-/// there): its whole weeks from the weekly totals, the days before the first of them from the
-/// daily ones.
+/// there): its whole weeks from the weekly totals, the days before the first of them from
+/// `usage_daily`.
 pub fn busiest_keys(
     tx: &Tx<'_>,
     account_id: &str,
@@ -135,8 +135,8 @@ pub fn busiest_keys(
              SELECT key_id, requests AS n FROM usage_weekly_keys
              WHERE account_id = ?1 AND week >= ?2
              UNION ALL
-             SELECT key_id, requests FROM usage_daily_keys
-             WHERE account_id = ?1 AND day >= ?3 AND day < ?4
+             SELECT key_id, requests FROM usage_daily
+             WHERE account_id = ?1 AND day >= ?3 AND day < ?4 AND key_id IS NOT NULL
          ) range_totals GROUP BY key_id ORDER BY total DESC, key_id LIMIT ?5",
         &[&account_id, &first_week, &since_day, &week_start, &most],
         |r| Ok((r.get(0)?, r.get(1)?)),
@@ -225,7 +225,8 @@ pub fn daily_requests(
     since_day: &str,
 ) -> Result<Vec<(String, String, i64)>, StoreError> {
     tx.query_all(
-        "SELECT key_id, day, requests FROM usage_daily_keys WHERE account_id = ?1 AND day >= ?2",
+        "SELECT key_id, day, SUM(requests) FROM usage_daily
+         WHERE account_id = ?1 AND day >= ?2 AND key_id IS NOT NULL GROUP BY key_id, day",
         &[&account_id, &since_day],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )

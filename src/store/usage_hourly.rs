@@ -32,32 +32,57 @@ fn counters() -> &'static [String] {
     })
 }
 
+/// Most rows one upsert adds to (26 values each).
+const ROWS_PER_UPSERT: usize = 16;
+
+/// The upsert of `n` rows (1 to `ROWS_PER_UPSERT`), built once: a group commit's key and
+/// account rows go in one statement.
+fn upsert(n: usize) -> &'static str {
+    static SQL: OnceLock<Vec<String>> = OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        let columns = counters();
+        let width = 3 + columns.len();
+        let sums: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{c} = usage_hourly.{c} + excluded.{c}"))
+            .collect();
+        (1..=ROWS_PER_UPSERT)
+            .map(|n| {
+                let rows: Vec<String> = (0..n)
+                    .map(|row| {
+                        let values: Vec<String> = (1..=width)
+                            .map(|c| format!("?{}", row * width + c))
+                            .collect();
+                        format!("({})", values.join(", "))
+                    })
+                    .collect();
+                format!(
+                    "INSERT INTO usage_hourly (account_id, key_id, hour, {}) VALUES {}
+                     ON CONFLICT (account_id, key_id, hour) DO UPDATE SET {}",
+                    columns.join(", "),
+                    rows.join(", "),
+                    sums.join(", ")
+                )
+            })
+            .collect()
+    });
+    &all[n.clamp(1, ROWS_PER_UPSERT) - 1]
+}
+
 /// Adds each (account, key or `''`, hour)'s tally to its row.
 pub(super) fn add(
     tx: &Tx<'_>,
     rows: &BTreeMap<(&str, &str, i64), Tally>,
 ) -> Result<(), StoreError> {
-    static UPSERT: OnceLock<String> = OnceLock::new();
-    let sql = UPSERT.get_or_init(|| {
-        let columns = counters();
-        let placeholders: Vec<String> = (4..4 + columns.len()).map(|i| format!("?{i}")).collect();
-        let sums: Vec<String> = columns
-            .iter()
-            .map(|c| format!("{c} = usage_hourly.{c} + excluded.{c}"))
-            .collect();
-        format!(
-            "INSERT INTO usage_hourly (account_id, key_id, hour, {}) VALUES (?1, ?2, ?3, {})
-             ON CONFLICT (account_id, key_id, hour) DO UPDATE SET {}",
-            columns.join(", "),
-            placeholders.join(", "),
-            sums.join(", ")
-        )
-    });
-    for ((account, key, hour), tally) in rows {
-        let mut params: Vec<&dyn Param> = vec![account, key, hour];
-        params.extend(tally.outcomes.iter().map(|n| n as &dyn Param));
-        params.extend(tally.latency.iter().map(|n| n as &dyn Param));
-        tx.execute(sql, &params)?;
+    let rows: Vec<_> = rows.iter().collect();
+    for chunk in rows.chunks(ROWS_PER_UPSERT) {
+        let mut params: Vec<&dyn Param> = Vec::with_capacity(chunk.len() * 26);
+        for ((account, key, hour), tally) in chunk {
+            params.extend([account as &dyn Param, key, hour]);
+            params.extend(tally.outcomes.iter().map(|n| n as &dyn Param));
+            params.extend(tally.latency.iter().map(|n| n as &dyn Param));
+        }
+        tx.execute(upsert(chunk.len()), &params)?;
     }
     Ok(())
 }
@@ -92,10 +117,10 @@ pub fn hours(
     })
 }
 
-/// A deleted key's hours and daily totals; the account's rows keep counting its requests.
+/// A deleted key's hours and weekly totals; the account's rows keep counting its requests.
 pub(super) fn delete_key(tx: &Tx<'_>, key_id: &str) -> Result<(), StoreError> {
     // Through the primary keys: the key's account comes first in them.
-    for table in ["usage_hourly", "usage_daily_keys", "usage_weekly_keys"] {
+    for table in ["usage_hourly", "usage_weekly_keys"] {
         tx.execute(
             &format!(
                 "DELETE FROM {table} WHERE key_id = ?1

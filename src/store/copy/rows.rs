@@ -16,8 +16,8 @@ pub(super) fn copy_table(src: &Tx<'_>, dst: &Tx<'_>, plan: &Plan) -> Result<u64,
     let per_statement = (VALUES_PER_STATEMENT / width.max(1)).max(1);
     let columns = plan.columns.join(", ");
     let order = match src.engine() {
-        Engine::Sqlite => "rowid",
-        Engine::Postgres => table.key,
+        Engine::Sqlite if !super::tables::WITHOUT_ROWID.contains(&table.name) => "rowid",
+        _ => table.key,
     };
     let select = format!("SELECT {columns} FROM {} ORDER BY {order}", table.name);
     let linked: Vec<bool> = plan

@@ -26,6 +26,10 @@ const fn table(name: &'static str, columns: &'static [&'static str], key: &'stat
     }
 }
 
+/// Roll-up tables that SQLite keeps WITHOUT ROWID: read in the order of their key.
+pub(super) const WITHOUT_ROWID: &[&str] =
+    &["usage_hourly", "usage_daily_routes", "usage_weekly_keys"];
+
 /// Every table, each after the tables it refers to. A table or column the source does not have
 /// is one this binary's schema does not have either (the source's version is this binary's),
 /// and is left out; one the source has that is not listed here stops the copy before anything
@@ -165,11 +169,6 @@ pub(super) const TABLES: &[Table] = &[
         "usage_daily_routes",
         &["account_id", "day", "route", "status_class", "requests"],
         "account_id, day, route, status_class",
-    ),
-    table(
-        "usage_daily_keys",
-        &["account_id", "day", "key_id", "requests"],
-        "account_id, day, key_id",
     ),
     table(
         "usage_weekly_keys",

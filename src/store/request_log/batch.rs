@@ -3,10 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::rollups::Rollups;
 use super::{LogEntry, Refusal, Reply, Written};
-use crate::domain::usage::Tally;
 use crate::store::engine::Param;
-use crate::store::{Db, StoreError, usage_hourly};
+use crate::store::{Db, StoreError};
 
 /// `last_used_at` may lag by up to a second (docs/keys.md, "What is stored"), so each key's is
 /// written at most once a second instead of in every commit.
@@ -85,14 +85,17 @@ fn insert_rows(n: usize) -> &'static str {
 }
 
 /// Writes and commits the group; returns the key generation it was checked against, if any row
-/// asked for the check.
+/// asked for the check. The chart roll-ups of its rows join `rollups`, which this commit writes
+/// when they are due (`Rollups::due`) or when `flush` asks for them.
 pub(super) fn write_batch(
     db: &mut Db,
     rows: &[(Box<LogEntry>, Reply)],
     refusals: &[Refusal],
     touched: &mut LastUsed,
+    rollups: &mut Rollups,
+    flush: bool,
 ) -> Result<Option<i64>, StoreError> {
-    if rows.is_empty() && refusals.is_empty() {
+    if rows.is_empty() && refusals.is_empty() && (rollups.is_empty() || !flush) {
         return Ok(None);
     }
     let tx = db.write()?;
@@ -156,18 +159,13 @@ pub(super) fn write_batch(
         }
         tx.execute(insert_rows(chunk.len()), &params)?;
     }
-    // Hourly roll-ups: each key's hour and its account's.
-    let mut hourly: BTreeMap<(&str, &str, i64), Tally> = BTreeMap::new();
-    for e in &kept {
-        let hour = e.created_at.div_euclid(usage_hourly::MS_PER_HOUR);
-        for key in [e.key.id.as_str(), ""] {
-            hourly
-                .entry((&e.key.account_id, key, hour))
-                .or_default()
-                .add(e.status_code, e.latency_us);
-        }
+    let mut added = Rollups::default();
+    added.add(&kept);
+    let write_sums = flush || rollups.due(kept.len());
+    if write_sums {
+        rollups.write(&tx)?;
+        added.write(&tx)?;
     }
-    usage_hourly::add(&tx, &hourly)?;
     for e in kept {
         let day = e
             .created_at
@@ -185,45 +183,6 @@ pub(super) fn write_batch(
             let at = last_used.entry(&e.key.id).or_default();
             *at = (*at).max(e.created_at);
         }
-    }
-    // The account's totals per route and class, and per key and day or week, for the usage
-    // page.
-    let mut routes: BTreeMap<(&str, i64, &str, i64), i64> = BTreeMap::new();
-    let mut keys: BTreeMap<(&str, i64, &str), i64> = BTreeMap::new();
-    for ((account, day, key, route, class), n) in &usage {
-        *routes.entry((account, *day, route, *class)).or_default() += n;
-        *keys.entry((account, *day, key)).or_default() += n;
-    }
-    for ((account, day, route, class), n) in &routes {
-        tx.execute(
-            "INSERT INTO usage_daily_routes (account_id, day, route, status_class, requests)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (account_id, day, route, status_class)
-             DO UPDATE SET requests = usage_daily_routes.requests + excluded.requests",
-            &[account, &day_text(*day), route, class, n],
-        )?;
-    }
-    let mut weeks: BTreeMap<(&str, i64, &str), i64> = BTreeMap::new();
-    for ((account, day, key), n) in &keys {
-        *weeks.entry((account, day.div_euclid(7), key)).or_default() += n;
-    }
-    for ((account, week, key), n) in &weeks {
-        tx.execute(
-            "INSERT INTO usage_weekly_keys (account_id, week, key_id, requests)
-             VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (account_id, week, key_id)
-             DO UPDATE SET requests = usage_weekly_keys.requests + excluded.requests",
-            &[account, week, key, n],
-        )?;
-    }
-    for ((account, day, key), n) in &keys {
-        tx.execute(
-            "INSERT INTO usage_daily_keys (account_id, day, key_id, requests)
-             VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (account_id, day, key_id)
-             DO UPDATE SET requests = usage_daily_keys.requests + excluded.requests",
-            &[account, &day_text(*day), key, n],
-        )?;
     }
     for ((account, day, key, route, class), n) in &usage {
         tx.execute(
@@ -267,6 +226,12 @@ pub(super) fn write_batch(
     }
     tx.commit()?;
     touched.record(written);
+    // Only once committed: a group that failed leaves the sums as they were.
+    if write_sums {
+        rollups.clear();
+    } else {
+        rollups.merge(added);
+    }
     Ok(generation)
 }
 

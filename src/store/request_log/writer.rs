@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
 use super::batch::{LastUsed, outcome, write_batch};
+use super::rollups::Rollups;
 use super::{Done, LogEntry, Message, Refusal, Relay, Reply, WriterStats};
 use crate::store::{Dedicated, busy};
 
@@ -25,9 +26,29 @@ pub(super) fn writer_loop(
     let mut spent: Vec<Box<LogEntry>> = Vec::with_capacity(max_batch);
     let mut refusals: Vec<Refusal> = Vec::new();
     let mut touched = LastUsed::default();
+    let mut sums = Rollups::default();
     let mut stopping = false;
     while !stopping {
-        let Ok(first) = rx.recv() else { break };
+        // Roll-ups summed under load are written when due, in a commit of their own if no row
+        // comes first.
+        let first = match sums.wait() {
+            None => rx.recv().ok(),
+            Some(wait) => match rx.recv_timeout(wait) {
+                Ok(message) => Some(message),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let written = conn
+                        .get()
+                        .and_then(|db| write_batch(db, &[], &[], &mut touched, &mut sums, true));
+                    if let Err(e) = written {
+                        tracing::error!(error = %crate::telemetry::cause_chain(&e), "request log roll-ups failed");
+                        sums.postpone();
+                    }
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => None,
+            },
+        };
+        let Some(first) = first else { break };
         let mut next = Some(first);
         // Give requests already on their way a moment to join this commit: fewer, larger
         // commits cost far less than one per row.
@@ -59,7 +80,7 @@ pub(super) fn writer_loop(
         let started = std::time::Instant::now();
         let written = busy::with_deadline(deadline, || {
             conn.get()
-                .and_then(|db| write_batch(db, &rows, &refusals, &mut touched))
+                .and_then(|db| write_batch(db, &rows, &refusals, &mut touched, &mut sums, stopping))
         });
         stats.commit.record(started.elapsed());
         let generation = match written {
@@ -108,4 +129,11 @@ pub(super) fn writer_loop(
     }
     // Anything sent after the shutdown message is refused rather than silently dropped.
     drop(rx);
+    if !sums.is_empty()
+        && let Err(e) = conn
+            .get()
+            .and_then(|db| write_batch(db, &[], &[], &mut touched, &mut sums, true))
+    {
+        tracing::error!(error = %crate::telemetry::cause_chain(&e), "request log roll-ups failed");
+    }
 }

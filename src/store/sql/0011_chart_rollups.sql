@@ -1,4 +1,5 @@
--- Roll-ups for the charts, the dashboard and the usage page.
+-- Roll-ups for the charts, the dashboard and the usage page. They are WITHOUT ROWID: one B-tree
+-- each, so the log writer's upserts update one tree, and a read by key covers every column.
 
 -- Hourly roll-ups of the request log for the charts and the dashboard (docs/admin.md, "Charts"):
 -- per account and hour, one row per key and one with key_id '' for the whole account, holding
@@ -34,7 +35,7 @@ CREATE TABLE usage_hourly (
     l16          INTEGER NOT NULL DEFAULT 0,
     l17          INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (account_id, key_id, hour)
-) STRICT;
+) STRICT, WITHOUT ROWID;
 
 -- For the retention purge.
 CREATE INDEX usage_hourly_by_hour ON usage_hourly (hour);
@@ -93,10 +94,9 @@ SELECT account_id, '', created_at / 3600000,
        SUM(CASE WHEN latency_us > 30000000 THEN 1 ELSE 0 END)
 FROM request_logs GROUP BY account_id, created_at / 3600000;
 
--- Per account and UTC day, the requests of each route and status class, and of each key, beside
--- usage_daily (which holds both at once): a workspace's per-endpoint and per-key totals then
--- read one row per route or key and day, not one per key, route and class. Kept for good, like
--- usage_daily; a deleted key's rows go with it.
+-- Per account and UTC day, the requests of each route and status class, beside usage_daily
+-- (which also splits them by key): a workspace's per-endpoint totals read one row per route,
+-- class and day. Kept for good, like usage_daily.
 CREATE TABLE usage_daily_routes (
     account_id   TEXT NOT NULL,
     day          TEXT NOT NULL,
@@ -104,33 +104,21 @@ CREATE TABLE usage_daily_routes (
     status_class INTEGER NOT NULL,
     requests     INTEGER NOT NULL,
     PRIMARY KEY (account_id, day, route, status_class)
-) STRICT;
-CREATE TABLE usage_daily_keys (
-    account_id TEXT NOT NULL,
-    day        TEXT NOT NULL,
-    key_id     TEXT NOT NULL,
-    requests   INTEGER NOT NULL,
-    PRIMARY KEY (account_id, day, key_id)
-) STRICT;
--- Covering: an account's busiest keys over a range are summed from the index alone.
-CREATE INDEX usage_daily_keys_totals ON usage_daily_keys (account_id, day, key_id, requests);
+) STRICT, WITHOUT ROWID;
 INSERT INTO usage_daily_routes (account_id, day, route, status_class, requests)
 SELECT account_id, day, route, status_class, SUM(requests) FROM usage_daily
 GROUP BY account_id, day, route, status_class;
-INSERT INTO usage_daily_keys (account_id, day, key_id, requests)
-SELECT account_id, day, key_id, SUM(requests) FROM usage_daily WHERE key_id IS NOT NULL
-GROUP BY account_id, day, key_id;
 
--- The same per key and week (days since 1970-01-01 divided by 7): ranking the keys of a long
--- range sums a row per key and week, and the days before the range's first whole week.
+-- Per account, key and week (days since 1970-01-01 divided by 7): ranking the keys of a range
+-- sums a row per key and whole week, and usage_daily for the days before the first of them.
+-- Kept for good; a deleted key's rows go with it.
 CREATE TABLE usage_weekly_keys (
     account_id TEXT NOT NULL,
     week       INTEGER NOT NULL,
     key_id     TEXT NOT NULL,
     requests   INTEGER NOT NULL,
     PRIMARY KEY (account_id, week, key_id)
-) STRICT;
-CREATE INDEX usage_weekly_keys_totals ON usage_weekly_keys (account_id, week, key_id, requests);
+) STRICT, WITHOUT ROWID;
 INSERT INTO usage_weekly_keys (account_id, week, key_id, requests)
-SELECT account_id, CAST(julianday(day) - 2440587.5 AS INTEGER) / 7, key_id, SUM(requests) FROM usage_daily_keys
-GROUP BY account_id, CAST(julianday(day) - 2440587.5 AS INTEGER) / 7, key_id;
+SELECT account_id, CAST(julianday(day) - 2440587.5 AS INTEGER) / 7, key_id, SUM(requests) FROM usage_daily
+WHERE key_id IS NOT NULL GROUP BY account_id, CAST(julianday(day) - 2440587.5 AS INTEGER) / 7, key_id;

@@ -93,10 +93,9 @@ SELECT account_id, '', created_at / 3600000,
        SUM(CASE WHEN latency_us > 30000000 THEN 1 ELSE 0 END)
 FROM request_logs GROUP BY account_id, created_at / 3600000;
 
--- Per account and UTC day, the requests of each route and status class, and of each key, beside
--- usage_daily (which holds both at once): a workspace's per-endpoint and per-key totals then
--- read one row per route or key and day, not one per key, route and class. Kept for good, like
--- usage_daily; a deleted key's rows go with it.
+-- Per account and UTC day, the requests of each route and status class, beside usage_daily
+-- (which also splits them by key): a workspace's per-endpoint totals read one row per route,
+-- class and day. Kept for good, like usage_daily.
 CREATE TABLE usage_daily_routes (
     account_id   TEXT NOT NULL,
     day          TEXT NOT NULL,
@@ -105,24 +104,13 @@ CREATE TABLE usage_daily_routes (
     requests     BIGINT NOT NULL,
     PRIMARY KEY (account_id, day, route, status_class)
 );
-CREATE TABLE usage_daily_keys (
-    account_id TEXT NOT NULL,
-    day        TEXT NOT NULL,
-    key_id     TEXT NOT NULL,
-    requests   BIGINT NOT NULL,
-    PRIMARY KEY (account_id, day, key_id)
-);
--- Covering: an account's busiest keys over a range are summed from the index alone.
-CREATE INDEX usage_daily_keys_totals ON usage_daily_keys (account_id, day, key_id, requests);
 INSERT INTO usage_daily_routes (account_id, day, route, status_class, requests)
 SELECT account_id, day, route, status_class, SUM(requests) FROM usage_daily
 GROUP BY account_id, day, route, status_class;
-INSERT INTO usage_daily_keys (account_id, day, key_id, requests)
-SELECT account_id, day, key_id, SUM(requests) FROM usage_daily WHERE key_id IS NOT NULL
-GROUP BY account_id, day, key_id;
 
--- The same per key and week (days since 1970-01-01 divided by 7): ranking the keys of a long
--- range sums a row per key and week, and the days before the range's first whole week.
+-- Per account, key and week (days since 1970-01-01 divided by 7): ranking the keys of a range
+-- sums a row per key and whole week, and usage_daily for the days before the first of them.
+-- Kept for good; a deleted key's rows go with it.
 CREATE TABLE usage_weekly_keys (
     account_id TEXT NOT NULL,
     week       BIGINT NOT NULL,
@@ -130,7 +118,6 @@ CREATE TABLE usage_weekly_keys (
     requests   BIGINT NOT NULL,
     PRIMARY KEY (account_id, week, key_id)
 );
-CREATE INDEX usage_weekly_keys_totals ON usage_weekly_keys (account_id, week, key_id, requests);
 INSERT INTO usage_weekly_keys (account_id, week, key_id, requests)
-SELECT account_id, (day::date - DATE '1970-01-01') / 7, key_id, SUM(requests) FROM usage_daily_keys
-GROUP BY account_id, (day::date - DATE '1970-01-01') / 7, key_id;
+SELECT account_id, (day::date - DATE '1970-01-01') / 7, key_id, SUM(requests) FROM usage_daily
+WHERE key_id IS NOT NULL GROUP BY account_id, (day::date - DATE '1970-01-01') / 7, key_id;
