@@ -7,16 +7,20 @@ use super::Tx;
 use crate::domain::usage::{DayUsage, ProviderUsage, RouteUsage};
 use crate::domain::{Money, Timestamp};
 
-/// Per-route totals of an account from `since_day` (inclusive, `YYYY-MM-DD`) on.
-pub fn account_usage_by_route(
+/// An account's requests per route by status class from `table` (`usage_daily` or
+/// `usage_daily_routes`), from `since_day` on.
+fn route_classes(
     tx: &Tx<'_>,
+    table: &str,
     account_id: &str,
     since_day: &str,
-) -> Result<Vec<RouteUsage>, StoreError> {
+) -> Result<BTreeMap<String, RouteUsage>, StoreError> {
     let mut by_route: BTreeMap<String, RouteUsage> = BTreeMap::new();
     tx.each(
-        "SELECT route, status_class, SUM(requests) FROM usage_daily
-         WHERE account_id = ?1 AND day >= ?2 GROUP BY route, status_class",
+        &format!(
+            "SELECT route, status_class, SUM(requests) FROM {table}
+             WHERE account_id = ?1 AND day >= ?2 GROUP BY route, status_class"
+        ),
         &[&account_id, &since_day],
         |r| {
             let route: String = r.get(0)?;
@@ -36,6 +40,16 @@ pub fn account_usage_by_route(
             Ok(true)
         },
     )?;
+    Ok(by_route)
+}
+
+/// Per-route totals of an account from `since_day` (inclusive, `YYYY-MM-DD`) on.
+pub fn account_usage_by_route(
+    tx: &Tx<'_>,
+    account_id: &str,
+    since_day: &str,
+) -> Result<Vec<RouteUsage>, StoreError> {
+    let mut by_route = route_classes(tx, "usage_daily", account_id, since_day)?;
     tx.each(
         "SELECT route, error_code, SUM(requests) FROM usage_daily_errors
          WHERE account_id = ?1 AND day >= ?2 GROUP BY route, error_code",
@@ -150,29 +164,7 @@ pub fn account_route_totals(
     account_id: &str,
     since_day: &str,
 ) -> Result<Vec<RouteUsage>, StoreError> {
-    let mut by_route: BTreeMap<String, RouteUsage> = BTreeMap::new();
-    tx.each(
-        "SELECT route, status_class, SUM(requests) FROM usage_daily_routes
-         WHERE account_id = ?1 AND day >= ?2 GROUP BY route, status_class",
-        &[&account_id, &since_day],
-        |r| {
-            let route: String = r.get(0)?;
-            let class: i64 = r.get(1)?;
-            let n: i64 = r.get(2)?;
-            let entry = by_route.entry(route.clone()).or_insert_with(|| RouteUsage {
-                route,
-                ..RouteUsage::default()
-            });
-            entry.total += n;
-            match class {
-                2 => entry.success += n,
-                4 => entry.client_errors += n,
-                5 => entry.server_errors += n,
-                _ => {}
-            }
-            Ok(true)
-        },
-    )?;
+    let by_route = route_classes(tx, "usage_daily_routes", account_id, since_day)?;
     let mut list: Vec<RouteUsage> = by_route.into_values().collect();
     list.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.route.cmp(&b.route)));
     Ok(list)
