@@ -274,7 +274,7 @@ async fn the_readmes_first_key_path_works_as_written() {
     assert_eq!(reqwest::get(file).await.unwrap().status(), 200);
 
     // Signing in as the administrator, in a real browser: a new password first, then Acme
-    // from the Instance page, its key on its API keys page.
+    // from the Instance page (its dashboard), its key on its API keys page.
     if !browser_missing() {
         let mut browser = Browser::start("first-key").await;
         browser.goto(&format!("{address}/login")).await;
@@ -292,6 +292,8 @@ async fn the_readmes_first_key_path_works_as_written() {
         browser.screenshot_views("instance").await;
         browser.click("button[aria-label='Open Acme']").await;
         browser.wait_for("as the instance administrator").await;
+        assert!(browser.source().await.contains("<h1>Dashboard</h1>"), "Acme's dashboard");
+        browser.goto(&format!("{address}/keys")).await;
         let keys = browser.source().await;
         assert!(keys.contains(">ci</a>"), "the key on Acme's API keys page");
         browser.screenshot_views("acme-keys").await;
