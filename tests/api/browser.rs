@@ -147,6 +147,26 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
         (403, Some("BSE1003"))
     );
 
+    // Renamed from its page's edit form.
+    let generator = key_id(&app, "generator");
+    browser
+        .goto(&format!("{}/keys/{generator}", app.address))
+        .await;
+    browser
+        .click(&format!("a[href='/keys/{generator}/edit']"))
+        .await;
+    browser.wait_for("<h1>Edit API key</h1>").await;
+    browser.type_into("#name", "image generator").await;
+    browser.screenshot_views("key-edit").await;
+    browser.click("form.form button[type=submit]").await;
+    browser.wait_for("<h1>image generator ").await;
+    assert!(
+        browser
+            .current_url()
+            .await
+            .ends_with(&format!("/keys/{generator}"))
+    );
+
     // A Full Access key, rotated with a one-hour grace: both keys work, then the old one is revoked.
     let old = create_key(&app, &mut browser, "ci", "full_access", "", "full-access").await;
     assert_eq!(app.get("/v1/status", Some(&old)).await.status(), 200);

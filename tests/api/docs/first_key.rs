@@ -292,7 +292,10 @@ async fn the_readmes_first_key_path_works_as_written() {
         browser.screenshot_views("instance").await;
         browser.click("button[aria-label='Open Acme']").await;
         browser.wait_for("as the instance administrator").await;
-        assert!(browser.source().await.contains("<h1>Dashboard</h1>"), "Acme's dashboard");
+        assert!(
+            browser.source().await.contains("<h1>Dashboard</h1>"),
+            "Acme's dashboard"
+        );
         browser.goto(&format!("{address}/keys")).await;
         let keys = browser.source().await;
         assert!(keys.contains(">ci</a>"), "the key on Acme's API keys page");
