@@ -30,6 +30,7 @@ pub struct Timestamp(pub i64);
 
 impl Timestamp {
     pub const MS_PER_DAY: i64 = 86_400_000;
+    pub const MS_PER_HOUR: i64 = 3_600_000;
 
     pub fn millis(self) -> i64 {
         self.0

@@ -45,7 +45,7 @@ pub struct Dashboard {
 
 pub fn dashboard(db: &mut Db, account_id: &str, now: Timestamp) -> Result<Dashboard, ServiceError> {
     let tx = &db.read();
-    let first_hour = now.millis().div_euclid(usage_hourly::MS_PER_HOUR) - 47;
+    let first_hour = now.millis().div_euclid(Timestamp::MS_PER_HOUR) - 47;
     let filter = |need, status, limit| KeyFilter {
         account_id,
         status,

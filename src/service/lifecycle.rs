@@ -12,7 +12,6 @@ use crate::store::keys;
 
 pub const DEFAULT_GRACE_HOURS: i64 = 24;
 pub const MAX_GRACE_HOURS: i64 = 168;
-const MS_PER_HOUR: i64 = 3_600_000;
 
 /// Rotates an Active (or Disabled) key: a new key inherits everything, the old one keeps working
 /// until `min(its expiry, now + grace)`.
@@ -61,7 +60,7 @@ pub fn rotate_key(
         ..old.clone()
     };
     keys::insert_key(&tx, &new)?;
-    let grace_end = now.plus_millis(grace * MS_PER_HOUR);
+    let grace_end = now.plus_millis(grace * Timestamp::MS_PER_HOUR);
     let old_expiry = old.expires_at.map_or(grace_end, |e| e.min(grace_end));
     keys::mark_rotated(&tx, &old.id, now, &new.id, old_expiry)?;
     let rotated = KeyChange::Rotated {

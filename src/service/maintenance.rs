@@ -123,7 +123,7 @@ pub fn purge_request_logs(
     let webhook_deliveries =
         delete_in_chunks(db, |c| webhooks::purge_deliveries(c, cutoff, PURGE_CHUNK))?;
     // The charts' hourly roll-ups are kept for their longest range, whatever the log retention.
-    let first_hour = now.0.div_euclid(usage_hourly::MS_PER_HOUR) - usage_hourly::KEPT_HOURS;
+    let first_hour = now.0.div_euclid(Timestamp::MS_PER_HOUR) - usage_hourly::KEPT_HOURS;
     delete_in_chunks(db, |c| {
         usage_hourly::delete_before(c, first_hour, PURGE_CHUNK)
     })?;

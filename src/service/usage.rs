@@ -128,6 +128,6 @@ pub fn workspace_usage(
         keys,
         other_keys,
         balance,
-        spend: credits::spent_since(tx, account_id, since_hour * 3_600_000)?,
+        spend: credits::spent_since(tx, account_id, since_hour * Timestamp::MS_PER_HOUR)?,
     })
 }

@@ -12,7 +12,6 @@ pub const WIDTH: i64 = 900;
 pub const HEIGHT: i64 = 200;
 /// The latency chart is lower than the requests chart.
 pub const LATENCY_HEIGHT: i64 = 100;
-const MS_PER_HOUR: i64 = 3_600_000;
 
 /// How far back a chart reaches, kept in the URL as `?range=24h|7d|30d|90d`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,7 +79,7 @@ impl Range {
 
     /// The first hour the chart reads: 23 hours before this one, or the start of the first day.
     pub fn since_hour(self, now: Timestamp) -> i64 {
-        let hour = now.millis().div_euclid(MS_PER_HOUR);
+        let hour = now.millis().div_euclid(Timestamp::MS_PER_HOUR);
         if self.hourly() {
             hour - 23
         } else {
@@ -90,7 +89,7 @@ impl Range {
 
     /// The first UTC day the chart shows (`YYYY-MM-DD`), for the daily roll-ups beside it.
     pub fn since_day(self, now: Timestamp) -> String {
-        Timestamp(self.since_hour(now) * MS_PER_HOUR).day()
+        Timestamp(self.since_hour(now) * Timestamp::MS_PER_HOUR).day()
     }
 }
 
@@ -107,7 +106,7 @@ pub fn buckets(range: Range, hours: &[(i64, Tally)], now: Timestamp) -> Vec<Buck
     let per = if range.hourly() { 1 } else { 24 };
     let mut out: Vec<Bucket> = (0..range.buckets())
         .map(|i| {
-            let start = Timestamp((first + i * per) * MS_PER_HOUR);
+            let start = Timestamp((first + i * per) * Timestamp::MS_PER_HOUR);
             let label = if range.hourly() {
                 let text = start.to_rfc3339();
                 format!("{} {}", &text[..10], &text[11..16])
@@ -412,7 +411,7 @@ mod tests {
     #[test]
     fn hours_fold_into_the_ranges_buckets() {
         let now = Timestamp::parse("2026-11-22T12:30:00Z").unwrap();
-        let hour = now.millis() / MS_PER_HOUR;
+        let hour = now.millis() / Timestamp::MS_PER_HOUR;
         let hours = vec![
             (hour, tally(2, 1, 2_000)),
             (hour - 1, tally(1, 0, 2_000)),
@@ -435,7 +434,7 @@ mod tests {
     #[test]
     fn bars_stack_by_outcome_with_round_gridlines_and_dated_axis() {
         let now = Timestamp::parse("2026-11-22T12:00:00Z").unwrap();
-        let hour = now.millis() / MS_PER_HOUR;
+        let hour = now.millis() / Timestamp::MS_PER_HOUR;
         let hours = vec![(hour, tally(3, 1, 2_000))];
         let chart = draw(Range::Month, &buckets(Range::Month, &hours, now));
         assert_eq!(chart.bars.len(), 30);

@@ -16,8 +16,6 @@ use crate::service::dashboard::{self, Dashboard};
 use crate::service::sessions::Session;
 use crate::service::usage;
 
-const MS_PER_HOUR: i64 = 3_600_000;
-
 /// The last 24 hours against the 24 before them.
 pub struct Day {
     pub requests: i64,
@@ -35,7 +33,7 @@ pub struct Day {
 
 impl Day {
     fn of(hours: &[(i64, Tally)], now: Timestamp) -> Day {
-        let this_hour = now.millis().div_euclid(MS_PER_HOUR);
+        let this_hour = now.millis().div_euclid(Timestamp::MS_PER_HOUR);
         let mut per_hour = [0i64; 24];
         let (mut last, mut before) = (Tally::default(), Tally::default());
         for (hour, tally) in hours {
@@ -136,7 +134,7 @@ mod tests {
     #[test]
     fn the_day_is_compared_with_the_day_before() {
         let now = Timestamp::parse("2026-11-22T12:30:00Z").unwrap();
-        let hour = now.millis() / MS_PER_HOUR;
+        let hour = now.millis() / Timestamp::MS_PER_HOUR;
         let mut busy = Tally::default();
         for status in [200, 200, 200, 200, 200, 401, 429, 404, 500, 200, 200, 200] {
             busy.add(status, 1_000);
