@@ -1,16 +1,15 @@
 //! The hourly roll-ups behind the charts and the dashboard (docs/admin.md, "Charts"): per
 //! account and UTC hour, a row per key and one with key id `''` for the whole account, each
-//! holding requests by outcome and a latency histogram. Written by the log writer in the
-//! commit of the rows they count, read by hour range through the primary key, kept 90 days.
+//! holding requests by outcome and a latency histogram. Written by the log writer with the
+//! rows they count (`request_log::rollups`), read by hour range through the primary key, kept
+//! 90 days.
 
-use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use super::engine::Param;
 use super::{StoreError, Tx};
 use crate::domain::usage::{LATENCY_BUCKETS, Tally};
 
-pub const MS_PER_HOUR: i64 = 3_600_000;
 /// How long hourly rows are kept: the longest chart range.
 pub const KEPT_HOURS: i64 = 90 * 24;
 
@@ -70,11 +69,7 @@ fn upsert(n: usize) -> &'static str {
 }
 
 /// Adds each (account, key or `''`, hour)'s tally to its row.
-pub(super) fn add(
-    tx: &Tx<'_>,
-    rows: &BTreeMap<(&str, &str, i64), Tally>,
-) -> Result<(), StoreError> {
-    let rows: Vec<_> = rows.iter().collect();
+pub(super) fn add(tx: &Tx<'_>, rows: &[((&str, &str, i64), &Tally)]) -> Result<(), StoreError> {
     for chunk in rows.chunks(ROWS_PER_UPSERT) {
         let mut params: Vec<&dyn Param> = Vec::with_capacity(chunk.len() * 26);
         for ((account, key, hour), tally) in chunk {

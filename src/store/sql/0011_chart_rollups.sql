@@ -6,7 +6,7 @@
 -- the requests by outcome and a latency histogram. Bucket lNN counts requests whose latency is
 -- at most the NNth bound in microseconds (100, 250, 500, 1000, 2500, 5000, 10000, 25000,
 -- 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000, 30000000), l17 the
--- slower ones. Kept 90 days; written by the log writer in the commit of the rows they count.
+-- slower ones. Kept 90 days; written by the log writer with the rows they count.
 CREATE TABLE usage_hourly (
     account_id   TEXT NOT NULL,
     key_id       TEXT NOT NULL,
