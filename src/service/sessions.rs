@@ -99,7 +99,7 @@ pub fn sign_in(
     password: &str,
     now: Timestamp,
     ttl_hours: u32,
-    ip_hash: &str,
+    client: &Client,
 ) -> Result<String, SignInError> {
     let email = parse_email(email).map_err(|_| SignInError::BadCredentials)?;
     let user = members::credentials(&db.read(), &email).map_err(ServiceError::from)?;
@@ -107,7 +107,7 @@ pub fn sign_in(
     let matches = verify_password(password, stored);
     let actor = Actor::User {
         email: email.clone(),
-        ip_hash: Some(ip_hash.to_owned()),
+        ip_hash: Some(client.ip_hash.clone()),
     };
     let tx = db.write().map_err(ServiceError::from)?;
     let Some((user_id, _)) = user.filter(|_| matches) else {
@@ -122,34 +122,65 @@ pub fn sign_in(
         tx.commit().map_err(ServiceError::from)?;
         return Err(SignInError::BadCredentials);
     };
-    let random = |len| base62_string(len).map_err(|e| ServiceError::Store(e.into()));
-    let (token, csrf) = (random(40)?, random(32)?);
-    let account = members::first_workspace(&tx, &user_id).map_err(ServiceError::from)?;
-    let expires = now.plus_millis(i64::from(ttl_hours) * 3_600_000);
-    let id_hash = token_hash(&token);
-    sessions::insert(
-        &tx,
-        &NewSession {
-            id_hash: &id_hash,
-            user_id: &user_id,
-            account_id: account.as_deref(),
-            csrf_token: &csrf,
-            ip_hash,
-            created_at: now,
-            expires_at: expires,
-        },
-    )
-    .map_err(ServiceError::from)?;
+    let opened = open(&tx, &user_id, "password", client, now, ttl_hours)?;
     record(
         &tx,
         &actor,
-        account.as_deref(),
+        opened.account_id.as_deref(),
         "signed_in",
         &format!("{email} signed in"),
         now,
     )?;
     tx.commit().map_err(ServiceError::from)?;
-    Ok(token)
+    Ok(opened.token)
+}
+
+/// Where a sign-in comes from, as the sessions page shows it.
+#[derive(Clone, Debug)]
+pub struct Client {
+    /// The keyed hash of the address (the activity log's form).
+    pub ip_hash: String,
+    /// The address in clear, shown to the person on their sessions page only.
+    pub ip: String,
+    pub user_agent: Option<String>,
+}
+
+/// A session just opened: the cookie token (shown only to the browser) and its workspace.
+pub struct Opened {
+    pub token: String,
+    pub account_id: Option<String>,
+}
+
+/// Opens a session for a user whose identity is proven (`method` says how: `password`,
+/// `oidc`), in their oldest workspace, inside the caller's transaction.
+pub fn open(
+    tx: &Tx<'_>,
+    user_id: &str,
+    method: &str,
+    client: &Client,
+    now: Timestamp,
+    ttl_hours: u32,
+) -> Result<Opened, ServiceError> {
+    let random = |len| base62_string(len).map_err(|e| ServiceError::Store(e.into()));
+    let (token, csrf) = (random(40)?, random(32)?);
+    let account_id = members::first_workspace(tx, user_id)?;
+    let expires = now.plus_millis(i64::from(ttl_hours) * 3_600_000);
+    sessions::insert(
+        tx,
+        &NewSession {
+            id_hash: &token_hash(&token),
+            user_id,
+            account_id: account_id.as_deref(),
+            csrf_token: &csrf,
+            ip_hash: &client.ip_hash,
+            client_ip: &client.ip,
+            user_agent: client.user_agent.as_deref(),
+            method,
+            created_at: now,
+            expires_at: expires,
+        },
+    )?;
+    Ok(Opened { token, account_id })
 }
 
 fn record(

@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("sql/0010_passwords.sql"),
     include_str!("sql/0011_chart_rollups.sql"),
     include_str!("sql/0012_client_ip.sql"),
+    include_str!("sql/0013_second_factor.sql"),
 ];
 
 pub const POSTGRES_MIGRATIONS: &[&str] = &[
@@ -28,6 +29,7 @@ pub const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("sql/postgres/0003_passwords.sql"),
     include_str!("sql/postgres/0004_chart_rollups.sql"),
     include_str!("sql/postgres/0005_client_ip.sql"),
+    include_str!("sql/postgres/0006_second_factor.sql"),
 ];
 
 /// The session-level advisory lock a PostgreSQL node holds while it migrates, so nodes that

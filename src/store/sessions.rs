@@ -9,13 +9,31 @@ pub struct NewSession<'a> {
     pub account_id: Option<&'a str>,
     pub csrf_token: &'a str,
     pub ip_hash: &'a str,
+    pub client_ip: &'a str,
+    pub user_agent: Option<&'a str>,
+    pub method: &'a str,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
 }
 
 pub fn insert(tx: &Tx<'_>, s: &NewSession<'_>) -> Result<(), StoreError> {
-    tx.execute("INSERT INTO sessions (id_hash, user_id, account_id, csrf_token, ip_hash, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &[&s.id_hash, &s.user_id, &s.account_id, &s.csrf_token, &s.ip_hash, &s.created_at.0, &s.expires_at.0])?;
+    tx.execute(
+        "INSERT INTO sessions (id_hash, user_id, account_id, csrf_token, ip_hash, client_ip,
+                               user_agent, method, created_at, last_seen_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+        &[
+            &s.id_hash,
+            &s.user_id,
+            &s.account_id,
+            &s.csrf_token,
+            &s.ip_hash,
+            &s.client_ip,
+            &s.user_agent,
+            &s.method,
+            &s.created_at.0,
+            &s.expires_at.0,
+        ],
+    )?;
     Ok(())
 }
 

@@ -115,15 +115,13 @@ pub async fn submit(
         }
         return Ok(page);
     }
-    let ip_hash = state.gate.ip_hasher.hash(caller.client_ip);
+    let client = client(&req, &state, caller.client_ip);
     let hours = state.config.auth.session_hours;
     let (email, password) = (form.email.clone(), form.password);
     let result = state
         .store
         .run(move |c| {
-            Ok::<_, ServiceError>(sessions::sign_in(
-                c, &email, &password, now, hours, &ip_hash,
-            ))
+            Ok::<_, ServiceError>(sessions::sign_in(c, &email, &password, now, hours, &client))
         })
         .await?;
     match result {
@@ -148,6 +146,21 @@ pub async fn submit(
             tracing::error!(error = %crate::telemetry::cause_chain(&e), "sign-in failed");
             Err(AdminError::Internal)
         }
+    }
+}
+
+/// Where a sign-in comes from: the address (hashed for the activity log, in clear for the
+/// person's own sessions page) and the browser's self-description, cut to 200 characters.
+pub fn client(req: &HttpRequest, state: &AppState, ip: std::net::IpAddr) -> sessions::Client {
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(200).collect::<String>());
+    sessions::Client {
+        ip_hash: state.gate.ip_hasher.hash(ip),
+        ip: ip.to_string(),
+        user_agent,
     }
 }
 
