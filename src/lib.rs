@@ -27,6 +27,7 @@ pub use jobs::JobContext;
 /// every answer is checked against.
 pub mod testing {
     pub use crate::domain::generation::is_model_identifier;
+    pub use crate::domain::second_factor::code_for as totp_code;
     pub use crate::domain::{Environment, KeyDigest, KeyFormat, Timestamp};
     pub use crate::jobs::{JOB_NAMES, Job, JobError, JobOutcome, run_job};
     pub use crate::service::password::verify_password;

@@ -10,12 +10,13 @@ use crate::service::Actor;
 use crate::service::accounts::live;
 use crate::service::credits::add_credits;
 use crate::service::memberships::{add_membership, delete_user, remove_membership};
+use crate::service::second_factor;
 use crate::service::settings::ledger;
 use crate::service::users::{create_user, list_users, set_password};
 use crate::wire::account::{Role, UserOut};
 use crate::wire::admin::{
-    BalanceOut, CreditsAddedOut, LedgerEntryOut, MembershipOut, PasswordSetOut, UserCreatedOut,
-    UserDeletedOut,
+    BalanceOut, CreditsAddedOut, LedgerEntryOut, MembershipOut, PasswordSetOut,
+    SecondFactorResetOut, UserCreatedOut, UserDeletedOut,
 };
 use crate::wire::{Credits, Time};
 
@@ -43,6 +44,14 @@ pub enum UsersCommand {
         /// Read the new password from standard input instead of generating one.
         #[arg(long)]
         password_stdin: bool,
+    },
+    /// Turn off a user's second factor and end their sessions, for someone who lost both
+    /// their authenticator app and their recovery codes.
+    #[command(name = "reset-2fa")]
+    Reset2fa {
+        /// The user's e-mail address.
+        #[arg(long)]
+        email: String,
     },
     /// Add an existing user to an account.
     AddMembership {
@@ -191,6 +200,24 @@ pub fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
                 out.email, out.account_id
             );
             super::say(ctx, &out, &line);
+        }
+        UsersCommand::Reset2fa { email } => {
+            let email = email.trim().to_lowercase();
+            let reset =
+                second_factor::reset(&mut db, &Actor::Cli, &email, now).map_err(|e| match e {
+                    crate::service::ServiceError::NotFound(_) => {
+                        CliError::new(format!("no user with the e-mail address {email} (--email)"))
+                    }
+                    other => CliError::from(other),
+                })?;
+            let line = if reset {
+                format!(
+                    "Two-step sign-in of {email} is off and their sessions ended; they sign in with their password alone until they set it up again"
+                )
+            } else {
+                format!("{email} has no second factor; nothing changed")
+            };
+            super::say(ctx, &SecondFactorResetOut { email, reset }, &line);
         }
         UsersCommand::Delete { email } => {
             let id = delete_user(&mut db, &Actor::Cli, now, &email)?;

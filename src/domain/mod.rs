@@ -1,6 +1,7 @@
 //! Pure types of the product, each with a `parse()` constructor that is the only way in.
 
 pub(crate) mod account;
+pub(crate) mod browser;
 pub(crate) mod clock;
 pub(crate) mod generation;
 pub(crate) mod ip;
@@ -11,6 +12,7 @@ pub(crate) mod name;
 pub(crate) mod random;
 pub(crate) mod region;
 pub(crate) mod scope;
+pub(crate) mod second_factor;
 pub(crate) mod usage;
 pub(crate) mod webhook;
 

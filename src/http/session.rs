@@ -24,6 +24,9 @@ pub const SESSION_COOKIE: &str = "tidegate_session";
 /// The pages a person whose password must be replaced may still open.
 const WHILE_CHANGING_PASSWORD: [&str; 2] = ["/password", "/logout"];
 
+/// The pages a person who must set up a second factor may still open.
+const WHILE_ENROLLING: [&str; 3] = ["/security/two-factor", "/password", "/logout"];
+
 /// Why a page cannot be shown. Each becomes a page in the layout saying what is wrong for the
 /// person who sees it, with a way back (`page_error`); signing in and choosing a password are
 /// redirects.
@@ -33,6 +36,8 @@ pub enum AdminError {
     SignIn,
     #[error("choose a new password first")]
     ChangePassword,
+    #[error("set up a second factor first")]
+    SetUpSecondFactor,
     #[error(
         "This form has expired or did not come from this dashboard. Go back, reload the page and try again."
     )]
@@ -69,7 +74,9 @@ impl AdminError {
 impl ResponseError for AdminError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AdminError::SignIn | AdminError::ChangePassword => StatusCode::SEE_OTHER,
+            AdminError::SignIn | AdminError::ChangePassword | AdminError::SetUpSecondFactor => {
+                StatusCode::SEE_OTHER
+            }
             AdminError::Csrf | AdminError::Forbidden(_) => StatusCode::FORBIDDEN,
             AdminError::Gone(_) => StatusCode::GONE,
             AdminError::NotFound(_) | AdminError::NoWorkspace => StatusCode::NOT_FOUND,
@@ -86,6 +93,9 @@ impl ResponseError for AdminError {
                 .finish(),
             AdminError::ChangePassword => HttpResponse::SeeOther()
                 .insert_header((LOCATION, "/password"))
+                .finish(),
+            AdminError::SetUpSecondFactor => HttpResponse::SeeOther()
+                .insert_header((LOCATION, "/security/two-factor"))
                 .finish(),
             other => page_error::render(other.status_code(), &other.to_string()),
         }
@@ -168,6 +178,7 @@ impl FromRequest for AdminSession {
         let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let may_wait = WHILE_CHANGING_PASSWORD.contains(&req.path());
+        let may_enrol = WHILE_ENROLLING.contains(&req.path());
         Box::pin(async move {
             let (Some(token), Some(state)) = (token, state) else {
                 return Err(AdminError::SignIn);
@@ -180,6 +191,9 @@ impl FromRequest for AdminSession {
                 .ok_or(AdminError::SignIn)?;
             if session.must_change_password && !may_wait {
                 return Err(AdminError::ChangePassword);
+            }
+            if session.must_enrol && !session.must_change_password && !may_enrol {
+                return Err(AdminError::SetUpSecondFactor);
             }
             Ok(AdminSession(session))
         })

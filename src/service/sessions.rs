@@ -1,11 +1,10 @@
-//! Dashboard sign-in and sessions (docs/admin.md, "Sign-in"). The cookie carries a random
-//! token; the store keeps only its SHA-256, so a copy of the database opens no session.
+//! Dashboard sessions (docs/admin.md, "Sign-in" and "Your sessions"). The cookie carries a
+//! random token; the store keeps only its SHA-256, so a copy of the database opens no session.
 
 use sha2::{Digest, Sha256};
 
 use super::changes::{self, Category, Change, Note};
-use super::password::verify_password;
-use super::users::parse_email;
+use super::second_factor;
 use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
 use crate::domain::account::Role;
@@ -14,10 +13,6 @@ use crate::domain::random::{base62_string, hex};
 use crate::store::sessions::{self, NewSession};
 use crate::store::{Db, Tx};
 use crate::store::{accounts, members};
-
-/// A hash of a password nobody has, verified when the e-mail is unknown so that both failures
-/// take as long.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0Qm1y9Rr0b3pGgfY0u1jW0Jj2bVtW8yV0E0k7m8w1rI";
 
 pub fn token_hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
@@ -32,6 +27,9 @@ pub struct Session {
     pub is_instance_admin: bool,
     /// Someone else chose the password: nothing opens until the user has chosen their own.
     pub must_change_password: bool,
+    /// A second factor is required of this person and they have none: nothing opens until they
+    /// have set one up.
+    pub must_enrol: bool,
     pub csrf_token: String,
     pub account_id: Option<String>,
     pub role: Option<Role>,
@@ -84,57 +82,6 @@ pub struct Workspace {
     pub as_administrator: bool,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SignInError {
-    #[error("The e-mail address or password is incorrect.")]
-    BadCredentials,
-    #[error(transparent)]
-    Service(#[from] ServiceError),
-}
-
-/// Checks the password and opens a session; returns the cookie token (shown only to the browser).
-pub fn sign_in(
-    db: &mut Db,
-    email: &str,
-    password: &str,
-    now: Timestamp,
-    ttl_hours: u32,
-    client: &Client,
-) -> Result<String, SignInError> {
-    let email = parse_email(email).map_err(|_| SignInError::BadCredentials)?;
-    let user = members::credentials(&db.read(), &email).map_err(ServiceError::from)?;
-    let stored = user.as_ref().map_or(DUMMY_HASH, |(_, h)| h.as_str());
-    let matches = verify_password(password, stored);
-    let actor = Actor::User {
-        email: email.clone(),
-        ip_hash: Some(client.ip_hash.clone()),
-    };
-    let tx = db.write().map_err(ServiceError::from)?;
-    let Some((user_id, _)) = user.filter(|_| matches) else {
-        record(
-            &tx,
-            &actor,
-            None,
-            "sign_in_failed",
-            &format!("Failed sign-in for {email}"),
-            now,
-        )?;
-        tx.commit().map_err(ServiceError::from)?;
-        return Err(SignInError::BadCredentials);
-    };
-    let opened = open(&tx, &user_id, "password", client, now, ttl_hours)?;
-    record(
-        &tx,
-        &actor,
-        opened.account_id.as_deref(),
-        "signed_in",
-        &format!("{email} signed in"),
-        now,
-    )?;
-    tx.commit().map_err(ServiceError::from)?;
-    Ok(opened.token)
-}
-
 /// Where a sign-in comes from, as the sessions page shows it.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -161,10 +108,37 @@ pub fn open(
     now: Timestamp,
     ttl_hours: u32,
 ) -> Result<Opened, ServiceError> {
+    let ttl = i64::from(ttl_hours) * Timestamp::MS_PER_HOUR;
+    insert(tx, user_id, method, "active", client, now, ttl)
+}
+
+/// How long a sign-in may wait for its second factor.
+const CODE_STAGE_MS: i64 = 10 * 60 * 1000;
+
+/// A sign-in whose password was right, waiting for the second factor: its token opens only
+/// the code form, for ten minutes.
+pub(crate) fn open_awaiting_code(
+    tx: &Tx<'_>,
+    user_id: &str,
+    client: &Client,
+    now: Timestamp,
+) -> Result<String, ServiceError> {
+    Ok(insert(tx, user_id, "password", "code", client, now, CODE_STAGE_MS)?.token)
+}
+
+fn insert(
+    tx: &Tx<'_>,
+    user_id: &str,
+    method: &str,
+    stage: &str,
+    client: &Client,
+    now: Timestamp,
+    ttl_ms: i64,
+) -> Result<Opened, ServiceError> {
     let random = |len| base62_string(len).map_err(|e| ServiceError::Store(e.into()));
     let (token, csrf) = (random(40)?, random(32)?);
     let account_id = members::first_workspace(tx, user_id)?;
-    let expires = now.plus_millis(i64::from(ttl_hours) * 3_600_000);
+    let expires = now.plus_millis(ttl_ms);
     sessions::insert(
         tx,
         &NewSession {
@@ -176,30 +150,12 @@ pub fn open(
             client_ip: &client.ip,
             user_agent: client.user_agent.as_deref(),
             method,
+            stage,
             created_at: now,
             expires_at: expires,
         },
     )?;
     Ok(Opened { token, account_id })
-}
-
-fn record(
-    tx: &Tx<'_>,
-    actor: &Actor,
-    account_id: Option<&str>,
-    action: &str,
-    description: &str,
-    now: Timestamp,
-) -> Result<(), ServiceError> {
-    let note = Note {
-        account_id,
-        category: Category::Auth,
-        action,
-        target: None,
-        description: description.to_owned(),
-    };
-    changes::record(tx, actor, Change::Note(note), now)?;
-    Ok(())
 }
 
 /// The live session behind a cookie token, if any.
@@ -237,12 +193,19 @@ pub fn load(db: &mut Db, token: &str, now: Timestamp) -> Result<Option<Session>,
         .and_then(|a| workspaces.iter().find(|w| &w.account_id == a));
     let role = current.map(|w| w.role);
     let as_administrator = current.is_some_and(|w| w.as_administrator);
+    let must_enrol =
+        !row.factor_on && second_factor::must_enrol(&tx, &row.user_id, row.is_instance_admin)?;
+    // The sessions page shows when each was last used; once a minute is precise enough.
+    if row.last_seen_at.is_none_or(|seen| now.0 - seen >= 60_000) {
+        sessions::touch(&tx, &row.id_hash, now)?;
+    }
     Ok(Some(Session {
         id_hash: row.id_hash,
         user_id: row.user_id,
         email: row.email,
         is_instance_admin: row.is_instance_admin,
         must_change_password: row.must_change_password,
+        must_enrol,
         csrf_token: row.csrf_token,
         account_id: row.account_id,
         role,
@@ -274,13 +237,75 @@ pub fn sign_out(db: &mut Db, id_hash: &str) -> Result<(), ServiceError> {
     Ok(sessions::delete(&db.read(), id_hash)?)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// One of the person's sessions, as their sessions page shows it.
+#[derive(Clone, Debug)]
+pub struct SessionView {
+    pub id_hash: String,
+    pub current: bool,
+    pub method: String,
+    pub address: Option<String>,
+    pub browser: String,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+}
 
-    #[test]
-    fn the_dummy_hash_is_a_valid_argon2id_string_that_matches_nothing_useful() {
-        assert!(!verify_password("", DUMMY_HASH));
-        assert!(argon2::password_hash::phc::PasswordHash::new(DUMMY_HASH).is_ok());
+/// The person's live sessions, the one in use first.
+pub fn of_user(
+    db: &mut Db,
+    session: &Session,
+    now: Timestamp,
+) -> Result<Vec<SessionView>, ServiceError> {
+    let rows = sessions::of_user(&db.read(), &session.user_id, now)?;
+    let mut views: Vec<SessionView> = rows
+        .into_iter()
+        .map(|r| SessionView {
+            current: r.id_hash == session.id_hash,
+            id_hash: r.id_hash,
+            method: r.method,
+            address: r.client_ip,
+            browser: crate::domain::browser::describe(r.user_agent.as_deref()),
+            created_at: Timestamp(r.created_at),
+            last_seen_at: Timestamp(r.last_seen_at.unwrap_or(r.created_at)),
+        })
+        .collect();
+    views.sort_by_key(|v| !v.current);
+    Ok(views)
+}
+
+/// Ends one of the person's other sessions (`Some`), or all of them (`None`); returns how many
+/// ended. The session in use is ended by signing out.
+pub fn end(
+    db: &mut Db,
+    actor: &Actor,
+    session: &Session,
+    which: Option<&str>,
+    now: Timestamp,
+) -> Result<usize, ServiceError> {
+    let tx = db.write()?;
+    let ended = match which {
+        Some(id_hash) if id_hash == session.id_hash => {
+            return Err(ServiceError::InvalidState(
+                "this is the session you are using; sign out to end it".into(),
+            ));
+        }
+        Some(id_hash) => usize::from(sessions::end_of_user(&tx, &session.user_id, id_hash)?),
+        None => sessions::end_others(&tx, &session.user_id, &session.id_hash)?,
+    };
+    if which.is_some() && ended == 0 {
+        return Err(ServiceError::NotFound("session"));
     }
+    let description = match ended {
+        1 => format!("{} ended 1 other session", session.email),
+        n => format!("{} ended {n} other sessions", session.email),
+    };
+    let note = Note {
+        account_id: None,
+        category: Category::Auth,
+        action: "sessions_ended",
+        target: Some(&session.user_id),
+        description,
+    };
+    changes::record(&tx, actor, Change::Note(note), now)?;
+    tx.commit()?;
+    Ok(ended)
 }

@@ -18,6 +18,8 @@ pub struct UserSummary {
     pub created_at: Timestamp,
     /// (account id, role) of each membership.
     pub memberships: Vec<(String, Role)>,
+    /// Whether the user has a second factor on.
+    pub second_factor: bool,
 }
 
 /// A role that can be given: owner or member (the primary owner is handed over).
@@ -194,6 +196,7 @@ pub fn list_users(db: &mut Db) -> Result<Vec<UserSummary>, ServiceError> {
             is_instance_admin: u.is_instance_admin,
             created_at: u.created_at,
             memberships: u.memberships,
+            second_factor: u.second_factor,
         })
         .collect())
 }

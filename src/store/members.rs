@@ -114,17 +114,19 @@ pub struct UserRow {
     pub is_instance_admin: bool,
     pub created_at: Timestamp,
     pub memberships: Vec<(String, Role)>,
+    pub second_factor: bool,
 }
 
 pub fn list_users(tx: &Tx<'_>) -> Result<Vec<UserRow>, StoreError> {
-    let users: Vec<(String, String, bool, i64)> = tx.query_all(
-        "SELECT id, email, is_instance_admin, created_at FROM users ORDER BY created_at, email",
+    let users: Vec<(String, String, bool, i64, bool)> = tx.query_all(
+        "SELECT id, email, is_instance_admin, created_at, totp_secret IS NOT NULL FROM users
+         ORDER BY created_at, email",
         &[],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
     )?;
     users
         .into_iter()
-        .map(|(id, email, is_instance_admin, created)| {
+        .map(|(id, email, is_instance_admin, created, second_factor)| {
             let memberships = tx.query_all(
                 "SELECT account_id, role FROM memberships WHERE user_id = ?1 ORDER BY created_at",
                 &[&id],
@@ -136,6 +138,7 @@ pub fn list_users(tx: &Tx<'_>) -> Result<Vec<UserRow>, StoreError> {
                 is_instance_admin,
                 created_at: Timestamp(created),
                 memberships,
+                second_factor,
             })
         })
         .collect()

@@ -25,6 +25,7 @@ mod open;
 mod pool;
 pub(crate) mod refusals;
 pub(crate) mod request_log;
+pub(crate) mod second_factor;
 pub(crate) mod sessions;
 pub(crate) mod settings;
 pub(crate) mod usage;

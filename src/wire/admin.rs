@@ -210,6 +210,13 @@ pub struct MembershipOut {
     pub member: bool,
 }
 
+/// `users reset-2fa`: whether the user had a second factor, now off.
+#[derive(Debug, Serialize)]
+pub struct SecondFactorResetOut {
+    pub email: String,
+    pub reset: bool,
+}
+
 /// `users delete`.
 #[derive(Debug, Serialize)]
 pub struct UserDeletedOut {

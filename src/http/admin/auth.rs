@@ -14,9 +14,12 @@ use crate::http::pipeline::Caller;
 use crate::http::session::{AdminError, AdminSession, SESSION_COOKIE};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
-use crate::service::sessions::{self, SignInError};
+use crate::service::sessions;
+use crate::service::sign_in::{self, SignInError, SignedIn};
 
 const LOGIN_CSRF_COOKIE: &str = "tidegate_login";
+/// A sign-in whose password was right and that waits for the second factor.
+pub(super) const WAITING_COOKIE: &str = "tidegate_signin";
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -27,7 +30,12 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
 }
 
-fn cookie<'c>(req: &HttpRequest, name: &'c str, value: String, max_age_hours: i64) -> Cookie<'c> {
+pub(super) fn cookie<'c>(
+    req: &HttpRequest,
+    name: &'c str,
+    value: String,
+    max_age_hours: i64,
+) -> Cookie<'c> {
     Cookie::build(name, value)
         .path("/")
         .http_only(true)
@@ -121,17 +129,22 @@ pub async fn submit(
     let result = state
         .store
         .run(move |c| {
-            Ok::<_, ServiceError>(sessions::sign_in(c, &email, &password, now, hours, &client))
+            Ok::<_, ServiceError>(sign_in::sign_in(c, &email, &password, now, hours, &client))
         })
         .await?;
     match result {
-        Ok(token) => {
+        Ok(SignedIn::Open(token)) => {
             state.signin_email.record_success(&email_key);
             Ok(HttpResponse::SeeOther()
                 .cookie(cookie(&req, SESSION_COOKIE, token, i64::from(hours)))
                 .insert_header((LOCATION, "/"))
                 .finish())
         }
+        // The password was right; the delay for this e-mail holds until the code is too.
+        Ok(SignedIn::AwaitingCode(token)) => Ok(HttpResponse::SeeOther()
+            .cookie(cookie(&req, WAITING_COOKIE, token, 1))
+            .insert_header((LOCATION, "/login/code"))
+            .finish()),
         Err(SignInError::BadCredentials) => {
             state.signin_ip.record_failure(caller.client_ip, now);
             state.signin_email.record_failure(email_key, now);
@@ -165,7 +178,7 @@ pub fn client(req: &HttpRequest, state: &AppState, ip: std::net::IpAddr) -> sess
 }
 
 /// "12 seconds", "1 minute", "15 minutes".
-fn in_words(seconds: u64) -> String {
+pub(super) fn in_words(seconds: u64) -> String {
     match seconds {
         1 => "1 second".to_owned(),
         s if s < 90 => format!("{s} seconds"),

@@ -8,11 +8,13 @@ use serde::Deserialize;
 
 use super::form::SentBack;
 use super::settings::{PlanChoice, plan_choices};
+use crate::domain::second_factor::Requirement;
 use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
 use crate::service::accounts::{self, AccountOverview, CreateAccount, create_account};
+use crate::service::second_factor;
 use crate::service::sessions::Session;
 use crate::service::users::{UserSummary, create_user, list_users};
 
@@ -34,6 +36,9 @@ struct InstancePage<'a> {
     regions: &'a [String],
     created: Option<Created>,
     sent: SentBack,
+    requirement: Requirement,
+    /// What a two-step sign-in form just did.
+    notice: Option<String>,
 }
 
 impl InstancePage<'_> {
@@ -62,11 +67,22 @@ async fn render(
     created: Option<Created>,
     sent: SentBack,
 ) -> Result<HttpResponse, AdminError> {
+    render_with(session, state, created, sent, None).await
+}
+
+async fn render_with(
+    session: &Session,
+    state: &AppState,
+    created: Option<Created>,
+    sent: SentBack,
+    notice: Option<String>,
+) -> Result<HttpResponse, AdminError> {
     let now = state.clock.now();
-    let (users, accounts) = state
+    let (users, accounts, requirement) = state
         .store
         .run(move |db| -> Result<_, ServiceError> {
-            Ok((list_users(db)?, accounts::overview(&db.read(), now)?))
+            let overview = accounts::overview(&db.read(), now)?;
+            Ok((list_users(db)?, overview, second_factor::requirement(db)?))
         })
         .await?;
     let page = InstancePage {
@@ -78,6 +94,8 @@ async fn render(
         regions: &state.config.server.regions,
         created,
         sent,
+        requirement,
+        notice,
     };
     super::render_page_with(page.sent.status(), &page)
 }
@@ -109,6 +127,8 @@ pub struct InstanceForm {
     region: String,
     #[serde(default)]
     plan: String,
+    #[serde(default)]
+    requirement: String,
 }
 
 pub async fn create(
@@ -149,6 +169,9 @@ pub async fn create(
                 ),
             ],
         ),
+        "two-factor" | "reset-two-factor" => {
+            return two_factor(&session.0, &state, actor, &what, form).await;
+        }
         _ => return Err(AdminError::not_found("page")),
     };
     let result = state
@@ -191,4 +214,41 @@ pub async fn create(
             render(&session.0, &state, None, sent).await
         }
     }
+}
+
+/// Who must have a second factor, and the reset of a person's factor.
+async fn two_factor(
+    session: &Session,
+    state: &AppState,
+    actor: crate::service::Actor,
+    what: &str,
+    form: InstanceForm,
+) -> Result<HttpResponse, AdminError> {
+    let now = state.clock.now();
+    let notice = if what == "two-factor" {
+        let requirement = Requirement::parse(&form.requirement).ok_or_else(|| {
+            AdminError::BadForm("Choose who must use two-step sign-in from the list.".into())
+        })?;
+        state
+            .store
+            .run(move |db| second_factor::set_requirement(db, &actor, requirement, now))
+            .await?;
+        format!(
+            "Two-step sign-in is now required of: {}.",
+            requirement.label().to_lowercase()
+        )
+    } else {
+        let email = form.email.trim().to_lowercase();
+        let target = email.clone();
+        let reset = state
+            .store
+            .run(move |db| second_factor::reset(db, &actor, &target, now))
+            .await?;
+        if reset {
+            format!("Two-step sign-in of {email} is off and their sessions ended.")
+        } else {
+            format!("{email} had no second factor; nothing changed.")
+        }
+    };
+    render_with(session, state, None, SentBack::none(), Some(notice)).await
 }

@@ -18,7 +18,9 @@ mod logs;
 mod members;
 mod password;
 mod refusals;
+mod security;
 mod settings;
+mod sign_in_code;
 mod usage;
 mod webhooks;
 
@@ -49,9 +51,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/favicon.ico").get(crate::http::assets::favicon))
         .service(page("/").get(dashboard::page))
         .service(page("/login").get(auth::show).post(auth::submit))
+        .service(
+            page("/login/code")
+                .get(sign_in_code::show)
+                .post(sign_in_code::submit),
+        )
         .service(page("/logout").post(auth::logout))
         .service(page("/workspace").post(auth::switch_workspace))
         .service(page("/password").get(password::show).post(password::change))
+        .service(page("/security").get(security::show))
+        .service(
+            page("/security/two-factor")
+                .get(security::setup)
+                .post(security::confirm),
+        )
+        .service(page("/security/two-factor/{action}").post(security::act))
+        .service(page("/security/sessions/end").post(security::end))
         .service(page("/keys").get(keys::list))
         .service(page("/keys/new").get(create::show).post(create::submit))
         .service(page("/logs").get(logs::page))
