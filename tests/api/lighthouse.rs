@@ -186,6 +186,8 @@ async fn every_signed_in_page_passes_lighthouse_in_light_and_dark() {
         "/settings".to_owned(),
         "/instance".to_owned(),
         "/password".to_owned(),
+        "/security".to_owned(),
+        "/security/two-factor".to_owned(),
         "/login".to_owned(),
     ];
     let address = app.address.clone();

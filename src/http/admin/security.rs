@@ -23,11 +23,21 @@ struct SecurityPage<'a> {
     factor: Status,
     sessions: Vec<SessionView>,
     notice: Option<String>,
-    /// The form in error ("recovery-codes", "turn-off", "sessions") and why.
+    /// The form in error ("recovery-codes", "turn-off") and why.
     error: Option<(&'a str, String)>,
+    /// The code as typed in the form in error.
+    typed: String,
 }
 
 impl SecurityPage<'_> {
+    fn typed_in(&self, form: &str) -> &str {
+        if self.error_for(form).is_some() {
+            &self.typed
+        } else {
+            ""
+        }
+    }
+
     fn error_for(&self, form: &str) -> Option<&str> {
         self.error
             .as_ref()
@@ -43,6 +53,8 @@ struct SetupPage<'a> {
     session: &'a Session,
     enrolment: Enrolment,
     error: Option<String>,
+    /// The code as typed, kept beside its error.
+    typed: String,
 }
 
 #[derive(Template)]
@@ -70,6 +82,7 @@ async fn security_page(
     session: &Session,
     notice: Option<String>,
     error: Option<(&str, String)>,
+    typed: String,
 ) -> Result<HttpResponse, AdminError> {
     let (user, me, now) = (session.user_id.clone(), session.clone(), state.clock.now());
     let (factor, list) = state
@@ -91,6 +104,7 @@ async fn security_page(
         sessions: list,
         notice,
         error,
+        typed,
     };
     super::render_page_with(status, &page)
 }
@@ -113,7 +127,7 @@ pub async fn show(
         } => Some("You signed in with a recovery code, which cannot be used again.".to_owned()),
         _ => None,
     };
-    security_page(&state, &session.0, notice, None).await
+    security_page(&state, &session.0, notice, None, String::new()).await
 }
 
 /// The set-up: the QR code and the secret, and the field for the first code.
@@ -121,13 +135,14 @@ pub async fn setup(
     session: AdminSession,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    setup_page(&state, &session.0, None).await
+    setup_page(&state, &session.0, None, String::new()).await
 }
 
 async fn setup_page(
     state: &AppState,
     session: &Session,
     error: Option<String>,
+    typed: String,
 ) -> Result<HttpResponse, AdminError> {
     let (user, email) = (session.user_id.clone(), session.email.clone());
     let enrolment = state
@@ -154,6 +169,7 @@ async fn setup_page(
         session,
         enrolment,
         error,
+        typed,
     };
     super::render_page_with(status, &page)
 }
@@ -180,6 +196,7 @@ pub async fn confirm(
         state.clock.now(),
     );
     let code = form.into_inner().code;
+    let typed = code.clone();
     let result = state
         .store
         .run(move |db| {
@@ -189,7 +206,8 @@ pub async fn confirm(
     match result {
         Ok(codes) => codes_page(&session.0, codes, true),
         Err(ServiceError::Invalid { message, .. }) => {
-            setup_page(&state, &session.0, Some(format!("This {message}."))).await
+            let error = Some(format!("This {message}."));
+            setup_page(&state, &session.0, error, typed).await
         }
         Err(e) => Err(e.into()),
     }
@@ -231,6 +249,7 @@ pub async fn act(
         state.clock.now(),
     );
     let code = form.into_inner().code;
+    let typed = code.clone();
     let result = state
         .store
         .run(move |db| {
@@ -248,7 +267,7 @@ pub async fn act(
             .finish()),
         Err(ServiceError::Invalid { message, .. }) => {
             let error = Some((form_name, format!("This {message}.")));
-            security_page(&state, &session.0, None, error).await
+            security_page(&state, &session.0, None, error, typed).await
         }
         Err(e) => Err(e.into()),
     }

@@ -147,6 +147,11 @@ async fn by_session(
             "Choose a new password on the dashboard before using this session.",
         ));
     }
+    if session.must_enrol {
+        return Err(denied(
+            "Set up two-step sign-in on the dashboard before using this session.",
+        ));
+    }
     let account_id = session
         .account_id
         .clone()
