@@ -1,12 +1,15 @@
 //! The failure limiters beside other nodes (docs/cluster.md, "What each node keeps to itself"):
-//! what a guesser reaches through one node is in force on every other. PostgreSQL only, like
+//! what a guesser reaches through one node is in force on every other (PostgreSQL only, like
 //! `cluster.rs`; the nodes sit behind a trusted proxy on loopback, so requests can come from any
-//! address.
+//! address), and what one node does when the store cannot count (both backends).
 
 use std::time::{Duration, Instant};
 
+use serde_json::json;
+
+use crate::backend::Backend;
 use crate::cluster::{Cluster, cluster};
-use crate::helpers::assert_error;
+use crate::helpers::{assert_error, spawn_app_with};
 use crate::people::{browser, csrf_in};
 
 const PROXY: (&str, &str) = ("TIDEGATE_SERVER__TRUSTED_PROXIES", "[\"127.0.0.1/32\"]");
@@ -188,4 +191,52 @@ async fn a_pre_auth_block_reached_through_one_node_holds_on_another() {
         }
     }
     assert!(heard, "node 1 never heard of a block in time");
+}
+
+backend_tests!(when_failures_cannot_be_counted_in_the_store_v1_blocks_from_memory);
+async fn when_failures_cannot_be_counted_in_the_store_v1_blocks_from_memory() {
+    let app = spawn_app_with(&[("auth.preauth_max_failures", json!(3))]).await;
+    let (_, key) = app.create_key(&[]);
+    app.db()
+        .refuse("auth_failures", "INSERT", "disk full")
+        .unwrap();
+    for _ in 0..3 {
+        let (status, body) = app.get_json("/v1/status", "bye_wrong").await;
+        assert_eq!(status, 401, "{body}");
+    }
+    let (status, body) = app.get_json("/v1/status", "bye_wrong").await;
+    assert_eq!(status, 429, "{body}");
+    assert_error(&body, "BSE1006");
+    assert_eq!(app.get("/v1/status", Some(&key)).await.status(), 200);
+    assert_eq!(app.count("SELECT count(*) FROM auth_failures", &[]), 0);
+}
+
+backend_tests!(a_sign_in_the_store_cannot_check_is_refused_and_old_failures_are_pruned);
+async fn a_sign_in_the_store_cannot_check_is_refused_and_old_failures_are_pruned() {
+    let app = spawn_app_with(&[("auth.preauth_max_failures", json!(3))]).await;
+    let client = browser();
+    let wrong = crate::people::sign_in(&app, &client, "admin@localhost", "wrong").await;
+    assert_eq!(wrong.status(), 401);
+    for _ in 0..3 {
+        assert_eq!(app.get("/v1/status", Some("bye_wrong")).await.status(), 401);
+    }
+    let rows = "SELECT count(*) FROM auth_failures";
+    let shared = Backend::current() == Backend::Postgres;
+    // One node on SQLite counts in memory; beside other nodes, per address and e-mail address.
+    assert_eq!(app.count(rows, &[]), if shared { 3 } else { 0 });
+
+    // A pre-auth row goes with the next write once its block is over.
+    app.clock.advance(61_000);
+    let wrong = crate::people::sign_in(&app, &client, "admin@localhost", "wrong").await;
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(app.count(rows, &[]), if shared { 2 } else { 0 });
+
+    // Without its counts, a sign-in is refused on PostgreSQL; on SQLite nothing is read.
+    let db = app.db();
+    db.execute_batch("ALTER TABLE auth_failures RENAME TO auth_failures_away")
+        .unwrap();
+    let res = crate::people::sign_in(&app, &client, "admin@localhost", "wrong").await;
+    assert_eq!(res.status(), if shared { 500 } else { 401 });
+    db.execute_batch("ALTER TABLE auth_failures_away RENAME TO auth_failures")
+        .unwrap();
 }
