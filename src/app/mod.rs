@@ -158,7 +158,7 @@ impl Application {
             );
         }
         let state = web::Data::new(AppState {
-            signin: SignInGuard::new(&config, &store),
+            signin: SignInGuard::new(&config, &store, gate.ip_hasher.clone()),
             config,
             store,
             gate,

@@ -1,7 +1,9 @@
 //! The failure limiters beside other nodes (docs/cluster.md, "What each node keeps to itself"):
 //! on PostgreSQL every failure is counted in the store (`auth_failures`), inside a write
-//! transaction, so the nodes together allow exactly the configured failures. On SQLite (one
-//! node) they count in memory, as `super::preauth` does.
+//! transaction, so the nodes together allow exactly the configured failures. Rows name the
+//! address and the e-mail address by their keyed hash (`IpHasher`): an address is written in
+//! clear only where `logs.client_ip_days` allows (docs/decisions.md, "Request log and
+//! authentication"). On SQLite (one node) they count in memory, as `super::preauth` does.
 //!
 //! A dashboard sign-in reads its two counts from the store before it checks a password; an
 //! unreachable store refuses it. The /v1 pre-auth limiter reads nothing on the way of a request:
@@ -15,7 +17,7 @@ use std::sync::Arc;
 use super::ServiceError;
 use super::preauth::{FailureLimiter, PreAuthLimiter, SignInBackoff};
 use crate::config::Config;
-use crate::domain::Timestamp;
+use crate::domain::{IpHasher, Timestamp};
 use crate::store::auth_limits as rows;
 use crate::store::{Engine, Store, StoreError};
 
@@ -33,15 +35,17 @@ fn shared(store: &Store) -> Option<Store> {
 /// Failed dashboard sign-ins: a block per client address, a growing delay per e-mail address.
 pub struct SignInGuard {
     shared: Option<Store>,
+    hasher: IpHasher,
     ip: Arc<FailureLimiter<IpAddr>>,
     email: Arc<SignInBackoff>,
 }
 
 impl SignInGuard {
-    pub fn new(config: &Config, store: &Store) -> SignInGuard {
+    pub fn new(config: &Config, store: &Store, hasher: IpHasher) -> SignInGuard {
         let window = u64::from(config.auth.signin_window_minutes) * 60;
         SignInGuard {
             shared: shared(store),
+            hasher,
             ip: Arc::new(FailureLimiter::with_window(
                 config.auth.signin_max_failures,
                 window,
@@ -66,7 +70,7 @@ impl SignInGuard {
             };
             return Ok(wait);
         };
-        let (address, email) = (ip.to_string(), email_key.to_owned());
+        let (address, email) = self.subjects(ip, email_key);
         let (by_ip, by_email) = store
             .run(move |db| -> Result<_, StoreError> {
                 let tx = db.read();
@@ -92,7 +96,7 @@ impl SignInGuard {
             return;
         };
         let (limiter, backoff) = (Arc::clone(&self.ip), Arc::clone(&self.email));
-        let (address, email) = (ip.to_string(), email_key.to_owned());
+        let (address, email) = self.subjects(ip, email_key);
         let counted = store
             .run(move |db| -> Result<(), StoreError> {
                 let tx = db.write()?;
@@ -117,7 +121,7 @@ impl SignInGuard {
             self.email.record_success(email_key);
             return;
         };
-        let email = email_key.to_owned();
+        let email = self.hasher.hash_text(email_key);
         let cleared = store
             .run(move |db| -> Result<(), StoreError> {
                 let tx = db.write()?;
@@ -135,13 +139,15 @@ impl SignInGuard {
 /// The pre-auth limiter of the key gate: failed authentications per client address.
 pub struct PreAuth {
     shared: Option<Store>,
+    hasher: IpHasher,
     memory: Arc<PreAuthLimiter>,
 }
 
 impl PreAuth {
-    pub fn new(config: &Config, store: &Store) -> PreAuth {
+    pub fn new(config: &Config, store: &Store, hasher: IpHasher) -> PreAuth {
         PreAuth {
             shared: shared(store),
+            hasher,
             memory: Arc::new(PreAuthLimiter::new(
                 config.auth.preauth_max_failures,
                 config.auth.preauth_block_seconds,
@@ -163,15 +169,15 @@ impl PreAuth {
             _ => return blocked,
         };
         let memory = Arc::clone(&self.memory);
-        let address = ip.to_string();
+        let (subject, address) = (self.hasher.hash(ip), ip.to_string());
         let counted = store
             .run(move |db| -> Result<(Option<u64>, i64), StoreError> {
                 let tx = db.write()?;
-                let mut f = rows::get(&tx, PREAUTH, &address, now.0)?.unwrap_or_default();
+                let mut f = rows::get(&tx, PREAUTH, &subject, now.0)?.unwrap_or_default();
                 let before = PreAuthLimiter::left(&f, now);
                 let was_blocked_until = f.blocked_until;
                 memory.step(&mut f, now);
-                rows::put(&tx, PREAUTH, &address, &f, memory.expiry(&f), now.0)?;
+                rows::put(&tx, PREAUTH, &subject, &f, memory.expiry(&f), now.0)?;
                 if f.blocked_until != was_blocked_until {
                     rows::announce_block(&tx, &address, f.blocked_until)?;
                 }
@@ -205,6 +211,13 @@ impl PreAuth {
             }
         });
         Ok(())
+    }
+}
+
+impl SignInGuard {
+    /// The row subjects of an address and an e-mail address: their keyed hashes.
+    fn subjects(&self, ip: IpAddr, email_key: &str) -> (String, String) {
+        (self.hasher.hash(ip), self.hasher.hash_text(email_key))
     }
 }
 

@@ -63,7 +63,7 @@ impl Gate {
             limiter: RateLimiter::default(),
             shared: (store.engine() == crate::store::Engine::Postgres)
                 .then(|| SharedLimits::new(store.clone())),
-            preauth: PreAuth::new(&config, store),
+            preauth: PreAuth::new(&config, store, ip_hasher.clone()),
             ip_hasher,
             config,
         };

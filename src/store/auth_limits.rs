@@ -5,7 +5,8 @@
 use super::{StoreError, Tx};
 
 /// The channel on which PostgreSQL nodes hear of a new pre-auth block: the payload is
-/// `schema:address:blocked_until`.
+/// `schema:address:blocked_until`, the address in clear (a notification is not kept; the row
+/// keeps only its hash).
 pub const BLOCKED: &str = "tidegate_auth_blocked";
 
 /// One subject's failures as the row keeps them (milliseconds since the epoch).

@@ -1,6 +1,7 @@
 -- Failed authentications counted for the whole cluster (docs/cluster.md, "What each node keeps
 -- to itself"): per client address for the pre-auth limiter (`preauth`) and the sign-in block
--- (`signin-ip`), per lower-cased e-mail address for the sign-in delay (`signin-email`). A row
+-- (`signin-ip`), per lower-cased e-mail address for the sign-in delay (`signin-email`); the
+-- subject is the keyed hash of the address or e-mail address, never either in clear. A row
 -- goes once `expires_at` has passed. (A single SQLite node counts in memory and writes nothing
 -- here.)
 CREATE TABLE auth_failures (
