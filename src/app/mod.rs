@@ -28,10 +28,10 @@ use crate::jobs::node::NodeLease;
 use crate::jobs::{JobContext, JobError, Scheduler};
 use crate::service::MediaStore;
 use crate::service::ServiceError;
+use crate::service::auth_limits::SignInGuard;
 use crate::service::bootstrap::{AdminCreated, ensure_instance_admin, repair};
 use crate::service::gate::Gate;
 use crate::service::generations::{Roster, load_catalog};
-use crate::service::preauth::{FailureLimiter, SignInBackoff};
 use crate::store::request_log::RequestLogThread;
 use crate::store::{Store, StoreError};
 
@@ -79,11 +79,6 @@ fn job_context(state: &AppState) -> JobContext {
         clock: state.clock.clone(),
         catalog: state.roster.catalog_handle(),
     }
-}
-
-fn signin_limiter<K: std::hash::Hash + Eq>(config: &Config) -> FailureLimiter<K> {
-    let window = u64::from(config.auth.signin_window_minutes) * 60;
-    FailureLimiter::with_window(config.auth.signin_max_failures, window, window)
 }
 
 impl Application {
@@ -154,6 +149,7 @@ impl Application {
                 }
             });
         }
+        gate.hear_blocks(&store)?;
         if resumed + failed > 0 {
             tracing::warn!(
                 resumed,
@@ -162,8 +158,7 @@ impl Application {
             );
         }
         let state = web::Data::new(AppState {
-            signin_ip: signin_limiter(&config),
-            signin_email: SignInBackoff::new(u64::from(config.auth.signin_window_minutes) * 60),
+            signin: SignInGuard::new(&config, &store, gate.ip_hasher.clone()),
             config,
             store,
             gate,

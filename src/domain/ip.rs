@@ -145,6 +145,7 @@ impl TrustedProxies {
 }
 
 /// Keyed HMAC-SHA256 of client IPs: a plain hash of an IPv4 address is reversible by brute force.
+#[derive(Clone)]
 pub struct IpHasher {
     mac: Hmac,
 }
@@ -161,6 +162,13 @@ impl IpHasher {
     pub fn hash(&self, ip: IpAddr) -> String {
         let mut mac = self.mac.clone();
         mac.update(ip.to_canonical().to_string().as_bytes());
+        hex(&mac.finalize().into_bytes())
+    }
+
+    /// The same keyed hash of other personal text (an e-mail address someone typed).
+    pub fn hash_text(&self, text: &str) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(text.as_bytes());
         hex(&mac.finalize().into_bytes())
     }
 }

@@ -1,15 +1,14 @@
 //! What every handler shares: built once at start-up, cloned cheaply into each worker.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use super::metrics::Metrics;
 use crate::config::Config;
 use crate::domain::{Clock, Regions, TrustedProxies};
+use crate::service::auth_limits::SignInGuard;
 use crate::service::gate::Gate;
 use crate::service::generations::{Roster, Workers};
-use crate::service::preauth::{FailureLimiter, SignInBackoff};
 use crate::service::{MediaStore, Store};
 
 pub struct AppState {
@@ -18,9 +17,8 @@ pub struct AppState {
     /// The key cache, the request-log writer and the limiters of the key pipeline.
     pub gate: Gate,
     pub clock: Clock,
-    /// Failed dashboard sign-ins per client IP and per e-mail address.
-    pub signin_ip: FailureLimiter<IpAddr>,
-    pub signin_email: SignInBackoff,
+    /// Failed dashboard sign-ins per client IP and per e-mail address, counted for every node.
+    pub signin: SignInGuard,
     pub proxies: TrustedProxies,
     /// The regions served, and the one a host that names none gets.
     pub regions: Regions,

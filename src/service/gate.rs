@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::auth::{Principal, Refused, authorize};
-use super::preauth::PreAuthLimiter;
+use super::auth_limits::PreAuth;
 use super::rate_limit::{Decision, RateLimiter, SharedLimits, Subject};
 use crate::config::{Config, PlanConfig};
 use crate::domain::key::ApiKey;
@@ -43,7 +43,8 @@ pub struct Gate {
     limiter: RateLimiter,
     /// Beside other nodes: the limits of the whole cluster.
     shared: Option<SharedLimits>,
-    preauth: PreAuthLimiter,
+    /// Failed authentications per address, shared with other nodes (see `PreAuth`).
+    preauth: PreAuth,
     config: Arc<Config>,
 }
 
@@ -62,10 +63,7 @@ impl Gate {
             limiter: RateLimiter::default(),
             shared: (store.engine() == crate::store::Engine::Postgres)
                 .then(|| SharedLimits::new(store.clone())),
-            preauth: PreAuthLimiter::new(
-                config.auth.preauth_max_failures,
-                config.auth.preauth_block_seconds,
-            ),
+            preauth: PreAuth::new(&config, store, ip_hasher.clone()),
             ip_hasher,
             config,
         };
@@ -74,8 +72,17 @@ impl Gate {
 
     /// Steps 2–11: the principal and its audit, or why not.
     pub async fn admit(&self, attempt: Attempt<'_>) -> Result<(Principal, Audit), Denied> {
-        let blocked = self.preauth.blocked_for(&attempt.client_ip, attempt.now);
-        let (record, decided_at) = self.identify(&attempt, blocked).await?;
+        let blocked = self.preauth.blocked_for(attempt.client_ip, attempt.now);
+        let (record, decided_at) = match self.identify(&attempt).await {
+            Ok(found) => found,
+            Err(Miss::Denied(denied)) => return Err(denied),
+            Err(Miss::NoKey(denial)) => {
+                return Err(Denied {
+                    denial: self.failed(&attempt, blocked, denial).await,
+                    audit: None,
+                });
+            }
+        };
         let principal = match authorize(
             record,
             attempt.now,
@@ -98,7 +105,7 @@ impl Gate {
                     let limits = self.rate_decision(&record.key, plan, attempt.now, false);
                     (denial, limits)
                 } else {
-                    (self.failed(&attempt, blocked, denial), None)
+                    (self.failed(&attempt, blocked, denial).await, None)
                 };
                 return Err(Denied {
                     denial,
@@ -152,18 +159,9 @@ impl Gate {
     /// Steps 2–5: everything up to finding the key by its digest. Failures here are not key rows.
     /// A key from the cache comes with the key generation its decision must be confirmed at.
     ///
-    /// `blocked` is what is left of the pre-auth block of the caller's address. It refuses only
-    /// attempts that cannot be tied to a usable key, so a valid key is served from an address
-    /// that another client (behind the same NAT, say) got blocked; see `failed`.
-    async fn identify(
-        &self,
-        attempt: &Attempt<'_>,
-        blocked: Option<u64>,
-    ) -> Result<(AuthRecord, Option<i64>), Denied> {
-        let failed = |denial| Denied {
-            denial: self.failed(attempt, blocked, denial),
-            audit: None,
-        };
+    /// An attempt that no key stands behind comes back as `Miss::NoKey`, for `failed`.
+    async fn identify(&self, attempt: &Attempt<'_>) -> Result<(AuthRecord, Option<i64>), Miss> {
+        let failed = Miss::NoKey;
         let token = attempt.token.ok_or_else(|| failed(Denial::Missing))?;
         let parsed = self
             .key_format
@@ -176,9 +174,11 @@ impl Gate {
         let (record, decided_at) = match cached {
             Some(hit) => (hit.record, Some(hit.generation)),
             None => {
-                let found = self.keys.find(parsed.digest).await.map_err(|e| Denied {
-                    denial: Denial::Unavailable(e),
-                    audit: None,
+                let found = self.keys.find(parsed.digest).await.map_err(|e| {
+                    Miss::Denied(Denied {
+                        denial: Denial::Unavailable(e),
+                        audit: None,
+                    })
                 })?;
                 (found.ok_or_else(|| failed(Denial::Invalid))?, None)
             }
@@ -192,8 +192,14 @@ impl Gate {
 
     /// An attempt that cannot be tied to a usable key: it counts towards the pre-auth limit of
     /// the caller's address, and while that address is blocked it is refused as blocked instead.
-    fn failed(&self, attempt: &Attempt<'_>, blocked: Option<u64>, denial: Denial) -> Denial {
-        self.preauth.record_failure(attempt.client_ip, attempt.now);
+    /// `blocked` is what this node knew of the block when the attempt came; the count beside
+    /// other nodes may know more. Only such attempts are refused, so a valid key is served from
+    /// an address that another client (behind the same NAT, say) got blocked.
+    async fn failed(&self, attempt: &Attempt<'_>, blocked: Option<u64>, denial: Denial) -> Denial {
+        let blocked = self
+            .preauth
+            .failed(attempt.client_ip, attempt.now, blocked)
+            .await;
         match blocked {
             Some(wait) => Denial::Blocked(wait),
             None => denial,
@@ -268,6 +274,12 @@ impl Gate {
         self.log.commit(entry, relay).await.map_err(|_| NotLogged)
     }
 
+    /// Beside other nodes: the pre-auth blocks they reach are learnt by this node as they
+    /// commit (see `PreAuth`).
+    pub fn hear_blocks(&self, store: &Store) -> Result<(), StoreError> {
+        self.preauth.hear_blocks(store)
+    }
+
     /// Commits and rows written so far, and how long they took.
     pub fn log_stats(&self) -> &WriterStats {
         self.log.stats()
@@ -277,6 +289,12 @@ impl Gate {
     pub fn spawn_relay(&self) -> Relay {
         self.log.spawn_relay()
     }
+}
+
+/// Why `identify` found no key: a denial as it stands, or an attempt no key stands behind.
+enum Miss {
+    Denied(Denied),
+    NoKey(Denial),
 }
 
 /// What a key's requests count against: its account's plan and its own limit.

@@ -3,6 +3,7 @@
 pub(crate) mod accounts;
 pub(crate) mod activity;
 pub(crate) mod auth;
+pub(crate) mod auth_limits;
 pub(crate) mod bootstrap;
 pub(crate) mod changes;
 pub(crate) mod check;

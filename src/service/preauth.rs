@@ -8,22 +8,24 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 
 use crate::domain::Timestamp;
+pub use crate::store::auth_limits::Failures;
 
 const PRUNE_ABOVE: usize = 10_000;
 
-#[derive(Clone, Copy, Debug)]
-struct Entry {
-    window_start: i64,
-    failures: u32,
-    blocked_until: i64,
+/// Whole seconds left until `until`, if any.
+fn seconds_until(until: i64, now: Timestamp) -> Option<u64> {
+    let left = until - now.0;
+    (left > 0).then(|| u64::try_from((left + 999) / 1000).unwrap_or(1))
 }
 
 /// Counts failures per key in a fixed window; reaching the maximum blocks the key for a while.
+/// The same steps count in memory here and in the store beside other nodes
+/// (`super::auth_limits`).
 pub struct FailureLimiter<K> {
     max_failures: u32,
     window_ms: i64,
     block_ms: i64,
-    entries: Mutex<HashMap<K, Entry>>,
+    entries: Mutex<HashMap<K, Failures>>,
 }
 
 /// Failed authentications per client IP, over one minute.
@@ -57,9 +59,7 @@ impl<K: Hash + Eq> FailureLimiter<K> {
     /// Seconds left on this key's block, if it is blocked.
     pub fn blocked_for(&self, key: &K, now: Timestamp) -> Option<u64> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = entries.get(key)?;
-        let left = entry.blocked_until - now.0;
-        (left > 0).then(|| u64::try_from((left + 999) / 1000).unwrap_or(1))
+        seconds_until(entries.get(key)?.blocked_until, now)
     }
 
     pub fn record_failure(&self, key: K, now: Timestamp) {
@@ -68,21 +68,46 @@ impl<K: Hash + Eq> FailureLimiter<K> {
         if entries.len() > PRUNE_ABOVE {
             entries.retain(|_, e| e.blocked_until > now.0 || now.0 - e.window_start < window);
         }
-        let entry = entries.entry(key).or_insert(Entry {
+        let entry = entries.entry(key).or_insert(Failures {
             window_start: now.0,
-            failures: 0,
-            blocked_until: 0,
+            ..Failures::default()
         });
-        if now.0 - entry.window_start >= window {
+        self.step(entry, now);
+    }
+
+    /// A block another node reached: this key is blocked here too until `until`.
+    pub fn learn_block(&self, key: K, until: i64) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = entries.entry(key).or_default();
+        entry.blocked_until = entry.blocked_until.max(until);
+    }
+
+    /// One failure at `now` added to `entry`: a new window once the last one is over, and a
+    /// block (with a new window) once the window holds the maximum.
+    pub fn step(&self, entry: &mut Failures, now: Timestamp) {
+        if now.0 - entry.window_start >= self.window_ms {
             entry.window_start = now.0;
             entry.failures = 0;
         }
         entry.failures += 1;
-        if entry.failures >= self.max_failures {
+        entry.last_failure = now.0;
+        if entry.failures >= i64::from(self.max_failures) {
             entry.blocked_until = now.0 + self.block_ms;
             entry.failures = 0;
             entry.window_start = now.0;
         }
+    }
+
+    /// Seconds left on the block `entry` records, if any.
+    pub fn left(entry: &Failures, now: Timestamp) -> Option<u64> {
+        seconds_until(entry.blocked_until, now)
+    }
+
+    /// When `entry` no longer matters: its block and its window are over.
+    pub fn expiry(&self, entry: &Failures) -> i64 {
+        entry
+            .blocked_until
+            .max(entry.window_start.saturating_add(self.window_ms))
     }
 }
 
@@ -92,13 +117,7 @@ impl<K: Hash + Eq> FailureLimiter<K> {
 /// `MAX_DELAY_MS` at most, and the person whose address it is signs in at the next slot.
 pub struct SignInBackoff {
     forget_after_ms: i64,
-    entries: Mutex<HashMap<String, Backoff>>,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Backoff {
-    failures: u32,
-    last_failure: i64,
+    entries: Mutex<HashMap<String, Failures>>,
 }
 
 impl SignInBackoff {
@@ -114,20 +133,25 @@ impl SignInBackoff {
         }
     }
 
-    fn delay_ms(failures: u32) -> i64 {
-        let doublings = failures.saturating_sub(Self::FREE_FAILURES + 1).min(20);
+    fn delay_ms(failures: i64) -> i64 {
+        let doublings = failures
+            .saturating_sub(i64::from(Self::FREE_FAILURES) + 1)
+            .clamp(0, 20);
         (1000_i64 << doublings).min(Self::MAX_DELAY_MS)
     }
 
     /// Seconds to wait before the next attempt for this address, if it must wait.
     pub fn wait_for(&self, email: &str, now: Timestamp) -> Option<u64> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = entries.get(email)?;
-        if entry.failures <= Self::FREE_FAILURES {
+        Self::wait(entries.get(email)?, now)
+    }
+
+    /// Seconds to wait after the failures `entry` records, if any.
+    pub fn wait(entry: &Failures, now: Timestamp) -> Option<u64> {
+        if entry.failures <= i64::from(Self::FREE_FAILURES) {
             return None;
         }
-        let left = entry.last_failure + Self::delay_ms(entry.failures) - now.0;
-        (left > 0).then(|| u64::try_from((left + 999) / 1000).unwrap_or(1))
+        seconds_until(entry.last_failure + Self::delay_ms(entry.failures), now)
     }
 
     pub fn record_failure(&self, email: String, now: Timestamp) {
@@ -136,15 +160,26 @@ impl SignInBackoff {
         if entries.len() > PRUNE_ABOVE {
             entries.retain(|_, e| now.0 - e.last_failure < forget);
         }
-        let entry = entries.entry(email).or_insert(Backoff {
-            failures: 0,
+        let entry = entries.entry(email).or_insert(Failures {
             last_failure: now.0,
+            ..Failures::default()
         });
-        if now.0 - entry.last_failure >= forget {
+        self.step(entry, now);
+    }
+
+    /// One failure at `now` added to `entry`, after forgetting those of a quiet window.
+    pub fn step(&self, entry: &mut Failures, now: Timestamp) {
+        if now.0 - entry.last_failure >= self.forget_after_ms {
             entry.failures = 0;
         }
         entry.failures = entry.failures.saturating_add(1);
         entry.last_failure = now.0;
+        entry.window_start = now.0;
+    }
+
+    /// When `entry` is forgotten.
+    pub fn expiry(&self, entry: &Failures) -> i64 {
+        entry.last_failure.saturating_add(self.forget_after_ms)
     }
 
     pub fn record_success(&self, email: &str) {

@@ -3,6 +3,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod activity;
+pub(crate) mod auth_limits;
 pub(crate) mod busy;
 pub(crate) mod check;
 pub(crate) mod checkpoint;

@@ -24,6 +24,7 @@ mod cli_users;
 mod client_ip;
 mod cluster;
 mod cluster_generations;
+mod cluster_limits;
 mod contract;
 mod dashboard;
 mod docs;

@@ -101,14 +101,11 @@ pub async fn submit(
     let email_key = form.email.trim().to_lowercase();
     let now = caller.now;
     // A hard limit per address; per e-mail address a delay that grows with the failures, so
-    // that nobody can keep its owner out (see `SignInBackoff`).
-    let wait = match state.signin_ip.blocked_for(&caller.client_ip, now) {
-        Some(wait) => Some((wait, "Too many failed attempts from this address.")),
-        None => state
-            .signin_email
-            .wait_for(&email_key, now)
-            .map(|wait| (wait, "Too many failed attempts for this e-mail address.")),
-    };
+    // that nobody can keep its owner out (see `SignInGuard`).
+    let wait = state
+        .signin
+        .check(caller.client_ip, &email_key, now)
+        .await?;
     if let Some((wait, reason)) = wait {
         let message = format!("{reason} Try again in {}.", in_words(wait));
         let mut page = login_page(
@@ -134,7 +131,7 @@ pub async fn submit(
         .await?;
     match result {
         Ok(SignedIn::Open(token)) => {
-            state.signin_email.record_success(&email_key);
+            state.signin.succeeded(&email_key).await;
             Ok(HttpResponse::SeeOther()
                 .cookie(cookie(&req, SESSION_COOKIE, token, i64::from(hours)))
                 .insert_header((LOCATION, "/"))
@@ -146,8 +143,7 @@ pub async fn submit(
             .insert_header((LOCATION, "/login/code"))
             .finish()),
         Err(SignInError::BadCredentials) => {
-            state.signin_ip.record_failure(caller.client_ip, now);
-            state.signin_email.record_failure(email_key, now);
+            state.signin.failed(caller.client_ip, &email_key, now).await;
             login_page(
                 &req,
                 &form.email,

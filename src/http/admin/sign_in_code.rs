@@ -106,13 +106,10 @@ pub async fn submit(
         return Ok(start_again(&req));
     };
     let email_key = email.to_lowercase();
-    let wait = match state.signin_ip.blocked_for(&caller.client_ip, now) {
-        Some(wait) => Some((wait, "Too many failed attempts from this address.")),
-        None => state
-            .signin_email
-            .wait_for(&email_key, now)
-            .map(|wait| (wait, "Too many failed attempts for this e-mail address.")),
-    };
+    let wait = state
+        .signin
+        .check(caller.client_ip, &email_key, now)
+        .await?;
     if let Some((wait, reason)) = wait {
         let message = format!("{reason} Try again in {}.", in_words(wait));
         let mut page = code_page(&req, Some(&message), StatusCode::TOO_MANY_REQUESTS)?;
@@ -134,7 +131,7 @@ pub async fn submit(
         .await?;
     match outcome {
         Ok(CodeOutcome::Open(session, used)) => {
-            state.signin_email.record_success(&email_key);
+            state.signin.succeeded(&email_key).await;
             let mut done = cookie(&req, WAITING_COOKIE, String::new(), 0);
             done.make_removal();
             // Someone who spent a recovery code sees how many are left.
@@ -150,8 +147,7 @@ pub async fn submit(
         }
         Ok(CodeOutcome::Expired) => Ok(start_again(&req)),
         Ok(CodeOutcome::Wrong) => {
-            state.signin_ip.record_failure(caller.client_ip, now);
-            state.signin_email.record_failure(email_key, now);
+            state.signin.failed(caller.client_ip, &email_key, now).await;
             let wrong = "That code is not right. Type the code your app shows now, or an unused recovery code.";
             code_page(&req, Some(wrong), StatusCode::UNAUTHORIZED)
         }

@@ -421,4 +421,19 @@ pub(super) const TABLES: &[Table] = &[
         &["subject", "window_start", "granted"],
         "subject, window_start",
     ),
+    // Copied like the rate grants: a copy taken during a block keeps it, and rows past
+    // `expires_at` go at the next write.
+    table(
+        "auth_failures",
+        &[
+            "kind",
+            "subject",
+            "window_start",
+            "failures",
+            "last_failure",
+            "blocked_until",
+            "expires_at",
+        ],
+        "kind, subject",
+    ),
 ];
