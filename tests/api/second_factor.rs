@@ -385,7 +385,7 @@ async fn the_administrator_requires_a_factor_and_resets_one() {
         assert_eq!(res.headers()["location"], "/security/two-factor");
         let res = who
             .client
-            .get(format!("{}/api/v1/keys", app.address))
+            .get(format!("{}/api/v1/api-keys", app.address))
             .send()
             .await
             .unwrap();
