@@ -636,3 +636,48 @@ async fn password_free_session(app: &TestApp) -> reqwest::Client {
     assert_eq!(res.headers()["location"], "/");
     client
 }
+
+crate::backend_tests!(a_sign_in_waits_ten_minutes_for_its_code);
+async fn a_sign_in_waits_ten_minutes_for_its_code() {
+    let app = spawn_app().await;
+    let ada = person(&app, "ada@example.com", "member").await;
+    let (secret, _) = set_up(&app, &ada).await;
+    // Without a waiting sign-in the code step leads back to the sign-in form.
+    let stranger = browser();
+    let res = stranger
+        .get(format!("{}/login/code", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["location"], "/login");
+    let client = password_step(&app, "ada@example.com").await;
+    let (status, _, _) = post_form(
+        &app,
+        &client,
+        "/login/code",
+        &[("csrf", "forged"), ("code", "123456")],
+    )
+    .await;
+    assert_eq!(status, 403, "a forged form token is refused");
+    let shown = page(&client, &app, "/login/code").await;
+    app.clock.advance(11 * 60_000);
+    let (status, location, _) = post_form(
+        &app,
+        &client,
+        "/login/code",
+        &[
+            ("csrf", &csrf_in(&shown)),
+            ("code", &code_now(&app, &secret)),
+        ],
+    )
+    .await;
+    assert_eq!((status, location.as_deref()), (303, Some("/login")));
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM sessions WHERE stage = 'active' AND expires_at > ?1",
+            &[&app.clock.now().0]
+        ),
+        1,
+        "only the set-up's session is open"
+    );
+}
