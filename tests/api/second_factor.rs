@@ -42,6 +42,17 @@ async fn post_form(
     (status, location, res.text().await.unwrap())
 }
 
+/// The status of a page fetched by `client`.
+async fn get_status(client: &reqwest::Client, app: &TestApp, path: &str) -> u16 {
+    client
+        .get(format!("{}{path}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// Sets up the factor for a signed-in person; returns the secret and the recovery codes.
 pub async fn set_up(app: &TestApp, who: &Person) -> (String, Vec<String>) {
     let shown = page(&who.client, app, "/security/two-factor").await;
@@ -179,15 +190,7 @@ async fn a_factor_is_set_up_and_then_asked_for_after_the_password() {
             .all(|c| !stored.iter().any(|s| s.contains(c.as_str())))
     );
     // Turning it on ended the person's other session; the set-up's own goes on.
-    assert_eq!(
-        other
-            .get(format!("{}/keys", app.address))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        303
-    );
+    assert_eq!(get_status(&other, &app, "/keys").await, 303);
     assert!(
         page(&ada.client, &app, "/security")
             .await
@@ -501,42 +504,14 @@ crate::backend_tests!(each_person_sees_their_sessions_and_ends_others);
 async fn each_person_sees_their_sessions_and_ends_others() {
     let app = spawn_app_with(&[]).await;
     let ada = person(&app, "ada@example.com", "member").await;
-    let phone = browser();
-    let res = phone
-        .post(format!("{}/login", app.address))
-        .header("user-agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1")
-        .form(&[("email", "x")])
-        .send()
-        .await
+    let phone = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1")
+        .build()
         .unwrap();
-    assert_ne!(res.status(), 303);
-    let shown = phone
-        .get(format!("{}/login", app.address))
-        .header(
-            "user-agent",
-            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1",
-        )
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let res = phone
-        .post(format!("{}/login", app.address))
-        .header(
-            "user-agent",
-            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1",
-        )
-        .form(&[
-            ("email", "ada@example.com"),
-            ("password", CHOSEN_PASSWORD),
-            ("csrf", &csrf_in(&shown)),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
+    let res = sign_in(&app, &phone, "ada@example.com", CHOSEN_PASSWORD).await;
+    assert_eq!(res.headers()["location"], "/");
     let laptop = password_free_session(&app).await;
 
     let list = page(&ada.client, &app, "/security").await;
@@ -564,24 +539,8 @@ async fn each_person_sees_their_sessions_and_ends_others() {
         (status, location.as_deref()),
         (303, Some("/security?ended=1"))
     );
-    assert_eq!(
-        phone
-            .get(format!("{}/keys", app.address))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        303
-    );
-    assert_eq!(
-        laptop
-            .get(format!("{}/keys", app.address))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(get_status(&phone, &app, "/keys").await, 303);
+    assert_eq!(get_status(&laptop, &app, "/keys").await, 200);
     // An id that is not theirs (or is gone) ends nothing.
     let (status, _, _) = post_form(
         &app,
@@ -603,15 +562,7 @@ async fn each_person_sees_their_sessions_and_ends_others() {
         (status, location.as_deref()),
         (303, Some("/security?ended=1"))
     );
-    assert_eq!(
-        laptop
-            .get(format!("{}/keys", app.address))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        303
-    );
+    assert_eq!(get_status(&laptop, &app, "/keys").await, 303);
     assert!(
         !page(&ada.client, &app, "/security")
             .await

@@ -181,6 +181,27 @@ pub struct CodeForm {
     code: String,
 }
 
+/// A change to the person's own factor: who makes it, the session that stays, and the code.
+struct Change {
+    actor: crate::service::Actor,
+    user: String,
+    keep: String,
+    now: crate::domain::Timestamp,
+    code: String,
+}
+
+impl Change {
+    fn of(req: &HttpRequest, session: &AdminSession, state: &AppState, form: CodeForm) -> Change {
+        Change {
+            actor: session.actor(req, state),
+            user: session.0.user_id.clone(),
+            keep: session.0.id_hash.clone(),
+            now: state.clock.now(),
+            code: form.code,
+        }
+    }
+}
+
 /// The first code confirms the set-up; the recovery codes are shown this once.
 pub async fn confirm(
     req: HttpRequest,
@@ -189,13 +210,13 @@ pub async fn confirm(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
     session.check_csrf(&form.csrf)?;
-    let actor = session.actor(&req, &state);
-    let (user, keep, now) = (
-        session.0.user_id.clone(),
-        session.0.id_hash.clone(),
-        state.clock.now(),
-    );
-    let code = form.into_inner().code;
+    let Change {
+        actor,
+        user,
+        keep,
+        now,
+        code,
+    } = Change::of(&req, &session, &state, form.into_inner());
     let typed = code.clone();
     let result = state
         .store
@@ -242,13 +263,13 @@ pub async fn act(
         "turn-off" => "turn-off",
         _ => return Err(AdminError::not_found("action")),
     };
-    let actor = session.actor(&req, &state);
-    let (user, keep, now) = (
-        session.0.user_id.clone(),
-        session.0.id_hash.clone(),
-        state.clock.now(),
-    );
-    let code = form.into_inner().code;
+    let Change {
+        actor,
+        user,
+        keep,
+        now,
+        code,
+    } = Change::of(&req, &session, &state, form.into_inner());
     let typed = code.clone();
     let result = state
         .store
