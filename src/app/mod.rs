@@ -98,6 +98,12 @@ impl Application {
 
         let checked = settings::check(&config)?;
         let (key_format, proxies, regions) = (checked.key_format, checked.proxies, checked.regions);
+        let sso = crate::service::oidc::SingleSignOn::from_config(
+            &config.auth.oidc,
+            checked.provision_role,
+        )
+        .map_err(|e| AppError::Config(format!("auth.oidc: the HTTP client: {e}")))?
+        .map(Arc::new);
         let config = Arc::new(config);
         // Blocking start-up work, on a thread of its own: PostgreSQL's client must not block
         // a thread that runs async tasks.
@@ -164,6 +170,7 @@ impl Application {
         let state = web::Data::new(AppState {
             signin_ip: signin_limiter(&config),
             signin_email: SignInBackoff::new(u64::from(config.auth.signin_window_minutes) * 60),
+            sso,
             config,
             store,
             gate,

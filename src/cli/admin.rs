@@ -14,8 +14,8 @@ use crate::service::settings::ledger;
 use crate::service::users::{create_user, list_users, set_password};
 use crate::wire::account::{Role, UserOut};
 use crate::wire::admin::{
-    BalanceOut, CreditsAddedOut, LedgerEntryOut, MembershipOut, PasswordSetOut, UserCreatedOut,
-    UserDeletedOut,
+    BalanceOut, CreditsAddedOut, LedgerEntryOut, MembershipOut, PasswordSetOut, SignInLinkOut,
+    UserCreatedOut, UserDeletedOut,
 };
 use crate::wire::{Credits, Time};
 
@@ -43,6 +43,13 @@ pub enum UsersCommand {
         /// Read the new password from standard input instead of generating one.
         #[arg(long)]
         password_stdin: bool,
+    },
+    /// Print a single-use sign-in link for the instance administrator, valid 10 minutes (the
+    /// way in when auth.oidc.password_login is false).
+    SignInLink {
+        /// The instance administrator's e-mail address.
+        #[arg(long)]
+        email: String,
     },
     /// Add an existing user to an account.
     AddMembership {
@@ -157,6 +164,27 @@ pub fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
                     .collect();
                 print_table(&["ID", "EMAIL", "ADMIN", "MEMBERSHIPS"], &rows);
             }
+        }
+        UsersCommand::SignInLink { email } => {
+            let token = crate::service::sign_in_link::create(&mut db, &email, now)?;
+            let origin = match ctx.config.generation.public_origin() {
+                Some(origin) => origin.to_owned(),
+                None => format!("http://{}", ctx.config.server.listen),
+            };
+            let out = SignInLinkOut {
+                email: email.trim().to_lowercase(),
+                url: format!("{origin}{}{token}", crate::service::sign_in_link::LINK_PATH),
+                expires_at: Time(
+                    now.plus_millis(crate::service::sign_in_link::LINK_MINUTES * 60_000),
+                ),
+            };
+            let line = format!(
+                "Sign-in link for {} (opens once, until {}):\n{}",
+                out.email,
+                out.expires_at.0.to_rfc3339(),
+                out.url
+            );
+            super::say(ctx, &out, &line);
         }
         UsersCommand::AddMembership {
             email,

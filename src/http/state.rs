@@ -21,6 +21,8 @@ pub struct AppState {
     /// Failed dashboard sign-ins per client IP and per e-mail address.
     pub signin_ip: FailureLimiter<IpAddr>,
     pub signin_email: SignInBackoff,
+    /// Sign-in through the configured OpenID provider, if any.
+    pub sso: Option<Arc<crate::service::oidc::SingleSignOn>>,
     pub proxies: TrustedProxies,
     /// The regions served, and the one a host that names none gets.
     pub regions: Regions,

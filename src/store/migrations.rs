@@ -21,6 +21,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("sql/0011_chart_rollups.sql"),
     include_str!("sql/0012_client_ip.sql"),
     include_str!("sql/0013_second_factor.sql"),
+    include_str!("sql/0014_oidc.sql"),
 ];
 
 pub const POSTGRES_MIGRATIONS: &[&str] = &[
@@ -30,6 +31,7 @@ pub const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("sql/postgres/0004_chart_rollups.sql"),
     include_str!("sql/postgres/0005_client_ip.sql"),
     include_str!("sql/postgres/0006_second_factor.sql"),
+    include_str!("sql/postgres/0007_oidc.sql"),
 ];
 
 /// The session-level advisory lock a PostgreSQL node holds while it migrates, so nodes that

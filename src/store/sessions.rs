@@ -49,9 +49,11 @@ pub struct SessionRow {
 }
 
 pub fn live(tx: &Tx<'_>, id_hash: &str, now: Timestamp) -> Result<Option<SessionRow>, StoreError> {
+    // A password someone else chose is replaced before a password session goes anywhere; a
+    // session opened through the identity provider or a sign-in link never used it.
     tx.query_opt(
         "SELECT s.id_hash, u.id, u.email, u.is_instance_admin, s.csrf_token, s.account_id,
-                u.must_change_password
+                CASE WHEN s.method = 'password' THEN u.must_change_password ELSE 0 END
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id_hash = ?1 AND s.expires_at > ?2",
         &[&id_hash, &now.0],

@@ -16,6 +16,7 @@ mod keys;
 mod log_detail;
 mod logs;
 mod members;
+mod oidc;
 mod password;
 mod refusals;
 mod settings;
@@ -49,6 +50,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/favicon.ico").get(crate::http::assets::favicon))
         .service(page("/").get(dashboard::page))
         .service(page("/login").get(auth::show).post(auth::submit))
+        .service(page("/login/oidc").get(oidc::start))
+        .service(page("/login/oidc/callback").get(oidc::callback))
+        .service(page("/login/link/{token}").get(oidc::link))
         .service(page("/logout").post(auth::logout))
         .service(page("/workspace").post(auth::switch_workspace))
         .service(page("/password").get(password::show).post(password::change))
