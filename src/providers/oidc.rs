@@ -80,7 +80,7 @@ impl OidcProvider {
             client_secret: client_secret.to_owned(),
             scopes: scopes.to_vec(),
             http: GuardedHttp {
-                client: outbound::client(policy)?,
+                client: outbound::unpooled_client(policy)?,
                 policy,
             },
         })
