@@ -17,8 +17,12 @@ pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
 /// Environment variables with the `TIDEGATE_` prefix that are not configuration keys.
 /// `TIDEGATE_` variables that are not configuration: the first administrator's password, and
-/// the test suite's PostgreSQL server.
-const NOT_CONFIG: &[&str] = &["admin_password", "test_postgres_url"];
+/// the test suite's PostgreSQL server and OpenID provider.
+const NOT_CONFIG: &[&str] = &[
+    "admin_password",
+    "test_postgres_url",
+    "test_oidc_provider_dir",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
