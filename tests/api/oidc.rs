@@ -418,7 +418,33 @@ async fn password_sign_in_off_leaves_the_sign_in_link() {
     assert_eq!(app.count("SELECT count(*) FROM sessions", &[]), 1);
 }
 
+/// In a real browser, with the provider on another site (`localhost`, the dashboard on
+/// 127.0.0.1): the binding cookie comes back with the provider's redirect, and the session
+/// cookie (`SameSite=Strict`) is sent once the page after the callback goes on.
+async fn a_person_signs_in_with_the_button_in_a_real_browser() {
+    if crate::browser::browser_missing() {
+        return;
+    }
+    let Some(idp) = IdentityProvider::start_on("localhost").await else {
+        return;
+    };
+    let app = app_for(&idp, &[]).await;
+    add_user(&app, "ada@example.com");
+    idp.person("ada@example.com", true).await;
+    let mut browser = crate::webdriver::Browser::start("single-sign-on").await;
+    browser.goto(&format!("{}/login", app.address)).await;
+    browser.screenshot("sign-in-with-button").await;
+    browser.click("a.sso").await;
+    browser.wait_for("<h1>Dashboard</h1>").await;
+    assert_eq!(browser.current_url().await, format!("{}/", app.address));
+    assert_eq!(
+        app.count("SELECT count(*) FROM sessions WHERE method = 'oidc'", &[]),
+        1
+    );
+}
+
 backend_tests!(
+    a_person_signs_in_with_the_button_in_a_real_browser,
     a_known_user_signs_in_and_the_session_works,
     an_unknown_or_unverified_person_is_refused_and_nothing_changes,
     auto_provisioning_creates_the_user_and_the_membership,

@@ -60,6 +60,11 @@ fn missing() -> Option<String> {
 impl IdentityProvider {
     /// Starts a provider; `None` (after saying why) where it cannot run outside CI.
     pub async fn start() -> Option<IdentityProvider> {
+        Self::start_on("127.0.0.1").await
+    }
+
+    /// A provider whose issuer names `host` (it listens on 127.0.0.1 whatever the name).
+    pub async fn start_on(host: &str) -> Option<IdentityProvider> {
         if let Some(why) = missing() {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -77,6 +82,7 @@ impl IdentityProvider {
         let mut child = tokio::process::Command::new("node")
             .arg(script)
             .arg(package_dir())
+            .arg(host)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -94,7 +100,7 @@ impl IdentityProvider {
         .expect("the provider printed its issuer in time")
         .expect("read the issuer");
         let issuer = line.trim().to_owned();
-        assert!(issuer.starts_with("http://127.0.0.1:"), "{issuer:?}");
+        assert!(issuer.starts_with(&format!("http://{host}:")), "{issuer:?}");
         Some(IdentityProvider {
             issuer,
             http: reqwest::Client::new(),

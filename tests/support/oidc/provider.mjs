@@ -2,7 +2,10 @@
 // package on a loopback port of the system's choosing. It prints its issuer URL on standard
 // output, then serves until its standard input closes.
 //
-// Usage: node provider.mjs PACKAGE_DIR  (the directory whose node_modules holds oidc-provider)
+// Usage: node provider.mjs PACKAGE_DIR [HOST]
+//   PACKAGE_DIR: the directory whose node_modules holds oidc-provider; HOST: the issuer's host
+//   name (127.0.0.1; `localhost` puts the provider on another site than the dashboard for a
+//   browser, whose cookie rules tell sites apart by host, not port).
 //
 // One confidential client, `tidegate` with the secret `tidegate-test-secret`, may be sent back
 // to any http://127.0.0.1 port at /login/oidc/callback. There is no login page: the person the
@@ -20,7 +23,7 @@ import { createRequire } from 'node:module';
 
 const packageDir = process.argv[2];
 if (!packageDir) {
-  console.error('usage: node provider.mjs PACKAGE_DIR');
+  console.error('usage: node provider.mjs PACKAGE_DIR [HOST]');
   process.exit(2);
 }
 const require = createRequire(path.join(path.resolve(packageDir), 'index.js'));
@@ -42,7 +45,7 @@ let tamper = null;
 
 const server = http.createServer();
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-const issuer = `http://127.0.0.1:${server.address().port}`;
+const issuer = `http://${process.argv[3] || '127.0.0.1'}:${server.address().port}`;
 
 const provider = new Provider(issuer, {
   clients: [{
