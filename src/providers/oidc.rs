@@ -284,3 +284,51 @@ fn request_error(e: &reqwest::Error) -> String {
         None => kind.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http() -> GuardedHttp {
+        let policy = AddressPolicy {
+            allow_private: true,
+        };
+        GuardedHttp {
+            client: outbound::unpooled_client(policy).unwrap(),
+            policy,
+        }
+    }
+
+    #[tokio::test]
+    async fn metadata_and_link_local_addresses_are_never_called() {
+        for url in [
+            "http://169.254.169.254/.well-known/openid-configuration",
+            "http://[fe80::1]/jwks",
+            "http://[fd00:ec2::254]/token",
+        ] {
+            let request = openidconnect::http::Request::builder()
+                .uri(url)
+                .body(Vec::new())
+                .unwrap();
+            let err = http().call(request).await.unwrap_err();
+            assert!(matches!(err, HttpError::Refused(_)), "{url}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_provider_that_is_down_is_a_discovery_error_without_secrets() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let scopes = ["openid".to_owned()];
+        let provider =
+            OidcProvider::new(&format!("http://127.0.0.1:{port}"), "c", "s3cret", &scopes).unwrap();
+        let err = provider
+            .start("http://127.0.0.1/login/oidc/callback", "st", "no")
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(err, OidcError::Discovery(_)), "{err}");
+        assert!(!err.to_string().contains("s3cret"));
+    }
+}
