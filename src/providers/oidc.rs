@@ -13,11 +13,12 @@ use std::time::Duration;
 
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+    CoreUserInfoClaims,
 };
 use openidconnect::{
     AsyncHttpClient, AuthorizationCode, ClientId, ClientSecret, CsrfToken, HttpRequest,
-    HttpResponse, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-    TokenResponse,
+    HttpResponse, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, Scope, TokenResponse,
 };
 
 use super::outbound::{self, AddressPolicy};
@@ -176,9 +177,29 @@ impl OidcProvider {
         let claims = id_token
             .claims(&verifier, &Nonce::new(nonce.to_owned()))
             .map_err(|e| OidcError::IdToken(e.to_string()))?;
+        if let Some(email) = claims.email() {
+            return Ok(Identity {
+                email: Some(email.to_string()),
+                email_verified: claims.email_verified() == Some(true),
+            });
+        }
+        // A provider that keeps the e-mail out of the ID token serves it from its userinfo
+        // endpoint, for the access token just issued and the same subject.
+        let Ok(request) = client.user_info(
+            response.access_token().clone(),
+            Some(claims.subject().clone()),
+        ) else {
+            return Ok(Identity {
+                email: None,
+                email_verified: false,
+            });
+        };
+        let info: CoreUserInfoClaims = request.request_async(&self.http).await.map_err(|e| {
+            OidcError::Token(format!("the userinfo endpoint failed: {}", chain(&e)))
+        })?;
         Ok(Identity {
-            email: claims.email().map(|e| e.to_string()),
-            email_verified: claims.email_verified() == Some(true),
+            email: info.email().map(|e| e.to_string()),
+            email_verified: info.email_verified() == Some(true),
         })
     }
 }

@@ -122,6 +122,19 @@ async fn a_known_user_signs_in_and_the_session_works() {
         1
     );
     assert_eq!(app.count("SELECT count(*) FROM oidc_attempts", &[]), 0);
+
+    // A provider that keeps the address out of the ID token: it is read from userinfo.
+    assert_eq!(
+        idp.userinfo_calls().await,
+        0,
+        "the ID token had the address"
+    );
+    idp.tamper("strip-email").await;
+    let other = browser();
+    let (res, _) = sign_in_through(&app, &other).await;
+    assert_eq!(res.status(), 200);
+    assert!(signed_in(&app, &other).await);
+    assert_eq!(idp.userinfo_calls().await, 1);
 }
 
 async fn an_unknown_or_unverified_person_is_refused_and_nothing_changes() {

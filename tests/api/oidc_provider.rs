@@ -131,9 +131,25 @@ impl IdentityProvider {
     }
 
     /// The next token response's ID token is tampered with (`signature`, `audience`,
-    /// `expired`, `nonce`) or the response is no JSON (`garbage`).
+    /// `expired`, `nonce`), loses its e-mail (`strip-email`) or the response is no JSON
+    /// (`garbage`).
     pub async fn tamper(&self, mode: &str) {
         self.control("tamper", json!({ "mode": mode })).await;
+    }
+
+    /// How many requests the provider's userinfo endpoint has had.
+    pub async fn userinfo_calls(&self) -> u64 {
+        let url = format!("{}/__test/userinfo-calls", self.issuer);
+        let text = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.parse().unwrap()
     }
 
     /// The settings that point a server at this provider.

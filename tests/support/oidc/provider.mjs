@@ -14,7 +14,9 @@
 //   POST /__test/person  {"sub", "email", "email_verified"}  who signs in next
 //   POST /__test/tamper  {"mode"}  the next token response's ID token becomes: "signature"
 //        (signed with an unrelated key), "audience" (for another client), "expired",
-//        "nonce" (another nonce), all re-signed with the provider's own key but the first;
+//        "nonce" (another nonce), "strip-email" (no e-mail: the client must ask the userinfo
+//        endpoint), all re-signed with the provider's own key but the first;
+//   GET /__test/userinfo-calls  how many requests the userinfo endpoint has had
 //        "garbage" answers the token request with a body that is no JSON.
 
 import http from 'node:http';
@@ -42,6 +44,7 @@ const { privateKey: strangerKey } = await jose.generateKeyPair('RS256', { extrac
 let person = { sub: 'ada', email: 'ada@example.com', email_verified: true };
 const people = new Map([[person.sub, person]]);
 let tamper = null;
+let userinfoCalls = 0;
 
 const server = http.createServer();
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -85,6 +88,7 @@ provider.Client.prototype.redirectUriAllowed = (uri) => CALLBACK.test(uri);
 
 // The token endpoint's ID token, rewritten as the test asked.
 provider.use(async (ctx, next) => {
+  if (ctx.path === '/me') userinfoCalls += 1;
   await next();
   if (ctx.path !== '/token' || !tamper || ctx.status !== 200) return;
   const mode = tamper;
@@ -104,6 +108,10 @@ provider.use(async (ctx, next) => {
     claims.exp = claims.iat + 60;
   }
   if (mode === 'nonce') claims.nonce = 'not-the-nonce-sent';
+  if (mode === 'strip-email') {
+    delete claims.email;
+    delete claims.email_verified;
+  }
   body.id_token = await new jose.SignJWT(claims)
     .setProtectedHeader({ alg: 'RS256', kid: 'test-key', typ: 'JWT' })
     .sign(key);
@@ -126,6 +134,8 @@ server.on('request', async (req, res) => {
     } else if (req.method === 'POST' && req.url === '/__test/tamper') {
       tamper = (await readJson(req)).mode;
       res.writeHead(204).end();
+    } else if (req.method === 'GET' && req.url === '/__test/userinfo-calls') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(String(userinfoCalls));
     } else if (req.url.startsWith('/interaction/')) {
       const details = await provider.interactionDetails(req, res);
       const result = details.prompt.name === 'login'
