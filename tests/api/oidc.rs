@@ -338,6 +338,28 @@ async fn a_provider_that_is_down_or_forbidden_gives_a_page() {
             .unwrap();
         assert_refused(res, 400, "This sign-in is unknown").await;
     }
+    // Callbacks nobody began count as failed sign-ins of their address.
+    let app = spawn_app_with(&[
+        ("auth.oidc.issuer", "http://127.0.0.1:9".into()),
+        ("auth.oidc.client_id", "tidegate".into()),
+        ("auth.signin_max_failures", 2.into()),
+    ])
+    .await;
+    let forged = format!("{}/login/oidc/callback?code=x&state=y", app.address);
+    for _ in 0..2 {
+        let res = browser().get(&forged).send().await.unwrap();
+        assert_refused(res, 400, "This sign-in is unknown").await;
+    }
+    for path in ["/login/oidc/callback?code=x&state=y", "/login/oidc"] {
+        let res = browser()
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.headers().contains_key("retry-after"));
+        assert_refused(res, 429, "Too many failed sign-ins").await;
+    }
+
     // Single sign-on off: no button, no routes.
     let app = spawn_app_with(&[]).await;
     let client = browser();

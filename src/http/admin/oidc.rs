@@ -97,6 +97,20 @@ fn signed_in(
         .body(body))
 }
 
+/// An address blocked for failed sign-ins (docs/admin.md, "Sign-in") is refused here too.
+fn blocked(state: &AppState, caller: &Caller) -> Option<HttpResponse> {
+    let wait = state.signin_ip.blocked_for(&caller.client_ip, caller.now)?;
+    let mut page = page_error::render(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many failed sign-ins came from your address. Wait a while and try again.",
+    );
+    if let Ok(value) = wait.to_string().parse() {
+        page.headers_mut()
+            .insert(actix_web::http::header::RETRY_AFTER, value);
+    }
+    Some(page)
+}
+
 pub async fn start(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -104,6 +118,9 @@ pub async fn start(
     let Some(sso) = state.sso.as_deref() else {
         return Err(AdminError::not_found("page"));
     };
+    if let Some(page) = blocked(&state, &Caller::new(&req, &state)) {
+        return Ok(page);
+    }
     let redirect = redirect_uri(&req, &state);
     match sso.begin(&state.store, &redirect, state.clock.now()).await {
         Ok(begun) => Ok(HttpResponse::SeeOther()
@@ -131,6 +148,9 @@ pub async fn callback(
     };
     let query = query.into_inner();
     let caller = Caller::new(&req, &state);
+    if let Some(page) = blocked(&state, &caller) {
+        return Ok(page);
+    }
     let callback = Callback {
         state: query.state,
         code: query.code,
@@ -144,7 +164,13 @@ pub async fn callback(
         .await
     {
         Ok(token) => signed_in(&req, &state, token),
-        Err(refusal) => refused(refusal),
+        Err(refusal) => {
+            // A callback nobody began here counts as a failed sign-in of its address.
+            if matches!(refusal, Refusal::UnknownAttempt) {
+                state.signin_ip.record_failure(caller.client_ip, caller.now);
+            }
+            refused(refusal)
+        }
     }
 }
 
