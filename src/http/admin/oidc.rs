@@ -76,8 +76,9 @@ fn refused(refusal: Refusal) -> Result<HttpResponse, AdminError> {
     Ok(page_error::render(status, &refusal.to_string()))
 }
 
-/// The session cookie, and a page that goes on to the dashboard: a redirect would carry the
-/// provider's cross-site navigation, with which a `SameSite=Strict` cookie is not sent.
+/// The session cookie, and a page that goes on to the dashboard: a redirect would continue the
+/// provider's cross-site navigation, with which a browser may withhold a `SameSite=Strict`
+/// cookie (docs/decisions.md, "Admin pages").
 fn signed_in(
     req: &HttpRequest,
     state: &AppState,
