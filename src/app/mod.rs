@@ -93,6 +93,12 @@ impl Application {
 
         let checked = settings::check(&config)?;
         let (key_format, proxies, regions) = (checked.key_format, checked.proxies, checked.regions);
+        let sso = crate::service::oidc::SingleSignOn::from_config(
+            &config.auth.oidc,
+            checked.provision_role,
+        )
+        .map_err(|e| AppError::Config(format!("auth.oidc: the HTTP client: {e}")))?
+        .map(Arc::new);
         let config = Arc::new(config);
         // Blocking start-up work, on a thread of its own: PostgreSQL's client must not block
         // a thread that runs async tasks.
@@ -159,6 +165,7 @@ impl Application {
         }
         let state = web::Data::new(AppState {
             signin: SignInGuard::new(&config, &store, gate.ip_hasher.clone()),
+            sso,
             config,
             store,
             gate,

@@ -3,6 +3,7 @@
 //! itself (`config`) checks shapes and ranges.
 
 use crate::config::{Backend, Config, ConfigError};
+use crate::domain::account::Role;
 use crate::domain::{KeyFormat, Regions, TrustedProxies};
 
 /// What the settings come to, for the server to run with.
@@ -10,6 +11,8 @@ pub struct Checked {
     pub regions: Regions,
     pub key_format: KeyFormat,
     pub proxies: TrustedProxies,
+    /// The role of the people single sign-on creates.
+    pub provision_role: Role,
 }
 
 pub fn check(config: &Config) -> Result<Checked, ConfigError> {
@@ -26,11 +29,33 @@ pub fn check(config: &Config) -> Result<Checked, ConfigError> {
     }
     // The message names the key of the bad cron string.
     crate::jobs::validate_schedules(&config.jobs).map_err(ConfigError::Load)?;
+    let provision_role = provision_role(&config.auth.oidc.auto_provision_role)
+        .map_err(|m| invalid("auth.oidc.auto_provision_role", m))?;
     Ok(Checked {
         regions,
         key_format,
         proxies,
+        provision_role,
     })
+}
+
+/// Single sign-on makes owners or members; the primary owner is handed over by a person.
+fn provision_role(raw: &str) -> Result<Role, String> {
+    match Role::parse(raw.trim()) {
+        Some(Role::PrimaryOwner) => Err(format!(
+            "{:?} is never given at sign-in (an account's primary owner is handed over on its \
+             Members page); use {:?} or {:?}",
+            Role::PrimaryOwner.as_str(),
+            Role::Owner.as_str(),
+            Role::Member.as_str()
+        )),
+        Some(role) => Ok(role),
+        None => Err(format!(
+            "{raw:?} is not a role; use {:?} or {:?}",
+            Role::Owner.as_str(),
+            Role::Member.as_str()
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -63,6 +88,20 @@ mod tests {
             assert!(err.contains(key), "{key}: {err}");
             assert_eq!(err.lines().count(), 1);
         }
+    }
+
+    #[test]
+    fn single_sign_on_never_makes_a_primary_owner() {
+        let err = checked("auth.oidc.auto_provision_role", "primary-owner".into())
+            .err()
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("invalid configuration: auth.oidc.auto_provision_role: \"primary-owner\" is never given"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1);
+        let owner = checked("auth.oidc.auto_provision_role", "owner".into());
+        assert_eq!(owner.map(|c| c.provision_role).ok(), Some(Role::Owner));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::service::users::{create_user, list_users, set_password};
 use crate::wire::account::{Role, UserOut};
 use crate::wire::admin::{
     BalanceOut, CreditsAddedOut, LedgerEntryOut, MembershipOut, PasswordSetOut,
-    SecondFactorResetOut, UserCreatedOut, UserDeletedOut,
+    SecondFactorResetOut, SignInLinkOut, UserCreatedOut, UserDeletedOut,
 };
 use crate::wire::{Credits, Time};
 
@@ -50,6 +50,13 @@ pub enum UsersCommand {
     #[command(name = "reset-2fa")]
     Reset2fa {
         /// The user's e-mail address.
+        #[arg(long)]
+        email: String,
+    },
+    /// Print a single-use sign-in link for the instance administrator, valid 10 minutes (the
+    /// way in when auth.oidc.password_login is false).
+    SignInLink {
+        /// The instance administrator's e-mail address.
         #[arg(long)]
         email: String,
     },
@@ -166,6 +173,27 @@ pub fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
                     .collect();
                 print_table(&["ID", "EMAIL", "ADMIN", "MEMBERSHIPS"], &rows);
             }
+        }
+        UsersCommand::SignInLink { email } => {
+            let token = crate::service::sign_in_link::create(&mut db, &email, now)?;
+            let origin = match ctx.config.generation.public_origin() {
+                Some(origin) => origin.to_owned(),
+                None => format!("http://{}", ctx.config.server.listen),
+            };
+            let out = SignInLinkOut {
+                email: email.trim().to_lowercase(),
+                url: format!("{origin}{}{token}", crate::service::sign_in_link::LINK_PATH),
+                expires_at: Time(
+                    now.plus_millis(crate::service::sign_in_link::LINK_MINUTES * 60_000),
+                ),
+            };
+            let line = format!(
+                "Sign-in link for {} (opens once, until {}):\n{}",
+                out.email,
+                out.expires_at.0.to_rfc3339(),
+                out.url
+            );
+            super::say(ctx, &out, &line);
         }
         UsersCommand::AddMembership {
             email,

@@ -10,15 +10,19 @@ use figment::providers::{Env, Format, Toml};
 mod sections;
 
 pub use sections::{
-    Backend, Config, JobsConfig, LogFormat, PlanConfig, TelemetryConfig, WebhooksConfig,
+    Backend, Config, JobsConfig, LogFormat, OidcConfig, PlanConfig, TelemetryConfig, WebhooksConfig,
 };
 
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
 /// Environment variables with the `TIDEGATE_` prefix that are not configuration keys.
 /// `TIDEGATE_` variables that are not configuration: the first administrator's password, and
-/// the test suite's PostgreSQL server.
-const NOT_CONFIG: &[&str] = &["admin_password", "test_postgres_url"];
+/// the test suite's PostgreSQL server and OpenID provider.
+const NOT_CONFIG: &[&str] = &[
+    "admin_password",
+    "test_postgres_url",
+    "test_oidc_provider_dir",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -165,6 +169,7 @@ impl Config {
                 "limits must be at least 1".into(),
             );
         }
+        self.validate_oidc()?;
         if self.logs.retention_days == 0 {
             return invalid("logs.retention_days", "must be at least 1".into());
         }
@@ -176,6 +181,41 @@ impl Config {
                 "jobs.expiry_warning_days",
                 "must be between 1 and 3650".into(),
             );
+        }
+        Ok(())
+    }
+
+    fn validate_oidc(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_owned(),
+            })
+        };
+        let oidc = &self.auth.oidc;
+        let Some(issuer) = oidc.issuer() else {
+            if !oidc.password_login {
+                return invalid(
+                    "auth.oidc.password_login",
+                    "may be false only when auth.oidc.issuer is set",
+                );
+            }
+            return Ok(());
+        };
+        if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+            return invalid("auth.oidc.issuer", "must start with https:// or http://");
+        }
+        if oidc.client_id.trim().is_empty() {
+            return invalid(
+                "auth.oidc.client_id",
+                "must be set when auth.oidc.issuer is",
+            );
+        }
+        if !oidc.scopes.iter().any(|s| s == "openid") {
+            return invalid("auth.oidc.scopes", "must include \"openid\"");
+        }
+        if oidc.button_label.trim().is_empty() {
+            return invalid("auth.oidc.button_label", "must not be empty");
         }
         Ok(())
     }

@@ -91,6 +91,31 @@ pub struct AuthConfig {
     pub session_hours: u32,
     pub signin_max_failures: u32,
     pub signin_window_minutes: u32,
+    pub oidc: OidcConfig,
+}
+
+/// Sign-in through an OpenID provider (docs/operator.md, "Single sign-on"); an empty issuer
+/// turns it off.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub scopes: Vec<String>,
+    pub button_label: String,
+    /// The account (id or name) an unknown person joins at their first sign-in; empty: none.
+    pub auto_provision_account: String,
+    pub auto_provision_role: String,
+    pub password_login: bool,
+}
+
+impl OidcConfig {
+    /// The issuer URL, when single sign-on is on.
+    pub fn issuer(&self) -> Option<&str> {
+        let issuer = self.issuer.trim();
+        (!issuer.is_empty()).then_some(issuer)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

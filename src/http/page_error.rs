@@ -33,6 +33,7 @@ fn title(status: StatusCode) -> &'static str {
         410 => "No longer available",
         413 => "Too large",
         429 => "Too many requests",
+        502 => "The sign-in could not be completed",
         _ => "Something went wrong",
     }
 }

@@ -19,6 +19,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Failed dashboard sign-ins per client IP and per e-mail address, counted for every node.
     pub signin: SignInGuard,
+    /// Sign-in through the configured OpenID provider, if any.
+    pub sso: Option<Arc<crate::service::oidc::SingleSignOn>>,
     pub proxies: TrustedProxies,
     /// The regions served, and the one a host that names none gets.
     pub regions: Regions,

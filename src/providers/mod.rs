@@ -6,6 +6,7 @@ pub(crate) mod breaker;
 pub(crate) mod http_async;
 pub(crate) mod job;
 pub(crate) mod local;
+pub(crate) mod oidc;
 pub(crate) mod openai_images;
 pub(crate) mod outbound;
 mod registry;

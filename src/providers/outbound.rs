@@ -149,13 +149,22 @@ impl Resolve for GuardedResolver {
 /// A client under `policy`: no redirects followed, no proxies, a 5 s connect timeout, our user
 /// agent. Fails only if TLS cannot be set up; build it once at start-up.
 pub fn client(policy: AddressPolicy) -> Result<Client, reqwest::Error> {
+    builder(policy).build()
+}
+
+/// The same client without a connection pool, for callers on several runtimes (the HTTP
+/// workers each run their own): a pooled connection belongs to the runtime that opened it.
+pub fn unpooled_client(policy: AddressPolicy) -> Result<Client, reqwest::Error> {
+    builder(policy).pool_max_idle_per_host(0).build()
+}
+
+fn builder(policy: AddressPolicy) -> reqwest::ClientBuilder {
     Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .dns_resolver(Arc::new(GuardedResolver(policy)))
         .connect_timeout(Duration::from_secs(5))
         .user_agent(concat!("tidegate/", env!("CARGO_PKG_VERSION")))
-        .build()
 }
 
 #[cfg(test)]

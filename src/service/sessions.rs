@@ -193,8 +193,11 @@ pub fn load(db: &mut Db, token: &str, now: Timestamp) -> Result<Option<Session>,
         .and_then(|a| workspaces.iter().find(|w| &w.account_id == a));
     let role = current.map(|w| w.role);
     let as_administrator = current.is_some_and(|w| w.as_administrator);
-    let must_enrol =
-        !row.factor_on && second_factor::must_enrol(&tx, &row.user_id, row.is_instance_admin)?;
+    // Single sign-on leaves factors to the identity provider, and a sign-in link is made on
+    // the server by whoever could also reset the factor: only password sessions must set one up.
+    let must_enrol = row.method == "password"
+        && !row.factor_on
+        && second_factor::must_enrol(&tx, &row.user_id, row.is_instance_admin)?;
     // The sessions page shows when each was last used; once a minute is precise enough.
     if row.last_seen_at.is_none_or(|seen| now.0 - seen >= 60_000) {
         sessions::touch(&tx, &row.id_hash, now)?;

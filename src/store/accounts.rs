@@ -160,6 +160,7 @@ pub fn primary_owner_of(tx: &Tx<'_>, user_id: &str) -> Result<Vec<(String, Strin
 pub fn delete_user(tx: &Tx<'_>, user_id: &str) -> Result<(), StoreError> {
     tx.execute("DELETE FROM memberships WHERE user_id = ?1", &[&user_id])?;
     tx.execute("DELETE FROM sessions WHERE user_id = ?1", &[&user_id])?;
+    tx.execute("DELETE FROM sign_in_links WHERE user_id = ?1", &[&user_id])?;
     tx.execute("DELETE FROM users WHERE id = ?1", &[&user_id])?;
     Ok(())
 }

@@ -51,12 +51,17 @@ pub struct SessionRow {
     pub account_id: Option<String>,
     pub factor_on: bool,
     pub last_seen_at: Option<i64>,
+    /// How the session was opened: `password`, `oidc` or `link`.
+    pub method: String,
 }
 
 pub fn live(tx: &Tx<'_>, id_hash: &str, now: Timestamp) -> Result<Option<SessionRow>, StoreError> {
+    // A password someone else chose is replaced before a password session goes anywhere; a
+    // session opened through the identity provider or a sign-in link never used it.
     tx.query_opt(
         "SELECT s.id_hash, u.id, u.email, u.is_instance_admin, s.csrf_token, s.account_id,
-                u.must_change_password, u.totp_secret IS NOT NULL, s.last_seen_at
+                CASE WHEN s.method = 'password' THEN u.must_change_password ELSE 0 END,
+                u.totp_secret IS NOT NULL, s.last_seen_at, s.method
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id_hash = ?1 AND s.expires_at > ?2 AND s.stage = 'active'",
         &[&id_hash, &now.0],
@@ -71,6 +76,7 @@ pub fn live(tx: &Tx<'_>, id_hash: &str, now: Timestamp) -> Result<Option<Session
                 must_change_password: r.get(6)?,
                 factor_on: r.get(7)?,
                 last_seen_at: r.get(8)?,
+                method: r.get(9)?,
             })
         },
     )

@@ -33,6 +33,14 @@ pub struct PasswordSetOut {
     pub password: Option<String>,
 }
 
+/// A single-use sign-in link for the instance administrator; the URL is printed only here.
+#[derive(Debug, Serialize)]
+pub struct SignInLinkOut {
+    pub email: String,
+    pub url: String,
+    pub expires_at: super::Time,
+}
+
 #[derive(Debug, Serialize)]
 pub struct CreditsAddedOut {
     pub account_id: String,

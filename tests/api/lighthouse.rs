@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app_with};
 use crate::people::{CHOSEN_PASSWORD, csrf_in};
 
 fn lighthouse() -> Option<PathBuf> {
@@ -161,7 +161,13 @@ async fn every_signed_in_page_passes_lighthouse_in_light_and_dark() {
         );
         return;
     };
-    let app = spawn_app().await;
+    // Single sign-on configured, so that the sign-in page is checked with its button (the
+    // page reads no provider).
+    let app = spawn_app_with(&[
+        ("auth.oidc.issuer", "http://127.0.0.1:9".into()),
+        ("auth.oidc.client_id", "tidegate".into()),
+    ])
+    .await;
     let (key, secret) = app.create_key(&[]);
     app.get("/v1/status", Some(&secret)).await;
     let log: i64 = app

@@ -45,6 +45,8 @@ mod limits;
 mod management;
 mod management_access;
 mod migrate_store;
+mod oidc;
+mod oidc_provider;
 mod openapi;
 mod openapi_management;
 mod operators;

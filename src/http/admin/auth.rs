@@ -28,6 +28,9 @@ struct LoginPage<'a> {
     csrf: &'a str,
     email: &'a str,
     error: Option<&'a str>,
+    /// The single sign-on button's label, when it is configured.
+    sso_label: Option<&'a str>,
+    password_login: bool,
 }
 
 pub(super) fn cookie<'c>(
@@ -47,17 +50,21 @@ pub(super) fn cookie<'c>(
 
 fn login_page(
     req: &HttpRequest,
+    state: &AppState,
     email: &str,
     error: Option<&str>,
     status: actix_web::http::StatusCode,
 ) -> Result<HttpResponse, AdminError> {
     // Sign-in has no session yet; a cookie-bound token keeps other sites from posting this form.
     let csrf = base62_string(32).map_err(|_| AdminError::Internal)?;
+    let oidc = &state.config.auth.oidc;
     let body = LoginPage {
         assets: &ASSETS,
         csrf: &csrf,
         email,
         error,
+        sso_label: state.sso.is_some().then_some(oidc.button_label.as_str()),
+        password_login: oidc.password_login,
     }
     .render()
     .map_err(|_| AdminError::Internal)?;
@@ -67,8 +74,11 @@ fn login_page(
         .body(body))
 }
 
-pub async fn show(req: HttpRequest) -> Result<HttpResponse, AdminError> {
-    login_page(&req, "", None, actix_web::http::StatusCode::OK)
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    login_page(&req, &state, "", None, actix_web::http::StatusCode::OK)
 }
 
 #[derive(Deserialize)]
@@ -84,6 +94,12 @@ pub async fn submit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
     use actix_web::http::StatusCode;
+    if !state.config.auth.oidc.password_login {
+        // docs/operator.md, "Single sign-on": the form is hidden and its answer refused.
+        return Err(AdminError::Forbidden(
+            "Signing in with a password is turned off here. Use the single sign-on button on the sign-in page.".into(),
+        ));
+    }
     let form = form.into_inner();
     let expected = req
         .cookie(LOGIN_CSRF_COOKIE)
@@ -92,6 +108,7 @@ pub async fn submit(
     if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(form.csrf.as_bytes())) {
         return login_page(
             &req,
+            &state,
             &form.email,
             Some("The form expired. Please try again."),
             StatusCode::FORBIDDEN,
@@ -110,6 +127,7 @@ pub async fn submit(
         let message = format!("{reason} Try again in {}.", in_words(wait));
         let mut page = login_page(
             &req,
+            &state,
             &form.email,
             Some(&message),
             StatusCode::TOO_MANY_REQUESTS,
@@ -146,6 +164,7 @@ pub async fn submit(
             state.signin.failed(caller.client_ip, &email_key, now).await;
             login_page(
                 &req,
+                &state,
                 &form.email,
                 Some("The e-mail address or password is incorrect."),
                 StatusCode::UNAUTHORIZED,

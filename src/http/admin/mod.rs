@@ -16,6 +16,7 @@ mod keys;
 mod log_detail;
 mod logs;
 mod members;
+mod oidc;
 mod password;
 mod refusals;
 mod security;
@@ -56,6 +57,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .get(sign_in_code::show)
                 .post(sign_in_code::submit),
         )
+        .service(page("/login/oidc").get(oidc::start))
+        .service(page("/login/oidc/callback").get(oidc::callback))
+        .service(page("/login/link/{token}").get(oidc::link))
         .service(page("/logout").post(auth::logout))
         .service(page("/workspace").post(auth::switch_workspace))
         .service(page("/password").get(password::show).post(password::change))

@@ -287,6 +287,30 @@ pub(super) const TABLES: &[Table] = &[
         "id_hash",
     ),
     table(
+        "oidc_attempts",
+        &[
+            "state_hash",
+            "binding_hash",
+            "nonce",
+            "pkce_verifier",
+            "redirect_uri",
+            "created_at",
+            "expires_at",
+        ],
+        "state_hash",
+    ),
+    table(
+        "sign_in_links",
+        &[
+            "token_hash",
+            "user_id",
+            "created_at",
+            "expires_at",
+            "used_at",
+        ],
+        "token_hash",
+    ),
+    table(
         "low_balance_thresholds",
         &["account_id", "threshold", "armed"],
         "account_id, threshold",
