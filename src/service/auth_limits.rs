@@ -56,16 +56,19 @@ impl SignInGuard {
     }
 
     /// Seconds to wait and why, when an attempt from `ip` for `email_key` must wait: a hard
-    /// limit per address first, then the delay per e-mail address (see `SignInBackoff`).
+    /// limit per address first, then the delay per e-mail address (see `SignInBackoff`). An
+    /// empty `email_key` (an attempt that names nobody yet) is limited by its address alone.
     pub async fn check(
         &self,
         ip: IpAddr,
         email_key: &str,
         now: Timestamp,
     ) -> Result<Option<(u64, &'static str)>, ServiceError> {
+        let no_email = email_key.is_empty();
         let Some(store) = &self.shared else {
             let wait = match self.ip.blocked_for(&ip, now) {
                 Some(wait) => Some((wait, FROM_ADDRESS)),
+                None if no_email => None,
                 None => self.email.wait_for(email_key, now).map(|w| (w, FOR_EMAIL)),
             };
             return Ok(wait);
@@ -81,6 +84,7 @@ impl SignInGuard {
         let blocked = by_ip.and_then(|f| FailureLimiter::<IpAddr>::left(&f, now));
         Ok(match blocked {
             Some(wait) => Some((wait, FROM_ADDRESS)),
+            None if no_email => None,
             None => by_email
                 .and_then(|f| SignInBackoff::wait(&f, now))
                 .map(|w| (w, FOR_EMAIL)),
@@ -90,9 +94,12 @@ impl SignInGuard {
     /// A wrong password (or code) from `ip` for `email_key`. When the store cannot count it,
     /// the next `check` cannot read it either and refuses, so it is only logged.
     pub async fn failed(&self, ip: IpAddr, email_key: &str, now: Timestamp) {
+        let no_email = email_key.is_empty();
         let Some(store) = &self.shared else {
             self.ip.record_failure(ip, now);
-            self.email.record_failure(email_key.to_owned(), now);
+            if !no_email {
+                self.email.record_failure(email_key.to_owned(), now);
+            }
             return;
         };
         let (limiter, backoff) = (Arc::clone(&self.ip), Arc::clone(&self.email));
@@ -103,6 +110,10 @@ impl SignInGuard {
                 let mut f = rows::get(&tx, SIGNIN_IP, &address, now.0)?.unwrap_or_default();
                 limiter.step(&mut f, now);
                 rows::put(&tx, SIGNIN_IP, &address, &f, limiter.expiry(&f), now.0)?;
+                if no_email {
+                    tx.commit()?;
+                    return Ok(());
+                }
                 let mut f = rows::get(&tx, SIGNIN_EMAIL, &email, now.0)?.unwrap_or_default();
                 backoff.step(&mut f, now);
                 rows::put(&tx, SIGNIN_EMAIL, &email, &f, backoff.expiry(&f), now.0)?;

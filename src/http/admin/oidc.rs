@@ -99,8 +99,7 @@ fn signed_in(
 }
 
 /// No e-mail address is known before the provider answers: the limits on failed sign-ins
-/// (docs/admin.md, "Sign-in") count these attempts for the address alone, under an e-mail key
-/// no person has.
+/// (docs/admin.md, "Sign-in") count these attempts for the address alone.
 const NO_EMAIL: &str = "";
 
 /// An address blocked for failed sign-ins (docs/admin.md, "Sign-in") is refused here too.
