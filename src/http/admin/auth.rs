@@ -48,6 +48,32 @@ pub(super) fn cookie<'c>(
         .finish()
 }
 
+/// A form shown before anyone is signed in (sign-in, the second factor's code): its CSRF
+/// token is bound to a short-lived cookie of its own, so other sites cannot post it.
+pub(super) fn signed_out_form(
+    req: &HttpRequest,
+    token_cookie: &'static str,
+    status: actix_web::http::StatusCode,
+    render: impl FnOnce(&str) -> askama::Result<String>,
+) -> Result<HttpResponse, AdminError> {
+    let csrf = base62_string(32).map_err(|_| AdminError::Internal)?;
+    let body = render(&csrf).map_err(|_| AdminError::Internal)?;
+    Ok(HttpResponse::build(status)
+        .cookie(cookie(req, token_cookie, csrf, 1))
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+/// Whether a signed-out form came back with the token of its cookie (compared in constant
+/// time).
+pub(super) fn token_matches(req: &HttpRequest, token_cookie: &str, sent: &str) -> bool {
+    let expected = req
+        .cookie(token_cookie)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(sent.as_bytes()))
+}
+
 fn login_page(
     req: &HttpRequest,
     state: &AppState,
@@ -55,23 +81,18 @@ fn login_page(
     error: Option<&str>,
     status: actix_web::http::StatusCode,
 ) -> Result<HttpResponse, AdminError> {
-    // Sign-in has no session yet; a cookie-bound token keeps other sites from posting this form.
-    let csrf = base62_string(32).map_err(|_| AdminError::Internal)?;
     let oidc = &state.config.auth.oidc;
-    let body = LoginPage {
-        assets: &ASSETS,
-        csrf: &csrf,
-        email,
-        error,
-        sso_label: state.sso.is_some().then_some(oidc.button_label.as_str()),
-        password_login: oidc.password_login,
-    }
-    .render()
-    .map_err(|_| AdminError::Internal)?;
-    Ok(HttpResponse::build(status)
-        .cookie(cookie(req, LOGIN_CSRF_COOKIE, csrf, 1))
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    signed_out_form(req, LOGIN_CSRF_COOKIE, status, |csrf| {
+        LoginPage {
+            assets: &ASSETS,
+            csrf,
+            email,
+            error,
+            sso_label: state.sso.is_some().then_some(oidc.button_label.as_str()),
+            password_login: oidc.password_login,
+        }
+        .render()
+    })
 }
 
 pub async fn show(
@@ -101,11 +122,7 @@ pub async fn submit(
         ));
     }
     let form = form.into_inner();
-    let expected = req
-        .cookie(LOGIN_CSRF_COOKIE)
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default();
-    if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(form.csrf.as_bytes())) {
+    if !token_matches(&req, LOGIN_CSRF_COOKIE, &form.csrf) {
         return login_page(
             &req,
             &state,

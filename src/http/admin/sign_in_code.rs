@@ -7,10 +7,8 @@ use actix_web::http::header::{LOCATION, RETRY_AFTER};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
-use super::auth::{WAITING_COOKIE, client, cookie, in_words};
-use crate::domain::random::base62_string;
+use super::auth::{WAITING_COOKIE, client, cookie, in_words, signed_out_form, token_matches};
 use crate::http::assets::{ASSETS, Assets};
 use crate::http::pipeline::Caller;
 use crate::http::session::{AdminError, SESSION_COOKIE};
@@ -35,18 +33,14 @@ fn code_page(
     error: Option<&str>,
     status: StatusCode,
 ) -> Result<HttpResponse, AdminError> {
-    let csrf = base62_string(32).map_err(|_| AdminError::Internal)?;
-    let body = CodePage {
-        assets: &ASSETS,
-        csrf: &csrf,
-        error,
-    }
-    .render()
-    .map_err(|_| AdminError::Internal)?;
-    Ok(HttpResponse::build(status)
-        .cookie(cookie(req, CODE_CSRF_COOKIE, csrf, 1))
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    signed_out_form(req, CODE_CSRF_COOKIE, status, |csrf| {
+        CodePage {
+            assets: &ASSETS,
+            csrf,
+            error,
+        }
+        .render()
+    })
 }
 
 /// Back to the sign-in form: the waiting sign-in is gone or too old.
@@ -87,11 +81,7 @@ pub async fn submit(
     let Some(token) = waiting_token(&req) else {
         return Ok(start_again(&req));
     };
-    let expected = req
-        .cookie(CODE_CSRF_COOKIE)
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default();
-    if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(form.csrf.as_bytes())) {
+    if !token_matches(&req, CODE_CSRF_COOKIE, &form.csrf) {
         let expired = "The form expired. Please try again.";
         return code_page(&req, Some(expired), StatusCode::FORBIDDEN);
     }
