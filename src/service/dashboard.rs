@@ -3,18 +3,21 @@
 //! log, so the page stays fast however many requests are logged.
 
 use super::ServiceError;
+use crate::domain::key::policy::KeyPolicy;
 use crate::domain::key::{ApiKey, KeyStatus};
 use crate::domain::log::ActivityEntry;
 use crate::domain::usage::Tally;
 use crate::domain::webhook::redact_url;
 use crate::domain::{Money, Timestamp};
 use crate::store::keys::{KeyFilter, KeyNeed, search_keys};
-use crate::store::{Db, activity, credits, usage_hourly, webhooks};
+use crate::store::{Db, activity, credits, key_policy, usage_hourly, webhooks};
 
 /// How many keys, endpoints and activity entries a tile lists before "and N more".
 const LISTED: i64 = 5;
 /// Rotated keys looked at for traffic on the old key (a workspace rarely has more in grace).
 const ROTATED_LOOKED_AT: i64 = 200;
+/// Working keys of each state looked at against the key policy.
+const POLICY_LOOKED_AT: i64 = 500;
 
 /// A webhook endpoint that needs a look: disabled, or with deliveries that failed for good.
 pub struct WebhookAlert {
@@ -39,6 +42,10 @@ pub struct Dashboard {
     pub expiring_count: i64,
     /// Rotated keys still in their grace period that were used after their rotation.
     pub in_grace: Vec<ApiKey>,
+    /// Working keys that break the account's key policy (docs/keys.md, "Key policy"), with the
+    /// rule each breaks, and how many there are among the keys looked at.
+    pub out_of_policy: Vec<(ApiKey, String)>,
+    pub out_of_policy_count: usize,
     pub webhooks: Vec<WebhookAlert>,
     pub activity: Vec<ActivityEntry>,
 }
@@ -68,6 +75,18 @@ pub fn dashboard(db: &mut Db, account_id: &str, now: Timestamp) -> Result<Dashbo
         .into_iter()
         .filter(|k| matches!((k.last_used_at, k.rotated_at), (Some(used), Some(at)) if used > at))
         .collect();
+    let policy = key_policy::get(tx, account_id)?;
+    let mut out_of_policy = Vec::new();
+    if policy != KeyPolicy::default() {
+        for status in [KeyStatus::Active, KeyStatus::Disabled] {
+            let (working, _) = search_keys(tx, &filter(None, Some(status), POLICY_LOOKED_AT))?;
+            out_of_policy.extend(working.into_iter().filter_map(|k| {
+                super::key_policy::breach_of(&policy, &k, now).map(|(_, rule)| (k, rule))
+            }));
+        }
+    }
+    let out_of_policy_count = out_of_policy.len();
+    out_of_policy.truncate(LISTED as usize);
     let day_ago = now.plus_millis(-Timestamp::MS_PER_DAY).millis();
     let failed = webhooks::failed_since(tx, account_id, day_ago)?;
     let webhooks = webhooks::list_endpoints(tx, account_id)?
@@ -99,6 +118,8 @@ pub fn dashboard(db: &mut Db, account_id: &str, now: Timestamp) -> Result<Dashbo
         expiring,
         expiring_count,
         in_grace,
+        out_of_policy,
+        out_of_policy_count,
         webhooks,
         activity: activity::list_in_category(tx, account_id, None, None, LISTED)?,
     })

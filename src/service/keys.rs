@@ -187,6 +187,23 @@ pub fn create_key(
     let account = accounts::get_account(&tx, &input.account_id)?
         .filter(|a| a.is_live())
         .ok_or(ServiceError::NotFound("account"))?;
+    let preset = match &input.scopes {
+        ScopeChoice::Preset(id) => Preset::parse(id),
+        ScopeChoice::Scopes(_) => None,
+    };
+    let field = match input.expires_in_days {
+        Some(_) => "expires_in_days",
+        None => "expires_at",
+    };
+    let expires_at = super::key_policy::check_new(
+        &tx,
+        &account.id,
+        preset,
+        valid.scopes,
+        valid.expires_at,
+        field,
+        now,
+    )?;
     let key = ApiKey {
         id: uuid::Uuid::new_v4().to_string(),
         account_id: account.id.clone(),
@@ -201,7 +218,7 @@ pub fn create_key(
         created_at: now,
         created_by: Some(actor.label()),
         last_used_at: None,
-        expires_at: valid.expires_at,
+        expires_at,
         rotated_at: None,
         replaced_by: None,
         replaces: None,

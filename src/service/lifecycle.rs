@@ -4,7 +4,7 @@ use super::changes::{self, Change, KeyChange, KeyRef};
 use super::keys::{
     Scope, get_key_in, parse_allowlist, parse_expiry, parse_models, parse_rate_limit,
 };
-use super::{Actor, ServiceError};
+use super::{Actor, ServiceError, key_policy};
 use crate::domain::key::ApiKey;
 use crate::domain::{KeyFormat, KeySecret, KeyStatus, Name, Timestamp};
 use crate::store::Db;
@@ -42,6 +42,7 @@ pub fn rotate_key(
             )));
         }
     }
+    let expires_at = key_policy::check_rotation(&tx, &old.account_id, grace, old.expires_at, now)?;
     let secret = format
         .generate(old.environment)
         .map_err(crate::store::StoreError::from)?;
@@ -57,6 +58,7 @@ pub fn rotate_key(
         replaces: Some(old.id.clone()),
         disabled_at: None,
         revoked_at: None,
+        expires_at,
         ..old.clone()
     };
     keys::insert_key(&tx, &new)?;
@@ -157,7 +159,13 @@ pub fn update_key(
             ));
         }
         let at = patch.expires_at.clone().flatten();
-        key.expires_at = parse_expiry(at.as_deref(), patch.expires_in_days, now)?;
+        let field = match patch.expires_in_days {
+            Some(_) => "expires_in_days",
+            None => "expires_at",
+        };
+        let given = parse_expiry(at.as_deref(), patch.expires_in_days, now)?;
+        key.expires_at =
+            key_policy::check_expiry(&tx, &old.account_id, given, field, old.created_at, now)?;
         fields.push("expiry");
     }
     if let Some(list) = &patch.ip_allowlist {

@@ -12,6 +12,7 @@ pub(crate) mod dashboard;
 pub(crate) mod gate;
 pub(crate) mod generations;
 pub(crate) mod idempotency;
+pub(crate) mod key_policy;
 pub(crate) mod keys;
 pub(crate) mod lifecycle;
 pub(crate) mod logs;

@@ -13,6 +13,7 @@ mod db;
 pub(crate) mod engine;
 pub(crate) mod generations;
 pub(crate) mod idempotency;
+pub(crate) mod key_policy;
 pub(crate) mod key_reader;
 pub(crate) mod keys;
 pub(crate) mod logs;

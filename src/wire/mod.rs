@@ -12,6 +12,7 @@ pub(crate) mod input;
 pub(crate) mod key;
 pub(crate) mod library;
 pub(crate) mod log;
+pub(crate) mod policy;
 pub(crate) mod usage;
 pub(crate) mod webhook;
 

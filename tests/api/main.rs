@@ -39,6 +39,7 @@ mod generation_record;
 mod helpers;
 mod jobs;
 mod key_page;
+mod key_policy;
 mod keys_cli;
 mod lighthouse;
 mod limits;

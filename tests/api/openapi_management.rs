@@ -81,7 +81,7 @@ async fn the_served_management_document_needs_no_key_and_is_the_one_answers_are_
     let paths = doc["paths"].as_object().unwrap();
     let ops: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(ops, OPERATIONS.len());
-    assert_eq!(ops, 21);
+    assert_eq!(ops, 23);
     for op in OPERATIONS.iter() {
         let described = &paths[&op.template()][op.method.as_str().to_ascii_lowercase()];
         assert_eq!(described["operationId"], op.id);

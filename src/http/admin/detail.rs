@@ -8,11 +8,11 @@ use crate::domain::Timestamp;
 use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
-use crate::service::ServiceError;
 use crate::service::keys::{self, ApiKey};
 use crate::service::logs::{self, AddressView, LogEntry, LogFilter};
 use crate::service::sessions::Session;
 use crate::service::usage::{self, RouteUsage, Tally};
+use crate::service::{ServiceError, key_policy};
 
 #[derive(Template)]
 #[template(path = "key_detail.html")]
@@ -30,6 +30,8 @@ struct DetailPage<'a> {
     errors: Vec<(String, i64)>,
     recent: Vec<LogEntry>,
     grace: Option<(i64, String)>,
+    /// The rule of the account's key policy the key breaks (docs/keys.md, "Key policy").
+    out_of_policy: Option<(&'static str, String)>,
     can_manage: bool,
 }
 
@@ -55,6 +57,7 @@ struct Loaded {
     errors: Vec<(String, i64)>,
     recent: Vec<LogEntry>,
     since_rotation: Option<i64>,
+    out_of_policy: Option<(&'static str, String)>,
 }
 
 pub async fn show(
@@ -88,6 +91,8 @@ pub async fn show(
                 .rotated_at
                 .map(|r| logs::requests_since(&tx, &key.id, r.millis()))
                 .transpose()?;
+            let policy = key_policy::get(&tx, &account)?;
+            let out_of_policy = key_policy::breach_of(&policy, &key, now);
             Ok(Loaded {
                 key,
                 chain,
@@ -96,6 +101,7 @@ pub async fn show(
                 errors,
                 recent,
                 since_rotation,
+                out_of_policy,
             })
         })
         .await?;
@@ -124,6 +130,7 @@ pub async fn show(
         errors: loaded.errors,
         recent: loaded.recent,
         grace,
+        out_of_policy: loaded.out_of_policy,
         can_manage: session.can_manage(),
         key: &loaded.key,
     };

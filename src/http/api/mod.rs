@@ -11,6 +11,7 @@ pub(crate) mod openapi;
 pub(crate) mod operation;
 pub(crate) mod operations;
 pub(crate) mod params;
+mod policy;
 mod webhooks;
 
 use actix_web::body::{BoxBody, MessageBody};

@@ -5,15 +5,17 @@
 use actix_web::http::Method;
 use actix_web::web;
 
-use super::{keys, logs, webhooks};
+use super::{keys, logs, policy, webhooks};
 use crate::domain::Scope;
 use crate::http::openapi::schema;
 use crate::wire::input::key::{CreateApiKeyRequest, RotateApiKeyRequest, UpdateApiKeyRequest};
+use crate::wire::input::policy::KeyPolicyRequest;
 use crate::wire::input::webhook::{CreateWebhookRequest, EmptyRequest, WebhookRequest};
 use crate::wire::key::{
     CreatedKeyOut, DeletedKeyOut, KeyDetailOut, KeyListOut, KeyOut, KeyUsageOut, RotatedKeyOut,
 };
 use crate::wire::log::{ActivityPageOut, LogPageOut};
+use crate::wire::policy::KeyPolicyOut;
 use crate::wire::webhook::{
     DeletedEndpointOut, DeliveryListOut, DeliveryOut, EndpointListOut, EndpointOut,
     EndpointWithSecretOut, ReleasedOut, TestSentOut,
@@ -27,7 +29,7 @@ use Scope::{KeysRead, KeysWrite, WebhooksRead, WebhooksWrite};
 
 const NONE: &[QueryParam] = &[];
 
-pub static OPERATIONS: [Operation; 21] = [
+pub static OPERATIONS: [Operation; 23] = [
     Operation {
         id: "listApiKeys",
         method: M::GET,
@@ -144,6 +146,32 @@ pub static OPERATIONS: [Operation; 21] = [
         errors: &[404],
         links: &[],
         to: || web::route().to(keys::usage),
+    },
+    Operation {
+        id: "getKeyPolicy",
+        method: M::GET,
+        path: "/policy",
+        scope: KeysRead,
+        summary: "The account's key policy",
+        query: NONE,
+        body: Body::None,
+        reply: Reply::Data(schema::<KeyPolicyOut>),
+        errors: &[],
+        links: &[],
+        to: || web::route().to(policy::show),
+    },
+    Operation {
+        id: "updateKeyPolicy",
+        method: M::PUT,
+        path: "/policy",
+        scope: KeysWrite,
+        summary: "Replace the account's key policy; keys already issued are not changed",
+        query: NONE,
+        body: Body::Required(schema::<KeyPolicyRequest>),
+        reply: Reply::Data(schema::<KeyPolicyOut>),
+        errors: &[],
+        links: &[],
+        to: || web::route().to(policy::update),
     },
     Operation {
         id: "listWebhooks",

@@ -315,6 +315,19 @@ pub(super) const TABLES: &[Table] = &[
         &["account_id", "threshold", "armed"],
         "account_id, threshold",
     ),
+    table(
+        "key_policies",
+        &[
+            "account_id",
+            "default_expiry_days",
+            "max_lifetime_days",
+            "require_expiry",
+            "max_rotation_grace_hours",
+            "allowed_presets",
+            "updated_at",
+        ],
+        "account_id",
+    ),
     table("nodes", &["id", "started_at", "lease_until"], "id"),
     table(
         "generations",

@@ -4,6 +4,7 @@
 //! unknown field is refused), with the names and ranges the services check.
 
 pub(crate) mod key;
+pub(crate) mod policy;
 pub(crate) mod webhook;
 
 use std::borrow::Cow;

@@ -1,0 +1,11 @@
+-- An account's key lifetime policy (docs/keys.md, "Key policy"). No row: no rules. A NULL
+-- number is a rule not set; `allowed_presets` is a comma-separated list of preset ids.
+CREATE TABLE key_policies (
+    account_id               TEXT PRIMARY KEY REFERENCES accounts (id),
+    default_expiry_days      INTEGER CHECK (default_expiry_days >= 1),
+    max_lifetime_days        INTEGER CHECK (max_lifetime_days >= 1),
+    require_expiry           INTEGER NOT NULL DEFAULT 0 CHECK (require_expiry IN (0, 1)),
+    max_rotation_grace_hours INTEGER CHECK (max_rotation_grace_hours >= 1),
+    allowed_presets          TEXT,
+    updated_at               INTEGER NOT NULL
+) STRICT;

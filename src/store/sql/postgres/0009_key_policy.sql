@@ -1,0 +1,10 @@
+-- An account's key lifetime policy: see the SQLite step 0016_key_policy.sql.
+CREATE TABLE key_policies (
+    account_id               TEXT PRIMARY KEY REFERENCES accounts (id),
+    default_expiry_days      BIGINT CHECK (default_expiry_days >= 1),
+    max_lifetime_days        BIGINT CHECK (max_lifetime_days >= 1),
+    require_expiry           BIGINT NOT NULL DEFAULT 0 CHECK (require_expiry IN (0, 1)),
+    max_rotation_grace_hours BIGINT CHECK (max_rotation_grace_hours >= 1),
+    allowed_presets          TEXT,
+    updated_at               BIGINT NOT NULL
+);
