@@ -38,6 +38,11 @@ pub fn authorize(
     if !status.authenticates() {
         return Err(Box::new((Refused::Lifecycle(status), record)));
     }
+    // A key that breaks its account's key policy, when the policy is enforced on use, answers
+    // as an expired key does (docs/keys.md, "Key policy").
+    if record.account.as_ref().is_some_and(|a| a.out_of_policy) {
+        return Err(Box::new((Refused::Lifecycle(KeyStatus::Expired), record)));
+    }
     // A key belongs to its account's home region; a deleted account keeps its region.
     if record
         .account

@@ -66,6 +66,9 @@ pub fn describe(policy: &KeyPolicy) -> String {
         let ids: Vec<&str> = presets.iter().map(|p| p.id()).collect();
         rules.push(format!("presets {}", ids.join(", ")));
     }
+    if policy.enforce_on_use {
+        rules.push("enforced on use".to_owned());
+    }
     if rules.is_empty() {
         return "no rules".to_owned();
     }

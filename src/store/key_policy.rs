@@ -8,7 +8,7 @@ use crate::domain::key::policy::KeyPolicy;
 pub fn get(tx: &Tx<'_>, account_id: &str) -> Result<KeyPolicy, StoreError> {
     let found = tx.query_opt(
         "SELECT default_expiry_days, max_lifetime_days, require_expiry, max_rotation_grace_hours,
-                allowed_presets
+                allowed_presets, enforce_on_use
          FROM key_policies WHERE account_id = ?1",
         &[&account_id],
         |r| {
@@ -19,6 +19,7 @@ pub fn get(tx: &Tx<'_>, account_id: &str) -> Result<KeyPolicy, StoreError> {
                 require_expiry: r.get(2)?,
                 max_rotation_grace_hours: r.get(3)?,
                 allowed_presets: KeyPolicy::presets_from_stored(presets.as_deref()),
+                enforce_on_use: r.get(5)?,
             })
         },
     )?;
@@ -35,14 +36,15 @@ pub fn put(
     tx.execute(
         "INSERT INTO key_policies (account_id, default_expiry_days, max_lifetime_days,
                                    require_expiry, max_rotation_grace_hours, allowed_presets,
-                                   updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                                   enforce_on_use, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (account_id) DO UPDATE SET
              default_expiry_days = excluded.default_expiry_days,
              max_lifetime_days = excluded.max_lifetime_days,
              require_expiry = excluded.require_expiry,
              max_rotation_grace_hours = excluded.max_rotation_grace_hours,
              allowed_presets = excluded.allowed_presets,
+             enforce_on_use = excluded.enforce_on_use,
              updated_at = excluded.updated_at",
         &[
             &account_id,
@@ -51,6 +53,7 @@ pub fn put(
             &policy.require_expiry,
             &policy.max_rotation_grace_hours,
             &policy.presets_to_stored(),
+            &policy.enforce_on_use,
             &now.0,
         ],
     )?;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::Tx;
 use super::engine::Row;
 use super::{StoreError, ts};
+use crate::domain::key::policy::KeyPolicy;
 use crate::domain::key::{ApiKey, Switch};
 use crate::domain::{Environment, IpAllowlist, KeyStatus, Region, ScopeSet, Timestamp};
 
@@ -113,12 +114,18 @@ pub struct AuthAccount {
     pub plan: String,
     /// False once the account has been deleted.
     pub live: bool,
+    /// The key breaks the account's key policy and the policy is enforced on use
+    /// (docs/keys.md, "Key policy"): read with the key, so the check costs no other query.
+    pub out_of_policy: bool,
 }
 
 pub fn find_for_auth(tx: &Tx<'_>, key_hash: &str) -> Result<Option<AuthRecord>, StoreError> {
     let sql = format!(
-        "SELECT {KEY_COLUMNS}, a.region, a.plan, a.deleted_at IS NULL, a.id IS NOT NULL
+        "SELECT {KEY_COLUMNS}, a.region, a.plan, a.deleted_at IS NULL, a.id IS NOT NULL,
+                p.default_expiry_days, p.max_lifetime_days, p.require_expiry,
+                p.max_rotation_grace_hours, p.allowed_presets, p.enforce_on_use
          FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id
+              LEFT JOIN key_policies p ON p.account_id = k.account_id
          WHERE k.key_hash = ?1"
     );
     tx.query_opt(&sql, &[&key_hash], |r| {
@@ -126,10 +133,28 @@ pub fn find_for_auth(tx: &Tx<'_>, key_hash: &str) -> Result<Option<AuthRecord>, 
         let exists: bool = r.get(22)?;
         let account = if exists {
             let region: String = r.get(19)?;
+            let enforced: Option<bool> = r.get(28)?;
+            let out_of_policy = if enforced == Some(true) {
+                let presets: Option<String> = r.get(27)?;
+                let policy = KeyPolicy {
+                    default_expiry_days: r.get(23)?,
+                    max_lifetime_days: r.get(24)?,
+                    require_expiry: r.get(25)?,
+                    max_rotation_grace_hours: r.get(26)?,
+                    allowed_presets: KeyPolicy::presets_from_stored(presets.as_deref()),
+                    enforce_on_use: true,
+                };
+                policy
+                    .breach_of(key.expires_at, key.created_at, key.scopes)
+                    .is_some()
+            } else {
+                false
+            };
             Some(AuthAccount {
                 region: Region::parse(&region).unwrap_or(Region::Us),
                 plan: r.get(20)?,
                 live: r.get(21)?,
+                out_of_policy,
             })
         } else {
             None

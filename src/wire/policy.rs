@@ -19,6 +19,8 @@ pub struct KeyPolicyOut {
     pub max_rotation_grace_hours: Option<i64>,
     /// The presets a key may be created from; its scopes stay within theirs. `null`: any.
     pub allowed_presets: Option<Vec<String>>,
+    /// Whether a key that breaks the policy is refused at use, as an expired key is.
+    pub enforce_on_use: bool,
 }
 
 impl KeyPolicyOut {
@@ -32,6 +34,7 @@ impl KeyPolicyOut {
                 .allowed_presets
                 .as_ref()
                 .map(|ps| ps.iter().map(|p| p.id().to_owned()).collect()),
+            enforce_on_use: policy.enforce_on_use,
         }
     }
 }

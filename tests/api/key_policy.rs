@@ -52,7 +52,8 @@ async fn a_bad_policy_is_refused_naming_the_field_and_nothing_is_stored() {
     assert_eq!(
         body["data"],
         json!({ "default_expiry_days": null, "max_lifetime_days": null, "require_expiry": false,
-                "max_rotation_grace_hours": null, "allowed_presets": null })
+                "max_rotation_grace_hours": null, "allowed_presets": null,
+                "enforce_on_use": false })
     );
     let bad = [
         (json!({ "max_lifetime_days": 0 }), "max_lifetime_days"),
@@ -83,7 +84,8 @@ async fn a_bad_policy_is_refused_naming_the_field_and_nothing_is_stored() {
 
     let wanted = json!({ "default_expiry_days": 30, "max_lifetime_days": 90,
                          "require_expiry": true, "max_rotation_grace_hours": 12,
-                         "allowed_presets": ["generate_only", "key_management"] });
+                         "allowed_presets": ["generate_only", "key_management"],
+                         "enforce_on_use": false });
     let (status, body) = put_policy(&app, &manager, wanted.clone()).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"], wanted);
@@ -297,4 +299,38 @@ async fn the_pages_refuse_a_key_out_of_policy_and_flag_an_issued_one() {
     let board = page(&owner.client, &app, "/").await;
     assert!(board.contains("Out of policy"), "the dashboard flags it");
     assert!(board.contains(&format!("/keys/{old}")));
+}
+
+backend_tests!(an_enforced_policy_refuses_an_issued_key_at_use_as_expired);
+async fn an_enforced_policy_refuses_an_issued_key_at_use_as_expired() {
+    let app = spawn_app().await;
+    // The key that manages the policy is held to it too: it lives within it.
+    let (_, manager) = app.create_key(&["--preset", "key_management", "--expires-in-days", "10"]);
+    let (_, old) = app.create_key(&["--preset", "read_only", "--expires-in-days", "300"]);
+    let (_, fine) = app.create_key(&["--preset", "read_only", "--expires-in-days", "20"]);
+    let policy = json!({ "max_lifetime_days": 30 });
+    let (status, body) = put_policy(&app, &manager, policy).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        app.get("/v1/status", Some(&old)).await.status(),
+        200,
+        "flagged, not refused"
+    );
+
+    let policy = json!({ "max_lifetime_days": 30, "enforce_on_use": true });
+    let (status, body) = put_policy(&app, &manager, policy).await;
+    assert_eq!(status, 200, "{body}");
+    let res = app.get("/v1/status", Some(&old)).await;
+    assert_eq!(
+        res.status(),
+        401,
+        "the policy change reaches the cached key"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_error(&body, "BSE1002");
+    assert_eq!(app.get("/v1/status", Some(&fine)).await.status(), 200);
+
+    let (status, body) = put_policy(&app, &manager, json!({ "max_lifetime_days": 30 })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.get("/v1/status", Some(&old)).await.status(), 200);
 }

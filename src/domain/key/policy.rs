@@ -21,6 +21,8 @@ pub struct KeyPolicy {
     pub max_rotation_grace_hours: Option<i64>,
     /// The presets a key may be created from (and the only scopes it may carry); `None`: any.
     pub allowed_presets: Option<Vec<Preset>>,
+    /// Keys that break the policy are refused at use like expired keys.
+    pub enforce_on_use: bool,
 }
 
 /// A rule a key breaks: the field to name and the sentence to show.

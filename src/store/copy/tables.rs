@@ -324,6 +324,7 @@ pub(super) const TABLES: &[Table] = &[
             "require_expiry",
             "max_rotation_grace_hours",
             "allowed_presets",
+            "enforce_on_use",
             "updated_at",
         ],
         "account_id",

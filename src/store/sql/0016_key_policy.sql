@@ -7,5 +7,21 @@ CREATE TABLE key_policies (
     require_expiry           INTEGER NOT NULL DEFAULT 0 CHECK (require_expiry IN (0, 1)),
     max_rotation_grace_hours INTEGER CHECK (max_rotation_grace_hours >= 1),
     allowed_presets          TEXT,
+    enforce_on_use           INTEGER NOT NULL DEFAULT 0 CHECK (enforce_on_use IN (0, 1)),
     updated_at               INTEGER NOT NULL
 ) STRICT;
+
+-- A policy with `enforce_on_use` changes authentication decisions: a change bumps the key
+-- generation like a key or account change (src/store/key_reader.rs).
+CREATE TRIGGER key_policies_added AFTER INSERT ON key_policies
+BEGIN
+    UPDATE key_generation SET value = value + 1 WHERE id = 1;
+END;
+CREATE TRIGGER key_policies_changed AFTER UPDATE ON key_policies
+BEGIN
+    UPDATE key_generation SET value = value + 1 WHERE id = 1;
+END;
+CREATE TRIGGER key_policies_deleted AFTER DELETE ON key_policies
+BEGIN
+    UPDATE key_generation SET value = value + 1 WHERE id = 1;
+END;

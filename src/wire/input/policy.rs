@@ -29,6 +29,8 @@ pub struct KeyPolicyRequest {
     /// The presets a key may be created from; its scopes stay within theirs. Left out: any.
     #[schemars(with = "Option<Vec<PresetName>>", length(min = 1))]
     pub allowed_presets: Option<Vec<String>>,
+    /// Refuse a key that breaks the policy at use, with the expired key's error. Left out: false.
+    pub enforce_on_use: Option<bool>,
 }
 
 fn policy_example() -> serde_json::Value {
@@ -60,6 +62,7 @@ impl KeyPolicyRequest {
             require_expiry: self.require_expiry.unwrap_or(false),
             max_rotation_grace_hours: self.max_rotation_grace_hours,
             allowed_presets,
+            enforce_on_use: self.enforce_on_use.unwrap_or(false),
         })
     }
 }

@@ -6,5 +6,10 @@ CREATE TABLE key_policies (
     require_expiry           BIGINT NOT NULL DEFAULT 0 CHECK (require_expiry IN (0, 1)),
     max_rotation_grace_hours BIGINT CHECK (max_rotation_grace_hours >= 1),
     allowed_presets          TEXT,
+    enforce_on_use           BIGINT NOT NULL DEFAULT 0 CHECK (enforce_on_use IN (0, 1)),
     updated_at               BIGINT NOT NULL
 );
+
+-- A policy change bumps the key generation, like a key or account change.
+CREATE TRIGGER key_policies_changed AFTER INSERT OR UPDATE OR DELETE ON key_policies
+    FOR EACH ROW EXECUTE FUNCTION key_generation_bump();
