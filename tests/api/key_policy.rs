@@ -334,3 +334,88 @@ async fn an_enforced_policy_refuses_an_issued_key_at_use_as_expired() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(app.get("/v1/status", Some(&old)).await.status(), 200);
 }
+
+backend_tests!(
+    owners_set_the_policy_on_the_settings_page_and_a_mistake_comes_back_beside_its_field
+);
+async fn owners_set_the_policy_on_the_settings_page_and_a_mistake_comes_back_beside_its_field() {
+    let app = spawn_app().await;
+    let owner = person(&app, "owner@example.com", "owner").await;
+    let member = person(&app, "member@example.com", "member").await;
+    let manager = app.manager_key();
+    let shown = page(&owner.client, &app, "/settings").await;
+    assert!(shown.contains("action=\"/settings/key-policy\""));
+
+    let send = |form: Vec<(&'static str, String)>| {
+        let client = owner.client.clone();
+        let url = format!("{}/settings/key-policy", app.address);
+        let mut all = vec![("csrf", owner.csrf.clone())];
+        all.extend(form);
+        async move { client.post(url).form(&all).send().await.unwrap() }
+    };
+    for (field, value) in [
+        ("max_lifetime_days", "0"),
+        ("max_lifetime_days", "-3"),
+        ("default_expiry_days", "ten"),
+    ] {
+        let res = send(vec![
+            (field, value.to_owned()),
+            ("require_expiry", "on".into()),
+        ])
+        .await;
+        assert_eq!(res.status(), 400, "{field}={value}");
+        let body = res.text().await.unwrap();
+        assert!(
+            body.contains(&format!("aria-describedby=\"{field}-error\"")),
+            "{body}"
+        );
+        assert!(
+            body.contains(&format!("value=\"{value}\"")),
+            "the input is kept"
+        );
+    }
+    let res = send(vec![("allowed_presets", "everything".into())]).await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("id=\"allowed_presets-error\"")
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM key_policies", &[]),
+        0,
+        "nothing stored"
+    );
+
+    let res = member
+        .client
+        .post(format!("{}/settings/key-policy", app.address))
+        .form(&[("csrf", member.csrf.as_str()), ("max_lifetime_days", "30")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "members do not change it");
+
+    let res = send(vec![
+        ("default_expiry_days", "7".into()),
+        ("max_lifetime_days", "30".into()),
+        ("allowed_presets", "generate_only".into()),
+        ("allowed_presets", "read_only".into()),
+    ])
+    .await;
+    assert!(res.status().is_redirection(), "{}", res.status());
+    let (_, body) = app.api("GET", "/policy", &manager, None).await;
+    assert_eq!(
+        body["data"],
+        json!({ "default_expiry_days": 7, "max_lifetime_days": 30, "require_expiry": false,
+                "max_rotation_grace_hours": null,
+                "allowed_presets": ["generate_only", "read_only"], "enforce_on_use": false })
+    );
+    let shown = page(&owner.client, &app, "/settings").await;
+    assert!(
+        shown.contains("value=\"30\""),
+        "the form shows the policy in force"
+    );
+    assert_eq!(policy_notes(&app), 1);
+}

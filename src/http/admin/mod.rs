@@ -12,6 +12,7 @@ mod edit;
 mod form;
 mod generations;
 mod instance;
+mod key_policy;
 mod keys;
 mod log_detail;
 mod logs;
@@ -86,6 +87,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/webhooks/{id}/{action}").post(webhooks::act))
         .service(page("/instance").get(instance::page))
         .service(page("/instance/{what}").post(instance::create))
+        .service(page("/settings/key-policy").post(key_policy::submit))
         .service(page("/settings/{action}").post(settings::change))
         .service(page("/members/{user_id}/{action}").post(members::act))
         .service(page("/logs/export/{format}").get(logs::export))

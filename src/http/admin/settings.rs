@@ -7,16 +7,17 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::form::SentBack;
+use super::key_policy::{PolicyFields, preset_choices};
 use crate::domain::Money;
 use crate::domain::account::Role;
 use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, AdminSession, PrimaryOwnerSession};
 use crate::http::state::AppState;
-use crate::service::ServiceError;
 use crate::service::accounts::{self, Account};
 use crate::service::credits::add_credits;
 use crate::service::sessions::Session;
 use crate::service::settings::{self, LedgerEntry};
+use crate::service::{ServiceError, key_policy};
 
 #[derive(Template)]
 #[template(path = "settings.html")]
@@ -29,6 +30,10 @@ struct SettingsPage<'a> {
     thresholds: Vec<Money>,
     max_thresholds: usize,
     is_primary: bool,
+    /// Owners change the key policy; everyone sees it.
+    can_manage: bool,
+    policy: PolicyFields,
+    presets: Vec<(&'static str, &'static str)>,
     sent: SentBack,
 }
 
@@ -64,18 +69,22 @@ pub fn plan_choices(config: &crate::config::Config) -> Vec<PlanChoice<'_>> {
         .collect()
 }
 
-async fn render(
+/// The page, with `sent` back in error; `typed` is the key policy form as it was sent, if it was.
+pub(super) async fn render(
     session: &AdminSession,
     state: &AppState,
     sent: SentBack,
+    typed: Option<PolicyFields>,
 ) -> Result<HttpResponse, AdminError> {
     let account_id = session.account_id()?;
-    let (account, ledger, thresholds) = state
+    let (account, ledger, thresholds, policy) = state
         .store
         .run(move |db| -> Result<_, ServiceError> {
             let account = accounts::get(&db.read(), &account_id)?;
             let ledger = settings::ledger(db, &account_id, 50)?;
-            Ok((account, ledger, settings::thresholds(db, &account_id)?))
+            let policy = key_policy::get(&db.read(), &account_id)?;
+            let thresholds = settings::thresholds(db, &account_id)?;
+            Ok((account, ledger, thresholds, policy))
         })
         .await?;
     let page = SettingsPage {
@@ -87,6 +96,9 @@ async fn render(
         thresholds,
         max_thresholds: settings::MAX_THRESHOLDS,
         is_primary: session.role().is_some_and(Role::is_primary),
+        can_manage: session.can_manage(),
+        policy: typed.unwrap_or_else(|| PolicyFields::of(&policy)),
+        presets: preset_choices(),
         sent,
     };
     super::render_page_with(page.sent.status(), &page)
@@ -96,7 +108,7 @@ pub async fn page(
     session: AdminSession,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    render(&session, &state, SentBack::none()).await
+    render(&session, &state, SentBack::none(), None).await
 }
 
 #[derive(Deserialize)]
@@ -164,6 +176,14 @@ pub async fn change(
         Ok(()) => Ok(HttpResponse::SeeOther()
             .insert_header((LOCATION, "/settings"))
             .finish()),
-        Err(e) => render(&session, &state, SentBack::refused(form_name, typed, e)?).await,
+        Err(e) => {
+            render(
+                &session,
+                &state,
+                SentBack::refused(form_name, typed, e)?,
+                None,
+            )
+            .await
+        }
     }
 }
