@@ -10,7 +10,7 @@ use crate::domain::usage::Tally;
 use crate::domain::webhook::redact_url;
 use crate::domain::{Money, Timestamp};
 use crate::store::keys::{KeyFilter, KeyNeed, search_keys};
-use crate::store::{Db, activity, credits, key_policy, usage_hourly, webhooks};
+use crate::store::{Db, activity, credits, usage_hourly, webhooks};
 
 /// How many keys, endpoints and activity entries a tile lists before "and N more".
 const LISTED: i64 = 5;
@@ -75,7 +75,7 @@ pub fn dashboard(db: &mut Db, account_id: &str, now: Timestamp) -> Result<Dashbo
         .into_iter()
         .filter(|k| matches!((k.last_used_at, k.rotated_at), (Some(used), Some(at)) if used > at))
         .collect();
-    let policy = key_policy::get(tx, account_id)?;
+    let policy = super::key_policy::get(tx, account_id)?;
     let mut out_of_policy = Vec::new();
     if policy != KeyPolicy::default() {
         for status in [KeyStatus::Active, KeyStatus::Disabled] {

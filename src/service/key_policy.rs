@@ -18,12 +18,42 @@ fn refused(b: Breach) -> ServiceError {
     }
 }
 
-/// The account's policy (no rules when none was set).
+/// The policy in force for the account: its own within the instance's ceiling, or the
+/// instance's default when it has none (no rules when neither was set).
 pub fn get(tx: &Tx<'_>, account_id: &str) -> Result<KeyPolicy, ServiceError> {
-    Ok(store::get(tx, account_id)?)
+    let (own, instance) = store::get(tx, account_id)?;
+    Ok(KeyPolicy::in_force(own, instance))
 }
 
-/// Replaces the account's policy after checking its values, and records the change.
+/// The instance's default and ceiling (no rules when none was set).
+pub fn get_instance(tx: &Tx<'_>) -> Result<KeyPolicy, ServiceError> {
+    Ok(store::get_instance(tx)?.unwrap_or_default())
+}
+
+/// Replaces the instance's default and ceiling (the instance administrator's), and records it.
+pub fn set_instance(
+    db: &mut Db,
+    actor: &Actor,
+    policy: &KeyPolicy,
+    now: Timestamp,
+) -> Result<KeyPolicy, ServiceError> {
+    policy.validate().map_err(refused)?;
+    let tx = db.write()?;
+    store::put_instance(&tx, policy, now)?;
+    let note = Note {
+        account_id: None,
+        category: Category::Account,
+        action: "instance_key_policy_changed",
+        target: None,
+        description: format!("Changed the instance's key policy: {}", describe(policy)),
+    };
+    changes::record(&tx, actor, Change::Note(note), now)?;
+    tx.commit()?;
+    Ok(policy.clone())
+}
+
+/// Replaces the account's policy after checking its values and that it is no looser than the
+/// instance's ceiling, and records the change.
 pub fn set(
     db: &mut Db,
     actor: &Actor,
@@ -34,6 +64,11 @@ pub fn set(
     policy.validate().map_err(refused)?;
     let tx = db.write()?;
     super::accounts::live(&tx, account_id)?;
+    if let Some(ceiling) = store::get_instance(&tx)?
+        && let Some(looser) = policy.looser_than(&ceiling)
+    {
+        return Err(refused(looser));
+    }
     store::put(&tx, account_id, policy, now)?;
     let note = Note {
         account_id: Some(account_id),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::Tx;
 use super::engine::Row;
-use super::{StoreError, ts};
+use super::{StoreError, key_policy, ts};
 use crate::domain::key::policy::KeyPolicy;
 use crate::domain::key::{ApiKey, Switch};
 use crate::domain::{Environment, IpAllowlist, KeyStatus, Region, ScopeSet, Timestamp};
@@ -121,35 +121,24 @@ pub struct AuthAccount {
 
 pub fn find_for_auth(tx: &Tx<'_>, key_hash: &str) -> Result<Option<AuthRecord>, StoreError> {
     let sql = format!(
-        "SELECT {KEY_COLUMNS}, a.region, a.plan, a.deleted_at IS NULL, a.id IS NOT NULL,
-                p.default_expiry_days, p.max_lifetime_days, p.require_expiry,
-                p.max_rotation_grace_hours, p.allowed_presets, p.enforce_on_use
+        "SELECT {KEY_COLUMNS}, a.region, a.plan, a.deleted_at IS NULL, a.id IS NOT NULL, {}, {}
          FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id
               LEFT JOIN key_policies p ON p.account_id = k.account_id
-         WHERE k.key_hash = ?1"
+              LEFT JOIN instance_key_policy i ON i.id = 1
+         WHERE k.key_hash = ?1",
+        key_policy::columns("p"),
+        key_policy::columns("i")
     );
     tx.query_opt(&sql, &[&key_hash], |r| {
         let key = key_from_row(r)?;
         let exists: bool = r.get(22)?;
         let account = if exists {
             let region: String = r.get(19)?;
-            let enforced: Option<bool> = r.get(28)?;
-            let out_of_policy = if enforced == Some(true) {
-                let presets: Option<String> = r.get(27)?;
-                let policy = KeyPolicy {
-                    default_expiry_days: r.get(23)?,
-                    max_lifetime_days: r.get(24)?,
-                    require_expiry: r.get(25)?,
-                    max_rotation_grace_hours: r.get(26)?,
-                    allowed_presets: KeyPolicy::presets_from_stored(presets.as_deref()),
-                    enforce_on_use: true,
-                };
-                policy
+            let policy = KeyPolicy::in_force(key_policy::read(r, 23)?, key_policy::read(r, 29)?);
+            let out_of_policy = policy.enforce_on_use
+                && policy
                     .breach_of(key.expires_at, key.created_at, key.scopes)
-                    .is_some()
-            } else {
-                false
-            };
+                    .is_some();
             Some(AuthAccount {
                 region: Region::parse(&region).unwrap_or(Region::Us),
                 plan: r.get(20)?,

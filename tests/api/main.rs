@@ -40,6 +40,7 @@ mod helpers;
 mod jobs;
 mod key_page;
 mod key_policy;
+mod key_policy_instance;
 mod keys_cli;
 mod lighthouse;
 mod limits;

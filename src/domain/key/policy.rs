@@ -79,6 +79,111 @@ impl KeyPolicy {
         Ok(())
     }
 
+    /// The first rule of this (an account's) policy that is looser than the instance's
+    /// ceiling, naming its field.
+    pub fn looser_than(&self, ceiling: &KeyPolicy) -> Option<Breach> {
+        let looser = |field: &'static str, own: Option<i64>, max: Option<i64>| match max {
+            Some(max) if own.is_none_or(|v| v > max) => Some(breach(
+                field,
+                format!("{field} must be at most {max}, the instance's key policy"),
+            )),
+            _ => None,
+        };
+        looser(
+            "max_lifetime_days",
+            self.max_lifetime_days,
+            ceiling.max_lifetime_days,
+        )
+        .or_else(|| {
+            looser(
+                "default_expiry_days",
+                self.default_expiry_days.or(ceiling.default_expiry_days),
+                ceiling.max_lifetime_days,
+            )
+        })
+        .or_else(|| {
+            looser(
+                "max_rotation_grace_hours",
+                self.max_rotation_grace_hours,
+                ceiling.max_rotation_grace_hours,
+            )
+        })
+        .or_else(|| {
+            (ceiling.require_expiry && !self.require_expiry).then(|| {
+                breach(
+                    "require_expiry",
+                    "the instance's key policy requires every key to expire".into(),
+                )
+            })
+        })
+        .or_else(|| {
+            let allowed = ceiling.allowed_presets.as_ref()?;
+            let within = self
+                .allowed_presets
+                .as_ref()
+                .is_some_and(|own| own.iter().all(|p| allowed.contains(p)));
+            (!within).then(|| {
+                let ids: Vec<&str> = allowed.iter().map(|p| p.id()).collect();
+                breach(
+                    "allowed_presets",
+                    format!(
+                        "the instance's key policy allows only the presets {}",
+                        ids.join(", ")
+                    ),
+                )
+            })
+        })
+        .or_else(|| {
+            (ceiling.enforce_on_use && !self.enforce_on_use).then(|| {
+                breach(
+                    "enforce_on_use",
+                    "the instance's key policy is enforced on use".into(),
+                )
+            })
+        })
+    }
+
+    /// The policy in force for an account from its own and the instance's, each if set.
+    pub fn in_force(own: Option<KeyPolicy>, instance: Option<KeyPolicy>) -> KeyPolicy {
+        match (own, instance) {
+            (Some(own), Some(ceiling)) => own.within(&ceiling),
+            (own, instance) => own.or(instance).unwrap_or_default(),
+        }
+    }
+
+    /// The policy in force for an account: its own held within the instance's ceiling (the
+    /// stricter of the two for every rule), so a ceiling tightened later holds at once.
+    pub fn within(&self, ceiling: &KeyPolicy) -> KeyPolicy {
+        let min = |a: Option<i64>, b: Option<i64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let max_lifetime_days = min(self.max_lifetime_days, ceiling.max_lifetime_days);
+        let allowed_presets = match (&self.allowed_presets, &ceiling.allowed_presets) {
+            (Some(own), Some(allowed)) => Some(
+                own.iter()
+                    .copied()
+                    .filter(|p| allowed.contains(p))
+                    .collect(),
+            ),
+            (own, allowed) => own.clone().or_else(|| allowed.clone()),
+        };
+        KeyPolicy {
+            default_expiry_days: self
+                .default_expiry_days
+                .or(ceiling.default_expiry_days)
+                .map(|d| max_lifetime_days.map_or(d, |m| d.min(m))),
+            max_lifetime_days,
+            require_expiry: self.require_expiry || ceiling.require_expiry,
+            max_rotation_grace_hours: min(
+                self.max_rotation_grace_hours,
+                ceiling.max_rotation_grace_hours,
+            ),
+            allowed_presets,
+            enforce_on_use: self.enforce_on_use || ceiling.enforce_on_use,
+        }
+    }
+
     /// The expiry a key gets under the policy: the given one, else the default expiry from
     /// `now`; refused when it is missing but required, or more than the longest lifetime after
     /// the key's creation (`created`).

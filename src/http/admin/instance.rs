@@ -7,16 +7,17 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::form::SentBack;
+use super::key_policy::{PolicyFields, preset_choices};
 use super::settings::{PlanChoice, plan_choices};
 use crate::domain::second_factor::Requirement;
 use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, AdminSession};
 use crate::http::state::AppState;
-use crate::service::ServiceError;
 use crate::service::accounts::{self, AccountOverview, CreateAccount, create_account};
 use crate::service::second_factor;
 use crate::service::sessions::Session;
 use crate::service::users::{UserSummary, create_user, list_users};
+use crate::service::{ServiceError, key_policy};
 
 /// Someone created by a form of this page, with the one-time password shown only now.
 pub struct Created {
@@ -39,6 +40,11 @@ struct InstancePage<'a> {
     requirement: Requirement,
     /// What a two-step sign-in form just did.
     notice: Option<String>,
+    /// The instance's key policy, or the form as it was sent back.
+    policy: PolicyFields,
+    presets: Vec<(&'static str, &'static str)>,
+    policy_action: &'static str,
+    can_manage: bool,
 }
 
 impl InstancePage<'_> {
@@ -67,22 +73,25 @@ async fn render(
     created: Option<Created>,
     sent: SentBack,
 ) -> Result<HttpResponse, AdminError> {
-    render_with(session, state, created, sent, None).await
+    render_with(session, state, created, sent, None, None).await
 }
 
-async fn render_with(
+pub(super) async fn render_with(
     session: &Session,
     state: &AppState,
     created: Option<Created>,
     sent: SentBack,
     notice: Option<String>,
+    typed: Option<PolicyFields>,
 ) -> Result<HttpResponse, AdminError> {
     let now = state.clock.now();
-    let (users, accounts, requirement) = state
+    let (users, accounts, requirement, policy) = state
         .store
         .run(move |db| -> Result<_, ServiceError> {
             let overview = accounts::overview(&db.read(), now)?;
-            Ok((list_users(db)?, overview, second_factor::requirement(db)?))
+            let policy = key_policy::get_instance(&db.read())?;
+            let requirement = second_factor::requirement(db)?;
+            Ok((list_users(db)?, overview, requirement, policy))
         })
         .await?;
     let page = InstancePage {
@@ -96,6 +105,10 @@ async fn render_with(
         sent,
         requirement,
         notice,
+        policy: typed.unwrap_or_else(|| PolicyFields::of(&policy)),
+        presets: preset_choices(),
+        policy_action: "/instance/key-policy",
+        can_manage: true,
     };
     super::render_page_with(page.sent.status(), &page)
 }
@@ -250,5 +263,5 @@ async fn two_factor(
             format!("{email} had no second factor; nothing changed.")
         }
     };
-    render_with(session, state, None, SentBack::none(), Some(notice)).await
+    render_with(session, state, None, SentBack::none(), Some(notice), None).await
 }

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::form::SentBack;
 use crate::domain::Preset;
 use crate::domain::key::policy::KeyPolicy;
-use crate::http::session::{AdminError, OwnerSession};
+use crate::http::session::{AdminError, AdminSession, OwnerSession};
 use crate::http::state::AppState;
 use crate::service::{ServiceError, key_policy};
 
@@ -43,6 +43,34 @@ impl PolicyFields {
     /// Whether the preset's box is ticked (none ticked: any preset).
     pub fn allows(&self, id: &&str) -> bool {
         self.presets.iter().any(|p| p == id)
+    }
+
+    /// The form as sent, after its CSRF token is checked. The preset boxes repeat their name, so
+    /// the form is read as pairs.
+    fn read(session: &AdminSession, body: &[u8]) -> Result<PolicyFields, AdminError> {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(body).map_err(|_| AdminError::Csrf)?;
+        let field = |name: &str| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        session.check_csrf(&field("csrf"))?;
+        Ok(PolicyFields {
+            default_expiry_days: field("default_expiry_days"),
+            max_lifetime_days: field("max_lifetime_days"),
+            max_rotation_grace_hours: field("max_rotation_grace_hours"),
+            require_expiry: field("require_expiry") == "on",
+            enforce_on_use: field("enforce_on_use") == "on",
+            presets: pairs
+                .iter()
+                .filter(|(n, _)| n == "allowed_presets")
+                .map(|(_, v)| v.clone())
+                .collect(),
+        })
     }
 
     /// The typed values, as the sent-back form keeps them.
@@ -101,30 +129,7 @@ pub async fn submit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
     let (session, account) = (owner.session, owner.account_id);
-    // The preset boxes repeat their name, so the form is read as pairs.
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(&body).map_err(|_| AdminError::Csrf)?;
-    let field = |name: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    session.check_csrf(&field("csrf"))?;
-    let fields = PolicyFields {
-        default_expiry_days: field("default_expiry_days"),
-        max_lifetime_days: field("max_lifetime_days"),
-        max_rotation_grace_hours: field("max_rotation_grace_hours"),
-        require_expiry: field("require_expiry") == "on",
-        enforce_on_use: field("enforce_on_use") == "on",
-        presets: pairs
-            .iter()
-            .filter(|(n, _)| n == "allowed_presets")
-            .map(|(_, v)| v.clone())
-            .collect(),
-    };
+    let fields = PolicyFields::read(&session, &body)?;
     let actor = session.actor(&req, &state);
     let now = state.clock.now();
     let asked = fields.policy();
@@ -146,6 +151,43 @@ pub async fn submit(
         Err(e) => {
             let sent = SentBack::refused("policy", fields.typed(), e)?;
             super::settings::render(&session, &state, sent, Some(fields)).await
+        }
+    }
+}
+
+/// The instance's default and ceiling, from the instance page (docs/admin.md, "Instance").
+pub async fn submit_instance(
+    req: HttpRequest,
+    session: AdminSession,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    if !session.0.is_instance_admin {
+        return Err(AdminError::Forbidden(
+            "Only the instance administrator can open the Instance page.".into(),
+        ));
+    }
+    let fields = PolicyFields::read(&session, &body)?;
+    let actor = session.actor(&req, &state);
+    let now = state.clock.now();
+    let result = match fields.policy() {
+        Ok(policy) => {
+            state
+                .store
+                .run(move |c| {
+                    Ok::<_, ServiceError>(key_policy::set_instance(c, &actor, &policy, now))
+                })
+                .await?
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(HttpResponse::SeeOther()
+            .insert_header((LOCATION, "/instance#key-policy"))
+            .finish()),
+        Err(e) => {
+            let sent = SentBack::refused("policy", fields.typed(), e)?;
+            super::instance::render_with(&session.0, &state, None, sent, None, Some(fields)).await
         }
     }
 }

@@ -86,6 +86,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/webhooks/{id}").get(webhooks::show))
         .service(page("/webhooks/{id}/{action}").post(webhooks::act))
         .service(page("/instance").get(instance::page))
+        .service(page("/instance/key-policy").post(key_policy::submit_instance))
         .service(page("/instance/{what}").post(instance::create))
         .service(page("/settings/key-policy").post(key_policy::submit))
         .service(page("/settings/{action}").post(settings::change))

@@ -34,6 +34,7 @@ struct SettingsPage<'a> {
     can_manage: bool,
     policy: PolicyFields,
     presets: Vec<(&'static str, &'static str)>,
+    policy_action: &'static str,
     sent: SentBack,
 }
 
@@ -99,6 +100,7 @@ pub(super) async fn render(
         can_manage: session.can_manage(),
         policy: typed.unwrap_or_else(|| PolicyFields::of(&policy)),
         presets: preset_choices(),
+        policy_action: "/settings/key-policy",
         sent,
     };
     super::render_page_with(page.sent.status(), &page)

@@ -329,6 +329,20 @@ pub(super) const TABLES: &[Table] = &[
         ],
         "account_id",
     ),
+    table(
+        "instance_key_policy",
+        &[
+            "id",
+            "default_expiry_days",
+            "max_lifetime_days",
+            "require_expiry",
+            "max_rotation_grace_hours",
+            "allowed_presets",
+            "enforce_on_use",
+            "updated_at",
+        ],
+        "id",
+    ),
     table("nodes", &["id", "started_at", "lease_until"], "id"),
     table(
         "generations",
