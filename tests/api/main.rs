@@ -12,6 +12,7 @@ mod admin_logs;
 mod admin_members;
 mod admin_pages;
 mod architecture;
+mod audit_export;
 mod bad_input;
 mod bench_seed;
 mod browser;
