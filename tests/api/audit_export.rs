@@ -297,3 +297,33 @@ async fn a_changed_removed_or_moved_line_is_reported_at_its_place() {
         report.stderr
     );
 }
+
+backend_tests!(keys_that_read_the_activity_with_keys_read_keep_reading_it);
+async fn keys_that_read_the_activity_with_keys_read_keep_reading_it() {
+    let app = spawn_app().await;
+    let (reader, secret) = app.create_key(&["--scopes", "keys:read"]);
+    let (both, _) = app.create_key(&["--scopes", "keys:read,activity:read"]);
+    let (other, _) = app.create_key(&["--scopes", "account:read"]);
+    let step = match app.db().backend() {
+        crate::backend::Backend::Sqlite => {
+            include_str!("../../src/store/sql/0018_audit_stream.sql")
+        }
+        crate::backend::Backend::Postgres => {
+            include_str!("../../src/store/sql/postgres/0011_audit_stream.sql")
+        }
+    };
+    app.db().execute_batch(step).unwrap();
+    let scopes = |id: &str| -> String {
+        app.db()
+            .query_row("SELECT scopes FROM api_keys WHERE id = ?1", &[&id], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+    assert_eq!(scopes(&reader), "keys:read,activity:read");
+    assert_eq!(scopes(&both), "keys:read,activity:read");
+    assert_eq!(scopes(&other), "account:read");
+    // Scopes are read when a key is looked up, so the key reads the activity log from now on.
+    let (status, _) = app.api("GET", "/activity", &secret, None).await;
+    assert_eq!(status, 200);
+}

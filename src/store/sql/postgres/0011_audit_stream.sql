@@ -1,0 +1,5 @@
+-- `activity:read` for the keys that read the activity log with `keys:read`: see the SQLite
+-- step 0018_audit_stream.sql.
+UPDATE api_keys SET scopes = scopes || ',activity:read'
+ WHERE ',' || scopes || ',' LIKE '%,keys:read,%'
+   AND ',' || scopes || ',' NOT LIKE '%,activity:read,%';
