@@ -13,6 +13,7 @@ mod admin_members;
 mod admin_pages;
 mod architecture;
 mod audit_export;
+mod audit_syslog;
 mod bad_input;
 mod bench_seed;
 mod browser;
