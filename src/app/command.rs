@@ -38,9 +38,16 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// `tidegate serve`, the default.
+/// `tidegate serve`, the default. A configuration found unusable at start-up (an address that
+/// does not resolve, a client that cannot be built) exits with 2, like one that does not load.
 fn serve(ctx: Context) -> Result<(), CliError> {
-    run_server(ctx).map_err(|e| CliError::new(e.to_string()))
+    run_server(ctx).map_err(|e| CliError {
+        exit_code: match e {
+            super::AppError::Config(_) | super::AppError::Settings(_) => 2,
+            _ => 1,
+        },
+        message: e.to_string(),
+    })
 }
 
 fn run_server(ctx: Context) -> Result<(), super::AppError> {

@@ -25,6 +25,7 @@ use crate::http::state::AppState;
 use crate::jobs::deliverer::Deliverer;
 use crate::jobs::generation::{self as workers, WorkQueue};
 use crate::jobs::node::NodeLease;
+use crate::jobs::syslog::Streamer;
 use crate::jobs::{JobContext, JobError, Scheduler};
 use crate::service::MediaStore;
 use crate::service::ServiceError;
@@ -65,6 +66,8 @@ pub struct Application {
     log_thread: RequestLogThread,
     scheduler: Scheduler,
     deliverer: Deliverer,
+    /// Streaming the activity log to syslog, when configured; stops when dropped.
+    syslog: Option<Streamer>,
     lease: NodeLease,
     queue: Arc<WorkQueue>,
     state: web::Data<AppState>,
@@ -190,6 +193,12 @@ impl Application {
             state.config.webhooks.clone(),
         )
         .map_err(AppError::Config)?;
+        let syslog = Streamer::start(
+            state.store.clone(),
+            state.clock.clone(),
+            &state.config.audit.syslog,
+        )
+        .map_err(AppError::Config)?;
 
         let server_config = state.config.server.clone();
         let app_state = state.clone();
@@ -217,6 +226,7 @@ impl Application {
             log_thread,
             scheduler,
             deliverer,
+            syslog,
             lease,
             queue,
             state,
@@ -273,6 +283,7 @@ impl Application {
         self.scheduler.shutdown().await;
         // What this node leaves queued, the others take over at once.
         self.lease.stop().await;
+        drop(self.syslog);
         // Every request has been answered (each waited for its commit); flush what is left.
         let log_thread = self.log_thread;
         tokio::task::spawn_blocking(move || log_thread.shutdown())

@@ -121,12 +121,6 @@ pub enum CreditsCommand {
     },
 }
 
-#[derive(Subcommand)]
-pub enum AuditCommand {
-    /// Walk the hash-chained activity log and report the first broken link.
-    Verify,
-}
-
 pub fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
     let store = open_store(&ctx.config)?;
     let mut db = store.db()?;

@@ -1,17 +1,16 @@
-//! `tidegate backup`, `check` and `audit verify`: a consistent copy of the store (with its
+//! `tidegate backup` and `check`: a consistent copy of the store (with its
 //! generated media, if asked), and the checks that a store or a copy is whole.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::admin::AuditCommand;
 use super::{CliError, Context, open_store, print_json};
 use crate::config::Backend;
 use crate::service::MediaStore;
-use crate::service::check::{describe_break, run_checks};
+use crate::service::check::run_checks;
 use crate::store::copy::postgres_to_sqlite_file;
-use crate::store::{Db, activity, backup_to, open_read_only};
-use crate::wire::admin::{BackupOut, ChainOut, CopiedOut, MediaOut};
+use crate::store::{Db, backup_to, open_read_only};
+use crate::wire::admin::{BackupOut, CopiedOut, MediaOut};
 
 /// Where a backup goes: one SQLite file, or a data directory with the media beside it.
 pub enum Target {
@@ -107,7 +106,7 @@ pub fn backup(ctx: &Context, target: Target) -> Result<(), CliError> {
 
 /// The store a check reads: FILE (a SQLite file), else the configured one; how to name it; and
 /// the media directory beside it, if there is one to check.
-fn store_to_check(
+pub(super) fn store_to_check(
     ctx: &Context,
     file: Option<PathBuf>,
 ) -> Result<(Db, String, Option<MediaStore>), CliError> {
@@ -158,27 +157,5 @@ pub fn check(ctx: &Context, file: Option<PathBuf>) -> Result<(), CliError> {
         Ok(())
     } else {
         Err(CliError::new(format!("{name} failed its checks")))
-    }
-}
-
-pub fn audit(ctx: &Context, cmd: AuditCommand) -> Result<(), CliError> {
-    let AuditCommand::Verify = cmd;
-    let (mut db, _, _) = store_to_check(ctx, None)?;
-    let (rows, broken) = activity::verify(&db.read())?;
-    if ctx.json {
-        print_json(&ChainOut {
-            rows,
-            intact: broken.is_none(),
-            first_break: broken.as_ref().map(describe_break),
-        });
-    } else if broken.is_none() {
-        out!("Activity chain intact: {rows} rows");
-    }
-    match broken {
-        None => Ok(()),
-        Some(b) => Err(CliError::new(format!(
-            "activity chain broken: {}",
-            describe_break(&b)
-        ))),
     }
 }

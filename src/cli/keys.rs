@@ -30,7 +30,7 @@ pub enum KeysCommand {
         preset: Option<String>,
         /// Comma-separated scopes instead of a preset, e.g. account:read,generation:read
         /// (generation:write, generation:read, generation:delete, account:read, health:read,
-        /// library:read, keys:read, keys:write, webhooks:read, webhooks:write).
+        /// library:read, keys:read, keys:write, webhooks:read, webhooks:write, activity:read).
         #[arg(long, value_delimiter = ',')]
         scopes: Option<Vec<String>>,
         /// Comma-separated IP addresses or CIDR blocks allowed to use the key (default: every

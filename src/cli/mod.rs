@@ -12,6 +12,7 @@ macro_rules! out {
 
 mod accounts;
 mod admin;
+mod audit;
 mod backup;
 mod bench;
 mod flags;
@@ -102,7 +103,7 @@ pub enum Command {
     },
     /// The activity audit trail.
     #[command(subcommand)]
-    Audit(admin::AuditCommand),
+    Audit(audit::AuditCommand),
     /// Run one maintenance job now: expire-rotated-keys, warn-expiring-keys,
     /// purge-request-logs, purge-idempotency-keys or fail-stuck-generations.
     RunJob {
@@ -231,7 +232,7 @@ pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
         ),
         Command::Check { file } => backup::check(ctx, file),
         Command::MigrateStore { to, from } => migrate::run(ctx, to, from),
-        Command::Audit(cmd) => backup::audit(ctx, cmd),
+        Command::Audit(cmd) => audit::run(ctx, cmd),
         Command::RunJob { name } => admin::run_job(ctx, &name),
         Command::BenchSeed {
             account,

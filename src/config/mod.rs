@@ -10,7 +10,8 @@ use figment::providers::{Env, Format, Toml};
 mod sections;
 
 pub use sections::{
-    Backend, Config, JobsConfig, LogFormat, OidcConfig, PlanConfig, TelemetryConfig, WebhooksConfig,
+    Backend, Config, JobsConfig, LogFormat, OidcConfig, PlanConfig, SyslogConfig, TelemetryConfig,
+    WebhooksConfig,
 };
 
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -169,6 +170,7 @@ impl Config {
                 "limits must be at least 1".into(),
             );
         }
+        self.validate_syslog()?;
         self.validate_oidc()?;
         if self.logs.retention_days == 0 {
             return invalid("logs.retention_days", "must be at least 1".into());
@@ -181,6 +183,27 @@ impl Config {
                 "jobs.expiry_warning_days",
                 "must be between 1 and 3650".into(),
             );
+        }
+        Ok(())
+    }
+
+    fn validate_syslog(&self) -> Result<(), ConfigError> {
+        let syslog = &self.audit.syslog;
+        let invalid = |key, message: String| Err(ConfigError::Invalid { key, message });
+        if syslog.facility > 23 {
+            return invalid("audit.syslog.facility", "must be 0-23".into());
+        }
+        if syslog.app_name.is_empty()
+            || syslog.app_name.len() > 48
+            || !syslog.app_name.bytes().all(|b| (33..=126).contains(&b))
+        {
+            return invalid(
+                "audit.syslog.app_name",
+                "must be 1-48 printable ASCII characters without spaces".into(),
+            );
+        }
+        if !(1..=3600).contains(&syslog.max_retry_seconds) {
+            return invalid("audit.syslog.max_retry_seconds", "must be 1-3600".into());
         }
         Ok(())
     }

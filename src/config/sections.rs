@@ -19,6 +19,7 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub generation: GenerationConfig,
     pub webhooks: WebhooksConfig,
+    pub audit: AuditConfig,
     pub telemetry: TelemetryConfig,
     pub plans: BTreeMap<String, PlanConfig>,
 }
@@ -207,4 +208,36 @@ pub struct PlanConfig {
     pub requests_per_minute: Option<u32>,
     pub requests_per_day: Option<u32>,
     pub max_in_flight: Option<u32>,
+}
+
+/// Where the activity log goes besides the store.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    pub syslog: SyslogConfig,
+}
+
+/// Streaming every new activity entry to a syslog receiver (docs/operator.md, "Audit
+/// streaming"); an empty address turns it off.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogConfig {
+    /// host:port of a receiver of RFC 5424 over TCP (RFC 6587 octet counting).
+    pub address: String,
+    pub tls: bool,
+    /// PEM certificates to verify the receiver with instead of the system's roots.
+    pub ca_file: String,
+    pub app_name: String,
+    /// The syslog facility, 0-23 (13: log audit).
+    pub facility: u8,
+    /// Longest wait between two attempts to reach the receiver.
+    pub max_retry_seconds: u64,
+}
+
+impl SyslogConfig {
+    /// The receiver's address, when streaming is on.
+    pub fn address(&self) -> Option<&str> {
+        let address = self.address.trim();
+        (!address.is_empty()).then_some(address)
+    }
 }

@@ -14,10 +14,11 @@ pub enum Scope {
     KeysWrite,
     WebhooksRead,
     WebhooksWrite,
+    ActivityRead,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 10] = [
+    pub const ALL: [Scope; 11] = [
         Scope::GenerationWrite,
         Scope::GenerationRead,
         Scope::GenerationDelete,
@@ -28,6 +29,7 @@ impl Scope {
         Scope::KeysWrite,
         Scope::WebhooksRead,
         Scope::WebhooksWrite,
+        Scope::ActivityRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +44,7 @@ impl Scope {
             Scope::KeysWrite => "keys:write",
             Scope::WebhooksRead => "webhooks:read",
             Scope::WebhooksWrite => "webhooks:write",
+            Scope::ActivityRead => "activity:read",
         }
     }
 
@@ -190,9 +193,13 @@ impl Preset {
                 ScopeSet::of(&[GenerationRead, AccountRead, HealthRead, LibraryRead])
             }
             Preset::MonitorOnly => ScopeSet::of(&[HealthRead, LibraryRead]),
-            Preset::KeyManagement => {
-                ScopeSet::of(&[KeysRead, KeysWrite, WebhooksRead, WebhooksWrite])
-            }
+            Preset::KeyManagement => ScopeSet::of(&[
+                KeysRead,
+                KeysWrite,
+                WebhooksRead,
+                WebhooksWrite,
+                ActivityRead,
+            ]),
         }
     }
 }

@@ -6,6 +6,7 @@ pub(crate) mod deliverer;
 pub(crate) mod generation;
 pub(crate) mod node;
 mod scheduler;
+pub(crate) mod syslog;
 
 pub use scheduler::{Scheduler, validate_schedules};
 

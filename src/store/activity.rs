@@ -91,6 +91,23 @@ fn from_row(r: &Row<'_>) -> Result<ActivityEntry, StoreError> {
     })
 }
 
+/// Which entries a reading of the activity log covers: one account's or every one, and within
+/// them one category, one actor and a time range (`since` included, `until` not).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ActivityFilter<'a> {
+    pub account_id: Option<&'a str>,
+    pub category: Option<&'a str>,
+    pub actor: Option<&'a str>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+}
+
+const FILTER: &str = "(CAST(?1 AS TEXT) IS NULL OR account_id = ?1)
+     AND (CAST(?2 AS TEXT) IS NULL OR category = ?2)
+     AND (CAST(?3 AS TEXT) IS NULL OR actor = ?3)
+     AND (CAST(?4 AS BIGINT) IS NULL OR created_at >= ?4)
+     AND (CAST(?5 AS BIGINT) IS NULL OR created_at < ?5)";
+
 /// An account's activity, newest first, before the row id `before` when given, limited to
 /// one category (`apikey`, `member`, `credits`, `auth`, …) when given.
 pub fn list_in_category(
@@ -100,11 +117,85 @@ pub fn list_in_category(
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<ActivityEntry>, StoreError> {
+    let filter = ActivityFilter {
+        account_id: Some(account_id),
+        category,
+        ..ActivityFilter::default()
+    };
+    search(tx, &filter, before, limit)
+}
+
+/// The entries `f` covers, newest first, before the row id `before` when given.
+pub fn search(
+    tx: &Tx<'_>,
+    f: &ActivityFilter<'_>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ActivityEntry>, StoreError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM activity WHERE account_id = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR id < ?2)
-         AND (CAST(?4 AS TEXT) IS NULL OR category = ?4) ORDER BY id DESC LIMIT ?3"
+        "SELECT {COLUMNS} FROM activity WHERE {FILTER}
+         AND (CAST(?6 AS BIGINT) IS NULL OR id < ?6) ORDER BY id DESC LIMIT ?7"
     );
-    tx.query_all(&sql, &[&account_id, &before, &limit, &category], from_row)
+    let (since, until) = (f.since.map(|t| t.0), f.until.map(|t| t.0));
+    tx.query_all(
+        &sql,
+        &[
+            &f.account_id,
+            &f.category,
+            &f.actor,
+            &since,
+            &until,
+            &before,
+            &limit,
+        ],
+        from_row,
+    )
+}
+
+/// The entries `f` covers in the chain's order (oldest first), after the row id `after` when
+/// given: one batch of an export.
+pub fn chain_batch(
+    tx: &Tx<'_>,
+    f: &ActivityFilter<'_>,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ActivityEntry>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM activity WHERE {FILTER}
+         AND (CAST(?6 AS BIGINT) IS NULL OR id > ?6) ORDER BY id LIMIT ?7"
+    );
+    let (since, until) = (f.since.map(|t| t.0), f.until.map(|t| t.0));
+    tx.query_all(
+        &sql,
+        &[
+            &f.account_id,
+            &f.category,
+            &f.actor,
+            &since,
+            &until,
+            &after,
+            &limit,
+        ],
+        from_row,
+    )
+}
+
+/// The hash `entry`'s fields and its recorded previous hash give: equal to its `hash` when the
+/// entry is as it was written.
+pub fn recomputed_hash(entry: &ActivityEntry) -> String {
+    chain_hash(
+        &entry.prev_hash,
+        &NewActivity {
+            account_id: entry.account_id.as_deref(),
+            actor: &entry.actor,
+            category: &entry.category,
+            action: &entry.action,
+            target: entry.target.as_deref(),
+            description: &entry.description,
+            ip_hash: entry.ip_hash.as_deref(),
+            created_at: entry.created_at,
+        },
+    )
 }
 
 /// Walks the whole chain in order; returns the rows checked and the first break.

@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("sql/0014_auth_limits.sql"),
     include_str!("sql/0015_oidc.sql"),
     include_str!("sql/0016_key_policy.sql"),
+    include_str!("sql/0018_audit_stream.sql"),
 ];
 
 pub const POSTGRES_MIGRATIONS: &[&str] = &[
@@ -36,6 +37,7 @@ pub const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("sql/postgres/0007_auth_limits.sql"),
     include_str!("sql/postgres/0008_oidc.sql"),
     include_str!("sql/postgres/0009_key_policy.sql"),
+    include_str!("sql/postgres/0011_audit_stream.sql"),
 ];
 
 /// The session-level advisory lock a PostgreSQL node holds while it migrates, so nodes that

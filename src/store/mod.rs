@@ -3,6 +3,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod activity;
+pub(crate) mod audit_stream;
 pub(crate) mod auth_limits;
 pub(crate) mod busy;
 pub(crate) mod check;

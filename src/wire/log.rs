@@ -1,9 +1,10 @@
 //! The request log and the activity log on the wire: as JSON, and the request log as CSV.
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Environment, Region, Time};
+use crate::domain::Timestamp;
 use crate::domain::log::{ActivityEntry, LogEntry};
 
 /// One request of a key.
@@ -76,6 +77,8 @@ pub struct LogPageOut {
 #[derive(Clone, Debug, Serialize, JsonSchema)]
 #[schemars(rename = "ActivityEntry")]
 pub struct ActivityOut {
+    /// The entry's sequence number in the activity log (of every account, so a page of one
+    /// account's entries has gaps); pass the last one as `cursor` for older entries.
     pub id: i64,
     /// Who made it, e.g. `user:ada@example.com`, `key:bye_AbCd1`, `cli` or `system`.
     pub actor: String,
@@ -84,7 +87,13 @@ pub struct ActivityOut {
     pub target: Option<String>,
     pub description: String,
     pub created_at: Time,
-    /// This entry's link in the activity log's hash chain.
+    /// The hash of the entry before it in the activity log (of any account), which this
+    /// entry's hash covers; 64 zeros for the first entry.
+    #[schemars(pattern(r"^[0-9a-f]{64}$"))]
+    pub prev_hash: String,
+    /// This entry's link in the activity log's hash chain: SHA-256 over its fields and
+    /// `prev_hash`.
+    #[schemars(pattern(r"^[0-9a-f]{64}$"))]
     pub hash: String,
 }
 
@@ -98,6 +107,7 @@ impl ActivityOut {
             target: a.target.clone(),
             description: a.description.clone(),
             created_at: Time(a.created_at),
+            prev_hash: a.prev_hash.clone(),
             hash: a.hash.clone(),
         }
     }
@@ -109,6 +119,71 @@ pub struct ActivityPageOut {
     pub activity: Vec<ActivityOut>,
     /// Pass as `cursor` for the next page; `null` on the last one.
     pub next_cursor: Option<i64>,
+}
+
+/// One line of an activity export (JSON Lines): every field the entry's hash covers, so that
+/// `tidegate audit verify --file` can recompute it offline.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityLine {
+    pub id: i64,
+    pub account_id: Option<String>,
+    pub actor: String,
+    pub category: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub description: String,
+    /// The keyed hash of the address the change came from.
+    pub ip_hash: Option<String>,
+    /// RFC 3339 with milliseconds, as the hash covers them.
+    pub created_at: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl ActivityLine {
+    pub fn of(a: &ActivityEntry) -> ActivityLine {
+        ActivityLine {
+            id: a.id,
+            account_id: a.account_id.clone(),
+            actor: a.actor.clone(),
+            category: a.category.clone(),
+            action: a.action.clone(),
+            target: a.target.clone(),
+            description: a.description.clone(),
+            ip_hash: a.ip_hash.clone(),
+            created_at: a.created_at.to_rfc3339(),
+            prev_hash: a.prev_hash.clone(),
+            hash: a.hash.clone(),
+        }
+    }
+
+    /// The line as JSON, with its line end.
+    pub fn to_jsonl(a: &ActivityEntry) -> String {
+        let mut line = serde_json::to_string(&ActivityLine::of(a)).unwrap_or_default();
+        line.push('\n');
+        line
+    }
+
+    /// Reads one line of an export; `Err` says why it is not an entry.
+    pub fn parse(text: &str) -> Result<ActivityEntry, String> {
+        let line: ActivityLine = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let created_at = Timestamp::parse(&line.created_at)
+            .ok_or_else(|| format!("created_at {:?} is not an RFC 3339 time", line.created_at))?;
+        Ok(ActivityEntry {
+            id: line.id,
+            account_id: line.account_id,
+            actor: line.actor,
+            category: line.category,
+            action: line.action,
+            target: line.target,
+            description: line.description,
+            ip_hash: line.ip_hash,
+            created_at,
+            prev_hash: line.prev_hash,
+            hash: line.hash,
+        })
+    }
 }
 
 const CSV_HEADER: [&str; 17] = [

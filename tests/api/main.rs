@@ -12,6 +12,8 @@ mod admin_logs;
 mod admin_members;
 mod admin_pages;
 mod architecture;
+mod audit_export;
+mod audit_syslog;
 mod bad_input;
 mod bench_seed;
 mod browser;

@@ -20,7 +20,7 @@ async fn keys_are_created_with_every_preset_and_custom_scopes_and_shown_once() {
         ("generate_only", 3),
         ("read_only", 4),
         ("monitor_only", 2),
-        ("key_management", 4),
+        ("key_management", 5),
     ];
     for (preset, scopes) in presets {
         let key = create(&app, &manager, json!({ "name": preset, "preset": preset })).await;

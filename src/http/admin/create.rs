@@ -15,7 +15,7 @@ use crate::service::keys::{CreateKey, ScopeChoice, create_key};
 use crate::service::sessions::Session;
 
 /// The custom grid: resources against read / write / delete; `None` where no such scope exists.
-pub const GRID: [(&str, [Option<Scope>; 3]); 6] = [
+pub const GRID: [(&str, [Option<Scope>; 3]); 7] = [
     (
         "Generation",
         [
@@ -35,6 +35,7 @@ pub const GRID: [(&str, [Option<Scope>; 3]); 6] = [
         "Webhooks",
         [Some(Scope::WebhooksRead), Some(Scope::WebhooksWrite), None],
     ),
+    ("Activity", [Some(Scope::ActivityRead), None, None]),
 ];
 
 pub struct PresetChoice {
@@ -68,7 +69,7 @@ struct NewKeyPage<'a> {
     assets: &'a Assets,
     session: &'a Session,
     presets: Vec<PresetChoice>,
-    grid: &'a [(&'static str, [Option<Scope>; 3]); 6],
+    grid: &'a [(&'static str, [Option<Scope>; 3]); 7],
     typed: &'a Typed,
     error_field: &'a str,
     error: &'a str,

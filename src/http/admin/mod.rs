@@ -78,6 +78,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/generations").get(generations::list))
         .service(page("/generations/{id}").get(generations::show))
         .service(page("/activity").get(activity::page))
+        .service(page("/activity/export").get(activity::export))
         .service(page("/usage").get(usage::page))
         .service(page("/members").get(members::page))
         .service(page("/settings").get(settings::page))

@@ -79,13 +79,16 @@ impl FromRequest for ApiPrincipal {
     }
 }
 
-/// What the request needs: reading or changing keys (and logs), or webhooks.
+/// What the request needs: reading or changing keys (and logs), webhooks, or reading activity.
 fn required_scope(req: &HttpRequest) -> Scope {
     scope_for(req.path(), req.method())
 }
 
 /// The scope a request to `path` with `method` needs, whether or not it is an operation.
 pub fn scope_for(path: &str, method: &Method) -> Scope {
+    if path == "/api/v1/activity" || path.starts_with("/api/v1/activity/") {
+        return Scope::ActivityRead;
+    }
     let webhooks = path.starts_with("/api/v1/webhooks");
     match (webhooks, method == Method::GET) {
         (false, true) => Scope::KeysRead,

@@ -4,14 +4,16 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::extract::Params;
 use super::operations::{
-    self, ACTIVITY_CURSOR, ACTIVITY_LIMIT, LOG_CURSOR, LOG_ERROR_CODE, LOG_FORMAT, LOG_KEY,
-    LOG_LIMIT, LOG_SINCE, LOG_STATUS, LOG_UNTIL,
+    self, ACTIVITY_ACTOR, ACTIVITY_CATEGORY, ACTIVITY_CURSOR, ACTIVITY_LIMIT, ACTIVITY_SINCE,
+    ACTIVITY_UNTIL, LOG_CURSOR, LOG_ERROR_CODE, LOG_FORMAT, LOG_KEY, LOG_LIMIT, LOG_SINCE,
+    LOG_STATUS, LOG_UNTIL,
 };
 use super::{ApiPrincipal, reply};
 use crate::domain::Timestamp;
+use crate::domain::log::Category;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
-use crate::service::activity;
+use crate::service::activity::{self, ActivityFilter};
 use crate::service::logs::{self, LogFilter, StatusFilter};
 use crate::wire::log::{ActivityOut, ActivityPageOut, LogOut, LogPageOut, to_csv};
 
@@ -32,20 +34,10 @@ pub async fn logs(
             })
         })
         .transpose()?;
-    let time = |name: &'static str| {
-        params
-            .get(name)
-            .map(|s| {
-                Timestamp::parse(s).ok_or_else(|| {
-                    ApiError::invalid(
-                        name,
-                        format!("{name} must be an RFC 3339 time or a YYYY-MM-DD date"),
-                    )
-                })
-            })
-            .transpose()
-    };
-    let (since, until) = (time(LOG_SINCE.name)?, time(LOG_UNTIL.name)?);
+    let (since, until) = (
+        time(&params, LOG_SINCE.name)?,
+        time(&params, LOG_UNTIL.name)?,
+    );
     let limit = params.whole(&LOG_LIMIT)?;
     let cursor = params.cursor(&LOG_CURSOR)?;
     let csv = match params.get(LOG_FORMAT.name) {
@@ -109,10 +101,40 @@ pub async fn activity(
     let params = Params::parse(&req, operations::ACTIVITY)?;
     let limit = params.whole(&ACTIVITY_LIMIT)?;
     let cursor = params.cursor(&ACTIVITY_CURSOR)?;
+    let (since, until) = (
+        time(&params, ACTIVITY_SINCE.name)?,
+        time(&params, ACTIVITY_UNTIL.name)?,
+    );
     let account = p.account_id().to_owned();
+    let category = params
+        .get(ACTIVITY_CATEGORY.name)
+        .map(|given| {
+            Category::ALL
+                .into_iter()
+                .find(|c| c.as_str() == given)
+                .map(|c| c.as_str().to_owned())
+                .ok_or_else(|| {
+                    let names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+                    ApiError::invalid(
+                        "category",
+                        format!("category must be one of {}", names.join(", ")),
+                    )
+                })
+        })
+        .transpose()?;
+    let actor = params.get(ACTIVITY_ACTOR.name).map(str::to_owned);
     let rows = state
         .store
-        .run(move |db| activity::list(&db.read(), &account, None, cursor, limit))
+        .run(move |db| {
+            let filter = ActivityFilter {
+                account_id: Some(&account),
+                category: category.as_deref(),
+                actor: actor.as_deref(),
+                since,
+                until,
+            };
+            activity::search(&db.read(), &filter, cursor, limit)
+        })
         .await?;
     let next_cursor = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| r.id))
@@ -127,4 +149,19 @@ pub async fn activity(
         data,
         None,
     ))
+}
+
+/// The time parameter `name`, if given.
+fn time(params: &Params, name: &'static str) -> Result<Option<Timestamp>, ApiError> {
+    params
+        .get(name)
+        .map(|s| {
+            Timestamp::parse(s).ok_or_else(|| {
+                ApiError::invalid(
+                    name,
+                    format!("{name} must be an RFC 3339 time or a YYYY-MM-DD date"),
+                )
+            })
+        })
+        .transpose()
 }

@@ -1,7 +1,8 @@
 //! The management API under /api/v1 (docs/keys.md, "Management API"): the whole API as one
 //! table (`operations`), which also registers the routes and drives the OpenAPI document
 //! (`openapi`). Every request is authenticated by a key with `keys:read` (GET) or `keys:write`
-//! (everything else), or for `/api/v1/webhooks` `webhooks:read` / `webhooks:write`, limited to
+//! (everything else), for `/api/v1/webhooks` `webhooks:read` / `webhooks:write`, for
+//! `/api/v1/activity` `activity:read`, limited to
 //! that key's account, and logged like a /v1 request.
 
 mod extract;

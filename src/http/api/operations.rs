@@ -25,7 +25,7 @@ use super::operation::links::{NEW_ENDPOINT, NEW_KEY, ROTATED_KEY, TEST_SENT};
 pub use super::operation::{Body, Operation, PREFIX, QueryParam, Reply, Value};
 pub use super::params::*;
 use Method as M;
-use Scope::{KeysRead, KeysWrite, WebhooksRead, WebhooksWrite};
+use Scope::{ActivityRead, KeysRead, KeysWrite, WebhooksRead, WebhooksWrite};
 
 const NONE: &[QueryParam] = &[];
 
@@ -320,8 +320,8 @@ pub static OPERATIONS: [Operation; 23] = [
         id: "listActivity",
         method: M::GET,
         path: "/activity",
-        scope: KeysRead,
-        summary: "The account's activity log, newest first",
+        scope: ActivityRead,
+        summary: "The account's activity log, newest first, with its hash-chain fields",
         query: ACTIVITY,
         body: Body::None,
         reply: Reply::Data(schema::<ActivityPageOut>),

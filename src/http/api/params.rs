@@ -3,6 +3,7 @@
 
 use super::operation::{QueryParam, Value, param, whole};
 use crate::domain::key::KeyStatus;
+use crate::domain::log::Category;
 use crate::domain::webhook::DeliveryStatus;
 use crate::service::usage::MAX_DAYS;
 
@@ -14,6 +15,10 @@ fn key_statuses() -> Vec<&'static str> {
 
 fn delivery_statuses() -> Vec<&'static str> {
     DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect()
+}
+
+fn activity_categories() -> Vec<&'static str> {
+    Category::ALL.iter().map(|c| c.as_str()).collect()
 }
 
 fn log_formats() -> Vec<&'static str> {
@@ -58,6 +63,19 @@ pub const LOG_FORMAT: QueryParam = param(
 pub const ACTIVITY_LIMIT: QueryParam = whole("limit", (50, 1, 500), "Entries per page");
 pub const ACTIVITY_CURSOR: QueryParam =
     param("cursor", Value::Cursor, "Only entries older than this");
+pub const ACTIVITY_CATEGORY: QueryParam = param(
+    "category",
+    Value::OneOf(activity_categories, None),
+    "Only entries of this category",
+);
+pub const ACTIVITY_ACTOR: QueryParam = param(
+    "actor",
+    Value::Text,
+    "Only entries made by this actor, e.g. `user:ada@example.com` or `key:bye_AbCd1`",
+);
+pub const ACTIVITY_SINCE: QueryParam =
+    param("since", Value::Time, "Only entries from this time on");
+pub const ACTIVITY_UNTIL: QueryParam = param("until", Value::Time, "Only entries before this time");
 pub const DELIVERY_STATUS: QueryParam = param(
     "status",
     Value::OneOf(delivery_statuses, None),
@@ -79,5 +97,12 @@ pub const LOGS: &[QueryParam] = &[
     LOG_CURSOR,
     LOG_FORMAT,
 ];
-pub const ACTIVITY: &[QueryParam] = &[ACTIVITY_LIMIT, ACTIVITY_CURSOR];
+pub const ACTIVITY: &[QueryParam] = &[
+    ACTIVITY_CATEGORY,
+    ACTIVITY_ACTOR,
+    ACTIVITY_SINCE,
+    ACTIVITY_UNTIL,
+    ACTIVITY_LIMIT,
+    ACTIVITY_CURSOR,
+];
 pub const DELIVERIES: &[QueryParam] = &[DELIVERY_STATUS, DELIVERY_LIMIT, DELIVERY_CURSOR];

@@ -287,6 +287,11 @@ pub(super) const TABLES: &[Table] = &[
         "id_hash",
     ),
     table(
+        "audit_stream",
+        &["id", "last_sent_id", "holder", "lease_until"],
+        "id",
+    ),
+    table(
         "oidc_attempts",
         &[
             "state_hash",
