@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("sql/0013_second_factor.sql"),
     include_str!("sql/0014_auth_limits.sql"),
     include_str!("sql/0015_oidc.sql"),
+    include_str!("sql/0017_notifications.sql"),
 ];
 
 pub const POSTGRES_MIGRATIONS: &[&str] = &[
@@ -34,6 +35,7 @@ pub const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("sql/postgres/0006_second_factor.sql"),
     include_str!("sql/postgres/0007_auth_limits.sql"),
     include_str!("sql/postgres/0008_oidc.sql"),
+    include_str!("sql/postgres/0010_notifications.sql"),
 ];
 
 /// The session-level advisory lock a PostgreSQL node holds while it migrates, so nodes that

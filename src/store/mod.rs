@@ -22,6 +22,7 @@ pub(crate) mod members;
 pub(crate) mod migrations;
 pub(crate) mod nodes;
 pub(crate) mod notices;
+pub(crate) mod notifications;
 pub(crate) mod oidc;
 mod open;
 mod pool;

@@ -44,7 +44,9 @@ async fn a_person_sets_up_two_step_sign_in_and_signs_in_with_a_code() {
     browser.screenshot_views("security-on").await;
     // The administrator's view: who has a factor, the reset, who must have one.
     browser.goto(&format!("{}/instance", app.address)).await;
-    browser.wait_for("Reset two-step sign-in of admin@localhost").await;
+    browser
+        .wait_for("Reset two-step sign-in of admin@localhost")
+        .await;
     browser
         .script("document.getElementById('requirement').scrollIntoView({block: 'end'})")
         .await;

@@ -45,6 +45,7 @@ mod limits;
 mod management;
 mod management_access;
 mod migrate_store;
+mod notifications;
 mod oidc;
 mod oidc_provider;
 mod openapi;

@@ -18,6 +18,10 @@ pub struct KeyEventData {
     pub replaced_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grace_ends_at: Option<String>,
+    /// Expiring: the warning this is, in days before the expiry (`jobs.expiry_warning_days`,
+    /// or 1 for the last day's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning_days: Option<u32>,
 }
 
 /// `generation.*` and `webhook.test`: the generation as it now is.

@@ -50,9 +50,10 @@ pub enum KeyChange<'a> {
     Expired {
         at: Timestamp,
     },
-    /// The scheduler warned that the key expires at `at`.
+    /// The scheduler warned that the key expires at `at`, within `warning_days` days.
     Expiring {
         at: Timestamp,
+        warning_days: u32,
     },
     /// Deleted with its request-log rows.
     Deleted {
@@ -79,7 +80,7 @@ impl KeyChange<'_> {
         let named = format!("API key \"{}\" ({})", key.name, key.prefix);
         let description = match self {
             KeyChange::Expired { .. } => format!("{named} expired"),
-            KeyChange::Expiring { at } => format!("{named} expires at {}", at.to_rfc3339()),
+            KeyChange::Expiring { at, .. } => format!("{named} expires at {}", at.to_rfc3339()),
             _ => {
                 let mut line = format!("{} {named}", capitalised(self.action()));
                 let detail = match self {
@@ -126,12 +127,18 @@ impl KeyChange<'_> {
     /// The event's `webhook_data`.
     pub(super) fn data(&self, key: &KeyRef<'_>, now: Timestamp) -> KeyEventData {
         let time = |t: Option<Timestamp>| Some(t.map(Timestamp::to_rfc3339));
+        let warning_days = match self {
+            KeyChange::Expiring { warning_days, .. } => Some(*warning_days),
+            _ => None,
+        };
         let (expires_at, replaced_by, grace_ends_at) = match self {
             KeyChange::Rotated { new, grace_ends } => {
                 (None, Some(new.id.clone()), Some(grace_ends.to_rfc3339()))
             }
             KeyChange::GraceEnded => (time(Some(now)), None, None),
-            KeyChange::Expired { at } | KeyChange::Expiring { at } => (time(Some(*at)), None, None),
+            KeyChange::Expired { at } | KeyChange::Expiring { at, .. } => {
+                (time(Some(*at)), None, None)
+            }
             _ => (time(key.expires_at), None, None),
         };
         KeyEventData {
@@ -142,6 +149,7 @@ impl KeyChange<'_> {
             expires_at,
             replaced_by,
             grace_ends_at,
+            warning_days,
         }
     }
 }

@@ -460,4 +460,10 @@ pub(super) const TABLES: &[Table] = &[
         ],
         "kind, subject",
     ),
+    // Copied, so a moved install does not send its notices again.
+    table(
+        "notices_sent",
+        &["kind", "subject", "period", "account_id", "sent_at"],
+        "kind, subject, period",
+    ),
 ];
