@@ -182,6 +182,15 @@ impl Config {
                 "must be between 1 and 3650".into(),
             );
         }
+        if !(1..=1_000_000).contains(&self.jobs.ratelimit_refusals_per_hour) {
+            return invalid(
+                "jobs.ratelimit_refusals_per_hour",
+                "must be between 1 and 1000000".into(),
+            );
+        }
+        if !(1..=3650).contains(&self.jobs.unused_key_days) {
+            return invalid("jobs.unused_key_days", "must be between 1 and 3650".into());
+        }
         Ok(())
     }
 

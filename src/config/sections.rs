@@ -137,6 +137,9 @@ pub struct JobsConfig {
     pub purge_idempotency_keys: String,
     pub fail_stuck_generations: String,
     pub expiry_warning_days: u32,
+    pub notify_keys: String,
+    pub ratelimit_refusals_per_hour: u32,
+    pub unused_key_days: u32,
 }
 
 /// Where the catalog comes from, how many generations run at once, and the media URL origin.

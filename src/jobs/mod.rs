@@ -1,5 +1,6 @@
-//! Scheduled maintenance (docs/keys.md, "Expiry and the scheduled jobs"): five jobs, each running
-//! one blocking use case of `service::maintenance` or `service::generations` off the async threads.
+//! Scheduled maintenance (docs/keys.md, "Expiry and the scheduled jobs"): six jobs, each running
+//! one blocking use case of `service::maintenance`, `service::generations` or `service::notify`
+//! off the async threads.
 //! The scheduler, the tests and the command line all run them through [`run_job`] or [`Job::run`].
 
 pub(crate) mod deliverer;
@@ -18,7 +19,7 @@ use tracing::Instrument;
 use crate::config::{Config, JobsConfig};
 use crate::domain::Clock;
 use crate::domain::generation::Catalog;
-use crate::service::{ServiceError, generations, maintenance};
+use crate::service::{ServiceError, generations, maintenance, notify};
 use crate::store::Store;
 
 /// Everything a job needs: the store, the configuration, the clock (replaceable in tests) and
@@ -31,12 +32,13 @@ pub struct JobContext {
     pub catalog: Arc<Catalog>,
 }
 
-pub const JOB_NAMES: [&str; 5] = [
+pub const JOB_NAMES: [&str; 6] = [
     "expire-rotated-keys",
     "warn-expiring-keys",
     "purge-request-logs",
     "purge-idempotency-keys",
     "fail-stuck-generations",
+    "notify-keys",
 ];
 
 /// How much longer than its providers' timeouts a generation may run before it is failed: room
@@ -50,6 +52,7 @@ pub enum Job {
     PurgeRequestLogs,
     PurgeIdempotencyKeys,
     FailStuckGenerations,
+    NotifyKeys,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,15 +92,20 @@ pub enum JobOutcome {
     FailStuckGenerations {
         generations_failed: u64,
     },
+    NotifyKeys {
+        rate_limited_notices: u64,
+        unused_notices: u64,
+    },
 }
 
 impl Job {
-    pub const ALL: [Job; 5] = [
+    pub const ALL: [Job; 6] = [
         Job::ExpireRotatedKeys,
         Job::WarnExpiringKeys,
         Job::PurgeRequestLogs,
         Job::PurgeIdempotencyKeys,
         Job::FailStuckGenerations,
+        Job::NotifyKeys,
     ];
 
     pub fn name(self) -> &'static str {
@@ -119,6 +127,7 @@ impl Job {
             Job::PurgeRequestLogs => "jobs.purge_request_logs",
             Job::PurgeIdempotencyKeys => "jobs.purge_idempotency_keys",
             Job::FailStuckGenerations => "jobs.fail_stuck_generations",
+            Job::NotifyKeys => "jobs.notify_keys",
         }
     }
 
@@ -130,6 +139,7 @@ impl Job {
             Job::PurgeRequestLogs => &config.purge_request_logs,
             Job::PurgeIdempotencyKeys => &config.purge_idempotency_keys,
             Job::FailStuckGenerations => &config.fail_stuck_generations,
+            Job::NotifyKeys => &config.notify_keys,
         };
         cron.trim()
     }
@@ -183,6 +193,16 @@ impl Job {
                             JobOutcome::FailStuckGenerations { generations_failed }
                         })
                     }
+                    Job::NotifyKeys => {
+                        let rules = notify::UsageNotices {
+                            refusals_per_hour: config.jobs.ratelimit_refusals_per_hour,
+                            unused_days: config.jobs.unused_key_days,
+                        };
+                        notify::notify_keys(db, now, rules).map(|sent| JobOutcome::NotifyKeys {
+                            rate_limited_notices: sent.rate_limited,
+                            unused_notices: sent.unused,
+                        })
+                    }
                 })
                 .await;
         result.map_err(|source| JobError::Failed {
@@ -205,6 +225,7 @@ impl JobOutcome {
             JobOutcome::PurgeRequestLogs { .. } => Job::PurgeRequestLogs,
             JobOutcome::PurgeIdempotencyKeys { .. } => Job::PurgeIdempotencyKeys,
             JobOutcome::FailStuckGenerations { .. } => Job::FailStuckGenerations,
+            JobOutcome::NotifyKeys { .. } => Job::NotifyKeys,
         }
     }
 
@@ -229,6 +250,10 @@ impl JobOutcome {
                 idempotency_keys_deleted,
             } => idempotency_keys_deleted > 0,
             JobOutcome::FailStuckGenerations { generations_failed } => generations_failed > 0,
+            JobOutcome::NotifyKeys {
+                rate_limited_notices,
+                unused_notices,
+            } => rate_limited_notices + unused_notices > 0,
         }
     }
 
@@ -263,6 +288,14 @@ impl JobOutcome {
                 "failed and refunded {}",
                 count(generations_failed, "stuck generation")
             ),
+            JobOutcome::NotifyKeys {
+                rate_limited_notices,
+                unused_notices,
+            } => format!(
+                "sent {} and {}",
+                count(rate_limited_notices, "rate-limit notice"),
+                count(unused_notices, "unused-key notice")
+            ),
         };
         format!("{}: {what}", self.job().name())
     }
@@ -295,7 +328,7 @@ mod tests {
             Some(
                 "unknown job \"purge-everything\"; the jobs are expire-rotated-keys, \
                  warn-expiring-keys, purge-request-logs, purge-idempotency-keys, \
-                 fail-stuck-generations"
+                 fail-stuck-generations, notify-keys"
             )
         );
     }

@@ -135,6 +135,7 @@ pub fn purge_request_logs(
     client_addresses += queries::clear_refusal_addresses_through(&tx, &clear_before.day())?;
     let queued_before = now.plus_millis(-i64::from(queue_hours) * 3_600_000);
     webhooks::expire_queued(&tx, queued_before, now)?;
+    notify::forget_spent(&tx, now)?;
     tx.commit()?;
     let webhook_deliveries =
         delete_in_chunks(db, |c| webhooks::purge_deliveries(c, cutoff, PURGE_CHUNK))?;

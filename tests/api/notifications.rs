@@ -215,3 +215,118 @@ async fn two_nodes_warn_about_an_expiring_key_once() {
     );
     assert_eq!(receiver.of("apikey.expiring").len(), 1);
 }
+
+fn notified(outcome: JobOutcome) -> (u64, u64) {
+    match outcome {
+        JobOutcome::NotifyKeys {
+            rate_limited_notices,
+            unused_notices,
+        } => (rate_limited_notices, unused_notices),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// `n` requests with `key`; returns how many were refused with 429.
+async fn hammer(app: &TestApp, key: &str, n: usize) -> usize {
+    let mut refused = 0;
+    for _ in 0..n {
+        if app.get("/v1/status", Some(key)).await.status() == 429 {
+            refused += 1;
+        }
+    }
+    refused
+}
+
+backend_tests!(a_key_refused_for_its_rate_limit_is_reported_at_most_once_an_hour);
+async fn a_key_refused_for_its_rate_limit_is_reported_at_most_once_an_hour() {
+    let app = quiet_app(&[("jobs.ratelimit_refusals_per_hour", json!(3))]).await;
+    let receiver = receiver::start();
+    add_endpoint(&app, &receiver, "ratelimit.exceeded");
+    let (id, key) = app.create_key(&["--rate-limit", "1"]);
+
+    assert_eq!(hammer(&app, &key, 3).await, 2);
+    assert_eq!(
+        notified(run(&app, Job::NotifyKeys).await),
+        (0, 0),
+        "not more than 3 refusals yet"
+    );
+    assert_eq!(hammer(&app, &key, 3).await, 3);
+    assert_eq!(notified(run(&app, Job::NotifyKeys).await), (1, 0));
+    assert_eq!(hammer(&app, &key, 3).await, 3);
+    assert_eq!(
+        notified(run(&app, Job::NotifyKeys).await),
+        (0, 0),
+        "at most once an hour"
+    );
+
+    app.clock.advance(HOUR_MS);
+    assert_eq!(notified(run(&app, Job::NotifyKeys).await), (0, 0));
+    assert!(hammer(&app, &key, 6).await >= 4);
+    assert_eq!(
+        notified(run(&app, Job::NotifyKeys).await),
+        (1, 0),
+        "the next hour"
+    );
+
+    let sent = wait_for_event(&receiver, "ratelimit.exceeded", 2).await;
+    for body in &sent {
+        assert_documented(body);
+        let data = &body["webhook_data"];
+        assert_eq!(data["apikey_id"], id.as_str());
+        assert_eq!(data["refusals_threshold"], 3);
+        assert!(data["refusals"].as_i64().unwrap() > 3, "{data}");
+        assert!(!body.to_string().contains(&key));
+    }
+    assert_eq!(events(&app, "ratelimit.exceeded"), 2);
+}
+
+backend_tests!(a_key_unused_for_thirty_days_is_reported_once_until_it_is_used_again);
+async fn a_key_unused_for_thirty_days_is_reported_once_until_it_is_used_again() {
+    let app = quiet_app(&[]).await;
+    let receiver = receiver::start();
+    add_endpoint(&app, &receiver, "apikey.unused");
+    let (idle, idle_key) = app.create_key(&[]);
+    let (busy, busy_key) = app.create_key(&[]);
+    let (revoked, _) = app.create_key(&[]);
+    app.cli_json(&["keys", "revoke", &revoked]);
+    let unused_of = |id: &str| {
+        app.count(
+            "SELECT COUNT(*) FROM notices_sent WHERE kind = 'apikey.unused' AND subject = ?1",
+            &[&id],
+        )
+    };
+
+    app.clock.advance(29 * DAY_MS);
+    assert_eq!(app.get("/v1/status", Some(&busy_key)).await.status(), 200);
+    assert_eq!(notified(run(&app, Job::NotifyKeys).await).1, 0);
+    app.clock.advance(2 * DAY_MS);
+    run(&app, Job::NotifyKeys).await;
+    assert_eq!(notified(run(&app, Job::NotifyKeys).await).1, 0, "once");
+    assert_eq!(
+        (unused_of(&idle), unused_of(&busy), unused_of(&revoked)),
+        (1, 0, 0)
+    );
+
+    assert_eq!(app.get("/v1/status", Some(&idle_key)).await.status(), 200);
+    app.clock.advance(31 * DAY_MS);
+    run(&app, Job::NotifyKeys).await;
+    assert_eq!(
+        (unused_of(&idle), unused_of(&busy)),
+        (2, 1),
+        "used again, then left alone: due again"
+    );
+
+    let sent = wait_for_event(&receiver, "apikey.unused", 3).await;
+    for body in &sent {
+        assert_documented(body);
+        assert_eq!(body["webhook_data"]["unused_days"], 30);
+    }
+    let never = sent
+        .iter()
+        .find(|b| b["webhook_data"]["apikey_id"] == idle.as_str())
+        .unwrap();
+    assert!(
+        never["webhook_data"]["last_used_at"].is_null()
+            || never["webhook_data"]["last_used_at"].is_string()
+    );
+}
