@@ -24,6 +24,7 @@ use crate::http::middleware::request_context;
 use crate::http::state::AppState;
 use crate::jobs::deliverer::Deliverer;
 use crate::jobs::generation::{self as workers, WorkQueue};
+use crate::jobs::mailer::Mailer;
 use crate::jobs::node::NodeLease;
 use crate::jobs::{JobContext, JobError, Scheduler};
 use crate::service::MediaStore;
@@ -65,6 +66,7 @@ pub struct Application {
     log_thread: RequestLogThread,
     scheduler: Scheduler,
     deliverer: Deliverer,
+    mailer: Option<Mailer>,
     lease: NodeLease,
     queue: Arc<WorkQueue>,
     state: web::Data<AppState>,
@@ -190,6 +192,8 @@ impl Application {
             state.config.webhooks.clone(),
         )
         .map_err(AppError::Config)?;
+        let mailer = Mailer::start(state.store.clone(), state.clock.clone(), &state.config.smtp)
+            .map_err(AppError::Config)?;
 
         let server_config = state.config.server.clone();
         let app_state = state.clone();
@@ -217,6 +221,7 @@ impl Application {
             log_thread,
             scheduler,
             deliverer,
+            mailer,
             lease,
             queue,
             state,
@@ -270,6 +275,9 @@ impl Application {
         }
         // Deliveries in flight may finish; what is left is sent again at the next start.
         self.deliverer.stop(DELIVERY_GRACE.min(grace)).await;
+        if let Some(mailer) = self.mailer {
+            mailer.stop().await;
+        }
         self.scheduler.shutdown().await;
         // What this node leaves queued, the others take over at once.
         self.lease.stop().await;

@@ -19,6 +19,7 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub generation: GenerationConfig,
     pub webhooks: WebhooksConfig,
+    pub smtp: SmtpConfig,
     pub telemetry: TelemetryConfig,
     pub plans: BTreeMap<String, PlanConfig>,
 }
@@ -161,6 +162,20 @@ impl GenerationConfig {
         let url = self.public_url.trim().trim_end_matches('/');
         (!url.is_empty()).then_some(url)
     }
+}
+
+/// The SMTP server notifications are e-mailed through (docs/notifications.md, "E-mail"); an empty
+/// host sends no e-mail.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    /// `starttls`, `tls` or `none` (loopback only).
+    pub security: String,
+    pub user: String,
+    pub password: String,
+    pub from: String,
 }
 
 /// How webhook deliveries are made (docs/generation.md, "Delivery and retries").

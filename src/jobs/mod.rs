@@ -5,6 +5,7 @@
 
 pub(crate) mod deliverer;
 pub(crate) mod generation;
+pub(crate) mod mailer;
 pub(crate) mod node;
 mod scheduler;
 
@@ -155,56 +156,60 @@ impl Job {
         let now = ctx.clock.now();
         let config = ctx.config.clone();
         let catalog = ctx.catalog.clone();
-        let result =
-            ctx.store
-                .run(move |db| match self {
-                    Job::ExpireRotatedKeys => maintenance::record_expired_keys(db, now)
-                        .map(|keys_expired| JobOutcome::ExpireRotatedKeys { keys_expired }),
-                    Job::WarnExpiringKeys => {
-                        maintenance::warn_expiring_keys(db, now, config.jobs.expiry_warning_days)
-                            .map(|keys_warned| JobOutcome::WarnExpiringKeys { keys_warned })
-                    }
-                    Job::PurgeRequestLogs => {
-                        let retention = maintenance::LogRetention {
-                            days: config.logs.retention_days,
-                            client_ip_days: config.logs.client_ip_days,
-                        };
-                        let hours = config.webhooks.queue_hours;
-                        maintenance::purge_request_logs(db, now, retention, hours).map(|purged| {
-                            JobOutcome::PurgeRequestLogs {
-                                request_logs_deleted: purged.request_logs,
-                                refusal_rows_deleted: purged.refusal_rows,
-                                webhook_deliveries_deleted: purged.webhook_deliveries,
-                                client_addresses_cleared: purged.client_addresses,
-                            }
-                        })
-                    }
-                    Job::PurgeIdempotencyKeys => maintenance::purge_idempotency_keys(db, now).map(
-                        |idempotency_keys_deleted| JobOutcome::PurgeIdempotencyKeys {
+        let mail = !config.smtp.host.is_empty();
+        let result = ctx
+            .store
+            .run(move |db| match self {
+                Job::ExpireRotatedKeys => maintenance::record_expired_keys(db, now, mail)
+                    .map(|keys_expired| JobOutcome::ExpireRotatedKeys { keys_expired }),
+                Job::WarnExpiringKeys => {
+                    maintenance::warn_expiring_keys(db, now, config.jobs.expiry_warning_days, mail)
+                        .map(|keys_warned| JobOutcome::WarnExpiringKeys { keys_warned })
+                }
+                Job::PurgeRequestLogs => {
+                    let retention = maintenance::LogRetention {
+                        days: config.logs.retention_days,
+                        client_ip_days: config.logs.client_ip_days,
+                    };
+                    let hours = config.webhooks.queue_hours;
+                    maintenance::purge_request_logs(db, now, retention, hours).map(|purged| {
+                        JobOutcome::PurgeRequestLogs {
+                            request_logs_deleted: purged.request_logs,
+                            refusal_rows_deleted: purged.refusal_rows,
+                            webhook_deliveries_deleted: purged.webhook_deliveries,
+                            client_addresses_cleared: purged.client_addresses,
+                        }
+                    })
+                }
+                Job::PurgeIdempotencyKeys => {
+                    maintenance::purge_idempotency_keys(db, now).map(|idempotency_keys_deleted| {
+                        JobOutcome::PurgeIdempotencyKeys {
                             idempotency_keys_deleted,
-                        },
-                    ),
-                    Job::FailStuckGenerations => {
-                        let allowed = |providers: &[String]| {
-                            let limit = catalog.chain_timeout(providers) + STUCK_GENERATION_GRACE;
-                            i64::try_from(limit.as_millis()).unwrap_or(i64::MAX)
-                        };
-                        generations::fail_overdue(db, now, allowed).map(|generations_failed| {
-                            JobOutcome::FailStuckGenerations { generations_failed }
-                        })
-                    }
-                    Job::NotifyKeys => {
-                        let rules = notify::UsageNotices {
-                            refusals_per_hour: config.jobs.ratelimit_refusals_per_hour,
-                            unused_days: config.jobs.unused_key_days,
-                        };
-                        notify::notify_keys(db, now, rules).map(|sent| JobOutcome::NotifyKeys {
-                            rate_limited_notices: sent.rate_limited,
-                            unused_notices: sent.unused,
-                        })
-                    }
-                })
-                .await;
+                        }
+                    })
+                }
+                Job::FailStuckGenerations => {
+                    let allowed = |providers: &[String]| {
+                        let limit = catalog.chain_timeout(providers) + STUCK_GENERATION_GRACE;
+                        i64::try_from(limit.as_millis()).unwrap_or(i64::MAX)
+                    };
+                    generations::fail_overdue(db, now, allowed).map(|generations_failed| {
+                        JobOutcome::FailStuckGenerations { generations_failed }
+                    })
+                }
+                Job::NotifyKeys => {
+                    let rules = notify::UsageNotices {
+                        refusals_per_hour: config.jobs.ratelimit_refusals_per_hour,
+                        unused_days: config.jobs.unused_key_days,
+                        mail,
+                    };
+                    notify::notify_keys(db, now, rules).map(|sent| JobOutcome::NotifyKeys {
+                        rate_limited_notices: sent.rate_limited,
+                        unused_notices: sent.unused,
+                    })
+                }
+            })
+            .await;
         result.map_err(|source| JobError::Failed {
             job: self.name(),
             source,

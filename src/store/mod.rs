@@ -10,6 +10,7 @@ pub(crate) mod checkpoint;
 pub(crate) mod copy;
 pub(crate) mod credits;
 mod db;
+pub(crate) mod email;
 pub(crate) mod engine;
 pub(crate) mod generations;
 pub(crate) mod idempotency;

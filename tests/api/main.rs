@@ -28,6 +28,7 @@ mod cluster_limits;
 mod contract;
 mod dashboard;
 mod docs;
+mod email;
 mod faults;
 mod form_errors;
 mod generation_credits;

@@ -12,3 +12,24 @@ CREATE TABLE notices_sent (
     PRIMARY KEY (kind, subject, period)
 ) STRICT;
 CREATE INDEX notices_sent_by_time ON notices_sent (sent_at);
+
+-- E-mail waiting to be sent (docs/notifications.md, "E-mail"): written with the notice, in its
+-- transaction; the mailer of any node takes due rows under a lease (`lease_until`), like
+-- webhook deliveries, and sends each at least once, retrying with a growing delay. Bodies hold
+-- key names and prefixes, never a key.
+CREATE TABLE email_outbox (
+    id              TEXT PRIMARY KEY,
+    account_id      TEXT,
+    recipients      TEXT NOT NULL,
+    subject         TEXT NOT NULL,
+    text_body       TEXT NOT NULL,
+    html_body       TEXT NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'pending',
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    lease_until     INTEGER,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    sent_at         INTEGER
+) STRICT;
+CREATE INDEX email_outbox_due ON email_outbox (status, next_attempt_at);

@@ -4,6 +4,8 @@
 //! records its change (activity row and webhook event) in the same transaction. Two job runs,
 //! or two nodes running the same job, therefore send it once.
 
+mod mail;
+
 use super::changes::{self, Change, KeyChange, KeyRef};
 use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
@@ -23,6 +25,8 @@ pub struct UsageNotices {
     pub refusals_per_hour: u32,
     /// No request for this many days.
     pub unused_days: u32,
+    /// E-mail the owners too.
+    pub mail: bool,
 }
 
 /// What [`notify_keys`] sent.
@@ -55,6 +59,7 @@ pub fn notify_keys(
                 threshold: rules.refusals_per_hour,
             },
             now,
+            rules.mail,
         )?;
     }
     let before = now.plus_millis(-i64::from(rules.unused_days) * Timestamp::MS_PER_DAY);
@@ -68,6 +73,7 @@ pub fn notify_keys(
             days: rules.unused_days,
         },
         now,
+        rules.mail,
     )?;
     Ok(sent)
 }
@@ -86,13 +92,14 @@ fn in_chunks(
     due: impl Fn(&Tx<'_>) -> Result<Vec<KeyDue>, StoreError>,
     notice: impl for<'k> Fn(&'k KeyDue) -> Notice<'k>,
     now: Timestamp,
+    mail: bool,
 ) -> Result<u64, ServiceError> {
     let mut sent = 0;
     loop {
         let tx = db.write()?;
         let keys = due(&tx)?;
         for key in &keys {
-            if send(&tx, &notice(key), now)? {
+            if send(&tx, &notice(key), now, mail)? {
                 sent += 1;
             }
         }
@@ -210,9 +217,15 @@ impl Notice<'_> {
     }
 }
 
-/// Sends `notice` in the caller's transaction unless it was sent already; returns whether it
-/// was sent now.
-pub fn send(tx: &Tx<'_>, notice: &Notice<'_>, now: Timestamp) -> Result<bool, ServiceError> {
+/// Sends `notice` in the caller's transaction unless it was sent already: its change (activity
+/// row and webhook event) and, with `mail`, an e-mail to the account's owners in the outbox.
+/// Returns whether it was sent now.
+pub fn send(
+    tx: &Tx<'_>,
+    notice: &Notice<'_>,
+    now: Timestamp,
+    mail: bool,
+) -> Result<bool, ServiceError> {
     let kind = notice.kind();
     let (subject, account_id, period) = notice.subject();
     let key = NoticeKey {
@@ -224,5 +237,8 @@ pub fn send(tx: &Tx<'_>, notice: &Notice<'_>, now: Timestamp) -> Result<bool, Se
         return Ok(false);
     }
     changes::record(tx, &Actor::System, notice.change(), now)?;
+    if mail {
+        mail::enqueue(tx, notice, now)?;
+    }
     Ok(true)
 }
