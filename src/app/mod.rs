@@ -24,6 +24,7 @@ use crate::http::middleware::request_context;
 use crate::http::state::AppState;
 use crate::jobs::deliverer::Deliverer;
 use crate::jobs::generation::{self as workers, WorkQueue};
+use crate::jobs::mailer::Mailer;
 use crate::jobs::node::NodeLease;
 use crate::jobs::syslog::Streamer;
 use crate::jobs::{JobContext, JobError, Scheduler};
@@ -68,6 +69,7 @@ pub struct Application {
     deliverer: Deliverer,
     /// Streaming the activity log to syslog, when configured; stops when dropped.
     syslog: Option<Streamer>,
+    mailer: Option<Mailer>,
     lease: NodeLease,
     queue: Arc<WorkQueue>,
     state: web::Data<AppState>,
@@ -199,6 +201,8 @@ impl Application {
             &state.config.audit.syslog,
         )
         .map_err(AppError::Config)?;
+        let mailer = Mailer::start(state.store.clone(), state.clock.clone(), &state.config.smtp)
+            .map_err(AppError::Config)?;
 
         let server_config = state.config.server.clone();
         let app_state = state.clone();
@@ -227,6 +231,7 @@ impl Application {
             scheduler,
             deliverer,
             syslog,
+            mailer,
             lease,
             queue,
             state,
@@ -280,6 +285,9 @@ impl Application {
         }
         // Deliveries in flight may finish; what is left is sent again at the next start.
         self.deliverer.stop(DELIVERY_GRACE.min(grace)).await;
+        if let Some(mailer) = self.mailer {
+            mailer.stop().await;
+        }
         self.scheduler.shutdown().await;
         // What this node leaves queued, the others take over at once.
         self.lease.stop().await;

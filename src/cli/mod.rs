@@ -105,10 +105,10 @@ pub enum Command {
     #[command(subcommand)]
     Audit(audit::AuditCommand),
     /// Run one maintenance job now: expire-rotated-keys, warn-expiring-keys,
-    /// purge-request-logs, purge-idempotency-keys or fail-stuck-generations.
+    /// purge-request-logs, purge-idempotency-keys, fail-stuck-generations or notify-keys.
     RunJob {
-        /// expire-rotated-keys, warn-expiring-keys, purge-request-logs, purge-idempotency-keys
-        /// or fail-stuck-generations.
+        /// expire-rotated-keys, warn-expiring-keys, purge-request-logs, purge-idempotency-keys,
+        /// fail-stuck-generations or notify-keys.
         #[arg(value_name = "JOB")]
         name: String,
     },

@@ -10,7 +10,8 @@ use figment::providers::{Env, Format, Toml};
 mod sections;
 
 pub use sections::{
-    Backend, Config, JobsConfig, LogFormat, OidcConfig, PlanConfig, SyslogConfig, TelemetryConfig,
+    Backend, Config, JobsConfig, LogFormat, OidcConfig, PlanConfig, SmtpConfig, SyslogConfig,
+    TelemetryConfig,
     WebhooksConfig,
 };
 
@@ -183,6 +184,30 @@ impl Config {
                 "jobs.expiry_warning_days",
                 "must be between 1 and 3650".into(),
             );
+        }
+        if !(1..=1_000_000).contains(&self.jobs.ratelimit_refusals_per_hour) {
+            return invalid(
+                "jobs.ratelimit_refusals_per_hour",
+                "must be between 1 and 1000000".into(),
+            );
+        }
+        if !(1..=3650).contains(&self.jobs.unused_key_days) {
+            return invalid("jobs.unused_key_days", "must be between 1 and 3650".into());
+        }
+        let smtp = &self.smtp;
+        if !["starttls", "tls", "none"].contains(&smtp.security.as_str()) {
+            return invalid(
+                "smtp.security",
+                "must be \"starttls\", \"tls\" or \"none\"".into(),
+            );
+        }
+        if !smtp.host.is_empty() {
+            if smtp.port == 0 {
+                return invalid("smtp.port", "must be between 1 and 65535".into());
+            }
+            if !smtp.from.contains('@') {
+                return invalid("smtp.from", "must be an e-mail address".into());
+            }
         }
         Ok(())
     }

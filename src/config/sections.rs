@@ -20,6 +20,7 @@ pub struct Config {
     pub generation: GenerationConfig,
     pub webhooks: WebhooksConfig,
     pub audit: AuditConfig,
+    pub smtp: SmtpConfig,
     pub telemetry: TelemetryConfig,
     pub plans: BTreeMap<String, PlanConfig>,
 }
@@ -138,6 +139,9 @@ pub struct JobsConfig {
     pub purge_idempotency_keys: String,
     pub fail_stuck_generations: String,
     pub expiry_warning_days: u32,
+    pub notify_keys: String,
+    pub ratelimit_refusals_per_hour: u32,
+    pub unused_key_days: u32,
 }
 
 /// Where the catalog comes from, how many generations run at once, and the media URL origin.
@@ -159,6 +163,20 @@ impl GenerationConfig {
         let url = self.public_url.trim().trim_end_matches('/');
         (!url.is_empty()).then_some(url)
     }
+}
+
+/// The SMTP server notifications are e-mailed through (docs/notifications.md, "E-mail"); an empty
+/// host sends no e-mail.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    /// `starttls`, `tls` or `none` (loopback only).
+    pub security: String,
+    pub user: String,
+    pub password: String,
+    pub from: String,
 }
 
 /// How webhook deliveries are made (docs/generation.md, "Delivery and retries").

@@ -1,9 +1,11 @@
-//! Scheduled maintenance (docs/keys.md, "Expiry and the scheduled jobs"): five jobs, each running
-//! one blocking use case of `service::maintenance` or `service::generations` off the async threads.
+//! Scheduled maintenance (docs/keys.md, "Expiry and the scheduled jobs"): six jobs, each running
+//! one blocking use case of `service::maintenance`, `service::generations` or `service::notify`
+//! off the async threads.
 //! The scheduler, the tests and the command line all run them through [`run_job`] or [`Job::run`].
 
 pub(crate) mod deliverer;
 pub(crate) mod generation;
+pub(crate) mod mailer;
 pub(crate) mod node;
 mod scheduler;
 pub(crate) mod syslog;
@@ -19,7 +21,7 @@ use tracing::Instrument;
 use crate::config::{Config, JobsConfig};
 use crate::domain::Clock;
 use crate::domain::generation::Catalog;
-use crate::service::{ServiceError, generations, maintenance};
+use crate::service::{ServiceError, generations, maintenance, notify};
 use crate::store::Store;
 
 /// Everything a job needs: the store, the configuration, the clock (replaceable in tests) and
@@ -32,12 +34,13 @@ pub struct JobContext {
     pub catalog: Arc<Catalog>,
 }
 
-pub const JOB_NAMES: [&str; 5] = [
+pub const JOB_NAMES: [&str; 6] = [
     "expire-rotated-keys",
     "warn-expiring-keys",
     "purge-request-logs",
     "purge-idempotency-keys",
     "fail-stuck-generations",
+    "notify-keys",
 ];
 
 /// How much longer than its providers' timeouts a generation may run before it is failed: room
@@ -51,6 +54,7 @@ pub enum Job {
     PurgeRequestLogs,
     PurgeIdempotencyKeys,
     FailStuckGenerations,
+    NotifyKeys,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,15 +94,20 @@ pub enum JobOutcome {
     FailStuckGenerations {
         generations_failed: u64,
     },
+    NotifyKeys {
+        rate_limited_notices: u64,
+        unused_notices: u64,
+    },
 }
 
 impl Job {
-    pub const ALL: [Job; 5] = [
+    pub const ALL: [Job; 6] = [
         Job::ExpireRotatedKeys,
         Job::WarnExpiringKeys,
         Job::PurgeRequestLogs,
         Job::PurgeIdempotencyKeys,
         Job::FailStuckGenerations,
+        Job::NotifyKeys,
     ];
 
     pub fn name(self) -> &'static str {
@@ -120,6 +129,7 @@ impl Job {
             Job::PurgeRequestLogs => "jobs.purge_request_logs",
             Job::PurgeIdempotencyKeys => "jobs.purge_idempotency_keys",
             Job::FailStuckGenerations => "jobs.fail_stuck_generations",
+            Job::NotifyKeys => "jobs.notify_keys",
         }
     }
 
@@ -131,6 +141,7 @@ impl Job {
             Job::PurgeRequestLogs => &config.purge_request_logs,
             Job::PurgeIdempotencyKeys => &config.purge_idempotency_keys,
             Job::FailStuckGenerations => &config.fail_stuck_generations,
+            Job::NotifyKeys => &config.notify_keys,
         };
         cron.trim()
     }
@@ -146,46 +157,60 @@ impl Job {
         let now = ctx.clock.now();
         let config = ctx.config.clone();
         let catalog = ctx.catalog.clone();
-        let result =
-            ctx.store
-                .run(move |db| match self {
-                    Job::ExpireRotatedKeys => maintenance::record_expired_keys(db, now)
-                        .map(|keys_expired| JobOutcome::ExpireRotatedKeys { keys_expired }),
-                    Job::WarnExpiringKeys => {
-                        maintenance::warn_expiring_keys(db, now, config.jobs.expiry_warning_days)
-                            .map(|keys_warned| JobOutcome::WarnExpiringKeys { keys_warned })
-                    }
-                    Job::PurgeRequestLogs => {
-                        let retention = maintenance::LogRetention {
-                            days: config.logs.retention_days,
-                            client_ip_days: config.logs.client_ip_days,
-                        };
-                        let hours = config.webhooks.queue_hours;
-                        maintenance::purge_request_logs(db, now, retention, hours).map(|purged| {
-                            JobOutcome::PurgeRequestLogs {
-                                request_logs_deleted: purged.request_logs,
-                                refusal_rows_deleted: purged.refusal_rows,
-                                webhook_deliveries_deleted: purged.webhook_deliveries,
-                                client_addresses_cleared: purged.client_addresses,
-                            }
-                        })
-                    }
-                    Job::PurgeIdempotencyKeys => maintenance::purge_idempotency_keys(db, now).map(
-                        |idempotency_keys_deleted| JobOutcome::PurgeIdempotencyKeys {
+        let mail = !config.smtp.host.is_empty();
+        let result = ctx
+            .store
+            .run(move |db| match self {
+                Job::ExpireRotatedKeys => maintenance::record_expired_keys(db, now, mail)
+                    .map(|keys_expired| JobOutcome::ExpireRotatedKeys { keys_expired }),
+                Job::WarnExpiringKeys => {
+                    maintenance::warn_expiring_keys(db, now, config.jobs.expiry_warning_days, mail)
+                        .map(|keys_warned| JobOutcome::WarnExpiringKeys { keys_warned })
+                }
+                Job::PurgeRequestLogs => {
+                    let retention = maintenance::LogRetention {
+                        days: config.logs.retention_days,
+                        client_ip_days: config.logs.client_ip_days,
+                    };
+                    let hours = config.webhooks.queue_hours;
+                    maintenance::purge_request_logs(db, now, retention, hours).map(|purged| {
+                        JobOutcome::PurgeRequestLogs {
+                            request_logs_deleted: purged.request_logs,
+                            refusal_rows_deleted: purged.refusal_rows,
+                            webhook_deliveries_deleted: purged.webhook_deliveries,
+                            client_addresses_cleared: purged.client_addresses,
+                        }
+                    })
+                }
+                Job::PurgeIdempotencyKeys => {
+                    maintenance::purge_idempotency_keys(db, now).map(|idempotency_keys_deleted| {
+                        JobOutcome::PurgeIdempotencyKeys {
                             idempotency_keys_deleted,
-                        },
-                    ),
-                    Job::FailStuckGenerations => {
-                        let allowed = |providers: &[String]| {
-                            let limit = catalog.chain_timeout(providers) + STUCK_GENERATION_GRACE;
-                            i64::try_from(limit.as_millis()).unwrap_or(i64::MAX)
-                        };
-                        generations::fail_overdue(db, now, allowed).map(|generations_failed| {
-                            JobOutcome::FailStuckGenerations { generations_failed }
-                        })
-                    }
-                })
-                .await;
+                        }
+                    })
+                }
+                Job::FailStuckGenerations => {
+                    let allowed = |providers: &[String]| {
+                        let limit = catalog.chain_timeout(providers) + STUCK_GENERATION_GRACE;
+                        i64::try_from(limit.as_millis()).unwrap_or(i64::MAX)
+                    };
+                    generations::fail_overdue(db, now, allowed).map(|generations_failed| {
+                        JobOutcome::FailStuckGenerations { generations_failed }
+                    })
+                }
+                Job::NotifyKeys => {
+                    let rules = notify::UsageNotices {
+                        refusals_per_hour: config.jobs.ratelimit_refusals_per_hour,
+                        unused_days: config.jobs.unused_key_days,
+                        mail,
+                    };
+                    notify::notify_keys(db, now, rules).map(|sent| JobOutcome::NotifyKeys {
+                        rate_limited_notices: sent.rate_limited,
+                        unused_notices: sent.unused,
+                    })
+                }
+            })
+            .await;
         result.map_err(|source| JobError::Failed {
             job: self.name(),
             source,
@@ -206,6 +231,7 @@ impl JobOutcome {
             JobOutcome::PurgeRequestLogs { .. } => Job::PurgeRequestLogs,
             JobOutcome::PurgeIdempotencyKeys { .. } => Job::PurgeIdempotencyKeys,
             JobOutcome::FailStuckGenerations { .. } => Job::FailStuckGenerations,
+            JobOutcome::NotifyKeys { .. } => Job::NotifyKeys,
         }
     }
 
@@ -230,6 +256,10 @@ impl JobOutcome {
                 idempotency_keys_deleted,
             } => idempotency_keys_deleted > 0,
             JobOutcome::FailStuckGenerations { generations_failed } => generations_failed > 0,
+            JobOutcome::NotifyKeys {
+                rate_limited_notices,
+                unused_notices,
+            } => rate_limited_notices + unused_notices > 0,
         }
     }
 
@@ -264,6 +294,14 @@ impl JobOutcome {
                 "failed and refunded {}",
                 count(generations_failed, "stuck generation")
             ),
+            JobOutcome::NotifyKeys {
+                rate_limited_notices,
+                unused_notices,
+            } => format!(
+                "sent {} and {}",
+                count(rate_limited_notices, "rate-limit notice"),
+                count(unused_notices, "unused-key notice")
+            ),
         };
         format!("{}: {what}", self.job().name())
     }
@@ -296,7 +334,7 @@ mod tests {
             Some(
                 "unknown job \"purge-everything\"; the jobs are expire-rotated-keys, \
                  warn-expiring-keys, purge-request-logs, purge-idempotency-keys, \
-                 fail-stuck-generations"
+                 fail-stuck-generations, notify-keys"
             )
         );
     }

@@ -169,6 +169,9 @@ mod tests {
             purge_idempotency_keys: "@hourly".into(),
             fail_stuck_generations: "*/10 * * * * *".into(),
             expiry_warning_days: 7,
+            notify_keys: String::new(),
+            ratelimit_refusals_per_hour: 100,
+            unused_key_days: 30,
         }
     }
 

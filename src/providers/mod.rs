@@ -10,6 +10,7 @@ pub(crate) mod oidc;
 pub(crate) mod openai_images;
 pub(crate) mod outbound;
 mod registry;
+pub(crate) mod smtp;
 pub(crate) mod upstream;
 
 pub use crate::domain::generation::{BreakerConfig, ProviderKind, ProviderSpec};

@@ -2,8 +2,9 @@
 //! depends on them: a key's status is derived from its timestamps at request time; these only
 //! record events about transitions that already happened and delete rows past their retention.
 
-use super::changes::{self, Change, KeyChange, KeyRef};
-use super::{Actor, ServiceError};
+use super::ServiceError;
+use super::changes::KeyRef;
+use super::notify::{self, Notice};
 use crate::domain::Timestamp;
 use crate::store::maintenance::{self as queries, ExpiryCandidate};
 use crate::store::{Db, StoreError, Tx, usage_hourly, webhooks};
@@ -16,32 +17,48 @@ const KEY_CHUNK: usize = 500;
 pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3_600_000;
 
 /// Records the expiry of every key that expired (rotated or not) and is not revoked: sets
-/// `expiry_recorded_at` and appends one activity row per key. Returns the keys recorded.
-pub fn record_expired_keys(db: &mut Db, now: Timestamp) -> Result<u64, ServiceError> {
+/// `expiry_recorded_at` and sends its `apikey.expired` notice (an activity row and the event).
+/// Returns the keys recorded.
+pub fn record_expired_keys(db: &mut Db, now: Timestamp, mail: bool) -> Result<u64, ServiceError> {
     let pending = |tx: &Tx<'_>| queries::unrecorded_expiries(tx, now, KEY_CHUNK);
     for_each_chunk(db, pending, |tx, key| {
         queries::set_expiry_recorded(tx, &key.id, now)?;
-        let expired = KeyChange::Expired { at: key.expires_at };
-        changes::record(tx, &Actor::System, Change::Key(key_ref(key), expired), now)?;
+        let notice = Notice::KeyExpired {
+            key: key_ref(key),
+            at: key.expires_at,
+        };
+        notify::send(tx, &notice, now, mail)?;
         Ok(())
     })
 }
 
-/// Warns once about every key that still authenticates and expires within `warning_days`.
-/// Editing a key's expiry clears its warning, so a new expiry is warned about again.
+/// Warns about every key that still authenticates and expires within `warning_days`, and again
+/// within its last day: one notice each per key and expiry (a key whose expiry is edited is
+/// warned about again). A key found first in its last day gets the last day's notice only.
 pub fn warn_expiring_keys(
     db: &mut Db,
     now: Timestamp,
     warning_days: u32,
+    mail: bool,
 ) -> Result<u64, ServiceError> {
+    let last_day = now.plus_millis(Timestamp::MS_PER_DAY);
     let until = now.plus_millis(i64::from(warning_days) * Timestamp::MS_PER_DAY);
-    let pending = |tx: &Tx<'_>| queries::unwarned_expiring(tx, now, until, KEY_CHUNK);
-    for_each_chunk(db, pending, |tx, key| {
-        queries::set_expiry_warned(tx, &key.id, now)?;
-        let expiring = KeyChange::Expiring { at: key.expires_at };
-        changes::record(tx, &Actor::System, Change::Key(key_ref(key), expiring), now)?;
-        Ok(())
-    })
+    let mut warned = 0;
+    for (from, until, days) in [(now, last_day, 1), (last_day, until, warning_days)] {
+        let kind = notify::expiring_kind(days);
+        let pending = |tx: &Tx<'_>| queries::unwarned_expiring(tx, from, until, &kind, KEY_CHUNK);
+        warned += for_each_chunk(db, pending, |tx, key| {
+            queries::set_expiry_warned(tx, &key.id, now)?;
+            let notice = Notice::KeyExpiring {
+                key: key_ref(key),
+                at: key.expires_at,
+                warning_days: days,
+            };
+            notify::send(tx, &notice, now, mail)?;
+            Ok(())
+        })?;
+    }
+    Ok(warned)
 }
 
 /// Handles the keys `pending` selects (at most `KEY_CHUNK` at a time), one transaction per
@@ -119,7 +136,9 @@ pub fn purge_request_logs(
     client_addresses += queries::clear_refusal_addresses_through(&tx, &clear_before.day())?;
     let queued_before = now.plus_millis(-i64::from(queue_hours) * 3_600_000);
     webhooks::expire_queued(&tx, queued_before, now)?;
+    notify::forget_spent(&tx, now)?;
     tx.commit()?;
+    delete_in_chunks(db, |c| crate::store::email::purge(c, cutoff, PURGE_CHUNK))?;
     let webhook_deliveries =
         delete_in_chunks(db, |c| webhooks::purge_deliveries(c, cutoff, PURGE_CHUNK))?;
     // The charts' hourly roll-ups are kept for their longest range, whatever the log retention.

@@ -53,19 +53,23 @@ pub fn unrecorded_expiries(
     )
 }
 
-/// Up to `limit` keys that still authenticate and expire by `until`, not warned about yet.
+/// Up to `limit` keys that still authenticate and expire after `from` and by `until`, with no
+/// notice `kind` sent about their present expiry (the period of an expiry notice is the expiry
+/// itself, so a key whose expiry was edited is warned about again).
 pub fn unwarned_expiring(
     tx: &Tx<'_>,
-    now: Timestamp,
+    from: Timestamp,
     until: Timestamp,
+    kind: &str,
     limit: usize,
 ) -> Result<Vec<ExpiryCandidate>, StoreError> {
     candidates(
         tx,
         // A rotated key's expiry is its grace period, announced when it was rotated.
         "disabled_at IS NULL AND rotated_at IS NULL AND expires_at > ?1 AND expires_at <= ?2 \
-         AND expiry_warned_at IS NULL",
-        &[&now.0, &until.0],
+         AND NOT EXISTS (SELECT 1 FROM notices_sent n WHERE n.kind = ?3 \
+             AND n.subject = api_keys.id AND n.period = api_keys.expires_at)",
+        &[&from.0, &until.0, &kind],
         limit,
     )
 }

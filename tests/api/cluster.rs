@@ -28,12 +28,15 @@ impl Cluster {
     }
 
     pub fn cli(&self, args: &[&str]) -> Cli {
-        let env: Vec<(&str, &str)> = self
-            .env
+        run_binary(&self.data_dir(), args, &self.cli_env())
+    }
+
+    /// What a command run against the cluster's store is given.
+    pub fn cli_env(&self) -> Vec<(&str, &str)> {
+        self.env
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        run_binary(&self.data_dir(), args, &env)
+            .collect()
     }
 
     pub fn cli_json(&self, args: &[&str]) -> Value {

@@ -61,7 +61,8 @@ pub async fn spawn_app_in(data_dir: tempfile::TempDir, overrides: &[(&str, Value
         .merge(Serialized::default("jobs.warn_expiring_keys", ""))
         .merge(Serialized::default("jobs.purge_request_logs", ""))
         .merge(Serialized::default("jobs.purge_idempotency_keys", ""))
-        .merge(Serialized::default("jobs.fail_stuck_generations", ""));
+        .merge(Serialized::default("jobs.fail_stuck_generations", ""))
+        .merge(Serialized::default("jobs.notify_keys", ""));
     for (key, value) in overrides {
         figment = figment.merge(Serialized::default(key, value.clone()));
     }

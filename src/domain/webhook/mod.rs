@@ -33,12 +33,14 @@ pub enum WebhookEvent {
     ApiKeyDeleted,
     ApiKeyExpiring,
     ApiKeyExpired,
+    ApiKeyUnused,
+    RateLimitExceeded,
     Test,
 }
 
 impl WebhookEvent {
     /// The events an endpoint may choose, in the order pages list them.
-    pub const SUBSCRIBABLE: [WebhookEvent; 11] = [
+    pub const SUBSCRIBABLE: [WebhookEvent; 13] = [
         WebhookEvent::GenerationStarted,
         WebhookEvent::GenerationCompleted,
         WebhookEvent::GenerationFailed,
@@ -50,6 +52,8 @@ impl WebhookEvent {
         WebhookEvent::ApiKeyDeleted,
         WebhookEvent::ApiKeyExpiring,
         WebhookEvent::ApiKeyExpired,
+        WebhookEvent::ApiKeyUnused,
+        WebhookEvent::RateLimitExceeded,
     ];
 
     /// What a new endpoint listens to when it names no events.
@@ -73,6 +77,8 @@ impl WebhookEvent {
             WebhookEvent::ApiKeyDeleted => "apikey.deleted",
             WebhookEvent::ApiKeyExpiring => "apikey.expiring",
             WebhookEvent::ApiKeyExpired => "apikey.expired",
+            WebhookEvent::ApiKeyUnused => "apikey.unused",
+            WebhookEvent::RateLimitExceeded => "ratelimit.exceeded",
             WebhookEvent::Test => "webhook.test",
         }
     }

@@ -18,6 +18,23 @@ pub struct KeyEventData {
     pub replaced_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grace_ends_at: Option<String>,
+    /// Expiring: the warning this is, in days before the expiry (`jobs.expiry_warning_days`,
+    /// or 1 for the last day's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning_days: Option<u32>,
+    /// Unused: its last request (`null` for never), and the days without one that made it so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unused_days: Option<u32>,
+    /// Rate limit exceeded: the hour (its start), the requests refused with 429 in it so far, and
+    /// the count it went over (`jobs.ratelimit_refusals_per_hour`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hour_start: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusals: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusals_threshold: Option<u32>,
 }
 
 /// `generation.*` and `webhook.test`: the generation as it now is.

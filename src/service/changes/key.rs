@@ -50,13 +50,26 @@ pub enum KeyChange<'a> {
     Expired {
         at: Timestamp,
     },
-    /// The scheduler warned that the key expires at `at`.
+    /// The scheduler warned that the key expires at `at`, within `warning_days` days.
     Expiring {
         at: Timestamp,
+        warning_days: u32,
     },
     /// Deleted with its request-log rows.
     Deleted {
         request_logs: i64,
+    },
+    /// No request for `days` days since `last_used` (`None`: never used).
+    Unused {
+        last_used: Option<Timestamp>,
+        days: u32,
+    },
+    /// Refused with 429 `refusals` times in the hour starting at `hour_start`, more than
+    /// `threshold`.
+    RateLimited {
+        hour_start: Timestamp,
+        refusals: i64,
+        threshold: u32,
     },
 }
 
@@ -72,6 +85,8 @@ impl KeyChange<'_> {
             KeyChange::GraceEnded | KeyChange::Expired { .. } => "expired",
             KeyChange::Expiring { .. } => "expiring",
             KeyChange::Deleted { .. } => "deleted",
+            KeyChange::Unused { .. } => "unused",
+            KeyChange::RateLimited { .. } => "rate_limited",
         }
     }
 
@@ -79,7 +94,16 @@ impl KeyChange<'_> {
         let named = format!("API key \"{}\" ({})", key.name, key.prefix);
         let description = match self {
             KeyChange::Expired { .. } => format!("{named} expired"),
-            KeyChange::Expiring { at } => format!("{named} expires at {}", at.to_rfc3339()),
+            KeyChange::Expiring { at, .. } => format!("{named} expires at {}", at.to_rfc3339()),
+            KeyChange::Unused { days, .. } => format!("{named} has not been used for {days} days"),
+            KeyChange::RateLimited {
+                hour_start,
+                refusals,
+                ..
+            } => format!(
+                "{named} was refused for its rate limit {refusals} times in the hour from {}",
+                hour_start.to_rfc3339()
+            ),
             _ => {
                 let mut line = format!("{} {named}", capitalised(self.action()));
                 let detail = match self {
@@ -119,6 +143,8 @@ impl KeyChange<'_> {
             KeyChange::Rotated { .. } => WebhookEvent::ApiKeyRotated,
             KeyChange::GraceEnded | KeyChange::Expired { .. } => WebhookEvent::ApiKeyExpired,
             KeyChange::Expiring { .. } => WebhookEvent::ApiKeyExpiring,
+            KeyChange::Unused { .. } => WebhookEvent::ApiKeyUnused,
+            KeyChange::RateLimited { .. } => WebhookEvent::RateLimitExceeded,
             KeyChange::Disabled | KeyChange::Enabled | KeyChange::Edited { .. } => return None,
         })
     }
@@ -126,22 +152,53 @@ impl KeyChange<'_> {
     /// The event's `webhook_data`.
     pub(super) fn data(&self, key: &KeyRef<'_>, now: Timestamp) -> KeyEventData {
         let time = |t: Option<Timestamp>| Some(t.map(Timestamp::to_rfc3339));
+        let mut data = KeyEventData {
+            account_id: key.account_id.to_owned(),
+            apikey_id: key.id.to_owned(),
+            apikey_name: key.name.to_owned(),
+            apikey_prefix: key.prefix.to_owned(),
+            expires_at: None,
+            replaced_by: None,
+            grace_ends_at: None,
+            warning_days: None,
+            last_used_at: None,
+            unused_days: None,
+            hour_start: None,
+            refusals: None,
+            refusals_threshold: None,
+        };
+        match self {
+            KeyChange::Expiring { warning_days, .. } => data.warning_days = Some(*warning_days),
+            KeyChange::Unused { last_used, days } => {
+                data.last_used_at = time(*last_used);
+                data.unused_days = Some(*days);
+                return data;
+            }
+            KeyChange::RateLimited {
+                hour_start,
+                refusals,
+                threshold,
+            } => {
+                data.hour_start = Some(hour_start.to_rfc3339());
+                data.refusals = Some(*refusals);
+                data.refusals_threshold = Some(*threshold);
+                return data;
+            }
+            _ => {}
+        }
         let (expires_at, replaced_by, grace_ends_at) = match self {
             KeyChange::Rotated { new, grace_ends } => {
                 (None, Some(new.id.clone()), Some(grace_ends.to_rfc3339()))
             }
             KeyChange::GraceEnded => (time(Some(now)), None, None),
-            KeyChange::Expired { at } | KeyChange::Expiring { at } => (time(Some(*at)), None, None),
+            KeyChange::Expired { at } | KeyChange::Expiring { at, .. } => {
+                (time(Some(*at)), None, None)
+            }
             _ => (time(key.expires_at), None, None),
         };
-        KeyEventData {
-            account_id: key.account_id.to_owned(),
-            apikey_id: key.id.to_owned(),
-            apikey_name: key.name.to_owned(),
-            apikey_prefix: key.prefix.to_owned(),
-            expires_at,
-            replaced_by,
-            grace_ends_at,
-        }
+        data.expires_at = expires_at;
+        data.replaced_by = replaced_by;
+        data.grace_ends_at = grace_ends_at;
+        data
     }
 }

@@ -493,4 +493,30 @@ pub(super) const TABLES: &[Table] = &[
         ],
         "kind, subject",
     ),
+    // Copied, so a moved install does not send its notices again.
+    table(
+        "notices_sent",
+        &["kind", "subject", "period", "account_id", "sent_at"],
+        "kind, subject, period",
+    ),
+    // Copied: what is still to be sent is sent from the new store.
+    table(
+        "email_outbox",
+        &[
+            "id",
+            "account_id",
+            "recipients",
+            "subject",
+            "text_body",
+            "html_body",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "lease_until",
+            "last_error",
+            "created_at",
+            "sent_at",
+        ],
+        "id",
+    ),
 ];
