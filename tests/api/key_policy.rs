@@ -228,6 +228,16 @@ async fn rotation_and_the_command_line_are_held_to_the_policy() {
         create.stderr
     );
     assert!(create.stderr.contains("key policy"), "{}", create.stderr);
+    let owner = person(&app, "owner@example.com", "owner").await;
+    let res = owner
+        .client
+        .post(format!("{}/keys/{id}/rotate", app.address))
+        .form(&[("csrf", owner.csrf.as_str()), ("grace_hours", "24")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400, "the rotate page refuses it too");
+    assert!(res.text().await.unwrap().contains("key policy"));
     assert_eq!(keys(&app), before, "nothing stored");
     let (_, shown) = app
         .api("GET", &format!("/api-keys/{id}"), &manager, None)
@@ -289,6 +299,28 @@ async fn the_pages_refuse_a_key_out_of_policy_and_flag_an_issued_one() {
         "the input is kept"
     );
     assert_eq!(keys(&app), before, "nothing stored");
+
+    let res = owner
+        .client
+        .post(format!("{}/keys/{old}/edit", app.address))
+        .form(&[
+            ("csrf", owner.csrf.as_str()),
+            ("name", "test key"),
+            ("expires_at", "2099-02-02"),
+            ("ips", ""),
+            ("rate_limit", ""),
+            ("models", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400, "the edit form refuses it");
+    let body = res.text().await.unwrap();
+    assert!(body.contains("id=\"expires_at-error\""), "{body}");
+    assert!(
+        body.contains("key policy") && body.contains("2099-02-02"),
+        "{body}"
+    );
 
     let shown = page(&owner.client, &app, &format!("/keys/{old}")).await;
     assert!(

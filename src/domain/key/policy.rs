@@ -95,9 +95,11 @@ impl KeyPolicy {
             ceiling.max_lifetime_days,
         )
         .or_else(|| {
+            // No default expiry at all is no looser: the longest lifetime refuses such keys.
+            let default = self.default_expiry_days.or(ceiling.default_expiry_days)?;
             looser(
                 "default_expiry_days",
-                self.default_expiry_days.or(ceiling.default_expiry_days),
+                Some(default),
                 ceiling.max_lifetime_days,
             )
         })
@@ -326,5 +328,70 @@ impl KeyPolicy {
 
     pub fn presets_from_stored(stored: Option<&str>) -> Option<Vec<Preset>> {
         stored.map(|s| s.split(',').filter_map(Preset::parse).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = Timestamp::MS_PER_DAY;
+
+    #[test]
+    fn the_default_expiry_applies_and_the_lifetime_counts_from_creation() {
+        let policy = KeyPolicy {
+            default_expiry_days: Some(7),
+            max_lifetime_days: Some(30),
+            ..KeyPolicy::default()
+        };
+        let now = Timestamp(1_000 * DAY);
+        assert_eq!(
+            policy.expiry(None, "expires_at", now, now),
+            Ok(Some(Timestamp(1_007 * DAY)))
+        );
+        let late = Some(Timestamp(1_031 * DAY));
+        assert_eq!(
+            policy
+                .expiry(late, "expires_in_days", now, now)
+                .unwrap_err()
+                .field,
+            "expires_in_days"
+        );
+        let created = Timestamp(990 * DAY);
+        assert!(
+            policy
+                .expiry(Some(Timestamp(1_025 * DAY)), "expires_at", created, now)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn an_account_policy_is_never_looser_than_the_ceiling_and_is_held_within_it() {
+        let ceiling = KeyPolicy {
+            max_lifetime_days: Some(60),
+            require_expiry: true,
+            allowed_presets: Some(vec![Preset::ReadOnly, Preset::GenerateOnly]),
+            ..KeyPolicy::default()
+        };
+        let field = |p: KeyPolicy| p.looser_than(&ceiling).map(|b| b.field);
+        assert_eq!(field(KeyPolicy::default()), Some("max_lifetime_days"));
+        let own = KeyPolicy {
+            max_lifetime_days: Some(30),
+            require_expiry: true,
+            allowed_presets: Some(vec![Preset::ReadOnly]),
+            ..KeyPolicy::default()
+        };
+        assert_eq!(field(own.clone()), None);
+        let wider = KeyPolicy {
+            allowed_presets: Some(vec![Preset::FullAccess]),
+            ..own.clone()
+        };
+        assert_eq!(field(wider), Some("allowed_presets"));
+        let tighter = KeyPolicy {
+            max_lifetime_days: Some(20),
+            ..ceiling.clone()
+        };
+        assert_eq!(own.within(&tighter).max_lifetime_days, Some(20));
+        assert_eq!(KeyPolicy::in_force(None, Some(ceiling.clone())), ceiling);
     }
 }
