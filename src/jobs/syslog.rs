@@ -5,6 +5,7 @@
 //! node at a time holds the stream's lease. It runs on a thread of its own: its waits and writes
 //! never hold up a request.
 
+use std::cell::Cell;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
@@ -24,9 +25,11 @@ const LEASE: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(200);
 /// Entries sent between two moves of the cursor.
 const BATCH: i64 = 200;
-/// The private enterprise number in the structured data's id (reserved for examples by RFC 5612
-/// is 32473; this one names the fields of an activity entry).
+/// The structured data's id: `activity` under 32473, the enterprise number RFC 5612 sets aside
+/// for such use without registration.
 const SD_ID: &str = "activity@32473";
+/// How often the lease is renewed (or, by a node without it, asked for).
+const RENEW: Duration = Duration::from_secs(10);
 
 /// The running stream; dropping it stops it.
 pub struct Streamer {
@@ -66,17 +69,23 @@ impl Connection {
         }
     }
 
-    /// Whether the receiver has closed its side (or sent anything, which a syslog receiver does
-    /// not): then what is written next would be lost.
-    fn closed(&self) -> bool {
-        let socket = self.socket();
-        if socket.set_nonblocking(true).is_err() {
+    /// Whether the receiver has closed its side: then what is written next would be lost. Over
+    /// TLS, what the receiver sent (session tickets, a close_notify) is read and processed.
+    fn closed(&mut self) -> bool {
+        if self.socket().set_nonblocking(true).is_err() {
             return true;
         }
-        let mut byte = [0u8; 1];
-        let closed =
-            !matches!(socket.peek(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
-        closed || socket.set_nonblocking(false).is_err()
+        let mut buffer = [0u8; 512];
+        let read = match self {
+            Connection::Plain(s) => s.peek(&mut buffer[..1]),
+            Connection::Tls(s) => std::io::Read::read(s.as_mut(), &mut buffer),
+        };
+        let closed = match read {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+        };
+        closed || self.socket().set_nonblocking(false).is_err()
     }
 }
 
@@ -132,6 +141,8 @@ impl Streamer {
             max_retry: Duration::from_secs(config.max_retry_seconds),
             holder,
             stop: Arc::clone(&stop),
+            asked: Cell::new(None),
+            holding: Cell::new(false),
         };
         std::thread::Builder::new()
             .name("audit-syslog".into())
@@ -180,6 +191,9 @@ struct Stream {
     max_retry: Duration,
     holder: String,
     stop: Arc<AtomicBool>,
+    /// When the lease was last taken, renewed or asked for.
+    asked: Cell<Option<Instant>>,
+    holding: Cell<bool>,
 }
 
 impl Stream {
@@ -225,15 +239,22 @@ impl Stream {
     /// something was sent.
     fn round(&self, connection: &mut Option<Connection>) -> Result<bool, String> {
         let mut db = self.store.db().map_err(|e| e.to_string())?;
-        let now = self.clock.now();
-        let until = now.plus_millis(i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX));
-        let cursor = {
+        let due = self.asked.get().is_none_or(|at| at.elapsed() >= RENEW);
+        let cursor = if due {
+            let now = self.clock.now();
+            let until = now.plus_millis(i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX));
             let tx = db.write().map_err(|e| e.to_string())?;
             audit_stream::ensure(&tx).map_err(|e| e.to_string())?;
             let cursor =
                 audit_stream::lease(&tx, &self.holder, now, until).map_err(|e| e.to_string())?;
             tx.commit().map_err(|e| e.to_string())?;
+            self.asked.set(Some(Instant::now()));
+            self.holding.set(cursor.is_some());
             cursor
+        } else if self.holding.get() {
+            audit_stream::cursor(&db.read()).map_err(|e| e.to_string())?
+        } else {
+            None
         };
         let Some(last) = cursor else {
             return Ok(false);
@@ -248,7 +269,7 @@ impl Stream {
         let Some(newest) = rows.last().map(|r| r.id) else {
             return Ok(false);
         };
-        if connection.as_ref().is_some_and(Connection::closed) {
+        if connection.as_mut().is_some_and(Connection::closed) {
             *connection = None;
         }
         let open = match connection {
@@ -263,8 +284,13 @@ impl Stream {
         writer.write_all(&frames).map_err(|e| e.to_string())?;
         writer.flush().map_err(|e| e.to_string())?;
         let tx = db.write().map_err(|e| e.to_string())?;
-        audit_stream::sent(&tx, &self.holder, newest).map_err(|e| e.to_string())?;
+        let moved = audit_stream::sent(&tx, &self.holder, newest).map_err(|e| e.to_string())?;
         tx.commit().map_err(|e| e.to_string())?;
+        if !moved {
+            // Another node holds the stream now: ask for the lease before sending more.
+            self.holding.set(false);
+            self.asked.set(None);
+        }
         Ok(true)
     }
 

@@ -40,6 +40,15 @@ pub fn lease(
     )
 }
 
+/// The id of the last entry sent.
+pub fn cursor(tx: &Tx<'_>) -> Result<Option<i64>, StoreError> {
+    tx.query_opt(
+        "SELECT last_sent_id FROM audit_stream WHERE id = 1",
+        &[],
+        |r| r.get(0),
+    )
+}
+
 /// Records that the entries up to `id` were sent, if `holder` still holds the lease.
 pub fn sent(tx: &Tx<'_>, holder: &str, id: i64) -> Result<bool, StoreError> {
     Ok(tx.execute(

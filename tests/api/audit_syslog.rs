@@ -214,3 +214,42 @@ fn a_syslog_address_that_does_not_resolve_stops_start_up_naming_the_key() {
     assert!(stderr.contains("audit.syslog.address"), "{stderr}");
     assert!(stderr.contains("nowhere.invalid"), "{stderr}");
 }
+
+#[tokio::test]
+async fn with_two_nodes_on_one_postgres_store_each_entry_is_streamed_once() {
+    let messages = Arc::new(Mutex::new(Vec::new()));
+    let receiver = Receiver::start(0, Arc::clone(&messages));
+    let address = format!("127.0.0.1:{}", receiver.port);
+    let Some(cluster) = crate::cluster::cluster(
+        2,
+        &[
+            ("TIDEGATE_AUDIT__SYSLOG__ADDRESS", address.as_str()),
+            ("TIDEGATE_AUDIT__SYSLOG__MAX_RETRY_SECONDS", "1"),
+        ],
+    )
+    .await
+    else {
+        receiver.stop();
+        return;
+    };
+    for _ in 0..4 {
+        cluster.create_key("read_only");
+    }
+    let export = cluster.cli(&["audit", "export"]);
+    let last: Value = serde_json::from_str(export.stdout.lines().last().unwrap()).unwrap();
+    let wanted = last["id"].as_i64().unwrap();
+    eventually("the newest entry", || {
+        messages
+            .lock()
+            .unwrap()
+            .last()
+            .is_some_and(|m| parse(m).sd_id == wanted)
+    })
+    .await;
+    receiver.stop();
+    let ids: Vec<i64> = received(&messages).iter().map(|m| m.sd_id).collect();
+    assert!(
+        ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "each entry once, in order, from one node: {ids:?}"
+    );
+}
