@@ -21,6 +21,7 @@
 mod plan;
 mod rows;
 mod tables;
+mod tables_ops;
 mod to_postgres;
 mod to_sqlite;
 

@@ -2,7 +2,7 @@
 //! or column it has that the list does not know stops the copy before anything is written.
 
 use super::CopyError;
-use super::tables::{TABLES, Table};
+use super::tables::{self, Table};
 use crate::store::engine::Engine;
 use crate::store::{StoreError, Tx};
 
@@ -55,12 +55,12 @@ pub(super) fn plan(src: &Tx<'_>) -> Result<Vec<Plan>, CopyError> {
     let present = source_tables(src)?;
     if let Some(unknown) = present
         .iter()
-        .find(|name| !TABLES.iter().any(|t| t.name == name.as_str()))
+        .find(|name| !tables::all().any(|t| t.name == name.as_str()))
     {
         return Err(CopyError::Unknown(format!("table {unknown}")));
     }
-    let mut plans = Vec::with_capacity(TABLES.len());
-    for table in TABLES {
+    let mut plans = Vec::with_capacity(tables::all().count());
+    for table in tables::all() {
         if !present.iter().any(|name| name == table.name) {
             continue;
         }

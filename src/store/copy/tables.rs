@@ -16,7 +16,11 @@ pub(super) struct Table {
     pub(super) on_conflict: &'static str,
 }
 
-const fn table(name: &'static str, columns: &'static [&'static str], key: &'static str) -> Table {
+pub(super) const fn table(
+    name: &'static str,
+    columns: &'static [&'static str],
+    key: &'static str,
+) -> Table {
     Table {
         name,
         columns,
@@ -30,7 +34,8 @@ const fn table(name: &'static str, columns: &'static [&'static str], key: &'stat
 pub(super) const WITHOUT_ROWID: &[&str] =
     &["usage_hourly", "usage_daily_routes", "usage_weekly_keys"];
 
-/// Every table, each after the tables it refers to. A table or column the source does not have
+/// The tables of the records, each after the tables it refers to (the rest are in
+/// `tables_ops.rs`). A table or column the source does not have
 /// is one this binary's schema does not have either (the source's version is this binary's),
 /// and is left out; one the source has that is not listed here stops the copy before anything
 /// is written, rather than leave it behind.
@@ -406,117 +411,9 @@ pub(super) const TABLES: &[Table] = &[
         &["day", "account_id", "generations", "estimated_cost"],
         "account_id, day",
     ),
-    table(
-        "usage_providers_daily",
-        &[
-            "day",
-            "account_id",
-            "provider",
-            "submissions",
-            "used",
-            "cancelled",
-            "discarded",
-            "failed",
-            "estimated_cost",
-            "wasted_cost",
-        ],
-        "account_id, day, provider",
-    ),
-    table(
-        "webhook_endpoints",
-        &[
-            "id",
-            "account_id",
-            "url",
-            "description",
-            "events",
-            "secret",
-            "enabled",
-            "disabled_reason",
-            "consecutive_failures",
-            "created_at",
-            "updated_at",
-            "secret_rotated_at",
-        ],
-        "id",
-    ),
-    table(
-        "webhook_events",
-        &[
-            "id",
-            "account_id",
-            "event",
-            "generation_id",
-            "data",
-            "created_at",
-        ],
-        "id",
-    ),
-    table(
-        "webhook_deliveries",
-        &[
-            "id",
-            "endpoint_id",
-            "event_id",
-            "status",
-            "attempts",
-            "next_attempt_at",
-            "lease_until",
-            "last_status_code",
-            "last_error",
-            "duration_ms",
-            "replay_of",
-            "created_at",
-            "completed_at",
-            "rowid",
-        ],
-        "rowid",
-    ),
-    table("job_runs", &["job", "tick", "node"], "job, tick"),
-    table(
-        "rate_grants",
-        &["subject", "window_start", "granted"],
-        "subject, window_start",
-    ),
-    // Copied like the rate grants: a copy taken during a block keeps it, and rows past
-    // `expires_at` go at the next write.
-    table(
-        "auth_failures",
-        &[
-            "kind",
-            "subject",
-            "window_start",
-            "failures",
-            "last_failure",
-            "blocked_until",
-            "expires_at",
-        ],
-        "kind, subject",
-    ),
-    // Copied, so a moved install does not send its notices again.
-    table(
-        "notices_sent",
-        &["kind", "subject", "period", "account_id", "sent_at"],
-        "kind, subject, period",
-    ),
-    // Copied: what is still to be sent is sent from the new store.
-    table(
-        "email_outbox",
-        &[
-            "id",
-            "account_id",
-            "recipients",
-            "subject",
-            "text_body",
-            "html_body",
-            "status",
-            "attempts",
-            "next_attempt_at",
-            "lease_until",
-            "last_error",
-            "created_at",
-            "sent_at",
-        ],
-        "id",
-    ),
 ];
+
+/// Every table, in copy order: [`TABLES`], then [`super::tables_ops::OPERATIONS`].
+pub(super) fn all() -> impl Iterator<Item = &'static Table> {
+    TABLES.iter().chain(super::tables_ops::OPERATIONS)
+}
