@@ -24,8 +24,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("sql/0014_auth_limits.sql"),
     include_str!("sql/0015_oidc.sql"),
     include_str!("sql/0016_key_policy.sql"),
-    include_str!("sql/0018_audit_stream.sql"),
-    include_str!("sql/0017_notifications.sql"),
+    include_str!("sql/0017_audit_stream.sql"),
+    include_str!("sql/0018_notifications.sql"),
 ];
 
 pub const POSTGRES_MIGRATIONS: &[&str] = &[
@@ -38,8 +38,8 @@ pub const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("sql/postgres/0007_auth_limits.sql"),
     include_str!("sql/postgres/0008_oidc.sql"),
     include_str!("sql/postgres/0009_key_policy.sql"),
-    include_str!("sql/postgres/0011_audit_stream.sql"),
-    include_str!("sql/postgres/0010_notifications.sql"),
+    include_str!("sql/postgres/0010_audit_stream.sql"),
+    include_str!("sql/postgres/0011_notifications.sql"),
 ];
 
 /// The session-level advisory lock a PostgreSQL node holds while it migrates, so nodes that

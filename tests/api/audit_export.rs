@@ -306,10 +306,10 @@ async fn keys_that_read_the_activity_with_keys_read_keep_reading_it() {
     let (other, _) = app.create_key(&["--scopes", "account:read"]);
     let step = match app.db().backend() {
         crate::backend::Backend::Sqlite => {
-            include_str!("../../src/store/sql/0018_audit_stream.sql")
+            include_str!("../../src/store/sql/0017_audit_stream.sql")
         }
         crate::backend::Backend::Postgres => {
-            include_str!("../../src/store/sql/postgres/0011_audit_stream.sql")
+            include_str!("../../src/store/sql/postgres/0010_audit_stream.sql")
         }
     };
     // The step's first statement; the table it makes next is there already.

@@ -1,4 +1,4 @@
--- Notifications: see the SQLite step 0017_notifications.sql.
+-- Notifications: see the SQLite step 0018_notifications.sql.
 CREATE TABLE notices_sent (
     kind       TEXT NOT NULL,
     subject    TEXT NOT NULL,
