@@ -11,8 +11,7 @@ mod sections;
 
 pub use sections::{
     Backend, Config, JobsConfig, LogFormat, OidcConfig, PlanConfig, SmtpConfig, SyslogConfig,
-    TelemetryConfig,
-    WebhooksConfig,
+    TelemetryConfig, WebhooksConfig,
 };
 
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
