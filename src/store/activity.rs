@@ -132,24 +132,7 @@ pub fn search(
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<ActivityEntry>, StoreError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM activity WHERE {FILTER}
-         AND (CAST(?6 AS BIGINT) IS NULL OR id < ?6) ORDER BY id DESC LIMIT ?7"
-    );
-    let (since, until) = (f.since.map(|t| t.0), f.until.map(|t| t.0));
-    tx.query_all(
-        &sql,
-        &[
-            &f.account_id,
-            &f.category,
-            &f.actor,
-            &since,
-            &until,
-            &before,
-            &limit,
-        ],
-        from_row,
-    )
+    filtered(tx, f, ("id < ?6", "id DESC"), before, limit)
 }
 
 /// The entries `f` covers in the chain's order (oldest first), after the row id `after` when
@@ -160,9 +143,21 @@ pub fn chain_batch(
     after: Option<i64>,
     limit: i64,
 ) -> Result<Vec<ActivityEntry>, StoreError> {
+    filtered(tx, f, ("id > ?6", "id"), after, limit)
+}
+
+/// The entries `f` covers past the row id `bound` (none: from the start): `(past, order)` is
+/// `("id < ?6", "id DESC")` to page back, `("id > ?6", "id")` to walk the chain.
+fn filtered(
+    tx: &Tx<'_>,
+    f: &ActivityFilter<'_>,
+    (past, order): (&str, &str),
+    bound: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ActivityEntry>, StoreError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM activity WHERE {FILTER}
-         AND (CAST(?6 AS BIGINT) IS NULL OR id > ?6) ORDER BY id LIMIT ?7"
+         AND (CAST(?6 AS BIGINT) IS NULL OR {past}) ORDER BY {order} LIMIT ?7"
     );
     let (since, until) = (f.since.map(|t| t.0), f.until.map(|t| t.0));
     tx.query_all(
@@ -173,7 +168,7 @@ pub fn chain_batch(
             &f.actor,
             &since,
             &until,
-            &after,
+            &bound,
             &limit,
         ],
         from_row,
