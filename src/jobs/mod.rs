@@ -97,6 +97,7 @@ pub enum JobOutcome {
     NotifyKeys {
         rate_limited_notices: u64,
         unused_notices: u64,
+        grace_ending_notices: u64,
     },
 }
 
@@ -157,60 +158,57 @@ impl Job {
         let now = ctx.clock.now();
         let config = ctx.config.clone();
         let catalog = ctx.catalog.clone();
-        let mail = !config.smtp.host.is_empty();
-        let result = ctx
-            .store
-            .run(move |db| match self {
-                Job::ExpireRotatedKeys => maintenance::record_expired_keys(db, now, mail)
-                    .map(|keys_expired| JobOutcome::ExpireRotatedKeys { keys_expired }),
-                Job::WarnExpiringKeys => {
-                    maintenance::warn_expiring_keys(db, now, config.jobs.expiry_warning_days, mail)
-                        .map(|keys_warned| JobOutcome::WarnExpiringKeys { keys_warned })
-                }
-                Job::PurgeRequestLogs => {
-                    let retention = maintenance::LogRetention {
-                        days: config.logs.retention_days,
-                        client_ip_days: config.logs.client_ip_days,
-                    };
-                    let hours = config.webhooks.queue_hours;
-                    maintenance::purge_request_logs(db, now, retention, hours).map(|purged| {
-                        JobOutcome::PurgeRequestLogs {
-                            request_logs_deleted: purged.request_logs,
-                            refusal_rows_deleted: purged.refusal_rows,
-                            webhook_deliveries_deleted: purged.webhook_deliveries,
-                            client_addresses_cleared: purged.client_addresses,
-                        }
-                    })
-                }
-                Job::PurgeIdempotencyKeys => {
-                    maintenance::purge_idempotency_keys(db, now).map(|idempotency_keys_deleted| {
-                        JobOutcome::PurgeIdempotencyKeys {
+        let result =
+            ctx.store
+                .run(move |db| match self {
+                    Job::ExpireRotatedKeys => maintenance::record_expired_keys(db, now)
+                        .map(|keys_expired| JobOutcome::ExpireRotatedKeys { keys_expired }),
+                    Job::WarnExpiringKeys => {
+                        maintenance::warn_expiring_keys(db, now, config.jobs.expiry_warning_days)
+                            .map(|keys_warned| JobOutcome::WarnExpiringKeys { keys_warned })
+                    }
+                    Job::PurgeRequestLogs => {
+                        let retention = maintenance::LogRetention {
+                            days: config.logs.retention_days,
+                            client_ip_days: config.logs.client_ip_days,
+                        };
+                        let hours = config.webhooks.queue_hours;
+                        maintenance::purge_request_logs(db, now, retention, hours).map(|purged| {
+                            JobOutcome::PurgeRequestLogs {
+                                request_logs_deleted: purged.request_logs,
+                                refusal_rows_deleted: purged.refusal_rows,
+                                webhook_deliveries_deleted: purged.webhook_deliveries,
+                                client_addresses_cleared: purged.client_addresses,
+                            }
+                        })
+                    }
+                    Job::PurgeIdempotencyKeys => maintenance::purge_idempotency_keys(db, now).map(
+                        |idempotency_keys_deleted| JobOutcome::PurgeIdempotencyKeys {
                             idempotency_keys_deleted,
-                        }
-                    })
-                }
-                Job::FailStuckGenerations => {
-                    let allowed = |providers: &[String]| {
-                        let limit = catalog.chain_timeout(providers) + STUCK_GENERATION_GRACE;
-                        i64::try_from(limit.as_millis()).unwrap_or(i64::MAX)
-                    };
-                    generations::fail_overdue(db, now, allowed).map(|generations_failed| {
-                        JobOutcome::FailStuckGenerations { generations_failed }
-                    })
-                }
-                Job::NotifyKeys => {
-                    let rules = notify::UsageNotices {
-                        refusals_per_hour: config.jobs.ratelimit_refusals_per_hour,
-                        unused_days: config.jobs.unused_key_days,
-                        mail,
-                    };
-                    notify::notify_keys(db, now, rules).map(|sent| JobOutcome::NotifyKeys {
-                        rate_limited_notices: sent.rate_limited,
-                        unused_notices: sent.unused,
-                    })
-                }
-            })
-            .await;
+                        },
+                    ),
+                    Job::FailStuckGenerations => {
+                        let allowed = |providers: &[String]| {
+                            let limit = catalog.chain_timeout(providers) + STUCK_GENERATION_GRACE;
+                            i64::try_from(limit.as_millis()).unwrap_or(i64::MAX)
+                        };
+                        generations::fail_overdue(db, now, allowed).map(|generations_failed| {
+                            JobOutcome::FailStuckGenerations { generations_failed }
+                        })
+                    }
+                    Job::NotifyKeys => {
+                        let rules = notify::UsageNotices {
+                            refusals_per_hour: config.jobs.ratelimit_refusals_per_hour,
+                            unused_days: config.jobs.unused_key_days,
+                        };
+                        notify::notify_keys(db, now, rules).map(|sent| JobOutcome::NotifyKeys {
+                            rate_limited_notices: sent.rate_limited,
+                            unused_notices: sent.unused,
+                            grace_ending_notices: sent.grace_ending,
+                        })
+                    }
+                })
+                .await;
         result.map_err(|source| JobError::Failed {
             job: self.name(),
             source,
@@ -259,7 +257,8 @@ impl JobOutcome {
             JobOutcome::NotifyKeys {
                 rate_limited_notices,
                 unused_notices,
-            } => rate_limited_notices + unused_notices > 0,
+                grace_ending_notices,
+            } => rate_limited_notices + unused_notices + grace_ending_notices > 0,
         }
     }
 
@@ -297,10 +296,12 @@ impl JobOutcome {
             JobOutcome::NotifyKeys {
                 rate_limited_notices,
                 unused_notices,
+                grace_ending_notices,
             } => format!(
-                "sent {} and {}",
+                "sent {}, {} and {}",
                 count(rate_limited_notices, "rate-limit notice"),
-                count(unused_notices, "unused-key notice")
+                count(unused_notices, "unused-key notice"),
+                count(grace_ending_notices, "grace-ending notice")
             ),
         };
         format!("{}: {what}", self.job().name())

@@ -1,6 +1,7 @@
 //! The credit ledger: the balance is always the sum of the ledger (docs/generation.md, "Credits").
 
 use super::changes::{self, Category, Change, Note};
+use super::notify::{self, Notice};
 use super::{Actor, ServiceError};
 use crate::domain::{Money, Timestamp};
 use crate::store::credits::{self as ledger, Entry};
@@ -165,7 +166,7 @@ pub fn settle(
 }
 
 /// Fires each armed low-balance threshold the balance has fallen below (once: it is disarmed,
-/// an activity row records it and `credits.low_balance` is emitted) and re-arms those the
+/// and its notice sent: an activity row, `credits.low_balance` and the e-mail) and re-arms those the
 /// balance has risen to again.
 fn check_thresholds(
     tx: &Tx<'_>,
@@ -177,11 +178,12 @@ fn check_thresholds(
     if crossed.is_empty() {
         return Ok(());
     }
-    let low = Change::LowBalance {
+    let low = Notice::LowBalance {
         account_id,
         balance,
         crossed: &crossed,
+        at: now,
     };
-    changes::record(tx, &Actor::System, low, now)?;
+    notify::send(tx, &low, now)?;
     Ok(())
 }

@@ -19,7 +19,7 @@ pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3_600_000;
 /// Records the expiry of every key that expired (rotated or not) and is not revoked: sets
 /// `expiry_recorded_at` and sends its `apikey.expired` notice (an activity row and the event).
 /// Returns the keys recorded.
-pub fn record_expired_keys(db: &mut Db, now: Timestamp, mail: bool) -> Result<u64, ServiceError> {
+pub fn record_expired_keys(db: &mut Db, now: Timestamp) -> Result<u64, ServiceError> {
     let pending = |tx: &Tx<'_>| queries::unrecorded_expiries(tx, now, KEY_CHUNK);
     for_each_chunk(db, pending, |tx, key| {
         queries::set_expiry_recorded(tx, &key.id, now)?;
@@ -27,7 +27,7 @@ pub fn record_expired_keys(db: &mut Db, now: Timestamp, mail: bool) -> Result<u6
             key: key_ref(key),
             at: key.expires_at,
         };
-        notify::send(tx, &notice, now, mail)?;
+        notify::send(tx, &notice, now)?;
         Ok(())
     })
 }
@@ -39,7 +39,6 @@ pub fn warn_expiring_keys(
     db: &mut Db,
     now: Timestamp,
     warning_days: u32,
-    mail: bool,
 ) -> Result<u64, ServiceError> {
     let last_day = now.plus_millis(Timestamp::MS_PER_DAY);
     let until = now.plus_millis(i64::from(warning_days) * Timestamp::MS_PER_DAY);
@@ -54,7 +53,7 @@ pub fn warn_expiring_keys(
                 at: key.expires_at,
                 warning_days: days,
             };
-            notify::send(tx, &notice, now, mail)?;
+            notify::send(tx, &notice, now)?;
             Ok(())
         })?;
     }

@@ -19,6 +19,7 @@ pub(crate) mod logs;
 pub(crate) mod maintenance;
 pub(crate) mod members;
 pub(crate) mod memberships;
+pub(crate) mod notification_settings;
 pub(crate) mod notify;
 pub(crate) mod oidc;
 pub(crate) mod password;

@@ -17,6 +17,13 @@ pub fn ledger(db: &mut Db, account_id: &str, limit: i64) -> Result<Vec<LedgerEnt
     Ok(store::ledger(&db.read(), account_id, limit)?)
 }
 
+pub use crate::store::email::Status as MailStatus;
+
+/// How the account's notice e-mail is going: waiting, last sent, last failure.
+pub fn mail_status(db: &mut Db, account_id: &str) -> Result<MailStatus, ServiceError> {
+    Ok(crate::store::email::status(&db.read(), account_id)?)
+}
+
 pub fn thresholds(db: &mut Db, account_id: &str) -> Result<Vec<Money>, ServiceError> {
     Ok(store::thresholds(&db.read(), account_id)?)
 }

@@ -3,6 +3,7 @@
 //! manage endpoints; the callers check the role, as for keys.
 
 use super::changes::{self, Category, Change, Note, capitalised};
+use super::notify::{self, Notice};
 use super::{Actor, ServiceError};
 use crate::config::WebhooksConfig;
 use crate::domain::Timestamp;
@@ -349,22 +350,16 @@ pub fn record_attempts(
             continue;
         }
         store::set_enabled(&tx, endpoint_id, Some(reason), now)?;
-        let why = if *gone {
-            "it answered 410 Gone".to_owned()
-        } else {
-            format!("{failures} deliveries in a row failed")
+        let url = redact_url(&endpoint.url);
+        let notice = Notice::EndpointDisabled {
+            account_id: &endpoint.account_id,
+            endpoint_id: &endpoint.id,
+            url: &url,
+            reason,
+            failures,
+            at: now,
         };
-        let note = Note {
-            account_id: Some(&endpoint.account_id),
-            category: Category::Webhook,
-            action: "disabled",
-            target: Some(&endpoint.id),
-            description: format!(
-                "Disabled webhook endpoint {}: {why}",
-                redact_url(&endpoint.url)
-            ),
-        };
-        changes::record(&tx, &Actor::System, Change::Note(note), now)?;
+        notify::send(&tx, &notice, now)?;
     }
     tx.commit()?;
     Ok(())

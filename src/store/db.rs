@@ -36,6 +36,8 @@ pub struct Db {
     /// The deliverer's wake-up, when there is one in this process: a write transaction that
     /// wrote a delivery due now rings it once it has committed.
     outbox: Option<Arc<Notify>>,
+    /// Notices are also e-mailed (an SMTP server is configured).
+    mail: bool,
 }
 
 enum Conn {
@@ -50,6 +52,7 @@ impl Db {
         Db {
             conn: Conn::Sqlite(conn),
             outbox: None,
+            mail: false,
         }
     }
 
@@ -57,6 +60,7 @@ impl Db {
         Db {
             conn: Conn::SqliteOwned(conn),
             outbox: None,
+            mail: false,
         }
     }
 
@@ -64,6 +68,7 @@ impl Db {
         Db {
             conn: Conn::Postgres(Box::new(conn)),
             outbox: None,
+            mail: false,
         }
     }
 
@@ -71,12 +76,15 @@ impl Db {
         Db {
             conn: Conn::PostgresOwned(Box::new(conn)),
             outbox: None,
+            mail: false,
         }
     }
 
-    /// Rings `outbox` after each commit that wrote a delivery due now.
-    pub(super) fn waking(mut self, outbox: &Arc<Notify>) -> Db {
+    /// Rings `outbox` after each commit that wrote a delivery due now; with `mail`, notices
+    /// written through it are e-mailed too.
+    pub(super) fn waking(mut self, outbox: &Arc<Notify>, mail: bool) -> Db {
         self.outbox = Some(Arc::clone(outbox));
+        self.mail = mail;
         self
     }
 
@@ -98,9 +106,11 @@ impl Db {
         scope: impl FnOnce(Handle<'_>) -> Result<Scope<'_>, StoreError>,
     ) -> Result<Tx<'_>, StoreError> {
         let outbox = self.outbox.as_deref();
+        let mail = self.mail;
         Ok(Tx {
             scope: scope(self.conn.handle())?,
             outbox,
+            mail,
             wake: Cell::new(false),
         })
     }
@@ -160,12 +170,14 @@ impl Db {
     /// Statements outside a transaction, each reading the latest commit.
     pub fn read(&mut self) -> Tx<'_> {
         let outbox = self.outbox.as_deref();
+        let mail = self.mail;
         Tx {
             scope: match self.conn.handle() {
                 Handle::Sqlite(c) => Scope::SqliteRead(c),
                 Handle::Postgres(c) => Scope::Postgres(PgScope::plain(c)),
             },
             outbox,
+            mail,
             wake: Cell::new(false),
         }
     }

@@ -45,17 +45,6 @@ pub fn enqueue(tx: &Tx<'_>, email: &NewEmail<'_>, now: Timestamp) -> Result<Stri
     Ok(id)
 }
 
-/// The e-mail addresses of the account's owners (the primary owner first).
-pub fn owner_addresses(tx: &Tx<'_>, account_id: &str) -> Result<Vec<String>, StoreError> {
-    tx.query_all(
-        "SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id
-         WHERE m.account_id = ?1 AND m.role IN ('primary-owner', 'owner')
-         ORDER BY CASE m.role WHEN 'primary-owner' THEN 0 ELSE 1 END, u.email",
-        &[&account_id],
-        |r| r.get(0),
-    )
-}
-
 /// Takes up to `limit` pending messages that are due and not leased, and leases them until
 /// `now + lease_ms`, so no other mailer takes them meanwhile.
 pub fn claim_due(
@@ -139,4 +128,52 @@ pub fn purge(tx: &Tx<'_>, cutoff: Timestamp, limit: i64) -> Result<u64, StoreErr
         &[&cutoff.0, &limit],
     )?;
     Ok(n as u64)
+}
+
+/// How the account's e-mail is going, for the settings page.
+#[derive(Clone, Debug, Default)]
+pub struct Status {
+    /// Messages not sent yet.
+    pub waiting: i64,
+    /// When the last message was sent.
+    pub last_sent_at: Option<Timestamp>,
+    /// The last failed attempt of a message not sent: the server's answer, the attempts so far
+    /// and when it is tried again (`None`: given up).
+    pub last_failure: Option<(String, i64, Option<Timestamp>)>,
+}
+
+pub fn status(tx: &Tx<'_>, account_id: &str) -> Result<Status, StoreError> {
+    let waiting = tx.query_one(
+        "SELECT COUNT(*) FROM email_outbox WHERE account_id = ?1 AND status = 'pending'",
+        &[&account_id],
+        |r| r.get(0),
+    )?;
+    let last_sent_at = tx
+        .query_one(
+            "SELECT MAX(sent_at) FROM email_outbox WHERE account_id = ?1 AND status = 'sent'",
+            &[&account_id],
+            |r| r.get::<Option<i64>>(0),
+        )?
+        .map(Timestamp);
+    let last_failure = tx.query_opt(
+        "SELECT last_error, attempts, status, next_attempt_at FROM email_outbox
+         WHERE account_id = ?1 AND status <> 'sent' AND last_error IS NOT NULL
+         ORDER BY created_at DESC, id DESC LIMIT 1",
+        &[&account_id],
+        |r| {
+            let retried = r.get::<String>(2)? == "pending";
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                retried
+                    .then(|| r.get::<i64>(3).map(Timestamp))
+                    .transpose()?,
+            ))
+        },
+    )?;
+    Ok(Status {
+        waiting,
+        last_sent_at,
+        last_failure,
+    })
 }

@@ -25,6 +25,7 @@ pub(crate) mod members;
 pub(crate) mod migrations;
 pub(crate) mod nodes;
 pub(crate) mod notices;
+pub(crate) mod notification_settings;
 pub(crate) mod notifications;
 pub(crate) mod oidc;
 mod open;
@@ -93,6 +94,8 @@ pub struct StoreOptions {
     /// The server checkpoints the WAL on its own thread; no connection then does it inside a
     /// commit.
     pub background_checkpoints: bool,
+    /// An SMTP server is configured: notices are also written to the e-mail outbox.
+    pub mail: bool,
 }
 
 impl StoreOptions {
@@ -102,6 +105,7 @@ impl StoreOptions {
             pool_size: 1,
             busy_timeout,
             background_checkpoints: false,
+            mail: false,
         }
     }
 }
@@ -147,7 +151,7 @@ impl Store {
 
     /// A pooled connection, for blocking code (the command line, start-up).
     pub fn db(&self) -> Result<Db, StoreError> {
-        Ok(self.pool.get(None)?.waking(&self.outbox))
+        Ok(self.pool.get(None)?.waking(&self.outbox, self.options.mail))
     }
 
     /// The one bridge from async code to blocking store work: runs `f` on the blocking thread
@@ -162,6 +166,7 @@ impl Store {
     {
         let pool = self.pool.clone();
         let outbox = std::sync::Arc::clone(&self.outbox);
+        let mail = self.options.mail;
         let timeout = self.options.busy_timeout;
         let deadline = busy::request_arrival().map(|arrived| busy::deadline(arrived, timeout));
         let limits = busy::Limits {
@@ -176,7 +181,7 @@ impl Store {
                 let left = deadline.saturating_duration_since(std::time::Instant::now());
                 left.max(Duration::from_millis(1))
             });
-            let mut db = pool.get(left)?.waking(&outbox);
+            let mut db = pool.get(left)?.waking(&outbox, mail);
             busy::with_limits(limits, || f(&mut db))
         })
         .await
@@ -193,6 +198,7 @@ impl Store {
             pool_size: 1,
             busy_timeout: Duration::from_secs(5),
             background_checkpoints: true,
+            mail: false,
         };
         let store = Store::open(dir.path(), options).unwrap();
         (dir, store)

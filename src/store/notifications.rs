@@ -50,6 +50,8 @@ pub struct KeyDue {
     pub figure: i64,
     /// The notice's period.
     pub period: i64,
+    /// A rotated key's replacement.
+    pub replaced_by: Option<String>,
 }
 
 fn keys_due(
@@ -66,6 +68,7 @@ fn keys_due(
             expires_at: r.get::<Option<i64>>(4)?.map(Timestamp),
             figure: r.get(5)?,
             period: r.get(6)?,
+            replaced_by: r.get(7)?,
         })
     })
 }
@@ -81,7 +84,8 @@ pub fn rate_limited_keys(
 ) -> Result<Vec<KeyDue>, StoreError> {
     keys_due(
         tx,
-        "SELECT k.id, k.account_id, k.name, k.key_prefix, k.expires_at, h.rate_limited, h.hour
+        "SELECT k.id, k.account_id, k.name, k.key_prefix, k.expires_at, h.rate_limited, h.hour,
+                k.replaced_by
          FROM usage_hourly h JOIN api_keys k ON k.id = h.key_id
          WHERE h.hour = ?1 AND h.rate_limited > ?2 AND NOT EXISTS (SELECT 1 FROM notices_sent n
              WHERE n.kind = ?3 AND n.subject = k.id AND n.period = h.hour)
@@ -103,7 +107,7 @@ pub fn unused_keys(
     keys_due(
         tx,
         "SELECT id, account_id, name, key_prefix, expires_at, COALESCE(last_used_at, 0),
-                COALESCE(last_used_at, created_at) AS since
+                COALESCE(last_used_at, created_at) AS since, replaced_by
          FROM api_keys
          WHERE revoked_at IS NULL AND disabled_at IS NULL AND rotated_at IS NULL
            AND (expires_at IS NULL OR expires_at > ?1)
@@ -113,5 +117,29 @@ pub fn unused_keys(
                AND n.subject = api_keys.id AND n.period = COALESCE(last_used_at, created_at))
          ORDER BY id LIMIT ?4",
         &[&now.0, &before.0, &kind, &limit],
+    )
+}
+
+/// Up to `limit` rotated keys that were used after their rotation and stop working after `now`
+/// and by `until`, with no notice `kind` for that end (the period is the end).
+pub fn grace_ending_keys(
+    tx: &Tx<'_>,
+    now: Timestamp,
+    until: Timestamp,
+    kind: &str,
+    limit: i64,
+) -> Result<Vec<KeyDue>, StoreError> {
+    keys_due(
+        tx,
+        "SELECT id, account_id, name, key_prefix, expires_at, last_used_at, expires_at,
+                replaced_by
+         FROM api_keys
+         WHERE rotated_at IS NOT NULL AND revoked_at IS NULL AND disabled_at IS NULL
+           AND expires_at > ?1 AND expires_at <= ?2 AND last_used_at > rotated_at
+           AND account_id IN (SELECT id FROM accounts WHERE deleted_at IS NULL)
+           AND NOT EXISTS (SELECT 1 FROM notices_sent n WHERE n.kind = ?3
+               AND n.subject = api_keys.id AND n.period = api_keys.expires_at)
+         ORDER BY id LIMIT ?4",
+        &[&now.0, &until.0, &kind, &limit],
     )
 }

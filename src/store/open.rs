@@ -21,6 +21,7 @@ impl Store {
             pool_size: config.storage.pool_size,
             busy_timeout: Duration::from_millis(config.storage.busy_timeout_ms),
             background_checkpoints,
+            mail: !config.smtp.host.is_empty(),
         };
         match config.storage.backend {
             Backend::Sqlite => Store::open(&config.storage.data_dir, options),

@@ -339,6 +339,19 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
             json!(format!("/{page}"))
         );
     }
+    // Notifications sit under Settings, which the navigation marks.
+    browser
+        .goto(&format!("{}/notifications", app.address))
+        .await;
+    browser.screenshot_views("notifications").await;
+    browser
+        .script("document.getElementById('recipients').scrollIntoView(); return null;")
+        .await;
+    browser.screenshot("notifications-members").await;
+    browser
+        .goto(&format!("{}/settings#email", app.address))
+        .await;
+    browser.screenshot("settings-email").await;
 
     // The theme: the system's by default; a choice is kept from page to page.
     let theme = "return document.documentElement.dataset.theme || 'auto';";

@@ -190,6 +190,7 @@ async fn every_signed_in_page_passes_lighthouse_in_light_and_dark() {
         "/members".to_owned(),
         "/activity".to_owned(),
         "/settings".to_owned(),
+        "/notifications".to_owned(),
         "/instance".to_owned(),
         "/password".to_owned(),
         "/security".to_owned(),

@@ -50,6 +50,7 @@ mod limits;
 mod management;
 mod management_access;
 mod migrate_store;
+mod notification_settings;
 mod notifications;
 mod oidc;
 mod oidc_provider;

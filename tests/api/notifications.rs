@@ -221,6 +221,7 @@ fn notified(outcome: JobOutcome) -> (u64, u64) {
         JobOutcome::NotifyKeys {
             rate_limited_notices,
             unused_notices,
+            ..
         } => (rate_limited_notices, unused_notices),
         other => panic!("{other:?}"),
     }

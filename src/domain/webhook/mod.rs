@@ -34,13 +34,15 @@ pub enum WebhookEvent {
     ApiKeyExpiring,
     ApiKeyExpired,
     ApiKeyUnused,
+    ApiKeyGraceEnding,
     RateLimitExceeded,
+    WebhookDisabled,
     Test,
 }
 
 impl WebhookEvent {
     /// The events an endpoint may choose, in the order pages list them.
-    pub const SUBSCRIBABLE: [WebhookEvent; 13] = [
+    pub const SUBSCRIBABLE: [WebhookEvent; 15] = [
         WebhookEvent::GenerationStarted,
         WebhookEvent::GenerationCompleted,
         WebhookEvent::GenerationFailed,
@@ -53,8 +55,47 @@ impl WebhookEvent {
         WebhookEvent::ApiKeyExpiring,
         WebhookEvent::ApiKeyExpired,
         WebhookEvent::ApiKeyUnused,
+        WebhookEvent::ApiKeyGraceEnding,
         WebhookEvent::RateLimitExceeded,
+        WebhookEvent::WebhookDisabled,
     ];
+
+    /// The events that are notices (docs/notifications.md): sent by the one notification place,
+    /// and e-mailed to the members an account chooses. In the order pages list them.
+    pub const NOTICES: [WebhookEvent; 7] = [
+        WebhookEvent::ApiKeyExpiring,
+        WebhookEvent::ApiKeyExpired,
+        WebhookEvent::ApiKeyGraceEnding,
+        WebhookEvent::ApiKeyUnused,
+        WebhookEvent::RateLimitExceeded,
+        WebhookEvent::WebhookDisabled,
+        WebhookEvent::CreditsLowBalance,
+    ];
+
+    /// What a notice tells, for the pages that list them.
+    pub fn describe(self) -> &'static str {
+        match self {
+            WebhookEvent::ApiKeyExpiring => "A key expires within a week, and again within a day",
+            WebhookEvent::ApiKeyExpired => "A key expired",
+            WebhookEvent::ApiKeyGraceEnding => {
+                "A rotated key still receives requests and its grace period ends within a day"
+            }
+            WebhookEvent::ApiKeyUnused => "A key has had no request for a month",
+            WebhookEvent::RateLimitExceeded => {
+                "A key is refused for its rate limit again and again within an hour"
+            }
+            WebhookEvent::WebhookDisabled => "A webhook endpoint was disabled after failing",
+            WebhookEvent::CreditsLowBalance => "The credit balance fell below an alert threshold",
+            _ => "",
+        }
+    }
+
+    /// A notice by its event name.
+    pub fn parse_notice(name: &str) -> Option<WebhookEvent> {
+        WebhookEvent::NOTICES
+            .into_iter()
+            .find(|e| e.as_str() == name)
+    }
 
     /// What a new endpoint listens to when it names no events.
     pub const DEFAULT: [WebhookEvent; 4] = [
@@ -78,7 +119,9 @@ impl WebhookEvent {
             WebhookEvent::ApiKeyExpiring => "apikey.expiring",
             WebhookEvent::ApiKeyExpired => "apikey.expired",
             WebhookEvent::ApiKeyUnused => "apikey.unused",
+            WebhookEvent::ApiKeyGraceEnding => "apikey.grace_ending",
             WebhookEvent::RateLimitExceeded => "ratelimit.exceeded",
+            WebhookEvent::WebhookDisabled => "webhook.disabled",
             WebhookEvent::Test => "webhook.test",
         }
     }

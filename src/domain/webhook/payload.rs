@@ -100,3 +100,16 @@ pub struct ThresholdCrossed {
     pub threshold: f64,
     pub balance_at: f64,
 }
+
+/// `webhook.disabled`: an endpoint of the account was disabled after failing.
+#[derive(Clone, Debug, Serialize)]
+pub struct EndpointDisabledData {
+    pub account_id: String,
+    pub endpoint_id: String,
+    /// Its URL with any credentials, query and fragment left out.
+    pub endpoint_url: String,
+    /// `failures` (that many deliveries in a row failed) or `gone` (it answered 410).
+    pub reason: &'static str,
+    pub consecutive_failures: i64,
+    pub disabled_at: String,
+}

@@ -17,6 +17,7 @@ mod keys;
 mod log_detail;
 mod logs;
 mod members;
+mod notifications;
 mod oidc;
 mod password;
 mod refusals;
@@ -82,6 +83,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/usage").get(usage::page))
         .service(page("/members").get(members::page))
         .service(page("/settings").get(settings::page))
+        .service(page("/notifications").get(notifications::page))
+        .service(page("/notifications/{form}").post(notifications::save))
         .service(page("/webhooks").get(webhooks::list).post(webhooks::add))
         .service(page("/webhooks/secret/{token}").get(webhooks::secret))
         .service(page("/webhooks/{id}").get(webhooks::show))
@@ -90,6 +93,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/instance/key-policy").post(key_policy::submit_instance))
         .service(page("/instance/{what}").post(instance::create))
         .service(page("/settings/key-policy").post(key_policy::submit))
+        .service(page("/settings/test-email").post(settings::test_mail))
         .service(page("/settings/{action}").post(settings::change))
         .service(page("/members/{user_id}/{action}").post(members::act))
         .service(page("/logs/export/{format}").get(logs::export))

@@ -11,12 +11,13 @@ use super::key_policy::{PolicyFields, preset_choices};
 use crate::domain::Money;
 use crate::domain::account::Role;
 use crate::http::assets::{ASSETS, Assets};
-use crate::http::session::{AdminError, AdminSession, PrimaryOwnerSession};
+use crate::http::session::{AdminError, AdminSession, OwnerSession, PrimaryOwnerSession};
 use crate::http::state::AppState;
+use crate::providers::smtp::{Outgoing, Smtp};
 use crate::service::accounts::{self, Account};
 use crate::service::credits::add_credits;
 use crate::service::sessions::Session;
-use crate::service::settings::{self, LedgerEntry};
+use crate::service::settings::{self, LedgerEntry, MailStatus};
 use crate::service::{ServiceError, key_policy};
 
 #[derive(Template)]
@@ -35,6 +36,11 @@ struct SettingsPage<'a> {
     policy: PolicyFields,
     presets: Vec<(&'static str, &'static str)>,
     policy_action: &'static str,
+    /// The SMTP server notices go through (`host:port`), if one is set up.
+    mail_server: Option<String>,
+    mail: MailStatus,
+    /// What "E-mail a test message" just did: sent (true) or not, and what to say.
+    mail_test: Option<(bool, String)>,
     sent: SentBack,
 }
 
@@ -77,17 +83,29 @@ pub(super) async fn render(
     sent: SentBack,
     typed: Option<PolicyFields>,
 ) -> Result<HttpResponse, AdminError> {
+    render_with(session, state, sent, typed, None).await
+}
+
+async fn render_with(
+    session: &AdminSession,
+    state: &AppState,
+    sent: SentBack,
+    typed: Option<PolicyFields>,
+    mail_test: Option<(bool, String)>,
+) -> Result<HttpResponse, AdminError> {
     let account_id = session.account_id()?;
-    let (account, ledger, thresholds, policy) = state
+    let (account, ledger, thresholds, policy, mail) = state
         .store
         .run(move |db| -> Result<_, ServiceError> {
             let account = accounts::get(&db.read(), &account_id)?;
             let ledger = settings::ledger(db, &account_id, 50)?;
             let policy = key_policy::get(&db.read(), &account_id)?;
             let thresholds = settings::thresholds(db, &account_id)?;
-            Ok((account, ledger, thresholds, policy))
+            let mail = settings::mail_status(db, &account_id)?;
+            Ok((account, ledger, thresholds, policy, mail))
         })
         .await?;
+    let smtp = &state.config.smtp;
     let page = SettingsPage {
         assets: &ASSETS,
         session: &session.0,
@@ -101,6 +119,9 @@ pub(super) async fn render(
         policy: typed.unwrap_or_else(|| PolicyFields::of(&policy)),
         presets: preset_choices(),
         policy_action: "/settings/key-policy",
+        mail_server: (!smtp.host.is_empty()).then(|| format!("{}:{}", smtp.host, smtp.port)),
+        mail,
+        mail_test,
         sent,
     };
     super::render_page_with(page.sent.status(), &page)
@@ -188,4 +209,59 @@ pub async fn change(
             .await
         }
     }
+}
+
+#[derive(Deserialize)]
+pub struct TestMailForm {
+    csrf: String,
+}
+
+/// How long "E-mail a test message" waits for the server before saying so.
+const MAIL_TEST_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Sends a test message to the signed-in owner at once, through the configured server, and shows
+/// what the server answered; the answer is logged too.
+pub async fn test_mail(
+    owner: OwnerSession,
+    form: web::Form<TestMailForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let session = owner.session;
+    session.check_csrf(&form.csrf)?;
+    let to = session.0.email.clone();
+    let result = match Smtp::new(&state.config.smtp) {
+        _ if state.config.smtp.host.is_empty() => {
+            Err("no SMTP server is set up on this server".to_owned())
+        }
+        Err(e) => Err(e),
+        Ok(smtp) => {
+            let recipients = [to.clone()];
+            let text = "This is a test message from Tidegate. Notices reach you this way.\n";
+            let html = "<!DOCTYPE html><html><body><p>This is a test message from Tidegate. \
+                        Notices reach you this way.</p></body></html>";
+            let outgoing = Outgoing {
+                to: &recipients,
+                subject: "Tidegate test message",
+                text,
+                html,
+            };
+            tokio::time::timeout(MAIL_TEST_WAIT, smtp.send(&outgoing))
+                .await
+                .unwrap_or_else(|_| Err("the server did not answer in time".to_owned()))
+        }
+    };
+    let said = match result {
+        Ok(()) => {
+            tracing::info!(account = %owner.account_id, "test e-mail sent");
+            (true, format!("A test message was sent to {to}."))
+        }
+        Err(error) => {
+            tracing::warn!(account = %owner.account_id, error = %error, "sending a test e-mail failed");
+            (
+                false,
+                format!("The test message could not be sent: {error}"),
+            )
+        }
+    };
+    render_with(&session, &state, SentBack::none(), None, Some(said)).await
 }

@@ -64,6 +64,13 @@ pub enum KeyChange<'a> {
         last_used: Option<Timestamp>,
         days: u32,
     },
+    /// A rotated key that still receives requests (its last at `last_used`) stops working at
+    /// `at`, within a day; `replaced_by` is the key that replaces it.
+    GraceEnding {
+        at: Timestamp,
+        last_used: Timestamp,
+        replaced_by: Option<&'a str>,
+    },
     /// Refused with 429 `refusals` times in the hour starting at `hour_start`, more than
     /// `threshold`.
     RateLimited {
@@ -86,6 +93,7 @@ impl KeyChange<'_> {
             KeyChange::Expiring { .. } => "expiring",
             KeyChange::Deleted { .. } => "deleted",
             KeyChange::Unused { .. } => "unused",
+            KeyChange::GraceEnding { .. } => "grace_ending",
             KeyChange::RateLimited { .. } => "rate_limited",
         }
     }
@@ -96,6 +104,10 @@ impl KeyChange<'_> {
             KeyChange::Expired { .. } => format!("{named} expired"),
             KeyChange::Expiring { at, .. } => format!("{named} expires at {}", at.to_rfc3339()),
             KeyChange::Unused { days, .. } => format!("{named} has not been used for {days} days"),
+            KeyChange::GraceEnding { at, .. } => format!(
+                "{named} still receives requests and its rotation grace ends at {}",
+                at.to_rfc3339()
+            ),
             KeyChange::RateLimited {
                 hour_start,
                 refusals,
@@ -144,6 +156,7 @@ impl KeyChange<'_> {
             KeyChange::GraceEnded | KeyChange::Expired { .. } => WebhookEvent::ApiKeyExpired,
             KeyChange::Expiring { .. } => WebhookEvent::ApiKeyExpiring,
             KeyChange::Unused { .. } => WebhookEvent::ApiKeyUnused,
+            KeyChange::GraceEnding { .. } => WebhookEvent::ApiKeyGraceEnding,
             KeyChange::RateLimited { .. } => WebhookEvent::RateLimitExceeded,
             KeyChange::Disabled | KeyChange::Enabled | KeyChange::Edited { .. } => return None,
         })
@@ -172,6 +185,16 @@ impl KeyChange<'_> {
             KeyChange::Unused { last_used, days } => {
                 data.last_used_at = time(*last_used);
                 data.unused_days = Some(*days);
+                return data;
+            }
+            KeyChange::GraceEnding {
+                at,
+                last_used,
+                replaced_by,
+            } => {
+                data.grace_ends_at = Some(at.to_rfc3339());
+                data.last_used_at = time(Some(*last_used));
+                data.replaced_by = replaced_by.map(str::to_owned);
                 return data;
             }
             KeyChange::RateLimited {

@@ -12,7 +12,7 @@ pub use key::{KeyChange, KeyRef};
 
 use super::{Actor, ServiceError};
 use crate::domain::generation::Generation;
-use crate::domain::webhook::WebhookEvent;
+use crate::domain::webhook::{DisabledReason, WebhookEvent};
 use crate::domain::{Money, Timestamp};
 use crate::store::Tx;
 use crate::store::activity::{self, NewActivity};
@@ -73,6 +73,15 @@ pub enum Change<'a> {
         balance: Money,
         crossed: &'a [i64],
     },
+    /// An endpoint was disabled for `reason` after `failures` failed deliveries in a row;
+    /// `url` is its URL redacted.
+    EndpointDisabled {
+        account_id: &'a str,
+        endpoint_id: &'a str,
+        url: &'a str,
+        reason: DisabledReason,
+        failures: i64,
+    },
     /// `webhook.test`, to that one endpoint only.
     WebhookTest {
         account_id: &'a str,
@@ -131,12 +140,31 @@ impl Change<'_> {
                     ),
                 })
             }
+            Change::EndpointDisabled {
+                account_id,
+                endpoint_id,
+                url,
+                reason,
+                failures,
+            } => Some(Note {
+                account_id: Some(account_id),
+                category: Category::Webhook,
+                action: "disabled",
+                target: Some(endpoint_id),
+                description: format!(
+                    "Disabled webhook endpoint {url}: {}",
+                    match reason {
+                        DisabledReason::Gone => "it answered 410 Gone".to_owned(),
+                        _ => format!("{failures} deliveries in a row failed"),
+                    }
+                ),
+            }),
             Change::Generation(..) | Change::WebhookTest { .. } => None,
         }
     }
 
     /// The event receivers hear of, if any.
-    fn event(&self) -> Option<WebhookEvent> {
+    pub(crate) fn event(&self) -> Option<WebhookEvent> {
         match self {
             Change::Key(_, change) => change.event(),
             Change::Generation(_, change) => Some(match change {
@@ -146,6 +174,7 @@ impl Change<'_> {
                 GenerationChange::Canceled { .. } => WebhookEvent::GenerationCanceled,
             }),
             Change::LowBalance { .. } => Some(WebhookEvent::CreditsLowBalance),
+            Change::EndpointDisabled { .. } => Some(WebhookEvent::WebhookDisabled),
             Change::WebhookTest { .. } => Some(WebhookEvent::Test),
             Change::Note(_) => None,
         }

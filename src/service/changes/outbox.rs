@@ -5,7 +5,9 @@ use serde::Serialize;
 
 use super::{Change, GenerationChange};
 use crate::domain::generation::Generation;
-use crate::domain::webhook::payload::{GenerationEventData, LowBalanceData, ThresholdCrossed};
+use crate::domain::webhook::payload::{
+    EndpointDisabledData, GenerationEventData, LowBalanceData, ThresholdCrossed,
+};
 use crate::domain::{Money, Timestamp};
 use crate::service::ServiceError;
 use crate::store::Tx;
@@ -39,6 +41,25 @@ pub(super) fn emit(
             *account_id,
             None,
             json(&low_balance_data(account_id, *balance, crossed)),
+            None,
+        ),
+        Change::EndpointDisabled {
+            account_id,
+            endpoint_id,
+            url,
+            reason,
+            failures,
+        } => (
+            *account_id,
+            None,
+            json(&EndpointDisabledData {
+                account_id: (*account_id).to_owned(),
+                endpoint_id: (*endpoint_id).to_owned(),
+                endpoint_url: (*url).to_owned(),
+                reason: reason.as_str(),
+                consecutive_failures: *failures,
+                disabled_at: now.to_rfc3339(),
+            }),
             None,
         ),
         Change::WebhookTest {

@@ -2,10 +2,13 @@
 //! the account's owners. Keys are named by name and prefix only; user text is escaped in HTML.
 
 use super::Notice;
-use crate::domain::Timestamp;
+use crate::domain::webhook::DisabledReason;
+use crate::domain::{Money, Timestamp};
 use crate::service::ServiceError;
+use crate::service::changes::KeyRef;
 use crate::store::Tx;
 use crate::store::email::{self, NewEmail};
+use crate::store::notification_settings;
 
 /// A message's subject and its two bodies.
 pub struct Message {
@@ -14,7 +17,8 @@ pub struct Message {
     pub html: String,
 }
 
-/// Writes the message of `notice` for the owners of its account, if it has any.
+/// Writes the message of `notice` for the members its account's notification settings choose
+/// for its event, if any.
 pub(super) fn enqueue(
     tx: &Tx<'_>,
     notice: &Notice<'_>,
@@ -24,12 +28,12 @@ pub(super) fn enqueue(
     let Some(account_id) = account_id else {
         return Ok(());
     };
-    let owners = email::owner_addresses(tx, account_id)?;
-    if owners.is_empty() {
+    let to = notification_settings::recipients(tx, account_id, notice.event().as_str())?;
+    if to.is_empty() {
         return Ok(());
     }
     let message = compose(notice);
-    let recipients = owners.join(",");
+    let recipients = to.join(",");
     email::enqueue(
         tx,
         &NewEmail {
@@ -44,16 +48,25 @@ pub(super) fn enqueue(
     Ok(())
 }
 
-/// What the message of `notice` says.
+/// What the message of `notice` says: its subject, a sentence more, and the facts it is about.
 pub fn compose(notice: &Notice<'_>) -> Message {
-    let (key, detail) = match notice {
+    let key_named = |key: &KeyRef<'_>, what: String| {
+        (
+            format!("API key \"{}\" ({}) {what}", key.name, key.prefix),
+            vec![
+                ("Account", key.account_id.to_owned()),
+                ("Key", format!("{} ({})", key.name, key.prefix)),
+            ],
+        )
+    };
+    let ((subject, facts), more) = match notice {
         Notice::KeyExpiring {
             key,
             at,
             warning_days,
         } => (
-            key,
-            (
+            key_named(
+                key,
                 format!(
                     "expires within {}",
                     if *warning_days == 1 {
@@ -62,15 +75,12 @@ pub fn compose(notice: &Notice<'_>) -> Message {
                         format!("{warning_days} days")
                     }
                 ),
-                format!("It expires at {}.", at.to_rfc3339()),
             ),
+            format!("It expires at {}.", at.to_rfc3339()),
         ),
         Notice::KeyExpired { key, at } => (
-            key,
-            (
-                "expired".to_owned(),
-                format!("It expired at {}.", at.to_rfc3339()),
-            ),
+            key_named(key, "expired".to_owned()),
+            format!("It expired at {}.", at.to_rfc3339()),
         ),
         Notice::KeyUnused {
             key,
@@ -78,14 +88,11 @@ pub fn compose(notice: &Notice<'_>) -> Message {
             days,
             ..
         } => (
-            key,
-            (
-                format!("has not been used for {days} days"),
-                match last_used {
-                    Some(t) => format!("Its last request was at {}.", t.to_rfc3339()),
-                    None => "It has never been used.".to_owned(),
-                },
-            ),
+            key_named(key, format!("has not been used for {days} days")),
+            match last_used {
+                Some(t) => format!("Its last request was at {}.", t.to_rfc3339()),
+                None => "It has never been used.".to_owned(),
+            },
         ),
         Notice::RateLimited {
             key,
@@ -93,32 +100,82 @@ pub fn compose(notice: &Notice<'_>) -> Message {
             refusals,
             threshold,
         } => (
-            key,
-            (
-                "is being refused for its rate limit".to_owned(),
-                format!(
-                    "It was refused {refusals} times (more than {threshold}) in the hour from {}.",
-                    Timestamp(hour * Timestamp::MS_PER_HOUR).to_rfc3339()
-                ),
+            key_named(key, "is being refused for its rate limit".to_owned()),
+            format!(
+                "It was refused {refusals} times (more than {threshold}) in the hour from {}.",
+                Timestamp(hour * Timestamp::MS_PER_HOUR).to_rfc3339()
             ),
         ),
+        Notice::GraceEnding {
+            key, at, last_used, ..
+        } => (
+            key_named(key, "stops working within a day".to_owned()),
+            format!(
+                "It was rotated, and its grace period ends at {}, but it still receives \
+                 requests: the last at {}. Move its clients to the new key before then.",
+                at.to_rfc3339(),
+                last_used.to_rfc3339()
+            ),
+        ),
+        Notice::EndpointDisabled {
+            account_id,
+            url,
+            reason,
+            failures,
+            ..
+        } => (
+            (
+                format!("Webhook endpoint {url} was disabled"),
+                vec![
+                    ("Account", (*account_id).to_owned()),
+                    ("Endpoint", (*url).to_owned()),
+                ],
+            ),
+            match reason {
+                DisabledReason::Gone => "It answered 410 Gone.".to_owned(),
+                _ => format!(
+                    "{failures} deliveries in a row failed. Its events wait for it: enable it \
+                     again on the Webhooks page once it works."
+                ),
+            },
+        ),
+        Notice::LowBalance {
+            account_id,
+            balance,
+            crossed,
+            ..
+        } => {
+            let list: Vec<String> = crossed.iter().map(|t| Money(*t).to_string()).collect();
+            (
+                (
+                    format!("The credit balance is down to {balance}"),
+                    vec![
+                        ("Account", (*account_id).to_owned()),
+                        ("Balance", balance.to_string()),
+                    ],
+                ),
+                format!("It fell below the alert at {}.", list.join(", ")),
+            )
+        }
     };
-    let (what, more) = detail;
-    let subject = format!("API key \"{}\" ({}) {what}", key.name, key.prefix);
-    let footer = "You receive this as an owner of the account. Owners choose who is told on the \
-                  account's Notifications page.";
-    let text = format!(
-        "{subject}.\n\n{more}\nAccount: {}\nKey: {} ({})\n\n{footer}\n",
-        key.account_id, key.name, key.prefix
-    );
+    let footer = "You receive this as a member of the account chosen to hear of it. Owners \
+                  choose who is told on the account's Notifications page; each member can \
+                  mute what they do not want.";
+    let text_facts: String = facts
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\n"))
+        .collect();
+    let html_facts: Vec<String> = facts
+        .iter()
+        .map(|(name, value)| format!("{}: {}", escape(name), escape(value)))
+        .collect();
+    let text = format!("{subject}.\n\n{more}\n{text_facts}\n{footer}\n");
     let html = format!(
         "<!DOCTYPE html><html><body><p><strong>{}</strong>.</p><p>{}</p>\
-         <p>Account: {}<br>Key: {} ({})</p><p><small>{}</small></p></body></html>",
+         <p>{}</p><p><small>{}</small></p></body></html>",
         escape(&subject),
         escape(&more),
-        escape(key.account_id),
-        escape(key.name),
-        escape(key.prefix),
+        html_facts.join("<br>"),
         escape(footer)
     );
     Message {
@@ -146,7 +203,6 @@ fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::changes::KeyRef;
 
     #[test]
     fn a_key_name_is_escaped_in_html_and_the_message_names_the_key_by_prefix() {

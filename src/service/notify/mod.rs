@@ -8,13 +8,15 @@ mod mail;
 
 use super::changes::{self, Change, KeyChange, KeyRef};
 use super::{Actor, ServiceError};
-use crate::domain::Timestamp;
+use crate::domain::webhook::{DisabledReason, WebhookEvent};
+use crate::domain::{Money, Timestamp};
 use crate::store::notifications::{self as store, KeyDue, NoticeKey};
 use crate::store::{Db, StoreError, Tx};
 
 /// The kinds of the notices about keys refused for their rate limit and keys left unused.
 const RATE_LIMITED: &str = "ratelimit.exceeded";
 const UNUSED: &str = "apikey.unused";
+const GRACE_ENDING: &str = "apikey.grace_ending";
 /// Keys handled per transaction.
 const KEY_CHUNK: i64 = 500;
 
@@ -25,8 +27,6 @@ pub struct UsageNotices {
     pub refusals_per_hour: u32,
     /// No request for this many days.
     pub unused_days: u32,
-    /// E-mail the owners too.
-    pub mail: bool,
 }
 
 /// What [`notify_keys`] sent.
@@ -34,12 +34,14 @@ pub struct UsageNotices {
 pub struct KeysNotified {
     pub rate_limited: u64,
     pub unused: u64,
+    pub grace_ending: u64,
 }
 
 /// Sends `ratelimit.exceeded` for each key refused more than `refusals_per_hour` times in the
 /// present hour or the one before it (so the end of an hour is not missed), once per key and
-/// hour, and `apikey.unused` for each usable key with no request for `unused_days`, once per
-/// key and last use.
+/// hour; `apikey.unused` for each usable key with no request for `unused_days`, once per
+/// key and last use; and `apikey.grace_ending` for each rotated key used since its rotation
+/// whose grace ends within a day, once per key and end.
 pub fn notify_keys(
     db: &mut Db,
     now: Timestamp,
@@ -59,7 +61,6 @@ pub fn notify_keys(
                 threshold: rules.refusals_per_hour,
             },
             now,
-            rules.mail,
         )?;
     }
     let before = now.plus_millis(-i64::from(rules.unused_days) * Timestamp::MS_PER_DAY);
@@ -73,7 +74,18 @@ pub fn notify_keys(
             days: rules.unused_days,
         },
         now,
-        rules.mail,
+    )?;
+    let day = now.plus_millis(Timestamp::MS_PER_DAY);
+    sent.grace_ending = in_chunks(
+        db,
+        |tx| store::grace_ending_keys(tx, now, day, GRACE_ENDING, KEY_CHUNK),
+        |key| Notice::GraceEnding {
+            key: key_ref(key),
+            at: Timestamp(key.period),
+            last_used: Timestamp(key.figure),
+            replaced_by: key.replaced_by.as_deref(),
+        },
+        now,
     )?;
     Ok(sent)
 }
@@ -92,14 +104,13 @@ fn in_chunks(
     due: impl Fn(&Tx<'_>) -> Result<Vec<KeyDue>, StoreError>,
     notice: impl for<'k> Fn(&'k KeyDue) -> Notice<'k>,
     now: Timestamp,
-    mail: bool,
 ) -> Result<u64, ServiceError> {
     let mut sent = 0;
     loop {
         let tx = db.write()?;
         let keys = due(&tx)?;
         for key in &keys {
-            if send(&tx, &notice(key), now, mail)? {
+            if send(&tx, &notice(key), now)? {
                 sent += 1;
             }
         }
@@ -151,6 +162,29 @@ pub enum Notice<'a> {
         refusals: i64,
         threshold: u32,
     },
+    /// The rotated key, last used at `last_used` (after its rotation), stops working at `at`.
+    GraceEnding {
+        key: KeyRef<'a>,
+        at: Timestamp,
+        last_used: Timestamp,
+        replaced_by: Option<&'a str>,
+    },
+    /// The endpoint (its URL redacted) was disabled at `at` for `reason`.
+    EndpointDisabled {
+        account_id: &'a str,
+        endpoint_id: &'a str,
+        url: &'a str,
+        reason: DisabledReason,
+        failures: i64,
+        at: Timestamp,
+    },
+    /// The balance fell to `balance` at `at`, below the thresholds `crossed` (thousandths).
+    LowBalance {
+        account_id: &'a str,
+        balance: Money,
+        crossed: &'a [i64],
+        at: Timestamp,
+    },
 }
 
 impl Notice<'_> {
@@ -160,7 +194,18 @@ impl Notice<'_> {
             Notice::KeyExpired { .. } => "apikey.expired".to_owned(),
             Notice::KeyUnused { .. } => UNUSED.to_owned(),
             Notice::RateLimited { .. } => RATE_LIMITED.to_owned(),
+            Notice::GraceEnding { .. } => GRACE_ENDING.to_owned(),
+            Notice::EndpointDisabled { .. } | Notice::LowBalance { .. } => {
+                self.event().as_str().to_owned()
+            }
         }
+    }
+
+    /// The event the notice is, and the name its e-mail settings go by.
+    pub fn event(&self) -> WebhookEvent {
+        self.change()
+            .event()
+            .unwrap_or(WebhookEvent::ApiKeyExpiring)
     }
 
     /// The thing the notice is about, its account and its period.
@@ -171,6 +216,14 @@ impl Notice<'_> {
             }
             Notice::KeyUnused { key, since, .. } => (key.id, Some(key.account_id), since.0),
             Notice::RateLimited { key, hour, .. } => (key.id, Some(key.account_id), *hour),
+            Notice::GraceEnding { key, at, .. } => (key.id, Some(key.account_id), at.0),
+            Notice::EndpointDisabled {
+                account_id,
+                endpoint_id,
+                at,
+                ..
+            } => (endpoint_id, Some(account_id), at.0),
+            Notice::LowBalance { account_id, at, .. } => (account_id, Some(account_id), at.0),
         }
     }
 
@@ -213,19 +266,51 @@ impl Notice<'_> {
                     threshold: *threshold,
                 },
             ),
+            Notice::GraceEnding {
+                key,
+                at,
+                last_used,
+                replaced_by,
+            } => Change::Key(
+                *key,
+                KeyChange::GraceEnding {
+                    at: *at,
+                    last_used: *last_used,
+                    replaced_by: *replaced_by,
+                },
+            ),
+            Notice::EndpointDisabled {
+                account_id,
+                endpoint_id,
+                url,
+                reason,
+                failures,
+                ..
+            } => Change::EndpointDisabled {
+                account_id,
+                endpoint_id,
+                url,
+                reason: *reason,
+                failures: *failures,
+            },
+            Notice::LowBalance {
+                account_id,
+                balance,
+                crossed,
+                ..
+            } => Change::LowBalance {
+                account_id,
+                balance: *balance,
+                crossed,
+            },
         }
     }
 }
 
 /// Sends `notice` in the caller's transaction unless it was sent already: its change (activity
-/// row and webhook event) and, with `mail`, an e-mail to the account's owners in the outbox.
-/// Returns whether it was sent now.
-pub fn send(
-    tx: &Tx<'_>,
-    notice: &Notice<'_>,
-    now: Timestamp,
-    mail: bool,
-) -> Result<bool, ServiceError> {
+/// row and webhook event) and, when the store mails, an e-mail to the members the account's
+/// notification settings choose, in the outbox. Returns whether it was sent now.
+pub fn send(tx: &Tx<'_>, notice: &Notice<'_>, now: Timestamp) -> Result<bool, ServiceError> {
     let kind = notice.kind();
     let (subject, account_id, period) = notice.subject();
     let key = NoticeKey {
@@ -237,7 +322,7 @@ pub fn send(
         return Ok(false);
     }
     changes::record(tx, &Actor::System, notice.change(), now)?;
-    if mail {
+    if tx.mails() {
         mail::enqueue(tx, notice, now)?;
     }
     Ok(true)

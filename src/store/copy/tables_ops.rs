@@ -1,6 +1,6 @@
 //! The second half of the copy's list (`tables.rs`): the providers' roll-ups, webhooks, the
-//! nodes' coordination, the notices sent and the e-mail outbox, each after the tables it
-//! refers to.
+//! nodes' coordination, who hears of notices, the notices sent and the e-mail outbox, each
+//! after the tables it refers to.
 
 use super::tables::{Table, table};
 
@@ -91,6 +91,22 @@ pub(super) const OPERATIONS: &[Table] = &[
             "expires_at",
         ],
         "kind, subject",
+    ),
+    // Who hears of notices by e-mail.
+    table(
+        "notification_events",
+        &["account_id", "event", "email"],
+        "account_id, event",
+    ),
+    table(
+        "notification_recipients",
+        &["account_id", "user_id", "email"],
+        "account_id, user_id",
+    ),
+    table(
+        "notification_mutes",
+        &["account_id", "user_id", "event"],
+        "account_id, user_id, event",
     ),
     // Copied, so a moved install does not send its notices again.
     table(

@@ -14,6 +14,8 @@ use crate::store::engine::{Engine, Param, Row};
 pub struct Tx<'a> {
     pub(super) scope: Scope<'a>,
     pub(super) outbox: Option<&'a Notify>,
+    /// Notices are also e-mailed: an SMTP server is configured.
+    pub(super) mail: bool,
     /// A delivery due now was written: the deliverer is woken once this commits.
     pub(super) wake: Cell<bool>,
 }
@@ -43,6 +45,11 @@ impl<'a> Tx<'a> {
     /// Asks for the deliverer to be woken when this transaction commits.
     pub(in crate::store) fn wake_deliverer_at_commit(&self) {
         self.wake.set(true);
+    }
+
+    /// Whether notices written here are also e-mailed (an SMTP server is configured).
+    pub fn mails(&self) -> bool {
+        self.mail
     }
 
     pub fn engine(&self) -> Engine {
