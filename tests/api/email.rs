@@ -12,6 +12,7 @@ use tidegate::testing::Job;
 
 use crate::helpers::{TestApp, eventually, run_binary};
 use crate::notifications::quiet_app;
+use crate::people::{page, person};
 
 const PASSWORD: &str = "right-horse-battery";
 
@@ -244,4 +245,71 @@ fn an_smtp_port_out_of_range_stops_start_up_naming_the_field() {
     let stderr = out.stderr.trim();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("smtp.port"), "{stderr}");
+}
+
+/// "E-mail a test message" as `who`: the status and the settings page it answers with.
+async fn test_message(app: &TestApp, who: &crate::people::Person) -> (u16, String) {
+    let res = who
+        .client
+        .post(format!("{}/settings/test-email", app.address))
+        .form(&[("csrf", who.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+backend_tests!(multi_thread: the_test_button_sends_at_once_and_failures_show_on_the_settings_page);
+async fn the_test_button_sends_at_once_and_failures_show_on_the_settings_page() {
+    let Some(python) = python() else { return };
+    let sink = Sink::on_free_port(&python);
+    let app = app_for(sink.port, PASSWORD).await;
+    let erin = person(&app, "erin@example.com", "owner").await;
+    let (status, body) = test_message(&app, &erin).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("A test message was sent to erin@example.com."),
+        "{body}"
+    );
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1, "sent before the page answered");
+    assert_eq!(messages[0].0, vec!["erin@example.com".to_owned()]);
+    assert!(messages[0].1.contains("Subject: Tidegate test message"));
+    let member = person(&app, "fay@example.com", "member").await;
+    assert_eq!(test_message(&app, &member).await.0, 403);
+
+    // With a wrong password: the server's refusal on the page, never the password; a notice's
+    // failed attempts show there too, with the next try.
+    let wrong = app_for(sink.port, "wrong-password").await;
+    let erin = person(&wrong, "erin@example.com", "owner").await;
+    let (status, body) = test_message(&wrong, &erin).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("The test message could not be sent"),
+        "{body}"
+    );
+    assert!(body.contains("535") || body.contains("auth"), "{body}");
+    assert!(!body.contains("wrong-password"));
+    warn_about_a_key(&wrong).await;
+    eventually("a failed attempt", || outbox(&wrong).0 >= 1).await;
+    let settings = page(&erin.client, &wrong, "/settings").await;
+    assert!(settings.contains("The last attempt failed"), "{settings}");
+    assert!(settings.contains("It is tried again at"), "{settings}");
+    assert!(!settings.contains("wrong-password"));
+    assert_eq!(sink.messages().len(), 1, "nothing more arrived");
+}
+
+backend_tests!(without_a_mail_server_the_pages_say_so_and_offer_no_test);
+async fn without_a_mail_server_the_pages_say_so_and_offer_no_test() {
+    let app = quiet_app(&[]).await;
+    let owner = person(&app, "gus@example.com", "owner").await;
+    let settings = page(&owner.client, &app, "/settings").await;
+    assert!(settings.contains("no SMTP server set up"));
+    assert!(!settings.contains("E-mail a test message"));
+    let notifications = page(&owner.client, &app, "/notifications").await;
+    assert!(notifications.contains("no SMTP server set up"));
+    let (status, body) = test_message(&app, &owner).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("no SMTP server is set up"), "{body}");
+    assert_eq!(app.count("SELECT count(*) FROM email_outbox", &[]), 0);
 }
