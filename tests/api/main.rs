@@ -14,6 +14,7 @@ mod admin_pages;
 mod architecture;
 mod audit_export;
 mod audit_syslog;
+mod audit_syslog_tls;
 mod bad_input;
 mod bench_seed;
 mod browser;
