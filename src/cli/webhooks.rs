@@ -31,7 +31,8 @@ pub enum WebhooksCommand {
         /// Comma-separated events (default: the four generation events): generation.started,
         /// generation.completed, generation.failed, generation.canceled, credits.low_balance,
         /// apikey.created, apikey.rotated, apikey.revoked, apikey.deleted, apikey.expiring,
-        /// apikey.expired, apikey.unused, ratelimit.exceeded.
+        /// apikey.expired, apikey.unused, apikey.grace_ending, ratelimit.exceeded,
+        /// webhook.disabled.
         #[arg(long, value_delimiter = ',')]
         events: Option<Vec<String>>,
         /// A note for people, shown in lists.
