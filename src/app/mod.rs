@@ -168,7 +168,11 @@ impl Application {
                 "generations left in flight by the last run"
             );
         }
+        let secret_scanning =
+            crate::http::secret_scanning::SecretScanning::new(&config.secret_scanning)
+                .map_err(AppError::Config)?;
         let state = web::Data::new(AppState {
+            secret_scanning: Arc::new(secret_scanning),
             signin: SignInGuard::new(&config, &store, gate.ip_hasher.clone()),
             sso,
             config,

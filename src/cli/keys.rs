@@ -111,6 +111,9 @@ pub enum KeysCommand {
         #[arg(value_name = "ID_OR_PREFIX")]
         id: String,
     },
+    /// Find this install's keys in files, directories and git history; exit status 1 when a
+    /// key that works is found.
+    Scan(super::scan::ScanArgs),
 }
 
 fn describe(k: &ApiKey, now: Timestamp) {
@@ -143,6 +146,10 @@ fn describe(k: &ApiKey, now: Timestamp) {
 }
 
 pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
+    let cmd = match cmd {
+        KeysCommand::Scan(args) => return super::scan::run(ctx, args),
+        other => other,
+    };
     let store = open_store(&ctx.config)?;
     let mut db = store.db()?;
     let now = Clock::system().now();
@@ -330,6 +337,8 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             switch_key(&mut db, &Actor::Cli, now, (None, &id), Switch::Enable)?,
             "Enabled",
         ),
+        // Run before the store is opened here.
+        KeysCommand::Scan(_) => {}
     }
     Ok(())
 }

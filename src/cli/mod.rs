@@ -19,6 +19,7 @@ mod flags;
 mod key_args;
 mod keys;
 mod migrate;
+mod scan;
 mod webhooks;
 
 use std::path::PathBuf;

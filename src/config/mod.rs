@@ -10,8 +10,8 @@ use figment::providers::{Env, Format, Toml};
 mod sections;
 
 pub use sections::{
-    Backend, Config, JobsConfig, LogFormat, OidcConfig, PlanConfig, SmtpConfig, SyslogConfig,
-    TelemetryConfig, WebhooksConfig,
+    Backend, Config, JobsConfig, LogFormat, OidcConfig, PlanConfig, SecretScanningConfig,
+    SmtpConfig, SyslogConfig, TelemetryConfig, WebhooksConfig,
 };
 
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -207,6 +207,12 @@ impl Config {
             if !smtp.from.contains('@') {
                 return invalid("smtp.from", "must be an e-mail address".into());
             }
+        }
+        if !(1..=10_000).contains(&self.secret_scanning.requests_per_minute) {
+            return invalid(
+                "secret_scanning.requests_per_minute",
+                "must be between 1 and 10000".into(),
+            );
         }
         Ok(())
     }

@@ -21,6 +21,7 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub audit: AuditConfig,
     pub smtp: SmtpConfig,
+    pub secret_scanning: SecretScanningConfig,
     pub telemetry: TelemetryConfig,
     pub plans: BTreeMap<String, PlanConfig>,
 }
@@ -177,6 +178,17 @@ pub struct SmtpConfig {
     pub user: String,
     pub password: String,
     pub from: String,
+}
+
+/// Reports of leaked keys from GitHub's secret scanning (docs/keys.md, "Leaked keys").
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretScanningConfig {
+    /// GitHub's public keys in its own JSON format, for installs that cannot fetch them.
+    pub public_keys_file: String,
+    /// Where GitHub publishes them.
+    pub public_keys_url: String,
+    pub requests_per_minute: u32,
 }
 
 /// How webhook deliveries are made (docs/generation.md, "Delivery and retries").

@@ -16,6 +16,7 @@ mod probes;
 pub(crate) mod query;
 pub(crate) mod request_id;
 pub(crate) mod reveal;
+pub(crate) mod secret_scanning;
 pub(crate) mod session;
 pub(crate) mod state;
 pub(crate) mod v1;
@@ -39,6 +40,11 @@ pub fn routes(cfg: &mut web::ServiceConfig, metrics_enabled: bool) {
     }
     // Before the management API's scope, which would ask for a key and log the request.
     cfg.service(web::resource("/api/v1/openapi.json").get(probes::management_openapi));
+    cfg.service(
+        web::resource("/api/v1/secret-scanning/github")
+            .app_data(web::PayloadConfig::new(secret_scanning::MAX_BODY_BYTES))
+            .post(secret_scanning::github),
+    );
     api::routes(cfg);
     admin::routes(cfg);
 }

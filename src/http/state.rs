@@ -39,4 +39,6 @@ pub struct AppState {
     pub media: MediaStore,
     /// Writes of a generation's state that failed and were tried again.
     pub generation_store_retries: Arc<AtomicU64>,
+    /// GitHub's secret scanning reports: its keys and its rate limit.
+    pub secret_scanning: Arc<super::secret_scanning::SecretScanning>,
 }

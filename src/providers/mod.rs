@@ -3,6 +3,7 @@
 //! webhook deliveries use too.
 
 pub(crate) mod breaker;
+pub(crate) mod github_keys;
 pub(crate) mod http_async;
 pub(crate) mod job;
 pub(crate) mod local;

@@ -14,6 +14,7 @@ pub(crate) mod generations;
 pub(crate) mod idempotency;
 pub(crate) mod key_policy;
 pub(crate) mod keys;
+pub(crate) mod leaks;
 pub(crate) mod lifecycle;
 pub(crate) mod logs;
 pub(crate) mod maintenance;

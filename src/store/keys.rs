@@ -313,3 +313,9 @@ pub fn search_keys(tx: &Tx<'_>, f: &KeyFilter<'_>) -> Result<(Vec<ApiKey>, i64),
     );
     Ok((tx.query_all(&page_sql, params, key_from_row)?, total))
 }
+
+/// The key whose SHA-256 digest (hex) is `key_hash`, in any state.
+pub fn get_by_hash(tx: &Tx<'_>, key_hash: &str) -> Result<Option<ApiKey>, StoreError> {
+    let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.key_hash = ?1");
+    tx.query_opt(&sql, &[&key_hash], key_from_row)
+}

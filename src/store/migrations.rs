@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("sql/0017_audit_stream.sql"),
     include_str!("sql/0018_notifications.sql"),
     include_str!("sql/0019_notification_settings.sql"),
+    include_str!("sql/0020_leaks.sql"),
 ];
 
 pub const POSTGRES_MIGRATIONS: &[&str] = &[
@@ -42,6 +43,7 @@ pub const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("sql/postgres/0010_audit_stream.sql"),
     include_str!("sql/postgres/0011_notifications.sql"),
     include_str!("sql/postgres/0012_notification_settings.sql"),
+    include_str!("sql/postgres/0013_leaks.sql"),
 ];
 
 /// The session-level advisory lock a PostgreSQL node holds while it migrates, so nodes that

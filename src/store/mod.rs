@@ -18,6 +18,7 @@ pub(crate) mod idempotency;
 pub(crate) mod key_policy;
 pub(crate) mod key_reader;
 pub(crate) mod keys;
+pub(crate) mod leaks;
 pub(crate) mod logs;
 pub(crate) mod maintenance;
 pub(crate) mod media;

@@ -15,10 +15,11 @@ use crate::webhooks::{add_endpoint, wait_for_event};
 
 const DAY_MS: i64 = 86_400_000;
 
-const NOTICES: [&str; 7] = [
+const NOTICES: [&str; 8] = [
     "apikey.expiring",
     "apikey.expired",
     "apikey.grace_ending",
+    "apikey.leaked",
     "apikey.unused",
     "ratelimit.exceeded",
     "webhook.disabled",

@@ -35,6 +35,7 @@ pub enum WebhookEvent {
     ApiKeyExpired,
     ApiKeyUnused,
     ApiKeyGraceEnding,
+    ApiKeyLeaked,
     RateLimitExceeded,
     WebhookDisabled,
     Test,
@@ -42,7 +43,7 @@ pub enum WebhookEvent {
 
 impl WebhookEvent {
     /// The events an endpoint may choose, in the order pages list them.
-    pub const SUBSCRIBABLE: [WebhookEvent; 15] = [
+    pub const SUBSCRIBABLE: [WebhookEvent; 16] = [
         WebhookEvent::GenerationStarted,
         WebhookEvent::GenerationCompleted,
         WebhookEvent::GenerationFailed,
@@ -56,16 +57,18 @@ impl WebhookEvent {
         WebhookEvent::ApiKeyExpired,
         WebhookEvent::ApiKeyUnused,
         WebhookEvent::ApiKeyGraceEnding,
+        WebhookEvent::ApiKeyLeaked,
         WebhookEvent::RateLimitExceeded,
         WebhookEvent::WebhookDisabled,
     ];
 
     /// The events that are notices (docs/notifications.md): sent by the one notification place,
     /// and e-mailed to the members an account chooses. In the order pages list them.
-    pub const NOTICES: [WebhookEvent; 7] = [
+    pub const NOTICES: [WebhookEvent; 8] = [
         WebhookEvent::ApiKeyExpiring,
         WebhookEvent::ApiKeyExpired,
         WebhookEvent::ApiKeyGraceEnding,
+        WebhookEvent::ApiKeyLeaked,
         WebhookEvent::ApiKeyUnused,
         WebhookEvent::RateLimitExceeded,
         WebhookEvent::WebhookDisabled,
@@ -80,6 +83,7 @@ impl WebhookEvent {
             WebhookEvent::ApiKeyGraceEnding => {
                 "A rotated key still receives requests and its grace period ends within a day"
             }
+            WebhookEvent::ApiKeyLeaked => "A key was found where it should not be",
             WebhookEvent::ApiKeyUnused => "A key has had no request for a month",
             WebhookEvent::RateLimitExceeded => {
                 "A key is refused for its rate limit again and again within an hour"
@@ -120,6 +124,7 @@ impl WebhookEvent {
             WebhookEvent::ApiKeyExpired => "apikey.expired",
             WebhookEvent::ApiKeyUnused => "apikey.unused",
             WebhookEvent::ApiKeyGraceEnding => "apikey.grace_ending",
+            WebhookEvent::ApiKeyLeaked => "apikey.leaked",
             WebhookEvent::RateLimitExceeded => "ratelimit.exceeded",
             WebhookEvent::WebhookDisabled => "webhook.disabled",
             WebhookEvent::Test => "webhook.test",

@@ -35,6 +35,12 @@ pub struct KeyEventData {
     pub refusals: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refusals_threshold: Option<u32>,
+    /// Leaked: where it was found (a URL, or a file and line) and what was done (`revoked`,
+    /// `disabled`, `notified`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leak_source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leak_action: Option<&'static str>,
 }
 
 /// `generation.*` and `webhook.test`: the generation as it now is.

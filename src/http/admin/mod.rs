@@ -94,6 +94,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page("/instance/{what}").post(instance::create))
         .service(page("/settings/key-policy").post(key_policy::submit))
         .service(page("/settings/test-email").post(settings::test_mail))
+        .service(page("/settings/leak-action").post(settings::leak_action))
         .service(page("/settings/{action}").post(settings::change))
         .service(page("/members/{user_id}/{action}").post(members::act))
         .service(page("/logs/export/{format}").get(logs::export))

@@ -18,7 +18,7 @@ use crate::service::accounts::{self, Account};
 use crate::service::credits::add_credits;
 use crate::service::sessions::Session;
 use crate::service::settings::{self, LedgerEntry, MailStatus};
-use crate::service::{ServiceError, key_policy};
+use crate::service::{ServiceError, key_policy, leaks};
 
 #[derive(Template)]
 #[template(path = "settings.html")]
@@ -41,6 +41,8 @@ struct SettingsPage<'a> {
     mail: MailStatus,
     /// What "E-mail a test message" just did: sent (true) or not, and what to say.
     mail_test: Option<(bool, String)>,
+    /// What is done with a key reported leaked.
+    leak_action: &'static str,
     sent: SentBack,
 }
 
@@ -102,9 +104,11 @@ async fn render_with(
             let policy = key_policy::get(&db.read(), &account_id)?;
             let thresholds = settings::thresholds(db, &account_id)?;
             let mail = settings::mail_status(db, &account_id)?;
-            Ok((account, ledger, thresholds, policy, mail))
+            let leak = leaks::account_action(&db.read(), &account_id)?;
+            Ok((account, ledger, thresholds, policy, (mail, leak)))
         })
         .await?;
+    let (mail, leak) = mail;
     let smtp = &state.config.smtp;
     let page = SettingsPage {
         assets: &ASSETS,
@@ -122,6 +126,7 @@ async fn render_with(
         mail_server: (!smtp.host.is_empty()).then(|| format!("{}:{}", smtp.host, smtp.port)),
         mail,
         mail_test,
+        leak_action: leak.as_str(),
         sent,
     };
     super::render_page_with(page.sent.status(), &page)
@@ -264,4 +269,42 @@ pub async fn test_mail(
         }
     };
     render_with(&session, &state, SentBack::none(), None, Some(said)).await
+}
+
+#[derive(Deserialize)]
+pub struct LeakForm {
+    csrf: String,
+    #[serde(default)]
+    leak_action: String,
+}
+
+/// Sets what is done with the workspace's keys reported leaked (owners).
+pub async fn leak_action(
+    req: HttpRequest,
+    owner: OwnerSession,
+    form: web::Form<LeakForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let (session, account) = (owner.session, owner.account_id);
+    session.check_csrf(&form.csrf)?;
+    let (actor, now) = (session.actor(&req, &state), state.clock.now());
+    let chosen = form.leak_action.clone();
+    let result = state
+        .store
+        .run(move |db| {
+            Ok::<_, ServiceError>(leaks::set_account_action(
+                db, &actor, &account, &chosen, now,
+            ))
+        })
+        .await?;
+    match result {
+        Ok(()) => Ok(HttpResponse::SeeOther()
+            .insert_header((LOCATION, "/settings#leaks"))
+            .finish()),
+        Err(e) => {
+            let sent =
+                SentBack::refused("leaks", vec![("leak_action", form.leak_action.clone())], e)?;
+            render(&session, &state, sent, None).await
+        }
+    }
 }

@@ -71,6 +71,12 @@ pub enum KeyChange<'a> {
         last_used: Timestamp,
         replaced_by: Option<&'a str>,
     },
+    /// Found at `source` (a URL, a file and line), and what was done about it (`revoked`,
+    /// `disabled`, `notified`).
+    Leaked {
+        source: &'a str,
+        done: &'static str,
+    },
     /// Refused with 429 `refusals` times in the hour starting at `hour_start`, more than
     /// `threshold`.
     RateLimited {
@@ -94,6 +100,7 @@ impl KeyChange<'_> {
             KeyChange::Deleted { .. } => "deleted",
             KeyChange::Unused { .. } => "unused",
             KeyChange::GraceEnding { .. } => "grace_ending",
+            KeyChange::Leaked { .. } => "leaked",
             KeyChange::RateLimited { .. } => "rate_limited",
         }
     }
@@ -104,6 +111,9 @@ impl KeyChange<'_> {
             KeyChange::Expired { .. } => format!("{named} expired"),
             KeyChange::Expiring { at, .. } => format!("{named} expires at {}", at.to_rfc3339()),
             KeyChange::Unused { days, .. } => format!("{named} has not been used for {days} days"),
+            KeyChange::Leaked { source, done } => {
+                format!("{named} was found leaked at {source}: {done}")
+            }
             KeyChange::GraceEnding { at, .. } => format!(
                 "{named} still receives requests and its rotation grace ends at {}",
                 at.to_rfc3339()
@@ -157,6 +167,7 @@ impl KeyChange<'_> {
             KeyChange::Expiring { .. } => WebhookEvent::ApiKeyExpiring,
             KeyChange::Unused { .. } => WebhookEvent::ApiKeyUnused,
             KeyChange::GraceEnding { .. } => WebhookEvent::ApiKeyGraceEnding,
+            KeyChange::Leaked { .. } => WebhookEvent::ApiKeyLeaked,
             KeyChange::RateLimited { .. } => WebhookEvent::RateLimitExceeded,
             KeyChange::Disabled | KeyChange::Enabled | KeyChange::Edited { .. } => return None,
         })
@@ -179,12 +190,19 @@ impl KeyChange<'_> {
             hour_start: None,
             refusals: None,
             refusals_threshold: None,
+            leak_source: None,
+            leak_action: None,
         };
         match self {
             KeyChange::Expiring { warning_days, .. } => data.warning_days = Some(*warning_days),
             KeyChange::Unused { last_used, days } => {
                 data.last_used_at = time(*last_used);
                 data.unused_days = Some(*days);
+                return data;
+            }
+            KeyChange::Leaked { source, done } => {
+                data.leak_source = Some((*source).to_owned());
+                data.leak_action = Some(done);
                 return data;
             }
             KeyChange::GraceEnding {

@@ -117,6 +117,23 @@ pub fn compose(notice: &Notice<'_>) -> Message {
                 last_used.to_rfc3339()
             ),
         ),
+        Notice::KeyLeaked {
+            key,
+            source,
+            action,
+            ..
+        } => (
+            key_named(key, "was found leaked".to_owned()),
+            format!(
+                "It was found at {source} and has been {}.{}",
+                action.done(),
+                if action == &crate::service::leaks::LeakAction::Notify {
+                    " It still works: revoke or rotate it on its page."
+                } else {
+                    " Give its clients a new key."
+                }
+            ),
+        ),
         Notice::EndpointDisabled {
             account_id,
             url,

@@ -10,6 +10,7 @@ use super::changes::{self, Change, KeyChange, KeyRef};
 use super::{Actor, ServiceError};
 use crate::domain::webhook::{DisabledReason, WebhookEvent};
 use crate::domain::{Money, Timestamp};
+use crate::service::leaks::LeakAction;
 use crate::store::notifications::{self as store, KeyDue, NoticeKey};
 use crate::store::{Db, StoreError, Tx};
 
@@ -169,6 +170,13 @@ pub enum Notice<'a> {
         last_used: Timestamp,
         replaced_by: Option<&'a str>,
     },
+    /// The key was found at `source` at `at`, and `action` was taken.
+    KeyLeaked {
+        key: KeyRef<'a>,
+        source: &'a str,
+        action: LeakAction,
+        at: Timestamp,
+    },
     /// The endpoint (its URL redacted) was disabled at `at` for `reason`.
     EndpointDisabled {
         account_id: &'a str,
@@ -195,9 +203,9 @@ impl Notice<'_> {
             Notice::KeyUnused { .. } => UNUSED.to_owned(),
             Notice::RateLimited { .. } => RATE_LIMITED.to_owned(),
             Notice::GraceEnding { .. } => GRACE_ENDING.to_owned(),
-            Notice::EndpointDisabled { .. } | Notice::LowBalance { .. } => {
-                self.event().as_str().to_owned()
-            }
+            Notice::KeyLeaked { .. }
+            | Notice::EndpointDisabled { .. }
+            | Notice::LowBalance { .. } => self.event().as_str().to_owned(),
         }
     }
 
@@ -216,7 +224,9 @@ impl Notice<'_> {
             }
             Notice::KeyUnused { key, since, .. } => (key.id, Some(key.account_id), since.0),
             Notice::RateLimited { key, hour, .. } => (key.id, Some(key.account_id), *hour),
-            Notice::GraceEnding { key, at, .. } => (key.id, Some(key.account_id), at.0),
+            Notice::GraceEnding { key, at, .. } | Notice::KeyLeaked { key, at, .. } => {
+                (key.id, Some(key.account_id), at.0)
+            }
             Notice::EndpointDisabled {
                 account_id,
                 endpoint_id,
@@ -277,6 +287,18 @@ impl Notice<'_> {
                     at: *at,
                     last_used: *last_used,
                     replaced_by: *replaced_by,
+                },
+            ),
+            Notice::KeyLeaked {
+                key,
+                source,
+                action,
+                ..
+            } => Change::Key(
+                *key,
+                KeyChange::Leaked {
+                    source,
+                    done: action.done(),
                 },
             ),
             Notice::EndpointDisabled {

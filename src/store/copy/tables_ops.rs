@@ -108,6 +108,11 @@ pub(super) const OPERATIONS: &[Table] = &[
         &["account_id", "user_id", "event"],
         "account_id, user_id, event",
     ),
+    table(
+        "leak_policies",
+        &["account_id", "action", "updated_at"],
+        "account_id",
+    ),
     // Copied, so a moved install does not send its notices again.
     table(
         "notices_sent",
