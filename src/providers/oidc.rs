@@ -26,6 +26,9 @@ use super::outbound::{self, AddressPolicy};
 /// Longest a provider's answer may take, and be.
 const TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_BODY_BYTES: usize = 1 << 20;
+/// How long the discovery document (with the provider's keys) is used before it is read again.
+/// An ID token that fails to verify drops it at once, so new keys are learnt at the next try.
+const DISCOVERY_TTL: Duration = Duration::from_secs(300);
 
 /// Where to reach the provider and who this dashboard is to it.
 pub struct OidcProvider {
@@ -34,6 +37,8 @@ pub struct OidcProvider {
     client_secret: String,
     scopes: Vec<String>,
     http: GuardedHttp,
+    /// The last discovery document read, and when.
+    discovered: tokio::sync::Mutex<Option<(std::time::Instant, CoreProviderMetadata)>>,
 }
 
 /// What went wrong with the provider, in words that can be shown and logged.
@@ -84,6 +89,7 @@ impl OidcProvider {
                 client: outbound::unpooled_client(policy)?,
                 policy,
             },
+            discovered: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -101,11 +107,7 @@ impl OidcProvider {
         >,
         OidcError,
     > {
-        let issuer =
-            IssuerUrl::new(self.issuer.clone()).map_err(|e| OidcError::Settings(e.to_string()))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
-            .await
-            .map_err(|e| OidcError::Discovery(chain(&e)))?;
+        let metadata = self.metadata().await?;
         let redirect = RedirectUrl::new(redirect_uri.to_owned())
             .map_err(|e| OidcError::Settings(e.to_string()))?;
         let secret =
@@ -116,6 +118,23 @@ impl OidcProvider {
             secret,
         )
         .set_redirect_uri(redirect))
+    }
+
+    /// The discovery document: the one read within `DISCOVERY_TTL`, or a new reading.
+    async fn metadata(&self) -> Result<CoreProviderMetadata, OidcError> {
+        let mut discovered = self.discovered.lock().await;
+        if let Some((at, metadata)) = discovered.as_ref()
+            && at.elapsed() < DISCOVERY_TTL
+        {
+            return Ok(metadata.clone());
+        }
+        let issuer =
+            IssuerUrl::new(self.issuer.clone()).map_err(|e| OidcError::Settings(e.to_string()))?;
+        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+            .await
+            .map_err(|e| OidcError::Discovery(chain(&e)))?;
+        *discovered = Some((std::time::Instant::now(), metadata.clone()));
+        Ok(metadata)
     }
 
     /// Reads the provider's discovery document and builds the authorization URL for this
@@ -174,9 +193,14 @@ impl OidcProvider {
             CoreJwsSigningAlgorithm::EcdsaP384Sha384,
             CoreJwsSigningAlgorithm::EdDsa,
         ]);
-        let claims = id_token
-            .claims(&verifier, &Nonce::new(nonce.to_owned()))
-            .map_err(|e| OidcError::IdToken(e.to_string()))?;
+        let claims = match id_token.claims(&verifier, &Nonce::new(nonce.to_owned())) {
+            Ok(claims) => claims,
+            Err(e) => {
+                // Perhaps the provider's keys changed: read them again next time.
+                *self.discovered.lock().await = None;
+                return Err(OidcError::IdToken(e.to_string()));
+            }
+        };
         if let Some(email) = claims.email() {
             return Ok(Identity {
                 email: Some(email.to_string()),

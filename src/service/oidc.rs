@@ -24,7 +24,7 @@ use crate::store::{Db, StoreError, Tx};
 pub const ATTEMPT_MINUTES: i64 = 10;
 
 /// The password hash of a user made by single sign-on: no PHC string, so no password matches.
-const NO_PASSWORD: &str = "!single-sign-on";
+use super::password::NO_PASSWORD;
 
 /// Single sign-on as configured: the provider, and what to do with someone unknown.
 pub struct SingleSignOn {

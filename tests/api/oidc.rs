@@ -205,6 +205,10 @@ async fn auto_provisioning_creates_the_user_and_the_membership() {
         )
         .unwrap();
     assert_eq!(role, "owner");
+    // Made without a password, so the security page offers none to change.
+    let security = page(&client, &app, "/security").await;
+    assert!(security.contains("through single sign-on, and have no password here"));
+    assert!(!security.contains("Change your password"));
     for action in ["created", "added", "signed_in"] {
         let rows = app.count(
             "SELECT count(*) FROM activity WHERE action = ?1 AND description LIKE '%grace@example.com%'",

@@ -21,6 +21,8 @@ struct SecurityPage<'a> {
     assets: &'a Assets,
     session: &'a Session,
     factor: Status,
+    /// The person has a password (single sign-on may have made them without one).
+    has_password: bool,
     sessions: Vec<SessionView>,
     notice: Option<String>,
     /// The form in error ("recovery-codes", "turn-off") and why.
@@ -85,11 +87,12 @@ async fn security_page(
     typed: String,
 ) -> Result<HttpResponse, AdminError> {
     let (user, me, now) = (session.user_id.clone(), session.clone(), state.clock.now());
-    let (factor, list) = state
+    let (factor, list, has_password) = state
         .store
         .run(move |db| {
             let factor = second_factor::status(db, &user)?;
-            Ok::<_, ServiceError>((factor, sessions::of_user(db, &me, now)?))
+            let has_password = crate::service::password::has_password(db, &user)?;
+            Ok::<_, ServiceError>((factor, sessions::of_user(db, &me, now)?, has_password))
         })
         .await?;
     let status = if error.is_some() {
@@ -101,6 +104,7 @@ async fn security_page(
         assets: &ASSETS,
         session,
         factor,
+        has_password,
         sessions: list,
         notice,
         error,
