@@ -4,7 +4,7 @@
 use crate::domain::Preset;
 
 /// The flag each field of the services' input is given with.
-const FLAGS: [(&str, &str); 15] = [
+const FLAGS: [(&str, &str); 17] = [
     ("expires_in_days", "--expires-in-days"),
     ("expires_at", "--expires-at"),
     ("ip_allowlist", "--allowed-ips"),
@@ -20,6 +20,8 @@ const FLAGS: [(&str, &str); 15] = [
     ("confirm", "--confirm"),
     ("amount", "--amount"),
     ("reference", "--reference"),
+    ("budget_credits", "--budget-credits"),
+    ("budget_period", "--budget-period"),
 ];
 
 /// The flag a service field is given with (the field itself when no flag gives it).

@@ -8,9 +8,9 @@ use super::{CliError, Context, print_json, print_table, unknown};
 use crate::domain::key::ApiKey;
 use crate::domain::key::Switch;
 use crate::domain::{Clock, Environment, KeyFormat, Timestamp};
-use crate::service::Actor;
 use crate::service::keys::{CreateKey, ScopeChoice, create_key, get_key, switch_key};
 use crate::service::lifecycle::{delete_key, expire_now, rotate_key, update_key};
+use crate::service::{Actor, budgets};
 use crate::store::keys::list_keys;
 use crate::wire::key::{CreatedKeyOut, DeletedKeyOut, KeyOut, RotatedKeyOut};
 
@@ -57,6 +57,12 @@ pub enum KeysCommand {
         /// Make a test key (bye_test_…).
         #[arg(long)]
         test: bool,
+        /// Credits the key's generations may spend per --budget-period (default: no budget).
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
+        budget_credits: Option<String>,
+        /// day, week (from Monday) or month: when the budget renews, at UTC midnight.
+        #[arg(long, value_name = "PERIOD")]
+        budget_period: Option<String>,
     },
     /// List keys, newest first.
     List {
@@ -111,6 +117,8 @@ pub enum KeysCommand {
         #[arg(value_name = "ID_OR_PREFIX")]
         id: String,
     },
+    /// Set or remove a key's credit budget.
+    Budget(super::budget::BudgetArgs),
     /// Find this install's keys in files, directories and git history; exit status 1 when a
     /// key that works is found.
     Scan(super::scan::ScanArgs),
@@ -148,6 +156,7 @@ fn describe(k: &ApiKey, now: Timestamp) {
 pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
     let cmd = match cmd {
         KeysCommand::Scan(args) => return super::scan::run(ctx, args),
+        KeysCommand::Budget(args) => return super::budget::run(ctx, args),
         other => other,
     };
     let store = open_store(&ctx.config)?;
@@ -208,8 +217,11 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             allowed_models,
             rate_limit,
             test,
+            budget_credits,
+            budget_period,
         } => {
             let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError::new)?;
+            let budget = budgets::parse(budget_credits.as_deref(), budget_period.as_deref())?;
             let input = CreateKey {
                 account_id: account,
                 name,
@@ -230,6 +242,9 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             };
             let (key, secret) = create_key(&mut db, &format, &Actor::Cli, now, &input)
                 .map_err(unknown(&input.account_id, "--account"))?;
+            if budget.is_some() {
+                budgets::set(&mut db, &Actor::Cli, now, (None, &key.id), budget)?;
+            }
             if ctx.json {
                 print_json(&CreatedKeyOut::of(&key, secret.expose(), now));
             } else {
@@ -277,6 +292,8 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
                 print_json(&KeyOut::of(&key, now));
             } else {
                 describe(&key, now);
+                let budget = budgets::get(&mut db, &key.id)?;
+                out!("budget       {}", super::budget::describe(budget));
             }
         }
         KeysCommand::Rotate { id, grace_hours } => {
@@ -338,7 +355,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             "Enabled",
         ),
         // Run before the store is opened here.
-        KeysCommand::Scan(_) => {}
+        KeysCommand::Scan(_) | KeysCommand::Budget(_) => {}
     }
     Ok(())
 }

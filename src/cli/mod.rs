@@ -15,6 +15,7 @@ mod admin;
 mod audit;
 mod backup;
 mod bench;
+mod budget;
 mod flags;
 mod key_args;
 mod keys;

@@ -62,6 +62,8 @@ pub fn rotate_key(
         ..old.clone()
     };
     keys::insert_key(&tx, &new)?;
+    // The budget goes with the key's clients to the new key.
+    keys::set_budget(&tx, &new.id, keys::budget(&tx, &old.id)?)?;
     let grace_end = now.plus_millis(grace * Timestamp::MS_PER_HOUR);
     let old_expiry = old.expires_at.map_or(grace_end, |e| e.min(grace_end));
     keys::mark_rotated(&tx, &old.id, now, &new.id, old_expiry)?;

@@ -36,8 +36,10 @@ pub const NO_PASSWORD: &str = "!single-sign-on";
 /// Whether the user has a password of their own (people created at their first single sign-on
 /// have none until the administrator gives them one).
 pub fn has_password(db: &mut crate::store::Db, user_id: &str) -> Result<bool, super::ServiceError> {
-    Ok(crate::store::members::password_hash(&db.read(), user_id)?
-        .is_some_and(|h| h != NO_PASSWORD))
+    Ok(
+        crate::store::members::password_hash(&db.read(), user_id)?
+            .is_some_and(|h| h != NO_PASSWORD),
+    )
 }
 /// Most characters a password may have (hashing a longer one would only cost time).
 pub const MAX_PASSWORD_CHARS: usize = 256;

@@ -63,6 +63,14 @@ pub enum SubmitError {
     InFlightCap(u32),
     #[error("balance {balance} cannot cover {needed}")]
     InsufficientCredits { balance: Money, needed: Money },
+    /// The key's credit budget for the period cannot cover it.
+    #[error("the key's credit budget cannot cover {needed} more")]
+    KeyBudgetExceeded {
+        budget: crate::domain::key::budget::Budget,
+        spent: Money,
+        needed: Money,
+        resets_at: crate::domain::Timestamp,
+    },
     /// The key was used before with a different body.
     #[error("the idempotency key was used with a different body")]
     KeyReused,
@@ -223,6 +231,19 @@ async fn accept(
         Err(CreateError::InFlightCap(cap)) => return Err(SubmitError::InFlightCap(cap)),
         Err(CreateError::InsufficientCredits { balance, needed }) => {
             return Err(SubmitError::InsufficientCredits { balance, needed });
+        }
+        Err(CreateError::KeyBudgetExceeded {
+            budget,
+            spent,
+            needed,
+            resets_at,
+        }) => {
+            return Err(SubmitError::KeyBudgetExceeded {
+                budget,
+                spent,
+                needed,
+                resets_at,
+            });
         }
         Err(CreateError::ClaimLost) => return Err(SubmitError::InProgress),
         Err(CreateError::Service(e)) => return Err(e.into()),

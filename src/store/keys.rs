@@ -5,9 +5,10 @@ use std::sync::Arc;
 use super::Tx;
 use super::engine::Row;
 use super::{StoreError, key_policy, ts};
+use crate::domain::key::budget::{Budget, BudgetPeriod};
 use crate::domain::key::policy::KeyPolicy;
 use crate::domain::key::{ApiKey, Switch};
-use crate::domain::{Environment, IpAllowlist, KeyStatus, Region, ScopeSet, Timestamp};
+use crate::domain::{Environment, IpAllowlist, KeyStatus, Money, Region, ScopeSet, Timestamp};
 
 const KEY_COLUMNS: &str = "k.id, k.account_id, k.name, k.key_prefix, k.key_hash, k.environment, \
      k.scopes, k.ip_allowlist, k.allowed_models, k.rate_limit_per_minute, k.created_at, \
@@ -318,4 +319,45 @@ pub fn search_keys(tx: &Tx<'_>, f: &KeyFilter<'_>) -> Result<(Vec<ApiKey>, i64),
 pub fn get_by_hash(tx: &Tx<'_>, key_hash: &str) -> Result<Option<ApiKey>, StoreError> {
     let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.key_hash = ?1");
     tx.query_opt(&sql, &[&key_hash], key_from_row)
+}
+
+/// The key's credit budget, if it has one.
+pub fn budget(tx: &Tx<'_>, key_id: &str) -> Result<Option<Budget>, StoreError> {
+    let row: Option<(Option<i64>, Option<String>)> = tx.query_opt(
+        "SELECT budget_credits, budget_period FROM api_keys WHERE id = ?1",
+        &[&key_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(match row {
+        Some((Some(credits), Some(period))) => BudgetPeriod::parse(&period).map(|period| Budget {
+            credits: Money(credits),
+            period,
+        }),
+        _ => None,
+    })
+}
+
+pub fn set_budget(tx: &Tx<'_>, key_id: &str, budget: Option<Budget>) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE api_keys SET budget_credits = ?2, budget_period = ?3 WHERE id = ?1",
+        &[
+            &key_id,
+            &budget.map(|b| b.credits.thousandths()),
+            &budget.map(|b| b.period.as_str()),
+        ],
+    )?;
+    Ok(())
+}
+
+/// What the key's generations created since `since` spent: reserved and charged, less refunds.
+pub fn spent_since(tx: &Tx<'_>, key_id: &str, since: Timestamp) -> Result<Money, StoreError> {
+    let spent: i64 = tx.query_one(
+        "SELECT COALESCE(-SUM(l.amount), 0) FROM credit_ledger l
+         JOIN generations g ON g.id = l.reservation_id
+         WHERE g.key_id = ?1 AND g.created_at >= ?2
+           AND l.kind IN ('reserve', 'charge', 'refund')",
+        &[&key_id, &since.0],
+        |r| r.get(0),
+    )?;
+    Ok(Money(spent))
 }

@@ -17,6 +17,7 @@ pub enum ErrorCode {
     IpNotAllowed,
     AccountNotFound,
     ConcurrencyLimitExceeded,
+    KeyBudgetExceeded,
     InvalidInput,
     PayloadTooLarge,
     ModelNotFound,
@@ -36,7 +37,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 25] = {
+    pub const ALL: [ErrorCode; 26] = {
         use ErrorCode::*;
         [
             AuthenticationRequired,
@@ -48,6 +49,7 @@ impl ErrorCode {
             IpNotAllowed,
             AccountNotFound,
             ConcurrencyLimitExceeded,
+            KeyBudgetExceeded,
             InvalidInput,
             PayloadTooLarge,
             ModelNotFound,
@@ -80,6 +82,7 @@ impl ErrorCode {
             IpNotAllowed => ("BSE1007", "ip_not_allowed", 403, false),
             AccountNotFound => ("BSE1008", "account_not_found", 404, false),
             ConcurrencyLimitExceeded => ("BSE1009", "concurrency_limit_exceeded", 429, true),
+            KeyBudgetExceeded => ("BSE1010", "key_budget_exceeded", 402, false),
             InvalidInput => ("BSE2001", "invalid_input", 400, false),
             PayloadTooLarge => ("BSE2010", "payload_too_large", 413, false),
             ModelNotFound => ("BSE2011", "model_not_found", 404, false),
@@ -140,6 +143,9 @@ impl ErrorCode {
             IpNotAllowed => "The client address is not in the key's IP allowlist.",
             AccountNotFound => "The key's account was deleted.",
             ConcurrencyLimitExceeded => "Over the plan's cap of generations in flight.",
+            KeyBudgetExceeded => {
+                "The generation would pass the key's credit budget for the period."
+            }
             InvalidInput => "A parameter, header or body field was invalid.",
             PayloadTooLarge => "The body was larger than the server accepts.",
             ModelNotFound => "The model is not in the catalog.",

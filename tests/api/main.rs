@@ -42,6 +42,7 @@ mod generation_providers;
 mod generation_record;
 mod helpers;
 mod jobs;
+mod key_budgets;
 mod key_page;
 mod key_policy;
 mod key_policy_instance;

@@ -15,11 +15,12 @@ use crate::webhooks::{add_endpoint, wait_for_event};
 
 const DAY_MS: i64 = 86_400_000;
 
-const NOTICES: [&str; 8] = [
+const NOTICES: [&str; 9] = [
     "apikey.expiring",
     "apikey.expired",
     "apikey.grace_ending",
     "apikey.leaked",
+    "apikey.budget_reached",
     "apikey.unused",
     "ratelimit.exceeded",
     "webhook.disabled",

@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq;
 use crate::domain::Timestamp;
 use crate::domain::random::{BASE62, RandomError, base62_string, hex};
 
+pub mod budget;
 mod find;
 pub mod policy;
 mod record;

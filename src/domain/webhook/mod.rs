@@ -36,6 +36,7 @@ pub enum WebhookEvent {
     ApiKeyUnused,
     ApiKeyGraceEnding,
     ApiKeyLeaked,
+    ApiKeyBudgetReached,
     RateLimitExceeded,
     WebhookDisabled,
     Test,
@@ -43,7 +44,7 @@ pub enum WebhookEvent {
 
 impl WebhookEvent {
     /// The events an endpoint may choose, in the order pages list them.
-    pub const SUBSCRIBABLE: [WebhookEvent; 16] = [
+    pub const SUBSCRIBABLE: [WebhookEvent; 17] = [
         WebhookEvent::GenerationStarted,
         WebhookEvent::GenerationCompleted,
         WebhookEvent::GenerationFailed,
@@ -58,17 +59,19 @@ impl WebhookEvent {
         WebhookEvent::ApiKeyUnused,
         WebhookEvent::ApiKeyGraceEnding,
         WebhookEvent::ApiKeyLeaked,
+        WebhookEvent::ApiKeyBudgetReached,
         WebhookEvent::RateLimitExceeded,
         WebhookEvent::WebhookDisabled,
     ];
 
     /// The events that are notices (docs/notifications.md): sent by the one notification place,
     /// and e-mailed to the members an account chooses. In the order pages list them.
-    pub const NOTICES: [WebhookEvent; 8] = [
+    pub const NOTICES: [WebhookEvent; 9] = [
         WebhookEvent::ApiKeyExpiring,
         WebhookEvent::ApiKeyExpired,
         WebhookEvent::ApiKeyGraceEnding,
         WebhookEvent::ApiKeyLeaked,
+        WebhookEvent::ApiKeyBudgetReached,
         WebhookEvent::ApiKeyUnused,
         WebhookEvent::RateLimitExceeded,
         WebhookEvent::WebhookDisabled,
@@ -84,6 +87,9 @@ impl WebhookEvent {
                 "A rotated key still receives requests and its grace period ends within a day"
             }
             WebhookEvent::ApiKeyLeaked => "A key was found where it should not be",
+            WebhookEvent::ApiKeyBudgetReached => {
+                "A key's generations spent 80 %, then all, of its credit budget for the period"
+            }
             WebhookEvent::ApiKeyUnused => "A key has had no request for a month",
             WebhookEvent::RateLimitExceeded => {
                 "A key is refused for its rate limit again and again within an hour"
@@ -125,6 +131,7 @@ impl WebhookEvent {
             WebhookEvent::ApiKeyUnused => "apikey.unused",
             WebhookEvent::ApiKeyGraceEnding => "apikey.grace_ending",
             WebhookEvent::ApiKeyLeaked => "apikey.leaked",
+            WebhookEvent::ApiKeyBudgetReached => "apikey.budget_reached",
             WebhookEvent::RateLimitExceeded => "ratelimit.exceeded",
             WebhookEvent::WebhookDisabled => "webhook.disabled",
             WebhookEvent::Test => "webhook.test",

@@ -41,6 +41,18 @@ pub struct KeyEventData {
     pub leak_source: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leak_action: Option<&'static str>,
+    /// Budget reached: the budget (credits a period), what was spent in the period, the
+    /// percentage reached (80 or 100) and when the period began.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_credits: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_period: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_spent: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_percent: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period_start: Option<String>,
 }
 
 /// `generation.*` and `webhook.test`: the generation as it now is.

@@ -2,10 +2,11 @@
 //! `apikey.*` event, from the same value.
 
 use super::{Category, Note, capitalised};
-use crate::domain::Timestamp;
 use crate::domain::key::ApiKey;
+use crate::domain::key::budget::Budget;
 use crate::domain::webhook::WebhookEvent;
 use crate::domain::webhook::payload::KeyEventData;
+use crate::domain::{Money, Timestamp};
 
 /// The key a change is about, as the log and the events name it.
 #[derive(Clone, Copy, Debug)]
@@ -77,6 +78,14 @@ pub enum KeyChange<'a> {
         source: &'a str,
         done: &'static str,
     },
+    /// Its generations spent `spent` of its `budget` in the period from `period_start`:
+    /// `percent` of it.
+    BudgetReached {
+        percent: u32,
+        budget: Budget,
+        spent: Money,
+        period_start: Timestamp,
+    },
     /// Refused with 429 `refusals` times in the hour starting at `hour_start`, more than
     /// `threshold`.
     RateLimited {
@@ -101,6 +110,7 @@ impl KeyChange<'_> {
             KeyChange::Unused { .. } => "unused",
             KeyChange::GraceEnding { .. } => "grace_ending",
             KeyChange::Leaked { .. } => "leaked",
+            KeyChange::BudgetReached { .. } => "budget_reached",
             KeyChange::RateLimited { .. } => "rate_limited",
         }
     }
@@ -111,6 +121,16 @@ impl KeyChange<'_> {
             KeyChange::Expired { .. } => format!("{named} expired"),
             KeyChange::Expiring { at, .. } => format!("{named} expires at {}", at.to_rfc3339()),
             KeyChange::Unused { days, .. } => format!("{named} has not been used for {days} days"),
+            KeyChange::BudgetReached {
+                percent,
+                budget,
+                spent,
+                ..
+            } => format!(
+                "{named} spent {spent} of its {} credits a {}: {percent} %",
+                budget.credits,
+                budget.period.as_str()
+            ),
             KeyChange::Leaked { source, done } => {
                 format!("{named} was found leaked at {source}: {done}")
             }
@@ -168,6 +188,7 @@ impl KeyChange<'_> {
             KeyChange::Unused { .. } => WebhookEvent::ApiKeyUnused,
             KeyChange::GraceEnding { .. } => WebhookEvent::ApiKeyGraceEnding,
             KeyChange::Leaked { .. } => WebhookEvent::ApiKeyLeaked,
+            KeyChange::BudgetReached { .. } => WebhookEvent::ApiKeyBudgetReached,
             KeyChange::RateLimited { .. } => WebhookEvent::RateLimitExceeded,
             KeyChange::Disabled | KeyChange::Enabled | KeyChange::Edited { .. } => return None,
         })
@@ -192,12 +213,31 @@ impl KeyChange<'_> {
             refusals_threshold: None,
             leak_source: None,
             leak_action: None,
+            budget_credits: None,
+            budget_period: None,
+            budget_spent: None,
+            budget_percent: None,
+            period_start: None,
         };
         match self {
             KeyChange::Expiring { warning_days, .. } => data.warning_days = Some(*warning_days),
             KeyChange::Unused { last_used, days } => {
                 data.last_used_at = time(*last_used);
                 data.unused_days = Some(*days);
+                return data;
+            }
+            KeyChange::BudgetReached {
+                percent,
+                budget,
+                spent,
+                period_start,
+            } => {
+                let credits = |m: Money| m.thousandths() as f64 / 1000.0;
+                data.budget_credits = Some(credits(budget.credits));
+                data.budget_period = Some(budget.period.as_str());
+                data.budget_spent = Some(credits(*spent));
+                data.budget_percent = Some(*percent);
+                data.period_start = Some(period_start.to_rfc3339());
                 return data;
             }
             KeyChange::Leaked { source, done } => {

@@ -9,13 +9,16 @@ use std::pin::Pin;
 
 use super::Actor;
 use super::ServiceError;
-use super::changes::{self, Change, GenerationChange};
+use super::changes::{self, Change, GenerationChange, KeyRef};
 use super::credits::{self, Settlement};
 use super::idempotency::{self, IdempotencyScope};
+use super::notify::{self, Notice};
+use crate::domain::key::ApiKey;
+use crate::domain::key::budget::Budget;
 use crate::domain::name::can_match;
 use crate::domain::{Money, Timestamp};
 use crate::store::generations as store;
-use crate::store::{Db, Tx};
+use crate::store::{Db, Tx, keys};
 
 pub use crate::domain::generation::{AttemptOutcome, Generation, GenerationStatus};
 pub use roster::{Roster, load_catalog};
@@ -70,6 +73,14 @@ pub enum CreateError {
     InFlightCap(u32),
     #[error("balance {balance} cannot cover {needed}")]
     InsufficientCredits { balance: Money, needed: Money },
+    /// The key's budget for the period cannot cover it; `spent` so far, renewed at `resets_at`.
+    #[error("the key's budget {} a {} cannot cover {needed} more", .budget.credits, .budget.period.as_str())]
+    KeyBudgetExceeded {
+        budget: Budget,
+        spent: Money,
+        needed: Money,
+        resets_at: Timestamp,
+    },
     /// The idempotency claim stalled and another request with the same key took it over.
     #[error("the idempotency claim was taken over")]
     ClaimLost,
@@ -102,12 +113,26 @@ pub fn accept(db: &mut Db, a: &Accept<'_>) -> Result<(), CreateError> {
         return Err(CreateError::InFlightCap(cap));
     }
     if g.cost.thousandths() > 0 {
+        let budgeted = within_budget(&tx, g)?;
         credits::reserve(&tx, &g.account_id, &g.id, g.cost, a.actor, g.created_at)?.map_err(
             |balance| CreateError::InsufficientCredits {
                 balance,
                 needed: g.cost,
             },
         )?;
+        if let Some((key, budget, spent, start)) = budgeted {
+            let after = Money(spent.thousandths() + g.cost.thousandths());
+            for percent in budget.crossed(spent, after) {
+                let notice = Notice::BudgetReached {
+                    key: KeyRef::of(&key),
+                    percent,
+                    budget,
+                    spent: after,
+                    period_start: start,
+                };
+                notify::send(&tx, &notice, g.created_at)?;
+            }
+        }
     }
     store::insert(&tx, g).map_err(ServiceError::from)?;
     store::assign(&tx, &g.id, a.node).map_err(ServiceError::from)?;
@@ -196,4 +221,34 @@ pub fn delete(
         generation: g,
         refunded,
     }))
+}
+
+/// Checks the generation's cost against its key's credit budget for the period, before anything
+/// is reserved: the key, its budget, what it spent so far in the period and when that began;
+/// `None` when the key has no budget.
+#[allow(clippy::type_complexity)]
+fn within_budget(
+    tx: &Tx<'_>,
+    g: &Generation,
+) -> Result<Option<(ApiKey, Budget, Money, Timestamp)>, CreateError> {
+    let Some(key_id) = g.key_id.as_deref() else {
+        return Ok(None);
+    };
+    let Some(budget) = keys::budget(tx, key_id).map_err(ServiceError::from)? else {
+        return Ok(None);
+    };
+    let Some(key) = keys::get_key(tx, key_id).map_err(ServiceError::from)? else {
+        return Ok(None);
+    };
+    let (start, end) = budget.period.bounds(g.created_at);
+    let spent = keys::spent_since(tx, key_id, start).map_err(ServiceError::from)?;
+    if spent.thousandths() + g.cost.thousandths() > budget.credits.thousandths() {
+        return Err(CreateError::KeyBudgetExceeded {
+            budget,
+            spent,
+            needed: g.cost,
+            resets_at: end,
+        });
+    }
+    Ok(Some((key, budget, spent, start)))
 }

@@ -117,6 +117,33 @@ pub fn compose(notice: &Notice<'_>) -> Message {
                 last_used.to_rfc3339()
             ),
         ),
+        Notice::BudgetReached {
+            key,
+            percent,
+            budget,
+            spent,
+            period_start,
+        } => (
+            key_named(
+                key,
+                if *percent >= 100 {
+                    "spent its whole credit budget".to_owned()
+                } else {
+                    format!("spent {percent} % of its credit budget")
+                },
+            ),
+            format!(
+                "Its generations spent {spent} of its {} credits a {} since {}.{}",
+                budget.credits,
+                budget.period.as_str(),
+                period_start.to_rfc3339(),
+                if *percent >= 100 {
+                    " Generations that would pass it are refused until the period ends."
+                } else {
+                    ""
+                }
+            ),
+        ),
         Notice::KeyLeaked {
             key,
             source,

@@ -8,6 +8,7 @@ mod mail;
 
 use super::changes::{self, Change, KeyChange, KeyRef};
 use super::{Actor, ServiceError};
+use crate::domain::key::budget::Budget;
 use crate::domain::webhook::{DisabledReason, WebhookEvent};
 use crate::domain::{Money, Timestamp};
 use crate::service::leaks::LeakAction;
@@ -177,6 +178,14 @@ pub enum Notice<'a> {
         action: LeakAction,
         at: Timestamp,
     },
+    /// The key's generations spent `percent` of its budget in the period from `period_start`.
+    BudgetReached {
+        key: KeyRef<'a>,
+        percent: u32,
+        budget: Budget,
+        spent: Money,
+        period_start: Timestamp,
+    },
     /// The endpoint (its URL redacted) was disabled at `at` for `reason`.
     EndpointDisabled {
         account_id: &'a str,
@@ -203,6 +212,7 @@ impl Notice<'_> {
             Notice::KeyUnused { .. } => UNUSED.to_owned(),
             Notice::RateLimited { .. } => RATE_LIMITED.to_owned(),
             Notice::GraceEnding { .. } => GRACE_ENDING.to_owned(),
+            Notice::BudgetReached { percent, .. } => format!("apikey.budget_reached:{percent}"),
             Notice::KeyLeaked { .. }
             | Notice::EndpointDisabled { .. }
             | Notice::LowBalance { .. } => self.event().as_str().to_owned(),
@@ -227,6 +237,9 @@ impl Notice<'_> {
             Notice::GraceEnding { key, at, .. } | Notice::KeyLeaked { key, at, .. } => {
                 (key.id, Some(key.account_id), at.0)
             }
+            Notice::BudgetReached {
+                key, period_start, ..
+            } => (key.id, Some(key.account_id), period_start.0),
             Notice::EndpointDisabled {
                 account_id,
                 endpoint_id,
@@ -287,6 +300,21 @@ impl Notice<'_> {
                     at: *at,
                     last_used: *last_used,
                     replaced_by: *replaced_by,
+                },
+            ),
+            Notice::BudgetReached {
+                key,
+                percent,
+                budget,
+                spent,
+                period_start,
+            } => Change::Key(
+                *key,
+                KeyChange::BudgetReached {
+                    percent: *percent,
+                    budget: *budget,
+                    spent: *spent,
+                    period_start: *period_start,
                 },
             ),
             Notice::KeyLeaked {

@@ -121,6 +121,8 @@ pub(super) const TABLES: &[Table] = &[
                 "revoked_at",
                 "expiry_recorded_at",
                 "expiry_warned_at",
+                "budget_credits",
+                "budget_period",
             ],
             "id",
         )

@@ -173,6 +173,25 @@ fn submit_error(e: SubmitError) -> ApiError {
         )
         .detail("credit_balance", Credits(balance))
         .detail("credits_required", Credits(needed)),
+        SubmitError::KeyBudgetExceeded {
+            budget,
+            spent,
+            needed,
+            resets_at,
+        } => ApiError::new(
+            ErrorCode::KeyBudgetExceeded,
+            format!(
+                "This generation costs {needed} credits; this API key has spent {spent} of its \
+                 {} credits this {}.",
+                budget.credits,
+                budget.period.as_str()
+            ),
+        )
+        .detail("budget_credits", Credits(budget.credits))
+        .detail("budget_period", budget.period.as_str())
+        .detail("budget_spent", Credits(spent))
+        .detail("credits_required", Credits(needed))
+        .detail("budget_resets_at", resets_at.to_rfc3339()),
         SubmitError::KeyReused => ApiError::new(
             ErrorCode::IdempotencyKeyReused,
             "This Idempotency-Key was already used with a different request body.",

@@ -31,7 +31,8 @@ const ERRORS: [(u16, &str, &str); 10] = [
     (
         402,
         "PaymentRequired",
-        "The credit balance cannot cover the generation; nothing was created.",
+        "The credit balance cannot cover the generation (BSE1004), or it would pass the key's \
+         credit budget for the period (BSE1010); nothing was created.",
     ),
     (
         403,
