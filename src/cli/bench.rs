@@ -127,6 +127,7 @@ fn seeded_key(account: &str, key_prefix: String, key_hash: String, now: Timestam
         replaces: None,
         disabled_at: None,
         revoked_at: None,
+        budget: None,
     }
 }
 

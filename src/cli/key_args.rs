@@ -69,6 +69,7 @@ impl UpdateArgs {
                 (None, false) => None,
             },
             disabled: None,
+            budget: None,
         };
         let nothing = patch.name.is_none()
             && patch.expires_at.is_none()

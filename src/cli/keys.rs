@@ -221,7 +221,6 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             budget_period,
         } => {
             let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError::new)?;
-            let budget = budgets::parse(budget_credits.as_deref(), budget_period.as_deref())?;
             let input = CreateKey {
                 account_id: account,
                 name,
@@ -239,12 +238,11 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
                 } else {
                     Environment::Live
                 },
+                budget_credits,
+                budget_period,
             };
             let (key, secret) = create_key(&mut db, &format, &Actor::Cli, now, &input)
                 .map_err(unknown(&input.account_id, "--account"))?;
-            if budget.is_some() {
-                budgets::set(&mut db, &Actor::Cli, now, (None, &key.id), budget)?;
-            }
             if ctx.json {
                 print_json(&CreatedKeyOut::of(&key, secret.expose(), now));
             } else {

@@ -37,6 +37,9 @@ pub struct CreateKey {
     pub allowed_models: Option<Vec<String>>,
     pub rate_limit_per_minute: Option<i64>,
     pub environment: Environment,
+    /// The credit budget, as typed: both or neither (docs/keys.md, "Per-key budgets").
+    pub budget_credits: Option<String>,
+    pub budget_period: Option<String>,
 }
 
 /// Validates every field (first failure wins) into the row to insert, minus identity.
@@ -64,6 +67,10 @@ fn validate(input: &CreateKey, now: Timestamp) -> Result<ValidKey, ServiceError>
     let expires_at = parse_expiry(input.expires_at.as_deref(), input.expires_in_days, now)?;
     let allowed_models = parse_models(input.allowed_models.as_deref())?;
     let rate_limit_per_minute = parse_rate_limit(input.rate_limit_per_minute)?;
+    let budget = super::budgets::parse(
+        input.budget_credits.as_deref(),
+        input.budget_period.as_deref(),
+    )?;
     Ok(ValidKey {
         name,
         scopes,
@@ -71,6 +78,7 @@ fn validate(input: &CreateKey, now: Timestamp) -> Result<ValidKey, ServiceError>
         expires_at,
         allowed_models,
         rate_limit_per_minute,
+        budget,
     })
 }
 
@@ -143,6 +151,7 @@ struct ValidKey {
     expires_at: Option<Timestamp>,
     allowed_models: Option<Vec<String>>,
     rate_limit_per_minute: Option<u32>,
+    budget: Option<crate::domain::key::budget::Budget>,
 }
 
 pub use crate::domain::generation::is_model_identifier;
@@ -224,6 +233,7 @@ pub fn create_key(
         replaces: None,
         disabled_at: None,
         revoked_at: None,
+        budget: valid.budget,
     };
     keys::insert_key(&tx, &key)?;
     changes::record(

@@ -62,8 +62,6 @@ pub fn rotate_key(
         ..old.clone()
     };
     keys::insert_key(&tx, &new)?;
-    // The budget goes with the key's clients to the new key.
-    keys::set_budget(&tx, &new.id, keys::budget(&tx, &old.id)?)?;
     let grace_end = now.plus_millis(grace * Timestamp::MS_PER_HOUR);
     let old_expiry = old.expires_at.map_or(grace_end, |e| e.min(grace_end));
     keys::mark_rotated(&tx, &old.id, now, &new.id, old_expiry)?;
@@ -128,6 +126,8 @@ pub struct KeyPatch {
     pub allowed_models: Option<Option<Vec<String>>>,
     pub rate_limit_per_minute: Option<Option<i64>>,
     pub disabled: Option<bool>,
+    /// The credit budget as typed (credits, period): both to set it, neither to remove it.
+    pub budget: Option<(Option<String>, Option<String>)>,
 }
 
 pub fn update_key(
@@ -181,6 +181,11 @@ pub fn update_key(
     if let Some(limit) = patch.rate_limit_per_minute {
         key.rate_limit_per_minute = parse_rate_limit(limit)?;
         fields.push("rate limit");
+    }
+    if let Some((credits, period)) = &patch.budget {
+        key.budget = super::budgets::parse(credits.as_deref(), period.as_deref())?;
+        keys::set_budget(&tx, &key.id, key.budget)?;
+        fields.push("budget");
     }
     let mut switched = None;
     if let Some(disabled) = patch.disabled {

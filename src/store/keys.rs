@@ -13,7 +13,9 @@ use crate::domain::{Environment, IpAllowlist, KeyStatus, Money, Region, ScopeSet
 const KEY_COLUMNS: &str = "k.id, k.account_id, k.name, k.key_prefix, k.key_hash, k.environment, \
      k.scopes, k.ip_allowlist, k.allowed_models, k.rate_limit_per_minute, k.created_at, \
      k.created_by, k.last_used_at, k.expires_at, k.rotated_at, k.replaced_by, k.replaces, \
-     k.disabled_at, k.revoked_at";
+     k.disabled_at, k.revoked_at, k.budget_credits, k.budget_period";
+/// How many columns `KEY_COLUMNS` reads: what a query selects after them starts here.
+const KEY_COLUMN_COUNT: usize = 21;
 
 fn key_from_row(r: &Row<'_>) -> Result<ApiKey, StoreError> {
     let environment: String = r.get(5)?;
@@ -43,6 +45,13 @@ fn key_from_row(r: &Row<'_>) -> Result<ApiKey, StoreError> {
         replaces: r.get(16)?,
         disabled_at: ts(r.get(17)?),
         revoked_at: ts(r.get(18)?),
+        budget: match (r.get::<Option<i64>>(19)?, r.get::<Option<String>>(20)?) {
+            (Some(credits), Some(period)) => BudgetPeriod::parse(&period).map(|period| Budget {
+                credits: Money(credits),
+                period,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -50,8 +59,10 @@ pub fn insert_key(tx: &Tx<'_>, k: &ApiKey) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO api_keys (id, account_id, name, key_prefix, key_hash, environment, scopes,
              ip_allowlist, allowed_models, rate_limit_per_minute, created_at, created_by,
-             last_used_at, expires_at, rotated_at, replaced_by, replaces, disabled_at, revoked_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+             last_used_at, expires_at, rotated_at, replaced_by, replaces, disabled_at, revoked_at,
+             budget_credits, budget_period)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+                 ?20, ?21)",
         &[
             &k.id,
             &k.account_id,
@@ -72,6 +83,8 @@ pub fn insert_key(tx: &Tx<'_>, k: &ApiKey) -> Result<(), StoreError> {
             &k.replaces,
             &k.disabled_at.map(|t| t.0),
             &k.revoked_at.map(|t| t.0),
+            &k.budget.map(|b| b.credits.thousandths()),
+            &k.budget.map(|b| b.period.as_str()),
         ],
     )?;
     Ok(())
@@ -132,18 +145,20 @@ pub fn find_for_auth(tx: &Tx<'_>, key_hash: &str) -> Result<Option<AuthRecord>, 
     );
     tx.query_opt(&sql, &[&key_hash], |r| {
         let key = key_from_row(r)?;
-        let exists: bool = r.get(22)?;
+        let at = KEY_COLUMN_COUNT;
+        let exists: bool = r.get(at + 3)?;
         let account = if exists {
-            let region: String = r.get(19)?;
-            let policy = KeyPolicy::in_force(key_policy::read(r, 23)?, key_policy::read(r, 29)?);
+            let region: String = r.get(at)?;
+            let policy =
+                KeyPolicy::in_force(key_policy::read(r, at + 4)?, key_policy::read(r, at + 10)?);
             let out_of_policy = policy.enforce_on_use
                 && policy
                     .breach_of(key.expires_at, key.created_at, key.scopes)
                     .is_some();
             Some(AuthAccount {
                 region: Region::parse(&region).unwrap_or(Region::Us),
-                plan: r.get(20)?,
-                live: r.get(21)?,
+                plan: r.get(at + 1)?,
+                live: r.get(at + 2)?,
                 out_of_policy,
             })
         } else {

@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::{Environment, Time, count, named};
+use super::{BudgetPeriodName, Environment, Time, count, named};
 use crate::domain::Timestamp;
 use crate::domain::key::ApiKey;
 
@@ -51,6 +51,9 @@ pub struct KeyOut {
     pub replaces: Option<String>,
     pub disabled_at: Option<Time>,
     pub revoked_at: Option<Time>,
+    /// Credits its generations may spend per `budget_period`; `null`: no budget.
+    pub budget_credits: Option<f64>,
+    pub budget_period: Option<BudgetPeriodName>,
 }
 
 impl KeyOut {
@@ -75,6 +78,8 @@ impl KeyOut {
             replaces: k.replaces.clone(),
             disabled_at: Time::of(k.disabled_at),
             revoked_at: Time::of(k.revoked_at),
+            budget_credits: k.budget.map(|b| b.credits.thousandths() as f64 / 1000.0),
+            budget_period: k.budget.map(|b| BudgetPeriodName(b.period)),
         }
     }
 }

@@ -124,6 +124,13 @@ named!(
 );
 
 named!(
+    /// When a key's credit budget renews: `day`, `week` (from Monday) or `month`, at UTC
+    /// midnight.
+    BudgetPeriodName(crate::domain::key::budget::BudgetPeriod),
+    crate::domain::key::budget::BudgetPeriod::ALL
+);
+
+named!(
     /// A region: `us`, `eu` or `jp`.
     Region(crate::domain::Region),
     crate::domain::Region::ALL

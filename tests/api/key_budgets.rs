@@ -198,3 +198,63 @@ async fn the_command_line_sets_shows_and_removes_a_budget_and_rotation_carries_i
         2
     );
 }
+
+backend_tests!(the_management_api_sets_shows_and_removes_a_budget);
+async fn the_management_api_sets_shows_and_removes_a_budget() {
+    let app = crate::helpers::spawn_app().await;
+    let manager = app.manager_key();
+    let (status, body) = app
+        .api(
+            "POST",
+            "/api-keys",
+            &manager,
+            Some(json!({ "name": "ci", "preset": "generate_only",
+                         "budget_credits": 12.5, "budget_period": "month" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["budget_credits"], 12.5);
+    assert_eq!(body["data"]["budget_period"], "month");
+    let id = body["data"]["id"].as_str().unwrap().to_owned();
+    for (bad, field) in [
+        (json!({ "budget_credits": 5 }), "budget_period"),
+        (
+            json!({ "budget_credits": -5, "budget_period": "day" }),
+            "budget_credits",
+        ),
+        (
+            json!({ "budget_credits": 5, "budget_period": "year" }),
+            "budget_period",
+        ),
+    ] {
+        let (status, body) = app
+            .api(
+                "PATCH",
+                &format!("/api-keys/{id}"),
+                &manager,
+                Some(bad.clone()),
+            )
+            .await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(
+            assert_error(&body, "BSE2001")["details"]["field"],
+            field,
+            "{bad}"
+        );
+    }
+    let (_, shown) = app
+        .api("GET", &format!("/api-keys/{id}"), &manager, None)
+        .await;
+    assert_eq!(shown["data"]["budget_credits"], 12.5, "unchanged: {shown}");
+    let (status, body) = app
+        .api(
+            "PATCH",
+            &format!("/api-keys/{id}"),
+            &manager,
+            Some(json!({ "budget_credits": null })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["budget_credits"], Value::Null);
+    assert_eq!(body["data"]["budget_period"], Value::Null);
+}

@@ -30,6 +30,8 @@ pub struct ApiKey {
     pub replaces: Option<String>,
     pub disabled_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+    /// At most this many credits spent by its generations per period.
+    pub budget: Option<super::budget::Budget>,
 }
 
 impl ApiKey {

@@ -197,6 +197,8 @@ pub async fn submit(
         } else {
             Environment::Live
         },
+        budget_credits: None,
+        budget_period: None,
     };
     let actor = session.actor(&req, &state);
     let (now, format) = (state.clock.now(), state.gate.key_format.clone());

@@ -112,6 +112,8 @@ pub async fn create(
         allowed_models: body.allowed_models,
         rate_limit_per_minute: body.rate_limit_per_minute,
         environment,
+        budget_credits: body.budget_credits.map(|c| c.to_string()),
+        budget_period: body.budget_period,
     };
     let (actor, now, format) = (actor(&p), p.caller.now, state.gate.key_format.clone());
     let (key, secret) = state

@@ -40,6 +40,12 @@ pub struct CreateApiKeyRequest {
     /// Left out: `live`.
     #[schemars(with = "Option<crate::wire::Environment>")]
     pub environment: Option<String>,
+    /// Credits the key's generations may spend per `budget_period`; give both or neither.
+    /// Left out: no budget.
+    #[schemars(range(max = 1_000_000))]
+    pub budget_credits: Option<f64>,
+    #[schemars(with = "Option<crate::wire::BudgetPeriodName>")]
+    pub budget_period: Option<String>,
 }
 
 fn create_example() -> serde_json::Value {
@@ -89,6 +95,13 @@ pub struct UpdateApiKeyRequest {
     pub rate_limit_per_minute: Option<Option<i64>>,
     /// `true` disables the key, `false` enables it again.
     pub disabled: Option<bool>,
+    /// Credits the key's generations may spend per `budget_period`: give both to set a
+    /// budget; `budget_credits: null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(range(max = 1_000_000))]
+    pub budget_credits: Option<Option<f64>>,
+    #[schemars(with = "Option<crate::wire::BudgetPeriodName>")]
+    pub budget_period: Option<String>,
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
@@ -110,6 +123,11 @@ impl From<UpdateApiKeyRequest> for KeyPatch {
             allowed_models: r.allowed_models,
             rate_limit_per_minute: r.rate_limit_per_minute,
             disabled: r.disabled,
+            budget: match (r.budget_credits, r.budget_period) {
+                (None, None) => None,
+                (Some(None), _) => Some((None, None)),
+                (credits, period) => Some((credits.flatten().map(|c| c.to_string()), period)),
+            },
         }
     }
 }
