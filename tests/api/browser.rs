@@ -158,6 +158,10 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
     browser.wait_for("<h1>Edit API key</h1>").await;
     browser.type_into("#name", "image generator").await;
     browser.screenshot_views("key-edit").await;
+    browser
+        .script("document.getElementById('budget_credits').scrollIntoView(); return null;")
+        .await;
+    browser.screenshot("key-edit-budget").await;
     browser.click("form.form button[type=submit]").await;
     browser.wait_for("<h1>image generator ").await;
     assert!(

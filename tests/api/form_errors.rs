@@ -168,6 +168,19 @@ async fn every_form_sends_bad_input_back_next_to_its_field_and_changes_nothing()
             vec!["deploy bot", "fast"],
         ),
         (
+            &owner,
+            "/keys/new",
+            vec![
+                ("name", "deploy bot"),
+                ("mode", "full_access"),
+                ("budget_credits", "-3"),
+                ("budget_period", "week"),
+            ],
+            "budget-error",
+            "credits",
+            vec!["deploy bot", "-3"],
+        ),
+        (
             &admin,
             "/instance/accounts",
             vec![("name", "Beta"), ("owner_email", "beta at example")],

@@ -77,8 +77,11 @@ pub async fn spawn_app_in(data_dir: tempfile::TempDir, overrides: &[(&str, Value
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         data_dir,
+        // A connection idle for a while is not reused: the server closes idle connections after
+        // its keep-alive (5 s), and a request sent on one as it closes fails half-way.
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
             .build()
             .expect("client"),
         clock,

@@ -258,3 +258,54 @@ async fn the_management_api_sets_shows_and_removes_a_budget() {
     assert_eq!(body["data"]["budget_credits"], Value::Null);
     assert_eq!(body["data"]["budget_period"], Value::Null);
 }
+
+backend_tests!(an_owner_sets_and_removes_a_budget_on_the_key_forms);
+async fn an_owner_sets_and_removes_a_budget_on_the_key_forms() {
+    let app = crate::helpers::spawn_app().await;
+    let owner = crate::people::person(&app, "owner@example.com", "owner").await;
+    let res = owner
+        .client
+        .post(format!("{}/keys/new", app.address))
+        .form(&[
+            ("csrf", owner.csrf.as_str()),
+            ("name", "budgeted"),
+            ("mode", "generate_only"),
+            ("budget_credits", "20"),
+            ("budget_period", "week"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let id: String = app
+        .db()
+        .query_row(
+            "SELECT id FROM api_keys WHERE name = 'budgeted'",
+            &[],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let detail = crate::people::page(&owner.client, &app, &format!("/keys/{id}")).await;
+    assert!(detail.contains("20.000 credits a week"), "{detail}");
+    let edit = crate::people::page(&owner.client, &app, &format!("/keys/{id}/edit")).await;
+    assert!(edit.contains("value=\"20.000\""));
+    assert!(edit.contains("<option value=\"week\" selected"));
+    let res = owner
+        .client
+        .post(format!("{}/keys/{id}/edit", app.address))
+        .form(&[
+            ("csrf", owner.csrf.as_str()),
+            ("name", "budgeted"),
+            ("budget_credits", ""),
+            ("budget_period", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let detail = crate::people::page(&owner.client, &app, &format!("/keys/{id}")).await;
+    assert!(
+        detail.contains("<dt>Credit budget</dt><dd>None</dd>"),
+        "{detail}"
+    );
+}

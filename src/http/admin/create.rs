@@ -54,6 +54,8 @@ pub struct Typed {
     pub ips: String,
     pub models: String,
     pub rate_limit: String,
+    pub budget_credits: String,
+    pub budget_period: String,
     pub test: bool,
 }
 
@@ -163,6 +165,8 @@ pub async fn submit(
         ips: field("ips"),
         models: field("models"),
         rate_limit: field("rate_limit"),
+        budget_credits: field("budget_credits"),
+        budget_period: field("budget_period"),
         test: field("test") == "on",
     };
     let rate_limit = match typed.rate_limit.trim() {
@@ -197,8 +201,8 @@ pub async fn submit(
         } else {
             Environment::Live
         },
-        budget_credits: None,
-        budget_period: None,
+        budget_credits: Some(typed.budget_credits.trim().to_owned()).filter(|s| !s.is_empty()),
+        budget_period: Some(typed.budget_period.trim().to_owned()).filter(|s| !s.is_empty()),
     };
     let actor = session.actor(&req, &state);
     let (now, format) = (state.clock.now(), state.gate.key_format.clone());

@@ -31,6 +31,10 @@ pub struct Typed {
     rate_limit: String,
     #[serde(default)]
     models: String,
+    #[serde(default)]
+    budget_credits: String,
+    #[serde(default)]
+    budget_period: String,
 }
 
 impl Typed {
@@ -44,6 +48,14 @@ impl Typed {
                 .map(|n| n.to_string())
                 .unwrap_or_default(),
             models: key.allowed_models.clone().unwrap_or_default().join(", "),
+            budget_credits: key
+                .budget
+                .map(|b| b.credits.to_string())
+                .unwrap_or_default(),
+            budget_period: key
+                .budget
+                .map(|b| b.period.as_str().to_owned())
+                .unwrap_or_default(),
         }
     }
 }
@@ -148,6 +160,11 @@ fn patch(
                 )
             })?),
         });
+    }
+    let (credits, period) = (sent.budget_credits.trim(), sent.budget_period.trim());
+    if credits != was.budget_credits || period != was.budget_period {
+        let given = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        patch.budget = Some((given(credits), given(period)));
     }
     Ok(patch)
 }
