@@ -83,6 +83,17 @@ impl SentBack {
     }
 }
 
+/// The values of every `name` field of a form body: ticked boxes repeat one name, which a
+/// struct cannot take.
+pub fn repeated(body: &str, name: &str) -> Vec<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(body)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(field, _)| field == name)
+        .map(|(_, value)| value)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,16 +83,6 @@ struct CsrfOnly {
     csrf: String,
 }
 
-/// The values of every `name` field of a form body (ticked boxes repeat one name).
-fn ticked(body: &str, name: &str) -> Vec<String> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(body)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(field, _)| field == name)
-        .map(|(_, value)| value)
-        .collect()
-}
-
 /// Saves one of the page's three forms: `email` and `recipients` (owners), `receive` (each
 /// member for themselves).
 pub async fn save(
@@ -119,7 +109,7 @@ pub async fn save(
             "Only owners of this workspace choose what it e-mails and to whom.".into(),
         ));
     }
-    let values = ticked(text, field);
+    let values = super::form::repeated(text, field);
     let (actor, now, user_id) = (
         session.actor(&req, &state),
         state.clock.now(),

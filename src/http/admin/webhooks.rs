@@ -110,17 +110,7 @@ pub struct AddForm {
     url: String,
     #[serde(default)]
     description: String,
-    // The `events` boxes repeat one name, which a struct cannot take: see `ticked`.
-}
-
-/// The ticked event boxes of a form body (`events=a&events=b`).
-fn ticked(body: &str) -> Vec<String> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(body)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(name, _)| name == "events")
-        .map(|(_, value)| value)
-        .collect()
+    // The `events` boxes repeat one name, which a struct cannot take: see `form::repeated`.
 }
 
 pub async fn add(
@@ -137,7 +127,7 @@ pub async fn add(
         AdminError::BadForm("The form could not be read. Reload the page and try again.".into())
     })?;
     session.check_csrf(&form.csrf)?;
-    let events = ticked(text);
+    let events = super::form::repeated(text, "events");
     let input = EndpointInput {
         url: Some(form.url.clone()),
         events: Some(events.clone()),
