@@ -169,7 +169,7 @@ impl Application {
             );
         }
         let secret_scanning =
-            crate::http::secret_scanning::SecretScanning::new(&config.secret_scanning)
+            crate::service::secret_scanning::SecretScanning::new(&config.secret_scanning)
                 .map_err(AppError::Config)?;
         let state = web::Data::new(AppState {
             secret_scanning: Arc::new(secret_scanning),

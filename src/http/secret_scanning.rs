@@ -3,8 +3,6 @@
 //! checks with the GitHub key it names; each Tidegate key in it is handled as its account
 //! chose (revoke, disable or notify) and answered as GitHub expects, by its SHA-256 only.
 
-use std::sync::Mutex;
-
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -12,44 +10,13 @@ use sha2::{Digest, Sha256};
 use super::error::ApiError;
 use super::state::AppState;
 use crate::domain::random::hex;
-use crate::providers::github_keys::{PublicKeys, verify};
+use crate::providers::github_keys::verify;
 use crate::service::Actor;
 use crate::service::leaks::{self, Response, Verdict};
 use crate::wire::error::ErrorCode;
 
 /// Largest report read (GitHub sends at most 1,000 tokens).
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-
-/// The endpoint's keys and its own rate limit (per node, per minute).
-pub struct SecretScanning {
-    pub keys: PublicKeys,
-    per_minute: u32,
-    window: Mutex<(i64, u32)>,
-}
-
-impl SecretScanning {
-    pub fn new(config: &crate::config::SecretScanningConfig) -> Result<SecretScanning, String> {
-        Ok(SecretScanning {
-            keys: PublicKeys::new(config)?,
-            per_minute: config.requests_per_minute,
-            window: Mutex::new((0, 0)),
-        })
-    }
-
-    /// Counts a report in the present minute; the seconds to wait when it is one too many.
-    fn admit(&self, now_ms: i64) -> Result<(), u64> {
-        let minute = now_ms.div_euclid(60_000);
-        let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        if window.0 != minute {
-            *window = (minute, 0);
-        }
-        if window.1 >= self.per_minute {
-            return Err(u64::try_from(60 - now_ms.rem_euclid(60_000) / 1000).unwrap_or(60));
-        }
-        window.1 += 1;
-        Ok(())
-    }
-}
 
 #[derive(Deserialize)]
 struct Reported {

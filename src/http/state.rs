@@ -40,5 +40,5 @@ pub struct AppState {
     /// Writes of a generation's state that failed and were tried again.
     pub generation_store_retries: Arc<AtomicU64>,
     /// GitHub's secret scanning reports: its keys and its rate limit.
-    pub secret_scanning: Arc<super::secret_scanning::SecretScanning>,
+    pub secret_scanning: Arc<crate::service::secret_scanning::SecretScanning>,
 }

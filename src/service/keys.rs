@@ -67,10 +67,11 @@ fn validate(input: &CreateKey, now: Timestamp) -> Result<ValidKey, ServiceError>
     let expires_at = parse_expiry(input.expires_at.as_deref(), input.expires_in_days, now)?;
     let allowed_models = parse_models(input.allowed_models.as_deref())?;
     let rate_limit_per_minute = parse_rate_limit(input.rate_limit_per_minute)?;
-    let budget = super::budgets::parse(
+    let budget = crate::domain::key::budget::Budget::parse(
         input.budget_credits.as_deref(),
         input.budget_period.as_deref(),
-    )?;
+    )
+    .map_err(|(field, message)| ServiceError::invalid(field, message))?;
     Ok(ValidKey {
         name,
         scopes,

@@ -8,41 +8,9 @@ use super::changes::{self, Change, KeyChange, KeyRef};
 use super::notify::{self, Notice};
 use super::{Actor, ServiceError};
 use crate::domain::Timestamp;
+pub use crate::domain::key::leak::LeakAction;
 use crate::domain::key::{ApiKey, KeyFormat, KeyStatus, Switch};
 use crate::store::{Db, keys, leaks};
-
-/// What is done with a leaked key of an account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LeakAction {
-    Revoke,
-    Disable,
-    Notify,
-}
-
-impl LeakAction {
-    pub const ALL: [LeakAction; 3] = [LeakAction::Revoke, LeakAction::Disable, LeakAction::Notify];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LeakAction::Revoke => "revoke",
-            LeakAction::Disable => "disable",
-            LeakAction::Notify => "notify",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<LeakAction> {
-        LeakAction::ALL.into_iter().find(|a| a.as_str() == s)
-    }
-
-    /// What became of the key: `revoked`, `disabled`, `notified`.
-    pub fn done(self) -> &'static str {
-        match self {
-            LeakAction::Revoke => "revoked",
-            LeakAction::Disable => "disabled",
-            LeakAction::Notify => "notified",
-        }
-    }
-}
 
 /// Who decides what is done with a key found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

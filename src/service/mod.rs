@@ -28,6 +28,7 @@ pub(crate) mod password;
 pub(crate) mod preauth;
 pub(crate) mod rate_limit;
 pub(crate) mod second_factor;
+pub(crate) mod secret_scanning;
 pub(crate) mod sessions;
 pub(crate) mod settings;
 pub(crate) mod sign_in;

@@ -67,7 +67,55 @@ pub struct Budget {
     pub period: BudgetPeriod,
 }
 
+/// The most a budget may be, in credits.
+pub const MAX_BUDGET_CREDITS: i64 = 1_000_000;
+
 impl Budget {
+    /// A budget from its two fields as typed: both or neither. A refusal names the field at
+    /// fault (`budget_credits`, `budget_period`) and says why.
+    pub fn parse(
+        credits: Option<&str>,
+        period: Option<&str>,
+    ) -> Result<Option<Budget>, (&'static str, String)> {
+        let (credits, period) = match (credits.map(str::trim), period.map(str::trim)) {
+            (None | Some(""), None | Some("")) => return Ok(None),
+            (Some(c), Some(p)) if !c.is_empty() && !p.is_empty() => (c, p),
+            (None | Some(""), _) => {
+                return Err((
+                    "budget_credits",
+                    "a budget needs its credits as well as its period".into(),
+                ));
+            }
+            _ => {
+                return Err((
+                    "budget_period",
+                    "a budget needs its period (day, week or month) as well as its credits".into(),
+                ));
+            }
+        };
+        let amount = Money::parse(credits)
+            .filter(|m| m.thousandths() > 0 && m.thousandths() <= MAX_BUDGET_CREDITS * 1000)
+            .ok_or_else(|| {
+                (
+                    "budget_credits",
+                    format!(
+                        "must be a number of credits above 0 and at most {MAX_BUDGET_CREDITS}, \
+                         with at most 3 decimals"
+                    ),
+                )
+            })?;
+        let period = BudgetPeriod::parse(period).ok_or_else(|| {
+            (
+                "budget_period",
+                format!("{period:?} is not a period; use day, week or month"),
+            )
+        })?;
+        Ok(Some(Budget {
+            credits: amount,
+            period,
+        }))
+    }
+
     /// The alert thresholds, in percent of the budget, that spending from `before` to `after`
     /// crosses (reaching one counts).
     pub fn crossed(&self, before: Money, after: Money) -> Vec<u32> {
@@ -114,6 +162,20 @@ mod tests {
             at("2026-11-30T00:00:00Z"),
             "a Monday starts its own week"
         );
+    }
+
+    #[test]
+    fn a_budget_needs_both_fields_a_positive_amount_and_a_known_period() {
+        assert_eq!(Budget::parse(None, None), Ok(None));
+        assert_eq!(Budget::parse(Some(""), Some("")), Ok(None));
+        let b = Budget::parse(Some("20"), Some("week")).unwrap().unwrap();
+        assert_eq!((b.credits, b.period), (Money(20_000), BudgetPeriod::Week));
+        let field = |c, p| Budget::parse(c, p).unwrap_err().0;
+        assert_eq!(field(Some("20"), None), "budget_period");
+        assert_eq!(field(None, Some("day")), "budget_credits");
+        assert_eq!(field(Some("-1"), Some("day")), "budget_credits");
+        assert_eq!(field(Some("0"), Some("day")), "budget_credits");
+        assert_eq!(field(Some("20"), Some("fortnight")), "budget_period");
     }
 
     #[test]

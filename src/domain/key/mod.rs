@@ -13,6 +13,7 @@ use crate::domain::random::{BASE62, RandomError, base62_string, hex};
 
 pub mod budget;
 mod find;
+pub mod leak;
 pub mod policy;
 mod record;
 

@@ -154,7 +154,7 @@ pub fn compose(notice: &Notice<'_>) -> Message {
             format!(
                 "It was found at {source} and has been {}.{}",
                 action.done(),
-                if action == &crate::service::leaks::LeakAction::Notify {
+                if action == &crate::domain::key::leak::LeakAction::Notify {
                     " It still works: revoke or rotate it on its page."
                 } else {
                     " Give its clients a new key."

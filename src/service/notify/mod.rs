@@ -9,9 +9,9 @@ mod mail;
 use super::changes::{self, Change, KeyChange, KeyRef};
 use super::{Actor, ServiceError};
 use crate::domain::key::budget::Budget;
+use crate::domain::key::leak::LeakAction;
 use crate::domain::webhook::{DisabledReason, WebhookEvent};
 use crate::domain::{Money, Timestamp};
-use crate::service::leaks::LeakAction;
 use crate::store::notifications::{self as store, KeyDue, NoticeKey};
 use crate::store::{Db, StoreError, Tx};
 
