@@ -8,7 +8,8 @@ use super::key_args::resolve_key;
 use super::{CliError, Context, open_store, print_json};
 use crate::domain::Clock;
 use crate::domain::key::budget::Budget;
-use crate::service::{Actor, budgets};
+use crate::service::Actor;
+use crate::service::lifecycle::{KeyPatch, update_key};
 
 #[derive(Args)]
 pub struct BudgetArgs {
@@ -58,34 +59,30 @@ pub fn describe(budget: Option<Budget>) -> String {
     )
 }
 
+/// An edit of the key's budget alone, through the same use case as every other edit.
 pub fn run(ctx: &Context, args: BudgetArgs) -> Result<(), CliError> {
-    let budget = if args.none {
-        None
-    } else {
-        let parsed = budgets::parse(
-            args.budget_credits.as_deref(),
-            args.budget_period.as_deref(),
-        )?;
-        if parsed.is_none() {
-            return Err(CliError::new(
-                "give --budget-credits and --budget-period, or --none to remove the budget",
-            ));
-        }
-        parsed
+    if !args.none && args.budget_credits.is_none() && args.budget_period.is_none() {
+        return Err(CliError::new(
+            "give --budget-credits and --budget-period, or --none to remove the budget",
+        ));
+    }
+    let patch = KeyPatch {
+        budget: Some((args.budget_credits, args.budget_period)),
+        ..KeyPatch::default()
     };
     let store = open_store(&ctx.config)?;
     let mut db = store.db()?;
     let id = resolve_key(&mut db, &args.id)?;
     let now = Clock::system().now();
-    let key = budgets::set(&mut db, &Actor::Cli, now, (None, &id), budget)?;
+    let key = update_key(&mut db, &Actor::Cli, now, (None, &id), &patch)?;
     if ctx.json {
-        print_json(&BudgetOut::of(&key.id, budget));
+        print_json(&BudgetOut::of(&key.id, key.budget));
     } else {
         out!(
             "Budget of API key \"{}\" ({}): {}",
             key.name,
             key.key_prefix,
-            describe(budget)
+            describe(key.budget)
         );
     }
     Ok(())

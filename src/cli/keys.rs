@@ -8,9 +8,9 @@ use super::{CliError, Context, print_json, print_table, unknown};
 use crate::domain::key::ApiKey;
 use crate::domain::key::Switch;
 use crate::domain::{Clock, Environment, KeyFormat, Timestamp};
+use crate::service::Actor;
 use crate::service::keys::{CreateKey, ScopeChoice, create_key, get_key, switch_key};
 use crate::service::lifecycle::{delete_key, expire_now, rotate_key, update_key};
-use crate::service::{Actor, budgets};
 use crate::store::keys::list_keys;
 use crate::wire::key::{CreatedKeyOut, DeletedKeyOut, KeyOut, RotatedKeyOut};
 
@@ -290,8 +290,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
                 print_json(&KeyOut::of(&key, now));
             } else {
                 describe(&key, now);
-                let budget = budgets::get(&mut db, &key.id)?;
-                out!("budget       {}", super::budget::describe(budget));
+                out!("budget       {}", super::budget::describe(key.budget));
             }
         }
         KeysCommand::Rotate { id, grace_hours } => {

@@ -6,6 +6,7 @@ use super::keys::{
 };
 use super::{Actor, ServiceError, key_policy};
 use crate::domain::key::ApiKey;
+use crate::domain::key::budget::Budget;
 use crate::domain::{KeyFormat, KeySecret, KeyStatus, Name, Timestamp};
 use crate::store::Db;
 use crate::store::keys;
@@ -183,8 +184,8 @@ pub fn update_key(
         fields.push("rate limit");
     }
     if let Some((credits, period)) = &patch.budget {
-        key.budget = super::budgets::parse(credits.as_deref(), period.as_deref())?;
-        keys::set_budget(&tx, &key.id, key.budget)?;
+        key.budget = Budget::parse(credits.as_deref(), period.as_deref())
+            .map_err(|(field, message)| ServiceError::invalid(field, message))?;
         fields.push("budget");
     }
     let mut switched = None;

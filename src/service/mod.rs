@@ -5,7 +5,6 @@ pub(crate) mod activity;
 pub(crate) mod auth;
 pub(crate) mod auth_limits;
 pub(crate) mod bootstrap;
-pub(crate) mod budgets;
 pub(crate) mod changes;
 pub(crate) mod check;
 pub(crate) mod credits;

@@ -193,7 +193,8 @@ pub fn set_switch(tx: &Tx<'_>, id: &str, switch: Switch, now: Timestamp) -> Resu
 pub fn update_editable(tx: &Tx<'_>, k: &ApiKey) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE api_keys SET name = ?2, expires_at = ?3, ip_allowlist = ?4, allowed_models = ?5,
-             rate_limit_per_minute = ?6, disabled_at = ?7, expiry_warned_at = NULL
+             rate_limit_per_minute = ?6, disabled_at = ?7, budget_credits = ?8, budget_period = ?9,
+             expiry_warned_at = NULL
          WHERE id = ?1",
         &[
             &k.id,
@@ -203,6 +204,8 @@ pub fn update_editable(tx: &Tx<'_>, k: &ApiKey) -> Result<(), StoreError> {
             &k.allowed_models.as_ref().map(|m| m.join(",")),
             &k.rate_limit_per_minute,
             &k.disabled_at.map(|t| t.0),
+            &k.budget.map(|b| b.credits.thousandths()),
+            &k.budget.map(|b| b.period.as_str()),
         ],
     )?;
     Ok(())
@@ -334,34 +337,6 @@ pub fn search_keys(tx: &Tx<'_>, f: &KeyFilter<'_>) -> Result<(Vec<ApiKey>, i64),
 pub fn get_by_hash(tx: &Tx<'_>, key_hash: &str) -> Result<Option<ApiKey>, StoreError> {
     let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.key_hash = ?1");
     tx.query_opt(&sql, &[&key_hash], key_from_row)
-}
-
-/// The key's credit budget, if it has one.
-pub fn budget(tx: &Tx<'_>, key_id: &str) -> Result<Option<Budget>, StoreError> {
-    let row: Option<(Option<i64>, Option<String>)> = tx.query_opt(
-        "SELECT budget_credits, budget_period FROM api_keys WHERE id = ?1",
-        &[&key_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    Ok(match row {
-        Some((Some(credits), Some(period))) => BudgetPeriod::parse(&period).map(|period| Budget {
-            credits: Money(credits),
-            period,
-        }),
-        _ => None,
-    })
-}
-
-pub fn set_budget(tx: &Tx<'_>, key_id: &str, budget: Option<Budget>) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE api_keys SET budget_credits = ?2, budget_period = ?3 WHERE id = ?1",
-        &[
-            &key_id,
-            &budget.map(|b| b.credits.thousandths()),
-            &budget.map(|b| b.period.as_str()),
-        ],
-    )?;
-    Ok(())
 }
 
 /// What the key's generations created since `since` spent: reserved and charged, less refunds.

@@ -234,10 +234,10 @@ fn within_budget(
     let Some(key_id) = g.key_id.as_deref() else {
         return Ok(None);
     };
-    let Some(budget) = keys::budget(tx, key_id).map_err(ServiceError::from)? else {
+    let Some(key) = keys::get_key(tx, key_id).map_err(ServiceError::from)? else {
         return Ok(None);
     };
-    let Some(key) = keys::get_key(tx, key_id).map_err(ServiceError::from)? else {
+    let Some(budget) = key.budget else {
         return Ok(None);
     };
     let (start, end) = budget.period.bounds(g.created_at);
