@@ -6,6 +6,8 @@ use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
+use super::form::Pairs;
+
 use crate::domain::{Environment, Preset, Scope};
 use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, AdminSession, OwnerSession};
@@ -141,26 +143,12 @@ pub async fn submit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
     let (session, account) = (owner.session, owner.account_id);
-    // Checkbox groups repeat their name, so the form is read as pairs.
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(&body).map_err(|_| AdminError::Csrf)?;
-    let field = |name: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    session.check_csrf(&field("csrf"))?;
+    let form = Pairs::read(&session, &body)?;
+    let field = |name: &str| form.one(name);
     let typed = Typed {
         name: field("name"),
         mode: field("mode"),
-        scopes: pairs
-            .iter()
-            .filter(|(n, _)| n == "scopes")
-            .map(|(_, v)| v.clone())
-            .collect(),
+        scopes: form.all("scopes"),
         expires_at: field("expires_at"),
         ips: field("ips"),
         models: field("models"),

@@ -2,7 +2,7 @@
 //! (or none: the form as a whole) and why, with what the person typed so that nothing is lost.
 //! Pages render the message next to its field.
 
-use crate::http::session::{AdminError, as_sentence};
+use crate::http::session::{AdminError, AdminSession, as_sentence};
 use crate::service::ServiceError;
 
 #[derive(Debug, Default)]
@@ -87,11 +87,39 @@ impl SentBack {
 /// struct cannot take.
 pub fn repeated(body: &str, name: &str) -> Vec<String> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(body)
+        .map(|pairs| Pairs(pairs).all(name))
         .unwrap_or_default()
-        .into_iter()
-        .filter(|(field, _)| field == name)
-        .map(|(_, value)| value)
-        .collect()
+}
+
+/// A form body read as its pairs, for forms whose checkbox groups repeat a name.
+pub struct Pairs(Vec<(String, String)>);
+
+impl Pairs {
+    /// Reads the body and checks its CSRF token; a body that cannot be read carries no token.
+    pub fn read(session: &AdminSession, body: &[u8]) -> Result<Pairs, AdminError> {
+        let pairs = Pairs(serde_urlencoded::from_bytes(body).map_err(|_| AdminError::Csrf)?);
+        session.check_csrf(&pairs.one("csrf"))?;
+        Ok(pairs)
+    }
+
+    /// The last value sent for `name`, or "".
+    pub fn one(&self, name: &str) -> String {
+        self.0
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    /// Every value sent for `name`, in order.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
 }
 
 #[cfg(test)]

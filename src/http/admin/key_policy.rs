@@ -4,7 +4,7 @@
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::form::SentBack;
+use super::form::{Pairs, SentBack};
 use crate::domain::Preset;
 use crate::domain::key::policy::KeyPolicy;
 use crate::http::session::{AdminError, AdminSession, OwnerSession};
@@ -45,31 +45,17 @@ impl PolicyFields {
         self.presets.iter().any(|p| p == id)
     }
 
-    /// The form as sent, after its CSRF token is checked. The preset boxes repeat their name, so
-    /// the form is read as pairs.
+    /// The form as sent, after its CSRF token is checked.
     fn read(session: &AdminSession, body: &[u8]) -> Result<PolicyFields, AdminError> {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_bytes(body).map_err(|_| AdminError::Csrf)?;
-        let field = |name: &str| {
-            pairs
-                .iter()
-                .rev()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        session.check_csrf(&field("csrf"))?;
+        let form = Pairs::read(session, body)?;
+        let field = |name: &str| form.one(name);
         Ok(PolicyFields {
             default_expiry_days: field("default_expiry_days"),
             max_lifetime_days: field("max_lifetime_days"),
             max_rotation_grace_hours: field("max_rotation_grace_hours"),
             require_expiry: field("require_expiry") == "on",
             enforce_on_use: field("enforce_on_use") == "on",
-            presets: pairs
-                .iter()
-                .filter(|(n, _)| n == "allowed_presets")
-                .map(|(_, v)| v.clone())
-                .collect(),
+            presets: form.all("allowed_presets"),
         })
     }
 
