@@ -128,6 +128,7 @@ fn seeded_key(account: &str, key_prefix: String, key_hash: String, now: Timestam
         disabled_at: None,
         revoked_at: None,
         budget: None,
+        quota: None,
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::domain::Preset;
 
 /// The flag each field of the services' input is given with.
-const FLAGS: [(&str, &str); 17] = [
+const FLAGS: [(&str, &str); 20] = [
     ("expires_in_days", "--expires-in-days"),
     ("expires_at", "--expires-at"),
     ("ip_allowlist", "--allowed-ips"),
@@ -22,6 +22,9 @@ const FLAGS: [(&str, &str); 17] = [
     ("reference", "--reference"),
     ("budget_credits", "--budget-credits"),
     ("budget_period", "--budget-period"),
+    ("quota_requests", "--quota-requests"),
+    ("quota_refill_day", "--quota-refill-day"),
+    ("quota_refill", "--quota-refill"),
 ];
 
 /// The flag a service field is given with (the field itself when no flag gives it).

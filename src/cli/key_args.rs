@@ -70,6 +70,7 @@ impl UpdateArgs {
             },
             disabled: None,
             budget: None,
+            quota: None,
         };
         let nothing = patch.name.is_none()
             && patch.expires_at.is_none()

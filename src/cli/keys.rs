@@ -63,6 +63,8 @@ pub enum KeysCommand {
         /// day, week (from Monday) or month: when the budget renews, at UTC midnight.
         #[arg(long, value_name = "PERIOD")]
         budget_period: Option<String>,
+        #[command(flatten)]
+        quota: super::quota::QuotaFlags,
     },
     /// List keys, newest first.
     List {
@@ -119,6 +121,8 @@ pub enum KeysCommand {
     },
     /// Set or remove a key's credit budget.
     Budget(super::budget::BudgetArgs),
+    /// Set or remove a key's request quota.
+    Quota(super::quota::QuotaArgs),
     /// Find this install's keys in files, directories and git history; exit status 1 when a
     /// key that works is found.
     Scan(super::scan::ScanArgs),
@@ -157,6 +161,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
     let cmd = match cmd {
         KeysCommand::Scan(args) => return super::scan::run(ctx, args),
         KeysCommand::Budget(args) => return super::budget::run(ctx, args),
+        KeysCommand::Quota(args) => return super::quota::run(ctx, args),
         other => other,
     };
     let store = open_store(&ctx.config)?;
@@ -219,6 +224,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             test,
             budget_credits,
             budget_period,
+            quota,
         } => {
             let format = KeyFormat::new(&ctx.config.keys.prefix).map_err(CliError::new)?;
             let input = CreateKey {
@@ -240,6 +246,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
                 },
                 budget_credits,
                 budget_period,
+                quota: quota.input(),
             };
             let (key, secret) = create_key(&mut db, &format, &Actor::Cli, now, &input)
                 .map_err(unknown(&input.account_id, "--account"))?;
@@ -291,6 +298,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             } else {
                 describe(&key, now);
                 out!("budget       {}", super::budget::describe(key.budget));
+                out!("quota        {}", super::quota::describe(key.quota, now));
             }
         }
         KeysCommand::Rotate { id, grace_hours } => {
@@ -352,7 +360,7 @@ pub fn run(ctx: &Context, cmd: KeysCommand) -> Result<(), CliError> {
             "Enabled",
         ),
         // Run before the store is opened here.
-        KeysCommand::Scan(_) | KeysCommand::Budget(_) => {}
+        KeysCommand::Scan(_) | KeysCommand::Budget(_) | KeysCommand::Quota(_) => {}
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ mod flags;
 mod key_args;
 mod keys;
 mod migrate;
+mod quota;
 mod scan;
 mod webhooks;
 
@@ -57,7 +58,7 @@ pub enum Command {
     Accounts(accounts::AccountsCommand),
     /// Manage API keys.
     #[command(subcommand)]
-    Keys(keys::KeysCommand),
+    Keys(Box<keys::KeysCommand>),
     /// Manage webhook endpoints and their deliveries.
     #[command(subcommand)]
     Webhooks(webhooks::WebhooksCommand),
@@ -220,7 +221,7 @@ pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Serve => Err(CliError::new("serve is run by the application")),
         Command::PrintConfig => print_config(ctx),
         Command::Accounts(cmd) => accounts::run(ctx, cmd),
-        Command::Keys(cmd) => keys::run(ctx, cmd),
+        Command::Keys(cmd) => keys::run(ctx, *cmd),
         Command::Webhooks(cmd) => webhooks::run(ctx, cmd),
         Command::Users(cmd) => admin::users(ctx, cmd),
         Command::Credits(cmd) => admin::credits(ctx, cmd),

@@ -93,7 +93,8 @@ impl ApiError {
                 code: self.code.code(),
                 kind: self.code.kind(),
                 message: &self.message,
-                retryable: self.code.retryable(),
+                // A wait to honour makes any refusal worth retrying.
+                retryable: self.code.retryable() || self.retry_after.is_some(),
                 details: &self.details,
             },
         };

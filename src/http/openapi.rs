@@ -63,6 +63,14 @@ pub fn common_headers(generator: &mut SchemaGenerator) -> Map<String, Value> {
         header("Requests left in the current minute", false, whole()),
     );
     add(
+        "X-Key-Quota-Remaining",
+        header(
+            "Requests left of the key's request quota until its refill, when it has one",
+            false,
+            whole(),
+        ),
+    );
+    add(
         "X-RateLimit-Reset",
         header(
             "When the current minute window ends (Unix seconds)",
@@ -117,7 +125,12 @@ pub fn error_response_with(
     match status {
         429 => headers.insert(
             "Retry-After".into(),
-            header("Seconds to wait before retrying", true, wait),
+            header(
+                "Seconds to wait before retrying; left out only with BSE1011 for a request quota \
+                 that never refills",
+                false,
+                wait,
+            ),
         ),
         409 if codes.contains(&in_progress) => headers.insert(
             "Retry-After".into(),

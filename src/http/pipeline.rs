@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use actix_web::http::Method;
-use actix_web::http::header::{AUTHORIZATION, HOST, HeaderMap, USER_AGENT};
+use actix_web::http::header::{AUTHORIZATION, HOST, HeaderMap, HeaderName, USER_AGENT};
 use actix_web::{HttpMessage, HttpRequest};
 
 use super::error::{ApiError, ErrorCode};
@@ -17,7 +17,7 @@ use super::state::AppState;
 use crate::domain::{KeyStatus, Region, Scope, Timestamp};
 use crate::service::auth::{Principal, Refused};
 use crate::service::gate::{Attempt, Denial, Denied, Record, Relay, Written};
-use crate::service::rate_limit::Decision;
+use crate::service::quota::QuotaLeft;
 
 pub use crate::service::gate::{Audit, Lookup, sanitised_query};
 
@@ -59,6 +59,7 @@ pub async fn authenticate(
     caller: &Caller,
     scope: Scope,
     lookup: Lookup,
+    counted: Option<QuotaLeft>,
 ) -> Result<(Principal, Audit), (ApiError, Option<Audit>)> {
     let attempt = Attempt {
         token: bearer(req),
@@ -67,6 +68,7 @@ pub async fn authenticate(
         region: caller.region,
         scope,
         lookup,
+        counted,
     };
     let admitted = state.gate.admit(attempt).await;
     if let Some(audit) = match &admitted {
@@ -108,11 +110,31 @@ fn denial_error(denial: Denial, request_id: &str) -> ApiError {
         )
         .retry_after(retry_after)
         .detail("limit", limit),
+        Denial::QuotaExceeded { left, retry_after } => quota_error(left, retry_after),
         Denial::Unavailable(e) => {
             tracing::error!(request_id, error = %crate::service::cause_chain(&e), "key lookup failed");
             ApiError::storage_unavailable()
         }
     }
+}
+
+/// 429 BSE1011: retryable, with `Retry-After`, only when the quota refills.
+fn quota_error(left: QuotaLeft, retry_after: Option<u64>) -> ApiError {
+    let mut error = ApiError::new(
+        ErrorCode::KeyQuotaExceeded,
+        match left.refills_at {
+            Some(_) => "This API key has used its request quota; it refills at the time given.",
+            None => "This API key has used its request quota, which does not refill.",
+        },
+    )
+    .detail("quota_requests", left.requests)
+    .detail("quota_remaining", 0);
+    if let (Some(at), Some(wait)) = (left.refills_at, retry_after) {
+        error = error
+            .detail("quota_refills_at", at.to_rfc3339())
+            .retry_after(wait);
+    }
+    error
 }
 
 fn invalid_key() -> ApiError {
@@ -163,9 +185,15 @@ pub fn count_refusal(state: &AppState, caller: &Caller, reason: &'static str) {
         .count_refusal(caller.client_ip, caller.now, reason);
 }
 
-/// `X-RateLimit-*` describing the minute window, when there is one.
-pub fn apply_rate_headers(headers: &mut HeaderMap, limits: Option<Decision>) {
-    let Some((limit, d)) = limits.and_then(|d| d.limit.map(|l| (l, d))) else {
+/// `X-RateLimit-*` describing the minute window, when there is one, and
+/// `X-Key-Quota-Remaining` for a key with a request quota.
+pub fn apply_rate_headers(headers: &mut HeaderMap, audit: &Audit) {
+    if let Some(left) = audit.quota
+        && let Ok(value) = left.remaining.to_string().parse()
+    {
+        headers.insert(HeaderName::from_static("x-key-quota-remaining"), value);
+    }
+    let Some((limit, d)) = audit.limits.and_then(|d| d.limit.map(|l| (l, d))) else {
         return;
     };
     for (name, value) in [

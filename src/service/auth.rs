@@ -24,6 +24,8 @@ pub struct Principal {
     pub key: Arc<ApiKey>,
     pub region: Region,
     pub plan: String,
+    /// The key's request quota after this request, when it has one (set by the gate).
+    pub quota: Option<crate::service::quota::QuotaLeft>,
 }
 
 /// Applies steps 6–10 in order; the first failing one answers.
@@ -64,5 +66,6 @@ pub fn authorize(
         key: record.key,
         region: account.region,
         plan: account.plan,
+        quota: None,
     })
 }

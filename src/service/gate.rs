@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use super::auth::{Principal, Refused, authorize};
 use super::auth_limits::PreAuth;
+use super::quota::Quotas;
 use super::rate_limit::{Decision, RateLimiter, SharedLimits, Subject};
 use crate::config::{Config, PlanConfig};
 use crate::domain::key::ApiKey;
@@ -45,6 +46,7 @@ pub struct Gate {
     shared: Option<SharedLimits>,
     /// Failed authentications per address, shared with other nodes (see `PreAuth`).
     preauth: PreAuth,
+    quotas: Quotas,
     config: Arc<Config>,
 }
 
@@ -64,6 +66,7 @@ impl Gate {
             shared: (store.engine() == crate::store::Engine::Postgres)
                 .then(|| SharedLimits::new(store.clone())),
             preauth: PreAuth::new(&config, store, ip_hasher.clone()),
+            quotas: Quotas::new(store.clone()),
             ip_hasher,
             config,
         };
@@ -113,6 +116,7 @@ impl Gate {
                         key: record.key,
                         authenticated: usable,
                         limits,
+                        quota: None,
                         decided_at,
                     }),
                 });
@@ -120,10 +124,11 @@ impl Gate {
         };
         let plan = self.plan(Some(&principal.plan));
         let limits = self.rate_decision(&principal.key, plan, attempt.now, true);
-        let audit = Audit {
+        let mut audit = Audit {
             key: Arc::clone(&principal.key),
             authenticated: true,
             limits,
+            quota: None,
             decided_at,
         };
         if let Some(retry_after) = limits.and_then(|d| d.retry_after) {
@@ -151,6 +156,39 @@ impl Gate {
                         audit: Some(audit),
                     });
                 }
+            }
+        }
+        let mut principal = principal;
+        if let Some(q) = principal.key.quota {
+            let taken = match attempt.counted {
+                Some(counted) => Ok(Some(counted)),
+                None => {
+                    self.quotas
+                        .take(&principal.key.id, q.quota, attempt.now)
+                        .await
+                }
+            };
+            match taken {
+                Ok(left) => {
+                    audit.quota = left;
+                    principal.quota = left;
+                }
+                Err(e) => {
+                    return Err(Denied {
+                        denial: Denial::Unavailable(e),
+                        audit: Some(audit),
+                    });
+                }
+            }
+            if let Some(left) = audit.quota.filter(|l| !l.allowed) {
+                let retry_after = left.refills_at.map(|at| {
+                    let wait = (at.0 - attempt.now.0 + 999) / 1000;
+                    u64::try_from(wait).unwrap_or(1).max(1)
+                });
+                return Err(Denied {
+                    denial: Denial::QuotaExceeded { left, retry_after },
+                    audit: Some(audit),
+                });
             }
         }
         Ok((principal, audit))

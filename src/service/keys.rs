@@ -4,6 +4,7 @@ use super::changes::{self, Change, KeyChange, KeyRef};
 use super::{Actor, ServiceError};
 pub use crate::domain::key::ApiKey;
 pub use crate::domain::key::Switch;
+use crate::domain::key::quota::{KeyQuota, Quota};
 use crate::domain::name::can_match;
 use crate::domain::{
     Environment, IpAllowlist, KeyFormat, KeySecret, KeyStatus, Name, Preset, ScopeSet, Timestamp,
@@ -40,6 +41,53 @@ pub struct CreateKey {
     /// The credit budget, as typed: both or neither (docs/keys.md, "Per-key budgets").
     pub budget_credits: Option<String>,
     pub budget_period: Option<String>,
+    /// The request quota, as typed (docs/keys.md, "Request quotas").
+    pub quota: QuotaInput,
+}
+
+/// A request quota's three fields as typed: the number of requests and the refill, with the
+/// day of the month for a monthly refill. All empty: no quota.
+#[derive(Clone, Debug, Default)]
+pub struct QuotaInput {
+    pub requests: Option<String>,
+    pub refill: Option<String>,
+    pub refill_day: Option<String>,
+}
+
+impl QuotaInput {
+    /// This input over a quota in force: what it leaves out is taken from it (the day only
+    /// while the refill stays monthly).
+    pub fn over(&self, current: Option<Quota>) -> QuotaInput {
+        let Some(current) = current else {
+            return self.clone();
+        };
+        let refill = self
+            .refill
+            .clone()
+            .unwrap_or_else(|| current.refill.as_str().to_owned());
+        let refill_day = self.refill_day.clone().or_else(|| {
+            (refill.trim() == "monthly")
+                .then(|| current.refill.day().map(|d| d.to_string()))
+                .flatten()
+        });
+        QuotaInput {
+            requests: self
+                .requests
+                .clone()
+                .or_else(|| Some(current.requests.to_string())),
+            refill: Some(refill),
+            refill_day,
+        }
+    }
+
+    pub fn parse(&self) -> Result<Option<Quota>, ServiceError> {
+        Quota::parse(
+            self.requests.as_deref(),
+            self.refill.as_deref(),
+            self.refill_day.as_deref(),
+        )
+        .map_err(|(field, message)| ServiceError::invalid(field, message))
+    }
 }
 
 /// Validates every field (first failure wins) into the row to insert, minus identity.
@@ -72,6 +120,7 @@ fn validate(input: &CreateKey, now: Timestamp) -> Result<ValidKey, ServiceError>
         input.budget_period.as_deref(),
     )
     .map_err(|(field, message)| ServiceError::invalid(field, message))?;
+    let quota = input.quota.parse()?;
     Ok(ValidKey {
         name,
         scopes,
@@ -80,6 +129,7 @@ fn validate(input: &CreateKey, now: Timestamp) -> Result<ValidKey, ServiceError>
         allowed_models,
         rate_limit_per_minute,
         budget,
+        quota,
     })
 }
 
@@ -153,6 +203,7 @@ struct ValidKey {
     allowed_models: Option<Vec<String>>,
     rate_limit_per_minute: Option<u32>,
     budget: Option<crate::domain::key::budget::Budget>,
+    quota: Option<Quota>,
 }
 
 pub use crate::domain::generation::is_model_identifier;
@@ -235,6 +286,11 @@ pub fn create_key(
         disabled_at: None,
         revoked_at: None,
         budget: valid.budget,
+        quota: valid.quota.map(|quota| KeyQuota {
+            quota,
+            used: 0,
+            period_start: Timestamp(0),
+        }),
     };
     keys::insert_key(&tx, &key)?;
     changes::record(

@@ -7,6 +7,7 @@ use super::keys::{
 use super::{Actor, ServiceError, key_policy};
 use crate::domain::key::ApiKey;
 use crate::domain::key::budget::Budget;
+use crate::domain::key::quota::KeyQuota;
 use crate::domain::{KeyFormat, KeySecret, KeyStatus, Name, Timestamp};
 use crate::store::Db;
 use crate::store::keys;
@@ -129,6 +130,9 @@ pub struct KeyPatch {
     pub disabled: Option<bool>,
     /// The credit budget as typed (credits, period): both to set it, neither to remove it.
     pub budget: Option<(Option<String>, Option<String>)>,
+    /// The request quota: `Some(None)` removes it; a field left out of the input keeps the
+    /// key's own (a monthly day only while the refill stays monthly).
+    pub quota: Option<Option<super::keys::QuotaInput>>,
 }
 
 pub fn update_key(
@@ -187,6 +191,20 @@ pub fn update_key(
         key.budget = Budget::parse(credits.as_deref(), period.as_deref())
             .map_err(|(field, message)| ServiceError::invalid(field, message))?;
         fields.push("budget");
+    }
+    if let Some(input) = &patch.quota {
+        let merged = input.as_ref().map(|i| i.over(old.quota.map(|q| q.quota)));
+        let parsed = match merged {
+            Some(input) => input.parse()?,
+            None => None,
+        };
+        // The count stays with the quota; a new refill period starts it again at the next use.
+        key.quota = parsed.map(|quota| KeyQuota {
+            quota,
+            used: old.quota.map_or(0, |q| q.used),
+            period_start: old.quota.map_or(Timestamp(0), |q| q.period_start),
+        });
+        fields.push("request quota");
     }
     let mut switched = None;
     if let Some(disabled) = patch.disabled {

@@ -25,6 +25,7 @@ pub(crate) mod notify;
 pub(crate) mod oidc;
 pub(crate) mod password;
 pub(crate) mod preauth;
+pub(crate) mod quota;
 pub(crate) mod rate_limit;
 pub(crate) mod second_factor;
 pub(crate) mod secret_scanning;

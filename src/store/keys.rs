@@ -7,15 +7,20 @@ use super::engine::Row;
 use super::{StoreError, key_policy, ts};
 use crate::domain::key::budget::{Budget, BudgetPeriod};
 use crate::domain::key::policy::KeyPolicy;
+use crate::domain::key::quota::{KeyQuota, Quota, Refill};
 use crate::domain::key::{ApiKey, Switch};
 use crate::domain::{Environment, IpAllowlist, KeyStatus, Money, Region, ScopeSet, Timestamp};
 
 const KEY_COLUMNS: &str = "k.id, k.account_id, k.name, k.key_prefix, k.key_hash, k.environment, \
      k.scopes, k.ip_allowlist, k.allowed_models, k.rate_limit_per_minute, k.created_at, \
      k.created_by, k.last_used_at, k.expires_at, k.rotated_at, k.replaced_by, k.replaces, \
-     k.disabled_at, k.revoked_at, k.budget_credits, k.budget_period";
+     k.disabled_at, k.revoked_at, k.budget_credits, k.budget_period, k.quota_requests, \
+     k.quota_refill, k.quota_refill_day, \
+     COALESCE((SELECT o.quota_used FROM api_keys o WHERE o.id = k.quota_owner), k.quota_used), \
+     COALESCE((SELECT o.quota_period_start FROM api_keys o WHERE o.id = k.quota_owner), \
+              k.quota_period_start)";
 /// How many columns `KEY_COLUMNS` reads: what a query selects after them starts here.
-const KEY_COLUMN_COUNT: usize = 21;
+const KEY_COLUMN_COUNT: usize = 26;
 
 fn key_from_row(r: &Row<'_>) -> Result<ApiKey, StoreError> {
     let environment: String = r.get(5)?;
@@ -52,7 +57,26 @@ fn key_from_row(r: &Row<'_>) -> Result<ApiKey, StoreError> {
             }),
             _ => None,
         },
+        quota: quota_from_row(r, 21)?,
     })
+}
+
+/// The quota read from its five columns at `at`: the counters are those of the key whose quota
+/// this one counts on (`quota_owner`).
+fn quota_from_row(r: &Row<'_>, at: usize) -> Result<Option<KeyQuota>, StoreError> {
+    let (Some(requests), Some(refill)) =
+        (r.get::<Option<i64>>(at)?, r.get::<Option<String>>(at + 1)?)
+    else {
+        return Ok(None);
+    };
+    let Some(refill) = Refill::from_stored(&refill, r.get(at + 2)?) else {
+        return Ok(None);
+    };
+    Ok(Some(KeyQuota {
+        quota: Quota { requests, refill },
+        used: r.get(at + 3)?,
+        period_start: Timestamp(r.get(at + 4)?),
+    }))
 }
 
 pub fn insert_key(tx: &Tx<'_>, k: &ApiKey) -> Result<(), StoreError> {
@@ -60,9 +84,10 @@ pub fn insert_key(tx: &Tx<'_>, k: &ApiKey) -> Result<(), StoreError> {
         "INSERT INTO api_keys (id, account_id, name, key_prefix, key_hash, environment, scopes,
              ip_allowlist, allowed_models, rate_limit_per_minute, created_at, created_by,
              last_used_at, expires_at, rotated_at, replaced_by, replaces, disabled_at, revoked_at,
-             budget_credits, budget_period)
+             budget_credits, budget_period, quota_requests, quota_refill, quota_refill_day,
+             quota_used, quota_period_start)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-                 ?20, ?21)",
+                 ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
         &[
             &k.id,
             &k.account_id,
@@ -85,6 +110,11 @@ pub fn insert_key(tx: &Tx<'_>, k: &ApiKey) -> Result<(), StoreError> {
             &k.revoked_at.map(|t| t.0),
             &k.budget.map(|b| b.credits.thousandths()),
             &k.budget.map(|b| b.period.as_str()),
+            &k.quota.map(|q| q.quota.requests),
+            &k.quota.map(|q| q.quota.refill.as_str()),
+            &k.quota.and_then(|q| q.quota.refill.day()).map(i64::from),
+            &k.quota.map_or(0, |q| q.used),
+            &k.quota.map_or(0, |q| q.period_start.0),
         ],
     )?;
     Ok(())
@@ -208,7 +238,7 @@ pub fn update_editable(tx: &Tx<'_>, k: &ApiKey) -> Result<(), StoreError> {
             &k.budget.map(|b| b.period.as_str()),
         ],
     )?;
-    Ok(())
+    super::quotas::set(tx, &k.id, k.quota.map(|q| q.quota))
 }
 
 pub fn mark_rotated(
@@ -222,7 +252,7 @@ pub fn mark_rotated(
         "UPDATE api_keys SET rotated_at = ?2, replaced_by = ?3, expires_at = ?4 WHERE id = ?1",
         &[&id, &now.0, &replaced_by, &expires_at.0],
     )?;
-    Ok(())
+    super::quotas::hand_over(tx, id, replaced_by)
 }
 
 /// Ends the key now; the expiry is recorded here, so the scheduler does not record it again.

@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("sql/0019_notification_settings.sql"),
     include_str!("sql/0020_leaks.sql"),
     include_str!("sql/0021_key_budgets.sql"),
+    include_str!("sql/0022_key_quotas.sql"),
 ];
 
 pub const POSTGRES_MIGRATIONS: &[&str] = &[
@@ -46,6 +47,7 @@ pub const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("sql/postgres/0012_notification_settings.sql"),
     include_str!("sql/postgres/0013_leaks.sql"),
     include_str!("sql/postgres/0014_key_budgets.sql"),
+    include_str!("sql/postgres/0015_key_quotas.sql"),
 ];
 
 /// The session-level advisory lock a PostgreSQL node holds while it migrates, so nodes that

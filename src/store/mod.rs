@@ -31,6 +31,7 @@ pub(crate) mod notifications;
 pub(crate) mod oidc;
 mod open;
 mod pool;
+pub(crate) mod quotas;
 pub(crate) mod refusals;
 pub(crate) mod request_log;
 pub(crate) mod second_factor;

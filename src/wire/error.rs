@@ -18,6 +18,7 @@ pub enum ErrorCode {
     AccountNotFound,
     ConcurrencyLimitExceeded,
     KeyBudgetExceeded,
+    KeyQuotaExceeded,
     InvalidInput,
     PayloadTooLarge,
     ModelNotFound,
@@ -37,7 +38,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 26] = {
+    pub const ALL: [ErrorCode; 27] = {
         use ErrorCode::*;
         [
             AuthenticationRequired,
@@ -50,6 +51,7 @@ impl ErrorCode {
             AccountNotFound,
             ConcurrencyLimitExceeded,
             KeyBudgetExceeded,
+            KeyQuotaExceeded,
             InvalidInput,
             PayloadTooLarge,
             ModelNotFound,
@@ -83,6 +85,8 @@ impl ErrorCode {
             AccountNotFound => ("BSE1008", "account_not_found", 404, false),
             ConcurrencyLimitExceeded => ("BSE1009", "concurrency_limit_exceeded", 429, true),
             KeyBudgetExceeded => ("BSE1010", "key_budget_exceeded", 402, false),
+            // Retryable when the quota refills: the answer's `Retry-After` says when.
+            KeyQuotaExceeded => ("BSE1011", "key_quota_exceeded", 429, false),
             InvalidInput => ("BSE2001", "invalid_input", 400, false),
             PayloadTooLarge => ("BSE2010", "payload_too_large", 413, false),
             ModelNotFound => ("BSE2011", "model_not_found", 404, false),
@@ -146,6 +150,7 @@ impl ErrorCode {
             KeyBudgetExceeded => {
                 "The generation would pass the key's credit budget for the period."
             }
+            KeyQuotaExceeded => "The key has used its request quota until its refill.",
             InvalidInput => "A parameter, header or body field was invalid.",
             PayloadTooLarge => "The body was larger than the server accepts.",
             ModelNotFound => "The model is not in the catalog.",

@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::{BudgetPeriodName, Environment, Time, count, named};
+use super::{BudgetPeriodName, Environment, QuotaRefillName, Time, count, named};
 use crate::domain::Timestamp;
 use crate::domain::key::ApiKey;
 
@@ -54,6 +54,15 @@ pub struct KeyOut {
     /// Credits its generations may spend per `budget_period`; `null`: no budget.
     pub budget_credits: Option<f64>,
     pub budget_period: Option<BudgetPeriodName>,
+    /// Requests it may make per refill period; `null`: no quota.
+    pub quota_requests: Option<u64>,
+    pub quota_refill: Option<QuotaRefillName>,
+    /// The day of the month of a `monthly` refill.
+    pub quota_refill_day: Option<u8>,
+    /// Requests left until the refill (shared with the key that replaced it, once rotated).
+    pub quota_remaining: Option<u64>,
+    /// When the quota is whole again; `null` without a quota or a refill.
+    pub quota_refills_at: Option<Time>,
 }
 
 impl KeyOut {
@@ -80,6 +89,11 @@ impl KeyOut {
             revoked_at: Time::of(k.revoked_at),
             budget_credits: k.budget.map(|b| b.credits.thousandths() as f64 / 1000.0),
             budget_period: k.budget.map(|b| BudgetPeriodName(b.period)),
+            quota_requests: k.quota.map(|q| count(q.quota.requests)),
+            quota_refill: k.quota.map(|q| QuotaRefillName(q.quota.refill)),
+            quota_refill_day: k.quota.and_then(|q| q.quota.refill.day()),
+            quota_remaining: k.quota.map(|q| count(q.remaining(now))),
+            quota_refills_at: Time::of(k.quota.and_then(|q| q.quota.refill.bounds(now).1)),
         }
     }
 }
@@ -257,11 +271,27 @@ pub struct StatusData<'a> {
     /// This request: the status call is a use of the key.
     pub apikey_last_used_at: Time,
     pub apikey_expires_at: Option<Time>,
+    /// The key's request quota, when it has one (docs/keys.md, "Request quotas").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apikey_quota_requests: Option<u64>,
+    /// Requests left after this one until the refill.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apikey_quota_remaining: Option<u64>,
+    /// When the quota is whole again; left out when it never refills.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apikey_quota_refills_at: Option<Time>,
 }
 
 impl<'a> StatusData<'a> {
-    pub fn of(key: &'a ApiKey, now: Timestamp) -> StatusData<'a> {
+    pub fn of(
+        key: &'a ApiKey,
+        quota: Option<crate::service::quota::QuotaLeft>,
+        now: Timestamp,
+    ) -> StatusData<'a> {
         StatusData {
+            apikey_quota_requests: quota.map(|q| count(q.requests)),
+            apikey_quota_remaining: quota.map(|q| count(q.remaining)),
+            apikey_quota_refills_at: Time::of(quota.and_then(|q| q.refills_at)),
             account_id: &key.account_id,
             apikey_id: &key.id,
             apikey_name: &key.name,

@@ -131,6 +131,13 @@ named!(
 );
 
 named!(
+    /// When a key's request quota is whole again, at UTC midnight: `none` (never), `daily`,
+    /// `weekly` (every Monday) or `monthly` (on `quota_refill_day`).
+    QuotaRefillName(crate::domain::key::quota::Refill),
+    crate::domain::key::quota::Refill::KINDS
+);
+
+named!(
     /// A region: `us`, `eu` or `jp`.
     Region(crate::domain::Region),
     crate::domain::Region::ALL

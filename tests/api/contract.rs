@@ -269,6 +269,14 @@ impl Contract {
             .iter_errors(&instance)
             .map(|e| format!("{} at {}", e, e.instance_path()))
             .collect();
+        // What the header's description says and a schema cannot: a 429 leaves `Retry-After`
+        // out only for a request quota that never refills (BSE1011).
+        if status == 429
+            && headers.get("retry-after").is_none()
+            && instance["error"]["code"] != "BSE1011"
+        {
+            return Err(format!("{what} without the header Retry-After"));
+        }
         if errors.is_empty() {
             Ok(())
         } else {

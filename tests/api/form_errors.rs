@@ -181,6 +181,19 @@ async fn every_form_sends_bad_input_back_next_to_its_field_and_changes_nothing()
             vec!["deploy bot", "-3"],
         ),
         (
+            &owner,
+            "/keys/new",
+            vec![
+                ("name", "metered bot"),
+                ("mode", "full_access"),
+                ("quota_requests", "-5"),
+                ("quota_refill", "daily"),
+            ],
+            "quota-error",
+            "whole number",
+            vec!["metered bot", "-5"],
+        ),
+        (
             &admin,
             "/instance/accounts",
             vec![("name", "Beta"), ("owner_email", "beta at example")],

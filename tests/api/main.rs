@@ -46,6 +46,7 @@ mod key_budgets;
 mod key_page;
 mod key_policy;
 mod key_policy_instance;
+mod key_quotas;
 mod keys_cli;
 mod leaks;
 mod lighthouse;

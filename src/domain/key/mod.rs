@@ -15,6 +15,7 @@ pub mod budget;
 mod find;
 pub mod leak;
 pub mod policy;
+pub mod quota;
 mod record;
 
 pub use record::ApiKey;

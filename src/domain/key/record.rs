@@ -32,6 +32,9 @@ pub struct ApiKey {
     pub revoked_at: Option<Timestamp>,
     /// At most this many credits spent by its generations per period.
     pub budget: Option<super::budget::Budget>,
+    /// At most this many requests per refill period, and what the period has used (shared
+    /// with the key that replaced this one, once rotated).
+    pub quota: Option<super::quota::KeyQuota>,
 }
 
 impl ApiKey {

@@ -13,7 +13,7 @@ use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, AdminSession, OwnerSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
-use crate::service::keys::{CreateKey, ScopeChoice, create_key};
+use crate::service::keys::{CreateKey, QuotaInput, ScopeChoice, create_key};
 use crate::service::sessions::Session;
 
 /// The custom grid: resources against read / write / delete; `None` where no such scope exists.
@@ -58,6 +58,9 @@ pub struct Typed {
     pub rate_limit: String,
     pub budget_credits: String,
     pub budget_period: String,
+    pub quota_requests: String,
+    pub quota_refill: String,
+    pub quota_refill_day: String,
     pub test: bool,
 }
 
@@ -155,6 +158,9 @@ pub async fn submit(
         rate_limit: field("rate_limit"),
         budget_credits: field("budget_credits"),
         budget_period: field("budget_period"),
+        quota_requests: field("quota_requests"),
+        quota_refill: field("quota_refill"),
+        quota_refill_day: field("quota_refill_day"),
         test: field("test") == "on",
     };
     let rate_limit = match typed.rate_limit.trim() {
@@ -191,6 +197,11 @@ pub async fn submit(
         },
         budget_credits: Some(typed.budget_credits.trim().to_owned()).filter(|s| !s.is_empty()),
         budget_period: Some(typed.budget_period.trim().to_owned()).filter(|s| !s.is_empty()),
+        quota: QuotaInput {
+            requests: Some(typed.quota_requests.clone()),
+            refill: Some(typed.quota_refill.clone()),
+            refill_day: Some(typed.quota_refill_day.clone()),
+        },
     };
     let actor = session.actor(&req, &state);
     let (now, format) = (state.clock.now(), state.gate.key_format.clone());

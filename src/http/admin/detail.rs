@@ -32,7 +32,39 @@ struct DetailPage<'a> {
     grace: Option<(i64, String)>,
     /// The rule of the account's key policy the key breaks (docs/keys.md, "Key policy").
     out_of_policy: Option<(&'static str, String)>,
+    /// The request quota as it stands now (docs/keys.md, "Request quotas").
+    quota: Option<QuotaFacts>,
     can_manage: bool,
+}
+
+/// A key's request quota as its page shows it.
+pub struct QuotaFacts {
+    pub requests: i64,
+    pub remaining: i64,
+    /// "refilled every day"
+    pub refill: String,
+    pub refills_at: Option<String>,
+    /// Percent of the quota left, for the meter.
+    pub percent_left: i64,
+}
+
+impl QuotaFacts {
+    pub fn of(key: &ApiKey, now: crate::domain::Timestamp) -> Option<QuotaFacts> {
+        let q = key.quota?;
+        let remaining = q.remaining(now);
+        Some(QuotaFacts {
+            requests: q.quota.requests,
+            remaining,
+            refill: q.quota.refill.describe(),
+            refills_at: q
+                .quota
+                .refill
+                .bounds(now)
+                .1
+                .map(crate::domain::Timestamp::to_rfc3339),
+            percent_left: remaining * 100 / q.quota.requests.max(1),
+        })
+    }
 }
 
 impl DetailPage<'_> {
@@ -131,6 +163,7 @@ pub async fn show(
         recent: loaded.recent,
         grace,
         out_of_policy: loaded.out_of_policy,
+        quota: QuotaFacts::of(&loaded.key, now),
         can_manage: session.can_manage(),
         key: &loaded.key,
     };

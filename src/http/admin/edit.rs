@@ -14,7 +14,7 @@ use crate::http::assets::{ASSETS, Assets};
 use crate::http::session::{AdminError, OwnerSession};
 use crate::http::state::AppState;
 use crate::service::ServiceError;
-use crate::service::keys::{ApiKey, get_key_in};
+use crate::service::keys::{ApiKey, QuotaInput, get_key_in};
 use crate::service::lifecycle::{KeyPatch, update_key};
 use crate::service::sessions::Session;
 
@@ -35,6 +35,12 @@ pub struct Typed {
     budget_credits: String,
     #[serde(default)]
     budget_period: String,
+    #[serde(default)]
+    quota_requests: String,
+    #[serde(default)]
+    quota_refill: String,
+    #[serde(default)]
+    quota_refill_day: String,
 }
 
 impl Typed {
@@ -55,6 +61,19 @@ impl Typed {
             budget_period: key
                 .budget
                 .map(|b| b.period.as_str().to_owned())
+                .unwrap_or_default(),
+            quota_requests: key
+                .quota
+                .map(|q| q.quota.requests.to_string())
+                .unwrap_or_default(),
+            quota_refill: key
+                .quota
+                .map(|q| q.quota.refill.as_str().to_owned())
+                .unwrap_or_default(),
+            quota_refill_day: key
+                .quota
+                .and_then(|q| q.quota.refill.day())
+                .map(|d| d.to_string())
                 .unwrap_or_default(),
         }
     }
@@ -165,6 +184,26 @@ fn patch(
     if credits != was.budget_credits || period != was.budget_period {
         let given = |s: &str| (!s.is_empty()).then(|| s.to_owned());
         patch.budget = Some((given(credits), given(period)));
+    }
+    let quota = [
+        &sent.quota_requests,
+        &sent.quota_refill,
+        &sent.quota_refill_day,
+    ]
+    .map(|s| s.trim());
+    let was_quota = [
+        &was.quota_requests,
+        &was.quota_refill,
+        &was.quota_refill_day,
+    ]
+    .map(|s| s.as_str());
+    if quota != was_quota {
+        // The form sends every field: all empty removes the quota.
+        patch.quota = Some(quota.iter().any(|s| !s.is_empty()).then(|| QuotaInput {
+            requests: Some(quota[0].to_owned()),
+            refill: Some(quota[1].to_owned()),
+            refill_day: Some(quota[2].to_owned()),
+        }));
     }
     Ok(patch)
 }

@@ -35,6 +35,8 @@ pub struct KeyRow {
     /// Requests over the last 7 days, and their sparkline's points (one a day, oldest first).
     pub week: i64,
     pub spark: String,
+    /// The request quota: what is left, of how many.
+    pub quota: Option<(i64, i64)>,
 }
 
 impl KeyRow {
@@ -62,6 +64,7 @@ impl KeyRow {
             environment: key.environment.as_str(),
             week: days.iter().sum(),
             spark: super::chart::sparkline(days, 70.0),
+            quota: key.quota.map(|q| (q.remaining(now), q.quota.requests)),
         }
     }
 }

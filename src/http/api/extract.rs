@@ -104,7 +104,7 @@ async fn by_key(
     caller: Caller,
 ) -> Result<ApiPrincipal, ApiError> {
     let scope = required_scope(req);
-    match authenticate(req, state, &caller, scope, Lookup::Fresh).await {
+    match authenticate(req, state, &caller, scope, Lookup::Fresh, None).await {
         Ok((principal, audit)) => {
             stash_audit(req, audit, caller.clone());
             let actor = Actor::Key {

@@ -114,6 +114,11 @@ pub async fn create(
         environment,
         budget_credits: body.budget_credits.map(|c| c.to_string()),
         budget_period: body.budget_period,
+        quota: crate::wire::input::key::quota_input(
+            body.quota_requests,
+            body.quota_refill,
+            body.quota_refill_day,
+        ),
     };
     let (actor, now, format) = (actor(&p), p.caller.now, state.gate.key_format.clone());
     let (key, secret) = state

@@ -85,7 +85,7 @@ async fn audit_layer(
     if let Err(failed) = commit_log(&state, &http, &caller, &audit, outcome).await {
         return Ok(ServiceResponse::new(http, HttpResponse::from_error(failed)));
     }
-    apply_rate_headers(res.headers_mut(), audit.limits);
+    apply_rate_headers(res.headers_mut(), &audit);
     Ok(res)
 }
 

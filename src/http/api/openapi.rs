@@ -81,9 +81,11 @@ const ERRORS: [(u16, &str, &[ErrorCode], &str); 9] = {
         (
             429,
             "TooManyRequests",
-            &[RateLimitExceeded, AuthRateLimited],
-            "Rate limit of the key or its account (BSE1005), or too many failed \
-             authentications from this address (BSE1006); retry after `Retry-After` seconds.",
+            &[RateLimitExceeded, AuthRateLimited, KeyQuotaExceeded],
+            "Rate limit of the key or its account (BSE1005), too many failed authentications \
+             from this address (BSE1006), or the key's request quota used up until its refill \
+             (BSE1011); retry after `Retry-After` seconds (none with BSE1011 for a quota that \
+             never refills).",
         ),
         (
             503,

@@ -39,9 +39,11 @@ pub async fn dispatch(
     } else {
         Lookup::Fresh
     };
+    // A request decided again keeps the quota its first decision took.
+    let mut counted = None;
     loop {
         let (principal, audit) =
-            match authenticate(&req, &state, &caller, matched.op.scope, lookup).await {
+            match authenticate(&req, &state, &caller, matched.op.scope, lookup, counted).await {
                 Ok(ok) => ok,
                 Err((error, None)) => {
                     state.metrics.count_response(error.status.as_u16());
@@ -57,6 +59,7 @@ pub async fn dispatch(
                     }
                 }
             };
+        counted = audit.quota;
         let body = match payload.take() {
             Some(payload) => read_body(&matched, payload, &state).await,
             // Decided again: only GETs are, and no GET takes a body (the route table's tests).
@@ -162,7 +165,7 @@ async fn finish(
             (error.render(&caller.request_id), Some(error.code.code()))
         }
     };
-    apply_rate_headers(response.headers_mut(), audit.limits);
+    apply_rate_headers(response.headers_mut(), audit);
     let logged = Outcome {
         route: matched.op.template,
         query: sanitised_query(&matched.query, |n| {

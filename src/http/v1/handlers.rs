@@ -16,7 +16,7 @@ pub fn status(req: V1Request) -> HandlerFuture {
         // response leaves.
         Ok(V1Reply::ok(
             "API connected successfully",
-            StatusData::of(&req.principal.key, req.now),
+            StatusData::of(&req.principal.key, req.principal.quota, req.now),
         ))
     })
 }

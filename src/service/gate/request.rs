@@ -9,6 +9,7 @@ use std::time::Instant;
 use crate::domain::key::ApiKey;
 use crate::domain::{Region, Scope, Timestamp};
 use crate::service::auth::Refused;
+use crate::service::quota::QuotaLeft;
 use crate::service::rate_limit::Decision;
 use crate::store::StoreError;
 
@@ -32,6 +33,9 @@ pub struct Attempt<'a> {
     pub region: Region,
     pub scope: Scope,
     pub lookup: Lookup,
+    /// The quota already taken by an earlier decision of this very request (one decided again
+    /// after its cached decision went stale): not taken twice.
+    pub counted: Option<QuotaLeft>,
 }
 
 /// An identified key whose request must be logged, whatever the outcome.
@@ -41,6 +45,8 @@ pub struct Audit {
     /// Passed the lifecycle and region checks: the request counts as a use of the key.
     pub authenticated: bool,
     pub limits: Option<Decision>,
+    /// The key's request quota after this request, when it has one.
+    pub quota: Option<QuotaLeft>,
     /// Decided from the key cache at this key generation; the commit confirms it.
     pub decided_at: Option<i64>,
 }
@@ -59,6 +65,11 @@ pub enum Denial {
     Blocked(u64),
     /// Over a rate limit: seconds to wait, and the limit that was exceeded.
     RateLimited { retry_after: u64, limit: u32 },
+    /// The key's request quota is used up; the seconds until its refill, if it refills.
+    QuotaExceeded {
+        left: QuotaLeft,
+        retry_after: Option<u64>,
+    },
     /// The key could not be looked up.
     Unavailable(StoreError),
 }

@@ -123,6 +123,12 @@ pub(super) const TABLES: &[Table] = &[
                 "expiry_warned_at",
                 "budget_credits",
                 "budget_period",
+                "quota_requests",
+                "quota_refill",
+                "quota_refill_day",
+                "quota_used",
+                "quota_period_start",
+                "quota_owner",
             ],
             "id",
         )

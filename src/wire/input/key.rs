@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::{PresetName, ScopeName, TimeInput};
 use crate::domain::ip::MAX_ENTRIES;
+use crate::domain::key::quota::MAX_QUOTA_REQUESTS;
 use crate::domain::name::MAX_NAME_CHARS;
 use crate::service::keys::{MAX_ALLOWED_MODELS, MAX_EXPIRES_IN_DAYS};
 use crate::service::lifecycle::{KeyPatch, MAX_GRACE_HOURS};
@@ -46,6 +47,15 @@ pub struct CreateApiKeyRequest {
     pub budget_credits: Option<f64>,
     #[schemars(with = "Option<crate::wire::BudgetPeriodName>")]
     pub budget_period: Option<String>,
+    /// Requests the key may make per refill period; give `quota_refill` with it. Left out: no
+    /// quota.
+    #[schemars(range(min = 1, max = MAX_QUOTA_REQUESTS))]
+    pub quota_requests: Option<i64>,
+    #[schemars(with = "Option<crate::wire::QuotaRefillName>")]
+    pub quota_refill: Option<String>,
+    /// The day of the month of a `monthly` refill (only then); past a month's end, its last day.
+    #[schemars(range(min = 1, max = 31))]
+    pub quota_refill_day: Option<i64>,
 }
 
 fn create_example() -> serde_json::Value {
@@ -69,7 +79,8 @@ pub struct RotateApiKeyRequest {
 #[schemars(description = concat!(
     "Changes to a key. A field left out is left alone, and so is `null` for `name`, ",
     "`expires_in_days` and `disabled`; `null` clears `expires_at`, `ip_allowlist`, ",
-    "`allowed_models` and `rate_limit_per_minute`."
+    "`allowed_models` and `rate_limit_per_minute`, and `null` for `budget_credits` or ",
+    "`quota_requests` removes the budget or the quota."
 ))]
 pub struct UpdateApiKeyRequest {
     #[schemars(length(min = 1, max = MAX_NAME_CHARS))]
@@ -102,6 +113,29 @@ pub struct UpdateApiKeyRequest {
     pub budget_credits: Option<Option<f64>>,
     #[schemars(with = "Option<crate::wire::BudgetPeriodName>")]
     pub budget_period: Option<String>,
+    /// Requests the key may make per refill period; `null` removes the quota. A quota field left
+    /// out keeps its value (the day only while the refill stays `monthly`).
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(range(min = 1, max = MAX_QUOTA_REQUESTS))]
+    pub quota_requests: Option<Option<i64>>,
+    #[schemars(with = "Option<crate::wire::QuotaRefillName>")]
+    pub quota_refill: Option<String>,
+    /// The day of the month of a `monthly` refill; past a month's end, its last day.
+    #[schemars(range(min = 1, max = 31))]
+    pub quota_refill_day: Option<i64>,
+}
+
+/// The quota fields of a key body as typed.
+pub fn quota_input(
+    requests: Option<i64>,
+    refill: Option<String>,
+    day: Option<i64>,
+) -> crate::service::keys::QuotaInput {
+    crate::service::keys::QuotaInput {
+        requests: requests.map(|n| n.to_string()),
+        refill,
+        refill_day: day.map(|d| d.to_string()),
+    }
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
@@ -127,6 +161,11 @@ impl From<UpdateApiKeyRequest> for KeyPatch {
                 (None, None) => None,
                 (Some(None), _) => Some((None, None)),
                 (credits, period) => Some((credits.flatten().map(|c| c.to_string()), period)),
+            },
+            quota: match (r.quota_requests, r.quota_refill, r.quota_refill_day) {
+                (None, None, None) => None,
+                (Some(None), _, _) => Some(None),
+                (requests, refill, day) => Some(Some(quota_input(requests.flatten(), refill, day))),
             },
         }
     }

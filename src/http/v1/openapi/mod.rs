@@ -67,8 +67,10 @@ const ERRORS: [(u16, &str, &str); 10] = [
     (
         429,
         "TooManyRequests",
-        "Rate limit (BSE1005), too many failed authentications from this address (BSE1006) or \
-         too many generations in flight (BSE1009); retry after `Retry-After` seconds.",
+        "Rate limit (BSE1005), too many failed authentications from this address (BSE1006), \
+         too many generations in flight (BSE1009), or the key's request quota used up until its \
+         refill (BSE1011); retry after `Retry-After` seconds (none with BSE1011 for a quota that \
+         never refills: `error.retryable` is false then).",
     ),
     (
         503,

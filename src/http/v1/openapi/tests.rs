@@ -79,11 +79,15 @@ fn each_operation_answers_the_pipeline_errors_and_its_own() {
     for (status, _, _) in ERRORS {
         assert!(!codes_of(status).is_empty(), "{status}");
     }
-    assert_eq!(codes_of(429), ["BSE1005", "BSE1006", "BSE1009"]);
+    assert_eq!(codes_of(429), ["BSE1005", "BSE1006", "BSE1009", "BSE1011"]);
     let forbidden = &doc["components"]["responses"]["Forbidden"]["content"];
     assert_eq!(forbidden["text/plain"]["schema"]["enum"][0], FIREWALL_BODY);
     let limited = &doc["components"]["responses"]["TooManyRequests"]["headers"];
-    assert_eq!(limited["Retry-After"]["required"], true);
+    assert_eq!(
+        limited["Retry-After"]["required"], false,
+        "not with a quota that never refills"
+    );
+    assert!(limited["X-Key-Quota-Remaining"].is_object());
 }
 
 #[test]
