@@ -158,12 +158,20 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
     browser.wait_for("<h1>Edit API key</h1>").await;
     browser.type_into("#name", "image generator").await;
     browser.screenshot_views("key-edit").await;
+    // A request quota of 1,000 a month, refilled on the 15th.
+    browser.type_into("#quota_requests", "1000").await;
+    browser
+        .script("document.getElementById('quota_refill').value = 'monthly'; return null;")
+        .await;
+    browser.type_into("#quota_refill_day", "15").await;
     browser
         .script("document.getElementById('budget_credits').scrollIntoView(); return null;")
         .await;
     browser.screenshot("key-edit-budget").await;
     browser.click("form.form button[type=submit]").await;
     browser.wait_for("<h1>image generator ").await;
+    browser.wait_for("of 1000 requests left").await;
+    browser.screenshot_views("key-detail-quota").await;
     assert!(
         browser
             .current_url()
