@@ -10,8 +10,8 @@ use figment::providers::{Env, Format, Toml};
 mod sections;
 
 pub use sections::{
-    Backend, Config, JobsConfig, LogFormat, OidcConfig, PlanConfig, SecretScanningConfig,
-    SmtpConfig, SyslogConfig, TelemetryConfig, WebhooksConfig,
+    Backend, Config, JobsConfig, LogFormat, OidcConfig, PlanConfig, RetrySchedule,
+    SecretScanningConfig, SmtpConfig, SyslogConfig, TelemetryConfig, WebhooksConfig,
 };
 
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -89,15 +89,16 @@ impl Config {
             );
         }
         let w = &self.webhooks;
-        if w.retry_schedule_seconds.len() > 20
-            || w.retry_schedule_seconds
-                .iter()
-                .any(|s| !(0.0..=86_400.0).contains(s))
-        {
-            return invalid(
-                "webhooks.retry_schedule_seconds",
-                "at most 20 delays, each 0-86400 seconds".into(),
-            );
+        for (key, delays) in [
+            ("webhooks.retry_schedule_seconds", &w.retry_schedule_seconds),
+            ("webhooks.retry_tail_seconds", &w.retry_tail_seconds),
+        ] {
+            if delays.len() > 20 || delays.iter().any(|s| !(0.0..=86_400.0).contains(s)) {
+                return invalid(key, "at most 20 delays, each 0-86400 seconds".into());
+            }
+        }
+        if !(0.0..=0.5).contains(&w.retry_jitter) {
+            return invalid("webhooks.retry_jitter", "must be from 0 to 0.5".into());
         }
         if !(w.timeout_seconds > 0.0 && w.timeout_seconds <= 300.0) {
             return invalid("webhooks.timeout_seconds", "must be in (0, 300]".into());

@@ -197,6 +197,10 @@ pub struct SecretScanningConfig {
 pub struct WebhooksConfig {
     pub allow_private_networks: bool,
     pub retry_schedule_seconds: Vec<f64>,
+    /// The slow retries after the fast schedule, each varied by `retry_jitter`.
+    pub retry_tail_seconds: Vec<f64>,
+    /// How much a slow retry's delay varies, as a fraction of it (0.2: ±20 %).
+    pub retry_jitter: f64,
     pub timeout_seconds: f64,
     pub disable_after_failures: u32,
     pub queue_hours: u32,
@@ -206,16 +210,33 @@ pub struct WebhooksConfig {
 }
 
 impl WebhooksConfig {
-    pub fn retry_schedule(&self) -> Vec<Duration> {
-        self.retry_schedule_seconds
-            .iter()
-            .map(|s| Duration::from_secs_f64(*s))
-            .collect()
+    /// The whole schedule: the fast retries, then the slow tail.
+    pub fn retry_schedule(&self) -> RetrySchedule {
+        let delays = |seconds: &[f64]| {
+            seconds
+                .iter()
+                .map(|s| Duration::from_secs_f64(*s))
+                .collect()
+        };
+        RetrySchedule {
+            fast: delays(&self.retry_schedule_seconds),
+            tail: delays(&self.retry_tail_seconds),
+            jitter: self.retry_jitter,
+        }
     }
 
     pub fn timeout(&self) -> Duration {
         Duration::from_secs_f64(self.timeout_seconds)
     }
+}
+
+/// When a failed webhook delivery is tried again: after each delay of `fast`, then of `tail`,
+/// each of those varied by up to `jitter` of itself either way.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetrySchedule {
+    pub fast: Vec<Duration>,
+    pub tail: Vec<Duration>,
+    pub jitter: f64,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

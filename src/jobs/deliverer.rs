@@ -5,8 +5,10 @@
 //! with the outbound guard: no redirects followed, a timeout, the answer read only up to a cap.
 //! At most `max_concurrent` are in flight, and `max_concurrent_per_endpoint` for one endpoint,
 //! so a slow or dead endpoint never holds up the others. Outcomes are written in groups; a
-//! failure is tried again on the retry schedule (a `Retry-After` on 429 or 503 is honoured up to
-//! the schedule's longest delay), then the delivery has failed.
+//! failure is tried again on the retry schedule, the fast retries then the slow tail with its
+//! jitter (a `Retry-After` on 429 or 503 is honoured up to the schedule's longest delay), then
+//! the delivery has failed. The next try's time is stored with the delivery, so a restart, or
+//! another node, picks it up on time.
 //!
 //! A transaction that writes a due delivery wakes it when it commits; deliveries written by another
 //! process (the command line) are found within a second.
@@ -17,11 +19,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rand::RngExt;
 use reqwest::Client;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
-use crate::config::WebhooksConfig;
+use crate::config::{RetrySchedule, WebhooksConfig};
 use crate::domain::{Clock, Timestamp};
 use crate::providers::outbound::{self, AddressPolicy};
 use crate::service::webhooks as service;
@@ -243,15 +246,31 @@ impl Sender {
 }
 
 /// The wait before the next try after `tries_made` failed ones, if there is a next: the
-/// schedule's, or what the receiver asked for (`Retry-After`) up to the schedule's longest wait.
+/// schedule's (a slow retry's varied by its jitter), or what the receiver asked for
+/// (`Retry-After`) up to the schedule's longest wait.
 pub fn retry_delay(
-    schedule: &[Duration],
+    schedule: &RetrySchedule,
     tries_made: usize,
     asked: Option<Duration>,
 ) -> Option<Duration> {
-    let planned = *schedule.get(tries_made.saturating_sub(1))?;
-    let longest = schedule.iter().max().copied().unwrap_or(planned);
-    Some(asked.map_or(planned, |asked| asked.clamp(planned, longest)))
+    let index = tries_made.saturating_sub(1);
+    let planned = match schedule.fast.get(index) {
+        Some(delay) => *delay,
+        None => {
+            let delay = *schedule.tail.get(index - schedule.fast.len())?;
+            // Uniform in [1 - jitter, 1 + jitter] of the delay.
+            let spread = schedule.jitter * (2.0 * rand::rng().random::<f64>() - 1.0);
+            delay.mul_f64((1.0 + spread).max(0.0))
+        }
+    };
+    let longest = schedule
+        .fast
+        .iter()
+        .chain(&schedule.tail)
+        .max()
+        .copied()
+        .unwrap_or(planned);
+    Some(asked.map_or(planned, |asked| asked.clamp(planned, longest.max(planned))))
 }
 
 fn release(per_endpoint: &mut HashMap<String, usize>, endpoint: &str) {
@@ -274,7 +293,11 @@ mod tests {
                 .map(|m| Duration::from_millis(*m))
                 .collect::<Vec<_>>()
         };
-        let schedule = s(&[500, 1500, 3000, 5000]);
+        let schedule = RetrySchedule {
+            fast: s(&[500, 1500, 3000, 5000]),
+            tail: Vec::new(),
+            jitter: 0.2,
+        };
         let waits: Vec<_> = (1..=5).map(|n| retry_delay(&schedule, n, None)).collect();
         assert_eq!(
             waits,
@@ -288,6 +311,37 @@ mod tests {
         assert_eq!(retry_delay(&schedule, 1, asked(2)), asked(2));
         assert_eq!(retry_delay(&schedule, 1, asked(60)), asked(5));
         assert_eq!(retry_delay(&schedule, 3, asked(0)), asked(3));
-        assert_eq!(retry_delay(&[], 1, asked(2)), None);
+        let none = RetrySchedule {
+            fast: Vec::new(),
+            tail: Vec::new(),
+            jitter: 0.0,
+        };
+        assert_eq!(retry_delay(&none, 1, asked(2)), None);
+    }
+
+    #[test]
+    fn the_slow_tail_follows_the_fast_retries_each_within_its_jitter() {
+        let schedule = RetrySchedule {
+            fast: vec![Duration::from_millis(500)],
+            tail: vec![Duration::from_secs(60), Duration::from_secs(86_400)],
+            jitter: 0.2,
+        };
+        assert_eq!(
+            retry_delay(&schedule, 1, None),
+            Some(Duration::from_millis(500)),
+            "the fast retries keep their delays"
+        );
+        for _ in 0..200 {
+            let minute = retry_delay(&schedule, 2, None).unwrap().as_secs_f64();
+            assert!((48.0..=72.0).contains(&minute), "{minute}");
+            let day = retry_delay(&schedule, 3, None).unwrap().as_secs_f64();
+            assert!((69_120.0..=103_680.0).contains(&day), "{day}");
+        }
+        assert_eq!(retry_delay(&schedule, 4, None), None, "then it has failed");
+        // A Retry-After within the schedule is honoured; the receiver cannot ask for more.
+        let asked = retry_delay(&schedule, 2, Some(Duration::from_secs(3_600))).unwrap();
+        assert_eq!(asked, Duration::from_secs(3_600));
+        let capped = retry_delay(&schedule, 1, Some(Duration::from_secs(900_000))).unwrap();
+        assert_eq!(capped, Duration::from_secs(86_400));
     }
 }

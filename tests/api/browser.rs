@@ -170,7 +170,7 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
     browser.screenshot("key-edit-budget").await;
     browser.click("form.form button[type=submit]").await;
     browser.wait_for("<h1>image generator ").await;
-    browser.wait_for("of 1000 requests left").await;
+    browser.wait_for("requests left, refilled on day 15").await;
     browser.screenshot_views("key-detail-quota").await;
     assert!(
         browser

@@ -56,6 +56,11 @@ pub async fn spawn_app_in(data_dir: tempfile::TempDir, overrides: &[(&str, Value
         .merge(Serialized::default("server.workers", 2))
         .merge(Serialized::default("storage.data_dir", data_dir.path()))
         .merge(Serialized::default("telemetry.level", "warn"))
+        // A failed delivery fails after the quick retries, unless a test gives it a slow tail.
+        .merge(Serialized::default(
+            "webhooks.retry_tail_seconds",
+            Vec::<f64>::new(),
+        ))
         // Tests run jobs directly, so no scheduled run can add rows a test is counting.
         .merge(Serialized::default("jobs.expire_rotated_keys", ""))
         .merge(Serialized::default("jobs.warn_expiring_keys", ""))

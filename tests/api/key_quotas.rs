@@ -467,7 +467,8 @@ async fn an_owner_sets_a_quota_on_the_forms_and_sees_what_is_left() {
     let detail = crate::people::page(&owner.client, &app, &format!("/keys/{id}")).await;
     assert!(
         detail
-            .contains("<strong>9</strong> of 10 requests left, refilled on day 15 of every month"),
+            .contains("<strong data-number=\"9\">9</strong> of <span data-number=\"10\">10</span> requests left, \
+         refilled on day 15 of every month"),
         "{detail}"
     );
     let list = crate::people::page(&owner.client, &app, "/keys").await;

@@ -74,4 +74,5 @@ mod telemetry;
 mod upstream;
 mod webdriver;
 mod webhook_pages;
+mod webhook_retries;
 mod webhooks;

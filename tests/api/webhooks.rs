@@ -200,7 +200,7 @@ async fn a_test_event_is_sent_to_the_one_endpoint_asked() {
 }
 
 /// The endpoint's delivery log through the management API.
-async fn log(app: &TestApp, key: &str, endpoint: &str) -> Vec<Value> {
+pub async fn log(app: &TestApp, key: &str, endpoint: &str) -> Vec<Value> {
     let (status, body) = app
         .api(
             "GET",
@@ -229,7 +229,7 @@ async fn wait_for_delivery(app: &TestApp, key: &str, endpoint: &str, status: &st
     }
 }
 
-async fn send_test(app: &TestApp, key: &str, endpoint: &str) -> String {
+pub async fn send_test(app: &TestApp, key: &str, endpoint: &str) -> String {
     let (status, body) = app
         .api("POST", &format!("/webhooks/{endpoint}/test"), key, None)
         .await;
