@@ -99,6 +99,18 @@ struct Reply {
     queued: std::time::Instant,
 }
 
+impl Reply {
+    /// The reply of a row no request waits for any more (see the writer's later tries).
+    fn detached() -> Reply {
+        let (done, _) = oneshot::channel();
+        Reply {
+            done,
+            relay: None,
+            queued: std::time::Instant::now(),
+        }
+    }
+}
+
 enum Message {
     Row(Box<LogEntry>, Reply),
     Refusal(Refusal),

@@ -51,6 +51,7 @@ mod keys_cli;
 mod leaks;
 mod lighthouse;
 mod limits;
+mod lock_deadline;
 mod management;
 mod management_access;
 mod migrate_store;
