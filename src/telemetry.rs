@@ -2,7 +2,9 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{LogFormat, TelemetryConfig};
+use std::io::IsTerminal;
+
+use crate::config::{ColorChoice, LogFormat, TelemetryConfig};
 
 /// actix-http logs every malformed request at error level, so any client could fill the log;
 /// the listener logs them at debug level instead.
@@ -17,8 +19,17 @@ pub fn init(config: &TelemetryConfig) {
         Ok(quiet) if !filter.to_string().contains("actix_http") => filter.add_directive(quiet),
         _ => filter,
     };
+    let color = match config.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(color)
         .with_writer(std::io::stderr);
     // A second initialisation (tests, embedded use) keeps the first subscriber.
     let _ = match config.format {

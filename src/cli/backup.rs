@@ -8,7 +8,7 @@ use super::{CliError, Context, open_store, print_json};
 use crate::config::Backend;
 use crate::service::MediaStore;
 use crate::service::check::run_checks;
-use crate::store::copy::postgres_to_sqlite_file;
+use crate::store::copy::{postgres_to_sqlite_file, remove_unfinished};
 use crate::store::{Db, backup_to, open_read_only};
 use crate::wire::admin::{BackupOut, CopiedOut, MediaOut};
 
@@ -144,6 +144,16 @@ pub(super) fn open_sqlite_file(path: &std::path::Path) -> Result<Db, CliError> {
 }
 
 pub fn check(ctx: &Context, file: Option<PathBuf>) -> Result<(), CliError> {
+    // What a killed backup to FILE left beside it goes; it is no part of the copy.
+    let unfinished = file.as_deref().map(remove_unfinished).unwrap_or_default();
+    if !ctx.json {
+        for path in &unfinished {
+            out!(
+                "Removed {}, left by a backup that did not finish",
+                path.display()
+            );
+        }
+    }
     let (mut db, name, media) = store_to_check(ctx, file)?;
     let report = run_checks(&mut db, media.as_ref())?;
     if ctx.json {

@@ -10,7 +10,7 @@ use figment::providers::{Env, Format, Toml};
 mod sections;
 
 pub use sections::{
-    Backend, Config, JobsConfig, LogFormat, OidcConfig, PlanConfig, RetrySchedule,
+    Backend, ColorChoice, Config, JobsConfig, LogFormat, OidcConfig, PlanConfig, RetrySchedule,
     SecretScanningConfig, SmtpConfig, SyslogConfig, TelemetryConfig, WebhooksConfig,
 };
 

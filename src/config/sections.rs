@@ -244,6 +244,17 @@ pub struct RetrySchedule {
 pub struct TelemetryConfig {
     pub level: String,
     pub format: LogFormat,
+    pub color: ColorChoice,
+}
+
+/// Whether text log lines carry ANSI colours.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorChoice {
+    /// When standard error is a terminal and `NO_COLOR` is not set.
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]

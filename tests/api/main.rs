@@ -15,6 +15,7 @@ mod architecture;
 mod audit_export;
 mod audit_syslog;
 mod audit_syslog_tls;
+mod backup_leftovers;
 mod bad_input;
 mod bench_seed;
 mod browser;

@@ -519,4 +519,20 @@ async fn a_malformed_request_is_refused_and_logged_at_debug_level_only() {
         .unwrap_or_else(|| panic!("not logged:\n{log}"));
     assert!(line.contains("DEBUG"), "{line}");
     assert!(!log.contains("ERROR"), "{log}");
+    assert!(!log.contains('\x1b'), "no colours in a file: {log}");
+
+    // Asked for, colours are there whatever standard error is.
+    let coloured_path = dir.path().join("coloured.log");
+    let coloured = std::fs::File::create(&coloured_path).unwrap();
+    let (mut running, _) = start_binary_logging(
+        dir.path(),
+        &[
+            ("TIDEGATE_TELEMETRY__LEVEL", "debug"),
+            ("TIDEGATE_TELEMETRY__COLOR", "always"),
+        ],
+        Stdio::from(coloured),
+    );
+    assert_eq!(stop_with(&mut running, "-TERM"), 0);
+    let log = std::fs::read_to_string(&coloured_path).unwrap();
+    assert!(log.contains("\x1b["), "{log}");
 }

@@ -27,7 +27,8 @@ pub fn postgres_to_sqlite(source: &mut Db, target: &mut Db) -> Result<CopyReport
 /// The store is created in a directory of its own beside `file` (so that the move is a rename
 /// within one file system), filled in one transaction, switched from WAL to a rollback journal
 /// (one self-contained file, as `VACUUM INTO` writes), closed, and then moved to `file`. A
-/// failure removes the directory and leaves `file` unwritten.
+/// failure removes the directory and leaves `file` unwritten; a process killed meanwhile
+/// leaves it, and the next backup to `file` (or `tidegate check FILE`) removes it.
 pub fn postgres_to_sqlite_file(
     source: &mut Db,
     file: &Path,
@@ -50,12 +51,16 @@ pub fn postgres_to_sqlite_file(
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
+    remove_unfinished(file);
     let work = parent.join(format!(
         ".{}.{}.partial",
         name.to_string_lossy(),
         uuid::Uuid::new_v4().simple()
     ));
     std::fs::create_dir(&work).map_err(io(parent))?;
+    // Held while the copy runs: a directory whose lock nobody holds is a dead backup's.
+    let lock = std::fs::File::create(work.join(LOCK)).map_err(io(&work))?;
+    lock.lock().map_err(io(&work))?;
     let written = (|| {
         let store = Store::open(&work, options)?;
         let mut target = store.db()?;
@@ -82,5 +87,41 @@ pub fn postgres_to_sqlite_file(
     if let Err(e) = std::fs::remove_dir_all(&work) {
         tracing::warn!(path = %work.display(), error = %e, "the backup's work directory is left");
     }
+    drop(lock);
     written
+}
+
+/// The lock file inside a backup's work directory.
+const LOCK: &str = "lock";
+
+/// Removes the work directories that backups to `file` left when they were killed (those whose
+/// lock no process holds); a backup still running keeps its own. Returns what was removed.
+pub fn remove_unfinished(file: &Path) -> Vec<std::path::PathBuf> {
+    let (Some(name), parent) = (file.file_name(), file.parent()) else {
+        return Vec::new();
+    };
+    let parent = parent
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let entry_name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if !entry_name.starts_with(&prefix) || !entry_name.ends_with(".partial") || !path.is_dir() {
+            continue;
+        }
+        // No lock file: killed before it could take it. Otherwise it must be free.
+        let abandoned = match std::fs::File::open(path.join(LOCK)) {
+            Ok(lock) => lock.try_lock().is_ok(),
+            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        };
+        if abandoned && std::fs::remove_dir_all(&path).is_ok() {
+            removed.push(path);
+        }
+    }
+    removed
 }
