@@ -22,6 +22,8 @@ pub enum Backend {
 
 thread_local! {
     static CURRENT: Cell<Backend> = const { Cell::new(Backend::Sqlite) };
+    /// The schemas this thread's test made, dropped when it ends (see `drop_schemas`).
+    static MADE: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 pub const URL_VARIABLE: &str = "TIDEGATE_TEST_POSTGRES_URL";
@@ -67,6 +69,8 @@ impl Backend {
             return;
         }
         CURRENT.set(self);
+        // Dropped when the test ends, passed or failed (a panic unwinds through it).
+        let _schemas = Schemas;
         test.await;
     }
 }
@@ -120,16 +124,71 @@ pub fn provision(data_dir: &Path) -> String {
     let base = postgres_url().expect("TIDEGATE_TEST_POSTGRES_URL");
     off_runtime(|| {
         let mut client = postgres::Client::connect(&base, postgres::NoTls).expect("connect");
+        drop_orphans(&mut client);
         client
             .batch_execute(&format!("CREATE SCHEMA {schema}"))
             .expect("create schema");
     });
+    MADE.with(|m| m.borrow_mut().push(schema.clone()));
     let separator = if base.contains('?') { '&' } else { '?' };
     // The application name tells this test's connections apart in `pg_stat_activity`.
     let url =
         format!("{base}{separator}options=-c%20search_path%3D{schema}&application_name={schema}");
     std::fs::write(data_dir.join(MARKER), &url).expect("marker");
     url
+}
+
+/// Drops the schemas of the current thread's test when it ends.
+pub struct Schemas;
+
+impl Drop for Schemas {
+    fn drop(&mut self) {
+        drop_schemas();
+    }
+}
+
+/// Drops every schema this thread's test made: its servers' connections (named by the schema,
+/// see `provision`) are ended first, so that nothing holds a lock the drop waits for.
+pub fn drop_schemas() {
+    let made: Vec<String> = MADE.with(|m| std::mem::take(&mut *m.borrow_mut()));
+    let Some(base) = postgres_url().filter(|_| !made.is_empty()) else {
+        return;
+    };
+    off_runtime(|| {
+        let Ok(mut client) = postgres::Client::connect(&base, postgres::NoTls) else {
+            return;
+        };
+        for schema in &made {
+            let _ = client.batch_execute(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE application_name = '{schema}';
+                 SET lock_timeout = '5s';
+                 DROP SCHEMA IF EXISTS {schema} CASCADE"
+            ));
+        }
+    });
+}
+
+/// Drops the schemas that earlier runs of the suite left (a run killed before its tests
+/// ended): those named after a process that is gone. Once per run.
+fn drop_orphans(client: &mut postgres::Client) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Ok(rows) = client.query(
+            "SELECT nspname FROM pg_namespace WHERE nspname ~ '^t[0-9]+_[0-9]+_[0-9]+$'",
+            &[],
+        ) else {
+            return;
+        };
+        for row in rows {
+            let schema: String = row.get(0);
+            let pid = schema[1..].split('_').next().unwrap_or_default();
+            if pid != std::process::id().to_string() && !Path::new(&format!("/proc/{pid}")).exists()
+            {
+                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+            }
+        }
+    });
 }
 
 /// PostgreSQL's synchronous client runs a runtime of its own, which must not start on a
@@ -373,4 +432,34 @@ pub fn fresh_schema(label: &str) -> String {
     });
     let separator = if base.contains('?') { '&' } else { '?' };
     format!("{base}{separator}options=-c%20search_path%3D{schema}")
+}
+
+#[tokio::test]
+async fn each_postgres_test_schema_is_dropped_when_its_test_ends() {
+    let Some(base) = postgres_url() else {
+        return;
+    };
+    let schema = std::sync::Arc::new(Mutex::new(String::new()));
+    let seen = schema.clone();
+    Backend::Postgres
+        .run(async move {
+            let app = crate::helpers::spawn_app().await;
+            assert_eq!(app.get("/v1/status", None).await.status(), 401);
+            let url = std::fs::read_to_string(app.data_dir.path().join(MARKER)).unwrap();
+            let name = url.rsplit("application_name=").next().unwrap().to_owned();
+            *seen.lock().unwrap() = name;
+        })
+        .await;
+    let schema = schema.lock().unwrap().clone();
+    let left: i64 = off_runtime(|| {
+        let mut client = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+        client
+            .query_one(
+                "SELECT count(*) FROM pg_namespace WHERE nspname = $1",
+                &[&schema],
+            )
+            .unwrap()
+            .get(0)
+    });
+    assert_eq!(left, 0, "{schema} is still there");
 }

@@ -22,6 +22,13 @@ pub struct Cluster {
     env: Vec<(String, String)>,
 }
 
+/// The cluster's schema goes when the test ends (see `backend::drop_schemas`).
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        backend::drop_schemas();
+    }
+}
+
 impl Cluster {
     pub fn data_dir(&self) -> std::path::PathBuf {
         self.root.path().join("data")
