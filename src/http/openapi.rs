@@ -48,7 +48,13 @@ pub fn common_headers(generator: &mut SchemaGenerator) -> Map<String, Value> {
     let mut add = |name: &str, value: Value| headers.insert(name.to_owned(), value);
     add(
         "X-Request-Id",
-        header("The `request_id` of the body", true, request_id),
+        header(
+            "This request's id, which the body's `request_id` repeats; a replayed generate \
+             answer (`Idempotency-Replayed: true`) is the first answer's body, with its \
+             `request_id`, under this request's own id",
+            true,
+            request_id,
+        ),
     );
     add(
         "X-RateLimit-Limit",

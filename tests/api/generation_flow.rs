@@ -215,6 +215,21 @@ async fn a_client_runs_the_whole_flow_with_only_the_base_url_changed() {
     assert_eq!(headers["idempotency-replayed"], "true");
     assert_eq!(replayed["data"]["generation_id"], image_id.as_str());
     assert_eq!(replayed["request_id"], created["request_id"]);
+    // As the document says: the replayed body keeps its id; the header names this request.
+    let header = headers["x-request-id"].to_str().unwrap();
+    assert_ne!(header, created["request_id"].as_str().unwrap());
+    let doc: serde_json::Value = app
+        .get("/v1/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let said = doc["paths"]["/v1/status"]["get"]["responses"]["200"]["headers"]["X-Request-Id"]
+        ["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(said.contains("Idempotency-Replayed"), "{said}");
     let replay_rows = app.count(
         "SELECT count(*) FROM request_logs WHERE idempotency_replayed = 1",
         &[],
