@@ -35,6 +35,7 @@ mod docs;
 mod email;
 mod faults;
 mod form_errors;
+mod generate_consistency;
 mod generation_credits;
 mod generation_flow;
 mod generation_input;
