@@ -37,6 +37,10 @@ use crate::service::generations::{Roster, load_catalog};
 use crate::store::request_log::RequestLogThread;
 use crate::store::{Store, StoreError};
 
+/// How often a node beside others checks the generations it runs against the store (see
+/// the cancel listener in `build`).
+const CANCEL_POLL: Duration = Duration::from_secs(5);
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("cannot listen on {addr}: {source}")]
@@ -153,10 +157,31 @@ impl Application {
         if let Some(mut stopped) =
             crate::store::notices::listen(&store, crate::store::generations::STOPPED)?
         {
-            let queue = Arc::clone(&queue);
+            let heard = Arc::clone(&queue);
             tokio::spawn(async move {
                 while let Some(id) = stopped.recv().await {
-                    queue.stop(&id).await;
+                    heard.stop(&id).await;
+                }
+            });
+            // Notifications sent while the listener reconnects are lost: the node also looks
+            // at what it runs every few seconds, and stops what was canceled or deleted.
+            let (queue, store) = (Arc::clone(&queue), store.clone());
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(CANCEL_POLL);
+                loop {
+                    every.tick().await;
+                    let ids = queue.running_ids();
+                    if ids.is_empty() {
+                        continue;
+                    }
+                    let ended = store
+                        .run(move |db| {
+                            crate::store::generations::no_longer_running(&db.read(), &ids)
+                        })
+                        .await;
+                    for id in ended.unwrap_or_default() {
+                        queue.stop(&id).await;
+                    }
                 }
             });
         }

@@ -293,6 +293,21 @@ pub fn cancel(tx: &Tx<'_>, id: &str, now: Timestamp) -> Result<bool, StoreError>
 /// The channel on which PostgreSQL nodes hear that a generation was canceled or deleted.
 pub const STOPPED: &str = "tidegate_generation_stopped";
 
+/// Of `ids`, those no longer in flight: canceled (or otherwise ended) or deleted meanwhile.
+pub fn no_longer_running(tx: &Tx<'_>, ids: &[String]) -> Result<Vec<String>, StoreError> {
+    let mut ended = Vec::new();
+    for id in ids {
+        let status: Option<String> =
+            tx.query_opt("SELECT status FROM generations WHERE id = ?1", &[id], |r| {
+                r.get(0)
+            })?;
+        if !matches!(status.as_deref(), Some("pending" | "processing")) {
+            ended.push(id.clone());
+        }
+    }
+    Ok(ended)
+}
+
 pub fn delete(tx: &Tx<'_>, id: &str) -> Result<bool, StoreError> {
     Ok(tx.execute("DELETE FROM generations WHERE id = ?1", &[&id])? == 1)
 }

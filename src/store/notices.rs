@@ -1,7 +1,8 @@
 //! PostgreSQL notifications a node acts on, handed to async code: each payload names the
 //! schema of the store it concerns (`schema:rest`), and only this store's come through.
 //! Notifications sent while the listener reconnects are lost; what listens must be fine with
-//! that (a canceled generation's provider call then ends at its own timeout).
+//! that (a node also checks the generations it runs every few seconds, so a cancel it did not
+//! hear of still stops the provider call).
 
 use std::time::Duration;
 

@@ -280,3 +280,60 @@ async fn the_in_flight_cap_holds_across_nodes() {
         "the cap is the account's, whichever node takes the request"
     );
 }
+
+/// A cancel whose notification the running node never heard (sent while its listener was
+/// reconnecting, or written by hand) still stops the provider call: the node checks what it
+/// runs against the store every few seconds.
+#[tokio::test]
+async fn a_cancel_the_running_node_did_not_hear_of_still_stops_its_provider_call() {
+    let fakes = SlowCatalog::start().await;
+    let catalog = fakes.path();
+    let Some(cluster) = cluster(1, &[("TIDEGATE_GENERATION__CATALOG", &catalog)]).await else {
+        return;
+    };
+    let out = cluster.cli(&[
+        "credits",
+        "add",
+        "--account",
+        &cluster.account_id,
+        "--amount",
+        "1",
+    ]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let (_, key) = cluster.create_key("full_access");
+    let (status, body) = cluster
+        .post(
+            0,
+            "/v1/generate/image/remote/slow",
+            &key,
+            &json!({ "generation_prompt": "a lighthouse" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let id = body["data"]["generation_id"].as_str().unwrap().to_owned();
+    cluster
+        .until("the generation to start", Duration::from_secs(10), || {
+            status_of(&cluster, &id) == "processing"
+        })
+        .await;
+    // Canceled in the store with no notification at all.
+    cluster
+        .db()
+        .execute(
+            "UPDATE generations SET status = 'canceled' WHERE id = ?1",
+            &[&id],
+        )
+        .unwrap();
+    let started = Instant::now();
+    cluster
+        .until("the upstream to be told", Duration::from_secs(10), || {
+            fakes.queue().cancels() >= 1
+        })
+        .await;
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "a cancel no node heard of stopped the provider call after {:?}",
+        started.elapsed()
+    );
+}

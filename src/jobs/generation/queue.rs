@@ -122,6 +122,14 @@ impl WorkQueue {
         });
     }
 
+    /// The generations this node's workers are running now.
+    pub fn running_ids(&self) -> Vec<String> {
+        self.running
+            .lock()
+            .map(|r| r.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Stops taking generations and lets the running ones finish until `grace` after the stop
     /// began. Returns how many were still running then (the next start fails and refunds them).
     pub async fn drain(&self, grace: Duration) -> usize {
