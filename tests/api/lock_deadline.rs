@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::helpers::{assert_error, spawn_app_with};
 
-const BUSY_MS: u64 = 2_000;
+const BUSY_MS: u64 = 3_000;
 
 #[tokio::test]
 async fn reads_generations_and_management_writes_each_give_up_once_behind_a_held_lock() {
