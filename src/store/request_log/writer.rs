@@ -94,12 +94,13 @@ pub(super) fn writer_loop(
         }
         // However many failing groups a row queued behind, it waits no longer than its own
         // request's deadline. Rows kept from a failed group have no request waiting: alone
-        // they wait briefly, and they never shorten the wait of the rows they join.
+        // they wait briefly, and they never shorten the wait of what they join.
+        let kept_alone = rows.is_empty() && refusals.is_empty() && !late.is_empty();
         let deadline = rows
             .iter()
             .map(|(e, _)| busy::deadline_for(e.arrived))
             .min()
-            .or_else(|| Some(Instant::now() + LATE_WAIT));
+            .or_else(|| kept_alone.then(|| Instant::now() + LATE_WAIT));
         rows.extend(late.drain(..).map(|entry| (entry, Reply::detached())));
         let started = std::time::Instant::now();
         let written = busy::with_deadline(deadline, || {
