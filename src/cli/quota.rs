@@ -76,7 +76,7 @@ impl QuotaOut {
             quota_refill_day: quota.and_then(|q| q.quota.refill.day()),
             quota_remaining: quota.map(|q| q.remaining(now)),
             quota_refills_at: quota
-                .and_then(|q| q.quota.refill.bounds(now).1)
+                .and_then(|q| q.refills_at(now))
                 .map(Timestamp::to_rfc3339),
         }
     }
@@ -88,10 +88,7 @@ pub fn describe(quota: Option<KeyQuota>, now: Timestamp) -> String {
         return "none".to_owned();
     };
     let until = q
-        .quota
-        .refill
-        .bounds(now)
-        .1
+        .refills_at(now)
         .map_or_else(String::new, |at| format!(" until {}", at.to_rfc3339()));
     format!("{}: {} left{until}", q.quota.describe(), q.remaining(now))
 }

@@ -4,7 +4,7 @@
 
 use super::{StoreError, Tx};
 use crate::domain::Timestamp;
-use crate::domain::key::quota::{Quota, Refill};
+use crate::domain::key::quota::{KeyQuota, Quota, Refill};
 
 /// Requests granted from a quota, and what the quota has left after them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,31 +38,37 @@ pub fn claim(
     now: Timestamp,
     wanted: i64,
 ) -> Result<Option<Claimed>, StoreError> {
-    let Some(owner) = owner(tx, key_id)? else {
-        return Ok(None);
-    };
+    // The row that holds the count, and its quota, in one read.
     let row = tx.query_opt(
-        "SELECT quota_requests, quota_refill, quota_refill_day, quota_used, quota_period_start
-         FROM api_keys WHERE id = ?1",
-        &[&owner],
+        "SELECT w.id, w.quota_requests, w.quota_refill, w.quota_refill_day, w.quota_used,
+                w.quota_period_start
+         FROM api_keys k LEFT JOIN api_keys o ON o.id = k.quota_owner
+              JOIN api_keys w ON w.id = COALESCE(o.id, k.id)
+         WHERE k.id = ?1",
+        &[&key_id],
         |r| {
             Ok((
-                r.get::<Option<i64>>(0)?,
-                r.get::<Option<String>>(1)?,
-                r.get::<Option<i64>>(2)?,
-                r.get::<i64>(3)?,
+                r.get::<String>(0)?,
+                r.get::<Option<i64>>(1)?,
+                r.get::<Option<String>>(2)?,
+                r.get::<Option<i64>>(3)?,
                 r.get::<i64>(4)?,
+                r.get::<i64>(5)?,
             ))
         },
     )?;
-    let Some((Some(requests), Some(refill), day, used, period_start)) = row else {
+    let Some((owner, Some(requests), Some(refill), day, used, period_start)) = row else {
         return Ok(None);
     };
     let Some(refill) = Refill::from_stored(&refill, day) else {
         return Ok(None);
     };
-    let (start, refills_at) = refill.bounds(now);
-    let used = if period_start == start.0 { used } else { 0 };
+    let stored = KeyQuota {
+        quota: Quota { requests, refill },
+        used,
+        period_start: Timestamp(period_start),
+    };
+    let (used, start) = stored.used_at(now);
     let granted = wanted.min(requests - used).max(0);
     if granted > 0 || period_start != start.0 {
         tx.execute(
@@ -73,8 +79,8 @@ pub fn claim(
     Ok(Some(Claimed {
         granted,
         left: (requests - used - granted).max(0),
-        quota: Quota { requests, refill },
-        refills_at,
+        quota: stored.quota,
+        refills_at: stored.refills_at(now),
     }))
 }
 

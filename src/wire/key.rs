@@ -93,7 +93,7 @@ impl KeyOut {
             quota_refill: k.quota.map(|q| QuotaRefillName(q.quota.refill)),
             quota_refill_day: k.quota.and_then(|q| q.quota.refill.day()),
             quota_remaining: k.quota.map(|q| count(q.remaining(now))),
-            quota_refills_at: Time::of(k.quota.and_then(|q| q.quota.refill.bounds(now).1)),
+            quota_refills_at: Time::of(k.quota.and_then(|q| q.refills_at(now))),
         }
     }
 }

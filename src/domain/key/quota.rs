@@ -23,9 +23,6 @@ pub enum Refill {
     },
 }
 
-/// The refill kinds as they are named on every surface.
-pub const REFILL_NAMES: [&str; 4] = ["none", "daily", "weekly", "monthly"];
-
 impl Refill {
     /// One refill of each kind, for their names.
     pub const KINDS: [Refill; 4] = [
@@ -154,16 +151,26 @@ pub struct KeyQuota {
 }
 
 impl KeyQuota {
-    /// What is left at `now`: the stored count if its period is still running, all of it after
-    /// a refill.
-    pub fn remaining(&self, now: Timestamp) -> i64 {
+    /// What the period running at `now` has used: the stored count if its period is still
+    /// running, 0 after a refill; with that period's start.
+    pub fn used_at(&self, now: Timestamp) -> (i64, Timestamp) {
         let (start, _) = self.quota.refill.bounds(now);
         let used = if start == self.period_start {
             self.used
         } else {
             0
         };
-        (self.quota.requests - used).max(0)
+        (used, start)
+    }
+
+    /// What is left at `now`.
+    pub fn remaining(&self, now: Timestamp) -> i64 {
+        (self.quota.requests - self.used_at(now).0).max(0)
+    }
+
+    /// When the quota is next whole again after `now`; `None`: never.
+    pub fn refills_at(&self, now: Timestamp) -> Option<Timestamp> {
+        self.quota.refill.bounds(now).1
     }
 }
 
@@ -203,8 +210,17 @@ impl Quota {
                     format!("must be a whole number of requests from 1 to {MAX_QUOTA_REQUESTS}"),
                 )
             })?;
-        let refill = match (refill, day) {
-            ("monthly", Some(day)) => {
+        let kind = Refill::KINDS
+            .into_iter()
+            .find(|k| k.as_str() == refill)
+            .ok_or_else(|| {
+                (
+                    "quota_refill",
+                    format!("{refill:?} is not a refill; use none, daily, weekly or monthly"),
+                )
+            })?;
+        let refill = match (kind, day) {
+            (Refill::Monthly { .. }, Some(day)) => {
                 let day = day
                     .parse::<u8>()
                     .ok()
@@ -219,30 +235,19 @@ impl Quota {
                     })?;
                 Refill::Monthly { day }
             }
-            ("monthly", None) => {
+            (Refill::Monthly { .. }, None) => {
                 return Err((
                     "quota_refill_day",
                     "a monthly refill needs its day of the month (1–31)".into(),
                 ));
             }
-            (name, Some(_)) if REFILL_NAMES.contains(&name) => {
+            (_, Some(_)) => {
                 return Err((
                     "quota_refill_day",
                     "only a monthly refill has a day of the month".into(),
                 ));
             }
-            (name, None) => Refill::from_stored(name, None).ok_or_else(|| {
-                (
-                    "quota_refill",
-                    format!("{name:?} is not a refill; use none, daily, weekly or monthly"),
-                )
-            })?,
-            (name, Some(_)) => {
-                return Err((
-                    "quota_refill",
-                    format!("{name:?} is not a refill; use none, daily, weekly or monthly"),
-                ));
-            }
+            (kind, None) => kind,
         };
         Ok(Some(Quota { requests, refill }))
     }

@@ -56,12 +56,7 @@ impl QuotaFacts {
             requests: q.quota.requests,
             remaining,
             refill: q.quota.refill.describe(),
-            refills_at: q
-                .quota
-                .refill
-                .bounds(now)
-                .1
-                .map(crate::domain::Timestamp::to_rfc3339),
+            refills_at: q.refills_at(now).map(crate::domain::Timestamp::to_rfc3339),
             percent_left: remaining * 100 / q.quota.requests.max(1),
         })
     }
