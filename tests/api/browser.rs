@@ -158,10 +158,21 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
     browser.wait_for("<h1>Edit API key</h1>").await;
     browser.type_into("#name", "image generator").await;
     browser.screenshot_views("key-edit").await;
-    // A request quota of 1,000 a month, refilled on the 15th.
+    // A request quota of 1,000 a month, refilled on the 15th: first with a day that is none,
+    // which comes back beside the field with what was typed.
     browser.type_into("#quota_requests", "1000").await;
     browser
         .script("document.getElementById('quota_refill').value = 'monthly'; return null;")
+        .await;
+    browser.type_into("#quota_refill_day", "40").await;
+    browser.click("form.form button[type=submit]").await;
+    browser.wait_for("id=\"quota-error\"").await;
+    browser
+        .script("document.getElementById('quota_requests').scrollIntoView(); return null;")
+        .await;
+    browser.screenshot_views("key-edit-quota-error").await;
+    browser
+        .screenshot_narrow_at("key-edit-quota-error-field", "#quota_requests")
         .await;
     browser.type_into("#quota_refill_day", "15").await;
     browser

@@ -203,6 +203,21 @@ impl Browser {
         self.client.set_window_size(1280, 1000).await.unwrap();
     }
 
+    /// Light and dark at 600 pixels wide, scrolled to `css`: a part of a long page as a phone
+    /// shows it.
+    pub async fn screenshot_narrow_at(&mut self, name: &str, css: &str) {
+        self.client.set_window_size(600, 1000).await.unwrap();
+        for dark in [false, true] {
+            self.set_dark(dark).await;
+            let scroll = format!("document.querySelector('{css}').scrollIntoView(); return null;");
+            self.script(&scroll).await;
+            let scheme = if dark { "dark" } else { "light" };
+            self.screenshot(&format!("{name}-{scheme}-600")).await;
+        }
+        self.set_dark(false).await;
+        self.client.set_window_size(1280, 1000).await.unwrap();
+    }
+
     /// Saves a PNG of the page under target/browser-screenshots/.
     pub async fn screenshot(&mut self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
