@@ -86,6 +86,16 @@ impl ApiError {
 
     /// The error envelope (docs/api.md, "Envelopes").
     pub fn render(&self, request_id: &str) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            res.insert_header(("Retry-After", seconds.to_string()));
+        }
+        res.content_type("application/json")
+            .body(self.body(request_id))
+    }
+
+    /// The envelope's JSON, for an answer written without actix-web.
+    pub fn body(&self, request_id: &str) -> Vec<u8> {
         let body = ErrorBody {
             status: "error",
             request_id,
@@ -98,12 +108,7 @@ impl ApiError {
                 details: &self.details,
             },
         };
-        let mut res = HttpResponse::build(self.status);
-        if let Some(seconds) = self.retry_after {
-            res.insert_header(("Retry-After", seconds.to_string()));
-        }
-        res.content_type("application/json")
-            .body(serde_json::to_vec(&body).unwrap_or_default())
+        serde_json::to_vec(&body).unwrap_or_default()
     }
 }
 

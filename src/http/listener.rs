@@ -13,10 +13,13 @@
 //!   connection answers the request it carries and closes, an idle keep-alive connection closes
 //!   at once, and whatever is still open `server.shutdown_timeout_seconds` after the stop is
 //!   closed;
+//! - a request actix-http cannot parse gets the error envelope when it is for an API (see
+//!   `screen`);
 //! - a connection that ends in a protocol error (a malformed request, a client that went away) is
 //!   logged at debug level: any client can cause one.
 
 mod accept;
+mod screen;
 mod worker;
 
 use std::io;

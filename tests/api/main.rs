@@ -54,6 +54,7 @@ mod leaks;
 mod lighthouse;
 mod limits;
 mod lock_deadline;
+mod malformed;
 mod management;
 mod management_access;
 mod migrate_store;

@@ -505,19 +505,35 @@ async fn a_malformed_request_is_refused_and_logged_at_debug_level_only() {
         &[("TIDEGATE_TELEMETRY__LEVEL", "debug")],
         Stdio::from(log),
     );
-    let mut conn = std::net::TcpStream::connect(address.trim_start_matches("http://")).unwrap();
-    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: tidegate\r\nX-Bad: a\x00b\r\n\r\n")
-        .unwrap();
-    let mut answer = String::new();
-    conn.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    // A page's malformed request gets the HTTP layer's bare 400, an API's the envelope.
+    let mut answers = Vec::new();
+    for path in ["/login", "/healthz"] {
+        let mut conn = std::net::TcpStream::connect(address.trim_start_matches("http://")).unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: tidegate\r\nX-Bad: a\x00b\r\n\r\n");
+        conn.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        answers.push(answer);
+    }
+    assert!(answers[1].contains("BSE2001"), "{}", answers[1]);
     assert_eq!(stop_with(&mut running, "-TERM"), 0);
     let log = std::fs::read_to_string(&log_path).unwrap();
-    let line = log
+    for event in ["protocol error", "malformed request refused"] {
+        let line = log
+            .lines()
+            .find(|l| l.contains(event))
+            .unwrap_or_else(|| panic!("{event} not logged:\n{log}"));
+        assert!(line.contains("DEBUG"), "{line}");
+    }
+    let refused = log
         .lines()
-        .find(|l| l.contains("protocol error"))
-        .unwrap_or_else(|| panic!("not logged:\n{log}"));
-    assert!(line.contains("DEBUG"), "{line}");
+        .find(|l| l.contains("malformed request refused"))
+        .unwrap();
+    assert!(
+        refused.contains("/healthz") && refused.contains("req_"),
+        "{refused}"
+    );
     assert!(!log.contains("ERROR"), "{log}");
     assert!(!log.contains('\x1b'), "no colours in a file: {log}");
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use actix_http::{Extensions, HttpService, KeepAlive, Protocol};
+use actix_http::{Extensions, HttpService, KeepAlive, Protocol, ServiceConfig};
 use actix_service::{IntoServiceFactory, Service, ServiceFactory, map_config};
 use actix_web::body::MessageBody;
 use actix_web::dev::{AppConfig, ServiceRequest, ServiceResponse};
@@ -19,6 +19,7 @@ use actix_web::{App, Error};
 use tokio::sync::{Notify, mpsc, watch};
 
 use super::accept::Accepted;
+use super::screen::Screened;
 
 /// How long a client may take to send a request's head, as actix-web's default.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
@@ -75,13 +76,13 @@ impl Worker {
         // The host name the app falls back to when a request has none: the listen address, as
         // actix-web's server sets it (its constructor is not public beyond this one).
         let app_config = AppConfig::__priv_test_new(false, self.addr.to_string(), self.addr);
-        let service = HttpService::<TcpStream, _, _>::build()
+        let service = HttpService::<Screened<TcpStream>, _, _>::build()
             .keep_alive(KeepAlive::default())
             .client_request_timeout(HEAD_TIMEOUT)
             .client_disconnect_timeout(DISCONNECT_TIMEOUT)
             .h1_allow_half_closed(true)
             .local_addr(self.addr)
-            .on_connect_ext(|_: &TcpStream, ext: &mut Extensions| {
+            .on_connect_ext(|_: &Screened<TcpStream>, ext: &mut Extensions| {
                 if let Some(conn) = handing_over() {
                     ext.insert(conn);
                 }
@@ -103,6 +104,9 @@ impl Worker {
             .new_service(())
             .await
             .map_err(|()| io::Error::other("cannot start the HTTP service"))?;
+        // The decoder that screens each connection's requests (see `screen`); its settings do not
+        // change how it decodes.
+        let screening = ServiceConfig::default();
         let (open, mut all_closed) = watch::channel(0_usize);
         let open = Rc::new(open);
         while let Some(accepted) = self.connections.recv().await {
@@ -124,6 +128,7 @@ impl Worker {
                 served: Notify::new(),
             });
             HANDING_OVER.with(|c| *c.borrow_mut() = Some(conn));
+            let io = Screened::new(io, peer, &screening);
             let served = service.call((io, Protocol::Http1, Some(peer)));
             HANDING_OVER.with(|c| c.borrow_mut().take());
             open.send_modify(|n| *n += 1);
