@@ -376,6 +376,22 @@ async fn a_person_manages_keys_end_to_end_in_a_real_browser() {
         .await;
     browser.screenshot("settings-email").await;
 
+    // Someone who signs in only through single sign-on reads that they have no password here.
+    let hash: String = app
+        .db()
+        .query_row(
+            "SELECT password_hash FROM users WHERE email = 'admin@localhost'",
+            &[],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let set_hash = "UPDATE users SET password_hash = ?1 WHERE email = 'admin@localhost'";
+    app.db().execute(set_hash, &[&"!single-sign-on"]).unwrap();
+    browser.goto(&format!("{}/password", app.address)).await;
+    browser.wait_for("have no password here to change").await;
+    browser.screenshot_views("password-single-sign-on").await;
+    app.db().execute(set_hash, &[&hash]).unwrap();
+
     // The theme: the system's by default; a choice is kept from page to page.
     let theme = "return document.documentElement.dataset.theme || 'auto';";
     assert_eq!(browser.script(theme).await, json!("auto"));

@@ -209,6 +209,34 @@ async fn auto_provisioning_creates_the_user_and_the_membership() {
     let security = page(&client, &app, "/security").await;
     assert!(security.contains("through single sign-on, and have no password here"));
     assert!(!security.contains("Change your password"));
+    // Nor does the password page, and a change sent anyway changes nothing.
+    let password = page(&client, &app, "/password").await;
+    assert!(
+        password.contains("have no password here to change"),
+        "{password}"
+    );
+    assert!(
+        !password.contains("name=\"current_password\""),
+        "{password}"
+    );
+    let res = client
+        .post(format!("{}/password", app.address))
+        .form(&[
+            ("csrf", crate::people::csrf_in(&security).as_str()),
+            ("current_password", "!single-sign-on"),
+            ("new_password", "a password of my own"),
+            ("confirm_password", "a password of my own"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("have no password here to change")
+    );
     for action in ["created", "added", "signed_in"] {
         let rows = app.count(
             "SELECT count(*) FROM activity WHERE action = ?1 AND description LIKE '%grace@example.com%'",

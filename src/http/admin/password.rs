@@ -1,6 +1,7 @@
 //! "Your password": every signed-in person changes their own password here (the current one
 //! required; their other sessions end). A person whose password someone else chose is sent
-//! here after signing in, and nothing else opens until they have chosen their own.
+//! here after signing in, and nothing else opens until they have chosen their own. Someone who
+//! signs in only through single sign-on has no password to change, and reads so instead.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
@@ -21,6 +22,8 @@ struct PasswordPage<'a> {
     assets: &'a Assets,
     session: &'a Session,
     changed: bool,
+    /// False for someone who signs in only through single sign-on.
+    has_password: bool,
     /// The field in error ("current_password", "new_password", "confirm_password") and why.
     error: Option<(&'a str, String)>,
 }
@@ -43,14 +46,24 @@ pub struct Shown {
 pub async fn show(
     session: AdminSession,
     query: web::Query<Shown>,
+    state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
     let page = PasswordPage {
         assets: &ASSETS,
         session: &session.0,
         changed: query.changed.is_some() && !session.0.must_change_password,
+        has_password: has_password(&state, &session.0).await?,
         error: None,
     };
     super::render_page(&page)
+}
+
+async fn has_password(state: &AppState, session: &Session) -> Result<bool, AdminError> {
+    let user = session.user_id.clone();
+    Ok(state
+        .store
+        .run(move |db| crate::service::password::has_password(db, &user))
+        .await?)
 }
 
 #[derive(Deserialize)]
@@ -109,6 +122,7 @@ pub async fn change(
                 assets: &ASSETS,
                 session: &session.0,
                 changed: false,
+                has_password: has_password(&state, &session.0).await?,
                 error: Some((field, message)),
             };
             super::render_page_with(StatusCode::BAD_REQUEST, &page)
