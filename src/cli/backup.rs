@@ -8,7 +8,7 @@ use super::{CliError, Context, open_store, print_json};
 use crate::config::Backend;
 use crate::service::MediaStore;
 use crate::service::check::run_checks;
-use crate::store::copy::{postgres_to_sqlite_file, remove_unfinished};
+use crate::store::copy::{postgres_to_sqlite_file, remove_unfinished, write_beside};
 use crate::store::{Db, backup_to, open_read_only};
 use crate::wire::admin::{BackupOut, CopiedOut, MediaOut};
 
@@ -20,7 +20,9 @@ pub enum Target {
 
 /// A consistent copy of the store in the SQLite file FILE, whichever the backend: SQLite's
 /// `VACUUM INTO`, or a PostgreSQL store read in one snapshot and copied into a new SQLite store
-/// (`store::copy`). Either file is checked by `tidegate check FILE` and restored by
+/// (`store::copy`). Either is written in a work directory beside FILE and renamed to it when
+/// whole, so a backup that is killed never leaves a partial FILE. Either file is checked by
+/// `tidegate check FILE` and restored by
 /// `migrate-store --from FILE` (PostgreSQL) or by serving it as `tidegate.db` (SQLite).
 /// `--with-media DIR` writes DIR/tidegate.db and then copies the generated media into
 /// DIR/media/, so that DIR is a complete data directory; the database is copied first, so
@@ -50,7 +52,11 @@ pub fn backup(ctx: &Context, target: Target) -> Result<(), CliError> {
     }
     let mut db = store.db()?;
     let copied = if ctx.config.storage.backend == Backend::Sqlite {
-        backup_to(&db.read(), &file)?;
+        write_beside(&file, |work| {
+            let copy = work.join("tidegate.db");
+            backup_to(&db.read(), &copy)?;
+            Ok(((), copy))
+        })?;
         None
     } else {
         let busy_timeout = Duration::from_millis(ctx.config.storage.busy_timeout_ms);

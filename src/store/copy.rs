@@ -36,7 +36,7 @@ use plan::plan;
 use rows::copy_table;
 
 pub use to_postgres::{describe_postgres, sqlite_to_postgres};
-pub use to_sqlite::{postgres_to_sqlite_file, remove_unfinished};
+pub use to_sqlite::{postgres_to_sqlite_file, remove_unfinished, write_beside};
 
 /// How the schema's triggers were kept out of the copy.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! PostgreSQL into SQLite: into an empty SQLite store, or into a new SQLite file, the backup of
 //! a PostgreSQL store that `migrate-store --from FILE` restores.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{CopyError, CopyReport, copy};
@@ -24,11 +24,9 @@ pub fn postgres_to_sqlite(source: &mut Db, target: &mut Db) -> Result<CopyReport
 /// store `source`, read in one snapshot: the file `tidegate backup` writes on SQLite, which
 /// `tidegate check FILE` checks and `migrate-store --from FILE` restores.
 ///
-/// The store is created in a directory of its own beside `file` (so that the move is a rename
-/// within one file system), filled in one transaction, switched from WAL to a rollback journal
-/// (one self-contained file, as `VACUUM INTO` writes), closed, and then moved to `file`. A
-/// failure removes the directory and leaves `file` unwritten; a process killed meanwhile
-/// leaves it, and the next backup to `file` (or `tidegate check FILE`) removes it.
+/// The store is created in a work directory (see [`write_beside`]), filled in one transaction,
+/// switched from WAL to a rollback journal (one self-contained file, as `VACUUM INTO` writes),
+/// closed, and then moved to `file`.
 pub fn postgres_to_sqlite_file(
     source: &mut Db,
     file: &Path,
@@ -36,6 +34,36 @@ pub fn postgres_to_sqlite_file(
 ) -> Result<CopyReport, CopyError> {
     // One connection: nothing else has the file open when its journal mode is switched.
     let options = StoreOptions::single(busy_timeout);
+    write_beside(file, |work| {
+        let store = Store::open(work, options)?;
+        let mut target = store.db()?;
+        let report = postgres_to_sqlite(source, &mut target)?;
+        let mode: String = target
+            .read()
+            .query_one("PRAGMA journal_mode = DELETE", &[], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("delete") {
+            return Err(CopyError::Io {
+                path: work.to_owned(),
+                source: std::io::Error::other(format!("the copy stayed in journal mode {mode}")),
+            });
+        }
+        drop(target);
+        let database = store.path().to_owned();
+        drop(store);
+        Ok((report, database))
+    })
+}
+
+/// Writes `file`, which must not exist, through a work directory of its own beside it (so that
+/// the move is a rename within one file system): `write` makes the database in the directory
+/// it is given and returns what it reports and the database's path, which is synced and then
+/// renamed to `file`. So `file` is whole or absent: a failure removes the directory and leaves
+/// `file` unwritten; a process killed meanwhile leaves the directory, and the next backup to
+/// `file` (or `tidegate check FILE`) removes it.
+pub fn write_beside<T>(
+    file: &Path,
+    write: impl FnOnce(&Path) -> Result<(T, PathBuf), CopyError>,
+) -> Result<T, CopyError> {
     if file.exists() {
         return Err(CopyError::Exists(file.to_owned()));
     }
@@ -62,21 +90,10 @@ pub fn postgres_to_sqlite_file(
     let lock = std::fs::File::create(work.join(LOCK)).map_err(io(&work))?;
     lock.lock().map_err(io(&work))?;
     let written = (|| {
-        let store = Store::open(&work, options)?;
-        let mut target = store.db()?;
-        let report = postgres_to_sqlite(source, &mut target)?;
-        let mode: String = target
-            .read()
-            .query_one("PRAGMA journal_mode = DELETE", &[], |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("delete") {
-            return Err(CopyError::Io {
-                path: work.clone(),
-                source: std::io::Error::other(format!("the copy stayed in journal mode {mode}")),
-            });
-        }
-        drop(target);
-        let database = store.path().to_owned();
-        drop(store);
+        let (report, database) = write(&work)?;
+        std::fs::File::open(&database)
+            .and_then(|f| f.sync_all())
+            .map_err(io(&database))?;
         // Checked again: the copy took a while, and a rename would replace the file.
         if file.exists() {
             return Err(CopyError::Exists(file.to_owned()));
