@@ -122,6 +122,7 @@ pub fn run(ctx: &Context, cmd: AccountsCommand) -> Result<(), CliError> {
                 region,
                 plan,
                 owner,
+                owner_password_hash: None,
             };
             let created = create_account(
                 &mut db,

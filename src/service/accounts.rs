@@ -35,6 +35,9 @@ pub struct CreateAccount {
     /// The primary owner's e-mail (a new user when nobody has it); without it, the instance
     /// administrator.
     pub owner: Option<String>,
+    /// The hash of the password a person signing up chose: the owner must then be new, and is
+    /// made with it instead of a one-time password.
+    pub owner_password_hash: Option<String>,
 }
 
 /// A new account and who owns it.
@@ -85,15 +88,27 @@ pub fn create_account(
     }
     let owner = input.owner.as_deref().map(parse_email).transpose()?;
     // Hashing is slow: done before the write transaction, used only if the owner is new.
-    let fresh = owner.as_ref().map(|_| one_time_password()).transpose()?;
+    let fresh = owner
+        .as_ref()
+        .map(|_| match &input.owner_password_hash {
+            Some(chosen) => Ok((None, chosen.clone())),
+            None => one_time_password().map(|(password, hash)| (Some(password), hash)),
+        })
+        .transpose()?;
     let id = uuid::Uuid::new_v4().to_string();
     let tx = db.write()?;
-    let (owner_id, owner_email, owner_password) = match (owner, fresh) {
+    let (owner_id, owner_email, owner_password, owner_is_new) = match (owner, fresh) {
         (Some(email), Some((password, hash))) => match accounts::user_id_by_email(&tx, &email)? {
-            Some(user_id) => (user_id, email, None),
+            Some(_) if input.owner_password_hash.is_some() => {
+                return Err(ServiceError::invalid(
+                    "email",
+                    "already belongs to someone here: sign in instead",
+                ));
+            }
+            Some(user_id) => (user_id, email, None, false),
             None => {
-                let user_id = insert_new_user(&tx, &email, &hash, now)?;
-                (user_id, email, Some(password))
+                let user_id = insert_new_user(&tx, &email, &hash, password.is_some(), now)?;
+                (user_id, email, password, true)
             }
         },
         _ => {
@@ -105,7 +120,7 @@ pub fn create_account(
                 )
             })?;
             let email = crate::store::members::email_of(&tx, &admin)?.unwrap_or_default();
-            (admin, email, None)
+            (admin, email, None, false)
         }
     };
     accounts::insert_account(
@@ -121,7 +136,7 @@ pub fn create_account(
         },
     )?;
     accounts::insert_membership(&tx, &id, &owner_id, Role::PrimaryOwner, now)?;
-    let whose = if owner_password.is_some() {
+    let whose = if owner_is_new {
         format!("{owner_email} (a new user)")
     } else {
         owner_email.clone()

@@ -76,7 +76,10 @@ pub fn invite(
     let tx = db.write()?;
     let (user_id, password) = match accounts::user_id_by_email(&tx, &email)? {
         Some(id) => (id, None),
-        None => (insert_new_user(&tx, &email, &hash, now)?, Some(password)),
+        None => (
+            insert_new_user(&tx, &email, &hash, true, now)?,
+            Some(password),
+        ),
     };
     if members::role_of(&tx, account_id, &user_id)?.is_some() {
         return Err(ServiceError::InvalidState(format!(

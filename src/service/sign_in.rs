@@ -1,14 +1,17 @@
 //! Dashboard sign-in (docs/admin.md, "Sign-in"): the password, then, for a person with a
 //! second factor, a code. Until the code is right the sign-in is a session in the `code` stage
-//! that opens no page; the right code replaces it with a new session.
+//! that opens no page; the right code replaces it with a new session. Where `auth.allow_signup`
+//! is on, a person may also sign themselves up.
 
+use super::accounts::{CreateAccount, create_account};
 use super::changes::{self, Category, Change, Note};
-use super::password::verify_password;
+use super::password::{check_strength, hash_password, verify_password};
 use super::second_factor::{self, Used};
 use super::sessions::{Client, Opened, open, open_awaiting_code, token_hash};
 use super::users::parse_email;
 use super::{Actor, ServiceError};
-use crate::domain::Timestamp;
+use crate::config::Config;
+use crate::domain::{Name, Timestamp};
 use crate::store::{Db, Tx};
 use crate::store::{members, sessions};
 
@@ -71,6 +74,64 @@ pub fn sign_in(
     signed_in(&tx, &actor, &opened, format!("{email} signed in"), now)?;
     tx.commit().map_err(ServiceError::from)?;
     Ok(SignedIn::Open(opened.token))
+}
+
+/// What a person signing up typed.
+pub struct SignUp {
+    pub workspace: String,
+    pub email: String,
+    pub password: String,
+    pub confirm_password: String,
+}
+
+/// Signs a person up (`auth.allow_signup`): a user with the password they chose, the primary
+/// owner of a new personal workspace, and their first session; returns its cookie token. An
+/// e-mail address someone already has is refused (that person signs in instead), and bad input
+/// names its field and stores nothing.
+pub fn sign_up(
+    db: &mut Db,
+    config: &Config,
+    input: SignUp,
+    now: Timestamp,
+    client: &Client,
+) -> Result<String, ServiceError> {
+    Name::parse(&input.workspace).map_err(|m| ServiceError::invalid("workspace", m))?;
+    let email = parse_email(&input.email)?;
+    check_strength(&input.password).map_err(|m| ServiceError::invalid("password", m))?;
+    if input.confirm_password != input.password {
+        return Err(ServiceError::invalid(
+            "confirm_password",
+            "does not match the password",
+        ));
+    }
+    let hash =
+        hash_password(&input.password).map_err(|e| ServiceError::InvalidState(e.to_string()))?;
+    let actor = Actor::User {
+        email: email.clone(),
+        ip_hash: Some(client.ip_hash.clone()),
+    };
+    let account = CreateAccount {
+        name: input.workspace,
+        team: false,
+        region: None,
+        plan: None,
+        owner: Some(email.clone()),
+        owner_password_hash: Some(hash),
+    };
+    create_account(db, config, &actor, now, account)?;
+    let tx = db.write()?;
+    let (user_id, _) = members::credentials(&tx, &email)?.ok_or(ServiceError::NotFound("user"))?;
+    let opened = open(
+        &tx,
+        &user_id,
+        "password",
+        client,
+        now,
+        config.auth.session_hours,
+    )?;
+    signed_in(&tx, &actor, &opened, format!("{email} signed up"), now)?;
+    tx.commit()?;
+    Ok(opened.token)
 }
 
 /// What became of a code typed after the password.

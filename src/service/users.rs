@@ -64,7 +64,7 @@ pub fn create_user(
             "another user already has this e-mail address",
         ));
     }
-    let id = insert_new_user(&tx, &email, &hash, now)?;
+    let id = insert_new_user(&tx, &email, &hash, true, now)?;
     let account_id = match membership {
         Some((account_id, role)) => {
             accounts::get_account(&tx, account_id)?
@@ -212,10 +212,12 @@ pub(super) fn one_time_password() -> Result<(String, String), ServiceError> {
 
 /// Inserts an ordinary user with this one-time password's hash (to be replaced at their first
 /// sign-in); returns the new id.
+/// Inserts a user; `must_change_password` for a password someone else chose.
 pub(super) fn insert_new_user(
     tx: &Tx<'_>,
     email: &str,
     hash: &str,
+    must_change_password: bool,
     now: Timestamp,
 ) -> Result<String, ServiceError> {
     let id = uuid::Uuid::new_v4().to_string();
@@ -226,7 +228,7 @@ pub(super) fn insert_new_user(
             email,
             password_hash: hash,
             is_instance_admin: false,
-            must_change_password: true,
+            must_change_password,
             created_at: now,
         },
     )?;

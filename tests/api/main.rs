@@ -73,6 +73,7 @@ mod request_log;
 mod routes;
 mod second_factor;
 mod secret_scanning;
+mod sign_up;
 mod startup;
 mod telemetry;
 mod upstream;

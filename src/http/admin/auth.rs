@@ -31,6 +31,8 @@ struct LoginPage<'a> {
     /// The single sign-on button's label, when it is configured.
     sso_label: Option<&'a str>,
     password_login: bool,
+    /// Whether the page offers "Create an account" (`auth.allow_signup`).
+    allow_signup: bool,
 }
 
 pub(super) fn cookie<'c>(
@@ -90,6 +92,7 @@ fn login_page(
             error,
             sso_label: state.sso.is_some().then_some(oidc.button_label.as_str()),
             password_login: oidc.password_login,
+            allow_signup: state.config.auth.allow_signup,
         }
         .render()
     })

@@ -210,6 +210,7 @@ pub async fn create(
                         region: Some(form.region).filter(|r| !r.is_empty()),
                         plan: Some(form.plan).filter(|p| !p.is_empty()),
                         owner: Some(form.owner_email).filter(|o| !o.trim().is_empty()),
+                        owner_password_hash: None,
                     };
                     create_account(c, &config, &actor, now, input).map(|created| Created {
                         what: format!("the account \u{201c}{}\u{201d}", created.account.name),

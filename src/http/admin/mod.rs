@@ -24,6 +24,7 @@ mod refusals;
 mod security;
 mod settings;
 mod sign_in_code;
+mod sign_up;
 mod usage;
 mod webhooks;
 
@@ -54,6 +55,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/favicon.ico").get(crate::http::assets::favicon))
         .service(page("/").get(dashboard::page))
         .service(page("/login").get(auth::show).post(auth::submit))
+        .service(page("/signup").get(sign_up::show).post(sign_up::submit))
         .service(
             page("/login/code")
                 .get(sign_in_code::show)
