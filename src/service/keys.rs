@@ -312,8 +312,22 @@ pub fn search(tx: &Tx<'_>, filter: &KeyFilter<'_>) -> Result<(Vec<ApiKey>, i64),
 }
 
 /// Every key of `account` (of every account when `None`), newest first.
-pub fn list(tx: &Tx<'_>, account: Option<&str>) -> Result<Vec<ApiKey>, ServiceError> {
-    Ok(keys::list_keys(tx, account)?)
+/// The account's keys by most recent use, at most `limit` (a filter's choices).
+pub fn labels_by_use(
+    tx: &Tx<'_>,
+    account: &str,
+    limit: i64,
+) -> Result<Vec<keys::KeyLabel>, ServiceError> {
+    Ok(keys::labels_by_use(tx, account, limit)?)
+}
+
+/// The labels of those of `ids` that are keys of the account.
+pub fn labels_of(
+    tx: &Tx<'_>,
+    account: &str,
+    ids: &[&str],
+) -> Result<Vec<keys::KeyLabel>, ServiceError> {
+    Ok(keys::labels_of(tx, account, ids)?)
 }
 
 pub fn get_key(tx: &Tx<'_>, id: &str) -> Result<ApiKey, ServiceError> {

@@ -143,6 +143,39 @@ pub fn list_keys(tx: &Tx<'_>, account_id: Option<&str>) -> Result<Vec<ApiKey>, S
     tx.query_all(&sql, &[&account_id], key_from_row)
 }
 
+/// A key as a list names it: its id, name and display prefix.
+pub type KeyLabel = (String, String, String);
+
+/// The account's keys, the most recently used first (then those never used, newest first), at
+/// most `limit` of them: the choices of a filter.
+pub fn labels_by_use(
+    tx: &Tx<'_>,
+    account_id: &str,
+    limit: i64,
+) -> Result<Vec<KeyLabel>, StoreError> {
+    tx.query_all(
+        "SELECT id, name, key_prefix FROM api_keys WHERE account_id = ?1
+         ORDER BY last_used_at IS NULL, last_used_at DESC, created_at DESC, id LIMIT ?2",
+        &[&account_id, &limit],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+}
+
+/// The labels of those of `ids` that are keys of the account.
+pub fn labels_of(tx: &Tx<'_>, account_id: &str, ids: &[&str]) -> Result<Vec<KeyLabel>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks: Vec<String> = (0..ids.len()).map(|i| format!("?{}", i + 2)).collect();
+    let sql = format!(
+        "SELECT id, name, key_prefix FROM api_keys WHERE account_id = ?1 AND id IN ({})",
+        marks.join(", ")
+    );
+    let mut params: Vec<&dyn super::engine::Param> = vec![&account_id];
+    params.extend(ids.iter().map(|id| id as &dyn super::engine::Param));
+    tx.query_all(&sql, &params, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+}
+
 /// What authentication needs in one indexed read: the key and the state of its account.
 #[derive(Clone, Debug)]
 pub struct AuthRecord {

@@ -297,3 +297,84 @@ async fn a_log_row_opens_to_every_field_and_leads_to_its_key() {
         assert_eq!(res.status(), 404, "{path}");
     }
 }
+
+/// Makes 205 keys with the management API; their ids and secrets, oldest first.
+async fn many_keys(app: &TestApp) -> Vec<(String, String)> {
+    let manager = app.manager_key();
+    let mut made = Vec::new();
+    for n in 0..205 {
+        let body = serde_json::json!({ "name": format!("key {n:03}"), "preset": "read_only" });
+        let (status, res) = app.api("POST", "/api-keys", &manager, Some(body)).await;
+        assert_eq!(status, 200, "{res}");
+        made.push((
+            res["data"]["id"].as_str().unwrap().to_owned(),
+            res["data"]["key"].as_str().unwrap().to_owned(),
+        ));
+    }
+    made
+}
+
+backend_tests!(the_key_filter_offers_the_most_recently_used_keys_of_a_large_workspace);
+async fn the_key_filter_offers_the_most_recently_used_keys_of_a_large_workspace() {
+    let app = spawn_app().await;
+    let made = many_keys(&app).await;
+    // The oldest key is used, so it comes first; of the others, the newest.
+    assert_eq!(app.get("/v1/status", Some(&made[0].1)).await.status(), 200);
+    let client = signed_in_member(&app).await;
+    let html = page(&client, &app, "/logs").await;
+    let select = html.split("<select id=\"key\"").nth(1).unwrap();
+    let select = select.split("</select>").next().unwrap();
+    assert_eq!(
+        select.matches("<option value=\"").count(),
+        201,
+        "all keys, then 200"
+    );
+    let first = select.split("<option value=\"").nth(2).unwrap();
+    assert!(first.starts_with(&made[0].0), "{first}");
+    assert!(select.contains(">key 204 (") && !select.contains(">key 001 ("));
+    assert!(html.contains("The key filter lists only the most recently used keys"));
+    assert!(
+        html.contains("</span>key 000 (bye_"),
+        "the row names its key"
+    );
+
+    // A key beyond the choices, asked for from its own page, is there and chosen.
+    let html = page(&client, &app, &format!("/logs?key={}", made[1].0)).await;
+    assert!(
+        html.contains(&format!(
+            "<option value=\"{}\" selected>key 001 (",
+            made[1].0
+        )),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn the_logs_page_of_a_large_workspace_in_a_real_browser() {
+    if crate::browser::browser_missing() {
+        return;
+    }
+    let app = spawn_app().await;
+    // The administrator's workspace, which the browser signs in to.
+    let workspace: String = app
+        .db()
+        .query_row(
+            "SELECT a.id FROM accounts a WHERE a.name = 'Administrator'",
+            &[],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let app = TestApp {
+        account_id: workspace,
+        ..app
+    };
+    let made = many_keys(&app).await;
+    assert_eq!(app.get("/v1/status", Some(&made[0].1)).await.status(), 200);
+    let mut browser = crate::webdriver::Browser::start("logs-many-keys").await;
+    crate::browser::sign_in_as_admin(&app, &mut browser).await;
+    browser.goto(&format!("{}/logs", app.address)).await;
+    browser
+        .wait_for("The key filter lists only the most recently used keys")
+        .await;
+    browser.screenshot_views("logs-many-keys").await;
+}

@@ -19,6 +19,9 @@ use crate::wire::log::{LogOut, to_csv};
 
 const PAGE_ROWS: i64 = 500;
 const EXPORT_ROWS: i64 = 100_000;
+/// How many keys the key filter offers, the most recently used first: a workspace may have
+/// many thousands.
+const KEY_CHOICES: i64 = 200;
 
 #[derive(Deserialize, Default, Clone)]
 #[serde(default)]
@@ -67,7 +70,7 @@ struct LogsPage<'a> {
     assets: &'a Assets,
     session: &'a Session,
     query: &'a LogsQuery,
-    keys: Vec<(String, String)>,
+    keys: KeyNames,
     rows: Vec<Row>,
     filters: String,
     next_cursor: Option<i64>,
@@ -76,19 +79,32 @@ struct LogsPage<'a> {
     addresses: bool,
 }
 
+/// The keys a page of the log names.
+#[derive(Default)]
+struct KeyNames {
+    /// The filter's choices (id, label): the most recently used keys, and the chosen one.
+    choices: Vec<(String, String)>,
+    /// Whether the workspace has keys beyond the choices.
+    more: bool,
+    /// The label of each key the page names, by id.
+    names: HashMap<String, String>,
+}
+
 fn nonempty(s: &str) -> Option<String> {
     Some(s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
-/// Rows for the current workspace matching the query, newest first, and the workspace's keys.
+/// Rows for the current workspace matching the query, newest first, and, for a page (`named`),
+/// the keys it names.
 async fn fetch(
     session: &Session,
     query: &LogsQuery,
     limit: i64,
+    named: bool,
     state: &AppState,
-) -> Result<Result<(Vec<LogEntry>, Vec<(String, String)>), &'static str>, AdminError> {
+) -> Result<Result<(Vec<LogEntry>, KeyNames), &'static str>, AdminError> {
     let Some(account) = session.account_id.clone() else {
-        return Ok(Ok((Vec::new(), Vec::new())));
+        return Ok(Ok((Vec::new(), KeyNames::default())));
     };
     let status = match nonempty(&query.status) {
         None => None,
@@ -142,11 +158,40 @@ async fn fetch(
                 limit,
             };
             let rows = logs::search(&tx, &filter, view)?;
-            let keys = keys::list(&tx, Some(&account))?
-                .into_iter()
-                .map(|k| (k.id, format!("{} ({})", k.name, k.key_prefix)))
+            if !named {
+                return Ok((rows, KeyNames::default()));
+            }
+            let mut choices = keys::labels_by_use(&tx, &account, KEY_CHOICES)?;
+            let more = choices.len() as i64 == KEY_CHOICES;
+            // The rows' keys and the chosen one, where the choices leave them out.
+            let mut missing: Vec<&str> = rows
+                .iter()
+                .map(|r| r.key_id.as_str())
+                .chain(key.as_deref())
+                .filter(|id| !choices.iter().any(|(c, _, _)| c == id))
                 .collect();
-            Ok((rows, keys))
+            missing.sort_unstable();
+            missing.dedup();
+            let others = keys::labels_of(&tx, &account, &missing)?;
+            let chosen = key.as_deref();
+            choices.extend(
+                others
+                    .iter()
+                    .filter(|(id, _, _)| Some(id.as_str()) == chosen)
+                    .cloned(),
+            );
+            let label =
+                |(id, name, prefix): (String, String, String)| (id, format!("{name} ({prefix})"));
+            let names = choices.iter().cloned().chain(others).map(label).collect();
+            let choices = choices.into_iter().map(label).collect();
+            Ok((
+                rows,
+                KeyNames {
+                    choices,
+                    more,
+                    names,
+                },
+            ))
         })
         .await?;
     Ok(Ok(found))
@@ -158,23 +203,20 @@ pub async fn page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
     let query = query.into_inner();
-    let (rows, keys, error) = match fetch(&session.0, &query, PAGE_ROWS, &state).await? {
+    let (rows, keys, error) = match fetch(&session.0, &query, PAGE_ROWS, true, &state).await? {
         Ok((rows, keys)) => (rows, keys, None),
-        Err(message) => (Vec::new(), Vec::new(), Some(message)),
+        Err(message) => (Vec::new(), KeyNames::default(), Some(message)),
     };
-    let names: HashMap<&str, &str> = keys
-        .iter()
-        .map(|(id, name)| (id.as_str(), name.as_str()))
-        .collect();
     let next_cursor = (rows.len() as i64 == PAGE_ROWS)
         .then(|| rows.last().map(|r| r.id))
         .flatten();
     let rows: Vec<Row> = rows
         .into_iter()
         .map(|log| Row {
-            key_name: names
-                .get(log.key_id.as_str())
-                .map_or_else(|| log.key_prefix.clone(), |n| (*n).to_owned()),
+            key_name: keys
+                .names
+                .get(&log.key_id)
+                .map_or_else(|| log.key_prefix.clone(), Clone::clone),
             class: log.status_code / 100,
             time: log.created_at.to_rfc3339(),
             log,
@@ -201,7 +243,7 @@ pub async fn export(
     query: web::Query<LogsQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    let rows = match fetch(&session.0, &query, EXPORT_ROWS, &state).await? {
+    let rows = match fetch(&session.0, &query, EXPORT_ROWS, false, &state).await? {
         Ok((rows, _)) => rows,
         Err(message) => return Err(AdminError::Refused(message.to_owned())),
     };
