@@ -356,14 +356,7 @@ async fn the_logs_page_of_a_large_workspace_in_a_real_browser() {
     }
     let app = spawn_app().await;
     // The administrator's workspace, which the browser signs in to.
-    let workspace: String = app
-        .db()
-        .query_row(
-            "SELECT a.id FROM accounts a WHERE a.name = 'Administrator'",
-            &[],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let workspace = app.administrator_workspace();
     let app = TestApp {
         account_id: workspace,
         ..app

@@ -419,14 +419,7 @@ async fn user_supplied_names_are_shown_as_text() {
         return;
     }
     let app = spawn_app().await;
-    let admin_account: String = app
-        .db()
-        .query_row(
-            "SELECT a.id FROM accounts a WHERE a.name = 'Administrator'",
-            &[],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let admin_account = app.administrator_workspace();
     let name =
         "<script>document.title='owned'</script><img src=x onerror=\"document.title='owned'\">";
     app.cli_json(&[

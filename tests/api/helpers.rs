@@ -295,6 +295,17 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no {name} in\n{text}"))
     }
 
+    /// The id of the instance administrator's own workspace, made at the first start.
+    pub fn administrator_workspace(&self) -> String {
+        self.db()
+            .query_row(
+                "SELECT a.id FROM accounts a WHERE a.name = 'Administrator'",
+                &[],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
     /// A key with `keys:read` and `keys:write` on this app's account.
     pub fn manager_key(&self) -> String {
         self.create_key(&["--preset", "key_management"]).1

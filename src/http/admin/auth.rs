@@ -145,18 +145,14 @@ pub async fn submit(
         .await?;
     if let Some((wait, reason)) = wait {
         let message = format!("{reason} Try again in {}.", in_words(wait));
-        let mut page = login_page(
+        let page = login_page(
             &req,
             &state,
             &form.email,
             Some(&message),
             StatusCode::TOO_MANY_REQUESTS,
         )?;
-        if let Ok(value) = wait.to_string().parse() {
-            page.headers_mut()
-                .insert(actix_web::http::header::RETRY_AFTER, value);
-        }
-        return Ok(page);
+        return Ok(retry_after(page, wait));
     }
     let client = client(&req, &state, caller.client_ip);
     let hours = state.config.auth.session_hours;
@@ -213,6 +209,15 @@ pub fn client(req: &HttpRequest, state: &AppState, ip: std::net::IpAddr) -> sess
 }
 
 /// "12 seconds", "1 minute", "15 minutes".
+/// `page` with the `Retry-After` of a refusal for `wait` seconds.
+pub(super) fn retry_after(mut page: HttpResponse, wait: u64) -> HttpResponse {
+    if let Ok(value) = wait.to_string().parse() {
+        page.headers_mut()
+            .insert(actix_web::http::header::RETRY_AFTER, value);
+    }
+    page
+}
+
 pub(super) fn in_words(seconds: u64) -> String {
     match seconds {
         1 => "1 second".to_owned(),

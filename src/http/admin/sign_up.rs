@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::auth::{client, cookie, in_words, signed_out_form, token_matches};
+use super::auth::{client, cookie, in_words, retry_after, signed_out_form, token_matches};
 use crate::http::assets::{ASSETS, Assets};
 use crate::http::pipeline::Caller;
 use crate::http::session::{AdminError, SESSION_COOKIE};
@@ -108,18 +108,14 @@ pub async fn submit(
     let now = caller.now;
     if let Some((wait, reason)) = state.signin.check(caller.client_ip, "", now).await? {
         let message = format!("{reason} Try again in {}.", in_words(wait));
-        let mut page = sign_up_page(
+        let page = sign_up_page(
             &req,
             &form,
             None,
             Some(&message),
             StatusCode::TOO_MANY_REQUESTS,
         )?;
-        if let Ok(value) = wait.to_string().parse() {
-            page.headers_mut()
-                .insert(actix_web::http::header::RETRY_AFTER, value);
-        }
-        return Ok(page);
+        return Ok(retry_after(page, wait));
     }
     state.signin.failed(caller.client_ip, "", now).await;
     let client = client(&req, &state, caller.client_ip);
