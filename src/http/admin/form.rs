@@ -149,3 +149,12 @@ mod tests {
         assert!(SentBack::refused("user", vec![], forbidden).is_err());
     }
 }
+
+/// The message of `error` when it is about `field`: a page that shows one error at a time keeps
+/// it as (field, message).
+pub fn error_for<'e>(error: &'e Option<(&str, String)>, field: &str) -> Option<&'e str> {
+    error
+        .as_ref()
+        .filter(|(f, _)| *f == field)
+        .map(|(_, m)| m.as_str())
+}

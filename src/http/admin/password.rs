@@ -30,10 +30,7 @@ struct PasswordPage<'a> {
 
 impl PasswordPage<'_> {
     fn error_for(&self, field: &str) -> Option<&str> {
-        self.error
-            .as_ref()
-            .filter(|(f, _)| *f == field)
-            .map(|(_, m)| m.as_str())
+        super::form::error_for(&self.error, field)
     }
 }
 

@@ -41,10 +41,7 @@ impl SecurityPage<'_> {
     }
 
     fn error_for(&self, form: &str) -> Option<&str> {
-        self.error
-            .as_ref()
-            .filter(|(f, _)| *f == form)
-            .map(|(_, m)| m.as_str())
+        super::form::error_for(&self.error, form)
     }
 }
 
