@@ -122,6 +122,15 @@ impl Pairs {
     }
 }
 
+/// The message of `error` when it is about `field`: a page that shows one error at a time keeps
+/// it as (field, message).
+pub fn error_for<'e>(error: &'e Option<(&str, String)>, field: &str) -> Option<&'e str> {
+    error
+        .as_ref()
+        .filter(|(f, _)| *f == field)
+        .map(|(_, m)| m.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,13 +157,4 @@ mod tests {
         let forbidden = ServiceError::Forbidden("no".into());
         assert!(SentBack::refused("user", vec![], forbidden).is_err());
     }
-}
-
-/// The message of `error` when it is about `field`: a page that shows one error at a time keeps
-/// it as (field, message).
-pub fn error_for<'e>(error: &'e Option<(&str, String)>, field: &str) -> Option<&'e str> {
-    error
-        .as_ref()
-        .filter(|(f, _)| *f == field)
-        .map(|(_, m)| m.as_str())
 }
