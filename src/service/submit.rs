@@ -182,7 +182,16 @@ async fn accept(
         environment: key.environment,
         model_identifier: model.identifier.clone(),
         model_type: model.model_type,
-        provider_order: generator.roster.order(&body.provider_order, model),
+        // A test key never reaches an upstream that may charge for it.
+        provider_order: match key.environment {
+            Environment::Test => generator
+                .roster
+                .local()
+                .map(str::to_owned)
+                .into_iter()
+                .collect(),
+            Environment::Live => generator.roster.order(&body.provider_order, model),
+        },
         provider_used: None,
         prediction_id: None,
         status: GenerationStatus::Pending,

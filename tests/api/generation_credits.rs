@@ -86,7 +86,7 @@ async fn credits_are_reserved_with_the_record_and_settled_once() {
     assert_error(&body, "BSE1004");
     assert_eq!((app.generations(), app.balance()), (before, 55));
 
-    // A test key spends nothing.
+    // A test key spends nothing, and runs on the local provider whatever the model's.
     let free = app
         .generate(
             "image",
@@ -96,7 +96,8 @@ async fn credits_are_reserved_with_the_record_and_settled_once() {
         )
         .await;
     assert_eq!(app.balance(), 55);
-    app.wait_for(&test_key, &free, &["failed"]).await;
+    let record = app.wait_for(&test_key, &free, &["succeeded"]).await;
+    assert_eq!(record["generation_provider_used"], "local", "{record}");
     assert_eq!(app.balance(), 55);
     assert_eq!(app.cli(&["check"]).status, 0);
 

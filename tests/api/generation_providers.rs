@@ -208,3 +208,50 @@ async fn providers_fail_over_time_out_and_open_their_circuit() {
         (Some("sqlite"), Some(true))
     );
 }
+
+backend_tests!(a_test_keys_generations_run_on_the_local_provider_only);
+async fn a_test_keys_generations_run_on_the_local_provider_only() {
+    let (app, fakes) = app_with_fakes(&[]).await;
+    // No credits: a test key's generations need none.
+    let (_, test_key) = app.create_key(&["--test"]);
+    assert!(test_key.contains("_test_"), "{test_key}");
+    // Even when the client names the upstreams, a test key's generation never reaches them: the
+    // local renderer stands in for a model it does not serve.
+    let id = app
+        .generate(
+            "image",
+            "remote/painter",
+            &test_key,
+            json!({"generation_prompt": "a test", "generation_provider_order": "alpha, beta"}),
+        )
+        .await;
+    let record = app.wait_for(&test_key, &id, &["succeeded", "failed"]).await;
+    assert_eq!(record["generation_status"], "succeeded", "{record}");
+    assert_eq!(record["generation_provider_used"], "local", "{record}");
+    assert_eq!(
+        record["generation_provider_order"],
+        json!(["local"]),
+        "{record}"
+    );
+    let (status, ct, bytes) = app
+        .fetch(record["generation_output_file"][0].as_str().unwrap())
+        .await;
+    assert_eq!((status, ct.as_str()), (200, "image/png"));
+    assert!(image::load_from_memory(&bytes).is_ok());
+    assert_eq!(fakes.alpha.requests() + fakes.beta.requests(), 0);
+
+    // A live key's goes to the model's providers, as before.
+    app.add_credits("1");
+    let (_, live_key) = app.create_key(&[]);
+    let id = app
+        .generate(
+            "image",
+            "remote/painter",
+            &live_key,
+            json!({"generation_prompt": "a live one"}),
+        )
+        .await;
+    let record = app.wait_for(&live_key, &id, &["succeeded", "failed"]).await;
+    assert_eq!(record["generation_provider_used"], "alpha", "{record}");
+    assert_eq!(fakes.alpha.requests(), 1);
+}

@@ -7,7 +7,7 @@ use tokio::sync::watch;
 
 use super::queue::Running;
 use super::{RunError, Worker};
-use crate::domain::generation::{Model, ModelType};
+use crate::domain::generation::{Model, ModelType, ProviderKind};
 use crate::providers::{PredictionSlot, ProviderError, ProviderJob};
 use crate::service::generations::{AttemptOutcome, Generation, runs};
 
@@ -43,7 +43,7 @@ impl Worker {
             };
             let slot = PredictionSlot::default();
             running.attempt(provider_id, &slot);
-            let job = job_for(&g, model, provider_id);
+            let job = job_for(&g, model, provider_id, provider.spec.kind);
             let attempt_started = Instant::now();
             let outcome = tokio::select! {
                 biased;
@@ -98,12 +98,18 @@ impl Worker {
     }
 }
 
-fn job_for(g: &Generation, model: &Model, provider: &str) -> ProviderJob {
+fn job_for(g: &Generation, model: &Model, provider: &str, kind: ProviderKind) -> ProviderJob {
+    // The local provider renders a model it does not serve with its stand-in (a test key's).
+    let raw_model_id = match (model.raw_model_id(provider), kind) {
+        (Some(raw), _) => raw,
+        (None, ProviderKind::Local) => crate::providers::local::stand_in(model.model_type),
+        (None, _) => "",
+    };
     ProviderJob {
         generation_id: g.id.clone(),
         model_identifier: g.model_identifier.clone(),
         model_type: model.model_type,
-        raw_model_id: model.raw_model_id(provider).unwrap_or_default().to_owned(),
+        raw_model_id: raw_model_id.to_owned(),
         prompt: g.prompt.clone(),
         ratio: g.ratio.clone(),
         output_format: g.output_format.clone(),

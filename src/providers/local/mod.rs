@@ -106,6 +106,15 @@ pub fn dimensions(job: &ProviderJob) -> (u32, u32) {
     }
 }
 
+/// The local model that stands in for a model this provider does not serve, when a generation
+/// must run here (a test key's, docs/keys.md): the still pattern or the moving one.
+pub fn stand_in(model_type: ModelType) -> &'static str {
+    match model_type {
+        ModelType::Image => "pattern",
+        ModelType::Video => "motion",
+    }
+}
+
 fn failed(message: String) -> ProviderError {
     ProviderError::Failed(message)
 }

@@ -76,6 +76,15 @@ impl Roster {
         self.providers.iter().find(|p| p.spec.id == id)
     }
 
+    /// The built-in offline provider's id, where one is configured: a test key's generations
+    /// run there only.
+    pub fn local(&self) -> Option<&str> {
+        self.providers
+            .iter()
+            .find(|p| p.spec.kind == ProviderKind::Local)
+            .map(|p| p.spec.id.as_str())
+    }
+
     /// The providers a new generation will try, in order.
     pub fn order(&self, order: &ProviderOrder, model: &Model) -> Vec<String> {
         let now = self.now_ms();
