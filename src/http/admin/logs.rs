@@ -161,29 +161,33 @@ async fn fetch(
             if !named {
                 return Ok((rows, KeyNames::default()));
             }
-            let mut choices = keys::labels_by_use(&tx, &account, KEY_CHOICES)?;
+            let label =
+                |(id, name, prefix): (String, String, String)| (id, format!("{name} ({prefix})"));
+            let mut choices: Vec<(String, String)> =
+                keys::labels_by_use(&tx, &account, KEY_CHOICES)?
+                    .into_iter()
+                    .map(label)
+                    .collect();
             let more = choices.len() as i64 == KEY_CHOICES;
-            // The rows' keys and the chosen one, where the choices leave them out.
-            let mut missing: Vec<&str> = rows
+            // Every key the page names: its rows' and the chosen one.
+            let mut named: Vec<&str> = rows
                 .iter()
                 .map(|r| r.key_id.as_str())
                 .chain(key.as_deref())
-                .filter(|id| !choices.iter().any(|(c, _, _)| c == id))
                 .collect();
-            missing.sort_unstable();
-            missing.dedup();
-            let others = keys::labels_of(&tx, &account, &missing)?;
-            let chosen = key.as_deref();
-            choices.extend(
-                others
-                    .iter()
-                    .filter(|(id, _, _)| Some(id.as_str()) == chosen)
-                    .cloned(),
-            );
-            let label =
-                |(id, name, prefix): (String, String, String)| (id, format!("{name} ({prefix})"));
-            let names = choices.iter().cloned().chain(others).map(label).collect();
-            let choices = choices.into_iter().map(label).collect();
+            named.sort_unstable();
+            named.dedup();
+            let names: HashMap<String, String> = keys::labels_of(&tx, &account, &named)?
+                .into_iter()
+                .map(label)
+                .collect();
+            // A key beyond the choices, asked for from its own page, is offered chosen.
+            if let Some(chosen) = key.as_deref()
+                && !choices.iter().any(|(id, _)| id == chosen)
+                && let Some(name) = names.get(chosen)
+            {
+                choices.push((chosen.to_owned(), name.clone()));
+            }
             Ok((
                 rows,
                 KeyNames {
