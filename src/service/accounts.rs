@@ -43,6 +43,7 @@ pub struct CreateAccount {
 /// A new account and who owns it.
 pub struct CreatedAccount {
     pub account: Account,
+    pub owner_id: String,
     pub owner_email: String,
     /// The one-time password of an owner created with the account, shown once.
     pub owner_password: Option<String>,
@@ -160,6 +161,7 @@ pub fn create_account(
         accounts::get_account(&db.read(), &id)?.ok_or(ServiceError::NotFound("account"))?;
     Ok(CreatedAccount {
         account,
+        owner_id,
         owner_email,
         owner_password,
     })

@@ -118,12 +118,11 @@ pub fn sign_up(
         owner: Some(email.clone()),
         owner_password_hash: Some(hash),
     };
-    create_account(db, config, &actor, now, account)?;
+    let created = create_account(db, config, &actor, now, account)?;
     let tx = db.write()?;
-    let (user_id, _) = members::credentials(&tx, &email)?.ok_or(ServiceError::NotFound("user"))?;
     let opened = open(
         &tx,
-        &user_id,
+        &created.owner_id,
         "password",
         client,
         now,
