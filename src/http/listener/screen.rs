@@ -18,7 +18,7 @@ use std::time::SystemTime;
 
 use actix_codec::Decoder;
 use actix_http::error::ParseError;
-use actix_http::h1::{Codec, Message, MessageType};
+use actix_http::h1::{Codec, MessageType};
 use actix_http::{ServiceConfig, StatusCode};
 use actix_web::http::header::HttpDate;
 use bytes::BytesMut;
@@ -41,7 +41,6 @@ enum State {
     Watching {
         codec: Box<Codec>,
         pending: BytesMut,
-        in_body: bool,
     },
     /// Handing bytes on unread: actix-http answers whatever comes.
     PassingOn,
@@ -69,28 +68,21 @@ impl<T> Screened<T> {
             state: State::Watching {
                 codec: Box::new(Codec::new(config.clone())),
                 pending: BytesMut::new(),
-                in_body: false,
             },
         }
     }
 
     fn screen(&mut self, arrived: &[u8]) -> Verdict {
-        let State::Watching {
-            codec,
-            pending,
-            in_body,
-        } = &mut self.state
-        else {
+        let State::Watching { codec, pending } = &mut self.state else {
             return Verdict::Fine;
         };
         pending.extend_from_slice(arrived);
         loop {
             match codec.decode(pending) {
-                Ok(Some(Message::Item(_))) => *in_body = codec.message_type() != MessageType::None,
-                Ok(Some(Message::Chunk(None))) => *in_body = false,
-                Ok(Some(Message::Chunk(Some(_)))) => {}
+                Ok(Some(_)) => {}
                 Ok(None) => return Verdict::Fine,
-                Err(_) if *in_body => return Verdict::PassOn,
+                // The decoder was in a body: its handler is reading it and gets the error.
+                Err(_) if codec.message_type() != MessageType::None => return Verdict::PassOn,
                 Err(error) => {
                     let path = request_path(pending);
                     if path.is_empty() || is_page_path(path) {
